@@ -1,0 +1,33 @@
+package dev.nettysync;
+
+/**
+ * An {@link AsyncSemaphore} that refuses to hold more permits than it started with, in the shape
+ * of Python's {@code asyncio.BoundedSemaphore}: a {@link #release()} that would raise the
+ * available permits above the initial count throws {@link IllegalStateException} (asyncio's
+ * {@code ValueError}) and changes nothing. This catches "released twice" bugs at the second
+ * release instead of silently raising the limit.
+ *
+ * <p>Everything else (thread-safety, executors, FIFO fairness, cancellation, timeouts, close,
+ * memory consistency) is as documented on {@link AsyncSemaphore}. An {@code acquire} of more
+ * permits than the bound can never succeed and throws {@link IllegalArgumentException}.
+ */
+public class AsyncBoundedSemaphore extends AsyncSemaphore {
+
+    /**
+     * Creates a bounded semaphore with {@code permits} permits, which is also its bound.
+     *
+     * @throws IllegalArgumentException if {@code permits} is negative
+     */
+    public AsyncBoundedSemaphore(int permits) {
+        this(permits, Integer.MAX_VALUE);
+    }
+
+    /**
+     * As {@link #AsyncBoundedSemaphore(int)}, queueing at most {@code maxPending} waiters.
+     *
+     * @throws IllegalArgumentException if either argument is negative
+     */
+    public AsyncBoundedSemaphore(int permits, int maxPending) {
+        super(permits, maxPending, permits);
+    }
+}

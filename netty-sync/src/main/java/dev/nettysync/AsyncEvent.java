@@ -1,0 +1,171 @@
+package dev.nettysync;
+
+import dev.nettysync.internal.Waiter;
+import dev.nettysync.internal.WaiterList;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A flag that tasks can wait for, in the shape of Python's {@code asyncio.Event}: "the database
+ * is ready", "the configuration is loaded". {@link #set()} wakes every current waiter; while the
+ * flag is set, {@link #await(EventExecutor)} completes at once; {@link #clear()} lowers it again.
+ * <pre>{@code
+ * AsyncEvent dbReady = new AsyncEvent();          // set() by the startup code when the DB answers
+ *
+ * dbReady.await(ctx.executor(), 5, SECONDS).addListener(f -> {
+ *     if (f.isSuccess()) serve(ctx, request); else ctx.writeAndFlush(serviceUnavailable());
+ * });
+ * }</pre>
+ *
+ * <h2>Semantics</h2>
+ * <ul>
+ *   <li><b>Thread-safe, never blocking.</b> Shared freely between event loops and threads. Each
+ *       waiter's future is created on the executor it names, and completes there.</li>
+ *   <li><b>A set wakes everyone who was waiting</b>, even if {@link #clear()} follows before the
+ *       woken waiters' listeners have run (asyncio's {@code test_clear_with_waiters}): waking is
+ *       decided when {@code set()} runs, not when the listener does.</li>
+ *   <li><b>Cancellation and timeouts</b> take the waiter out of the queue in O(1); they affect
+ *       no other waiter.</li>
+ *   <li><b>Deep queues</b>: one {@code set()} completes any number of waiters in a loop, without
+ *       recursion, after dropping the internal monitor.</li>
+ * </ul>
+ *
+ * <h2>Memory consistency effects</h2>
+ * Actions before {@code set()} happen-before the completion of every wait that it ends, and of
+ * every wait that finds the flag set.
+ */
+public final class AsyncEvent {
+
+    /*
+     * Implementation notes: `set` is volatile so the fast path of await() and isSet() read it
+     * without the monitor; it is written only under the monitor, so a waiter enqueued under the
+     * monitor after reading `set == false` is certain to be drained by the next set().
+     */
+    private volatile boolean set;                           // written under waiters' monitor
+    private final WaiterList<EventWaiter> waiters = new WaiterList<>(); // its monitor is the lock
+
+    /** Creates an event that is not set. */
+    public AsyncEvent() {
+    }
+
+    /** Whether the event is set. */
+    public boolean isSet() {
+        return set;
+    }
+
+    /**
+     * Sets the event and wakes every waiter queued now. Waiters that arrive while it stays set
+     * complete at once. Setting a set event does nothing.
+     */
+    public void set() {
+        EventWaiter first = null;
+        EventWaiter last = null;
+        synchronized (waiters) {
+            if (set) {
+                return;
+            }
+            set = true;
+            EventWaiter w;
+            while ((w = waiters.pollFirst()) != null) {
+                if (last == null) {
+                    first = w;
+                } else {
+                    last.nextGranted = w;
+                }
+                last = w;
+            }
+        }
+        for (EventWaiter w = first; w != null; ) {
+            EventWaiter next = (EventWaiter) w.nextGranted;
+            w.nextGranted = null;
+            w.completeGranted(null);      // a waiter cancelled in between simply stays cancelled
+            w = next;
+        }
+    }
+
+    /** Clears the event: later waits queue until the next {@link #set()}. */
+    public void clear() {
+        synchronized (waiters) {
+            set = false;
+        }
+    }
+
+    /**
+     * Waits until the event is set.
+     *
+     * @param executor the caller's executor: the future belongs to it, its listeners run there
+     * @return a future that succeeds once the event is set (at once if it is set now)
+     */
+    public Future<Void> await(EventExecutor executor) {
+        return await0(Objects.requireNonNull(executor, "executor"), -1);
+    }
+
+    /**
+     * As {@link #await(EventExecutor)}, failing with a {@link WaitTimeoutException} if the event
+     * is not set within {@code timeout} (timed on {@code executor}).
+     */
+    public Future<Void> await(EventExecutor executor, long timeout, TimeUnit unit) {
+        Objects.requireNonNull(unit, "unit");
+        return await0(Objects.requireNonNull(executor, "executor"), Math.max(0, unit.toNanos(timeout)));
+    }
+
+    private Future<Void> await0(EventExecutor executor, long timeoutNanos) {
+        if (set) {
+            return executor.newSucceededFuture(null);
+        }
+        EventWaiter w;
+        synchronized (waiters) {
+            if (set) {
+                return executor.newSucceededFuture(null);
+            }
+            if (timeoutNanos == 0) {
+                return executor.newFailedFuture(new WaitTimeoutException("no wait allowed and " + this + " is not set"));
+            }
+            w = new EventWaiter(executor, this);
+            waiters.addLast(w);
+        }
+        if (timeoutNanos > 0) {
+            w.startTimer(timeoutNanos);
+        }
+        return w;
+    }
+
+    /** The number of waiters queued now. */
+    public int queueLength() {
+        return waiters.size();
+    }
+
+    @Override
+    public String toString() {
+        return "AsyncEvent@" + Integer.toHexString(System.identityHashCode(this))
+                + (set ? "{set}" : "{not set, waiters=" + waiters.size() + '}');
+    }
+
+    private boolean abandon(EventWaiter w) {
+        synchronized (waiters) {
+            return waiters.remove(w);
+        }
+    }
+
+    private static final class EventWaiter extends Waiter<Void> {
+        private final AsyncEvent owner;
+
+        EventWaiter(EventExecutor executor, AsyncEvent owner) {
+            super(executor);
+            this.owner = owner;
+        }
+
+        @Override
+        protected boolean abandon() {
+            return owner.abandon(this);
+        }
+
+        @Override
+        protected String describeWait() {
+            return owner.toString();
+        }
+    }
+}

@@ -1,0 +1,138 @@
+package dev.nettysync;
+
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/**
+ * A non-reentrant, strictly FIFO mutual-exclusion lock for Netty event loops, in the shape of
+ * Python's {@code asyncio.Lock}: {@link #lock(EventExecutor)} returns a {@link Future} instead
+ * of blocking.
+ * <pre>{@code
+ * AsyncLock lock = new AsyncLock();      // guards `cache`, shared by all event loops
+ *
+ * lock.withLock(ctx.executor(), () -> refreshCache(cache))   // returns Future<T>
+ *     .addListener(f -> ctx.writeAndFlush(render(cache)));
+ * }</pre>
+ *
+ * <h2>Semantics</h2>
+ * <ul>
+ *   <li><b>Thread-safe, never blocking.</b> One lock may be shared by all event loops of a group
+ *       and by plain threads. The future returned by {@code lock} is created on the named
+ *       executor and its listeners run there; a timeout is timed on that executor.</li>
+ *   <li><b>Fair.</b> Waiters get the lock in the order they asked; {@link #tryLock()} fails
+ *       while anyone is queued, and {@link #unlock()} hands the lock directly to the head
+ *       waiter.</li>
+ *   <li><b>Non-reentrant and ownerless.</b> Like asyncio's lock (and unlike
+ *       {@code ReentrantLock}), there is no owner thread: code on an event loop hops between
+ *       tasks, so "the holder" is a logical task, not a thread. Locking again while holding it
+ *       waits forever (or until a timeout); {@code unlock()} may be called from any thread.</li>
+ *   <li><b>Cancellation and timeouts</b> behave as on {@link AsyncSemaphore}: a cancelled or
+ *       timed-out waiter leaves the queue at once and holds nothing; if the lock was handed to
+ *       it but its future was not yet completed, the lock passes on to the next waiter.</li>
+ *   <li><b>Misuse fails loudly.</b> {@code unlock()} when not locked throws
+ *       {@link IllegalStateException} and changes nothing.</li>
+ * </ul>
+ *
+ * <h2>Memory consistency effects</h2>
+ * Actions before an {@code unlock()} happen-before the successful completion of the {@code lock}
+ * future it hands the lock to (and so before that future's listeners run).
+ */
+public final class AsyncLock {
+
+    // A one-permit bounded semaphore is exactly a lock without owner: the bound turns a second
+    // unlock into an error, and the semaphore's FIFO handoff gives the fairness.
+    private final AsyncSemaphore permit;
+
+    /** Creates an unlocked lock with no bound on waiters. */
+    public AsyncLock() {
+        this(Integer.MAX_VALUE);
+    }
+
+    /**
+     * Creates an unlocked lock that queues at most {@code maxPending} waiters; a {@code lock}
+     * that would queue more fails at once with a {@link QueueFullException}.
+     */
+    public AsyncLock(int maxPending) {
+        permit = new AsyncSemaphore(1, maxPending, 1) {
+            @Override
+            IllegalStateException overRelease(int n, int available) {
+                return new IllegalStateException("unlock() of " + AsyncLock.this + ", which is not locked");
+            }
+        };
+    }
+
+    /** Takes the lock if it is free and nobody is queued. */
+    public boolean tryLock() {
+        return permit.tryAcquire();
+    }
+
+    /**
+     * Takes the lock, waiting in FIFO order if it is held.
+     *
+     * @param executor the caller's executor: the future belongs to it, its listeners run there
+     * @return a future that succeeds once the lock is held
+     */
+    public Future<Void> lock(EventExecutor executor) {
+        return permit.acquire(executor);
+    }
+
+    /**
+     * As {@link #lock(EventExecutor)}, giving up after {@code timeout} with a
+     * {@link WaitTimeoutException}.
+     */
+    public Future<Void> lock(EventExecutor executor, long timeout, TimeUnit unit) {
+        return permit.acquire(executor, timeout, unit);
+    }
+
+    /**
+     * Releases the lock, handing it to the head waiter if any.
+     *
+     * @throws IllegalStateException if the lock is not locked
+     */
+    public void unlock() {
+        permit.release();
+    }
+
+    /**
+     * Takes the lock, runs {@code action} on {@code executor}, and unlocks exactly once when the
+     * action's future completes in any way (or the action throws). See
+     * {@link AsyncSemaphore#withPermit}.
+     */
+    public <T> Future<T> withLock(EventExecutor executor, Supplier<? extends Future<T>> action) {
+        Objects.requireNonNull(action, "action");
+        return permit.runHolding(lock(executor), executor, action);
+    }
+
+    /** Whether the lock is held now (asyncio's {@code locked()}). */
+    public boolean isLocked() {
+        return permit.availablePermits() == 0;
+    }
+
+    /** The number of queued waiters now. */
+    public int queueLength() {
+        return permit.queueLength();
+    }
+
+    /**
+     * Fails every queued waiter and every later {@code lock} with a {@link ClosedException};
+     * see {@link AsyncSemaphore#close(Throwable)}. The holder may still unlock.
+     */
+    public void close(Throwable cause) {
+        permit.close(cause);
+    }
+
+    /** {@link #close(Throwable)} without a cause. */
+    public void close() {
+        permit.close();
+    }
+
+    @Override
+    public String toString() {
+        return "AsyncLock@" + Integer.toHexString(System.identityHashCode(this))
+                + (isLocked() ? "{locked, queued=" + queueLength() + '}' : "{unlocked}");
+    }
+}

@@ -1,0 +1,595 @@
+package dev.nettysync;
+
+import dev.nettysync.internal.Waiter;
+import dev.nettysync.internal.WaiterList;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/**
+ * A counting semaphore for Netty event loops: {@code acquire} returns a {@link Future} instead
+ * of blocking, in the shape of Python's {@code asyncio.Semaphore}.
+ *
+ * <p>A semaphore holds a number of permits. {@link #acquire(EventExecutor)} takes one (or
+ * {@code n}) when available; otherwise the caller is queued and the returned future completes
+ * once a {@link #release()} hands the permits over. Typical use in a handler, limiting the
+ * number of concurrent calls to a backend:
+ * <pre>{@code
+ * AsyncSemaphore backendSlots = new AsyncSemaphore(32);   // shared by all event loops
+ *
+ * public void channelRead(ChannelHandlerContext ctx, Object msg) {
+ *     backendSlots.withPermit(ctx.executor(), () -> backend.call(msg))
+ *                 .addListener(f -> ctx.writeAndFlush(f.isSuccess() ? f.getNow() : error(f.cause())));
+ * }
+ * }</pre>
+ *
+ * <h2>Threads and executors</h2>
+ * All methods are thread-safe; one semaphore may be shared by every event loop of a group and
+ * by plain threads. No method ever blocks: the waiting methods return a future created on the
+ * {@link EventExecutor} the caller names (normally {@code ctx.executor()}), so its listeners run
+ * on that executor, and a timeout is timed by that executor's scheduler. Internal state is
+ * guarded by compare-and-set and, on the slow path, by a monitor held only for O(1) list
+ * operations (O(k) when one release serves k waiters); no user code, listener or promise
+ * completion ever runs while it is held, so listeners may call back into the semaphore.
+ *
+ * <h2>Fairness</h2>
+ * Strictly FIFO. While anyone is queued, {@link #tryAcquire()} fails and new {@code acquire}
+ * calls queue behind, even if permits are available; a release hands permits directly to the
+ * head waiter, so no newcomer can barge in between. A waiter asking for several permits is
+ * served only once all of them are available; the permits released meanwhile are counted by
+ * {@link #availablePermits()} but reserved for it, so it is not starved by later small requests,
+ * and if it is cancelled or times out they go on to the next waiters.
+ *
+ * <h2>How a wait ends</h2>
+ * The future returned by {@code acquire} completes in one of four ways:
+ * <ul>
+ *   <li>successfully: the caller now holds the permits and must {@link #release() release}
+ *       them;</li>
+ *   <li>cancelled, by the caller's {@link Future#cancel(boolean) cancel}: the waiter leaves the
+ *       queue at once (O(1)) and holds nothing. If the permits had already been granted but the
+ *       future was not yet completed, the cancel still wins and the permits go on to the next
+ *       waiter. If {@code cancel} returns {@code false} the wait had already completed: when it
+ *       completed successfully the caller holds the permits;</li>
+ *   <li>with a {@link WaitTimeoutException} (timed variants), having left the queue and holding
+ *       nothing;</li>
+ *   <li>with a {@link QueueFullException}, at once, when {@code maxPending} waiters are already
+ *       queued, or with a {@link ClosedException} after {@link #close()}.</li>
+ * </ul>
+ * Whatever the interleaving of release, cancel, timeout and close, no permit is lost or
+ * duplicated.
+ *
+ * <h2>Memory consistency effects</h2>
+ * Actions in a thread before a {@code release} happen-before the successful completion of the
+ * acquire the permits are handed to, and hence before that future's listeners run. A successful
+ * {@code tryAcquire} happens-after the release that made its permits available.
+ *
+ * @see AsyncBoundedSemaphore
+ * @see AsyncLock
+ */
+public class AsyncSemaphore {
+
+    /*
+     * Implementation notes
+     *
+     * State. One 64-bit word: the available permits in the low 32 bits (0..Integer.MAX_VALUE)
+     * and two flags above them:
+     *
+     *     63            34   33      32     31                    0
+     *     [    unused    ][CLOSED][QUEUED][  available permits    ]
+     *
+     * Fast paths (tryAcquire, acquire and release when nobody waits) are one CAS on the word and
+     * run only while no flag is set. Any flag sends them to the slow path under `queue`'s
+     * monitor, and flags change only under that monitor. So, while a flag is set, the word is
+     * written by monitor holders alone; while none is set, fast paths may CAS it concurrently and
+     * monitor holders must CAS too.
+     *
+     * Invariants (checked by the tests):
+     *   I1  QUEUED is set  <=>  the queue is non-empty.
+     *   I2  QUEUED is set   =>  available < permits wanted by the head waiter
+     *       (a release or a head removal serves the head as far as permits allow, in the same
+     *       critical section), so nobody waits while they could be served.
+     *   I3  available + held = initial + (releases - acquisitions by the user), where "held"
+     *       counts permits granted to a waiter whose future is not yet completed: the granter
+     *       owns them until completeGranted() tells whether the caller got them, and gives them
+     *       back if the caller cancelled first.
+     *
+     * Wake-up. A release adds its permits and, while the head waiter can be served, unlinks it,
+     * subtracts its permits and chains it onto a local "granted" list, all under the monitor.
+     * After dropping the monitor it completes the granted waiters in FIFO order. Completion can
+     * run listeners inline (same executor, Netty's DefaultPromise bounds that recursion at
+     * MAX_LISTENER_STACK_DEPTH and then hops through execute()), and a listener may call back
+     * into the semaphore; nothing is held then, so that is safe.
+     *
+     * Cancellation race. Leaving the queue happens once, under the monitor: either a granter
+     * unlinks the waiter (then owns its permits until completion) or cancel()/the timer does
+     * (then nothing is held). If cancel() wins the promise after the granter unlinked it, the
+     * granter's trySuccess fails and it gives the permits back through the same release path,
+     * in a loop, never by recursion.
+     */
+
+    private static final long PERMITS_MASK = 0xFFFF_FFFFL;
+    private static final long QUEUED = 1L << 32;
+    private static final long CLOSED = 1L << 33;
+    private static final long FLAGS = QUEUED | CLOSED;
+
+    private static final VarHandle STATE;
+
+    static {
+        try {
+            STATE = MethodHandles.lookup().findVarHandle(AsyncSemaphore.class, "state", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    @SuppressWarnings("unused") // accessed through STATE
+    private volatile long state;                 // see the notes: CAS while no flag, else monitor
+    private final WaiterList<PermitWaiter> queue = new WaiterList<>(); // its monitor is the lock
+    private final int maxPermits;                // bound on available permits (bounded semaphore)
+    private final int maxPending;                // bound on queued waiters
+    private volatile Throwable closeCause;       // written once by close, under the monitor, before CLOSED
+
+    /**
+     * Creates a semaphore with {@code permits} permits and no bound on queued waiters.
+     *
+     * @throws IllegalArgumentException if {@code permits} is negative
+     */
+    public AsyncSemaphore(int permits) {
+        this(permits, Integer.MAX_VALUE);
+    }
+
+    /**
+     * Creates a semaphore with {@code permits} permits that queues at most {@code maxPending}
+     * waiters; an {@code acquire} that would queue more fails at once with a
+     * {@link QueueFullException}. {@code maxPending == 0} means "never wait".
+     *
+     * @throws IllegalArgumentException if either argument is negative
+     */
+    public AsyncSemaphore(int permits, int maxPending) {
+        this(permits, maxPending, Integer.MAX_VALUE);
+    }
+
+    AsyncSemaphore(int permits, int maxPending, int maxPermits) {
+        if (permits < 0) {
+            throw new IllegalArgumentException("permits must be >= 0, was " + permits);
+        }
+        if (maxPending < 0) {
+            throw new IllegalArgumentException("maxPending must be >= 0, was " + maxPending);
+        }
+        this.maxPermits = maxPermits;
+        this.maxPending = maxPending;
+        this.state = permits;
+    }
+
+    // ---------------------------------------------------------------- acquiring
+
+    /**
+     * Acquires one permit if one is available and nobody is queued, without waiting.
+     *
+     * @return {@code true} if the permit was acquired (the caller must release it)
+     */
+    public boolean tryAcquire() {
+        return tryAcquire0(1);
+    }
+
+    /**
+     * Acquires {@code permits} permits if that many are available and nobody is queued, without
+     * waiting; otherwise takes none.
+     *
+     * @throws IllegalArgumentException if {@code permits < 1}
+     */
+    public boolean tryAcquire(int permits) {
+        return tryAcquire0(checkPermits(permits));
+    }
+
+    /**
+     * Acquires one permit, waiting in FIFO order if none is available.
+     *
+     * @param executor the caller's executor (normally {@code ctx.executor()}): the returned future
+     *                 belongs to it and its listeners run on it
+     * @return a future that succeeds once the permit is held; see the class documentation for
+     *         the ways it can end
+     */
+    public Future<Void> acquire(EventExecutor executor) {
+        return acquire0(checkExecutor(executor), 1, -1);
+    }
+
+    /** As {@link #acquire(EventExecutor)}, for {@code permits} permits at once. */
+    public Future<Void> acquire(EventExecutor executor, int permits) {
+        return acquire0(checkExecutor(executor), checkPermits(permits), -1);
+    }
+
+    /**
+     * As {@link #acquire(EventExecutor)}, but gives up after {@code timeout}: the future then
+     * fails with a {@link WaitTimeoutException}. The timer runs on {@code executor}. A timeout
+     * of zero or less succeeds only if the permit is available at once.
+     */
+    public Future<Void> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
+        return acquire(executor, 1, timeout, unit);
+    }
+
+    /** As {@link #acquire(EventExecutor, long, TimeUnit)}, for {@code permits} permits at once. */
+    public Future<Void> acquire(EventExecutor executor, int permits, long timeout, TimeUnit unit) {
+        Objects.requireNonNull(unit, "unit");
+        return acquire0(checkExecutor(executor), checkPermits(permits), Math.max(0, unit.toNanos(timeout)));
+    }
+
+    /**
+     * Acquires a permit, runs {@code action} on {@code executor}, and releases the permit exactly
+     * once when the action's future completes, however it completes (success, failure,
+     * cancellation) or if {@code action} throws or returns {@code null}.
+     *
+     * <p>The returned future completes like the action's future, after the permit is released.
+     * If the acquire fails (timeout is not used here; queue full, closed), it fails the same way
+     * and the action never runs. Cancelling it while still queued removes the waiter; cancelling
+     * it while the action runs cancels the action's future (the permit is released when that
+     * future completes).
+     */
+    public <T> Future<T> withPermit(EventExecutor executor, Supplier<? extends Future<T>> action) {
+        Objects.requireNonNull(action, "action");
+        return runHolding(acquire(executor), executor, action);
+    }
+
+    private Future<Void> acquire0(EventExecutor executor, int n, long timeoutNanos) {
+        if (tryAcquire0(n)) {
+            return executor.newSucceededFuture(null);
+        }
+        if (n > maxPermits) {
+            throw new IllegalArgumentException("cannot acquire " + n + " permits of " + this
+                    + ": it never holds more than " + maxPermits);
+        }
+        PermitWaiter w;
+        synchronized (queue) {
+            for (;;) {
+                long s = state;
+                if ((s & CLOSED) != 0) {
+                    return executor.newFailedFuture(closedException());
+                }
+                if ((s & QUEUED) == 0 && (int) s >= n) {   // released since the fast path
+                    if (STATE.compareAndSet(this, s, s - n)) {
+                        return executor.newSucceededFuture(null);
+                    }
+                    continue;
+                }
+                if (timeoutNanos == 0) {
+                    return executor.newFailedFuture(new WaitTimeoutException(
+                            "no wait allowed and " + n + " permit(s) of " + this + " not available"));
+                }
+                if (queue.size() >= maxPending) {
+                    return executor.newFailedFuture(new QueueFullException(
+                            "too many waiters: " + this + " already queues its maximum of " + maxPending));
+                }
+                // Set QUEUED with a CAS: with no flag set, fast paths may still be changing the
+                // permit count, and a release that lands first must be seen (I2).
+                if ((s & QUEUED) != 0 || STATE.compareAndSet(this, s, s | QUEUED)) {
+                    break;
+                }
+            }
+            w = new PermitWaiter(executor, n, this);
+            queue.addLast(w);
+        }
+        if (timeoutNanos > 0) {
+            w.startTimer(timeoutNanos);
+        }
+        return w;
+    }
+
+    private boolean tryAcquire0(int n) {
+        for (;;) {
+            long s = state;
+            if ((s & FLAGS) != 0 || (int) s < n) {
+                return false;
+            }
+            if (STATE.compareAndSet(this, s, s - n)) {
+                return true;
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- releasing
+
+    /**
+     * Releases one permit, handing it to the head waiter if there is one. May be called by any
+     * thread, not only the one that acquired. Releasing after {@link #close()} is harmless.
+     *
+     * @throws IllegalStateException if the release would raise the available permits above
+     *         {@link AsyncBoundedSemaphore their bound} (or above {@code Integer.MAX_VALUE});
+     *         nothing is changed then
+     */
+    public void release() {
+        release0(1);
+    }
+
+    /** As {@link #release()}, for {@code permits} permits at once. */
+    public void release(int permits) {
+        release0(checkPermits(permits));
+    }
+
+    private void release0(int n) {
+        for (;;) {
+            long s = state;
+            if ((s & FLAGS) != 0) {
+                releaseSlow(n);
+                return;
+            }
+            if ((int) s > maxPermits - n) {
+                throw overRelease(n, (int) s);
+            }
+            if (STATE.compareAndSet(this, s, s + n)) {
+                return;
+            }
+        }
+    }
+
+    private void releaseSlow(int n) {
+        PermitWaiter granted;
+        synchronized (queue) {
+            granted = addAndGrantLocked(n);
+        }
+        completeAll(granted);
+    }
+
+    /**
+     * Adds {@code n} permits (0 after a waiter left) and unlinks every waiter that can now be
+     * served, in FIFO order. Caller holds the monitor. Returns the chain of granted waiters,
+     * which the caller must hand to {@link #completeAll} after dropping the monitor.
+     */
+    private PermitWaiter addAndGrantLocked(int n) {
+        long s = state;
+        if ((s & FLAGS) == 0) {
+            // Nobody queued, so nothing to grant; fast paths may race on the count.
+            for (;;) {
+                if ((int) s > maxPermits - n) {
+                    throw overRelease(n, (int) s);
+                }
+                if (STATE.compareAndSet(this, s, s + n)) {
+                    return null;
+                }
+                s = state;
+            }
+        }
+        // A flag is set: only monitor holders write the word now.
+        int available = (int) s;
+        if (available > maxPermits - n) {
+            throw overRelease(n, available);
+        }
+        available += n;
+        PermitWaiter first = null;
+        PermitWaiter last = null;
+        PermitWaiter head;
+        while ((head = queue.peekFirst()) != null && head.permits <= available) {
+            queue.pollFirst();
+            available -= head.permits;
+            if (last == null) {
+                first = head;
+            } else {
+                last.nextGranted = head;
+            }
+            last = head;
+        }
+        state = available | (queue.isEmpty() ? 0 : QUEUED) | (s & CLOSED);
+        return first;
+    }
+
+    /**
+     * Completes granted waiters outside the monitor. A waiter cancelled after it was granted
+     * refuses the permits; they are given back (which may serve further waiters) in a loop.
+     */
+    private void completeAll(PermitWaiter granted) {
+        while (granted != null) {
+            int refused = 0;
+            for (PermitWaiter w = granted; w != null; ) {
+                PermitWaiter next = (PermitWaiter) w.nextGranted;
+                w.nextGranted = null;
+                if (!w.completeGranted(null)) {
+                    refused += w.permits;
+                }
+                w = next;
+            }
+            if (refused == 0) {
+                return;
+            }
+            synchronized (queue) {
+                granted = addAndGrantLocked(refused);
+            }
+        }
+    }
+
+    /** Cancel or timeout of {@code w}: takes it out of the queue if it is still there. */
+    private boolean abandon(PermitWaiter w) {
+        PermitWaiter granted;
+        synchronized (queue) {
+            if (!queue.remove(w)) {
+                return false;
+            }
+            // If w was the head, the new head may be servable with the permits reserved so far;
+            // if the queue is now empty, QUEUED must go (I1, I2).
+            granted = addAndGrantLocked(0);
+        }
+        completeAll(granted);
+        return true;
+    }
+
+    // ---------------------------------------------------------------- closing
+
+    /** Closes the semaphore; see {@link #close(Throwable)}. */
+    public void close() {
+        close(null);
+    }
+
+    /**
+     * Closes the semaphore: every queued waiter fails with a {@link ClosedException} whose cause
+     * is {@code cause} (may be {@code null}), and so does every later {@code acquire};
+     * {@code tryAcquire} returns {@code false}. Holders keep their permits and may still
+     * release them (harmlessly). Closing twice does nothing.
+     */
+    public void close(Throwable cause) {
+        PermitWaiter first = null;
+        PermitWaiter last = null;
+        synchronized (queue) {
+            if (isClosed()) {
+                return;
+            }
+            closeCause = cause;      // before CLOSED is visible, so every failure carries it
+            for (;;) {
+                long s = state;
+                if (STATE.compareAndSet(this, s, (s & PERMITS_MASK) | CLOSED)) {
+                    break;
+                }
+            }
+            PermitWaiter w;
+            while ((w = queue.pollFirst()) != null) {
+                if (last == null) {
+                    first = w;
+                } else {
+                    last.nextGranted = w;
+                }
+                last = w;
+            }
+        }
+        ClosedException closed = closedException();
+        for (PermitWaiter w = first; w != null; ) {
+            PermitWaiter next = (PermitWaiter) w.nextGranted;
+            w.nextGranted = null;
+            w.completeFailed(closed);
+            w = next;
+        }
+    }
+
+    /** Whether {@link #close()} was called. */
+    public boolean isClosed() {
+        return (state & CLOSED) != 0;
+    }
+
+    private ClosedException closedException() {
+        return new ClosedException(this + " is closed", closeCause);
+    }
+
+    // ---------------------------------------------------------------- monitoring
+
+    /**
+     * The number of permits available now. While waiters are queued this may be positive (the
+     * permits reserved for a multi-permit head waiter) though {@code tryAcquire} fails.
+     */
+    public int availablePermits() {
+        return (int) state;
+    }
+
+    /** The number of queued waiters now (cancelled and timed-out ones have already left). */
+    public int queueLength() {
+        return queue.size();
+    }
+
+    /** The maximum number of queued waiters given at construction. */
+    public int maxPending() {
+        return maxPending;
+    }
+
+    @Override
+    public String toString() {
+        long s = state;
+        return getClass().getSimpleName() + '@' + Integer.toHexString(System.identityHashCode(this))
+                + "{permits=" + (int) s + ", queued=" + queue.size() + ((s & CLOSED) != 0 ? ", closed}" : "}");
+    }
+
+    // ---------------------------------------------------------------- shared with subclasses and AsyncLock
+
+    IllegalStateException overRelease(int n, int available) {
+        return new IllegalStateException("release(" + n + ") would raise the available permits of "
+                + this + " from " + available + " above its maximum of " + maxPermits);
+    }
+
+    /**
+     * Runs {@code action} on {@code executor} once {@code acquired} succeeds and releases one
+     * permit exactly once when the action's future completes. Shared by withPermit and withLock.
+     */
+    final <T> Future<T> runHolding(Future<Void> acquired, EventExecutor executor,
+                                   Supplier<? extends Future<T>> action) {
+        Promise<T> result = executor.newPromise();
+        result.addListener(r -> {
+            if (r.isCancelled()) {
+                acquired.cancel(false);     // no-op once granted; the branch below then releases
+            }
+        });
+        acquired.addListener(a -> {         // runs on executor
+            if (!a.isSuccess()) {
+                if (!a.isCancelled()) {
+                    result.tryFailure(a.cause());
+                }
+                return;
+            }
+            if (result.isDone()) {          // cancelled between the grant and now
+                release0(1);
+                return;
+            }
+            Future<T> running;
+            try {
+                running = Objects.requireNonNull(action.get(), "action returned a null future");
+            } catch (Throwable t) {
+                release0(1);
+                result.tryFailure(t);
+                return;
+            }
+            running.addListener(done -> {
+                release0(1);                // before completing, so the result's listeners can re-acquire
+                propagate(done, result);
+            });
+            result.addListener(r -> {
+                if (r.isCancelled()) {
+                    running.cancel(false);
+                }
+            });
+        });
+        return result;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T> void propagate(Future<?> from, Promise<T> to) {
+        if (from.isSuccess()) {
+            to.trySuccess((T) from.getNow());
+        } else if (from.isCancelled()) {
+            to.cancel(false);
+        } else {
+            to.tryFailure(from.cause());
+        }
+    }
+
+    static EventExecutor checkExecutor(EventExecutor executor) {
+        return Objects.requireNonNull(executor, "executor");
+    }
+
+    static int checkPermits(int permits) {
+        if (permits < 1) {
+            throw new IllegalArgumentException("permits must be >= 1, was " + permits);
+        }
+        return permits;
+    }
+
+    /** A queued acquire. */
+    private static final class PermitWaiter extends Waiter<Void> {
+        final int permits;
+        private final AsyncSemaphore owner;
+
+        PermitWaiter(EventExecutor executor, int permits, AsyncSemaphore owner) {
+            super(executor);
+            this.permits = permits;
+            this.owner = owner;
+        }
+
+        @Override
+        protected boolean abandon() {
+            return owner.abandon(this);
+        }
+
+        @Override
+        protected String describeWait() {
+            return permits + " permit(s) of " + owner;
+        }
+    }
+}

@@ -1,0 +1,145 @@
+package dev.nettysync.internal;
+
+import dev.nettysync.WaitTimeoutException;
+import io.netty.util.concurrent.DefaultPromise;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.ScheduledFuture;
+
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One pending wait: the promise returned to the caller and, at the same time, the node of the
+ * {@link WaiterList} it is queued in, so that a wait costs one allocation and leaving the queue
+ * on cancel or timeout is O(1).
+ *
+ * <h2>Life of a waiter</h2>
+ * <pre>
+ *                      enqueue (under the primitive's lock)
+ *   new ──────────────────────────────────────────────────▶ QUEUED  (list == owner's queue)
+ *                                                            │
+ *       ┌────────────────────────────────────────────────────┼─────────────────────────────┐
+ *       │ grant: unlinked under the lock by                  │ abandon: unlinked under the  │
+ *       │ release/set/signal, then completed with            │ lock by cancel() or the      │
+ *       │ trySuccess() after the lock is dropped             │ timer, then failed           │
+ *       ▼                                                    ▼                              │
+ *   GRANTED (list == null) ──trySuccess()──▶ SUCCESS    ABANDONED ──▶ CANCELLED / TIMED OUT  │
+ *       │                                                                                   │
+ *       └── cancel() won the race for the promise: trySuccess() returns false and the      │
+ *           granter gives back what it granted (the permit moves on to the next waiter)    ┘
+ * </pre>
+ * Leaving {@code QUEUED} happens exactly once, under the owning primitive's lock, so a waiter
+ * is either granted or abandoned, never both. Which of "grant" and "cancel" wins the promise
+ * itself is decided by the promise's own compare-and-set; the loser of that race cleans up
+ * (the granter gives back, see above), which is what keeps permits from being lost or
+ * duplicated.
+ *
+ * <p>Subclasses hold what the primitive needs to know about the wait (a permit count, a
+ * generation) and implement {@link #abandon()}.
+ */
+public abstract class Waiter<V> extends DefaultPromise<V> {
+
+    // Links of the WaiterList this waiter is in. Read and written only by a thread that holds the
+    // owning primitive's lock (which also guards the list).
+    Waiter<V> prev;
+    Waiter<V> next;
+    WaiterList<?> list;            // the list holding this waiter; null once it has left it
+
+    /**
+     * A singly linked chain of waiters that were granted under the lock and are completed after
+     * it is dropped. Written by the granting thread only, while the waiter is in no list.
+     */
+    public Waiter<V> nextGranted;
+
+    private volatile ScheduledFuture<?> timer; // written once by the thread that queued the waiter
+
+    protected Waiter(EventExecutor executor) {
+        super(executor);
+    }
+
+    /**
+     * Removes this waiter from its primitive's queue if it is still queued, and lets the
+     * primitive react (for a semaphore: a later waiter may now be served). Must be called with no
+     * lock held: it takes the primitive's lock and may complete other waiters after dropping it.
+     *
+     * @return {@code true} if this call took the waiter out of the queue; {@code false} if it had
+     *         already left it (granted, abandoned earlier, or failed by {@code close})
+     */
+    protected abstract boolean abandon();
+
+    /** What the waiter waits for, for messages: {@code "1 permit of AsyncSemaphore@1a2b"}. */
+    protected abstract String describeWait();
+
+    /**
+     * Cancels the wait. A waiter still in the queue leaves it first (so a listener on this future
+     * already sees the queue without it); a waiter granted but not yet completed is cancelled
+     * too, and the granter then passes what it granted on.
+     */
+    @Override
+    public boolean cancel(boolean mayInterruptIfRunning) {
+        if (isDone()) {
+            return false;
+        }
+        abandon();
+        if (super.cancel(mayInterruptIfRunning)) {
+            cancelTimer();
+            return true;
+        }
+        return false;
+    }
+
+    /**
+     * Completes a waiter that was granted (and unlinked) under the lock. Call without holding it.
+     *
+     * @return {@code false} if the caller cancelled first: the granter must give back what it
+     *         granted
+     */
+    public final boolean completeGranted(V value) {
+        cancelTimer();
+        return trySuccess(value);
+    }
+
+    /** Fails a waiter that was unlinked under the lock (close, reset, ...). Call without it. */
+    public final boolean completeFailed(Throwable cause) {
+        cancelTimer();
+        return tryFailure(cause);
+    }
+
+    /**
+     * Arms the timeout: after {@code nanos} on this waiter's own executor, a waiter still queued
+     * leaves the queue and fails with a {@link WaitTimeoutException}. Call after enqueueing,
+     * without the lock.
+     */
+    public final void startTimer(long nanos) {
+        ScheduledFuture<?> t = executor().schedule(() -> expire(nanos), nanos, TimeUnit.NANOSECONDS);
+        timer = t;
+        if (isDone()) {            // granted or cancelled before the timer was published
+            t.cancel(false);
+        }
+    }
+
+    private void expire(long nanos) {
+        if (abandon()) {
+            tryFailure(new WaitTimeoutException("timed out after " + formatNanos(nanos)
+                    + " waiting for " + describeWait()));
+        }
+    }
+
+    private void cancelTimer() {
+        ScheduledFuture<?> t = timer;
+        if (t != null) {
+            t.cancel(false);
+        }
+    }
+
+    static String formatNanos(long nanos) {
+        if (nanos % 1_000_000 == 0) {
+            return nanos / 1_000_000 + " ms";
+        }
+        return nanos / 1_000 + " µs";
+    }
+
+    /** For subclasses' abandon(): whether this waiter is in {@code list}. Caller holds the lock. */
+    protected final boolean isIn(WaiterList<?> list) {
+        return this.list == list;
+    }
+}
