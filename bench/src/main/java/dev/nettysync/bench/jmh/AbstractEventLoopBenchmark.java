@@ -1,0 +1,36 @@
+package dev.nettysync.bench.jmh;
+
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Base for benchmarks that wait on real Netty event loops: NIO loops, the transport a user gets
+ * by default, so that a completion delivered to another loop pays the real task-queue and
+ * wake-up cost. Subclasses start the loops in their trial {@code @Setup} and stop them in their
+ * trial {@code @TearDown}.
+ */
+public abstract class AbstractEventLoopBenchmark extends AbstractBenchmark {
+
+    /** The loops of a group, with the group to shut down. */
+    public static final class Loops implements AutoCloseable {
+        public final EventLoopGroup group;
+        public final EventLoop[] loops;
+
+        public Loops(int n) {
+            group = new MultiThreadIoEventLoopGroup(n, NioIoHandler.newFactory());
+            loops = new EventLoop[n];
+            for (int i = 0; i < n; i++) {
+                loops[i] = group.next();      // round-robin chooser: n distinct loops
+            }
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        }
+    }
+}

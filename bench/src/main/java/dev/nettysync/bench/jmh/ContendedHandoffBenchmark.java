@@ -1,0 +1,135 @@
+package dev.nettysync.bench.jmh;
+
+import dev.nettysync.bench.peers.Continuation;
+import dev.nettysync.bench.peers.SemaphorePeer;
+import io.netty.channel.EventLoop;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Goal P2: contended FIFO handoff across two real NIO event loops.
+ *
+ * <p>{@code 2 × clientsPerLoop} clients share a semaphore of {@code permits} permits. A client
+ * lives on one loop and loops: acquire; once the permit is held, on its own loop, release it and
+ * acquire again, until it has done its share of {@value #HANDOFFS} acquisitions per benchmark
+ * invocation. The clients are queued alternately from loop 0 and loop 1, and FIFO keeps that
+ * order, so each release hands the permit to a waiter of the other loop: every handoff pays the
+ * hop to the waiter's loop (Netty's task queue and, when that loop is idle, its wake-up). The
+ * score is handoffs (completed acquisitions) per second.
+ *
+ * <p>Every completion is checked to run on the waiter's own loop; a peer that delivered it
+ * elsewhere would fail the run. Peers: {@code asyncutil} hops with {@code thenRunAsync(.., loop)},
+ * {@code naive} and {@code nettysync} return a promise of the waiter's loop.
+ *
+ * <p>Run: {@code java -jar bench/target/benchmarks.jar ContendedHandoffBenchmark}
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.Throughput)
+@OutputTimeUnit(TimeUnit.SECONDS)
+public class ContendedHandoffBenchmark extends AbstractEventLoopBenchmark {
+
+    /** Acquisitions per benchmark invocation, over all clients. */
+    public static final int HANDOFFS = 10_000;
+
+    @Param({SemaphorePeer.NETTYSYNC, SemaphorePeer.ASYNCUTIL, SemaphorePeer.NAIVE})
+    public String impl;
+
+    /** 1: a lock-like permit, the loops take turns; 4: loops stay busy, lock cost shows more. */
+    @Param({"1", "4"})
+    public int permits;
+
+    @Param({"8"})
+    public int clientsPerLoop;
+
+    private Loops loops;
+    private SemaphorePeer sem;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        loops = new Loops(2);
+        sem = SemaphorePeer.create(impl, permits);
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() throws InterruptedException {
+        loops.close();
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(HANDOFFS)
+    public void handoff() throws InterruptedException {
+        round(HANDOFFS);
+    }
+
+    /** Runs {@code acquisitions} acquisitions over all clients and waits until all are done. */
+    public void round(int acquisitions) throws InterruptedException {
+        int clients = 2 * clientsPerLoop;
+        CountDownLatch done = new CountDownLatch(clients);
+        Client[] all = new Client[clients];
+        for (int k = 0; k < clients; k++) {
+            int quota = acquisitions / clients + (k < acquisitions % clients ? 1 : 0);
+            all[k] = new Client(loops.loops[k % 2], quota, done);
+        }
+        for (Client c : all) {             // alternate loops in queue order
+            c.start();
+        }
+        if (!done.await(60, TimeUnit.SECONDS)) {
+            throw new IllegalStateException(impl + ": handoff round stuck, " + done.getCount()
+                    + " of " + clients + " clients unfinished");
+        }
+        for (Client c : all) {
+            if (c.wrongThread != 0) {
+                throw new IllegalStateException(impl + ": " + c.wrongThread
+                        + " completions ran off the waiter's loop");
+            }
+        }
+    }
+
+    private final class Client extends Continuation {
+        final EventLoop loop;
+        final int quota;
+        final CountDownLatch done;
+        int acquired;          // written on `loop` only
+        int wrongThread;       // written on `loop` only, read after `done`
+
+        Client(EventLoop loop, int quota, CountDownLatch done) {
+            this.loop = loop;
+            this.quota = quota;
+            this.done = done;
+        }
+
+        void start() {
+            if (quota == 0) {
+                done.countDown();
+            } else {
+                sem.acquireThen(loop, this);
+            }
+        }
+
+        @Override
+        public void run() {            // holds a permit
+            if (!loop.inEventLoop()) {
+                wrongThread++;
+            }
+            acquired++;
+            sem.release();
+            if (acquired < quota) {
+                sem.acquireThen(loop, this);
+            } else {
+                done.countDown();
+            }
+        }
+    }
+}

@@ -1,0 +1,155 @@
+package dev.nettysync.bench.peers;
+
+import com.ibm.asyncutil.locks.FairAsyncSemaphore;
+import dev.nettysync.AsyncSemaphore;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Semaphore;
+
+/**
+ * One semaphore implementation behind the operations the benchmarks need, selected by the
+ * {@code impl} {@code @Param} so that netty-sync and its peers land in one JMH table. Each JMH
+ * fork uses a single implementation, so every call site here stays monomorphic and inlines.
+ *
+ * <ul>
+ *   <li>{@code nettysync}: {@link AsyncSemaphore}.</li>
+ *   <li>{@code jdk}, {@code jdkFair}: {@link Semaphore} (non-fair / fair). Blocking, so only in
+ *       the uncontended benchmark, where it is the P1 yardstick.</li>
+ *   <li>{@code asyncutil}: IBM asyncutil's {@link FairAsyncSemaphore}. It completes the waiter's
+ *       {@code CompletableFuture} on the releasing thread, so the continuation is sent to the
+ *       waiter's own loop with {@code thenRunAsync(..., loop)}: the same hop netty-sync makes.
+ *       It has no cancellation (cancelling the future leaves the node queued and loses the
+ *       permit handed to it), so it is absent from the cancellation benchmark.</li>
+ *   <li>{@code naive}: {@link NaiveAsyncSemaphore}, {@code synchronized} + {@code ArrayDeque}.</li>
+ * </ul>
+ */
+public abstract class SemaphorePeer {
+
+    public static final String NETTYSYNC = "nettysync";
+    public static final String JDK = "jdk";
+    public static final String JDK_FAIR = "jdkFair";
+    public static final String ASYNCUTIL = "asyncutil";
+    public static final String NAIVE = "naive";
+
+    /** The implementations that can wait without blocking (all but the JDK ones). */
+    public static final List<String> ASYNC = List.of(NETTYSYNC, ASYNCUTIL, NAIVE);
+
+    public static SemaphorePeer create(String impl, int permits) {
+        switch (impl) {
+            case NETTYSYNC: return new NettySync(permits);
+            case JDK: return new Jdk(new Semaphore(permits, false));
+            case JDK_FAIR: return new Jdk(new Semaphore(permits, true));
+            case ASYNCUTIL: return new AsyncUtil(permits);
+            case NAIVE: return new Naive(permits);
+            default: throw new IllegalArgumentException("unknown impl '" + impl + "', expected one of "
+                    + List.of(NETTYSYNC, JDK, JDK_FAIR, ASYNCUTIL, NAIVE));
+        }
+    }
+
+    public abstract boolean tryAcquire();
+
+    /**
+     * Acquires one permit and returns the implementation's own handle (a Netty future, a
+     * {@code CompletionStage}); no listener is added, so nothing hops.
+     */
+    public abstract Object acquire(EventExecutor executor);
+
+    /** Whether the wait behind {@code handle} has completed successfully. */
+    public abstract boolean isAcquired(Object handle);
+
+    /** Acquires one permit and runs {@code then} on {@code executor} once it is held. */
+    public abstract void acquireThen(EventExecutor executor, Continuation then);
+
+    /** Cancels a wait returned by {@link #acquire}; the waiter must leave the queue. */
+    public boolean cancel(Object handle) {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot cancel a queued waiter");
+    }
+
+    public abstract void release();
+
+    // ------------------------------------------------------------------ implementations
+
+    static final class NettySync extends SemaphorePeer {
+        final AsyncSemaphore sem;
+
+        NettySync(int permits) {
+            sem = new AsyncSemaphore(permits);
+        }
+
+        @Override public boolean tryAcquire() { return sem.tryAcquire(); }
+        @Override public Object acquire(EventExecutor executor) { return sem.acquire(executor); }
+        @Override public boolean isAcquired(Object handle) { return ((Future<?>) handle).isSuccess(); }
+        @Override public void acquireThen(EventExecutor executor, Continuation then) {
+            sem.acquire(executor).addListener(then);
+        }
+        @Override public boolean cancel(Object handle) { return ((Future<?>) handle).cancel(false); }
+        @Override public void release() { sem.release(); }
+    }
+
+    static final class Jdk extends SemaphorePeer {
+        final Semaphore sem;
+
+        Jdk(Semaphore sem) {
+            this.sem = sem;
+        }
+
+        @Override public boolean tryAcquire() { return sem.tryAcquire(); }
+        @Override public Object acquire(EventExecutor executor) {
+            sem.acquireUninterruptibly();
+            return Boolean.TRUE;
+        }
+        @Override public boolean isAcquired(Object handle) { return handle == Boolean.TRUE; }
+        @Override public void acquireThen(EventExecutor executor, Continuation then) {
+            throw new UnsupportedOperationException("java.util.concurrent.Semaphore would block the event loop");
+        }
+        @Override public void release() { sem.release(); }
+    }
+
+    static final class AsyncUtil extends SemaphorePeer {
+        final FairAsyncSemaphore sem;
+
+        AsyncUtil(int permits) {
+            sem = new FairAsyncSemaphore(permits);
+        }
+
+        @Override public boolean tryAcquire() { return sem.tryAcquire(1); }
+        @Override public Object acquire(EventExecutor executor) { return sem.acquire(1); }
+        @Override public boolean isAcquired(Object handle) {
+            CompletableFuture<?> f = ((CompletionStage<?>) handle).toCompletableFuture();
+            return f.isDone() && !f.isCompletedExceptionally();
+        }
+        @Override public void acquireThen(EventExecutor executor, Continuation then) {
+            sem.acquire(1).thenRunAsync(then, executor);
+        }
+        @Override public void release() { sem.release(1); }
+    }
+
+    static final class Naive extends SemaphorePeer {
+        final NaiveAsyncSemaphore sem;
+
+        Naive(int permits) {
+            sem = new NaiveAsyncSemaphore(permits);
+        }
+
+        @Override public boolean tryAcquire() { return sem.tryAcquire(); }
+        @Override public Object acquire(EventExecutor executor) { return sem.acquire(executor); }
+        @Override public boolean isAcquired(Object handle) { return ((Future<?>) handle).isSuccess(); }
+        @Override public void acquireThen(EventExecutor executor, Continuation then) {
+            sem.acquire(executor).addListener(then);
+        }
+        @Override
+        @SuppressWarnings("unchecked")
+        public boolean cancel(Object handle) {
+            if (handle instanceof Promise) {
+                return sem.cancel((Promise<Void>) handle);
+            }
+            return false;   // a succeeded future from the fast path: nothing to cancel
+        }
+        @Override public void release() { sem.release(); }
+    }
+}
