@@ -1,0 +1,240 @@
+package dev.nettysync.demo;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.net.URI;
+import java.time.Duration;
+import java.util.Locale;
+
+/**
+ * The demo server's settings: command-line flags parsed by picocli, each of which can also be set
+ * by the environment variable named in its description ({@code DEMO_...}); a flag given on the
+ * command line wins over the variable, the variable over the built-in default.
+ *
+ * <p>Instances are plain mutable holders filled once by {@link #parse(String...)} on the
+ * starting thread and read-only afterwards; {@link GatewayServer} copies what it needs at
+ * construction, so they are never shared with event loops while being written.
+ */
+@Command(name = "demo-server", mixinStandardHelpOptions = true, sortOptions = false,
+        version = "netty-sync demo-server 0.1.0-SNAPSHOT",
+        description = {
+                "HTTP gateway built on netty-sync: GET /api/items/{id} waits until the database is ready",
+                "(AsyncEvent), then calls the backend through an AsyncSemaphore that limits concurrent calls.",
+                "Routes: /api/items/{id}, /livez, /readyz, /metrics. Durations: 500ms, 2s, 1m, 0 (or ISO-8601)."},
+        showDefaultValues = true)
+public final class DemoConfig {
+
+    /** What a request for a resource does while the database is not ready yet. */
+    public enum BeforeReady {
+        /** Wait for readiness, at most {@code --ready-wait-timeout}, then 503. */
+        WAIT,
+        /** Answer 503 at once. */
+        REJECT
+    }
+
+    /** Which Netty transport to use. */
+    public enum Transport { AUTO, EPOLL, NIO }
+
+    @Option(names = "--host", defaultValue = "${env:DEMO_HOST:-0.0.0.0}",
+            description = "Address to bind (env DEMO_HOST).")
+    public String host;
+
+    @Option(names = "--port", defaultValue = "${env:DEMO_PORT:-8080}",
+            description = "Port to bind; 0 picks a free port (env DEMO_PORT).")
+    public int port;
+
+    @Option(names = "--io-threads", defaultValue = "${env:DEMO_IO_THREADS:-0}",
+            description = "Event-loop threads; 0 means Netty's default, 2 x cores (env DEMO_IO_THREADS).")
+    public int ioThreads;
+
+    @Option(names = "--transport", defaultValue = "${env:DEMO_TRANSPORT:-auto}",
+            description = "auto (native epoll when available, else NIO), epoll or nio (env DEMO_TRANSPORT).")
+    public Transport transport;
+
+    @Option(names = "--db-ready-delay", defaultValue = "${env:DEMO_DB_READY_DELAY:-2s}",
+            converter = DurationConverter.class,
+            description = "Simulated database: becomes ready after this delay (env DEMO_DB_READY_DELAY).")
+    public Duration dbReadyDelay;
+
+    @Option(names = "--db-probe", defaultValue = "${env:DEMO_DB_PROBE}", paramLabel = "HOST:PORT",
+            description = "Instead of the simulated database, probe a real one by TCP connect until it "
+                    + "answers, e.g. localhost:5432 for PostgreSQL (env DEMO_DB_PROBE).")
+    public String dbProbe;
+
+    @Option(names = "--db-probe-interval", defaultValue = "${env:DEMO_DB_PROBE_INTERVAL:-500ms}",
+            converter = DurationConverter.class,
+            description = "Pause between two failed probe attempts (env DEMO_DB_PROBE_INTERVAL).")
+    public Duration dbProbeInterval;
+
+    @Option(names = "--db-probe-connect-timeout", defaultValue = "${env:DEMO_DB_PROBE_CONNECT_TIMEOUT:-1s}",
+            converter = DurationConverter.class,
+            description = "Connect timeout of one probe attempt (env DEMO_DB_PROBE_CONNECT_TIMEOUT).")
+    public Duration dbProbeConnectTimeout;
+
+    @Option(names = "--before-ready", defaultValue = "${env:DEMO_BEFORE_READY:-wait}",
+            description = "wait: requests wait for DB readiness up to --ready-wait-timeout; reject: 503 at once "
+                    + "(env DEMO_BEFORE_READY).")
+    public BeforeReady beforeReady;
+
+    @Option(names = "--ready-wait-timeout", defaultValue = "${env:DEMO_READY_WAIT_TIMEOUT:-5s}",
+            converter = DurationConverter.class,
+            description = "Longest wait for DB readiness in wait mode before a 503 (env DEMO_READY_WAIT_TIMEOUT).")
+    public Duration readyWaitTimeout;
+
+    @Option(names = "--backend-latency", defaultValue = "${env:DEMO_BACKEND_LATENCY:-20ms}",
+            converter = DurationConverter.class,
+            description = "Latency of the simulated backend; 0 answers at once (env DEMO_BACKEND_LATENCY).")
+    public Duration backendLatency;
+
+    @Option(names = "--upstream", defaultValue = "${env:DEMO_UPSTREAM}", paramLabel = "URL",
+            description = "Instead of the simulated backend, call GET <URL>/items/{id} on a real HTTP/1.1 "
+                    + "upstream over pooled keep-alive connections, e.g. http://127.0.0.1:9000 (env DEMO_UPSTREAM).")
+    public URI upstream;
+
+    @Option(names = "--upstream-pool-size", defaultValue = "${env:DEMO_UPSTREAM_POOL_SIZE:-64}",
+            description = "Upstream connections per event loop (env DEMO_UPSTREAM_POOL_SIZE).")
+    public int upstreamPoolSize;
+
+    @Option(names = "--backend-timeout", defaultValue = "${env:DEMO_BACKEND_TIMEOUT:-2s}",
+            converter = DurationConverter.class,
+            description = "A backend call taking longer is abandoned with 504 (env DEMO_BACKEND_TIMEOUT).")
+    public Duration backendTimeout;
+
+    @Option(names = "--max-concurrent", defaultValue = "${env:DEMO_MAX_CONCURRENT:-16}",
+            description = "Most backend calls at once (the semaphore's permits); 0 means no limit "
+                    + "(env DEMO_MAX_CONCURRENT).")
+    public int maxConcurrent;
+
+    @Option(names = "--max-queue", defaultValue = "${env:DEMO_MAX_QUEUE:-256}",
+            description = "Most requests queued for a permit; more are refused with 503 (env DEMO_MAX_QUEUE).")
+    public int maxQueue;
+
+    @Option(names = "--max-queue-wait", defaultValue = "${env:DEMO_MAX_QUEUE_WAIT:-1s}",
+            converter = DurationConverter.class,
+            description = "Longest wait for a permit before a 503 (env DEMO_MAX_QUEUE_WAIT).")
+    public Duration maxQueueWait;
+
+    @Option(names = "--retry-after", defaultValue = "${env:DEMO_RETRY_AFTER:-1}",
+            description = "Seconds sent in Retry-After with every 503 (env DEMO_RETRY_AFTER).")
+    public int retryAfterSeconds;
+
+    @Option(names = "--drain-timeout", defaultValue = "${env:DEMO_DRAIN_TIMEOUT:-10s}",
+            converter = DurationConverter.class,
+            description = "On SIGTERM/Ctrl-C, how long in-flight requests may finish before connections are "
+                    + "closed (env DEMO_DRAIN_TIMEOUT).")
+    public Duration drainTimeout;
+
+    @Option(names = "--idle-timeout", defaultValue = "${env:DEMO_IDLE_TIMEOUT:-60s}",
+            converter = DurationConverter.class,
+            description = "A connection with no request in progress is closed after this (env DEMO_IDLE_TIMEOUT).")
+    public Duration idleTimeout;
+
+    @Option(names = "--request-read-timeout", defaultValue = "${env:DEMO_REQUEST_READ_TIMEOUT:-10s}",
+            converter = DurationConverter.class,
+            description = "A request must arrive completely (headers and body) within this time after its "
+                    + "first byte, else 408 and close (env DEMO_REQUEST_READ_TIMEOUT).")
+    public Duration requestReadTimeout;
+
+    @Option(names = "--max-initial-line", defaultValue = "${env:DEMO_MAX_INITIAL_LINE:-4096}",
+            description = "Longest request line in bytes; longer gets 414 (env DEMO_MAX_INITIAL_LINE).")
+    public int maxInitialLine;
+
+    @Option(names = "--max-header-size", defaultValue = "${env:DEMO_MAX_HEADER_SIZE:-8192}",
+            description = "Largest header block in bytes; larger gets 431 (env DEMO_MAX_HEADER_SIZE).")
+    public int maxHeaderSize;
+
+    @Option(names = "--max-body", defaultValue = "${env:DEMO_MAX_BODY:-65536}",
+            description = "Largest request body in bytes; larger gets 413 (env DEMO_MAX_BODY).")
+    public int maxBody;
+
+    /**
+     * Parses {@code args} (and the {@code DEMO_*} environment) into a config, validating it.
+     *
+     * @throws CommandLine.ParameterException on a bad flag or value
+     */
+    public static DemoConfig parse(String... args) {
+        DemoConfig config = new DemoConfig();
+        CommandLine cl = newCommandLine(config);
+        cl.parseArgs(args);
+        config.validate(cl);
+        return config;
+    }
+
+    static CommandLine newCommandLine(DemoConfig config) {
+        CommandLine cl = new CommandLine(config);
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
+        return cl;
+    }
+
+    void validate(CommandLine cl) {
+        requireThat(cl, port >= 0 && port <= 65535, "--port must be in 0..65535, was " + port);
+        requireThat(cl, ioThreads >= 0, "--io-threads must be >= 0, was " + ioThreads);
+        requireThat(cl, maxConcurrent >= 0, "--max-concurrent must be >= 0 (0 = no limit), was " + maxConcurrent);
+        requireThat(cl, maxQueue >= 0, "--max-queue must be >= 0, was " + maxQueue);
+        requireThat(cl, retryAfterSeconds >= 0, "--retry-after must be >= 0, was " + retryAfterSeconds);
+        requireThat(cl, upstreamPoolSize >= 1, "--upstream-pool-size must be >= 1, was " + upstreamPoolSize);
+        requireThat(cl, maxInitialLine >= 64, "--max-initial-line must be >= 64, was " + maxInitialLine);
+        requireThat(cl, maxHeaderSize >= 256, "--max-header-size must be >= 256, was " + maxHeaderSize);
+        requireThat(cl, maxBody >= 0, "--max-body must be >= 0, was " + maxBody);
+        requireThat(cl, idleTimeout.toMillis() > 0, "--idle-timeout must be > 0, was " + idleTimeout);
+        requireThat(cl, requestReadTimeout.toMillis() > 0,
+                "--request-read-timeout must be > 0, was " + requestReadTimeout);
+        requireThat(cl, backendTimeout.toMillis() > 0, "--backend-timeout must be > 0, was " + backendTimeout);
+        requireThat(cl, dbProbeInterval.toMillis() > 0, "--db-probe-interval must be > 0, was " + dbProbeInterval);
+        requireThat(cl, dbProbeConnectTimeout.toMillis() > 0,
+                "--db-probe-connect-timeout must be > 0, was " + dbProbeConnectTimeout);
+        if (dbProbe != null) {
+            dbProbeAddress(cl);      // throws if malformed
+        }
+        if (upstream != null) {
+            requireThat(cl, "http".equalsIgnoreCase(upstream.getScheme()) && upstream.getHost() != null,
+                    "--upstream must be an http://host[:port] URL, was " + upstream);
+        }
+    }
+
+    /** The {@code --db-probe} target as host and port. */
+    String[] dbProbeAddress(CommandLine cl) {
+        int colon = dbProbe.lastIndexOf(':');
+        String host = colon > 0 ? dbProbe.substring(0, colon) : "";
+        int p = -1;
+        try {
+            p = Integer.parseInt(dbProbe.substring(colon + 1));
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        requireThat(cl, !host.isEmpty() && p > 0 && p <= 65535,
+                "--db-probe must be HOST:PORT with PORT in 1..65535, was '" + dbProbe + "'");
+        return new String[] {host.replace("[", "").replace("]", ""), Integer.toString(p)};
+    }
+
+    /** The permits of the backend limiter: {@code --max-concurrent}, or unbounded for 0. */
+    int effectivePermits() {
+        return maxConcurrent == 0 ? Integer.MAX_VALUE : maxConcurrent;
+    }
+
+    private static void requireThat(CommandLine cl, boolean ok, String message) {
+        if (!ok) {
+            throw new CommandLine.ParameterException(cl, message);
+        }
+    }
+
+    /** One line for the startup log. */
+    String summary() {
+        return "transport=" + transport.name().toLowerCase(Locale.ROOT)
+                + ", db=" + (dbProbe != null ? "tcp-probe " + dbProbe + " every " + DurationConverter.format(dbProbeInterval)
+                        : "simulated, ready after " + DurationConverter.format(dbReadyDelay))
+                + ", before-ready=" + beforeReady.name().toLowerCase(Locale.ROOT)
+                + (beforeReady == BeforeReady.WAIT ? " (max " + DurationConverter.format(readyWaitTimeout) + ")" : "")
+                + ", backend=" + (upstream != null ? "upstream " + upstream + " (pool " + upstreamPoolSize + "/loop)"
+                        : "simulated, latency " + DurationConverter.format(backendLatency))
+                + ", backend-timeout=" + DurationConverter.format(backendTimeout)
+                + ", max-concurrent=" + (maxConcurrent == 0 ? "unlimited" : Integer.toString(maxConcurrent))
+                + ", max-queue=" + maxQueue
+                + ", max-queue-wait=" + DurationConverter.format(maxQueueWait)
+                + ", drain-timeout=" + DurationConverter.format(drainTimeout)
+                + ", idle-timeout=" + DurationConverter.format(idleTimeout)
+                + ", request-read-timeout=" + DurationConverter.format(requestReadTimeout);
+    }
+}

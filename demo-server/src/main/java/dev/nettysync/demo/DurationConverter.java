@@ -1,0 +1,57 @@
+package dev.nettysync.demo;
+
+import picocli.CommandLine;
+
+import java.time.Duration;
+import java.time.format.DateTimeParseException;
+import java.util.Locale;
+
+/**
+ * Parses durations for flags: {@code 250ms}, {@code 2s}, {@code 1m}, {@code 1h}, a bare {@code 0},
+ * or ISO-8601 ({@code PT2S}). Negative durations are refused.
+ */
+public final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
+
+    @Override
+    public Duration convert(String value) {
+        Duration d = parse(value);
+        if (d == null || d.isNegative()) {
+            throw new CommandLine.TypeConversionException(
+                    "'" + value + "' is not a duration: use e.g. 250ms, 2s, 1m, 0 or PT2S (not negative)");
+        }
+        return d;
+    }
+
+    static Duration parse(String value) {
+        String v = value.trim().toLowerCase(Locale.ROOT);
+        try {
+            if (v.startsWith("p") || v.startsWith("-p")) {
+                return Duration.parse(v.toUpperCase(Locale.ROOT));
+            }
+            if (v.endsWith("ms")) {
+                return Duration.ofMillis(Long.parseLong(v.substring(0, v.length() - 2)));
+            }
+            if (v.endsWith("s")) {
+                return Duration.ofSeconds(Long.parseLong(v.substring(0, v.length() - 1)));
+            }
+            if (v.endsWith("m")) {
+                return Duration.ofMinutes(Long.parseLong(v.substring(0, v.length() - 1)));
+            }
+            if (v.endsWith("h")) {
+                return Duration.ofHours(Long.parseLong(v.substring(0, v.length() - 1)));
+            }
+            if (v.equals("0")) {
+                return Duration.ZERO;
+            }
+        } catch (NumberFormatException | DateTimeParseException e) {
+            return null;
+        }
+        return null;
+    }
+
+    /** {@code 1500ms}, {@code 2s}: the shortest exact form. */
+    static String format(Duration d) {
+        long ms = d.toMillis();
+        return ms % 1000 == 0 ? ms / 1000 + "s" : ms + "ms";
+    }
+}
