@@ -165,6 +165,7 @@ public final class DemoConfig {
     static CommandLine newCommandLine(DemoConfig config) {
         CommandLine cl = new CommandLine(config);
         cl.setCaseInsensitiveEnumValuesAllowed(true);
+        cl.setOverwrittenOptionsAllowed(true);      // the last occurrence of a flag wins
         return cl;
     }
 

@@ -1,0 +1,36 @@
+package dev.nettysync.demo;
+
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.util.concurrent.Future;
+import org.junit.jupiter.api.Test;
+import reactor.blockhound.BlockingOperationError;
+
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** BlockHound is installed for the whole run: blocking on an event loop fails. */
+class BlockHoundActiveTest {
+
+    @Test
+    void sleepingOnAnEventLoopFails() throws Exception {
+        EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        try {
+            Future<?> f = group.next().submit(() -> {
+                Thread.sleep(1);
+                return null;
+            });
+            assertThat(f.await(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(f.cause()).isInstanceOf(BlockingOperationError.class);
+        } finally {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+    }
+
+    @Test
+    void blockingOnTheTestThreadIsAllowed() throws Exception {
+        Thread.sleep(1);    // the JUnit thread is not an event loop
+    }
+}

@@ -1,0 +1,195 @@
+package dev.nettysync.demo;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static dev.nettysync.demo.TestSupport.*;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The backend limiter under load, overflow, timeouts and client disconnects. */
+class LimiterTest {
+
+    private GatewayServer server;
+
+    @AfterEach
+    void tearDown() throws Exception {
+        if (server != null) {
+            assertThat(server.limiter().releaseErrors()).as("double releases").isZero();
+        }
+        stop(server);
+    }
+
+    @Test
+    void limitHoldsUnderTenTimesMoreConcurrentRequestsThanPermits() throws Exception {
+        ControlledBackend backend = new ControlledBackend();
+        server = start(backend, null, "--max-concurrent=4", "--max-queue=100", "--max-queue-wait=60s");
+        List<CompletableFuture<HttpResponse<String>>> responses = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            responses.add(getAsync(server, "/api/items/" + i));
+        }
+        awaitTrue("4 calls in flight and 36 queued",
+                () -> server.limiter().inFlight() == 4 && server.limiter().queued() == 36);
+        assertThat(backend.calls).as("backend calls started").hasValue(4);
+
+        // Each answer lets exactly one queued request in; never more than 4 at once.
+        int answered = 0;
+        while (answered < 40) {
+            awaitTrue("a call is open", () -> !backend.open.isEmpty());
+            assertThat(server.limiter().inFlight()).isLessThanOrEqualTo(4);
+            if (backend.answerOne()) {
+                answered++;
+            }
+        }
+        for (CompletableFuture<HttpResponse<String>> r : responses) {
+            assertThat(r.get(30, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+        }
+        assertThat(backend.calls).hasValue(40);
+        assertThat(server.limiter().peakInFlight()).isEqualTo(4);
+        assertThat(metric(server, "demo_limiter_in_flight_peak")).isEqualTo(4.0);
+        awaitTrue("permits back to full", () -> server.limiter().availablePermits() == 4);
+    }
+
+    @Test
+    void limitHoldsWithTheSimulatedBackend() throws Exception {
+        server = start("--max-concurrent=3", "--max-queue=100", "--max-queue-wait=60s", "--backend-latency=50ms");
+        List<CompletableFuture<HttpResponse<String>>> responses = new ArrayList<>();
+        for (int i = 0; i < 30; i++) {
+            responses.add(getAsync(server, "/api/items/" + i));
+        }
+        for (CompletableFuture<HttpResponse<String>> r : responses) {
+            assertThat(r.get(30, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+        }
+        assertThat(metric(server, "demo_limiter_in_flight_peak")).isBetween(1.0, 3.0);
+        assertThat(metric(server, "demo_limiter_available")).isEqualTo(3.0);
+        assertThat(metric(server, "demo_limiter_in_flight")).isEqualTo(0.0);
+    }
+
+    @Test
+    void queueOverflowIsAnswered503Fast() throws Exception {
+        ControlledBackend backend = new ControlledBackend();
+        server = start(backend, null, "--max-concurrent=1", "--max-queue=2", "--max-queue-wait=60s");
+        List<CompletableFuture<HttpResponse<String>>> admitted = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            admitted.add(getAsync(server, "/api/items/" + i));
+        }
+        awaitTrue("1 in flight, 2 queued", () -> server.limiter().inFlight() == 1 && server.limiter().queued() == 2);
+        for (int i = 0; i < 3; i++) {
+            HttpResponse<String> r = get(server, "/api/items/over" + i);
+            assertThat(r.statusCode()).isEqualTo(503);
+            assertThat(r.headers().firstValue("retry-after")).hasValue("1");
+            assertThat(r.body()).contains("too many requests queued");
+        }
+        assertThat(metric(server, "demo_limiter_rejected_total{reason=\"queue_full\"}")).isEqualTo(3.0);
+        while (backend.calls.get() < 3 || !backend.open.isEmpty()) {
+            backend.answerOne();
+            Thread.sleep(1);
+        }
+        for (CompletableFuture<HttpResponse<String>> r : admitted) {
+            assertThat(r.get(30, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+        }
+    }
+
+    @Test
+    void queueWaitExceededIsAnswered503() throws Exception {
+        ControlledBackend backend = new ControlledBackend();
+        server = start(backend, null, "--max-concurrent=1", "--max-queue=10", "--max-queue-wait=200ms");
+        CompletableFuture<HttpResponse<String>> holder = getAsync(server, "/api/items/a");
+        awaitTrue("the permit is held", () -> server.limiter().inFlight() == 1);
+        HttpResponse<String> r = get(server, "/api/items/b");
+        assertThat(r.statusCode()).isEqualTo(503);
+        assertThat(r.headers().firstValue("retry-after")).isPresent();
+        assertThat(r.body()).contains("waited too long");
+        assertThat(server.limiter().queued()).isZero();
+        assertThat(metric(server, "demo_limiter_rejected_total{reason=\"wait_timeout\"}")).isEqualTo(1.0);
+        backend.answerOne();
+        assertThat(holder.get(30, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+        assertThat(backend.calls).as("the refused request never reached the backend").hasValue(1);
+    }
+
+    @Test
+    void clientDisconnectingWhileQueuedLeavesTheQueueAtOnce() throws Exception {
+        ControlledBackend backend = new ControlledBackend();
+        server = start(backend, null, "--max-concurrent=1", "--max-queue=10", "--max-queue-wait=60s");
+        CompletableFuture<HttpResponse<String>> holder = getAsync(server, "/api/items/a");
+        awaitTrue("the permit is held", () -> server.limiter().inFlight() == 1);
+        try (RawClient quitter = new RawClient(server)) {
+            quitter.send("GET /api/items/b HTTP/1.1\r\nHost: x\r\n\r\n");
+            awaitTrue("b is queued", () -> server.limiter().queued() == 1);
+        }
+        awaitTrue("b left the queue", () -> server.limiter().queued() == 0);
+        assertThat(server.limiter().inFlight()).as("a still holds its permit").isEqualTo(1);
+
+        backend.answerOne();
+        assertThat(holder.get(30, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+        awaitTrue("permits back to full", () -> server.limiter().availablePermits() == 1);
+        assertThat(backend.calls).as("b never reached the backend").hasValue(1);
+
+        CompletableFuture<HttpResponse<String>> c = getAsync(server, "/api/items/c");
+        awaitTrue("c got the permit", () -> backend.calls.get() == 2);
+        backend.answerOne();
+        assertThat(c.get(30, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void clientDisconnectingDuringTheBackendCallReleasesItsPermitOnce() throws Exception {
+        ControlledBackend backend = new ControlledBackend();
+        server = start(backend, null, "--max-concurrent=2", "--max-queue=10", "--max-queue-wait=60s");
+        try (RawClient quitter = new RawClient(server)) {
+            quitter.send("GET /api/items/b HTTP/1.1\r\nHost: x\r\n\r\n");
+            awaitTrue("b is in flight", () -> server.limiter().inFlight() == 1);
+        }
+        awaitTrue("b's backend call is cancelled", () -> backend.cancelled() == 1);
+        awaitTrue("permits back to full", () -> server.limiter().availablePermits() == 2
+                && server.limiter().inFlight() == 0);
+        // The cancelled call cannot complete again, so no second release can follow.
+        assertThat(backend.answerOne()).as("answering the cancelled call").isTrue();
+        assertThat(server.limiter().availablePermits()).isEqualTo(2);
+        assertThat(metric(server, "demo_backend_calls_seconds_count{outcome=\"cancelled\"}")).isEqualTo(1.0);
+        assertThat(metric(server, "demo_http_requests_seconds_count{route=\"/api/items/{id}\",status=\"499\"}"))
+                .isEqualTo(1.0);
+    }
+
+    @Test
+    void manyClientsDisconnectingMidCallWithTheSimulatedBackendLeaveNoPermitBehind() throws Exception {
+        server = start("--max-concurrent=3", "--max-queue=100", "--max-queue-wait=60s", "--backend-latency=10s");
+        List<RawClient> clients = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            clients.add(new RawClient(server).send("GET /api/items/" + i + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+        }
+        awaitTrue("3 in flight, 5 queued", () -> server.limiter().inFlight() == 3 && server.limiter().queued() == 5);
+        for (RawClient c : clients) {
+            c.close();
+        }
+        awaitTrue("everything released", () -> server.limiter().availablePermits() == 3
+                && server.limiter().queued() == 0 && server.limiter().inFlight() == 0);
+        assertThat(server.activeRequests()).isZero();
+    }
+
+    @Test
+    void backendTimeoutIs504AndFailureIs502() throws Exception {
+        ControlledBackend backend = new ControlledBackend();
+        server = start(backend, null, "--max-concurrent=2", "--backend-timeout=200ms");
+        HttpResponse<String> slow = get(server, "/api/items/slow");
+        assertThat(slow.statusCode()).isEqualTo(504);
+        assertThat(backend.cancelled()).as("the timed-out call is abandoned").isEqualTo(1);
+
+        CompletableFuture<HttpResponse<String>> failing = getAsync(server, "/api/items/bad");
+        awaitTrue("second call started", () -> backend.calls.get() == 2);
+        backend.open.stream().filter(p -> !p.isDone()).forEach(p -> p.tryFailure(new java.io.IOException("boom")));
+        assertThat(failing.get(30, TimeUnit.SECONDS).statusCode()).isEqualTo(502);
+        awaitTrue("permits back to full", () -> server.limiter().availablePermits() == 2);
+    }
+
+    @Test
+    void unlimitedModeStillServes() throws Exception {
+        server = start("--max-concurrent=0");
+        assertThat(get(server, "/api/items/1").statusCode()).isEqualTo(200);
+        assertThat(server.limiter().permits()).isEqualTo(Integer.MAX_VALUE);
+    }
+}

@@ -1,0 +1,89 @@
+package dev.nettysync.demo;
+
+import io.netty.channel.EventLoop;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.net.http.HttpResponse;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static dev.nettysync.demo.TestSupport.*;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.mockito.ArgumentMatchers.any;
+import static org.mockito.ArgumentMatchers.anyString;
+import static org.mockito.Mockito.mock;
+import static org.mockito.Mockito.never;
+import static org.mockito.Mockito.verify;
+import static org.mockito.Mockito.when;
+import static org.mockito.Mockito.times;
+import static org.mockito.ArgumentMatchers.eq;
+
+/** Requests for items before the database is ready: wait mode and reject mode. */
+class ReadinessGatingTest {
+
+    private GatewayServer server;
+
+    @AfterEach
+    void tearDown() {
+        stop(server);
+    }
+
+    @Test
+    void waitModeHoldsRequestsUntilTheDatabaseIsReady() throws Exception {
+        server = start(null, new ManualReadiness(), "--before-ready=wait", "--ready-wait-timeout=60s");
+        assertThat(get(server, "/readyz").statusCode()).isEqualTo(503);
+
+        CompletableFuture<HttpResponse<String>> a = getAsync(server, "/api/items/1");
+        CompletableFuture<HttpResponse<String>> b = getAsync(server, "/api/items/2");
+        awaitTrue("both requests wait on dbReady", () -> server.dbReady().queueLength() == 2);
+        assertThat(a).isNotDone();
+        assertThat(get(server, "/livez").statusCode()).as("health bypasses the gate").isEqualTo(200);
+
+        server.dbReady().set();
+
+        assertThat(a.get(30, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+        assertThat(b.get(30, TimeUnit.SECONDS).body()).contains("\"id\":\"2\"");
+        assertThat(get(server, "/readyz").statusCode()).isEqualTo(200);
+        assertThat(metric(server, "demo_db_ready")).isEqualTo(1.0);
+    }
+
+    @Test
+    void waitModeAnswers503WithRetryAfterWhenTheWaitTimesOut() throws Exception {
+        server = start(null, new ManualReadiness(), "--before-ready=wait", "--ready-wait-timeout=200ms",
+                "--retry-after=7");
+        HttpResponse<String> r = get(server, "/api/items/1");
+        assertThat(r.statusCode()).isEqualTo(503);
+        assertThat(r.headers().firstValue("retry-after")).hasValue("7");
+        assertThat(r.body()).contains("database not ready");
+        assertThat(server.dbReady().queueLength()).as("timed-out waiter left the queue").isZero();
+    }
+
+    @Test
+    void rejectModeRefusesAtOnceAndNeverCallsTheBackend() throws Exception {
+        Backend backend = mock(Backend.class);
+        server = start(backend, new ManualReadiness(), "--before-ready=reject", "--ready-wait-timeout=60s");
+        HttpResponse<String> r = get(server, "/api/items/1");
+        assertThat(r.statusCode()).isEqualTo(503);
+        assertThat(r.headers().firstValue("retry-after")).hasValue("1");
+        assertThat(server.dbReady().queueLength()).as("reject mode never queues").isZero();
+        verify(backend, never()).fetch(anyString(), any(EventLoop.class));
+
+        when(backend.fetch(anyString(), any(EventLoop.class))).thenAnswer(call -> call.getArgument(1, EventLoop.class)
+                .newSucceededFuture(new Backend.BackendResponse(200, SimulatedBackend.body("1"), "application/json")));
+        server.dbReady().set();
+        HttpResponse<String> ok = get(server, "/api/items/1");
+        assertThat(ok.statusCode()).isEqualTo(200);
+        assertThat(ok.body()).isEqualTo("{\"id\":\"1\",\"name\":\"item 1\",\"source\":\"simulated\"}");
+        verify(backend, times(1)).fetch(eq("1"), any(EventLoop.class));
+    }
+
+    @Test
+    void simulatedDatabaseBecomesReadyAfterItsDelay() throws Exception {
+        server = start("--db-ready-delay=300ms", "--before-ready=wait", "--ready-wait-timeout=60s");
+        // The request may arrive before or after readiness; either way it is served, never refused.
+        assertThat(get(server, "/api/items/9").statusCode()).isEqualTo(200);
+        assertThat(server.dbReady().isSet()).isTrue();
+        assertThat(get(server, "/readyz").statusCode()).isEqualTo(200);
+    }
+}

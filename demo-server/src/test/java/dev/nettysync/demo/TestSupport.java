@@ -1,0 +1,226 @@
+package dev.nettysync.demo;
+
+import dev.nettysync.AsyncEvent;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Shared helpers of the integration tests: server start, clients, polling. */
+final class TestSupport {
+
+    /** Generous: CI machines are slow and shared; nothing here waits this long when all is well. */
+    static final Duration PATIENCE = Duration.ofSeconds(30);
+
+    static final HttpClient CLIENT = HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(PATIENCE)
+            .build();
+
+    private TestSupport() {
+    }
+
+    /** Flags every test server gets, before the test's own (later flags win). */
+    static DemoConfig config(String... args) {
+        List<String> all = new ArrayList<>(List.of("--host=127.0.0.1", "--port=0", "--io-threads=2",
+                "--db-ready-delay=0", "--backend-latency=0", "--drain-timeout=20s"));
+        all.addAll(List.of(args));
+        return DemoConfig.parse(all.toArray(String[]::new));
+    }
+
+    static GatewayServer start(String... args) {
+        return GatewayServer.start(config(args));
+    }
+
+    static GatewayServer start(Backend backend, DbReadiness readiness, String... args) {
+        return GatewayServer.start(config(args), backend, readiness);
+    }
+
+    /** Shuts the server down and waits for it (test thread: may block). */
+    static void stop(GatewayServer server) {
+        if (server != null) {
+            assertThat(server.shutdown().awaitUninterruptibly(PATIENCE.toMillis())).as("server stopped").isTrue();
+        }
+    }
+
+    static URI uri(GatewayServer server, String path) {
+        return URI.create("http://127.0.0.1:" + server.port() + path);
+    }
+
+    static HttpResponse<String> get(GatewayServer server, String path) throws IOException, InterruptedException {
+        return CLIENT.send(HttpRequest.newBuilder(uri(server, path)).timeout(PATIENCE).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    static CompletableFuture<HttpResponse<String>> getAsync(GatewayServer server, String path) {
+        return CLIENT.sendAsync(HttpRequest.newBuilder(uri(server, path)).timeout(PATIENCE).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** Polls {@code condition} every 10 ms until it holds; fails with {@code what} after {@link #PATIENCE}. */
+    static void awaitTrue(String what, BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + PATIENCE.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out after " + PATIENCE + " waiting until " + what);
+            }
+            Thread.sleep(10);
+        }
+    }
+
+    /** The value of an unlabelled sample (or the first matching line) in the Prometheus text. */
+    static double metric(GatewayServer server, String sampleStart) throws IOException, InterruptedException {
+        String text = get(server, "/metrics").body();
+        for (String line : text.split("\n")) {
+            if (line.startsWith(sampleStart + " ")) {
+                return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            }
+        }
+        throw new AssertionError("no sample " + sampleStart + " in /metrics:\n" + text);
+    }
+
+    /** A raw TCP client, for malformed requests and disconnects. */
+    static final class RawClient implements AutoCloseable {
+        final Socket socket;
+
+        RawClient(GatewayServer server) throws IOException {
+            socket = new Socket();
+            socket.connect(new InetSocketAddress("127.0.0.1", server.port()), (int) PATIENCE.toMillis());
+            socket.setSoTimeout((int) PATIENCE.toMillis());
+        }
+
+        RawClient send(String text) throws IOException {
+            OutputStream out = socket.getOutputStream();
+            out.write(text.getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            return this;
+        }
+
+        /** Reads until the server closes the connection; returns everything read. */
+        String readUntilClosed() throws IOException {
+            InputStream in = socket.getInputStream();
+            ByteArrayOutputStream buf = new ByteArrayOutputStream();
+            byte[] chunk = new byte[8192];
+            int n;
+            try {
+                while ((n = in.read(chunk)) != -1) {
+                    buf.write(chunk, 0, n);
+                }
+            } catch (SocketTimeoutException e) {
+                throw new AssertionError("server did not close the connection within " + PATIENCE
+                        + "; read so far: " + buf.toString(StandardCharsets.ISO_8859_1), e);
+            } catch (IOException e) {
+                // connection reset after the response: what was read is the answer
+            }
+            return buf.toString(StandardCharsets.ISO_8859_1);
+        }
+
+        /** Reads one response head and its content-length body. */
+        String readResponse() throws IOException {
+            InputStream in = socket.getInputStream();
+            StringBuilder head = new StringBuilder();
+            while (!head.toString().endsWith("\r\n\r\n")) {
+                int b = in.read();
+                if (b == -1) {
+                    throw new IOException("closed after: " + head);
+                }
+                head.append((char) b);
+            }
+            int length = 0;
+            for (String line : head.toString().split("\r\n")) {
+                if (line.toLowerCase().startsWith("content-length:")) {
+                    length = Integer.parseInt(line.substring(15).trim());
+                }
+            }
+            byte[] body = in.readNBytes(length);
+            return head + new String(body, StandardCharsets.UTF_8);
+        }
+
+        @Override
+        public void close() throws IOException {
+            socket.close();
+        }
+    }
+
+    /** Status code of a raw response text. */
+    static int status(String rawResponse) {
+        assertThat(rawResponse).as("raw response").startsWith("HTTP/1.1 ");
+        return Integer.parseInt(rawResponse.substring(9, 12));
+    }
+
+    /**
+     * A backend the test drives: each call is recorded with its promise, which the test
+     * completes (or watches being cancelled).
+     */
+    static final class ControlledBackend implements Backend {
+        final ConcurrentLinkedQueue<Promise<BackendResponse>> open = new ConcurrentLinkedQueue<>();
+        final List<Promise<BackendResponse>> all = new CopyOnWriteArrayList<>();
+        final AtomicInteger calls = new AtomicInteger();
+
+        @Override
+        public Future<BackendResponse> fetch(String id, EventLoop loop) {
+            calls.incrementAndGet();
+            Promise<BackendResponse> p = loop.newPromise();
+            open.add(p);
+            all.add(p);
+            return p;
+        }
+
+        /** Answers the oldest open call with 200 (on its loop); returns false if none is open. */
+        boolean answerOne() {
+            Promise<BackendResponse> p = open.poll();
+            if (p == null) {
+                return false;
+            }
+            p.trySuccess(new BackendResponse(200, SimulatedBackend.body("x"), "application/json"));
+            return true;
+        }
+
+        long cancelled() {
+            return all.stream().filter(Future::isCancelled).count();
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    /** Readiness that the test sets by hand through {@code server.dbReady().set()}. */
+    static final class ManualReadiness implements DbReadiness {
+        @Override
+        public void start(EventLoopGroup loops, AsyncEvent dbReady) {
+        }
+
+        @Override
+        public void stop() {
+        }
+
+        @Override
+        public String describe() {
+            return "set by the test";
+        }
+    }
+}
