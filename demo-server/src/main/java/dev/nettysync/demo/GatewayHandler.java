@@ -111,10 +111,11 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
             ctx.fireUserEventTriggered(evt);
             return;
         }
+        // An idle keep-alive connection stays open while the drain lasts: a request racing the
+        // drain gets a real answer (503, or /readyz's 503) with "Connection: close" instead of a
+        // reset. The drain's end closes whatever is left.
         closeAfterResponse = true;
-        if (!busy) {
-            ctx.close();                   // idle keep-alive connection
-        } else if (!answered && wait != null && route == Route.ITEM && !server.dbReady().isSet()) {
+        if (busy && !answered && wait != null && route == Route.ITEM && !server.dbReady().isSet()) {
             // Waiting for readiness while shutting down: answer now rather than at the timeout.
             if (cancelWait()) {
                 unavailable("server is shutting down");

@@ -51,8 +51,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <h2>Graceful shutdown</h2>
  * {@link #shutdown()}, also run by SIGTERM/Ctrl-C in {@link DemoServerMain}: (1) readiness flips
  * to 503; (2) the listening socket closes; (3) the limiter closes, so every request queued for a
- * permit gets 503, and every connection is told to {@code DRAIN}: idle ones close, requests
- * waiting for the database get 503, busy ones close after their response; (4) in-flight requests
+ * permit gets 503, and every connection is told to {@code DRAIN}: requests waiting for the
+ * database get 503, and each connection closes after its next response; (4) in-flight requests
  * are given up to {@code --drain-timeout} to finish; (5) all connections close, the backend and
  * the event loops shut down, and {@link #terminationFuture()} completes.
  *

@@ -1,0 +1,182 @@
+package dev.nettysync.demo;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.net.http.HttpResponse;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static dev.nettysync.demo.TestSupport.*;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Bad input of every kind gets its status (and the connection closed where the stream cannot be
+ * trusted), while a healthy client on another connection keeps being served: each test starts a
+ * healthy request before the bad one and checks it after.
+ */
+class BadInputTest {
+
+    private static GatewayServer server;
+
+    @BeforeAll
+    static void startServer() {
+        server = start("--max-initial-line=1024", "--max-header-size=2048", "--max-body=1000",
+                "--idle-timeout=500ms", "--request-read-timeout=500ms", "--backend-latency=100ms");
+    }
+
+    @AfterAll
+    static void stopServer() {
+        stop(server);
+    }
+
+    /** Runs {@code bad} while a healthy request is in flight, and checks the healthy one after. */
+    private static void alongsideHealthy(ThrowingRunnable bad) throws Exception {
+        CompletableFuture<HttpResponse<String>> healthy = getAsync(server, "/api/items/healthy");
+        bad.run();
+        HttpResponse<String> r = healthy.get(30, TimeUnit.SECONDS);
+        assertThat(r.statusCode()).as("healthy client").isEqualTo(200);
+        assertThat(get(server, "/livez").statusCode()).isEqualTo(200);
+    }
+
+    interface ThrowingRunnable {
+        void run() throws Exception;
+    }
+
+    private static String exchangeAndClose(String request) throws Exception {
+        try (RawClient c = new RawClient(server)) {
+            return c.send(request).readUntilClosed();
+        }
+    }
+
+    @Test
+    void malformedRequestLineIs400AndCloses() throws Exception {
+        alongsideHealthy(() -> {
+            String r = exchangeAndClose("THIS IS NOT HTTP\r\n\r\n");
+            assertThat(status(r)).isEqualTo(400);
+            assertThat(r).containsIgnoringCase("connection: close");
+        });
+    }
+
+    @Test
+    void invalidHeaderNameIs400() throws Exception {
+        alongsideHealthy(() -> {
+            String r = exchangeAndClose("GET /livez HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n");
+            assertThat(status(r)).isEqualTo(400);
+        });
+    }
+
+    @Test
+    void uriTooLongIs414() throws Exception {
+        alongsideHealthy(() -> {
+            String r = exchangeAndClose("GET /api/items/" + "a".repeat(3000) + " HTTP/1.1\r\nHost: x\r\n\r\n");
+            assertThat(status(r)).isEqualTo(414);
+        });
+    }
+
+    @Test
+    void headersTooLargeIs431() throws Exception {
+        alongsideHealthy(() -> {
+            String r = exchangeAndClose("GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: " + "b".repeat(4000) + "\r\n\r\n");
+            assertThat(status(r)).isEqualTo(431);
+        });
+    }
+
+    @Test
+    void bodyTooLargeIs413() throws Exception {
+        alongsideHealthy(() -> {
+            String r = exchangeAndClose("POST /api/items/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n"
+                    + "z".repeat(5000));
+            assertThat(status(r)).isEqualTo(413);
+            assertThat(r).containsIgnoringCase("connection: close");
+        });
+    }
+
+    @Test
+    void chunkedBodyTooLargeIs413() throws Exception {
+        alongsideHealthy(() -> {
+            String chunk = "z".repeat(600);
+            String r = exchangeAndClose("POST /api/items/1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    + "258\r\n" + chunk + "\r\n258\r\n" + chunk + "\r\n0\r\n\r\n");
+            assertThat(status(r)).isEqualTo(413);
+        });
+    }
+
+    @Test
+    void unknownPathIs404AndKeepsTheConnection() throws Exception {
+        alongsideHealthy(() -> {
+            try (RawClient c = new RawClient(server)) {
+                String r = c.send("GET /nope HTTP/1.1\r\nHost: x\r\n\r\n").readResponse();
+                assertThat(status(r)).isEqualTo(404);
+                String again = c.send("GET /livez HTTP/1.1\r\nHost: x\r\n\r\n").readResponse();
+                assertThat(status(again)).as("same connection still served").isEqualTo(200);
+            }
+        });
+    }
+
+    @Test
+    void wrongMethodIs405WithAllow() throws Exception {
+        alongsideHealthy(() -> {
+            try (RawClient c = new RawClient(server)) {
+                String r = c.send("DELETE /api/items/1 HTTP/1.1\r\nHost: x\r\n\r\n").readResponse();
+                assertThat(status(r)).isEqualTo(405);
+                assertThat(r.toLowerCase()).contains("allow: get");
+                String m = c.send("POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi").readResponse();
+                assertThat(status(m)).isEqualTo(405);
+            }
+        });
+    }
+
+    @Test
+    void invalidItemIdIs400() throws Exception {
+        alongsideHealthy(() -> assertThat(get(server, "/api/items/bad%20id").statusCode()).isEqualTo(400));
+    }
+
+    @Test
+    void idleConnectionIsClosedWithoutAResponse() throws Exception {
+        alongsideHealthy(() -> {
+            try (RawClient c = new RawClient(server)) {
+                assertThat(c.readUntilClosed()).as("nothing written to an idle connection").isEmpty();
+            }
+        });
+    }
+
+    @Test
+    void idleKeepAliveConnectionIsClosedAfterItsResponse() throws Exception {
+        try (RawClient c = new RawClient(server)) {
+            assertThat(status(c.send("GET /livez HTTP/1.1\r\nHost: x\r\n\r\n").readResponse())).isEqualTo(200);
+            assertThat(c.readUntilClosed()).isEmpty();
+        }
+    }
+
+    @Test
+    void slowHeadersGet408AndClose() throws Exception {
+        alongsideHealthy(() -> {
+            try (RawClient c = new RawClient(server)) {
+                c.send("GET /api/items/1 HTTP/1.1\r\nHost: x\r\n");      // and never the blank line
+                String r = c.readUntilClosed();
+                assertThat(status(r)).isEqualTo(408);
+            }
+        });
+    }
+
+    @Test
+    void pipelinedRequestsAreAnsweredInOrder() throws Exception {
+        try (RawClient c = new RawClient(server)) {
+            c.send("GET /api/items/p1 HTTP/1.1\r\nHost: x\r\n\r\n"
+                    + "GET /livez HTTP/1.1\r\nHost: x\r\n\r\n"
+                    + "GET /api/items/p3 HTTP/1.1\r\nHost: x\r\n\r\n");
+            assertThat(c.readResponse()).contains("\"id\":\"p1\"");
+            assertThat(c.readResponse()).endsWith("live\n");
+            assertThat(c.readResponse()).contains("\"id\":\"p3\"");
+        }
+    }
+
+    @Test
+    void badInputIsCountedInMetrics() throws Exception {
+        exchangeAndClose("GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: " + "b".repeat(4000) + "\r\n\r\n");
+        assertThat(metric(server, "demo_http_requests_seconds_count{route=\"other\",status=\"431\"}"))
+                .isGreaterThanOrEqualTo(1.0);
+    }
+}

@@ -1,0 +1,104 @@
+package dev.nettysync.demo;
+
+import io.netty.util.concurrent.Future;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.http.HttpResponse;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static dev.nettysync.demo.TestSupport.*;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** shutdown(): readiness flips (seen on an open keep-alive connection), queue closes with 503, in-flight calls drain, then it stops. */
+class GracefulShutdownTest {
+
+    private GatewayServer server;
+
+    @AfterEach
+    void tearDown() {
+        stop(server);
+    }
+
+    @Test
+    void drainsInFlightCallsAndRefusesTheQueued() throws Exception {
+        ControlledBackend backend = new ControlledBackend();
+        server = start(backend, null, "--max-concurrent=2", "--max-queue=10", "--max-queue-wait=60s",
+                "--drain-timeout=60s");
+        CompletableFuture<HttpResponse<String>> a = getAsync(server, "/api/items/a");
+        CompletableFuture<HttpResponse<String>> b = getAsync(server, "/api/items/b");
+        awaitTrue("a and b in flight", () -> server.limiter().inFlight() == 2);
+        CompletableFuture<HttpResponse<String>> queued = getAsync(server, "/api/items/c");
+        awaitTrue("c queued", () -> server.limiter().queued() == 1);
+        try (RawClient probe = new RawClient(server); RawClient idle = new RawClient(server)) {
+            assertThat(status(probe.send("GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n").readResponse())).isEqualTo(200);
+            int port = server.port();
+
+            Future<Void> terminated = server.shutdown();
+
+            HttpResponse<String> refused = queued.get(30, TimeUnit.SECONDS);
+            assertThat(refused.statusCode()).isEqualTo(503);
+            assertThat(refused.headers().firstValue("retry-after")).isPresent();
+            assertThat(refused.body()).contains("shutting down");
+            String ready = probe.send("GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n").readResponse();
+            assertThat(status(ready)).as("readiness while draining").isEqualTo(503);
+            assertThat(ready).containsIgnoringCase("connection: close");
+            assertThatThrownBy(() -> new Socket().connect(new InetSocketAddress("127.0.0.1", port), 5_000))
+                    .as("listening socket closed").isInstanceOf(ConnectException.class);
+            assertThat(terminated.isDone()).as("still draining a and b").isFalse();
+
+            backend.answerOne();
+            backend.answerOne();
+            assertThat(a.get(30, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+            assertThat(b.get(30, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+            assertThat(terminated.await(30, TimeUnit.SECONDS)).as("stopped after draining").isTrue();
+            assertThat(terminated.isSuccess()).isTrue();
+            assertThat(idle.readUntilClosed()).as("idle connection closed at the drain's end").isEmpty();
+        }
+        assertThat(backend.calls).as("c never reached the backend").hasValue(2);
+    }
+
+    @Test
+    void requestsWaitingForTheDatabaseGet503AtOnce() throws Exception {
+        server = start(null, new ManualReadiness(), "--before-ready=wait", "--ready-wait-timeout=60s");
+        CompletableFuture<HttpResponse<String>> waiting = getAsync(server, "/api/items/a");
+        awaitTrue("waiting on dbReady", () -> server.dbReady().queueLength() == 1);
+        Future<Void> terminated = server.shutdown();
+        HttpResponse<String> r = waiting.get(30, TimeUnit.SECONDS);
+        assertThat(r.statusCode()).isEqualTo(503);
+        assertThat(r.body()).contains("shutting down");
+        assertThat(server.dbReady().queueLength()).isZero();
+        assertThat(terminated.await(30, TimeUnit.SECONDS)).isTrue();
+    }
+
+    @Test
+    void drainTimeoutClosesWhatIsStillInFlight() throws Exception {
+        ControlledBackend backend = new ControlledBackend();
+        server = start(backend, null, "--max-concurrent=2", "--drain-timeout=300ms", "--backend-timeout=60s");
+        try (RawClient stuck = new RawClient(server)) {
+            stuck.send("GET /api/items/a HTTP/1.1\r\nHost: x\r\n\r\n");
+            awaitTrue("a in flight", () -> server.limiter().inFlight() == 1);
+            Future<Void> terminated = server.shutdown();
+            assertThat(terminated.await(30, TimeUnit.SECONDS)).as("stopped despite the stuck call").isTrue();
+            assertThat(stuck.readUntilClosed()).as("connection closed without an answer").isEmpty();
+        }
+        awaitTrue("stuck call cancelled, permit back", () -> backend.cancelled() == 1
+                && server.limiter().availablePermits() == 2);
+    }
+
+    @Test
+    void shutdownIsIdempotent() throws Exception {
+        server = start();
+        assertThat(get(server, "/readyz").statusCode()).isEqualTo(200);
+        Future<Void> first = server.shutdown();
+        assertThat(server.shutdown()).isSameAs(first);
+        assertThat(first.await(30, TimeUnit.SECONDS)).isTrue();
+        assertThatThrownBy(() -> get(server, "/livez")).isInstanceOf(IOException.class);
+    }
+}
