@@ -22,12 +22,21 @@ import java.util.concurrent.TimeUnit;
  * Goal P2: contended FIFO handoff across two real NIO event loops.
  *
  * <p>{@code 2 × clientsPerLoop} clients share a semaphore of {@code permits} permits. A client
- * lives on one loop and loops: acquire; once the permit is held, on its own loop, release it and
- * acquire again, until it has done its share of {@value #HANDOFFS} acquisitions per benchmark
- * invocation. The clients are queued alternately from loop 0 and loop 1, and FIFO keeps that
- * order, so each release hands the permit to a waiter of the other loop: every handoff pays the
- * hop to the waiter's loop (Netty's task queue and, when that loop is idle, its wake-up). The
- * score is handoffs (completed acquisitions) per second.
+ * lives on one loop and, once its permit is held (on its own loop), gives it up and waits again,
+ * until it has done its share of {@value #HANDOFFS} acquisitions per benchmark invocation. The
+ * clients first queue alternately from loop 0 and loop 1. The score is handoffs (completed
+ * acquisitions) per second. {@code pattern} says how a client gives its permit up:
+ * <ul>
+ *   <li>{@code alternate}: acquire again, then release. The client is back in the queue before
+ *       anyone else can be served, so the alternating order never changes and every handoff
+ *       goes to a waiter of the other loop: each one pays the hop (Netty's task queue and, when
+ *       that loop is idle, its wake-up). This is the P2 scenario.</li>
+ *   <li>{@code free}: release, then acquire again, the natural order in a handler. Then a client
+ *       of the other loop, already running, can re-queue first, and the queue drifts into runs
+ *       of same-loop waiters; an implementation that completes a same-loop waiter inline (Netty
+ *       promises do, {@code thenRunAsync} does not) then skips most hops. Shows what that
+ *       design choice is worth, not the raw handoff.</li>
+ * </ul>
  *
  * <p>Every completion is checked to run on the waiter's own loop; a peer that delivered it
  * elsewhere would fail the run. Peers: {@code asyncutil} hops with {@code thenRunAsync(.., loop)},
@@ -53,6 +62,9 @@ public class ContendedHandoffBenchmark extends AbstractEventLoopBenchmark {
     @Param({"8"})
     public int clientsPerLoop;
 
+    @Param({"alternate", "free"})
+    public String pattern;
+
     private Loops loops;
     private SemaphorePeer sem;
 
@@ -77,10 +89,15 @@ public class ContendedHandoffBenchmark extends AbstractEventLoopBenchmark {
     public void round(int acquisitions) throws InterruptedException {
         int clients = 2 * clientsPerLoop;
         CountDownLatch done = new CountDownLatch(clients);
+        boolean requeueFirst = switch (pattern) {
+            case "alternate" -> true;
+            case "free" -> false;
+            default -> throw new IllegalArgumentException("pattern must be alternate or free, was " + pattern);
+        };
         Client[] all = new Client[clients];
         for (int k = 0; k < clients; k++) {
             int quota = acquisitions / clients + (k < acquisitions % clients ? 1 : 0);
-            all[k] = new Client(loops.loops[k % 2], quota, done);
+            all[k] = new Client(loops.loops[k % 2], quota, done, requeueFirst);
         }
         for (Client c : all) {             // alternate loops in queue order
             c.start();
@@ -101,11 +118,13 @@ public class ContendedHandoffBenchmark extends AbstractEventLoopBenchmark {
         final EventLoop loop;
         final int quota;
         final CountDownLatch done;
+        final boolean requeueFirst;
         int acquired;          // written on `loop` only
         int wrongThread;       // written on `loop` only, read after `done`
 
-        Client(EventLoop loop, int quota, CountDownLatch done) {
+        Client(EventLoop loop, int quota, CountDownLatch done, boolean requeueFirst) {
             this.loop = loop;
+            this.requeueFirst = requeueFirst;
             this.quota = quota;
             this.done = done;
         }
@@ -124,11 +143,15 @@ public class ContendedHandoffBenchmark extends AbstractEventLoopBenchmark {
                 wrongThread++;
             }
             acquired++;
-            sem.release();
-            if (acquired < quota) {
-                sem.acquireThen(loop, this);
-            } else {
+            if (acquired == quota) {
+                sem.release();
                 done.countDown();
+            } else if (requeueFirst) {
+                sem.acquireThen(loop, this);
+                sem.release();
+            } else {
+                sem.release();
+                sem.acquireThen(loop, this);
             }
         }
     }

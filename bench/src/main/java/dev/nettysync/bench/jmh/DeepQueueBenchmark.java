@@ -27,6 +27,11 @@ import java.util.concurrent.TimeUnit;
  *       new {@code acquire} at the tail. {@code nettysync} cancels through the future (O(1)
  *       unlink); {@code naive} removes from its {@code ArrayDeque} (O(n)). asyncutil 0.1.0 has
  *       no cancellation, so it is not in this table.</li>
+ *   <li>{@code randomTouch} (control, netty-sync only): reads the state of a uniformly random
+ *       queued waiter, nothing else. It has no algorithmic dependence on depth at all, so its
+ *       growth from 10 to 1,000,000 waiters is the price of touching random memory once the
+ *       queue no longer fits in cache; {@code cancelAndRequeue} touches the waiter and its two
+ *       neighbours, so it pays that price about three times.</li>
  * </ul>
  * Bytes per queued waiter: {@code -prof gc} gives B/op (one waiter allocated per op plus the
  * garbage of the one that left); {@link WaiterFootprint} measures retained bytes per waiter.
@@ -102,6 +107,26 @@ public class DeepQueueBenchmark extends AbstractEventLoopBenchmark {
         }
     }
 
+    @State(Scope.Thread)
+    public static class TouchState extends Queue {
+        @Param({SemaphorePeer.NETTYSYNC})
+        public String impl;
+
+        @Param({"10", "1000", "100000", "1000000"})
+        public int depth;
+
+        Object[] handles;
+
+        @Override String impl() { return impl; }
+        @Override int depth() { return depth; }
+
+        @Setup(Level.Trial)
+        public void setUp() {
+            handles = new Object[depth];
+            fill(handles);
+        }
+    }
+
     @Benchmark
     public Object releaseAndRequeue(ReleaseState s) {
         s.sem.release();
@@ -115,5 +140,11 @@ public class DeepQueueBenchmark extends AbstractEventLoopBenchmark {
             throw new IllegalStateException(s.impl + ": a queued waiter could not be cancelled");
         }
         return s.handles[i] = s.sem.acquire(s.loop);
+    }
+
+    @Benchmark
+    public boolean randomTouch(TouchState s) {
+        int i = ThreadLocalRandom.current().nextInt(s.handles.length);
+        return s.sem.isAcquired(s.handles[i]);
     }
 }

@@ -1,0 +1,129 @@
+package dev.nettysync.bench.load;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpServerExpectContinueHandler;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * The P4 baseline: a bare Netty HTTP/1.1 hello-world server, shaped like Netty's
+ * {@code example/http/helloworld}: {@code HttpServerCodec}, one handler that answers every
+ * request with a fixed body, flush at the end of each read batch. No aggregation, no routing, no
+ * limiter: the most a Netty HTTP server does per request. The body is a JSON object of the same
+ * size as demo-server's answer for {@code /api/items/1}, so both move the same bytes.
+ *
+ * <p>Run: {@code java -cp bench/target/benchmarks.jar dev.nettysync.bench.load.HelloServer --port 8081}
+ */
+@Command(name = "hello-server", mixinStandardHelpOptions = true,
+        description = "Bare Netty HTTP hello-world server (the baseline of the P4 load comparison).")
+public final class HelloServer implements Callable<Integer> {
+
+    /** Same length as demo-server's {"id":"1","name":"item 1","source":"simulated"}. */
+    static final byte[] BODY = "{\"id\":\"1\",\"name\":\"item 1\",\"source\":\"hello-srv\"}"
+            .getBytes(StandardCharsets.US_ASCII);
+
+    @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to bind (default ${DEFAULT-VALUE}).")
+    String host;
+
+    @Option(names = "--port", defaultValue = "8081", description = "Port (default ${DEFAULT-VALUE}; 0 = any free port).")
+    int port;
+
+    @Option(names = "--io-threads", defaultValue = "0",
+            description = "Event-loop threads; 0 = Netty's default, 2 x cores (as demo-server).")
+    int ioThreads;
+
+    @Option(names = "--transport", defaultValue = "auto",
+            description = "auto (epoll when available), epoll or nio (as demo-server).")
+    Transport transport;
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new HelloServer()).setCaseInsensitiveEnumValuesAllowed(true).execute(args));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        EventLoopGroup group = new MultiThreadIoEventLoopGroup(ioThreads, transport.ioHandlerFactory());
+        try {
+            Channel server = new ServerBootstrap()
+                    .group(group)
+                    .channel(transport.serverChannel())
+                    .option(ChannelOption.SO_BACKLOG, 1024)
+                    .option(ChannelOption.SO_REUSEADDR, true)
+                    .childOption(ChannelOption.TCP_NODELAY, true)
+                    .childHandler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel ch) {
+                            ch.pipeline().addLast(new HttpServerCodec(), new HttpServerExpectContinueHandler(),
+                                    new HelloHandler());
+                        }
+                    })
+                    .bind(host, port).sync().channel();
+            System.out.println("hello-server listening on http://" + host + ":"
+                    + ((InetSocketAddress) server.localAddress()).getPort() + " ("
+                    + (transport.epoll() ? "epoll" : "nio") + ")");
+            CountDownLatch stop = new CountDownLatch(1);
+            Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown, "hello-server-stop"));
+            server.closeFuture().addListener(f -> stop.countDown());
+            stop.await();
+            return 0;
+        } finally {
+            group.shutdownGracefully().sync();
+        }
+    }
+
+    static final class HelloHandler extends SimpleChannelInboundHandler<HttpObject> {
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, HttpObject msg) {
+            if (msg instanceof HttpRequest req) {
+                boolean keepAlive = HttpUtil.isKeepAlive(req);
+                FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
+                        Unpooled.wrappedBuffer(BODY));
+                res.headers()
+                        .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
+                        .setInt(HttpHeaderNames.CONTENT_LENGTH, BODY.length);
+                if (!keepAlive) {
+                    res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+                    ctx.write(res).addListener(ChannelFutureListener.CLOSE);
+                } else {
+                    ctx.write(res);
+                }
+            }
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            ctx.flush();
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+}
