@@ -70,6 +70,9 @@ public final class AsyncEvent {
             set = true;
             EventWaiter w;
             while ((w = waiters.pollFirst()) != null) {
+                if (!w.claim()) {
+                    continue;
+                }
                 if (last == null) {
                     first = w;
                 } else {
@@ -81,7 +84,7 @@ public final class AsyncEvent {
         for (EventWaiter w = first; w != null; ) {
             EventWaiter next = (EventWaiter) w.nextGranted;
             w.nextGranted = null;
-            w.completeGranted(null);      // a waiter cancelled in between simply stays cancelled
+            w.completeGranted(null);
             w = next;
         }
     }

@@ -94,10 +94,9 @@ public class AsyncSemaphore {
      *   I2  QUEUED is set   =>  available < permits wanted by the head waiter
      *       (a release or a head removal serves the head as far as permits allow, in the same
      *       critical section), so nobody waits while they could be served.
-     *   I3  available + held = initial + (releases - acquisitions by the user), where "held"
-     *       counts permits granted to a waiter whose future is not yet completed: the granter
-     *       owns them until completeGranted() tells whether the caller got them, and gives them
-     *       back if the caller cancelled first.
+     *   I3  available + held = initial + releases, where "held" counts permits taken by
+     *       tryAcquire and the fast path, and permits granted to waiters (claimed under the
+     *       monitor), whether or not their futures have completed yet.
      *
      * Wake-up. A release adds its permits and, while the head waiter can be served, unlinks it,
      * subtracts its permits and chains it onto a local "granted" list, all under the monitor.
@@ -107,10 +106,12 @@ public class AsyncSemaphore {
      * into the semaphore; nothing is held then, so that is safe.
      *
      * Cancellation race. Leaving the queue happens once, under the monitor: either a granter
-     * unlinks the waiter (then owns its permits until completion) or cancel()/the timer does
-     * (then nothing is held). If cancel() wins the promise after the granter unlinked it, the
-     * granter's trySuccess fails and it gives the permits back through the same release path,
-     * in a loop, never by recursion.
+     * claims the waiter (setUncancellable: from then on cancel() returns false) and unlinks it,
+     * or cancel()/the timer unlinks it first (then nothing is held). So the grant is
+     * linearizable: it takes effect at the claim, inside the releaser's critical section, and
+     * the later completion only reports it. (An earlier design let a cancel win in the window
+     * between unlink and completion and gave the permits back; Lincheck showed that a cancel
+     * could then succeed after the same thread's release had already made the grant certain.)
      */
 
     private static final long PERMITS_MASK = 0xFFFF_FFFFL;
@@ -365,6 +366,9 @@ public class AsyncSemaphore {
         PermitWaiter head;
         while ((head = queue.peekFirst()) != null && head.permits <= available) {
             queue.pollFirst();
+            if (!head.claim()) {
+                continue;                   // completed behind our back: it gets nothing
+            }
             available -= head.permits;
             if (last == null) {
                 first = head;
@@ -378,8 +382,9 @@ public class AsyncSemaphore {
     }
 
     /**
-     * Completes granted waiters outside the monitor. A waiter cancelled after it was granted
-     * refuses the permits; they are given back (which may serve further waiters) in a loop.
+     * Completes granted waiters outside the monitor. A grant is final (the waiter was claimed),
+     * so completion fails only if someone completed the promise behind our back; its permits
+     * are then given back, in a loop rather than by recursion.
      */
     private void completeAll(PermitWaiter granted) {
         while (granted != null) {

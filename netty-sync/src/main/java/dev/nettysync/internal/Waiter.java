@@ -14,24 +14,21 @@ import java.util.concurrent.TimeUnit;
  *
  * <h2>Life of a waiter</h2>
  * <pre>
- *                      enqueue (under the primitive's lock)
- *   new ──────────────────────────────────────────────────▶ QUEUED  (list == owner's queue)
- *                                                            │
- *       ┌────────────────────────────────────────────────────┼─────────────────────────────┐
- *       │ grant: unlinked under the lock by                  │ abandon: unlinked under the  │
- *       │ release/set/signal, then completed with            │ lock by cancel() or the      │
- *       │ trySuccess() after the lock is dropped             │ timer, then failed           │
- *       ▼                                                    ▼                              │
- *   GRANTED (list == null) ──trySuccess()──▶ SUCCESS    ABANDONED ──▶ CANCELLED / TIMED OUT  │
- *       │                                                                                   │
- *       └── cancel() won the race for the promise: trySuccess() returns false and the      │
- *           granter gives back what it granted (the permit moves on to the next waiter)    ┘
+ *            enqueue, under the primitive's lock
+ *   new ───────────────────────────────────────▶ QUEUED (list == the primitive's queue)
+ *                                                  │
+ *          ┌───────────────────────────────────────┴──────────────────────────────┐
+ *          │ grant, under the lock: claim() makes the      │ abandon, under the lock:   │
+ *          │ promise uncancellable, then unlink            │ cancel() or the timer      │
+ *          ▼                                               ▼ unlinks it               │
+ *       GRANTED ──completeGranted(), lock dropped──▶ SUCCESS        ABANDONED ──▶ CANCELLED
+ *                                                                                or TIMED OUT
  * </pre>
  * Leaving {@code QUEUED} happens exactly once, under the owning primitive's lock, so a waiter
- * is either granted or abandoned, never both. Which of "grant" and "cancel" wins the promise
- * itself is decided by the promise's own compare-and-set; the loser of that race cleans up
- * (the granter gives back, see above), which is what keeps permits from being lost or
- * duplicated.
+ * is either granted or abandoned, never both, and the grant is final the moment it is decided:
+ * {@link #claim()} turns the promise uncancellable under the lock, so a {@code cancel()} that
+ * comes later returns {@code false} and the caller holds what was granted. The completion
+ * itself (which runs listeners) happens after the lock is dropped.
  *
  * <p>Subclasses hold what the primitive needs to know about the wait (a permit count, a
  * generation) and implement {@link #abandon()}.
@@ -70,13 +67,13 @@ public abstract class Waiter<V> extends DefaultPromise<V> {
     protected abstract String describeWait();
 
     /**
-     * Cancels the wait. A waiter still in the queue leaves it first (so a listener on this future
-     * already sees the queue without it); a waiter granted but not yet completed is cancelled
-     * too, and the granter then passes what it granted on.
+     * Cancels the wait if it was not granted yet. A waiter still in the queue leaves it first, so
+     * a listener on this future already sees the queue without it. Once granted (even if the
+     * completion has not run yet) the grant stands and this returns {@code false}.
      */
     @Override
     public boolean cancel(boolean mayInterruptIfRunning) {
-        if (isDone()) {
+        if (!isCancellable()) {      // done, or granted (claimed) already
             return false;
         }
         abandon();
@@ -88,10 +85,21 @@ public abstract class Waiter<V> extends DefaultPromise<V> {
     }
 
     /**
-     * Completes a waiter that was granted (and unlinked) under the lock. Call without holding it.
+     * Makes the grant to this waiter final: after it, {@code cancel()} returns {@code false}.
+     * Call under the lock, before unlinking a waiter to grant it; it runs no listener.
      *
-     * @return {@code false} if the caller cancelled first: the granter must give back what it
-     *         granted
+     * @return {@code false} if the promise was already completed by someone else (a caller who
+     *         cast it to {@code Promise} and completed it): do not grant it anything
+     */
+    public final boolean claim() {
+        return setUncancellable() && !isDone();
+    }
+
+    /**
+     * Completes a waiter that was claimed and unlinked under the lock. Call without holding it.
+     *
+     * @return {@code false} only if someone completed the promise behind the primitive's back
+     *         (by casting it to {@code Promise}); the granter then takes back what it granted
      */
     public final boolean completeGranted(V value) {
         cancelTimer();
@@ -110,7 +118,17 @@ public abstract class Waiter<V> extends DefaultPromise<V> {
      * without the lock.
      */
     public final void startTimer(long nanos) {
-        ScheduledFuture<?> t = executor().schedule(() -> expire(nanos), nanos, TimeUnit.NANOSECONDS);
+        ScheduledFuture<?> t;
+        try {
+            t = executor().schedule(() -> expire(nanos), nanos, TimeUnit.NANOSECONDS);
+        } catch (RuntimeException e) {
+            // The executor cannot time (ImmediateEventExecutor) or is shutting down: the wait
+            // must not stay queued without its timeout, so it leaves the queue and fails.
+            if (abandon()) {
+                tryFailure(e);
+            }
+            return;
+        }
         timer = t;
         if (isDone()) {            // granted or cancelled before the timer was published
             t.cancel(false);

@@ -1,0 +1,105 @@
+package dev.nettysync;
+
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ImmediateEventExecutor;
+import io.netty.util.concurrent.Promise;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import static java.util.concurrent.TimeUnit.SECONDS;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class AsyncLockTest {
+    private static final EventExecutor IMMEDIATE = ImmediateEventExecutor.INSTANCE;
+
+    @Test
+    void lockIsExclusiveAndHandedOverInFifoOrder() {
+        AsyncLock lock = new AsyncLock();
+        List<String> order = new ArrayList<>();
+        assertThat(lock.lock(IMMEDIATE).isSuccess()).isTrue();
+        assertThat(lock.isLocked()).isTrue();
+        for (String name : List.of("a", "b", "c")) {
+            lock.lock(IMMEDIATE).addListener(f -> order.add(name));
+        }
+        assertThat(lock.tryLock()).isFalse();
+        assertThat(lock.queueLength()).isEqualTo(3);
+        lock.unlock();
+        assertThat(order).containsExactly("a");
+        assertThat(lock.isLocked()).as("handed over, not freed").isTrue();
+        lock.unlock();
+        lock.unlock();
+        assertThat(order).containsExactly("a", "b", "c");
+        lock.unlock();
+        assertThat(lock.isLocked()).isFalse();
+    }
+
+    @Test
+    void unlockingAnUnlockedLockThrowsAndChangesNothing() {
+        AsyncLock lock = new AsyncLock();
+        assertThatThrownBy(lock::unlock).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("not locked");
+        assertThat(lock.tryLock()).isTrue();
+        lock.unlock();
+        assertThatThrownBy(lock::unlock).isInstanceOf(IllegalStateException.class);
+        assertThat(lock.isLocked()).isFalse();
+        assertThat(lock.tryLock()).isTrue();
+    }
+
+    @Test
+    void itIsNotReentrant() {
+        AsyncLock lock = new AsyncLock();
+        assertThat(lock.tryLock()).isTrue();
+        Future<Void> again = lock.lock(IMMEDIATE);
+        assertThat(again.isDone()).as("a second lock by the same caller waits").isFalse();
+        lock.unlock();
+        assertThat(again.isSuccess()).isTrue();
+    }
+
+    @Test
+    void aCancelledWaiterLeavesAndTheNextOneGetsTheLock() {
+        AsyncLock lock = new AsyncLock();
+        assertThat(lock.tryLock()).isTrue();
+        Future<Void> a = lock.lock(IMMEDIATE);
+        Future<Void> b = lock.lock(IMMEDIATE);
+        a.cancel(false);
+        assertThat(lock.queueLength()).isEqualTo(1);
+        lock.unlock();
+        assertThat(b.isSuccess()).isTrue();
+    }
+
+    @Test
+    void withLockUnlocksExactlyOnceWhateverTheActionDoes() {
+        AsyncLock lock = new AsyncLock();
+        Promise<Integer> p = IMMEDIATE.newPromise();
+        Future<Integer> r = lock.withLock(IMMEDIATE, () -> p);
+        assertThat(lock.isLocked()).isTrue();
+        p.setFailure(new RuntimeException("x"));
+        assertThat(r.cause()).hasMessage("x");
+        assertThat(lock.isLocked()).isFalse();
+
+        Future<Integer> thrown = lock.withLock(IMMEDIATE, () -> {
+            throw new IllegalStateException("y");
+        });
+        assertThat(thrown.cause()).hasMessage("y");
+        assertThat(lock.isLocked()).isFalse();
+        assertThat(lock.withLock(IMMEDIATE, () -> IMMEDIATE.newSucceededFuture(7)).getNow()).isEqualTo(7);
+        assertThat(lock.isLocked()).isFalse();
+    }
+
+    @Test
+    void maxPendingAndCloseApplyToTheLock() {
+        AsyncLock lock = new AsyncLock(1);
+        assertThat(lock.tryLock()).isTrue();
+        Future<Void> a = lock.lock(IMMEDIATE);
+        assertThat(lock.lock(IMMEDIATE).cause()).isInstanceOf(QueueFullException.class);
+        lock.close();
+        assertThat(a.cause()).isInstanceOf(ClosedException.class);
+        assertThat(lock.lock(IMMEDIATE, 1, SECONDS).cause()).isInstanceOf(ClosedException.class);
+        lock.unlock();
+        assertThat(lock.isLocked()).isFalse();
+    }
+}

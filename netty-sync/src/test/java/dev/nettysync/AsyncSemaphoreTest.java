@@ -1,0 +1,710 @@
+package dev.nettysync;
+
+import io.netty.channel.DefaultEventLoop;
+import io.netty.channel.EventLoop;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.FastThreadLocalThread;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ImmediateEventExecutor;
+import io.netty.util.concurrent.Promise;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
+
+import static java.util.concurrent.TimeUnit.MILLISECONDS;
+import static java.util.concurrent.TimeUnit.SECONDS;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * Scenario tests: each reads as the story it checks. Most run on {@link ImmediateEventExecutor}
+ * (listeners run inline, so order is exact) or {@link ManualExecutor} (listeners run when the test
+ * says), timeouts on an {@link EmbeddedChannel}'s loop with its own clock, and the executor and
+ * threading checks on real {@link DefaultEventLoop}s.
+ */
+class AsyncSemaphoreTest {
+    private static final EventExecutor IMMEDIATE = ImmediateEventExecutor.INSTANCE;
+
+    private final List<EventLoop> loops = new ArrayList<>();
+
+    @AfterEach
+    void shutdownLoops() {
+        for (EventLoop l : loops) {
+            l.shutdownGracefully(0, 1, SECONDS).syncUninterruptibly();
+        }
+    }
+
+    private EventLoop newLoop() {
+        EventLoop l = new DefaultEventLoop();
+        loops.add(l);
+        return l;
+    }
+
+    // ------------------------------------------------------------ basics
+
+    @Test
+    void tryAcquireTakesAvailablePermitsAndReleaseReturnsThem() {
+        AsyncSemaphore sem = new AsyncSemaphore(2);
+        assertThat(sem.tryAcquire()).isTrue();
+        assertThat(sem.tryAcquire()).isTrue();
+        assertThat(sem.tryAcquire()).isFalse();
+        assertThat(sem.availablePermits()).isZero();
+        sem.release(2);
+        assertThat(sem.availablePermits()).isEqualTo(2);
+        assertThat(sem.tryAcquire(3)).isFalse();
+        assertThat(sem.tryAcquire(2)).isTrue();
+    }
+
+    @Test
+    void acquireWithAPermitAvailableCompletesAtOnce() {
+        AsyncSemaphore sem = new AsyncSemaphore(1);
+        Future<Void> f = sem.acquire(IMMEDIATE);
+        assertThat(f.isSuccess()).isTrue();
+        assertThat(sem.availablePermits()).isZero();
+        assertThat(sem.queueLength()).isZero();
+    }
+
+    @Test
+    void badArgumentsAreRefusedWithAMessageNamingTheValue() {
+        assertThatThrownBy(() -> new AsyncSemaphore(-1)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("-1");
+        assertThatThrownBy(() -> new AsyncSemaphore(1, -2)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("maxPending").hasMessageContaining("-2");
+        AsyncSemaphore sem = new AsyncSemaphore(1);
+        assertThatThrownBy(() -> sem.acquire(IMMEDIATE, 0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("was 0");
+        assertThatThrownBy(() -> sem.release(-3)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("-3");
+        assertThatThrownBy(() -> sem.acquire(null)).isInstanceOf(NullPointerException.class)
+                .hasMessageContaining("executor");
+        assertThat(sem.availablePermits()).isEqualTo(1);
+    }
+
+    // ------------------------------------------------------------ FIFO
+
+    @Test
+    void threeWaitersAreWokenOnePerReleaseInFifoOrder() {
+        AsyncSemaphore sem = new AsyncSemaphore(0);
+        List<String> order = new ArrayList<>();
+        for (String name : List.of("a", "b", "c")) {
+            sem.acquire(IMMEDIATE).addListener(f -> order.add(name));
+        }
+        assertThat(sem.queueLength()).isEqualTo(3);
+
+        sem.release();
+        assertThat(order).containsExactly("a");
+        sem.release();
+        assertThat(order).containsExactly("a", "b");
+        sem.release();
+        assertThat(order).containsExactly("a", "b", "c");
+        assertThat(sem.queueLength()).isZero();
+        assertThat(sem.availablePermits()).isZero();
+    }
+
+    @Test
+    void aReleaseHandsThePermitToTheHeadWaiterSoANewcomerCannotBarge() {
+        AsyncSemaphore sem = new AsyncSemaphore(0);
+        Future<Void> waiter = sem.acquire(IMMEDIATE);
+        sem.release();
+        assertThat(waiter.isSuccess()).isTrue();
+        assertThat(sem.tryAcquire()).as("the released permit went to the waiter, not to us").isFalse();
+    }
+
+    @Test
+    void whileAnyoneIsQueuedTryAcquireFailsEvenWithPermitsAvailable() {
+        AsyncSemaphore sem = new AsyncSemaphore(1);
+        Future<Void> big = sem.acquire(IMMEDIATE, 3);
+        assertThat(big.isDone()).isFalse();
+        assertThat(sem.availablePermits()).isEqualTo(1);
+        assertThat(sem.tryAcquire()).as("FIFO: the queued 3-permit request goes first").isFalse();
+        Future<Void> small = sem.acquire(IMMEDIATE);
+        assertThat(small.isDone()).as("a later small request queues behind").isFalse();
+
+        sem.release(2);
+        assertThat(big.isSuccess()).isTrue();
+        assertThat(small.isDone()).isFalse();
+        sem.release();
+        assertThat(small.isSuccess()).isTrue();
+    }
+
+    @Test
+    void aMultiPermitHeadWaiterIsNotStarvedByLaterSmallRequests() {
+        AsyncSemaphore sem = new AsyncSemaphore(0);
+        Future<Void> big = sem.acquire(IMMEDIATE, 2);
+        List<Future<Void>> small = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            small.add(sem.acquire(IMMEDIATE));
+        }
+        sem.release();
+        assertThat(big.isDone()).isFalse();
+        assertThat(small).noneMatch(Future::isDone);
+        sem.release();
+        assertThat(big.isSuccess()).isTrue();
+        assertThat(small).noneMatch(Future::isDone);
+    }
+
+    @Test
+    void oneReleaseOfSeveralPermitsServesAsManyWaitersAsItCan() {
+        AsyncSemaphore sem = new AsyncSemaphore(0);
+        Future<Void> a = sem.acquire(IMMEDIATE);
+        Future<Void> b = sem.acquire(IMMEDIATE, 2);
+        Future<Void> c = sem.acquire(IMMEDIATE);
+        sem.release(3);
+        assertThat(a.isSuccess()).isTrue();
+        assertThat(b.isSuccess()).isTrue();
+        assertThat(c.isDone()).isFalse();
+        assertThat(sem.availablePermits()).isZero();
+    }
+
+    // ------------------------------------------------------------ cancellation
+
+    @Test
+    void cancellingAQueuedWaiterRemovesItAtOnce() {
+        AsyncSemaphore sem = new AsyncSemaphore(0);
+        Future<Void> a = sem.acquire(IMMEDIATE);
+        Future<Void> b = sem.acquire(IMMEDIATE);
+        AtomicInteger queueSeenByListener = new AtomicInteger(-1);
+        a.addListener(f -> queueSeenByListener.set(sem.queueLength()));
+
+        assertThat(a.cancel(false)).isTrue();
+        assertThat(a.isCancelled()).isTrue();
+        assertThat(sem.queueLength()).isEqualTo(1);
+        assertThat(queueSeenByListener.get()).as("listeners already see the waiter gone").isEqualTo(1);
+        sem.release();
+        assertThat(b.isSuccess()).isTrue();
+    }
+
+    @Test
+    void aWaiterCancelledInTheSameTickAsTheReleaseLetsTheNextWaiterHaveIt() {
+        // CPython test_locks: cancel and release in one event-loop tick, before anything else runs.
+        EventLoop loop = newLoop();
+        AsyncSemaphore sem = new AsyncSemaphore(0);
+        List<Future<Void>> waiters = loop.submit(() -> List.of(sem.acquire(loop), sem.acquire(loop)))
+                .syncUninterruptibly().getNow();
+        loop.submit(() -> {
+            waiters.get(0).cancel(false);
+            sem.release();
+        }).syncUninterruptibly();
+        assertThat(waiters.get(0).isCancelled()).isTrue();
+        assertThat(waiters.get(1).isSuccess()).isTrue();
+        assertThat(sem.availablePermits()).isZero();
+    }
+
+    @Test
+    void onceGrantedAWaiterCannotBeCancelledEvenBeforeItsCompletionRan() {
+        // release(2) grants a and b under the lock, then completes them in order. a's listener
+        // tries to cancel b in that window: the grant is final, so the cancel loses and b holds.
+        AsyncSemaphore sem = new AsyncSemaphore(0);
+        Future<Void> a = sem.acquire(IMMEDIATE);
+        Future<Void> b = sem.acquire(IMMEDIATE);
+        Future<Void> c = sem.acquire(IMMEDIATE);
+        AtomicReference<Boolean> cancelResult = new AtomicReference<>();
+        AtomicReference<Boolean> bDoneWhenCancelled = new AtomicReference<>();
+        a.addListener(f -> {
+            bDoneWhenCancelled.set(b.isDone());
+            cancelResult.set(b.cancel(false));
+        });
+
+        sem.release(2);
+
+        assertThat(bDoneWhenCancelled.get()).as("b's completion had not run yet").isFalse();
+        assertThat(cancelResult.get()).isFalse();
+        assertThat(b.isSuccess()).isTrue();
+        assertThat(c.isDone()).isFalse();
+        assertThat(sem.availablePermits()).isZero();
+        assertThat(sem.queueLength()).isEqualTo(1);
+    }
+
+    @Test
+    void aCancelThatLosesToTheGrantLeavesTheCallerHoldingThePermit() {
+        // The waiter's listener runs on its own executor, later. Cancelling between the grant and
+        // that listener returns false: the future succeeded and the caller must release.
+        ManualExecutor waiterLoop = new ManualExecutor();
+        AsyncSemaphore sem = new AsyncSemaphore(0);
+        Future<Void> a = sem.acquire(waiterLoop);
+        Future<Void> b = sem.acquire(waiterLoop);
+        sem.release();
+        assertThat(a.cancel(false)).isFalse();
+        assertThat(a.isSuccess()).isTrue();
+        assertThat(b.isDone()).isFalse();
+        sem.release();   // the holder of a's permit gives it back
+        assertThat(b.isSuccess()).isTrue();
+    }
+
+    @Test
+    void cancelTwoOfFourWaitersThenReleaseOnceAndExactlyTheThirdRuns() {
+        AsyncSemaphore sem = new AsyncSemaphore(0);
+        List<Future<Void>> w = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            w.add(sem.acquire(IMMEDIATE));
+        }
+        w.get(0).cancel(false);
+        w.get(1).cancel(false);
+        sem.release();
+        assertThat(w.get(2).isSuccess()).isTrue();
+        assertThat(w.get(3).isDone()).isFalse();
+        assertThat(sem.queueLength()).isEqualTo(1);
+        assertThat(sem.availablePermits()).isZero();
+    }
+
+    @Test
+    void cancellingAPartlyFilledMultiPermitWaiterReturnsItsPermits() {
+        // tokio cancel_acquire_releases_permits
+        AsyncSemaphore sem = new AsyncSemaphore(5);
+        Future<Void> big = sem.acquire(IMMEDIATE, 6);
+        assertThat(big.isDone()).isFalse();
+        Future<Void> small = sem.acquire(IMMEDIATE, 3);
+        assertThat(small.isDone()).isFalse();
+
+        big.cancel(false);
+
+        assertThat(small.isSuccess()).as("the 5 reserved permits serve the next waiter").isTrue();
+        assertThat(sem.availablePermits()).isEqualTo(2);
+        assertThat(sem.tryAcquire(2)).isTrue();
+    }
+
+    @Test
+    void releaseRacingCancellationOnAnotherThreadLeavesExactlyTheRightCount() throws Exception {
+        for (int run = 0; run < 2_000; run++) {
+            AsyncSemaphore sem = new AsyncSemaphore(0);
+            Future<Void> a = sem.acquire(IMMEDIATE);
+            CyclicBarrier start = new CyclicBarrier(2);
+            Thread releaser = new Thread(() -> {
+                await(start);
+                sem.release();
+            });
+            releaser.start();
+            await(start);
+            boolean cancelled = a.cancel(false);
+            releaser.join();
+
+            assertThat(cancelled).as("run %d: cancel wins or the grant does, never both", run)
+                    .isEqualTo(a.isCancelled()).isNotEqualTo(a.isSuccess());
+            int expected = cancelled ? 1 : 0;
+            assertThat(sem.availablePermits()).as("run %d / 2000", run).isEqualTo(expected);
+            assertThat(sem.queueLength()).isZero();
+        }
+    }
+
+    // ------------------------------------------------------------ timeouts
+
+    @Test
+    void aTimedOutWaiterFailsWithWaitTimeoutExceptionAndLeavesTheQueue() {
+        EmbeddedChannel ch = new EmbeddedChannel();
+        ch.freezeTime();
+        AsyncSemaphore sem = new AsyncSemaphore(0);
+        Future<Void> a = sem.acquire(ch.eventLoop(), 100, MILLISECONDS);
+        Future<Void> b = sem.acquire(ch.eventLoop());
+        ch.advanceTimeBy(99, MILLISECONDS);
+        ch.runScheduledPendingTasks();
+        assertThat(a.isDone()).isFalse();
+
+        ch.advanceTimeBy(1, MILLISECONDS);
+        ch.runScheduledPendingTasks();
+
+        assertThat(a.cause()).isInstanceOf(WaitTimeoutException.class)
+                .isInstanceOf(java.util.concurrent.TimeoutException.class)
+                .hasMessageContaining("100 ms").hasMessageContaining("1 permit(s)");
+        assertThat(sem.queueLength()).isEqualTo(1);
+        sem.release();
+        assertThat(b.isSuccess()).isTrue();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aGrantBeforeTheTimerFiresWinsAndCancelsTheTimer() {
+        EmbeddedChannel ch = new EmbeddedChannel();
+        ch.freezeTime();
+        AsyncSemaphore sem = new AsyncSemaphore(0);
+        Future<Void> a = sem.acquire(ch.eventLoop(), 100, MILLISECONDS);
+        sem.release();
+        assertThat(a.isSuccess()).isTrue();
+        ch.advanceTimeBy(1, SECONDS);
+        ch.runScheduledPendingTasks();
+        assertThat(a.isSuccess()).isTrue();
+        assertThat(sem.availablePermits()).as("the holder has it").isZero();
+        assertThat(ch.hasPendingTasks()).as("the timer was cancelled").isFalse();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aTimeoutOfTheMultiPermitHeadPassesTheReservedPermitsOn() {
+        EmbeddedChannel ch = new EmbeddedChannel();
+        ch.freezeTime();
+        AsyncSemaphore sem = new AsyncSemaphore(1);
+        Future<Void> big = sem.acquire(ch.eventLoop(), 2, 10, MILLISECONDS);
+        Future<Void> small = sem.acquire(ch.eventLoop());
+        ch.advanceTimeBy(10, MILLISECONDS);
+        ch.runScheduledPendingTasks();
+        assertThat(big.cause()).isInstanceOf(WaitTimeoutException.class);
+        assertThat(small.isSuccess()).isTrue();
+        assertThat(sem.availablePermits()).isZero();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aZeroTimeoutSucceedsOnlyIfAPermitIsThereNow() {
+        AsyncSemaphore sem = new AsyncSemaphore(1);
+        assertThat(sem.acquire(IMMEDIATE, 0, SECONDS).isSuccess()).isTrue();
+        Future<Void> f = sem.acquire(IMMEDIATE, 0, SECONDS);
+        assertThat(f.cause()).isInstanceOf(WaitTimeoutException.class);
+        assertThat(sem.queueLength()).isZero();
+    }
+
+    @Test
+    void timeoutRacingGrantOnRealLoopsNeverLosesOrDuplicatesAPermit() throws Exception {
+        EventLoop waiterLoop = newLoop();
+        EventLoop releaserLoop = newLoop();
+        AsyncSemaphore sem = new AsyncSemaphore(0);
+        int runs = 2_000;
+        AtomicInteger granted = new AtomicInteger();
+        AtomicInteger timedOut = new AtomicInteger();
+        CountDownLatch done = new CountDownLatch(runs);
+        for (int i = 0; i < runs; i++) {
+            Future<Void> f = sem.acquire(waiterLoop, 200, TimeUnit.MICROSECONDS);
+            f.addListener(x -> {
+                if (x.isSuccess()) {
+                    granted.incrementAndGet();
+                    sem.release();          // give it straight back
+                } else {
+                    assertThat(x.cause()).isInstanceOf(WaitTimeoutException.class);
+                    timedOut.incrementAndGet();
+                }
+                done.countDown();
+            });
+            releaserLoop.schedule(() -> {
+                if (sem.availablePermits() == 0) {
+                    sem.release();
+                }
+            }, 200, TimeUnit.MICROSECONDS).syncUninterruptibly();
+            f.awaitUninterruptibly();
+            // quiesce, then take back whatever the releaser put in, so each run starts from zero
+            waiterLoop.submit(() -> { }).syncUninterruptibly();
+            while (sem.tryAcquire()) {
+                // drain
+            }
+        }
+        assertThat(done.await(30, SECONDS)).isTrue();
+        assertThat(granted.get() + timedOut.get()).isEqualTo(runs);
+        assertThat(sem.queueLength()).isZero();
+        assertThat(sem.availablePermits()).isZero();
+    }
+
+    // ------------------------------------------------------------ maxPending, close
+
+    @Test
+    void beyondMaxPendingAcquireFailsFastAndQueuesNothing() {
+        AsyncSemaphore sem = new AsyncSemaphore(0, 2);
+        Future<Void> a = sem.acquire(IMMEDIATE);
+        Future<Void> b = sem.acquire(IMMEDIATE);
+        Future<Void> c = sem.acquire(IMMEDIATE);
+        assertThat(a.isDone()).isFalse();
+        assertThat(b.isDone()).isFalse();
+        assertThat(c.cause()).isInstanceOf(QueueFullException.class).hasMessageContaining("maximum of 2");
+        assertThat(sem.queueLength()).isEqualTo(2);
+        a.cancel(false);
+        assertThat(sem.acquire(IMMEDIATE).isDone()).as("room again after a cancel").isFalse();
+    }
+
+    @Test
+    void maxPendingZeroMeansNeverWait() {
+        AsyncSemaphore sem = new AsyncSemaphore(1, 0);
+        assertThat(sem.acquire(IMMEDIATE).isSuccess()).isTrue();
+        assertThat(sem.acquire(IMMEDIATE).cause()).isInstanceOf(QueueFullException.class);
+    }
+
+    @Test
+    void closeFailsEveryWaiterAndEveryLaterAcquireButLetsHoldersRelease() {
+        EmbeddedChannel ch = new EmbeddedChannel();
+        AsyncSemaphore sem = new AsyncSemaphore(1);
+        assertThat(sem.tryAcquire()).isTrue();
+        Future<Void> a = sem.acquire(IMMEDIATE);
+        Future<Void> b = sem.acquire(ch.eventLoop(), 10, SECONDS);
+        IllegalStateException why = new IllegalStateException("shutting down");
+
+        sem.close(why);
+
+        assertThat(a.cause()).isInstanceOf(ClosedException.class).hasCause(why);
+        assertThat(b.cause()).isInstanceOf(ClosedException.class);
+        assertThat(sem.queueLength()).isZero();
+        assertThat(sem.isClosed()).isTrue();
+        assertThat(sem.acquire(IMMEDIATE).cause()).isInstanceOf(ClosedException.class).hasCause(why);
+        assertThat(sem.tryAcquire()).isFalse();
+        sem.release();   // harmless
+        assertThat(sem.availablePermits()).isEqualTo(1);
+        assertThat(sem.tryAcquire()).as("still closed").isFalse();
+        sem.close();     // idempotent
+        assertThat(ch.hasPendingTasks()).as("b's timer was cancelled").isFalse();
+    }
+
+    @Test
+    void aTimedWaitOnAnExecutorThatCannotScheduleFailsAndLeavesTheQueue() {
+        AsyncSemaphore sem = new AsyncSemaphore(0);
+        Future<Void> f = sem.acquire(IMMEDIATE, 1, SECONDS);
+        assertThat(f.cause()).isInstanceOf(UnsupportedOperationException.class);
+        assertThat(sem.queueLength()).isZero();
+        sem.release();
+        assertThat(sem.availablePermits()).isEqualTo(1);
+    }
+
+    // ------------------------------------------------------------ bounded
+
+    @Test
+    void overReleasingABoundedSemaphoreThrowsAndChangesNothing() {
+        AsyncBoundedSemaphore sem = new AsyncBoundedSemaphore(2);
+        assertThatThrownBy(sem::release).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("maximum of 2");
+        assertThat(sem.availablePermits()).isEqualTo(2);
+        assertThat(sem.tryAcquire()).isTrue();
+        assertThatThrownBy(() -> sem.release(2)).isInstanceOf(IllegalStateException.class);
+        assertThat(sem.availablePermits()).isEqualTo(1);
+        sem.release();
+        assertThat(sem.availablePermits()).isEqualTo(2);
+        assertThatThrownBy(() -> sem.acquire(IMMEDIATE, 3)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("never holds more than 2");
+    }
+
+    @Test
+    void overReleaseIsCaughtAlsoWhileWaitersAreQueued() {
+        AsyncBoundedSemaphore sem = new AsyncBoundedSemaphore(2);
+        assertThat(sem.tryAcquire(2)).isTrue();
+        Future<Void> big = sem.acquire(IMMEDIATE, 2);
+        sem.release();
+        assertThat(big.isDone()).isFalse();
+        assertThatThrownBy(() -> sem.release(2)).isInstanceOf(IllegalStateException.class);
+        assertThat(sem.availablePermits()).isEqualTo(1);
+        sem.release();
+        assertThat(big.isSuccess()).isTrue();
+    }
+
+    @Test
+    void theUnboundedSemaphoreRefusesToOverflowTheCount() {
+        AsyncSemaphore sem = new AsyncSemaphore(Integer.MAX_VALUE);
+        assertThatThrownBy(sem::release).isInstanceOf(IllegalStateException.class);
+        assertThat(sem.availablePermits()).isEqualTo(Integer.MAX_VALUE);
+    }
+
+    // ------------------------------------------------------------ withPermit
+
+    @Test
+    void withPermitRunsTheActionHoldingAPermitAndReleasesOnSuccess() {
+        AsyncSemaphore sem = new AsyncSemaphore(1);
+        Promise<String> backend = IMMEDIATE.newPromise();
+        AtomicInteger permitsDuringAction = new AtomicInteger(-1);
+        Future<String> r = sem.withPermit(IMMEDIATE, () -> {
+            permitsDuringAction.set(sem.availablePermits());
+            return backend;
+        });
+        assertThat(permitsDuringAction.get()).isZero();
+        assertThat(r.isDone()).isFalse();
+        backend.setSuccess("ok");
+        assertThat(r.getNow()).isEqualTo("ok");
+        assertThat(sem.availablePermits()).isEqualTo(1);
+    }
+
+    @Test
+    void withPermitReleasesOnFailure() {
+        AsyncSemaphore sem = new AsyncSemaphore(1);
+        RuntimeException boom = new RuntimeException("backend down");
+        Future<String> r = sem.withPermit(IMMEDIATE, () -> IMMEDIATE.newFailedFuture(boom));
+        assertThat(r.cause()).isSameAs(boom);
+        assertThat(sem.availablePermits()).isEqualTo(1);
+    }
+
+    @Test
+    void withPermitReleasesWhenTheSupplierThrowsOrReturnsNull() {
+        AsyncSemaphore sem = new AsyncSemaphore(1);
+        IllegalArgumentException bad = new IllegalArgumentException("bad request");
+        Future<String> r = sem.withPermit(IMMEDIATE, () -> {
+            throw bad;
+        });
+        assertThat(r.cause()).isSameAs(bad);
+        assertThat(sem.availablePermits()).isEqualTo(1);
+
+        Future<String> n = sem.withPermit(IMMEDIATE, () -> null);
+        assertThat(n.cause()).isInstanceOf(NullPointerException.class).hasMessageContaining("null future");
+        assertThat(sem.availablePermits()).isEqualTo(1);
+    }
+
+    @Test
+    void withPermitReleasesWhenTheActionIsCancelledAndCancellingTheResultCancelsTheAction() {
+        AsyncSemaphore sem = new AsyncSemaphore(1);
+        Promise<String> backend = IMMEDIATE.newPromise();
+        Future<String> r = sem.withPermit(IMMEDIATE, () -> backend);
+        assertThat(sem.availablePermits()).isZero();
+        r.cancel(false);
+        assertThat(backend.isCancelled()).isTrue();
+        assertThat(sem.availablePermits()).isEqualTo(1);
+    }
+
+    @Test
+    void cancellingWithPermitWhileQueuedRemovesTheWaiterAndNeverRunsTheAction() {
+        AsyncSemaphore sem = new AsyncSemaphore(0);
+        AtomicInteger runs = new AtomicInteger();
+        Future<String> r = sem.withPermit(IMMEDIATE, () -> {
+            runs.incrementAndGet();
+            return IMMEDIATE.newSucceededFuture("x");
+        });
+        assertThat(sem.queueLength()).isEqualTo(1);
+        r.cancel(false);
+        assertThat(sem.queueLength()).isZero();
+        sem.release();
+        assertThat(runs.get()).isZero();
+        assertThat(sem.availablePermits()).isEqualTo(1);
+    }
+
+    @Test
+    void withPermitCancelledAfterTheGrantButBeforeTheActionRanPassesThePermitOn() {
+        ManualExecutor handlerLoop = new ManualExecutor();
+        AsyncSemaphore sem = new AsyncSemaphore(0);
+        AtomicInteger runs = new AtomicInteger();
+        Future<String> first = sem.withPermit(handlerLoop, () -> {
+            runs.incrementAndGet();
+            return handlerLoop.newSucceededFuture("first");
+        });
+        Future<Void> next = sem.acquire(IMMEDIATE);
+
+        sem.release();              // granted to `first`; its listener waits for handlerLoop
+        first.cancel(false);        // the request went away in that gap
+        handlerLoop.runPending();
+
+        assertThat(runs.get()).isZero();
+        assertThat(first.isCancelled()).isTrue();
+        assertThat(next.isSuccess()).as("the permit passed on").isTrue();
+    }
+
+    @Test
+    void withPermitFailsLikeTheAcquireWhenTheQueueIsFull() {
+        AsyncSemaphore sem = new AsyncSemaphore(0, 0);
+        Future<String> r = sem.withPermit(IMMEDIATE, () -> IMMEDIATE.newSucceededFuture("x"));
+        assertThat(r.cause()).isInstanceOf(QueueFullException.class);
+    }
+
+    // ------------------------------------------------------------ executors and depth
+
+    @Test
+    void listenersRunOnTheExecutorTheCallerNamed() throws Exception {
+        EventLoop callerLoop = newLoop();
+        EventLoop releaserLoop = newLoop();
+        AsyncSemaphore sem = new AsyncSemaphore(0);
+        AtomicReference<Thread> listenerThread = new AtomicReference<>();
+        CountDownLatch ran = new CountDownLatch(1);
+        callerLoop.execute(() -> sem.acquire(callerLoop).addListener(f -> {
+            listenerThread.set(Thread.currentThread());
+            ran.countDown();
+        }));
+        callerLoop.submit(() -> { }).syncUninterruptibly();
+        releaserLoop.execute(sem::release);
+        assertThat(ran.await(10, SECONDS)).isTrue();
+        assertThat(callerLoop.inEventLoop(listenerThread.get())).isTrue();
+    }
+
+    @Test
+    void reentrantListenersMayAcquireAndReleaseAgain() {
+        AsyncSemaphore sem = new AsyncSemaphore(0);
+        List<String> log = new ArrayList<>();
+        Future<Void> a = sem.acquire(IMMEDIATE);
+        a.addListener(f -> {
+            log.add("a got it");
+            sem.acquire(IMMEDIATE).addListener(g -> log.add("a again"));
+            sem.release();
+        });
+        sem.acquire(IMMEDIATE).addListener(f -> {
+            log.add("b got it");
+            sem.release();
+        });
+        sem.release();
+        assertThat(log).containsExactly("a got it", "b got it", "a again");
+        assertThat(sem.availablePermits()).isZero();
+    }
+
+    @Test
+    void aHundredThousandChainedWaitersOnOneSmallStackLoopDoNotOverflow() throws Exception {
+        int n = 100_000;
+        ThreadFactory smallStack = r -> new FastThreadLocalThread(null, r, "small-stack-loop", 256 * 1024);
+        EventLoop loop = new DefaultEventLoop(smallStack);
+        loops.add(loop);
+        AsyncSemaphore sem = new AsyncSemaphore(0);
+        AtomicInteger served = new AtomicInteger();
+        CountDownLatch all = new CountDownLatch(1);
+        loop.submit(() -> {
+            for (int i = 0; i < n; i++) {
+                sem.acquire(loop).addListener(f -> {
+                    if (served.incrementAndGet() == n) {
+                        all.countDown();
+                    }
+                    sem.release();     // hands the permit to the next waiter, from its listener
+                });
+            }
+            sem.release();
+        }).syncUninterruptibly();
+        assertThat(all.await(60, SECONDS)).as("served %d of %d", served.get(), n).isTrue();
+        loop.submit(() -> { }).syncUninterruptibly();
+        assertThat(sem.availablePermits()).isEqualTo(1);
+        assertThat(sem.queueLength()).isZero();
+    }
+
+    @Test
+    void aHundredThousandChainedWaitersOnTheImmediateExecutorDoNotOverflow() {
+        int n = 100_000;
+        AsyncSemaphore sem = new AsyncSemaphore(0);
+        AtomicInteger served = new AtomicInteger();
+        for (int i = 0; i < n; i++) {
+            sem.acquire(IMMEDIATE).addListener(f -> {
+                served.incrementAndGet();
+                sem.release();
+            });
+        }
+        sem.release();
+        assertThat(served.get()).isEqualTo(n);
+        assertThat(sem.availablePermits()).isEqualTo(1);
+    }
+
+    @Test
+    void aHundredThousandCancelledWaitersAreSkippedWithoutRecursion() {
+        int n = 100_000;
+        AsyncSemaphore sem = new AsyncSemaphore(0);
+        ManualExecutor later = new ManualExecutor();
+        List<Future<Void>> all = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            all.add(sem.acquire(later));
+        }
+        // release(n) grants all of them; the first listener (run inline on an immediate waiter)
+        // is not involved: instead cancel every other waiter, then release.
+        for (int i = 0; i < n; i += 2) {
+            all.get(i).cancel(false);
+        }
+        assertThat(sem.queueLength()).isEqualTo(n / 2);
+        sem.release(n);
+        assertThat(all.stream().filter(Future::isSuccess).count()).isEqualTo(n / 2);
+        assertThat(sem.availablePermits()).isEqualTo(n / 2);
+        later.runPending();
+    }
+
+    private static void await(CyclicBarrier b) {
+        try {
+            b.await(10, SECONDS);
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    @SuppressWarnings("unused")
+    private static <T> Supplier<T> never() {
+        return () -> {
+            throw new CancellationException();
+        };
+    }
+}

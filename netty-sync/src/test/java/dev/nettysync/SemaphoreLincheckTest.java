@@ -1,0 +1,130 @@
+package dev.nettysync;
+
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ImmediateEventExecutor;
+import org.jetbrains.kotlinx.lincheck.paramgen.IntGen;
+import org.jetbrains.lincheck.datastructures.ModelCheckingOptions;
+import org.jetbrains.lincheck.datastructures.Operation;
+import org.jetbrains.lincheck.datastructures.Param;
+import org.jetbrains.lincheck.datastructures.StressOptions;
+import org.jetbrains.lincheck.datastructures.Validate;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Lincheck checks that every concurrent execution of these operations on an
+ * {@link AsyncSemaphore} matches some sequential order of them, by model checking (all
+ * interleavings of small scenarios, with a switch point at every shared access, inside Netty's
+ * promise code too) and by stress.
+ *
+ * <p>One thread (the {@code waiter} group) queues acquires and cancels its oldest one, so the
+ * harness' list of waiters is in the semaphore's queue order; other threads release and
+ * tryAcquire at the same time, which races grants against cancels, the bug class this library
+ * exists to get right. Waiters complete on {@link ImmediateEventExecutor}. After every scenario
+ * {@link #permitsAreConserved} checks that available + held == initial + releases, that exactly
+ * the waiters not completed are queued, and that the head waiter is not left waiting while the
+ * permits it wants are free.
+ */
+@Param(name = "n", gen = IntGen.class, conf = "1:2")
+public class SemaphoreLincheckTest {
+    private static final int PERMITS = 1;
+
+    private final AsyncSemaphore sem = new AsyncSemaphore(PERMITS);
+    private final AtomicInteger takenByTry = new AtomicInteger();
+    private final AtomicInteger released = new AtomicInteger();
+    private final List<Future<Void>> acquires = new ArrayList<>();   // waiter thread only
+    private final List<Integer> sizes = new ArrayList<>();           // permits of each acquire
+    private int cancelled;                                           // acquires[0..cancelled) had cancel called
+
+    @Operation
+    public boolean tryAcquire(@Param(name = "n") int n) {
+        if (sem.tryAcquire(n)) {
+            takenByTry.addAndGet(n);
+            return true;
+        }
+        return false;
+    }
+
+    @Operation
+    public void release() {
+        released.incrementAndGet();
+        sem.release();
+    }
+
+    /**
+     * Queues an acquire. It returns nothing: whether it was granted is decided at the enqueue
+     * but could only be read later, after concurrent releases; the validation checks it instead.
+     */
+    @Operation(nonParallelGroup = "waiter")
+    public void acquire(@Param(name = "n") int n) {
+        acquires.add(sem.acquire(ImmediateEventExecutor.INSTANCE, n));
+        sizes.add(n);
+    }
+
+    /** Cancels the oldest acquire not cancelled yet (granted or not): true if the cancel won. */
+    @Operation(nonParallelGroup = "waiter")
+    public boolean cancelOldest() {
+        if (cancelled == acquires.size()) {
+            return false;
+        }
+        return acquires.get(cancelled++).cancel(false);
+    }
+
+    @Operation
+    public int availablePermits() {
+        return sem.availablePermits();
+    }
+
+    @Validate
+    public void permitsAreConserved() {
+        int held = takenByTry.get();
+        int pending = 0;
+        int headWants = -1;
+        for (int i = 0; i < acquires.size(); i++) {
+            Future<Void> f = acquires.get(i);
+            if (f.isSuccess()) {
+                held += sizes.get(i);
+            } else if (!f.isDone()) {
+                pending++;
+                if (headWants < 0) {
+                    headWants = sizes.get(i);
+                }
+            }
+        }
+        int available = sem.availablePermits();
+        check(available + held == PERMITS + released.get(),
+                "available " + available + " + held " + held + " != " + PERMITS + " + released " + released.get());
+        check(sem.queueLength() == pending, "queueLength " + sem.queueLength() + " but " + pending + " pending");
+        check(headWants < 0 || available < headWants,
+                "the head waiter wants " + headWants + " and " + available + " are free");
+    }
+
+    private static void check(boolean ok, String message) {
+        if (!ok) {
+            throw new AssertionError(message);
+        }
+    }
+
+    @Test
+    void modelChecking() {
+        new ModelCheckingOptions()
+                .iterations(25)
+                .invocationsPerIteration(500)
+                .threads(3)
+                .actorsPerThread(3)
+                .check(getClass());
+    }
+
+    @Test
+    void stress() {
+        new StressOptions()
+                .iterations(12)
+                .invocationsPerIteration(1_000)
+                .threads(3)
+                .actorsPerThread(3)
+                .check(getClass());
+    }
+}
