@@ -3,6 +3,7 @@ package dev.nettysync.demo;
 import dev.nettysync.AsyncEvent;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
@@ -66,7 +67,7 @@ public final class TcpDatabaseProbe implements DbReadiness {
                 .channel(channelType)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS,
                         (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis()))
-                .handler(new ChannelInboundHandlerAdapter());
+                .handler(NoOp.INSTANCE);        // one instance for every attempt's channel
         resolveThenConnect(bootstrap, loop, dbReady);
     }
 
@@ -122,6 +123,12 @@ public final class TcpDatabaseProbe implements DbReadiness {
     public void stop() {
         stopped = true;
         resolver.shutdown();
+    }
+
+    /** The probe reads nothing; the handler only has to be shareable between attempts. */
+    @ChannelHandler.Sharable
+    private static final class NoOp extends ChannelInboundHandlerAdapter {
+        static final NoOp INSTANCE = new NoOp();
     }
 
     @Override

@@ -1,0 +1,149 @@
+package dev.nettysync.demo;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+
+import static dev.nettysync.demo.TestSupport.*;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** {@code --upstream}: a second, local HTTP server (the JDK's) as the backend. */
+class UpstreamBackendTest {
+
+    private HttpServer upstream;
+    private ExecutorService upstreamThreads;
+    private final Set<Integer> upstreamClientPorts = ConcurrentHashMap.newKeySet(); // one per pooled connection
+    private GatewayServer server;
+
+    @BeforeEach
+    void startUpstream() throws IOException {
+        upstreamThreads = Executors.newFixedThreadPool(8);
+        upstream = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 64);
+        upstream.setExecutor(upstreamThreads);
+        upstream.createContext("/base/items/", this::serveItem);
+        upstream.start();
+    }
+
+    /** On the JDK server's own threads, which may block. */
+    private void serveItem(HttpExchange exchange) throws IOException {
+        upstreamClientPorts.add(exchange.getRemoteAddress().getPort());
+        String id = exchange.getRequestURI().getPath().substring("/base/items/".length());
+        int status = 200;
+        String body = "{\"id\":\"" + id + "\",\"source\":\"upstream\"}";
+        switch (id) {
+            case "missing" -> {
+                status = 404;
+                body = "not here";
+            }
+            case "boom" -> {
+                status = 500;
+                body = "upstream broke";
+            }
+            case "slow" -> {
+                try {
+                    Thread.sleep(3_000);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            default -> { }
+        }
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        exchange.getResponseHeaders().set("Content-Type", "application/json");
+        exchange.sendResponseHeaders(status, bytes.length);
+        try (OutputStream out = exchange.getResponseBody()) {
+            out.write(bytes);
+        }
+    }
+
+    @AfterEach
+    void tearDown() {
+        stop(server);
+        upstream.stop(0);
+        upstreamThreads.shutdownNow();
+    }
+
+    private String upstreamUrl() {
+        return "--upstream=http://127.0.0.1:" + upstream.getAddress().getPort() + "/base";
+    }
+
+    @Test
+    void answersFromTheUpstreamOverPooledConnections() throws Exception {
+        server = start(upstreamUrl(), "--max-concurrent=4");
+        for (int i = 0; i < 10; i++) {
+            HttpResponse<String> r = get(server, "/api/items/u" + i);
+            assertThat(r.statusCode()).isEqualTo(200);
+            assertThat(r.body()).isEqualTo("{\"id\":\"u" + i + "\",\"source\":\"upstream\"}");
+            assertThat(r.headers().firstValue("content-type")).hasValue("application/json");
+        }
+        // Ten calls in sequence from one client connection (one event loop): one pooled connection.
+        assertThat(upstreamClientPorts).as("upstream connections used").hasSize(1);
+    }
+
+    @Test
+    void concurrentCallsStayWithinTheLimitAndThePool() throws Exception {
+        server = start(upstreamUrl(), "--max-concurrent=3", "--max-queue=100", "--max-queue-wait=60s");
+        List<CompletableFuture<HttpResponse<String>>> responses = new ArrayList<>();
+        for (int i = 0; i < 30; i++) {
+            responses.add(getAsync(server, "/api/items/c" + i));
+        }
+        for (CompletableFuture<HttpResponse<String>> r : responses) {
+            assertThat(r.get(30, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+        }
+        assertThat(server.limiter().peakInFlight()).isBetween(1, 3);
+        // At most 3 calls at once, each loop's pool opening at most what it needed at once.
+        assertThat(upstreamClientPorts.size()).as("upstream connections opened").isBetween(1, 6);
+    }
+
+    @Test
+    void upstreamStatusesMapTo404And502() throws Exception {
+        server = start(upstreamUrl());
+        assertThat(get(server, "/api/items/missing").statusCode()).isEqualTo(404);
+        HttpResponse<String> boom = get(server, "/api/items/boom");
+        assertThat(boom.statusCode()).isEqualTo(502);
+        assertThat(boom.body()).contains("500");
+        assertThat(get(server, "/api/items/fine").statusCode()).as("pool still healthy").isEqualTo(200);
+    }
+
+    @Test
+    void slowUpstreamIs504AndItsConnectionIsNotReused() throws Exception {
+        server = start(upstreamUrl(), "--backend-timeout=300ms", "--io-threads=1");
+        assertThat(get(server, "/api/items/slow").statusCode()).isEqualTo(504);
+        awaitTrue("permit back", () -> server.limiter().availablePermits() == server.limiter().permits());
+        HttpResponse<String> next = get(server, "/api/items/after");
+        assertThat(next.statusCode()).isEqualTo(200);
+        assertThat(next.body()).contains("after");
+        assertThat(upstreamClientPorts).as("a fresh connection after the abandoned one").hasSize(2);
+        assertThat(metric(server, "demo_backend_calls_seconds_count{outcome=\"timeout\"}")).isEqualTo(1.0);
+    }
+
+    @Test
+    void unreachableUpstreamIs502() throws Exception {
+        int closedPort;
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            closedPort = s.getLocalPort();
+        }
+        server = start("--upstream=http://127.0.0.1:" + closedPort);
+        HttpResponse<String> r = get(server, "/api/items/1");
+        assertThat(r.statusCode()).isEqualTo(502);
+        assertThat(metric(server, "demo_backend_calls_seconds_count{outcome=\"error\"}")).isEqualTo(1.0);
+        awaitTrue("permit back", () -> server.limiter().availablePermits() == server.limiter().permits());
+    }
+}
