@@ -1,0 +1,97 @@
+package dev.nettysync.demo;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpServerCodec;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The connection deadlines on an {@link EmbeddedChannel} with a frozen, hand-advanced clock. */
+class ConnectionDeadlineHandlerTest {
+
+    private static final long IDLE_MS = 1_000;
+    private static final long READ_MS = 500;
+
+    private ConnectionDeadlineHandler deadline;
+    private EmbeddedChannel ch;
+
+    @BeforeEach
+    void setUp() {
+        deadline = new ConnectionDeadlineHandler(TimeUnit.MILLISECONDS.toNanos(IDLE_MS),
+                TimeUnit.MILLISECONDS.toNanos(READ_MS), new DemoMetrics());
+        ch = new EmbeddedChannel();
+        ch.freezeTime();
+        ch.pipeline().addLast(deadline, new HttpServerCodec(), new HttpObjectAggregator(1024));
+        ch.pipeline().fireChannelActive();
+    }
+
+    private void advance(long ms) {
+        ch.advanceTimeBy(ms, TimeUnit.MILLISECONDS);
+        ch.runScheduledPendingTasks();
+        ch.runPendingTasks();
+    }
+
+    private void receive(String text) {
+        ch.writeInbound(Unpooled.copiedBuffer(text, StandardCharsets.ISO_8859_1));
+    }
+
+    private String written() {
+        StringBuilder out = new StringBuilder();
+        ByteBuf b;
+        while ((b = ch.readOutbound()) != null) {
+            out.append(b.toString(StandardCharsets.ISO_8859_1));
+            b.release();
+        }
+        return out.toString();
+    }
+
+    @Test
+    void silentConnectionIsClosedAfterTheIdleTimeoutWithoutAResponse() {
+        advance(IDLE_MS - 1);
+        assertThat(ch.isActive()).isTrue();
+        advance(1);
+        assertThat(ch.isActive()).isFalse();
+        assertThat(written()).isEmpty();
+    }
+
+    @Test
+    void tricklingHeadersGet408WhenTheReadDeadlineExpires() {
+        // One byte every 100 ms: a read-idle timer would never fire; the request deadline does.
+        String head = "GET /livez HTTP/1.1\r\n";
+        for (int i = 0; i < 4; i++) {             // bytes at t = 0, 100, 200, 300 ms
+            receive(head.substring(i, i + 1));
+            advance(100);
+        }
+        assertThat(ch.isActive()).as("t = 400 ms < read deadline").isTrue();
+        assertThat(written()).isEmpty();
+        advance(READ_MS - 400);                   // t = 500 ms after the first byte
+        assertThat(written()).startsWith("HTTP/1.1 408 Request Timeout").containsIgnoringCase("connection: close");
+        assertThat(ch.isActive()).isFalse();
+    }
+
+    @Test
+    void noDeadlineWhileARequestIsProcessedThenIdleAgain() {
+        receive("GET /livez HTTP/1.1\r\nHost: x\r\n\r\n");
+        FullHttpRequest request = ch.readInbound();
+        assertThat(request).isNotNull();
+        request.release();
+        deadline.requestStarted();
+        advance(IDLE_MS * 5);
+        assertThat(ch.isActive()).as("a slow backend call is not a slow client").isTrue();
+
+        deadline.responseDone();
+        advance(IDLE_MS - 1);
+        assertThat(ch.isActive()).isTrue();
+        advance(1);
+        assertThat(ch.isActive()).isFalse();
+        assertThat(written()).isEmpty();
+    }
+}

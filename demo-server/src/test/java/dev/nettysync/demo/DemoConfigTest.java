@@ -1,0 +1,106 @@
+package dev.nettysync.demo;
+
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+import java.net.URI;
+import java.time.Duration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Flags, defaults, validation and --help. */
+class DemoConfigTest {
+
+    @Test
+    void defaultsAreTheDocumentedOnes() {
+        DemoConfig c = DemoConfig.parse();
+        assertThat(c.port).isEqualTo(8080);
+        assertThat(c.host).isEqualTo("0.0.0.0");
+        assertThat(c.transport).isEqualTo(DemoConfig.Transport.AUTO);
+        assertThat(c.dbReadyDelay).isEqualTo(Duration.ofSeconds(2));
+        assertThat(c.dbProbe).isNull();
+        assertThat(c.beforeReady).isEqualTo(DemoConfig.BeforeReady.WAIT);
+        assertThat(c.readyWaitTimeout).isEqualTo(Duration.ofSeconds(5));
+        assertThat(c.backendLatency).isEqualTo(Duration.ofMillis(20));
+        assertThat(c.upstream).isNull();
+        assertThat(c.maxConcurrent).isEqualTo(16);
+        assertThat(c.maxQueue).isEqualTo(256);
+        assertThat(c.maxQueueWait).isEqualTo(Duration.ofSeconds(1));
+        assertThat(c.drainTimeout).isEqualTo(Duration.ofSeconds(10));
+        assertThat(c.maxBody).isEqualTo(65536);
+    }
+
+    @Test
+    void flagsOverrideDefaultsAndTheLastOneWins() {
+        DemoConfig c = DemoConfig.parse("--port=0", "--before-ready=REJECT", "--backend-latency=0",
+                "--max-concurrent=0", "--upstream=http://127.0.0.1:9000", "--max-queue-wait=PT0.25S",
+                "--port=9", "--transport=nio");
+        assertThat(c.port).isEqualTo(9);
+        assertThat(c.beforeReady).isEqualTo(DemoConfig.BeforeReady.REJECT);
+        assertThat(c.backendLatency).isZero();
+        assertThat(c.effectivePermits()).isEqualTo(Integer.MAX_VALUE);
+        assertThat(c.upstream).isEqualTo(URI.create("http://127.0.0.1:9000"));
+        assertThat(c.maxQueueWait).isEqualTo(Duration.ofMillis(250));
+        assertThat(c.transport).isEqualTo(DemoConfig.Transport.NIO);
+    }
+
+    @Test
+    void badValuesAreRefusedWithTheFlagNamed() {
+        assertThatThrownBy(() -> DemoConfig.parse("--max-queue-wait=soon"))
+                .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("not a duration");
+        assertThatThrownBy(() -> DemoConfig.parse("--max-concurrent=-1"))
+                .hasMessageContaining("--max-concurrent must be >= 0");
+        assertThatThrownBy(() -> DemoConfig.parse("--port=70000")).hasMessageContaining("--port");
+        assertThatThrownBy(() -> DemoConfig.parse("--upstream=ftp://x")).hasMessageContaining("--upstream");
+        assertThatThrownBy(() -> DemoConfig.parse("--idle-timeout=0")).hasMessageContaining("--idle-timeout");
+        assertThatThrownBy(() -> DemoConfig.parse("--no-such-flag")).isInstanceOf(CommandLine.UnmatchedArgumentException.class);
+    }
+
+    @Test
+    void helpListsEveryFlagWithItsEnvironmentVariable() {
+        DemoConfig c = new DemoConfig();
+        CommandLine cl = DemoConfig.newCommandLine(c);
+        String usage = cl.getUsageMessage(CommandLine.Help.Ansi.OFF);
+        for (CommandLine.Model.OptionSpec option : cl.getCommandSpec().options()) {
+            String name = option.longestName();
+            assertThat(usage).contains(name);
+            if (!name.equals("--help") && !name.equals("--version")) {
+                String env = "DEMO_" + name.substring(2).replace('-', '_').toUpperCase();
+                assertThat(String.join(" ", option.description())).as(name).contains("env " + env);
+                assertThat(declaredDefault(name)).as(name + "'s default").startsWith("${env:" + env);
+            }
+        }
+    }
+
+    /** The default as written in the annotation, before picocli interpolates it. */
+    private static String declaredDefault(String optionName) {
+        for (java.lang.reflect.Field f : DemoConfig.class.getFields()) {
+            CommandLine.Option o = f.getAnnotation(CommandLine.Option.class);
+            if (o != null && java.util.Arrays.asList(o.names()).contains(optionName)) {
+                return o.defaultValue();
+            }
+        }
+        throw new AssertionError("no field for " + optionName);
+    }
+
+    @Test
+    void durationsParseAndFormat() {
+        DurationConverter conv = new DurationConverter();
+        assertThat(conv.convert("250ms")).isEqualTo(Duration.ofMillis(250));
+        assertThat(conv.convert("2s")).isEqualTo(Duration.ofSeconds(2));
+        assertThat(conv.convert("1m")).isEqualTo(Duration.ofMinutes(1));
+        assertThat(conv.convert("0")).isZero();
+        assertThat(DurationConverter.format(Duration.ofMillis(1500))).isEqualTo("1500ms");
+        assertThat(DurationConverter.format(Duration.ofSeconds(3))).isEqualTo("3s");
+        assertThatThrownBy(() -> conv.convert("-1s")).isInstanceOf(CommandLine.TypeConversionException.class);
+    }
+
+    @Test
+    void itemIdsAreValidated() {
+        assertThat(GatewayHandler.validId("abc-DEF_123")).isTrue();
+        assertThat(GatewayHandler.validId("")).isFalse();
+        assertThat(GatewayHandler.validId("a/b")).isFalse();
+        assertThat(GatewayHandler.validId("x".repeat(65))).isFalse();
+    }
+}
