@@ -64,8 +64,8 @@ if [ "$START_SERVER" = "1" ]; then
   echo "started demo-server (pid $server_pid), log in /tmp/demo-server-loadtest.log"
 fi
 
-metric() {   # metric NAME_WITH_LABELS: its value in /metrics (empty if absent)
-  curl -fsS "$base/metrics" | awk -v m="$1" '$1 == m { print $2 }'
+metric() {   # metric NAME_WITH_LABELS: its value in /metrics, as an integer (empty if absent)
+  curl -fsS "$base/metrics" | awk -v m="$1" '$1 == m { printf "%d\n", $2 }'
 }
 
 echo "waiting for $base/readyz ..."
@@ -95,9 +95,9 @@ peak="$(metric demo_limiter_in_flight_peak)"
 sampled_max="$(sort -g "$samples" | tail -1)"
 rm -f "$samples"
 echo "---- limiter (from $base/metrics) ----"
-echo "limit (max concurrent backend calls)   ${limit%.0}"
-echo "peak concurrent backend calls          ${peak%.0}"
-echo "highest in-flight sampled (200 ms)     ${sampled_max%.0}"
+echo "limit (max concurrent backend calls)   $limit"
+echo "peak concurrent backend calls          $peak"
+echo "highest in-flight sampled (200 ms)     $sampled_max"
 echo "rejected: queue full                   $(metric 'demo_limiter_rejected_total{reason="queue_full"}')"
 echo "rejected: queue wait exceeded          $(metric 'demo_limiter_rejected_total{reason="wait_timeout"}')"
 echo "permit double releases                 $(metric demo_limiter_release_errors_total)"

@@ -20,9 +20,11 @@ import java.util.Locale;
 @Command(name = "demo-server", mixinStandardHelpOptions = true, sortOptions = false,
         version = "netty-sync demo-server 0.1.0-SNAPSHOT",
         description = {
-                "HTTP gateway built on netty-sync: GET /api/items/{id} waits until the database is ready",
-                "(AsyncEvent), then calls the backend through an AsyncSemaphore that limits concurrent calls.",
-                "Routes: /api/items/{id}, /livez, /readyz, /metrics. Durations: 500ms, 2s, 1m, 0 (or ISO-8601)."},
+                "HTTP gateway built on netty-sync: GET /api/items/{id} waits until the database is ready "
+                        + "(AsyncEvent), then calls the backend through an AsyncSemaphore that limits concurrent calls.",
+                "Routes: /api/items/{id}, /livez, /readyz, /metrics. Durations: 500ms, 2s, 1m, 0 (or ISO-8601). "
+                        + "Every flag can also be set by the environment variable named in its description.",
+                ""},
         showDefaultValues = true)
 public final class DemoConfig {
 

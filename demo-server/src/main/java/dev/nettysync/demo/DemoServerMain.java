@@ -48,9 +48,14 @@ public final class DemoServerMain {
             return;
         }
         long waitMillis = config.drainTimeout.toMillis() + 5_000;
-        Runtime.getRuntime().addShutdownHook(new Thread(
-                () -> server.shutdown().awaitUninterruptibly(waitMillis, TimeUnit.MILLISECONDS),
-                "demo-server-shutdown"));
+        // The hook reports on stderr directly: JUL's own shutdown hook may reset its handlers
+        // concurrently, so log records written while the JVM exits can be lost.
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            System.err.println("demo-server: shutting down, draining up to "
+                    + DurationConverter.format(config.drainTimeout));
+            boolean stopped = server.shutdown().awaitUninterruptibly(waitMillis, TimeUnit.MILLISECONDS);
+            System.err.println(stopped ? "demo-server: stopped" : "demo-server: did not stop in time, exiting");
+        }, "demo-server-shutdown"));
         server.terminationFuture().awaitUninterruptibly();
     }
 }
