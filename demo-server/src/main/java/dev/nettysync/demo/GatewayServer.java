@@ -239,9 +239,11 @@ public final class GatewayServer {
             drained.trySuccess(null);
         }
         var timer = GlobalEventExecutor.INSTANCE.schedule(() -> {
-            if (drained.tryFailure(new IllegalStateException("drain timeout"))) {
+            int left = activeRequests.get();     // before the failure's listener closes connections
+            if (!drained.isDone()) {
                 logger.warn("drain timeout of {} reached with {} request(s) in flight: closing their connections",
-                        DurationConverter.format(config.drainTimeout), activeRequests.get());
+                        DurationConverter.format(config.drainTimeout), left);
+                drained.tryFailure(new IllegalStateException("drain timeout"));
             }
         }, config.drainTimeout.toNanos(), TimeUnit.NANOSECONDS);
         drained.addListener(f -> {

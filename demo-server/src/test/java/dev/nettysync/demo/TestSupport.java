@@ -75,6 +75,16 @@ final class TestSupport {
                 HttpResponse.BodyHandlers.ofString());
     }
 
+    /**
+     * As {@link #getAsync}, on a client of its own, so on a new connection: for servers with
+     * short idle timeouts, where reusing a pooled connection would race the server closing it.
+     */
+    static CompletableFuture<HttpResponse<String>> getAsyncNewConnection(GatewayServer server, String path) {
+        HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(PATIENCE).build();
+        return client.sendAsync(HttpRequest.newBuilder(uri(server, path)).timeout(PATIENCE).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
     static CompletableFuture<HttpResponse<String>> getAsync(GatewayServer server, String path) {
         return CLIENT.sendAsync(HttpRequest.newBuilder(uri(server, path)).timeout(PATIENCE).build(),
                 HttpResponse.BodyHandlers.ofString());
