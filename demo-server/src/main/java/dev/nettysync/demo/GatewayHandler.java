@@ -10,9 +10,11 @@ import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.util.ReferenceCountUtil;
@@ -75,6 +77,7 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
     private Route route;                     // of the current request
     private long startNanos;                 // of the current request
     private boolean keepAlive;               // of the current request
+    private boolean http10;                  // the current request is HTTP/1.0
     private Future<?> wait;                  // current readiness wait or limited call; loop only
 
     GatewayHandler(GatewayServer server, ConnectionDeadlineHandler deadline) {
@@ -165,6 +168,7 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
                     "request body larger than " + server.config().maxBody + " bytes", false);
             return;
         }
+        http10 = false;
         FullHttpRequest request = (FullHttpRequest) msg;
         try {
             DecoderResult result = request.decoderResult();
@@ -174,6 +178,7 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             keepAlive = HttpUtil.isKeepAlive(request);
+            http10 = request.protocolVersion().equals(HttpVersion.HTTP_1_0);
             route(request.method(), request.uri());
         } finally {
             request.release();
@@ -386,6 +391,10 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         }
         wait = null;
         boolean open = !response.headers().contains(HttpHeaderNames.CONNECTION, "close", true);
+        if (open && http10) {
+            // HTTP/1.0 closes by default: keeping the connection must be said explicitly.
+            response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+        }
         end(response.status().code());
         ctx.writeAndFlush(response).addListener(f -> {
             if (!open || !f.isSuccess() || closeAfterResponse) {

@@ -175,6 +175,19 @@ class BadInputTest {
     }
 
     @Test
+    void http10ConnectionsStayOpenOnlyWhenAsked() throws Exception {
+        String plain = exchangeAndClose("GET /livez HTTP/1.0\r\n\r\n");
+        assertThat(status(plain)).isEqualTo(200);
+        assertThat(plain).doesNotContainIgnoringCase("keep-alive");
+        try (RawClient c = new RawClient(server)) {
+            String first = c.send("GET /livez HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").readResponse();
+            assertThat(first).containsIgnoringCase("connection: keep-alive");
+            String second = c.send("GET /api/items/k HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").readResponse();
+            assertThat(status(second)).isEqualTo(200);
+        }
+    }
+
+    @Test
     void badInputIsCountedInMetrics() throws Exception {
         exchangeAndClose("GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: " + "b".repeat(4000) + "\r\n\r\n");
         String metrics = getAsyncNewConnection(server, "/metrics").get(30, TimeUnit.SECONDS).body();
