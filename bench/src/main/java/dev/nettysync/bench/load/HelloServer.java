@@ -29,7 +29,9 @@ import picocli.CommandLine.Option;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
+import java.util.ArrayDeque;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The P4 baseline: a bare Netty HTTP/1.1 hello-world server, shaped like Netty's
@@ -37,6 +39,12 @@ import java.util.concurrent.CountDownLatch;
  * request with a fixed body, flush at the end of each read batch. No aggregation, no routing, no
  * limiter: the most a Netty HTTP server does per request. The body is a JSON object of the same
  * size as demo-server's answer for {@code /api/items/1}, so both move the same bytes.
+ *
+ * <p>With {@code --delay-ms L --capacity K} it plays instead a saturable upstream for demo-server's
+ * {@code --upstream}: each answer takes {@code L} ms and at most {@code K} are in progress at once,
+ * the rest wait in an unbounded FIFO (like a database behind a pool of {@code K} connections).
+ * Offered more than {@code K/L} requests per second, its latency grows without bound, which is
+ * what a limiter in front of it is for.
  *
  * <p>Run: {@code java -cp bench/target/benchmarks.jar dev.nettysync.bench.load.HelloServer --port 8081}
  */
@@ -62,12 +70,24 @@ public final class HelloServer implements Callable<Integer> {
             description = "auto (epoll when available), epoll or nio (as demo-server).")
     Transport transport;
 
+    @Option(names = "--delay-ms", defaultValue = "0",
+            description = "Upstream mode: each answer takes this long (default ${DEFAULT-VALUE}: answer at once).")
+    double delayMs;
+
+    @Option(names = "--capacity", defaultValue = "0",
+            description = "Upstream mode: most answers in progress at once, others queue FIFO (0 = unbounded).")
+    int capacity;
+
     public static void main(String[] args) {
         System.exit(new CommandLine(new HelloServer()).setCaseInsensitiveEnumValuesAllowed(true).execute(args));
     }
 
     @Override
     public Integer call() throws Exception {
+        if (delayMs < 0 || capacity < 0) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "--delay-ms and --capacity must be >= 0");
+        }
+        SlowUpstream upstream = delayMs > 0 ? new SlowUpstream((long) (delayMs * 1e6), capacity) : null;
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(ioThreads, transport.ioHandlerFactory());
         try {
             Channel server = new ServerBootstrap()
@@ -80,13 +100,15 @@ public final class HelloServer implements Callable<Integer> {
                         @Override
                         protected void initChannel(SocketChannel ch) {
                             ch.pipeline().addLast(new HttpServerCodec(), new HttpServerExpectContinueHandler(),
-                                    new HelloHandler());
+                                    new HelloHandler(upstream));
                         }
                     })
                     .bind(host, port).sync().channel();
             System.out.println("hello-server listening on http://" + host + ":"
                     + ((InetSocketAddress) server.localAddress()).getPort() + " ("
-                    + (transport.epoll() ? "epoll" : "nio") + ")");
+                    + (transport.epoll() ? "epoll" : "nio") + ")"
+                    + (upstream == null ? "" : ", upstream mode: " + delayMs + " ms per answer, capacity "
+                    + (capacity == 0 ? "unbounded" : capacity)));
             CountDownLatch stop = new CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown, "hello-server-stop"));
             server.closeFuture().addListener(f -> stop.countDown());
@@ -97,21 +119,86 @@ public final class HelloServer implements Callable<Integer> {
         }
     }
 
+    /**
+     * Upstream mode: at most {@code capacity} answers in progress, each {@code delayNanos} long;
+     * the others wait in FIFO order. Shared by all loops; fields guarded by {@code this}.
+     */
+    static final class SlowUpstream {
+        final long delayNanos;
+        final int capacity;
+        int busy;                                              // guarded by this
+        final ArrayDeque<Runnable> waiting = new ArrayDeque<>(); // guarded by this
+
+        SlowUpstream(long delayNanos, int capacity) {
+            this.delayNanos = delayNanos;
+            this.capacity = capacity;
+        }
+
+        void submit(ChannelHandlerContext ctx, boolean keepAlive) {
+            Runnable start = () -> ctx.executor().schedule(() -> {
+                ctx.writeAndFlush(response(keepAlive)).addListener(keepAlive ? ChannelFutureListener.CLOSE_ON_FAILURE
+                        : ChannelFutureListener.CLOSE);
+                done();
+            }, delayNanos, TimeUnit.NANOSECONDS);
+            boolean now;
+            synchronized (this) {
+                now = capacity == 0 || busy < capacity;
+                if (now) {
+                    busy++;
+                } else {
+                    waiting.addLast(start);
+                }
+            }
+            if (now) {
+                start.run();
+            }
+        }
+
+        private void done() {
+            Runnable next;
+            synchronized (this) {
+                next = waiting.pollFirst();
+                if (next == null) {
+                    busy--;
+                }
+            }
+            if (next != null) {
+                next.run();                // the slot passes on to the next waiting answer
+            }
+        }
+    }
+
+    static FullHttpResponse response(boolean keepAlive) {
+        FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
+                Unpooled.wrappedBuffer(BODY));
+        res.headers()
+                .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
+                .setInt(HttpHeaderNames.CONTENT_LENGTH, BODY.length);
+        if (!keepAlive) {
+            res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        }
+        return res;
+    }
+
     static final class HelloHandler extends SimpleChannelInboundHandler<HttpObject> {
+        private final SlowUpstream upstream;      // null: answer at once
+
+        HelloHandler(SlowUpstream upstream) {
+            this.upstream = upstream;
+        }
+
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, HttpObject msg) {
             if (msg instanceof HttpRequest req) {
                 boolean keepAlive = HttpUtil.isKeepAlive(req);
-                FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
-                        Unpooled.wrappedBuffer(BODY));
-                res.headers()
-                        .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
-                        .setInt(HttpHeaderNames.CONTENT_LENGTH, BODY.length);
-                if (!keepAlive) {
-                    res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-                    ctx.write(res).addListener(ChannelFutureListener.CLOSE);
+                if (upstream != null) {
+                    upstream.submit(ctx, keepAlive);
+                    return;
+                }
+                if (keepAlive) {
+                    ctx.write(response(true));
                 } else {
-                    ctx.write(res);
+                    ctx.write(response(false)).addListener(ChannelFutureListener.CLOSE);
                 }
             }
         }

@@ -1,0 +1,88 @@
+# Shared helpers of the bench scripts. Sourced, not run. Nothing here installs anything.
+# Every server a script starts is recorded in STARTED_PIDS and stopped (by its PID) on exit.
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BENCH_JAR="${BENCH_JAR:-$REPO_ROOT/bench/target/benchmarks.jar}"
+JAVA="${JAVA:-java}"
+STARTED_PIDS=()
+
+die() { echo "error: $*" >&2; exit 1; }
+
+need_jar() {
+  [ -f "$1" ] || die "$1 not found; build it first: (cd $REPO_ROOT && mvn -B -ntp $2 package -DskipTests)"
+}
+
+need_cmd() {
+  command -v "$1" >/dev/null 2>&1 || die "'$1' not found. $2"
+}
+
+# machine_info FILE: what the numbers were measured on
+machine_info() {
+  {
+    echo "date (UTC): $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "host: $(uname -srm)"
+    echo "cpu: $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ //') x $(nproc) online"
+    echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo 2>/dev/null)"
+    echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
+    echo "java: $("$JAVA" -version 2>&1 | head -1)"
+    echo "git: $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null) $(git -C "$REPO_ROOT" status --porcelain 2>/dev/null | wc -l | tr -d ' ') uncommitted paths"
+    if command -v wrk >/dev/null 2>&1; then echo "wrk: $(wrk -v 2>&1 | head -1)"; fi
+  } > "$1"
+}
+
+port_free() {
+  ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# start_bg NAME LOGFILE CMD...: starts CMD in the background, remembers its PID in STARTED_PIDS
+start_bg() {
+  local name="$1" log="$2"; shift 2
+  "$@" > "$log" 2>&1 &
+  local pid=$!
+  STARTED_PIDS+=("$pid")
+  eval "${name}_PID=$pid"
+}
+
+# stop_pid PID: stops one server this script started (TERM, then KILL after 15 s)
+stop_pid() {
+  local pid="$1" i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 150); do
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+stop_all() {
+  local pid
+  for pid in "${STARTED_PIDS[@]:-}"; do
+    [ -n "$pid" ] && stop_pid "$pid"
+  done
+  STARTED_PIDS=()
+}
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+# wait_http URL SECONDS: waits until URL answers 200
+wait_http() {
+  local url="$1" secs="$2" i
+  for i in $(seq 1 $((secs * 10))); do
+    if [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" 2>/dev/null)" = "200" ]; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+
+# wrk_rps FILE: Requests/sec from a wrk output file
+wrk_rps() { awk '/^Requests\/sec:/ {print $2}' "$1"; }
+# wrk_non2xx FILE: non-2xx/3xx responses (0 if the line is absent)
+wrk_non2xx() { awk '/Non-2xx or 3xx responses:/ {n=$NF} END {print n+0}' "$1"; }
+# wrk_p99 FILE: the 99% latency line of wrk --latency
+wrk_p99() { awk '$1=="99%" {print $2}' "$1"; }
+
+median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) {print "nan"} else if (NR%2) {print a[(NR+1)/2]} else {print (a[NR/2]+a[NR/2+1])/2}}'; }
