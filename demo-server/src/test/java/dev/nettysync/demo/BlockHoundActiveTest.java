@@ -7,15 +7,19 @@ import io.netty.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 import reactor.blockhound.BlockingOperationError;
 
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** BlockHound is installed for the whole run: blocking on an event loop fails. */
+/**
+ * BlockHound is installed for the whole run: blocking on an event loop fails, and is recorded so
+ * that {@link NoBlockingCallsExtension} fails the test even where the error is swallowed.
+ */
 class BlockHoundActiveTest {
 
     @Test
-    void sleepingOnAnEventLoopFails() throws Exception {
+    void sleepingOnAnEventLoopFailsAndIsRecorded() throws Exception {
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         try {
             Future<?> f = group.next().submit(() -> {
@@ -27,10 +31,14 @@ class BlockHoundActiveTest {
         } finally {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
         }
+        // Taken here, so that the extension does not fail this test for the call it provoked.
+        List<String> recorded = BlockHoundSessionListener.drainBlockingCalls();
+        assertThat(recorded).singleElement().asString().contains("sleep");
     }
 
     @Test
     void blockingOnTheTestThreadIsAllowed() throws Exception {
         Thread.sleep(1);    // the JUnit thread is not an event loop
+        assertThat(BlockHoundSessionListener.drainBlockingCalls()).isEmpty();
     }
 }

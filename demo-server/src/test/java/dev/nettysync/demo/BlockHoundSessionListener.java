@@ -3,17 +3,41 @@ package dev.nettysync.demo;
 import org.junit.platform.launcher.LauncherSession;
 import org.junit.platform.launcher.LauncherSessionListener;
 import reactor.blockhound.BlockHound;
+import reactor.blockhound.BlockingOperationError;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
  * Installs BlockHound once, before any test of the run, so that a blocking call on an event loop
  * anywhere (server, backend, test helpers) throws {@code BlockingOperationError}. Netty's own
  * integration (allow-list of its internals, event-loop threads as non-blocking) is loaded from
- * netty-common by BlockHound's service loader. {@link BlockHoundActiveTest} proves it is on.
+ * netty-common by BlockHound's service loader.
+ *
+ * <p>An error thrown on an event loop may be swallowed there (a listener's exception is only
+ * logged), so every blocking call is also recorded, and {@link NoBlockingCallsExtension} fails
+ * the test during which one happened. {@link BlockHoundActiveTest} proves both work.
  */
 public final class BlockHoundSessionListener implements LauncherSessionListener {
 
+    private static final ConcurrentLinkedQueue<String> blockingCalls = new ConcurrentLinkedQueue<>();
+
     @Override
     public void launcherSessionOpened(LauncherSession session) {
-        BlockHound.install();
+        BlockHound.install(builder -> builder.blockingMethodCallback(method -> {
+            blockingCalls.add(method + " on " + Thread.currentThread().getName());
+            throw new BlockingOperationError(method);
+        }));
+    }
+
+    /** Takes the blocking calls recorded since the last call. */
+    static List<String> drainBlockingCalls() {
+        List<String> calls = new ArrayList<>();
+        String c;
+        while ((c = blockingCalls.poll()) != null) {
+            calls.add(c);
+        }
+        return calls;
     }
 }
