@@ -104,7 +104,7 @@ done
 
 "$JAVA" -Djava.awt.headless=true -cp "$BENCH_JAR" dev.nettysync.bench.load.LatencyPlot \
   --title "demo-server, $BACKEND backend (N=$LIMIT, L=${LATENCY_MS} ms, N/L=$CAPACITY/s): latency vs offered load" \
-  --out "$OUT/latency-vs-load.png" "$OUT/openloop.csv"
+  --capacity "$CAPACITY" --out "$OUT/latency-vs-load.png" "$OUT/openloop.csv"
 
 {
   echo "# demo-server latency against offered load (open loop)"

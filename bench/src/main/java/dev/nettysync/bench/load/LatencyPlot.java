@@ -4,6 +4,10 @@ import org.jfree.chart.ChartUtils;
 import org.jfree.chart.JFreeChart;
 import org.jfree.chart.axis.LogAxis;
 import org.jfree.chart.axis.NumberAxis;
+import org.jfree.chart.axis.NumberTickUnit;
+import org.jfree.chart.plot.ValueMarker;
+import org.jfree.chart.ui.RectangleAnchor;
+import org.jfree.chart.ui.TextAnchor;
 import org.jfree.chart.plot.XYPlot;
 import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
 import org.jfree.data.xy.XYSeries;
@@ -16,6 +20,7 @@ import picocli.CommandLine.Parameters;
 import java.awt.BasicStroke;
 import java.awt.Color;
 import java.io.IOException;
+import java.text.DecimalFormat;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -48,6 +53,12 @@ public final class LatencyPlot implements Callable<Integer> {
 
     @Option(names = "--title", defaultValue = "demo-server: latency vs offered load (open loop, from intended send time)")
     String title;
+
+    @Option(names = "--capacity", description = "Draw a vertical line at this offered load (e.g. N/L).")
+    Double capacity;
+
+    @Option(names = "--linear-x", description = "Linear offered-load axis (default: log).")
+    boolean linearX;
 
     @Option(names = "--width", defaultValue = "1100") int width;
     @Option(names = "--height", defaultValue = "650") int height;
@@ -90,9 +101,20 @@ public final class LatencyPlot implements Callable<Integer> {
         }
         XYSeriesCollection data = new XYSeriesCollection();
         series.values().forEach(data::addSeries);
-        NumberAxis x = new NumberAxis("offered load (requests/s)");
+        org.jfree.chart.axis.ValueAxis x;
+        if (linearX) {
+            x = new NumberAxis("offered load (requests/s)");
+        } else {
+            LogAxis lx = new LogAxis("offered load (requests/s, log scale)");
+            lx.setNumberFormatOverride(new DecimalFormat("#,##0"));
+            lx.setMinorTickCount(9);
+            x = lx;
+        }
         LogAxis y = new LogAxis("latency (ms, log scale)");
         y.setSmallestValue(0.01);
+        y.setNumberFormatOverride(new DecimalFormat("#,##0.###"));
+        y.setTickUnit(new NumberTickUnit(1.0));    // one label per decade
+        y.setMinorTickCount(9);
         XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(true, true);
         Color[] palette = {new Color(0x1f77b4), new Color(0xd62728), new Color(0x2ca02c), new Color(0xff7f0e),
                 new Color(0x9467bd), new Color(0x8c564b)};
@@ -109,6 +131,13 @@ public final class LatencyPlot implements Callable<Integer> {
         }
         XYPlot plot = new XYPlot(data, x, y, renderer);
         plot.setBackgroundPaint(Color.WHITE);
+        if (capacity != null) {
+            ValueMarker m = new ValueMarker(capacity, Color.GRAY, new BasicStroke(1.5f));
+            m.setLabel("N/L = " + new DecimalFormat("#,##0").format(capacity) + "/s");
+            m.setLabelAnchor(RectangleAnchor.TOP_RIGHT);
+            m.setLabelTextAnchor(TextAnchor.TOP_LEFT);
+            plot.addDomainMarker(m);
+        }
         plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
         plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
         JFreeChart chart = new JFreeChart(title, JFreeChart.DEFAULT_TITLE_FONT, plot, true);
