@@ -121,8 +121,8 @@ public class SemaphoreLincheckTest {
     @Test
     void stress() {
         new StressOptions()
-                .iterations(12)
-                .invocationsPerIteration(1_000)
+                .iterations(6)
+                .invocationsPerIteration(500)
                 .threads(3)
                 .actorsPerThread(3)
                 .check(getClass());

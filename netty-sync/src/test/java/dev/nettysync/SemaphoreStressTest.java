@@ -1,0 +1,206 @@
+package dev.nettysync;
+
+import io.netty.channel.DefaultEventLoopGroup;
+import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static java.util.concurrent.TimeUnit.SECONDS;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Randomized stress: two event loops and two plain threads hammer one semaphore with acquire
+ * (1 or 2 permits), timed acquire with timeouts around the release cadence, tryAcquire, cancel
+ * of random pending waiters, and releases both inline and hopped to another loop. It checks,
+ * while running, that the permits held never exceed the limit, and at the end that every
+ * future completed, every permit came back, and the queue is empty.
+ *
+ * <p>Size: {@code -Dnettysync.stress.ops=N} operations in all (default 10^6, as in CI); run
+ * {@code mvn -pl netty-sync verify -Dnettysync.stress.ops=10000000 -Dtest=SemaphoreStressTest}
+ * for a longer soak.
+ */
+class SemaphoreStressTest {
+    private static final long OPS = Long.getLong("nettysync.stress.ops", 1_000_000);
+    private static final int PERMITS = 3;
+    private static final int MAX_PENDING_PER_ACTOR = 4;
+
+    private final AsyncSemaphore sem = new AsyncSemaphore(PERMITS);
+    private final AtomicInteger inUse = new AtomicInteger();
+    private final AtomicInteger maxInUse = new AtomicInteger();
+    private final AtomicLong unfinished = new AtomicLong();  // futures + deferred releases not done
+    private final AtomicLong grants = new AtomicLong();
+    private final AtomicLong cancels = new AtomicLong();
+    private final AtomicLong timeouts = new AtomicLong();
+    private final AtomicLong tries = new AtomicLong();
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private EventLoop[] loops;
+
+    @Test
+    void permitsAreConservedUnderRandomAcquireCancelTimeoutAndRelease() throws Exception {
+        DefaultEventLoopGroup group = new DefaultEventLoopGroup(2);
+        loops = new EventLoop[] {group.next(), group.next()};
+        try {
+            int actors = 4;
+            long perActor = OPS / actors;
+            CountDownLatch done = new CountDownLatch(actors);
+            long start = System.nanoTime();
+            for (EventLoop loop : loops) {
+                Actor a = new Actor(perActor, done);
+                loop.execute(() -> a.runOnLoop(loop));
+            }
+            for (int i = 0; i < 2; i++) {
+                Actor a = new Actor(perActor, done);
+                Thread t = new Thread(a::runOnThread, "stress-thread-" + i);
+                t.start();
+            }
+            assertThat(done.await(3, TimeUnit.MINUTES)).as("actors finished").isTrue();
+            long deadline = System.nanoTime() + SECONDS.toNanos(60);
+            while (unfinished.get() != 0 && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+            System.out.printf("SemaphoreStressTest: %,d ops in %,d ms (%,.0f ops/s): %,d grants, %,d tries ok,"
+                            + " %,d cancels won, %,d timeouts, max in use %d of %d%n",
+                    actors * perActor, millis, actors * perActor * 1000.0 / Math.max(1, millis),
+                    grants.get(), tries.get(), cancels.get(), timeouts.get(), maxInUse.get(), PERMITS);
+
+            assertThat(failure.get()).as("failure seen while running").isNull();
+            assertThat(unfinished.get()).as("every future completed and every release ran").isZero();
+            assertThat(maxInUse.get()).isLessThanOrEqualTo(PERMITS);
+            assertThat(inUse.get()).isZero();
+            assertThat(sem.queueLength()).isZero();
+            assertThat(sem.availablePermits()).as("permits conserved").isEqualTo(PERMITS);
+            assertThat(grants.get()).as("the test did grant through the queue").isPositive();
+            assertThat(cancels.get()).as("the test did cancel queued waiters").isPositive();
+            assertThat(timeouts.get()).as("the test did time out waiters").isPositive();
+        } finally {
+            group.shutdownGracefully(0, 1, SECONDS).syncUninterruptibly();
+        }
+    }
+
+    private final class Actor {
+        private long opsLeft;
+        private boolean onLoop;
+        private final CountDownLatch done;
+        private final List<Future<Void>> pending = new ArrayList<>();   // confined to this actor
+
+        Actor(long ops, CountDownLatch done) {
+            this.opsLeft = ops;
+            this.done = done;
+        }
+
+        void runOnLoop(EventLoop loop) {
+            onLoop = true;
+            try {
+                for (int i = 0; i < 64 && opsLeft > 0; i++, opsLeft--) {
+                    step();
+                }
+            } catch (Throwable t) {
+                failure.compareAndSet(null, t);
+                opsLeft = 0;
+            }
+            if (opsLeft > 0) {
+                loop.execute(() -> runOnLoop(loop));   // let the loop run listeners in between
+            } else {
+                done.countDown();
+            }
+        }
+
+        void runOnThread() {
+            try {
+                for (; opsLeft > 0; opsLeft--) {
+                    step();
+                }
+            } catch (Throwable t) {
+                failure.compareAndSet(null, t);
+            }
+            done.countDown();
+        }
+
+        private void step() {
+            ThreadLocalRandom rnd = ThreadLocalRandom.current();
+            int n = rnd.nextInt(10) == 0 ? 2 : 1;
+            int op = rnd.nextInt(100);
+            pending.removeIf(Future::isDone);
+            if (pending.size() >= MAX_PENDING_PER_ACTOR && op < 50) {
+                if (!onLoop) {
+                    Thread.yield();        // back off so the loops can run granted listeners
+                }                          // (on a loop that would be a blocking call)
+            } else if (op >= 70 && op < 85) {
+                if (!pending.isEmpty()) {
+                    pending.remove(rnd.nextInt(pending.size())).cancel(false);
+                }
+            } else if (op < 35) {
+                track(sem.acquire(randomLoop(), n), n);
+            } else if (op < 50) {
+                track(sem.acquire(randomLoop(), n, rnd.nextInt(300), TimeUnit.MICROSECONDS), n);
+            } else if (op < 70) {
+                if (sem.tryAcquire(n)) {
+                    tries.incrementAndGet();
+                    holdThenRelease(n);
+                }
+            } else {
+                // monitoring calls may be made from anywhere at any time
+                int available = sem.availablePermits();
+                if (available < 0 || available > PERMITS) {
+                    fail("availablePermits() = " + available);
+                }
+            }
+        }
+
+        private void track(Future<Void> f, int n) {
+            unfinished.incrementAndGet();
+            pending.add(f);
+            f.addListener(x -> {
+                if (x.isSuccess()) {
+                    grants.incrementAndGet();
+                    holdThenRelease(n);
+                } else if (x.isCancelled()) {
+                    cancels.incrementAndGet();
+                } else if (x.cause() instanceof WaitTimeoutException) {
+                    timeouts.incrementAndGet();
+                } else {
+                    failure.compareAndSet(null, x.cause());
+                }
+                unfinished.decrementAndGet();
+            });
+        }
+    }
+
+    private void holdThenRelease(int n) {
+        int now = inUse.addAndGet(n);
+        maxInUse.accumulateAndGet(now, Math::max);
+        if (now > PERMITS) {
+            fail(now + " permits in use, limit " + PERMITS);
+        }
+        if (ThreadLocalRandom.current().nextBoolean()) {
+            inUse.addAndGet(-n);
+            sem.release(n);
+        } else {
+            unfinished.incrementAndGet();
+            randomLoop().execute(() -> {
+                inUse.addAndGet(-n);
+                sem.release(n);
+                unfinished.decrementAndGet();
+            });
+        }
+    }
+
+    private EventExecutor randomLoop() {
+        return loops[ThreadLocalRandom.current().nextInt(loops.length)];
+    }
+
+    private void fail(String message) {
+        failure.compareAndSet(null, new AssertionError(message));
+    }
+}
