@@ -53,6 +53,10 @@ public class DeepQueueBenchmark extends AbstractEventLoopBenchmark {
         abstract int depth();
 
         void fill(Object[] keep) {
+            if (!SemaphorePeer.ASYNC.contains(impl())) {   // a JDK semaphore would block the fill forever
+                throw new IllegalArgumentException("impl " + impl() + " cannot queue waiters without blocking; use one of "
+                        + SemaphorePeer.ASYNC);
+            }
             loops = new Loops(1);
             loop = loops.loops[0];
             sem = SemaphorePeer.create(impl(), 0);
