@@ -162,13 +162,13 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         server.requestStarted();
         startNanos = System.nanoTime();
         route = Route.OTHER;
+        http10 = false;
         if (msg == BODY_TOO_LARGE) {
             keepAlive = false;
             respondText(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
                     "request body larger than " + server.config().maxBody + " bytes", false);
             return;
         }
-        http10 = false;
         FullHttpRequest request = (FullHttpRequest) msg;
         try {
             DecoderResult result = request.decoderResult();

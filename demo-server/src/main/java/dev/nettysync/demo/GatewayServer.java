@@ -88,8 +88,6 @@ public final class GatewayServer {
             }
             case NIO -> false;
         };
-        IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
-        this.group = new MultiThreadIoEventLoopGroup(config.ioThreads, io);
         Class<? extends SocketChannel> clientType = epoll ? EpollSocketChannel.class : NioSocketChannel.class;
         this.backend = backend != null ? backend
                 : config.upstream != null ? new UpstreamHttpBackend(config.upstream, config.upstreamPoolSize, clientType)
@@ -106,6 +104,9 @@ public final class GatewayServer {
         this.limiter = new BackendLimiter(config.effectivePermits(), config.maxQueue, config.maxQueueWait, metrics);
         metrics.flag("demo.db.ready", "1 when the database is ready", dbReady::isSet);
         metrics.flag("demo.server.draining", "1 while shutting down", draining::get);
+        // Last, so that nothing above can fail with threads already started.
+        IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+        this.group = new MultiThreadIoEventLoopGroup(config.ioThreads, io);
     }
 
     /** Starts a server with the backend and database readiness chosen by {@code config}. */
