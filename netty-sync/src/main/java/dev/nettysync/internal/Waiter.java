@@ -106,6 +106,16 @@ public abstract class Waiter<V> extends DefaultPromise<V> {
         return trySuccess(value);
     }
 
+    /**
+     * Cancels the promise itself, skipping {@link #cancel}'s queue handling: for primitives that
+     * override {@code cancel} with a protocol of their own (a condition re-acquires its lock
+     * before it reports the cancellation). Call without the lock.
+     */
+    public final boolean completeCancelled() {
+        cancelTimer();
+        return super.cancel(false);
+    }
+
     /** Fails a waiter that was unlinked under the lock (close, reset, ...). Call without it. */
     public final boolean completeFailed(Throwable cause) {
         cancelTimer();
@@ -123,10 +133,8 @@ public abstract class Waiter<V> extends DefaultPromise<V> {
             t = executor().schedule(() -> expire(nanos), nanos, TimeUnit.NANOSECONDS);
         } catch (RuntimeException e) {
             // The executor cannot time (ImmediateEventExecutor) or is shutting down: the wait
-            // must not stay queued without its timeout, so it leaves the queue and fails.
-            if (abandon()) {
-                tryFailure(e);
-            }
+            // must not stay queued without its timeout, so it ends with that failure.
+            end(e);
             return;
         }
         timer = t;
@@ -136,13 +144,22 @@ public abstract class Waiter<V> extends DefaultPromise<V> {
     }
 
     private void expire(long nanos) {
+        end(new WaitTimeoutException("timed out after " + formatNanos(nanos) + " waiting for " + describeWait()));
+    }
+
+    /**
+     * Ends the wait with {@code cause} (a timeout, or a timer that could not be scheduled) if it
+     * is still queued. Primitives whose waits must do more before failing (a condition
+     * re-acquires its lock first) override this.
+     */
+    protected void end(Throwable cause) {
         if (abandon()) {
-            tryFailure(new WaitTimeoutException("timed out after " + formatNanos(nanos)
-                    + " waiting for " + describeWait()));
+            tryFailure(cause);
         }
     }
 
-    private void cancelTimer() {
+    /** Cancels the timeout, if one was armed. */
+    public final void cancelTimer() {
         ScheduledFuture<?> t = timer;
         if (t != null) {
             t.cancel(false);

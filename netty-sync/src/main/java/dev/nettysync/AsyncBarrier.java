@@ -1,0 +1,263 @@
+package dev.nettysync;
+
+import dev.nettysync.internal.Waiter;
+import dev.nettysync.internal.WaiterList;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+
+import java.util.Objects;
+import java.util.concurrent.BrokenBarrierException;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A cyclic barrier for a fixed number of parties, in the shape of Python's
+ * {@code asyncio.Barrier}: each party calls {@link #await(EventExecutor)}, and all their futures
+ * complete together once the last of {@code parties} arrives. Then the barrier is ready for the
+ * next cycle.
+ * <pre>{@code
+ * AsyncBarrier warmedUp = new AsyncBarrier(loops, () -> log.info("all loops warm"));
+ * // on each event loop:
+ * warmUp().addListener(f -> warmedUp.await(loop).addListener(i -> startServing()));
+ * }</pre>
+ *
+ * <h2>Semantics</h2>
+ * <ul>
+ *   <li><b>Arrival index.</b> Each future succeeds with an index unique within its cycle, in
+ *       {@code 0..parties-1}, in arrival order (asyncio's; {@code CyclicBarrier} counts down):
+ *       the last party gets {@code parties - 1}.</li>
+ *   <li><b>Cyclic.</b> When the last party arrives, the cycle's waiters are taken off the
+ *       barrier at once; parties that arrive while they are still being completed belong to
+ *       the next cycle.</li>
+ *   <li><b>Barrier action.</b> The optional action runs once per cycle, after the last party
+ *       arrives and before any waiter of the cycle completes, in the thread of the last
+ *       party's {@code await} call. If it throws, the barrier breaks: the cycle's waiters
+ *       (and the last party) fail with {@link BrokenBarrierException} whose cause is the
+ *       exception.</li>
+ *   <li><b>Cancellation and timeout leave, they do not break.</b> A waiter that is cancelled
+ *       or times out leaves the barrier and the count of waiting parties drops by one, as in
+ *       asyncio; the others keep waiting for a full set. {@code CyclicBarrier} breaks the
+ *       barrier instead, because its waiters are threads that will not come back; on an event
+ *       loop, a waiter that gave up is typically a request that went away, and breaking the
+ *       barrier for everyone else would turn one disconnect into many failures. Indexes are
+ *       assigned when the barrier trips, so they stay unique.</li>
+ *   <li><b>{@link #reset()}</b> fails the current waiters with {@link BrokenBarrierException}
+ *       and leaves the barrier usable; <b>{@link #abort()}</b> does the same and keeps it
+ *       broken (every {@code await} fails at once) until {@code reset()}.</li>
+ *   <li><b>Thread-safe, never blocking</b>; each future completes on the executor its
+ *       waiter named.</li>
+ * </ul>
+ *
+ * <h2>Memory consistency effects</h2>
+ * Actions of every party before its {@code await} happen-before the barrier action, which
+ * happens-before the completion of every future of that cycle.
+ */
+public final class AsyncBarrier {
+
+    /*
+     * Implementation notes: the waiting parties of the current cycle are the queue; a cycle
+     * trips when an arrival finds parties - 1 waiting. The tripping arrival claims and unlinks
+     * them all under the monitor (so late cancels lose, and new arrivals start the next cycle),
+     * then runs the action and completes them outside it, with indexes in queue order.
+     */
+
+    private final int parties;
+    private final Runnable action;                                      // may be null
+    private final WaiterList<BarrierWaiter> queue = new WaiterList<>(); // its monitor is the lock
+    private volatile boolean broken;                                    // written under the monitor
+
+    /**
+     * A barrier for {@code parties} parties, without action.
+     *
+     * @throws IllegalArgumentException if {@code parties < 1}
+     */
+    public AsyncBarrier(int parties) {
+        this(parties, null);
+    }
+
+    /**
+     * A barrier for {@code parties} parties that runs {@code action} (may be {@code null}) each
+     * time it trips.
+     *
+     * @throws IllegalArgumentException if {@code parties < 1}
+     */
+    public AsyncBarrier(int parties, Runnable action) {
+        if (parties < 1) {
+            throw new IllegalArgumentException("parties must be >= 1, was " + parties);
+        }
+        this.parties = parties;
+        this.action = action;
+    }
+
+    /**
+     * Arrives at the barrier and waits for the rest of the cycle.
+     *
+     * @return a future of this party's arrival index; it fails with
+     *         {@link BrokenBarrierException} if the barrier is or gets broken or reset
+     */
+    public Future<Integer> await(EventExecutor executor) {
+        return await0(Objects.requireNonNull(executor, "executor"), -1);
+    }
+
+    /** As {@link #await(EventExecutor)}; after {@code timeout} the party leaves with a {@link WaitTimeoutException}. */
+    public Future<Integer> await(EventExecutor executor, long timeout, TimeUnit unit) {
+        Objects.requireNonNull(unit, "unit");
+        return await0(Objects.requireNonNull(executor, "executor"), Math.max(0, unit.toNanos(timeout)));
+    }
+
+    /** The number of parties needed to trip the barrier. */
+    public int parties() {
+        return parties;
+    }
+
+    /** The number of parties waiting now in the current cycle. */
+    public int waiting() {
+        return queue.size();
+    }
+
+    /** Whether the barrier is broken (by {@link #abort()} or a failed action) until {@link #reset()}. */
+    public boolean isBroken() {
+        return broken;
+    }
+
+    /** Fails the waiting parties with {@link BrokenBarrierException}; the barrier is usable afterwards. */
+    public void reset() {
+        failAll(false, "reset");
+    }
+
+    /** Fails the waiting parties and keeps the barrier broken until {@link #reset()}. */
+    public void abort() {
+        failAll(true, "aborted");
+    }
+
+    @Override
+    public String toString() {
+        return "AsyncBarrier@" + Integer.toHexString(System.identityHashCode(this))
+                + "{waiting=" + queue.size() + "/" + parties + (broken ? ", broken}" : "}");
+    }
+
+    // ---------------------------------------------------------------- implementation
+
+    private Future<Integer> await0(EventExecutor executor, long timeoutNanos) {
+        BarrierWaiter first = null;
+        BarrierWaiter last = null;
+        BarrierWaiter w;
+        synchronized (queue) {
+            if (broken) {
+                return executor.newFailedFuture(new BrokenBarrierException(this + " is broken"));
+            }
+            if (queue.size() < parties - 1) {
+                if (timeoutNanos == 0) {
+                    return executor.newFailedFuture(new WaitTimeoutException(
+                            "no wait allowed and " + this + " is not complete"));
+                }
+                w = new BarrierWaiter(executor, this);
+                queue.addLast(w);
+            } else {
+                w = null;                              // this arrival trips the barrier
+                BarrierWaiter x;
+                while ((x = queue.pollFirst()) != null) {
+                    if (!x.claim()) {
+                        continue;
+                    }
+                    if (last == null) {
+                        first = x;
+                    } else {
+                        last.nextGranted = x;
+                    }
+                    last = x;
+                }
+            }
+        }
+        if (w != null) {
+            if (timeoutNanos > 0) {
+                w.startTimer(timeoutNanos);
+            }
+            return w;
+        }
+        return trip(executor, first);
+    }
+
+    private Future<Integer> trip(EventExecutor executor, BarrierWaiter cycle) {
+        Throwable actionFailure = null;
+        if (action != null) {
+            try {
+                action.run();
+            } catch (Throwable t) {
+                actionFailure = t;
+            }
+        }
+        if (actionFailure != null) {
+            BrokenBarrierException broke = brokenBy(actionFailure);
+            completeChain(cycle, broke);
+            failAll(true, "broken by its action");   // and whoever already arrived for the next cycle
+            return executor.newFailedFuture(brokenBy(actionFailure));
+        }
+        completeChain(cycle, null);
+        return executor.newSucceededFuture(parties - 1);
+    }
+
+    private BrokenBarrierException brokenBy(Throwable actionFailure) {
+        BrokenBarrierException e = new BrokenBarrierException("the action of " + this + " threw " + actionFailure);
+        e.initCause(actionFailure);
+        return e;
+    }
+
+    /** Completes a chain of claimed waiters: with indexes 0, 1, ... or with {@code failure}. */
+    private static void completeChain(BarrierWaiter w, Throwable failure) {
+        for (int index = 0; w != null; index++) {
+            BarrierWaiter next = (BarrierWaiter) w.nextGranted;
+            w.nextGranted = null;
+            if (failure == null) {
+                w.completeGranted(index);
+            } else {
+                w.completeFailed(failure);
+            }
+            w = next;
+        }
+    }
+
+    private void failAll(boolean breakIt, String why) {
+        BarrierWaiter first = null;
+        BarrierWaiter last = null;
+        synchronized (queue) {
+            broken = breakIt;
+            BarrierWaiter x;
+            while ((x = queue.pollFirst()) != null) {
+                if (last == null) {
+                    first = x;
+                } else {
+                    last.nextGranted = x;
+                }
+                last = x;
+            }
+        }
+        if (first != null) {
+            completeChain(first, new BrokenBarrierException(this + " was " + why));
+        }
+    }
+
+    private boolean abandon(BarrierWaiter w) {
+        synchronized (queue) {
+            return queue.remove(w);
+        }
+    }
+
+    private static final class BarrierWaiter extends Waiter<Integer> {
+        private final AsyncBarrier owner;
+
+        BarrierWaiter(EventExecutor executor, AsyncBarrier owner) {
+            super(executor);
+            this.owner = owner;
+        }
+
+        @Override
+        protected boolean abandon() {
+            return owner.abandon(this);
+        }
+
+        @Override
+        protected String describeWait() {
+            return owner.toString();
+        }
+    }
+}

@@ -1,0 +1,373 @@
+package dev.nettysync;
+
+import dev.nettysync.internal.Waiter;
+import dev.nettysync.internal.WaiterList;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+/**
+ * A condition variable on an {@link AsyncLock}, in the shape of Python's
+ * {@code asyncio.Condition}: a task holding the lock {@linkplain #await(EventExecutor) waits}
+ * (releasing the lock meanwhile) until another task holding the lock
+ * {@linkplain #signal() signals}. Java reserves {@code wait}/{@code notify}, so asyncio's
+ * {@code wait}, {@code wait_for}, {@code notify}, {@code notify_all} are {@code await},
+ * {@link #awaitUntil}, {@code signal}, {@code signalAll} here.
+ * <pre>{@code
+ * AsyncCondition changed = new AsyncCondition();        // its own AsyncLock
+ * AsyncLock lock = changed.lock();
+ *
+ * // consumer, on ctx.executor():
+ * lock.withLock(ctx.executor(), () ->
+ *         changed.awaitUntil(ctx.executor(), () -> !queue.isEmpty())
+ *                .map(v -> queue.poll()))                // predicate and map run holding the lock
+ *     .addListener(f -> ctx.writeAndFlush(f.getNow()));
+ *
+ * // producer, anywhere:
+ * lock.withLock(executor, () -> { queue.add(item); changed.signal(); return executor.newSucceededFuture(null); });
+ * }</pre>
+ *
+ * <h2>What the caller holds</h2>
+ * {@code await}, {@code awaitUntil} and {@code signal*} must be called while the lock is held,
+ * else they throw {@link IllegalStateException} (the lock has no owner thread, so "held" means
+ * "locked", as in asyncio). {@code await} releases the lock, waits for a signal, and
+ * re-acquires the lock (FIFO, behind whoever queued for it first) <b>before</b> its future
+ * completes. This holds for every way the wait can end:
+ * <ul>
+ *   <li>success: signalled (or, for {@code awaitUntil}, the predicate returned {@code true});</li>
+ *   <li>failure with {@link WaitTimeoutException} (timed variants);</li>
+ *   <li>cancellation, and failure with whatever the predicate threw;</li>
+ * </ul>
+ * in each of these the caller holds the lock again when the future completes and must unlock
+ * it; so {@code withLock(executor, () -> condition.await(executor))} always unlocks correctly.
+ * <b>The one exception</b> is a {@link ClosedException}: the lock was closed while the waiter
+ * was re-acquiring it, and the caller does not hold it.
+ *
+ * <h2>Cancellation</h2>
+ * Because the lock must be re-acquired first, {@code cancel()} on a wait's future is a request,
+ * as interrupting {@link java.util.concurrent.locks.Condition#await()} is: it returns
+ * {@code true} if the wait had not ended yet, and the future becomes cancelled once the lock is
+ * held again (at once if it is free), so {@code isDone()} can be {@code false} for that short
+ * while. A waiter that was already signalled but is cancelled (or times out) before it got the
+ * lock back passes the signal on to the next waiter, so no signal is lost (CPython gh-112202).
+ *
+ * <h2>Threads and executors</h2>
+ * Thread-safe; waiters may be on any executors. Each future completes on the executor its
+ * waiter named, and {@code awaitUntil}'s predicate runs there, with the lock held. Signalled
+ * waiters queue for the lock in signal order. No user code runs under internal locks.
+ *
+ * <h2>Memory consistency effects</h2>
+ * As for the lock: actions before an {@code unlock} happen-before the completion of the wait
+ * that re-acquires it; so everything a signaller did while holding the lock is visible to the
+ * waiter it woke.
+ */
+public final class AsyncCondition {
+
+    /*
+     * Implementation notes
+     *
+     * A wait is one ConditionWaiter (the returned future), which moves through:
+     *
+     *   QUEUED ──signal──▶ SIGNALLED ──lock acquired──▶ predicate? ──false──▶ QUEUED (unlock again)
+     *     │                    │                            │ true / no predicate / ended
+     *     │ cancel/timeout     │ cancel/timeout: the        ▼
+     *     ▼                    │ signal passes on       FINISHING ──▶ completed, lock held
+     *   RELOCKING ◀────────────┘ (end recorded)
+     *     └──lock acquired──▶ FINISHING with the recorded end (cancelled / timed out)
+     *
+     * `signalled`, `end` and `finishing` are guarded by `queue`'s monitor; the transitions that
+     * touch the queue happen under it. Re-locking and completion happen outside it, and the
+     * predicate runs outside it too (it is user code), after which `end` is read again so a
+     * cancel that arrived meanwhile is not lost.
+     */
+
+    private static final Object CANCELLED = new Object();
+
+    private final AsyncLock lock;
+    private final WaiterList<ConditionWaiter> queue = new WaiterList<>(); // its monitor guards waiters' state
+
+    /** A condition with a lock of its own ({@link #lock()}). */
+    public AsyncCondition() {
+        this(new AsyncLock());
+    }
+
+    /** A condition on {@code lock}, which may be shared with other conditions. */
+    public AsyncCondition(AsyncLock lock) {
+        this.lock = Objects.requireNonNull(lock, "lock");
+    }
+
+    /** The lock this condition is bound to. */
+    public AsyncLock lock() {
+        return lock;
+    }
+
+    /**
+     * Releases the lock, waits for a signal, and re-acquires the lock; see the class
+     * documentation for what the caller holds when the future completes.
+     *
+     * @throws IllegalStateException if the lock is not held
+     */
+    public Future<Void> await(EventExecutor executor) {
+        return await0(executor, null, -1);
+    }
+
+    /** As {@link #await(EventExecutor)}, ending with a {@link WaitTimeoutException} (lock held). */
+    public Future<Void> await(EventExecutor executor, long timeout, TimeUnit unit) {
+        return await0(executor, null, toNanos(timeout, unit));
+    }
+
+    /**
+     * Waits until {@code predicate} returns {@code true} (asyncio's {@code wait_for}): evaluates
+     * it first, and again after every signal, always on {@code executor} with the lock held. The
+     * future succeeds, with the lock held, once it returns {@code true}; if it throws, the future
+     * fails with that exception, the lock still held.
+     *
+     * @throws IllegalStateException if the lock is not held
+     */
+    public Future<Void> awaitUntil(EventExecutor executor, BooleanSupplier predicate) {
+        return await0(executor, Objects.requireNonNull(predicate, "predicate"), -1);
+    }
+
+    /** As {@link #awaitUntil(EventExecutor, BooleanSupplier)}, with an overall timeout. */
+    public Future<Void> awaitUntil(EventExecutor executor, BooleanSupplier predicate, long timeout, TimeUnit unit) {
+        return await0(executor, Objects.requireNonNull(predicate, "predicate"), toNanos(timeout, unit));
+    }
+
+    /** Wakes the longest-waiting waiter, if any. @throws IllegalStateException if the lock is not held */
+    public void signal() {
+        signal(1);
+    }
+
+    /**
+     * Wakes up to {@code n} waiters, longest-waiting first.
+     *
+     * @throws IllegalStateException if the lock is not held
+     * @throws IllegalArgumentException if {@code n < 1}
+     */
+    public void signal(int n) {
+        if (n < 1) {
+            throw new IllegalArgumentException("n must be >= 1, was " + n);
+        }
+        signal0(n, "signal");
+    }
+
+    /** Wakes every waiter. @throws IllegalStateException if the lock is not held */
+    public void signalAll() {
+        signal0(Integer.MAX_VALUE, "signalAll");
+    }
+
+    /** The number of waiters waiting for a signal now. */
+    public int queueLength() {
+        return queue.size();
+    }
+
+    @Override
+    public String toString() {
+        return "AsyncCondition@" + Integer.toHexString(System.identityHashCode(this))
+                + "{waiters=" + queue.size() + ", " + lock + '}';
+    }
+
+    // ---------------------------------------------------------------- implementation
+
+    private static long toNanos(long timeout, TimeUnit unit) {
+        return Math.max(0, Objects.requireNonNull(unit, "unit").toNanos(timeout));
+    }
+
+    private void requireLocked(String method) {
+        if (!lock.isLocked()) {
+            throw new IllegalStateException(method + "() requires holding " + lock);
+        }
+    }
+
+    private Future<Void> await0(EventExecutor executor, BooleanSupplier predicate, long timeoutNanos) {
+        Objects.requireNonNull(executor, "executor");
+        requireLocked(predicate == null ? "await" : "awaitUntil");
+        ConditionWaiter w = new ConditionWaiter(executor, this, predicate);
+        if (predicate == null) {
+            synchronized (queue) {
+                queue.addLast(w);
+            }
+            unlockForWait(w);
+        } else if (executor.inEventLoop()) {
+            afterLockHeld(w);                    // evaluate the predicate first, lock held
+        } else {
+            executor.execute(() -> afterLockHeld(w));
+        }
+        if (timeoutNanos >= 0 && !w.isDone()) {
+            w.startTimer(timeoutNanos);
+        }
+        return w;
+    }
+
+    /** Queued under the monitor before this, so a signaller that gets the lock next sees it. */
+    private void unlockForWait(ConditionWaiter w) {
+        try {
+            lock.unlock();
+        } catch (IllegalStateException notLocked) {  // someone unlocked behind our back
+            synchronized (queue) {
+                queue.remove(w);
+            }
+            w.completeFailed(notLocked);
+            throw notLocked;
+        }
+    }
+
+    private void signal0(int n, String method) {
+        requireLocked(method);
+        ConditionWaiter first = null;
+        ConditionWaiter last = null;
+        synchronized (queue) {
+            ConditionWaiter w;
+            for (int i = 0; i < n && (w = queue.pollFirst()) != null; i++) {
+                w.signalled = true;
+                if (last == null) {
+                    first = w;
+                } else {
+                    last.nextGranted = w;
+                }
+                last = w;
+            }
+        }
+        for (ConditionWaiter w = first; w != null; ) {
+            ConditionWaiter next = (ConditionWaiter) w.nextGranted;
+            w.nextGranted = null;
+            wake(w);
+            w = next;
+        }
+    }
+
+    /** A signalled waiter: a plain await's timeout no longer applies; go and get the lock. */
+    private void wake(ConditionWaiter w) {
+        if (w.predicate == null) {
+            w.cancelTimer();
+        }
+        relock(w);
+    }
+
+    private void relock(ConditionWaiter w) {
+        lock.lock(w.waiterExecutor()).addListener(f -> {   // runs on w's executor
+            if (f.isSuccess()) {
+                afterLockHeld(w);
+            } else {                                  // the lock was closed: not held
+                synchronized (queue) {
+                    w.finishing = true;
+                }
+                w.completeFailed(f.cause());
+            }
+        });
+    }
+
+    /** On w's executor, with the lock held for w: finish, or evaluate the predicate and wait again. */
+    private void afterLockHeld(ConditionWaiter w) {
+        Object end;
+        synchronized (queue) {
+            w.signalled = false;
+            end = w.end;
+        }
+        boolean satisfied = w.predicate == null;
+        Throwable predicateFailure = null;
+        if (end == null && !satisfied) {
+            try {
+                satisfied = w.predicate.getAsBoolean();
+            } catch (Throwable t) {
+                predicateFailure = t;
+            }
+        }
+        boolean waitAgain;
+        synchronized (queue) {
+            end = w.end;                              // a cancel or timeout may have come meanwhile
+            waitAgain = end == null && predicateFailure == null && !satisfied;
+            if (waitAgain) {
+                queue.addLast(w);
+            } else {
+                w.finishing = true;
+            }
+        }
+        if (waitAgain) {
+            unlockForWait(w);
+        } else if (end == CANCELLED) {
+            w.completeCancelled();
+        } else if (end != null) {
+            w.completeFailed((Throwable) end);
+        } else if (predicateFailure != null) {
+            w.completeFailed(predicateFailure);
+        } else {
+            w.completeGranted(null);
+        }
+    }
+
+    /**
+     * Cancel or timeout ({@code reason}: CANCELLED or the exception): records the end; a queued
+     * waiter leaves and re-acquires the lock, a signalled one passes its signal on.
+     *
+     * @return whether the request was accepted (the wait had not ended yet)
+     */
+    private boolean requestEnd(ConditionWaiter w, Object reason) {
+        ConditionWaiter passTo = null;
+        boolean relock = false;
+        synchronized (queue) {
+            if (w.finishing || w.end != null) {
+                return false;
+            }
+            w.end = reason;
+            if (queue.remove(w)) {
+                relock = true;
+            } else if (w.signalled) {
+                w.signalled = false;
+                passTo = queue.pollFirst();
+                if (passTo != null) {
+                    passTo.signalled = true;
+                }
+            }
+            // otherwise it is re-acquiring or evaluating: afterLockHeld() applies the end
+        }
+        if (passTo != null) {
+            wake(passTo);
+        }
+        if (relock) {
+            relock(w);
+        }
+        return true;
+    }
+
+    private static final class ConditionWaiter extends Waiter<Void> {
+        private final AsyncCondition owner;
+        final BooleanSupplier predicate;   // null for a plain await
+        boolean signalled;                 // guarded by owner.queue: unlinked by a signal, lock not yet back
+        Object end;                        // guarded by owner.queue: null, CANCELLED or the failure to report
+        boolean finishing;                 // guarded by owner.queue: the outcome is decided
+
+        ConditionWaiter(EventExecutor executor, AsyncCondition owner, BooleanSupplier predicate) {
+            super(executor);
+            this.owner = owner;
+            this.predicate = predicate;
+        }
+
+        @Override
+        public boolean cancel(boolean mayInterruptIfRunning) {
+            return !isDone() && owner.requestEnd(this, CANCELLED);
+        }
+
+        @Override
+        protected void end(Throwable cause) {
+            owner.requestEnd(this, cause);
+        }
+
+        @Override
+        protected boolean abandon() {
+            return owner.requestEnd(this, CANCELLED);
+        }
+
+        EventExecutor waiterExecutor() {
+            return executor();
+        }
+
+        @Override
+        protected String describeWait() {
+            return "a signal of " + owner;
+        }
+    }
+}
