@@ -227,7 +227,7 @@ public class AsyncSemaphore {
      * cancellation) or if {@code action} throws or returns {@code null}.
      *
      * <p>The returned future completes like the action's future, after the permit is released.
-     * If the acquire fails (timeout is not used here; queue full, closed), it fails the same way
+     * If the acquire fails (queue full, closed), it fails the same way
      * and the action never runs. Cancelling it while still queued removes the waiter; cancelling
      * it while the action runs cancels the action's future (the permit is released when that
      * future completes).
@@ -235,6 +235,17 @@ public class AsyncSemaphore {
     public <T> Future<T> withPermit(EventExecutor executor, Supplier<? extends Future<T>> action) {
         Objects.requireNonNull(action, "action");
         return runHolding(acquire(executor), executor, action);
+    }
+
+    /**
+     * As {@link #withPermit(EventExecutor, Supplier)}, but gives up waiting for the permit after
+     * {@code timeout}: the returned future then fails with a {@link WaitTimeoutException} and the
+     * action never runs. The timeout bounds the wait in the queue only, not the action.
+     */
+    public <T> Future<T> withPermit(EventExecutor executor, long timeout, TimeUnit unit,
+                                    Supplier<? extends Future<T>> action) {
+        Objects.requireNonNull(action, "action");
+        return runHolding(acquire(executor, timeout, unit), executor, action);
     }
 
     private Future<Void> acquire0(EventExecutor executor, int n, long timeoutNanos) {

@@ -586,6 +586,39 @@ class AsyncSemaphoreTest {
     }
 
     @Test
+    void timedWithPermitGivesUpWaitingAndNeverRunsTheAction() {
+        EmbeddedChannel ch = new EmbeddedChannel();
+        ch.freezeTime();
+        AsyncSemaphore sem = new AsyncSemaphore(0);
+        AtomicInteger runs = new AtomicInteger();
+        Future<String> r = sem.withPermit(ch.eventLoop(), 50, MILLISECONDS, () -> {
+            runs.incrementAndGet();
+            return ch.eventLoop().newSucceededFuture("x");
+        });
+        ch.advanceTimeBy(50, MILLISECONDS);
+        ch.runScheduledPendingTasks();
+        ch.runPendingTasks();
+        assertThat(r.cause()).isInstanceOf(WaitTimeoutException.class);
+        assertThat(runs.get()).isZero();
+        assertThat(sem.queueLength()).isZero();
+        sem.release();
+        assertThat(sem.availablePermits()).isEqualTo(1);
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aTimedWaitOnATerminatedExecutorFailsAndLosesNoPermit() {
+        io.netty.util.concurrent.DefaultEventExecutor dead = new io.netty.util.concurrent.DefaultEventExecutor();
+        dead.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
+        AsyncSemaphore sem = new AsyncSemaphore(0);
+        Future<Void> f = sem.acquire(dead, 1, SECONDS);
+        assertThat(f.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+        assertThat(sem.queueLength()).isZero();
+        sem.release();
+        assertThat(sem.availablePermits()).isEqualTo(1);
+    }
+
+    @Test
     void withPermitFailsLikeTheAcquireWhenTheQueueIsFull() {
         AsyncSemaphore sem = new AsyncSemaphore(0, 0);
         Future<String> r = sem.withPermit(IMMEDIATE, () -> IMMEDIATE.newSucceededFuture("x"));
