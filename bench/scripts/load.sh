@@ -15,7 +15,7 @@
 # Needs: wrk (Debian: apt-get install wrk), curl, the two jars:
 #   mvn -B -ntp -pl bench,demo-server package -DskipTests
 # Settings (environment), defaults in brackets:
-#   DEMO_JAR [demo-server/target/demo-server.jar]   DEMO_ARGS [] extra demo flags for every start
+#   DEMO_JAR [demo-server/target/demo-server.jar]   DEMO_ARGS [] extra demo flags for every start (last: they override)
 #   HELLO_ARGS [] extra hello-server flags          SERVER_JVM_OPTS [-Xms512m -Xmx512m]
 #   SERVER_THREADS [1] --io-threads of both servers (2 cores: 1 for the server, 1 for the client)
 #   SERVER_CPUS, CLIENT_CPUS [unset] taskset CPU lists to pin servers and load tools, e.g. 0 and 1

@@ -15,7 +15,7 @@
 #             limiter nothing queues until the CPU saturates.
 #
 # Settings (environment), defaults in brackets:
-#   DEMO_JAR [demo-server/target/demo-server.jar]  DEMO_ARGS [] extra flags for every demo start
+#   DEMO_JAR [demo-server/target/demo-server.jar]  DEMO_ARGS [] extra flags for every demo start (last: they override)
 #   BACKEND [upstream]  LIMIT [16]  LATENCY_MS [20]  QUEUE [64]  UPSTREAM_CAPACITY [LIMIT]
 #   RATES [0.25,0.5,0.75,0.9,1,1.25,2,5,10 x LIMIT/LATENCY]  comma list of req/s, or "x:" + factors
 #   CONFIGS ["limited unlimited"]

@@ -79,7 +79,7 @@ public final class HelloServer implements Callable<Integer> {
     int capacity;
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new HelloServer()).setCaseInsensitiveEnumValuesAllowed(true).execute(args));
+        System.exit(new CommandLine(new HelloServer()).setCaseInsensitiveEnumValuesAllowed(true).setOverwrittenOptionsAllowed(true).execute(args));
     }
 
     @Override

@@ -117,7 +117,7 @@ public final class OpenLoopClient implements Callable<Integer> {
     Transport transport;
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new OpenLoopClient()).setCaseInsensitiveEnumValuesAllowed(true).execute(args));
+        System.exit(new CommandLine(new OpenLoopClient()).setCaseInsensitiveEnumValuesAllowed(true).setOverwrittenOptionsAllowed(true).execute(args));
     }
 
     @Override
