@@ -1,7 +1,9 @@
 package dev.nettysync;
 
+import dev.nettysync.testing.BlockHoundSessionListener;
 import io.netty.channel.DefaultEventLoop;
 import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ImmediateEventExecutor;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -11,7 +13,10 @@ import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The guard for the whole suite: blocking on an event loop must fail, not pass silently. */
+/**
+ * The guard for the whole suite: blocking on an event loop must fail, not pass silently, also
+ * where the error is swallowed (a listener's exception is only logged by Netty).
+ */
 class BlockHoundActiveTest {
     private static DefaultEventLoop loop;
 
@@ -33,10 +38,11 @@ class BlockHoundActiveTest {
         });
         f.await(10, TimeUnit.SECONDS);
         assertThat(f.cause()).isInstanceOf(BlockingOperationError.class);
+        assertThat(BlockHoundSessionListener.drainBlockingCalls()).singleElement().asString().contains("sleep");
     }
 
     @Test
-    void waitingOnAPromiseOnAnEventLoopIsReported() throws Exception {
+    void monitorWaitOnAnEventLoopIsReported() throws Exception {
         Future<?> f = loop.submit(() -> {
             Object monitor = new Object();
             synchronized (monitor) {
@@ -46,5 +52,22 @@ class BlockHoundActiveTest {
         });
         f.await(10, TimeUnit.SECONDS);
         assertThat(f.cause()).isInstanceOf(BlockingOperationError.class);
+        assertThat(BlockHoundSessionListener.drainBlockingCalls()).singleElement().asString().contains("wait");
+    }
+
+    @Test
+    void blockingInsideAListenerIsRecordedThoughNettySwallowsTheError() throws Exception {
+        AsyncEvent event = new AsyncEvent();
+        loop.submit(() -> event.await(loop).addListener(x -> Thread.sleep(1))).sync();
+        event.set();
+        loop.submit(() -> { }).sync();
+        assertThat(BlockHoundSessionListener.drainBlockingCalls()).singleElement().asString().contains("sleep");
+    }
+
+    @Test
+    void blockingOnTheTestThreadIsAllowed() throws Exception {
+        Thread.sleep(1);
+        ImmediateEventExecutor.INSTANCE.newSucceededFuture(null).sync();
+        assertThat(BlockHoundSessionListener.drainBlockingCalls()).isEmpty();
     }
 }

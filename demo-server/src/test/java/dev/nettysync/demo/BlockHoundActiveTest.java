@@ -4,6 +4,7 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.util.concurrent.Future;
+import dev.nettysync.testing.BlockHoundSessionListener;
 import org.junit.jupiter.api.Test;
 import reactor.blockhound.BlockingOperationError;
 

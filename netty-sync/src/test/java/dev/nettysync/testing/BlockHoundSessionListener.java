@@ -1,4 +1,4 @@
-package dev.nettysync.demo;
+package dev.nettysync.testing;
 
 import org.junit.platform.launcher.LauncherSession;
 import org.junit.platform.launcher.LauncherSessionListener;
@@ -17,7 +17,10 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  *
  * <p>An error thrown on an event loop may be swallowed there (a listener's exception is only
  * logged), so every blocking call is also recorded, and {@link NoBlockingCallsExtension} fails
- * the test during which one happened. {@link BlockHoundActiveTest} proves both work.
+ * the test during which one happened. {@code BlockHoundActiveTest} proves both work.
+ *
+ * <p>Shared with demo-server through the library's test-jar (its META-INF/services registers
+ * this listener and the extension for any module that has the test-jar on its test classpath).
  */
 public final class BlockHoundSessionListener implements LauncherSessionListener {
 
@@ -32,7 +35,7 @@ public final class BlockHoundSessionListener implements LauncherSessionListener 
     }
 
     /** Takes the blocking calls recorded since the last call. */
-    static List<String> drainBlockingCalls() {
+    public static List<String> drainBlockingCalls() {
         List<String> calls = new ArrayList<>();
         String c;
         while ((c = blockingCalls.poll()) != null) {

@@ -1,4 +1,4 @@
-package dev.nettysync.demo;
+package dev.nettysync.testing;
 
 import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.AfterEachCallback;
@@ -7,7 +7,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 import java.util.List;
 
 /**
- * Registered for every test class (extension auto-detection, see junit-platform.properties):
+ * Registered for every test class (extension auto-detection: META-INF/services and junit-platform.properties):
  * fails a test, or a class's {@code @AfterAll}, if BlockHound saw a blocking call on an event
  * loop meanwhile, even one whose error was swallowed on the loop.
  */
