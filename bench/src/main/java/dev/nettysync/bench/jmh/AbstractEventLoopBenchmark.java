@@ -29,8 +29,8 @@ public abstract class AbstractEventLoopBenchmark extends AbstractBenchmark {
         }
 
         @Override
-        public void close() throws InterruptedException {
-            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        public void close() {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
         }
     }
 }

@@ -91,6 +91,7 @@ public final class BenchSuite {
         }
     }
 
+    @SuppressWarnings("rawtypes")   // JMH's getSecondaryResults() is a Map<String, Result>
     static List<Row> rows(Collection<RunResult> results) {
         List<Row> rows = new ArrayList<>();
         for (RunResult rr : results) {

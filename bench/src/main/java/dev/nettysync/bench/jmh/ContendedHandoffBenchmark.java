@@ -75,7 +75,7 @@ public class ContendedHandoffBenchmark extends AbstractEventLoopBenchmark {
     }
 
     @TearDown(Level.Trial)
-    public void tearDown() throws InterruptedException {
+    public void tearDown() {
         loops.close();
     }
 

@@ -69,7 +69,7 @@ public class DeepQueueBenchmark extends AbstractEventLoopBenchmark {
         }
 
         @TearDown(Level.Trial)
-        public void tearDown() throws InterruptedException {
+        public void tearDown() {
             loops.close();
         }
     }

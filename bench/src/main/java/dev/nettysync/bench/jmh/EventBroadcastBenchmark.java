@@ -50,7 +50,7 @@ public class EventBroadcastBenchmark extends AbstractEventLoopBenchmark {
     }
 
     @TearDown(Level.Trial)
-    public void tearDown() throws InterruptedException {
+    public void tearDown() {
         loops.close();
     }
 

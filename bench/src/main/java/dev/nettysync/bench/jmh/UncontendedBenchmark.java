@@ -50,7 +50,7 @@ public class UncontendedBenchmark extends AbstractEventLoopBenchmark {
     }
 
     @TearDown(Level.Trial)
-    public void tearDown() throws InterruptedException {
+    public void tearDown() {
         loops.close();
     }
 

@@ -87,23 +87,10 @@ public final class HelloServer implements Callable<Integer> {
         if (delayMs < 0 || capacity < 0) {
             throw new CommandLine.ParameterException(new CommandLine(this), "--delay-ms and --capacity must be >= 0");
         }
-        SlowUpstream upstream = delayMs > 0 ? new SlowUpstream((long) (delayMs * 1e6), capacity) : null;
+        SlowUpstream upstream = upstream();
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(ioThreads, transport.ioHandlerFactory());
         try {
-            Channel server = new ServerBootstrap()
-                    .group(group)
-                    .channel(transport.serverChannel())
-                    .option(ChannelOption.SO_BACKLOG, 1024)
-                    .option(ChannelOption.SO_REUSEADDR, true)
-                    .childOption(ChannelOption.TCP_NODELAY, true)
-                    .childHandler(new ChannelInitializer<SocketChannel>() {
-                        @Override
-                        protected void initChannel(SocketChannel ch) {
-                            ch.pipeline().addLast(new HttpServerCodec(), new HttpServerExpectContinueHandler(),
-                                    new HelloHandler(upstream));
-                        }
-                    })
-                    .bind(host, port).sync().channel();
+            Channel server = bind(group, upstream);
             System.out.println("hello-server listening on http://" + host + ":"
                     + ((InetSocketAddress) server.localAddress()).getPort() + " ("
                     + (transport.epoll() ? "epoll" : "nio") + ")"
@@ -117,6 +104,28 @@ public final class HelloServer implements Callable<Integer> {
         } finally {
             group.shutdownGracefully().sync();
         }
+    }
+
+    SlowUpstream upstream() {
+        return delayMs > 0 ? new SlowUpstream((long) (delayMs * 1e6), capacity) : null;
+    }
+
+    /** Binds the server on {@code group}; the returned channel is the listening socket. */
+    Channel bind(EventLoopGroup group, SlowUpstream upstream) throws InterruptedException {
+        return new ServerBootstrap()
+                .group(group)
+                .channel(transport.serverChannel())
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        ch.pipeline().addLast(new HttpServerCodec(), new HttpServerExpectContinueHandler(),
+                                new HelloHandler(upstream));
+                    }
+                })
+                .bind(host, port).sync().channel();
     }
 
     /**

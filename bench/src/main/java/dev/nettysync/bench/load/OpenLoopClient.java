@@ -306,7 +306,7 @@ public final class OpenLoopClient implements Callable<Integer> {
                 }
                 sentIndex++;
                 if (next >= recordFrom) {
-                    genLag.recordValue((now - next) / 1000);   // the generator's own lateness
+                    record(genLag, (now - next) / 1000);   // the generator's own lateness
                 }
                 Conn c = idle.pollFirst();
                 if (c != null) {
@@ -336,14 +336,14 @@ public final class OpenLoopClient implements Callable<Integer> {
         void completed(Conn c, int status, long intended, long now, boolean reusable) {
             inFlight--;
             if (intended >= recordFrom && intended < recordTo) {
-                long micros = Math.max(0, (now - intended) / 1000);
-                all.recordValue(micros);
+                long micros = (now - intended) / 1000;
+                record(all, micros);
                 if (status >= 200 && status < 300) {
-                    ok.recordValue(micros);
+                    record(ok, micros);
                 } else if (status == 503) {
-                    s503.recordValue(micros);
+                    record(s503, micros);
                 } else {
-                    other.recordValue(micros);
+                    record(other, micros);
                 }
             }
             if (now >= recordFrom && now < recordTo) {
@@ -443,8 +443,14 @@ public final class OpenLoopClient implements Callable<Integer> {
         }
     }
 
+    static final long HIGHEST_MICROS = TimeUnit.SECONDS.toMicros(3600);
+
     static Histogram histogram() {
-        return new Histogram(TimeUnit.SECONDS.toMicros(120), 3);   // µs, up to 2 minutes
+        return new Histogram(HIGHEST_MICROS, 3);   // µs, up to an hour (longer is clamped)
+    }
+
+    static void record(Histogram h, long micros) {
+        h.recordValue(Math.max(0, Math.min(micros, HIGHEST_MICROS)));
     }
 
     /** Merged results of one rate. Filled on the worker loops one after the other. */
