@@ -20,11 +20,14 @@ import java.util.function.BooleanSupplier;
  * AsyncCondition changed = new AsyncCondition();        // its own AsyncLock
  * AsyncLock lock = changed.lock();
  *
- * // consumer, on ctx.executor():
- * lock.withLock(ctx.executor(), () ->
- *         changed.awaitUntil(ctx.executor(), () -> !queue.isEmpty())
- *                .map(v -> queue.poll()))                // predicate and map run holding the lock
- *     .addListener(f -> ctx.writeAndFlush(f.getNow()));
+ * // consumer, on ctx.executor(): the predicate runs there, with the lock held
+ * lock.lock(ex).addListener(locked -> changed.awaitUntil(ex, () -> !queue.isEmpty()).addListener(w -> {
+ *     try {
+ *         if (w.isSuccess()) ctx.writeAndFlush(queue.poll());          // still holding the lock
+ *     } finally {
+ *         if (!(w.cause() instanceof ClosedException)) lock.unlock();  // held in every other ending
+ *     }
+ * }));
  *
  * // producer, anywhere:
  * lock.withLock(executor, () -> { queue.add(item); changed.signal(); return executor.newSucceededFuture(null); });
