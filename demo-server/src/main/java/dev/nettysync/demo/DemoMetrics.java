@@ -26,8 +26,7 @@ import java.util.function.BooleanSupplier;
  *       timeout, cancelled);</li>
  *   <li>{@code demo_limiter_permits}, {@code demo_limiter_in_flight},
  *       {@code demo_limiter_in_flight_peak}, {@code demo_limiter_available},
- *       {@code demo_limiter_queued}, {@code demo_limiter_rejected_total{reason}},
- *       {@code demo_limiter_release_errors_total}: see {@link BackendLimiter};</li>
+ *       {@code demo_limiter_queued}, {@code demo_limiter_rejected_total{reason}}: see {@link BackendLimiter};</li>
  *   <li>{@code demo_db_ready} (1 when the database is ready) and {@code demo_server_draining}.</li>
  * </ul>
  */
