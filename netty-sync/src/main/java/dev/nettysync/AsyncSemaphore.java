@@ -1,5 +1,6 @@
 package dev.nettysync;
 
+import dev.nettysync.internal.SucceededFutures;
 import dev.nettysync.internal.Waiter;
 import dev.nettysync.internal.WaiterList;
 import io.netty.util.concurrent.EventExecutor;
@@ -250,7 +251,7 @@ public class AsyncSemaphore {
 
     private Future<Void> acquire0(EventExecutor executor, int n, long timeoutNanos) {
         if (tryAcquire0(n)) {
-            return executor.newSucceededFuture(null);
+            return SucceededFutures.of(executor);
         }
         if (n > maxPermits) {
             throw new IllegalArgumentException("cannot acquire " + n + " permits of " + this
@@ -265,7 +266,7 @@ public class AsyncSemaphore {
                 }
                 if ((s & QUEUED) == 0 && (int) s >= n) {   // released since the fast path
                     if (STATE.compareAndSet(this, s, s - n)) {
-                        return executor.newSucceededFuture(null);
+                        return SucceededFutures.of(executor);
                     }
                     continue;
                 }

@@ -77,6 +77,25 @@ class AsyncSemaphoreTest {
     }
 
     @Test
+    void anAcquireThatNeedsNoWaitAllocatesNoFutureAndItsListenersRunOnTheNamedExecutor() throws Exception {
+        EventLoop loop = newLoop();
+        AsyncSemaphore sem = new AsyncSemaphore(2);
+        Future<Void> first = sem.acquire(loop);
+        Future<Void> second = sem.acquire(loop);
+        assertThat(first).as("one shared succeeded future per executor").isSameAs(second);
+        assertThat(sem.acquire(IMMEDIATE, 0, SECONDS).isSuccess()).isFalse();
+        sem.release(2);
+        AtomicReference<Thread> ran = new AtomicReference<>();
+        CountDownLatch done = new CountDownLatch(1);
+        sem.acquire(loop).addListener(f -> {
+            ran.set(Thread.currentThread());
+            done.countDown();
+        });
+        assertThat(done.await(10, SECONDS)).isTrue();
+        assertThat(loop.inEventLoop(ran.get())).isTrue();
+    }
+
+    @Test
     void badArgumentsAreRefusedWithAMessageNamingTheValue() {
         assertThatThrownBy(() -> new AsyncSemaphore(-1)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("-1");
