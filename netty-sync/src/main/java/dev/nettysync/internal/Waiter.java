@@ -138,7 +138,10 @@ public abstract class Waiter<V> extends DefaultPromise<V> {
             return;
         }
         timer = t;
-        if (isDone()) {            // granted or cancelled before the timer was published
+        // Granted (claimed) or ended before the timer was published: whoever completed us may
+        // have looked for the timer before it was there, so cancel it ourselves. A claim comes
+        // before the granter's cancelTimer(), so checking "claimed" (not "done") closes that gap.
+        if (!isCancellable()) {
             t.cancel(false);
         }
     }
