@@ -27,6 +27,10 @@ machine_info() {
     echo "java: $("$JAVA" -version 2>&1 | head -1)"
     echo "git: $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null) $(git -C "$REPO_ROOT" status --porcelain 2>/dev/null | wc -l | tr -d ' ') uncommitted paths"
     if command -v wrk >/dev/null 2>&1; then echo "wrk: $(wrk -v 2>&1 | head -1)"; fi
+    local j
+    for j in "$BENCH_JAR" "${DEMO_JAR:-}"; do
+      [ -n "$j" ] && [ -f "$j" ] && echo "jar: $(basename "$j") built $(date -u -r "$j" +%Y-%m-%dT%H:%M:%SZ)"
+    done
   } > "$1"
 }
 

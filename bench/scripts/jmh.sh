@@ -14,10 +14,10 @@
 #   FOOTPRINT_DEPTH  waiters for the footprint table, default 1000000 (0 skips it)
 #   SMOKE=1    seconds-long sanity run (1 fork, 1 short iteration, small params): checks that
 #              everything runs, the numbers mean nothing
-# Build first: mvn -B -ntp -pl bench package -DskipTests
+# Build first: mvn -B -ntp -pl netty-sync,demo-server,bench package -DskipTests
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
-need_jar "$BENCH_JAR" "-pl bench"
+need_jar "$BENCH_JAR" "-pl netty-sync,demo-server,bench"
 
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 OUT="${OUT:-$REPO_ROOT/bench/results/jmh-$STAMP}"

@@ -23,7 +23,7 @@
 #   SERVER_THREADS [1] SERVER_JVM_OPTS [-Xms512m -Xmx512m] SERVER_CPUS / CLIENT_CPUS [unset]
 #   DEMO_PORT [18080] UPSTREAM_PORT [18082] OUT [bench/results/openloop-<UTC timestamp>]
 # Duration: configs x rates x (WARMUP + DURATION + 1 s) + starts: about 2 x 9 x 13 s ~ 4.5 min.
-# Needs curl and the two jars: mvn -B -ntp -pl bench,demo-server package -DskipTests
+# Needs curl and the two jars: mvn -B -ntp -pl netty-sync,demo-server,bench package -DskipTests
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -49,8 +49,8 @@ UPSTREAM_PORT="${UPSTREAM_PORT:-18082}"
 OUT="${OUT:-$REPO_ROOT/bench/results/openloop-$(date -u +%Y%m%dT%H%M%SZ)}"
 ITEM="/api/items/1"
 
-need_jar "$BENCH_JAR" "-pl bench"
-need_jar "$DEMO_JAR" "-pl demo-server"
+need_jar "$BENCH_JAR" "-pl netty-sync,demo-server,bench"
+need_jar "$DEMO_JAR" "-pl netty-sync,demo-server,bench"
 need_cmd curl "Install curl."
 case "$BACKEND" in upstream|simulated) ;; *) die "BACKEND must be upstream or simulated, was $BACKEND" ;; esac
 mkdir -p "$OUT"
