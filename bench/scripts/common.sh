@@ -29,7 +29,9 @@ machine_info() {
     if command -v wrk >/dev/null 2>&1; then echo "wrk: $(wrk -v 2>&1 | head -1)"; fi
     local j
     for j in "$BENCH_JAR" "${DEMO_JAR:-}"; do
-      [ -n "$j" ] && [ -f "$j" ] && echo "jar: $(basename "$j") built $(date -u -r "$j" +%Y-%m-%dT%H:%M:%SZ)"
+      if [ -n "$j" ] && [ -f "$j" ]; then
+        echo "jar: $(basename "$j") built $(date -u -r "$j" +%Y-%m-%dT%H:%M:%SZ)"
+      fi
     done
   } > "$1"
 }
