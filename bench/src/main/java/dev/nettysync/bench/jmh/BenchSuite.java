@@ -232,6 +232,12 @@ public final class BenchSuite {
                         ns.group(), fmt(ns.score()), fmt(au.score()), ns.unit(), fmt(x),
                         context ? "(context)" : "≥ 2×", context ? "-" : x >= 2 ? "met" : "MISSED");
             }
+            Row auInline = find(rows, ns.benchmark(), ns.method(), "asyncutilInline", other);
+            if (auInline != null) {
+                double x = ns.score() / auInline.score();
+                w.printf(Locale.ROOT, "| P2 handoff vs asyncutil with Netty's hop policy (%s) | %s / %s %s = %s× | (context) | - |%n",
+                        ns.group(), fmt(ns.score()), fmt(auInline.score()), ns.unit(), fmt(x));
+            }
             if (naive != null) {
                 double x = ns.score() / naive.score();
                 w.printf(Locale.ROOT, "| P2 handoff vs naive (%s) | %s / %s %s = %s× | %s | %s |%n",

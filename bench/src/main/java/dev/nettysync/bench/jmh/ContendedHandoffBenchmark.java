@@ -39,8 +39,10 @@ import java.util.concurrent.TimeUnit;
  * </ul>
  *
  * <p>Every completion is checked to run on the waiter's own loop; a peer that delivered it
- * elsewhere would fail the run. Peers: {@code asyncutil} hops with {@code thenRunAsync(.., loop)},
- * {@code naive} and {@code nettysync} return a promise of the waiter's loop.
+ * elsewhere would fail the run. Peers: {@code asyncutil} hops with {@code thenRunAsync(.., loop)}
+ * (always through the loop's task queue, even when already on it); {@code asyncutilInline} uses
+ * Netty's policy instead (inline when already on the loop, nesting bounded at 8); {@code naive}
+ * and {@code nettysync} return a promise of the waiter's loop, which applies that same policy.
  *
  * <p>Run: {@code java -jar bench/target/benchmarks.jar ContendedHandoffBenchmark}
  */
@@ -52,7 +54,7 @@ public class ContendedHandoffBenchmark extends AbstractEventLoopBenchmark {
     /** Acquisitions per benchmark invocation, over all clients. */
     public static final int HANDOFFS = 10_000;
 
-    @Param({SemaphorePeer.NETTYSYNC, SemaphorePeer.ASYNCUTIL, SemaphorePeer.NAIVE})
+    @Param({SemaphorePeer.NETTYSYNC, SemaphorePeer.ASYNCUTIL, SemaphorePeer.ASYNCUTIL_INLINE, SemaphorePeer.NAIVE})
     public String impl;
 
     /** 1: a lock-like permit, the loops take turns; 4: loops stay busy, lock cost shows more. */

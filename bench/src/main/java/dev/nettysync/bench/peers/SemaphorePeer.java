@@ -3,12 +3,15 @@ package dev.nettysync.bench.peers;
 import com.ibm.asyncutil.locks.FairAsyncSemaphore;
 import dev.nettysync.AsyncSemaphore;
 import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.FastThreadLocal;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
 import java.util.concurrent.Semaphore;
 
 /**
@@ -25,6 +28,10 @@ import java.util.concurrent.Semaphore;
  *       waiter's own loop with {@code thenRunAsync(..., loop)}: the same hop netty-sync makes.
  *       It has no cancellation (cancelling the future leaves the node queued and loses the
  *       permit handed to it), so it is absent from the cancellation benchmark.</li>
+ *   <li>{@code asyncutilInline}: the same semaphore, but the continuation runs inline when the
+ *       releasing thread already is the waiter's loop, with the nesting bounded at 8 like Netty's
+ *       promises ({@code MAX_LISTENER_STACK_DEPTH}), and is sent there otherwise: Netty's own
+ *       hop policy, so that handoff benchmarks compare the semaphores and not the policies.</li>
  *   <li>{@code naive}: {@link NaiveAsyncSemaphore}, {@code synchronized} + {@code ArrayDeque}.</li>
  * </ul>
  */
@@ -34,6 +41,7 @@ public abstract class SemaphorePeer {
     public static final String JDK = "jdk";
     public static final String JDK_FAIR = "jdkFair";
     public static final String ASYNCUTIL = "asyncutil";
+    public static final String ASYNCUTIL_INLINE = "asyncutilInline";
     public static final String NAIVE = "naive";
 
     /** The implementations that can wait without blocking (all but the JDK ones). */
@@ -44,10 +52,11 @@ public abstract class SemaphorePeer {
             case NETTYSYNC: return new NettySync(permits);
             case JDK: return new Jdk(new Semaphore(permits, false));
             case JDK_FAIR: return new Jdk(new Semaphore(permits, true));
-            case ASYNCUTIL: return new AsyncUtil(permits);
+            case ASYNCUTIL: return new AsyncUtil(permits, false);
+            case ASYNCUTIL_INLINE: return new AsyncUtil(permits, true);
             case NAIVE: return new Naive(permits);
             default: throw new IllegalArgumentException("unknown impl '" + impl + "', expected one of "
-                    + List.of(NETTYSYNC, JDK, JDK_FAIR, ASYNCUTIL, NAIVE));
+                    + List.of(NETTYSYNC, JDK, JDK_FAIR, ASYNCUTIL, ASYNCUTIL_INLINE, NAIVE));
         }
     }
 
@@ -112,9 +121,12 @@ public abstract class SemaphorePeer {
 
     static final class AsyncUtil extends SemaphorePeer {
         final FairAsyncSemaphore sem;
+        final boolean inline;
+        final ConcurrentHashMap<EventExecutor, Executor> inlineExecutors = new ConcurrentHashMap<>();
 
-        AsyncUtil(int permits) {
+        AsyncUtil(int permits, boolean inline) {
             sem = new FairAsyncSemaphore(permits);
+            this.inline = inline;
         }
 
         @Override public boolean tryAcquire() { return sem.tryAcquire(1); }
@@ -124,7 +136,8 @@ public abstract class SemaphorePeer {
             return f.isDone() && !f.isCompletedExceptionally();
         }
         @Override public void acquireThen(EventExecutor executor, Continuation then) {
-            sem.acquire(1).thenRunAsync(then, executor);
+            sem.acquire(1).thenRunAsync(then, inline
+                    ? inlineExecutors.computeIfAbsent(executor, InlineOnLoop::new) : executor);
         }
         @Override public void release() { sem.release(1); }
     }
@@ -151,5 +164,42 @@ public abstract class SemaphorePeer {
             return false;   // a succeeded future from the fast path: nothing to cancel
         }
         @Override public void release() { sem.release(); }
+    }
+
+    /**
+     * Runs a task inline when called on {@code loop} and fewer than {@value #MAX_DEPTH} such runs
+     * are nested on this thread, else hands it to {@code loop}: the policy of Netty's
+     * {@code DefaultPromise} listener notification.
+     */
+    static final class InlineOnLoop implements Executor {
+        static final int MAX_DEPTH = 8;
+        static final FastThreadLocal<int[]> DEPTH = new FastThreadLocal<>() {
+            @Override
+            protected int[] initialValue() {
+                return new int[1];
+            }
+        };
+        final EventExecutor loop;
+
+        InlineOnLoop(EventExecutor loop) {
+            this.loop = loop;
+        }
+
+        @Override
+        public void execute(Runnable task) {
+            if (loop.inEventLoop()) {
+                int[] depth = DEPTH.get();
+                if (depth[0] < MAX_DEPTH) {
+                    depth[0]++;
+                    try {
+                        task.run();
+                    } finally {
+                        depth[0]--;
+                    }
+                    return;
+                }
+            }
+            loop.execute(task);
+        }
     }
 }

@@ -40,6 +40,8 @@ class BenchmarksSmokeTest {
     @CsvSource({
             "nettysync, 1, alternate", "nettysync, 4, alternate", "nettysync, 1, free", "nettysync, 4, free",
             "asyncutil, 1, alternate", "asyncutil, 4, alternate", "asyncutil, 1, free", "asyncutil, 4, free",
+            "asyncutilInline, 1, alternate", "asyncutilInline, 4, alternate", "asyncutilInline, 1, free",
+            "asyncutilInline, 4, free",
             "naive, 1, alternate", "naive, 4, alternate", "naive, 1, free", "naive, 4, free",
     })
     void contendedHandoff(String impl, int permits, String pattern) throws Exception {
