@@ -515,6 +515,29 @@ public class AsyncSemaphore {
                 + "{permits=" + (int) s + ", queued=" + queue.size() + ((s & CLOSED) != 0 ? ", closed}" : "}");
     }
 
+    /**
+     * For tests (Caffeine-style invariant validation): the first broken invariant among I1, I2
+     * and "closed means no waiters", or {@code null}. Exact, because it takes the monitor: the
+     * flags and, while a flag is set, the whole word only change under it.
+     */
+    String brokenInvariant() {
+        synchronized (queue) {
+            long s = state;
+            boolean queued = (s & QUEUED) != 0;
+            if (queued == queue.isEmpty()) {
+                return "I1: QUEUED is " + queued + " but the queue holds " + queue.size();
+            }
+            PermitWaiter head = queue.peekFirst();
+            if (head != null && head.permits <= (int) s) {
+                return "I2: the head waits for " + head.permits + " permit(s) while " + (int) s + " are available";
+            }
+            if ((s & CLOSED) != 0 && !queue.isEmpty()) {
+                return "closed with " + queue.size() + " waiters queued";
+            }
+            return null;
+        }
+    }
+
     // ---------------------------------------------------------------- shared with subclasses and AsyncLock
 
     IllegalStateException overRelease(int n, int available) {

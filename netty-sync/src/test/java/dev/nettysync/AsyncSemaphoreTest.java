@@ -38,6 +38,21 @@ class AsyncSemaphoreTest {
     private static final EventExecutor IMMEDIATE = ImmediateEventExecutor.INSTANCE;
 
     private final List<EventLoop> loops = new ArrayList<>();
+    private final List<AsyncSemaphore> checked = new ArrayList<>();
+
+    /** Every semaphore a test made through {@link #semaphore} has its invariants checked after it. */
+    @AfterEach
+    void invariantsHold() {
+        for (AsyncSemaphore sem : checked) {
+            assertThat(sem.brokenInvariant()).as("%s", sem).isNull();
+        }
+    }
+
+    private AsyncSemaphore semaphore(int permits) {
+        AsyncSemaphore sem = new AsyncSemaphore(permits);
+        checked.add(sem);
+        return sem;
+    }
 
     @AfterEach
     void shutdownLoops() {
@@ -56,7 +71,7 @@ class AsyncSemaphoreTest {
 
     @Test
     void tryAcquireTakesAvailablePermitsAndReleaseReturnsThem() {
-        AsyncSemaphore sem = new AsyncSemaphore(2);
+        AsyncSemaphore sem = semaphore(2);
         assertThat(sem.tryAcquire()).isTrue();
         assertThat(sem.tryAcquire()).isTrue();
         assertThat(sem.tryAcquire()).isFalse();
@@ -69,7 +84,7 @@ class AsyncSemaphoreTest {
 
     @Test
     void acquireWithAPermitAvailableCompletesAtOnce() {
-        AsyncSemaphore sem = new AsyncSemaphore(1);
+        AsyncSemaphore sem = semaphore(1);
         Future<Void> f = sem.acquire(IMMEDIATE);
         assertThat(f.isSuccess()).isTrue();
         assertThat(sem.availablePermits()).isZero();
@@ -79,7 +94,7 @@ class AsyncSemaphoreTest {
     @Test
     void anAcquireThatNeedsNoWaitAllocatesNoFutureAndItsListenersRunOnTheNamedExecutor() throws Exception {
         EventLoop loop = newLoop();
-        AsyncSemaphore sem = new AsyncSemaphore(2);
+        AsyncSemaphore sem = semaphore(2);
         Future<Void> first = sem.acquire(loop);
         Future<Void> second = sem.acquire(loop);
         assertThat(first).as("one shared succeeded future per executor").isSameAs(second);
@@ -101,7 +116,7 @@ class AsyncSemaphoreTest {
                 .hasMessageContaining("-1");
         assertThatThrownBy(() -> new AsyncSemaphore(1, -2)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("maxPending").hasMessageContaining("-2");
-        AsyncSemaphore sem = new AsyncSemaphore(1);
+        AsyncSemaphore sem = semaphore(1);
         assertThatThrownBy(() -> sem.acquire(IMMEDIATE, 0)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("was 0");
         assertThatThrownBy(() -> sem.release(-3)).isInstanceOf(IllegalArgumentException.class)
@@ -115,7 +130,7 @@ class AsyncSemaphoreTest {
 
     @Test
     void threeWaitersAreWokenOnePerReleaseInFifoOrder() {
-        AsyncSemaphore sem = new AsyncSemaphore(0);
+        AsyncSemaphore sem = semaphore(0);
         List<String> order = new ArrayList<>();
         for (String name : List.of("a", "b", "c")) {
             sem.acquire(IMMEDIATE).addListener(f -> order.add(name));
@@ -134,7 +149,7 @@ class AsyncSemaphoreTest {
 
     @Test
     void aReleaseHandsThePermitToTheHeadWaiterSoANewcomerCannotBarge() {
-        AsyncSemaphore sem = new AsyncSemaphore(0);
+        AsyncSemaphore sem = semaphore(0);
         Future<Void> waiter = sem.acquire(IMMEDIATE);
         sem.release();
         assertThat(waiter.isSuccess()).isTrue();
@@ -143,7 +158,7 @@ class AsyncSemaphoreTest {
 
     @Test
     void whileAnyoneIsQueuedTryAcquireFailsEvenWithPermitsAvailable() {
-        AsyncSemaphore sem = new AsyncSemaphore(1);
+        AsyncSemaphore sem = semaphore(1);
         Future<Void> big = sem.acquire(IMMEDIATE, 3);
         assertThat(big.isDone()).isFalse();
         assertThat(sem.availablePermits()).isEqualTo(1);
@@ -160,7 +175,7 @@ class AsyncSemaphoreTest {
 
     @Test
     void aMultiPermitHeadWaiterIsNotStarvedByLaterSmallRequests() {
-        AsyncSemaphore sem = new AsyncSemaphore(0);
+        AsyncSemaphore sem = semaphore(0);
         Future<Void> big = sem.acquire(IMMEDIATE, 2);
         List<Future<Void>> small = new ArrayList<>();
         for (int i = 0; i < 5; i++) {
@@ -176,7 +191,7 @@ class AsyncSemaphoreTest {
 
     @Test
     void oneReleaseOfSeveralPermitsServesAsManyWaitersAsItCan() {
-        AsyncSemaphore sem = new AsyncSemaphore(0);
+        AsyncSemaphore sem = semaphore(0);
         Future<Void> a = sem.acquire(IMMEDIATE);
         Future<Void> b = sem.acquire(IMMEDIATE, 2);
         Future<Void> c = sem.acquire(IMMEDIATE);
@@ -191,7 +206,7 @@ class AsyncSemaphoreTest {
 
     @Test
     void cancellingAQueuedWaiterRemovesItAtOnce() {
-        AsyncSemaphore sem = new AsyncSemaphore(0);
+        AsyncSemaphore sem = semaphore(0);
         Future<Void> a = sem.acquire(IMMEDIATE);
         Future<Void> b = sem.acquire(IMMEDIATE);
         AtomicInteger queueSeenByListener = new AtomicInteger(-1);
@@ -209,7 +224,7 @@ class AsyncSemaphoreTest {
     void aWaiterCancelledInTheSameTickAsTheReleaseLetsTheNextWaiterHaveIt() {
         // CPython test_locks: cancel and release in one event-loop tick, before anything else runs.
         EventLoop loop = newLoop();
-        AsyncSemaphore sem = new AsyncSemaphore(0);
+        AsyncSemaphore sem = semaphore(0);
         List<Future<Void>> waiters = loop.submit(() -> List.of(sem.acquire(loop), sem.acquire(loop)))
                 .syncUninterruptibly().getNow();
         loop.submit(() -> {
@@ -225,7 +240,7 @@ class AsyncSemaphoreTest {
     void onceGrantedAWaiterCannotBeCancelledEvenBeforeItsCompletionRan() {
         // release(2) grants a and b under the lock, then completes them in order. a's listener
         // tries to cancel b in that window: the grant is final, so the cancel loses and b holds.
-        AsyncSemaphore sem = new AsyncSemaphore(0);
+        AsyncSemaphore sem = semaphore(0);
         Future<Void> a = sem.acquire(IMMEDIATE);
         Future<Void> b = sem.acquire(IMMEDIATE);
         Future<Void> c = sem.acquire(IMMEDIATE);
@@ -251,7 +266,7 @@ class AsyncSemaphoreTest {
         // The waiter's listener runs on its own executor, later. Cancelling between the grant and
         // that listener returns false: the future succeeded and the caller must release.
         ManualExecutor waiterLoop = new ManualExecutor();
-        AsyncSemaphore sem = new AsyncSemaphore(0);
+        AsyncSemaphore sem = semaphore(0);
         Future<Void> a = sem.acquire(waiterLoop);
         Future<Void> b = sem.acquire(waiterLoop);
         sem.release();
@@ -264,7 +279,7 @@ class AsyncSemaphoreTest {
 
     @Test
     void cancelTwoOfFourWaitersThenReleaseOnceAndExactlyTheThirdRuns() {
-        AsyncSemaphore sem = new AsyncSemaphore(0);
+        AsyncSemaphore sem = semaphore(0);
         List<Future<Void>> w = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
             w.add(sem.acquire(IMMEDIATE));
@@ -281,7 +296,7 @@ class AsyncSemaphoreTest {
     @Test
     void cancellingAPartlyFilledMultiPermitWaiterReturnsItsPermits() {
         // tokio cancel_acquire_releases_permits
-        AsyncSemaphore sem = new AsyncSemaphore(5);
+        AsyncSemaphore sem = semaphore(5);
         Future<Void> big = sem.acquire(IMMEDIATE, 6);
         assertThat(big.isDone()).isFalse();
         Future<Void> small = sem.acquire(IMMEDIATE, 3);
@@ -297,7 +312,7 @@ class AsyncSemaphoreTest {
     @Test
     void releaseRacingCancellationOnAnotherThreadLeavesExactlyTheRightCount() throws Exception {
         for (int run = 0; run < 2_000; run++) {
-            AsyncSemaphore sem = new AsyncSemaphore(0);
+            AsyncSemaphore sem = semaphore(0);
             Future<Void> a = sem.acquire(IMMEDIATE);
             CyclicBarrier start = new CyclicBarrier(2);
             Thread releaser = new Thread(() -> {
@@ -323,7 +338,7 @@ class AsyncSemaphoreTest {
     void aTimedOutWaiterFailsWithWaitTimeoutExceptionAndLeavesTheQueue() {
         EmbeddedChannel ch = new EmbeddedChannel();
         ch.freezeTime();
-        AsyncSemaphore sem = new AsyncSemaphore(0);
+        AsyncSemaphore sem = semaphore(0);
         Future<Void> a = sem.acquire(ch.eventLoop(), 100, MILLISECONDS);
         Future<Void> b = sem.acquire(ch.eventLoop());
         ch.advanceTimeBy(99, MILLISECONDS);
@@ -346,7 +361,7 @@ class AsyncSemaphoreTest {
     void aGrantBeforeTheTimerFiresWinsAndCancelsTheTimer() {
         EmbeddedChannel ch = new EmbeddedChannel();
         ch.freezeTime();
-        AsyncSemaphore sem = new AsyncSemaphore(0);
+        AsyncSemaphore sem = semaphore(0);
         Future<Void> a = sem.acquire(ch.eventLoop(), 100, MILLISECONDS);
         sem.release();
         assertThat(a.isSuccess()).isTrue();
@@ -362,7 +377,7 @@ class AsyncSemaphoreTest {
     void aTimeoutOfTheMultiPermitHeadPassesTheReservedPermitsOn() {
         EmbeddedChannel ch = new EmbeddedChannel();
         ch.freezeTime();
-        AsyncSemaphore sem = new AsyncSemaphore(1);
+        AsyncSemaphore sem = semaphore(1);
         Future<Void> big = sem.acquire(ch.eventLoop(), 2, 10, MILLISECONDS);
         Future<Void> small = sem.acquire(ch.eventLoop());
         ch.advanceTimeBy(10, MILLISECONDS);
@@ -375,7 +390,7 @@ class AsyncSemaphoreTest {
 
     @Test
     void aZeroTimeoutSucceedsOnlyIfAPermitIsThereNow() {
-        AsyncSemaphore sem = new AsyncSemaphore(1);
+        AsyncSemaphore sem = semaphore(1);
         assertThat(sem.acquire(IMMEDIATE, 0, SECONDS).isSuccess()).isTrue();
         Future<Void> f = sem.acquire(IMMEDIATE, 0, SECONDS);
         assertThat(f.cause()).isInstanceOf(WaitTimeoutException.class);
@@ -386,7 +401,7 @@ class AsyncSemaphoreTest {
     void timeoutRacingGrantOnRealLoopsNeverLosesOrDuplicatesAPermit() throws Exception {
         EventLoop waiterLoop = newLoop();
         EventLoop releaserLoop = newLoop();
-        AsyncSemaphore sem = new AsyncSemaphore(0);
+        AsyncSemaphore sem = semaphore(0);
         int runs = 2_000;
         AtomicInteger granted = new AtomicInteger();
         AtomicInteger timedOut = new AtomicInteger();
@@ -447,7 +462,7 @@ class AsyncSemaphoreTest {
     @Test
     void closeFailsEveryWaiterAndEveryLaterAcquireButLetsHoldersRelease() {
         EmbeddedChannel ch = new EmbeddedChannel();
-        AsyncSemaphore sem = new AsyncSemaphore(1);
+        AsyncSemaphore sem = semaphore(1);
         assertThat(sem.tryAcquire()).isTrue();
         Future<Void> a = sem.acquire(IMMEDIATE);
         Future<Void> b = sem.acquire(ch.eventLoop(), 10, SECONDS);
@@ -470,7 +485,7 @@ class AsyncSemaphoreTest {
 
     @Test
     void aTimedWaitOnAnExecutorThatCannotScheduleFailsAndLeavesTheQueue() {
-        AsyncSemaphore sem = new AsyncSemaphore(0);
+        AsyncSemaphore sem = semaphore(0);
         Future<Void> f = sem.acquire(IMMEDIATE, 1, SECONDS);
         assertThat(f.cause()).isInstanceOf(UnsupportedOperationException.class);
         assertThat(sem.queueLength()).isZero();
@@ -510,7 +525,7 @@ class AsyncSemaphoreTest {
 
     @Test
     void theUnboundedSemaphoreRefusesToOverflowTheCount() {
-        AsyncSemaphore sem = new AsyncSemaphore(Integer.MAX_VALUE);
+        AsyncSemaphore sem = semaphore(Integer.MAX_VALUE);
         assertThatThrownBy(sem::release).isInstanceOf(IllegalStateException.class);
         assertThat(sem.availablePermits()).isEqualTo(Integer.MAX_VALUE);
     }
@@ -519,7 +534,7 @@ class AsyncSemaphoreTest {
 
     @Test
     void withPermitRunsTheActionHoldingAPermitAndReleasesOnSuccess() {
-        AsyncSemaphore sem = new AsyncSemaphore(1);
+        AsyncSemaphore sem = semaphore(1);
         Promise<String> backend = IMMEDIATE.newPromise();
         AtomicInteger permitsDuringAction = new AtomicInteger(-1);
         Future<String> r = sem.withPermit(IMMEDIATE, () -> {
@@ -535,7 +550,7 @@ class AsyncSemaphoreTest {
 
     @Test
     void withPermitReleasesOnFailure() {
-        AsyncSemaphore sem = new AsyncSemaphore(1);
+        AsyncSemaphore sem = semaphore(1);
         RuntimeException boom = new RuntimeException("backend down");
         Future<String> r = sem.withPermit(IMMEDIATE, () -> IMMEDIATE.newFailedFuture(boom));
         assertThat(r.cause()).isSameAs(boom);
@@ -544,7 +559,7 @@ class AsyncSemaphoreTest {
 
     @Test
     void withPermitReleasesWhenTheSupplierThrowsOrReturnsNull() {
-        AsyncSemaphore sem = new AsyncSemaphore(1);
+        AsyncSemaphore sem = semaphore(1);
         IllegalArgumentException bad = new IllegalArgumentException("bad request");
         Future<String> r = sem.withPermit(IMMEDIATE, () -> {
             throw bad;
@@ -559,7 +574,7 @@ class AsyncSemaphoreTest {
 
     @Test
     void withPermitReleasesWhenTheActionIsCancelledAndCancellingTheResultCancelsTheAction() {
-        AsyncSemaphore sem = new AsyncSemaphore(1);
+        AsyncSemaphore sem = semaphore(1);
         Promise<String> backend = IMMEDIATE.newPromise();
         Future<String> r = sem.withPermit(IMMEDIATE, () -> backend);
         assertThat(sem.availablePermits()).isZero();
@@ -570,7 +585,7 @@ class AsyncSemaphoreTest {
 
     @Test
     void cancellingWithPermitWhileQueuedRemovesTheWaiterAndNeverRunsTheAction() {
-        AsyncSemaphore sem = new AsyncSemaphore(0);
+        AsyncSemaphore sem = semaphore(0);
         AtomicInteger runs = new AtomicInteger();
         Future<String> r = sem.withPermit(IMMEDIATE, () -> {
             runs.incrementAndGet();
@@ -587,7 +602,7 @@ class AsyncSemaphoreTest {
     @Test
     void withPermitCancelledAfterTheGrantButBeforeTheActionRanPassesThePermitOn() {
         ManualExecutor handlerLoop = new ManualExecutor();
-        AsyncSemaphore sem = new AsyncSemaphore(0);
+        AsyncSemaphore sem = semaphore(0);
         AtomicInteger runs = new AtomicInteger();
         Future<String> first = sem.withPermit(handlerLoop, () -> {
             runs.incrementAndGet();
@@ -608,7 +623,7 @@ class AsyncSemaphoreTest {
     void timedWithPermitGivesUpWaitingAndNeverRunsTheAction() {
         EmbeddedChannel ch = new EmbeddedChannel();
         ch.freezeTime();
-        AsyncSemaphore sem = new AsyncSemaphore(0);
+        AsyncSemaphore sem = semaphore(0);
         AtomicInteger runs = new AtomicInteger();
         Future<String> r = sem.withPermit(ch.eventLoop(), 50, MILLISECONDS, () -> {
             runs.incrementAndGet();
@@ -629,7 +644,7 @@ class AsyncSemaphoreTest {
     void aTimedWaitOnATerminatedExecutorFailsAndLosesNoPermit() {
         io.netty.util.concurrent.DefaultEventExecutor dead = new io.netty.util.concurrent.DefaultEventExecutor();
         dead.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
-        AsyncSemaphore sem = new AsyncSemaphore(0);
+        AsyncSemaphore sem = semaphore(0);
         Future<Void> f = sem.acquire(dead, 1, SECONDS);
         assertThat(f.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
         assertThat(sem.queueLength()).isZero();
@@ -650,7 +665,7 @@ class AsyncSemaphoreTest {
     void listenersRunOnTheExecutorTheCallerNamed() throws Exception {
         EventLoop callerLoop = newLoop();
         EventLoop releaserLoop = newLoop();
-        AsyncSemaphore sem = new AsyncSemaphore(0);
+        AsyncSemaphore sem = semaphore(0);
         AtomicReference<Thread> listenerThread = new AtomicReference<>();
         CountDownLatch ran = new CountDownLatch(1);
         callerLoop.execute(() -> sem.acquire(callerLoop).addListener(f -> {
@@ -665,7 +680,7 @@ class AsyncSemaphoreTest {
 
     @Test
     void reentrantListenersMayAcquireAndReleaseAgain() {
-        AsyncSemaphore sem = new AsyncSemaphore(0);
+        AsyncSemaphore sem = semaphore(0);
         List<String> log = new ArrayList<>();
         Future<Void> a = sem.acquire(IMMEDIATE);
         a.addListener(f -> {
@@ -688,7 +703,7 @@ class AsyncSemaphoreTest {
         ThreadFactory smallStack = r -> new FastThreadLocalThread(null, r, "small-stack-loop", 256 * 1024);
         EventLoop loop = new DefaultEventLoop(smallStack);
         loops.add(loop);
-        AsyncSemaphore sem = new AsyncSemaphore(0);
+        AsyncSemaphore sem = semaphore(0);
         AtomicInteger served = new AtomicInteger();
         CountDownLatch all = new CountDownLatch(1);
         loop.submit(() -> {
@@ -711,7 +726,7 @@ class AsyncSemaphoreTest {
     @Test
     void aHundredThousandChainedWaitersOnTheImmediateExecutorDoNotOverflow() {
         int n = 100_000;
-        AsyncSemaphore sem = new AsyncSemaphore(0);
+        AsyncSemaphore sem = semaphore(0);
         AtomicInteger served = new AtomicInteger();
         for (int i = 0; i < n; i++) {
             sem.acquire(IMMEDIATE).addListener(f -> {
@@ -727,7 +742,7 @@ class AsyncSemaphoreTest {
     @Test
     void aHundredThousandCancelledWaitersAreSkippedWithoutRecursion() {
         int n = 100_000;
-        AsyncSemaphore sem = new AsyncSemaphore(0);
+        AsyncSemaphore sem = semaphore(0);
         ManualExecutor later = new ManualExecutor();
         List<Future<Void>> all = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {

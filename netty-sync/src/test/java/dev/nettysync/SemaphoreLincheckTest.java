@@ -100,6 +100,8 @@ public class SemaphoreLincheckTest {
         check(sem.queueLength() == pending, "queueLength " + sem.queueLength() + " but " + pending + " pending");
         check(headWants < 0 || available < headWants,
                 "the head waiter wants " + headWants + " and " + available + " are free");
+        String broken = sem.brokenInvariant();
+        check(broken == null, String.valueOf(broken));
     }
 
     private static void check(boolean ok, String message) {

@@ -80,6 +80,7 @@ class SemaphoreStressTest {
             assertThat(inUse.get()).isZero();
             assertThat(sem.queueLength()).isZero();
             assertThat(sem.availablePermits()).as("permits conserved").isEqualTo(PERMITS);
+            assertThat(sem.brokenInvariant()).isNull();
             assertThat(grants.get()).as("the test did grant through the queue").isPositive();
             assertThat(cancels.get()).as("the test did cancel queued waiters").isPositive();
             assertThat(timeouts.get()).as("the test did time out waiters").isPositive();
@@ -154,6 +155,10 @@ class SemaphoreStressTest {
                 int available = sem.availablePermits();
                 if (available < 0 || available > PERMITS) {
                     fail("availablePermits() = " + available);
+                }
+                String broken = sem.brokenInvariant();    // I1, I2: nobody waits who could be served
+                if (broken != null) {
+                    fail(broken);
                 }
             }
         }
