@@ -102,9 +102,9 @@ class AsyncBarrierTest {
         AsyncBarrier barrier = new AsyncBarrier(2);
         List<Integer> indexes = new ArrayList<>();
         Future<Integer> a = barrier.await(partyLoop);
-        a.addListener(f -> indexes.add(f.getNow()));
+        a.addListener(f -> indexes.add((Integer) f.getNow()));
         Future<Integer> b = barrier.await(partyLoop);
-        b.addListener(f -> indexes.add(f.getNow()));
+        b.addListener(f -> indexes.add((Integer) f.getNow()));
         assertThat(indexes).as("listeners not run yet").isEmpty();
         assertThat(a.getNow()).isZero();
         assertThat(b.getNow()).isEqualTo(1);
