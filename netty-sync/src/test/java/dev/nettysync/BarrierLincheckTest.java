@@ -100,7 +100,7 @@ public class BarrierLincheckTest {
 
     @Test
     void stress() {
-        new StressOptions().iterations(3).invocationsPerIteration(300)
+        new StressOptions().iterations(2).invocationsPerIteration(150)
                 .threads(3).actorsPerThread(3).check(getClass());
     }
 }
