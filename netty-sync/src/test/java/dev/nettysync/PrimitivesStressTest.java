@@ -7,7 +7,9 @@ import io.netty.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.BrokenBarrierException;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
@@ -31,7 +33,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * signalAll / await / awaitUntil, barrier arrivals and rare resets). Checked:
  * <ul>
  *   <li>every future completes (after a final drain: set, signalAll until empty, reset);</li>
- *   <li>event: a wait still pending was queued after the last {@code set()} began, and no wait
+ *   <li>event: a wait still pending at the end, or cancelled successfully, was queued after
+ *       the last {@code set()} that began (for a cancel: and returned) before, and no wait
  *       failed other than by cancel or timeout;</li>
  *   <li>condition: the lock is never held by two parties, every wait resumes holding it, and
  *       at the end it is free with nobody queued on it or on the condition;</li>
@@ -55,6 +58,7 @@ class PrimitivesStressTest {
 
     private final AtomicLong seq = new AtomicLong();                  // orders sets and event waits
     private final AtomicLong lastSetStartedAt = new AtomicLong(-1);
+    private final AtomicLong lastReturnedSetStartedAt = new AtomicLong(-1);  // of sets that returned
     private final ConcurrentLinkedQueue<QueuedEventWait> queuedEventWaits = new ConcurrentLinkedQueue<>();
     private final AtomicInteger holders = new AtomicInteger();
     private final AtomicLongArray indexCounts = new AtomicLongArray(PARTIES);
@@ -143,6 +147,7 @@ class PrimitivesStressTest {
         private boolean onLoop;
         private final CountDownLatch done;
         private final List<Future<?>> pending = new ArrayList<>();   // confined to this actor
+        private final Map<Future<?>, Long> eventWaitStamps = new IdentityHashMap<>();  // idem
 
         Actor(long ops, CountDownLatch done) {
             this.opsLeft = ops;
@@ -181,14 +186,23 @@ class PrimitivesStressTest {
             ThreadLocalRandom rnd = ThreadLocalRandom.current();
             int op = rnd.nextInt(100);
             pending.removeIf(Future::isDone);
+            eventWaitStamps.keySet().removeIf(Future::isDone);
             boolean full = pending.size() >= MAX_PENDING_PER_ACTOR;
             if (op < 12) {
                 if (!pending.isEmpty()) {
-                    pending.remove(rnd.nextInt(pending.size())).cancel(false);
+                    Future<?> f = pending.remove(rnd.nextInt(pending.size()));
+                    Long queuedAt = eventWaitStamps.remove(f);
+                    long setBefore = lastReturnedSetStartedAt.get();
+                    if (f.cancel(false) && queuedAt != null && setBefore > queuedAt) {
+                        fail("cancelled an event wait queued at " + queuedAt + " after a set that began at "
+                                + setBefore + " had returned without waking it");
+                    }
                 }
             } else if (op < 20) {
-                lastSetStartedAt.accumulateAndGet(seq.incrementAndGet(), Math::max);
+                long setAt = seq.incrementAndGet();
+                lastSetStartedAt.accumulateAndGet(setAt, Math::max);
                 event.set();
+                lastReturnedSetStartedAt.accumulateAndGet(setAt, Math::max);
             } else if (op < 27) {
                 event.clear();
             } else if (op < 55) {
@@ -221,7 +235,9 @@ class PrimitivesStressTest {
             Future<Void> f = timed ? event.await(randomLoop(), rnd.nextInt(300), MICROSECONDS) : event.await(randomLoop());
             if (!f.isDone()) {
                 // stamped after the await returned, when it is queued: a set stamped later must wake it
-                queuedEventWaits.add(new QueuedEventWait(seq.incrementAndGet(), f));
+                long stamp = seq.incrementAndGet();
+                queuedEventWaits.add(new QueuedEventWait(stamp, f));
+                eventWaitStamps.put(f, stamp);
             }
             track(f, true, x -> {
                 if (x.isSuccess()) {
