@@ -195,6 +195,16 @@ class AsyncBarrierTest {
     }
 
     @Test
+    void aTimedWaitOnAnExecutorThatCannotScheduleFailsAndLeavesTheBarrier() {
+        AsyncBarrier barrier = new AsyncBarrier(2);
+        Future<Integer> f = barrier.await(IMMEDIATE, 1, SECONDS);
+        assertThat(f.cause()).isInstanceOf(UnsupportedOperationException.class);
+        assertThat(barrier.waiting()).isZero();
+        Future<Integer> a = barrier.await(IMMEDIATE);
+        assertThat(a.isDone()).as("the failed party did not count").isFalse();
+    }
+
+    @Test
     void aZeroTimeoutTripsIfItIsTheLastPartyElseFailsAtOnce() {
         AsyncBarrier barrier = new AsyncBarrier(2);
         assertThat(barrier.await(IMMEDIATE, 0, SECONDS).cause()).isInstanceOf(WaitTimeoutException.class);

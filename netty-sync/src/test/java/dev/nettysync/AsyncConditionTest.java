@@ -252,6 +252,7 @@ class AsyncConditionTest {
         cond.signal();
         lock.unlock();
         w.await(10, SECONDS);
+        waiterLoop.submit(() -> { }).syncUninterruptibly();  // the listener runs after await() returns
         assertThat(w.isSuccess()).isTrue();
         assertThat(evaluations).hasSize(3).allMatch("on loop, locked"::equals);
         assertThat(lockedWhenDone.get()).isTrue();
@@ -366,6 +367,16 @@ class AsyncConditionTest {
         assertThat(lock.isLocked()).isTrue();
         lock.unlock();
         ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aTimedWaitOnAnExecutorThatCannotScheduleFailsHoldingTheLock() {
+        take();
+        Future<Void> w = cond.await(IMMEDIATE, 1, SECONDS);
+        assertThat(w.cause()).isInstanceOf(UnsupportedOperationException.class);
+        assertThat(lock.isLocked()).isTrue();
+        assertThat(cond.queueLength()).isZero();
+        lock.unlock();
     }
 
     @Test

@@ -164,6 +164,14 @@ class AsyncEventTest {
     }
 
     @Test
+    void aTimedWaitOnAnExecutorThatCannotScheduleFailsAndLeavesTheQueue() {
+        AsyncEvent event = new AsyncEvent();
+        Future<Void> f = event.await(IMMEDIATE, 1, SECONDS);
+        assertThat(f.cause()).isInstanceOf(UnsupportedOperationException.class);
+        assertThat(event.queueLength()).isZero();
+    }
+
+    @Test
     void cancellingAWaiterRemovesItAtOnceAndAffectsNoOtherWaiter() {
         AsyncEvent event = new AsyncEvent();
         Future<Void> a = event.await(IMMEDIATE);

@@ -71,9 +71,13 @@ public class EventLincheckTest {
                 .threads(3).actorsPerThread(3).check(getClass());
     }
 
+    /**
+     * Two threads: on a 2-core CI machine, three threads spinning in Lincheck's stress runner wait
+     * on time slices (over a minute for 300 invocations); the waiter/other split still races.
+     */
     @Test
     void stress() {
-        new StressOptions().iterations(2).invocationsPerIteration(150)
-                .threads(3).actorsPerThread(3).check(getClass());
+        new StressOptions().iterations(3).invocationsPerIteration(100)
+                .threads(2).actorsPerThread(3).check(getClass());
     }
 }
