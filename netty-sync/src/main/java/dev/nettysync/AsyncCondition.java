@@ -46,16 +46,22 @@ import java.util.function.BooleanSupplier;
  * </ul>
  * in each of these the caller holds the lock again when the future completes and must unlock
  * it; so {@code withLock(executor, () -> condition.await(executor))} always unlocks correctly.
- * <b>The one exception</b> is a {@link ClosedException}: the lock was closed while the waiter
- * was re-acquiring it, and the caller does not hold it.
+ * <b>The exceptions</b> are a {@link ClosedException} (the lock was closed while the waiter
+ * was re-acquiring it) and, on a lock created with a {@code maxPending} bound, a
+ * {@link QueueFullException} (the lock's queue was full when the waiter queued to re-acquire
+ * it): then the caller does not hold the lock. {@code withLock} does not know this and
+ * unlocks anyway, so do not combine it with a closable or bounded lock.
  *
  * <h2>Cancellation</h2>
  * Because the lock must be re-acquired first, {@code cancel()} on a wait's future is a request,
  * as interrupting {@link java.util.concurrent.locks.Condition#await()} is: it returns
  * {@code true} if the wait had not ended yet, and the future becomes cancelled once the lock is
  * held again (at once if it is free), so {@code isDone()} can be {@code false} for that short
- * while. A waiter that was already signalled but is cancelled (or times out) before it got the
- * lock back passes the signal on to the next waiter, so no signal is lost (CPython gh-112202).
+ * while. A waiter that was already signalled but is cancelled (or times out) before its future
+ * completed (before it got the lock back, or while it evaluates its predicate) passes the signal
+ * on to the next waiter, so no signal is lost (CPython gh-112202); the next waiter may then see
+ * a spurious wake-up, which {@link #awaitUntil} absorbs. The timeout of a plain {@code await}
+ * no longer applies once it is signalled.
  *
  * <h2>Threads and executors</h2>
  * Thread-safe; waiters may be on any executors. Each future completes on the executor its
@@ -84,7 +90,9 @@ public final class AsyncCondition {
      * `signalled`, `end` and `finishing` are guarded by `queue`'s monitor; the transitions that
      * touch the queue happen under it. Re-locking and completion happen outside it, and the
      * predicate runs outside it too (it is user code), after which `end` is read again so a
-     * cancel that arrived meanwhile is not lost.
+     * cancel that arrived meanwhile is not lost; the signal it consumed is then passed on, as
+     * requestEnd() does for a waiter still SIGNALLED. A plain await's timer is cancelled by the
+     * signal; if the signal came before await0() published the timer, await0() cancels it.
      */
 
     private static final Object CANCELLED = new Object();
@@ -201,6 +209,18 @@ public final class AsyncCondition {
         }
         if (timeoutNanos >= 0 && !w.isDone()) {
             w.startTimer(timeoutNanos);
+            if (predicate == null) {
+                // A plain wait signalled before its timer was published (the unlock above can
+                // hand the lock to a task that signals at once, or another thread signalled):
+                // wake() found no timer to cancel, and the timeout no longer applies.
+                boolean queued;
+                synchronized (queue) {
+                    queued = w.queuedIn(queue);
+                }
+                if (!queued) {
+                    w.cancelTimer();
+                }
+            }
         }
         return w;
     }
@@ -266,7 +286,9 @@ public final class AsyncCondition {
     /** On w's executor, with the lock held for w: finish, or evaluate the predicate and wait again. */
     private void afterLockHeld(ConditionWaiter w) {
         Object end;
+        boolean woken;                                // this round consumes a signal
         synchronized (queue) {
+            woken = w.signalled;                      // false if an end already passed it on
             w.signalled = false;
             end = w.end;
         }
@@ -280,6 +302,7 @@ public final class AsyncCondition {
             }
         }
         boolean waitAgain;
+        ConditionWaiter passTo = null;
         synchronized (queue) {
             end = w.end;                              // a cancel or timeout may have come meanwhile
             waitAgain = end == null && predicateFailure == null && !satisfied;
@@ -287,7 +310,18 @@ public final class AsyncCondition {
                 queue.addLast(w);
             } else {
                 w.finishing = true;
+                if (end != null && woken) {
+                    // The end came after this waiter had taken the signal (requestEnd saw it no
+                    // longer signalled): it will not act on it, so pass it on as requestEnd would.
+                    passTo = queue.pollFirst();
+                    if (passTo != null) {
+                        passTo.signalled = true;
+                    }
+                }
             }
+        }
+        if (passTo != null) {
+            wake(passTo);
         }
         if (waitAgain) {
             unlockForWait(w);
@@ -362,6 +396,10 @@ public final class AsyncCondition {
         @Override
         protected boolean abandon() {
             return owner.requestEnd(this, CANCELLED);
+        }
+
+        boolean queuedIn(WaiterList<ConditionWaiter> q) {   // caller holds q's monitor
+            return isIn(q);
         }
 
         EventExecutor waiterExecutor() {

@@ -1,0 +1,359 @@
+package dev.nettysync;
+
+import io.netty.channel.DefaultEventLoop;
+import io.netty.channel.EventLoop;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ImmediateEventExecutor;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.BrokenBarrierException;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static java.util.concurrent.TimeUnit.MILLISECONDS;
+import static java.util.concurrent.TimeUnit.SECONDS;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * Scenario tests for {@link AsyncBarrier}; harness as in {@link AsyncSemaphoreTest}.
+ */
+class AsyncBarrierTest {
+    private static final EventExecutor IMMEDIATE = ImmediateEventExecutor.INSTANCE;
+
+    private final List<EventLoop> loops = new ArrayList<>();
+
+    @AfterEach
+    void shutdownLoops() {
+        for (EventLoop l : loops) {
+            l.shutdownGracefully(0, 1, SECONDS).syncUninterruptibly();
+        }
+    }
+
+    @Test
+    void nPartiesTripTogetherWithIndexesInArrivalOrderTheLastGettingNMinusOne() {
+        AsyncBarrier barrier = new AsyncBarrier(3);
+        Future<Integer> a = barrier.await(IMMEDIATE);
+        Future<Integer> b = barrier.await(IMMEDIATE);
+        assertThat(a.isDone()).isFalse();
+        assertThat(b.isDone()).isFalse();
+        assertThat(barrier.waiting()).isEqualTo(2);
+        assertThat(barrier.toString()).contains("waiting=2/3");
+
+        Future<Integer> c = barrier.await(IMMEDIATE);
+
+        assertThat(c.getNow()).isEqualTo(2);
+        assertThat(a.getNow()).isZero();
+        assertThat(b.getNow()).isEqualTo(1);
+        assertThat(barrier.waiting()).isZero();
+        assertThat(barrier.parties()).isEqualTo(3);
+        assertThat(barrier.isBroken()).isFalse();
+    }
+
+    @Test
+    void itIsCyclicSeveralCyclesInARow() {
+        AsyncBarrier barrier = new AsyncBarrier(2);
+        for (int cycle = 0; cycle < 5; cycle++) {
+            Future<Integer> first = barrier.await(IMMEDIATE);
+            assertThat(first.isDone()).as("cycle %d", cycle).isFalse();
+            Future<Integer> second = barrier.await(IMMEDIATE);
+            assertThat(first.getNow()).as("cycle %d", cycle).isZero();
+            assertThat(second.getNow()).as("cycle %d", cycle).isEqualTo(1);
+            assertThat(barrier.waiting()).isZero();
+        }
+    }
+
+    @Test
+    void anArrivalWhileThePreviousCycleIsStillBeingCompletedBelongsToTheNextCycle() {
+        // a's listener arrives again while trip() is still completing the cycle (b not yet).
+        AsyncBarrier barrier = new AsyncBarrier(3);
+        List<String> log = new ArrayList<>();
+        AtomicReference<Future<Integer>> again = new AtomicReference<>();
+        Future<Integer> a = barrier.await(IMMEDIATE);
+        Future<Integer> b = barrier.await(IMMEDIATE);
+        a.addListener(f -> {
+            log.add("a=" + f.getNow() + ", b done=" + b.isDone());
+            again.set(barrier.await(IMMEDIATE));
+        });
+        b.addListener(f -> log.add("b=" + f.getNow()));
+
+        Future<Integer> c = barrier.await(IMMEDIATE);
+
+        assertThat(log).containsExactly("a=0, b done=false", "b=1");
+        assertThat(c.getNow()).isEqualTo(2);
+        assertThat(again.get().isDone()).as("waits in the next cycle").isFalse();
+        assertThat(barrier.waiting()).isEqualTo(1);
+        barrier.await(IMMEDIATE);
+        Future<Integer> last = barrier.await(IMMEDIATE);
+        assertThat(again.get().getNow()).isZero();
+        assertThat(last.getNow()).isEqualTo(2);
+    }
+
+    @Test
+    void arrivalsWhileTheTrippedCyclesListenersHaveNotRunYetStartANewCycle() {
+        ManualExecutor partyLoop = new ManualExecutor();
+        AsyncBarrier barrier = new AsyncBarrier(2);
+        List<Integer> indexes = new ArrayList<>();
+        Future<Integer> a = barrier.await(partyLoop);
+        a.addListener(f -> indexes.add((Integer) f.getNow()));
+        Future<Integer> b = barrier.await(partyLoop);
+        b.addListener(f -> indexes.add((Integer) f.getNow()));
+        assertThat(indexes).as("listeners not run yet").isEmpty();
+        assertThat(a.getNow()).isZero();
+        assertThat(b.getNow()).isEqualTo(1);
+
+        Future<Integer> c = barrier.await(partyLoop);
+        assertThat(c.isDone()).isFalse();
+        assertThat(barrier.waiting()).isEqualTo(1);
+        partyLoop.runPending();
+        assertThat(indexes).containsExactly(0, 1);
+        assertThat(barrier.await(IMMEDIATE).getNow()).isEqualTo(1);
+        assertThat(c.getNow()).isZero();
+    }
+
+    @Test
+    void resetFailsTheWaitersAndLeavesTheBarrierUsable() {
+        AsyncBarrier barrier = new AsyncBarrier(3);
+        Future<Integer> a = barrier.await(IMMEDIATE);
+        Future<Integer> b = barrier.await(IMMEDIATE);
+
+        barrier.reset();
+
+        assertThat(a.cause()).isInstanceOf(BrokenBarrierException.class).hasMessageContaining("reset");
+        assertThat(b.cause()).isInstanceOf(BrokenBarrierException.class);
+        assertThat(barrier.waiting()).isZero();
+        assertThat(barrier.isBroken()).isFalse();
+        List<Future<Integer>> next = List.of(barrier.await(IMMEDIATE), barrier.await(IMMEDIATE), barrier.await(IMMEDIATE));
+        assertThat(next).extracting(Future::getNow).containsExactly(0, 1, 2);
+    }
+
+    @Test
+    void abortBreaksTheBarrierUntilReset() {
+        AsyncBarrier barrier = new AsyncBarrier(2);
+        Future<Integer> a = barrier.await(IMMEDIATE);
+
+        barrier.abort();
+
+        assertThat(a.cause()).isInstanceOf(BrokenBarrierException.class).hasMessageContaining("aborted");
+        assertThat(barrier.isBroken()).isTrue();
+        Future<Integer> later = barrier.await(IMMEDIATE);
+        assertThat(later.cause()).as("fails at once").isInstanceOf(BrokenBarrierException.class)
+                .hasMessageContaining("is broken");
+        assertThat(barrier.waiting()).isZero();
+
+        barrier.reset();
+        assertThat(barrier.isBroken()).isFalse();
+        Future<Integer> x = barrier.await(IMMEDIATE);
+        assertThat(x.isDone()).isFalse();
+        assertThat(barrier.await(IMMEDIATE).getNow()).isEqualTo(1);
+        assertThat(x.getNow()).isZero();
+    }
+
+    @Test
+    void aCancelledWaiterLeavesAndTheBarrierStillTripsWhenAFullSetArrives() {
+        AsyncBarrier barrier = new AsyncBarrier(3);
+        Future<Integer> a = barrier.await(IMMEDIATE);
+        Future<Integer> b = barrier.await(IMMEDIATE);
+
+        assertThat(a.cancel(false)).isTrue();
+
+        assertThat(a.isCancelled()).isTrue();
+        assertThat(barrier.waiting()).isEqualTo(1);
+        assertThat(barrier.isBroken()).as("leaving does not break it").isFalse();
+        Future<Integer> c = barrier.await(IMMEDIATE);
+        assertThat(c.isDone()).as("only 2 of 3 now").isFalse();
+        Future<Integer> d = barrier.await(IMMEDIATE);
+        assertThat(List.of(b, c, d)).extracting(Future::getNow).containsExactly(0, 1, 2);
+    }
+
+    @Test
+    void aTimedOutWaiterLeavesAndTheBarrierStillTripsWhenAFullSetArrives() {
+        EmbeddedChannel ch = new EmbeddedChannel();
+        ch.freezeTime();
+        AsyncBarrier barrier = new AsyncBarrier(2);
+        Future<Integer> timed = barrier.await(ch.eventLoop(), 100, MILLISECONDS);
+        ch.advanceTimeBy(100, MILLISECONDS);
+        ch.runScheduledPendingTasks();
+
+        assertThat(timed.cause()).isInstanceOf(WaitTimeoutException.class).hasMessageContaining("100 ms");
+        assertThat(barrier.waiting()).isZero();
+        assertThat(barrier.isBroken()).isFalse();
+
+        Future<Integer> a = barrier.await(ch.eventLoop(), 100, MILLISECONDS);
+        Future<Integer> b = barrier.await(ch.eventLoop(), 100, MILLISECONDS);
+        assertThat(a.getNow()).isZero();
+        assertThat(b.getNow()).isEqualTo(1);
+        assertThat(ch.runScheduledPendingTasks()).as("a's timer was cancelled").isEqualTo(-1);
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aTimedWaitOnAnExecutorThatCannotScheduleFailsAndLeavesTheBarrier() {
+        AsyncBarrier barrier = new AsyncBarrier(2);
+        Future<Integer> f = barrier.await(IMMEDIATE, 1, SECONDS);
+        assertThat(f.cause()).isInstanceOf(UnsupportedOperationException.class);
+        assertThat(barrier.waiting()).isZero();
+        Future<Integer> a = barrier.await(IMMEDIATE);
+        assertThat(a.isDone()).as("the failed party did not count").isFalse();
+    }
+
+    @Test
+    void aZeroTimeoutTripsIfItIsTheLastPartyElseFailsAtOnce() {
+        AsyncBarrier barrier = new AsyncBarrier(2);
+        assertThat(barrier.await(IMMEDIATE, 0, SECONDS).cause()).isInstanceOf(WaitTimeoutException.class);
+        assertThat(barrier.waiting()).isZero();
+        Future<Integer> a = barrier.await(IMMEDIATE);
+        assertThat(barrier.await(IMMEDIATE, 0, SECONDS).getNow()).isEqualTo(1);
+        assertThat(a.getNow()).isZero();
+    }
+
+    @Test
+    void onceTrippedACancelBeforeTheListenerRanLoses() {
+        ManualExecutor partyLoop = new ManualExecutor();
+        AsyncBarrier barrier = new AsyncBarrier(2);
+        Future<Integer> a = barrier.await(partyLoop);
+        barrier.await(IMMEDIATE);
+        assertThat(a.cancel(false)).isFalse();
+        partyLoop.runPending();
+        assertThat(a.getNow()).isZero();
+    }
+
+    @Test
+    void theActionRunsExactlyOncePerTripBeforeAnyWaiterOfTheCycleCompletes() {
+        List<String> log = new ArrayList<>();
+        List<Future<Integer>> cycle = new ArrayList<>();
+        AsyncBarrier barrier = new AsyncBarrier(3, () ->
+                log.add("action, done=" + cycle.stream().filter(Future::isDone).count()));
+        for (int round = 0; round < 2; round++) {
+            cycle.clear();
+            for (int i = 0; i < 3; i++) {
+                cycle.add(barrier.await(IMMEDIATE));
+                cycle.get(i).addListener(f -> log.add("party " + f.getNow()));
+            }
+        }
+        assertThat(log).containsExactly(
+                "action, done=0", "party 0", "party 1", "party 2",
+                "action, done=0", "party 0", "party 1", "party 2");
+    }
+
+    @Test
+    void aThrowingActionBreaksTheBarrierAndFailsTheWholeCycleWithTheCause() {
+        IllegalStateException boom = new IllegalStateException("action failed");
+        AtomicInteger runs = new AtomicInteger();
+        AsyncBarrier barrier = new AsyncBarrier(2, () -> {
+            if (runs.incrementAndGet() == 1) {
+                throw boom;
+            }
+        });
+        Future<Integer> a = barrier.await(IMMEDIATE);
+        Future<Integer> b = barrier.await(IMMEDIATE);
+
+        assertThat(a.cause()).isInstanceOf(BrokenBarrierException.class).hasCause(boom);
+        assertThat(b.cause()).as("the last party too").isInstanceOf(BrokenBarrierException.class).hasCause(boom);
+        assertThat(barrier.isBroken()).isTrue();
+        assertThat(barrier.await(IMMEDIATE).cause()).isInstanceOf(BrokenBarrierException.class);
+        assertThat(runs.get()).isEqualTo(1);
+
+        barrier.reset();
+        Future<Integer> c = barrier.await(IMMEDIATE);
+        assertThat(barrier.await(IMMEDIATE).getNow()).isEqualTo(1);
+        assertThat(c.getNow()).isZero();
+        assertThat(runs.get()).isEqualTo(2);
+    }
+
+    @Test
+    void aThrowingActionAlsoFailsWhoeverArrivedForTheNextCycleMeanwhile() {
+        AtomicReference<Future<Integer>> early = new AtomicReference<>();
+        AsyncBarrier[] holder = new AsyncBarrier[1];
+        holder[0] = new AsyncBarrier(2, () -> {
+            early.set(holder[0].await(IMMEDIATE));       // a party of the next cycle
+            throw new IllegalStateException("boom");
+        });
+        holder[0].await(IMMEDIATE);
+        holder[0].await(IMMEDIATE);
+        assertThat(early.get().cause()).isInstanceOf(BrokenBarrierException.class);
+        assertThat(holder[0].waiting()).isZero();
+    }
+
+    @Test
+    void onePartyTripsOnEveryAwaitWithIndexZero() {
+        AtomicInteger actions = new AtomicInteger();
+        AsyncBarrier barrier = new AsyncBarrier(1, actions::incrementAndGet);
+        for (int i = 0; i < 3; i++) {
+            assertThat(barrier.await(IMMEDIATE).getNow()).isZero();
+        }
+        assertThat(actions.get()).isEqualTo(3);
+        assertThat(barrier.waiting()).isZero();
+    }
+
+    @Test
+    void badArguments() {
+        assertThatThrownBy(() -> new AsyncBarrier(0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("was 0");
+        assertThatThrownBy(() -> new AsyncBarrier(-2, () -> { })).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("was -2");
+        AsyncBarrier barrier = new AsyncBarrier(2);
+        assertThatThrownBy(() -> barrier.await(null)).isInstanceOf(NullPointerException.class)
+                .hasMessageContaining("executor");
+        assertThatThrownBy(() -> barrier.await(IMMEDIATE, 1, null)).isInstanceOf(NullPointerException.class)
+                .hasMessageContaining("unit");
+        assertThat(barrier.waiting()).isZero();
+    }
+
+    @Test
+    void partiesOnSeveralLoopsEachCompleteOnTheirOwnExecutor() throws Exception {
+        int parties = 4;
+        EventLoop[] partyLoops = new EventLoop[parties];
+        for (int i = 0; i < parties; i++) {
+            partyLoops[i] = new DefaultEventLoop();
+            loops.add(partyLoops[i]);
+        }
+        AsyncBarrier barrier = new AsyncBarrier(parties);
+        int cycles = 50;
+        CountDownLatch done = new CountDownLatch(parties * cycles);
+        ConcurrentLinkedQueue<String> problems = new ConcurrentLinkedQueue<>();
+        ConcurrentLinkedQueue<Integer>[] perCycle = newQueues(cycles);
+        for (EventLoop l : partyLoops) {
+            l.execute(() -> arrive(barrier, l, 0, cycles, perCycle, problems, done));
+        }
+        assertThat(done.await(30, SECONDS)).isTrue();
+        assertThat(problems).isEmpty();
+        for (int c = 0; c < cycles; c++) {
+            assertThat(perCycle[c]).as("cycle %d", c).containsExactlyInAnyOrder(0, 1, 2, 3);
+        }
+        assertThat(barrier.waiting()).isZero();
+    }
+
+    @SuppressWarnings("unchecked")
+    private static ConcurrentLinkedQueue<Integer>[] newQueues(int n) {
+        ConcurrentLinkedQueue<Integer>[] q = new ConcurrentLinkedQueue[n];
+        for (int i = 0; i < n; i++) {
+            q[i] = new ConcurrentLinkedQueue<>();
+        }
+        return q;
+    }
+
+    /** Each party goes round {@code cycles} times; it cannot run ahead, so cycle numbers align. */
+    private static void arrive(AsyncBarrier barrier, EventLoop l, int cycle, int cycles,
+                               ConcurrentLinkedQueue<Integer>[] perCycle, ConcurrentLinkedQueue<String> problems,
+                               CountDownLatch done) {
+        barrier.await(l).addListener(f -> {
+            if (!l.inEventLoop() || !f.isSuccess()) {
+                problems.add("cycle " + cycle + ": on " + Thread.currentThread() + ", " + f.cause());
+            } else {
+                perCycle[cycle].add((Integer) f.getNow());
+            }
+            done.countDown();
+            if (cycle + 1 < cycles) {
+                arrive(barrier, l, cycle + 1, cycles, perCycle, problems, done);
+            }
+        });
+    }
+}

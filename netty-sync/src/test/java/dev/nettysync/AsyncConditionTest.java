@@ -1,0 +1,744 @@
+package dev.nettysync;
+
+import io.netty.channel.DefaultEventLoop;
+import io.netty.channel.EventLoop;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.FastThreadLocalThread;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ImmediateEventExecutor;
+import io.netty.util.concurrent.Promise;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
+
+import static java.util.concurrent.TimeUnit.MILLISECONDS;
+import static java.util.concurrent.TimeUnit.SECONDS;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * Scenario tests for {@link AsyncCondition}; harness as in {@link AsyncSemaphoreTest}. The
+ * lock has no owner, so "the test holds the lock" means the test called {@code tryLock()}; the
+ * stories name the logical party that holds it.
+ */
+class AsyncConditionTest {
+    private static final EventExecutor IMMEDIATE = ImmediateEventExecutor.INSTANCE;
+
+    private final AsyncCondition cond = new AsyncCondition();
+    private final AsyncLock lock = cond.lock();
+    private final List<EventLoop> loops = new ArrayList<>();
+    private int state;                                 // the "shared data" of the consumer stories
+
+    @AfterEach
+    void shutdownLoops() {
+        for (EventLoop l : loops) {
+            l.shutdownGracefully(0, 1, SECONDS).syncUninterruptibly();
+        }
+    }
+
+    private EventLoop newLoop() {
+        EventLoop l = new DefaultEventLoop();
+        loops.add(l);
+        return l;
+    }
+
+    /** Takes the lock for a party of the story; it must be free. */
+    private void take() {
+        assertThat(lock.tryLock()).as("the lock is free").isTrue();
+    }
+
+    // ------------------------------------------------------------ lock discipline
+
+    @Test
+    void awaitAndSignalWithoutHoldingTheLockThrowNamingTheMethod() {
+        assertThatThrownBy(() -> cond.await(IMMEDIATE)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("await()");
+        assertThatThrownBy(() -> cond.await(IMMEDIATE, 1, SECONDS)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("await()");
+        assertThatThrownBy(() -> cond.awaitUntil(IMMEDIATE, () -> true)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("awaitUntil()");
+        assertThatThrownBy(cond::signal).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("signal()");
+        assertThatThrownBy(() -> cond.signal(2)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("signal()");
+        assertThatThrownBy(cond::signalAll).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("signalAll()");
+        assertThat(cond.queueLength()).isZero();
+        assertThat(lock.isLocked()).isFalse();
+    }
+
+    @Test
+    void badArguments() {
+        take();
+        assertThatThrownBy(() -> cond.signal(0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("was 0");
+        assertThatThrownBy(() -> cond.await(null)).isInstanceOf(NullPointerException.class)
+                .hasMessageContaining("executor");
+        assertThatThrownBy(() -> cond.awaitUntil(IMMEDIATE, null)).isInstanceOf(NullPointerException.class)
+                .hasMessageContaining("predicate");
+        assertThatThrownBy(() -> cond.await(IMMEDIATE, 1, null)).isInstanceOf(NullPointerException.class)
+                .hasMessageContaining("unit");
+        assertThatThrownBy(() -> new AsyncCondition(null)).isInstanceOf(NullPointerException.class);
+        assertThat(cond.queueLength()).isZero();
+        assertThat(lock.isLocked()).as("no bad call released the lock").isTrue();
+    }
+
+    @Test
+    void awaitReleasesTheLockAndCompletesOnlyOnceItIsHeldAgainBehindEarlierLockWaiters() {
+        List<String> order = new ArrayList<>();
+        take();                                           // waiter W
+        Future<Void> w = cond.await(IMMEDIATE);
+        w.addListener(f -> order.add("W resumes, locked=" + lock.isLocked()));
+        assertThat(lock.isLocked()).as("released while waiting").isFalse();
+        assertThat(cond.queueLength()).isEqualTo(1);
+
+        take();                                           // signaller S
+        Future<Void> c = lock.lock(IMMEDIATE);            // C queues for the lock before W is signalled
+        c.addListener(f -> order.add("C gets the lock"));
+        cond.signal();
+        assertThat(w.isDone()).as("signalled, but S holds the lock").isFalse();
+        assertThat(cond.queueLength()).isZero();
+
+        lock.unlock();                                    // S leaves: C was first in line
+        assertThat(order).containsExactly("C gets the lock");
+        assertThat(w.isDone()).isFalse();
+
+        lock.unlock();                                    // C leaves
+        assertThat(order).containsExactly("C gets the lock", "W resumes, locked=true");
+        assertThat(w.isSuccess()).isTrue();
+        assertThat(lock.isLocked()).as("W holds it and must unlock").isTrue();
+        lock.unlock();
+        assertThat(lock.isLocked()).isFalse();
+    }
+
+    // ------------------------------------------------------------ signalling
+
+    /** A waiter that logs its name when it resumes and unlocks at once. */
+    private Future<Void> waiter(String name, List<String> log) {
+        take();
+        Future<Void> f = cond.await(IMMEDIATE);
+        f.addListener(x -> {
+            log.add(name);
+            lock.unlock();
+        });
+        return f;
+    }
+
+    @Test
+    void signalWakesTheLongestWaitingOneAtATimeThenSignalNThenSignalAll() {
+        List<String> woken = new ArrayList<>();
+        for (String name : List.of("a", "b", "c", "d", "e", "f")) {
+            waiter(name, woken);
+        }
+        assertThat(cond.queueLength()).isEqualTo(6);
+
+        take();
+        cond.signal();
+        lock.unlock();
+        assertThat(woken).containsExactly("a");
+
+        take();
+        cond.signal();
+        lock.unlock();
+        assertThat(woken).containsExactly("a", "b");
+
+        take();
+        cond.signal(2);
+        assertThat(cond.queueLength()).isEqualTo(2);
+        lock.unlock();
+        assertThat(woken).containsExactly("a", "b", "c", "d");
+
+        take();
+        cond.signalAll();
+        assertThat(cond.queueLength()).isZero();
+        lock.unlock();
+        assertThat(woken).containsExactly("a", "b", "c", "d", "e", "f");
+        assertThat(lock.isLocked()).isFalse();
+    }
+
+    @Test
+    void signalWithNobodyWaitingIsNotRemembered() {
+        take();
+        cond.signal();
+        cond.signalAll();
+        Future<Void> w = cond.await(IMMEDIATE);
+        assertThat(w.isDone()).isFalse();
+        assertThat(cond.queueLength()).isEqualTo(1);
+    }
+
+    @Test
+    void signalMoreThanAreWaitingWakesThoseThatAre() {
+        List<String> woken = new ArrayList<>();
+        waiter("a", woken);
+        waiter("b", woken);
+        take();
+        cond.signal(5);
+        lock.unlock();
+        assertThat(woken).containsExactly("a", "b");
+        assertThat(lock.isLocked()).isFalse();
+    }
+
+    @Test
+    void aWaiterOnAnotherLoopResumesOnItsOwnExecutorHoldingTheLock() throws Exception {
+        EventLoop waiterLoop = newLoop();
+        EventLoop signallerLoop = newLoop();
+        AtomicReference<Thread> resumedOn = new AtomicReference<>();
+        AtomicBoolean lockedWhenResumed = new AtomicBoolean();
+        CountDownLatch resumed = new CountDownLatch(1);
+        waiterLoop.submit(() -> {
+            take();
+            cond.await(waiterLoop).addListener(f -> {
+                resumedOn.set(Thread.currentThread());
+                lockedWhenResumed.set(lock.isLocked());
+                lock.unlock();
+                resumed.countDown();
+            });
+        }).syncUninterruptibly();
+        signallerLoop.submit(() -> {
+            take();
+            cond.signal();
+            lock.unlock();
+        }).syncUninterruptibly();
+        assertThat(resumed.await(10, SECONDS)).isTrue();
+        assertThat(waiterLoop.inEventLoop(resumedOn.get())).isTrue();
+        assertThat(lockedWhenResumed.get()).isTrue();
+        waiterLoop.submit(() -> { }).syncUninterruptibly();
+        assertThat(lock.isLocked()).isFalse();
+    }
+
+    // ------------------------------------------------------------ awaitUntil
+
+    @Test
+    void awaitUntilEvaluatesThePredicateFirstThenAfterEachSignalOnTheWaitersLoopWithTheLockHeld() throws Exception {
+        EventLoop waiterLoop = newLoop();
+        List<String> evaluations = new ArrayList<>();        // written on waiterLoop only
+        AtomicBoolean ready = new AtomicBoolean();
+        BooleanSupplier predicate = () -> {
+            evaluations.add((waiterLoop.inEventLoop() ? "on loop" : "elsewhere")
+                    + (lock.isLocked() ? ", locked" : ", NOT locked"));
+            return ready.get();
+        };
+        AtomicBoolean lockedWhenDone = new AtomicBoolean();
+        Future<Void> w = waiterLoop.submit(() -> {
+            take();
+            Future<Void> f = cond.awaitUntil(waiterLoop, predicate);
+            f.addListener(x -> lockedWhenDone.set(lock.isLocked()));
+            return f;
+        }).syncUninterruptibly().getNow();
+        assertThat(evaluations).containsExactly("on loop, locked");
+        assertThat(cond.queueLength()).as("false at first: waits").isEqualTo(1);
+        assertThat(lock.isLocked()).isFalse();
+
+        take();                                                // signal while it is still false
+        cond.signal();
+        lock.unlock();
+        waiterLoop.submit(() -> { }).syncUninterruptibly();
+        assertThat(evaluations).containsExactly("on loop, locked", "on loop, locked");
+        assertThat(cond.queueLength()).as("still false: waits again").isEqualTo(1);
+        assertThat(lock.isLocked()).as("and released the lock again").isFalse();
+        assertThat(w.isDone()).isFalse();
+
+        take();
+        ready.set(true);
+        cond.signal();
+        lock.unlock();
+        w.await(10, SECONDS);
+        waiterLoop.submit(() -> { }).syncUninterruptibly();  // the listener runs after await() returns
+        assertThat(w.isSuccess()).isTrue();
+        assertThat(evaluations).hasSize(3).allMatch("on loop, locked"::equals);
+        assertThat(lockedWhenDone.get()).isTrue();
+        lock.unlock();
+    }
+
+    @Test
+    void awaitUntilCalledOffTheLoopStillEvaluatesOnTheLoop() throws Exception {
+        EventLoop waiterLoop = newLoop();
+        AtomicReference<Thread> evaluatedOn = new AtomicReference<>();
+        take();
+        Future<Void> w = cond.awaitUntil(waiterLoop, () -> {
+            evaluatedOn.set(Thread.currentThread());
+            return true;
+        });
+        assertThat(w.await(10, SECONDS)).isTrue();
+        assertThat(w.isSuccess()).isTrue();
+        assertThat(waiterLoop.inEventLoop(evaluatedOn.get())).isTrue();
+        assertThat(lock.isLocked()).as("true at once: the lock was never released").isTrue();
+    }
+
+    @Test
+    void aThrowingPredicateFailsTheWaitWithTheLockHeld() {
+        RuntimeException boom = new RuntimeException("bad predicate");
+        take();
+        Future<Void> first = cond.awaitUntil(IMMEDIATE, () -> {
+            throw boom;
+        });
+        assertThat(first.cause()).isSameAs(boom);
+        assertThat(lock.isLocked()).isTrue();
+        assertThat(cond.queueLength()).isZero();
+
+        AtomicInteger calls = new AtomicInteger();
+        Future<Void> later = cond.awaitUntil(IMMEDIATE, () -> {
+            if (calls.incrementAndGet() == 2) {
+                throw boom;
+            }
+            return false;
+        });
+        assertThat(later.isDone()).isFalse();
+        assertThat(lock.isLocked()).as("released while waiting").isFalse();
+        take();
+        cond.signal();
+        lock.unlock();
+        assertThat(later.cause()).isSameAs(boom);
+        assertThat(lock.isLocked()).as("the failed waiter holds the lock").isTrue();
+        lock.unlock();
+    }
+
+    // ------------------------------------------------------------ timeouts
+
+    @Test
+    void aTimedWaitFailsWithWaitTimeoutExceptionOnlyOnceTheLockIsHeldAgain() {
+        EmbeddedChannel ch = new EmbeddedChannel();
+        ch.freezeTime();
+        EventExecutor loop = ch.eventLoop();
+        take();
+        Future<Void> w = cond.await(loop, 100, MILLISECONDS);
+        AtomicBoolean lockedWhenDone = new AtomicBoolean();
+        w.addListener(f -> lockedWhenDone.set(lock.isLocked()));
+        take();                                         // someone else holds the lock at the timeout
+
+        ch.advanceTimeBy(100, MILLISECONDS);
+        ch.runScheduledPendingTasks();
+
+        assertThat(cond.queueLength()).as("left the condition queue").isZero();
+        assertThat(w.isDone()).as("but waits for the lock").isFalse();
+        lock.unlock();
+        assertThat(w.cause()).isInstanceOf(WaitTimeoutException.class).hasMessageContaining("100 ms");
+        assertThat(lockedWhenDone.get()).isTrue();
+        lock.unlock();
+        assertThat(lock.isLocked()).isFalse();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aWaitSignalledInTimeIsNotTimedOutLater() {
+        EmbeddedChannel ch = new EmbeddedChannel();
+        ch.freezeTime();
+        EventExecutor loop = ch.eventLoop();
+        take();
+        Future<Void> w = cond.await(loop, 100, MILLISECONDS);
+        take();
+        cond.signal();
+        ch.advanceTimeBy(1, SECONDS);                  // the signaller holds the lock past the timeout
+        ch.runScheduledPendingTasks();
+        lock.unlock();
+        assertThat(w.isSuccess()).isTrue();
+        lock.unlock();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aWaitSignalledWhileItsAwaitWasStillReleasingTheLockIsNotTimedOutEither() {
+        // The await's own unlock hands the lock to S, whose listener signals at once, before
+        // await() has returned (and armed its timer). The signal must win, as above.
+        EmbeddedChannel ch = new EmbeddedChannel();
+        ch.freezeTime();
+        EventExecutor loop = ch.eventLoop();
+        take();
+        Future<Void> s = lock.lock(loop);
+        s.addListener(f -> cond.signal());             // S keeps the lock after signalling
+        Future<Void> w = cond.await(loop, 100, MILLISECONDS);
+        assertThat(s.isSuccess()).isTrue();
+        assertThat(cond.queueLength()).as("already signalled").isZero();
+
+        ch.advanceTimeBy(1, SECONDS);
+        ch.runScheduledPendingTasks();
+        lock.unlock();                                  // S leaves
+
+        assertThat(w.isSuccess()).as("signalled before the timeout: %s", w.cause()).isTrue();
+        assertThat(lock.isLocked()).isTrue();
+        lock.unlock();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aTimedWaitOnAnExecutorThatCannotScheduleFailsHoldingTheLock() {
+        take();
+        Future<Void> w = cond.await(IMMEDIATE, 1, SECONDS);
+        assertThat(w.cause()).isInstanceOf(UnsupportedOperationException.class);
+        assertThat(lock.isLocked()).isTrue();
+        assertThat(cond.queueLength()).isZero();
+        lock.unlock();
+    }
+
+    @Test
+    void awaitUntilTimesOutAcrossReWaitsWithTheLockHeld() {
+        EmbeddedChannel ch = new EmbeddedChannel();
+        ch.freezeTime();
+        EventExecutor loop = ch.eventLoop();
+        take();
+        AtomicInteger calls = new AtomicInteger();
+        Future<Void> w = cond.awaitUntil(loop, () -> calls.incrementAndGet() < 0, 100, MILLISECONDS);
+        ch.advanceTimeBy(60, MILLISECONDS);
+        take();
+        cond.signal();
+        lock.unlock();
+        assertThat(calls.get()).isEqualTo(2);
+        assertThat(w.isDone()).isFalse();
+        ch.advanceTimeBy(40, MILLISECONDS);            // 100 ms in all: the overall timeout
+        ch.runScheduledPendingTasks();
+        assertThat(w.cause()).isInstanceOf(WaitTimeoutException.class);
+        assertThat(lock.isLocked()).isTrue();
+        assertThat(cond.queueLength()).isZero();
+        lock.unlock();
+        ch.finishAndReleaseAll();
+    }
+
+    // ------------------------------------------------------------ cancellation (CPython test_locks)
+
+    @Test
+    void cancelWhileWaitingWithTheLockFreeCompletesCancelledAtOnceHoldingTheLock() {
+        // test_wait_cancel
+        take();
+        Future<Void> w = cond.await(IMMEDIATE);
+        assertThat(lock.isLocked()).isFalse();
+        assertThat(w.cancel(false)).isTrue();
+        assertThat(w.isCancelled()).isTrue();
+        assertThat(lock.isLocked()).as("re-acquired before reporting the cancel").isTrue();
+        assertThat(cond.queueLength()).isZero();
+        lock.unlock();
+    }
+
+    @Test
+    void cancelWhileWaitingWithTheLockContestedCompletesOnlyOnceTheLockIsBack() {
+        // test_wait_cancel_contested
+        take();
+        Future<Void> w = cond.await(IMMEDIATE);
+        AtomicBoolean lockedWhenDone = new AtomicBoolean();
+        w.addListener(f -> lockedWhenDone.set(lock.isLocked()));
+        take();                                          // another party holds the lock
+
+        assertThat(w.cancel(false)).as("the request is accepted").isTrue();
+        assertThat(w.isDone()).as("but not done until the lock is back").isFalse();
+        assertThat(cond.queueLength()).isZero();
+        assertThat(w.cancel(false)).as("a second request changes nothing").isFalse();
+        take0Fails();
+
+        lock.unlock();
+        assertThat(w.isCancelled()).isTrue();
+        assertThat(lockedWhenDone.get()).isTrue();
+        lock.unlock();
+        assertThat(lock.isLocked()).isFalse();
+    }
+
+    private void take0Fails() {
+        assertThat(lock.tryLock()).isFalse();
+    }
+
+    @Test
+    void cancelAfterTheSignalledWaiterGotTheLockBackButBeforeItResumedLeavesTheLockToBeUnlocked() {
+        // test_wait_cancel_after_notify (bpo-32841): the lock must not stay held by nobody.
+        ManualExecutor waiterLoop = new ManualExecutor();
+        AtomicReference<Future<Void>> wait = new AtomicReference<>();
+        Future<Void> task = lock.withLock(waiterLoop, () -> {
+            wait.set(cond.await(waiterLoop));
+            return wait.get();
+        });
+        waiterLoop.runPending();
+        assertThat(lock.isLocked()).as("waiting").isFalse();
+
+        take();
+        cond.signal();
+        lock.unlock();                                   // granted to the waiter; it has not resumed
+        assertThat(lock.isLocked()).isTrue();
+        assertThat(wait.get().cancel(false)).isTrue();
+        waiterLoop.runPending();
+
+        assertThat(wait.get().isCancelled()).isTrue();
+        assertThat(task.isCancelled()).isTrue();
+        assertThat(lock.isLocked()).as("withLock unlocked it").isFalse();
+    }
+
+    @Test
+    void cancelAfterTheWaitCompletedReturnsFalse() {
+        take();
+        Future<Void> w = cond.await(IMMEDIATE);
+        take();
+        cond.signal();
+        lock.unlock();
+        assertThat(w.isSuccess()).isTrue();
+        assertThat(w.cancel(false)).isFalse();
+        assertThat(w.isSuccess()).isTrue();
+    }
+
+    /**
+     * CPython's consumer for gh-112202: {@code async with cond: while True: await
+     * cond.wait_for(lambda: state != 0); if state < 0: return; state -= 1}. Its current wait is
+     * what an outside cancel hits.
+     */
+    private final class Consumer {
+        final EventExecutor executor;
+        final Promise<Void> done;
+        final AtomicReference<Future<Void>> currentWait = new AtomicReference<>();
+        BooleanSupplier extraCheck = () -> true;
+
+        Consumer(EventExecutor executor) {
+            this.executor = executor;
+            this.done = executor.newPromise();
+            lock.lock(executor).addListener(f -> waitLoop());
+        }
+
+        private void waitLoop() {
+            Future<Void> w = cond.awaitUntil(executor, () -> extraCheck.getAsBoolean() && state != 0);
+            currentWait.set(w);
+            w.addListener(f -> {
+                if (!f.isSuccess()) {                  // every way a wait ends, the lock is held
+                    lock.unlock();
+                    if (f.isCancelled()) {
+                        done.cancel(false);
+                    } else {
+                        done.tryFailure(f.cause());
+                    }
+                } else if (state < 0) {
+                    lock.unlock();
+                    done.trySuccess(null);
+                } else {
+                    state--;
+                    waitLoop();
+                }
+            });
+        }
+    }
+
+    @Test
+    void aSignalledWaiterCancelledBeforeItGotTheLockPassesTheSignalOn() {
+        // gh-112202 test_cancelled_wakeup: cancelled "at the same time" as it is signalled.
+        Consumer c0 = new Consumer(IMMEDIATE);
+        Consumer c1 = new Consumer(IMMEDIATE);
+        assertThat(cond.queueLength()).isEqualTo(2);
+
+        take();
+        state++;
+        cond.signal();
+        assertThat(c0.currentWait.get().cancel(false)).isTrue();
+        lock.unlock();
+
+        assertThat(c0.done.isCancelled()).isTrue();
+        assertThat(state).as("c1 got the signal c0 gave up").isZero();
+        assertThat(cond.queueLength()).as("c1 waits again").isEqualTo(1);
+
+        take();
+        state = -1;
+        cond.signalAll();
+        lock.unlock();
+        assertThat(c1.done.isSuccess()).isTrue();
+        assertThat(lock.isLocked()).isFalse();
+    }
+
+    @Test
+    void aSignalledWaiterCancelledAfterItGotTheLockButBeforeItRanPassesTheSignalOn() {
+        // gh-112202 test_cancelled_wakeup_relock: the lock was handed to c0, whose loop has not
+        // run it yet.
+        ManualExecutor c0Loop = new ManualExecutor();
+        Consumer c0 = new Consumer(c0Loop);
+        c0Loop.runPending();
+        Consumer c1 = new Consumer(IMMEDIATE);
+        assertThat(cond.queueLength()).isEqualTo(2);
+
+        take();
+        state++;
+        cond.signal();
+        lock.unlock();                                   // granted to c0, pending on its loop
+        assertThat(c0.currentWait.get().cancel(false)).isTrue();
+        c0Loop.runPending();
+
+        assertThat(c0.done.isCancelled()).isTrue();
+        assertThat(state).as("c1 got the signal c0 gave up").isZero();
+
+        take();
+        state = -1;
+        cond.signalAll();
+        lock.unlock();
+        assertThat(c1.done.isSuccess()).isTrue();
+        assertThat(lock.isLocked()).isFalse();
+    }
+
+    @Test
+    void aSignalledWaiterCancelledWhileEvaluatingItsPredicatePassesTheSignalOn() {
+        // The cancel arrives after c0 has the lock back and while its predicate runs (here from
+        // the predicate itself, standing in for another thread in that window): c0 ends
+        // cancelled without consuming, so c1 must get the signal.
+        Consumer c0 = new Consumer(IMMEDIATE);
+        Consumer c1 = new Consumer(IMMEDIATE);
+        c0.extraCheck = () -> {
+            c0.currentWait.get().cancel(false);
+            return true;
+        };
+
+        take();
+        state++;
+        cond.signal();
+        lock.unlock();
+
+        assertThat(c0.done.isCancelled()).isTrue();
+        assertThat(state).as("c1 got the signal c0 gave up").isZero();
+
+        take();
+        state = -1;
+        cond.signalAll();
+        lock.unlock();
+        assertThat(c1.done.isSuccess()).isTrue();
+        assertThat(lock.isLocked()).isFalse();
+    }
+
+    @Test
+    void aSignalledWaiterThatTimesOutBeforeItGotTheLockPassesTheSignalOn() {
+        EmbeddedChannel ch = new EmbeddedChannel();
+        ch.freezeTime();
+        EventExecutor loop = ch.eventLoop();
+        take();
+        Future<Void> timed = cond.awaitUntil(loop, () -> state != 0, 100, MILLISECONDS);
+        take();
+        Future<Void> patient = cond.awaitUntil(loop, () -> state != 0);
+
+        take();
+        state = 1;
+        cond.signal();                                   // to `timed`, which needs the lock first
+        ch.advanceTimeBy(100, MILLISECONDS);
+        ch.runScheduledPendingTasks();
+        assertThat(timed.isDone()).isFalse();
+        lock.unlock();
+
+        assertThat(timed.cause()).isInstanceOf(WaitTimeoutException.class);
+        lock.unlock();                                   // the timed-out waiter leaves
+        assertThat(patient.isSuccess()).as("it got the signal").isTrue();
+        lock.unlock();
+        ch.finishAndReleaseAll();
+    }
+
+    // ------------------------------------------------------------ withLock
+
+    @Test
+    void withLockAroundAwaitUnlocksOnSuccessTimeoutAndCancel() {
+        EmbeddedChannel ch = new EmbeddedChannel();
+        ch.freezeTime();
+        EventExecutor loop = ch.eventLoop();
+
+        Future<Void> ok = lock.withLock(loop, () -> cond.await(loop));
+        assertThat(lock.isLocked()).isFalse();
+        take();
+        cond.signal();
+        lock.unlock();
+        assertThat(ok.isSuccess()).isTrue();
+        assertThat(lock.isLocked()).as("after success").isFalse();
+
+        Future<Void> timedOut = lock.withLock(loop, () -> cond.await(loop, 50, MILLISECONDS));
+        ch.advanceTimeBy(50, MILLISECONDS);
+        ch.runScheduledPendingTasks();
+        assertThat(timedOut.cause()).isInstanceOf(WaitTimeoutException.class);
+        assertThat(lock.isLocked()).as("after timeout").isFalse();
+
+        Future<Void> cancelled = lock.withLock(loop, () -> cond.await(loop));
+        assertThat(cancelled.cancel(false)).isTrue();
+        assertThat(lock.isLocked()).as("after cancel").isFalse();
+        assertThat(cond.queueLength()).isZero();
+
+        Future<Void> cancelledContested = lock.withLock(loop, () -> cond.await(loop));
+        take();
+        assertThat(cancelledContested.cancel(false)).isTrue();
+        assertThat(lock.isLocked()).isTrue();
+        lock.unlock();                                   // the other party leaves
+        assertThat(lock.isLocked()).as("after a contested cancel").isFalse();
+        assertThat(lock.queueLength()).isZero();
+        ch.finishAndReleaseAll();
+    }
+
+    // ------------------------------------------------------------ close
+
+    @Test
+    void aLockClosedWhileTheWaiterReacquiresFailsItWithClosedExceptionNotHoldingTheLock() {
+        take();
+        Future<Void> w = cond.await(IMMEDIATE);
+        take();                                          // the signaller
+        cond.signal();
+        IllegalStateException why = new IllegalStateException("shutting down");
+        lock.close(why);
+
+        assertThat(w.cause()).isInstanceOf(ClosedException.class).hasCause(why);
+        assertThat(lock.isLocked()).as("still held by the signaller, not by the waiter").isTrue();
+        lock.unlock();
+        assertThat(lock.isLocked()).isFalse();
+    }
+
+    @Test
+    void aLockClosedWhileACancelledWaiterReacquiresFailsItWithClosedException() {
+        take();
+        Future<Void> w = cond.await(IMMEDIATE);
+        take();
+        assertThat(w.cancel(false)).isTrue();
+        lock.close();
+        assertThat(w.cause()).isInstanceOf(ClosedException.class);
+        lock.unlock();
+        assertThat(lock.isLocked()).isFalse();
+    }
+
+    @Test
+    void onABoundedLockReacquiringCanFailWithQueueFullExceptionNotHoldingTheLock() {
+        // Documented exception: the waiter queues for the lock like anyone else.
+        AsyncLock bounded = new AsyncLock(1);
+        AsyncCondition c = new AsyncCondition(bounded);
+        assertThat(bounded.tryLock()).isTrue();
+        Future<Void> w = c.await(IMMEDIATE);
+        assertThat(bounded.tryLock()).isTrue();          // the signaller
+        Future<Void> other = bounded.lock(IMMEDIATE);    // fills the lock's queue
+        c.signal();
+        assertThat(w.cause()).isInstanceOf(QueueFullException.class);
+        bounded.unlock();
+        assertThat(other.isSuccess()).isTrue();
+        bounded.unlock();
+        assertThat(bounded.isLocked()).isFalse();
+    }
+
+    // ------------------------------------------------------------ depth
+
+    @Test
+    void signalAllToAHundredThousandWaitersOnASmallStackLoopDoesNotOverflow() throws Exception {
+        int n = 100_000;
+        ThreadFactory smallStack = r -> new FastThreadLocalThread(null, r, "small-stack-loop", 256 * 1024);
+        EventLoop loop = new DefaultEventLoop(smallStack);
+        loops.add(loop);
+        AtomicInteger resumed = new AtomicInteger();
+        AtomicInteger resumedUnlocked = new AtomicInteger();
+        CountDownLatch all = new CountDownLatch(1);
+        loop.submit(() -> {
+            for (int i = 0; i < n; i++) {
+                take();
+                cond.await(loop).addListener(f -> {
+                    if (!lock.isLocked()) {
+                        resumedUnlocked.incrementAndGet();
+                    }
+                    lock.unlock();              // hands the lock to the next woken waiter
+                    if (resumed.incrementAndGet() == n) {
+                        all.countDown();
+                    }
+                });
+            }
+            take();
+            cond.signalAll();
+            lock.unlock();
+        }).syncUninterruptibly();
+        assertThat(all.await(60, SECONDS)).as("resumed %d of %d", resumed.get(), n).isTrue();
+        loop.submit(() -> { }).syncUninterruptibly();
+        assertThat(resumedUnlocked.get()).isZero();
+        assertThat(lock.isLocked()).isFalse();
+        assertThat(cond.queueLength()).isZero();
+    }
+}

@@ -1,0 +1,376 @@
+package dev.nettysync;
+
+import io.netty.channel.DefaultEventLoopGroup;
+import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BrokenBarrierException;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+
+import static java.util.concurrent.TimeUnit.MICROSECONDS;
+import static java.util.concurrent.TimeUnit.SECONDS;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Randomized stress for {@link AsyncEvent}, {@link AsyncCondition} and {@link AsyncBarrier}, in
+ * the manner of {@link SemaphoreStressTest}: two event loops and two plain threads pick random
+ * operations on one instance of each (waits plain and timed, with timeouts around the cadence
+ * of the operations that end them, cancels of random pending waits, set/clear, lock + signal /
+ * signalAll / await / awaitUntil, barrier arrivals and rare resets). Checked:
+ * <ul>
+ *   <li>every future completes (after a final drain: set, signalAll until empty, reset);</li>
+ *   <li>event: a wait still pending at the end, or cancelled successfully, was queued after
+ *       the last {@code set()} that began (for a cancel: and returned) before, and no wait
+ *       failed other than by cancel or timeout;</li>
+ *   <li>condition: the lock is never held by two parties, every wait resumes holding it, and
+ *       at the end it is free with nobody queued on it or on the condition;</li>
+ *   <li>barrier: each trip (counted by its action) handed out each index {@code 0..P-1} exactly
+ *       once, so every index was returned exactly {@code trips} times; failures are only
+ *       cancels, timeouts and {@link BrokenBarrierException}s from resets; {@code waiting()}
+ *       is 0 at the end.</li>
+ * </ul>
+ * Size: {@code -Dnettysync.stress.ops=N} operations in all (default 10^6).
+ */
+class PrimitivesStressTest {
+    private static final long OPS = Long.getLong("nettysync.stress.ops", 1_000_000);
+    private static final int PARTIES = 3;
+    private static final int MAX_PENDING_PER_ACTOR = 8;
+
+    private final AsyncEvent event = new AsyncEvent();
+    private final AsyncCondition cond = new AsyncCondition();
+    private final AsyncLock lock = cond.lock();
+    private final AtomicLong barrierTrips = new AtomicLong();
+    private final AsyncBarrier barrier = new AsyncBarrier(PARTIES, barrierTrips::incrementAndGet);
+
+    private final AtomicLong seq = new AtomicLong();                  // orders sets and event waits
+    private final AtomicLong lastSetStartedAt = new AtomicLong(-1);
+    private final AtomicLong lastReturnedSetStartedAt = new AtomicLong(-1);  // of sets that returned
+    private final ConcurrentLinkedQueue<QueuedEventWait> queuedEventWaits = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger holders = new AtomicInteger();
+    private final AtomicLongArray indexCounts = new AtomicLongArray(PARTIES);
+    private volatile boolean draining;                                // makes every predicate true
+
+    private final AtomicLong unfinished = new AtomicLong();
+    private final AtomicLong eventWakes = new AtomicLong();
+    private final AtomicLong condResumes = new AtomicLong();
+    private final AtomicLong cancels = new AtomicLong();
+    private final AtomicLong timeouts = new AtomicLong();
+    private final AtomicLong broken = new AtomicLong();
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private EventLoop[] loops;
+
+    @Test
+    void eventConditionAndBarrierUnderRandomWaitsCancelsTimeoutsAndWakeUps() throws Exception {
+        DefaultEventLoopGroup group = new DefaultEventLoopGroup(2);
+        loops = new EventLoop[] {group.next(), group.next()};
+        try {
+            int actors = 4;
+            long perActor = OPS / actors;
+            CountDownLatch done = new CountDownLatch(actors);
+            long start = System.nanoTime();
+            for (EventLoop loop : loops) {
+                Actor a = new Actor(perActor, done);
+                loop.execute(() -> a.runOnLoop(loop));
+            }
+            for (int i = 0; i < 2; i++) {
+                Actor a = new Actor(perActor, done);
+                new Thread(a::runOnThread, "stress-thread-" + i).start();
+            }
+            assertThat(done.await(3, TimeUnit.MINUTES)).as("actors finished").isTrue();
+
+            // Quiesce: let timers and hops run out, then check the event, then drain everything.
+            long deadline = System.nanoTime() + SECONDS.toNanos(2);
+            while (System.nanoTime() < deadline && lock.isLocked()) {
+                Thread.sleep(1);
+            }
+            long lastSet = lastSetStartedAt.get();
+            for (QueuedEventWait w : queuedEventWaits) {
+                if (!w.future.isDone() && w.stamp < lastSet) {
+                    fail("an event wait queued at " + w.stamp + " is still pending after a set began at " + lastSet);
+                }
+            }
+            draining = true;
+            deadline = System.nanoTime() + SECONDS.toNanos(60);
+            while (unfinished.get() != 0 && System.nanoTime() < deadline) {
+                event.set();
+                barrier.reset();
+                if (lock.tryLock()) {
+                    cond.signalAll();
+                    lock.unlock();
+                }
+                Thread.sleep(2);
+            }
+            long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+            System.out.printf("PrimitivesStressTest: %,d ops in %,d ms: %,d event wakes, %,d condition resumes,"
+                            + " %,d barrier trips, %,d cancels, %,d timeouts, %,d broken by reset%n",
+                    actors * perActor, millis, eventWakes.get(), condResumes.get(), barrierTrips.get(),
+                    cancels.get(), timeouts.get(), broken.get());
+
+            assertThat(failure.get()).as("failure seen while running").isNull();
+            assertThat(unfinished.get()).as("every future completed").isZero();
+            assertThat(holders.get()).isZero();
+            assertThat(lock.isLocked()).isFalse();
+            assertThat(lock.queueLength()).isZero();
+            assertThat(cond.queueLength()).isZero();
+            assertThat(event.queueLength()).isZero();
+            assertThat(barrier.waiting()).isZero();
+            assertThat(barrier.isBroken()).isFalse();
+            for (int i = 0; i < PARTIES; i++) {
+                assertThat(indexCounts.get(i)).as("index %d handed out once per trip", i).isEqualTo(barrierTrips.get());
+            }
+            assertThat(eventWakes.get()).isPositive();
+            assertThat(condResumes.get()).isPositive();
+            assertThat(barrierTrips.get()).isPositive();
+            assertThat(cancels.get()).isPositive();
+            assertThat(timeouts.get()).isPositive();
+        } finally {
+            group.shutdownGracefully(0, 1, SECONDS).syncUninterruptibly();
+        }
+    }
+
+    private final class Actor {
+        private long opsLeft;
+        private boolean onLoop;
+        private final CountDownLatch done;
+        private final List<Future<?>> pending = new ArrayList<>();   // confined to this actor
+        private final Map<Future<?>, Long> eventWaitStamps = new IdentityHashMap<>();  // idem
+
+        Actor(long ops, CountDownLatch done) {
+            this.opsLeft = ops;
+            this.done = done;
+        }
+
+        void runOnLoop(EventLoop loop) {
+            onLoop = true;
+            try {
+                for (int i = 0; i < 64 && opsLeft > 0; i++, opsLeft--) {
+                    step();
+                }
+            } catch (Throwable t) {
+                failure.compareAndSet(null, t);
+                opsLeft = 0;
+            }
+            if (opsLeft > 0) {
+                loop.execute(() -> runOnLoop(loop));   // let the loop run listeners in between
+            } else {
+                done.countDown();
+            }
+        }
+
+        void runOnThread() {
+            try {
+                for (; opsLeft > 0; opsLeft--) {
+                    step();
+                }
+            } catch (Throwable t) {
+                failure.compareAndSet(null, t);
+            }
+            done.countDown();
+        }
+
+        private void step() {
+            ThreadLocalRandom rnd = ThreadLocalRandom.current();
+            int op = rnd.nextInt(100);
+            pending.removeIf(Future::isDone);
+            eventWaitStamps.keySet().removeIf(Future::isDone);
+            boolean full = pending.size() >= MAX_PENDING_PER_ACTOR;
+            if (op < 12) {
+                if (!pending.isEmpty()) {
+                    Future<?> f = pending.remove(rnd.nextInt(pending.size()));
+                    Long queuedAt = eventWaitStamps.remove(f);
+                    long setBefore = lastReturnedSetStartedAt.get();
+                    if (f.cancel(false) && queuedAt != null && setBefore > queuedAt) {
+                        fail("cancelled an event wait queued at " + queuedAt + " after a set that began at "
+                                + setBefore + " had returned without waking it");
+                    }
+                }
+            } else if (op < 20) {
+                long setAt = seq.incrementAndGet();
+                lastSetStartedAt.accumulateAndGet(setAt, Math::max);
+                event.set();
+                lastReturnedSetStartedAt.accumulateAndGet(setAt, Math::max);
+            } else if (op < 27) {
+                event.clear();
+            } else if (op < 55) {
+                if (full) {
+                    backOff();
+                } else if (op < 40) {
+                    eventWait(rnd);
+                } else {
+                    barrierArrive(rnd);
+                }
+            } else if (op < 99) {
+                if (full) {
+                    backOff();
+                } else {
+                    conditionOp(rnd);
+                }
+            } else {
+                barrier.reset();
+            }
+        }
+
+        private void backOff() {
+            if (!onLoop) {
+                Thread.yield();        // let the loops run listeners (never on a loop: BlockHound)
+            }
+        }
+
+        private void eventWait(ThreadLocalRandom rnd) {
+            boolean timed = rnd.nextBoolean();
+            Future<Void> f = timed ? event.await(randomLoop(), rnd.nextInt(300), MICROSECONDS) : event.await(randomLoop());
+            if (!f.isDone()) {
+                // stamped after the await returned, when it is queued: a set stamped later must wake it
+                long stamp = seq.incrementAndGet();
+                queuedEventWaits.add(new QueuedEventWait(stamp, f));
+                eventWaitStamps.put(f, stamp);
+            }
+            track(f, true, x -> {
+                if (x.isSuccess()) {
+                    eventWakes.incrementAndGet();
+                } else {
+                    expectCancelOrTimeout(x);
+                }
+            });
+        }
+
+        private void barrierArrive(ThreadLocalRandom rnd) {
+            boolean timed = rnd.nextInt(4) == 0;
+            Future<Integer> f = timed ? barrier.await(randomLoop(), rnd.nextInt(500), MICROSECONDS) : barrier.await(randomLoop());
+            track(f, true, x -> {
+                if (x.isSuccess()) {
+                    int i = (Integer) x.getNow();
+                    if (i < 0 || i >= PARTIES) {
+                        fail("barrier index " + i);
+                    } else {
+                        indexCounts.incrementAndGet(i);
+                    }
+                } else if (x.cause() instanceof BrokenBarrierException) {
+                    broken.incrementAndGet();
+                } else {
+                    expectCancelOrTimeout(x);
+                }
+            });
+        }
+
+        /** lock, then signal / signalAll / await / awaitUntil holding it; unlock when done. */
+        private void conditionOp(ThreadLocalRandom rnd) {
+            EventExecutor ex = randomLoop();
+            boolean timed = rnd.nextInt(4) == 0;
+            Future<Void> locked = timed ? lock.lock(ex, rnd.nextInt(300), MICROSECONDS) : lock.lock(ex);
+            int what = rnd.nextInt(10);
+            int waitTimeout = rnd.nextInt(3) == 0 ? rnd.nextInt(400) : -1;
+            track(locked, true, x -> {
+                if (!x.isSuccess()) {
+                    expectCancelOrTimeout(x);
+                    return;
+                }
+                enter();
+                if (what < 3) {
+                    cond.signal();
+                    leave();
+                } else if (what < 4) {
+                    cond.signalAll();
+                    leave();
+                } else {
+                    holders.decrementAndGet();                  // await releases the lock
+                    Future<Void> w;
+                    if (what < 7) {
+                        w = waitTimeout < 0 ? cond.await(ex) : cond.await(ex, waitTimeout, MICROSECONDS);
+                    } else {
+                        w = waitTimeout < 0
+                                ? cond.awaitUntil(ex, () -> draining || ThreadLocalRandom.current().nextBoolean())
+                                : cond.awaitUntil(ex, () -> draining || ThreadLocalRandom.current().nextBoolean(),
+                                        waitTimeout, MICROSECONDS);
+                    }
+                    pendingFromListener(w);
+                    track(w, false, y -> {         // in a listener: not this actor's thread
+                        enter();                               // held again, however it ended
+                        if (y.isSuccess()) {
+                            condResumes.incrementAndGet();
+                        } else {
+                            expectCancelOrTimeout(y);
+                        }
+                        leave();
+                    });
+                }
+            });
+        }
+
+        /** Condition waits are made in listeners (on loops); hand them to a cancelling actor. */
+        private void pendingFromListener(Future<Void> w) {
+            if (ThreadLocalRandom.current().nextInt(8) == 0) {
+                randomLoop().execute(() -> w.cancel(false));
+            }
+        }
+
+        private <T> void track(Future<T> f, boolean mine, Consumer<Future<?>> onDone) {
+            unfinished.incrementAndGet();
+            if (mine && !f.isDone()) {
+                pending.add(f);
+            }
+            f.addListener(x -> {
+                try {
+                    onDone.accept(x);
+                } catch (Throwable t) {
+                    failure.compareAndSet(null, t);
+                }
+                unfinished.decrementAndGet();
+            });
+        }
+    }
+
+    private static final class QueuedEventWait {
+        final long stamp;
+        final Future<Void> future;
+
+        QueuedEventWait(long stamp, Future<Void> future) {
+            this.stamp = stamp;
+            this.future = future;
+        }
+    }
+
+    private void enter() {
+        int h = holders.incrementAndGet();
+        if (h != 1 || !lock.isLocked()) {
+            fail(h + " holders of the lock, isLocked=" + lock.isLocked());
+        }
+    }
+
+    private void leave() {
+        holders.decrementAndGet();          // before unlock: the unlock may hand it on at once
+        lock.unlock();
+    }
+
+    private void expectCancelOrTimeout(Future<?> x) {
+        if (x.isCancelled()) {
+            cancels.incrementAndGet();
+        } else if (x.cause() instanceof WaitTimeoutException) {
+            timeouts.incrementAndGet();
+        } else {
+            failure.compareAndSet(null, x.cause());
+        }
+    }
+
+    private EventExecutor randomLoop() {
+        return loops[ThreadLocalRandom.current().nextInt(loops.length)];
+    }
+
+    private void fail(String message) {
+        failure.compareAndSet(null, new AssertionError(message));
+    }
+}
