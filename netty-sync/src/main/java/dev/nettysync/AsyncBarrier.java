@@ -30,9 +30,13 @@ import java.util.concurrent.TimeUnit;
  *       the next cycle.</li>
  *   <li><b>Barrier action.</b> The optional action runs once per cycle, after the last party
  *       arrives and before any waiter of the cycle completes, in the thread of the last
- *       party's {@code await} call. If it throws, the barrier breaks: the cycle's waiters
- *       (and the last party) fail with {@link BrokenBarrierException} whose cause is the
- *       exception.</li>
+ *       party's {@code await} call. Actions of successive cycles never overlap (as under
+ *       {@code CyclicBarrier}'s lock, but without blocking anyone): a cycle that fills up while
+ *       the previous trip is still under way trips right after it, in the thread that ran
+ *       it, so {@link #waiting()} can briefly exceed {@code parties - 1}. If the action throws,
+ *       the barrier breaks: the cycle's waiters (and the last party) fail with
+ *       {@link BrokenBarrierException} whose cause is the exception, and so do parties that
+ *       already arrived for the next cycle.</li>
  *   <li><b>Cancellation and timeout leave, they do not break.</b> A waiter that is cancelled
  *       or times out leaves the barrier and the count of waiting parties drops by one, as in
  *       asyncio; the others keep waiting for a full set. {@code CyclicBarrier} breaks the
@@ -54,16 +58,20 @@ import java.util.concurrent.TimeUnit;
 public final class AsyncBarrier {
 
     /*
-     * Implementation notes: the waiting parties of the current cycle are the queue; a cycle
-     * trips when an arrival finds parties - 1 waiting. The tripping arrival claims and unlinks
-     * them all under the monitor (so late cancels lose, and new arrivals start the next cycle),
-     * then runs the action and completes them outside it, with indexes in queue order.
+     * Implementation notes: the waiting parties are the queue; a cycle trips when an arrival
+     * finds parties - 1 waiting and no trip under way. The tripping arrival sets `tripping`,
+     * claims and unlinks them under the monitor (so late cancels lose, and new arrivals start
+     * the next cycle), then runs the action and completes them outside it, with indexes in
+     * queue order. Arrivals that complete a cycle while `tripping` is set queue instead; the
+     * tripping thread, before it clears `tripping`, trips every full cycle found in the queue
+     * (a combining loop: actions are serialized without anybody blocking or recursing).
      */
 
     private final int parties;
     private final Runnable action;                                      // may be null
     private final WaiterList<BarrierWaiter> queue = new WaiterList<>(); // its monitor is the lock
     private volatile boolean broken;                                    // written under the monitor
+    private boolean tripping;          // guarded by the monitor: a trip (action, completions) is under way
 
     /**
      * A barrier for {@code parties} parties, without action.
@@ -138,34 +146,27 @@ public final class AsyncBarrier {
     // ---------------------------------------------------------------- implementation
 
     private Future<Integer> await0(EventExecutor executor, long timeoutNanos) {
-        BarrierWaiter first = null;
-        BarrierWaiter last = null;
+        BarrierWaiter cycle;
         BarrierWaiter w;
         synchronized (queue) {
             if (broken) {
                 return executor.newFailedFuture(new BrokenBarrierException(this + " is broken"));
             }
-            if (queue.size() < parties - 1) {
-                if (timeoutNanos == 0) {
+            boolean completesACycle = queue.size() >= parties - 1;
+            if (!completesACycle || tripping) {
+                // Not the last party; or the last one while the previous cycle's trip is still
+                // under way, and then the thread finishing that trip trips this cycle after it.
+                if (timeoutNanos == 0 && !completesACycle) {
                     return executor.newFailedFuture(new WaitTimeoutException(
                             "no wait allowed and " + this + " is not complete"));
                 }
                 w = new BarrierWaiter(executor, this);
                 queue.addLast(w);
+                cycle = null;
             } else {
                 w = null;                              // this arrival trips the barrier
-                BarrierWaiter x;
-                while ((x = queue.pollFirst()) != null) {
-                    if (!x.claim()) {
-                        continue;
-                    }
-                    if (last == null) {
-                        first = x;
-                    } else {
-                        last.nextGranted = x;
-                    }
-                    last = x;
-                }
+                tripping = true;
+                cycle = takeCycleLocked(parties - 1);
             }
         }
         if (w != null) {
@@ -174,26 +175,72 @@ public final class AsyncBarrier {
             }
             return w;
         }
-        return trip(executor, first);
+        Throwable failure = trip(cycle);
+        tripQueuedCycles();
+        return failure == null
+                ? executor.newSucceededFuture(parties - 1)
+                : executor.newFailedFuture(brokenBy(failure));
     }
 
-    private Future<Integer> trip(EventExecutor executor, BarrierWaiter cycle) {
-        Throwable actionFailure = null;
+    /** Claims and unlinks the first {@code n} waiters, chained in queue order. Caller holds the monitor. */
+    private BarrierWaiter takeCycleLocked(int n) {
+        BarrierWaiter first = null;
+        BarrierWaiter last = null;
+        BarrierWaiter x;
+        for (int i = 0; i < n && (x = queue.pollFirst()) != null; ) {
+            if (!x.claim()) {
+                continue;                              // completed behind our back
+            }
+            if (last == null) {
+                first = x;
+            } else {
+                last.nextGranted = x;
+            }
+            last = x;
+            i++;
+        }
+        return first;
+    }
+
+    /**
+     * Runs the action and completes a taken cycle, outside the monitor. On a throwing action the
+     * barrier breaks, failing the cycle and whoever already arrived for the next one.
+     *
+     * @return what the action threw, or {@code null}
+     */
+    private Throwable trip(BarrierWaiter cycle) {
+        Throwable failure = null;
         if (action != null) {
             try {
                 action.run();
             } catch (Throwable t) {
-                actionFailure = t;
+                failure = t;
             }
         }
-        if (actionFailure != null) {
-            BrokenBarrierException broke = brokenBy(actionFailure);
-            completeChain(cycle, broke);
-            failAll(true, "broken by its action");   // and whoever already arrived for the next cycle
-            return executor.newFailedFuture(brokenBy(actionFailure));
+        completeChain(cycle, failure == null ? null : brokenBy(failure));
+        if (failure != null) {
+            failAll(true, "broken by its action");
         }
-        completeChain(cycle, null);
-        return executor.newSucceededFuture(parties - 1);
+        return failure;
+    }
+
+    /**
+     * Called by the thread that finished a trip: trips, one after the other, the cycles that
+     * filled up meanwhile (their last party queued instead of tripping), then ends the trip.
+     * So actions of successive cycles never overlap, even when an action itself arrives.
+     */
+    private void tripQueuedCycles() {
+        for (;;) {
+            BarrierWaiter cycle;
+            synchronized (queue) {
+                if (broken || queue.size() < parties) {
+                    tripping = false;
+                    return;
+                }
+                cycle = takeCycleLocked(parties);
+            }
+            trip(cycle);
+        }
     }
 
     private BrokenBarrierException brokenBy(Throwable actionFailure) {

@@ -25,7 +25,7 @@ import java.util.function.BooleanSupplier;
  *     try {
  *         if (w.isSuccess()) ctx.writeAndFlush(queue.poll());          // still holding the lock
  *     } finally {
- *         if (!(w.cause() instanceof ClosedException)) lock.unlock();  // held in every other ending
+ *         lock.unlock();                                                 // held however w ended
  *     }
  * }));
  *
@@ -44,13 +44,11 @@ import java.util.function.BooleanSupplier;
  *   <li>failure with {@link WaitTimeoutException} (timed variants);</li>
  *   <li>cancellation, and failure with whatever the predicate threw;</li>
  * </ul>
- * in each of these the caller holds the lock again when the future completes and must unlock
- * it; so {@code withLock(executor, () -> condition.await(executor))} always unlocks correctly.
- * <b>The exceptions</b> are a {@link ClosedException} (the lock was closed while the waiter
- * was re-acquiring it) and, on a lock created with a {@code maxPending} bound, a
- * {@link QueueFullException} (the lock's queue was full when the waiter queued to re-acquire
- * it): then the caller does not hold the lock. {@code withLock} does not know this and
- * unlocks anyway, so do not combine it with a closable or bounded lock.
+ * in each of these, without exception, the caller holds the lock again when the future
+ * completes and must unlock it; so {@code withLock(executor, () -> condition.await(executor))}
+ * always unlocks correctly. To keep that promise the lock is taken back as a debt: neither
+ * {@link AsyncLock#close()} nor the lock's {@code maxPending} bound refuses a waiter taking back
+ * the lock it released to wait (a closed lock still hands itself to them in FIFO order).
  *
  * <h2>Cancellation</h2>
  * Because the lock must be re-acquired first, {@code cancel()} on a wait's future is a request,
@@ -271,10 +269,12 @@ public final class AsyncCondition {
     }
 
     private void relock(ConditionWaiter w) {
-        lock.lock(w.waiterExecutor()).addListener(f -> {   // runs on w's executor
+        lock.relock(w.waiterExecutor()).addListener(f -> {   // runs on w's executor
             if (f.isSuccess()) {
                 afterLockHeld(w);
-            } else {                                  // the lock was closed: not held
+            } else {
+                // An owed relock is refused by neither close() nor maxPending and is never
+                // cancelled, so this is unreachable; if it ever happened, fail rather than hang.
                 synchronized (queue) {
                     w.finishing = true;
                 }

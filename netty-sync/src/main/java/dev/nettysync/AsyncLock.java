@@ -62,6 +62,11 @@ public final class AsyncLock {
             IllegalStateException overRelease(int n, int available) {
                 return new IllegalStateException("unlock() of " + AsyncLock.this + ", which is not locked");
             }
+
+            @Override
+            public String toString() {           // messages name the lock, not an anonymous class
+                return AsyncLock.this.toString();
+            }
         };
     }
 
@@ -107,6 +112,15 @@ public final class AsyncLock {
         return permit.runHolding(lock(executor), executor, action);
     }
 
+    /**
+     * Takes the lock back for an {@link AsyncCondition} waiter that released it to wait: FIFO
+     * like {@link #lock}, but never refused by {@link #close()} or {@code maxPending}, so the
+     * waiter's caller always holds the lock when its wait completes.
+     */
+    Future<Void> relock(EventExecutor executor) {
+        return permit.acquireOwed(executor);
+    }
+
     /** Whether the lock is held now (asyncio's {@code locked()}). */
     public boolean isLocked() {
         return permit.availablePermits() == 0;
@@ -119,7 +133,8 @@ public final class AsyncLock {
 
     /**
      * Fails every queued waiter and every later {@code lock} with a {@link ClosedException};
-     * see {@link AsyncSemaphore#close(Throwable)}. The holder may still unlock.
+     * see {@link AsyncSemaphore#close(Throwable)}. The holder may still unlock. Condition
+     * waiters taking the lock back are not refused (see {@link AsyncCondition}).
      */
     public void close(Throwable cause) {
         permit.close(cause);

@@ -199,12 +199,12 @@ public class AsyncSemaphore {
      *         the ways it can end
      */
     public Future<Void> acquire(EventExecutor executor) {
-        return acquire0(checkExecutor(executor), 1, -1);
+        return acquire0(checkExecutor(executor), 1, -1, false);
     }
 
     /** As {@link #acquire(EventExecutor)}, for {@code permits} permits at once. */
     public Future<Void> acquire(EventExecutor executor, int permits) {
-        return acquire0(checkExecutor(executor), checkPermits(permits), -1);
+        return acquire0(checkExecutor(executor), checkPermits(permits), -1, false);
     }
 
     /**
@@ -219,7 +219,7 @@ public class AsyncSemaphore {
     /** As {@link #acquire(EventExecutor, long, TimeUnit)}, for {@code permits} permits at once. */
     public Future<Void> acquire(EventExecutor executor, int permits, long timeout, TimeUnit unit) {
         Objects.requireNonNull(unit, "unit");
-        return acquire0(checkExecutor(executor), checkPermits(permits), Math.max(0, unit.toNanos(timeout)));
+        return acquire0(checkExecutor(executor), checkPermits(permits), Math.max(0, unit.toNanos(timeout)), false);
     }
 
     /**
@@ -249,7 +249,16 @@ public class AsyncSemaphore {
         return runHolding(acquire(executor, timeout, unit), executor, action);
     }
 
-    private Future<Void> acquire0(EventExecutor executor, int n, long timeoutNanos) {
+    /**
+     * One permit that is owed to the caller: neither {@link #close()} nor {@code maxPending}
+     * refuses it, and close() leaves it queued. For a condition waiter taking back the lock it
+     * released to wait (AsyncLock.relock), so that its caller always holds the lock again.
+     */
+    final Future<Void> acquireOwed(EventExecutor executor) {
+        return acquire0(executor, 1, -1, true);
+    }
+
+    private Future<Void> acquire0(EventExecutor executor, int n, long timeoutNanos, boolean owed) {
         if (tryAcquire0(n)) {
             return SucceededFutures.of(executor);
         }
@@ -261,7 +270,7 @@ public class AsyncSemaphore {
         synchronized (queue) {
             for (;;) {
                 long s = state;
-                if ((s & CLOSED) != 0) {
+                if ((s & CLOSED) != 0 && !owed) {
                     return executor.newFailedFuture(closedException());
                 }
                 if ((s & QUEUED) == 0 && (int) s >= n) {   // released since the fast path
@@ -274,7 +283,7 @@ public class AsyncSemaphore {
                     return executor.newFailedFuture(new WaitTimeoutException(
                             "no wait allowed and " + n + " permit(s) of " + this + " not available"));
                 }
-                if (queue.size() >= maxPending) {
+                if (queue.size() >= maxPending && !owed) {
                     return executor.newFailedFuture(new QueueFullException(
                             "too many waiters: " + this + " already queues its maximum of " + maxPending));
                 }
@@ -284,7 +293,7 @@ public class AsyncSemaphore {
                     break;
                 }
             }
-            w = new PermitWaiter(executor, n, this);
+            w = new PermitWaiter(executor, n, owed, this);
             queue.addLast(w);
         }
         if (timeoutNanos > 0) {
@@ -443,12 +452,15 @@ public class AsyncSemaphore {
     /**
      * Closes the semaphore: every queued waiter fails with a {@link ClosedException} whose cause
      * is {@code cause} (may be {@code null}), and so does every later {@code acquire};
+     * ({@link AsyncCondition} waiters taking back the lock they released are the exception: they
+     * are owed the lock and still get it, so that their callers hold it as documented there);
      * {@code tryAcquire} returns {@code false}. Holders keep their permits and may still
      * release them (harmlessly). Closing twice does nothing.
      */
     public void close(Throwable cause) {
         PermitWaiter first = null;
         PermitWaiter last = null;
+        PermitWaiter granted;
         synchronized (queue) {
             if (isClosed()) {
                 return;
@@ -456,19 +468,26 @@ public class AsyncSemaphore {
             closeCause = cause;      // before CLOSED is visible, so every failure carries it
             for (;;) {
                 long s = state;
-                if (STATE.compareAndSet(this, s, (s & PERMITS_MASK) | CLOSED)) {
+                if (STATE.compareAndSet(this, s, s | CLOSED)) {
                     break;
                 }
             }
-            PermitWaiter w;
-            while ((w = queue.pollFirst()) != null) {
-                if (last == null) {
-                    first = w;
-                } else {
-                    last.nextGranted = w;
+            for (PermitWaiter w = queue.peekFirst(); w != null; ) {
+                PermitWaiter next = queue.nextOf(w);
+                if (!w.owed) {
+                    queue.remove(w);
+                    if (last == null) {
+                        first = w;
+                    } else {
+                        last.nextGranted = w;
+                    }
+                    last = w;
                 }
-                last = w;
+                w = next;
             }
+            // An owed waiter left behind may now be at the head and servable (I2); this also
+            // clears QUEUED if nobody is left.
+            granted = addAndGrantLocked(0);
         }
         ClosedException closed = closedException();
         for (PermitWaiter w = first; w != null; ) {
@@ -477,6 +496,7 @@ public class AsyncSemaphore {
             w.completeFailed(closed);
             w = next;
         }
+        completeAll(granted);
     }
 
     /** Whether {@link #close()} was called. */
@@ -517,7 +537,7 @@ public class AsyncSemaphore {
 
     /**
      * For tests (Caffeine-style invariant validation): the first broken invariant among I1, I2
-     * and "closed means no waiters", or {@code null}. Exact, because it takes the monitor: the
+     * and "closed means no waiters but owed ones", or {@code null}. Exact, because it takes the monitor: the
      * flags and, while a flag is set, the whole word only change under it.
      */
     String brokenInvariant() {
@@ -531,8 +551,10 @@ public class AsyncSemaphore {
             if (head != null && head.permits <= (int) s) {
                 return "I2: the head waits for " + head.permits + " permit(s) while " + (int) s + " are available";
             }
-            if ((s & CLOSED) != 0 && !queue.isEmpty()) {
-                return "closed with " + queue.size() + " waiters queued";
+            for (PermitWaiter w = head; (s & CLOSED) != 0 && w != null; w = queue.nextOf(w)) {
+                if (!w.owed) {
+                    return "closed with a waiter that close() should have failed: " + w.describeWait();
+                }
             }
             return null;
         }
@@ -614,11 +636,13 @@ public class AsyncSemaphore {
     /** A queued acquire. */
     private static final class PermitWaiter extends Waiter<Void> {
         final int permits;
+        final boolean owed;               // see acquireOwed: close() leaves it queued
         private final AsyncSemaphore owner;
 
-        PermitWaiter(EventExecutor executor, int permits, AsyncSemaphore owner) {
+        PermitWaiter(EventExecutor executor, int permits, boolean owed, AsyncSemaphore owner) {
             super(executor);
             this.permits = permits;
+            this.owed = owed;
             this.owner = owner;
         }
 

@@ -356,4 +356,68 @@ class AsyncBarrierTest {
             }
         });
     }
+
+    @Test
+    void actionsOfSuccessiveCyclesNeverOverlapEvenWhenAnActionCompletesTheNextCycle() {
+        List<String> log = new ArrayList<>();
+        AtomicReference<AsyncBarrier> ref = new AtomicReference<>();
+        List<Future<Integer>> nextCycle = new ArrayList<>();
+        AtomicInteger trips = new AtomicInteger();
+        AsyncBarrier barrier = new AsyncBarrier(2, () -> {
+            int k = trips.incrementAndGet();
+            log.add("start " + k);
+            if (k == 1) {               // the whole next cycle arrives from inside this action
+                nextCycle.add(ref.get().await(IMMEDIATE));
+                nextCycle.add(ref.get().await(IMMEDIATE));
+                log.add("cycle 2 complete: " + nextCycle.get(1).isDone());
+            }
+            log.add("end " + k);
+        });
+        ref.set(barrier);
+        Future<Integer> a = barrier.await(IMMEDIATE);
+        Future<Integer> b = barrier.await(IMMEDIATE);
+
+        assertThat(log).containsExactly("start 1", "cycle 2 complete: false", "end 1", "start 2", "end 2");
+        assertThat(a.getNow()).isZero();
+        assertThat(b.getNow()).isEqualTo(1);
+        assertThat(nextCycle).extracting(Future::getNow).containsExactly(0, 1);
+        assertThat(barrier.waiting()).isZero();
+    }
+
+    @Test
+    void actionsNeverRunConcurrentlyWhenPartiesArriveFromManyThreads() throws Exception {
+        int parties = 2;
+        int cycles = 20_000;
+        AtomicInteger inAction = new AtomicInteger();
+        AtomicInteger overlaps = new AtomicInteger();
+        AtomicInteger actions = new AtomicInteger();
+        AsyncBarrier barrier = new AsyncBarrier(parties, () -> {
+            if (inAction.incrementAndGet() > 1) {
+                overlaps.incrementAndGet();
+            }
+            actions.incrementAndGet();
+            Thread.onSpinWait();
+            inAction.decrementAndGet();
+        });
+        List<Thread> threads = new ArrayList<>();
+        List<Future<Integer>> all = new java.util.concurrent.CopyOnWriteArrayList<>();
+        for (int t = 0; t < 4; t++) {
+            Thread th = new Thread(() -> {
+                List<Future<Integer>> mine = new ArrayList<>();
+                for (int i = 0; i < cycles * parties / 4; i++) {
+                    mine.add(barrier.await(IMMEDIATE));
+                }
+                all.addAll(mine);
+            });
+            threads.add(th);
+            th.start();
+        }
+        for (Thread th : threads) {
+            th.join();
+        }
+        assertThat(overlaps.get()).isZero();
+        assertThat(actions.get()).isEqualTo(cycles);
+        assertThat(all).allMatch(Future::isSuccess);
+        assertThat(barrier.waiting()).isZero();
+    }
 }

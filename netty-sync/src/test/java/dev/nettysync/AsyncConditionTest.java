@@ -664,45 +664,67 @@ class AsyncConditionTest {
     // ------------------------------------------------------------ close
 
     @Test
-    void aLockClosedWhileTheWaiterReacquiresFailsItWithClosedExceptionNotHoldingTheLock() {
+    void aLockClosedWhileTheWaiterReacquiresStillHandsItTheLockItIsOwed() {
         take();
         Future<Void> w = cond.await(IMMEDIATE);
         take();                                          // the signaller
         cond.signal();
-        IllegalStateException why = new IllegalStateException("shutting down");
-        lock.close(why);
+        lock.close(new IllegalStateException("shutting down"));
+        assertThat(w.isDone()).as("waits for the signaller to unlock").isFalse();
+        assertThat(lock.lock(IMMEDIATE).cause()).as("new lockers are refused").isInstanceOf(ClosedException.class);
 
-        assertThat(w.cause()).isInstanceOf(ClosedException.class).hasCause(why);
-        assertThat(lock.isLocked()).as("still held by the signaller, not by the waiter").isTrue();
+        lock.unlock();                                   // the signaller leaves
+
+        assertThat(w.isSuccess()).isTrue();
+        assertThat(lock.isLocked()).as("held by the waiter, as its success promises").isTrue();
         lock.unlock();
         assertThat(lock.isLocked()).isFalse();
     }
 
     @Test
-    void aLockClosedWhileACancelledWaiterReacquiresFailsItWithClosedException() {
+    void aLockClosedWhileACancelledWaiterReacquiresStillHandsItTheLock() {
         take();
         Future<Void> w = cond.await(IMMEDIATE);
         take();
         assertThat(w.cancel(false)).isTrue();
         lock.close();
-        assertThat(w.cause()).isInstanceOf(ClosedException.class);
+        assertThat(w.isDone()).isFalse();
+        lock.unlock();
+        assertThat(w.isCancelled()).isTrue();
+        assertThat(lock.isLocked()).as("a cancelled wait also ends holding the lock").isTrue();
         lock.unlock();
         assertThat(lock.isLocked()).isFalse();
     }
 
     @Test
-    void onABoundedLockReacquiringCanFailWithQueueFullExceptionNotHoldingTheLock() {
-        // Documented exception: the waiter queues for the lock like anyone else.
+    void withLockAroundAWaitNeverUnlocksAnotherPartysLockWhenTheLockIsClosed() {
+        Future<Void> r = lock.withLock(IMMEDIATE, () -> cond.await(IMMEDIATE));
+        take();                                          // the signaller S
+        cond.signal();
+        lock.close();
+        assertThat(lock.isLocked()).as("S still holds the lock").isTrue();
+        assertThat(r.isDone()).isFalse();
+        lock.unlock();                                   // S leaves; the waiter gets the lock back
+        assertThat(r.isSuccess()).isTrue();
+        assertThat(lock.isLocked()).as("withLock unlocked the waiter's own lock").isFalse();
+    }
+
+    @Test
+    void onABoundedLockReacquiringIsNotRefusedByMaxPending() {
         AsyncLock bounded = new AsyncLock(1);
         AsyncCondition c = new AsyncCondition(bounded);
         assertThat(bounded.tryLock()).isTrue();
         Future<Void> w = c.await(IMMEDIATE);
         assertThat(bounded.tryLock()).isTrue();          // the signaller
         Future<Void> other = bounded.lock(IMMEDIATE);    // fills the lock's queue
-        c.signal();
-        assertThat(w.cause()).isInstanceOf(QueueFullException.class);
+        assertThat(bounded.lock(IMMEDIATE).cause()).isInstanceOf(QueueFullException.class);
+        c.signal();                                      // w queues for the lock anyway, behind other
+        assertThat(w.isDone()).isFalse();
         bounded.unlock();
         assertThat(other.isSuccess()).isTrue();
+        assertThat(w.isDone()).isFalse();
+        bounded.unlock();
+        assertThat(w.isSuccess()).isTrue();
         bounded.unlock();
         assertThat(bounded.isLocked()).isFalse();
     }

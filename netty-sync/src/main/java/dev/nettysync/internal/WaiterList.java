@@ -43,6 +43,13 @@ public final class WaiterList<W extends Waiter<?>> {
         return (W) head;
     }
 
+    /** The waiter after {@code w} in this list, or {@code null}; {@code w} must be in it. */
+    @SuppressWarnings("unchecked")
+    public W nextOf(W w) {
+        assert w.list == this : "not in this list";
+        return (W) w.next;
+    }
+
     /** Removes and returns the first waiter, or {@code null} if empty. */
     public W pollFirst() {
         W w = peekFirst();
