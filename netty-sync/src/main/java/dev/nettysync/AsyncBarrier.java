@@ -184,22 +184,7 @@ public final class AsyncBarrier {
 
     /** Claims and unlinks the first {@code n} waiters, chained in queue order. Caller holds the monitor. */
     private BarrierWaiter takeCycleLocked(int n) {
-        BarrierWaiter first = null;
-        BarrierWaiter last = null;
-        BarrierWaiter x;
-        for (int i = 0; i < n && (x = queue.pollFirst()) != null; ) {
-            if (!x.claim()) {
-                continue;                              // completed behind our back
-            }
-            if (last == null) {
-                first = x;
-            } else {
-                last.nextGranted = x;
-            }
-            last = x;
-            i++;
-        }
-        return first;
+        return queue.pollChain(n, true);
     }
 
     /**
@@ -252,8 +237,7 @@ public final class AsyncBarrier {
     /** Completes a chain of claimed waiters: with indexes 0, 1, ... or with {@code failure}. */
     private static void completeChain(BarrierWaiter w, Throwable failure) {
         for (int index = 0; w != null; index++) {
-            BarrierWaiter next = (BarrierWaiter) w.nextGranted;
-            w.nextGranted = null;
+            BarrierWaiter next = w.detachNext();
             if (failure == null) {
                 w.completeGranted(index);
             } else {
@@ -264,28 +248,25 @@ public final class AsyncBarrier {
     }
 
     private void failAll(boolean breakIt, String why) {
-        BarrierWaiter first = null;
-        BarrierWaiter last = null;
+        BarrierWaiter first;
         synchronized (queue) {
             broken = breakIt;
-            BarrierWaiter x;
-            while ((x = queue.pollFirst()) != null) {
-                if (last == null) {
-                    first = x;
-                } else {
-                    last.nextGranted = x;
-                }
-                last = x;
-            }
+            first = queue.pollChain(Integer.MAX_VALUE, false);
         }
         if (first != null) {
             completeChain(first, new BrokenBarrierException(this + " was " + why));
         }
     }
 
-    private boolean abandon(BarrierWaiter w) {
+    private boolean abandon(BarrierWaiter w, boolean claim) {
         synchronized (queue) {
-            return queue.remove(w);
+            if (!queue.remove(w)) {
+                return false;
+            }
+            if (claim) {
+                w.claim();
+            }
+            return true;
         }
     }
 
@@ -298,8 +279,8 @@ public final class AsyncBarrier {
         }
 
         @Override
-        protected boolean abandon() {
-            return owner.abandon(this);
+        protected boolean abandon(boolean claim) {
+            return owner.abandon(this, claim);
         }
 
         @Override

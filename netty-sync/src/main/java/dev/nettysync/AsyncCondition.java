@@ -238,23 +238,15 @@ public final class AsyncCondition {
 
     private void signal0(int n, String method) {
         requireLocked(method);
-        ConditionWaiter first = null;
-        ConditionWaiter last = null;
+        ConditionWaiter first;
         synchronized (queue) {
-            ConditionWaiter w;
-            for (int i = 0; i < n && (w = queue.pollFirst()) != null; i++) {
+            first = queue.pollChain(n, false);
+            for (ConditionWaiter w = first; w != null; w = (ConditionWaiter) w.nextGranted) {
                 w.signalled = true;
-                if (last == null) {
-                    first = w;
-                } else {
-                    last.nextGranted = w;
-                }
-                last = w;
             }
         }
         for (ConditionWaiter w = first; w != null; ) {
-            ConditionWaiter next = (ConditionWaiter) w.nextGranted;
-            w.nextGranted = null;
+            ConditionWaiter next = w.detachNext();
             wake(w);
             w = next;
         }
@@ -394,7 +386,7 @@ public final class AsyncCondition {
         }
 
         @Override
-        protected boolean abandon() {
+        protected boolean abandon(boolean claim) {    // unused: cancel() and end() are overridden
             return owner.requestEnd(this, CANCELLED);
         }
 

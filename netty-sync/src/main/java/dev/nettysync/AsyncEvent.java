@@ -61,29 +61,16 @@ public final class AsyncEvent {
      * complete at once. Setting a set event does nothing.
      */
     public void set() {
-        EventWaiter first = null;
-        EventWaiter last = null;
+        EventWaiter first;
         synchronized (waiters) {
             if (set) {
                 return;
             }
             set = true;
-            EventWaiter w;
-            while ((w = waiters.pollFirst()) != null) {
-                if (!w.claim()) {
-                    continue;
-                }
-                if (last == null) {
-                    first = w;
-                } else {
-                    last.nextGranted = w;
-                }
-                last = w;
-            }
+            first = waiters.pollChain(Integer.MAX_VALUE, true);
         }
         for (EventWaiter w = first; w != null; ) {
-            EventWaiter next = (EventWaiter) w.nextGranted;
-            w.nextGranted = null;
+            EventWaiter next = w.detachNext();
             w.completeGranted(null);
             w = next;
         }
@@ -147,9 +134,15 @@ public final class AsyncEvent {
                 + (set ? "{set}" : "{not set, waiters=" + waiters.size() + '}');
     }
 
-    private boolean abandon(EventWaiter w) {
+    private boolean abandon(EventWaiter w, boolean claim) {
         synchronized (waiters) {
-            return waiters.remove(w);
+            if (!waiters.remove(w)) {
+                return false;
+            }
+            if (claim) {
+                w.claim();
+            }
+            return true;
         }
     }
 
@@ -162,8 +155,8 @@ public final class AsyncEvent {
         }
 
         @Override
-        protected boolean abandon() {
-            return owner.abandon(this);
+        protected boolean abandon(boolean claim) {
+            return owner.abandon(this, claim);
         }
 
         @Override

@@ -411,8 +411,7 @@ public class AsyncSemaphore {
         while (granted != null) {
             int refused = 0;
             for (PermitWaiter w = granted; w != null; ) {
-                PermitWaiter next = (PermitWaiter) w.nextGranted;
-                w.nextGranted = null;
+                PermitWaiter next = w.detachNext();
                 if (!w.completeGranted(null)) {
                     refused += w.permits;
                 }
@@ -428,11 +427,14 @@ public class AsyncSemaphore {
     }
 
     /** Cancel or timeout of {@code w}: takes it out of the queue if it is still there. */
-    private boolean abandon(PermitWaiter w) {
+    private boolean abandon(PermitWaiter w, boolean claim) {
         PermitWaiter granted;
         synchronized (queue) {
             if (!queue.remove(w)) {
                 return false;
+            }
+            if (claim) {
+                w.claim();
             }
             // If w was the head, the new head may be servable with the permits reserved so far;
             // if the queue is now empty, QUEUED must go (I1, I2).
@@ -491,8 +493,7 @@ public class AsyncSemaphore {
         }
         ClosedException closed = closedException();
         for (PermitWaiter w = first; w != null; ) {
-            PermitWaiter next = (PermitWaiter) w.nextGranted;
-            w.nextGranted = null;
+            PermitWaiter next = w.detachNext();
             w.completeFailed(closed);
             w = next;
         }
@@ -647,8 +648,8 @@ public class AsyncSemaphore {
         }
 
         @Override
-        protected boolean abandon() {
-            return owner.abandon(this);
+        protected boolean abandon(boolean claim) {
+            return owner.abandon(this, claim);
         }
 
         @Override

@@ -389,6 +389,33 @@ class AsyncSemaphoreTest {
     }
 
     @Test
+    void aTimeoutIsFinalOnceDecidedSoACancelInTheWindowReturnsFalse() {
+        // The timer unlinks and claims `big` under the lock, serves `small` with the permit big
+        // had reserved, and only then fails big. small's listener runs in that window and tries
+        // to cancel big: the timeout is already decided, so cancel returns false and big ends
+        // timed out ("cancel returned true" always means "it was still queued").
+        EmbeddedChannel ch = new EmbeddedChannel();
+        ch.freezeTime();
+        AsyncSemaphore sem = semaphore(1);
+        Future<Void> big = sem.acquire(ch.eventLoop(), 2, 10, MILLISECONDS);
+        Future<Void> small = sem.acquire(ch.eventLoop());
+        AtomicReference<Boolean> bigDoneInWindow = new AtomicReference<>();
+        AtomicReference<Boolean> cancelInWindow = new AtomicReference<>();
+        small.addListener(f -> {
+            bigDoneInWindow.set(big.isDone());
+            cancelInWindow.set(big.cancel(false));
+        });
+        ch.advanceTimeBy(10, MILLISECONDS);
+        ch.runScheduledPendingTasks();
+
+        assertThat(small.isSuccess()).isTrue();
+        assertThat(bigDoneInWindow.get()).as("small ran inside big's timeout, before big failed").isFalse();
+        assertThat(cancelInWindow.get()).isFalse();
+        assertThat(big.cause()).isInstanceOf(WaitTimeoutException.class);
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
     void aZeroTimeoutSucceedsOnlyIfAPermitIsThereNow() {
         AsyncSemaphore sem = semaphore(1);
         assertThat(sem.acquire(IMMEDIATE, 0, SECONDS).isSuccess()).isTrue();

@@ -31,7 +31,7 @@ import java.util.concurrent.TimeUnit;
  * itself (which runs listeners) happens after the lock is dropped.
  *
  * <p>Subclasses hold what the primitive needs to know about the wait (a permit count, a
- * generation) and implement {@link #abandon()}.
+ * generation) and implement {@link #abandon(boolean)}.
  */
 public abstract class Waiter<V> extends DefaultPromise<V> {
 
@@ -49,6 +49,17 @@ public abstract class Waiter<V> extends DefaultPromise<V> {
 
     private volatile ScheduledFuture<?> timer; // written once by the thread that queued the waiter
 
+    /**
+     * Unhooks this waiter from a chain of granted waiters (see {@link WaiterList#pollChain}) and
+     * returns the next one, or {@code null}. Read it before completing this waiter.
+     */
+    @SuppressWarnings("unchecked")
+    public final <W extends Waiter<?>> W detachNext() {
+        Waiter<V> next = nextGranted;
+        nextGranted = null;
+        return (W) next;
+    }
+
     protected Waiter(EventExecutor executor) {
         super(executor);
     }
@@ -58,10 +69,13 @@ public abstract class Waiter<V> extends DefaultPromise<V> {
      * primitive react (for a semaphore: a later waiter may now be served). Must be called with no
      * lock held: it takes the primitive's lock and may complete other waiters after dropping it.
      *
+     * @param claim also {@link #claim()} the waiter under the lock: a timeout does, so that its
+     *              failure is final and a racing {@code cancel()} returns {@code false}, as it
+     *              does after a grant; {@code cancel()} itself does not
      * @return {@code true} if this call took the waiter out of the queue; {@code false} if it had
      *         already left it (granted, abandoned earlier, or failed by {@code close})
      */
-    protected abstract boolean abandon();
+    protected abstract boolean abandon(boolean claim);
 
     /** What the waiter waits for, for messages: {@code "1 permit of AsyncSemaphore@1a2b"}. */
     protected abstract String describeWait();
@@ -76,7 +90,7 @@ public abstract class Waiter<V> extends DefaultPromise<V> {
         if (!isCancellable()) {      // done, or granted (claimed) already
             return false;
         }
-        abandon();
+        abandon(false);
         if (super.cancel(mayInterruptIfRunning)) {
             cancelTimer();
             return true;
@@ -156,7 +170,7 @@ public abstract class Waiter<V> extends DefaultPromise<V> {
      * re-acquires its lock first) override this.
      */
     protected void end(Throwable cause) {
-        if (abandon()) {
+        if (abandon(true)) {
             tryFailure(cause);
         }
     }

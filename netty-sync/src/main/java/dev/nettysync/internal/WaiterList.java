@@ -43,6 +43,37 @@ public final class WaiterList<W extends Waiter<?>> {
         return (W) head;
     }
 
+    /**
+     * Removes up to {@code max} waiters from the head and returns them as a chain linked through
+     * {@link Waiter#nextGranted}, in FIFO order ({@code null} if none). With {@code claim}, each
+     * is {@link Waiter#claim() claimed} (its grant made final) and one that cannot be claimed
+     * (completed behind the primitive's back) is dropped. Caller holds the lock; walk the chain
+     * with {@link Waiter#detachNext()} after dropping it.
+     */
+    public W pollChain(int max, boolean claim) {
+        W first = null;
+        Waiter<?> last = null;
+        W w;
+        for (int taken = 0; taken < max && (w = pollFirst()) != null; ) {
+            if (claim && !w.claim()) {
+                continue;
+            }
+            if (last == null) {
+                first = w;
+            } else {
+                link(last, w);
+            }
+            last = w;
+            taken++;
+        }
+        return first;
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private static void link(Waiter<?> from, Waiter<?> to) {
+        ((Waiter) from).nextGranted = to;
+    }
+
     /** The waiter after {@code w} in this list, or {@code null}; {@code w} must be in it. */
     @SuppressWarnings("unchecked")
     public W nextOf(W w) {
