@@ -104,7 +104,7 @@ public class BarrierLincheckTest {
      */
     @Test
     void stress() {
-        new StressOptions().iterations(3).invocationsPerIteration(100)
+        new StressOptions().iterations(1).invocationsPerIteration(500)
                 .threads(2).actorsPerThread(3).check(getClass());
     }
 }

@@ -77,7 +77,7 @@ public class EventLincheckTest {
      */
     @Test
     void stress() {
-        new StressOptions().iterations(3).invocationsPerIteration(100)
+        new StressOptions().iterations(1).invocationsPerIteration(500)
                 .threads(2).actorsPerThread(3).check(getClass());
     }
 }

@@ -85,7 +85,7 @@ public class LockLincheckTest {
     void stress() {
         // Two threads on two cores: Lincheck's stress mode spin-waits between threads, and more
         // threads than cores turns each spin into a lost time slice.
-        new StressOptions().iterations(5).invocationsPerIteration(300)
+        new StressOptions().iterations(1).invocationsPerIteration(500)
                 .threads(2).actorsPerThread(4).check(getClass());
     }
 }

@@ -123,10 +123,12 @@ public class SemaphoreLincheckTest {
     @Test
     void stress() {
         // Two threads on two cores: Lincheck's stress mode spin-waits between threads, and more
-        // threads than cores turns each spin into a lost time slice.
+        // threads than cores turns each spin into a lost time slice. One scenario: each costs
+        // ~20 s of set-up here, its invocations ~20 ms each; the randomized SemaphoreStressTest
+        // carries the real-concurrency load.
         new StressOptions()
-                .iterations(5)
-                .invocationsPerIteration(300)
+                .iterations(1)
+                .invocationsPerIteration(500)
                 .threads(2)
                 .actorsPerThread(4)
                 .check(getClass());
