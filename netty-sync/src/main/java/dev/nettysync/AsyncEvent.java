@@ -1,5 +1,6 @@
 package dev.nettysync;
 
+import dev.nettysync.internal.SucceededFutures;
 import dev.nettysync.internal.Waiter;
 import dev.nettysync.internal.WaiterList;
 import io.netty.util.concurrent.EventExecutor;
@@ -104,12 +105,12 @@ public final class AsyncEvent {
 
     private Future<Void> await0(EventExecutor executor, long timeoutNanos) {
         if (set) {
-            return executor.newSucceededFuture(null);
+            return SucceededFutures.of(executor);
         }
         EventWaiter w;
         synchronized (waiters) {
             if (set) {
-                return executor.newSucceededFuture(null);
+                return SucceededFutures.of(executor);
             }
             if (timeoutNanos == 0) {
                 return executor.newFailedFuture(new WaitTimeoutException("no wait allowed and " + this + " is not set"));
