@@ -1,6 +1,6 @@
 package dev.nettysync;
 
-import dev.nettysync.internal.Waiter;
+import dev.nettysync.internal.PlainWaiter;
 import dev.nettysync.internal.WaiterList;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
@@ -69,7 +69,7 @@ public final class AsyncBarrier {
 
     private final int parties;
     private final Runnable action;                                      // may be null
-    private final WaiterList<BarrierWaiter> queue = new WaiterList<>(); // its monitor is the lock
+    private final WaiterList<PlainWaiter<Integer>> queue = new WaiterList<>(); // its monitor is the lock
     private volatile boolean broken;                                    // written under the monitor
     private boolean tripping;          // guarded by the monitor: a trip (action, completions) is under way
 
@@ -146,8 +146,8 @@ public final class AsyncBarrier {
     // ---------------------------------------------------------------- implementation
 
     private Future<Integer> await0(EventExecutor executor, long timeoutNanos) {
-        BarrierWaiter cycle;
-        BarrierWaiter w;
+        PlainWaiter<Integer> cycle;
+        PlainWaiter<Integer> w;
         synchronized (queue) {
             if (broken) {
                 return executor.newFailedFuture(new BrokenBarrierException(this + " is broken"));
@@ -160,7 +160,7 @@ public final class AsyncBarrier {
                     return executor.newFailedFuture(new WaitTimeoutException(
                             "no wait allowed and " + this + " is not complete"));
                 }
-                w = new BarrierWaiter(executor, this);
+                w = new PlainWaiter<>(executor, queue, this);
                 queue.addLast(w);
                 cycle = null;
             } else {
@@ -183,7 +183,7 @@ public final class AsyncBarrier {
     }
 
     /** Claims and unlinks the first {@code n} waiters, chained in queue order. Caller holds the monitor. */
-    private BarrierWaiter takeCycleLocked(int n) {
+    private PlainWaiter<Integer> takeCycleLocked(int n) {
         return queue.pollChain(n, true);
     }
 
@@ -193,7 +193,7 @@ public final class AsyncBarrier {
      *
      * @return what the action threw, or {@code null}
      */
-    private Throwable trip(BarrierWaiter cycle) {
+    private Throwable trip(PlainWaiter<Integer> cycle) {
         Throwable failure = null;
         if (action != null) {
             try {
@@ -216,7 +216,7 @@ public final class AsyncBarrier {
      */
     private void tripQueuedCycles() {
         for (;;) {
-            BarrierWaiter cycle;
+            PlainWaiter<Integer> cycle;
             synchronized (queue) {
                 if (broken || queue.size() < parties) {
                     tripping = false;
@@ -235,9 +235,9 @@ public final class AsyncBarrier {
     }
 
     /** Completes a chain of claimed waiters: with indexes 0, 1, ... or with {@code failure}. */
-    private static void completeChain(BarrierWaiter w, Throwable failure) {
+    private static void completeChain(PlainWaiter<Integer> w, Throwable failure) {
         for (int index = 0; w != null; index++) {
-            BarrierWaiter next = w.detachNext();
+            PlainWaiter<Integer> next = w.detachNext();
             if (failure == null) {
                 w.completeGranted(index);
             } else {
@@ -248,44 +248,13 @@ public final class AsyncBarrier {
     }
 
     private void failAll(boolean breakIt, String why) {
-        BarrierWaiter first;
+        PlainWaiter<Integer> first;
         synchronized (queue) {
             broken = breakIt;
             first = queue.pollChain(Integer.MAX_VALUE, false);
         }
         if (first != null) {
             completeChain(first, new BrokenBarrierException(this + " was " + why));
-        }
-    }
-
-    private boolean abandon(BarrierWaiter w, boolean claim) {
-        synchronized (queue) {
-            if (!queue.remove(w)) {
-                return false;
-            }
-            if (claim) {
-                w.claim();
-            }
-            return true;
-        }
-    }
-
-    private static final class BarrierWaiter extends Waiter<Integer> {
-        private final AsyncBarrier owner;
-
-        BarrierWaiter(EventExecutor executor, AsyncBarrier owner) {
-            super(executor);
-            this.owner = owner;
-        }
-
-        @Override
-        protected boolean abandon(boolean claim) {
-            return owner.abandon(this, claim);
-        }
-
-        @Override
-        protected String describeWait() {
-            return owner.toString();
         }
     }
 }

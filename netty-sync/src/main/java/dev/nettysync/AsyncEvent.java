@@ -1,7 +1,7 @@
 package dev.nettysync;
 
+import dev.nettysync.internal.PlainWaiter;
 import dev.nettysync.internal.SucceededFutures;
-import dev.nettysync.internal.Waiter;
 import dev.nettysync.internal.WaiterList;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
@@ -46,7 +46,7 @@ public final class AsyncEvent {
      * monitor after reading `set == false` is certain to be drained by the next set().
      */
     private volatile boolean set;                           // written under waiters' monitor
-    private final WaiterList<EventWaiter> waiters = new WaiterList<>(); // its monitor is the lock
+    private final WaiterList<PlainWaiter<Void>> waiters = new WaiterList<>(); // its monitor is the lock
 
     /** Creates an event that is not set. */
     public AsyncEvent() {
@@ -62,7 +62,7 @@ public final class AsyncEvent {
      * complete at once. Setting a set event does nothing.
      */
     public void set() {
-        EventWaiter first;
+        PlainWaiter<Void> first;
         synchronized (waiters) {
             if (set) {
                 return;
@@ -70,8 +70,8 @@ public final class AsyncEvent {
             set = true;
             first = waiters.pollChain(Integer.MAX_VALUE, true);
         }
-        for (EventWaiter w = first; w != null; ) {
-            EventWaiter next = w.detachNext();
+        for (PlainWaiter<Void> w = first; w != null; ) {
+            PlainWaiter<Void> next = w.detachNext();
             w.completeGranted(null);
             w = next;
         }
@@ -107,7 +107,7 @@ public final class AsyncEvent {
         if (set) {
             return SucceededFutures.of(executor);
         }
-        EventWaiter w;
+        PlainWaiter<Void> w;
         synchronized (waiters) {
             if (set) {
                 return SucceededFutures.of(executor);
@@ -115,7 +115,7 @@ public final class AsyncEvent {
             if (timeoutNanos == 0) {
                 return executor.newFailedFuture(new WaitTimeoutException("no wait allowed and " + this + " is not set"));
             }
-            w = new EventWaiter(executor, this);
+            w = new PlainWaiter<>(executor, waiters, this);
             waiters.addLast(w);
         }
         if (timeoutNanos > 0) {
@@ -133,36 +133,5 @@ public final class AsyncEvent {
     public String toString() {
         return "AsyncEvent@" + Integer.toHexString(System.identityHashCode(this))
                 + (set ? "{set}" : "{not set, waiters=" + waiters.size() + '}');
-    }
-
-    private boolean abandon(EventWaiter w, boolean claim) {
-        synchronized (waiters) {
-            if (!waiters.remove(w)) {
-                return false;
-            }
-            if (claim) {
-                w.claim();
-            }
-            return true;
-        }
-    }
-
-    private static final class EventWaiter extends Waiter<Void> {
-        private final AsyncEvent owner;
-
-        EventWaiter(EventExecutor executor, AsyncEvent owner) {
-            super(executor);
-            this.owner = owner;
-        }
-
-        @Override
-        protected boolean abandon(boolean claim) {
-            return owner.abandon(this, claim);
-        }
-
-        @Override
-        protected String describeWait() {
-            return owner.toString();
-        }
     }
 }

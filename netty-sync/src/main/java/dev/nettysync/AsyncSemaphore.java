@@ -430,11 +430,8 @@ public class AsyncSemaphore {
     private boolean abandon(PermitWaiter w, boolean claim) {
         PermitWaiter granted;
         synchronized (queue) {
-            if (!queue.remove(w)) {
+            if (!queue.remove(w, claim)) {
                 return false;
-            }
-            if (claim) {
-                w.claim();
             }
             // If w was the head, the new head may be servable with the permits reserved so far;
             // if the queue is now empty, QUEUED must go (I1, I2).

@@ -103,6 +103,22 @@ public final class WaiterList<W extends Waiter<?>> {
         return true;
     }
 
+    /**
+     * Removes {@code w} if it is in this list and, with {@code claim}, {@link Waiter#claim()
+     * claims} it (an abandon that must be final, like a timeout).
+     *
+     * @return {@code false} if it was not in this list
+     */
+    public boolean remove(W w, boolean claim) {
+        if (!remove(w)) {
+            return false;
+        }
+        if (claim) {
+            w.claim();
+        }
+        return true;
+    }
+
     @SuppressWarnings({"unchecked", "rawtypes"})
     private void unlink(Waiter<?> w) {
         Waiter raw = w;
