@@ -12,7 +12,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BrokenBarrierException;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -80,17 +79,9 @@ class PrimitivesStressTest {
         try {
             int actors = 4;
             long perActor = OPS / actors;
-            CountDownLatch done = new CountDownLatch(actors);
             long start = System.nanoTime();
-            for (EventLoop loop : loops) {
-                Actor a = new Actor(perActor, done);
-                loop.execute(() -> a.runOnLoop(loop));
-            }
-            for (int i = 0; i < 2; i++) {
-                Actor a = new Actor(perActor, done);
-                new Thread(a::runOnThread, "stress-thread-" + i).start();
-            }
-            assertThat(done.await(3, TimeUnit.MINUTES)).as("actors finished").isTrue();
+            assertThat(StressActor.runAll(loops, actors - loops.length, perActor, Actor::new, failure))
+                    .as("actors finished").isTrue();
 
             // Quiesce: let timers and hops run out, then check the event, then drain everything.
             long deadline = System.nanoTime() + SECONDS.toNanos(2);
@@ -142,47 +133,12 @@ class PrimitivesStressTest {
         }
     }
 
-    private final class Actor {
-        private long opsLeft;
-        private boolean onLoop;
-        private final CountDownLatch done;
+    private final class Actor extends StressActor {
         private final List<Future<?>> pending = new ArrayList<>();   // confined to this actor
         private final Map<Future<?>, Long> eventWaitStamps = new IdentityHashMap<>();  // idem
 
-        Actor(long ops, CountDownLatch done) {
-            this.opsLeft = ops;
-            this.done = done;
-        }
-
-        void runOnLoop(EventLoop loop) {
-            onLoop = true;
-            try {
-                for (int i = 0; i < 64 && opsLeft > 0; i++, opsLeft--) {
-                    step();
-                }
-            } catch (Throwable t) {
-                failure.compareAndSet(null, t);
-                opsLeft = 0;
-            }
-            if (opsLeft > 0) {
-                loop.execute(() -> runOnLoop(loop));   // let the loop run listeners in between
-            } else {
-                done.countDown();
-            }
-        }
-
-        void runOnThread() {
-            try {
-                for (; opsLeft > 0; opsLeft--) {
-                    step();
-                }
-            } catch (Throwable t) {
-                failure.compareAndSet(null, t);
-            }
-            done.countDown();
-        }
-
-        private void step() {
+        @Override
+        protected void step() {
             ThreadLocalRandom rnd = ThreadLocalRandom.current();
             int op = rnd.nextInt(100);
             pending.removeIf(Future::isDone);
@@ -221,12 +177,6 @@ class PrimitivesStressTest {
                 }
             } else {
                 barrier.reset();
-            }
-        }
-
-        private void backOff() {
-            if (!onLoop) {
-                Thread.yield();        // let the loops run listeners (never on a loop: BlockHound)
             }
         }
 

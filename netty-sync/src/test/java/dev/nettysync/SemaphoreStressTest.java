@@ -8,7 +8,6 @@ import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -52,18 +51,9 @@ class SemaphoreStressTest {
         try {
             int actors = 4;
             long perActor = OPS / actors;
-            CountDownLatch done = new CountDownLatch(actors);
             long start = System.nanoTime();
-            for (EventLoop loop : loops) {
-                Actor a = new Actor(perActor, done);
-                loop.execute(() -> a.runOnLoop(loop));
-            }
-            for (int i = 0; i < 2; i++) {
-                Actor a = new Actor(perActor, done);
-                Thread t = new Thread(a::runOnThread, "stress-thread-" + i);
-                t.start();
-            }
-            assertThat(done.await(3, TimeUnit.MINUTES)).as("actors finished").isTrue();
+            assertThat(StressActor.runAll(loops, actors - loops.length, perActor, Actor::new, failure))
+                    .as("actors finished").isTrue();
             long deadline = System.nanoTime() + SECONDS.toNanos(60);
             while (unfinished.get() != 0 && System.nanoTime() < deadline) {
                 Thread.sleep(5);
@@ -89,54 +79,17 @@ class SemaphoreStressTest {
         }
     }
 
-    private final class Actor {
-        private long opsLeft;
-        private boolean onLoop;
-        private final CountDownLatch done;
+    private final class Actor extends StressActor {
         private final List<Future<Void>> pending = new ArrayList<>();   // confined to this actor
 
-        Actor(long ops, CountDownLatch done) {
-            this.opsLeft = ops;
-            this.done = done;
-        }
-
-        void runOnLoop(EventLoop loop) {
-            onLoop = true;
-            try {
-                for (int i = 0; i < 64 && opsLeft > 0; i++, opsLeft--) {
-                    step();
-                }
-            } catch (Throwable t) {
-                failure.compareAndSet(null, t);
-                opsLeft = 0;
-            }
-            if (opsLeft > 0) {
-                loop.execute(() -> runOnLoop(loop));   // let the loop run listeners in between
-            } else {
-                done.countDown();
-            }
-        }
-
-        void runOnThread() {
-            try {
-                for (; opsLeft > 0; opsLeft--) {
-                    step();
-                }
-            } catch (Throwable t) {
-                failure.compareAndSet(null, t);
-            }
-            done.countDown();
-        }
-
-        private void step() {
+        @Override
+        protected void step() {
             ThreadLocalRandom rnd = ThreadLocalRandom.current();
             int n = rnd.nextInt(10) == 0 ? 2 : 1;
             int op = rnd.nextInt(100);
             pending.removeIf(Future::isDone);
             if (pending.size() >= MAX_PENDING_PER_ACTOR && op < 50) {
-                if (!onLoop) {
-                    Thread.yield();        // back off so the loops can run granted listeners
-                }                          // (on a loop that would be a blocking call)
+                backOff();                 // so the loops can run granted listeners
             } else if (op >= 70 && op < 85) {
                 if (!pending.isEmpty()) {
                     pending.remove(rnd.nextInt(pending.size())).cancel(false);
