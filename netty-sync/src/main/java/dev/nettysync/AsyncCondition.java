@@ -90,7 +90,8 @@ public final class AsyncCondition {
      * predicate runs outside it too (it is user code), after which `end` is read again so a
      * cancel that arrived meanwhile is not lost; the signal it consumed is then passed on, as
      * requestEnd() does for a waiter still SIGNALLED. A plain await's timer is cancelled by the
-     * signal; if the signal came before await0() published the timer, await0() cancels it.
+     * signal; if the signal came before the timer was published, startTimer() cancels it
+     * (see ConditionWaiter.timeoutNoLongerApplies).
      */
 
     private static final Object CANCELLED = new Object();
@@ -207,18 +208,6 @@ public final class AsyncCondition {
         }
         if (timeoutNanos >= 0 && !w.isDone()) {
             w.startTimer(timeoutNanos);
-            if (predicate == null) {
-                // A plain wait signalled before its timer was published (the unlock above can
-                // hand the lock to a task that signals at once, or another thread signalled):
-                // wake() found no timer to cancel, and the timeout no longer applies.
-                boolean queued;
-                synchronized (queue) {
-                    queued = w.queuedIn(queue);
-                }
-                if (!queued) {
-                    w.cancelTimer();
-                }
-            }
         }
         return w;
     }
@@ -390,8 +379,22 @@ public final class AsyncCondition {
             return owner.requestEnd(this, CANCELLED);
         }
 
-        boolean queuedIn(WaiterList<ConditionWaiter> q) {   // caller holds q's monitor
-            return isIn(q);
+        /**
+         * A plain wait's timeout stops mattering once it is signalled, which can happen before
+         * its timer is published (the unlock in await0 can hand the lock to a task that signals
+         * at once, or another thread signals): then wake() found no timer to cancel.
+         */
+        @Override
+        protected boolean timeoutNoLongerApplies() {
+            if (super.timeoutNoLongerApplies()) {
+                return true;
+            }
+            if (predicate != null) {
+                return false;                  // awaitUntil: the timeout bounds the whole wait
+            }
+            synchronized (owner.queue) {
+                return !isIn(owner.queue);
+            }
         }
 
         EventExecutor waiterExecutor() {

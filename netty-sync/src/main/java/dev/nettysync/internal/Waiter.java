@@ -152,16 +152,25 @@ public abstract class Waiter<V> extends DefaultPromise<V> {
             return;
         }
         timer = t;
-        // Granted (claimed) or ended before the timer was published: whoever completed us may
-        // have looked for the timer before it was there, so cancel it ourselves. A claim comes
-        // before the granter's cancelTimer(), so checking "claimed" (not "done") closes that gap.
-        if (!isCancellable()) {
+        // Whoever ended the wait may have looked for the timer before it was there, so cancel
+        // it ourselves if the timeout no longer applies.
+        if (timeoutNoLongerApplies()) {
             t.cancel(false);
         }
     }
 
     private void expire(long nanos) {
         end(new WaitTimeoutException("timed out after " + formatNanos(nanos) + " waiting for " + describeWait()));
+    }
+
+    /**
+     * Whether the wait has moved past the point where its timeout matters: by default, once it
+     * is granted (claimed) or ended. A claim comes before the granter's cancelTimer(), so
+     * checking "claimed" (not "done") closes the gap with a timer published late. Primitives
+     * whose waits are decided in another way (a condition wait, once signalled) override this.
+     */
+    protected boolean timeoutNoLongerApplies() {
+        return !isCancellable();
     }
 
     /**
