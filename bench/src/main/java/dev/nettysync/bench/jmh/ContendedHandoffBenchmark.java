@@ -115,18 +115,26 @@ public class ContendedHandoffBenchmark extends AbstractEventLoopBenchmark {
                         + " completions ran off the waiter's loop");
             }
         }
+        int free = sem.countFreePermits();
+        if (free != permits) {
+            throw new IllegalStateException(impl + ": " + free + " permits free after the round, expected " + permits);
+        }
     }
 
     private final class Client extends Continuation {
         final EventLoop loop;
+        final SemaphorePeer.Waiting waiting;
         final int quota;
         final CountDownLatch done;
         final boolean requeueFirst;
         int acquired;          // written on `loop` only
         int wrongThread;       // written on `loop` only, read after `done`
+        int depth;             // nesting of run() on `loop`, written on `loop` only
+        boolean reported;      // done counted down, written on `loop` only
 
         Client(EventLoop loop, int quota, CountDownLatch done, boolean requeueFirst) {
             this.loop = loop;
+            this.waiting = sem.on(loop);
             this.requeueFirst = requeueFirst;
             this.quota = quota;
             this.done = done;
@@ -134,9 +142,10 @@ public class ContendedHandoffBenchmark extends AbstractEventLoopBenchmark {
 
         void start() {
             if (quota == 0) {
+                reported = true;
                 done.countDown();
             } else {
-                sem.acquireThen(loop, this);
+                waiting.acquireThen(this);
             }
         }
 
@@ -146,15 +155,25 @@ public class ContendedHandoffBenchmark extends AbstractEventLoopBenchmark {
                 wrongThread++;
             }
             acquired++;
-            if (acquired == quota) {
-                sem.release();
+            depth++;
+            try {
+                if (acquired == quota) {
+                    sem.release();
+                } else if (requeueFirst) {
+                    waiting.acquireThen(this);     // may complete at once and run this nested
+                    sem.release();
+                } else {
+                    sem.release();
+                    waiting.acquireThen(this);
+                }
+            } finally {
+                depth--;
+            }
+            // Only the outermost frame reports the end: a nested run that reached the quota
+            // returns into a frame that still has its release to make.
+            if (depth == 0 && acquired == quota && !reported) {
+                reported = true;
                 done.countDown();
-            } else if (requeueFirst) {
-                sem.acquireThen(loop, this);
-                sem.release();
-            } else {
-                sem.release();
-                sem.acquireThen(loop, this);
             }
         }
     }

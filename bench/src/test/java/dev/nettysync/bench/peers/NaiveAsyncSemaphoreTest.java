@@ -42,6 +42,28 @@ class NaiveAsyncSemaphoreTest {
     }
 
     @Test
+    void fastPathReturnsOneCachedSucceededFuturePerExecutor() throws Exception {
+        NaiveAsyncSemaphore sem = new NaiveAsyncSemaphore(1);
+        Future<Void> first = sem.acquire(ImmediateEventExecutor.INSTANCE);
+        sem.release();
+        Future<Void> second = sem.acquire(ImmediateEventExecutor.INSTANCE);
+        assertThat(first.isSuccess()).isTrue();
+        assertThat(second).as("no allocation per uncontended acquire").isSameAs(first);
+        io.netty.util.concurrent.DefaultEventExecutor other = new io.netty.util.concurrent.DefaultEventExecutor();
+        try {
+            sem.release();
+            Future<Void> onOther = sem.acquire(other);
+            assertThat(onOther.isSuccess()).isTrue();
+            assertThat(onOther).as("listeners run on the caller's executor").isNotSameAs(first);
+            java.util.concurrent.CompletableFuture<Boolean> ranOnOther = new java.util.concurrent.CompletableFuture<>();
+            onOther.addListener(f -> ranOnOther.complete(other.inEventLoop()));
+            assertThat(ranOnOther.get(5, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        } finally {
+            other.shutdownGracefully(0, 0, java.util.concurrent.TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
     void eventWakesAllWaitersAndClears() {
         NaiveAsyncEvent ev = new NaiveAsyncEvent();
         Future<Void> a = ev.await(ImmediateEventExecutor.INSTANCE);
