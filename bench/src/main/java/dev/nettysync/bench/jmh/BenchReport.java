@@ -188,7 +188,7 @@ public final class BenchReport {
                 }
             }
         }
-        return gc.equals("G1") ? "" : gc;
+        return gc.equals("G1") ? "" : gc.equals("Z") ? "ZGC" : gc;
     }
 
     // ------------------------------------------------------------------ report
@@ -592,7 +592,9 @@ public final class BenchReport {
                 int eq = a.lastIndexOf('=');
                 Path file = Path.of(eq > 0 ? a.substring(0, eq) : a);
                 String label = eq > 0 ? a.substring(eq + 1) : null;
-                versions.add(label);
+                if (label == null || !versions.contains(label)) {   // several files may share a label
+                    versions.add(label);
+                }
                 rows.addAll(read(file, label == null ? "\0" + versions.size() : label));
             }
         }

@@ -23,7 +23,9 @@ import java.util.List;
  * java -jar bench/target/benchmarks.jar [--json FILE] [--md FILE] [JMH options and regexps]
  * </pre>
  * Without {@code --json}/{@code --md} it is plain JMH ({@code -h} for JMH's help). With
- * {@code --md} alone the JSON goes next to it ({@code FILE.json}).
+ * {@code --md} alone the JSON goes next to it ({@code FILE.json}). {@code --library} prints the
+ * jar the library's classes are loaded from and exits (a before/after run puts another build of
+ * the library first on the class path and checks it with this).
  */
 public final class BenchSuite {
 
@@ -32,7 +34,10 @@ public final class BenchSuite {
         Path md = null;
         List<String> jmhArgs = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
-            if ("--json".equals(args[i]) && i + 1 < args.length) {
+            if ("--library".equals(args[i])) {          // which build of netty-sync this class path runs
+                System.out.println(librarySource());
+                return;
+            } else if ("--json".equals(args[i]) && i + 1 < args.length) {
                 json = Path.of(args[++i]);
             } else if ("--md".equals(args[i]) && i + 1 < args.length) {
                 md = Path.of(args[++i]);
