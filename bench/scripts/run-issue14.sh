@@ -167,9 +167,14 @@ run_spec() {  # run_spec VERSION NAME ARGS: one JMH invocation -> $OUT/jmh/NAME-
   "$JAVA" -cp "$lib:$BENCH" dev.nettysync.bench.jmh.BenchSuite --json "$json" $args $JMH_OPTS $JMH_EXTRA -prof gc \
     > "$OUT/jmh/$name-$v.log" 2>&1 || FAILED+=("$name-$v (exit $?)")
   if grep -q "<failure>" "$OUT/jmh/$name-$v.log"; then FAILED+=("$name-$v (a benchmark threw, see jmh/$name-$v.log)"); fi
-  grep -E "^(Benchmark|[A-Z][A-Za-z]+Benchmark\.)" "$OUT/jmh/$name-$v.log" | grep -v "·gc\.\|:gc\." | tail -n +1 | sed 's/^/   /' || true
+  # the result table of the run, without the profiler's rows
+  grep -E '^(Benchmark +\(|[A-Z][A-Za-z]+Benchmark\.)' "$OUT/jmh/$name-$v.log" | grep -v -e 'gc\.' -e 'result is saved' | sed 's/^/   /' || true
 }
 
+case "$MODE" in
+  FULL) echo "== FULL: about 17 min of JMH, footprint and overload on a quiet 2-core machine (from here)" ;;
+  QUICK) echo "== QUICK: a few minutes; the numbers mean nothing" ;;
+esac
 START=$(date +%s)
 for spec in "${SPECS[@]}"; do
   name="${spec%%|*}"; args="${spec#*|}"

@@ -6,6 +6,7 @@ import io.netty.channel.EventLoop;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
@@ -39,8 +40,8 @@ import java.util.concurrent.TimeUnit;
  *       design choice is worth, not the raw handoff.</li>
  * </ul>
  *
- * <p>Every completion is checked to run on the waiter's own loop; a peer that delivered it
- * elsewhere would fail the run. Peers: {@code asyncutil} hops with {@code thenRunAsync(.., loop)}
+ * <p>Every completion is checked to run on the waiter's own loop, and every permit to be back
+ * after the round; a peer that failed either would fail the run. Peers: {@code asyncutil} hops with {@code thenRunAsync(.., loop)}
  * (always through the loop's task queue, even when already on it); {@code asyncutilInline} uses
  * Netty's policy instead (inline when already on the loop, nesting bounded at 8); {@code naive}
  * and {@code nettysync} return a promise of the waiter's loop, which applies that same policy.
@@ -50,6 +51,7 @@ import java.util.concurrent.TimeUnit;
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
+@Measurement(iterations = 10, time = 1)      // cross-loop rows are noisy (the wake-up cost varies)
 public class ContendedHandoffBenchmark extends AbstractEventLoopBenchmark {
 
     /** Acquisitions per benchmark invocation, over all clients. */
