@@ -91,6 +91,34 @@ public final class NaiveAsyncSemaphore {
         }
     }
 
+    /**
+     * Releases {@code n} permits: takes up to {@code n} waiters off the queue under one lock, then
+     * completes them outside it; a waiter that was cancelled meanwhile passes its permit on (to
+     * the next waiter, or back to the counter).
+     */
+    public void release(int n) {
+        if (n < 1) {
+            throw new IllegalArgumentException("permits must be >= 1, was " + n);
+        }
+        while (n > 0) {
+            Promise<?>[] granted;
+            int k = 0;
+            synchronized (this) {
+                granted = new Promise<?>[Math.min(n, waiters.size())];
+                while (k < granted.length) {
+                    granted[k++] = waiters.pollFirst();
+                }
+                permits += n - k;       // permits nobody waits for
+            }
+            n = 0;
+            for (int i = 0; i < k; i++) {
+                if (!granted[i].trySuccess(null)) {
+                    n++;                // cancelled meanwhile: its permit goes on
+                }
+            }
+        }
+    }
+
     /** Cancels a queued waiter: O(queue length) removal from the deque. */
     public boolean cancel(Promise<Void> waiter) {
         synchronized (this) {

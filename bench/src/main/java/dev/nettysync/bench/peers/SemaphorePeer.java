@@ -109,6 +109,12 @@ public abstract class SemaphorePeer {
 
     public abstract void release();
 
+    /**
+     * Releases {@code n} permits in one call, the implementation's own bulk release (one call that
+     * may grant several waiters at once), so a peer can batch what it hands over.
+     */
+    public abstract void release(int n);
+
     // ------------------------------------------------------------------ implementations
 
     static final class NettySync extends SemaphorePeer {
@@ -126,6 +132,7 @@ public abstract class SemaphorePeer {
         }
         @Override public boolean cancel(Object handle) { return ((Future<?>) handle).cancel(false); }
         @Override public void release() { sem.release(); }
+        @Override public void release(int n) { sem.release(n); }
     }
 
     static final class Jdk extends SemaphorePeer {
@@ -145,6 +152,7 @@ public abstract class SemaphorePeer {
             throw new UnsupportedOperationException("java.util.concurrent.Semaphore would block the event loop");
         }
         @Override public void release() { sem.release(); }
+        @Override public void release(int n) { sem.release(n); }
     }
 
     static final class AsyncUtil extends SemaphorePeer {
@@ -167,6 +175,7 @@ public abstract class SemaphorePeer {
             return then -> sem.acquire(1).thenRunAsync(then, continueOn);
         }
         @Override public void release() { sem.release(1); }
+        @Override public void release(int n) { sem.release(n); }
     }
 
     static final class Naive extends SemaphorePeer {
@@ -191,6 +200,7 @@ public abstract class SemaphorePeer {
             return false;   // a succeeded future from the fast path: nothing to cancel
         }
         @Override public void release() { sem.release(); }
+        @Override public void release(int n) { sem.release(n); }
     }
 
     /**

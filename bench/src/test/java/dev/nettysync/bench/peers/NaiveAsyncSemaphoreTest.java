@@ -42,6 +42,24 @@ class NaiveAsyncSemaphoreTest {
     }
 
     @Test
+    void bulkReleaseGrantsInOrderAndPassesOnCancelledPermits() {
+        NaiveAsyncSemaphore sem = new NaiveAsyncSemaphore(0);
+        Future<Void> a = sem.acquire(ImmediateEventExecutor.INSTANCE);
+        Future<Void> b = sem.acquire(ImmediateEventExecutor.INSTANCE);
+        Future<Void> c = sem.acquire(ImmediateEventExecutor.INSTANCE);
+        b.cancel(false);
+        sem.release(2);
+        assertThat(a.isSuccess()).isTrue();
+        assertThat(c.isSuccess()).as("b's permit went on to c").isTrue();
+        assertThat(sem.queueLength()).isZero();
+        sem.release(3);
+        assertThat(sem.tryAcquire()).isTrue();
+        assertThat(sem.tryAcquire()).isTrue();
+        assertThat(sem.tryAcquire()).isTrue();
+        assertThat(sem.tryAcquire()).as("exactly the released permits").isFalse();
+    }
+
+    @Test
     void fastPathReturnsOneCachedSucceededFuturePerExecutor() throws Exception {
         NaiveAsyncSemaphore sem = new NaiveAsyncSemaphore(1);
         Future<Void> first = sem.acquire(ImmediateEventExecutor.INSTANCE);
