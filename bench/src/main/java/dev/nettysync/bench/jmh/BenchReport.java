@@ -34,8 +34,9 @@ import java.util.stream.Collectors;
  *
  * <p>For every row it gives the <b>median</b> of the measured iterations (of all forks) and the
  * <b>mean</b> (JMH's score) with JMH's 99.9% half-interval, the allocation per op
- * ({@code -prof gc}) and the share of the measured time spent in GC pauses (from
- * {@code gc.time}). Ratios between rows are computed from medians: one slow iteration (a GC, a
+ * ({@code -prof gc}) and the collectors' accumulated collection time over the measured time
+ * (from {@code gc.time}; the JVM's per-collector time, which is pause time for stop-the-world
+ * collections but not for concurrent phases). Ratios between rows are computed from medians: one slow iteration (a GC, a
  * neighbour on the machine) moves a mean, not a median. Rows run under a non-default collector
  * ({@code -jvmArgs -XX:+UseParallelGC}) get a {@code gc=...} group of their own.
  *
@@ -206,7 +207,9 @@ public final class BenchReport {
         String main = versions.get(0);
         boolean multi = versions.size() > 1;
         w.println("median: of all measured iterations; mean ± JMH's 99.9% half-interval (`n/a` with one iteration); "
-                + "B/op from `-prof gc`; GC: share of the measured time in GC pauses (`-prof gc`; blank without it). "
+                + "B/op from `-prof gc`; GC: the collectors' accumulated collection time (`-prof gc`'s gc.time) over the measured time "
+                + "(blank without `-prof gc`; it is the time the JVM reports per collector, which for concurrent phases is not pause time, "
+                + "so with short iterations on a busy machine it can exceed 100%). "
                 + "**× netty-sync**: how many times better netty-sync" + (multi ? " @" + main : "")
                 + "'s median is than the row's (> 1: netty-sync is faster; for time/op lower is better, for ops/s higher)."
                 + (multi ? " Rows of other versions: the same code measured with another build of the library"
