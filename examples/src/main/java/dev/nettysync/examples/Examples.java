@@ -10,7 +10,7 @@ public final class Examples {
     private Examples() {
     }
 
-    /** Runs them all (about 30 s at the tutorial's timings). */
+    /** Runs them all (about 25 s at the tutorial's timings). */
     public static void main(String[] args) {
         BankWithdraw.main(args);
         LockDecorator.main(args);

@@ -84,7 +84,8 @@ public final class RateLimitedDownloader {
 
     /**
      * GET {@code url} on a new connection with Netty's HTTP client; the future (of
-     * {@code executor}) succeeds with the body of a 200 answer and fails otherwise.
+     * {@code executor}) succeeds with the body of a 200 answer and fails otherwise. Cancelling it
+     * closes the connection.
      */
     static Future<String> httpGet(Bootstrap http, URI url, EventExecutor executor) {
         Promise<String> body = executor.newPromise();
@@ -126,6 +127,11 @@ public final class RateLimitedDownloader {
                 return;
             }
             Channel ch = ((ChannelFuture) connected).channel();
+            body.addListener(f -> {
+                if (f.isCancelled()) {
+                    ch.close();                   // the caller gave up: drop the connection
+                }
+            });
             String target = (url.getRawPath() == null || url.getRawPath().isEmpty() ? "/" : url.getRawPath())
                     + (url.getRawQuery() == null ? "" : "?" + url.getRawQuery());
             FullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, target);
@@ -138,7 +144,6 @@ public final class RateLimitedDownloader {
                 }
             });
         });
-        // a caller that gives up (cancels) closes nothing we still need: the answer is dropped
         return body;
     }
 

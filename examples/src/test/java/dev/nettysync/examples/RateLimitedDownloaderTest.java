@@ -97,4 +97,23 @@ class RateLimitedDownloaderTest {
             assertThat(good.getNow()).isEqualTo(SlowFileServer.contents(3));
         }
     }
+
+    @Test
+    void cancellingAQueuedDownloadTakesItOutOfTheQueueAndItNeverReachesTheServer() throws Exception {
+        TimeScale time = new TimeScale(0.2);
+        Timeline t = Timeline.recording();
+        AsyncSemaphore sem = new AsyncSemaphore(1);
+        Bootstrap http = RateLimitedDownloader.client(group);
+        EventExecutor ex = group.next();
+        try (SlowFileServer server = SlowFileServer.start(group, time.nanos(1.0))) {
+            Future<String> first = RateLimitedDownloader.download(URI.create(server.baseUrl() + "/file1"), sem, http, ex, t);
+            Future<String> queued = RateLimitedDownloader.download(URI.create(server.baseUrl() + "/file2"), sem, http, ex, t);
+            assertThat(queued.cancel(false)).isTrue();
+            assertThat(first.await(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(first.getNow()).isEqualTo(SlowFileServer.contents(1));
+            assertThat(server.served()).isEqualTo(1);
+            assertThat(t.messages()).noneMatch(m -> m.contains("/file2"));
+            assertThat(sem.availablePermits()).isEqualTo(1);
+        }
+    }
 }
