@@ -11,6 +11,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -53,17 +54,36 @@ import java.util.function.Supplier;
  *   <li>successfully: the caller now holds the permits and must {@link #release() release}
  *       them;</li>
  *   <li>cancelled, by the caller's {@link Future#cancel(boolean) cancel}: the waiter leaves the
- *       queue at once (O(1)) and holds nothing. If the permits had already been granted but the
- *       future was not yet completed, the cancel still wins and the permits go on to the next
- *       waiter. If {@code cancel} returns {@code false} the wait had already completed: when it
- *       completed successfully the caller holds the permits;</li>
+ *       queue at once (O(1)) and holds nothing. A grant is final: once a release has handed the
+ *       permits to the waiter (under the internal monitor), a {@code cancel} returns
+ *       {@code false}, even if the future's completion has not run yet, and the caller holds
+ *       the permits and must release them. So {@code cancel} returns {@code true} exactly when
+ *       the waiter left the queue holding nothing;</li>
  *   <li>with a {@link WaitTimeoutException} (timed variants), having left the queue and holding
  *       nothing;</li>
  *   <li>with a {@link QueueFullException}, at once, when {@code maxPending} waiters are already
  *       queued, or with a {@link ClosedException} after {@link #close()}.</li>
  * </ul>
  * Whatever the interleaving of release, cancel, timeout and close, no permit is lost or
- * duplicated.
+ * duplicated. A timeout, like a grant, is final once decided: a {@code cancel} racing it
+ * returns {@code false} and the future fails with the {@link WaitTimeoutException}.
+ *
+ * <h2>Where the next holder's listeners run</h2>
+ * A {@link #release()} that hands permits to a waiter completes the waiter's future on the
+ * releasing thread, after the internal monitor is dropped. By Netty's promise semantics, when
+ * the waiter's executor is the one the releasing thread runs on (the same event loop), its
+ * listeners run <b>inline, inside {@code release()}</b> (up to Netty's
+ * {@code io.netty.defaultPromise.maxListenerStackDepth}, 8 by default, then through
+ * {@code execute}); otherwise they are submitted to the waiter's executor. asyncio instead
+ * always defers a woken task to a later turn of the loop. So code that releases and then
+ * acquires again, or reads shared state after {@code release()}, must expect the next holder
+ * to have run in between: its own new {@code acquire} queues behind that holder (FIFO), and
+ * state the holders guard may have changed by the time {@code release()} returns. To defer
+ * the handoff, release from a task of its own, {@code ctx.executor().execute(sem::release)},
+ * or have the waiter's listeners hop themselves ({@code f -> ctx.executor().execute(...)}).
+ * The same holds for {@link AsyncLock#unlock()}, {@link AsyncEvent#set()},
+ * {@link AsyncCondition#signal()} (through the lock) and {@link AsyncBarrier#await} (the last
+ * party completes the others).
  *
  * <h2>Memory consistency effects</h2>
  * Actions in a thread before a {@code release} happen-before the successful completion of the
@@ -224,16 +244,50 @@ public class AsyncSemaphore {
 
     /**
      * Acquires a permit, runs {@code action} on {@code executor}, and releases the permit exactly
-     * once when the action's future completes, however it completes (success, failure,
-     * cancellation) or if {@code action} throws or returns {@code null}.
+     * once when the action's own future completes, however it completes (success, failure,
+     * cancellation by the action itself), or at once if {@code action} throws or returns
+     * {@code null}.
      *
      * <p>The returned future completes like the action's future, after the permit is released.
-     * If the acquire fails (queue full, closed), it fails the same way
-     * and the action never runs. Cancelling it while still queued removes the waiter; cancelling
-     * it while the action runs cancels the action's future (the permit is released when that
-     * future completes).
+     * If the acquire fails (queue full, closed), it fails the same way and the action never runs.
+     *
+     * <p><b>Cancelling the returned future</b> never shortens the time the permit is held by
+     * running code, so the permit count really bounds the actions that run:
+     * <ul>
+     *   <li>while still queued: the waiter leaves the queue and the action never runs;</li>
+     *   <li>after the grant, before the action started: the action never runs and the permit
+     *       goes back at once;</li>
+     *   <li>while the action runs: the returned future is cancelled at once, for the caller, but
+     *       the action's own future is left alone and the permit is released only when that
+     *       future completes by itself. Java cannot stop the action's code, and cancelling its
+     *       future would complete it while that code may still run, letting another holder in
+     *       beside it (kotlinx.coroutines' {@code withPermit} makes the same promise). An action
+     *       that wants to hear of the cancellation uses
+     *       {@link #withPermit(EventExecutor, Function)}.</li>
+     * </ul>
      */
     public <T> Future<T> withPermit(EventExecutor executor, Supplier<? extends Future<T>> action) {
+        return withPermit(executor, asFunction(action));
+    }
+
+    /**
+     * As {@link #withPermit(EventExecutor, Supplier)}, but the action receives the future
+     * returned to the caller, so that it can observe a cancellation: {@code isCancelled()} tells
+     * whether the caller gave up, and a listener added to it runs when that happens. The action
+     * decides what to do; the permit is still released only when the action's own future
+     * completes. An action whose future really stops the work when cancelled (a timer, a call
+     * whose {@code cancel} aborts it) can pass the cancellation on:
+     * <pre>{@code
+     * sem.withPermit(ex, caller -> {
+     *     Future<Response> call = backend.call(request);
+     *     caller.addListener(c -> { if (c.isCancelled()) call.cancel(false); });
+     *     return call;            // the permit is released when `call` completes (cancelled here)
+     * });
+     * }</pre>
+     * The action must not complete the future it receives.
+     */
+    public <T> Future<T> withPermit(EventExecutor executor,
+                                    Function<? super Future<T>, ? extends Future<T>> action) {
         Objects.requireNonNull(action, "action");
         return runHolding(acquire(executor), executor, action);
     }
@@ -245,6 +299,15 @@ public class AsyncSemaphore {
      */
     public <T> Future<T> withPermit(EventExecutor executor, long timeout, TimeUnit unit,
                                     Supplier<? extends Future<T>> action) {
+        return withPermit(executor, timeout, unit, asFunction(action));
+    }
+
+    /**
+     * As {@link #withPermit(EventExecutor, long, TimeUnit, Supplier)}, the action receiving the
+     * caller's future as in {@link #withPermit(EventExecutor, Function)}.
+     */
+    public <T> Future<T> withPermit(EventExecutor executor, long timeout, TimeUnit unit,
+                                    Function<? super Future<T>, ? extends Future<T>> action) {
         Objects.requireNonNull(action, "action");
         return runHolding(acquire(executor, timeout, unit), executor, action);
     }
@@ -567,10 +630,12 @@ public class AsyncSemaphore {
 
     /**
      * Runs {@code action} on {@code executor} once {@code acquired} succeeds and releases one
-     * permit exactly once when the action's future completes. Shared by withPermit and withLock.
+     * permit exactly once when the action's own future completes. Shared by withPermit and
+     * withLock; see withPermit for the contract. A cancel of the result reaches the acquire
+     * (which leaves the queue if still there) but never the action's future.
      */
     final <T> Future<T> runHolding(Future<Void> acquired, EventExecutor executor,
-                                   Supplier<? extends Future<T>> action) {
+                                   Function<? super Future<T>, ? extends Future<T>> action) {
         Promise<T> result = executor.newPromise();
         result.addListener(r -> {
             if (r.isCancelled()) {
@@ -584,29 +649,30 @@ public class AsyncSemaphore {
                 }
                 return;
             }
-            if (result.isDone()) {          // cancelled between the grant and now
+            if (result.isDone()) {          // cancelled between the grant and now: never run
                 release0(1);
                 return;
             }
             Future<T> running;
             try {
-                running = Objects.requireNonNull(action.get(), "action returned a null future");
+                running = Objects.requireNonNull(action.apply(result), "action returned a null future");
             } catch (Throwable t) {
                 release0(1);
                 result.tryFailure(t);
                 return;
             }
+            // Only the action's own completion releases: a cancelled result leaves it alone.
             running.addListener(done -> {
                 release0(1);                // before completing, so the result's listeners can re-acquire
                 propagate(done, result);
             });
-            result.addListener(r -> {
-                if (r.isCancelled()) {
-                    running.cancel(false);
-                }
-            });
         });
         return result;
+    }
+
+    static <T> Function<Future<T>, Future<T>> asFunction(Supplier<? extends Future<T>> action) {
+        Objects.requireNonNull(action, "action");
+        return ignored -> action.get();
     }
 
     @SuppressWarnings("unchecked")

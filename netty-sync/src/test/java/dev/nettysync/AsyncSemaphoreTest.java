@@ -602,13 +602,70 @@ class AsyncSemaphoreTest {
     }
 
     @Test
-    void withPermitReleasesWhenTheActionIsCancelledAndCancellingTheResultCancelsTheAction() {
+    void cancellingWithPermitWhileTheActionRunsLeavesTheActionAloneAndKeepsThePermitUntilItEnds() {
+        AsyncSemaphore sem = semaphore(2);
+        AtomicInteger running = new AtomicInteger();
+        AtomicInteger mostRunning = new AtomicInteger();
+        List<Promise<String>> work = new ArrayList<>();
+        Supplier<Future<String>> action = () -> {
+            mostRunning.accumulateAndGet(running.incrementAndGet(), Math::max);
+            Promise<String> p = IMMEDIATE.newPromise();
+            work.add(p);
+            return p;
+        };
+        Future<String> a = sem.withPermit(IMMEDIATE, action);
+        Future<String> b = sem.withPermit(IMMEDIATE, action);
+        Future<String> c = sem.withPermit(IMMEDIATE, action);
+        assertThat(work).hasSize(2);
+
+        assertThat(a.cancel(false)).isTrue();
+        assertThat(a.isCancelled()).as("cancelled for the caller at once").isTrue();
+        assertThat(work.get(0).isDone()).as("the action's future is not touched").isFalse();
+        assertThat(work).as("c waits: a's code may still be running").hasSize(2);
+        assertThat(sem.queueLength()).isEqualTo(1);
+
+        running.decrementAndGet();
+        work.get(0).setSuccess("a finished anyway");
+        assertThat(a.isCancelled()).isTrue();
+        assertThat(work).as("a's permit went to c").hasSize(3);
+        running.decrementAndGet();
+        work.get(1).setSuccess("b");
+        running.decrementAndGet();
+        work.get(2).setSuccess("c");
+        assertThat(b.getNow()).isEqualTo("b");
+        assertThat(c.getNow()).isEqualTo("c");
+        assertThat(mostRunning.get()).as("never more actions than permits").isEqualTo(2);
+        assertThat(sem.availablePermits()).isEqualTo(2);
+    }
+
+    @Test
+    void anActionGivenTheCallersFutureMayObserveTheCancelAndStopItsOwnWork() {
         AsyncSemaphore sem = semaphore(1);
         Promise<String> backend = IMMEDIATE.newPromise();
-        Future<String> r = sem.withPermit(IMMEDIATE, () -> backend);
+        AtomicReference<Future<String>> seen = new AtomicReference<>();
+        Future<String> r = sem.withPermit(IMMEDIATE, (Future<String> caller) -> {
+            seen.set(caller);
+            caller.addListener(f -> {
+                if (f.isCancelled()) {
+                    backend.cancel(false);      // this call really stops when cancelled
+                }
+            });
+            return backend;
+        });
+        assertThat(seen.get()).as("the action receives the caller's future").isSameAs(r);
         assertThat(sem.availablePermits()).isZero();
         r.cancel(false);
-        assertThat(backend.isCancelled()).isTrue();
+        assertThat(backend.isCancelled()).as("the action chose to stop").isTrue();
+        assertThat(sem.availablePermits()).as("released once the action's future completed").isEqualTo(1);
+        assertThat(r.isCancelled()).isTrue();
+    }
+
+    @Test
+    void aTimedWithPermitWhoseActionObservesTheCallerRunsLikeTheUntimedOne() {
+        AsyncSemaphore sem = semaphore(1);
+        Future<Integer> r = sem.withPermit(IMMEDIATE, 1, SECONDS,
+                (Future<Integer> caller) -> IMMEDIATE.newSucceededFuture(caller.isCancelled() ? -1 : 42));
+        assertThat(r.getNow()).isEqualTo(42);
         assertThat(sem.availablePermits()).isEqualTo(1);
     }
 
