@@ -338,6 +338,7 @@ public class AsyncSemaphore {
                 }
                 if ((s & QUEUED) == 0 && (int) s >= n) {   // released since the fast path
                     if (STATE.compareAndSet(this, s, s - n)) {
+                        granted(n);
                         return SucceededFutures.of(executor);
                     }
                     continue;
@@ -372,6 +373,7 @@ public class AsyncSemaphore {
                 return false;
             }
             if (STATE.compareAndSet(this, s, s - n)) {
+                granted(n);
                 return true;
             }
         }
@@ -453,6 +455,7 @@ public class AsyncSemaphore {
             if (!head.claim()) {
                 continue;                   // completed behind our back: it gets nothing
             }
+            granted(head.permits);
             available -= head.permits;
             if (last == null) {
                 first = head;
@@ -623,6 +626,15 @@ public class AsyncSemaphore {
 
     // ---------------------------------------------------------------- shared with subclasses and AsyncLock
 
+    /**
+     * Called when {@code n} permits are granted, at the moment the grant becomes final: after the
+     * fast path's CAS, or under the monitor when a queued waiter is claimed (before its future
+     * completes). For AsyncReadWriteLock, which must know a writer holds before the writer's
+     * future is seen done. Must be quick, must not throw, and must not call user code.
+     */
+    void granted(int n) {
+    }
+
     IllegalStateException overRelease(int n, int available) {
         return new IllegalStateException("release(" + n + ") would raise the available permits of "
                 + this + " from " + available + " above its maximum of " + maxPermits);
@@ -636,6 +648,12 @@ public class AsyncSemaphore {
      */
     final <T> Future<T> runHolding(Future<Void> acquired, EventExecutor executor,
                                    Function<? super Future<T>, ? extends Future<T>> action) {
+        return runHolding(acquired, executor, action, () -> release0(1));
+    }
+
+    /** As above, ending the hold with {@code release} (AsyncReadWriteLock's writers give back all permits). */
+    final <T> Future<T> runHolding(Future<Void> acquired, EventExecutor executor,
+                                   Function<? super Future<T>, ? extends Future<T>> action, Runnable release) {
         Promise<T> result = executor.newPromise();
         result.addListener(r -> {
             if (r.isCancelled()) {
@@ -650,20 +668,20 @@ public class AsyncSemaphore {
                 return;
             }
             if (result.isDone()) {          // cancelled between the grant and now: never run
-                release0(1);
+                release.run();
                 return;
             }
             Future<T> running;
             try {
                 running = Objects.requireNonNull(action.apply(result), "action returned a null future");
             } catch (Throwable t) {
-                release0(1);
+                release.run();
                 result.tryFailure(t);
                 return;
             }
             // Only the action's own completion releases: a cancelled result leaves it alone.
             running.addListener(done -> {
-                release0(1);                // before completing, so the result's listeners can re-acquire
+                release.run();                // before completing, so the result's listeners can re-acquire
                 propagate(done, result);
             });
         });

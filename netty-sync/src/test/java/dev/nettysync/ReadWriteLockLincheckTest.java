@@ -1,0 +1,198 @@
+package dev.nettysync;
+
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ImmediateEventExecutor;
+import org.jetbrains.lincheck.datastructures.ModelCheckingOptions;
+import org.jetbrains.lincheck.datastructures.Operation;
+import org.jetbrains.lincheck.datastructures.StressOptions;
+import org.jetbrains.lincheck.datastructures.Validate;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Lincheck for {@link AsyncReadWriteLock} (2 readers at most). Two parties hold locks: a
+ * "waiter" (read and write requests, cancels in queue order, and the collection of its granted
+ * requests) and a "trier" (try-locks); each unlocks or downgrades only locks it knows it holds,
+ * as a correct caller does (an unlock by a party that has not seen the grant it would end races
+ * that grant, and no ownerless lock can order the two; misuse is covered by
+ * {@link AsyncReadWriteLockTest}). After every scenario the holders
+ * the history says exist are exactly those the lock reports, a writer never coexists with
+ * readers, and no request waits while it could be served. See {@link SemaphoreLincheckTest}
+ * for the harness design.
+ */
+public class ReadWriteLockLincheckTest {
+    private final AsyncReadWriteLock lock = new AsyncReadWriteLock(2, Integer.MAX_VALUE);
+    private final Party waiter = new Party();
+    private final Party trier = new Party();
+    private final List<Future<Void>> reads = new ArrayList<>();      // waiter thread only
+    private final List<Future<Void>> writes = new ArrayList<>();     // waiter thread only
+    private final List<Future<Void>> queue = new ArrayList<>();      // waiter thread only, request order
+    private int cancelled;                                           // waiter thread only
+    private int collectedReads;                                      // waiter thread only
+    private int collectedWrites;                                     // waiter thread only
+
+    /** The locks one party holds and knows of; used by that party's thread only. */
+    private final class Party {
+        int reads;
+        int writes;
+
+        boolean unlockRead() {
+            if (reads == 0) {
+                return false;
+            }
+            reads--;
+            lock.unlockRead();          // a held read lock: must not throw
+            return true;
+        }
+
+        boolean unlockWrite() {
+            if (writes == 0) {
+                return false;
+            }
+            writes--;
+            lock.unlockWrite();
+            return true;
+        }
+
+        boolean downgrade() {
+            if (writes == 0) {
+                return false;
+            }
+            writes--;
+            lock.downgrade();
+            reads++;
+            return true;
+        }
+    }
+
+    @Operation(nonParallelGroup = "trier")
+    public boolean tryReadLock() {
+        if (lock.tryReadLock()) {
+            trier.reads++;
+            return true;
+        }
+        return false;
+    }
+
+    @Operation(nonParallelGroup = "trier")
+    public boolean tryWriteLock() {
+        if (lock.tryWriteLock()) {
+            trier.writes++;
+            return true;
+        }
+        return false;
+    }
+
+    @Operation(nonParallelGroup = "trier")
+    public boolean trierUnlockRead() {
+        return trier.unlockRead();
+    }
+
+    @Operation(nonParallelGroup = "trier")
+    public boolean trierUnlockWrite() {
+        return trier.unlockWrite();
+    }
+
+    @Operation(nonParallelGroup = "trier")
+    public boolean trierDowngrade() {
+        return trier.downgrade();
+    }
+
+    @Operation(nonParallelGroup = "waiter")
+    public void readLock() {
+        Future<Void> f = lock.readLock(ImmediateEventExecutor.INSTANCE);
+        reads.add(f);
+        queue.add(f);
+    }
+
+    @Operation(nonParallelGroup = "waiter")
+    public void writeLock() {
+        Future<Void> f = lock.writeLock(ImmediateEventExecutor.INSTANCE);
+        writes.add(f);
+        queue.add(f);
+    }
+
+    @Operation(nonParallelGroup = "waiter")
+    public boolean cancelOldest() {
+        return cancelled < queue.size() && queue.get(cancelled++).cancel(false);
+    }
+
+    /** Turns the waiter's granted requests, in order, into locks it knows it holds. */
+    @Operation(nonParallelGroup = "waiter")
+    public int collect() {
+        int n = 0;
+        while (collectedReads < reads.size() && reads.get(collectedReads).isDone()) {
+            if (reads.get(collectedReads++).isSuccess()) {
+                waiter.reads++;
+                n++;
+            }
+        }
+        while (collectedWrites < writes.size() && writes.get(collectedWrites).isDone()) {
+            if (writes.get(collectedWrites++).isSuccess()) {
+                waiter.writes++;
+                n++;
+            }
+        }
+        return n;
+    }
+
+    @Operation(nonParallelGroup = "waiter")
+    public boolean waiterUnlockRead() {
+        return waiter.unlockRead();
+    }
+
+    @Operation(nonParallelGroup = "waiter")
+    public boolean waiterUnlockWrite() {
+        return waiter.unlockWrite();
+    }
+
+    @Operation(nonParallelGroup = "waiter")
+    public boolean waiterDowngrade() {
+        return waiter.downgrade();
+    }
+
+    // isWriteLocked() and readers() are monitoring snapshots: they may lag a grant in progress
+    // (its CAS done, its bookkeeping not yet), so they are not operations here; the validation
+    // checks them exactly, at rest.
+
+    @Validate
+    public void holdersMatchTheHistory() {
+        long readers = waiter.reads + trier.reads
+                + reads.subList(collectedReads, reads.size()).stream().filter(Future::isSuccess).count();
+        long writers = waiter.writes + trier.writes
+                + writes.subList(collectedWrites, writes.size()).stream().filter(Future::isSuccess).count();
+        long pending = queue.stream().filter(f -> !f.isDone()).count();
+        if (writers != (lock.isWriteLocked() ? 1 : 0)) {
+            throw new AssertionError(writers + " writers but isWriteLocked=" + lock.isWriteLocked());
+        }
+        if (writers > 0 && readers > 0 || readers > 2 || readers != lock.readers()) {
+            throw new AssertionError(readers + " readers (lock says " + lock.readers() + "), " + writers + " writers");
+        }
+        if (lock.queueLength() != pending) {
+            throw new AssertionError("queue " + lock.queueLength() + ", pending " + pending);
+        }
+        Future<Void> head = queue.stream().filter(f -> !f.isDone()).findFirst().orElse(null);
+        if (head != null) {
+            boolean headIsWriter = writes.contains(head);
+            boolean servable = headIsWriter ? writers == 0 && readers == 0 : writers == 0 && readers < 2;
+            if (servable) {
+                throw new AssertionError("the head " + (headIsWriter ? "writer" : "reader") + " waits though it could be served");
+            }
+        }
+    }
+
+    @Test
+    void modelChecking() {
+        new ModelCheckingOptions().iterations(20).invocationsPerIteration(500)
+                .threads(2).actorsPerThread(4).check(getClass());
+    }
+
+    @Test
+    void stress() {
+        // Two threads on two cores: Lincheck's stress mode spin-waits between threads.
+        new StressOptions().iterations(1).invocationsPerIteration(500)
+                .threads(2).actorsPerThread(4).check(getClass());
+    }
+}
