@@ -12,26 +12,24 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Lincheck for {@link AsyncReadWriteLock} (2 readers at most). Two parties hold locks: a
- * "waiter" (read and write requests, cancels in queue order, and the collection of its granted
- * requests) and a "trier" (try-locks); each unlocks or downgrades only locks it knows it holds,
- * as a correct caller does (an unlock by a party that has not seen the grant it would end races
- * that grant, and no ownerless lock can order the two; misuse is covered by
- * {@link AsyncReadWriteLockTest}). After every scenario the holders
+ * Lincheck for {@link AsyncReadWriteLock} (2 readers at most). A "waiter" thread queues read and
+ * write requests and cancels them in queue order; it keeps what it is granted (a grant is final
+ * at its claim, before the future completes, so "seen granted" is not an atomic event a test
+ * could act on). A "trier" thread try-locks and unlocks or downgrades only the locks it took, as
+ * a correct caller does: an unlock by a party that has not seen the grant it would end races
+ * that grant, and no ownerless lock can order the two (misuse is covered by
+ * {@link AsyncReadWriteLockTest}); its unlocks and downgrades hand the lock to queued requests. After every scenario the holders
  * the history says exist are exactly those the lock reports, a writer never coexists with
  * readers, and no request waits while it could be served. See {@link SemaphoreLincheckTest}
  * for the harness design.
  */
 public class ReadWriteLockLincheckTest {
     private final AsyncReadWriteLock lock = new AsyncReadWriteLock(2, Integer.MAX_VALUE);
-    private final Party waiter = new Party();
     private final Party trier = new Party();
     private final List<Future<Void>> reads = new ArrayList<>();      // waiter thread only
     private final List<Future<Void>> writes = new ArrayList<>();     // waiter thread only
     private final List<Future<Void>> queue = new ArrayList<>();      // waiter thread only, request order
     private int cancelled;                                           // waiter thread only
-    private int collectedReads;                                      // waiter thread only
-    private int collectedWrites;                                     // waiter thread only
 
     /** The locks one party holds and knows of; used by that party's thread only. */
     private final class Party {
@@ -119,50 +117,14 @@ public class ReadWriteLockLincheckTest {
         return cancelled < queue.size() && queue.get(cancelled++).cancel(false);
     }
 
-    /** Turns the waiter's granted requests, in order, into locks it knows it holds. */
-    @Operation(nonParallelGroup = "waiter")
-    public int collect() {
-        int n = 0;
-        while (collectedReads < reads.size() && reads.get(collectedReads).isDone()) {
-            if (reads.get(collectedReads++).isSuccess()) {
-                waiter.reads++;
-                n++;
-            }
-        }
-        while (collectedWrites < writes.size() && writes.get(collectedWrites).isDone()) {
-            if (writes.get(collectedWrites++).isSuccess()) {
-                waiter.writes++;
-                n++;
-            }
-        }
-        return n;
-    }
-
-    @Operation(nonParallelGroup = "waiter")
-    public boolean waiterUnlockRead() {
-        return waiter.unlockRead();
-    }
-
-    @Operation(nonParallelGroup = "waiter")
-    public boolean waiterUnlockWrite() {
-        return waiter.unlockWrite();
-    }
-
-    @Operation(nonParallelGroup = "waiter")
-    public boolean waiterDowngrade() {
-        return waiter.downgrade();
-    }
-
     // isWriteLocked() and readers() are monitoring snapshots: they may lag a grant in progress
     // (its CAS done, its bookkeeping not yet), so they are not operations here; the validation
     // checks them exactly, at rest.
 
     @Validate
     public void holdersMatchTheHistory() {
-        long readers = waiter.reads + trier.reads
-                + reads.subList(collectedReads, reads.size()).stream().filter(Future::isSuccess).count();
-        long writers = waiter.writes + trier.writes
-                + writes.subList(collectedWrites, writes.size()).stream().filter(Future::isSuccess).count();
+        long readers = trier.reads + reads.stream().filter(Future::isSuccess).count();
+        long writers = trier.writes + writes.stream().filter(Future::isSuccess).count();
         long pending = queue.stream().filter(f -> !f.isDone()).count();
         if (writers != (lock.isWriteLocked() ? 1 : 0)) {
             throw new AssertionError(writers + " writers but isWriteLocked=" + lock.isWriteLocked());
