@@ -128,11 +128,13 @@ public final class AsyncReadWriteLock {
 
             @Override
             void granted(int n) {
-                if (n == 1) {
-                    holders.incrementAndGet();
-                } else {                        // a writer takes maxReaders >= 2 permits
+                if (n == 1 || n == -1) {        // a reader, or a reader's grant taken back
+                    holders.addAndGet(n);
+                } else if (n > 0) {             // a writer takes maxReaders >= 2 permits
                     int before = holders.getAndSet(WRITER);
                     assert before == 0 : before + " holders when a writer was granted";
+                } else {
+                    holders.set(0);             // a writer's grant taken back
                 }
             }
 
@@ -292,6 +294,23 @@ public final class AsyncReadWriteLock {
     /** The number of queued requests now. */
     public int queueLength() {
         return permits.queueLength();
+    }
+
+    /**
+     * For tests: the first broken invariant, or {@code null}: the semaphore's own (nobody waits
+     * who could be served), and, at rest, the recorded holders match the permits taken (a writer
+     * holds all maxReaders, each reader one).
+     */
+    String brokenInvariant() {
+        String broken = permits.brokenInvariant();
+        if (broken != null) {
+            return broken;
+        }
+        int h = holders.get();
+        int taken = maxReaders - permits.availablePermits();
+        int expected = h == WRITER ? maxReaders : h;
+        return taken == expected ? null
+                : "holders records " + (h == WRITER ? "a writer" : h + " reader(s)") + " but " + taken + " permit(s) are taken";
     }
 
     @Override

@@ -1,12 +1,12 @@
 package dev.nettysync;
 
-import io.netty.channel.DefaultEventLoop;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.Promise;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -28,11 +28,18 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class AsyncReadWriteLockTest {
     private static final EventExecutor IMMEDIATE = ImmediateEventExecutor.INSTANCE;
 
+    @RegisterExtension final EventLoops loops = new EventLoops();
+    @RegisterExtension final Invariants invariants = new Invariants();
+
+    private AsyncReadWriteLock newLock() {
+        return invariants.check(new AsyncReadWriteLock());
+    }
+
     // ------------------------------------------------------------ tokio's sync_rwlock.rs
 
     @Test
     void readShared() {
-        AsyncReadWriteLock lock = new AsyncReadWriteLock();
+        AsyncReadWriteLock lock = newLock();
         assertThat(lock.readLock(IMMEDIATE).isSuccess()).isTrue();
         assertThat(lock.readLock(IMMEDIATE).isSuccess()).isTrue();
         assertThat(lock.readers()).isEqualTo(2);
@@ -40,21 +47,21 @@ class AsyncReadWriteLockTest {
 
     @Test
     void writeSharedPending() {
-        AsyncReadWriteLock lock = new AsyncReadWriteLock();
+        AsyncReadWriteLock lock = newLock();
         assertThat(lock.readLock(IMMEDIATE).isSuccess()).isTrue();
         assertThat(lock.writeLock(IMMEDIATE).isDone()).isFalse();
     }
 
     @Test
     void readExclusivePending() {
-        AsyncReadWriteLock lock = new AsyncReadWriteLock();
+        AsyncReadWriteLock lock = newLock();
         assertThat(lock.writeLock(IMMEDIATE).isSuccess()).isTrue();
         assertThat(lock.readLock(IMMEDIATE).isDone()).isFalse();
     }
 
     @Test
     void exhaustReading() {
-        AsyncReadWriteLock lock = new AsyncReadWriteLock(1024, Integer.MAX_VALUE);
+        AsyncReadWriteLock lock = invariants.check(new AsyncReadWriteLock(1024, Integer.MAX_VALUE));
         int held = 0;
         while (lock.tryReadLock()) {
             held++;
@@ -68,14 +75,14 @@ class AsyncReadWriteLockTest {
 
     @Test
     void writeExclusivePending() {
-        AsyncReadWriteLock lock = new AsyncReadWriteLock();
+        AsyncReadWriteLock lock = newLock();
         assertThat(lock.writeLock(IMMEDIATE).isSuccess()).isTrue();
         assertThat(lock.writeLock(IMMEDIATE).isDone()).isFalse();
     }
 
     @Test
     void writeSharedDrop() {
-        AsyncReadWriteLock lock = new AsyncReadWriteLock();
+        AsyncReadWriteLock lock = newLock();
         assertThat(lock.readLock(IMMEDIATE).isSuccess()).isTrue();
         Future<Void> t2 = lock.writeLock(IMMEDIATE);
         assertThat(t2.isDone()).isFalse();
@@ -86,7 +93,7 @@ class AsyncReadWriteLockTest {
 
     @Test
     void writeReadSharedPending() {
-        AsyncReadWriteLock lock = new AsyncReadWriteLock();
+        AsyncReadWriteLock lock = newLock();
         assertThat(lock.readLock(IMMEDIATE).isSuccess()).isTrue();
         assertThat(lock.readLock(IMMEDIATE).isSuccess()).isTrue();
         Future<Void> t3 = lock.writeLock(IMMEDIATE);
@@ -97,7 +104,7 @@ class AsyncReadWriteLockTest {
 
     @Test
     void writeReadSharedDropPending() {
-        AsyncReadWriteLock lock = new AsyncReadWriteLock();
+        AsyncReadWriteLock lock = newLock();
         assertThat(lock.readLock(IMMEDIATE).isSuccess()).isTrue();
         Future<Void> t2 = lock.writeLock(IMMEDIATE);
         Future<Void> t3 = lock.readLock(IMMEDIATE);
@@ -110,20 +117,20 @@ class AsyncReadWriteLockTest {
 
     @Test
     void readUncontested() {
-        AsyncReadWriteLock lock = new AsyncReadWriteLock();
+        AsyncReadWriteLock lock = newLock();
         assertThat(lock.readLock(IMMEDIATE).isSuccess()).isTrue();
     }
 
     @Test
     void writeUncontested() {
-        AsyncReadWriteLock lock = new AsyncReadWriteLock();
+        AsyncReadWriteLock lock = newLock();
         assertThat(lock.writeLock(IMMEDIATE).isSuccess()).isTrue();
         assertThat(lock.isWriteLocked()).isTrue();
     }
 
     @Test
     void writeOrder() {
-        AsyncReadWriteLock lock = new AsyncReadWriteLock();
+        AsyncReadWriteLock lock = newLock();
         assertThat(lock.tryWriteLock()).isTrue();
         List<Integer> order = new ArrayList<>();
         lock.writeLock(IMMEDIATE).addListener(f -> { order.add(1); lock.unlockWrite(); });
@@ -137,8 +144,8 @@ class AsyncReadWriteLockTest {
     void multithreaded() throws Exception {
         // tokio: 4 tasks x 1,000 writes adding 2, 3, 5, 7 must sum to 17,000. Here on 2 event
         // loops and 2 plain threads, through withWrite, so a lost or overlapping write shows.
-        AsyncReadWriteLock lock = new AsyncReadWriteLock();
-        EventLoop[] loops = {new DefaultEventLoop(), new DefaultEventLoop()};
+        AsyncReadWriteLock lock = newLock();
+        EventLoop[] group = {loops.newLoop(), loops.newLoop()};
         try {
             int[] counter = {0};
             AtomicInteger inside = new AtomicInteger();
@@ -148,7 +155,7 @@ class AsyncReadWriteLockTest {
             List<Future<Integer>> sync = java.util.Collections.synchronizedList(all);
             for (int t = 0; t < 4; t++) {
                 int add = adds[t];
-                EventExecutor ex = loops[t % 2];
+                EventExecutor ex = group[t % 2];
                 Thread th = new Thread(() -> {
                     for (int i = 0; i < 1000; i++) {
                         sync.add(lock.withWrite(ex, () -> {
@@ -171,20 +178,18 @@ class AsyncReadWriteLockTest {
                 assertThat(f.await(10, SECONDS)).isTrue();
                 assertThat(f.isSuccess()).as("%s", f.cause()).isTrue();
             }
-            Future<Void> read = lock.readLock(loops[0]);
+            Future<Void> read = lock.readLock(group[0]);
             assertThat(read.await(10, SECONDS)).isTrue();
             assertThat(counter[0]).isEqualTo(17_000);
             lock.unlockRead();
         } finally {
-            for (EventLoop l : loops) {
-                l.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
-            }
+            assertThat(lock.queueLength()).isZero();
         }
     }
 
     @Test
     void tryWrite() {
-        AsyncReadWriteLock lock = new AsyncReadWriteLock();
+        AsyncReadWriteLock lock = newLock();
         assertThat(lock.readLock(IMMEDIATE).isSuccess()).isTrue();
         assertThat(lock.tryWriteLock()).isFalse();
         lock.unlockRead();
@@ -193,7 +198,7 @@ class AsyncReadWriteLockTest {
 
     @Test
     void tryReadTryWrite() {
-        AsyncReadWriteLock lock = new AsyncReadWriteLock();
+        AsyncReadWriteLock lock = newLock();
         assertThat(lock.tryReadLock()).isTrue();
         assertThat(lock.tryWriteLock()).isFalse();
         assertThat(lock.tryReadLock()).isTrue();
@@ -209,7 +214,7 @@ class AsyncReadWriteLockTest {
 
     @Test
     void consecutiveQueuedReadersAreAdmittedTogetherUpToTheNextWriter() {
-        AsyncReadWriteLock lock = new AsyncReadWriteLock();
+        AsyncReadWriteLock lock = newLock();
         assertThat(lock.tryWriteLock()).isTrue();
         Future<Void> r1 = lock.readLock(IMMEDIATE);
         Future<Void> r2 = lock.readLock(IMMEDIATE);
@@ -230,7 +235,7 @@ class AsyncReadWriteLockTest {
 
     @Test
     void maxReadersBoundsReadersAndTheNextOneWaitsInOrder() {
-        AsyncReadWriteLock lock = new AsyncReadWriteLock(2, Integer.MAX_VALUE);
+        AsyncReadWriteLock lock = invariants.check(new AsyncReadWriteLock(2, Integer.MAX_VALUE));
         assertThat(lock.tryReadLock()).isTrue();
         assertThat(lock.tryReadLock()).isTrue();
         Future<Void> third = lock.readLock(IMMEDIATE);
@@ -246,9 +251,9 @@ class AsyncReadWriteLockTest {
 
     @Test
     void aTimedOutWriterLetsTheReadersBehindItIn() {
-        AsyncReadWriteLock lock = new AsyncReadWriteLock();
+        AsyncReadWriteLock lock = newLock();
         assertThat(lock.tryReadLock()).isTrue();
-        EventLoop loop = new DefaultEventLoop();
+        EventLoop loop = loops.newLoop();
         try {
             Future<Void> w = lock.writeLock(loop, 50, MILLISECONDS);
             Future<Void> r = lock.readLock(loop);
@@ -259,13 +264,13 @@ class AsyncReadWriteLockTest {
             assertThat(r.isSuccess()).isTrue();
             assertThat(lock.readers()).isEqualTo(2);
         } finally {
-            loop.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
+            assertThat(lock.queueLength()).isZero();
         }
     }
 
     @Test
     void aGrantIsFinalSoCancelAfterItReturnsFalseAndTheCallerHoldsTheLock() {
-        AsyncReadWriteLock lock = new AsyncReadWriteLock();
+        AsyncReadWriteLock lock = newLock();
         assertThat(lock.tryReadLock()).isTrue();
         Future<Void> w = lock.writeLock(IMMEDIATE);
         lock.unlockRead();
@@ -278,8 +283,8 @@ class AsyncReadWriteLockTest {
     @Test
     void theWriterIsKnownBeforeItsFutureIsSeenDoneOnAnotherThread() throws Exception {
         // A plain thread that waits with get() and then unlocks must not race the bookkeeping.
-        AsyncReadWriteLock lock = new AsyncReadWriteLock();
-        EventLoop loop = new DefaultEventLoop();
+        AsyncReadWriteLock lock = newLock();
+        EventLoop loop = loops.newLoop();
         try {
             for (int i = 0; i < 2_000; i++) {
                 assertThat(lock.tryReadLock()).isTrue();
@@ -291,7 +296,7 @@ class AsyncReadWriteLockTest {
                 releaser.join();
             }
         } finally {
-            loop.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
+            assertThat(lock.queueLength()).isZero();
         }
     }
 
@@ -299,7 +304,7 @@ class AsyncReadWriteLockTest {
 
     @Test
     void downgradeKeepsWritersOutAndLetsQueuedReadersIn() {
-        AsyncReadWriteLock lock = new AsyncReadWriteLock();
+        AsyncReadWriteLock lock = newLock();
         assertThat(lock.tryWriteLock()).isTrue();
         Future<Void> r = lock.readLock(IMMEDIATE);
         Future<Void> w = lock.writeLock(IMMEDIATE);
@@ -319,7 +324,7 @@ class AsyncReadWriteLockTest {
 
     @Test
     void misuseThrowsAndChangesNothing() {
-        AsyncReadWriteLock lock = new AsyncReadWriteLock();
+        AsyncReadWriteLock lock = newLock();
         assertThatThrownBy(lock::unlockRead).isInstanceOf(IllegalStateException.class).hasMessageContaining("not read-locked");
         assertThatThrownBy(lock::unlockWrite).isInstanceOf(IllegalStateException.class).hasMessageContaining("not write-locked");
         assertThatThrownBy(lock::downgrade).isInstanceOf(IllegalStateException.class);
@@ -339,7 +344,7 @@ class AsyncReadWriteLockTest {
 
     @Test
     void withWriteHoldsUntilTheActionsOwnFutureCompletesEvenIfTheCallerCancels() {
-        AsyncReadWriteLock lock = new AsyncReadWriteLock();
+        AsyncReadWriteLock lock = newLock();
         Promise<String> action = IMMEDIATE.newPromise();
         Future<String> result = lock.withWrite(IMMEDIATE, () -> action);
         assertThat(lock.isWriteLocked()).isTrue();
@@ -353,7 +358,7 @@ class AsyncReadWriteLockTest {
 
     @Test
     void withReadAndWithWriteEndEveryWay() {
-        AsyncReadWriteLock lock = new AsyncReadWriteLock();
+        AsyncReadWriteLock lock = newLock();
         assertThat(lock.withRead(IMMEDIATE, () -> IMMEDIATE.newSucceededFuture(1)).getNow()).isEqualTo(1);
         assertThat(lock.withWrite(IMMEDIATE, () -> { throw new IllegalStateException("boom"); }).cause())
                 .hasMessage("boom");
@@ -372,7 +377,7 @@ class AsyncReadWriteLockTest {
 
     @Test
     void closeFailsQueuedRequestsAndHoldersMayStillUnlock() {
-        AsyncReadWriteLock lock = new AsyncReadWriteLock();
+        AsyncReadWriteLock lock = newLock();
         assertThat(lock.tryWriteLock()).isTrue();
         Future<Void> r = lock.readLock(IMMEDIATE);
         lock.close();

@@ -2,11 +2,8 @@ package dev.nettysync;
 
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
-import org.jetbrains.lincheck.datastructures.ModelCheckingOptions;
 import org.jetbrains.lincheck.datastructures.Operation;
-import org.jetbrains.lincheck.datastructures.StressOptions;
 import org.jetbrains.lincheck.datastructures.Validate;
-import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -23,7 +20,7 @@ import java.util.List;
  * readers, and no request waits while it could be served. See {@link SemaphoreLincheckTest}
  * for the harness design.
  */
-public class ReadWriteLockLincheckTest {
+public class ReadWriteLockLincheckTest extends AbstractLincheckTest {
     private final AsyncReadWriteLock lock = new AsyncReadWriteLock(2, Integer.MAX_VALUE);
     private final Party trier = new Party();
     private final List<Future<Void>> reads = new ArrayList<>();      // waiter thread only
@@ -132,6 +129,7 @@ public class ReadWriteLockLincheckTest {
         if (writers > 0 && readers > 0 || readers > 2 || readers != lock.readers()) {
             throw new AssertionError(readers + " readers (lock says " + lock.readers() + "), " + writers + " writers");
         }
+        checkInvariants(lock);
         if (lock.queueLength() != pending) {
             throw new AssertionError("queue " + lock.queueLength() + ", pending " + pending);
         }
@@ -145,16 +143,23 @@ public class ReadWriteLockLincheckTest {
         }
     }
 
-    @Test
-    void modelChecking() {
-        new ModelCheckingOptions().iterations(20).invocationsPerIteration(500)
-                .threads(2).actorsPerThread(4).check(getClass());
+    @Override
+    int modelCheckingThreads() {
+        return 2;                       // one thread per holding party
     }
 
-    @Test
-    void stress() {
-        // Two threads on two cores: Lincheck's stress mode spin-waits between threads.
-        new StressOptions().iterations(1).invocationsPerIteration(500)
-                .threads(2).actorsPerThread(4).check(getClass());
+    @Override
+    int modelCheckingActorsPerThread() {
+        return 4;
+    }
+
+    @Override
+    int modelCheckingIterations() {
+        return 15;
+    }
+
+    @Override
+    int stressActorsPerThread() {
+        return 4;
     }
 }
