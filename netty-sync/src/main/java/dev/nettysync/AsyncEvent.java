@@ -32,6 +32,10 @@ import java.util.concurrent.TimeUnit;
  *       no other waiter.</li>
  *   <li><b>Deep queues</b>: one {@code set()} completes any number of waiters in a loop, without
  *       recursion, after dropping the internal monitor.</li>
+ *   <li><b>Waking runs inline.</b> {@code set()} completes the waiters' futures on the calling
+ *       thread, so the listeners of waiters on the caller's own executor run inside
+ *       {@code set()} (Netty's promise semantics; asyncio always defers them); see "Where the
+ *       next holder's listeners run" on {@link AsyncSemaphore}.</li>
  * </ul>
  *
  * <h2>Memory consistency effects</h2>

@@ -646,12 +646,15 @@ class AsyncConditionTest {
         assertThat(timedOut.cause()).isInstanceOf(WaitTimeoutException.class);
         assertThat(lock.isLocked()).as("after timeout").isFalse();
 
-        Future<Void> cancelled = lock.withLock(loop, () -> cond.await(loop));
+        // withLock leaves the action's future alone when the caller cancels; a condition wait
+        // may be cancelled safely (it completes only once the lock is held again), so the action
+        // passes the cancel on.
+        Future<Void> cancelled = lock.withLock(loop, (Future<Void> caller) -> awaitCancelledWith(caller, loop));
         assertThat(cancelled.cancel(false)).isTrue();
         assertThat(lock.isLocked()).as("after cancel").isFalse();
         assertThat(cond.queueLength()).isZero();
 
-        Future<Void> cancelledContested = lock.withLock(loop, () -> cond.await(loop));
+        Future<Void> cancelledContested = lock.withLock(loop, (Future<Void> caller) -> awaitCancelledWith(caller, loop));
         take();
         assertThat(cancelledContested.cancel(false)).isTrue();
         assertThat(lock.isLocked()).isTrue();
@@ -659,6 +662,16 @@ class AsyncConditionTest {
         assertThat(lock.isLocked()).as("after a contested cancel").isFalse();
         assertThat(lock.queueLength()).isZero();
         ch.finishAndReleaseAll();
+    }
+
+    private Future<Void> awaitCancelledWith(Future<Void> caller, EventExecutor loop) {
+        Future<Void> wait = cond.await(loop);
+        caller.addListener(c -> {
+            if (c.isCancelled()) {
+                wait.cancel(false);
+            }
+        });
+        return wait;
     }
 
     // ------------------------------------------------------------ close

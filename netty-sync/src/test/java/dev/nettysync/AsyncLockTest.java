@@ -8,6 +8,8 @@ import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 
 import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -100,6 +102,39 @@ class AsyncLockTest {
         assertThat(a.cause()).isInstanceOf(ClosedException.class);
         assertThat(lock.lock(IMMEDIATE, 1, SECONDS).cause()).isInstanceOf(ClosedException.class);
         lock.unlock();
+        assertThat(lock.isLocked()).isFalse();
+    }
+
+    @Test
+    void cancellingWithLockWhileTheActionRunsNeverLetsASecondHolderIn() {
+        AsyncLock lock = new AsyncLock();
+        AtomicInteger inside = new AtomicInteger();        // actions whose code is running now
+        AtomicInteger mostInside = new AtomicInteger();
+        List<Promise<String>> work = new ArrayList<>();    // each action's own future, completed by its code
+        Supplier<Future<String>> action = () -> {
+            mostInside.accumulateAndGet(inside.incrementAndGet(), Math::max);
+            Promise<String> p = IMMEDIATE.newPromise();
+            work.add(p);
+            return p;                                      // the rest of the action runs later
+        };
+        Future<String> first = lock.withLock(IMMEDIATE, action);
+        Future<String> second = lock.withLock(IMMEDIATE, action);
+
+        assertThat(first.cancel(false)).as("the caller gives up at once").isTrue();
+        assertThat(first.isCancelled()).isTrue();
+        assertThat(work).as("the second action must wait for the first one's code to finish").hasSize(1);
+        assertThat(work.get(0).isDone()).as("the action's own future is left alone").isFalse();
+        assertThat(lock.isLocked()).isTrue();
+
+        inside.decrementAndGet();                          // the first action's last step
+        work.get(0).setSuccess("first");
+        assertThat(work).as("now the second one runs").hasSize(2);
+        assertThat(first.isCancelled()).as("the caller's cancel stands").isTrue();
+        inside.decrementAndGet();
+        work.get(1).setSuccess("second");
+
+        assertThat(second.getNow()).isEqualTo("second");
+        assertThat(mostInside.get()).as("two holders never overlapped").isEqualTo(1);
         assertThat(lock.isLocked()).isFalse();
     }
 }

@@ -24,7 +24,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * harness' list of waiters is in the semaphore's queue order; other threads release and
  * tryAcquire at the same time, which races grants against cancels, the bug class this library
  * exists to get right. Waiters complete on {@link ImmediateEventExecutor}. After every scenario
- * {@link #permitsAreConserved} checks that available + held == initial + releases, that exactly
+ * {@link #permitsAreConserved} checks that available + held == initial + releases - reductions
+ * ({@code reducePermits}, the live resize, is among the operations), that exactly
  * the waiters not completed are queued, and that the head waiter is not left waiting while the
  * permits it wants are free.
  */
@@ -32,9 +33,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 public class SemaphoreLincheckTest {
     private static final int PERMITS = 1;
 
-    private final AsyncSemaphore sem = new AsyncSemaphore(PERMITS);
+    private final AsyncSemaphore sem = newSemaphore(PERMITS);
     private final AtomicInteger takenByTry = new AtomicInteger();
-    private final AtomicInteger released = new AtomicInteger();
+    private final AtomicInteger released = new AtomicInteger();      // accepted releases
+    private final AtomicInteger reduced = new AtomicInteger();
     private final List<Future<Void>> acquires = new ArrayList<>();   // waiter thread only
     private final List<Integer> sizes = new ArrayList<>();           // permits of each acquire
     private int cancelled;                                           // acquires[0..cancelled) had cancel called
@@ -48,10 +50,28 @@ public class SemaphoreLincheckTest {
         return false;
     }
 
+    /** The semaphore under test; a subclass checks the bounded one. */
+    AsyncSemaphore newSemaphore(int permits) {
+        return new AsyncSemaphore(permits);
+    }
+
+    /** Releases one permit: true if accepted (a bounded semaphore refuses an over-release). */
     @Operation
-    public void release() {
+    public boolean release() {
+        try {
+            sem.release();
+        } catch (IllegalStateException overRelease) {
+            return false;
+        }
         released.incrementAndGet();
-        sem.release();
+        return true;
+    }
+
+    /** Shrinks the limit by one, live, as an adaptive limit does. */
+    @Operation
+    public void reducePermits() {
+        sem.reducePermits(1);
+        reduced.incrementAndGet();
     }
 
     /**
@@ -95,8 +115,9 @@ public class SemaphoreLincheckTest {
             }
         }
         int available = sem.availablePermits();
-        check(available + held == PERMITS + released.get(),
-                "available " + available + " + held " + held + " != " + PERMITS + " + released " + released.get());
+        check(available + held == PERMITS + released.get() - reduced.get(),
+                "available " + available + " + held " + held + " != " + PERMITS + " + released " + released.get()
+                        + " - reduced " + reduced.get());
         check(sem.queueLength() == pending, "queueLength " + sem.queueLength() + " but " + pending + " pending");
         check(headWants < 0 || available < headWants,
                 "the head waiter wants " + headWants + " and " + available + " are free");
@@ -110,10 +131,15 @@ public class SemaphoreLincheckTest {
         }
     }
 
+    /** Scenarios to model-check; each costs seconds on a busy machine. */
+    int modelCheckingIterations() {
+        return 25;
+    }
+
     @Test
     void modelChecking() {
         new ModelCheckingOptions()
-                .iterations(25)
+                .iterations(modelCheckingIterations())
                 .invocationsPerIteration(500)
                 .threads(3)
                 .actorsPerThread(3)
