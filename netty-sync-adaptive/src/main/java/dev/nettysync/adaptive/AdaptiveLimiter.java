@@ -147,6 +147,7 @@ public final class AdaptiveLimiter implements AsyncLimiter {
     private volatile int applied;                // size given to the semaphore; written by the thread in applyLimit's loop
     private volatile int wip;                    // applyLimit: 0 = nobody applying; else requests seen + 1; via WIP
     private final AtomicInteger inUse = new AtomicInteger(); // permits handed out, not ended; ++ at grant, -- at end
+    private volatile boolean sampleFailureLogged; // set once by the first sample that throws (a benign race: maybe twice)
 
     private AdaptiveLimiter(Builder b, Limit algorithm) {
         this.algorithm = algorithm;
@@ -304,8 +305,15 @@ public final class AdaptiveLimiter implements AsyncLimiter {
         try {
             algorithm.onSample(permit.startNanos, rtt, permit.inflight, dropped);
         } catch (RuntimeException e) {
-            // A sample is advice: a faulty algorithm must not cost the caller its release.
-            logger.warn("{} threw on a sample; the limit stays at {}", algorithm, applied, e);
+            // A sample is advice: a faulty algorithm must not cost the caller its release. Logged
+            // in full once, then at debug level: it would otherwise log on every release.
+            if (!sampleFailureLogged) {
+                sampleFailureLogged = true;
+                logger.warn("{} threw on a sample (logged once; later failures at debug level); the limit stays at {}",
+                        algorithm, applied, e);
+            } else {
+                logger.debug("{} threw on a sample", algorithm, e);
+            }
         }
     }
 

@@ -4,7 +4,8 @@ import com.netflix.concurrency.limits.limit.AbstractLimit;
 import dev.nettysync.WaitTimeoutException;
 import dev.nettysync.limit.LimiterStatistics;
 import dev.nettysync.limit.Permit;
-import io.netty.channel.DefaultEventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
@@ -71,7 +72,7 @@ class AdaptiveLimiterStressTest {
 
     @Test
     void permitsAreConservedUnderResizesCancelsTimeoutsAndAllThreeEndings() throws Exception {
-        DefaultEventLoopGroup group = new DefaultEventLoopGroup(2);
+        MultiThreadIoEventLoopGroup group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
         loops = new EventLoop[] {group.next(), group.next()};
         try {
             int actors = 4;

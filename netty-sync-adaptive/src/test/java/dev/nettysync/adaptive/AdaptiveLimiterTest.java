@@ -7,7 +7,9 @@ import dev.nettysync.QueueFullException;
 import dev.nettysync.WaitTimeoutException;
 import dev.nettysync.limit.LimiterStatistics;
 import dev.nettysync.limit.Permit;
-import io.netty.channel.DefaultEventLoop;
+import io.netty.channel.EventLoop;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
@@ -358,7 +360,8 @@ class AdaptiveLimiterTest {
 
     @Test
     void aTimedWaitExpiresHoldingNothing() throws Exception {
-        DefaultEventLoop loop = new DefaultEventLoop();
+        MultiThreadIoEventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        EventLoop loop = group.next();
         try {
             AdaptiveLimiter limiter = limiter(new ScriptedLimit(1), 10);
             Permit holder = limiter.tryAcquire();
@@ -370,13 +373,14 @@ class AdaptiveLimiterTest {
             holder.release();
             assertThat(limiter.statistics()).isEqualTo(new LimiterStatistics(1, 0, 1, 0));
         } finally {
-            loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
         }
     }
 
     @Test
     void listenersRunOnTheExecutorTheCallerNamed() throws Exception {
-        DefaultEventLoop loop = new DefaultEventLoop();
+        MultiThreadIoEventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        EventLoop loop = group.next();
         try {
             AdaptiveLimiter limiter = limiter(new ScriptedLimit(1), 10);
             Permit holder = limiter.tryAcquire();
@@ -392,7 +396,7 @@ class AdaptiveLimiterTest {
             assertThat(loop.inEventLoop(on[0])).isTrue();
             waiter.getNow().release();
         } finally {
-            loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
         }
     }
 

@@ -1,7 +1,8 @@
 package dev.nettysync.adaptive;
 
 import dev.nettysync.testing.BlockHoundSessionListener;
-import io.netty.channel.DefaultEventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
 import io.netty.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 import reactor.blockhound.BlockingOperationError;
@@ -20,7 +21,7 @@ class BlockHoundActiveTest {
 
     @Test
     void sleepingOnAnEventLoopFailsAndIsRecorded() throws Exception {
-        DefaultEventLoopGroup group = new DefaultEventLoopGroup(1);
+        MultiThreadIoEventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         try {
             Future<?> f = group.next().submit(() -> {
                 Thread.sleep(1);
