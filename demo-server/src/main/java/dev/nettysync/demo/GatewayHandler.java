@@ -1,8 +1,11 @@
 package dev.nettysync.demo;
 
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPipeline;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoop;
+import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -11,10 +14,12 @@ import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ScheduledFuture;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
@@ -49,9 +54,13 @@ import java.util.function.Consumer;
  * Requests decoded while one is in progress wait in {@link #pending}, and are answered in order.
  * When {@code readAhead} of them wait, the handler stops reading the socket ({@code autoRead}
  * off: back-pressure, the client's writes block in TCP) and resumes when half of them were
- * answered. The decoder still delivers what was read already; past {@code maxPipelined}
- * waiting requests, the next one is answered 503 after all earlier ones, the connection closes
- * cleanly after it, and what follows is discarded. Never silence, never a reset.
+ * answered. The decoder still delivers what was read already (at most one socket read); past {@code maxPipelined}
+ * waiting requests, the next one is answered 503 after all earlier ones, and what follows is
+ * discarded. Never silence, never a reset: when the connection closes with requests unanswered
+ * (this 503, or a drain), it closes by a <em>lingering close</em> (RFC 9112 §9.6, as Apache
+ * and nginx do): output shut down (FIN) after the last response, input read and discarded until
+ * the client closes or {@link #LINGER_MILLIS} pass, so that unread input does not turn the close
+ * into a reset that destroys responses still in flight to the client.
  *
  * <p>One instance per connection; all methods and fields are confined to its event loop.
  */
@@ -63,6 +72,8 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
     static final int DEFAULT_READ_AHEAD = 16;
     /** Requests waiting on one connection beyond which the next is answered 503 and the connection closes. */
     static final int DEFAULT_MAX_PIPELINED = 256;
+    /** Longest lingering close, in milliseconds. */
+    static final long LINGER_MILLIS = 2_000;
     /** nginx's "client closed request", recorded in metrics for requests whose client left. */
     static final int CLIENT_CLOSED = 499;
 
@@ -78,6 +89,7 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
     private boolean readingPaused;           // autoRead turned off by this handler; loop only
     private boolean overflowed;              // TOO_MANY_PIPELINED queued: discard what follows; loop only
     private boolean closeAfterResponse;      // set by DRAIN; loop only
+    private boolean lingering;               // output shut, discarding input until close; loop only
     // The current request; all loop only.
     private boolean busy;                    // between start and its response written
     private boolean answered;                // its response was produced (or its client left)
@@ -111,7 +123,7 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (!(msg instanceof FullHttpRequest) && msg != GatewaySignal.BODY_TOO_LARGE || overflowed) {
+        if (!(msg instanceof FullHttpRequest) && msg != GatewaySignal.BODY_TOO_LARGE || overflowed || lingering) {
             ReferenceCountUtil.release(msg);
             return;
         }
@@ -420,8 +432,16 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         }
         end(response.status().code());
         ctx.writeAndFlush(response).addListener(f -> {
-            if (!open || !f.isSuccess() || closeAfterResponse) {
+            if (!f.isSuccess()) {
                 ctx.close();
+                return;
+            }
+            if (!open || closeAfterResponse) {
+                if (overflowed || !pending.isEmpty()) {
+                    lingeringClose();
+                } else {
+                    ctx.close();
+                }
                 return;
             }
             busy = false;
@@ -435,6 +455,37 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
                 start(next);
             }
         });
+    }
+
+    /**
+     * Closes after the last response without a reset although the client sent more: see the
+     * class notes. The HTTP decoding stops (what follows is discarded as raw bytes).
+     */
+    private void lingeringClose() {
+        Channel ch = ctx.channel();
+        if (!(ch instanceof DuplexChannel duplex) || !ch.isActive()) {
+            ctx.close();
+            return;
+        }
+        lingering = true;
+        deadline.requestStarted();         // no read deadline while lingering: the timer below ends it
+        Object m;
+        while ((m = pending.poll()) != null) {
+            ReferenceCountUtil.release(m);
+        }
+        ChannelPipeline p = ctx.pipeline();
+        if (p.get(GatewayAggregator.class) != null) {
+            p.remove(GatewayAggregator.class);
+        }
+        if (p.get(HttpServerCodec.class) != null) {
+            p.remove(HttpServerCodec.class);
+        }
+        ScheduledFuture<?> timer = ctx.executor().schedule(() -> {
+            ctx.close();
+        }, LINGER_MILLIS, TimeUnit.MILLISECONDS);
+        ch.closeFuture().addListener(c -> timer.cancel(false));
+        duplex.shutdownOutput();
+        ch.config().setAutoRead(true);     // the client's EOF closes the channel
     }
 
     /** Ends the current request once: its place, metrics and the server's in-flight count. */

@@ -139,10 +139,6 @@ public final class GatewayServer {
 
     private void bind() {
         Class<? extends ServerChannel> serverType = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
-        HttpDecoderConfig decoderConfig = new HttpDecoderConfig()
-                .setMaxInitialLineLength(config.maxInitialLine)
-                .setMaxHeaderSize(config.maxHeaderSize)
-                .setValidateHeaders(true);
         long idleNanos = config.idleTimeout.toNanos();
         long readNanos = config.requestReadTimeout.toNanos();
         ServerBootstrap bootstrap = new ServerBootstrap()
@@ -164,7 +160,7 @@ public final class GatewayServer {
                         ch.pipeline().addLast(
                                 new FlushConsolidationHandler(256, true),
                                 deadline,
-                                new HttpServerCodec(decoderConfig),
+                                newCodec(config),
                                 new GatewayAggregator(config.maxBody, metrics),
                                 new GatewayHandler(context, deadline));
                     }
@@ -185,6 +181,20 @@ public final class GatewayServer {
         logger.info("demo-server listening on http://{}:{} ({}, {} io threads); db: {}; {}",
                 config.host, port(), epoll ? "epoll" : "nio",
                 ((MultiThreadIoEventLoopGroup) group).executorCount(), readiness.describe(), config.summary());
+    }
+
+    /**
+     * The HTTP codec of a connection: header validation on, size limits from the config, and no
+     * pipelining limit of its own. Netty's default (128 requests decoded and not yet answered)
+     * closes the connection after the next response once exceeded, silently dropping the other
+     * answered-to-be requests; the {@link GatewayHandler} bounds pipelining itself (back-pressure,
+     * then an explicit 503) and needs the codec to keep counting methods past it.
+     */
+    static HttpServerCodec newCodec(DemoConfig config) {
+        return new HttpServerCodec(new HttpDecoderConfig()
+                .setMaxInitialLineLength(config.maxInitialLine)
+                .setMaxHeaderSize(config.maxHeaderSize)
+                .setValidateHeaders(true), Integer.MAX_VALUE);
     }
 
     /** The bound port. */
