@@ -83,6 +83,9 @@ public final class OpenLoopTimeline implements Callable<Integer> {
     @Option(names = "--transport", defaultValue = "auto", description = "auto, epoll or nio (default ${DEFAULT-VALUE}).")
     Transport transport;
 
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;   // injected by picocli: errors go to the caller's CommandLine
+
     public static void main(String[] args) {
         System.exit(new CommandLine(new OpenLoopTimeline()).setCaseInsensitiveEnumValuesAllowed(true).execute(args));
     }
@@ -90,12 +93,12 @@ public final class OpenLoopTimeline implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (!InetAddress.getByName(url.getHost()).isLoopbackAddress()) {
-            throw new CommandLine.ParameterException(new CommandLine(this),
+            throw new CommandLine.ParameterException(spec.commandLine(),
                     "refusing non-loopback target " + url.getHost() + ": this tool is for 127.0.0.1 only");
         }
         if (rate <= 0 || durationSeconds <= 0 || durationSeconds > 3600 || intervalSeconds < 0.1
                 || threads < 1 || connections < threads) {
-            throw new CommandLine.ParameterException(new CommandLine(this), "need --rate > 0, --duration in (0, 3600], "
+            throw new CommandLine.ParameterException(spec.commandLine(), "need --rate > 0, --duration in (0, 3600], "
                     + "--interval >= 0.1, --threads >= 1 and --connections >= --threads");
         }
         // The generator of OpenLoopClient, configured like it.
