@@ -145,7 +145,7 @@ public final class AdaptiveLimiter implements AsyncLimiter {
     private final LongSupplier nanoClock;
     private volatile int target;                 // latest limit of the algorithm, clamped; written by its listener (any thread)
     private volatile int applied;                // size given to the semaphore; written by the thread in applyLimit's loop
-    private volatile int wip;                    // applyLimit: 0 = nobody applying; else requests seen + 1; via WIP
+    private volatile int wip;                    // applyLimit: 0 = nobody applying, else the requests the drainer has yet to take; via WIP
     private final AtomicInteger inUse = new AtomicInteger(); // permits handed out, not ended; ++ at grant, -- at end
     private volatile boolean sampleFailureLogged; // set once by the first sample that throws (a benign race: maybe twice)
 
