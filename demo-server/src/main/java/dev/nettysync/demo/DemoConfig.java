@@ -4,8 +4,11 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import dev.nettysync.adaptive.AdaptiveAlgorithm;
+
 import java.net.URI;
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -22,7 +25,8 @@ import java.util.Locale;
         description = {
                 "HTTP gateway built on netty-sync: GET /api/items/{id} waits until the database is ready "
                         + "(AsyncEvent), then calls the backend through an AsyncSemaphore that limits concurrent calls.",
-                "Routes: /api/items/{id}, /livez, /readyz, /metrics. Durations: 500ms, 2s, 1m, 0 (or ISO-8601). "
+                "Routes: /api/items/{id}, /livez, /readyz, /metrics. Durations: 500ms, 2s, 1m, 0 (or ISO-8601), "
+                        + "at most 24h. "
                         + "Every flag can also be set by the environment variable named in its description.",
                 ""},
         showDefaultValues = true)
@@ -90,6 +94,18 @@ public final class DemoConfig {
             description = "Latency of the simulated backend; 0 answers at once (env DEMO_BACKEND_LATENCY).")
     public Duration backendLatency;
 
+    @Option(names = "--backend-capacity", defaultValue = "${env:DEMO_BACKEND_CAPACITY:-0}",
+            description = "Simulated backend only: C*, the calls it serves at once; more wait in its FIFO queue, so "
+                    + "latency grows in proportion beyond C* and throughput stays C*/latency. 0 = unlimited "
+                    + "(env DEMO_BACKEND_CAPACITY).")
+    public int backendCapacity;
+
+    @Option(names = "--backend-capacity-schedule", defaultValue = "${env:DEMO_BACKEND_CAPACITY_SCHEDULE:-}",
+            paramLabel = "TIME:C,...",
+            description = "Simulated backend only: later capacities, timed from the first backend call, e.g. "
+                    + "20s:16,40s:32 (a backend that degrades and recovers) (env DEMO_BACKEND_CAPACITY_SCHEDULE).")
+    public String backendCapacitySchedule;
+
     @Option(names = "--upstream", defaultValue = "${env:DEMO_UPSTREAM}", paramLabel = "URL",
             description = "Instead of the simulated backend, call GET <URL>/items/{id} on a real HTTP/1.1 "
                     + "upstream over pooled keep-alive connections, e.g. http://127.0.0.1:9000 (env DEMO_UPSTREAM).")
@@ -109,6 +125,12 @@ public final class DemoConfig {
                     + "(env DEMO_MAX_CONCURRENT).")
     public int maxConcurrent;
 
+    @Option(names = "--limit", defaultValue = "${env:DEMO_LIMIT:-fixed}", paramLabel = "fixed|adaptive[:ALG]",
+            description = "fixed: --max-concurrent is the limit. adaptive[:vegas|gradient2|aimd] (default vegas): "
+                    + "the limit is found from the backend's latency (netty-sync-adaptive), starting at 20 and never "
+                    + "above --max-concurrent (0: 1000); backend timeouts count as drops (env DEMO_LIMIT).")
+    public String limit;
+
     @Option(names = "--max-queue", defaultValue = "${env:DEMO_MAX_QUEUE:-256}",
             description = "Most requests queued for a permit; more are refused with 503 (env DEMO_MAX_QUEUE).")
     public int maxQueue;
@@ -127,6 +149,12 @@ public final class DemoConfig {
             description = "On SIGTERM/Ctrl-C, how long in-flight requests may finish before connections are "
                     + "closed (env DEMO_DRAIN_TIMEOUT).")
     public Duration drainTimeout;
+
+    @Option(names = "--max-connections", defaultValue = "${env:DEMO_MAX_CONNECTIONS:-0}",
+            description = "Most client connections open at once; more are closed at once and counted. "
+                    + "0 derives it from the process's open-file limit (the limit minus 128, minus the upstream "
+                    + "pool when --upstream is set; at least 16) (env DEMO_MAX_CONNECTIONS).")
+    public int maxConnections;
 
     @Option(names = "--idle-timeout", defaultValue = "${env:DEMO_IDLE_TIMEOUT:-60s}",
             converter = DurationConverter.class,
@@ -173,11 +201,15 @@ public final class DemoConfig {
 
     void validate(CommandLine cl) {
         requireThat(cl, port >= 0 && port <= 65535, "--port must be in 0..65535, was " + port);
-        requireThat(cl, ioThreads >= 0, "--io-threads must be >= 0, was " + ioThreads);
+        requireThat(cl, ioThreads >= 0 && ioThreads <= 1024, "--io-threads must be in 0..1024, was " + ioThreads);
+        requireThat(cl, maxConnections >= 0, "--max-connections must be >= 0 (0 = from the open-file limit), was "
+                + maxConnections);
         requireThat(cl, maxConcurrent >= 0, "--max-concurrent must be >= 0 (0 = no limit), was " + maxConcurrent);
         requireThat(cl, maxQueue >= 0, "--max-queue must be >= 0, was " + maxQueue);
-        requireThat(cl, retryAfterSeconds >= 0, "--retry-after must be >= 0, was " + retryAfterSeconds);
-        requireThat(cl, upstreamPoolSize >= 1, "--upstream-pool-size must be >= 1, was " + upstreamPoolSize);
+        requireThat(cl, retryAfterSeconds >= 0 && retryAfterSeconds <= 86_400,
+                "--retry-after must be in 0..86400 seconds, was " + retryAfterSeconds);
+        requireThat(cl, upstreamPoolSize >= 1 && upstreamPoolSize <= 10_000,
+                "--upstream-pool-size must be in 1..10000, was " + upstreamPoolSize);
         requireThat(cl, maxInitialLine >= 64, "--max-initial-line must be >= 64, was " + maxInitialLine);
         requireThat(cl, maxHeaderSize >= 256, "--max-header-size must be >= 256, was " + maxHeaderSize);
         requireThat(cl, maxBody >= 0, "--max-body must be >= 0, was " + maxBody);
@@ -194,6 +226,20 @@ public final class DemoConfig {
         if (upstream != null) {
             requireThat(cl, "http".equalsIgnoreCase(upstream.getScheme()) && upstream.getHost() != null,
                     "--upstream must be an http://host[:port] URL, was " + upstream);
+            requireThat(cl, backendCapacity == 0 && backendCapacitySchedule.isBlank(),
+                    "--backend-capacity and --backend-capacity-schedule are for the simulated backend, not --upstream");
+        }
+        requireThat(cl, backendCapacity >= 0, "--backend-capacity must be >= 0 (0 = unlimited), was " + backendCapacity);
+        try {
+            new SimulatedBackend(backendLatency, backendCapacity, backendCapacitySteps());
+        } catch (IllegalArgumentException e) {
+            requireThat(cl, false, "--backend-capacity-schedule: " + e.getMessage());
+        }
+        try {
+            adaptiveAlgorithm();
+        } catch (IllegalArgumentException e) {
+            requireThat(cl, false, "--limit must be fixed or adaptive[:vegas|gradient2|aimd], was '" + limit + "': "
+                    + e.getMessage());
         }
     }
 
@@ -212,9 +258,70 @@ public final class DemoConfig {
         return new String[] {host.replace("[", "").replace("]", ""), Integer.toString(p)};
     }
 
+    /** The capacity steps of {@code --backend-capacity-schedule}. */
+    List<SimulatedBackend.CapacityStep> backendCapacitySteps() {
+        return SimulatedBackend.parseSchedule(backendCapacitySchedule);
+    }
+
+    /**
+     * The algorithm of {@code --limit=adaptive[:ALG]}, or {@code null} for {@code fixed}.
+     *
+     * @throws IllegalArgumentException for anything else
+     */
+    AdaptiveAlgorithm adaptiveAlgorithm() {
+        String l = limit == null ? "" : limit.trim().toLowerCase(Locale.ROOT);
+        if (l.equals("fixed")) {
+            return null;
+        }
+        if (l.equals("adaptive")) {
+            return AdaptiveAlgorithm.VEGAS;
+        }
+        if (l.startsWith("adaptive:")) {
+            return AdaptiveAlgorithm.parse(l.substring("adaptive:".length()));
+        }
+        throw new IllegalArgumentException("expected fixed, adaptive or adaptive:ALGORITHM");
+    }
+
+    /** The adaptive limit's maximum: {@code --max-concurrent}, or 1000 for 0. */
+    int adaptiveMaxLimit() {
+        return maxConcurrent == 0 ? 1000 : maxConcurrent;
+    }
+
     /** The permits of the backend limiter: {@code --max-concurrent}, or unbounded for 0. */
     int effectivePermits() {
         return maxConcurrent == 0 ? Integer.MAX_VALUE : maxConcurrent;
+    }
+
+    /** {@code --max-connections}, or the default derived from the open-file limit for 0. */
+    int effectiveMaxConnections() {
+        if (maxConnections > 0) {
+            return maxConnections;
+        }
+        int loops = ioThreads > 0 ? ioThreads : 2 * Runtime.getRuntime().availableProcessors();
+        long upstreamConnections = upstream != null ? (long) upstreamPoolSize * loops : 0;
+        return defaultMaxConnections(openFileLimit(), upstreamConnections);
+    }
+
+    /**
+     * The default connection cap for a process allowed {@code fdLimit} open files (0 or less:
+     * unknown) that may open {@code upstreamConnections} to its upstream: the limit minus those
+     * and 128 for everything else (listening socket, probes, jars, logs), at least 16; 10,000 when
+     * the limit is unknown.
+     */
+    static int defaultMaxConnections(long fdLimit, long upstreamConnections) {
+        if (fdLimit <= 0) {
+            return 10_000;
+        }
+        return (int) Math.min(Integer.MAX_VALUE, Math.max(16, fdLimit - 128 - upstreamConnections));
+    }
+
+    /** The process's open-file limit ({@code ulimit -n}), or -1 where the JVM cannot tell. */
+    static long openFileLimit() {
+        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+                instanceof com.sun.management.UnixOperatingSystemMXBean unix) {
+            return unix.getMaxFileDescriptorCount();
+        }
+        return -1;
     }
 
     private static void requireThat(CommandLine cl, boolean ok, String message) {
@@ -231,11 +338,16 @@ public final class DemoConfig {
                 + ", before-ready=" + beforeReady.name().toLowerCase(Locale.ROOT)
                 + (beforeReady == BeforeReady.WAIT ? " (max " + DurationConverter.format(readyWaitTimeout) + ")" : "")
                 + ", backend=" + (upstream != null ? "upstream " + upstream + " (pool " + upstreamPoolSize + "/loop)"
-                        : "simulated, latency " + DurationConverter.format(backendLatency))
+                        : "simulated, latency " + DurationConverter.format(backendLatency)
+                                + (backendCapacity == 0 ? "" : ", capacity " + backendCapacity)
+                                + (backendCapacitySchedule.isBlank() ? "" : ", then " + backendCapacitySchedule))
                 + ", backend-timeout=" + DurationConverter.format(backendTimeout)
-                + ", max-concurrent=" + (maxConcurrent == 0 ? "unlimited" : Integer.toString(maxConcurrent))
+                + ", limit=" + limit.trim().toLowerCase(Locale.ROOT)
+                + ", max-concurrent=" + (maxConcurrent == 0 ? (adaptiveAlgorithm() != null ? "1000" : "unlimited")
+                        : Integer.toString(maxConcurrent))
                 + ", max-queue=" + maxQueue
                 + ", max-queue-wait=" + DurationConverter.format(maxQueueWait)
+                + ", max-connections=" + effectiveMaxConnections() + (maxConnections == 0 ? " (from the open-file limit)" : "")
                 + ", drain-timeout=" + DurationConverter.format(drainTimeout)
                 + ", idle-timeout=" + DurationConverter.format(idleTimeout)
                 + ", request-read-timeout=" + DurationConverter.format(requestReadTimeout);
