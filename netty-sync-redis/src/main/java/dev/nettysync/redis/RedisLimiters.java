@@ -7,6 +7,7 @@ import io.lettuce.core.api.async.RedisAsyncCommands;
 import io.lettuce.core.codec.StringCodec;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
+import io.netty.util.Timeout;
 import io.netty.util.concurrent.EventExecutor;
 
 import java.security.SecureRandom;
@@ -52,6 +53,7 @@ public final class RedisLimiters implements AutoCloseable {
     private final StatefulRedisPubSubConnection<String, String> pubSub;
     private final RedisAsyncCommands<String, String> redis;
     private final EventExecutor scheduler;        // Lettuce's computation executor: fallback and renewal timers
+    private final io.netty.util.Timer timer;      // Lettuce's wheel timer: command timeouts
     private final String keyPrefix;
     private final long commandTimeoutNanos;
     private final long maxPollNanos;
@@ -71,6 +73,7 @@ public final class RedisLimiters implements AutoCloseable {
         new SecureRandom().nextBytes(id);
         this.instanceId = java.util.HexFormat.of().formatHex(id);
         this.scheduler = b.client.getResources().eventExecutorGroup().next();
+        this.timer = b.client.getResources().timer();
         this.connection = b.client.connect(StringCodec.UTF8);
         try {
             this.pubSub = b.client.connectPubSub(StringCodec.UTF8);
@@ -223,9 +226,29 @@ public final class RedisLimiters implements AutoCloseable {
      * unknown).
      */
     <T> CompletionStage<T> run(Script script, ScriptOutputType type, String[] keys, String... args) {
-        return script.<T>run(redis, type, keys, args).toCompletableFuture()
-                .copy()
-                .orTimeout(commandTimeoutNanos, TimeUnit.NANOSECONDS);
+        CompletableFuture<T> result = new CompletableFuture<>();
+        try {
+            // Lettuce's wheel timer: lock-free to arm and cancel from an I/O thread (a JDK
+            // ScheduledThreadPoolExecutor, as behind CompletableFuture.orTimeout, takes a lock)
+            Timeout timer = timer().newTimeout(t -> result.completeExceptionally(new TimeoutException(
+                    script.name() + " got no reply within " + TimeUnit.NANOSECONDS.toMillis(commandTimeoutNanos) + " ms")),
+                    commandTimeoutNanos, TimeUnit.NANOSECONDS);
+            script.<T>run(redis, type, keys, args).whenComplete((value, error) -> {
+                timer.cancel();
+                if (error == null) {
+                    result.complete(value);
+                } else {
+                    result.completeExceptionally(error);
+                }
+            });
+        } catch (Throwable t) {                   // e.g. rejected by a closed connection
+            result.completeExceptionally(t);
+        }
+        return result;
+    }
+
+    private io.netty.util.Timer timer() {
+        return timer;
     }
 
     void unsubscribe(RedisSemaphore s) {

@@ -14,8 +14,9 @@ import io.netty.util.concurrent.ScheduledFuture;
 
 import java.util.ArrayList;
 import java.util.Iterator;
-import java.util.LinkedHashSet;
+import java.util.Comparator;
 import java.util.List;
+import java.util.TreeSet;
 import java.util.Objects;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
@@ -95,7 +96,11 @@ public final class RedisSemaphore implements AsyncLimiter {
      * Local state, under `lock` (held for O(1) steps, never while completing a promise or
      * sending a command):
      *
-     *     waiters       insertion-ordered set: FIFO, O(1) removal on cancel/timeout
+     *     waiters       ordered by ticket (arrival order), O(log n) removal on cancel/timeout;
+     *                   a direct call refused by Redis is inserted at its arrival place, so a
+     *                   call that queued while it was out does not overtake it
+     *     directInFlight permits asked by direct calls now out; while any is out the head is
+     *                   not asked for (it may be later than them)
      *     headInFlight  an acquire script is out for the head; at most one at a time, so the
      *                   queue costs one call per release notice, not one per waiter
      *     notices       counts release notices (pub/sub messages, resubscriptions, local
@@ -128,7 +133,8 @@ public final class RedisSemaphore implements AsyncLimiter {
     private final String channel;
 
     private final Object lock = new Object();
-    private final LinkedHashSet<Waiter> waiters = new LinkedHashSet<>(); // guarded by lock
+    private final TreeSet<Waiter> waiters = new TreeSet<>(Comparator.comparingLong(w -> w.ticket)); // guarded by lock
+    private long tickets;                       // guarded by lock; the next arrival's ticket
     private boolean headInFlight;               // guarded by lock
     private long notices;                       // guarded by lock; only grows
     private ScheduledFuture<?> fallback;        // guarded by lock; null when none is armed
@@ -248,6 +254,7 @@ public final class RedisSemaphore implements AsyncLimiter {
         long seq;
         Throwable refusal = null;
         synchronized (lock) {
+            w.ticket = tickets++;
             seq = notices;
             // now-or-never asks Redis whenever nobody is queued: the hint may be stale
             direct = waiters.isEmpty() && !headInFlight
@@ -286,12 +293,10 @@ public final class RedisSemaphore implements AsyncLimiter {
     private void attemptDirect(Waiter w, long seq, boolean nowOrNever) {
         String lease = owner.newLeaseId();
         sendAcquire(w.permits, lease).whenComplete((reply, error) -> {
-            synchronized (lock) {
-                directInFlight -= w.permits;
-            }
             if (error != null) {
                 abandon(lease, w.permits);
                 if (nowOrNever) {
+                    directDone(w.permits);
                     fail(w, error);
                 } else {
                     enqueueRefused(w, seq, -1);
@@ -300,17 +305,17 @@ public final class RedisSemaphore implements AsyncLimiter {
             }
             long code = (Long) reply.get(0);
             if (code == 1) {
+                directDone(w.permits);
                 deliver(w, lease, reply);
                 drive();
             } else if (code < 0) {               // lease id clash: ask again with another id
-                synchronized (lock) {
-                    directInFlight += w.permits;
-                }
                 attemptDirect(w, seq, nowOrNever);
             } else {
                 available.set((Long) reply.get(1));
                 if (nowOrNever) {
+                    directDone(w.permits);
                     timeOut(w);
+                    drive();
                 } else {
                     enqueueRefused(w, seq, (Long) reply.get(2));
                 }
@@ -318,21 +323,27 @@ public final class RedisSemaphore implements AsyncLimiter {
         });
     }
 
+    private void directDone(int permits) {
+        synchronized (lock) {
+            directInFlight -= permits;
+        }
+    }
+
+    /** A direct call was refused (or its outcome is unknown): it queues at its arrival place. */
     private void enqueueRefused(Waiter w, long seq, long hintMillis) {
         boolean now = false;
         Throwable refusal = null;
         synchronized (lock) {
+            directInFlight -= w.permits;          // in the same critical section as the insertion
             if (w.isDone()) {
-                return;                           // cancelled or timed out meanwhile
-            }
-            if (closed) {
+                now = true;                       // cancelled or timed out meanwhile: the head may go
+            } else if (closed) {
                 refusal = closedException();
             } else if (waiters.size() >= owner.maxPending()) {
                 refusal = new QueueFullException("RedisSemaphore " + name + ": " + waiters.size() + " waiting");
             } else {
-                boolean first = waiters.isEmpty() && !headInFlight;
                 waiters.add(w);
-                if (first) {
+                if (!headInFlight && directInFlight == 0) {
                     if (notices != seq) {
                         now = true;               // a release crossed our refusal
                     } else {
@@ -353,8 +364,8 @@ public final class RedisSemaphore implements AsyncLimiter {
         Waiter head = null;
         long seq;
         synchronized (lock) {
-            if (headInFlight || closed) {
-                return;
+            if (headInFlight || directInFlight > 0 || closed) {
+                return;                           // a reply to come will drive again
             }
             for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
                 Waiter w = it.next();
@@ -558,6 +569,7 @@ public final class RedisSemaphore implements AsyncLimiter {
                 AtomicIntegerFieldUpdater.newUpdater(Waiter.class, "claimed");
 
         final int permits;
+        long ticket;                               // arrival order; written once under the lock
         private volatile int claimed;              // 0 -> 1 once, by CAS: the end is decided
         volatile ScheduledFuture<?> timer;         // written once by acquire0; null if untimed
 
