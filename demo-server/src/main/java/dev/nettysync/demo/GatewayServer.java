@@ -128,6 +128,9 @@ public final class GatewayServer {
             }
             admission = new FleetAdmission(limiter,
                     fleet.semaphore("demo-backend", config.fleetLimit, config.fleetLease), config.maxQueueWait);
+            logger.info("fleet limit: {} backend calls at once across every instance on {} (semaphore demo-backend, "
+                    + "lease {}); this instance's lease ids start with {}", config.fleetLimit, config.redis,
+                    DurationConverter.format(config.fleetLease), fleet.instanceId());
         } else {
             this.redisClient = null;
             this.fleet = null;

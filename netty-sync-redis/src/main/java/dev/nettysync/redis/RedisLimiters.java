@@ -176,6 +176,15 @@ public final class RedisLimiters implements AutoCloseable {
         return CompletableFuture.allOf(connection.closeAsync(), pubSub.closeAsync());
     }
 
+    /**
+     * This instance's random id, the head of every lease id it takes ({@code <id>-<n>-<random>}):
+     * log it at start-up to find a replica's leases in Redis
+     * ({@code ZRANGE nsync:sem:{name}:leases 0 -1}).
+     */
+    public String instanceId() {
+        return instanceId;
+    }
+
     /** Whether {@link #close()} was called. */
     public boolean isClosed() {
         return closed;

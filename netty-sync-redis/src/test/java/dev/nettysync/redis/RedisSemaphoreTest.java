@@ -106,6 +106,23 @@ class RedisSemaphoreTest {
     }
 
     @Test
+    void aReleaseInOneReplicaWakesAWaiterInAnotherByNoticeNotByPolling() throws Exception {
+        String name = uniqueName();
+        RedisSemaphore holderSide = limiters.semaphore(name, 1, Duration.ofSeconds(30));
+        RedisSemaphore waiterSide = fleet.limiters(Duration.ofSeconds(30), Duration.ofSeconds(2))
+                .semaphore(name, 1, Duration.ofSeconds(30));            // no poll for 30 s
+        Permit held = await(holderSide.acquire(loop));
+        Future<Permit> waiting = waiterSide.acquire(loop);
+        Thread.sleep(300);
+        assertThat(waiting.isDone()).isFalse();
+        long t0 = System.nanoTime();
+        held.release();
+        await(waiting).release();
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0))
+                .as("woken by the release notice, not by the 30 s fallback").isLessThan(5000);
+    }
+
+    @Test
     void multiPermitWaiterIsServedWhenAllItsPermitsAreFree() throws Exception {
         RedisSemaphore s = limiters.semaphore(uniqueName(), 3, Duration.ofSeconds(10));
         Permit a = await(s.acquire(loop));
