@@ -475,25 +475,26 @@ public final class RedisSemaphore implements AsyncLimiter {
 
     private void timeOut(Waiter w) {
         if (w.claim()) {
+            remove(w);                            // the place is free before the caller hears
             w.setFailure(new WaitTimeoutException("RedisSemaphore " + name + ": no permit within the timeout"));
-            leave(w);
+            drive();
         }
     }
 
     private void fail(Waiter w, Throwable cause) {
         if (w.claim()) {
             w.cancelTimer();
+            remove(w);
             w.setFailure(cause);
-            leave(w);
+            drive();
         }
     }
 
-    /** A waiter ended without a grant: free its place, and let the next one ask. */
-    private void leave(Waiter w) {
+    /** A waiter ended without a grant: frees its place (the caller then lets the next one ask). */
+    private void remove(Waiter w) {
         synchronized (lock) {
             waiters.remove(w);
         }
-        drive();
     }
 
     /** Releases a lease whose owner is gone or unknown; harmless if it was never granted. */
@@ -599,9 +600,10 @@ public final class RedisSemaphore implements AsyncLimiter {
             if (!claim()) {
                 return false;                       // granted, timed out or closed already
             }
-            boolean cancelled = super.cancel(mayInterruptIfRunning);
             cancelTimer();
-            leave(this);
+            remove(this);                           // the place is free before listeners run
+            boolean cancelled = super.cancel(mayInterruptIfRunning);
+            drive();
             return cancelled;
         }
     }
