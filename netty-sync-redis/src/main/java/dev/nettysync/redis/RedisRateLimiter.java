@@ -5,13 +5,13 @@ import dev.nettysync.limit.AbstractPermit;
 import dev.nettysync.limit.AsyncLimiter;
 import dev.nettysync.limit.LimiterStatistics;
 import dev.nettysync.limit.Permit;
+import dev.nettysync.limit.RateLimitedException;
 import io.lettuce.core.ScriptOutputType;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
 
-import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
@@ -202,7 +202,8 @@ public final class RedisRateLimiter implements AsyncLimiter {
                         });
                     } else if (code == 0) {
                         result.tryFailure(new RateLimitedException("RedisRateLimiter " + name
-                                + (key == null ? "" : "/" + key) + ": rate exceeded", Duration.ofNanos(micros * 1000)));
+                                + (key == null ? "" : "/" + key) + ": rate exceeded",
+                                Math.max(1, TimeUnit.MICROSECONDS.toNanos(micros))));
                     } else {
                         result.tryFailure(new IllegalArgumentException("permits: " + permits + " exceed the burst " + burst));
                     }

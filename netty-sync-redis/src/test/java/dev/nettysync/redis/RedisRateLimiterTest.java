@@ -1,6 +1,7 @@
 package dev.nettysync.redis;
 
 import dev.nettysync.limit.Permit;
+import dev.nettysync.limit.RateLimitedException;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.Future;
 import org.junit.jupiter.api.AfterEach;
