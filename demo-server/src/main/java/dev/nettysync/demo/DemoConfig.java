@@ -140,6 +140,22 @@ public final class DemoConfig {
             description = "Longest wait for a permit before a 503 (env DEMO_MAX_QUEUE_WAIT).")
     public Duration maxQueueWait;
 
+    @Option(names = "--redis", defaultValue = "${env:DEMO_REDIS}", paramLabel = "URI",
+            description = "Redis for the fleet-wide limit, e.g. redis://127.0.0.1:6379; needs --fleet-limit "
+                    + "(env DEMO_REDIS).")
+    public String redis;
+
+    @Option(names = "--fleet-limit", defaultValue = "${env:DEMO_FLEET_LIMIT:-0}",
+            description = "Most backend calls at once across every instance sharing --redis (after the local "
+                    + "limits); 0 = off (env DEMO_FLEET_LIMIT).")
+    public int fleetLimit;
+
+    @Option(names = "--fleet-lease", defaultValue = "${env:DEMO_FLEET_LEASE:-5s}",
+            converter = DurationConverter.class,
+            description = "Lease of a fleet permit: a killed instance's permits return after it "
+                    + "(renewed while held; env DEMO_FLEET_LEASE).")
+    public Duration fleetLease;
+
     @Option(names = "--retry-after", defaultValue = "${env:DEMO_RETRY_AFTER:-1}",
             description = "Seconds sent in Retry-After with every 503 (env DEMO_RETRY_AFTER).")
     public int retryAfterSeconds;
@@ -223,6 +239,14 @@ public final class DemoConfig {
         if (dbProbe != null) {
             dbProbeAddress(cl);      // throws if malformed
         }
+        requireThat(cl, fleetLimit >= 0, "--fleet-limit must be >= 0 (0 = off), was " + fleetLimit);
+        requireThat(cl, (redis == null) == (fleetLimit == 0),
+                "--redis and --fleet-limit go together (was --redis=" + redis + " --fleet-limit=" + fleetLimit + ")");
+        if (redis != null) {
+            requireThat(cl, redis.startsWith("redis://") || redis.startsWith("rediss://"),
+                    "--redis must be a redis://host:port URI, was " + redis);
+        }
+        requireThat(cl, fleetLease.toMillis() >= 100, "--fleet-lease must be >= 100ms, was " + fleetLease);
         if (upstream != null) {
             requireThat(cl, "http".equalsIgnoreCase(upstream.getScheme()) && upstream.getHost() != null,
                     "--upstream must be an http://host[:port] URL, was " + upstream);

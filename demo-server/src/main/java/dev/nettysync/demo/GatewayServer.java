@@ -1,5 +1,8 @@
 package dev.nettysync.demo;
 
+import dev.nettysync.redis.RedisLimiters;
+import io.lettuce.core.RedisClient;
+
 import dev.nettysync.AsyncEvent;
 import dev.nettysync.adaptive.AdaptiveAlgorithm;
 import dev.nettysync.adaptive.AdaptiveLimiter;
@@ -86,6 +89,8 @@ public final class GatewayServer {
     private final ChannelGroup connections = new DefaultChannelGroup("demo-connections", GlobalEventExecutor.INSTANCE);
     private final Promise<Void> terminated = GlobalEventExecutor.INSTANCE.newPromise();
     private Channel serverChannel;                // written by start() before it returns
+    private final RedisClient redisClient;        // --redis: the fleet limit's client, else null
+    private final RedisLimiters fleet;            // --redis: the fleet limiters, else null
 
     private GatewayServer(DemoConfig config, Backend backend, DbReadiness readiness) {
         this.config = Objects.requireNonNull(config, "config");
@@ -121,7 +126,26 @@ public final class GatewayServer {
             this.limiter = BackendLimiter.adaptive(adaptive, max, config.maxQueue, config.maxQueueWait, metrics);
         }
         this.connectionLimit = new ConnectionLimit(config.effectiveMaxConnections(), metrics);
-        this.context = new GatewayContext(dbReady, config.beforeReady, config.readyWaitTimeout, limiter,
+        Admission admission = limiter;
+        if (config.redis != null) {
+            // --redis --fleet-limit: connects now (start-up, before any event loop exists)
+            this.redisClient = RedisClient.create(config.redis);
+            try {
+                this.fleet = RedisLimiters.builder(redisClient).connect();
+            } catch (RuntimeException e) {
+                redisClient.shutdownAsync();
+                throw new ServerStartException("cannot connect to --redis " + config.redis + ": " + e.getMessage(), e);
+            }
+            admission = new FleetAdmission(limiter,
+                    fleet.semaphore("demo-backend", config.fleetLimit, config.fleetLease), config.maxQueueWait);
+            logger.info("fleet limit: {} backend calls at once across every instance on {} (semaphore demo-backend, "
+                    + "lease {}); this instance's lease ids start with {}", config.fleetLimit, config.redis,
+                    DurationConverter.format(config.fleetLease), fleet.instanceId());
+        } else {
+            this.redisClient = null;
+            this.fleet = null;
+        }
+        this.context = new GatewayContext(dbReady, config.beforeReady, config.readyWaitTimeout, admission,
                 this.backend, drain, metrics, HttpErrors.of(config));
         metrics.flag("demo.db.ready", "1 when the database is ready", dbReady::isSet);
         metrics.flag("demo.server.draining", "1 while shutting down", drain::isDraining);
@@ -181,6 +205,9 @@ public final class GatewayServer {
         if (!bound.isSuccess()) {
             readiness.stop();
             backend.close();
+            if (fleet != null) {
+                fleet.closeAsync().whenComplete((v, e) -> redisClient.shutdownAsync());
+            }
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
             Throwable cause = bound.cause();
             throw new ServerStartException("cannot listen on " + config.host + ":" + config.port + ": "
@@ -279,6 +306,9 @@ public final class GatewayServer {
             logger.info("closing {} connection(s), the backend and the event loops", connections.size());
             connections.close();
             backend.close();
+            if (fleet != null) {
+                fleet.closeAsync().whenComplete((v, e) -> redisClient.shutdownAsync());
+            }
             group.shutdownGracefully(0, 2, TimeUnit.SECONDS).addListener(g -> {
                 logger.info("demo-server stopped");
                 terminated.trySuccess(null);

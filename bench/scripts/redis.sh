@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Fleet semaphore vs Redisson on one redis-server: commands per uncontended acquire+release
+# (INFO commandstats) and acquire+release pairs/s with p50/p99, same run, same server.
+#
+#   bench/scripts/redis.sh [extra RedisSemaphoreBench flags, e.g. --seconds=30 --concurrency=128]
+#
+# Starts its own redis-server (--save '' --appendonly no) on a free port unless REDIS_URI is
+# set (never point it at a Redis that serves anything: the tool calls CONFIG RESETSTAT).
+# Writes bench/results/redis-<UTC time>/{machine.txt,redis.md}.
+#   REDIS_PORT [6390]   REDIS_CPUS [0] (taskset for redis-server when available)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+need_jar "$BENCH_JAR" "-pl netty-sync,netty-sync-redis,bench -am"
+OUT="$REPO_ROOT/bench/results/redis-$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$OUT"
+
+if [ -z "${REDIS_URI:-}" ]; then
+  need_cmd redis-server "Install it (Debian/Ubuntu: apt-get install redis-server)."
+  port="${REDIS_PORT:-6390}"
+  while ! port_free "$port"; do port=$((port + 1)); done
+  pin=()
+  if command -v taskset >/dev/null 2>&1; then pin=(taskset -c "${REDIS_CPUS:-0}"); fi
+  start_bg REDIS "$OUT/redis-server.log" "${pin[@]}" redis-server --port "$port" --bind 127.0.0.1 \
+    --save '' --appendonly no
+  for _ in $(seq 1 100); do
+    if redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; then break; fi
+    sleep 0.1
+  done
+  REDIS_URI="redis://127.0.0.1:$port"
+fi
+
+machine_info "$OUT/machine.txt"
+echo "redis: $REDIS_URI $(redis-cli -u "$REDIS_URI" info server 2>/dev/null | grep -m1 redis_version || true)" >> "$OUT/machine.txt"
+"$JAVA" -cp "$BENCH_JAR" dev.nettysync.bench.redis.RedisSemaphoreBench --redis="$REDIS_URI" "$@" \
+  | tee "$OUT/redis.md"
+echo "results: $OUT"

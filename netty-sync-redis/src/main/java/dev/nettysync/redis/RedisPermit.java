@@ -1,0 +1,131 @@
+package dev.nettysync.redis;
+
+import dev.nettysync.limit.AbstractPermit;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import io.netty.util.concurrent.ScheduledFuture;
+
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Permits of a {@link RedisSemaphore} held under one lease. Ending it (any {@code release*}, or
+ * {@code close()}) stops renewal and runs the release script once, naming {@link #leaseId()};
+ * the outcome of the work does not matter to a semaphore, so the three endings act alike.
+ *
+ * <p>While held, the lease is renewed every third of its length on Lettuce's computation
+ * executor. {@link #lease()} reports how the lease ended: it succeeds when the release script
+ * freed the permits, and fails with a {@link LeaseLostException} if the lease was gone before
+ * (expired, lost by the server) — possibly while the work was still running, so holders doing
+ * long work should listen to it and stop. Its listeners run on the executor the permit was
+ * acquired for.
+ *
+ * <p>Thread-safe; ending is exactly-once ({@link AbstractPermit}).
+ */
+public final class RedisPermit extends AbstractPermit {
+
+    private final RedisSemaphore semaphore;
+    private final String leaseId;
+    private final int permits;
+    private final Promise<Void> lease;            // completed once: released, or lost
+    private final ScheduledFuture<?> renewal;     // set in the constructor, cancelled by the release
+    private volatile long lastRenewedNanos;       // written by renewal replies (Lettuce thread)
+
+    RedisPermit(RedisSemaphore semaphore, String leaseId, int permits, EventExecutor executor) {
+        this.semaphore = semaphore;
+        this.leaseId = leaseId;
+        this.permits = permits;
+        this.lease = executor.newPromise();
+        this.lastRenewedNanos = System.nanoTime();
+        long period = Math.max(1, semaphore.leaseMillis() / 3);
+        this.renewal = semaphore.owner().scheduler()
+                .scheduleAtFixedRate(this::renew, period, period, TimeUnit.MILLISECONDS);
+    }
+
+    /** The lease id: random, unique, known to this holder only (it is the proof of ownership). */
+    public String leaseId() {
+        return leaseId;
+    }
+
+    /** How many permits this lease holds. */
+    public int permits() {
+        return permits;
+    }
+
+    /** The semaphore that granted it. */
+    public RedisSemaphore semaphore() {
+        return semaphore;
+    }
+
+    /**
+     * How the lease ends: succeeds when this permit's release freed its permits in Redis; fails
+     * with a {@link LeaseLostException} as soon as a renewal (or the release) finds the lease
+     * gone, or when renewals could not reach Redis for a whole lease; fails with Lettuce's
+     * exception if the release script could not run (the lease then expires by itself).
+     */
+    public Future<Void> lease() {
+        return lease;
+    }
+
+    @Override
+    protected void onEnd(Outcome outcome) {
+        stopRenewal();
+        semaphore.released(this);
+        semaphore.sendRelease(leaseId).whenComplete((result, error) -> {
+            if (error != null) {
+                lease.tryFailure(error);
+            } else if (result == 1) {
+                lease.trySuccess(null);
+                semaphore.freed(permits);       // our own waiters need not wait for pub/sub
+            } else {
+                lease.tryFailure(new LeaseLostException("lease " + leaseId + " of " + semaphore.name()
+                        + (result < 0 ? " had expired" : " was not held") + " when released"));
+            }
+        });
+    }
+
+    private void renew() {
+        if (isReleased() || lease.isDone()) {
+            stopRenewal();
+            return;
+        }
+        if (semaphore.owner().closed()) {
+            stopRenewal();                     // a closed client is a dead holder: let it expire
+            return;
+        }
+        semaphore.sendRenew(leaseId).whenComplete((reply, error) -> {
+            if (error == null) {
+                List<Object> r = reply;
+                if ((Long) r.get(0) == 1) {
+                    lastRenewedNanos = System.nanoTime();
+                } else {
+                    lost(new LeaseLostException("lease " + leaseId + " of " + semaphore.name()
+                            + " is gone (expired or lost by the server)"));
+                }
+            } else if (System.nanoTime() - lastRenewedNanos
+                    > TimeUnit.MILLISECONDS.toNanos(semaphore.leaseMillis())) {
+                lost(new LeaseLostException("lease " + leaseId + " of " + semaphore.name()
+                        + " could not be renewed for a whole lease", error));
+            }
+        });
+    }
+
+    private void lost(LeaseLostException e) {
+        stopRenewal();
+        lease.tryFailure(e);
+    }
+
+    private void stopRenewal() {
+        ScheduledFuture<?> r = renewal;
+        if (r != null) {                        // null only while the constructor runs
+            r.cancel(false);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "RedisPermit(" + semaphore.name() + ", lease " + leaseId + ", " + permits
+                + (isReleased() ? ", released)" : ")");
+    }
+}

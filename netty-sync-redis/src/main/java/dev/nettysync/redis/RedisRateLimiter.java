@@ -1,0 +1,220 @@
+package dev.nettysync.redis;
+
+import dev.nettysync.WaitTimeoutException;
+import dev.nettysync.limit.AbstractPermit;
+import dev.nettysync.limit.AsyncLimiter;
+import dev.nettysync.limit.LimiterStatistics;
+import dev.nettysync.limit.Permit;
+import dev.nettysync.limit.RateLimitedException;
+import io.lettuce.core.ScriptOutputType;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import io.netty.util.concurrent.ScheduledFuture;
+
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A rate limit shared by a fleet through Redis: on average {@link #permitsPerSecond()}, at most
+ * {@link #burst()} at once, per name, or per (name, key) with {@link #forKey(String)} (one limit
+ * per client IP, API key or tenant, each its own Redis key with a lifetime of one refill).
+ *
+ * <pre>{@code
+ * RedisRateLimiter api = fleet.rateLimiter("api", 100, 20);          // 100/s, bursts of 20
+ * api.forKey(clientIp).acquire(ctx.executor(), 0, SECONDS).addListener(f -> {
+ *     if (f.cause() instanceof RateLimitedException r) { send429(ctx, r.retryAfter()); return; }
+ *     ...
+ * });
+ * }</pre>
+ *
+ * <h2>Contract</h2>
+ * The {@link AsyncLimiter} contract, with these specifics.
+ * <ul>
+ *   <li><b>Algorithm.</b> GCRA (the generic cell rate algorithm, a token bucket kept as one
+ *       timestamp) in one Lua script per call, on the server's clock ({@code TIME}): one round
+ *       trip, no read-then-write race, no retry loop, so hot keys do not livelock.</li>
+ *   <li><b>Waiting is a reservation.</b> An acquire that may wait (untimed, or timed with a
+ *       positive timeout) asks the script to reserve the earliest slot within the timeout; the
+ *       script answers with the wait, and the future succeeds after it, timed by the caller's
+ *       executor. Order across the fleet is the order in which the scripts ran, so it is FIFO
+ *       within a JVM too. If the earliest slot is later than the timeout, the wait fails at once
+ *       with a {@link RateLimitedException} whose {@code retryAfter} says when that request
+ *       could be admitted (waiting for a timeout that is certain would only hold a connection).
+ *       A now-or-never acquire ({@code timeout <= 0}) admits or refuses the same way.</li>
+ *   <li><b>Bursts are a hard bound.</b> A request for more than {@link #burst()} permits can
+ *       never be admitted and throws {@link IllegalArgumentException}; no sequence of requests
+ *       admits more than {@code burst + rate × t} in any window of length {@code t}.</li>
+ *   <li><b>Cancellation and timeout.</b> Cancelling a reserved wait completes it cancelled; the
+ *       reserved slot is not given back (it counts against the rate, like a request that was
+ *       admitted and abandoned). A timed wait whose script reply does not come within the
+ *       timeout fails with a {@link dev.nettysync.WaitTimeoutException}. A Redis error fails the
+ *       wait with Lettuce's exception (nothing is held).</li>
+ *   <li><b>Permits give nothing back.</b> {@link Permit#release()} only ends the handle.</li>
+ *   <li><b>No synchronous try:</b> {@link #tryAcquire()} throws; use
+ *       {@code acquire(executor, 0, unit)}.</li>
+ *   <li><b>Threads.</b> Thread-safe, never blocking; completions run on the caller's
+ *       executor.</li>
+ * </ul>
+ */
+public final class RedisRateLimiter implements AsyncLimiter {
+
+    private final RedisLimiters owner;
+    private final String name;
+    private final String key;                    // null for the name-wide limit
+    private final double permitsPerSecond;
+    private final int burst;
+    private final String intervalMicros;         // 1e6 / rate, as sent to the script
+    private final String[] keys;
+    private final AtomicInteger waiting = new AtomicInteger();  // reservations not yet due, in this JVM
+    private volatile long lastLeft;              // permits left per the last reply (statistics)
+
+    RedisRateLimiter(RedisLimiters owner, String name, String key, double permitsPerSecond, int burst) {
+        Objects.requireNonNull(name, "name");
+        if (!(permitsPerSecond > 0) || Double.isInfinite(permitsPerSecond)) {
+            throw new IllegalArgumentException("permitsPerSecond: " + permitsPerSecond + " (expected > 0, finite)");
+        }
+        if (burst < 1) {
+            throw new IllegalArgumentException("burst: " + burst + " (expected >= 1)");
+        }
+        this.owner = owner;
+        this.name = name;
+        this.key = key;
+        this.permitsPerSecond = permitsPerSecond;
+        this.burst = burst;
+        this.intervalMicros = Double.toString(1_000_000d / permitsPerSecond);
+        this.keys = new String[] {owner.rateKey(name, key)};
+        this.lastLeft = burst;
+    }
+
+    /** The same rate and burst, for one key (client, tenant, API key): an independent limit. */
+    public RedisRateLimiter forKey(String key) {
+        Objects.requireNonNull(key, "key");
+        return new RedisRateLimiter(owner, name, this.key == null ? key : this.key + ":" + key, permitsPerSecond, burst);
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** The key within the name, or {@code null} for the name-wide limit. */
+    public String key() {
+        return key;
+    }
+
+    public double permitsPerSecond() {
+        return permitsPerSecond;
+    }
+
+    public int burst() {
+        return burst;
+    }
+
+    @Override
+    public Future<Permit> acquire(EventExecutor executor) {
+        return acquire0(executor, 1, -1);
+    }
+
+    @Override
+    public Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
+        return acquire(executor, 1, timeout, unit);
+    }
+
+    /**
+     * Admits {@code permits} at once, waiting up to {@code timeout} for them (zero or less: now
+     * or never).
+     *
+     * @throws IllegalArgumentException if {@code permits} is not in {@code 1..burst()}
+     */
+    public Future<Permit> acquire(EventExecutor executor, int permits, long timeout, TimeUnit unit) {
+        Objects.requireNonNull(unit, "unit");
+        return acquire0(executor, permits, Math.max(0, unit.toNanos(timeout)));
+    }
+
+    /**
+     * Not supported: Redis cannot answer without a round trip. Use
+     * {@code acquire(executor, 0, unit)}.
+     *
+     * @throws UnsupportedOperationException always
+     */
+    @Override
+    public Permit tryAcquire() {
+        throw new UnsupportedOperationException("RedisRateLimiter " + name + " cannot answer without a round trip"
+                + " to Redis; use acquire(executor, 0, unit), which fails with RateLimitedException when refused");
+    }
+
+    /**
+     * {@code limit}: the burst; {@code inUse}: 0; {@code available}: whole permits left as of
+     * the last reply this instance saw; {@code queued}: reservations of this instance not yet due.
+     */
+    @Override
+    public LimiterStatistics statistics() {
+        return new LimiterStatistics(burst, 0, Math.max(0, lastLeft), waiting.get());
+    }
+
+    @Override
+    public String toString() {
+        return "RedisRateLimiter(" + name + (key == null ? "" : "/" + key) + ", " + permitsPerSecond
+                + "/s, burst " + burst + ")";
+    }
+
+    /** @param timeoutNanos -1: untimed; 0: now or never; > 0: timed */
+    private Future<Permit> acquire0(EventExecutor executor, int permits, long timeoutNanos) {
+        Objects.requireNonNull(executor, "executor");
+        if (permits < 1 || permits > burst) {
+            throw new IllegalArgumentException("permits: " + permits + " (expected 1.." + burst
+                    + "; more than the burst can never be admitted)");
+        }
+        Promise<Permit> result = executor.newPromise();
+        ScheduledFuture<?> timer = timeoutNanos > 0
+                ? executor.schedule(() -> {
+                    result.tryFailure(new WaitTimeoutException("RedisRateLimiter " + name + ": no answer within the timeout"));
+                }, timeoutNanos, TimeUnit.NANOSECONDS)
+                : null;
+        long maxWaitMicros = timeoutNanos < 0 ? Long.MAX_VALUE / 4 : TimeUnit.NANOSECONDS.toMicros(timeoutNanos);
+        owner.<List<Object>>run(RedisLimiters.GCRA, ScriptOutputType.MULTI, keys,
+                intervalMicros, Integer.toString(burst), Integer.toString(permits), Long.toString(maxWaitMicros))
+                .whenComplete((reply, error) -> {
+                    if (timer != null) {
+                        timer.cancel(false);
+                    }
+                    if (error != null) {
+                        result.tryFailure(error);
+                        return;
+                    }
+                    long code = (Long) reply.get(0);
+                    long micros = (Long) reply.get(1);
+                    lastLeft = (Long) reply.get(2);
+                    if (code == 1 && micros <= 0) {
+                        result.trySuccess(new RatePermit());
+                    } else if (code == 1) {
+                        waiting.incrementAndGet();
+                        ScheduledFuture<?> due = executor.schedule(() -> {
+                            result.trySuccess(new RatePermit());
+                        }, micros, TimeUnit.MICROSECONDS);
+                        due.addListener(f -> waiting.decrementAndGet());
+                        result.addListener(f -> {
+                            if (f.isCancelled()) {
+                                due.cancel(false);
+                            }
+                        });
+                    } else if (code == 0) {
+                        result.tryFailure(new RateLimitedException("RedisRateLimiter " + name
+                                + (key == null ? "" : "/" + key) + ": rate exceeded",
+                                Math.max(1, TimeUnit.MICROSECONDS.toNanos(micros))));
+                    } else {
+                        result.tryFailure(new IllegalArgumentException("permits: " + permits + " exceed the burst " + burst));
+                    }
+                });
+        return result;
+    }
+
+    /** A rate permit: nothing to give back. */
+    private static final class RatePermit extends AbstractPermit {
+        @Override
+        protected void onEnd(Outcome outcome) {
+        }
+    }
+}

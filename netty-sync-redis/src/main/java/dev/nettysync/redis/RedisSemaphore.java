@@ -1,0 +1,610 @@
+package dev.nettysync.redis;
+
+import dev.nettysync.ClosedException;
+import dev.nettysync.QueueFullException;
+import dev.nettysync.WaitTimeoutException;
+import dev.nettysync.limit.AsyncLimiter;
+import dev.nettysync.limit.LimiterStatistics;
+import dev.nettysync.limit.Permit;
+import io.lettuce.core.ScriptOutputType;
+import io.netty.util.concurrent.DefaultPromise;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ScheduledFuture;
+
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.Comparator;
+import java.util.List;
+import java.util.TreeSet;
+import java.util.Objects;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A counting semaphore shared by a fleet of JVMs through Redis: at most {@link #limit()}
+ * permits are held at once by all the replicas that use its name. Permits are <em>leased</em>:
+ * each grant is a lease with a random id and an expiry on the server's clock, renewed while
+ * held, so the permits of a replica that dies come back when its leases expire, without anyone
+ * releasing them.
+ *
+ * <pre>{@code
+ * RedisSemaphore backend = fleet.semaphore("backend", 64, Duration.ofSeconds(10));
+ *
+ * backend.withPermit(ctx.executor(), () -> callBackend(msg))        // FIFO, never blocks
+ *        .addListener(f -> ctx.writeAndFlush(render(f)));
+ * }</pre>
+ *
+ * <h2>Contract</h2>
+ * The {@link AsyncLimiter} contract, with these specifics.
+ * <ul>
+ *   <li><b>Threads and executors.</b> Thread-safe; one instance per name per
+ *       {@link RedisLimiters}, shared by every event loop. Nothing blocks: each acquire or
+ *       release is one asynchronous script call. The returned future belongs to the executor
+ *       the caller names: Redis replies arrive on Lettuce's I/O threads, and the completion hops
+ *       to that executor (its listeners run there, never on a Lettuce thread); a timeout is timed
+ *       by that executor.</li>
+ *   <li><b>Fairness.</b> FIFO among the waiters of this JVM: once a call waits, no later call of
+ *       this JVM overtakes it, and only the head of the local queue asks Redis. Between JVMs
+ *       there is no order: whoever's script runs first after a release wins. A call goes
+ *       straight to Redis (the uncontended path: one script call, concurrent with others) only
+ *       when nobody in this JVM is queued and, as far as this JVM last heard from Redis, enough
+ *       permits are free for it and for the direct calls already on their way; otherwise it
+ *       joins the local queue. So two calls of one JVM can finish out of order only if another
+ *       JVM took the last permits within that round trip (the refused one then queues at the
+ *       tail), never once either is queued. A multi-permit head waits until Redis has all of its
+ *       permits free; later local waiters wait behind it.</li>
+ *   <li><b>How a wait ends:</b> with a {@link RedisPermit}, which the caller ends exactly once;
+ *       cancelled by the caller (its place in the local queue is freed at once, and a lease that
+ *       Redis granted at that same moment is released, never lost); with a
+ *       {@link WaitTimeoutException}; with a {@link QueueFullException} when
+ *       {@code maxPending} waiters are queued in this JVM; with a {@link ClosedException} after
+ *       {@link RedisLimiters#close()}; or, for a now-or-never acquire (timeout &le; 0) that could
+ *       not reach Redis, with Lettuce's exception. A waiter that cannot reach Redis keeps
+ *       waiting (until its timeout, if any) and asks again at least every {@code maxPoll}.</li>
+ *   <li><b>Release proves ownership.</b> A release names the lease id; the script frees permits
+ *       only if that lease is live. A second release, the release of an id never granted or
+ *       already released, and the release of an expired lease change nothing. Permits are given
+ *       back once: by their release or by their lease's expiry.</li>
+ *   <li><b>Leases.</b> Expiry is the server's {@code TIME} plus the lease, renewed every third
+ *       of the lease while the permit is held; if renewal finds the lease gone, or cannot reach
+ *       Redis for a whole lease, {@link RedisPermit#lease()} fails with a
+ *       {@link LeaseLostException}: stop the work, someone else may hold the permit now.</li>
+ *   <li><b>No synchronous try.</b> {@link #tryAcquire()} throws: Redis cannot answer without
+ *       a round trip. {@code acquire(executor, 0, unit)} is the now-or-never form: one script
+ *       call, then a permit or a {@code WaitTimeoutException}.</li>
+ *   <li><b>Memory consistency.</b> Within this JVM, actions before a permit's release
+ *       happen-before the completion of an acquire granted after the release's script ran, as
+ *       far as the Lettuce reply and the executor hop order them; across JVMs there is no memory
+ *       effect, only the count.</li>
+ * </ul>
+ *
+ * <p>Keys, scripts and failure modes: see the module README.
+ */
+public final class RedisSemaphore implements AsyncLimiter {
+
+    /*
+     * Implementation notes
+     *
+     * Redis state (hash tag {name}, see semaphore-common.lua): a ZSET of lease id -> expiry, a
+     * HASH of lease id -> permits, and the sum of those permits. Every script first reaps the
+     * expired leases (server TIME) and publishes what that freed, so expiry needs no timer in
+     * Redis and no client clock.
+     *
+     * Local state, under `lock` (held for O(1) steps, never while completing a promise or
+     * sending a command):
+     *
+     *     waiters       ordered by ticket (arrival order), O(log n) removal on cancel/timeout;
+     *                   a direct call refused by Redis is inserted at its arrival place, so a
+     *                   call that queued while it was out does not overtake it
+     *     directInFlight permits asked by direct calls now out; while any is out the head is
+     *                   not asked for (it may be later than them)
+     *     headInFlight  an acquire script is out for the head; at most one at a time, so the
+     *                   queue costs one call per release notice, not one per waiter
+     *     notices       counts release notices (pub/sub messages, resubscriptions, local
+     *                   releases); an attempt remembers the count it was sent at, and a refusal
+     *                   that crossed a notice retries at once instead of sleeping
+     *     fallback      the one timer that asks again when no notice comes: at the nearest
+     *                   lease expiry the refusal reported, at most maxPoll away
+     *
+     * Wake-up: a release publishes on the name's channel; every JVM with waiters (one
+     * subscription per name per RedisLimiters) sends one attempt for its head. Pub/sub is
+     * at-most-once (a disconnect, CLIENT KILL, a restart drops notices): then the fallback timer
+     * asks anyway, so a lost notice delays a waiter by at most maxPoll and strands nobody.
+     *
+     * Each waiter is a promise whose end is claimed once (Waiter.claim): by the grant, by
+     * cancel(), by its timer, or by close(). A grant that finds the waiter already claimed
+     * (cancelled or timed out while its script was in flight) releases the lease it just got:
+     *
+     *     WAITING --claim by grant------> GRANTED   (permit delivered)
+     *        |----claim by cancel/timer--> ENDED    (left the queue; a late grant is released)
+     *
+     * A script call whose outcome is unknown (Lettuce error, command timeout) may still have
+     * taken the lease: it is released by id, which is harmless if it never was.
+     */
+
+    private final RedisLimiters owner;
+    private final String name;
+    private final int limit;
+    private final long leaseMillis;
+    private final String[] keys;
+    private final String channel;
+
+    private final Object lock = new Object();
+    private final TreeSet<Waiter> waiters = new TreeSet<>(Comparator.comparingLong(w -> w.ticket)); // guarded by lock
+    private long tickets;                       // guarded by lock; the next arrival's ticket
+    private boolean headInFlight;               // guarded by lock
+    private long notices;                       // guarded by lock; only grows
+    private ScheduledFuture<?> fallback;        // guarded by lock; null when none is armed
+    private long fallbackAtNanos;               // guarded by lock; when `fallback` fires
+    private boolean closed;                     // guarded by lock; set once by close()
+
+    private int directInFlight;                 // guarded by lock; permits asked by direct calls out now
+    private final AtomicLong heldHere = new AtomicLong();   // permits held by this JVM's permits
+    private final AtomicLong available;         // free permits fleet-wide as last heard: set by
+                                                // acquire replies, raised by our releases (a hint)
+
+    RedisSemaphore(RedisLimiters owner, String name, int limit, long leaseMillis) {
+        this.owner = owner;
+        this.name = name;
+        this.limit = limit;
+        this.leaseMillis = leaseMillis;
+        this.keys = new String[] {
+                owner.key("sem", name, "leases"), owner.key("sem", name, "held"), owner.key("sem", name, "used")};
+        this.channel = owner.key("sem", name, "released");
+        this.available = new AtomicLong(limit);
+    }
+
+    /** The name shared by the fleet. */
+    public String name() {
+        return name;
+    }
+
+    /** The fleet-wide number of permits. */
+    public int limit() {
+        return limit;
+    }
+
+    /** The lease of each grant, in milliseconds (renewed every third of it while held). */
+    public long leaseMillis() {
+        return leaseMillis;
+    }
+
+    String channel() {
+        return channel;
+    }
+
+    String[] keys() {
+        return keys;
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public Future<Permit> acquire(EventExecutor executor) {
+        return (Future<Permit>) (Future<?>) acquire0(executor, 1, -1);
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
+        return (Future<Permit>) (Future<?>) acquire(executor, 1, timeout, unit);
+    }
+
+    /** Waits, FIFO in this JVM, for {@code permits} permits held under one lease. */
+    public Future<RedisPermit> acquire(EventExecutor executor, int permits) {
+        return acquire0(executor, permits, -1);
+    }
+
+    /**
+     * Waits up to {@code timeout} for {@code permits} permits held under one lease; a timeout of
+     * zero or less makes one script call (now or never).
+     *
+     * @throws IllegalArgumentException if {@code permits} is not in {@code 1..limit()}
+     */
+    public Future<RedisPermit> acquire(EventExecutor executor, int permits, long timeout, TimeUnit unit) {
+        Objects.requireNonNull(unit, "unit");
+        return acquire0(executor, permits, Math.max(0, unit.toNanos(timeout)));
+    }
+
+    /**
+     * Not supported: Redis cannot answer without a round trip, and this method may not block.
+     * Use {@code acquire(executor, 0, unit)}, which makes one script call and fails with a
+     * {@link WaitTimeoutException} if refused.
+     *
+     * @throws UnsupportedOperationException always
+     */
+    @Override
+    public Permit tryAcquire() {
+        throw new UnsupportedOperationException("RedisSemaphore " + name + " cannot answer without a round trip"
+                + " to Redis; use acquire(executor, 0, unit), which fails with WaitTimeoutException when refused");
+    }
+
+    /**
+     * {@code limit}; {@code inUse}: permits held by this JVM; {@code available}: free permits
+     * fleet-wide as of the last script reply this JVM saw; {@code queued}: this JVM's waiters.
+     */
+    @Override
+    public LimiterStatistics statistics() {
+        int queued;
+        synchronized (lock) {
+            queued = waiters.size();
+        }
+        return new LimiterStatistics(limit, heldHere.get(), Math.max(0, available.get()), queued);
+    }
+
+    @Override
+    public String toString() {
+        LimiterStatistics s = statistics();
+        return "RedisSemaphore(" + name + ", limit " + limit + ", held here " + s.inUse()
+                + ", available " + s.available() + ", queued " + s.queued() + ")";
+    }
+
+    // --- acquiring ------------------------------------------------------------------------------
+
+    /** @param timeoutNanos -1: untimed; 0: now or never; > 0: timed */
+    private Waiter acquire0(EventExecutor executor, int permits, long timeoutNanos) {
+        Objects.requireNonNull(executor, "executor");
+        if (permits < 1 || permits > limit) {
+            throw new IllegalArgumentException("permits: " + permits + " (expected 1.." + limit + ")");
+        }
+        Waiter w = new Waiter(executor, permits);
+        boolean direct;
+        long seq;
+        Throwable refusal = null;
+        synchronized (lock) {
+            w.ticket = tickets++;
+            seq = notices;
+            // now-or-never asks Redis whenever nobody is queued: the hint may be stale
+            direct = waiters.isEmpty() && !headInFlight
+                    && (timeoutNanos == 0 || available.get() - directInFlight >= permits);
+            if (closed) {
+                refusal = closedException();
+            } else if (direct) {
+                directInFlight += permits;
+            } else {
+                if (timeoutNanos == 0) {
+                    refusal = new WaitTimeoutException("RedisSemaphore " + name + ": others are waiting");
+                } else if (waiters.size() >= owner.maxPending()) {
+                    refusal = new QueueFullException("RedisSemaphore " + name + ": " + waiters.size() + " waiting");
+                } else {
+                    waiters.add(w);
+                }
+            }
+        }
+        if (refusal != null) {
+            w.claim();
+            w.setFailure(refusal);
+            return w;
+        }
+        if (timeoutNanos > 0) {
+            w.timer = executor.schedule(() -> timeOut(w), timeoutNanos, TimeUnit.NANOSECONDS);
+        }
+        if (direct) {
+            attemptDirect(w, seq, timeoutNanos == 0);
+        } else {
+            drive();
+        }
+        return w;
+    }
+
+    /** The uncontended path: one script call; a refusal joins the local queue. */
+    private void attemptDirect(Waiter w, long seq, boolean nowOrNever) {
+        String lease = owner.newLeaseId();
+        sendAcquire(w.permits, lease).whenComplete((reply, error) -> {
+            if (error != null) {
+                abandon(lease, w.permits);
+                if (nowOrNever) {
+                    directDone(w.permits);
+                    fail(w, error);
+                } else {
+                    enqueueRefused(w, seq, -1);
+                }
+                return;
+            }
+            long code = (Long) reply.get(0);
+            if (code == 1) {
+                directDone(w.permits);
+                deliver(w, lease, reply);
+                drive();
+            } else if (code < 0) {               // lease id clash: ask again with another id
+                attemptDirect(w, seq, nowOrNever);
+            } else {
+                available.set((Long) reply.get(1));
+                if (nowOrNever) {
+                    directDone(w.permits);
+                    timeOut(w);
+                    drive();
+                } else {
+                    enqueueRefused(w, seq, (Long) reply.get(2));
+                }
+            }
+        });
+    }
+
+    private void directDone(int permits) {
+        synchronized (lock) {
+            directInFlight -= permits;
+        }
+    }
+
+    /** A direct call was refused (or its outcome is unknown): it queues at its arrival place. */
+    private void enqueueRefused(Waiter w, long seq, long hintMillis) {
+        boolean now = false;
+        Throwable refusal = null;
+        synchronized (lock) {
+            directInFlight -= w.permits;          // in the same critical section as the insertion
+            if (w.isDone()) {
+                now = true;                       // cancelled or timed out meanwhile: the head may go
+            } else if (closed) {
+                refusal = closedException();
+            } else if (waiters.size() >= owner.maxPending()) {
+                refusal = new QueueFullException("RedisSemaphore " + name + ": " + waiters.size() + " waiting");
+            } else {
+                waiters.add(w);
+                if (!headInFlight && directInFlight == 0) {
+                    if (notices != seq) {
+                        now = true;               // a release crossed our refusal
+                    } else {
+                        arm(hintMillis);
+                    }
+                }
+            }
+        }
+        if (refusal != null) {
+            fail(w, refusal);
+        } else if (now) {
+            drive();
+        }
+    }
+
+    /** Sends one attempt for the head of the queue, unless one is already out. */
+    private void drive() {
+        Waiter head = null;
+        long seq;
+        synchronized (lock) {
+            if (headInFlight || directInFlight > 0 || closed) {
+                return;                           // a reply to come will drive again
+            }
+            for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
+                Waiter w = it.next();
+                if (!w.isDone()) {
+                    head = w;
+                    break;
+                }
+                it.remove();
+            }
+            if (head == null) {
+                return;
+            }
+            headInFlight = true;
+            seq = notices;
+        }
+        Waiter h = head;
+        String lease = owner.newLeaseId();
+        sendAcquire(h.permits, lease).whenComplete((reply, error) -> {
+            boolean again = false;
+            if (error != null) {
+                abandon(lease, h.permits);
+                synchronized (lock) {
+                    headInFlight = false;
+                    arm(-1);
+                }
+                return;
+            }
+            long code = (Long) reply.get(0);
+            if (code == 1) {
+                synchronized (lock) {
+                    headInFlight = false;
+                    waiters.remove(h);
+                }
+                deliver(h, lease, reply);
+                again = true;
+            } else if (code < 0) {
+                synchronized (lock) {
+                    headInFlight = false;
+                }
+                again = true;
+            } else {
+                available.set((Long) reply.get(1));
+                synchronized (lock) {
+                    headInFlight = false;
+                    again = notices != seq || h.isDone();
+                    if (!again) {
+                        arm((Long) reply.get(2));
+                    }
+                }
+            }
+            if (again) {
+                drive();
+            }
+        });
+    }
+
+    /** Arms the fallback timer to fire within {@code hintMillis} (if >= 0) and within maxPoll. */
+    private void arm(long hintMillis) {
+        assert Thread.holdsLock(lock);
+        long delay = owner.maxPollNanos();
+        if (hintMillis >= 0) {
+            delay = Math.min(delay, TimeUnit.MILLISECONDS.toNanos(Math.max(1, hintMillis)));
+        }
+        long at = System.nanoTime() + delay;
+        if (fallback != null && !fallback.isDone() && fallbackAtNanos - at <= 0) {
+            return;                               // an earlier timer is armed already
+        }
+        if (fallback != null) {
+            fallback.cancel(false);
+        }
+        fallbackAtNanos = at;
+        fallback = owner.scheduler().schedule(this::onFallback, delay, TimeUnit.NANOSECONDS);
+    }
+
+    private void onFallback() {
+        synchronized (lock) {
+            fallback = null;
+        }
+        drive();
+    }
+
+    /** A release notice (pub/sub, resubscription, or a release by this JVM). */
+    void onNotice() {
+        synchronized (lock) {
+            notices++;
+        }
+        drive();
+    }
+
+    private CompletionStage<List<Object>> sendAcquire(int permits, String lease) {
+        return owner.run(RedisLimiters.ACQUIRE, ScriptOutputType.MULTI, keys,
+                Integer.toString(limit), Integer.toString(permits), lease, Long.toString(leaseMillis), channel);
+    }
+
+    /** Hands a granted lease to its waiter, or releases it if the waiter ended meanwhile. */
+    private void deliver(Waiter w, String lease, List<Object> reply) {
+        available.set((Long) reply.get(1));
+        if (!w.claim()) {
+            abandon(lease, w.permits);
+            return;
+        }
+        w.cancelTimer();
+        heldHere.addAndGet(w.permits);
+        RedisPermit permit = new RedisPermit(this, lease, w.permits, w.executor());
+        w.setSuccess(permit);
+    }
+
+    private void timeOut(Waiter w) {
+        if (w.claim()) {
+            remove(w);                            // the place is free before the caller hears
+            w.setFailure(new WaitTimeoutException("RedisSemaphore " + name + ": no permit within the timeout"));
+            drive();
+        }
+    }
+
+    private void fail(Waiter w, Throwable cause) {
+        if (w.claim()) {
+            w.cancelTimer();
+            remove(w);
+            w.setFailure(cause);
+            drive();
+        }
+    }
+
+    /** A waiter ended without a grant: frees its place (the caller then lets the next one ask). */
+    private void remove(Waiter w) {
+        synchronized (lock) {
+            waiters.remove(w);
+        }
+    }
+
+    /** Releases a lease whose owner is gone or unknown; harmless if it was never granted. */
+    private void abandon(String lease, int permits) {
+        sendRelease(lease).whenComplete((result, error) -> {
+            if (error == null && result == 1) {
+                freed(permits);
+            }
+        });
+    }
+
+    // --- permits --------------------------------------------------------------------------------
+
+    CompletionStage<Long> sendRelease(String lease) {
+        return owner.run(RedisLimiters.RELEASE, ScriptOutputType.INTEGER, keys, lease, channel);
+    }
+
+    CompletionStage<List<Object>> sendRenew(String lease) {
+        return owner.run(RedisLimiters.RENEW, ScriptOutputType.MULTI, keys, lease, Long.toString(leaseMillis), channel);
+    }
+
+    /** Called once per permit, by its first release. */
+    void released(RedisPermit permit) {
+        heldHere.addAndGet(-permit.permits());
+    }
+
+    /** A release script freed {@code permits}: raise the hint, and let our waiters ask. */
+    void freed(int permits) {
+        available.accumulateAndGet(permits, (a, p) -> Math.min(limit, a + p));
+        onNotice();
+    }
+
+    RedisLimiters owner() {
+        return owner;
+    }
+
+    // --- closing --------------------------------------------------------------------------------
+
+    void close() {
+        List<Waiter> failed;
+        synchronized (lock) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            failed = new ArrayList<>(waiters);
+            waiters.clear();
+            if (fallback != null) {
+                fallback.cancel(false);
+                fallback = null;
+            }
+        }
+        ClosedException cause = closedException();
+        for (Waiter w : failed) {
+            if (w.claim()) {
+                w.cancelTimer();
+                w.setFailure(cause);
+            }
+        }
+        owner.unsubscribe(this);
+    }
+
+    private ClosedException closedException() {
+        return new ClosedException("RedisSemaphore " + name + " closed", null);
+    }
+
+    /**
+     * One wait: the promise the caller gets, and the claim that decides how it ends (grant,
+     * cancel, timeout or close), exactly once.
+     */
+    private final class Waiter extends DefaultPromise<RedisPermit> {
+        private static final AtomicIntegerFieldUpdater<Waiter> CLAIMED =
+                AtomicIntegerFieldUpdater.newUpdater(Waiter.class, "claimed");
+
+        final int permits;
+        long ticket;                               // arrival order; written once under the lock
+        private volatile int claimed;              // 0 -> 1 once, by CAS: the end is decided
+        volatile ScheduledFuture<?> timer;         // written once by acquire0; null if untimed
+
+        Waiter(EventExecutor executor, int permits) {
+            super(executor);
+            this.permits = permits;
+        }
+
+        boolean claim() {
+            return CLAIMED.compareAndSet(this, 0, 1);
+        }
+
+        void cancelTimer() {
+            ScheduledFuture<?> t = timer;
+            if (t != null) {
+                t.cancel(false);
+            }
+        }
+
+        @Override
+        protected EventExecutor executor() {
+            return super.executor();
+        }
+
+        @Override
+        public boolean cancel(boolean mayInterruptIfRunning) {
+            if (!claim()) {
+                return false;                       // granted, timed out or closed already
+            }
+            cancelTimer();
+            remove(this);                           // the place is free before listeners run
+            boolean cancelled = super.cancel(mayInterruptIfRunning);
+            drive();
+            return cancelled;
+        }
+    }
+}

@@ -1,0 +1,32 @@
+-- acquire: ARGV[1] limit, ARGV[2] permits wanted, ARGV[3] new lease id (client-made, random),
+--          ARGV[4] lease ms, ARGV[5] release channel
+-- returns {1, available after, lease expiry ms}   granted
+--         {0, available, ms until the nearest lease expiry or -1}   refused
+--         {-1, 0, 0}   the lease id is already in use (never granted twice)
+local now = now_ms()
+local freed = reap(now)
+if freed > 0 then
+  redis.call('PUBLISH', ARGV[5], freed)
+end
+local limit = tonumber(ARGV[1])
+local want = tonumber(ARGV[2])
+local inuse = used()
+if inuse + want <= limit then
+  local expiry = now + tonumber(ARGV[4])
+  if redis.call('ZADD', KEYS[1], 'NX', expiry, ARGV[3]) == 0 then
+    return {-1, 0, 0}
+  end
+  redis.call('HSET', KEYS[2], ARGV[3], want)
+  inuse = redis.call('INCRBY', KEYS[3], want)
+  tidy()
+  return {1, limit - inuse, expiry}
+end
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local wait = -1
+if first[2] ~= nil then
+  wait = tonumber(first[2]) - now
+end
+if freed > 0 then
+  tidy()
+end
+return {0, limit - inuse, wait}

@@ -1,0 +1,134 @@
+package dev.nettysync.redis;
+
+import io.lettuce.core.ScriptOutputType;
+import io.netty.util.concurrent.Future;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Pub/sub is at-most-once. A release notice that never arrives (published elsewhere, the
+ * subscriber's connection killed, the server restarted) delays queued waiters by at most
+ * {@code maxPoll}; it never strands them, multi-permit waiters included.
+ */
+@ExtendWith(RedisServerExtension.class)
+class LostNoticeTest {
+
+    private static final Duration MAX_POLL = Duration.ofMillis(500);
+
+    /** Takes all permits under leases no RedisPermit knows of (no renewal, released by hand). */
+    private static List<String> takeAll(TestFleet fleet, RedisSemaphore s, long leaseMillis) {
+        List<String> leases = new ArrayList<>();
+        for (int i = 0; i < s.limit(); i++) {
+            String id = "holder-" + i + "-" + System.nanoTime();
+            List<Object> r = fleet.admin().eval(RedisLimiters.ACQUIRE.text(), ScriptOutputType.MULTI, s.keys(),
+                    Integer.toString(s.limit()), "1", id, Long.toString(leaseMillis), s.channel());
+            assertThat(r.get(0)).isEqualTo(1L);
+            leases.add(id);
+        }
+        return leases;
+    }
+
+    private static void releaseQuietly(TestFleet fleet, RedisSemaphore s, List<String> leases, String channel) {
+        for (String id : leases) {
+            Object r = fleet.admin().eval(RedisLimiters.RELEASE.text(), ScriptOutputType.INTEGER, s.keys(), id, channel);
+            assertThat(r).isEqualTo(1L);
+        }
+    }
+
+    /** Waiters on two replicas: single and multi-permit, queued behind each other. */
+    private static List<Future<RedisPermit>> queueWaiters(TestFleet fleet, RedisSemaphore b, RedisSemaphore c)
+            throws InterruptedException {
+        List<Future<RedisPermit>> waits = new ArrayList<>();
+        waits.add(b.acquire(fleet.loops.next(), 1));
+        waits.add(b.acquire(fleet.loops.next(), 2));
+        waits.add(c.acquire(fleet.loops.next(), 3));
+        waits.add(c.acquire(fleet.loops.next(), 1));
+        Thread.sleep(300);
+        for (Future<RedisPermit> w : waits) {
+            assertThat(w.isDone()).as("queued while all permits are held").isFalse();
+        }
+        return waits;
+    }
+
+    /**
+     * Every waiter completes. Each releases as soon as it is granted (waiters of different
+     * replicas are served in no particular order, and a later one may need an earlier one's permits).
+     */
+    private static void assertAllComplete(List<Future<RedisPermit>> waits, long withinMillis) throws Exception {
+        for (Future<RedisPermit> w : waits) {
+            w.addListener(f -> {
+                if (f.isSuccess()) {
+                    ((RedisPermit) f.getNow()).release();
+                }
+            });
+        }
+        long t0 = System.nanoTime();
+        for (Future<RedisPermit> w : waits) {
+            long left = withinMillis - TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            assertThat(w.await(Math.max(1, left), TimeUnit.MILLISECONDS))
+                    .as("waiter %d of %s completed", waits.indexOf(w), waits).isTrue();
+            assertThat(w.isSuccess()).as("waiter granted: %s", w.cause()).isTrue();
+        }
+        for (Future<RedisPermit> w : waits) {
+            assertThat(w.getNow().lease().await(10, TimeUnit.SECONDS)).as("released").isTrue();
+        }
+    }
+
+    @Test
+    void aReleaseWithoutNoticeStillWakesWaitersByTheFallbackTimer(RedisServer server) throws Exception {
+        try (TestFleet fleet = new TestFleet(server, 2)) {
+            String name = "silent-" + System.nanoTime();
+            RedisSemaphore b = fleet.limiters(MAX_POLL, Duration.ofSeconds(2)).semaphore(name, 3, Duration.ofSeconds(30));
+            RedisSemaphore c = fleet.limiters(MAX_POLL, Duration.ofSeconds(2)).semaphore(name, 3, Duration.ofSeconds(30));
+            List<String> held = takeAll(fleet, b, 30_000);
+            List<Future<RedisPermit>> waits = queueWaiters(fleet, b, c);
+            releaseQuietly(fleet, b, held, "nobody-listens-here");   // the notice is lost
+            assertAllComplete(waits, 15_000);
+            assertThat(fleet.used(b)).isZero();
+        }
+    }
+
+    @Test
+    void killedSubscriptionsDelayButNeverStrandWaiters(RedisServer server) throws Exception {
+        try (TestFleet fleet = new TestFleet(server, 2)) {
+            String name = "killed-" + System.nanoTime();
+            RedisSemaphore b = fleet.limiters(MAX_POLL, Duration.ofSeconds(2)).semaphore(name, 3, Duration.ofSeconds(30));
+            RedisSemaphore c = fleet.limiters(MAX_POLL, Duration.ofSeconds(2)).semaphore(name, 3, Duration.ofSeconds(30));
+            List<String> held = takeAll(fleet, b, 30_000);
+            List<Future<RedisPermit>> waits = queueWaiters(fleet, b, c);
+            Long killed = fleet.admin().clientKill(io.lettuce.core.KillArgs.Builder.typePubsub());
+            assertThat(killed).as("pub/sub connections killed").isGreaterThanOrEqualTo(2L);
+            releaseQuietly(fleet, b, held, b.channel());             // published while nobody is subscribed
+            assertAllComplete(waits, 15_000);
+            assertThat(fleet.used(b)).isZero();
+        }
+    }
+
+    @Test
+    void aServerRestartWithWaitersQueuedStrandsNobody(RedisServer server) throws Exception {
+        try (TestFleet fleet = new TestFleet(server, 2)) {
+            String name = "restart-" + System.nanoTime();
+            RedisSemaphore a = fleet.limiters(MAX_POLL, Duration.ofSeconds(1)).semaphore(name, 3, Duration.ofSeconds(3));
+            RedisSemaphore b = fleet.limiters(MAX_POLL, Duration.ofSeconds(1)).semaphore(name, 3, Duration.ofSeconds(3));
+            RedisSemaphore c = fleet.limiters(MAX_POLL, Duration.ofSeconds(1)).semaphore(name, 3, Duration.ofSeconds(3));
+            RedisPermit holder = a.acquire(fleet.loops.next(), 3).get(10, TimeUnit.SECONDS);
+            List<Future<RedisPermit>> waits = queueWaiters(fleet, b, c);
+
+            server.restart();                                     // an empty server: every lease is gone
+
+            assertAllComplete(waits, 20_000);
+            // the old holder learns that its lease is gone (renewal finds nothing)
+            assertThat(holder.lease().await(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(holder.lease().cause()).isInstanceOf(LeaseLostException.class);
+            holder.release();
+            assertThat(fleet.used(b)).isZero();
+        }
+    }
+}

@@ -1,0 +1,171 @@
+package dev.nettysync.redis;
+
+import dev.nettysync.limit.Permit;
+import dev.nettysync.limit.RateLimitedException;
+import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.Future;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** GCRA on a real server: bursts, refusals with retryAfter, window edges, reservations, keys. */
+@ExtendWith(RedisServerExtension.class)
+class RedisRateLimiterTest {
+
+    private TestFleet fleet;
+    private RedisLimiters limiters;
+    private EventLoop loop;
+
+    @BeforeEach
+    void setUp(RedisServer server) {
+        fleet = new TestFleet(server, 2);
+        limiters = fleet.limiters();
+        loop = fleet.loops.next();
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        fleet.close();
+    }
+
+    private static String name() {
+        return "rate-" + System.nanoTime();
+    }
+
+    /** One now-or-never acquire: the permit, or the refusal. */
+    private Future<Permit> now(RedisRateLimiter r) throws InterruptedException {
+        Future<Permit> f = r.acquire(loop, 0, TimeUnit.SECONDS);
+        assertThat(f.await(10, TimeUnit.SECONDS)).isTrue();
+        return f;
+    }
+
+    @Test
+    void aBurstIsAdmittedAtOnceAndTheNextIsRefusedWithRetryAfter() throws Exception {
+        RedisRateLimiter r = limiters.rateLimiter(name(), 0.1, 5);     // one per 10 s, bursts of 5
+        for (int i = 0; i < 5; i++) {
+            assertThat(now(r).isSuccess()).as("burst permit %d", i).isTrue();
+        }
+        Future<Permit> sixth = now(r);
+        assertThat(sixth.cause()).isInstanceOf(RateLimitedException.class);
+        Duration retry = ((RateLimitedException) sixth.cause()).retryAfter();
+        assertThat(retry).isGreaterThan(Duration.ofSeconds(5)).isLessThanOrEqualTo(Duration.ofSeconds(10));
+        assertThat(r.statistics().available()).isZero();
+        assertThat(r.statistics().limit()).isEqualTo(5);
+    }
+
+    @Test
+    void aRequestAboveTheBurstIsRefusedAndNeverAdmitted() throws Exception {
+        RedisRateLimiter r = limiters.rateLimiter(name(), 1000, 3);
+        assertThatThrownBy(() -> r.acquire(loop, 4, 10, TimeUnit.SECONDS))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("permits: 4");
+        assertThatThrownBy(() -> r.acquire(loop, 0, 10, TimeUnit.SECONDS))
+                .isInstanceOf(IllegalArgumentException.class);
+        // the script refuses it too, should a client skip the check
+        java.util.List<Object> reply = fleet.admin().eval(RedisLimiters.GCRA.text(), io.lettuce.core.ScriptOutputType.MULTI,
+                new String[] {"nsync:rate:{direct}"}, "1000", "3", "4", Long.toString(Long.MAX_VALUE / 4));
+        assertThat(reply.get(0)).isEqualTo(-2L);
+        assertThat(fleet.admin().exists("nsync:rate:{direct}")).isZero();
+        // nothing was consumed: the whole burst is still there
+        assertThat(r.acquire(loop, 3, 0, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS)).isNotNull();
+        assertThatThrownBy(r::tryAcquire).isInstanceOf(UnsupportedOperationException.class);
+    }
+
+    @Test
+    void theWindowEdgeIsExact() throws Exception {
+        RedisRateLimiter r = limiters.rateLimiter(name(), 1, 2);       // one per second, bursts of 2
+        assertThat(now(r).isSuccess()).isTrue();
+        assertThat(now(r).isSuccess()).isTrue();
+        long t0 = System.nanoTime();
+        Duration first = ((RateLimitedException) now(r).cause()).retryAfter();
+        assertThat(first).isBetween(Duration.ofMillis(800), Duration.ofMillis(1000));
+        Thread.sleep(300);
+        Future<Permit> early = now(r);                                  // before the edge: refused,
+        assertThat(early.cause()).isInstanceOf(RateLimitedException.class);
+        Duration second = ((RateLimitedException) early.cause()).retryAfter();
+        long elapsed = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        assertThat(second.toMillis())                                   // and the edge has not moved
+                .isBetween(first.toMillis() - elapsed - 50, first.toMillis() - 250);
+        Thread.sleep(second.toMillis() + 30);
+        assertThat(now(r).isSuccess()).as("just past the edge").isTrue();
+        assertThat(now(r).isSuccess()).as("one permit per interval, not a new burst").isFalse();
+    }
+
+    @Test
+    void admitsNoMoreThanBurstPlusRateTimesTime() throws Exception {
+        RedisRateLimiter r = limiters.rateLimiter(name(), 20, 4);
+        AtomicLong admitted = new AtomicLong();
+        AtomicLong refused = new AtomicLong();
+        long t0 = System.nanoTime();
+        long deadline = t0 + TimeUnit.MILLISECONDS.toNanos(2000);
+        CountDownLatch done = new CountDownLatch(2);
+        for (int i = 0; i < 2; i++) {             // two callers on two replicas, hammering
+            RedisRateLimiter replica = i == 0 ? r : fleet.limiters().rateLimiter(r.name(), 20, 4);
+            EventLoop l = fleet.loops.next();
+            l.execute(new Runnable() {
+                @Override
+                public void run() {
+                    if (System.nanoTime() > deadline) {
+                        done.countDown();
+                        return;
+                    }
+                    Runnable again = this;
+                    replica.acquire(l, 0, TimeUnit.SECONDS).addListener(f -> {
+                        (f.isSuccess() ? admitted : refused).incrementAndGet();
+                        l.execute(again);
+                    });
+                }
+            });
+        }
+        assertThat(done.await(20, TimeUnit.SECONDS)).isTrue();
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        assertThat(admitted.get()).as("admitted in %.2f s", seconds).isLessThanOrEqualTo((long) Math.floor(4 + 20 * seconds) + 1);
+        assertThat(admitted.get()).as("admitted in %.2f s (%d refused)", seconds, refused.get())
+                .isGreaterThanOrEqualTo((long) (20 * 1.5));
+        assertThat(refused.get()).isPositive();
+    }
+
+    @Test
+    void aWaitReservesTheSlotAndCompletesOnTheCallersExecutor() throws Exception {
+        RedisRateLimiter r = limiters.rateLimiter(name(), 5, 1);       // one per 200 ms
+        long t0 = System.nanoTime();
+        assertThat(now(r).isSuccess()).isTrue();
+        Future<Permit> waited = r.acquire(loop);                       // reserves the next slot
+        AtomicReference<Boolean> onLoop = new AtomicReference<>();
+        waited.addListener(f -> onLoop.set(loop.inEventLoop()));
+        assertThat(waited.get(10, TimeUnit.SECONDS)).isNotNull();
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)).as("the reserved slot is one interval after the first permit").isGreaterThanOrEqualTo(180);
+        Thread.sleep(50);
+        assertThat(onLoop.get()).isTrue();
+
+        // a timeout shorter than the wait: refused at once, with the wait in retryAfter
+        long t1 = System.nanoTime();
+        Future<Permit> tooShort = r.acquire(loop, 20, TimeUnit.MILLISECONDS);
+        assertThat(tooShort.await(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(tooShort.cause()).isInstanceOf(RateLimitedException.class);
+        assertThat(((RateLimitedException) tooShort.cause()).retryAfter()).isGreaterThan(Duration.ofMillis(20));
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t1)).isLessThan(5000);
+    }
+
+    @Test
+    void keysAreIndependent() throws Exception {
+        RedisRateLimiter r = limiters.rateLimiter(name(), 1, 1);
+        RedisRateLimiter a = r.forKey("10.0.0.1");
+        RedisRateLimiter b = r.forKey("10.0.0.2");
+        assertThat(now(a).isSuccess()).isTrue();
+        assertThat(fleet.admin().pttl("nsync:rate:{" + r.name() + ":10.0.0.1}"))
+                .as("a key lives one refill").isBetween(1L, 1001L);
+        assertThat(now(a).cause()).isInstanceOf(RateLimitedException.class);
+        assertThat(now(b).isSuccess()).as("another key has its own bucket").isTrue();
+        assertThat(now(r).isSuccess()).as("and so has the name-wide limit").isTrue();
+    }
+}

@@ -1,0 +1,274 @@
+package dev.nettysync.redis;
+
+import dev.nettysync.WaitTimeoutException;
+import dev.nettysync.limit.Permit;
+import io.lettuce.core.ScriptOutputType;
+import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.Future;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Scenario tests of one semaphore: grants, order, cancel, timeout, bad releases, leases. */
+@ExtendWith(RedisServerExtension.class)
+class RedisSemaphoreTest {
+
+    private TestFleet fleet;
+    private RedisLimiters limiters;
+    private EventLoop loop;
+    private int seq;
+
+    @BeforeEach
+    void setUp(RedisServer server) {
+        fleet = new TestFleet(server, 2);
+        limiters = fleet.limiters();
+        loop = fleet.loops.next();
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        fleet.close();
+    }
+
+    private String uniqueName() {
+        return "t" + System.nanoTime() + "-" + seq++;
+    }
+
+    private static <T> T await(Future<T> f) throws Exception {
+        return f.get(10, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void grantsUpToTheLimitThenQueuesAndHandsOverOnRelease() throws Exception {
+        RedisSemaphore s = limiters.semaphore(uniqueName(), 2, Duration.ofSeconds(10));
+        Permit a = await(s.acquire(loop));
+        Permit b = await(s.acquire(loop));
+        assertThat(fleet.used(s)).isEqualTo(2);
+        Future<Permit> c = s.acquire(loop);
+        Thread.sleep(200);
+        assertThat(c.isDone()).as("third waits while two are held").isFalse();
+        assertThat(s.statistics().queued()).isEqualTo(1);
+
+        a.release();
+        Permit cp = await(c);
+        assertThat(fleet.used(s)).isEqualTo(2);
+        b.release();
+        cp.release();
+        assertThat(await(((RedisPermit) cp).lease())).isNull();
+        assertThat(fleet.used(s)).isZero();
+        assertThat(fleet.leases(s)).isZero();
+        assertThat(s.statistics().inUse()).isZero();
+    }
+
+    @Test
+    void waitersOfOneJvmAreServedInOrderAndCompleteOnTheirExecutor() throws Exception {
+        RedisSemaphore s = limiters.semaphore(uniqueName(), 1, Duration.ofSeconds(10));
+        Permit first = await(s.acquire(loop));
+        List<Integer> order = new CopyOnWriteArrayList<>();
+        List<Future<Permit>> waits = new ArrayList<>();
+        List<EventLoop> loops = new ArrayList<>();
+        AtomicReference<String> wrongThread = new AtomicReference<>();
+        for (int i = 0; i < 8; i++) {
+            EventLoop l = fleet.loops.next();
+            loops.add(l);
+            int n = i;
+            Future<Permit> f = s.acquire(l);
+            f.addListener(done -> {
+                if (!l.inEventLoop()) {
+                    wrongThread.set(Thread.currentThread().getName());
+                }
+                order.add(n);
+                ((Permit) done.getNow()).release();
+            });
+            waits.add(f);
+        }
+        first.release();
+        for (Future<Permit> f : waits) {
+            await(f);
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (order.size() < 8 && System.nanoTime() < deadline) {
+            Thread.sleep(10);      // get() returns before the last listener has run
+        }
+        assertThat(order).containsExactly(0, 1, 2, 3, 4, 5, 6, 7);
+        assertThat(wrongThread.get()).as("listener ran off its executor").isNull();
+    }
+
+    @Test
+    void aReleaseInOneReplicaWakesAWaiterInAnotherByNoticeNotByPolling() throws Exception {
+        String name = uniqueName();
+        RedisSemaphore holderSide = limiters.semaphore(name, 1, Duration.ofSeconds(30));
+        RedisSemaphore waiterSide = fleet.limiters(Duration.ofSeconds(30), Duration.ofSeconds(2))
+                .semaphore(name, 1, Duration.ofSeconds(30));            // no poll for 30 s
+        Permit held = await(holderSide.acquire(loop));
+        Future<Permit> waiting = waiterSide.acquire(loop);
+        Thread.sleep(300);
+        assertThat(waiting.isDone()).isFalse();
+        long t0 = System.nanoTime();
+        held.release();
+        await(waiting).release();
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0))
+                .as("woken by the release notice, not by the 30 s fallback").isLessThan(5000);
+    }
+
+    @Test
+    void multiPermitWaiterIsServedWhenAllItsPermitsAreFree() throws Exception {
+        RedisSemaphore s = limiters.semaphore(uniqueName(), 3, Duration.ofSeconds(10));
+        Permit a = await(s.acquire(loop));
+        Permit b = await(s.acquire(loop));
+        Future<RedisPermit> three = s.acquire(loop, 3);
+        Future<Permit> later = s.acquire(loop);
+        a.release();
+        Thread.sleep(300);
+        assertThat(three.isDone()).as("two of three free").isFalse();
+        assertThat(later.isDone()).as("FIFO: the single waits behind the triple").isFalse();
+        b.release();
+        RedisPermit p = await(three);
+        assertThat(p.permits()).isEqualTo(3);
+        assertThat(fleet.used(s)).isEqualTo(3);
+        p.release();
+        await(later).release();
+        assertThat(fleet.used(s)).isZero();
+    }
+
+    @Test
+    void timeoutAndCancelFreeTheirPlaceAndHoldNothing() throws Exception {
+        RedisSemaphore s = limiters.semaphore(uniqueName(), 1, Duration.ofSeconds(10));
+        Permit held = await(s.acquire(loop));
+        long t0 = System.nanoTime();
+        Future<Permit> timed = s.acquire(loop, 300, TimeUnit.MILLISECONDS);
+        Future<Permit> cancelled = s.acquire(loop);
+        Future<Permit> next = s.acquire(loop);
+        assertThat(cancelled.cancel(false)).isTrue();
+        assertThat(timed.await(5, TimeUnit.SECONDS)).isTrue();
+        assertThat(timed.cause()).isInstanceOf(WaitTimeoutException.class);
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)).isBetween(250L, 3000L);
+        assertThat(s.statistics().queued()).isEqualTo(1);
+        held.release();
+        await(next).release();
+        assertThat(fleet.used(s)).isZero();
+        assertThat(s.statistics().queued()).isZero();
+    }
+
+    @Test
+    void nowOrNeverMakesOneCallAndNeverQueues() throws Exception {
+        RedisSemaphore s = limiters.semaphore(uniqueName(), 1, Duration.ofSeconds(10));
+        RedisPermit p = await(s.acquire(loop, 1, 0, TimeUnit.SECONDS));
+        Future<RedisPermit> refused = s.acquire(loop, 1, 0, TimeUnit.SECONDS);
+        assertThat(refused.await(5, TimeUnit.SECONDS)).isTrue();
+        assertThat(refused.cause()).isInstanceOf(WaitTimeoutException.class);
+        assertThat(s.statistics().queued()).isZero();
+        p.release();
+        await(s.acquire(loop, 1, 0, TimeUnit.SECONDS)).release();
+        assertThatThrownBy(s::tryAcquire).isInstanceOf(UnsupportedOperationException.class)
+                .hasMessageContaining("acquire(executor, 0, unit)");
+    }
+
+    @Test
+    void badArgumentsAreRefusedClearly() {
+        RedisSemaphore s = limiters.semaphore(uniqueName(), 2, Duration.ofSeconds(10));
+        assertThatThrownBy(() -> s.acquire(loop, 3)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("permits: 3");
+        assertThatThrownBy(() -> s.acquire(loop, 0)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> limiters.semaphore(s.name(), 3, Duration.ofSeconds(10)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("exists");
+        assertThat(limiters.semaphore(s.name(), 2, Duration.ofSeconds(10))).isSameAs(s);
+        assertThatThrownBy(() -> limiters.semaphore("x", 0)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> limiters.semaphore("x", 1, Duration.ofMillis(10)))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void doubleForeignAndExpiredReleasesNeverInflate() throws Exception {
+        RedisSemaphore s = limiters.semaphore(uniqueName(), 2, Duration.ofMillis(400));
+        RedisPermit a = await(s.acquire(loop, 1));
+        // double release: the handle refuses the second, and the script ignores a replay
+        assertThat(a.release()).isTrue();
+        assertThat(a.release()).isFalse();
+        assertThat(await(a.lease())).isNull();
+        assertThat(s.sendRelease(a.leaseId()).toCompletableFuture().get()).isZero();
+        assertThat(fleet.used(s)).isZero();
+
+        // foreign id: a holder's lease survives a release naming another id
+        RedisPermit b = await(s.acquire(loop, 2));
+        assertThat(s.sendRelease("someone-else").toCompletableFuture().get()).isZero();
+        assertThat(s.sendRelease(b.leaseId() + "x").toCompletableFuture().get()).isZero();
+        assertThat(fleet.used(s)).isEqualTo(2);
+        Future<RedisPermit> refused = s.acquire(loop, 1, 0, TimeUnit.SECONDS);
+        assertThat(refused.await(5, TimeUnit.SECONDS) && refused.cause() instanceof WaitTimeoutException).isTrue();
+        b.release();
+
+        // expired: a lease taken by the script alone (no renewal) lapses; its late release and
+        // renewal change nothing, and the limit is exactly 2 afterwards
+        String lease = "raw-" + System.nanoTime();
+        List<Object> granted = rawAcquire(s, 2, lease);
+        assertThat(granted.get(0)).isEqualTo(1L);
+        Thread.sleep(600);
+        List<Object> renew = s.sendRenew(lease).toCompletableFuture().get();
+        assertThat(renew.get(0)).as("renewal of an expired lease").isEqualTo(0L);
+        assertThat(s.sendRelease(lease).toCompletableFuture().get()).isLessThanOrEqualTo(0L);
+        assertThat(fleet.used(s)).isZero();
+        RedisPermit c = await(s.acquire(loop, 2, 0, TimeUnit.SECONDS));
+        Future<RedisPermit> over = s.acquire(loop, 1, 0, TimeUnit.SECONDS);
+        assertThat(over.await(5, TimeUnit.SECONDS) && over.cause() instanceof WaitTimeoutException)
+                .as("no inflation: 2 held, a third refused").isTrue();
+        c.release();
+        assertThat(fleet.used(s)).isZero();
+    }
+
+    private List<Object> rawAcquire(RedisSemaphore s, int permits, String lease) {
+        return fleet.admin().eval(RedisLimiters.ACQUIRE.text(), ScriptOutputType.MULTI, s.keys(),
+                Integer.toString(s.limit()), Integer.toString(permits), lease,
+                Long.toString(s.leaseMillis()), s.channel());
+    }
+
+    @Test
+    void leasesAreRenewedWhileHeld() throws Exception {
+        RedisSemaphore s = limiters.semaphore(uniqueName(), 1, Duration.ofMillis(1000));
+        RedisPermit p = await(s.acquire(loop, 1));
+        Thread.sleep(3500);        // three and a half leases
+        assertThat(p.lease().isDone()).as("lease: %s", p.lease().cause()).isFalse();
+        assertThat(fleet.used(s)).isEqualTo(1);
+        p.release();
+        assertThat(await(p.lease())).isNull();
+    }
+
+    @Test
+    void aLostLeaseIsReportedOnThePermit() throws Exception {
+        RedisSemaphore s = limiters.semaphore(uniqueName(), 1, Duration.ofMillis(600));
+        RedisPermit p = await(s.acquire(loop, 1));
+        fleet.admin().del(s.keys());           // the server forgets it (restart, fail-over)
+        assertThat(p.lease().await(5, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.lease().cause()).isInstanceOf(LeaseLostException.class);
+        assertThat(p.release()).isTrue();      // ending the handle still works, and frees nothing
+        assertThat(fleet.used(s)).isZero();
+    }
+
+    @Test
+    void aDeadHoldersPermitsReturnWithinLeasePlusOneSecond() throws Exception {
+        String name = uniqueName();
+        RedisLimiters dying = fleet.limiters();
+        RedisSemaphore ds = dying.semaphore(name, 2, Duration.ofSeconds(1));
+        await(ds.acquire(loop, 2));
+        dying.closeAsync().toCompletableFuture().get(5, TimeUnit.SECONDS);   // dies holding both
+
+        RedisSemaphore s = limiters.semaphore(name, 2, Duration.ofSeconds(1));
+        long t0 = System.nanoTime();
+        RedisPermit p = await(s.acquire(loop, 2));
+        long waited = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        assertThat(waited).as("returned by expiry alone, within lease + 1 s").isLessThan(2000);
+        p.release();
+        assertThat(fleet.used(s)).isZero();
+    }
+}

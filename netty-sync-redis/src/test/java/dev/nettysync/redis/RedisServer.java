@@ -1,0 +1,142 @@
+package dev.nettysync.redis;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A real {@code redis-server} process for tests, on a free port, without persistence
+ * ({@code --save '' --appendonly no}). The binary is {@code -Dredis.server=...}, else
+ * {@code $REDIS_SERVER}, else {@code redis-server} on the {@code PATH} (Debian package
+ * {@code redis-server}); if none is found, starting fails with a message that says so.
+ *
+ * <p>Used by {@link RedisServerExtension}; {@link #restart()} keeps the port, so clients
+ * reconnect to an empty server, as after a crash without persistence.
+ */
+public final class RedisServer implements AutoCloseable {
+
+    private final String binary;
+    private final int port;
+    private final Path log;
+    private Process process;                 // test thread only
+
+    private RedisServer(String binary, int port) throws IOException {
+        this.binary = binary;
+        this.port = port;
+        this.log = Files.createTempFile("redis-" + port + "-", ".log");
+    }
+
+    /** Starts a server on a free port and waits until it answers PING. */
+    public static RedisServer start() throws IOException, InterruptedException {
+        RedisServer s = new RedisServer(findBinary(), freePort());
+        s.startProcess();
+        return s;
+    }
+
+    public int port() {
+        return port;
+    }
+
+    public String uri() {
+        return "redis://127.0.0.1:" + port;
+    }
+
+    /** Kills the server (SIGKILL: no goodbye to the clients) and starts an empty one on the same port. */
+    public void restart() throws IOException, InterruptedException {
+        kill();
+        startProcess();
+    }
+
+    /** SIGKILL; the port stays reserved for {@link #restart()} only by convention. */
+    public void kill() throws InterruptedException {
+        if (process != null) {
+            process.destroyForcibly();
+            process.waitFor(10, TimeUnit.SECONDS);
+            process = null;
+        }
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        kill();
+        try {
+            Files.deleteIfExists(log);
+        } catch (IOException ignored) {
+            // a temp file
+        }
+    }
+
+    private void startProcess() throws IOException, InterruptedException {
+        ProcessBuilder pb = new ProcessBuilder(List.of(binary, "--port", Integer.toString(port),
+                "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no"))
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        process = pb.start();
+        long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) {
+                throw new IllegalStateException("redis-server exited with " + process.exitValue()
+                        + " on port " + port + ": " + Files.readString(log));
+            }
+            if (ping()) {
+                return;
+            }
+            Thread.sleep(20);
+        }
+        process.destroyForcibly();
+        throw new IllegalStateException("redis-server did not answer PING on port " + port + " within 15 s: "
+                + Files.readString(log));
+    }
+
+    private boolean ping() {
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", port), 200);
+            s.setSoTimeout(500);
+            OutputStream out = s.getOutputStream();
+            out.write("PING\r\n".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            InputStream in = s.getInputStream();
+            byte[] buf = new byte[16];
+            int n = in.read(buf);
+            return n > 0 && new String(buf, 0, n, StandardCharsets.US_ASCII).startsWith("+PONG");
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static String findBinary() {
+        String configured = System.getProperty("redis.server", System.getenv("REDIS_SERVER"));
+        if (configured != null && !configured.isBlank()) {
+            if (!new File(configured).canExecute()) {
+                throw new IllegalStateException("redis-server not executable: " + configured);
+            }
+            return configured;
+        }
+        String path = System.getenv().getOrDefault("PATH", "");
+        for (String dir : path.split(File.pathSeparator)) {
+            File f = new File(dir, "redis-server");
+            if (f.canExecute()) {
+                return f.getPath();
+            }
+        }
+        throw new IllegalStateException("redis-server not found on PATH. These tests run a real Redis:"
+                + " install it (Debian/Ubuntu: apt-get install redis-server) or pass -Dredis.server=/path/to/redis-server");
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            s.setReuseAddress(true);
+            return s.getLocalPort();
+        }
+    }
+}

@@ -1,0 +1,99 @@
+package dev.nettysync.redis;
+
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.resource.ClientResources;
+import io.lettuce.core.resource.Delay;
+import io.netty.channel.DefaultEventLoopGroup;
+import io.netty.channel.EventLoopGroup;
+import io.netty.util.concurrent.Future;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * What a test needs around a {@link RedisServer}: Lettuce clients configured like a production
+ * replica would be (their own resources, a short reconnect delay), {@link RedisLimiters} on them,
+ * caller event loops, and an admin connection for the test thread. Closes everything it made.
+ */
+final class TestFleet implements AutoCloseable {
+
+    final RedisServer server;
+    final EventLoopGroup loops;
+    private final List<ClientResources> resources = new ArrayList<>();
+    private final List<RedisClient> clients = new ArrayList<>();
+    private final List<RedisLimiters> limiters = new ArrayList<>();
+    private StatefulRedisConnection<String, String> adminConnection;
+
+    TestFleet(RedisServer server, int loops) {
+        this.server = server;
+        this.loops = new DefaultEventLoopGroup(loops);
+    }
+
+    /** A new client (its own connections and threads), as another replica would have. */
+    RedisClient client() {
+        ClientResources r = ClientResources.builder()
+                .ioThreadPoolSize(2)
+                .computationThreadPoolSize(1)
+                .reconnectDelay(Delay.constant(Duration.ofMillis(50)))
+                .build();
+        resources.add(r);
+        RedisClient c = RedisClient.create(r, RedisURI.create(server.uri()));
+        clients.add(c);
+        return c;
+    }
+
+    /** Limiters on a new client. */
+    RedisLimiters limiters(Duration maxPoll, Duration commandTimeout) {
+        RedisLimiters l = RedisLimiters.builder(client()).maxPoll(maxPoll).commandTimeout(commandTimeout).connect();
+        limiters.add(l);
+        return l;
+    }
+
+    RedisLimiters limiters() {
+        return limiters(Duration.ofMillis(500), Duration.ofSeconds(2));
+    }
+
+    /** Synchronous commands for the test thread (never for a loop). */
+    RedisCommands<String, String> admin() {
+        if (adminConnection == null || !adminConnection.isOpen()) {
+            adminConnection = client().connect();
+        }
+        return adminConnection.sync();
+    }
+
+    /** Permits in use fleet-wide, as Redis counts them (after reaping expired leases). */
+    long used(RedisSemaphore s) {
+        // the release script reaps, and a release of an unknown lease changes nothing else
+        admin().eval(RedisLimiters.RELEASE.text(), io.lettuce.core.ScriptOutputType.INTEGER, s.keys(), "-", "-");
+        String v = admin().get(s.keys()[2]);
+        return v == null ? 0 : Long.parseLong(v);
+    }
+
+    /** Leases live in Redis. */
+    long leases(RedisSemaphore s) {
+        return admin().zcard(s.keys()[0]);
+    }
+
+    @Override
+    public void close() throws Exception {
+        for (RedisLimiters l : limiters) {
+            l.closeAsync().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        }
+        if (adminConnection != null) {
+            adminConnection.close();
+        }
+        for (RedisClient c : clients) {
+            c.shutdown(Duration.ZERO, Duration.ofSeconds(5));
+        }
+        for (ClientResources r : resources) {
+            r.shutdown(0, 5, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS);
+        }
+        Future<?> f = loops.shutdownGracefully(0, 5, TimeUnit.SECONDS);
+        f.get(10, TimeUnit.SECONDS);
+    }
+}

@@ -1,0 +1,375 @@
+package dev.nettysync.limit;
+
+import dev.nettysync.QueueFullException;
+import dev.nettysync.WaitTimeoutException;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ImmediateEventExecutor;
+import io.netty.util.concurrent.MockTicker;
+import io.netty.util.concurrent.Ticker;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import static java.util.concurrent.TimeUnit.MILLISECONDS;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * Scenario tests on a clock the test moves ({@link MockTicker}) and executors that run their
+ * tasks and timers only when told ({@link ManualScheduledExecutor}), so every reserved time and
+ * every completion is exact. Rate 10/s (one permit per 100 ms) unless said otherwise.
+ */
+class AsyncRateLimiterTest {
+    private static final long MS = 1_000_000L;
+
+    private final MockTicker clock = Ticker.newMockTicker();
+    private final ManualScheduledExecutor loopA = new ManualScheduledExecutor(clock);
+    private final ManualScheduledExecutor loopB = new ManualScheduledExecutor(clock);
+    private final List<AsyncRateLimiter> checked = new ArrayList<>();
+
+    @AfterEach
+    void invariantsHold() {
+        for (AsyncRateLimiter l : checked) {
+            assertThat(l.brokenInvariant()).as("%s", l).isNull();
+        }
+    }
+
+    private AsyncRateLimiter limiter(int perSecond, int burst) {
+        AsyncRateLimiter l = AsyncRateLimiter.builder(perSecond, Duration.ofSeconds(1))
+                .burst(burst).ticker(clock).build();
+        checked.add(l);
+        return l;
+    }
+
+    private void advanceMs(long ms) {
+        clock.advance(ms, MILLISECONDS);
+    }
+
+    private void runAll() {
+        while (loopA.runPending() + loopB.runPending() > 0) {
+            // until both are quiet
+        }
+    }
+
+    private void emptyBucket(AsyncRateLimiter l) {
+        while (l.tryAcquire() != null) {
+            // drain
+        }
+    }
+
+    // ------------------------------------------------------------ the rate
+
+    @Test
+    void aFullBucketAdmitsTheBurstThenOnePermitPerInterval() {
+        AsyncRateLimiter l = limiter(10, 3);
+        assertThat(l.tryAcquire()).isNotNull();
+        assertThat(l.tryAcquire()).isNotNull();
+        assertThat(l.tryAcquire()).isNotNull();
+        assertThat(l.tryAcquire()).isNull();
+        assertThat(l.tryAcquireNanos(1)).isEqualTo(100 * MS);
+        assertThat(l.tryAcquireNanos(2)).isEqualTo(200 * MS);
+
+        advanceMs(99);
+        assertThat(l.tryAcquireNanos(1)).isEqualTo(1 * MS);
+        advanceMs(1);
+        assertThat(l.tryAcquire()).isNotNull();
+        assertThat(l.tryAcquire()).isNull();
+
+        advanceMs(10_000);   // idle: the bucket fills up to the burst, not beyond
+        assertThat(l.statistics().available()).isEqualTo(3);
+        assertThat(l.tryAcquire(3)).isNotNull();
+        assertThat(l.tryAcquire()).isNull();
+    }
+
+    @Test
+    void requestsLargerThanTheBurstFailAtOnceEverywhere() {
+        AsyncRateLimiter l = limiter(10, 3);
+        assertThatThrownBy(() -> l.tryAcquire(4)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("1..3").hasMessageContaining("was 4");
+        assertThatThrownBy(() -> l.acquire(loopA, 4)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> l.acquire(loopA, 4, 1, MILLISECONDS)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> l.tryAcquireNanos(0)).isInstanceOf(IllegalArgumentException.class);
+        assertThat(l.statistics().available()).isEqualTo(3);   // nothing taken
+    }
+
+    @Test
+    void badConfigurationIsRefusedWithTheValue() {
+        assertThatThrownBy(() -> AsyncRateLimiter.perSecond(0, 1)).hasMessageContaining("was 0");
+        assertThatThrownBy(() -> AsyncRateLimiter.perSecond(10, 0)).hasMessageContaining("burst");
+        assertThatThrownBy(() -> AsyncRateLimiter.perSecond(3_000_000_000L, 1))
+                .hasMessageContaining("more than one per nanosecond");
+        assertThatThrownBy(() -> AsyncRateLimiter.builder(1, Duration.ofDays(365 * 30)).burst(100).build())
+                .hasMessageContaining("2^60");
+    }
+
+    @Test
+    void aRateOfThreePerSecondRoundsTheIntervalToTheNearestNanosecond() {
+        AsyncRateLimiter l = limiter(3, 1);
+        assertThat(l.intervalNanos()).isEqualTo(333_333_333L);
+        AsyncRateLimiter twoThirds = AsyncRateLimiter.builder(3, Duration.ofNanos(2)).build();
+        assertThat(twoThirds.intervalNanos()).isEqualTo(1L);
+    }
+
+    @Test
+    void aPermitOfARateGivesNothingBackAndEndsOnce() {
+        AsyncRateLimiter l = limiter(10, 1);
+        Permit p = l.tryAcquire();
+        assertThat(p.isReleased()).isFalse();
+        assertThat(p.release()).isTrue();
+        assertThat(p.releaseDropped()).isFalse();
+        assertThat(p.isReleased()).isTrue();
+        assertThat(l.tryAcquire()).as("a release does not refill the bucket").isNull();
+        assertThat(l.statistics()).isEqualTo(new LimiterStatistics(1, 0, 0, 0));
+    }
+
+    // ------------------------------------------------------------ waiting
+
+    @Test
+    void waitersAreCompletedInOrderAtTheirReservedTimesOnTheirOwnExecutors() {
+        AsyncRateLimiter l = limiter(10, 1);
+        emptyBucket(l);                                              // next admission at 100 ms
+        List<String> order = new ArrayList<>();
+        Future<Permit> a1 = l.acquire(loopA);                        // reserved 100 ms
+        Future<Permit> b = l.acquire(loopB);                         // reserved 200 ms
+        Future<Permit> a2 = l.acquire(loopA);                        // reserved 300 ms
+        a1.addListener(f -> order.add("a1 on A: " + loopA.inEventLoop()));
+        b.addListener(f -> order.add("b on B: " + loopB.inEventLoop()));
+        a2.addListener(f -> order.add("a2 on A: " + loopA.inEventLoop()));
+        assertThat(l.statistics().queued()).isEqualTo(3);
+
+        advanceMs(99);
+        runAll();
+        assertThat(order).isEmpty();
+        advanceMs(1);
+        runAll();
+        assertThat(order).containsExactly("a1 on A: true");
+        assertThat(loopA.hasTimers()).as("the A timer was for a1 only").isFalse();
+        assertThat(loopB.hasTimers()).as("the head is b now: its timer is on B").isTrue();
+
+        advanceMs(100);
+        runAll();
+        assertThat(order).containsExactly("a1 on A: true", "b on B: true");
+        advanceMs(100);
+        runAll();
+        assertThat(order).containsExactly("a1 on A: true", "b on B: true", "a2 on A: true");
+        assertThat(a1.getNow()).isNotNull();
+        assertThat(l.statistics().queued()).isZero();
+        assertThat(loopA.hasTimers() || loopB.hasTimers()).as("no timer while idle").isFalse();
+    }
+
+    @Test
+    void anIdleLimiterArmsNoTimerAndAnImmediateAdmissionNeedsNone() {
+        AsyncRateLimiter l = limiter(10, 2);
+        Future<Permit> f = l.acquire(loopA);
+        assertThat(f.isSuccess()).isTrue();
+        runAll();
+        assertThat(loopA.hasTimers()).isFalse();
+    }
+
+    @Test
+    void aNewcomerNeverOvertakesAQueuedWaiterEvenIfItWouldFit() {
+        AsyncRateLimiter l = limiter(10, 3);
+        emptyBucket(l);
+        advanceMs(100);                                              // one permit in the bucket
+        Future<Permit> big = l.acquire(loopA, 3);                    // needs 300 ms of refill
+        assertThat(big.isDone()).isFalse();
+        assertThat(l.tryAcquire()).as("FIFO: 1 permit is there but the head wants 3").isNull();
+        assertThat(l.tryAcquireNanos(1)).isEqualTo(300 * MS);       // behind the head: 200 + 100
+        Future<Permit> small = l.acquire(loopB);
+        advanceMs(200);
+        runAll();
+        assertThat(big.isSuccess()).isTrue();
+        assertThat(small.isDone()).isFalse();
+        advanceMs(100);
+        runAll();
+        assertThat(small.isSuccess()).isTrue();
+    }
+
+    @Test
+    void cancellingAWaiterInTheMiddleMovesEveryLaterReservationEarlier() {
+        AsyncRateLimiter l = limiter(10, 1);
+        emptyBucket(l);
+        Future<Permit> w1 = l.acquire(loopA);                        // 100 ms
+        Future<Permit> w2 = l.acquire(loopA, 1);                     // 200 ms
+        Future<Permit> w3 = l.acquire(loopB);                        // 300 ms -> 200 ms
+        Future<Permit> w4 = l.acquire(loopB);                        // 400 ms -> 300 ms
+        assertThat(w2.cancel(false)).isTrue();
+        assertThat(l.statistics().queued()).isEqualTo(3);
+        assertThat(l.tryAcquireNanos(1)).as("a newcomer's reservation moved too").isEqualTo(400 * MS);
+
+        advanceMs(100);
+        runAll();
+        assertThat(w1.isSuccess()).isTrue();
+        advanceMs(100);
+        runAll();
+        assertThat(w3.isSuccess()).as("w3 took w2's slot").isTrue();
+        assertThat(w4.isDone()).isFalse();
+        advanceMs(100);
+        runAll();
+        assertThat(w4.isSuccess()).isTrue();
+        assertThat(l.tryAcquire()).as("no capacity was created by the cancel").isNull();
+        assertThat(l.tatNanos()).isEqualTo(400 * MS);
+    }
+
+    @Test
+    void cancellingTheHeadHandsTheTimerToTheNextWaiterOnItsExecutor() {
+        AsyncRateLimiter l = limiter(10, 1);
+        emptyBucket(l);
+        Future<Permit> w1 = l.acquire(loopA);
+        Future<Permit> w2 = l.acquire(loopB);
+        assertThat(w1.cancel(false)).isTrue();
+        runAll();
+        assertThat(loopA.hasTimers()).as("w1's timer was cancelled").isFalse();
+        assertThat(loopB.hasTimers()).isTrue();
+        advanceMs(100);
+        loopB.runPending();
+        assertThat(w2.isSuccess()).as("w2 is granted at w1's old time").isTrue();
+    }
+
+    @Test
+    void cancellingTheHeadWhenTheNextIsAlreadyDueGrantsItAtOnce() {
+        AsyncRateLimiter l = limiter(10, 2);
+        emptyBucket(l);
+        Future<Permit> big = l.acquire(loopA, 2);                    // 200 ms
+        Future<Permit> one = l.acquire(loopB);                       // 300 ms, or 100 ms alone
+        advanceMs(150);
+        assertThat(big.cancel(false)).isTrue();
+        assertThat(one.isSuccess()).as("granted inside cancel(): it was due without big").isTrue();
+    }
+
+    @Test
+    void aGrantIsFinalEvenBeforeItsListenersRan() {
+        AsyncRateLimiter l = limiter(10, 1);
+        emptyBucket(l);
+        Future<Permit> w1 = l.acquire(loopA);
+        List<Boolean> ran = new ArrayList<>();
+        w1.addListener(f -> ran.add(f.isSuccess()));
+        advanceMs(100);
+        Future<Permit> w2 = l.acquire(loopB);                        // its enqueue grants the due w1
+        assertThat(w1.cancel(false)).isFalse();
+        assertThat(ran).isEmpty();
+        loopA.runPending();
+        assertThat(ran).containsExactly(true);
+        assertThat(w2.isDone()).isFalse();
+    }
+
+    @Test
+    void aTimedAcquireThatCouldNotBeGrantedInTimeIsRefusedAtOnceWithRetryAfter() {
+        AsyncRateLimiter l = limiter(10, 1);
+        emptyBucket(l);
+        Future<Permit> queued = l.acquire(loopA, 1, 100, MILLISECONDS);   // due in 100 ms: waits
+        Future<Permit> refused = l.acquire(loopA, 1, 150, MILLISECONDS);  // due in 200 ms
+        assertThat(queued.isDone()).isFalse();
+        assertThat(refused.cause()).isInstanceOf(RateLimitedException.class);
+        RateLimitedException e = (RateLimitedException) refused.cause();
+        assertThat(e.retryAfterNanos()).isEqualTo(200 * MS);
+        assertThat(e.retryAfterSeconds()).isEqualTo(1);
+        assertThat(e.getStackTrace()).isEmpty();
+        assertThat(l.statistics().queued()).as("the refusal reserved nothing").isEqualTo(1);
+
+        Future<Permit> now = l.acquire(loopB, 1, 0, MILLISECONDS);
+        assertThat(now.cause()).isInstanceOf(RateLimitedException.class);
+        advanceMs(100);
+        runAll();
+        assertThat(queued.isSuccess()).as("due at its deadline: granted, not timed out").isTrue();
+    }
+
+    @Test
+    void aWaiterDueExactlyAtItsDeadlineIsGrantedEvenIfTheTimeoutFiresFirst() {
+        AsyncRateLimiter l = limiter(10, 2);                         // slack for the late head
+        emptyBucket(l);
+        Future<Permit> head = l.acquire(loopA);                      // 100 ms, timer on A
+        Future<Permit> timed = l.acquire(loopB, 1, 200, MILLISECONDS); // 200 ms, deadline 200 ms
+        advanceMs(200);
+        loopB.runPending();                                          // only B: the timeout fires
+        assertThat(head.isSuccess()).isTrue();
+        assertThat(timed.isSuccess()).isTrue();
+    }
+
+    @Test
+    void aGrantDelayedBeyondTheBurstsSlackShiftsLaterWaitersAndTheyMayTimeOut() {
+        AsyncRateLimiter l = limiter(10, 1);                         // burst 1: no slack
+        emptyBucket(l);                                              // tat = 100 ms
+        Future<Permit> w1 = l.acquire(loopA);                        // due 100 ms (timer on A)
+        Future<Permit> w2 = l.acquire(loopB, 1, 220, MILLISECONDS);  // due 200 ms, deadline 220
+        advanceMs(190);
+        loopA.runPending();                                          // A's timer runs 90 ms late
+        assertThat(w1.isSuccess()).isTrue();
+        assertThat(l.tatNanos()).as("admitted at 190 ms").isEqualTo(290 * MS);
+        advanceMs(30);
+        loopB.runPending();                                          // 220 ms: w2 due at 290
+        assertThat(w2.cause()).isInstanceOf(WaitTimeoutException.class);
+        assertThat(w2.cancel(false)).isFalse();
+        runAll();
+        assertThat(loopA.hasTimers() || loopB.hasTimers()).isFalse();
+    }
+
+    @Test
+    void withSlackALateTimerCostsNothing() {
+        AsyncRateLimiter l = limiter(10, 5);
+        emptyBucket(l);                                              // tat = 500 ms
+        Future<Permit> w1 = l.acquire(loopA);                        // due 100 ms
+        Future<Permit> w2 = l.acquire(loopB);                        // due 200 ms
+        advanceMs(190);
+        loopA.runPending();                                          // 90 ms late
+        assertThat(w1.isSuccess()).isTrue();
+        assertThat(l.tatNanos()).as("the late grant used its reserved slot").isEqualTo(600 * MS);
+        advanceMs(10);
+        loopB.runPending();
+        assertThat(w2.isSuccess()).as("w2 keeps its time").isTrue();
+    }
+
+    @Test
+    void theQueueIsBoundedByMaxPending() {
+        AsyncRateLimiter l = AsyncRateLimiter.builder(10, Duration.ofSeconds(1)).maxPending(1)
+                .ticker(clock).build();
+        checked.add(l);
+        emptyBucket(l);
+        Future<Permit> w1 = l.acquire(loopA);
+        Future<Permit> w2 = l.acquire(loopA);
+        assertThat(w1.isDone()).isFalse();
+        assertThat(w2.cause()).isInstanceOf(QueueFullException.class);
+    }
+
+    @Test
+    void aWaiterWhoseExecutorCannotTimeFailsAndTheNextIsServed() {
+        AsyncRateLimiter l = limiter(10, 1);
+        emptyBucket(l);
+        Future<Permit> w1 = l.acquire(ImmediateEventExecutor.INSTANCE);
+        assertThat(w1.cause()).isInstanceOf(UnsupportedOperationException.class);
+        Future<Permit> w2 = l.acquire(loopA);
+        advanceMs(100);
+        runAll();
+        assertThat(w2.isSuccess()).as("w1 gave its reservation back").isTrue();
+    }
+
+    @Test
+    void statisticsReportTheBucketAndTheQueue() {
+        AsyncRateLimiter l = limiter(10, 4);
+        assertThat(l.statistics()).isEqualTo(new LimiterStatistics(4, 0, 4, 0));
+        l.tryAcquire(3);
+        advanceMs(150);
+        assertThat(l.statistics()).isEqualTo(new LimiterStatistics(4, 0, 2, 0));
+        l.acquire(loopA, 4);
+        assertThat(l.statistics().queued()).isEqualTo(1);
+    }
+
+    @Test
+    void withPermitRunsTheActionAtTheReservedTime() {
+        AsyncRateLimiter l = limiter(10, 1);
+        emptyBucket(l);
+        List<String> ran = new ArrayList<>();
+        Future<String> r = l.withPermit(loopA, () -> {
+            ran.add("action");
+            return loopA.newSucceededFuture("done");
+        });
+        runAll();
+        assertThat(ran).isEmpty();
+        advanceMs(100);
+        runAll();
+        assertThat(r.getNow()).isEqualTo("done");
+    }
+}
