@@ -150,7 +150,7 @@ public final class RedisLimiters implements AutoCloseable {
      * once, shared by the fleet. Use {@link RedisRateLimiter#forKey(String)} for one limit per
      * client, tenant or API key under the same configuration.
      *
-     * @throws IllegalArgumentException if the rate is not positive and finite or burst < 1
+     * @throws IllegalArgumentException if the rate is not positive and finite or {@code burst < 1}
      */
     public RedisRateLimiter rateLimiter(String name, double permitsPerSecond, int burst) {
         checkOpen();
