@@ -254,10 +254,11 @@ public final class GatewayServer {
             ch.pipeline().fireUserEventTriggered(GatewaySignal.DRAIN);
         }
         ScheduledFuture<?> timer = GlobalEventExecutor.INSTANCE.schedule(() -> {
-            int left = drain.activeRequests();   // before the failure's listener closes connections
-            if (drain.giveUp(new IllegalStateException("drain timeout"))) {
+            // Logged before giving up: the failure runs the listener below, which logs the next step.
+            if (!drain.drained().isDone()) {
                 logger.warn("drain timeout of {} reached with {} request(s) in flight: closing their connections",
-                        DurationConverter.format(config.drainTimeout), left);
+                        DurationConverter.format(config.drainTimeout), drain.activeRequests());
+                drain.giveUp(new IllegalStateException("drain timeout"));
             }
         }, config.drainTimeout.toNanos(), TimeUnit.NANOSECONDS);
         drain.drained().addListener(f -> {
