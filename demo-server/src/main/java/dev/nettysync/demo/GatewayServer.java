@@ -244,8 +244,8 @@ public final class GatewayServer {
             return terminated;
         }
         long t0 = System.nanoTime();
-        logger.info("draining: /readyz now answers 503; closing the listening socket; {} request(s) in flight, "
-                        + "{} queued for the backend (refused now, 503), {} connection(s) open; waiting up to {}",
+        logger.info("draining: /readyz now answers 503; closing the listening socket; {} request(s) in progress, "
+                        + "of which {} queued for the backend (refused now, 503); {} connection(s) open; waiting up to {}",
                 drain.activeRequests(), limiter.queued(), connections.size(), DurationConverter.format(config.drainTimeout));
         serverChannel.close();
         readiness.stop();

@@ -127,7 +127,7 @@ class DemoServerMainProcessTest {
                 .containsSubsequence(
                         "signal received: shutting down",
                         "draining: /readyz now answers 503",
-                        "1 request(s) in flight",
+                        "1 request(s) in progress",
                         "drain timeout of 500ms reached with 1 request(s) in flight",
                         "closing 1 connection(s), the backend and the event loops",
                         "demo-server stopped");
