@@ -36,6 +36,37 @@ machine_info() {
   } > "$1"
 }
 
+# default_pinning: unless PIN=0, or SERVER_CPUS / CLIENT_CPUS are set, split the online CPUs:
+# servers on the first half, load generators on the second (2 cores: 0 and 1), with taskset.
+# Sets SERVER_PIN / CLIENT_PIN (command prefixes) and PINNING (a sentence for the reports).
+default_pinning() {
+  local n
+  n=$(nproc 2>/dev/null || echo 1)
+  if [ "${PIN:-1}" != 0 ] && [ -z "${SERVER_CPUS:-}" ] && [ -z "${CLIENT_CPUS:-}" ] && [ "$n" -ge 2 ] \
+      && command -v taskset >/dev/null 2>&1; then
+    SERVER_CPUS="0-$((n / 2 - 1))"; CLIENT_CPUS="$((n / 2))-$((n - 1))"
+    [ "$n" = 2 ] && SERVER_CPUS=0 && CLIENT_CPUS=1
+  fi
+  if [ "${PIN:-1}" = 0 ]; then SERVER_CPUS=""; CLIENT_CPUS=""; fi
+  SERVER_PIN=(); CLIENT_PIN=()
+  if [ -n "${SERVER_CPUS:-}" ]; then need_cmd taskset "It is in util-linux."; SERVER_PIN=(taskset -c "$SERVER_CPUS"); fi
+  if [ -n "${CLIENT_CPUS:-}" ]; then need_cmd taskset "It is in util-linux."; CLIENT_PIN=(taskset -c "$CLIENT_CPUS"); fi
+  if [ -n "${SERVER_CPUS:-}${CLIENT_CPUS:-}" ]; then
+    PINNING="servers pinned to CPU(s) ${SERVER_CPUS:-any}, load generators to CPU(s) ${CLIENT_CPUS:-any} (taskset; PIN=0 turns it off)"
+  else
+    PINNING="not pinned: servers and load generators share all $n CPU(s) (PIN=0 or a single CPU)"
+  fi
+}
+
+# lag_cells CSV: for each data row of an OpenLoopClient CSV, "latency [generator lag]" cells for
+# p50, p90, p99, p99.9, max and the 503 p99, separated by " | " (markdown), one row per line.
+lag_cells() {
+  awk -F, 'NR==1 {for (i=1;i<=NF;i++) c[$i]=i; next}
+    function cell(lat, lag) { return (lat in c ? $c[lat] : "n/a") " [" (lag in c ? $c[lag] : "n/a") "]" }
+    {print cell("p50_ms","gen_lag_p50_ms") " | " cell("p90_ms","gen_lag_p90_ms") " | " cell("p99_ms","gen_lag_p99_ms") " | " \
+       cell("p999_ms","gen_lag_p999_ms") " | " cell("max_ms","gen_lag_max_ms") " | " cell("s503_p99_ms","gen_lag_p99_ms")}' "$1"
+}
+
 port_free() {
   ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }

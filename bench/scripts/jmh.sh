@@ -7,8 +7,9 @@
 #
 # Usage: bench/scripts/jmh.sh [extra JMH args, e.g. a benchmark regexp or -p depth=10,1000]
 # Settings (environment):
-#   JMH_OPTS   JMH run settings. Default "-f 1 -wi 2 -w 1s -i 3 -r 1s": about 7-8 minutes for the
-#              whole suite on 2 cores (59 forks). "-f 1 -wi 3 -i 5" (the classes' own defaults) takes ~11 min.
+#   JMH_OPTS   JMH run settings. Default "-f 1 -wi 2 -w 1s -i 3 -r 1s": about 13 minutes for the
+#              whole suite on 2 cores (71 forks, each pre-touching a 1 GB heap; an estimate).
+#              JMH_OPTS=" " uses the classes' own defaults (-wi 2 -i 5, 10 iterations for cross-loop).
 #   PROF       profilers, default "-prof gc" (B/op); set PROF= to drop it
 #   OUT        output directory, default bench/results/jmh-<UTC timestamp>
 #   FOOTPRINT_DEPTH  waiters for the footprint table, default 1000000 (0 skips it)

@@ -18,7 +18,11 @@
 #   DEMO_JAR [demo-server/target/demo-server.jar]   DEMO_ARGS [] extra demo flags for every start (last: they override)
 #   HELLO_ARGS [] extra hello-server flags          SERVER_JVM_OPTS [-Xms512m -Xmx512m]
 #   SERVER_THREADS [1] --io-threads of both servers (2 cores: 1 for the server, 1 for the client)
-#   SERVER_CPUS, CLIENT_CPUS [unset] taskset CPU lists to pin servers and load tools, e.g. 0 and 1
+#   SERVER_CPUS, CLIENT_CPUS [first / second half of the CPUs: 0 and 1 on 2 cores] taskset CPU lists
+#              for the servers and the load tools; PIN=0 runs everything unpinned
+#   METRIC [demo_response_latency_seconds] the demo's server-side latency timer (decode -> flush),
+#              read from its /metrics (Prometheus histogram, tag status) in phase C; when absent, the
+#              coarser METRIC_FALLBACK [demo_http_requests_seconds] is reported instead, if present
 #   WRK_THREADS [1] WRK_CONNECTIONS [64] WRK_DURATION [10s] WRK_WARMUP [5s] ROUNDS [3]
 #   NONBINDING_LIMIT [100000]  LIMIT [16]  LATENCY_MS [20]  OVERLOAD [10]  QUEUE [64]
 #   OL_DURATION [10] OL_WARMUP [5] OL_CONNECTIONS [1024] OL_THREADS [1]
@@ -32,8 +36,9 @@ DEMO_ARGS="${DEMO_ARGS:-}"
 HELLO_ARGS="${HELLO_ARGS:-}"
 SERVER_JVM_OPTS="${SERVER_JVM_OPTS:--Xms512m -Xmx512m}"
 SERVER_THREADS="${SERVER_THREADS:-1}"
-SERVER_CPUS="${SERVER_CPUS:-}"
-CLIENT_CPUS="${CLIENT_CPUS:-}"
+METRIC="${METRIC:-demo_response_latency_seconds}"
+METRIC_FALLBACK="${METRIC_FALLBACK-demo_http_requests_seconds}"
+server_fallback=""
 WRK_THREADS="${WRK_THREADS:-1}"
 WRK_CONNECTIONS="${WRK_CONNECTIONS:-64}"
 WRK_DURATION="${WRK_DURATION:-10s}"
@@ -56,19 +61,19 @@ ITEM="/api/items/1"
 
 need_jar "$BENCH_JAR" "-pl netty-sync,demo-server,bench"
 need_jar "$DEMO_JAR" "-pl netty-sync,demo-server,bench"
-need_cmd wrk "Install it (Debian/Ubuntu): sudo apt-get install -y wrk"
+if [[ "$PHASES" == *[AB]* ]]; then need_cmd wrk "Install it (Debian/Ubuntu): sudo apt-get install -y wrk"; fi
 need_cmd curl "Install curl."
 mkdir -p "$OUT"
 machine_info "$OUT/machine.txt"
 MD="$OUT/load.md"
 
+default_pinning
+echo "== $PINNING"
 pin() {  # pin CPUS CMD...: run CMD under taskset when CPUS is set (foreground commands)
   local cpus="$1"; shift
   if [ -n "$cpus" ]; then taskset -c "$cpus" "$@"; else "$@"; fi
 }
 # servers are started as plain commands (taskset execs), so the PID we keep is the JVM's own
-SERVER_PIN=()
-if [ -n "$SERVER_CPUS" ]; then need_cmd taskset "It is in util-linux."; SERVER_PIN=(taskset -c "$SERVER_CPUS"); fi
 
 start_hello() {
   port_free "$HELLO_PORT" || die "port $HELLO_PORT is in use"
@@ -113,7 +118,7 @@ CAPACITY=$(awk -v n="$LIMIT" -v l="$LATENCY_MS" 'BEGIN {printf "%.1f", n*1000/l}
 {
   echo "# netty-sync P4 load results"
   echo
-  echo "Servers: \`--io-threads $SERVER_THREADS\`, JVM \`$SERVER_JVM_OPTS\`, pinned to CPUs '${SERVER_CPUS:-any}'; load tools pinned to '${CLIENT_CPUS:-any}'. Extra demo args: \`${DEMO_ARGS:-none}\`."
+  echo "Servers: \`--io-threads $SERVER_THREADS\`, JVM \`$SERVER_JVM_OPTS\`; $PINNING. Extra demo args: \`${DEMO_ARGS:-none}\`."
   echo
 } > "$MD"
 
@@ -175,26 +180,53 @@ if [[ "$PHASES" == *C* ]]; then
   rate=$(awk -v o="$OVERLOAD" -v c="$CAPACITY" 'BEGIN {printf "%d", o*c}')
   echo "== C: ${OVERLOAD}x overload, open loop at $rate req/s, queue $QUEUE"
   start_demo demo-C.log --backend-latency "${LATENCY_MS}ms" --max-concurrent "$LIMIT" --max-queue "$QUEUE"
-  rm -f "$OUT/C.csv"
+  rm -f "$OUT/C.csv" "$OUT/C-metrics-before.prom" "$OUT/C-metrics-after.prom"
+  # the server's own timer, scraped with curl (light) when the measured window opens and after it
+  ( sleep "$OL_WARMUP"; curl -s --max-time 5 "http://127.0.0.1:$DEMO_PORT/metrics" > "$OUT/C-metrics-before.prom" 2>/dev/null || true ) &
+  scrape_pid=$!
   pin "$CLIENT_CPUS" "$JAVA" -cp "$BENCH_JAR" dev.nettysync.bench.load.OpenLoopClient \
     --url "http://127.0.0.1:$DEMO_PORT$ITEM" --rates "$rate" --duration "$OL_DURATION" --warmup "$OL_WARMUP" \
     --connections "$OL_CONNECTIONS" --threads "$OL_THREADS" --label overload --csv "$OUT/C.csv" \
     --hgrm-dir "$OUT/hgrm" | tee "$OUT/C.txt"
+  wait "$scrape_pid" 2>/dev/null || true
+  curl -s --max-time 5 "http://127.0.0.1:$DEMO_PORT/metrics" > "$OUT/C-metrics-after.prom" 2>/dev/null || true
   stop_demo
-  row=$(tail -1 "$OUT/C.csv")
-  col() { awk -F, -v name="$1" 'NR==1 {for (i=1;i<=NF;i++) if ($i==name) c=i} NR==2 {print $c}' "$OUT/C.csv"; }
-  p99_503=$(col s503_p99_ms); n503=$(col count_503); okrps=$(col ok_rps); lag=$(col send_lag_p99_ms)
+  col() { awk -F, -v name="$1" 'NR==1 {for (i=1;i<=NF;i++) if ($i==name) c=i} NR==2 {print (c ? $c : "nan")}' "$OUT/C.csv"; }
+  p99_503=$(col s503_p99_ms); n503=$(col count_503); okrps=$(col ok_rps); lag=$(col gen_lag_p99_ms)
   frac=$(awk -v a="$okrps" -v c="$CAPACITY" 'BEGIN {printf "%.3f", a/c}')
-  echo "C: 503 p99 $p99_503 ms over $n503 answers; 2xx $okrps req/s = $frac of N/L"
+  server=$("$JAVA" -cp "$BENCH_JAR" dev.nettysync.bench.load.PromHistogram --name "$METRIC" --tag status=503 \
+    --before "$OUT/C-metrics-before.prom" "$OUT/C-metrics-after.prom" 2>&1 || true)
+  if [[ "$server" == *absent* ]] && [ -n "$METRIC_FALLBACK" ]; then
+    # an older demo: its request timer by status (its histogram starts at 1 ms: coarse below that)
+    fallback=$("$JAVA" -cp "$BENCH_JAR" dev.nettysync.bench.load.PromHistogram --name "$METRIC_FALLBACK" --tag status=503 \
+      --before "$OUT/C-metrics-before.prom" "$OUT/C-metrics-after.prom" 2>&1 || true)
+    [[ "$fallback" == *absent* ]] || server_fallback="$fallback"
+  fi
+  echo "$server${server_fallback:+ / fallback: $server_fallback}" > "$OUT/C-server-503.txt"
+  server_p99=$(echo "$server" | awk '{for (i=1;i<NF;i++) if ($i=="p99_ms") print $(i+1)}')
+  echo "C: 503 p99 $p99_503 ms (generator lag p99 $lag ms) over $n503 answers; 2xx $okrps req/s = $frac of N/L"
+  echo "C: server-side 503 latency: $server${server_fallback:+ (fallback: $server_fallback)}"
   {
     echo "## C. ${OVERLOAD}× overload: open loop at $rate req/s, N = $LIMIT, L = $LATENCY_MS ms, queue $QUEUE"
     echo
-    echo "| offered/s | 2xx/s | 2xx | 503 | other | errors | p50 ms | p99 ms | 2xx p99 ms | 503 p50 ms | 503 p99 ms | 503 max ms | generator lag p99 ms |"
-    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-    echo "$row" | awk -F, '{printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $2,$5,$6,$7,$8,$9,$12,$14,$17,$18,$19,$20,$21}'
+    echo "Client side (from each request's intended send time); in brackets the load generator's own lag at the same percentile:"
     echo
-    echo "503 p99 = **$p99_503 ms** (goal < 2 ms: $(verdict lt "$p99_503" 2)); 2xx under overload = $frac of N/L."
-    echo "Latencies are measured from each request's intended send time; a generator lag p99 that is not small against the latencies means the load generator itself fell behind (busy machine) and the row overstates latency."
+    echo "| offered/s | 2xx/s | 2xx | 503 | other | errors | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | 503 p99 ms |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    paste -d'|' <(awk -F, 'NR>1 {printf "| %s | %s | %s | %s | %s | %s ", $2,$5,$6,$7,$8,$9}' "$OUT/C.csv") \
+                <(lag_cells "$OUT/C.csv" | sed 's/^/ /; s/$/ |/')
+    echo
+    echo "503 p99 (client) = **$p99_503 ms** with generator lag p99 $lag ms (issue 5 goal < 2 ms: $(verdict lt "$p99_503" 2)); 2xx under overload = $frac of N/L."
+    echo "A generator lag that is not small against the latencies means the load generator itself fell behind (busy machine) and the row overstates latency."
+    echo
+    if [ -n "$server_p99" ]; then
+      echo "Server side (\`$METRIC{status=\"503\"}\`, decode → flush, measured window only): \`$server\`; p99 = **$server_p99 ms** (issue 14 goal < 1 ms: $(verdict lt "$server_p99" 1))."
+    else
+      echo "Server side: \`$METRIC\` with \`status=\"503\"\` is not exported by this demo build (\`$server\`)."
+      if [ -n "${server_fallback:-}" ]; then
+        echo "Its request timer instead (\`$METRIC_FALLBACK{status=\"503\"}\`, measured window only; its buckets start at 1 ms, so it cannot resolve the < 1 ms goal): \`$server_fallback\`."
+      fi
+    fi
     echo
   } >> "$MD"
 fi

@@ -20,7 +20,8 @@
 #   RATES [0.25,0.5,0.75,0.9,1,1.25,2,5,10 x LIMIT/LATENCY]  comma list of req/s, or "x:" + factors
 #   CONFIGS ["limited unlimited"]
 #   DURATION [8] WARMUP [4] CONNECTIONS [1024] CLIENT_THREADS [1]
-#   SERVER_THREADS [1] SERVER_JVM_OPTS [-Xms512m -Xmx512m] SERVER_CPUS / CLIENT_CPUS [unset]
+#   SERVER_THREADS [1] SERVER_JVM_OPTS [-Xms512m -Xmx512m]
+#   SERVER_CPUS / CLIENT_CPUS [first / second half of the CPUs, taskset; 0 and 1 on 2 cores] PIN=0: unpinned
 #   DEMO_PORT [18080] UPSTREAM_PORT [18082] OUT [bench/results/openloop-<UTC timestamp>]
 # Duration: configs x rates x (WARMUP + DURATION + 1 s) + starts: about 2 x 9 x 13 s ~ 4.5 min.
 # Needs curl and the two jars: mvn -B -ntp -pl netty-sync,demo-server,bench package -DskipTests
@@ -42,8 +43,6 @@ CONNECTIONS="${CONNECTIONS:-1024}"
 CLIENT_THREADS="${CLIENT_THREADS:-1}"
 SERVER_THREADS="${SERVER_THREADS:-1}"
 SERVER_JVM_OPTS="${SERVER_JVM_OPTS:--Xms512m -Xmx512m}"
-SERVER_CPUS="${SERVER_CPUS:-}"
-CLIENT_CPUS="${CLIENT_CPUS:-}"
 DEMO_PORT="${DEMO_PORT:-18080}"
 UPSTREAM_PORT="${UPSTREAM_PORT:-18082}"
 OUT="${OUT:-$REPO_ROOT/bench/results/openloop-$(date -u +%Y%m%dT%H%M%SZ)}"
@@ -56,9 +55,8 @@ case "$BACKEND" in upstream|simulated) ;; *) die "BACKEND must be upstream or si
 mkdir -p "$OUT"
 machine_info "$OUT/machine.txt"
 
-SERVER_PIN=(); CLIENT_PIN=()
-if [ -n "$SERVER_CPUS" ]; then need_cmd taskset "It is in util-linux."; SERVER_PIN=(taskset -c "$SERVER_CPUS"); fi
-if [ -n "$CLIENT_CPUS" ]; then need_cmd taskset "It is in util-linux."; CLIENT_PIN=(taskset -c "$CLIENT_CPUS"); fi
+default_pinning
+echo "== $PINNING"
 
 CAPACITY=$(awk -v n="$LIMIT" -v l="$LATENCY_MS" 'BEGIN {printf "%.1f", n*1000/l}')
 if [[ "$RATES" == x:* ]]; then
@@ -109,13 +107,14 @@ done
 {
   echo "# demo-server latency against offered load (open loop)"
   echo
-  echo "Backend: $BACKEND; N = $LIMIT, L = $LATENCY_MS ms, N/L = $CAPACITY req/s, queue $QUEUE; $DURATION s measured per rate after $WARMUP s warm-up, $CONNECTIONS client connections. Latencies from the intended send time."
+  echo "Backend: $BACKEND; N = $LIMIT, L = $LATENCY_MS ms, N/L = $CAPACITY req/s, queue $QUEUE; $DURATION s measured per rate after $WARMUP s warm-up, $CONNECTIONS client connections; $PINNING. Latencies from the intended send time; in brackets the load generator's own lag at the same percentile."
   echo
   echo "![latency vs offered load](latency-vs-load.png)"
   echo
-  echo "| config | offered/s | completed/s | 2xx/s | 2xx | 503 | other | errors | unfinished | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | 503 p99 ms | gen. lag p99 ms |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-  awk -F, 'NR>1 {printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1,$2,$4,$5,$6,$7,$8,$9,$10,$12,$13,$14,$15,$16,$19,$21}' "$OUT/openloop.csv"
+  echo "| config | offered/s | completed/s | 2xx/s | 2xx | 503 | other | errors | unfinished | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | 503 p99 ms |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  paste -d'|' <(awk -F, 'NR>1 {printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s ", $1,$2,$4,$5,$6,$7,$8,$9,$10}' "$OUT/openloop.csv") \
+              <(lag_cells "$OUT/openloop.csv" | sed 's/^/ /; s/$/ |/')
   echo
   echo "## Machine"; echo; echo '```'; cat "$OUT/machine.txt"; echo '```'
 } > "$OUT/openloop.md"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the three measurements one after the other into one directory and writes summary.md:
 #   jmh.sh -> $OUT/jmh/, load.sh -> $OUT/load/, openloop.sh -> $OUT/openloop/
-# About 15 minutes on 2 cores with the defaults. Every setting of the three scripts applies
+# About 20 minutes on 2 cores with the defaults. Every setting of the three scripts applies
 # (JMH_OPTS, DEMO_ARGS, SERVER_CPUS, ...); OUT defaults to bench/results/run-<UTC timestamp>.
 # Build first: mvn -B -ntp -pl netty-sync,demo-server,bench package -DskipTests
 set -euo pipefail

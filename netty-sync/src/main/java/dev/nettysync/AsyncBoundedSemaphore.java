@@ -10,6 +10,12 @@ package dev.nettysync;
  * <p>Everything else (thread-safety, executors, FIFO fairness, cancellation, timeouts, close,
  * memory consistency) is as documented on {@link AsyncSemaphore}. An {@code acquire} of more
  * permits than the bound can never succeed and throws {@link IllegalArgumentException}.
+ *
+ * <p><b>{@link #reducePermits(int)} lowers the bound with the count</b>: the bound is always
+ * "the permits this semaphore manages" (initial count minus reductions), so a release with
+ * nothing held for it is still caught after a resize. A bounded semaphore therefore only
+ * shrinks; a limit that must also grow (by {@code release(n)}) belongs on a plain
+ * {@link AsyncSemaphore}.
  */
 public class AsyncBoundedSemaphore extends AsyncSemaphore {
 

@@ -5,6 +5,7 @@ import io.netty.util.concurrent.Future;
 
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -31,8 +32,18 @@ import java.util.function.Supplier;
  *       tasks, so "the holder" is a logical task, not a thread. Locking again while holding it
  *       waits forever (or until a timeout); {@code unlock()} may be called from any thread.</li>
  *   <li><b>Cancellation and timeouts</b> behave as on {@link AsyncSemaphore}: a cancelled or
- *       timed-out waiter leaves the queue at once and holds nothing; if the lock was handed to
- *       it but its future was not yet completed, the lock passes on to the next waiter.</li>
+ *       timed-out waiter leaves the queue at once and holds nothing. A handoff is final: once
+ *       {@code unlock()} has handed the lock to a waiter, a {@code cancel} of its future returns
+ *       {@code false} (even before the future's completion ran) and the waiter holds the lock
+ *       and must unlock it.</li>
+ *   <li><b>{@code withLock} never lets two holders overlap</b>, whatever is cancelled: the lock
+ *       is released only when the action's own future completes by itself; cancelling the
+ *       returned future gives up for the caller at once but leaves the action alone (see
+ *       {@link AsyncSemaphore#withPermit(EventExecutor, Supplier)}).</li>
+ *   <li><b>Handoff runs inline.</b> {@code unlock()} may run the next holder's listeners on the
+ *       calling thread, inside the call, when they share its executor (Netty's promise
+ *       semantics; asyncio always defers); see "Where the next holder's listeners run" on
+ *       {@link AsyncSemaphore}.</li>
  *   <li><b>Misuse fails loudly.</b> {@code unlock()} when not locked throws
  *       {@link IllegalStateException} and changes nothing.</li>
  * </ul>
@@ -104,10 +115,20 @@ public final class AsyncLock {
 
     /**
      * Takes the lock, runs {@code action} on {@code executor}, and unlocks exactly once when the
-     * action's future completes in any way (or the action throws). See
-     * {@link AsyncSemaphore#withPermit}.
+     * action's own future completes in any way (or the action throws). Cancelling the returned
+     * future while the action runs does not unlock early; see
+     * {@link AsyncSemaphore#withPermit(EventExecutor, Supplier)} for the whole contract.
      */
     public <T> Future<T> withLock(EventExecutor executor, Supplier<? extends Future<T>> action) {
+        return withLock(executor, AsyncSemaphore.asFunction(action));
+    }
+
+    /**
+     * As {@link #withLock(EventExecutor, Supplier)}, the action receiving the future returned to
+     * the caller so that it can observe a cancellation; see
+     * {@link AsyncSemaphore#withPermit(EventExecutor, Function)}.
+     */
+    public <T> Future<T> withLock(EventExecutor executor, Function<? super Future<T>, ? extends Future<T>> action) {
         Objects.requireNonNull(action, "action");
         return permit.runHolding(lock(executor), executor, action);
     }
@@ -143,6 +164,11 @@ public final class AsyncLock {
     /** {@link #close(Throwable)} without a cause. */
     public void close() {
         permit.close();
+    }
+
+    /** For tests: the first broken invariant of the underlying one-permit semaphore, or {@code null}. */
+    String brokenInvariant() {
+        return permit.brokenInvariant();
     }
 
     @Override

@@ -1,8 +1,8 @@
 package dev.nettysync;
 
 import dev.nettysync.internal.SucceededFutures;
+import dev.nettysync.internal.WaitQueue;
 import dev.nettysync.internal.Waiter;
-import dev.nettysync.internal.WaiterList;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
@@ -11,6 +11,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -47,23 +48,48 @@ import java.util.function.Supplier;
  * {@link #availablePermits()} but reserved for it, so it is not starved by later small requests,
  * and if it is cancelled or times out they go on to the next waiters.
  *
+ * <h2>Changing the limit</h2>
+ * {@link #reducePermits(int)} shrinks the permits live, never revoking a held one (the
+ * available count may go negative until enough releases come in), and {@link #release(int)}
+ * grows them, serving queued waiters at once in FIFO order: an adaptive limit drives one
+ * semaphore while it is in use.
+ *
  * <h2>How a wait ends</h2>
  * The future returned by {@code acquire} completes in one of four ways:
  * <ul>
  *   <li>successfully: the caller now holds the permits and must {@link #release() release}
  *       them;</li>
  *   <li>cancelled, by the caller's {@link Future#cancel(boolean) cancel}: the waiter leaves the
- *       queue at once (O(1)) and holds nothing. If the permits had already been granted but the
- *       future was not yet completed, the cancel still wins and the permits go on to the next
- *       waiter. If {@code cancel} returns {@code false} the wait had already completed: when it
- *       completed successfully the caller holds the permits;</li>
+ *       queue at once (O(1)) and holds nothing. A grant is final: once a release has handed the
+ *       permits to the waiter (under the internal monitor), a {@code cancel} returns
+ *       {@code false}, even if the future's completion has not run yet, and the caller holds
+ *       the permits and must release them. So {@code cancel} returns {@code true} exactly when
+ *       the waiter left the queue holding nothing;</li>
  *   <li>with a {@link WaitTimeoutException} (timed variants), having left the queue and holding
  *       nothing;</li>
  *   <li>with a {@link QueueFullException}, at once, when {@code maxPending} waiters are already
  *       queued, or with a {@link ClosedException} after {@link #close()}.</li>
  * </ul>
  * Whatever the interleaving of release, cancel, timeout and close, no permit is lost or
- * duplicated.
+ * duplicated. A timeout, like a grant, is final once decided: a {@code cancel} racing it
+ * returns {@code false} and the future fails with the {@link WaitTimeoutException}.
+ *
+ * <h2>Where the next holder's listeners run</h2>
+ * A {@link #release()} that hands permits to a waiter completes the waiter's future on the
+ * releasing thread, after the internal monitor is dropped. By Netty's promise semantics, when
+ * the waiter's executor is the one the releasing thread runs on (the same event loop), its
+ * listeners run <b>inline, inside {@code release()}</b> (up to Netty's
+ * {@code io.netty.defaultPromise.maxListenerStackDepth}, 8 by default, then through
+ * {@code execute}); otherwise they are submitted to the waiter's executor. asyncio instead
+ * always defers a woken task to a later turn of the loop. So code that releases and then
+ * acquires again, or reads shared state after {@code release()}, must expect the next holder
+ * to have run in between: its own new {@code acquire} queues behind that holder (FIFO), and
+ * state the holders guard may have changed by the time {@code release()} returns. To defer
+ * the handoff, release from a task of its own, {@code ctx.executor().execute(sem::release)},
+ * or have the waiter's listeners hop themselves ({@code f -> ctx.executor().execute(...)}).
+ * The same holds for {@link AsyncLock#unlock()}, {@link AsyncEvent#set()},
+ * {@link AsyncCondition#signal()} (through the lock) and {@link AsyncBarrier#await} (the last
+ * party completes the others).
  *
  * <h2>Memory consistency effects</h2>
  * Actions in a thread before a {@code release} happen-before the successful completion of the
@@ -78,34 +104,55 @@ public class AsyncSemaphore {
     /*
      * Implementation notes
      *
-     * State. One 64-bit word: the available permits in the low 32 bits (0..Integer.MAX_VALUE)
-     * and two flags above them:
+     * State. One 64-bit word: the available permits as a signed int in the high 32 bits
+     * (negative after reducePermits took more than was free), a resize epoch and three flags in
+     * the low 32 bits:
      *
-     *     63            34   33      32     31                    0
-     *     [    unused    ][CLOSED][QUEUED][  available permits    ]
+     *     63                       32 31                   3    2        1       0
+     *     [ available permits (int) ][ resize epoch (29 b) ][RESIZING][CLOSED][QUEUED]
      *
-     * Fast paths (tryAcquire, acquire and release when nobody waits) are one CAS on the word and
-     * run only while no flag is set. Any flag sends them to the slow path under `queue`'s
-     * monitor, and flags change only under that monitor. So, while a flag is set, the word is
-     * written by monitor holders alone; while none is set, fast paths may CAS it concurrently and
-     * monitor holders must CAS too.
+     * The count sits above the flags so that adding or subtracting permits (n << 32) is plain
+     * signed arithmetic that can never borrow into or carry out of the flags; a range check
+     * (in long arithmetic) comes before every change. Fast paths (tryAcquire, acquire and
+     * release when nobody waits) are one CAS on the word and run only while no flag is set. Any
+     * flag sends them to the slow path under `queue`'s monitor, and flags change only under that
+     * monitor. So, while a flag is set, the word is written by monitor holders alone; while none
+     * is set, fast paths may CAS it concurrently and monitor holders must CAS too.
+     *
+     * Resizing. reducePermits subtracts under the monitor (available may go negative; held
+     * permits are never revoked; waiters wait until releases bring availability back, and I2
+     * keeps holding because availability only went down). Growing is release(n). On a bounded
+     * semaphore the bound moves with the count, so a release's check "available + n <= bound"
+     * must read a bound consistent with the word it CASes: the reducer sets RESIZING (fast
+     * paths then fail their CAS and queue on the monitor it holds), writes the bound, then
+     * writes the new count and clears RESIZING in one store that also bumps the epoch, so a
+     * release that read the word before the resize cannot CAS it after (no ABA through a
+     * resize and a release that restores the count). A release reads the word, then the
+     * bound, then acts only if the word is still the same (its CAS, or a re-read before it
+     * throws an over-release): no resize step can fall between two equal reads (RESIZING or a
+     * new epoch would show), so the bound it used belongs to that word. (Model checking found
+     * the refusal path missing that re-read: a release saw the old word and the new bound.)
      *
      * Invariants (checked by the tests):
      *   I1  QUEUED is set  <=>  the queue is non-empty.
      *   I2  QUEUED is set   =>  available < permits wanted by the head waiter
      *       (a release or a head removal serves the head as far as permits allow, in the same
      *       critical section), so nobody waits while they could be served.
-     *   I3  available + held = initial + releases, where "held" counts permits taken by
+     *   I3  available + held = initial + releases - reductions, where "held" counts permits taken by
      *       tryAcquire and the fast path, and permits granted to waiters (claimed under the
      *       monitor), whether or not their futures have completed yet.
      *
-     * Wake-up. A release adds its permits and, while the head waiter can be served, unlinks it,
-     * subtracts its permits and chains it onto a local "granted" list, all under the monitor.
-     * After dropping the monitor it completes the granted waiters in FIFO order. Completion can
-     * run listeners inline (same executor, Netty's DefaultPromise bounds that recursion at
-     * MAX_LISTENER_STACK_DEPTH and then hops through execute()), and a listener may call back
-     * into the semaphore; nothing is held then, so that is safe.
-     *
+     * Wake-up. The waiters stand in a WaitQueue (dev.nettysync.internal), whose monitor is this
+     * semaphore's lock; the semaphore keeps only the decision of whom to serve (serveLocked:
+     * grant the head while the available permits cover it, then make QUEUED match the queue).
+     * A release adds its permits and serves, under the monitor; the queue collects the granted
+     * waiters into a chain and completes them in FIFO order after the monitor is dropped.
+     * Completion can run listeners inline (same executor, Netty's DefaultPromise bounds that
+     * recursion at MAX_LISTENER_STACK_DEPTH and then hops through execute()), and a listener may
+     * call back into the semaphore; nothing is held then, so that is safe. The queue calls
+     * serveLocked again after a cancel or timeout (a multi-permit head that left may leave its
+     * reserved permits to the next ones).
+
      * Cancellation race. Leaving the queue happens once, under the monitor: either a granter
      * claims the waiter (setUncancellable: from then on cancel() returns false) and unlinks it,
      * or cancel()/the timer unlinks it first (then nothing is held). So the grant is
@@ -115,10 +162,14 @@ public class AsyncSemaphore {
      * could then succeed after the same thread's release had already made the grant certain.)
      */
 
-    private static final long PERMITS_MASK = 0xFFFF_FFFFL;
-    private static final long QUEUED = 1L << 32;
-    private static final long CLOSED = 1L << 33;
-    private static final long FLAGS = QUEUED | CLOSED;
+    private static final int COUNT_SHIFT = 32;
+    private static final long LOW_MASK = 0xFFFF_FFFFL;          // epoch and flags
+    private static final long QUEUED = 1L;
+    private static final long CLOSED = 1L << 1;
+    private static final long RESIZING = 1L << 2;
+    private static final long FLAGS = QUEUED | CLOSED | RESIZING;
+    private static final long EPOCH_ONE = 1L << 3;
+    private static final long EPOCH_MASK = LOW_MASK & ~FLAGS;
 
     private static final VarHandle STATE;
 
@@ -132,8 +183,10 @@ public class AsyncSemaphore {
 
     @SuppressWarnings("unused") // accessed through STATE
     private volatile long state;                 // see the notes: CAS while no flag, else monitor
-    private final WaiterList<PermitWaiter> queue = new WaiterList<>(); // its monitor is the lock
-    private final int maxPermits;                // bound on available permits (bounded semaphore)
+    private final WaitQueue<PermitWaiter> queue = new WaitQueue<>(this, new Serving()); // its monitor is the lock
+    private final boolean bounded;               // maxPermits is a bound that reducePermits lowers
+    private volatile int maxPermits;             // bound on available permits (bounded semaphore);
+                                                 // written only by reducePermits, under the monitor, with RESIZING set
     private final int maxPending;                // bound on queued waiters
     private volatile Throwable closeCause;       // written once by close, under the monitor, before CLOSED
 
@@ -165,8 +218,9 @@ public class AsyncSemaphore {
             throw new IllegalArgumentException("maxPending must be >= 0, was " + maxPending);
         }
         this.maxPermits = maxPermits;
+        this.bounded = maxPermits != Integer.MAX_VALUE || this instanceof AsyncBoundedSemaphore;
         this.maxPending = maxPending;
-        this.state = permits;
+        this.state = (long) permits << COUNT_SHIFT;
     }
 
     // ---------------------------------------------------------------- acquiring
@@ -218,22 +272,55 @@ public class AsyncSemaphore {
 
     /** As {@link #acquire(EventExecutor, long, TimeUnit)}, for {@code permits} permits at once. */
     public Future<Void> acquire(EventExecutor executor, int permits, long timeout, TimeUnit unit) {
-        Objects.requireNonNull(unit, "unit");
-        return acquire0(checkExecutor(executor), checkPermits(permits), Math.max(0, unit.toNanos(timeout)), false);
+        return acquire0(checkExecutor(executor), checkPermits(permits), WaitQueue.toNanos(timeout, unit), false);
     }
 
     /**
      * Acquires a permit, runs {@code action} on {@code executor}, and releases the permit exactly
-     * once when the action's future completes, however it completes (success, failure,
-     * cancellation) or if {@code action} throws or returns {@code null}.
+     * once when the action's own future completes, however it completes (success, failure,
+     * cancellation by the action itself), or at once if {@code action} throws or returns
+     * {@code null}.
      *
      * <p>The returned future completes like the action's future, after the permit is released.
-     * If the acquire fails (queue full, closed), it fails the same way
-     * and the action never runs. Cancelling it while still queued removes the waiter; cancelling
-     * it while the action runs cancels the action's future (the permit is released when that
-     * future completes).
+     * If the acquire fails (queue full, closed), it fails the same way and the action never runs.
+     *
+     * <p><b>Cancelling the returned future</b> never shortens the time the permit is held by
+     * running code, so the permit count really bounds the actions that run:
+     * <ul>
+     *   <li>while still queued: the waiter leaves the queue and the action never runs;</li>
+     *   <li>after the grant, before the action started: the action never runs and the permit
+     *       goes back at once;</li>
+     *   <li>while the action runs: the returned future is cancelled at once, for the caller, but
+     *       the action's own future is left alone and the permit is released only when that
+     *       future completes by itself. Java cannot stop the action's code, and cancelling its
+     *       future would complete it while that code may still run, letting another holder in
+     *       beside it (kotlinx.coroutines' {@code withPermit} makes the same promise). An action
+     *       that wants to hear of the cancellation uses
+     *       {@link #withPermit(EventExecutor, Function)}.</li>
+     * </ul>
      */
     public <T> Future<T> withPermit(EventExecutor executor, Supplier<? extends Future<T>> action) {
+        return withPermit(executor, asFunction(action));
+    }
+
+    /**
+     * As {@link #withPermit(EventExecutor, Supplier)}, but the action receives the future
+     * returned to the caller, so that it can observe a cancellation: {@code isCancelled()} tells
+     * whether the caller gave up, and a listener added to it runs when that happens. The action
+     * decides what to do; the permit is still released only when the action's own future
+     * completes. An action whose future really stops the work when cancelled (a timer, a call
+     * whose {@code cancel} aborts it) can pass the cancellation on:
+     * <pre>{@code
+     * sem.withPermit(ex, caller -> {
+     *     Future<Response> call = backend.call(request);
+     *     caller.addListener(c -> { if (c.isCancelled()) call.cancel(false); });
+     *     return call;            // the permit is released when `call` completes (cancelled here)
+     * });
+     * }</pre>
+     * The action must not complete the future it receives.
+     */
+    public <T> Future<T> withPermit(EventExecutor executor,
+                                    Function<? super Future<T>, ? extends Future<T>> action) {
         Objects.requireNonNull(action, "action");
         return runHolding(acquire(executor), executor, action);
     }
@@ -245,6 +332,15 @@ public class AsyncSemaphore {
      */
     public <T> Future<T> withPermit(EventExecutor executor, long timeout, TimeUnit unit,
                                     Supplier<? extends Future<T>> action) {
+        return withPermit(executor, timeout, unit, asFunction(action));
+    }
+
+    /**
+     * As {@link #withPermit(EventExecutor, long, TimeUnit, Supplier)}, the action receiving the
+     * caller's future as in {@link #withPermit(EventExecutor, Function)}.
+     */
+    public <T> Future<T> withPermit(EventExecutor executor, long timeout, TimeUnit unit,
+                                    Function<? super Future<T>, ? extends Future<T>> action) {
         Objects.requireNonNull(action, "action");
         return runHolding(acquire(executor, timeout, unit), executor, action);
     }
@@ -273,8 +369,9 @@ public class AsyncSemaphore {
                 if ((s & CLOSED) != 0 && !owed) {
                     return executor.newFailedFuture(closedException());
                 }
-                if ((s & QUEUED) == 0 && (int) s >= n) {   // released since the fast path
-                    if (STATE.compareAndSet(this, s, s - n)) {
+                if ((s & QUEUED) == 0 && available(s) >= n) {   // released since the fast path
+                    if (STATE.compareAndSet(this, s, s - permits(n))) {
+                        granted(n);
                         return SucceededFutures.of(executor);
                     }
                     continue;
@@ -293,22 +390,27 @@ public class AsyncSemaphore {
                     break;
                 }
             }
-            w = new PermitWaiter(executor, n, owed, this);
-            queue.addLast(w);
+            w = new PermitWaiter(executor, queue, n, owed);
+            queue.enqueue(w);
         }
-        if (timeoutNanos > 0) {
-            w.startTimer(timeoutNanos);
-        }
-        return w;
+        return queue.armTimer(w, timeoutNanos);
     }
 
     private boolean tryAcquire0(int n) {
         for (;;) {
             long s = state;
-            if ((s & FLAGS) != 0 || (int) s < n) {
+            if ((s & FLAGS) != 0 || available(s) < n) {
+                if ((s & RESIZING) != 0) {
+                    // A resize is under way under the monitor: wait for it (O(1)) and look
+                    // again, rather than fail though permits may be free before and after it.
+                    synchronized (queue) {
+                        continue;
+                    }
+                }
                 return false;
             }
-            if (STATE.compareAndSet(this, s, s - n)) {
+            if (STATE.compareAndSet(this, s, s - permits(n))) {
+                granted(n);
                 return true;
             }
         }
@@ -340,10 +442,14 @@ public class AsyncSemaphore {
                 releaseSlow(n);
                 return;
             }
-            if ((int) s > maxPermits - n) {
-                throw overRelease(n, (int) s);
+            int max = maxPermits;                 // read after the word: see "Resizing"
+            if ((long) available(s) + n > max) {
+                if (state != s) {
+                    continue;                     // a resize may have moved the bound: look again
+                }
+                throw overRelease(n, available(s));
             }
-            if (STATE.compareAndSet(this, s, s + n)) {
+            if (STATE.compareAndSet(this, s, s + permits(n))) {
                 return;
             }
         }
@@ -352,93 +458,149 @@ public class AsyncSemaphore {
     private void releaseSlow(int n) {
         PermitWaiter granted;
         synchronized (queue) {
-            granted = addAndGrantLocked(n);
+            addLocked(n);
+            serveLocked();
+            granted = queue.takeChain();
         }
-        completeAll(granted);
+        queue.completeGranted(granted);
     }
 
-    /**
-     * Adds {@code n} permits (0 after a waiter left) and unlinks every waiter that can now be
-     * served, in FIFO order. Caller holds the monitor. Returns the chain of granted waiters,
-     * which the caller must hand to {@link #completeAll} after dropping the monitor.
-     */
-    private PermitWaiter addAndGrantLocked(int n) {
-        long s = state;
-        if ((s & FLAGS) == 0) {
-            // Nobody queued, so nothing to grant; fast paths may race on the count.
-            for (;;) {
-                if ((int) s > maxPermits - n) {
-                    throw overRelease(n, (int) s);
-                }
-                if (STATE.compareAndSet(this, s, s + n)) {
-                    return null;
-                }
-                s = state;
+    /** Adds {@code n} permits, or throws the over-release and changes nothing. Monitor. */
+    private void addLocked(int n) {
+        for (;;) {
+            long s = state;
+            if ((long) available(s) + n > maxPermits) {
+                throw overRelease(n, available(s));
             }
-        }
-        // A flag is set: only monitor holders write the word now.
-        int available = (int) s;
-        if (available > maxPermits - n) {
-            throw overRelease(n, available);
-        }
-        available += n;
-        PermitWaiter first = null;
-        PermitWaiter last = null;
-        PermitWaiter head;
-        while ((head = queue.peekFirst()) != null && head.permits <= available) {
-            queue.pollFirst();
-            if (!head.claim()) {
-                continue;                   // completed behind our back: it gets nothing
-            }
-            available -= head.permits;
-            if (last == null) {
-                first = head;
-            } else {
-                last.nextGranted = head;
-            }
-            last = head;
-        }
-        state = available | (queue.isEmpty() ? 0 : QUEUED) | (s & CLOSED);
-        return first;
-    }
-
-    /**
-     * Completes granted waiters outside the monitor. A grant is final (the waiter was claimed),
-     * so completion fails only if someone completed the promise behind our back; its permits
-     * are then given back, in a loop rather than by recursion.
-     */
-    private void completeAll(PermitWaiter granted) {
-        while (granted != null) {
-            int refused = 0;
-            for (PermitWaiter w = granted; w != null; ) {
-                PermitWaiter next = w.detachNext();
-                if (!w.completeGranted(null)) {
-                    refused += w.permits;
-                }
-                w = next;
-            }
-            if (refused == 0) {
+            if ((s & FLAGS) != 0) {
+                state = s + permits(n);          // a flag is set: only monitor holders write the word
                 return;
             }
-            synchronized (queue) {
-                granted = addAndGrantLocked(refused);
+            if (STATE.compareAndSet(this, s, s + permits(n))) {
+                return;                          // no flag: fast paths may race on the count
             }
         }
     }
 
-    /** Cancel or timeout of {@code w}: takes it out of the queue if it is still there. */
-    private boolean abandon(PermitWaiter w, boolean claim) {
-        PermitWaiter granted;
-        synchronized (queue) {
-            if (!queue.remove(w, claim)) {
-                return false;
-            }
-            // If w was the head, the new head may be servable with the permits reserved so far;
-            // if the queue is now empty, QUEUED must go (I1, I2).
-            granted = addAndGrantLocked(0);
+    /**
+     * The decision of whom to serve: grants the head waiters in FIFO order while the available
+     * permits cover the head's request, then sets QUEUED to match the queue (I1, I2). Monitor.
+     */
+    private void serveLocked() {
+        long s = state;
+        if ((s & QUEUED) == 0) {
+            return;                              // nobody queued (I1): nothing to serve
         }
-        completeAll(granted);
-        return true;
+        int available = available(s);
+        PermitWaiter head;
+        while ((head = queue.peekFirst()) != null && head.permits <= available) {
+            if (queue.grantFirst()) {
+                available -= head.permits;
+                granted(head.permits);
+            }
+        }
+        state = ((long) available << COUNT_SHIFT) | (s & EPOCH_MASK) | (queue.isEmpty() ? 0 : QUEUED) | (s & CLOSED);
+    }
+
+    /** The semaphore's side of the wait queue: after a waiter left, or refused its grant. */
+    private final class Serving implements WaitQueue.Policy<PermitWaiter> {
+        @Override
+        public void serveLocked() {
+            AsyncSemaphore.this.serveLocked();
+        }
+
+        @Override
+        public void takeBackLocked(PermitWaiter refused) {
+            granted(-refused.permits);
+            addLocked(refused.permits);
+        }
+    }
+
+    // ---------------------------------------------------------------- resizing
+
+    /**
+     * Shrinks the number of permits by {@code reduction}, like
+     * {@link java.util.concurrent.Semaphore}'s protected {@code reducePermits}, for limits that
+     * change while the semaphore is in use (an adaptive concurrency limit). The permits are
+     * taken from the available ones; if fewer are available, {@link #availablePermits()} goes
+     * negative: held permits are never revoked, and the semaphore stays short until that many
+     * more releases have come in. Queued waiters keep their place and wait until releases
+     * bring availability back to what the head wants. It never blocks and never waits.
+     *
+     * <p>Growing is {@link #release(int) release(n)}: it serves queued waiters at once, in FIFO
+     * order, as far as the permits go. So a limit moved from {@code L} to {@code L'} is
+     * {@code reducePermits(L - L')} or {@code release(L' - L)}, whatever is held or queued.
+     *
+     * <p>On an {@link AsyncBoundedSemaphore} the bound goes down by {@code reduction} too: the
+     * bound stays "the permits this semaphore manages", so a release that would raise the
+     * available permits above the reduced bound (a release with nothing held for it) still
+     * throws; growing a bounded semaphore with {@code release} is therefore refused, as any
+     * over-release is. A waiter already queued for more permits than the reduced bound can
+     * then only be served after it is cancelled, times out or the semaphore is closed.
+     *
+     * <p>Works on a closed semaphore too (harmlessly). A {@code reducePermits} and the
+     * operations it races are linearizable, like every other operation here.
+     *
+     * @param reduction the number of permits to remove, {@code >= 0} ({@code 0} does nothing)
+     * @throws IllegalArgumentException if {@code reduction} is negative, or if it would take
+     *         the available permits (or a bounded semaphore's bound) below
+     *         {@code Integer.MIN_VALUE}; nothing is changed then
+     */
+    public void reducePermits(int reduction) {
+        if (reduction < 0) {
+            throw new IllegalArgumentException("reduction must be >= 0, was " + reduction);
+        }
+        if (reduction == 0) {
+            return;
+        }
+        synchronized (queue) {
+            if (bounded) {
+                // Fast paths must not CAS the word while the bound and the count disagree.
+                long s;
+                do {
+                    s = state;
+                } while (!STATE.compareAndSet(this, s, s | RESIZING));
+                // Only monitor holders write the word now.
+                long newAvailable = (long) available(s) - reduction;
+                long newMax = (long) maxPermits - reduction;
+                if (newAvailable < Integer.MIN_VALUE || newMax < Integer.MIN_VALUE) {
+                    state = s;
+                    throw tooFarReduced(reduction);
+                }
+                maxPermits = (int) newMax;
+                state = resized(s, (int) newAvailable);
+            } else {
+                for (;;) {
+                    long s = state;
+                    long newAvailable = (long) available(s) - reduction;
+                    if (newAvailable < Integer.MIN_VALUE) {
+                        throw tooFarReduced(reduction);
+                    }
+                    if (STATE.compareAndSet(this, s, resized(s, (int) newAvailable))) {
+                        break;
+                    }
+                }
+            }
+            // Availability only went down: the head (if any) still cannot be served (I2).
+        }
+    }
+
+    /** The word {@code s} with {@code available} permits, the epoch bumped, and RESIZING clear. */
+    private static long resized(long s, int available) {
+        return ((long) available << COUNT_SHIFT) | (((s & EPOCH_MASK) + EPOCH_ONE) & EPOCH_MASK) | (s & (QUEUED | CLOSED));
+    }
+
+    private IllegalArgumentException tooFarReduced(int reduction) {
+        return new IllegalArgumentException("reducePermits(" + reduction + ") would take " + this
+                + " below Integer.MIN_VALUE permits");
+    }
+
+    private static int available(long s) {
+        return (int) (s >> COUNT_SHIFT);
+    }
+
+    private static long permits(int n) {
+        return (long) n << COUNT_SHIFT;
     }
 
     // ---------------------------------------------------------------- closing
@@ -457,8 +619,7 @@ public class AsyncSemaphore {
      * release them (harmlessly). Closing twice does nothing.
      */
     public void close(Throwable cause) {
-        PermitWaiter first = null;
-        PermitWaiter last = null;
+        PermitWaiter failed;
         PermitWaiter granted;
         synchronized (queue) {
             if (isClosed()) {
@@ -474,27 +635,18 @@ public class AsyncSemaphore {
             for (PermitWaiter w = queue.peekFirst(); w != null; ) {
                 PermitWaiter next = queue.nextOf(w);
                 if (!w.owed) {
-                    queue.remove(w);
-                    if (last == null) {
-                        first = w;
-                    } else {
-                        last.nextGranted = w;
-                    }
-                    last = w;
+                    queue.takeOut(w);
                 }
                 w = next;
             }
+            failed = queue.takeChain();
             // An owed waiter left behind may now be at the head and servable (I2); this also
             // clears QUEUED if nobody is left.
-            granted = addAndGrantLocked(0);
+            serveLocked();
+            granted = queue.takeChain();
         }
-        ClosedException closed = closedException();
-        for (PermitWaiter w = first; w != null; ) {
-            PermitWaiter next = w.detachNext();
-            w.completeFailed(closed);
-            w = next;
-        }
-        completeAll(granted);
+        WaitQueue.failAll(failed, closedException());
+        queue.completeGranted(granted);
     }
 
     /** Whether {@link #close()} was called. */
@@ -510,10 +662,12 @@ public class AsyncSemaphore {
 
     /**
      * The number of permits available now. While waiters are queued this may be positive (the
-     * permits reserved for a multi-permit head waiter) though {@code tryAcquire} fails.
+     * permits reserved for a multi-permit head waiter) though {@code tryAcquire} fails. After
+     * {@link #reducePermits(int)} it may be negative: that many releases must come in before a
+     * permit is available again.
      */
     public int availablePermits() {
-        return (int) state;
+        return available(state);
     }
 
     /** The number of queued waiters now (cancelled and timed-out ones have already left). */
@@ -530,7 +684,7 @@ public class AsyncSemaphore {
     public String toString() {
         long s = state;
         return getClass().getSimpleName() + '@' + Integer.toHexString(System.identityHashCode(this))
-                + "{permits=" + (int) s + ", queued=" + queue.size() + ((s & CLOSED) != 0 ? ", closed}" : "}");
+                + "{permits=" + available(s) + ", queued=" + queue.size() + ((s & CLOSED) != 0 ? ", closed}" : "}");
     }
 
     /**
@@ -546,8 +700,14 @@ public class AsyncSemaphore {
                 return "I1: QUEUED is " + queued + " but the queue holds " + queue.size();
             }
             PermitWaiter head = queue.peekFirst();
-            if (head != null && head.permits <= (int) s) {
-                return "I2: the head waits for " + head.permits + " permit(s) while " + (int) s + " are available";
+            if (head != null && head.permits <= available(s)) {
+                return "I2: the head waits for " + head.permits + " permit(s) while " + available(s) + " are available";
+            }
+            if ((s & RESIZING) != 0) {
+                return "RESIZING is set outside reducePermits";
+            }
+            if (available(s) > maxPermits) {
+                return "available " + available(s) + " above the bound " + maxPermits;
             }
             for (PermitWaiter w = head; (s & CLOSED) != 0 && w != null; w = queue.nextOf(w)) {
                 if (!w.owed) {
@@ -560,6 +720,17 @@ public class AsyncSemaphore {
 
     // ---------------------------------------------------------------- shared with subclasses and AsyncLock
 
+    /**
+     * Called when {@code n} permits are granted, at the moment the grant becomes final: after the
+     * fast path's CAS, or under the monitor when a queued waiter is granted (before its future
+     * completes); with {@code -n} when such a grant is taken back because its promise had been
+     * completed behind the semaphore's back. For AsyncReadWriteLock, which must know who holds
+     * before the holder's future can be seen done. Must be quick, must not throw, and must not
+     * call user code (it may run under the monitor).
+     */
+    void granted(int n) {
+    }
+
     IllegalStateException overRelease(int n, int available) {
         return new IllegalStateException("release(" + n + ") would raise the available permits of "
                 + this + " from " + available + " above its maximum of " + maxPermits);
@@ -567,10 +738,18 @@ public class AsyncSemaphore {
 
     /**
      * Runs {@code action} on {@code executor} once {@code acquired} succeeds and releases one
-     * permit exactly once when the action's future completes. Shared by withPermit and withLock.
+     * permit exactly once when the action's own future completes. Shared by withPermit and
+     * withLock; see withPermit for the contract. A cancel of the result reaches the acquire
+     * (which leaves the queue if still there) but never the action's future.
      */
     final <T> Future<T> runHolding(Future<Void> acquired, EventExecutor executor,
-                                   Supplier<? extends Future<T>> action) {
+                                   Function<? super Future<T>, ? extends Future<T>> action) {
+        return runHolding(acquired, executor, action, () -> release0(1));
+    }
+
+    /** As above, ending the hold with {@code release} (AsyncReadWriteLock's writers give back all permits). */
+    final <T> Future<T> runHolding(Future<Void> acquired, EventExecutor executor,
+                                   Function<? super Future<T>, ? extends Future<T>> action, Runnable release) {
         Promise<T> result = executor.newPromise();
         result.addListener(r -> {
             if (r.isCancelled()) {
@@ -584,29 +763,30 @@ public class AsyncSemaphore {
                 }
                 return;
             }
-            if (result.isDone()) {          // cancelled between the grant and now
-                release0(1);
+            if (result.isDone()) {          // cancelled between the grant and now: never run
+                release.run();
                 return;
             }
             Future<T> running;
             try {
-                running = Objects.requireNonNull(action.get(), "action returned a null future");
+                running = Objects.requireNonNull(action.apply(result), "action returned a null future");
             } catch (Throwable t) {
-                release0(1);
+                release.run();
                 result.tryFailure(t);
                 return;
             }
+            // Only the action's own completion releases: a cancelled result leaves it alone.
             running.addListener(done -> {
-                release0(1);                // before completing, so the result's listeners can re-acquire
+                release.run();                // before completing, so the result's listeners can re-acquire
                 propagate(done, result);
-            });
-            result.addListener(r -> {
-                if (r.isCancelled()) {
-                    running.cancel(false);
-                }
             });
         });
         return result;
+    }
+
+    static <T> Function<Future<T>, Future<T>> asFunction(Supplier<? extends Future<T>> action) {
+        Objects.requireNonNull(action, "action");
+        return ignored -> action.get();
     }
 
     @SuppressWarnings("unchecked")
@@ -635,23 +815,16 @@ public class AsyncSemaphore {
     private static final class PermitWaiter extends Waiter<Void> {
         final int permits;
         final boolean owed;               // see acquireOwed: close() leaves it queued
-        private final AsyncSemaphore owner;
 
-        PermitWaiter(EventExecutor executor, int permits, boolean owed, AsyncSemaphore owner) {
-            super(executor);
+        PermitWaiter(EventExecutor executor, WaitQueue<PermitWaiter> queue, int permits, boolean owed) {
+            super(executor, queue);
             this.permits = permits;
             this.owed = owed;
-            this.owner = owner;
-        }
-
-        @Override
-        protected boolean abandon(boolean claim) {
-            return owner.abandon(this, claim);
         }
 
         @Override
         protected String describeWait() {
-            return permits + " permit(s) of " + owner;
+            return permits + " permit(s) of " + super.describeWait();
         }
     }
 }

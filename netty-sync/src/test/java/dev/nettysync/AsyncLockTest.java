@@ -5,20 +5,28 @@ import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.Promise;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 
 import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class AsyncLockTest {
+    @RegisterExtension
+    final EventLoops loops = new EventLoops();
+    @RegisterExtension
+    final Invariants invariants = new Invariants();
     private static final EventExecutor IMMEDIATE = ImmediateEventExecutor.INSTANCE;
 
     @Test
     void lockIsExclusiveAndHandedOverInFifoOrder() {
         AsyncLock lock = new AsyncLock();
+        invariants.check(lock);
         List<String> order = new ArrayList<>();
         assertThat(lock.lock(IMMEDIATE).isSuccess()).isTrue();
         assertThat(lock.isLocked()).isTrue();
@@ -40,6 +48,7 @@ class AsyncLockTest {
     @Test
     void unlockingAnUnlockedLockThrowsAndChangesNothing() {
         AsyncLock lock = new AsyncLock();
+        invariants.check(lock);
         assertThatThrownBy(lock::unlock).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("not locked");
         assertThat(lock.tryLock()).isTrue();
@@ -52,6 +61,7 @@ class AsyncLockTest {
     @Test
     void itIsNotReentrant() {
         AsyncLock lock = new AsyncLock();
+        invariants.check(lock);
         assertThat(lock.tryLock()).isTrue();
         Future<Void> again = lock.lock(IMMEDIATE);
         assertThat(again.isDone()).as("a second lock by the same caller waits").isFalse();
@@ -62,6 +72,7 @@ class AsyncLockTest {
     @Test
     void aCancelledWaiterLeavesAndTheNextOneGetsTheLock() {
         AsyncLock lock = new AsyncLock();
+        invariants.check(lock);
         assertThat(lock.tryLock()).isTrue();
         Future<Void> a = lock.lock(IMMEDIATE);
         Future<Void> b = lock.lock(IMMEDIATE);
@@ -74,6 +85,7 @@ class AsyncLockTest {
     @Test
     void withLockUnlocksExactlyOnceWhateverTheActionDoes() {
         AsyncLock lock = new AsyncLock();
+        invariants.check(lock);
         Promise<Integer> p = IMMEDIATE.newPromise();
         Future<Integer> r = lock.withLock(IMMEDIATE, () -> p);
         assertThat(lock.isLocked()).isTrue();
@@ -93,6 +105,7 @@ class AsyncLockTest {
     @Test
     void maxPendingAndCloseApplyToTheLock() {
         AsyncLock lock = new AsyncLock(1);
+        invariants.check(lock);
         assertThat(lock.tryLock()).isTrue();
         Future<Void> a = lock.lock(IMMEDIATE);
         assertThat(lock.lock(IMMEDIATE).cause()).isInstanceOf(QueueFullException.class);
@@ -100,6 +113,40 @@ class AsyncLockTest {
         assertThat(a.cause()).isInstanceOf(ClosedException.class);
         assertThat(lock.lock(IMMEDIATE, 1, SECONDS).cause()).isInstanceOf(ClosedException.class);
         lock.unlock();
+        assertThat(lock.isLocked()).isFalse();
+    }
+
+    @Test
+    void cancellingWithLockWhileTheActionRunsNeverLetsASecondHolderIn() {
+        AsyncLock lock = new AsyncLock();
+        invariants.check(lock);
+        AtomicInteger inside = new AtomicInteger();        // actions whose code is running now
+        AtomicInteger mostInside = new AtomicInteger();
+        List<Promise<String>> work = new ArrayList<>();    // each action's own future, completed by its code
+        Supplier<Future<String>> action = () -> {
+            mostInside.accumulateAndGet(inside.incrementAndGet(), Math::max);
+            Promise<String> p = IMMEDIATE.newPromise();
+            work.add(p);
+            return p;                                      // the rest of the action runs later
+        };
+        Future<String> first = lock.withLock(IMMEDIATE, action);
+        Future<String> second = lock.withLock(IMMEDIATE, action);
+
+        assertThat(first.cancel(false)).as("the caller gives up at once").isTrue();
+        assertThat(first.isCancelled()).isTrue();
+        assertThat(work).as("the second action must wait for the first one's code to finish").hasSize(1);
+        assertThat(work.get(0).isDone()).as("the action's own future is left alone").isFalse();
+        assertThat(lock.isLocked()).isTrue();
+
+        inside.decrementAndGet();                          // the first action's last step
+        work.get(0).setSuccess("first");
+        assertThat(work).as("now the second one runs").hasSize(2);
+        assertThat(first.isCancelled()).as("the caller's cancel stands").isTrue();
+        inside.decrementAndGet();
+        work.get(1).setSuccess("second");
+
+        assertThat(second.getNow()).isEqualTo("second");
+        assertThat(mostInside.get()).as("two holders never overlapped").isEqualTo(1);
         assertThat(lock.isLocked()).isFalse();
     }
 }

@@ -8,9 +8,8 @@ import io.netty.util.concurrent.FastThreadLocalThread;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.Promise;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -35,37 +34,18 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * threading checks on real {@link DefaultEventLoop}s.
  */
 class AsyncSemaphoreTest {
+    @RegisterExtension
+    final EventLoops loops = new EventLoops();
+    @RegisterExtension
+    final Invariants invariants = new Invariants();
     private static final EventExecutor IMMEDIATE = ImmediateEventExecutor.INSTANCE;
 
-    private final List<EventLoop> loops = new ArrayList<>();
-    private final List<AsyncSemaphore> checked = new ArrayList<>();
-
-    /** Every semaphore a test made through {@link #semaphore} has its invariants checked after it. */
-    @AfterEach
-    void invariantsHold() {
-        for (AsyncSemaphore sem : checked) {
-            assertThat(sem.brokenInvariant()).as("%s", sem).isNull();
-        }
-    }
 
     private AsyncSemaphore semaphore(int permits) {
-        AsyncSemaphore sem = new AsyncSemaphore(permits);
-        checked.add(sem);
-        return sem;
+        return invariants.check(new AsyncSemaphore(permits));
     }
 
-    @AfterEach
-    void shutdownLoops() {
-        for (EventLoop l : loops) {
-            l.shutdownGracefully(0, 1, SECONDS).syncUninterruptibly();
-        }
-    }
 
-    private EventLoop newLoop() {
-        EventLoop l = new DefaultEventLoop();
-        loops.add(l);
-        return l;
-    }
 
     // ------------------------------------------------------------ basics
 
@@ -93,7 +73,7 @@ class AsyncSemaphoreTest {
 
     @Test
     void anAcquireThatNeedsNoWaitAllocatesNoFutureAndItsListenersRunOnTheNamedExecutor() throws Exception {
-        EventLoop loop = newLoop();
+        EventLoop loop = loops.newLoop();
         AsyncSemaphore sem = semaphore(2);
         Future<Void> first = sem.acquire(loop);
         Future<Void> second = sem.acquire(loop);
@@ -223,7 +203,7 @@ class AsyncSemaphoreTest {
     @Test
     void aWaiterCancelledInTheSameTickAsTheReleaseLetsTheNextWaiterHaveIt() {
         // CPython test_locks: cancel and release in one event-loop tick, before anything else runs.
-        EventLoop loop = newLoop();
+        EventLoop loop = loops.newLoop();
         AsyncSemaphore sem = semaphore(0);
         List<Future<Void>> waiters = loop.submit(() -> List.of(sem.acquire(loop), sem.acquire(loop)))
                 .syncUninterruptibly().getNow();
@@ -426,8 +406,8 @@ class AsyncSemaphoreTest {
 
     @Test
     void timeoutRacingGrantOnRealLoopsNeverLosesOrDuplicatesAPermit() throws Exception {
-        EventLoop waiterLoop = newLoop();
-        EventLoop releaserLoop = newLoop();
+        EventLoop waiterLoop = loops.newLoop();
+        EventLoop releaserLoop = loops.newLoop();
         AsyncSemaphore sem = semaphore(0);
         int runs = 2_000;
         AtomicInteger granted = new AtomicInteger();
@@ -468,6 +448,7 @@ class AsyncSemaphoreTest {
     @Test
     void beyondMaxPendingAcquireFailsFastAndQueuesNothing() {
         AsyncSemaphore sem = new AsyncSemaphore(0, 2);
+        invariants.check(sem);
         Future<Void> a = sem.acquire(IMMEDIATE);
         Future<Void> b = sem.acquire(IMMEDIATE);
         Future<Void> c = sem.acquire(IMMEDIATE);
@@ -482,6 +463,7 @@ class AsyncSemaphoreTest {
     @Test
     void maxPendingZeroMeansNeverWait() {
         AsyncSemaphore sem = new AsyncSemaphore(1, 0);
+        invariants.check(sem);
         assertThat(sem.acquire(IMMEDIATE).isSuccess()).isTrue();
         assertThat(sem.acquire(IMMEDIATE).cause()).isInstanceOf(QueueFullException.class);
     }
@@ -522,11 +504,164 @@ class AsyncSemaphoreTest {
         assertThat(sem.availablePermits()).isEqualTo(1);
     }
 
+    // ------------------------------------------------------------ resizing
+
+    @Test
+    void reducePermitsTakesFromTheAvailableOnesAndMayGoNegativeWithoutRevokingHeldPermits() {
+        AsyncSemaphore sem = semaphore(3);
+        assertThat(sem.tryAcquire(2)).isTrue();                // two held
+        sem.reducePermits(3);                                  // limit 3 -> 0
+        assertThat(sem.availablePermits()).as("short by the two still held").isEqualTo(-2);
+        assertThat(sem.tryAcquire()).isFalse();
+        sem.release();
+        assertThat(sem.availablePermits()).isEqualTo(-1);
+        sem.release();
+        assertThat(sem.availablePermits()).as("the held permits came back, none is free").isZero();
+        sem.release(2);                                        // limit 0 -> 2
+        assertThat(sem.tryAcquire(2)).isTrue();
+        sem.reducePermits(0);
+        assertThat(sem.availablePermits()).isZero();
+    }
+
+    @Test
+    void queuedWaitersWaitUntilReleasesBringAvailabilityBack() {
+        AsyncSemaphore sem = semaphore(2);
+        assertThat(sem.tryAcquire(2)).isTrue();
+        Future<Void> a = sem.acquire(IMMEDIATE);
+        Future<Void> b = sem.acquire(IMMEDIATE);
+        sem.reducePermits(1);                                  // limit 2 -> 1
+        assertThat(sem.availablePermits()).isEqualTo(-1);
+        assertThat(sem.queueLength()).isEqualTo(2);
+        sem.release();
+        assertThat(a.isDone()).as("the first release only pays the reduction back").isFalse();
+        sem.release();
+        assertThat(a.isSuccess()).isTrue();
+        assertThat(b.isDone()).as("one permit now, and a holds it").isFalse();
+        sem.release();
+        assertThat(b.isSuccess()).isTrue();
+        sem.release();
+        assertThat(sem.availablePermits()).isEqualTo(1);
+    }
+
+    @Test
+    void growingByReleaseServesQueuedWaitersAtOnceInFifoOrder() {
+        AsyncSemaphore sem = semaphore(0);
+        List<String> order = new ArrayList<>();
+        sem.acquire(IMMEDIATE, 1).addListener(f -> order.add("a:1"));
+        sem.acquire(IMMEDIATE, 2).addListener(f -> order.add("b:2"));
+        sem.acquire(IMMEDIATE, 1).addListener(f -> order.add("c:1"));
+        sem.acquire(IMMEDIATE, 3).addListener(f -> order.add("d:3"));
+        sem.release(4);                                        // limit 0 -> 4
+        assertThat(order).containsExactly("a:1", "b:2", "c:1");
+        assertThat(sem.queueLength()).isEqualTo(1);
+        assertThat(sem.availablePermits()).isZero();
+    }
+
+    @Test
+    void aReductionWhileAMultiPermitHeadWaitsKeepsItsReservedPermitsCounted() {
+        AsyncSemaphore sem = semaphore(3);
+        assertThat(sem.tryAcquire(3)).isTrue();
+        Future<Void> big = sem.acquire(IMMEDIATE, 3);
+        sem.release(2);                                        // reserved for big
+        sem.reducePermits(2);                                  // limit 3 -> 1: big can never run now...
+        assertThat(sem.availablePermits()).isZero();
+        sem.release();
+        assertThat(big.isDone()).isFalse();
+        sem.release(2);                                        // ...until the limit grows back to 3
+        assertThat(big.isSuccess()).isTrue();
+        assertThat(sem.availablePermits()).isZero();
+    }
+
+    @Test
+    void reducePermitsRefusesBadArgumentsAndChangesNothing() {
+        AsyncSemaphore sem = semaphore(1);
+        assertThatThrownBy(() -> sem.reducePermits(-1)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("-1");
+        sem.reducePermits(Integer.MAX_VALUE);
+        assertThat(sem.availablePermits()).isEqualTo(1 - Integer.MAX_VALUE);
+        sem.reducePermits(2);
+        assertThat(sem.availablePermits()).isEqualTo(Integer.MIN_VALUE);
+        assertThatThrownBy(() -> sem.reducePermits(1)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("Integer.MIN_VALUE");
+        assertThat(sem.availablePermits()).isEqualTo(Integer.MIN_VALUE);
+        sem.release(Integer.MAX_VALUE);
+        assertThat(sem.availablePermits()).as("no borrow into the flags").isEqualTo(-1);
+        assertThat(sem.isClosed()).isFalse();
+        assertThat(sem.queueLength()).isZero();
+    }
+
+    @Test
+    void aNegativeCountNeverLooksLikeAFlagToTheFastPaths() {
+        AsyncSemaphore sem = semaphore(0);
+        sem.reducePermits(1);
+        Future<Void> w = sem.acquire(IMMEDIATE);
+        assertThat(w.isDone()).isFalse();
+        w.cancel(false);
+        sem.release();
+        assertThat(sem.tryAcquire()).isFalse();
+        sem.release();
+        assertThat(sem.tryAcquire()).isTrue();
+        assertThat(sem.isClosed()).isFalse();
+        sem.close();
+        sem.reducePermits(1);                                  // harmless once closed
+        assertThat(sem.isClosed()).isTrue();
+        assertThat(sem.availablePermits()).isEqualTo(-1);
+    }
+
+    @Test
+    void onABoundedSemaphoreReducePermitsLowersTheBoundSoAnOverReleaseIsStillCaught() {
+        AsyncBoundedSemaphore sem = new AsyncBoundedSemaphore(3);
+        invariants.check(sem);
+        invariants.check(sem);
+        assertThat(sem.tryAcquire(2)).isTrue();
+        sem.reducePermits(2);                                  // bound 3 -> 1, available 1 -> -1
+        assertThat(sem.availablePermits()).isEqualTo(-1);
+        sem.release();
+        sem.release();                                         // the two held permits came back
+        assertThat(sem.availablePermits()).isEqualTo(1);
+        assertThatThrownBy(sem::release).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("maximum of 1");
+        assertThat(sem.availablePermits()).isEqualTo(1);
+        assertThatThrownBy(() -> sem.acquire(IMMEDIATE, 2)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("never holds more than 1");
+    }
+
+    @Test
+    void tryAcquireAndReleaseRacingBoundedResizesOnThreadsStayConsistent() throws Exception {
+        // Sanity on real threads (Lincheck model-checks the same race): resizes of a bounded
+        // semaphore never make a legitimate release throw nor a held permit vanish.
+        int rounds = 20_000;
+        AsyncBoundedSemaphore sem = new AsyncBoundedSemaphore(rounds + 4);
+        invariants.check(sem);
+        invariants.check(sem);
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread user = new Thread(() -> {
+            try {
+                for (int i = 0; i < rounds; i++) {
+                    if (sem.tryAcquire()) {
+                        sem.release();
+                    }
+                }
+            } catch (Throwable t) {
+                failure.set(t);
+            }
+        });
+        user.start();
+        for (int i = 0; i < rounds; i++) {
+            sem.reducePermits(1);
+        }
+        user.join();
+        assertThat(failure.get()).isNull();
+        assertThat(sem.availablePermits()).isEqualTo(4);
+        assertThatThrownBy(sem::release).isInstanceOf(IllegalStateException.class);
+    }
+
     // ------------------------------------------------------------ bounded
 
     @Test
     void overReleasingABoundedSemaphoreThrowsAndChangesNothing() {
         AsyncBoundedSemaphore sem = new AsyncBoundedSemaphore(2);
+        invariants.check(sem);
         assertThatThrownBy(sem::release).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("maximum of 2");
         assertThat(sem.availablePermits()).isEqualTo(2);
@@ -542,6 +677,7 @@ class AsyncSemaphoreTest {
     @Test
     void overReleaseIsCaughtAlsoWhileWaitersAreQueued() {
         AsyncBoundedSemaphore sem = new AsyncBoundedSemaphore(2);
+        invariants.check(sem);
         assertThat(sem.tryAcquire(2)).isTrue();
         Future<Void> big = sem.acquire(IMMEDIATE, 2);
         sem.release();
@@ -602,13 +738,70 @@ class AsyncSemaphoreTest {
     }
 
     @Test
-    void withPermitReleasesWhenTheActionIsCancelledAndCancellingTheResultCancelsTheAction() {
+    void cancellingWithPermitWhileTheActionRunsLeavesTheActionAloneAndKeepsThePermitUntilItEnds() {
+        AsyncSemaphore sem = semaphore(2);
+        AtomicInteger running = new AtomicInteger();
+        AtomicInteger mostRunning = new AtomicInteger();
+        List<Promise<String>> work = new ArrayList<>();
+        Supplier<Future<String>> action = () -> {
+            mostRunning.accumulateAndGet(running.incrementAndGet(), Math::max);
+            Promise<String> p = IMMEDIATE.newPromise();
+            work.add(p);
+            return p;
+        };
+        Future<String> a = sem.withPermit(IMMEDIATE, action);
+        Future<String> b = sem.withPermit(IMMEDIATE, action);
+        Future<String> c = sem.withPermit(IMMEDIATE, action);
+        assertThat(work).hasSize(2);
+
+        assertThat(a.cancel(false)).isTrue();
+        assertThat(a.isCancelled()).as("cancelled for the caller at once").isTrue();
+        assertThat(work.get(0).isDone()).as("the action's future is not touched").isFalse();
+        assertThat(work).as("c waits: a's code may still be running").hasSize(2);
+        assertThat(sem.queueLength()).isEqualTo(1);
+
+        running.decrementAndGet();
+        work.get(0).setSuccess("a finished anyway");
+        assertThat(a.isCancelled()).isTrue();
+        assertThat(work).as("a's permit went to c").hasSize(3);
+        running.decrementAndGet();
+        work.get(1).setSuccess("b");
+        running.decrementAndGet();
+        work.get(2).setSuccess("c");
+        assertThat(b.getNow()).isEqualTo("b");
+        assertThat(c.getNow()).isEqualTo("c");
+        assertThat(mostRunning.get()).as("never more actions than permits").isEqualTo(2);
+        assertThat(sem.availablePermits()).isEqualTo(2);
+    }
+
+    @Test
+    void anActionGivenTheCallersFutureMayObserveTheCancelAndStopItsOwnWork() {
         AsyncSemaphore sem = semaphore(1);
         Promise<String> backend = IMMEDIATE.newPromise();
-        Future<String> r = sem.withPermit(IMMEDIATE, () -> backend);
+        AtomicReference<Future<String>> seen = new AtomicReference<>();
+        Future<String> r = sem.withPermit(IMMEDIATE, (Future<String> caller) -> {
+            seen.set(caller);
+            caller.addListener(f -> {
+                if (f.isCancelled()) {
+                    backend.cancel(false);      // this call really stops when cancelled
+                }
+            });
+            return backend;
+        });
+        assertThat(seen.get()).as("the action receives the caller's future").isSameAs(r);
         assertThat(sem.availablePermits()).isZero();
         r.cancel(false);
-        assertThat(backend.isCancelled()).isTrue();
+        assertThat(backend.isCancelled()).as("the action chose to stop").isTrue();
+        assertThat(sem.availablePermits()).as("released once the action's future completed").isEqualTo(1);
+        assertThat(r.isCancelled()).isTrue();
+    }
+
+    @Test
+    void aTimedWithPermitWhoseActionObservesTheCallerRunsLikeTheUntimedOne() {
+        AsyncSemaphore sem = semaphore(1);
+        Future<Integer> r = sem.withPermit(IMMEDIATE, 1, SECONDS,
+                (Future<Integer> caller) -> IMMEDIATE.newSucceededFuture(caller.isCancelled() ? -1 : 42));
+        assertThat(r.getNow()).isEqualTo(42);
         assertThat(sem.availablePermits()).isEqualTo(1);
     }
 
@@ -684,6 +877,7 @@ class AsyncSemaphoreTest {
     @Test
     void withPermitFailsLikeTheAcquireWhenTheQueueIsFull() {
         AsyncSemaphore sem = new AsyncSemaphore(0, 0);
+        invariants.check(sem);
         Future<String> r = sem.withPermit(IMMEDIATE, () -> IMMEDIATE.newSucceededFuture("x"));
         assertThat(r.cause()).isInstanceOf(QueueFullException.class);
     }
@@ -692,8 +886,8 @@ class AsyncSemaphoreTest {
 
     @Test
     void listenersRunOnTheExecutorTheCallerNamed() throws Exception {
-        EventLoop callerLoop = newLoop();
-        EventLoop releaserLoop = newLoop();
+        EventLoop callerLoop = loops.newLoop();
+        EventLoop releaserLoop = loops.newLoop();
         AsyncSemaphore sem = semaphore(0);
         AtomicReference<Thread> listenerThread = new AtomicReference<>();
         CountDownLatch ran = new CountDownLatch(1);
@@ -730,8 +924,7 @@ class AsyncSemaphoreTest {
     void aHundredThousandChainedWaitersOnOneSmallStackLoopDoNotOverflow() throws Exception {
         int n = 100_000;
         ThreadFactory smallStack = r -> new FastThreadLocalThread(null, r, "small-stack-loop", 256 * 1024);
-        EventLoop loop = new DefaultEventLoop(smallStack);
-        loops.add(loop);
+        EventLoop loop = loops.newLoop(smallStack);
         AsyncSemaphore sem = semaphore(0);
         AtomicInteger served = new AtomicInteger();
         CountDownLatch all = new CountDownLatch(1);

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -22,7 +23,10 @@ import static org.assertj.core.api.Assertions.assertThat;
  * (1 or 2 permits), timed acquire with timeouts around the release cadence, tryAcquire, cancel
  * of random pending waiters, and releases both inline and hopped to another loop. It checks,
  * while running, that the permits held never exceed the limit, and at the end that every
- * future completed, every permit came back, and the queue is empty.
+ * future completed, every permit came back, and the queue is empty. The second run also resizes
+ * the semaphore live ({@code reducePermits(1)} and {@code release()} growing it back, the limit
+ * kept within 1..{@value #MAX_LIMIT}) and checks conservation: available + held == initial +
+ * grown - reduced, with in-use never above the largest limit.
  *
  * <p>Size: {@code -Dnettysync.stress.ops=N} operations in all (default 10^6, as in CI); run
  * {@code mvn -pl netty-sync verify -Dnettysync.stress.ops=10000000 -Dtest=SemaphoreStressTest}
@@ -32,8 +36,14 @@ class SemaphoreStressTest {
     private static final long OPS = Long.getLong("nettysync.stress.ops", 1_000_000);
     private static final int PERMITS = 3;
     private static final int MAX_PENDING_PER_ACTOR = 4;
+    private static final int MAX_LIMIT = 6;
 
     private final AsyncSemaphore sem = new AsyncSemaphore(PERMITS);
+    private final AtomicInteger limit = new AtomicInteger(PERMITS); // the limit the resizes aim at
+    private final AtomicLong reduced = new AtomicLong();
+    private final AtomicLong grown = new AtomicLong();
+    private final AtomicBoolean resizeBusy = new AtomicBoolean();
+    private boolean resizing;                                     // set before the actors start
     private final AtomicInteger inUse = new AtomicInteger();
     private final AtomicInteger maxInUse = new AtomicInteger();
     private final AtomicLong unfinished = new AtomicLong();  // futures + deferred releases not done
@@ -46,6 +56,18 @@ class SemaphoreStressTest {
 
     @Test
     void permitsAreConservedUnderRandomAcquireCancelTimeoutAndRelease() throws Exception {
+        run();
+    }
+
+    @Test
+    void permitsAreConservedWhileTheLimitIsResizedLive() throws Exception {
+        resizing = true;
+        run();
+        assertThat(reduced.get()).as("the test did shrink the limit").isPositive();
+        assertThat(grown.get()).as("the test did grow the limit").isPositive();
+    }
+
+    private void run() throws Exception {
         DefaultEventLoopGroup group = new DefaultEventLoopGroup(2);
         loops = new EventLoop[] {group.next(), group.next()};
         try {
@@ -60,16 +82,19 @@ class SemaphoreStressTest {
             }
             long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
             System.out.printf("SemaphoreStressTest: %,d ops in %,d ms (%,.0f ops/s): %,d grants, %,d tries ok,"
-                            + " %,d cancels won, %,d timeouts, max in use %d of %d%n",
+                            + " %,d cancels won, %,d timeouts, max in use %d of %d; resizes -%,d +%,d%n",
                     actors * perActor, millis, actors * perActor * 1000.0 / Math.max(1, millis),
-                    grants.get(), tries.get(), cancels.get(), timeouts.get(), maxInUse.get(), PERMITS);
+                    grants.get(), tries.get(), cancels.get(), timeouts.get(), maxInUse.get(), maxLimit(),
+                    reduced.get(), grown.get());
 
             assertThat(failure.get()).as("failure seen while running").isNull();
             assertThat(unfinished.get()).as("every future completed and every release ran").isZero();
-            assertThat(maxInUse.get()).isLessThanOrEqualTo(PERMITS);
+            assertThat(maxInUse.get()).isLessThanOrEqualTo(maxLimit());
             assertThat(inUse.get()).isZero();
             assertThat(sem.queueLength()).isZero();
-            assertThat(sem.availablePermits()).as("permits conserved").isEqualTo(PERMITS);
+            assertThat(sem.availablePermits()).as("permits conserved: available + held (0) == initial + grown - reduced")
+                    .isEqualTo(PERMITS + grown.get() - reduced.get());
+            assertThat(sem.availablePermits()).isEqualTo(limit.get());
             assertThat(sem.brokenInvariant()).isNull();
             assertThat(grants.get()).as("the test did grant through the queue").isPositive();
             assertThat(cancels.get()).as("the test did cancel queued waiters").isPositive();
@@ -103,10 +128,12 @@ class SemaphoreStressTest {
                     tries.incrementAndGet();
                     holdThenRelease(n);
                 }
+            } else if (resizing && op >= 85 && op < 90) {
+                resize(rnd.nextBoolean());
             } else {
                 // monitoring calls may be made from anywhere at any time
                 int available = sem.availablePermits();
-                if (available < 0 || available > PERMITS) {
+                if (available < (resizing ? -MAX_LIMIT : 0) || available > maxLimit()) {
                     fail("availablePermits() = " + available);
                 }
                 String broken = sem.brokenInvariant();    // I1, I2: nobody waits who could be served
@@ -135,11 +162,36 @@ class SemaphoreStressTest {
         }
     }
 
+    /** Moves the limit by one, within 1..MAX_LIMIT, as an adaptive limit would. */
+    private void resize(boolean grow) {
+        if (!resizeBusy.compareAndSet(false, true)) {
+            return;                        // one resize at a time, so the limit stays in 1..MAX_LIMIT
+        }
+        try {
+            int l = limit.get();
+            if (grow && l < MAX_LIMIT) {
+                grown.incrementAndGet();
+                sem.release();
+                limit.set(l + 1);
+            } else if (!grow && l > 1) {
+                reduced.incrementAndGet();
+                sem.reducePermits(1);
+                limit.set(l - 1);
+            }
+        } finally {
+            resizeBusy.set(false);
+        }
+    }
+
+    private int maxLimit() {
+        return resizing ? MAX_LIMIT : PERMITS;
+    }
+
     private void holdThenRelease(int n) {
         int now = inUse.addAndGet(n);
         maxInUse.accumulateAndGet(now, Math::max);
-        if (now > PERMITS) {
-            fail(now + " permits in use, limit " + PERMITS);
+        if (now > maxLimit()) {
+            fail(now + " permits in use, limit at most " + maxLimit());
         }
         if (ThreadLocalRandom.current().nextBoolean()) {
             inUse.addAndGet(-n);

@@ -1,6 +1,8 @@
 package dev.nettysync.demo;
 
 import dev.nettysync.AsyncBoundedSemaphore;
+import dev.nettysync.adaptive.AdaptiveLimiter;
+import dev.nettysync.limit.Permit;
 import dev.nettysync.ClosedException;
 import dev.nettysync.QueueFullException;
 import dev.nettysync.WaitTimeoutException;
@@ -8,8 +10,10 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
 
 import java.time.Duration;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -35,6 +39,12 @@ import java.util.function.Supplier;
  *       runs cancels the call's future, whose completion releases the permit, exactly once.</li>
  *   <li>{@code permits == Integer.MAX_VALUE} means no limit: nothing is refused for room, and
  *       the limit is exported as {@code +Inf}.</li>
+ *   <li>{@link #adaptive} ({@code --limit=adaptive[:ALGORITHM]}): the permits come from an
+ *       {@link AdaptiveLimiter} instead, whose limit moves with the backend's latency up to
+ *       {@code permits}; each call's permit ends as {@code release} (an answer, a latency sample),
+ *       {@code releaseDropped} (a {@link BackendTimeoutException}: overload) or
+ *       {@code releaseIgnored} (cancelled, e.g. the client went away: no sample). The exported
+ *       limit is the current one.</li>
  * </ul>
  *
  * <p>Thread-safe: one limiter serves every event loop. {@code inFlight} is decremented before
@@ -44,7 +54,8 @@ import java.util.function.Supplier;
 public final class BackendLimiter implements Admission {
 
     private final AsyncBoundedSemaphore semaphore;
-    private final int permits;
+    private final AdaptiveLimiter adaptive;                            // null: the fixed semaphore decides
+    private final int permits;                                         // the limit, or the adaptive limit's maximum
     private final int capacity;                                        // most requests admitted at once
     private final long maxWaitNanos;
     private final AtomicInteger admitted = new AtomicInteger();       // places taken, not given back; CAS, any thread
@@ -60,10 +71,24 @@ public final class BackendLimiter implements Admission {
      * @param maxWait  longest wait for a permit
      */
     public BackendLimiter(int permits, int maxQueue, Duration maxWait, DemoMetrics metrics) {
+        this(permits, maxQueue, maxWait, metrics, null);
+    }
+
+    /**
+     * A limiter whose permits {@code adaptive} decides (its {@code maxLimit} should be
+     * {@code maxLimit} here too: room is counted against it).
+     */
+    public static BackendLimiter adaptive(AdaptiveLimiter adaptive, int maxLimit, int maxQueue, Duration maxWait,
+                                          DemoMetrics metrics) {
+        return new BackendLimiter(maxLimit, maxQueue, maxWait, metrics, Objects.requireNonNull(adaptive, "adaptive"));
+    }
+
+    private BackendLimiter(int permits, int maxQueue, Duration maxWait, DemoMetrics metrics, AdaptiveLimiter adaptive) {
         this.permits = permits;
+        this.adaptive = adaptive;
         this.capacity = (int) Math.min(Integer.MAX_VALUE, (long) permits + maxQueue);
         // The semaphore's own queue bound never refuses first: admission already bounds it.
-        this.semaphore = new AsyncBoundedSemaphore(permits, capacity);
+        this.semaphore = adaptive != null ? null : new AsyncBoundedSemaphore(permits, capacity);
         this.maxWaitNanos = maxWait.toNanos();
         String rejected = "demo.limiter.rejected";
         String rejectedHelp = "Requests refused by the limiter (503), by reason";
@@ -72,8 +97,8 @@ public final class BackendLimiter implements Admission {
         this.rejectedClosed = metrics.counter(rejected, rejectedHelp, "reason", "closed");
         var registry = metrics.registry();
         boolean unlimited = isUnlimited();
-        Gauge.builder("demo.limiter.permits", () -> unlimited ? Double.POSITIVE_INFINITY : permits)
-                .description("Limit of concurrent backend calls (+Inf: no limit)").register(registry);
+        Gauge.builder("demo.limiter.permits", () -> unlimited ? Double.POSITIVE_INFINITY : permits())
+                .description("Limit of concurrent backend calls now (+Inf: no limit)").register(registry);
         Gauge.builder("demo.limiter.admitted.max", () -> unlimited ? Double.POSITIVE_INFINITY : capacity)
                 .description("Most requests admitted at once: permits + max queue (+Inf: no limit)").register(registry);
         Gauge.builder("demo.limiter.admitted", admitted, AtomicInteger::get)
@@ -83,15 +108,15 @@ public final class BackendLimiter implements Admission {
                 .description("Backend calls holding a permit now").register(registry);
         Gauge.builder("demo.limiter.in.flight.peak", peakInFlight, AtomicInteger::get)
                 .description("Most backend calls ever holding a permit at once").register(registry);
-        Gauge.builder("demo.limiter.available", () -> unlimited ? Double.POSITIVE_INFINITY : semaphore.availablePermits())
+        Gauge.builder("demo.limiter.available", () -> unlimited ? Double.POSITIVE_INFINITY : availablePermits())
                 .description("Permits available now (+Inf: no limit)").register(registry);
-        Gauge.builder("demo.limiter.queued", semaphore, AsyncBoundedSemaphore::queueLength)
+        Gauge.builder("demo.limiter.queued", this, BackendLimiter::queued)
                 .description("Requests waiting for a permit now").register(registry);
     }
 
     @Override
     public Future<Ticket> enter(EventExecutor executor) {
-        if (semaphore.isClosed()) {
+        if (adaptive != null ? adaptive.isClosed() : semaphore.isClosed()) {
             rejectedClosed.increment();
             return executor.newFailedFuture(new ClosedException("the limiter is closed", null));
         }
@@ -111,7 +136,11 @@ public final class BackendLimiter implements Admission {
     /** Fails every queued request and every later one with {@link ClosedException}. */
     @Override
     public void close() {
-        semaphore.close();
+        if (adaptive != null) {
+            adaptive.close();
+        } else {
+            semaphore.close();
+        }
     }
 
     private void countRejection(Future<?> result) {
@@ -125,9 +154,9 @@ public final class BackendLimiter implements Admission {
         }
     }
 
-    /** The limit of concurrent calls; {@code Integer.MAX_VALUE} for none. */
+    /** The limit of concurrent calls now (adaptive: the current limit); {@code Integer.MAX_VALUE} for none. */
     public int permits() {
-        return permits;
+        return adaptive != null ? adaptive.currentLimit() : permits;
     }
 
     public boolean isUnlimited() {
@@ -148,11 +177,73 @@ public final class BackendLimiter implements Admission {
     }
 
     public int availablePermits() {
-        return semaphore.availablePermits();
+        return adaptive != null ? (int) adaptive.statistics().available() : semaphore.availablePermits();
     }
 
     public int queued() {
-        return semaphore.queueLength();
+        return adaptive != null ? adaptive.statistics().queued() : semaphore.queueLength();
+    }
+
+    /**
+     * The adaptive path's {@code withPermit}: as {@code AsyncBoundedSemaphore.withPermit} (a
+     * cancel of the result leaves the queue or cancels the call), and the permit's ending tells
+     * the algorithm how the call went.
+     */
+    private <T> Future<T> adaptiveWithPermit(EventExecutor executor, Supplier<? extends Future<T>> action) {
+        Promise<T> result = executor.newPromise();
+        Future<Permit> acquired = adaptive.acquire(executor, maxWaitNanos, TimeUnit.NANOSECONDS);
+        result.addListener(r -> {
+            if (r.isCancelled()) {
+                acquired.cancel(false);            // leaves the queue; a no-op once granted
+            }
+        });
+        acquired.addListener(a -> {
+            if (!a.isSuccess()) {
+                if (!a.isCancelled()) {
+                    result.tryFailure(a.cause());
+                }
+                return;
+            }
+            Permit permit = (Permit) a.getNow();
+            if (result.isDone()) {                 // cancelled between the grant and now: never ran
+                permit.releaseIgnored();
+                return;
+            }
+            Future<T> running;
+            try {
+                running = Objects.requireNonNull(action.get(), "the call returned a null future");
+            } catch (Throwable t) {
+                permit.releaseIgnored();
+                result.tryFailure(t);
+                return;
+            }
+            running.addListener(done -> {
+                if (done.isSuccess()) {
+                    permit.release();
+                } else if (done.isCancelled()) {
+                    permit.releaseIgnored();
+                } else if (done.cause() instanceof BackendTimeoutException) {
+                    permit.releaseDropped();
+                } else {
+                    permit.release();
+                }
+                if (done.isSuccess()) {
+                    @SuppressWarnings("unchecked")
+                    T value = (T) done.getNow();
+                    result.trySuccess(value);
+                } else if (done.isCancelled()) {
+                    result.cancel(false);
+                } else {
+                    result.tryFailure(done.cause());
+                }
+            });
+            result.addListener(r -> {
+                if (r.isCancelled()) {
+                    running.cancel(false);
+                }
+            });
+        });
+        return result;
     }
 
     /** One admitted request. {@code call}/{@code leave} on the request's loop; the place goes back once. */
@@ -167,7 +258,7 @@ public final class BackendLimiter implements Admission {
                 throw new IllegalStateException("a ticket admits one call");
             }
             called = true;
-            Future<T> result = semaphore.withPermit(executor, maxWaitNanos, TimeUnit.NANOSECONDS, () -> {
+            Supplier<Future<T>> counted = () -> {
                 started = true;
                 int now = inFlight.incrementAndGet();
                 peakInFlight.accumulateAndGet(now, Math::max);
@@ -185,7 +276,9 @@ public final class BackendLimiter implements Admission {
                 // Added before withPermit's own listener, so it runs before the permit is released.
                 running.addListener(done -> callEnded());
                 return running;
-            });
+            };
+            Future<T> result = adaptive != null ? adaptiveWithPermit(executor, counted)
+                    : semaphore.withPermit(executor, maxWaitNanos, TimeUnit.NANOSECONDS, counted);
             if (result.isDone()) {
                 resultDone(result);
             } else {

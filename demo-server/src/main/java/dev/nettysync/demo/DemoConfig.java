@@ -4,8 +4,11 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import dev.nettysync.adaptive.AdaptiveAlgorithm;
+
 import java.net.URI;
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -91,6 +94,18 @@ public final class DemoConfig {
             description = "Latency of the simulated backend; 0 answers at once (env DEMO_BACKEND_LATENCY).")
     public Duration backendLatency;
 
+    @Option(names = "--backend-capacity", defaultValue = "${env:DEMO_BACKEND_CAPACITY:-0}",
+            description = "Simulated backend only: C*, the calls it serves at once; more wait in its FIFO queue, so "
+                    + "latency grows in proportion beyond C* and throughput stays C*/latency. 0 = unlimited "
+                    + "(env DEMO_BACKEND_CAPACITY).")
+    public int backendCapacity;
+
+    @Option(names = "--backend-capacity-schedule", defaultValue = "${env:DEMO_BACKEND_CAPACITY_SCHEDULE:-}",
+            paramLabel = "TIME:C,...",
+            description = "Simulated backend only: later capacities, timed from the first backend call, e.g. "
+                    + "20s:16,40s:32 (a backend that degrades and recovers) (env DEMO_BACKEND_CAPACITY_SCHEDULE).")
+    public String backendCapacitySchedule;
+
     @Option(names = "--upstream", defaultValue = "${env:DEMO_UPSTREAM}", paramLabel = "URL",
             description = "Instead of the simulated backend, call GET <URL>/items/{id} on a real HTTP/1.1 "
                     + "upstream over pooled keep-alive connections, e.g. http://127.0.0.1:9000 (env DEMO_UPSTREAM).")
@@ -109,6 +124,12 @@ public final class DemoConfig {
             description = "Most backend calls at once (the semaphore's permits); 0 means no limit "
                     + "(env DEMO_MAX_CONCURRENT).")
     public int maxConcurrent;
+
+    @Option(names = "--limit", defaultValue = "${env:DEMO_LIMIT:-fixed}", paramLabel = "fixed|adaptive[:ALG]",
+            description = "fixed: --max-concurrent is the limit. adaptive[:vegas|gradient2|aimd] (default vegas): "
+                    + "the limit is found from the backend's latency (netty-sync-adaptive), starting at 20 and never "
+                    + "above --max-concurrent (0: 1000); backend timeouts count as drops (env DEMO_LIMIT).")
+    public String limit;
 
     @Option(names = "--max-queue", defaultValue = "${env:DEMO_MAX_QUEUE:-256}",
             description = "Most requests admitted beyond --max-concurrent, counted from their arrival: waiting for "
@@ -206,6 +227,20 @@ public final class DemoConfig {
         if (upstream != null) {
             requireThat(cl, "http".equalsIgnoreCase(upstream.getScheme()) && upstream.getHost() != null,
                     "--upstream must be an http://host[:port] URL, was " + upstream);
+            requireThat(cl, backendCapacity == 0 && backendCapacitySchedule.isBlank(),
+                    "--backend-capacity and --backend-capacity-schedule are for the simulated backend, not --upstream");
+        }
+        requireThat(cl, backendCapacity >= 0, "--backend-capacity must be >= 0 (0 = unlimited), was " + backendCapacity);
+        try {
+            new SimulatedBackend(backendLatency, backendCapacity, backendCapacitySteps());
+        } catch (IllegalArgumentException e) {
+            requireThat(cl, false, "--backend-capacity-schedule: " + e.getMessage());
+        }
+        try {
+            adaptiveAlgorithm();
+        } catch (IllegalArgumentException e) {
+            requireThat(cl, false, "--limit must be fixed or adaptive[:vegas|gradient2|aimd], was '" + limit + "': "
+                    + e.getMessage());
         }
     }
 
@@ -222,6 +257,35 @@ public final class DemoConfig {
         requireThat(cl, !host.isEmpty() && p > 0 && p <= 65535,
                 "--db-probe must be HOST:PORT with PORT in 1..65535, was '" + dbProbe + "'");
         return new String[] {host.replace("[", "").replace("]", ""), Integer.toString(p)};
+    }
+
+    /** The capacity steps of {@code --backend-capacity-schedule}. */
+    List<SimulatedBackend.CapacityStep> backendCapacitySteps() {
+        return SimulatedBackend.parseSchedule(backendCapacitySchedule);
+    }
+
+    /**
+     * The algorithm of {@code --limit=adaptive[:ALG]}, or {@code null} for {@code fixed}.
+     *
+     * @throws IllegalArgumentException for anything else
+     */
+    AdaptiveAlgorithm adaptiveAlgorithm() {
+        String l = limit == null ? "" : limit.trim().toLowerCase(Locale.ROOT);
+        if (l.equals("fixed")) {
+            return null;
+        }
+        if (l.equals("adaptive")) {
+            return AdaptiveAlgorithm.VEGAS;
+        }
+        if (l.startsWith("adaptive:")) {
+            return AdaptiveAlgorithm.parse(l.substring("adaptive:".length()));
+        }
+        throw new IllegalArgumentException("expected fixed, adaptive or adaptive:ALGORITHM");
+    }
+
+    /** The adaptive limit's maximum: {@code --max-concurrent}, or 1000 for 0. */
+    int adaptiveMaxLimit() {
+        return maxConcurrent == 0 ? 1000 : maxConcurrent;
     }
 
     /** The permits of the backend limiter: {@code --max-concurrent}, or unbounded for 0. */
@@ -275,9 +339,13 @@ public final class DemoConfig {
                 + ", before-ready=" + beforeReady.name().toLowerCase(Locale.ROOT)
                 + (beforeReady == BeforeReady.WAIT ? " (max " + DurationConverter.format(readyWaitTimeout) + ")" : "")
                 + ", backend=" + (upstream != null ? "upstream " + upstream + " (pool " + upstreamPoolSize + "/loop)"
-                        : "simulated, latency " + DurationConverter.format(backendLatency))
+                        : "simulated, latency " + DurationConverter.format(backendLatency)
+                                + (backendCapacity == 0 ? "" : ", capacity " + backendCapacity)
+                                + (backendCapacitySchedule.isBlank() ? "" : ", then " + backendCapacitySchedule))
                 + ", backend-timeout=" + DurationConverter.format(backendTimeout)
-                + ", max-concurrent=" + (maxConcurrent == 0 ? "unlimited" : Integer.toString(maxConcurrent))
+                + ", limit=" + limit.trim().toLowerCase(Locale.ROOT)
+                + ", max-concurrent=" + (maxConcurrent == 0 ? (adaptiveAlgorithm() != null ? "1000" : "unlimited")
+                        : Integer.toString(maxConcurrent))
                 + ", max-queue=" + maxQueue
                 + ", max-queue-wait=" + DurationConverter.format(maxQueueWait)
                 + ", max-connections=" + effectiveMaxConnections() + (maxConnections == 0 ? " (from the open-file limit)" : "")

@@ -1,6 +1,8 @@
 package dev.nettysync.demo;
 
 import dev.nettysync.AsyncEvent;
+import dev.nettysync.adaptive.AdaptiveAlgorithm;
+import dev.nettysync.adaptive.AdaptiveLimiter;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -98,7 +100,7 @@ public final class GatewayServer {
         Class<? extends SocketChannel> clientType = epoll ? EpollSocketChannel.class : NioSocketChannel.class;
         Backend chosen = backend != null ? backend
                 : config.upstream != null ? new UpstreamHttpBackend(config.upstream, config.upstreamPoolSize, clientType)
-                : new SimulatedBackend(config.backendLatency);
+                : new SimulatedBackend(config.backendLatency, config.backendCapacity, config.backendCapacitySteps());
         this.backend = new TimedBackend(chosen, config.backendTimeout, metrics);
         if (readiness != null) {
             this.readiness = readiness;
@@ -109,7 +111,15 @@ public final class GatewayServer {
         } else {
             this.readiness = new SimulatedDatabase(config.dbReadyDelay);
         }
-        this.limiter = new BackendLimiter(config.effectivePermits(), config.maxQueue, config.maxQueueWait, metrics);
+        AdaptiveAlgorithm algorithm = config.adaptiveAlgorithm();
+        if (algorithm == null) {
+            this.limiter = new BackendLimiter(config.effectivePermits(), config.maxQueue, config.maxQueueWait, metrics);
+        } else {
+            int max = config.adaptiveMaxLimit();
+            AdaptiveLimiter adaptive = AdaptiveLimiter.builder().algorithm(algorithm)
+                    .initialLimit(Math.min(20, max)).minLimit(1).maxLimit(max).build();
+            this.limiter = BackendLimiter.adaptive(adaptive, max, config.maxQueue, config.maxQueueWait, metrics);
+        }
         this.connectionLimit = new ConnectionLimit(config.effectiveMaxConnections(), metrics);
         this.context = new GatewayContext(dbReady, config.beforeReady, config.readyWaitTimeout, limiter,
                 this.backend, drain, metrics, HttpErrors.of(config));

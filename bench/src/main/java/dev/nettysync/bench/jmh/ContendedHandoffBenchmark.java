@@ -6,6 +6,7 @@ import io.netty.channel.EventLoop;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
@@ -39,8 +40,8 @@ import java.util.concurrent.TimeUnit;
  *       design choice is worth, not the raw handoff.</li>
  * </ul>
  *
- * <p>Every completion is checked to run on the waiter's own loop; a peer that delivered it
- * elsewhere would fail the run. Peers: {@code asyncutil} hops with {@code thenRunAsync(.., loop)}
+ * <p>Every completion is checked to run on the waiter's own loop, and every permit to be back
+ * after the round; a peer that failed either would fail the run. Peers: {@code asyncutil} hops with {@code thenRunAsync(.., loop)}
  * (always through the loop's task queue, even when already on it); {@code asyncutilInline} uses
  * Netty's policy instead (inline when already on the loop, nesting bounded at 8); {@code naive}
  * and {@code nettysync} return a promise of the waiter's loop, which applies that same policy.
@@ -50,6 +51,7 @@ import java.util.concurrent.TimeUnit;
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
+@Measurement(iterations = 10, time = 1)      // cross-loop rows are noisy (the wake-up cost varies)
 public class ContendedHandoffBenchmark extends AbstractEventLoopBenchmark {
 
     /** Acquisitions per benchmark invocation, over all clients. */
@@ -115,18 +117,26 @@ public class ContendedHandoffBenchmark extends AbstractEventLoopBenchmark {
                         + " completions ran off the waiter's loop");
             }
         }
+        int free = sem.countFreePermits();
+        if (free != permits) {
+            throw new IllegalStateException(impl + ": " + free + " permits free after the round, expected " + permits);
+        }
     }
 
     private final class Client extends Continuation {
         final EventLoop loop;
+        final SemaphorePeer.Waiting waiting;
         final int quota;
         final CountDownLatch done;
         final boolean requeueFirst;
         int acquired;          // written on `loop` only
         int wrongThread;       // written on `loop` only, read after `done`
+        int depth;             // nesting of run() on `loop`, written on `loop` only
+        boolean reported;      // done counted down, written on `loop` only
 
         Client(EventLoop loop, int quota, CountDownLatch done, boolean requeueFirst) {
             this.loop = loop;
+            this.waiting = sem.on(loop);
             this.requeueFirst = requeueFirst;
             this.quota = quota;
             this.done = done;
@@ -134,9 +144,10 @@ public class ContendedHandoffBenchmark extends AbstractEventLoopBenchmark {
 
         void start() {
             if (quota == 0) {
+                reported = true;
                 done.countDown();
             } else {
-                sem.acquireThen(loop, this);
+                waiting.acquireThen(this);
             }
         }
 
@@ -146,15 +157,25 @@ public class ContendedHandoffBenchmark extends AbstractEventLoopBenchmark {
                 wrongThread++;
             }
             acquired++;
-            if (acquired == quota) {
-                sem.release();
+            depth++;
+            try {
+                if (acquired == quota) {
+                    sem.release();
+                } else if (requeueFirst) {
+                    waiting.acquireThen(this);     // may complete at once and run this nested
+                    sem.release();
+                } else {
+                    sem.release();
+                    waiting.acquireThen(this);
+                }
+            } finally {
+                depth--;
+            }
+            // Only the outermost frame reports the end: a nested run that reached the quota
+            // returns into a frame that still has its release to make.
+            if (depth == 0 && acquired == quota && !reported) {
+                reported = true;
                 done.countDown();
-            } else if (requeueFirst) {
-                sem.acquireThen(loop, this);
-                sem.release();
-            } else {
-                sem.release();
-                sem.acquireThen(loop, this);
             }
         }
     }

@@ -56,7 +56,9 @@ import java.util.concurrent.TimeUnit;
  * Only requests due after {@code --warmup} and before {@code --warmup + --duration} are
  * recorded. Throughput columns count responses completed inside that window. "Generator lag"
  * is how late the generator itself made requests due (its timer and CPU, not the server): if its
- * p99 is not small against the latencies, the machine is too busy for the run to mean much.
+ * p99 is not small against the latencies, the machine is too busy for the run to mean much. It is
+ * printed next to every latency percentile (the lag at the same percentile) and written to the CSV
+ * ({@code gen_lag_*} columns).
  *
  * <p>Safety: only loopback targets are accepted; every run is bounded by its duration plus
  * {@code --drain-timeout}; reconnects are bounded.
@@ -70,7 +72,7 @@ public final class OpenLoopClient implements Callable<Integer> {
 
     static final String CSV_HEADER = "label,offered_rps,duration_s,completed_rps,ok_rps,count_2xx,count_503,"
             + "count_other,errors,unfinished,dropped,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,ok_p99_ms,"
-            + "s503_p50_ms,s503_p99_ms,s503_max_ms,gen_lag_p99_ms";
+            + "s503_p50_ms,s503_p99_ms,s503_max_ms,gen_lag_p99_ms,gen_lag_p50_ms,gen_lag_p90_ms,gen_lag_p999_ms,gen_lag_max_ms";
 
     @Option(names = "--url", defaultValue = "http://127.0.0.1:8080/api/items/1",
             description = "Target (loopback only). Default ${DEFAULT-VALUE}.")
@@ -487,20 +489,25 @@ public final class OpenLoopClient implements Callable<Integer> {
             return String.format(Locale.ROOT,
                     "%s: offered %d/s, completed %.1f/s (2xx %.1f/s); 2xx %d, 503 %d, other %d, errors %d, "
                             + "unfinished %d, dropped %d%n"
-                            + "  latency ms (from intended send): p50 %.3f p90 %.3f p99 %.3f p99.9 %.3f max %.3f%n"
-                            + "  2xx p99 %.3f ms; 503 p50 %.3f p99 %.3f max %.3f ms; generator lag p99 %.3f ms",
+                            + "  latency ms (from intended send), generator lag at the same percentile in brackets:%n"
+                            + "    p50 %.3f [%.3f] p90 %.3f [%.3f] p99 %.3f [%.3f] p99.9 %.3f [%.3f] max %.3f [%.3f]%n"
+                            + "  2xx p99 %.3f ms [%.3f]; 503 p50 %.3f [%.3f] p99 %.3f [%.3f] max %.3f [%.3f] ms",
                     label, rate, completedInWindow / duration, okInWindow / duration, ok.getTotalCount(),
                     s503.getTotalCount(), other.getTotalCount(), errors, unfinished, dropped,
-                    ms(all, 50), ms(all, 90), ms(all, 99), ms(all, 99.9), maxMs(all),
-                    ms(ok, 99), ms(s503, 50), ms(s503, 99), maxMs(s503), ms(genLag, 99));
+                    ms(all, 50), ms(genLag, 50), ms(all, 90), ms(genLag, 90), ms(all, 99), ms(genLag, 99),
+                    ms(all, 99.9), ms(genLag, 99.9), maxMs(all), maxMs(genLag),
+                    ms(ok, 99), ms(genLag, 99), ms(s503, 50), ms(genLag, 50), ms(s503, 99), ms(genLag, 99),
+                    maxMs(s503), maxMs(genLag));
         }
 
         String csvRow() {
-            return String.format(Locale.ROOT, "%s,%d,%.1f,%.1f,%.1f,%d,%d,%d,%d,%d,%d,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f",
+            return String.format(Locale.ROOT, "%s,%d,%.1f,%.1f,%.1f,%d,%d,%d,%d,%d,%d,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,"
+                            + "%.3f,%.3f,%.3f,%.3f",
                     label, rate, duration, completedInWindow / duration, okInWindow / duration, ok.getTotalCount(),
                     s503.getTotalCount(), other.getTotalCount(), errors, unfinished, dropped,
                     ms(all, 50), ms(all, 90), ms(all, 99), ms(all, 99.9), maxMs(all), ms(ok, 99),
-                    ms(s503, 50), ms(s503, 99), maxMs(s503), ms(genLag, 99));
+                    ms(s503, 50), ms(s503, 99), maxMs(s503), ms(genLag, 99),
+                    ms(genLag, 50), ms(genLag, 90), ms(genLag, 99.9), maxMs(genLag));
         }
     }
 

@@ -11,17 +11,25 @@ import java.util.ArrayDeque;
  * {@code synchronized} block, a permit counter and an {@code ArrayDeque<Promise<Void>>}.
  * Promises are completed outside the lock (so it is not a straw man), and a waiter cancelled
  * through its promise is skipped when a release reaches it (trySuccess fails, the permit goes on).
+ * An acquire that finds a free permit returns a cached succeeded future of the caller's executor
+ * (one small direct-mapped cache, as netty-sync does), so neither side of the uncontended rows
+ * pays an allocation the other avoids.
  *
  * <p>{@link #cancel(Promise)} is the straightforward way to take a waiter out of an
  * {@code ArrayDeque}: {@code removeFirstOccurrence}, which is O(queue length). That is the point
  * of comparison for netty-sync's O(1) cancellation in {@code DeepQueueBenchmark}.
  *
- * <p>Thread-safe: every field is guarded by {@code this}.
+ * <p>Thread-safe: {@code permits} and {@code waiters} are guarded by {@code this}; the succeeded
+ * future cache is written racily, which is benign (see {@link #succeeded}).
  */
 public final class NaiveAsyncSemaphore {
 
+    private static final int CACHE_SLOTS = 64;
+
     private int permits;                                          // guarded by this
     private final ArrayDeque<Promise<Void>> waiters = new ArrayDeque<>(); // guarded by this
+    /** Succeeded futures by executor identity hash; racy writes of immutable entries, a miss allocates. */
+    private final Succeeded[] succeeded = new Succeeded[CACHE_SLOTS];
 
     public NaiveAsyncSemaphore(int permits) {
         this.permits = permits;
@@ -40,12 +48,30 @@ public final class NaiveAsyncSemaphore {
         synchronized (this) {
             if (permits > 0 && waiters.isEmpty()) {
                 permits--;
-                return executor.newSucceededFuture(null);
+                return succeeded(executor);
             }
             p = executor.newPromise();
             waiters.addLast(p);
         }
         return p;
+    }
+
+    /**
+     * A succeeded future whose listeners run on {@code executor}, shared by every caller (a
+     * succeeded future is immutable: listeners added to it run at once and are not stored). A slot
+     * holds an immutable entry with final fields, so a racing reader sees it whole or not at all.
+     */
+    private Future<Void> succeeded(EventExecutor executor) {
+        int i = System.identityHashCode(executor) & (CACHE_SLOTS - 1);
+        Succeeded s = succeeded[i];
+        if (s == null || s.executor != executor) {
+            s = new Succeeded(executor, executor.newSucceededFuture(null));
+            succeeded[i] = s;
+        }
+        return s.future;
+    }
+
+    private record Succeeded(EventExecutor executor, Future<Void> future) {
     }
 
     public void release() {
@@ -62,6 +88,34 @@ public final class NaiveAsyncSemaphore {
                 return;
             }
             // cancelled meanwhile: the permit goes to the next waiter
+        }
+    }
+
+    /**
+     * Releases {@code n} permits: takes up to {@code n} waiters off the queue under one lock, then
+     * completes them outside it; a waiter that was cancelled meanwhile passes its permit on (to
+     * the next waiter, or back to the counter).
+     */
+    public void release(int n) {
+        if (n < 1) {
+            throw new IllegalArgumentException("permits must be >= 1, was " + n);
+        }
+        while (n > 0) {
+            Promise<?>[] granted;
+            int k = 0;
+            synchronized (this) {
+                granted = new Promise<?>[Math.min(n, waiters.size())];
+                while (k < granted.length) {
+                    granted[k++] = waiters.pollFirst();
+                }
+                permits += n - k;       // permits nobody waits for
+            }
+            n = 0;
+            for (int i = 0; i < k; i++) {
+                if (!granted[i].trySuccess(null)) {
+                    n++;                // cancelled meanwhile: its permit goes on
+                }
+            }
         }
     }
 

@@ -10,7 +10,6 @@ import io.netty.util.concurrent.Promise;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Semaphore;
 
@@ -23,17 +22,25 @@ import java.util.concurrent.Semaphore;
  *   <li>{@code nettysync}: {@link AsyncSemaphore}.</li>
  *   <li>{@code jdk}, {@code jdkFair}: {@link Semaphore} (non-fair / fair). Blocking, so only in
  *       the uncontended benchmark, where it is the P1 yardstick.</li>
- *   <li>{@code asyncutil}: IBM asyncutil's {@link FairAsyncSemaphore}. It completes the waiter's
- *       {@code CompletableFuture} on the releasing thread, so the continuation is sent to the
- *       waiter's own loop with {@code thenRunAsync(..., loop)}: the same hop netty-sync makes.
- *       It has no cancellation (cancelling the future leaves the node queued and loses the
- *       permit handed to it), so it is absent from the cancellation benchmark.</li>
- *   <li>{@code asyncutilInline}: the same semaphore, but the continuation runs inline when the
- *       releasing thread already is the waiter's loop, with the nesting bounded at 8 like Netty's
- *       promises ({@code MAX_LISTENER_STACK_DEPTH}), and is sent there otherwise: Netty's own
- *       hop policy, so that handoff benchmarks compare the semaphores and not the policies.</li>
+ *   <li>{@code asyncutil}: IBM asyncutil's {@link FairAsyncSemaphore}, used the way its
+ *       documentation shows: the waiter's {@code CompletionStage} continued with
+ *       {@code thenRunAsync(..., loop)}, so the continuation runs on the waiter's own loop, the
+ *       same hop netty-sync makes, but always through the loop's task queue, even when the
+ *       releasing thread already is that loop. It has no cancellation (cancelling the future
+ *       leaves the node queued and loses the permit handed to it), so it is absent from the
+ *       cancellation benchmark.</li>
+ *   <li>{@code asyncutilInline}: the same semaphore used at its best on an event loop: the
+ *       continuation runs inline when the completing thread already is the waiter's loop, with
+ *       the nesting bounded at 8 like Netty's promises ({@code MAX_LISTENER_STACK_DEPTH}), and is
+ *       sent there otherwise: Netty's own hop policy, so that handoff benchmarks compare the
+ *       semaphores and not the policies. The per-loop executor is made once, when a client
+ *       binds to its loop ({@link #on}), not looked up per acquire.</li>
  *   <li>{@code naive}: {@link NaiveAsyncSemaphore}, {@code synchronized} + {@code ArrayDeque}.</li>
  * </ul>
+ *
+ * <p>A client that waits binds once to its loop with {@link #on(EventExecutor)} and keeps the
+ * returned {@link Waiting}: whatever a peer needs per loop (asyncutil's inline executor) is built
+ * there, so no peer pays a lookup per acquire that its best idiomatic use would not pay.
  */
 public abstract class SemaphorePeer {
 
@@ -71,8 +78,29 @@ public abstract class SemaphorePeer {
     /** Whether the wait behind {@code handle} has completed successfully. */
     public abstract boolean isAcquired(Object handle);
 
-    /** Acquires one permit and runs {@code then} on {@code executor} once it is held. */
-    public abstract void acquireThen(EventExecutor executor, Continuation then);
+    /**
+     * Binds a waiting client to {@code executor}, the loop its continuations must run on. Call once
+     * per client (or per loop) and keep the result.
+     */
+    public abstract Waiting on(EventExecutor executor);
+
+    /** A peer bound to one waiter loop (see {@link #on}). */
+    public interface Waiting {
+        /** Acquires one permit and runs {@code then} on the bound loop once it is held. */
+        void acquireThen(Continuation then);
+    }
+
+    /** The number of free permits, found by taking them all with tryAcquire and giving them back. */
+    public int countFreePermits() {
+        int n = 0;
+        while (tryAcquire()) {
+            n++;
+        }
+        for (int i = 0; i < n; i++) {
+            release();
+        }
+        return n;
+    }
 
     /** Cancels a wait returned by {@link #acquire}; the waiter must leave the queue. */
     public boolean cancel(Object handle) {
@@ -80,6 +108,12 @@ public abstract class SemaphorePeer {
     }
 
     public abstract void release();
+
+    /**
+     * Releases {@code n} permits in one call, the implementation's own bulk release (one call that
+     * may grant several waiters at once), so a peer can batch what it hands over.
+     */
+    public abstract void release(int n);
 
     // ------------------------------------------------------------------ implementations
 
@@ -93,11 +127,12 @@ public abstract class SemaphorePeer {
         @Override public boolean tryAcquire() { return sem.tryAcquire(); }
         @Override public Object acquire(EventExecutor executor) { return sem.acquire(executor); }
         @Override public boolean isAcquired(Object handle) { return ((Future<?>) handle).isSuccess(); }
-        @Override public void acquireThen(EventExecutor executor, Continuation then) {
-            sem.acquire(executor).addListener(then);
+        @Override public Waiting on(EventExecutor executor) {
+            return then -> sem.acquire(executor).addListener(then);
         }
         @Override public boolean cancel(Object handle) { return ((Future<?>) handle).cancel(false); }
         @Override public void release() { sem.release(); }
+        @Override public void release(int n) { sem.release(n); }
     }
 
     static final class Jdk extends SemaphorePeer {
@@ -113,16 +148,16 @@ public abstract class SemaphorePeer {
             return Boolean.TRUE;
         }
         @Override public boolean isAcquired(Object handle) { return handle == Boolean.TRUE; }
-        @Override public void acquireThen(EventExecutor executor, Continuation then) {
+        @Override public Waiting on(EventExecutor executor) {
             throw new UnsupportedOperationException("java.util.concurrent.Semaphore would block the event loop");
         }
         @Override public void release() { sem.release(); }
+        @Override public void release(int n) { sem.release(n); }
     }
 
     static final class AsyncUtil extends SemaphorePeer {
         final FairAsyncSemaphore sem;
         final boolean inline;
-        final ConcurrentHashMap<EventExecutor, Executor> inlineExecutors = new ConcurrentHashMap<>();
 
         AsyncUtil(int permits, boolean inline) {
             sem = new FairAsyncSemaphore(permits);
@@ -135,11 +170,12 @@ public abstract class SemaphorePeer {
             CompletableFuture<?> f = ((CompletionStage<?>) handle).toCompletableFuture();
             return f.isDone() && !f.isCompletedExceptionally();
         }
-        @Override public void acquireThen(EventExecutor executor, Continuation then) {
-            sem.acquire(1).thenRunAsync(then, inline
-                    ? inlineExecutors.computeIfAbsent(executor, InlineOnLoop::new) : executor);
+        @Override public Waiting on(EventExecutor executor) {
+            Executor continueOn = inline ? new InlineOnLoop(executor) : executor;
+            return then -> sem.acquire(1).thenRunAsync(then, continueOn);
         }
         @Override public void release() { sem.release(1); }
+        @Override public void release(int n) { sem.release(n); }
     }
 
     static final class Naive extends SemaphorePeer {
@@ -152,8 +188,8 @@ public abstract class SemaphorePeer {
         @Override public boolean tryAcquire() { return sem.tryAcquire(); }
         @Override public Object acquire(EventExecutor executor) { return sem.acquire(executor); }
         @Override public boolean isAcquired(Object handle) { return ((Future<?>) handle).isSuccess(); }
-        @Override public void acquireThen(EventExecutor executor, Continuation then) {
-            sem.acquire(executor).addListener(then);
+        @Override public Waiting on(EventExecutor executor) {
+            return then -> sem.acquire(executor).addListener(then);
         }
         @Override
         @SuppressWarnings("unchecked")
@@ -164,6 +200,7 @@ public abstract class SemaphorePeer {
             return false;   // a succeeded future from the fast path: nothing to cancel
         }
         @Override public void release() { sem.release(); }
+        @Override public void release(int n) { sem.release(n); }
     }
 
     /**

@@ -60,6 +60,73 @@ class BenchmarksSmokeTest {
         }
     }
 
+    @ParameterizedTest(name = "{0} waiters={1}")
+    @CsvSource({"nettysync, 16", "nettysync, 1024", "naive, 16", "naive, 1024",
+            "asyncutilInline, 16", "asyncutilInline, 1024", "asyncutil, 16", "asyncutil, 1024"})
+    void sameLoopHandoff(String impl, int waiters) throws Exception {
+        SameLoopHandoffBenchmark b = new SameLoopHandoffBenchmark();
+        b.impl = impl;
+        b.waiters = waiters;
+        b.setUp();
+        try {
+            for (int i = 0; i < 3; i++) {
+                // the round itself checks: every continuation on the loop, exactly one permit free after
+                assertThat(b.round(5_000)).as("grants counted, round %d", i).isEqualTo(5_000);
+            }
+            assertThat(b.round(waiters / 2)).as("fewer grants than clients").isEqualTo(waiters / 2);
+        } finally {
+            b.tearDown();
+        }
+    }
+
+    @ParameterizedTest(name = "{0} burst={1}")
+    @CsvSource({"bareHop, 1", "bareHop, 4", "nettysync, 1", "nettysync, 4", "asyncutil, 1", "asyncutil, 4",
+            "asyncutilInline, 1", "asyncutilInline, 4", "naive, 1", "naive, 4", "nettysync, 16"})
+    void crossLoopHandoff(String impl, int burst) throws Exception {
+        CrossLoopHandoffBenchmark b = new CrossLoopHandoffBenchmark();
+        b.impl = impl;
+        b.burst = burst;
+        b.setUp();
+        try {
+            for (int i = 0; i < 3; i++) {
+                // the round checks: completions on the waiter's loop, all permits free at the end
+                assertThat(b.round(64 * burst)).as("grants counted, round %d", i).isEqualTo(64L * burst);
+            }
+            assertThat(b.round(2 * burst)).as("the smallest round: one turn each").isEqualTo(2L * burst);
+            assertThat(b.round(CrossLoopHandoffBenchmark.HANDOFFS)).isEqualTo(CrossLoopHandoffBenchmark.HANDOFFS);
+        } finally {
+            b.tearDown();
+        }
+    }
+
+    @Test
+    void crossLoopRejectsABurstThatDoesNotDivideTheRound() {
+        CrossLoopHandoffBenchmark b = new CrossLoopHandoffBenchmark();
+        b.impl = "nettysync";
+        b.burst = 3;
+        org.assertj.core.api.Assertions.assertThatIllegalArgumentException().isThrownBy(b::setUp)
+                .withMessageContaining("burst");
+    }
+
+    @Test
+    void aLostPermitFailsTheRound() throws Exception {
+        SameLoopHandoffBenchmark b = new SameLoopHandoffBenchmark();
+        b.impl = "nettysync";
+        b.waiters = 16;
+        b.setUp();
+        try {
+            b.round(100);
+            // a permit that leaks out of the benchmark's accounting must be reported, not ignored
+            java.lang.reflect.Field f = SameLoopHandoffBenchmark.class.getDeclaredField("sem");
+            f.setAccessible(true);
+            ((SemaphorePeer) f.get(b)).release();
+            org.assertj.core.api.Assertions.assertThatIllegalStateException().isThrownBy(() -> b.round(100))
+                    .withMessageContaining("permits free after the round");
+        } finally {
+            b.tearDown();
+        }
+    }
+
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"nettysync", "asyncutil", "naive"})
     void deepQueueRelease(String impl) throws Exception {
@@ -70,7 +137,9 @@ class BenchmarksSmokeTest {
         try {
             DeepQueueBenchmark b = new DeepQueueBenchmark();
             for (int i = 0; i < 10_000; i++) {
-                assertThat(b.releaseAndRequeue(s)).isNotNull();
+                Object h = b.releaseAndRequeue(s);
+                assertThat(h).isNotNull();
+                assertThat(s.sem.isAcquired(h)).as("queued behind depth waiters, not granted").isFalse();
             }
         } finally {
             s.tearDown();

@@ -44,6 +44,11 @@ class LoadToolsSmokeTest {
             assertThat(s.ok.getTotalCount()).as("about 200 requests due in the 1 s window").isBetween(190L, 210L);
             assertThat(s.errors + s.unfinished + s.dropped + s.s503.getTotalCount() + s.other.getTotalCount()).isZero();
             assertThat(s.csvRow()).startsWith("run,200,");
+            assertThat(s.csvRow().split(",")).as("one value per CSV column")
+                    .hasSameSizeAs(OpenLoopClient.CSV_HEADER.split(","));
+            assertThat(s.genLag.getTotalCount()).as("the generator's lag is recorded for every due request")
+                    .isEqualTo(s.ok.getTotalCount());
+            assertThat(s.describe()).contains("generator lag at the same percentile");
         } finally {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
         }

@@ -42,6 +42,46 @@ class NaiveAsyncSemaphoreTest {
     }
 
     @Test
+    void bulkReleaseGrantsInOrderAndPassesOnCancelledPermits() {
+        NaiveAsyncSemaphore sem = new NaiveAsyncSemaphore(0);
+        Future<Void> a = sem.acquire(ImmediateEventExecutor.INSTANCE);
+        Future<Void> b = sem.acquire(ImmediateEventExecutor.INSTANCE);
+        Future<Void> c = sem.acquire(ImmediateEventExecutor.INSTANCE);
+        b.cancel(false);
+        sem.release(2);
+        assertThat(a.isSuccess()).isTrue();
+        assertThat(c.isSuccess()).as("b's permit went on to c").isTrue();
+        assertThat(sem.queueLength()).isZero();
+        sem.release(3);
+        assertThat(sem.tryAcquire()).isTrue();
+        assertThat(sem.tryAcquire()).isTrue();
+        assertThat(sem.tryAcquire()).isTrue();
+        assertThat(sem.tryAcquire()).as("exactly the released permits").isFalse();
+    }
+
+    @Test
+    void fastPathReturnsOneCachedSucceededFuturePerExecutor() throws Exception {
+        NaiveAsyncSemaphore sem = new NaiveAsyncSemaphore(1);
+        Future<Void> first = sem.acquire(ImmediateEventExecutor.INSTANCE);
+        sem.release();
+        Future<Void> second = sem.acquire(ImmediateEventExecutor.INSTANCE);
+        assertThat(first.isSuccess()).isTrue();
+        assertThat(second).as("no allocation per uncontended acquire").isSameAs(first);
+        io.netty.util.concurrent.DefaultEventExecutor other = new io.netty.util.concurrent.DefaultEventExecutor();
+        try {
+            sem.release();
+            Future<Void> onOther = sem.acquire(other);
+            assertThat(onOther.isSuccess()).isTrue();
+            assertThat(onOther).as("listeners run on the caller's executor").isNotSameAs(first);
+            java.util.concurrent.CompletableFuture<Boolean> ranOnOther = new java.util.concurrent.CompletableFuture<>();
+            onOther.addListener(f -> ranOnOther.complete(other.inEventLoop()));
+            assertThat(ranOnOther.get(5, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        } finally {
+            other.shutdownGracefully(0, 0, java.util.concurrent.TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
     void eventWakesAllWaitersAndClears() {
         NaiveAsyncEvent ev = new NaiveAsyncEvent();
         Future<Void> a = ev.await(ImmediateEventExecutor.INSTANCE);

@@ -1,0 +1,119 @@
+package dev.nettysync.examples;
+
+import dev.nettysync.AsyncSemaphore;
+import dev.nettysync.examples.support.ExampleMain;
+import dev.nettysync.examples.support.TimeScale;
+import dev.nettysync.examples.support.Timeline;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.EventLoopGroup;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.IntStream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class RateLimitedDownloaderTest {
+
+    private static EventLoopGroup group;
+
+    @BeforeAll
+    static void start() {
+        group = ExampleMain.newGroup(2);
+        RateLimitedDownloader.runBlocking(group, Timeline.recording(), new TimeScale(0.01));   // warm-up
+    }
+
+    @AfterAll
+    static void stop() {
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+
+    @Test
+    void tenRealDownloadsThreeAtATimeInAboutFourSeconds() {
+        Timeline t = Timeline.recording();
+        var outcome = RateLimitedDownloader.runBlocking(group, t, new TimeScale(ExampleRuns.SCALE));
+
+        assertThat(outcome.bodies()).containsExactlyElementsOf(IntStream.range(0, 10).mapToObj(SlowFileServer::contents).toList());
+        // counted by the server: the limit holds where it matters, and it is reached
+        assertThat(outcome.serverMaxInFlight()).as("timeline:%n%s", t).isEqualTo(3);
+        int clientMax = ExampleRuns.maxOpen(t.messages(), s -> s.endsWith("downloading..."), s -> s.contains(": done,"));
+        assertThat(clientMax).isEqualTo(3);
+        // four waves of 1 s (3 + 3 + 3 + 1)
+        double expected = 4 * ExampleRuns.SCALE;
+        assertThat(outcome.seconds()).as("timeline:%n%s", t).isBetween(expected * 0.98, expected * 1.5 + 1.0);
+        assertThat(t.messages().get(t.messages().size() - 1)).startsWith("Total: ");
+    }
+
+    @Test
+    void aFailedDownloadFailsWithAClearMessageAndReleasesItsPermit() throws Exception {
+        TimeScale time = new TimeScale(0.01);
+        Timeline t = Timeline.recording();
+        AsyncSemaphore sem = new AsyncSemaphore(1);
+        Bootstrap http = RateLimitedDownloader.client(group);
+        EventExecutor ex = group.next();
+        try (SlowFileServer server = SlowFileServer.start(group, time.nanos(1.0))) {
+            Future<String> missing = RateLimitedDownloader.download(URI.create(server.baseUrl() + "/nope"), sem, http, ex, t);
+            Future<String> good = RateLimitedDownloader.download(URI.create(server.baseUrl() + "/file7"), sem, http, ex, t);
+
+            assertThat(missing.await(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(missing.cause()).isInstanceOf(IOException.class)
+                    .hasMessageContaining("/nope").hasMessageContaining("404 Not Found");
+            assertThat(good.await(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(good.getNow()).isEqualTo(SlowFileServer.contents(7));   // the permit came back
+            assertThat(server.served()).isEqualTo(1);
+        }
+        URI refused;
+        try (ServerSocket s = new ServerSocket(0)) {
+            refused = URI.create("http://127.0.0.1:" + s.getLocalPort() + "/file1");
+        }
+        Future<String> noServer = RateLimitedDownloader.download(refused, sem, http, ex, t);
+        assertThat(noServer.await(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(noServer.cause()).isInstanceOf(IOException.class).hasMessageContaining("cannot connect");
+        assertThat(sem.availablePermits()).isEqualTo(1);
+    }
+
+    @Test
+    void theServerAnswersBadRequestsWith4xxAndKeepsServing() {
+        TimeScale time = new TimeScale(0.01);
+        try (SlowFileServer server = SlowFileServer.start(group, time.nanos(1.0))) {
+            Bootstrap http = RateLimitedDownloader.client(group);
+            EventExecutor ex = group.next();
+            List<String> bad = List.of("/", "/file", "/filex", "/FILE1", "/file1/", "/file1234567", "/../etc/passwd", "/file-1");
+            for (String path : bad) {
+                Future<String> f = RateLimitedDownloader.httpGet(http, URI.create(server.baseUrl() + path), ex);
+                assertThat(f.awaitUninterruptibly(30, TimeUnit.SECONDS)).as(path).isTrue();
+                assertThat(f.cause()).as(path).hasMessageContaining("404");
+            }
+            Future<String> good = RateLimitedDownloader.httpGet(http, URI.create(server.baseUrl() + "/file3?mirror=2"), ex);
+            assertThat(good.awaitUninterruptibly(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(good.getNow()).isEqualTo(SlowFileServer.contents(3));
+        }
+    }
+
+    @Test
+    void cancellingAQueuedDownloadTakesItOutOfTheQueueAndItNeverReachesTheServer() throws Exception {
+        TimeScale time = new TimeScale(0.2);
+        Timeline t = Timeline.recording();
+        AsyncSemaphore sem = new AsyncSemaphore(1);
+        Bootstrap http = RateLimitedDownloader.client(group);
+        EventExecutor ex = group.next();
+        try (SlowFileServer server = SlowFileServer.start(group, time.nanos(1.0))) {
+            Future<String> first = RateLimitedDownloader.download(URI.create(server.baseUrl() + "/file1"), sem, http, ex, t);
+            Future<String> queued = RateLimitedDownloader.download(URI.create(server.baseUrl() + "/file2"), sem, http, ex, t);
+            assertThat(queued.cancel(false)).isTrue();
+            assertThat(first.await(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(first.getNow()).isEqualTo(SlowFileServer.contents(1));
+            assertThat(server.served()).isEqualTo(1);
+            assertThat(t.messages()).noneMatch(m -> m.contains("/file2"));
+            assertThat(sem.availablePermits()).isEqualTo(1);
+        }
+    }
+}

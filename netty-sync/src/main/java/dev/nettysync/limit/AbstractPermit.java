@@ -1,0 +1,93 @@
+package dev.nettysync.limit;
+
+import io.netty.util.ResourceLeakDetector;
+import io.netty.util.ResourceLeakTracker;
+
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * The base of every {@link Permit}: ends exactly once and is tracked for leaks. A limiter
+ * subclasses it and implements {@link #onEnd(Outcome)}, which runs once, on the thread of the
+ * first release call, with no lock held by this class.
+ */
+public abstract class AbstractPermit implements Permit {
+
+    private static final AtomicIntegerFieldUpdater<AbstractPermit> ENDED =
+            AtomicIntegerFieldUpdater.newUpdater(AbstractPermit.class, "ended");
+
+    private static final LeakDetector LEAKS = new LeakDetector();
+
+    private volatile int ended;                              // 0 -> 1 once, by CAS
+    private final ResourceLeakTracker<AbstractPermit> leak;  // null when not sampled
+
+    protected AbstractPermit() {
+        leak = LEAKS.track(this);
+    }
+
+    /** Gives back what the permit holds; runs once, for the first release call. */
+    protected abstract void onEnd(Outcome outcome);
+
+    @Override
+    public final boolean release() {
+        return end(Outcome.SUCCESS);
+    }
+
+    @Override
+    public final boolean releaseDropped() {
+        return end(Outcome.DROPPED);
+    }
+
+    @Override
+    public final boolean releaseIgnored() {
+        return end(Outcome.IGNORED);
+    }
+
+    @Override
+    public final boolean isReleased() {
+        return ended != 0;
+    }
+
+    private boolean end(Outcome outcome) {
+        if (!ENDED.compareAndSet(this, 0, 1)) {
+            return false;
+        }
+        if (leak != null) {
+            leak.close(this);
+        }
+        onEnd(outcome);
+        return true;
+    }
+
+    /** Records an access for leak reports at the ADVANCED and PARANOID levels. */
+    protected final void touch(Object hint) {
+        if (leak != null) {
+            leak.record(hint);
+        }
+    }
+
+    /** How many permits were reported leaked in this JVM so far (for metrics). */
+    public static long leaksReported() {
+        return LEAKS.reported.sum();
+    }
+
+    private static final class LeakDetector extends ResourceLeakDetector<AbstractPermit> {
+        final LongAdder reported = new LongAdder();
+
+        LeakDetector() {
+            super(AbstractPermit.class);   // Netty's default sampling interval and level
+        }
+
+        @Override
+        protected void reportTracedLeak(String resourceType, String records) {
+            reported.increment();
+            super.reportTracedLeak(resourceType, records);
+        }
+
+        @Override
+        protected void reportUntracedLeak(String resourceType) {
+            reported.increment();
+            super.reportUntracedLeak(resourceType);
+        }
+    }
+}
