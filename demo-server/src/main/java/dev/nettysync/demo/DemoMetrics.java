@@ -22,6 +22,9 @@ import java.util.function.BooleanSupplier;
  * <ul>
  *   <li>{@code demo_http_requests_seconds{route,status}}: count, sum and histogram buckets of
  *       request latency, by route and status;</li>
+ *   <li>{@code demo_response_latency_seconds{status}}: request decoded to response flushed, in
+ *       buckets from 10 µs, the server-side latency of each answer (a 503 under overload
+ *       included);</li>
  *   <li>{@code demo_backend_calls_seconds{outcome}}: backend call latency by outcome (ok, error,
  *       timeout, cancelled);</li>
  *   <li>{@code demo_http_interim_responses_total{status="100"}}: {@code 100 Continue} sent;</li>
@@ -38,6 +41,7 @@ public final class DemoMetrics {
 
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final ConcurrentMap<Integer, Timer> requestTimers = new ConcurrentHashMap<>(); // (route, status) -> timer
+    private final ConcurrentMap<Integer, Timer> responseTimers = new ConcurrentHashMap<>(); // status -> flush timer
     private final Timer backendOk = backendTimer("ok");
     private final Timer backendError = backendTimer("error");
     private final Timer backendTimeout = backendTimer("timeout");
@@ -61,6 +65,25 @@ public final class DemoMetrics {
                     .tag("status", Integer.toString(status))
                     .publishPercentileHistogram()
                     .minimumExpectedValue(Duration.ofMillis(1))
+                    .maximumExpectedValue(Duration.ofSeconds(30))
+                    .register(registry));
+        }
+        t.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    /**
+     * Times one response from the decoding of its request to the completion of its flush, by
+     * status: the server's own view of latency, with microsecond buckets, so that a fast refusal
+     * (a 503 under overload) can be judged apart from the load generator's lag.
+     */
+    public void recordResponseFlushed(int status, long nanos) {
+        Timer t = responseTimers.get(status);
+        if (t == null) {
+            t = responseTimers.computeIfAbsent(status, k -> Timer.builder("demo.response.latency")
+                    .description("Request decoded to response flushed, by status")
+                    .tag("status", Integer.toString(status))
+                    .publishPercentileHistogram()
+                    .minimumExpectedValue(Duration.ofNanos(10_000))
                     .maximumExpectedValue(Duration.ofSeconds(30))
                     .register(registry));
         }

@@ -430,12 +430,15 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
             // HTTP/1.0 closes by default: keeping the connection must be said explicitly.
             response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
         }
-        end(response.status().code());
+        int status = response.status().code();
+        long started = startNanos;
+        end(status);
         ctx.writeAndFlush(response).addListener(f -> {
             if (!f.isSuccess()) {
                 ctx.close();
                 return;
             }
+            gw.metrics().recordResponseFlushed(status, System.nanoTime() - started);
             if (!open || closeAfterResponse) {
                 if (overflowed || !pending.isEmpty()) {
                     lingeringClose();

@@ -41,6 +41,35 @@ class HttpSemanticsTest {
     }
 
     @Test
+    void everyResponseIsTimedFromDecodeToFlushInMicrosecondBuckets() throws Exception {
+        double before = flushed(404);
+        try (RawClient c = new RawClient(server)) {
+            for (int i = 0; i < 3; i++) {
+                assertThat(status(c.send("GET /nope HTTP/1.1\r\nHost: x\r\n\r\n").readResponse())).isEqualTo(404);
+            }
+        }
+        // The timer is recorded when the flush completes, a moment after the client has the bytes.
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (flushed(404) < before + 3 && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertThat(flushed(404)).isEqualTo(before + 3);
+        assertThat(server.metrics().scrape())
+                .as("buckets fine enough to judge a sub-millisecond answer")
+                .containsPattern("demo_response_latency_seconds_bucket\\{status=\"404\",le=\"1\\.\\d+E-5\"}");
+    }
+
+    private static double flushed(int status) {
+        String prefix = "demo_response_latency_seconds_count{status=\"" + status + "\"} ";
+        for (String line : server.metrics().scrape().split("\n")) {
+            if (line.startsWith(prefix)) {
+                return Double.parseDouble(line.substring(prefix.length()));
+            }
+        }
+        return 0;
+    }
+
+    @Test
     void headIsAnsweredLikeGetWithoutABody() throws Exception {
         try (RawClient c = new RawClient(server)) {
             String live = c.send("HEAD /livez HTTP/1.1\r\nHost: x\r\n\r\n").readHead();
