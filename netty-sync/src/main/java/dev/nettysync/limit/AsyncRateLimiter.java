@@ -283,8 +283,8 @@ public final class AsyncRateLimiter implements AsyncLimiter {
     /**
      * Admits {@code permits} now if the rate allows and nobody is queued; otherwise takes
      * nothing and says how long until it could be admitted. Allocates nothing: the form for hot
-     * paths that need no {@link Permit}, and for an HTTP {@code Retry-After}
-     * ({@link RateLimitedException#ceilSeconds}-style rounding up is the caller's).
+     * paths that need no {@link Permit}, and for an HTTP {@code Retry-After} (whole seconds:
+     * {@link RateLimitedException#ceilSeconds(long)}).
      *
      * @return {@code 0} if admitted; otherwise the nanoseconds (&ge; 1) after which an admission
      *         of this size would be possible if nobody else took the capacity meanwhile
