@@ -44,6 +44,9 @@ final class ConnectionLimit extends ChannelInboundHandlerAdapter {
             child.unsafe().closeForcibly();        // not registered yet: just the file descriptor
             return;
         }
+        // Counted out when it closes. (A child whose registration fails is force-closed by the
+        // acceptor without completing its close future, so it stays counted; that happens only
+        // when the event loops are shutting down, after which nothing is accepted anyway.)
         child.closeFuture().addListener(f -> open.decrementAndGet());
         ctx.fireChannelRead(child);
     }

@@ -111,7 +111,8 @@ public final class DemoConfig {
     public int maxConcurrent;
 
     @Option(names = "--max-queue", defaultValue = "${env:DEMO_MAX_QUEUE:-256}",
-            description = "Most requests queued for a permit; more are refused with 503 (env DEMO_MAX_QUEUE).")
+            description = "Most requests admitted beyond --max-concurrent, counted from their arrival: waiting for "
+                    + "the database or queued for a permit; more are refused at once with 503 (env DEMO_MAX_QUEUE).")
     public int maxQueue;
 
     @Option(names = "--max-queue-wait", defaultValue = "${env:DEMO_MAX_QUEUE_WAIT:-1s}",

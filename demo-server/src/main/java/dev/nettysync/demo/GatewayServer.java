@@ -244,8 +244,8 @@ public final class GatewayServer {
             return terminated;
         }
         long t0 = System.nanoTime();
-        logger.info("draining: /readyz now answers 503; closing the listening socket; {} request(s) in flight, "
-                        + "{} queued for the backend (refused now, 503), {} connection(s) open; waiting up to {}",
+        logger.info("draining: /readyz now answers 503; closing the listening socket; {} request(s) in progress, "
+                        + "of which {} queued for the backend (refused now, 503); {} connection(s) open; waiting up to {}",
                 drain.activeRequests(), limiter.queued(), connections.size(), DurationConverter.format(config.drainTimeout));
         serverChannel.close();
         readiness.stop();
@@ -254,10 +254,11 @@ public final class GatewayServer {
             ch.pipeline().fireUserEventTriggered(GatewaySignal.DRAIN);
         }
         ScheduledFuture<?> timer = GlobalEventExecutor.INSTANCE.schedule(() -> {
-            int left = drain.activeRequests();   // before the failure's listener closes connections
-            if (drain.giveUp(new IllegalStateException("drain timeout"))) {
+            // Logged before giving up: the failure runs the listener below, which logs the next step.
+            if (!drain.drained().isDone()) {
                 logger.warn("drain timeout of {} reached with {} request(s) in flight: closing their connections",
-                        DurationConverter.format(config.drainTimeout), left);
+                        DurationConverter.format(config.drainTimeout), drain.activeRequests());
+                drain.giveUp(new IllegalStateException("drain timeout"));
             }
         }, config.drainTimeout.toNanos(), TimeUnit.NANOSECONDS);
         drain.drained().addListener(f -> {

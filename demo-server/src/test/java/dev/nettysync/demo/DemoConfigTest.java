@@ -58,6 +58,26 @@ class DemoConfigTest {
     }
 
     @Test
+    void durationsThatWouldOverflowAreRefusedUpFrontForEveryDurationFlag() {
+        DemoConfig c = new DemoConfig();
+        for (CommandLine.Model.OptionSpec option : DemoConfig.newCommandLine(c).getCommandSpec().options()) {
+            if (option.type() != Duration.class) {
+                continue;
+            }
+            String flag = option.longestName();
+            assertThatThrownBy(() -> DemoConfig.parse(flag + "=PT2600000H")).as(flag)
+                    .isInstanceOf(CommandLine.ParameterException.class)
+                    .hasMessageContaining(flag).hasMessageContaining("too long").hasMessageContaining("24h");
+            assertThatThrownBy(() -> DemoConfig.parse(flag + "=9223372036854775807h")).as(flag)
+                    .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining(flag);
+            assertThat(DemoConfig.parse(flag + "=24h").toString()).as(flag + " at the maximum").isNotNull();
+        }
+        assertThatThrownBy(() -> DemoConfig.parse("--retry-after=1000000")).hasMessageContaining("--retry-after");
+        assertThatThrownBy(() -> DemoConfig.parse("--io-threads=100000")).hasMessageContaining("--io-threads");
+        assertThatThrownBy(() -> DemoConfig.parse("--max-connections=-1")).hasMessageContaining("--max-connections");
+    }
+
+    @Test
     void helpListsEveryFlagWithItsEnvironmentVariable() {
         DemoConfig c = new DemoConfig();
         CommandLine cl = DemoConfig.newCommandLine(c);

@@ -10,7 +10,14 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.http.HttpResponse;
 import java.util.concurrent.CompletableFuture;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+import java.util.logging.SimpleFormatter;
 
 import static dev.nettysync.demo.TestSupport.*;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -100,6 +107,85 @@ class GracefulShutdownTest {
         }
         awaitTrue("stuck call cancelled, permit back", () -> backend.cancelled() == 1
                 && server.limiter().availablePermits() == 2);
+    }
+
+    /** Every step of a drain is logged, in order, by the server's logger (captured here). */
+    @Test
+    void everyDrainStepIsLogged() throws Exception {
+        Logger jul = Logger.getLogger(GatewayServer.class.getName());
+        List<String> records = new CopyOnWriteArrayList<>();
+        Handler capture = new Handler() {
+            @Override
+            public void publish(LogRecord r) {
+                records.add(r.getLevel() + " " + new SimpleFormatter().formatMessage(r));
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        Level level = jul.getLevel();
+        jul.setLevel(Level.INFO);
+        jul.addHandler(capture);
+        try {
+            ControlledBackend backend = new ControlledBackend();
+            server = start(backend, null, "--max-concurrent=1", "--max-queue=5", "--max-queue-wait=60s",
+                    "--drain-timeout=300ms", "--backend-timeout=60s");
+            try (RawClient stuck = new RawClient(server); RawClient queued = new RawClient(server)) {
+                stuck.send("GET /api/items/a HTTP/1.1\r\nHost: x\r\n\r\n");
+                awaitTrue("a in flight", () -> server.limiter().inFlight() == 1);
+                queued.send("GET /api/items/b HTTP/1.1\r\nHost: x\r\n\r\n");
+                awaitTrue("b queued", () -> server.limiter().queued() == 1);
+                assertThat(server.shutdown().await(30, TimeUnit.SECONDS)).isTrue();
+                assertThat(status(queued.readResponse())).isEqualTo(503);
+            }
+        } finally {
+            jul.removeHandler(capture);
+            jul.setLevel(level);
+        }
+        assertThat(String.join("\n", records)).containsSubsequence(
+                "INFO draining: /readyz now answers 503; closing the listening socket; 2 request(s) in progress, "
+                        + "of which 1 queued for the backend (refused now, 503); 2 connection(s) open; waiting up to 300ms",
+                "WARNING drain timeout of 300ms reached with 1 request(s) in flight: closing their connections",
+                "connection(s), the backend and the event loops",
+                "INFO demo-server stopped");
+        assertThat(records).noneMatch(r -> r.startsWith("INFO drained:"));
+    }
+
+    @Test
+    void aDrainThatEndsInTimeSaysSo() throws Exception {
+        Logger jul = Logger.getLogger(GatewayServer.class.getName());
+        List<String> records = new CopyOnWriteArrayList<>();
+        Handler capture = new Handler() {
+            @Override
+            public void publish(LogRecord r) {
+                records.add(r.getLevel() + " " + new SimpleFormatter().formatMessage(r));
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        Level level = jul.getLevel();
+        jul.setLevel(Level.INFO);
+        jul.addHandler(capture);
+        try {
+            server = start();
+            assertThat(server.shutdown().await(30, TimeUnit.SECONDS)).isTrue();
+        } finally {
+            jul.removeHandler(capture);
+            jul.setLevel(level);
+        }
+        assertThat(String.join("\n", records)).containsSubsequence("INFO draining:", "INFO drained: every request answered",
+                "INFO closing 0 connection(s)", "INFO demo-server stopped");
     }
 
     @Test

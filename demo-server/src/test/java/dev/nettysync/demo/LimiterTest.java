@@ -188,5 +188,11 @@ class LimiterTest {
         server = start("--max-concurrent=0");
         assertThat(get(server, "/api/items/1").statusCode()).isEqualTo(200);
         assertThat(server.limiter().permits()).isEqualTo(Integer.MAX_VALUE);
+        String metrics = get(server, "/metrics").body();
+        assertThat(metrics).as("no limit is exported as +Inf")
+                .contains("\ndemo_limiter_permits +Inf\n")
+                .contains("\ndemo_limiter_available +Inf\n")
+                .contains("\ndemo_limiter_admitted_max +Inf\n")
+                .doesNotContain("2.147483647E9");
     }
 }

@@ -5,6 +5,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -76,6 +78,64 @@ class ReadinessGatingTest {
         assertThat(ok.statusCode()).isEqualTo(200);
         assertThat(ok.body()).isEqualTo("{\"id\":\"1\",\"name\":\"item 1\",\"source\":\"simulated\"}");
         verify(backend, times(1)).fetch(eq("1"), any(EventLoop.class));
+    }
+
+    /**
+     * Admission is decided on arrival: with 2 permits and a queue of 3, of 8 requests arriving
+     * before the database is ready, 3 are refused at once (not after the wait), and the 5 that
+     * waited are all served once it is ready, none refused then.
+     */
+    @Test
+    void requestsWaitingForTheDatabaseAreCountedAgainstTheLimitOnArrival() throws Exception {
+        ControlledBackend backend = new ControlledBackend();
+        server = start(backend, new ManualReadiness(), "--before-ready=wait", "--ready-wait-timeout=60s",
+                "--max-concurrent=2", "--max-queue=3", "--max-queue-wait=60s");
+        List<CompletableFuture<HttpResponse<String>>> all = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            all.add(getAsyncNewConnection(server, "/api/items/" + i));
+        }
+        awaitTrue("3 refused while the database is not ready",
+                () -> all.stream().filter(CompletableFuture::isDone).count() == 3);
+        assertThat(server.dbReady().isSet()).isFalse();
+        List<CompletableFuture<HttpResponse<String>>> refused = all.stream().filter(CompletableFuture::isDone).toList();
+        for (CompletableFuture<HttpResponse<String>> r : refused) {
+            assertThat(r.get().statusCode()).isEqualTo(503);
+            assertThat(r.get().body()).contains("too many requests queued");
+            assertThat(r.get().headers().firstValue("retry-after")).hasValue("1");
+        }
+        assertThat(server.dbReady().queueLength()).as("the admitted wait for the database").isEqualTo(5);
+        assertThat(metric(server, "demo_limiter_admitted")).isEqualTo(5.0);
+
+        server.dbReady().set();
+        awaitTrue("2 calls running, 3 queued", () -> server.limiter().inFlight() == 2 && server.limiter().queued() == 3);
+        int answered = 0;
+        while (answered < 5) {
+            awaitTrue("a call is open", () -> !backend.open.isEmpty());
+            if (backend.answerOne()) {
+                answered++;
+            }
+        }
+        for (CompletableFuture<HttpResponse<String>> r : all) {
+            if (!refused.contains(r)) {
+                assertThat(r.get(30, TimeUnit.SECONDS).statusCode()).as("a client who waited is served").isEqualTo(200);
+            }
+        }
+        assertThat(metric(server, "demo_limiter_rejected_total{reason=\"queue_full\"}")).isEqualTo(3.0);
+        awaitTrue("every place given back", () -> server.limiter().admitted() == 0);
+    }
+
+    @Test
+    void aClientLeavingWhileWaitingForTheDatabaseGivesItsPlaceBack() throws Exception {
+        server = start(null, new ManualReadiness(), "--before-ready=wait", "--ready-wait-timeout=60s",
+                "--max-concurrent=1", "--max-queue=0");
+        try (RawClient quitter = new RawClient(server)) {
+            quitter.send("GET /api/items/q HTTP/1.1\r\nHost: x\r\n\r\n");
+            awaitTrue("admitted and waiting", () -> server.limiter().admitted() == 1 && server.dbReady().queueLength() == 1);
+            assertThat(get(server, "/api/items/other").statusCode()).as("no room left").isEqualTo(503);
+        }
+        awaitTrue("the place is back", () -> server.limiter().admitted() == 0 && server.dbReady().queueLength() == 0);
+        server.dbReady().set();
+        assertThat(get(server, "/api/items/next").statusCode()).isEqualTo(200);
     }
 
     @Test
