@@ -161,6 +161,26 @@ public final class DemoConfig {
             description = "Seconds sent in Retry-After with every 503 (env DEMO_RETRY_AFTER).")
     public int retryAfterSeconds;
 
+    @Option(names = "--per-client-rate", defaultValue = "${env:DEMO_PER_CLIENT_RATE:-0}", paramLabel = "R",
+            description = "Requests per second each client may make; over it gets 429 with Retry-After "
+                    + "(0 = no per-client limit) (env DEMO_PER_CLIENT_RATE).")
+    public long perClientRate;
+
+    @Option(names = "--per-client-burst", defaultValue = "${env:DEMO_PER_CLIENT_BURST:-0}", paramLabel = "B",
+            description = "Requests a client may make at once after an idle period (0 = the rate) "
+                    + "(env DEMO_PER_CLIENT_BURST).")
+    public int perClientBurst;
+
+    @Option(names = "--per-client-max-keys", defaultValue = "${env:DEMO_PER_CLIENT_MAX_KEYS:-100000}",
+            description = "Most clients tracked at once by the per-client rate; past it, new clients "
+                    + "get 503 while no tracked client is idle (env DEMO_PER_CLIENT_MAX_KEYS).")
+    public int perClientMaxKeys;
+
+    @Option(names = "--trust-forwarded-for", defaultValue = "${env:DEMO_TRUST_FORWARDED_FOR:-false}",
+            description = "Key the per-client rate by the first X-Forwarded-For address instead of the "
+                    + "peer address; only behind a proxy that sets it (env DEMO_TRUST_FORWARDED_FOR).")
+    public boolean trustForwardedFor;
+
     @Option(names = "--drain-timeout", defaultValue = "${env:DEMO_DRAIN_TIMEOUT:-10s}",
             converter = DurationConverter.class,
             description = "On SIGTERM/Ctrl-C, how long in-flight requests may finish before connections are "
@@ -223,6 +243,10 @@ public final class DemoConfig {
                 + maxConnections);
         requireThat(cl, maxConcurrent >= 0, "--max-concurrent must be >= 0 (0 = no limit), was " + maxConcurrent);
         requireThat(cl, maxQueue >= 0, "--max-queue must be >= 0, was " + maxQueue);
+        requireThat(cl, perClientRate >= 0 && perClientRate <= 1_000_000_000L,
+                "--per-client-rate must be in 0..1000000000 per second, was " + perClientRate);
+        requireThat(cl, perClientBurst >= 0, "--per-client-burst must be >= 0 (0 = the rate), was " + perClientBurst);
+        requireThat(cl, perClientMaxKeys >= 1, "--per-client-max-keys must be >= 1, was " + perClientMaxKeys);
         requireThat(cl, retryAfterSeconds >= 0 && retryAfterSeconds <= 86_400,
                 "--retry-after must be in 0..86400 seconds, was " + retryAfterSeconds);
         requireThat(cl, upstreamPoolSize >= 1 && upstreamPoolSize <= 10_000,

@@ -18,10 +18,11 @@ import java.util.Objects;
  * @param drain            the in-flight count and the draining flag
  * @param metrics          where requests are counted
  * @param errors           failure → HTTP answer
+ * @param perClient        the per-client rate, or {@code null} when off
  */
 record GatewayContext(AsyncEvent dbReady, DemoConfig.BeforeReady beforeReady, Duration readyWaitTimeout,
                       Admission admission, Backend backend, DrainState drain, DemoMetrics metrics,
-                      HttpErrors errors) {
+                      HttpErrors errors, ClientRateLimit perClient) {
 
     GatewayContext {
         Objects.requireNonNull(dbReady, "dbReady");

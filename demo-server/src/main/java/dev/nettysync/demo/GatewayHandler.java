@@ -1,5 +1,7 @@
 package dev.nettysync.demo;
 
+import dev.nettysync.limit.RateLimitedException;
+
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
@@ -101,6 +103,7 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
     private Future<?> wait;                  // the current admission, readiness or permit wait (or the call)
     private Admission.Ticket ticket;         // its place in the admission policy, or null
     private Future<?> backendCall;           // the running backend call, or null
+    private String client;                   // the per-client rate's key of the request, or null
 
     GatewayHandler(GatewayContext gw, ConnectionDeadlineHandler deadline) {
         this(gw, deadline, DEFAULT_READ_AHEAD, DEFAULT_MAX_PIPELINED);
@@ -234,6 +237,8 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
                     "only 'Expect: 100-continue' is supported", false));
             return;
         }
+        ClientRateLimit perClient = gw.perClient();
+        client = perClient == null ? null : perClient.clientOf(ctx.channel().remoteAddress(), request.headers());
         route(request.method(), request.uri());
     }
 
@@ -294,6 +299,13 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         if (!gw.dbReady().isSet() && gw.beforeReady() == DemoConfig.BeforeReady.REJECT) {
             fail(HttpStatusException.databaseNotReady());
             return;
+        }
+        if (client != null) {                  // the client's rate first: 429 before the backend's 503
+            Throwable refused = gw.perClient().admit(client, ctx.executor());
+            if (refused != null) {
+                fail(refused);
+                return;
+            }
         }
         // Admission is decided now, on arrival, before any wait.
         stage = Stage.ENTERING;
@@ -406,6 +418,9 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         FullHttpResponse response = Responses.text(ctx.alloc(), a.status(), a.reason(), keepAlive());
         if (a.retryAfterSeconds() != HttpErrors.NO_RETRY_AFTER) {
             response.headers().setInt(HttpHeaderNames.RETRY_AFTER, a.retryAfterSeconds());
+        }
+        if (cause instanceof RateLimitedException refusal && gw.perClient() != null) {
+            gw.perClient().addHeaders(response.headers(), refusal);
         }
         respond(response);
     }

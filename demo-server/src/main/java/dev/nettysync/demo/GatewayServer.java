@@ -146,7 +146,7 @@ public final class GatewayServer {
             this.fleet = null;
         }
         this.context = new GatewayContext(dbReady, config.beforeReady, config.readyWaitTimeout, admission,
-                this.backend, drain, metrics, HttpErrors.of(config));
+                this.backend, drain, metrics, HttpErrors.of(config), ClientRateLimit.of(config));
         metrics.flag("demo.db.ready", "1 when the database is ready", dbReady::isSet);
         metrics.flag("demo.server.draining", "1 while shutting down", drain::isDraining);
         // Last, so that nothing above can fail with threads already started.

@@ -31,7 +31,8 @@ import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
  *
  * <h2>Threads and executors</h2>
  * Thread-safe, never blocking; one limiter may be shared by every event loop and plain thread.
- * {@code tryAcquire} is one compare-and-set while nobody waits. A waiter is completed at its
+ * {@code tryAcquire} is one compare-and-set while nobody waits (while waiters are queued it
+ * refuses under the limiter's lock). A waiter is completed at its
  * reserved time by a timer scheduled on <b>its own executor</b> (the one passed to
  * {@code acquire}); its listeners run there. At most one such timer exists at a time (for the
  * head of the queue), plus the timeout timer of each timed waiter; <b>an idle limiter has no
@@ -266,7 +267,7 @@ public final class AsyncRateLimiter implements AsyncLimiter {
     /** Admits one permit now, or returns {@code null}; see {@link #tryAcquireNanos(int)}. */
     @Override
     public Permit tryAcquire() {
-        return tryAcquireNanos(1) == 0 ? new RatePermit() : null;
+        return tryAcquire(1);
     }
 
     /**
@@ -275,29 +276,23 @@ public final class AsyncRateLimiter implements AsyncLimiter {
      * @throws IllegalArgumentException if {@code permits} is not in {@code 1..burst}
      */
     public Permit tryAcquire(int permits) {
-        return tryAcquireNanos(permits) == 0 ? new RatePermit() : null;
+        long r = tryTakeOrRefuse(cost(permits));
+        return r <= -2 ? new RatePermit(admittedAt(r)) : null;
     }
 
     /**
      * Admits {@code permits} now if the rate allows and nobody is queued; otherwise takes
      * nothing and says how long until it could be admitted. Allocates nothing: the form for hot
-     * paths that need no {@link Permit}, and for an HTTP {@code Retry-After}
-     * ({@link RateLimitedException#ceilSeconds}-style rounding up is the caller's).
+     * paths that need no {@link Permit}, and for an HTTP {@code Retry-After} (whole seconds:
+     * {@link RateLimitedException#ceilSeconds(long)}).
      *
      * @return {@code 0} if admitted; otherwise the nanoseconds (&ge; 1) after which an admission
      *         of this size would be possible if nobody else took the capacity meanwhile
      * @throws IllegalArgumentException if {@code permits} is not in {@code 1..burst}
      */
     public long tryAcquireNanos(int permits) {
-        long cost = cost(permits);
-        long now = now();
-        long r = tryTake(cost, now);
-        if (r >= 0) {
-            return r;
-        }
-        synchronized (lock) {
-            return retryAfterLocked(cost, now());
-        }
+        long r = tryTakeOrRefuse(cost(permits));
+        return r > 0 ? r : 0;
     }
 
     /**
@@ -384,24 +379,59 @@ public final class AsyncRateLimiter implements AsyncLimiter {
     }
 
     /**
-     * The fast path: admits {@code cost} at {@code now} if nobody is queued.
+     * The fast path: admits {@code cost} now if nobody is queued. The time is read after the
+     * state word, so a refusal or an admission is decided at one instant (linearizable: an
+     * earlier time with a later state would refuse what a sequential order admits).
      *
-     * @return 0 if admitted, the wait (&ge; 1) if the rate refuses, -1 if waiters are queued
+     * @return the wait (&ge; 1) if the rate refuses; {@link #QUEUED_RESULT} if waiters are
+     *         queued; otherwise the admission, encoded by {@link #admitted(long)}
      */
-    private long tryTake(long cost, long now) {
+    private long tryTake(long cost) {
         for (;;) {
             long s = state;
             if ((s & QUEUED) != 0) {
-                return -1;
+                return QUEUED_RESULT;
             }
+            long now = now();
             long newTat = Math.max(s >>> 1, now) + cost;
             long wait = newTat - tolerance - now;
             if (wait > 0) {
                 return wait;
             }
             if (STATE.compareAndSet(this, s, newTat << 1)) {
-                return 0;
+                return admitted(now);
             }
+        }
+    }
+
+    private static final long QUEUED_RESULT = -1;
+
+    /** tryTake's result for an admission at {@code now} (>= 0): a value <= -2. */
+    private static long admitted(long now) {
+        return -2 - now;
+    }
+
+    /** The admission time of a tryTake result <= -2. */
+    private static long admittedAt(long result) {
+        return -2 - result;
+    }
+
+    /**
+     * tryTake, and if waiters are queued, the refusal decided under the lock: a grant pass that
+     * empties the queue holds the lock while QUEUED is still set, and a refusal seen through that
+     * intermediate state would not be linearizable (Lincheck found it: a tryAcquire after the
+     * pass, at a later time, must see the pass's result).
+     *
+     * @return as tryTake, never QUEUED_RESULT
+     */
+    private long tryTakeOrRefuse(long cost) {
+        long r = tryTake(cost);
+        if (r != QUEUED_RESULT) {
+            return r;
+        }
+        synchronized (lock) {
+            r = tryTake(cost);                  // QUEUED changes only under the lock
+            return r != QUEUED_RESULT ? r : retryAfterLocked(cost, now());
         }
     }
 
@@ -415,9 +445,9 @@ public final class AsyncRateLimiter implements AsyncLimiter {
     private Future<Permit> acquire0(EventExecutor executor, int permits, long timeoutNanos) {
         Objects.requireNonNull(executor, "executor");
         long cost = cost(permits);
-        long r = tryTake(cost, now());
-        if (r == 0) {
-            return executor.newSucceededFuture(new RatePermit());
+        long r = tryTake(cost);
+        if (r <= -2) {
+            return executor.newSucceededFuture(new RatePermit(admittedAt(r)));
         }
         if (r > 0 && timeoutNanos >= 0 && r > timeoutNanos) {
             return executor.newFailedFuture(rateLimited(permits, r));
@@ -425,9 +455,10 @@ public final class AsyncRateLimiter implements AsyncLimiter {
         RateWaiter w = null;
         Throwable refusal = null;
         Step step = new Step();
+        long now;
         synchronized (lock) {
             for (;;) {
-                long now = now();
+                now = now();
                 long s = state;
                 long wait;
                 if ((s & QUEUED) == 0) {
@@ -465,10 +496,10 @@ public final class AsyncRateLimiter implements AsyncLimiter {
             return executor.newFailedFuture(refusal);
         }
         if (w == null) {
-            return executor.newSucceededFuture(new RatePermit());
+            return executor.newSucceededFuture(new RatePermit(now));
         }
         finish(step);
-        if (timeoutNanos >= 0) {
+        if (timeoutNanos >= 0 && w.queued) {      // not granted in the same critical section
             w.startTimeout(timeoutNanos);
         }
         return w;
@@ -546,6 +577,7 @@ public final class AsyncRateLimiter implements AsyncLimiter {
             if (claimed) {
                 // Admit before unlink clears QUEUED: while QUEUED is set the word is ours.
                 state = (newTat << 1) | QUEUED;
+                h.admittedAt = now;
             }
             unlink(h);
             if (!claimed) {
@@ -581,7 +613,7 @@ public final class AsyncRateLimiter implements AsyncLimiter {
             RateWaiter next = g.nextGranted;
             g.nextGranted = null;
             g.cancelTimers();
-            g.trySuccess(new RatePermit());   // false only if completed behind our back
+            g.trySuccess(new RatePermit(g.admittedAt));   // false only if completed behind our back
             g = next;
         }
         while (step.toArm != null) {
@@ -699,6 +731,11 @@ public final class AsyncRateLimiter implements AsyncLimiter {
         }
     }
 
+    /** Runs a grant pass as a stale timer would (arming the head's timer if it has none). For tests. */
+    void grantDue() {
+        onHeadTimer(null);
+    }
+
     /** The theoretical arrival time, relative to creation. For tests. */
     long tatNanos() {
         return state >>> 1;
@@ -726,6 +763,7 @@ public final class AsyncRateLimiter implements AsyncLimiter {
         RateWaiter prev;                              // guarded by limiter.lock
         RateWaiter next;                              // guarded by limiter.lock
         RateWaiter nextGranted;                       // written by the granting thread, off-queue
+        long admittedAt;                              // written by the granting thread, under lock
         volatile boolean queued;                      // written under limiter.lock
         volatile ScheduledFuture<?> headTimer;        // written by the thread that armed it
         private volatile ScheduledFuture<?> timeout;  // written once by the thread that queued it
@@ -803,7 +841,17 @@ public final class AsyncRateLimiter implements AsyncLimiter {
         private static final AtomicIntegerFieldUpdater<RatePermit> ENDED =
                 AtomicIntegerFieldUpdater.newUpdater(RatePermit.class, "ended");
 
+        private final long admittedAt;                // the limiter's time of the admission
         private volatile int ended;                   // 0 -> 1 once, by CAS
+
+        RatePermit(long admittedAt) {
+            this.admittedAt = admittedAt;
+        }
+
+        /** When it was admitted, in nanoseconds since the limiter's creation. For tests. */
+        long admittedAt() {
+            return admittedAt;
+        }
 
         @Override
         public boolean release() {

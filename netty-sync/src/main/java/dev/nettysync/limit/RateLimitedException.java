@@ -46,7 +46,11 @@ public class RateLimitedException extends RejectedExecutionException {
         return ceilSeconds(retryAfterNanos);
     }
 
-    static long ceilSeconds(long nanos) {
+    /**
+     * Nanoseconds as whole seconds rounded up, at least 1: the {@code Retry-After} value for a
+     * wait of {@code nanos} (e.g. from {@link AsyncRateLimiter#tryAcquireNanos(int)}).
+     */
+    public static long ceilSeconds(long nanos) {
         long s = nanos / 1_000_000_000L;
         return Math.max(1, nanos % 1_000_000_000L == 0 ? s : s + 1);
     }

@@ -1,0 +1,537 @@
+package dev.nettysync.limit;
+
+import dev.nettysync.QueueFullException;
+import io.netty.util.concurrent.DefaultPromise;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Ticker;
+
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLongFieldUpdater;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Function;
+
+/**
+ * One limiter per key (client address, API key, tenant), created on demand by a factory, with
+ * bounded memory: keys nobody uses are evicted, and the number of live keys is capped.
+ *
+ * <pre>{@code
+ * KeyedLimiter<String> perClient = KeyedLimiter
+ *         .builder((String ip) -> AsyncRateLimiter.perSecond(10, 20))
+ *         .maxKeys(100_000).idleTime(Duration.ofMinutes(1)).build();
+ *
+ * perClient.acquire(clientIp, ctx.executor(), 0, SECONDS).addListener(f -> {
+ *     if (f.cause() instanceof RateLimitedException r) { reply429(r.retryAfterSeconds()); return; }
+ *     ...
+ * });
+ * }</pre>
+ *
+ * <h2>Contract</h2>
+ * <ul>
+ *   <li><b>Each key behaves as its own limiter</b> from the factory: FIFO, cancellation,
+ *       timeouts, refusals and the executor of completion are that limiter's. Permits are
+ *       wrapped so that the key knows when it is in use; they end exactly once and are tracked
+ *       for leaks (a leaked permit would pin its key).</li>
+ *   <li><b>Never evicted while in use.</b> A key is live while a permit acquired through it is
+ *       held or a wait on it is pending; such a key is never evicted.</li>
+ *   <li><b>Never evicted while its limiter remembers anything.</b> A key is evicted only when its
+ *       limiter's {@link AsyncLimiter#statistics() statistics} say it is at rest (nothing in use,
+ *       nothing queued, everything available: for a rate limiter, a full bucket), so the fresh
+ *       limiter the factory makes when the key comes back is indistinguishable from the evicted
+ *       one: an eviction can never double a limit.</li>
+ *   <li><b>Idle keys are evicted</b> once unused for {@code idleTime} and at rest, without a
+ *       thread or a timer: each new key moves a sweep hand two keys forward over the live keys
+ *       (a CLOCK), so an idle key is evicted at the latest after {@code liveKeys / 2} new keys;
+ *       with no new keys nothing grows. {@link #evictIdle()} sweeps every key now, for callers
+ *       who want a schedule.</li>
+ *   <li><b>At most {@code maxKeys} live keys.</b> A new key beyond the cap evicts the
+ *       approximately least recently used key at rest (CLOCK with one second chance; the idle
+ *       time is not required then, since evicting a key at rest loses nothing), giving up after
+ *       {@value #MAX_SCAN} keys that were not recently used but are in use or not at rest. If none of them can be evicted (all in use or not at rest), the
+ *       new key is <b>refused</b>: {@code acquire} fails with a {@link QueueFullException} and
+ *       {@code tryAcquire} returns {@code null}. We refuse rather than evict a key in use, since
+ *       that would hand out a second, fresh limit for it.</li>
+ *   <li><b>Thread-safe, lock-free</b>; the factory and the limiters' {@code statistics()} are
+ *       called with nothing held. Under contention the factory may be called twice for one key;
+ *       the limiter that loses the race is dropped unused.</li>
+ * </ul>
+ *
+ * <h2>A global limit too</h2>
+ * {@link #forKey(Object)} is an {@link AsyncLimiter}, so a per-key limit composes with a global
+ * one through {@code AsyncLimiter.all(perClient.forKey(ip), global)}, acquired in that order.
+ *
+ * <h2>Memory consistency effects</h2>
+ * Those of the keys' limiters; in addition, everything a permit's holder did before ending it
+ * happens-before the key's eviction.
+ */
+public final class KeyedLimiter<K> {
+
+    /*
+     * Implementation notes
+     *
+     * Map. A ConcurrentHashMap from key to Entry; an Entry is never reused once evicted.
+     *
+     * Entry state. One word per entry:
+     *     EVICTED (-1)  or  [0][generation: 31 bits][refs: 32 bits]
+     * refs counts pending waits and held permits taken through the entry; the generation is
+     * bumped by every enter. enter() CASes refs+1 unless EVICTED (then the caller removes the
+     * entry from the map and retries: a fresh entry is created). exit() CASes refs-1 after
+     * writing lastUsed.
+     *
+     * Eviction. An evictor reads the word s (refs == 0), then asks the limiter's statistics
+     * whether it is at rest, then CASes s -> EVICTED. If anyone entered meanwhile, refs or the
+     * generation changed and the CAS fails. If it succeeds, nobody entered between the read and
+     * the CAS, and refs == 0 at the read means every earlier permit had ended (exit runs after
+     * the inner release), so the limiter was and stays at rest: the fresh limiter that replaces
+     * it is equivalent. (A generation ABA needs 2^31 enters between a read and a CAS.)
+     *
+     * Sweep. A ConcurrentLinkedQueue holds each live entry once (entries are offered after they
+     * win the putIfAbsent, and leave only when a sweep polls them as evicted). Sweeping polls an
+     * entry from the head and either evicts it or offers it back at the tail: a CLOCK hand.
+     * Second chance: an entry whose generation changed since the hand last saw it is passed over
+     * once when looking for a victim at the cap.
+     *
+     * Count. `live` counts entries in the map; a creation reserves a slot first and, over the
+     * cap, must evict one before it may proceed (or gives the slot back and refuses).
+     */
+
+    /** At the cap, at most this many keys are examined for a victim before refusing. */
+    public static final int MAX_SCAN = 64;
+
+    private final ConcurrentHashMap<K, Entry<K>> map = new ConcurrentHashMap<>();
+    private final ConcurrentLinkedQueue<Entry<K>> hand = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger live = new AtomicInteger();      // entries in the map
+    private final LongAdder evictions = new LongAdder();
+    private final Function<? super K, ? extends AsyncLimiter> factory;
+    private final int maxKeys;
+    private final long idleNanos;
+    private final Ticker ticker;
+
+    private KeyedLimiter(Builder<K> b) {
+        this.factory = b.factory;
+        this.maxKeys = b.maxKeys;
+        this.idleNanos = b.idleNanos;
+        this.ticker = b.ticker;
+    }
+
+    /** A builder; the factory makes the limiter of a key the first time it is used. */
+    public static <K> Builder<K> builder(Function<? super K, ? extends AsyncLimiter> factory) {
+        return new Builder<>(factory);
+    }
+
+    /** Configuration of a {@link KeyedLimiter}. Not thread-safe. */
+    public static final class Builder<K> {
+        private final Function<? super K, ? extends AsyncLimiter> factory;
+        private int maxKeys = 100_000;
+        private long idleNanos = TimeUnit.MINUTES.toNanos(1);
+        private Ticker ticker = Ticker.systemTicker();
+
+        private Builder(Function<? super K, ? extends AsyncLimiter> factory) {
+            this.factory = Objects.requireNonNull(factory, "factory");
+        }
+
+        /** The cap on live keys (default 100,000). */
+        public Builder<K> maxKeys(int maxKeys) {
+            if (maxKeys < 1) {
+                throw new IllegalArgumentException("maxKeys must be >= 1, was " + maxKeys);
+            }
+            this.maxKeys = maxKeys;
+            return this;
+        }
+
+        /** How long a key must be unused (and at rest) before a sweep evicts it (default 1 min). */
+        public Builder<K> idleTime(Duration idleTime) {
+            if (idleTime.isNegative()) {
+                throw new IllegalArgumentException("idleTime must be >= 0, was " + idleTime);
+            }
+            this.idleNanos = idleTime.toNanos();
+            return this;
+        }
+
+        /** The time source for idle times; defaults to {@code System.nanoTime()}. */
+        public Builder<K> ticker(Ticker ticker) {
+            this.ticker = Objects.requireNonNull(ticker, "ticker");
+            return this;
+        }
+
+        public KeyedLimiter<K> build() {
+            return new KeyedLimiter<>(this);
+        }
+    }
+
+    // ---------------------------------------------------------------- admitting
+
+    /**
+     * Admits at once through {@code key}'s limiter, or returns {@code null}: refused by that
+     * limiter, or the key is new and the cap is reached with no key to evict.
+     */
+    public Permit tryAcquire(K key) {
+        Entry<K> e = enter(key);
+        if (e == null) {
+            return null;
+        }
+        Permit inner;
+        try {
+            inner = e.limiter.tryAcquire();
+        } catch (RuntimeException | Error t) {
+            exit(e);
+            throw t;
+        }
+        if (inner == null) {
+            exit(e);
+            return null;
+        }
+        return new KeyedPermit<>(this, e, inner);
+    }
+
+    /** Waits for {@code key}'s limiter, as {@link AsyncLimiter#acquire(EventExecutor)}. */
+    public Future<Permit> acquire(K key, EventExecutor executor) {
+        return acquire0(key, executor, -1, null);
+    }
+
+    /**
+     * Waits for {@code key}'s limiter, as {@link AsyncLimiter#acquire(EventExecutor, long, TimeUnit)};
+     * with a timeout of 0 a rate limiter refuses at once with its {@link RateLimitedException}.
+     */
+    public Future<Permit> acquire(K key, EventExecutor executor, long timeout, TimeUnit unit) {
+        return acquire0(key, executor, timeout, Objects.requireNonNull(unit, "unit"));
+    }
+
+    /** {@code key}'s limit as an {@link AsyncLimiter} (a view: it holds no state of its own). */
+    public AsyncLimiter forKey(K key) {
+        Objects.requireNonNull(key, "key");
+        return new AsyncLimiter() {
+            @Override
+            public Future<Permit> acquire(EventExecutor executor) {
+                return KeyedLimiter.this.acquire(key, executor);
+            }
+
+            @Override
+            public Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
+                return KeyedLimiter.this.acquire(key, executor, timeout, unit);
+            }
+
+            @Override
+            public Permit tryAcquire() {
+                return KeyedLimiter.this.tryAcquire(key);
+            }
+
+            @Override
+            public LimiterStatistics statistics() {
+                return KeyedLimiter.this.statistics(key);
+            }
+
+            @Override
+            public String toString() {
+                return KeyedLimiter.this + "[" + key + "]";
+            }
+        };
+    }
+
+    /**
+     * The statistics of {@code key}'s limiter if the key is live, or else those of a fresh limiter
+     * from the factory (made for the call and dropped).
+     */
+    public LimiterStatistics statistics(K key) {
+        Entry<K> e = map.get(key);
+        return e != null ? e.limiter.statistics() : factory.apply(key).statistics();
+    }
+
+    /** Keys with a limiter now (at most {@code maxKeys}). */
+    public int liveKeys() {
+        return live.get();
+    }
+
+    /** Keys evicted so far. */
+    public long evictions() {
+        return evictions.sum();
+    }
+
+    /**
+     * Sweeps every live key once and evicts those idle for {@code idleTime} and at rest; for
+     * callers who want eviction on a schedule of their own (nothing else needs it).
+     *
+     * @return how many keys this call evicted
+     */
+    public int evictIdle() {
+        int evicted = 0;
+        for (int i = 0, n = live.get(); i < n; i++) {
+            Entry<K> e = hand.poll();
+            if (e == null) {
+                break;
+            }
+            if (e.state == EVICTED) {
+                continue;
+            }
+            if (tryEvict(e, true)) {
+                evicted++;
+            } else {
+                hand.offer(e);
+            }
+        }
+        return evicted;
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    private Future<Permit> acquire0(K key, EventExecutor executor, long timeout, TimeUnit unit) {
+        Objects.requireNonNull(executor, "executor");
+        Entry<K> e = enter(key);
+        if (e == null) {
+            return executor.newFailedFuture(new QueueFullException(maxKeys + " keys live in " + this
+                    + " and none idle: refused new key " + key));
+        }
+        Future<Permit> inner;
+        try {
+            inner = unit == null ? e.limiter.acquire(executor) : e.limiter.acquire(executor, timeout, unit);
+        } catch (RuntimeException | Error t) {
+            exit(e);
+            throw t;
+        }
+        if (inner.isDone()) {                       // the common case: no promise of our own
+            if (inner.isSuccess()) {
+                return executor.newSucceededFuture(new KeyedPermit<>(this, e, inner.getNow()));
+            }
+            exit(e);
+            return inner;
+        }
+        return new KeyedWait<>(executor, this, e, inner);
+    }
+
+    /** Finds or creates the key's entry and enters it; {@code null} if a new key is refused. */
+    private Entry<K> enter(K key) {
+        Objects.requireNonNull(key, "key");
+        for (;;) {
+            Entry<K> e = map.get(key);
+            if (e == null) {
+                e = create(key);
+                if (e == null) {
+                    return null;
+                }
+            }
+            if (e.enter()) {
+                return e;
+            }
+            map.remove(key, e);                     // evicted: help remove it, then make a new one
+        }
+    }
+
+    private Entry<K> create(K key) {
+        AsyncLimiter limiter = Objects.requireNonNull(factory.apply(key), "factory returned null");
+        if (live.incrementAndGet() > maxKeys && !evictOneForRoom()) {
+            live.decrementAndGet();
+            return map.get(key);                    // someone else may have made it meanwhile
+        }
+        sweep(2);
+        Entry<K> e = new Entry<>(key, limiter, ticker.nanoTime());
+        Entry<K> prior = map.putIfAbsent(key, e);
+        if (prior != null) {
+            live.decrementAndGet();
+            return prior;
+        }
+        hand.offer(e);
+        return e;
+    }
+
+    /** Moves the hand {@code steps} keys, evicting idle keys at rest. */
+    private void sweep(int steps) {
+        for (int i = 0; i < steps; i++) {
+            Entry<K> e = hand.poll();
+            if (e == null) {
+                return;
+            }
+            if (e.state != EVICTED && !tryEvict(e, true)) {
+                hand.offer(e);
+            }
+        }
+    }
+
+    /**
+     * At the cap: evicts one key at rest, approximately the least recently used. Passing over a
+     * recently used key clears its mark (paid for by the enter that set it); at most
+     * {@link #MAX_SCAN} unmarked keys that cannot be evicted are examined before giving up.
+     */
+    private boolean evictOneForRoom() {
+        int failed = 0;
+        int budget = 2 * live.get() + MAX_SCAN;     // every mark cleared once, then MAX_SCAN more
+        while (failed < MAX_SCAN && budget-- > 0) {
+            Entry<K> e = hand.poll();
+            if (e == null) {
+                return false;
+            }
+            if (e.state == EVICTED) {
+                continue;                           // dropped from the hand
+            }
+            long gen = e.generation();
+            boolean recentlyUsed = gen != e.seenGeneration;
+            e.seenGeneration = gen;
+            if (!recentlyUsed) {
+                if (tryEvict(e, false)) {
+                    return true;
+                }
+                failed++;
+            }
+            hand.offer(e);
+        }
+        return false;
+    }
+
+    private boolean tryEvict(Entry<K> e, boolean requireIdle) {
+        long s = e.state;
+        if (s == EVICTED || (s & REFS) != 0) {
+            return false;
+        }
+        if (requireIdle && ticker.nanoTime() - e.lastUsed < idleNanos) {
+            return false;
+        }
+        if (!atRest(e.limiter.statistics())) {
+            return false;
+        }
+        if (!STATE.compareAndSet(e, s, EVICTED)) {
+            return false;
+        }
+        map.remove(e.key, e);
+        live.decrementAndGet();
+        evictions.increment();
+        return true;
+    }
+
+    static boolean atRest(LimiterStatistics s) {
+        return s.queued() == 0 && s.inUse() == 0 && (s.unlimited() || s.available() >= s.limit());
+    }
+
+    private void exit(Entry<K> e) {
+        e.lastUsed = ticker.nanoTime();
+        STATE.decrementAndGet(e);                   // refs - 1: the low bits, never below 0
+    }
+
+    /** The key of a live entry holding a permit or wait, for tests. */
+    boolean isLive(K key) {
+        return map.containsKey(key);
+    }
+
+    /** The refs of {@code key}'s entry (-1 if none), for tests. */
+    long refs(K key) {
+        Entry<K> e = map.get(key);
+        return e == null ? -1 : e.state & REFS;
+    }
+
+    @Override
+    public String toString() {
+        return "KeyedLimiter(" + live.get() + "/" + maxKeys + " keys)";
+    }
+
+    private static final long EVICTED = -1L;
+    private static final long REFS = 0xFFFF_FFFFL;
+    private static final long GEN_ONE = 1L << 32;
+    private static final long GEN_MASK = 0x7FFF_FFFFL << 32;
+
+    @SuppressWarnings("rawtypes")
+    private static final AtomicLongFieldUpdater<Entry> STATE =
+            AtomicLongFieldUpdater.newUpdater(Entry.class, "state");
+
+    static final class Entry<K> {
+        final K key;
+        final AsyncLimiter limiter;
+        volatile long state;            // see the notes: CAS by enter/exit/evict
+        volatile long lastUsed;         // ticker time of the last exit (or creation)
+        volatile long seenGeneration;   // the generation the hand saw last (second chance)
+
+        Entry(K key, AsyncLimiter limiter, long now) {
+            this.key = key;
+            this.limiter = limiter;
+            this.lastUsed = now;
+        }
+
+        @SuppressWarnings("unchecked")
+        boolean enter() {
+            for (;;) {
+                long s = state;
+                if (s == EVICTED) {
+                    return false;
+                }
+                if ((s & REFS) == REFS) {
+                    throw new IllegalStateException("2^32 - 1 permits and waits on one key");
+                }
+                long next = (((s & GEN_MASK) + GEN_ONE) & GEN_MASK) | ((s & REFS) + 1);
+                if (STATE.compareAndSet(this, s, next)) {
+                    return true;
+                }
+            }
+        }
+
+        long generation() {
+            long s = state;
+            return s == EVICTED ? -1 : (s & GEN_MASK) >>> 32;
+        }
+    }
+
+    /** A permit of a key: ends the inner permit, then lets the key go. */
+    private static final class KeyedPermit<K> extends AbstractPermit {
+        private final KeyedLimiter<K> owner;
+        private final Entry<K> entry;
+        private final Permit inner;
+
+        KeyedPermit(KeyedLimiter<K> owner, Entry<K> entry, Permit inner) {
+            this.owner = owner;
+            this.entry = entry;
+            this.inner = inner;
+        }
+
+        @Override
+        protected void onEnd(Outcome outcome) {
+            try {
+                switch (outcome) {
+                    case SUCCESS -> inner.release();
+                    case DROPPED -> inner.releaseDropped();
+                    case IGNORED -> inner.releaseIgnored();
+                    default -> throw new IllegalStateException(String.valueOf(outcome));
+                }
+            } finally {
+                owner.exit(entry);
+            }
+        }
+    }
+
+    /**
+     * A pending wait on a key's limiter. Its result follows the inner wait's; cancelling it
+     * cancels the inner wait first, so a wait already granted stays granted (cancel returns
+     * {@code false} and the permit arrives), as the {@link AsyncLimiter} contract requires.
+     */
+    private static final class KeyedWait<K> extends DefaultPromise<Permit> {
+        private final Future<Permit> inner;
+
+        KeyedWait(EventExecutor executor, KeyedLimiter<K> owner, Entry<K> entry, Future<Permit> inner) {
+            super(executor);
+            this.inner = inner;
+            inner.addListener(f -> {
+                if (f.isSuccess()) {
+                    KeyedPermit<K> p = new KeyedPermit<>(owner, entry, (Permit) f.getNow());
+                    if (!trySuccess(p)) {
+                        p.releaseIgnored();         // completed behind our back: give it back
+                    }
+                    return;
+                }
+                owner.exit(entry);
+                if (f.isCancelled()) {
+                    super.cancel(false);
+                } else {
+                    tryFailure(f.cause());
+                }
+            });
+        }
+
+        @Override
+        public boolean cancel(boolean mayInterruptIfRunning) {
+            if (!inner.cancel(false)) {
+                return false;                       // granted or failed: the listener reports it
+            }
+            return super.cancel(mayInterruptIfRunning) || isCancelled();
+        }
+    }
+}

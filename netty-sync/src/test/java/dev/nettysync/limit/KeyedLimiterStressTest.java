@@ -1,0 +1,225 @@
+package dev.nettysync.limit;
+
+import io.netty.channel.DefaultEventLoop;
+import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+
+import static java.util.concurrent.TimeUnit.SECONDS;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Eviction raced with acquire on real threads, and a million keys through a capped limiter.
+ *
+ * <p>The race tests keep more keys in play than the cap with no idle time, so keys are evicted
+ * and re-created all the time while two event loops and two plain threads acquire, hold,
+ * cancel and release them. If a key were ever evicted while in use (or while its limiter
+ * remembered anything) and came back as a fresh limiter, its limit would be doubled: a
+ * one-permit semaphore would have two holders, a rate would admit more than
+ * {@code burst + rate × t}. Both are checked.
+ */
+class KeyedLimiterStressTest {
+    private static final long RUN_NANOS = TimeUnit.MILLISECONDS.toNanos(1_500);
+    private static final int KEYS = 8;
+    private static final int CAP = 4;
+
+    private final List<EventLoop> loops = List.of(new DefaultEventLoop(), new DefaultEventLoop());
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+
+    @AfterEach
+    void shutdown() {
+        for (EventLoop l : loops) {
+            l.shutdownGracefully(0, 1, SECONDS).syncUninterruptibly();
+        }
+    }
+
+    @Test
+    void evictionRacingAcquireNeverGivesAKeyASecondPermit() throws Exception {
+        KeyedLimiter<Integer> mutexPerKey = KeyedLimiter.<Integer>builder(k -> new SemaphoreLimiter(1))
+                .maxKeys(CAP).idleTime(Duration.ZERO).build();
+        AtomicInteger[] holders = new AtomicInteger[KEYS];
+        for (int i = 0; i < KEYS; i++) {
+            holders[i] = new AtomicInteger();
+        }
+        AtomicLong admitted = new AtomicLong();
+        run(exec -> {
+            ThreadLocalRandom rnd = ThreadLocalRandom.current();
+            int key = rnd.nextInt(KEYS);
+            if (rnd.nextInt(16) == 0) {
+                mutexPerKey.evictIdle();                  // eviction from a third path, racing too
+            }
+            if (rnd.nextInt(4) != 0) {
+                Permit p = mutexPerKey.tryAcquire(key);
+                if (p != null) {
+                    enter(holders[key], key, admitted);
+                    holders[key].decrementAndGet();
+                    p.release();
+                }
+            } else {
+                Future<Permit> f = mutexPerKey.acquire(key, exec, rnd.nextInt(500), TimeUnit.MICROSECONDS);
+                f.addListener(done -> {
+                    if (done.isSuccess()) {
+                        enter(holders[key], key, admitted);
+                        Permit p = (Permit) done.getNow();
+                        exec.schedule(() -> {
+                            holders[key].decrementAndGet();
+                            p.release();
+                        }, rnd.nextInt(50), TimeUnit.MICROSECONDS);
+                    }
+                });
+                if (rnd.nextInt(4) == 0) {
+                    f.cancel(false);
+                }
+            }
+        });
+        assertThat(mutexPerKey.liveKeys()).isLessThanOrEqualTo(CAP);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        for (int k = 0; k < KEYS; k++) {
+            while (mutexPerKey.refs(k) > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(10);                         // the last holds and timeouts end
+            }
+            assertThat(mutexPerKey.refs(k)).as("key %d: every permit and wait let it go", k).isIn(-1L, 0L);
+        }
+        assertThat(mutexPerKey.evictions()).as("eviction really raced").isGreaterThan(100);
+        assertThat(admitted.get()).isGreaterThan(100);
+        System.out.printf("keyed mutex race: %d admissions, %d evictions%n", admitted.get(), mutexPerKey.evictions());
+    }
+
+    @Test
+    void evictionRacingAcquireNeverGivesARateKeyAFreshBucket() throws Exception {
+        int rate = 2_000;
+        int burst = 5;
+        KeyedLimiter<Integer> ratePerKey = KeyedLimiter.<Integer>builder(k -> AsyncRateLimiter.perSecond(rate, burst))
+                .maxKeys(CAP).idleTime(Duration.ZERO).build();
+        AtomicLongArray perKey = new AtomicLongArray(KEYS);
+        long start = System.nanoTime();
+        run(exec -> {
+            ThreadLocalRandom rnd = ThreadLocalRandom.current();
+            int key = rnd.nextInt(KEYS);
+            Permit p = ratePerKey.tryAcquire(key);
+            if (p != null) {
+                perKey.incrementAndGet(key);
+                p.release();
+            }
+            if (rnd.nextInt(64) == 0) {
+                ratePerKey.evictIdle();
+            }
+        });
+        double seconds = (System.nanoTime() - start) / 1e9;
+        long bound = burst + (long) Math.ceil(rate * seconds);
+        long total = 0;
+        for (int k = 0; k < KEYS; k++) {
+            assertThat(perKey.get(k)).as("key %d admitted at most burst + rate x t = %d", k, bound)
+                    .isLessThanOrEqualTo(bound);
+            total += perKey.get(k);
+        }
+        assertThat(ratePerKey.evictions()).as("eviction really raced").isPositive();
+        System.out.printf("keyed rate race: %d admissions over %.2f s (bound %d per key), %d evictions%n",
+                total, seconds, bound, ratePerKey.evictions());
+    }
+
+    @Test
+    void aMillionDistinctKeysStayWithinTheCapAndTheHeapStaysFlat() {
+        int cap = 10_000;
+        KeyedLimiter<Integer> perKey = KeyedLimiter.<Integer>builder(k -> new SemaphoreLimiter(2))
+                .maxKeys(cap).idleTime(Duration.ofHours(1)).build();
+        long baseline = 0;
+        for (int key = 0; key < 1_000_000; key++) {
+            Permit p = perKey.tryAcquire(key);
+            assertThat(p).as("key %d", key).isNotNull();
+            p.release();
+            if (key % 1_000 == 0) {
+                assertThat(perKey.liveKeys()).isLessThanOrEqualTo(cap);
+            }
+            if (key == 100_000) {
+                baseline = usedHeapAfterGc();
+            }
+        }
+        long end = usedHeapAfterGc();
+        assertThat(perKey.liveKeys()).isEqualTo(cap);
+        assertThat(perKey.evictions()).isEqualTo(1_000_000 - cap);
+        System.out.printf("a million keys: heap %d KB after 10^5 keys, %d KB after 10^6%n", baseline / 1024, end / 1024);
+        assertThat(end - baseline).as("heap growth from 10^5 to 10^6 keys").isLessThan(16L << 20);
+    }
+
+    private static long usedHeapAfterGc() {
+        Runtime rt = Runtime.getRuntime();
+        long used = Long.MAX_VALUE;
+        for (int i = 0; i < 3; i++) {
+            System.gc();
+            used = Math.min(used, rt.totalMemory() - rt.freeMemory());
+        }
+        return used;
+    }
+
+    private void enter(AtomicInteger holders, int key, AtomicLong admitted) {
+        admitted.incrementAndGet();
+        int n = holders.incrementAndGet();
+        if (n > 1) {
+            failure.compareAndSet(null, new AssertionError("key " + key + " has " + n
+                    + " holders of a 1-permit limit: it came back fresh while in use"));
+        }
+    }
+
+    /** Runs {@code step} on both loops and two plain threads for RUN_NANOS, then drains. */
+    private void run(java.util.function.Consumer<EventExecutor> step) throws Exception {
+        long end = System.nanoTime() + RUN_NANOS;
+        CountDownLatch done = new CountDownLatch(loops.size() + 2);
+        for (EventLoop loop : loops) {
+            loop.execute(new Runnable() {
+                @Override
+                public void run() {
+                    if (System.nanoTime() > end) {
+                        done.countDown();
+                        return;
+                    }
+                    try {
+                        for (int i = 0; i < 16; i++) {
+                            step.accept(loop);
+                        }
+                    } catch (Throwable t) {
+                        failure.compareAndSet(null, t);
+                    }
+                    loop.execute(this);
+                }
+            });
+        }
+        for (int t = 0; t < 2; t++) {
+            EventLoop target = loops.get(t);
+            new Thread(() -> {
+                while (System.nanoTime() < end) {
+                    try {
+                        step.accept(target);
+                    } catch (Throwable e) {
+                        failure.compareAndSet(null, e);
+                    }
+                    if (ThreadLocalRandom.current().nextInt(8) == 0) {
+                        LockSupport.parkNanos(20_000);      // let keys fall idle now and then
+                    }
+                }
+                done.countDown();
+            }, "keyed-stress-" + t).start();
+        }
+        assertThat(done.await(30, SECONDS)).isTrue();
+        Thread.sleep(100);                                  // pending holds and timeouts end
+        for (EventLoop l : loops) {
+            l.submit(() -> { }).syncUninterruptibly();
+        }
+        if (failure.get() != null) {
+            throw new AssertionError(failure.get());
+        }
+    }
+}

@@ -1,0 +1,175 @@
+package dev.nettysync.limit;
+
+import dev.nettysync.QueueFullException;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.MockTicker;
+import io.netty.util.concurrent.Ticker;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static java.util.concurrent.TimeUnit.MILLISECONDS;
+import static java.util.concurrent.TimeUnit.SECONDS;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Scenario tests of {@link KeyedLimiter} on a clock the test moves and executors it drives: keys
+ * are independent, idle keys at rest are evicted without a thread, keys in use or not at rest
+ * never are, and the cap refuses a new key rather than double a limit.
+ */
+class KeyedLimiterTest {
+    private final MockTicker clock = Ticker.newMockTicker();
+    private final ManualScheduledExecutor loop = new ManualScheduledExecutor(clock);
+    private final AtomicInteger created = new AtomicInteger();
+
+    private KeyedLimiter<String> semaphores(int permits, int maxKeys, Duration idle) {
+        return KeyedLimiter.<String>builder(k -> {
+            created.incrementAndGet();
+            return new SemaphoreLimiter(permits);
+        }).maxKeys(maxKeys).idleTime(idle).ticker(clock).build();
+    }
+
+    private KeyedLimiter<String> rates(int perSecond, int burst, int maxKeys, Duration idle) {
+        return KeyedLimiter.<String>builder(k -> {
+            created.incrementAndGet();
+            return AsyncRateLimiter.builder(perSecond, Duration.ofSeconds(1)).burst(burst).ticker(clock).build();
+        }).maxKeys(maxKeys).idleTime(idle).ticker(clock).build();
+    }
+
+    @Test
+    void eachKeyHasItsOwnLimitCreatedOnFirstUse() {
+        KeyedLimiter<String> perClient = rates(10, 2, 100, Duration.ofMinutes(1));
+        Permit a1 = perClient.tryAcquire("a");
+        Permit a2 = perClient.tryAcquire("a");
+        assertThat(a1).isNotNull();
+        assertThat(a2).isNotNull();
+        assertThat(perClient.tryAcquire("a")).isNull();
+        assertThat(perClient.tryAcquire("b")).isNotNull();
+        assertThat(perClient.liveKeys()).isEqualTo(2);
+        assertThat(created.get()).isEqualTo(2);
+
+        Future<Permit> refused = perClient.acquire("a", loop, 0, SECONDS);
+        assertThat(refused.cause()).isInstanceOf(RateLimitedException.class);
+        assertThat(((RateLimitedException) refused.cause()).retryAfterNanos()).isEqualTo(100_000_000L);
+        assertThat(perClient.refs("a")).as("the two permits, the refusals hold nothing").isEqualTo(2);
+        a1.release();
+        a2.releaseIgnored();
+        assertThat(perClient.refs("a")).isZero();
+    }
+
+    @Test
+    void aKeyIsLiveWhilePermitsOrWaitsExistAndEvictedWhenIdleAndAtRest() {
+        KeyedLimiter<String> perClient = semaphores(1, 100, Duration.ofSeconds(10));
+        Permit held = perClient.tryAcquire("a");
+        Future<Permit> waiting = perClient.acquire("a", loop);
+        assertThat(perClient.refs("a")).isEqualTo(2);
+        clock.advance(1, java.util.concurrent.TimeUnit.HOURS);
+        assertThat(perClient.evictIdle()).as("held and waited for: not evicted").isZero();
+
+        held.release();
+        loop.runPending();
+        assertThat(waiting.isSuccess()).isTrue();
+        assertThat(perClient.refs("a")).isEqualTo(1);
+        assertThat(perClient.evictIdle()).isZero();
+        waiting.getNow().release();
+        assertThat(perClient.refs("a")).isZero();
+        assertThat(perClient.evictIdle()).as("released just now: not idle yet").isZero();
+
+        clock.advance(10, SECONDS);
+        assertThat(perClient.evictIdle()).isEqualTo(1);
+        assertThat(perClient.isLive("a")).isFalse();
+        assertThat(perClient.liveKeys()).isZero();
+        assertThat(perClient.evictions()).isEqualTo(1);
+    }
+
+    @Test
+    void newKeysSweepIdleOnesWithoutAThread() {
+        KeyedLimiter<String> perClient = semaphores(1, 1_000, Duration.ofSeconds(1));
+        for (int i = 0; i < 10; i++) {
+            perClient.tryAcquire("old" + i).release();
+        }
+        clock.advance(2, SECONDS);
+        for (int i = 0; i < 5; i++) {
+            perClient.tryAcquire("new" + i).release();
+        }
+        assertThat(perClient.evictions()).as("each new key moves the hand two keys").isEqualTo(10);
+        assertThat(perClient.liveKeys()).isEqualTo(5);
+    }
+
+    @Test
+    void aRateKeyIsNotEvictedUntilItsBucketIsFullAgain() {
+        KeyedLimiter<String> perClient = rates(10, 2, 1, Duration.ZERO);
+        perClient.tryAcquire("a").release();                       // bucket 1/2, key idle
+        assertThat(perClient.evictIdle()).as("not at rest: a fresh limiter would have 2").isZero();
+        assertThat(perClient.tryAcquire("b")).as("the cap is reached and a is not at rest").isNull();
+        Future<Permit> refused = perClient.acquire("b", loop);
+        assertThat(refused.cause()).isInstanceOf(QueueFullException.class).hasMessageContaining("refused new key b");
+
+        clock.advance(100, MILLISECONDS);                          // a's bucket is full again
+        Permit b = perClient.tryAcquire("b");
+        assertThat(b).as("a was at rest: evicted for b").isNotNull();
+        assertThat(perClient.isLive("a")).isFalse();
+        b.release();
+        clock.advance(100, MILLISECONDS);                          // b's bucket is full again
+        assertThat(perClient.tryAcquire("a")).isNotNull();
+        assertThat(perClient.tryAcquire("a")).isNotNull();
+        assertThat(perClient.tryAcquire("a")).as("a came back with a burst of 2, not more").isNull();
+    }
+
+    @Test
+    void atTheCapANewKeyEvictsALeastRecentlyUsedKeyAtRestOrIsRefused() {
+        KeyedLimiter<String> perClient = semaphores(1, 3, Duration.ofHours(1));
+        Permit a = perClient.tryAcquire("a");                      // held
+        perClient.tryAcquire("b").release();
+        perClient.tryAcquire("c").release();
+        assertThat(perClient.tryAcquire("d")).as("b evicted for d").isNotNull();
+        assertThat(perClient.isLive("a")).isTrue();
+        assertThat(perClient.isLive("b")).isFalse();
+        assertThat(perClient.liveKeys()).isEqualTo(3);
+
+        perClient.tryAcquire("c");                                 // c and d held now, a held
+        assertThat(perClient.tryAcquire("e")).as("all three in use: refused").isNull();
+        assertThat(perClient.liveKeys()).isEqualTo(3);
+        a.release();
+        assertThat(perClient.tryAcquire("e")).isNotNull();
+        assertThat(perClient.isLive("a")).isFalse();
+    }
+
+    @Test
+    void cancellingAKeyedWaitLetsTheKeyGoAndAGrantedOneCannotBeCancelled() {
+        KeyedLimiter<String> perClient = semaphores(1, 10, Duration.ZERO);
+        Permit held = perClient.tryAcquire("a");
+        Future<Permit> w1 = perClient.acquire("a", loop);
+        Future<Permit> w2 = perClient.acquire("a", loop);
+        assertThat(w1.cancel(false)).isTrue();
+        loop.runPending();
+        assertThat(perClient.refs("a")).isEqualTo(2);
+        held.release();                                            // granted to w2; listener pending
+        assertThat(w2.cancel(false)).isFalse();
+        loop.runPending();
+        assertThat(w2.isSuccess()).isTrue();
+        w2.getNow().release();
+        assertThat(w2.getNow().release()).as("ends once").isFalse();
+        assertThat(perClient.refs("a")).isZero();
+        assertThat(perClient.evictIdle()).isEqualTo(1);
+    }
+
+    @Test
+    void forKeyIsAnAsyncLimiterForComposition() {
+        KeyedLimiter<String> perClient = semaphores(2, 10, Duration.ZERO);
+        AsyncLimiter a = perClient.forKey("a");
+        List<String> ran = new ArrayList<>();
+        Future<String> r = a.withPermit(loop, () -> {
+            ran.add("in");
+            assertThat(a.statistics().inUse()).isEqualTo(1);
+            return loop.newSucceededFuture("ok");
+        });
+        loop.runPending();
+        assertThat(r.getNow()).isEqualTo("ok");
+        assertThat(a.statistics()).isEqualTo(new LimiterStatistics(2, 0, 2, 0));
+        assertThat(perClient.refs("a")).isZero();
+    }
+}
