@@ -1,6 +1,7 @@
 package dev.nettysync.channel;
 
 import dev.nettysync.limit.AsyncLimiter;
+import dev.nettysync.limit.LimiterStatistics;
 import dev.nettysync.limit.Permit;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -44,11 +45,12 @@ import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
  *       channel's close future, so a long-lived channel that serves many requests does not
  *       collect listeners.</li>
  *   <li><b>Threads.</b> Any thread may call these methods and end the permits. The wait's
- *       future belongs to the channel's event loop: its listeners run there. A close is seen on
- *       the event loop, where close listeners run.</li>
+ *       future belongs to the channel's event loop ({@link #acquire}) or to the executor named
+ *       ({@link #forChannel}): its listeners run there. A close is seen on the channel's event
+ *       loop, where close listeners run.</li>
  *   <li><b>Already closed.</b> {@link #acquire} on a closed channel returns a cancelled future
- *       and does not touch the limiter; {@link #bind} to a closed channel ends the permit
- *       (ignored) at once.</li>
+ *       and does not touch the limiter ({@code tryAcquire} of {@link #forChannel} returns
+ *       {@code null}); {@link #bind} to a closed channel ends the permit (ignored) at once.</li>
  * </ul>
  */
 public final class ChannelLimits {
@@ -62,12 +64,7 @@ public final class ChannelLimits {
      * with is a bound one ({@link #bind}); ending it ends the limiter's permit.
      */
     public static Future<Permit> acquire(AsyncLimiter limiter, Channel channel) {
-        Objects.requireNonNull(limiter, "limiter");
-        Objects.requireNonNull(channel, "channel");
-        if (!channel.isOpen()) {
-            return cancelled(channel.eventLoop());
-        }
-        return bound(limiter.acquire(channel.eventLoop()), channel);
+        return forChannel(limiter, channel).acquire(channel.eventLoop());
     }
 
     /**
@@ -76,13 +73,18 @@ public final class ChannelLimits {
      * channel closed first.
      */
     public static Future<Permit> acquire(AsyncLimiter limiter, Channel channel, long timeout, TimeUnit unit) {
-        Objects.requireNonNull(limiter, "limiter");
-        Objects.requireNonNull(channel, "channel");
-        Objects.requireNonNull(unit, "unit");
-        if (!channel.isOpen()) {
-            return cancelled(channel.eventLoop());
-        }
-        return bound(limiter.acquire(channel.eventLoop(), timeout, unit), channel);
+        return forChannel(limiter, channel).acquire(channel.eventLoop(), timeout, unit);
+    }
+
+    /**
+     * A view of {@code limiter} whose waits and permits are bound to {@code channel}: its
+     * {@code acquire} and {@code tryAcquire} are the limiter's, bound as described in the class
+     * documentation, so its default {@link AsyncLimiter#withPermit withPermit} runs an action
+     * holding a permit that also ends if the client goes away. Cheap (one small object): make one
+     * per request or per channel. Its statistics are the limiter's.
+     */
+    public static AsyncLimiter forChannel(AsyncLimiter limiter, Channel channel) {
+        return new BoundLimiter(Objects.requireNonNull(limiter, "limiter"), Objects.requireNonNull(channel, "channel"));
     }
 
     /**
@@ -118,13 +120,11 @@ public final class ChannelLimits {
         return wait;
     }
 
-    private static Future<Permit> bound(Future<Permit> wait, Channel channel) {
+    private static Future<Permit> bound(Future<Permit> wait, Channel channel, EventExecutor executor) {
         if (wait.isDone()) {
-            return wait.isSuccess()
-                    ? channel.eventLoop().newSucceededFuture(bind(wait.getNow(), channel))
-                    : wait;
+            return wait.isSuccess() ? executor.newSucceededFuture(bind(wait.getNow(), channel)) : wait;
         }
-        ChannelAcquire acquire = new ChannelAcquire(channel, wait);
+        ChannelAcquire acquire = new ChannelAcquire(channel, wait, executor);
         channel.closeFuture().addListener(acquire.onClose);
         wait.addListener(acquire);
         return acquire;
@@ -134,6 +134,49 @@ public final class ChannelLimits {
         DefaultPromise<Permit> p = new DefaultPromise<>(executor);
         p.cancel(false);
         return p;
+    }
+
+    /** {@link #forChannel}. */
+    private static final class BoundLimiter implements AsyncLimiter {
+        private final AsyncLimiter limiter;
+        private final Channel channel;
+
+        BoundLimiter(AsyncLimiter limiter, Channel channel) {
+            this.limiter = limiter;
+            this.channel = channel;
+        }
+
+        @Override
+        public Future<Permit> acquire(EventExecutor executor) {
+            Objects.requireNonNull(executor, "executor");
+            return channel.isOpen() ? bound(limiter.acquire(executor), channel, executor) : cancelled(executor);
+        }
+
+        @Override
+        public Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
+            Objects.requireNonNull(executor, "executor");
+            Objects.requireNonNull(unit, "unit");
+            return channel.isOpen() ? bound(limiter.acquire(executor, timeout, unit), channel, executor) : cancelled(executor);
+        }
+
+        @Override
+        public Permit tryAcquire() {
+            if (!channel.isOpen()) {
+                return null;
+            }
+            Permit p = limiter.tryAcquire();
+            return p == null ? null : bind(p, channel);
+        }
+
+        @Override
+        public LimiterStatistics statistics() {
+            return limiter.statistics();
+        }
+
+        @Override
+        public String toString() {
+            return limiter + " bound to " + channel;
+        }
     }
 
     /**
@@ -146,8 +189,8 @@ public final class ChannelLimits {
         private final Future<Permit> wait;
         final ChannelFutureListener onClose = closed -> cancel(false);
 
-        ChannelAcquire(Channel channel, Future<Permit> wait) {
-            super(channel.eventLoop());
+        ChannelAcquire(Channel channel, Future<Permit> wait, EventExecutor executor) {
+            super(executor);
             this.channel = channel;
             this.wait = wait;
         }

@@ -136,6 +136,24 @@ class ChannelLimitsTest {
         assertThat(limiter.outcomes).containsExactly(Permit.Outcome.DROPPED, Permit.Outcome.IGNORED, Permit.Outcome.SUCCESS);
     }
 
+    @Test
+    void withPermitOfTheChannelsViewEndsThePermitIfTheClientLeavesDuringTheAction() {
+        OutcomeLimiter limiter = new OutcomeLimiter(1, 10);
+        AsyncLimiter view = ChannelLimits.forChannel(limiter, channel);
+        io.netty.util.concurrent.Promise<String> work = channel.eventLoop().newPromise();
+        Future<String> result = view.withPermit(channel.eventLoop(), () -> work);
+        assertThat(limiter.semaphore.availablePermits()).isZero();
+
+        channel.close();                                    // the client goes away mid-call
+        assertThat(limiter.outcomes).containsExactly(Permit.Outcome.IGNORED);
+        assertThat(limiter.semaphore.availablePermits()).isEqualTo(1);
+        work.setSuccess("late");                            // the action's end ends nothing more
+        assertThat(result.getNow()).isEqualTo("late");
+        assertThat(limiter.outcomes).containsExactly(Permit.Outcome.IGNORED);
+        assertThat(view.tryAcquire()).as("closed: the view admits nothing").isNull();
+        assertThat(view.acquire(channel.eventLoop()).isCancelled()).isTrue();
+    }
+
     /** Listeners on a Netty promise, read from its fields (tests only: no public API has it). */
     static int listenerCount(Future<?> future) throws Exception {
         Field single = DefaultPromise.class.getDeclaredField("listener");
