@@ -11,46 +11,59 @@ import io.netty.util.concurrent.Future;
 
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 
 /**
- * Limits concurrent backend calls with an {@link AsyncBoundedSemaphore}: at most
- * {@code permits} calls run at once, at most {@code maxQueue} requests wait for a permit (FIFO),
- * each at most {@code maxWait}.
+ * The demo's {@link Admission} policy: at most {@code permits} backend calls at once, through an
+ * {@link AsyncBoundedSemaphore} (FIFO, each wait at most {@code maxWait}), and at most
+ * {@code permits + maxQueue} requests admitted at once, counted from their arrival.
  *
- * <h2>Contract of {@link #submit}</h2>
- * The returned future completes on the caller's executor:
+ * <h2>Contract</h2>
  * <ul>
- *   <li>like the call's future, if a permit was obtained; the permit is released exactly once,
- *       when the call's future completes, however it completes;</li>
- *   <li>failed with {@link QueueFullException} (queue full), {@link WaitTimeoutException} (waited
- *       {@code maxWait}) or {@link ClosedException} (after {@link #close()}, on shutdown), at
- *       once or when the wait ends; the call never started then.</li>
+ *   <li>{@link #enter} refuses at once with {@link QueueFullException} when
+ *       {@code permits + maxQueue} requests are already admitted (waiting for the database,
+ *       queued for a permit or calling), and with {@link ClosedException} after {@link #close()}.
+ *       A request admitted while the database is not ready therefore finds room in the queue
+ *       when it is: the clients who waited are served, the excess was refused when it came.</li>
+ *   <li>{@link Ticket#call} is
+ *       {@link AsyncBoundedSemaphore#withPermit(EventExecutor, long, TimeUnit, Supplier)} with
+ *       the {@code maxWait} timeout, plus metrics: it fails with {@link WaitTimeoutException}
+ *       after {@code maxWait} without a permit, or {@link ClosedException} when closed while
+ *       queued; cancelling it while queued leaves the queue at once; cancelling it while the call
+ *       runs cancels the call's future, whose completion releases the permit, exactly once.</li>
+ *   <li>{@code permits == Integer.MAX_VALUE} means no limit: nothing is refused for room, and
+ *       the limit is exported as {@code +Inf}.</li>
  * </ul>
- * This is {@link AsyncBoundedSemaphore#withPermit(EventExecutor, long, TimeUnit, Supplier)} plus
- * metrics: cancelling the returned future while queued removes the request from the queue at
- * once; cancelling it while the call runs cancels the call's future, whose completion releases
- * the permit, exactly once.
  *
  * <p>Thread-safe: one limiter serves every event loop. {@code inFlight} is decremented before
  * the permit is released, so a sampled {@link #peakInFlight()} above the permits would be a real
  * violation, not a counting artefact.
  */
-public final class BackendLimiter {
+public final class BackendLimiter implements Admission {
 
     private final AsyncBoundedSemaphore semaphore;
     private final int permits;
+    private final int capacity;                                        // most requests admitted at once
     private final long maxWaitNanos;
-    private final AtomicInteger inFlight = new AtomicInteger();  // calls holding a permit; any thread
-    private final AtomicInteger peakInFlight = new AtomicInteger(); // max of inFlight since start; CAS-max
+    private final AtomicInteger admitted = new AtomicInteger();       // places taken, not given back; CAS, any thread
+    private final AtomicInteger inFlight = new AtomicInteger();       // calls holding a permit; any thread
+    private final AtomicInteger peakInFlight = new AtomicInteger();   // max of inFlight since start; CAS-max
     private final Counter rejectedQueueFull;
     private final Counter rejectedWaitTimeout;
     private final Counter rejectedClosed;
 
+    /**
+     * @param permits  most calls at once; {@code Integer.MAX_VALUE} for no limit
+     * @param maxQueue most admitted requests beyond {@code permits}
+     * @param maxWait  longest wait for a permit
+     */
     public BackendLimiter(int permits, int maxQueue, Duration maxWait, DemoMetrics metrics) {
-        this.semaphore = new AsyncBoundedSemaphore(permits, maxQueue);
         this.permits = permits;
+        this.capacity = (int) Math.min(Integer.MAX_VALUE, (long) permits + maxQueue);
+        // The semaphore's own queue bound never refuses first: admission already bounds it.
+        this.semaphore = new AsyncBoundedSemaphore(permits, capacity);
         this.maxWaitNanos = maxWait.toNanos();
         String rejected = "demo.limiter.rejected";
         String rejectedHelp = "Requests refused by the limiter (503), by reason";
@@ -58,44 +71,47 @@ public final class BackendLimiter {
         this.rejectedWaitTimeout = metrics.counter(rejected, rejectedHelp, "reason", "wait_timeout");
         this.rejectedClosed = metrics.counter(rejected, rejectedHelp, "reason", "closed");
         var registry = metrics.registry();
-        Gauge.builder("demo.limiter.permits", () -> permits)
-                .description("Limit of concurrent backend calls").register(registry);
+        boolean unlimited = isUnlimited();
+        Gauge.builder("demo.limiter.permits", () -> unlimited ? Double.POSITIVE_INFINITY : permits)
+                .description("Limit of concurrent backend calls (+Inf: no limit)").register(registry);
+        Gauge.builder("demo.limiter.admitted.max", () -> unlimited ? Double.POSITIVE_INFINITY : capacity)
+                .description("Most requests admitted at once: permits + max queue (+Inf: no limit)").register(registry);
+        Gauge.builder("demo.limiter.admitted", admitted, AtomicInteger::get)
+                .description("Requests admitted now: waiting for the database, queued for a permit or calling")
+                .register(registry);
         Gauge.builder("demo.limiter.in.flight", inFlight, AtomicInteger::get)
                 .description("Backend calls holding a permit now").register(registry);
         Gauge.builder("demo.limiter.in.flight.peak", peakInFlight, AtomicInteger::get)
                 .description("Most backend calls ever holding a permit at once").register(registry);
-        Gauge.builder("demo.limiter.available", semaphore, AsyncBoundedSemaphore::availablePermits)
-                .description("Permits available now").register(registry);
+        Gauge.builder("demo.limiter.available", () -> unlimited ? Double.POSITIVE_INFINITY : semaphore.availablePermits())
+                .description("Permits available now (+Inf: no limit)").register(registry);
         Gauge.builder("demo.limiter.queued", semaphore, AsyncBoundedSemaphore::queueLength)
                 .description("Requests waiting for a permit now").register(registry);
     }
 
-    /** Runs {@code call} on {@code executor} while holding a permit; see the class contract. */
-    public <T> Future<T> submit(EventExecutor executor, Supplier<? extends Future<T>> call) {
-        Future<T> result = semaphore.withPermit(executor, maxWaitNanos, TimeUnit.NANOSECONDS, () -> {
-            int now = inFlight.incrementAndGet();
-            peakInFlight.accumulateAndGet(now, Math::max);
-            Future<T> running;
-            try {
-                running = call.get();
-            } catch (RuntimeException | Error e) {
-                inFlight.decrementAndGet();
-                throw e;                       // withPermit releases the permit and fails the result
-            }
-            if (running == null) {
-                inFlight.decrementAndGet();
-                return null;                   // withPermit fails the result with a clear NPE
-            }
-            // Added before withPermit's own listener, so it runs before the permit is released.
-            running.addListener(done -> inFlight.decrementAndGet());
-            return running;
-        });
-        if (result.isDone()) {
-            countRejection(result);
-        } else {
-            result.addListener(this::countRejection);
+    @Override
+    public Future<Ticket> enter(EventExecutor executor) {
+        if (semaphore.isClosed()) {
+            rejectedClosed.increment();
+            return executor.newFailedFuture(new ClosedException("the limiter is closed", null));
         }
-        return result;
+        for (;;) {
+            int n = admitted.get();
+            if (n >= capacity) {
+                rejectedQueueFull.increment();
+                return executor.newFailedFuture(new QueueFullException(
+                        capacity + " requests already admitted (" + permits + " permits + queue)"));
+            }
+            if (admitted.compareAndSet(n, n + 1)) {
+                return executor.newSucceededFuture(new LimiterTicket());
+            }
+        }
+    }
+
+    /** Fails every queued request and every later one with {@link ClosedException}. */
+    @Override
+    public void close() {
+        semaphore.close();
     }
 
     private void countRejection(Future<?> result) {
@@ -109,14 +125,18 @@ public final class BackendLimiter {
         }
     }
 
-    /** Fails every queued request and every later one with {@link ClosedException}. */
-    public void close() {
-        semaphore.close();
-    }
-
-    /** The limit of concurrent calls. */
+    /** The limit of concurrent calls; {@code Integer.MAX_VALUE} for none. */
     public int permits() {
         return permits;
+    }
+
+    public boolean isUnlimited() {
+        return permits == Integer.MAX_VALUE;
+    }
+
+    /** Requests holding a place now (waiting for readiness, queued, or calling). */
+    public int admitted() {
+        return admitted.get();
     }
 
     public int inFlight() {
@@ -135,4 +155,68 @@ public final class BackendLimiter {
         return semaphore.queueLength();
     }
 
+    /** One admitted request. {@code call}/{@code leave} on the request's loop; the place goes back once. */
+    private final class LimiterTicket implements Ticket {
+        private final AtomicBoolean returned = new AtomicBoolean(); // CAS once: by leave() or the call's end
+        private volatile boolean called;      // written by call() on the request's loop
+        private volatile boolean started;     // written when the permit is granted and the call starts
+
+        @Override
+        public <T> Future<T> call(EventExecutor executor, Supplier<? extends Future<T>> call) {
+            if (called) {
+                throw new IllegalStateException("a ticket admits one call");
+            }
+            called = true;
+            Future<T> result = semaphore.withPermit(executor, maxWaitNanos, TimeUnit.NANOSECONDS, () -> {
+                started = true;
+                int now = inFlight.incrementAndGet();
+                peakInFlight.accumulateAndGet(now, Math::max);
+                Future<T> running;
+                try {
+                    running = call.get();
+                } catch (RuntimeException | Error e) {
+                    callEnded();
+                    throw e;                       // withPermit releases the permit and fails the result
+                }
+                if (running == null) {
+                    callEnded();
+                    return null;                   // withPermit fails the result with a clear NPE
+                }
+                // Added before withPermit's own listener, so it runs before the permit is released.
+                running.addListener(done -> callEnded());
+                return running;
+            });
+            if (result.isDone()) {
+                resultDone(result);
+            } else {
+                result.addListener(this::resultDone);
+            }
+            return result;
+        }
+
+        private void resultDone(Future<?> result) {
+            countRejection(result);
+            if (!started) {
+                returnPlace();                     // refused or cancelled while queued: no call runs
+            }
+        }
+
+        private void callEnded() {
+            inFlight.decrementAndGet();
+            returnPlace();
+        }
+
+        @Override
+        public void leave() {
+            if (!called) {
+                returnPlace();
+            }
+        }
+
+        private void returnPlace() {
+            if (returned.compareAndSet(false, true)) {
+                admitted.decrementAndGet();
+            }
+        }
+    }
 }

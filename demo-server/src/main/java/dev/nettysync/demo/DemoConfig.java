@@ -22,7 +22,8 @@ import java.util.Locale;
         description = {
                 "HTTP gateway built on netty-sync: GET /api/items/{id} waits until the database is ready "
                         + "(AsyncEvent), then calls the backend through an AsyncSemaphore that limits concurrent calls.",
-                "Routes: /api/items/{id}, /livez, /readyz, /metrics. Durations: 500ms, 2s, 1m, 0 (or ISO-8601). "
+                "Routes: /api/items/{id}, /livez, /readyz, /metrics. Durations: 500ms, 2s, 1m, 0 (or ISO-8601), "
+                        + "at most 24h. "
                         + "Every flag can also be set by the environment variable named in its description.",
                 ""},
         showDefaultValues = true)
@@ -128,6 +129,12 @@ public final class DemoConfig {
                     + "closed (env DEMO_DRAIN_TIMEOUT).")
     public Duration drainTimeout;
 
+    @Option(names = "--max-connections", defaultValue = "${env:DEMO_MAX_CONNECTIONS:-0}",
+            description = "Most client connections open at once; more are closed at once and counted. "
+                    + "0 derives it from the process's open-file limit (the limit minus 128, minus the upstream "
+                    + "pool when --upstream is set; at least 16) (env DEMO_MAX_CONNECTIONS).")
+    public int maxConnections;
+
     @Option(names = "--idle-timeout", defaultValue = "${env:DEMO_IDLE_TIMEOUT:-60s}",
             converter = DurationConverter.class,
             description = "A connection with no request in progress is closed after this (env DEMO_IDLE_TIMEOUT).")
@@ -173,11 +180,15 @@ public final class DemoConfig {
 
     void validate(CommandLine cl) {
         requireThat(cl, port >= 0 && port <= 65535, "--port must be in 0..65535, was " + port);
-        requireThat(cl, ioThreads >= 0, "--io-threads must be >= 0, was " + ioThreads);
+        requireThat(cl, ioThreads >= 0 && ioThreads <= 1024, "--io-threads must be in 0..1024, was " + ioThreads);
+        requireThat(cl, maxConnections >= 0, "--max-connections must be >= 0 (0 = from the open-file limit), was "
+                + maxConnections);
         requireThat(cl, maxConcurrent >= 0, "--max-concurrent must be >= 0 (0 = no limit), was " + maxConcurrent);
         requireThat(cl, maxQueue >= 0, "--max-queue must be >= 0, was " + maxQueue);
-        requireThat(cl, retryAfterSeconds >= 0, "--retry-after must be >= 0, was " + retryAfterSeconds);
-        requireThat(cl, upstreamPoolSize >= 1, "--upstream-pool-size must be >= 1, was " + upstreamPoolSize);
+        requireThat(cl, retryAfterSeconds >= 0 && retryAfterSeconds <= 86_400,
+                "--retry-after must be in 0..86400 seconds, was " + retryAfterSeconds);
+        requireThat(cl, upstreamPoolSize >= 1 && upstreamPoolSize <= 10_000,
+                "--upstream-pool-size must be in 1..10000, was " + upstreamPoolSize);
         requireThat(cl, maxInitialLine >= 64, "--max-initial-line must be >= 64, was " + maxInitialLine);
         requireThat(cl, maxHeaderSize >= 256, "--max-header-size must be >= 256, was " + maxHeaderSize);
         requireThat(cl, maxBody >= 0, "--max-body must be >= 0, was " + maxBody);
@@ -217,6 +228,38 @@ public final class DemoConfig {
         return maxConcurrent == 0 ? Integer.MAX_VALUE : maxConcurrent;
     }
 
+    /** {@code --max-connections}, or the default derived from the open-file limit for 0. */
+    int effectiveMaxConnections() {
+        if (maxConnections > 0) {
+            return maxConnections;
+        }
+        int loops = ioThreads > 0 ? ioThreads : 2 * Runtime.getRuntime().availableProcessors();
+        long upstreamConnections = upstream != null ? (long) upstreamPoolSize * loops : 0;
+        return defaultMaxConnections(openFileLimit(), upstreamConnections);
+    }
+
+    /**
+     * The default connection cap for a process allowed {@code fdLimit} open files (0 or less:
+     * unknown) that may open {@code upstreamConnections} to its upstream: the limit minus those
+     * and 128 for everything else (listening socket, probes, jars, logs), at least 16; 10,000 when
+     * the limit is unknown.
+     */
+    static int defaultMaxConnections(long fdLimit, long upstreamConnections) {
+        if (fdLimit <= 0) {
+            return 10_000;
+        }
+        return (int) Math.min(Integer.MAX_VALUE, Math.max(16, fdLimit - 128 - upstreamConnections));
+    }
+
+    /** The process's open-file limit ({@code ulimit -n}), or -1 where the JVM cannot tell. */
+    static long openFileLimit() {
+        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+                instanceof com.sun.management.UnixOperatingSystemMXBean unix) {
+            return unix.getMaxFileDescriptorCount();
+        }
+        return -1;
+    }
+
     private static void requireThat(CommandLine cl, boolean ok, String message) {
         if (!ok) {
             throw new CommandLine.ParameterException(cl, message);
@@ -236,6 +279,7 @@ public final class DemoConfig {
                 + ", max-concurrent=" + (maxConcurrent == 0 ? "unlimited" : Integer.toString(maxConcurrent))
                 + ", max-queue=" + maxQueue
                 + ", max-queue-wait=" + DurationConverter.format(maxQueueWait)
+                + ", max-connections=" + effectiveMaxConnections() + (maxConnections == 0 ? " (from the open-file limit)" : "")
                 + ", drain-timeout=" + DurationConverter.format(drainTimeout)
                 + ", idle-timeout=" + DurationConverter.format(idleTimeout)
                 + ", request-read-timeout=" + DurationConverter.format(requestReadTimeout);

@@ -24,9 +24,13 @@ import java.util.function.BooleanSupplier;
  *       request latency, by route and status;</li>
  *   <li>{@code demo_backend_calls_seconds{outcome}}: backend call latency by outcome (ok, error,
  *       timeout, cancelled);</li>
- *   <li>{@code demo_limiter_permits}, {@code demo_limiter_in_flight},
- *       {@code demo_limiter_in_flight_peak}, {@code demo_limiter_available},
- *       {@code demo_limiter_queued}, {@code demo_limiter_rejected_total{reason}}: see {@link BackendLimiter};</li>
+ *   <li>{@code demo_http_interim_responses_total{status="100"}}: {@code 100 Continue} sent;</li>
+ *   <li>{@code demo_limiter_permits}, {@code demo_limiter_admitted}, {@code demo_limiter_admitted_max},
+ *       {@code demo_limiter_in_flight}, {@code demo_limiter_in_flight_peak}, {@code demo_limiter_available},
+ *       {@code demo_limiter_queued}, {@code demo_limiter_rejected_total{reason}}: see {@link BackendLimiter}
+ *       ({@code +Inf} for the limits when there is none);</li>
+ *   <li>{@code demo_connections_open}, {@code demo_connections_max},
+ *       {@code demo_connections_refused_total}: see {@link ConnectionLimit};</li>
  *   <li>{@code demo_db_ready} (1 when the database is ready) and {@code demo_server_draining}.</li>
  * </ul>
  */
@@ -38,6 +42,8 @@ public final class DemoMetrics {
     private final Timer backendError = backendTimer("error");
     private final Timer backendTimeout = backendTimer("timeout");
     private final Timer backendCancelled = backendTimer("cancelled");
+    private final Counter interimContinue = counter("demo.http.interim.responses",
+            "Interim (1xx) responses sent, by status", "status", "100");
 
     /** The registry, for gauges registered by the server's parts. */
     public PrometheusMeterRegistry registry() {
@@ -72,6 +78,14 @@ public final class DemoMetrics {
             case CANCELLED -> backendCancelled;
         };
         t.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    /** Counts one interim response (today only {@code 100 Continue}). */
+    void recordInterimResponse(int status) {
+        if (status != 100) {
+            throw new IllegalArgumentException("no interim status " + status + " is sent");
+        }
+        interimContinue.increment();
     }
 
     Counter counter(String name, String description, String... tags) {

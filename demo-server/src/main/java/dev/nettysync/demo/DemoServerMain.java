@@ -1,14 +1,24 @@
 package dev.nettysync.demo;
 
+import io.netty.util.internal.logging.InternalLogger;
+import io.netty.util.internal.logging.InternalLoggerFactory;
 import picocli.CommandLine;
 
 import java.io.PrintWriter;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.logging.LogManager;
 
 /**
  * {@code java -jar demo-server.jar [flags]}: parses the flags (see {@code --help}), starts the
- * {@link GatewayServer}, and on SIGTERM or Ctrl-C shuts it down gracefully. Exit status 0 after a
- * clean stop, 2 on a bad flag, 1 if the server cannot start.
+ * {@link GatewayServer}, and on SIGTERM or Ctrl-C shuts it down gracefully. Exit status: 0 after
+ * {@code --help}/{@code --version}; 2 on a bad flag or value, with a one-line message naming it;
+ * 1 if the server cannot start (e.g. the port is in use), with a one-line message; after a
+ * signal, the JVM's usual 130 (SIGINT) or 143 (SIGTERM), once the drain is over.
+ *
+ * <p>Logging is {@code java.util.logging} (Netty's choice when nothing else is on the class
+ * path), on stderr, one line per record. {@link ShutdownSafeLogManager} keeps it working until
+ * the shutdown hook has logged the last step of the drain.
  */
 public final class DemoServerMain {
 
@@ -16,6 +26,10 @@ public final class DemoServerMain {
     }
 
     public static void main(String[] args) {
+        // Before anything touches java.util.logging: the manager class is read once.
+        if (System.getProperty("java.util.logging.manager") == null) {
+            System.setProperty("java.util.logging.manager", ShutdownSafeLogManager.class.getName());
+        }
         if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
             System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tF %1$tT.%1$tL %4$s %3$s - %5$s%6$s%n");
         }
@@ -34,7 +48,7 @@ public final class DemoServerMain {
             config.validate(cl);
         } catch (CommandLine.ParameterException e) {
             PrintWriter err = new PrintWriter(System.err, true);
-            err.println(e.getMessage());
+            err.println("demo-server: " + e.getMessage());
             err.println("Try --help.");
             System.exit(2);
             return;
@@ -42,20 +56,77 @@ public final class DemoServerMain {
         GatewayServer server;
         try {
             server = GatewayServer.start(config);
-        } catch (RuntimeException e) {
-            System.err.println("cannot start: " + e);
+        } catch (ServerStartException e) {
+            System.err.println("demo-server: " + e.getMessage());
+            System.exit(1);
+            return;
+        } catch (Throwable e) {            // e.g. --transport=epoll where epoll is missing
+            System.err.println("demo-server: cannot start: " + e);
             System.exit(1);
             return;
         }
+        InternalLogger logger = InternalLoggerFactory.getInstance(DemoServerMain.class);
         long waitMillis = config.drainTimeout.toMillis() + 5_000;
-        // The hook reports on stderr directly: JUL's own shutdown hook may reset its handlers
-        // concurrently, so log records written while the JVM exits can be lost.
+        ShutdownSafeLogManager.holdResetUpTo(waitMillis + 1_000);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            System.err.println("demo-server: shutting down, draining up to "
-                    + DurationConverter.format(config.drainTimeout));
-            boolean stopped = server.shutdown().awaitUninterruptibly(waitMillis, TimeUnit.MILLISECONDS);
-            System.err.println(stopped ? "demo-server: stopped" : "demo-server: did not stop in time, exiting");
+            try {
+                logger.info("signal received: shutting down, draining up to {}", DurationConverter.format(config.drainTimeout));
+                if (!server.shutdown().awaitUninterruptibly(waitMillis, TimeUnit.MILLISECONDS)) {
+                    logger.warn("did not stop within {} ms; exiting anyway", waitMillis);
+                }
+            } finally {
+                ShutdownSafeLogManager.releaseReset();
+            }
         }, "demo-server-shutdown"));
         server.terminationFuture().awaitUninterruptibly();
+    }
+
+    /**
+     * The JDK's {@link LogManager} resets itself (closing and removing every handler) from its
+     * own shutdown hook, which runs at the same time as the server's: the drain's log lines were
+     * lost, or only some of them written. This manager, installed by {@link #main}, holds that
+     * reset back until the server's hook is done (bounded), so every step of a drain reaches
+     * stderr. Any other reset (configuration at startup) goes through at once.
+     */
+    public static final class ShutdownSafeLogManager extends LogManager {
+
+        private static final CountDownLatch hookDone = new CountDownLatch(1);
+        private static volatile long holdMillis;   // 0: no hook to wait for; written once by main
+
+        public ShutdownSafeLogManager() {
+        }
+
+        static void holdResetUpTo(long millis) {
+            holdMillis = millis;
+        }
+
+        static void releaseReset() {
+            hookDone.countDown();
+        }
+
+        @Override
+        public void reset() {
+            long hold = holdMillis;
+            if (hold > 0 && shuttingDown()) {
+                try {
+                    hookDone.await(hold, TimeUnit.MILLISECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            super.reset();
+        }
+
+        /** Whether the JVM is running its shutdown hooks (it then refuses new ones). */
+        private static boolean shuttingDown() {
+            Thread probe = new Thread(() -> { });
+            try {
+                Runtime.getRuntime().addShutdownHook(probe);
+                Runtime.getRuntime().removeShutdownHook(probe);
+                return false;
+            } catch (IllegalStateException e) {
+                return true;
+            }
+        }
     }
 }

@@ -8,9 +8,15 @@ import java.util.Locale;
 
 /**
  * Parses durations for flags: {@code 250ms}, {@code 2s}, {@code 1m}, {@code 1h}, a bare {@code 0},
- * or ISO-8601 ({@code PT2S}). Negative durations are refused.
+ * or ISO-8601 ({@code PT2S}), from 0 to {@link #MAX} (24 hours). Negative durations are refused,
+ * and so are longer ones: every duration is later turned into nanoseconds, added to a clock or to
+ * another duration, which would overflow for absurd values (e.g. {@code PT2600000H}) and fail
+ * far from the flag that caused it.
  */
 public final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
+
+    /** The longest duration any flag accepts. */
+    static final Duration MAX = Duration.ofHours(24);
 
     @Override
     public Duration convert(String value) {
@@ -18,6 +24,10 @@ public final class DurationConverter implements CommandLine.ITypeConverter<Durat
         if (d == null || d.isNegative()) {
             throw new CommandLine.TypeConversionException(
                     "'" + value + "' is not a duration: use e.g. 250ms, 2s, 1m, 0 or PT2S (not negative)");
+        }
+        if (d.compareTo(MAX) > 0) {
+            throw new CommandLine.TypeConversionException(
+                    "'" + value + "' is too long: at most " + format(MAX) + " (24h)");
         }
         return d;
     }
@@ -43,7 +53,7 @@ public final class DurationConverter implements CommandLine.ITypeConverter<Durat
             if (v.equals("0")) {
                 return Duration.ZERO;
             }
-        } catch (NumberFormatException | DateTimeParseException e) {
+        } catch (NumberFormatException | DateTimeParseException | ArithmeticException e) {
             return null;
         }
         return null;

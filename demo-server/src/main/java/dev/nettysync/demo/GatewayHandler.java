@@ -1,45 +1,66 @@
 package dev.nettysync.demo;
 
-import dev.nettysync.ClosedException;
-import dev.nettysync.QueueFullException;
-import dev.nettysync.WaitTimeoutException;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPipeline;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoop;
+import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
-import io.netty.handler.codec.http.TooLongHttpHeaderException;
-import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
- * Routes and answers the requests of one connection, one at a time and in order (HTTP/1.1
- * pipelining: requests decoded while one is in progress wait in {@link #pending}).
+ * Routes and answers the requests of one connection, one at a time and in order.
  *
- * <p>{@code GET /api/items/{id}}: if the server drains, 503; if the database is not ready, waits
- * on {@code dbReady} (wait mode, bounded) or answers 503 at once (reject mode); then calls the
- * backend through the {@link BackendLimiter}, bounded by the backend timeout. Health routes and
- * {@code /metrics} bypass readiness and the limiter.
+ * <h2>A request for an item</h2>
+ * {@code GET /api/items/{id}}: if the server drains, 503; if the database is not ready and the
+ * mode is {@code reject}, 503. Otherwise the request {@linkplain Admission#enter enters} the
+ * admission policy at once, on arrival (refused: 503 now); then, if the database is not ready,
+ * it waits for readiness (bounded); then it calls the backend through its ticket. Health routes
+ * and {@code /metrics} bypass readiness and admission. {@code HEAD} is answered like
+ * {@code GET}, without the body (the codec drops it, keeping {@code Content-Length}).
  *
- * <p>A client that disconnects while its request waits (for readiness or for a permit) leaves
- * the queue at once: its wait future is cancelled. One that disconnects during the backend call
- * cancels the call, whose completion releases the permit (exactly once, see BackendLimiter).
+ * <p>A client that disconnects while its request waits (for admission, readiness or a permit)
+ * leaves the queue at once: its wait future is cancelled. One that disconnects during the
+ * backend call cancels the call, whose completion gives back the permit and the place, once.
+ *
+ * <h2>HTTP/1.1 by the book (RFC 9110, 9112)</h2>
+ * Origin-form and absolute-form targets are served; an HTTP/1.1 request without exactly one
+ * valid {@code Host} is 400; a major version other than 1 is 505; an expectation other than
+ * {@code 100-continue} is 417; every answer is counted in the metrics, failures included, and
+ * each failure passes through the one mapping of {@link HttpErrors}.
+ *
+ * <h2>Pipelining</h2>
+ * Requests decoded while one is in progress wait in {@link #pending}, and are answered in order.
+ * When {@code readAhead} of them wait, the handler stops reading the socket ({@code autoRead}
+ * off: back-pressure, the client's writes block in TCP) and resumes when half of them were
+ * answered. The decoder still delivers what was read already (at most one socket read); past {@code maxPipelined}
+ * waiting requests, the next one is answered 503 after all earlier ones, and what follows is
+ * discarded. Never silence, never a reset: when the connection closes with requests unanswered
+ * (this 503, or a drain), it closes by a <em>lingering close</em> (RFC 9112 §9.6, as Apache
+ * and nginx do): output shut down (FIN) after the last response, input read and discarded until
+ * the client closes or {@link #LINGER_MILLIS} pass, so that unread input does not turn the close
+ * into a reset that destroys responses still in flight to the client.
  *
  * <p>One instance per connection; all methods and fields are confined to its event loop.
  */
@@ -47,42 +68,52 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
 
     private static final InternalLogger logger = InternalLoggerFactory.getInstance(GatewayHandler.class);
     private static final String ITEMS_PREFIX = "/api/items/";
-    private static final int MAX_PIPELINED = 16;
+    /** Requests waiting on one connection at which reading pauses. */
+    static final int DEFAULT_READ_AHEAD = 16;
+    /** Requests waiting on one connection beyond which the next is answered 503 and the connection closes. */
+    static final int DEFAULT_MAX_PIPELINED = 256;
+    /** Longest lingering close, in milliseconds. */
+    static final long LINGER_MILLIS = 2_000;
     /** nginx's "client closed request", recorded in metrics for requests whose client left. */
     static final int CLIENT_CLOSED = 499;
 
-    /** Fired on every connection when the server starts draining. */
-    static final Object DRAIN = new Object() {
-        @Override
-        public String toString() {
-            return "DRAIN";
-        }
-    };
+    /** Where the current request is. */
+    private enum Stage { NONE, ENTERING, READY_WAIT, CALLING }
 
-    /** Stands for a request whose body exceeded the limit (see {@link GatewayServer}'s aggregator). */
-    static final Object BODY_TOO_LARGE = new Object() {
-        @Override
-        public String toString() {
-            return "BODY_TOO_LARGE";
-        }
-    };
-
-    private final GatewayServer server;
+    private final GatewayContext gw;
     private final ConnectionDeadlineHandler deadline;
+    private final int readAhead;
+    private final int maxPipelined;
     private final ArrayDeque<Object> pending = new ArrayDeque<>(); // decoded, not started; loop only
     private ChannelHandlerContext ctx;       // set in handlerAdded
-    private boolean busy;                    // a request is between start and its response written; loop only
-    private boolean answered;                // the current request's response was produced; loop only
+    private boolean readingPaused;           // autoRead turned off by this handler; loop only
+    private boolean overflowed;              // TOO_MANY_PIPELINED queued: discard what follows; loop only
     private boolean closeAfterResponse;      // set by DRAIN; loop only
-    private Route route;                     // of the current request
-    private long startNanos;                 // of the current request
-    private boolean keepAlive;               // of the current request
-    private boolean http10;                  // the current request is HTTP/1.0
-    private Future<?> wait;                  // current readiness wait or limited call; loop only
+    private boolean lingering;               // output shut, discarding input until close; loop only
+    // The current request; all loop only.
+    private boolean busy;                    // between start and its response written
+    private boolean answered;                // its response was produced (or its client left)
+    private Stage stage = Stage.NONE;
+    private Route route;
+    private long startNanos;
+    private boolean keepAlive;               // as the request asked
+    private boolean http10;
+    private Future<?> wait;                  // the current admission, readiness or permit wait (or the call)
+    private Admission.Ticket ticket;         // its place in the admission policy, or null
+    private Future<?> backendCall;           // the running backend call, or null
 
-    GatewayHandler(GatewayServer server, ConnectionDeadlineHandler deadline) {
-        this.server = server;
+    GatewayHandler(GatewayContext gw, ConnectionDeadlineHandler deadline) {
+        this(gw, deadline, DEFAULT_READ_AHEAD, DEFAULT_MAX_PIPELINED);
+    }
+
+    GatewayHandler(GatewayContext gw, ConnectionDeadlineHandler deadline, int readAhead, int maxPipelined) {
+        if (readAhead < 1 || maxPipelined < readAhead) {
+            throw new IllegalArgumentException("need 1 <= readAhead <= maxPipelined, got " + readAhead + ", " + maxPipelined);
+        }
+        this.gw = gw;
         this.deadline = deadline;
+        this.readAhead = readAhead;
+        this.maxPipelined = maxPipelined;
     }
 
     @Override
@@ -92,25 +123,30 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (!(msg instanceof FullHttpRequest) && msg != BODY_TOO_LARGE) {
+        if (!(msg instanceof FullHttpRequest) && msg != GatewaySignal.BODY_TOO_LARGE || overflowed || lingering) {
             ReferenceCountUtil.release(msg);
             return;
         }
-        if (busy) {
-            if (pending.size() >= MAX_PIPELINED) {
-                ReferenceCountUtil.release(msg);
-                ctx.close();               // a client pipelining without reading responses
-                return;
-            }
-            pending.add(msg);
+        if (!busy) {
+            start(msg);
             return;
         }
-        start(msg);
+        if (pending.size() >= maxPipelined) {
+            ReferenceCountUtil.release(msg);
+            overflowed = true;
+            pending.add(GatewaySignal.TOO_MANY_PIPELINED);
+            return;
+        }
+        pending.add(msg);
+        if (pending.size() >= readAhead && !readingPaused) {
+            readingPaused = true;
+            ctx.channel().config().setAutoRead(false);
+        }
     }
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt != DRAIN) {
+        if (evt != GatewaySignal.DRAIN) {
             ctx.fireUserEventTriggered(evt);
             return;
         }
@@ -118,11 +154,10 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         // drain gets a real answer (503, or /readyz's 503) with "Connection: close" instead of a
         // reset. The drain's end closes whatever is left.
         closeAfterResponse = true;
-        if (busy && !answered && wait != null && route == Route.ITEM && !server.dbReady().isSet()) {
+        if (busy && !answered && stage == Stage.READY_WAIT) {
             // Waiting for readiness while shutting down: answer now rather than at the timeout.
-            if (cancelWait()) {
-                unavailable("server is shutting down");
-            }
+            cancelWait();
+            fail(HttpStatusException.shuttingDown());
         }
     }
 
@@ -148,58 +183,66 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
 
     // ---------------------------------------------------------------- one request
 
-    /** Cancels the current wait, if any, so that its listener ignores it; true if cancelled. */
-    private boolean cancelWait() {
-        Future<?> w = wait;
-        wait = null;
-        return w != null && w.cancel(false);
-    }
-
     private void start(Object msg) {
         busy = true;
         answered = false;
+        stage = Stage.NONE;
         deadline.requestStarted();
-        server.requestStarted();
+        gw.drain().requestStarted();
         startNanos = System.nanoTime();
         route = Route.OTHER;
         http10 = false;
-        if (msg == BODY_TOO_LARGE) {
-            keepAlive = false;
-            respondText(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
-                    "request body larger than " + server.config().maxBody + " bytes", false);
+        keepAlive = false;
+        if (msg instanceof GatewaySignal signal) {
+            fail(switch (signal) {
+                case BODY_TOO_LARGE -> gw.errors().bodyTooLarge();
+                case TOO_MANY_PIPELINED -> new HttpStatusException(HttpResponseStatus.SERVICE_UNAVAILABLE,
+                        "more than " + maxPipelined + " pipelined requests waiting; send the rest again", true);
+                case DRAIN -> throw new IllegalStateException("DRAIN is an event, not a request");
+            });
             return;
         }
         FullHttpRequest request = (FullHttpRequest) msg;
         try {
-            DecoderResult result = request.decoderResult();
-            if (!result.isSuccess()) {
-                keepAlive = false;         // the decoder discards the rest of the stream
-                badRequest(result.cause());
-                return;
-            }
-            keepAlive = HttpUtil.isKeepAlive(request);
-            http10 = request.protocolVersion().equals(HttpVersion.HTTP_1_0);
-            route(request.method(), request.uri());
+            serve(request);
         } finally {
             request.release();
         }
     }
 
-    private void badRequest(Throwable cause) {
-        if (cause instanceof TooLongHttpLineException) {
-            respondText(HttpResponseStatus.REQUEST_URI_TOO_LONG, "request line longer than "
-                    + server.config().maxInitialLine + " bytes", false);
-        } else if (cause instanceof TooLongHttpHeaderException) {
-            respondText(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "headers larger than "
-                    + server.config().maxHeaderSize + " bytes", false);
-        } else {
-            respondText(HttpResponseStatus.BAD_REQUEST, "malformed request", false);
+    private void serve(FullHttpRequest request) {
+        DecoderResult result = request.decoderResult();
+        if (!result.isSuccess()) {
+            fail(HttpErrors.decodingFailure(result.cause()));   // the decoder discards the rest of the stream
+            return;
         }
+        HttpVersion version = request.protocolVersion();
+        if (version.majorVersion() != 1) {
+            fail(new HttpStatusException(HttpResponseStatus.HTTP_VERSION_NOT_SUPPORTED,
+                    version.text() + " is not supported; use HTTP/1.1", true));
+            return;
+        }
+        http10 = version.minorVersion() == 0;
+        keepAlive = HttpUtil.isKeepAlive(request);
+        String hostProblem = hostProblem(request.headers(), http10);
+        if (hostProblem != null) {
+            fail(HttpStatusException.badRequest(hostProblem));
+            return;
+        }
+        if (!http10 && unsupportedExpectation(request.headers())) {
+            fail(new HttpStatusException(HttpResponseStatus.EXPECTATION_FAILED,
+                    "only 'Expect: 100-continue' is supported", false));
+            return;
+        }
+        route(request.method(), request.uri());
     }
 
     private void route(HttpMethod method, String uri) {
-        int q = uri.indexOf('?');
-        String path = q < 0 ? uri : uri.substring(0, q);
+        String path = targetPath(uri);
+        if (path == null) {
+            fail(HttpStatusException.badRequest("request target must be a /path or an http:// URI"));
+            return;
+        }
         if (path.startsWith(ITEMS_PREFIX) && path.length() > ITEMS_PREFIX.length()) {
             route = Route.ITEM;
         } else {
@@ -208,31 +251,31 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
                 case "/readyz" -> route = Route.READYZ;
                 case "/metrics" -> route = Route.METRICS;
                 default -> {
-                    respondText(HttpResponseStatus.NOT_FOUND, "no such resource: " + path, keepAlive);
+                    respondText(HttpResponseStatus.NOT_FOUND, "no such resource: " + printable(path));
                     return;
                 }
             }
         }
-        if (!HttpMethod.GET.equals(method)) {
+        if (!HttpMethod.GET.equals(method) && !HttpMethod.HEAD.equals(method)) {
             FullHttpResponse response = Responses.text(ctx.alloc(), HttpResponseStatus.METHOD_NOT_ALLOWED,
-                    "method " + method + " not allowed; use GET", keepAlive());
-            response.headers().set(HttpHeaderNames.ALLOW, "GET");
+                    "method " + printable(method.name()) + " not allowed; use GET or HEAD", keepAlive());
+            response.headers().set(HttpHeaderNames.ALLOW, "GET, HEAD");
             respond(response);
             return;
         }
         switch (route) {
-            case LIVEZ -> respondText(HttpResponseStatus.OK, "live", keepAlive);
+            case LIVEZ -> respondText(HttpResponseStatus.OK, "live");
             case READYZ -> {
-                if (server.isDraining()) {
-                    respondText(HttpResponseStatus.SERVICE_UNAVAILABLE, "draining", keepAlive);
-                } else if (!server.dbReady().isSet()) {
-                    respondText(HttpResponseStatus.SERVICE_UNAVAILABLE, "database not ready", keepAlive);
+                if (gw.drain().isDraining()) {
+                    fail(new HttpStatusException(HttpResponseStatus.SERVICE_UNAVAILABLE, "draining", false));
+                } else if (!gw.dbReady().isSet()) {
+                    fail(HttpStatusException.databaseNotReady());
                 } else {
-                    respondText(HttpResponseStatus.OK, "ready", keepAlive);
+                    respondText(HttpResponseStatus.OK, "ready");
                 }
             }
             case METRICS -> respond(Responses.of(ctx.alloc(), HttpResponseStatus.OK,
-                    server.metrics().scrape().getBytes(StandardCharsets.UTF_8),
+                    gw.metrics().scrape().getBytes(StandardCharsets.UTF_8),
                     "text/plain; version=0.0.4; charset=utf-8", keepAlive()));
             case ITEM -> item(path.substring(ITEMS_PREFIX.length()));
             default -> throw new IllegalStateException("unrouted " + route);
@@ -241,147 +284,139 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
 
     private void item(String id) {
         if (!validId(id)) {
-            respondText(HttpResponseStatus.BAD_REQUEST, "item id must be 1-64 of [A-Za-z0-9_-]", keepAlive);
+            respondText(HttpResponseStatus.BAD_REQUEST, "item id must be 1-64 of [A-Za-z0-9_-]");
             return;
         }
-        if (server.isDraining()) {
-            unavailable("server is shutting down");
+        if (gw.drain().isDraining()) {
+            fail(HttpStatusException.shuttingDown());
             return;
         }
-        if (server.dbReady().isSet()) {
+        if (!gw.dbReady().isSet() && gw.beforeReady() == DemoConfig.BeforeReady.REJECT) {
+            fail(HttpStatusException.databaseNotReady());
+            return;
+        }
+        // Admission is decided now, on arrival, before any wait.
+        stage = Stage.ENTERING;
+        await(gw.admission().enter(ctx.executor()), entered -> {
+            if (!entered.isSuccess()) {
+                fail(entered.cause());
+                return;
+            }
+            ticket = entered.getNow();
+            admitted(id);
+        }, abandoned -> {
+            if (abandoned.isSuccess()) {
+                abandoned.getNow().leave();    // admitted after its client left
+            }
+        });
+    }
+
+    private void admitted(String id) {
+        if (gw.dbReady().isSet()) {
             callBackend(id);
             return;
         }
-        DemoConfig config = server.config();
-        if (config.beforeReady == DemoConfig.BeforeReady.REJECT) {
-            unavailable("database not ready");
-            return;
-        }
-        Future<Void> ready = server.dbReady().await(ctx.executor(), config.readyWaitTimeout.toNanos(),
-                TimeUnit.NANOSECONDS);
-        wait = ready;
-        ready.addListener(f -> {
-            if (wait != ready) {
-                return;                    // cancelled: client gone or answered by DRAIN
-            }
-            wait = null;
-            if (f.isSuccess()) {
-                if (server.isDraining()) {
-                    unavailable("server is shutting down");
-                } else {
-                    callBackend(id);
-                }
+        stage = Stage.READY_WAIT;
+        await(gw.dbReady().await(ctx.executor(), gw.readyWaitTimeout().toNanos(), TimeUnit.NANOSECONDS), ready -> {
+            if (!ready.isSuccess()) {
+                fail(HttpStatusException.databaseNotReady());
+            } else if (gw.drain().isDraining()) {
+                fail(HttpStatusException.shuttingDown());
             } else {
-                unavailable("database not ready");
+                callBackend(id);
             }
-        });
+        }, null);
     }
 
     private void callBackend(String id) {
+        stage = Stage.CALLING;
         EventLoop loop = ctx.channel().eventLoop();
-        Future<Backend.BackendResponse> call = server.limiter().submit(loop, () -> timedFetch(id, loop));
-        if (call.isDone()) {               // instant backend or immediate refusal
-            backendDone(call);
-            return;
-        }
-        wait = call;
-        call.addListener(f -> {
-            if (wait != call) {
-                return;                    // cancelled because the client left
-            }
-            wait = null;
-            backendDone(call);
+        Future<Backend.BackendResponse> call = ticket.call(loop, () -> {
+            Future<Backend.BackendResponse> fetch = gw.backend().fetch(id, loop);
+            backendCall = fetch;          // on this loop: the permit's executor is ours
+            return fetch;
         });
-    }
-
-    /** The backend call, failed with {@link BackendTimeoutException} after the backend timeout. */
-    private Future<Backend.BackendResponse> timedFetch(String id, EventLoop loop) {
-        long t0 = System.nanoTime();
-        Future<Backend.BackendResponse> fetch = server.backend().fetch(id, loop);
-        Promise<Backend.BackendResponse> timed = loop.newPromise();
-        long timeout = server.config().backendTimeout.toNanos();
-        ScheduledFuture<?> timer = fetch.isDone() ? null : loop.schedule(() -> {
-            if (timed.tryFailure(new BackendTimeoutException(server.config().backendTimeout))) {
-                fetch.cancel(false);
-            }
-        }, timeout, TimeUnit.NANOSECONDS);
-        fetch.addListener(f -> {
-            if (timer != null) {
-                timer.cancel(false);
-            }
-            if (f.isSuccess()) {
-                timed.trySuccess(fetch.getNow());
-            } else if (!f.isCancelled()) {
-                timed.tryFailure(f.cause());
-            }
-        });
-        timed.addListener(f -> {
-            DemoMetrics.BackendOutcome outcome;
-            if (f.isSuccess()) {
-                outcome = DemoMetrics.BackendOutcome.OK;
-            } else if (f.isCancelled()) {
-                outcome = DemoMetrics.BackendOutcome.CANCELLED;
-                fetch.cancel(false);       // client gone: abandon the call (frees its connection)
-            } else if (f.cause() instanceof BackendTimeoutException) {
-                outcome = DemoMetrics.BackendOutcome.TIMEOUT;
-            } else {
-                outcome = DemoMetrics.BackendOutcome.ERROR;
-            }
-            server.metrics().recordBackendCall(outcome, System.nanoTime() - t0);
-        });
-        return timed;
+        await(call, this::backendDone, null);
     }
 
     private void backendDone(Future<Backend.BackendResponse> call) {
-        if (call.isSuccess()) {
-            Backend.BackendResponse r = call.getNow();
-            if (r.status() >= 200 && r.status() < 300) {
-                respond(Responses.of(ctx.alloc(), HttpResponseStatus.OK, r.body(), r.contentType(), keepAlive()));
-            } else if (r.status() == 404) {
-                respondText(HttpResponseStatus.NOT_FOUND, "no such item", keepAlive);
-            } else {
-                respondText(HttpResponseStatus.BAD_GATEWAY, "backend answered " + r.status(), keepAlive);
-            }
+        backendCall = null;
+        if (!call.isSuccess()) {
+            fail(call.cause());
             return;
         }
-        if (call.isCancelled()) {
-            return;                        // the client left; nothing to answer
-        }
-        Throwable cause = call.cause();
-        if (cause instanceof QueueFullException) {
-            unavailable("too many requests queued for the backend");
-        } else if (cause instanceof WaitTimeoutException) {
-            unavailable("waited too long for the backend");
-        } else if (cause instanceof ClosedException) {
-            unavailable("server is shutting down");
-        } else if (cause instanceof BackendTimeoutException) {
-            respondText(HttpResponseStatus.GATEWAY_TIMEOUT, "backend timed out", keepAlive);
+        Backend.BackendResponse r = call.getNow();
+        if (r.status() >= 200 && r.status() < 300) {
+            respond(Responses.of(ctx.alloc(), HttpResponseStatus.OK, r.body(), r.contentType(), keepAlive()));
+        } else if (r.status() == 404) {
+            respondText(HttpResponseStatus.NOT_FOUND, "no such item");
         } else {
-            logger.debug("backend call failed", cause);
-            respondText(HttpResponseStatus.BAD_GATEWAY, "backend failed", keepAlive);
+            respondText(HttpResponseStatus.BAD_GATEWAY, "backend answered " + r.status());
+        }
+    }
+
+    /**
+     * Runs {@code then} when {@code future} completes, unless the request stopped waiting for it
+     * first ({@link #cancelWait()}: client gone, or answered by DRAIN); then {@code abandoned},
+     * if given, gets the future, to give back what it may still bring.
+     */
+    private <T> void await(Future<T> future, Consumer<Future<T>> then, Consumer<Future<T>> abandoned) {
+        if (future.isDone()) {
+            then.accept(future);
+            return;
+        }
+        wait = future;
+        future.addListener(f -> {
+            if (wait != future) {
+                if (abandoned != null) {
+                    abandoned.accept(future);
+                }
+                return;
+            }
+            wait = null;
+            then.accept(future);
+        });
+    }
+
+    /** Stops waiting: cancels the current wait and the running backend call, if any. */
+    private void cancelWait() {
+        Future<?> w = wait;
+        Future<?> call = backendCall;
+        wait = null;
+        backendCall = null;
+        if (w != null) {
+            w.cancel(false);
+        }
+        if (call != null) {
+            call.cancel(false);            // whatever the limiter does with a cancel, the call stops
         }
     }
 
     // ---------------------------------------------------------------- answering
 
-    private void unavailable(String reason) {
-        FullHttpResponse response = Responses.text(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE,
-                reason, keepAlive());
-        response.headers().setInt(HttpHeaderNames.RETRY_AFTER, server.config().retryAfterSeconds);
-        respond(response);
-    }
-
-    private void respondText(HttpResponseStatus status, String reason, boolean keepAliveWanted) {
-        FullHttpResponse response = Responses.text(ctx.alloc(), status, reason, keepAliveWanted && keepAlive());
-        if (status == HttpResponseStatus.SERVICE_UNAVAILABLE) {
-            response.headers().setInt(HttpHeaderNames.RETRY_AFTER, server.config().retryAfterSeconds);
+    /** Answers a failure as {@link HttpErrors} maps it. */
+    private void fail(Throwable cause) {
+        HttpErrors.Answer a = gw.errors().answer(cause);
+        if (a.status().code() == HttpResponseStatus.BAD_GATEWAY.code()) {
+            logger.debug("backend call failed", cause);
+        }
+        if (a.closeConnection()) {
+            keepAlive = false;
+        }
+        FullHttpResponse response = Responses.text(ctx.alloc(), a.status(), a.reason(), keepAlive());
+        if (a.retryAfterSeconds() != HttpErrors.NO_RETRY_AFTER) {
+            response.headers().setInt(HttpHeaderNames.RETRY_AFTER, a.retryAfterSeconds());
         }
         respond(response);
     }
 
+    private void respondText(HttpResponseStatus status, String text) {
+        respond(Responses.text(ctx.alloc(), status, text, keepAlive()));
+    }
+
     /** Whether the connection stays open after the current response. */
     private boolean keepAlive() {
-        return keepAlive && !closeAfterResponse && !server.isDraining();
+        return keepAlive && !closeAfterResponse && !gw.drain().isDraining();
     }
 
     private void respond(FullHttpResponse response) {
@@ -397,24 +432,162 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         }
         end(response.status().code());
         ctx.writeAndFlush(response).addListener(f -> {
-            if (!open || !f.isSuccess() || closeAfterResponse) {
+            if (!f.isSuccess()) {
                 ctx.close();
+                return;
+            }
+            if (!open || closeAfterResponse) {
+                if (overflowed || !pending.isEmpty()) {
+                    lingeringClose();
+                } else {
+                    ctx.close();
+                }
                 return;
             }
             busy = false;
             deadline.responseDone();
             Object next = pending.poll();
+            if (readingPaused && !overflowed && pending.size() <= readAhead / 2) {
+                readingPaused = false;
+                ctx.channel().config().setAutoRead(true);
+            }
             if (next != null) {
                 start(next);
             }
         });
     }
 
-    /** Ends the current request once: metrics and the server's in-flight count. */
+    /**
+     * Closes after the last response without a reset although the client sent more: see the
+     * class notes. The HTTP decoding stops (what follows is discarded as raw bytes).
+     */
+    private void lingeringClose() {
+        Channel ch = ctx.channel();
+        if (!(ch instanceof DuplexChannel duplex) || !ch.isActive()) {
+            ctx.close();
+            return;
+        }
+        lingering = true;
+        deadline.requestStarted();         // no read deadline while lingering: the timer below ends it
+        Object m;
+        while ((m = pending.poll()) != null) {
+            ReferenceCountUtil.release(m);
+        }
+        ChannelPipeline p = ctx.pipeline();
+        if (p.get(GatewayAggregator.class) != null) {
+            p.remove(GatewayAggregator.class);
+        }
+        if (p.get(HttpServerCodec.class) != null) {
+            p.remove(HttpServerCodec.class);
+        }
+        ScheduledFuture<?> timer = ctx.executor().schedule(() -> {
+            ctx.close();
+        }, LINGER_MILLIS, TimeUnit.MILLISECONDS);
+        ch.closeFuture().addListener(c -> timer.cancel(false));
+        duplex.shutdownOutput();
+        ch.config().setAutoRead(true);     // the client's EOF closes the channel
+    }
+
+    /** Ends the current request once: its place, metrics and the server's in-flight count. */
     private void end(int status) {
         answered = true;
-        server.metrics().recordRequest(route, status, System.nanoTime() - startNanos);
-        server.requestEnded();
+        stage = Stage.NONE;
+        if (ticket != null) {
+            ticket.leave();                // no-op if a call was made: its end gives the place back
+            ticket = null;
+        }
+        backendCall = null;
+        gw.metrics().recordRequest(route, status, System.nanoTime() - startNanos);
+        gw.drain().requestEnded();
+    }
+
+    // ---------------------------------------------------------------- request parsing
+
+    /** Why the {@code Host} headers are unacceptable (RFC 9112 §3.2), or null if they are fine. */
+    static String hostProblem(HttpHeaders headers, boolean http10) {
+        List<String> hosts = headers.getAll(HttpHeaderNames.HOST);
+        if (hosts.size() > 1) {
+            return "more than one Host header";
+        }
+        if (hosts.isEmpty()) {
+            return http10 ? null : "missing Host header";
+        }
+        String host = hosts.get(0);
+        for (int i = 0; i < host.length(); i++) {
+            char c = host.charAt(i);
+            boolean ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+                    || "-._~!$&'()*+,;=:[]%".indexOf(c) >= 0;
+            if (!ok) {
+                return "invalid Host header";
+            }
+        }
+        return null;
+    }
+
+    /** Whether an {@code Expect} other than {@code 100-continue} is present (RFC 9110 §10.1.1: 417). */
+    static boolean unsupportedExpectation(HttpHeaders headers) {
+        String expect = headers.get(HttpHeaderNames.EXPECT);
+        return expect != null && !HttpHeaderValues.CONTINUE.contentEqualsIgnoreCase(expect.trim());
+    }
+
+    /**
+     * The path of a request target in origin-form ({@code /a/b?q}) or absolute-form
+     * ({@code http://host/a/b?q}, RFC 9112 §3.2.2), without the query; null for any other form.
+     */
+    static String targetPath(String uri) {
+        String rest;
+        if (uri.startsWith("/")) {
+            rest = uri;
+        } else {
+            int sep = uri.indexOf("://");
+            if (sep <= 0) {
+                return null;
+            }
+            String scheme = uri.substring(0, sep);
+            if (!scheme.equalsIgnoreCase("http") && !scheme.equalsIgnoreCase("https")) {
+                return null;
+            }
+            int from = sep + 3;
+            int to = from;
+            while (to < uri.length() && "/?#".indexOf(uri.charAt(to)) < 0) {
+                to++;
+            }
+            if (to == from) {
+                return null;               // no authority
+            }
+            rest = to == uri.length() || uri.charAt(to) != '/' ? "/" + uri.substring(to) : uri.substring(to);
+        }
+        int end = rest.length();
+        for (int i = 0; i < rest.length(); i++) {
+            if (rest.charAt(i) == '?' || rest.charAt(i) == '#') {
+                end = i;
+                break;
+            }
+        }
+        return rest.substring(0, end);
+    }
+
+    /**
+     * {@code s} safe to echo in a plain-text body: printable ASCII kept, every other character
+     * percent-encoded (the decoder reads the request line as ISO-8859-1, so a UTF-8 byte
+     * sequence comes back as its original %XX bytes); at most 200 characters.
+     */
+    static String printable(String s) {
+        StringBuilder b = new StringBuilder(Math.min(s.length(), 200) + 16);
+        for (int i = 0; i < s.length() && b.length() < 200; i++) {
+            char c = s.charAt(i);
+            if (c > 0x20 && c < 0x7f) {
+                b.append(c);
+            } else {
+                b.append('%').append(Character.toUpperCase(Character.forDigit((c >> 4) & 0xf, 16)))
+                        .append(Character.toUpperCase(Character.forDigit(c & 0xf, 16)));
+            }
+        }
+        if (b.length() >= 200) {
+            b.setLength(200);
+            b.append("...");
+        }
+        return b.toString();
     }
 
     static boolean validId(String id) {

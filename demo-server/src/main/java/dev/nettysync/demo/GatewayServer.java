@@ -3,7 +3,7 @@ package dev.nettysync.demo;
 import dev.nettysync.AsyncEvent;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
@@ -21,40 +21,47 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.http.HttpDecoderConfig;
-import io.netty.handler.codec.http.HttpMessage;
-import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.netty.util.concurrent.Promise;
+import io.netty.util.concurrent.ScheduledFuture;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import java.net.InetSocketAddress;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The demo HTTP gateway: binds, serves, and shuts down gracefully. Startable in-process (tests,
  * benchmarks) with port 0: {@link #start(DemoConfig)} returns once bound, {@link #port()} tells
  * the port, {@link #shutdown()} drains and stops.
  *
- * <h2>Pipeline of a connection</h2>
+ * <h2>Parts</h2>
+ * The server builds the parts and wires them; the {@link GatewayHandler} of each connection sees
+ * only a {@link GatewayContext} (readiness, the {@link Admission} policy, the
+ * {@linkplain TimedBackend timed} {@link Backend}, the {@link DrainState}, metrics and the
+ * {@link HttpErrors} mapping), never the server. The markers they exchange are
+ * {@link GatewaySignal}s. To put another admission policy behind a flag, build it where
+ * {@link BackendLimiter} is built here.
+ *
+ * <h2>Pipeline</h2>
+ * Listening channel: {@link ConnectionLimit} ({@code --max-connections}). Each connection:
  * {@code FlushConsolidationHandler} (fewer syscalls under pipelining and load) &rarr;
  * {@link ConnectionDeadlineHandler} (idle and slow-request timeouts) &rarr;
  * {@code HttpServerCodec} (header validation on, size limits from the config) &rarr;
- * {@code HttpObjectAggregator} (body limit, 413) &rarr; {@link GatewayHandler}.
+ * {@link GatewayAggregator} (body limit, {@code Expect}) &rarr; {@link GatewayHandler}.
  *
  * <h2>Graceful shutdown</h2>
  * {@link #shutdown()}, also run by SIGTERM/Ctrl-C in {@link DemoServerMain}: (1) readiness flips
- * to 503; (2) the listening socket closes; (3) the limiter closes, so every request queued for a
- * permit gets 503, and every connection is told to {@code DRAIN}: requests waiting for the
- * database get 503, and each connection closes after its next response; (4) in-flight requests
- * are given up to {@code --drain-timeout} to finish; (5) all connections close, the backend and
- * the event loops shut down, and {@link #terminationFuture()} completes.
+ * to 503; (2) the listening socket closes; (3) the admission policy closes, so every request
+ * queued for a permit gets 503, and every connection is told to {@code DRAIN}: requests waiting
+ * for the database get 503, and each connection closes after its next response; (4) in-flight
+ * requests are given up to {@code --drain-timeout} to finish; (5) all connections close, the
+ * backend and the event loops shut down, and {@link #terminationFuture()} completes. Each step is
+ * logged at INFO (the drain timeout at WARN) by this class's logger.
  *
  * <p>Thread-safe. Methods never block, except {@link #start}, which waits for the bind on the
  * calling thread (so it must not be called on an event loop).
@@ -66,15 +73,15 @@ public final class GatewayServer {
     private final DemoConfig config;
     private final DemoMetrics metrics = new DemoMetrics();
     private final AsyncEvent dbReady = new AsyncEvent();
+    private final DrainState drain = new DrainState();
     private final BackendLimiter limiter;
-    private final Backend backend;
+    private final Backend backend;                // the chosen backend inside a TimedBackend
     private final DbReadiness readiness;
+    private final ConnectionLimit connectionLimit;
+    private final GatewayContext context;
     private final EventLoopGroup group;
     private final boolean epoll;
     private final ChannelGroup connections = new DefaultChannelGroup("demo-connections", GlobalEventExecutor.INSTANCE);
-    private final AtomicBoolean draining = new AtomicBoolean();   // set once by shutdown()
-    private final AtomicInteger activeRequests = new AtomicInteger(); // started, not yet answered; any loop
-    private final Promise<Void> drained = GlobalEventExecutor.INSTANCE.newPromise(); // done when draining and idle
     private final Promise<Void> terminated = GlobalEventExecutor.INSTANCE.newPromise();
     private Channel serverChannel;                // written by start() before it returns
 
@@ -89,9 +96,10 @@ public final class GatewayServer {
             case NIO -> false;
         };
         Class<? extends SocketChannel> clientType = epoll ? EpollSocketChannel.class : NioSocketChannel.class;
-        this.backend = backend != null ? backend
+        Backend chosen = backend != null ? backend
                 : config.upstream != null ? new UpstreamHttpBackend(config.upstream, config.upstreamPoolSize, clientType)
                 : new SimulatedBackend(config.backendLatency);
+        this.backend = new TimedBackend(chosen, config.backendTimeout, metrics);
         if (readiness != null) {
             this.readiness = readiness;
         } else if (config.dbProbe != null) {
@@ -102,8 +110,11 @@ public final class GatewayServer {
             this.readiness = new SimulatedDatabase(config.dbReadyDelay);
         }
         this.limiter = new BackendLimiter(config.effectivePermits(), config.maxQueue, config.maxQueueWait, metrics);
+        this.connectionLimit = new ConnectionLimit(config.effectiveMaxConnections(), metrics);
+        this.context = new GatewayContext(dbReady, config.beforeReady, config.readyWaitTimeout, limiter,
+                this.backend, drain, metrics, HttpErrors.of(config));
         metrics.flag("demo.db.ready", "1 when the database is ready", dbReady::isSet);
-        metrics.flag("demo.server.draining", "1 while shutting down", draining::get);
+        metrics.flag("demo.server.draining", "1 while shutting down", drain::isDraining);
         // Last, so that nothing above can fail with threads already started.
         IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         this.group = new MultiThreadIoEventLoopGroup(config.ioThreads, io);
@@ -118,7 +129,7 @@ public final class GatewayServer {
      * Starts a server with the given backend and readiness source; a {@code null} one is chosen
      * by {@code config}. Returns once the port is bound.
      *
-     * @throws RuntimeException if the bind fails (the event loops are shut down then)
+     * @throws ServerStartException if the bind fails (the event loops are shut down then)
      */
     public static GatewayServer start(DemoConfig config, Backend backend, DbReadiness readiness) {
         GatewayServer server = new GatewayServer(config, backend, readiness);
@@ -128,10 +139,6 @@ public final class GatewayServer {
 
     private void bind() {
         Class<? extends ServerChannel> serverType = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
-        HttpDecoderConfig decoderConfig = new HttpDecoderConfig()
-                .setMaxInitialLineLength(config.maxInitialLine)
-                .setMaxHeaderSize(config.maxHeaderSize)
-                .setValidateHeaders(true);
         long idleNanos = config.idleTimeout.toNanos();
         long readNanos = config.requestReadTimeout.toNanos();
         ServerBootstrap bootstrap = new ServerBootstrap()
@@ -139,11 +146,12 @@ public final class GatewayServer {
                 .channel(serverType)
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .option(ChannelOption.SO_REUSEADDR, true)
+                .handler(connectionLimit)
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        if (draining.get()) {
+                        if (drain.isDraining()) {
                             ch.close();
                             return;
                         }
@@ -152,21 +160,41 @@ public final class GatewayServer {
                         ch.pipeline().addLast(
                                 new FlushConsolidationHandler(256, true),
                                 deadline,
-                                new HttpServerCodec(decoderConfig),
-                                new LimitedAggregator(config.maxBody),
-                                new GatewayHandler(GatewayServer.this, deadline));
+                                newCodec(config),
+                                new GatewayAggregator(config.maxBody, metrics),
+                                new GatewayHandler(context, deadline));
                     }
                 });
-        try {
-            serverChannel = bootstrap.bind(config.host, config.port).syncUninterruptibly().channel();
-        } catch (RuntimeException e) {
+        // Not syncUninterruptibly(): it rethrows the bind's IOException sneakily, past any
+        // catch (RuntimeException), and the event loops would keep the JVM alive.
+        ChannelFuture bound = bootstrap.bind(config.host, config.port).awaitUninterruptibly();
+        if (!bound.isSuccess()) {
+            readiness.stop();
+            backend.close();
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-            throw e;
+            Throwable cause = bound.cause();
+            throw new ServerStartException("cannot listen on " + config.host + ":" + config.port + ": "
+                    + (cause.getMessage() != null ? cause.getMessage() : cause.toString()), cause);
         }
+        serverChannel = bound.channel();
         readiness.start(group, dbReady);
         logger.info("demo-server listening on http://{}:{} ({}, {} io threads); db: {}; {}",
                 config.host, port(), epoll ? "epoll" : "nio",
                 ((MultiThreadIoEventLoopGroup) group).executorCount(), readiness.describe(), config.summary());
+    }
+
+    /**
+     * The HTTP codec of a connection: header validation on, size limits from the config, and no
+     * pipelining limit of its own. Netty's default (128 requests decoded and not yet answered)
+     * closes the connection after the next response once exceeded, silently dropping the other
+     * answered-to-be requests; the {@link GatewayHandler} bounds pipelining itself (back-pressure,
+     * then an explicit 503) and needs the codec to keep counting methods past it.
+     */
+    static HttpServerCodec newCodec(DemoConfig config) {
+        return new HttpServerCodec(new HttpDecoderConfig()
+                .setMaxInitialLineLength(config.maxInitialLine)
+                .setMaxHeaderSize(config.maxHeaderSize)
+                .setValidateHeaders(true), Integer.MAX_VALUE);
     }
 
     /** The bound port. */
@@ -193,30 +221,17 @@ public final class GatewayServer {
     }
 
     public boolean isDraining() {
-        return draining.get();
-    }
-
-    DemoConfig config() {
-        return config;
-    }
-
-    Backend backend() {
-        return backend;
+        return drain.isDraining();
     }
 
     /** The number of requests started and not yet answered. */
     public int activeRequests() {
-        return activeRequests.get();
+        return drain.activeRequests();
     }
 
-    void requestStarted() {
-        activeRequests.incrementAndGet();
-    }
-
-    void requestEnded() {
-        if (activeRequests.decrementAndGet() == 0 && draining.get()) {
-            drained.trySuccess(null);
-        }
+    /** Client connections open now (counted by {@code --max-connections}). */
+    public int openConnections() {
+        return connectionLimit.open();
     }
 
     /**
@@ -225,30 +240,33 @@ public final class GatewayServer {
      * @return {@link #terminationFuture()}
      */
     public Future<Void> shutdown() {
-        if (!draining.compareAndSet(false, true)) {
+        if (!drain.startDraining()) {
             return terminated;
         }
-        logger.info("draining: readiness now 503, no new connections; {} request(s) in flight, {} queued; "
-                + "waiting up to {}", activeRequests.get(), limiter.queued(), DurationConverter.format(config.drainTimeout));
+        long t0 = System.nanoTime();
+        logger.info("draining: /readyz now answers 503; closing the listening socket; {} request(s) in flight, "
+                        + "{} queued for the backend (refused now, 503), {} connection(s) open; waiting up to {}",
+                drain.activeRequests(), limiter.queued(), connections.size(), DurationConverter.format(config.drainTimeout));
         serverChannel.close();
         readiness.stop();
         limiter.close();
         for (Channel ch : connections) {
-            ch.pipeline().fireUserEventTriggered(GatewayHandler.DRAIN);
+            ch.pipeline().fireUserEventTriggered(GatewaySignal.DRAIN);
         }
-        if (activeRequests.get() == 0) {
-            drained.trySuccess(null);
-        }
-        var timer = GlobalEventExecutor.INSTANCE.schedule(() -> {
-            int left = activeRequests.get();     // before the failure's listener closes connections
-            if (!drained.isDone()) {
+        ScheduledFuture<?> timer = GlobalEventExecutor.INSTANCE.schedule(() -> {
+            int left = drain.activeRequests();   // before the failure's listener closes connections
+            if (drain.giveUp(new IllegalStateException("drain timeout"))) {
                 logger.warn("drain timeout of {} reached with {} request(s) in flight: closing their connections",
                         DurationConverter.format(config.drainTimeout), left);
-                drained.tryFailure(new IllegalStateException("drain timeout"));
             }
         }, config.drainTimeout.toNanos(), TimeUnit.NANOSECONDS);
-        drained.addListener(f -> {
+        drain.drained().addListener(f -> {
             timer.cancel(false);
+            if (f.isSuccess()) {
+                logger.info("drained: every request answered after {} ms",
+                        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+            }
+            logger.info("closing {} connection(s), the backend and the event loops", connections.size());
             connections.close();
             backend.close();
             group.shutdownGracefully(0, 2, TimeUnit.SECONDS).addListener(g -> {
@@ -262,21 +280,5 @@ public final class GatewayServer {
     /** Completes once the server has stopped after {@link #shutdown()}. */
     public Future<Void> terminationFuture() {
         return terminated;
-    }
-
-    /**
-     * The aggregator with the body limit; an oversized request becomes the
-     * {@link GatewayHandler#BODY_TOO_LARGE} marker, answered 413 (and counted) in turn by the
-     * gateway handler, instead of Netty's direct answer.
-     */
-    private static final class LimitedAggregator extends HttpObjectAggregator {
-        LimitedAggregator(int maxContentLength) {
-            super(maxContentLength);
-        }
-
-        @Override
-        protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
-            ctx.fireChannelRead(GatewayHandler.BODY_TOO_LARGE);
-        }
     }
 }

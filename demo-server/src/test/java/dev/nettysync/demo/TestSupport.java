@@ -150,6 +150,19 @@ final class TestSupport {
 
         /** Reads one response head and its content-length body. */
         String readResponse() throws IOException {
+            String head = readHead();
+            int length = 0;
+            for (String line : head.split("\r\n")) {
+                if (line.toLowerCase().startsWith("content-length:")) {
+                    length = Integer.parseInt(line.substring(15).trim());
+                }
+            }
+            byte[] body = socket.getInputStream().readNBytes(length);
+            return head + new String(body, StandardCharsets.ISO_8859_1);
+        }
+
+        /** Reads one response head only (the answer to HEAD, or an interim 1xx). */
+        String readHead() throws IOException {
             InputStream in = socket.getInputStream();
             StringBuilder head = new StringBuilder();
             while (!head.toString().endsWith("\r\n\r\n")) {
@@ -159,14 +172,21 @@ final class TestSupport {
                 }
                 head.append((char) b);
             }
-            int length = 0;
-            for (String line : head.toString().split("\r\n")) {
-                if (line.toLowerCase().startsWith("content-length:")) {
-                    length = Integer.parseInt(line.substring(15).trim());
-                }
+            return head.toString();
+        }
+
+        /** True if the server closed the connection (EOF or reset) within {@code millis}, without sending more. */
+        boolean closedWithin(int millis) throws IOException {
+            socket.setSoTimeout(millis);
+            try {
+                return socket.getInputStream().read() == -1;
+            } catch (SocketTimeoutException e) {
+                return false;
+            } catch (IOException e) {
+                return true;               // reset
+            } finally {
+                socket.setSoTimeout((int) PATIENCE.toMillis());
             }
-            byte[] body = in.readNBytes(length);
-            return head + new String(body, StandardCharsets.UTF_8);
         }
 
         @Override

@@ -1,0 +1,153 @@
+package dev.nettysync.demo;
+
+import dev.nettysync.AsyncEvent;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.HttpHeaders;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The handler on an {@link EmbeddedChannel} (codec, aggregator, handler; a backend the test
+ * answers): pipelining bounds exactly, and the request-parsing helpers.
+ */
+class GatewayHandlerTest {
+
+    private static final int READ_AHEAD = 4;
+    private static final int MAX_PIPELINED = 8;
+
+    private TestSupport.ControlledBackend backend;
+    private EmbeddedChannel ch;
+
+    @BeforeEach
+    void setUp() {
+        DemoConfig config = TestSupport.config();
+        DemoMetrics metrics = new DemoMetrics();
+        AsyncEvent ready = new AsyncEvent();
+        ready.set();
+        backend = new TestSupport.ControlledBackend();
+        GatewayContext context = new GatewayContext(ready, DemoConfig.BeforeReady.WAIT, config.readyWaitTimeout,
+                new BackendLimiter(4, 10, config.maxQueueWait, metrics),
+                new TimedBackend(backend, config.backendTimeout, metrics), new DrainState(), metrics, HttpErrors.of(config));
+        ConnectionDeadlineHandler deadline = new ConnectionDeadlineHandler(TimeUnit.SECONDS.toNanos(60),
+                TimeUnit.SECONDS.toNanos(60), metrics);
+        ch = new EmbeddedChannel(deadline, GatewayServer.newCodec(config), new GatewayAggregator(config.maxBody, metrics),
+                new GatewayHandler(context, deadline, READ_AHEAD, MAX_PIPELINED));
+    }
+
+    @AfterEach
+    void tearDown() {
+        ch.finishAndReleaseAll();
+    }
+
+    private void receive(String text) {
+        ch.writeInbound(Unpooled.copiedBuffer(text, StandardCharsets.ISO_8859_1));
+        ch.runPendingTasks();
+    }
+
+    /** Runs the loop's tasks until none is left (answers chain through listeners run as tasks). */
+    private void runTasks() {
+        for (int i = 0; i < 1000 && ch.hasPendingTasks(); i++) {
+            ch.runPendingTasks();
+        }
+        ch.runPendingTasks();
+    }
+
+    private List<String> statusLines() {
+        StringBuilder out = new StringBuilder();
+        ByteBuf b;
+        while ((b = ch.readOutbound()) != null) {
+            out.append(b.toString(StandardCharsets.ISO_8859_1));
+            b.release();
+        }
+        List<String> lines = new ArrayList<>();
+        Matcher m = Pattern.compile("HTTP/1\\.1 \\d{3}[^\r]*").matcher(out);
+        while (m.find()) {
+            lines.add(m.group());
+        }
+        return lines;
+    }
+
+    private static String livez(int n) {
+        return "GET /livez HTTP/1.1\r\nHost: x\r\n\r\n".repeat(n);
+    }
+
+    @Test
+    void pipeliningPausesReadingAtTheReadAheadAndResumesOnceAnswered() {
+        receive("GET /api/items/slow HTTP/1.1\r\nHost: x\r\n\r\n" + livez(READ_AHEAD + 1));
+        assertThat(ch.config().isAutoRead()).as("reading paused: %d requests wait", READ_AHEAD + 1).isFalse();
+        assertThat(statusLines()).as("nothing answered before the first request").isEmpty();
+
+        assertThat(backend.answerOne()).isTrue();
+        runTasks();
+
+        assertThat(statusLines()).hasSize(READ_AHEAD + 2).allMatch(l -> l.startsWith("HTTP/1.1 200"));
+        assertThat(ch.config().isAutoRead()).as("reading resumed").isTrue();
+        assertThat(ch.isActive()).isTrue();
+    }
+
+    @Test
+    void pastTheBoundEveryEarlierRequestIsAnsweredThenOne503AndTheConnectionCloses() {
+        receive("GET /api/items/slow HTTP/1.1\r\nHost: x\r\n\r\n" + livez(20));
+        assertThat(ch.isActive()).as("nothing is closed while the first request runs").isTrue();
+
+        assertThat(backend.answerOne()).isTrue();
+        runTasks();
+
+        List<String> lines = statusLines();
+        assertThat(lines).hasSize(1 + MAX_PIPELINED + 1);
+        assertThat(lines.subList(0, 1 + MAX_PIPELINED)).allMatch(l -> l.startsWith("HTTP/1.1 200"));
+        assertThat(lines.get(1 + MAX_PIPELINED)).startsWith("HTTP/1.1 503");
+        assertThat(ch.isActive()).as("closed after the 503").isFalse();
+    }
+
+    @Test
+    void targetPathAcceptsOriginAndAbsoluteForm() {
+        assertThat(GatewayHandler.targetPath("/api/items/1?x=2")).isEqualTo("/api/items/1");
+        assertThat(GatewayHandler.targetPath("http://h:80/api/items/1?x")).isEqualTo("/api/items/1");
+        assertThat(GatewayHandler.targetPath("HTTPS://h")).isEqualTo("/");
+        assertThat(GatewayHandler.targetPath("http://h?q")).isEqualTo("/");
+        assertThat(GatewayHandler.targetPath("*")).isNull();
+        assertThat(GatewayHandler.targetPath("ftp://h/x")).isNull();
+        assertThat(GatewayHandler.targetPath("http:///x")).isNull();
+        assertThat(GatewayHandler.targetPath("example.com:443")).isNull();
+    }
+
+    @Test
+    void hostRules() {
+        assertThat(GatewayHandler.hostProblem(headers(), false)).isEqualTo("missing Host header");
+        assertThat(GatewayHandler.hostProblem(headers(), true)).as("HTTP/1.0 needs none").isNull();
+        assertThat(GatewayHandler.hostProblem(headers("a", "b"), true)).isEqualTo("more than one Host header");
+        assertThat(GatewayHandler.hostProblem(headers("[::1]:8080"), false)).isNull();
+        assertThat(GatewayHandler.hostProblem(headers(""), false)).as("empty is allowed").isNull();
+        assertThat(GatewayHandler.hostProblem(headers("a b"), false)).isEqualTo("invalid Host header");
+        assertThat(GatewayHandler.hostProblem(headers("a/b"), false)).isEqualTo("invalid Host header");
+    }
+
+    private static HttpHeaders headers(String... hosts) {
+        HttpHeaders h = new DefaultHttpHeaders();
+        for (String host : hosts) {
+            h.add("Host", host);
+        }
+        return h;
+    }
+
+    @Test
+    void printableEscapesEverythingButPrintableAscii() {
+        assertThat(GatewayHandler.printable("/ok-path_1")).isEqualTo("/ok-path_1");
+        assertThat(GatewayHandler.printable("/a b\u0000\u001b\u00c3\u00a9")).isEqualTo("/a%20b%00%1B%C3%A9");
+        assertThat(GatewayHandler.printable("x".repeat(500))).hasSize(203).endsWith("...");
+    }
+}

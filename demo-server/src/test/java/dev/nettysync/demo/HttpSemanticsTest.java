@@ -1,0 +1,168 @@
+package dev.nettysync.demo;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+
+import static dev.nettysync.demo.TestSupport.*;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** RFC 9110 / 9112 details, over raw sockets: HEAD, Host, absolute-form, version, Expect, 404 body. */
+class HttpSemanticsTest {
+
+    private static GatewayServer server;
+
+    @BeforeAll
+    static void startServer() {
+        server = start("--max-body=1000");
+    }
+
+    @AfterAll
+    static void stopServer() {
+        stop(server);
+    }
+
+    private static String exchangeAndClose(String request) throws IOException {
+        try (RawClient c = new RawClient(server)) {
+            return c.send(request).readUntilClosed();
+        }
+    }
+
+    private static double count(String route, int status) {
+        String prefix = "demo_http_requests_seconds_count{route=\"" + route + "\",status=\"" + status + "\"} ";
+        for (String line : server.metrics().scrape().split("\n")) {
+            if (line.startsWith(prefix)) {
+                return Double.parseDouble(line.substring(prefix.length()));
+            }
+        }
+        return 0;
+    }
+
+    @Test
+    void headIsAnsweredLikeGetWithoutABody() throws Exception {
+        try (RawClient c = new RawClient(server)) {
+            String live = c.send("HEAD /livez HTTP/1.1\r\nHost: x\r\n\r\n").readHead();
+            assertThat(status(live)).isEqualTo(200);
+            assertThat(live.toLowerCase()).contains("content-length: 5");
+            String item = c.send("HEAD /api/items/7 HTTP/1.1\r\nHost: x\r\n\r\n").readHead();
+            assertThat(status(item)).isEqualTo(200);
+            assertThat(item.toLowerCase()).contains("content-type: application/json");
+            // No body was sent: the next response on the connection starts right after the heads.
+            String next = c.send("GET /livez HTTP/1.1\r\nHost: x\r\n\r\n").readResponse();
+            assertThat(next).startsWith("HTTP/1.1 200").endsWith("live\n");
+        }
+    }
+
+    @Test
+    void otherMethodsAre405AllowingGetAndHead() throws Exception {
+        try (RawClient c = new RawClient(server)) {
+            String r = c.send("PUT /livez HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").readResponse();
+            assertThat(status(r)).isEqualTo(405);
+            assertThat(r.toLowerCase()).contains("allow: get, head");
+        }
+    }
+
+    @Test
+    void missingHostIs400() throws Exception {
+        String r = exchangeAndClose("GET /livez HTTP/1.1\r\n\r\n");
+        assertThat(status(r)).isEqualTo(400);
+        assertThat(r).contains("missing Host header");
+    }
+
+    @Test
+    void duplicateHostIs400() throws Exception {
+        String r = exchangeAndClose("GET /livez HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+        assertThat(status(r)).isEqualTo(400);
+        assertThat(r).contains("more than one Host header");
+    }
+
+    @Test
+    void invalidHostIs400() throws Exception {
+        String r = exchangeAndClose("GET /livez HTTP/1.1\r\nHost: a b/c\r\n\r\n");
+        assertThat(status(r)).isEqualTo(400);
+    }
+
+    @Test
+    void http10NeedsNoHost() throws Exception {
+        String r = exchangeAndClose("GET /livez HTTP/1.0\r\n\r\n");
+        assertThat(status(r)).isEqualTo(200);
+    }
+
+    @Test
+    void absoluteFormTargetIsServed() throws Exception {
+        try (RawClient c = new RawClient(server)) {
+            String r = c.send("GET http://gateway.example:8080/api/items/abs?x=1 HTTP/1.1\r\nHost: gateway.example:8080\r\n\r\n")
+                    .readResponse();
+            assertThat(status(r)).isEqualTo(200);
+            assertThat(r).contains("\"id\":\"abs\"");
+            String live = c.send("GET HTTP://h/livez HTTP/1.1\r\nHost: h\r\n\r\n").readResponse();
+            assertThat(status(live)).isEqualTo(200);
+        }
+    }
+
+    @Test
+    void otherMajorVersionsAre505() throws Exception {
+        String r = exchangeAndClose("GET /livez HTTP/3.0\r\nHost: x\r\n\r\n");
+        assertThat(status(r)).isEqualTo(505);
+        assertThat(r).containsIgnoringCase("connection: close");
+        assertThat(count("other", 505)).isGreaterThanOrEqualTo(1);
+    }
+
+    @Test
+    void expect100ContinueGetsAnInterimResponseAndIsCounted() throws Exception {
+        double continues = metricValue("demo_http_interim_responses_total{status=\"100\"}");
+        double before405 = count("/api/items/{id}", 405);
+        try (RawClient c = new RawClient(server)) {
+            String interim = c.send("POST /api/items/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+                    + "Expect: 100-continue\r\n\r\n").readHead();
+            assertThat(interim).startsWith("HTTP/1.1 100 Continue");
+            String r = c.send("hi").readResponse();
+            assertThat(status(r)).isEqualTo(405);
+        }
+        assertThat(metricValue("demo_http_interim_responses_total{status=\"100\"}")).isEqualTo(continues + 1);
+        assertThat(count("/api/items/{id}", 405)).isEqualTo(before405 + 1);
+    }
+
+    @Test
+    void expect100ContinueWithTooLargeABodyIs413CountedAndClosed() throws Exception {
+        double before = count("other", 413);
+        String r = exchangeAndClose("POST /api/items/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n"
+                + "Expect: 100-continue\r\n\r\n");
+        assertThat(status(r)).isEqualTo(413);
+        assertThat(r).doesNotContain("100 Continue");
+        assertThat(count("other", 413)).isEqualTo(before + 1);
+    }
+
+    @Test
+    void unsupportedExpectationIs417AndCounted() throws Exception {
+        double before = count("other", 417);
+        try (RawClient c = new RawClient(server)) {
+            String r = c.send("GET /livez HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\n\r\n").readResponse();
+            assertThat(status(r)).isEqualTo(417);
+        }
+        assertThat(count("other", 417)).isEqualTo(before + 1);
+    }
+
+    @Test
+    void notFoundBodyEscapesControlAndNonAsciiBytes() throws Exception {
+        try (RawClient c = new RawClient(server)) {
+            // ESC [31m, a NUL, a DEL, and "é" as its two UTF-8 bytes (sent as ISO-8859-1 chars).
+            String r = c.send("GET /x\u001b[31my\u0000z\u007fcaf\u00c3\u00a9 HTTP/1.1\r\nHost: x\r\n\r\n").readResponse();
+            assertThat(status(r)).isEqualTo(404);
+            String body = r.substring(r.indexOf("\r\n\r\n") + 4);
+            assertThat(body).isEqualTo("no such resource: /x%1B[31my%00z%7Fcaf%C3%A9\n");
+            assertThat(body.chars()).allMatch(ch -> ch >= 0x20 && ch < 0x7f || ch == '\n');
+        }
+    }
+
+    private static double metricValue(String sample) {
+        for (String line : server.metrics().scrape().split("\n")) {
+            if (line.startsWith(sample + " ")) {
+                return Double.parseDouble(line.substring(sample.length() + 1));
+            }
+        }
+        return 0;
+    }
+}
