@@ -4,8 +4,12 @@ import dev.nettysync.AsyncBoundedSemaphore;
 import dev.nettysync.ClosedException;
 import dev.nettysync.QueueFullException;
 import dev.nettysync.WaitTimeoutException;
+import dev.nettysync.channel.ChannelLimits;
+import dev.nettysync.limit.AsyncLimiter;
+import dev.nettysync.micrometer.MeteredLimiter;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
+import io.netty.channel.Channel;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 
@@ -27,12 +31,16 @@ import java.util.function.Supplier;
  *       queued for a permit or calling), and with {@link ClosedException} after {@link #close()}.
  *       A request admitted while the database is not ready therefore finds room in the queue
  *       when it is: the clients who waited are served, the excess was refused when it came.</li>
- *   <li>{@link Ticket#call} is
- *       {@link AsyncBoundedSemaphore#withPermit(EventExecutor, long, TimeUnit, Supplier)} with
- *       the {@code maxWait} timeout, plus metrics: it fails with {@link WaitTimeoutException}
- *       after {@code maxWait} without a permit, or {@link ClosedException} when closed while
- *       queued; cancelling it while queued leaves the queue at once; cancelling it while the call
- *       runs cancels the call's future, whose completion releases the permit, exactly once.</li>
+ *   <li>{@link Ticket#call} is {@link AsyncLimiter#withPermit(EventExecutor, long, TimeUnit, Supplier)}
+ *       of the semaphore as a limiter ({@link AsyncLimiter#of}), bound to the request's channel
+ *       ({@link ChannelLimits#forChannel}), with the {@code maxWait} timeout: it fails with
+ *       {@link WaitTimeoutException} after {@code maxWait} without a permit, or
+ *       {@link ClosedException} when closed while queued; cancelling it while queued leaves the
+ *       queue at once. A client that disconnects frees its queue slot, or its permit, by the
+ *       channel binding alone, exactly once (the handler also cancels the backend call).</li>
+ *   <li>The limiter's own meters ({@code nettysync.limiter.*}: limit, in use, available, queued,
+ *       wait time, refusals by reason) come from netty-sync-micrometer's {@link MeteredLimiter};
+ *       the demo adds the admission counts and the in-flight peak.</li>
  *   <li>{@code permits == Integer.MAX_VALUE} means no limit: nothing is refused for room, and
  *       the limit is exported as {@code +Inf}.</li>
  * </ul>
@@ -44,6 +52,7 @@ import java.util.function.Supplier;
 public final class BackendLimiter implements Admission {
 
     private final AsyncBoundedSemaphore semaphore;
+    private final MeteredLimiter limiter;                             // the semaphore as a limiter, metered
     private final int permits;
     private final int capacity;                                        // most requests admitted at once
     private final long maxWaitNanos;
@@ -64,6 +73,8 @@ public final class BackendLimiter implements Admission {
         this.capacity = (int) Math.min(Integer.MAX_VALUE, (long) permits + maxQueue);
         // The semaphore's own queue bound never refuses first: admission already bounds it.
         this.semaphore = new AsyncBoundedSemaphore(permits, capacity);
+        this.limiter = new MeteredLimiter(AsyncLimiter.of(semaphore), "backend");
+        limiter.bindTo(metrics.registry());
         this.maxWaitNanos = maxWait.toNanos();
         String rejected = "demo.limiter.rejected";
         String rejectedHelp = "Requests refused by the limiter (503), by reason";
@@ -72,8 +83,6 @@ public final class BackendLimiter implements Admission {
         this.rejectedClosed = metrics.counter(rejected, rejectedHelp, "reason", "closed");
         var registry = metrics.registry();
         boolean unlimited = isUnlimited();
-        Gauge.builder("demo.limiter.permits", () -> unlimited ? Double.POSITIVE_INFINITY : permits)
-                .description("Limit of concurrent backend calls (+Inf: no limit)").register(registry);
         Gauge.builder("demo.limiter.admitted.max", () -> unlimited ? Double.POSITIVE_INFINITY : capacity)
                 .description("Most requests admitted at once: permits + max queue (+Inf: no limit)").register(registry);
         Gauge.builder("demo.limiter.admitted", admitted, AtomicInteger::get)
@@ -83,10 +92,6 @@ public final class BackendLimiter implements Admission {
                 .description("Backend calls holding a permit now").register(registry);
         Gauge.builder("demo.limiter.in.flight.peak", peakInFlight, AtomicInteger::get)
                 .description("Most backend calls ever holding a permit at once").register(registry);
-        Gauge.builder("demo.limiter.available", () -> unlimited ? Double.POSITIVE_INFINITY : semaphore.availablePermits())
-                .description("Permits available now (+Inf: no limit)").register(registry);
-        Gauge.builder("demo.limiter.queued", semaphore, AsyncBoundedSemaphore::queueLength)
-                .description("Requests waiting for a permit now").register(registry);
     }
 
     @Override
@@ -162,12 +167,13 @@ public final class BackendLimiter implements Admission {
         private volatile boolean started;     // written when the permit is granted and the call starts
 
         @Override
-        public <T> Future<T> call(EventExecutor executor, Supplier<? extends Future<T>> call) {
+        public <T> Future<T> call(Channel channel, Supplier<? extends Future<T>> call) {
             if (called) {
                 throw new IllegalStateException("a ticket admits one call");
             }
             called = true;
-            Future<T> result = semaphore.withPermit(executor, maxWaitNanos, TimeUnit.NANOSECONDS, () -> {
+            AsyncLimiter bound = ChannelLimits.forChannel(limiter, channel);
+            Future<T> result = bound.withPermit(channel.eventLoop(), maxWaitNanos, TimeUnit.NANOSECONDS, () -> {
                 started = true;
                 int now = inFlight.incrementAndGet();
                 peakInFlight.accumulateAndGet(now, Math::max);

@@ -76,7 +76,8 @@ public interface AsyncLimiter {
      * <p>{@link #statistics()}: {@code inUse} counts the permits of this view not yet ended,
      * {@code available} is {@link AsyncSemaphore#availablePermits()}, {@code limit} is their sum
      * (exact when every acquire goes through this view), {@code queued} is
-     * {@link AsyncSemaphore#queueLength()}.
+     * {@link AsyncSemaphore#queueLength()}. A semaphore of {@code Integer.MAX_VALUE} permits (its
+     * maximum) reports {@link LimiterStatistics#UNLIMITED} as its limit and available.
      *
      * <p>Costs one permit object per acquire (two objects when the acquire has to wait: the
      * semaphore's waiter and the mapped future).

@@ -172,7 +172,11 @@ abstract class PrimitiveLimiter implements AsyncLimiter {
         @Override
         public LimiterStatistics statistics() {
             long held = inUse();
-            int available = Math.max(0, semaphore.availablePermits());
+            long available = Math.max(0, semaphore.availablePermits());
+            if (held + available >= Integer.MAX_VALUE) {     // a semaphore's maximum: no limit
+                return new LimiterStatistics(LimiterStatistics.UNLIMITED, held, LimiterStatistics.UNLIMITED,
+                        semaphore.queueLength());
+            }
             return new LimiterStatistics(held + available, held, available, semaphore.queueLength());
         }
 

@@ -57,6 +57,16 @@ class PrimitiveLimiterTest {
     }
 
     @Test
+    void aSemaphoreAtItsMaximumIsUnlimited() {
+        AsyncLimiter limiter = AsyncLimiter.of(new AsyncSemaphore(Integer.MAX_VALUE));
+        Permit p = limiter.tryAcquire();
+        assertThat(limiter.statistics()).isEqualTo(
+                new LimiterStatistics(LimiterStatistics.UNLIMITED, 1, LimiterStatistics.UNLIMITED, 0));
+        assertThat(limiter.statistics().unlimited()).isTrue();
+        p.release();
+    }
+
+    @Test
     void aBoundedSemaphoreNeverSeesTheSecondReleaseOfAPermit() {
         AsyncBoundedSemaphore sem = new AsyncBoundedSemaphore(1);
         Permit p = AsyncLimiter.of(sem).tryAcquire();
