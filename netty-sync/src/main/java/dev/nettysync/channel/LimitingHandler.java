@@ -403,13 +403,18 @@ public final class LimitingHandler extends ChannelDuplexHandler {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
-        shutdown();
+        shutdown(false);
         super.channelInactive(ctx);
     }
 
+    /**
+     * Removed from a live pipeline: permits held end ({@code releaseIgnored}), the wait is
+     * cancelled, and the messages not admitted yet are passed on unlimited, in order, so that
+     * nothing read is lost; reading resumes if it was paused.
+     */
     @Override
     public void handlerRemoved(ChannelHandlerContext ctx) {
-        shutdown();
+        shutdown(ctx.channel().isActive());
     }
 
     // ---------------------------------------------------------------- internals
@@ -528,7 +533,7 @@ public final class LimitingHandler extends ChannelDuplexHandler {
     }
 
     /** The channel closed or the handler left: give everything back, once. */
-    private void shutdown() {
+    private void shutdown(boolean passOnPending) {
         if (closed) {
             return;
         }
@@ -549,7 +554,15 @@ public final class LimitingHandler extends ChannelDuplexHandler {
         active = 0;
         Object msg;
         while ((msg = pending.poll()) != null) {
-            ReferenceCountUtil.release(msg);
+            if (passOnPending) {
+                ctx.fireChannelRead(msg);
+            } else {
+                ReferenceCountUtil.release(msg);
+            }
+        }
+        if (passOnPending && pausedAutoRead) {
+            pausedAutoRead = false;
+            ctx.channel().config().setAutoRead(true);
         }
     }
 }

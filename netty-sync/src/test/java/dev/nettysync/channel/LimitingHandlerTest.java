@@ -184,6 +184,22 @@ class LimitingHandlerTest {
     }
 
     @Test
+    void removedFromALivePipelineItPassesOnWhatItHeldBackAndGivesBackItsPermits() {
+        OutcomeLimiter limiter = new OutcomeLimiter(1, 10);
+        EmbeddedChannel ch = channel(LimitingHandler.builder().limiter(limiter));
+        ch.writeInbound("m1", "m2", "m3");
+        assertThat(sink.read).containsExactly("m1");
+        assertThat(ch.config().isAutoRead()).isFalse();
+        ch.pipeline().remove(LimitingHandler.class);
+        assertThat(sink.read).containsExactly("m1", "m2", "m3");
+        assertThat(ch.config().isAutoRead()).isTrue();
+        assertThat(limiter.outcomes).containsExactly(Permit.Outcome.IGNORED);
+        assertThat(limiter.semaphore.availablePermits()).isEqualTo(1);
+        assertThat(limiter.semaphore.queueLength()).isZero();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
     void aHandlerThatLimitsNothingIsRefused() {
         assertThatThrownBy(() -> LimitingHandler.builder().build()).isInstanceOf(IllegalStateException.class);
         assertThatThrownBy(() -> LimitingHandler.builder().perChannel(0)).isInstanceOf(IllegalArgumentException.class);
