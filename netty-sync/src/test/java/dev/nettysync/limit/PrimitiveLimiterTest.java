@@ -137,10 +137,13 @@ class PrimitiveLimiterTest {
                 // spin (BlockHound counts even Thread.onSpinWait as blocking)
             }
         });
-        held.release();                                   // the semaphore grants `wait` now
-        assertThat(wait.isDone()).as("completion still queued on the loop").isFalse();
-        assertThat(wait.cancel(false)).as("granted: the cancel loses").isFalse();
-        go.set(true);
+        try {
+            held.release();                               // the semaphore grants `wait` now
+            assertThat(wait.isDone()).as("completion still queued on the loop").isFalse();
+            assertThat(wait.cancel(false)).as("granted: the cancel loses").isFalse();
+        } finally {
+            go.set(true);                                 // never leave the loop spinning
+        }
         busy.get(5, TimeUnit.SECONDS);
         assertThat(wait.get(5, TimeUnit.SECONDS).isReleased()).isFalse();
         assertThat(sem.availablePermits()).isZero();
