@@ -80,7 +80,7 @@ if [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz" || true)" != "200"
 fi
 grep -m1 "listening on" /tmp/demo-server-loadtest.log 2>/dev/null | sed 's/^.* - /server: /' || true
 
-limit="$(metric demo_limiter_permits)"
+limit="$(metric 'nettysync_limiter_limit{limiter="backend"}')"
 samples="$(mktemp)"
 ( while true; do metric demo_limiter_in_flight >> "$samples" 2>/dev/null || true; sleep 0.2; done ) &
 sampler_pid=$!

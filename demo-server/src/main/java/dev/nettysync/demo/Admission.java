@@ -1,5 +1,6 @@
 package dev.nettysync.demo;
 
+import io.netty.channel.Channel;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 
@@ -18,7 +19,7 @@ import java.util.function.Supplier;
  *       anything (not even database readiness): the request takes its place, or is refused now.
  *       So a client is never made to wait and then refused for lack of room: the room was
  *       counted when it arrived.</li>
- *   <li>{@link Ticket#call(EventExecutor, Supplier)}, once the request may call the backend:
+ *   <li>{@link Ticket#call(Channel, Supplier)}, once the request may call the backend:
  *       waits for a permit (FIFO) and runs the call while holding it. Or
  *       {@link Ticket#leave()}, when the request ends without calling (readiness wait failed,
  *       client gone, server draining).</li>
@@ -46,13 +47,14 @@ interface Admission {
     interface Ticket {
 
         /**
-         * Waits for a permit, then runs {@code call} while holding it. The returned future
-         * completes on {@code executor}: like the call's future, or failed with a refusal if the
+         * Waits for a permit, then runs {@code call} while holding it; the wait and the permit
+         * are bound to {@code channel} (a client that goes away leaves the queue, or gives the
+         * permit back, by itself). The returned future completes on the channel's event loop: like the call's future, or failed with a refusal if the
          * wait ends without a permit (the call never starts then). Cancelling it leaves the
          * queue, or cancels the call; the permit and the place are given back exactly once, when
          * the call's future completes. At most one call per ticket.
          */
-        <T> Future<T> call(EventExecutor executor, Supplier<? extends Future<T>> call);
+        <T> Future<T> call(Channel channel, Supplier<? extends Future<T>> call);
 
         /**
          * The request ends without a call in progress: gives the place back. Does nothing if

@@ -1,16 +1,18 @@
 package dev.nettysync.demo;
 
 import dev.nettysync.AsyncBoundedSemaphore;
-import dev.nettysync.adaptive.AdaptiveLimiter;
-import dev.nettysync.limit.Permit;
 import dev.nettysync.ClosedException;
 import dev.nettysync.QueueFullException;
 import dev.nettysync.WaitTimeoutException;
+import dev.nettysync.adaptive.AdaptiveLimiter;
+import dev.nettysync.channel.ChannelLimits;
+import dev.nettysync.limit.AsyncLimiter;
+import dev.nettysync.micrometer.MeteredLimiter;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
+import io.netty.channel.Channel;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.Promise;
 
 import java.time.Duration;
 import java.util.Objects;
@@ -31,20 +33,18 @@ import java.util.function.Supplier;
  *       queued for a permit or calling), and with {@link ClosedException} after {@link #close()}.
  *       A request admitted while the database is not ready therefore finds room in the queue
  *       when it is: the clients who waited are served, the excess was refused when it came.</li>
- *   <li>{@link Ticket#call} is
- *       {@link AsyncBoundedSemaphore#withPermit(EventExecutor, long, TimeUnit, Supplier)} with
- *       the {@code maxWait} timeout, plus metrics: it fails with {@link WaitTimeoutException}
- *       after {@code maxWait} without a permit, or {@link ClosedException} when closed while
- *       queued; cancelling it while queued leaves the queue at once; cancelling it while the call
- *       runs cancels the call's future, whose completion releases the permit, exactly once.</li>
+ *   <li>{@link Ticket#call} is {@link AsyncLimiter#withPermit(EventExecutor, long, TimeUnit, Supplier)}
+ *       of the semaphore as a limiter ({@link AsyncLimiter#of}), bound to the request's channel
+ *       ({@link ChannelLimits#forChannel}), with the {@code maxWait} timeout: it fails with
+ *       {@link WaitTimeoutException} after {@code maxWait} without a permit, or
+ *       {@link ClosedException} when closed while queued; cancelling it while queued leaves the
+ *       queue at once. A client that disconnects frees its queue slot, or its permit, by the
+ *       channel binding alone, exactly once (the handler also cancels the backend call).</li>
+ *   <li>The limiter's own meters ({@code nettysync.limiter.*}: limit, in use, available, queued,
+ *       wait time, refusals by reason) come from netty-sync-micrometer's {@link MeteredLimiter};
+ *       the demo adds the admission counts and the in-flight peak.</li>
  *   <li>{@code permits == Integer.MAX_VALUE} means no limit: nothing is refused for room, and
  *       the limit is exported as {@code +Inf}.</li>
- *   <li>{@link #adaptive} ({@code --limit=adaptive[:ALGORITHM]}): the permits come from an
- *       {@link AdaptiveLimiter} instead, whose limit moves with the backend's latency up to
- *       {@code permits}; each call's permit ends as {@code release} (an answer, a latency sample),
- *       {@code releaseDropped} (a {@link BackendTimeoutException}: overload) or
- *       {@code releaseIgnored} (cancelled, e.g. the client went away: no sample). The exported
- *       limit is the current one.</li>
  * </ul>
  *
  * <p>Thread-safe: one limiter serves every event loop. {@code inFlight} is decremented before
@@ -53,8 +53,9 @@ import java.util.function.Supplier;
  */
 public final class BackendLimiter implements Admission {
 
-    private final AsyncBoundedSemaphore semaphore;
+    private final AsyncBoundedSemaphore semaphore;                     // null when the adaptive limit decides
     private final AdaptiveLimiter adaptive;                            // null: the fixed semaphore decides
+    private final MeteredLimiter limiter;                             // the one that decides, as a limiter, metered
     private final int permits;                                         // the limit, or the adaptive limit's maximum
     private final int capacity;                                        // most requests admitted at once
     private final long maxWaitNanos;
@@ -89,6 +90,8 @@ public final class BackendLimiter implements Admission {
         this.capacity = (int) Math.min(Integer.MAX_VALUE, (long) permits + maxQueue);
         // The semaphore's own queue bound never refuses first: admission already bounds it.
         this.semaphore = adaptive != null ? null : new AsyncBoundedSemaphore(permits, capacity);
+        this.limiter = new MeteredLimiter(adaptive != null ? adaptive : AsyncLimiter.of(semaphore), "backend");
+        limiter.bindTo(metrics.registry());
         this.maxWaitNanos = maxWait.toNanos();
         String rejected = "demo.limiter.rejected";
         String rejectedHelp = "Requests refused by the limiter (503), by reason";
@@ -97,8 +100,6 @@ public final class BackendLimiter implements Admission {
         this.rejectedClosed = metrics.counter(rejected, rejectedHelp, "reason", "closed");
         var registry = metrics.registry();
         boolean unlimited = isUnlimited();
-        Gauge.builder("demo.limiter.permits", () -> unlimited ? Double.POSITIVE_INFINITY : permits())
-                .description("Limit of concurrent backend calls now (+Inf: no limit)").register(registry);
         Gauge.builder("demo.limiter.admitted.max", () -> unlimited ? Double.POSITIVE_INFINITY : capacity)
                 .description("Most requests admitted at once: permits + max queue (+Inf: no limit)").register(registry);
         Gauge.builder("demo.limiter.admitted", admitted, AtomicInteger::get)
@@ -108,10 +109,6 @@ public final class BackendLimiter implements Admission {
                 .description("Backend calls holding a permit now").register(registry);
         Gauge.builder("demo.limiter.in.flight.peak", peakInFlight, AtomicInteger::get)
                 .description("Most backend calls ever holding a permit at once").register(registry);
-        Gauge.builder("demo.limiter.available", () -> unlimited ? Double.POSITIVE_INFINITY : availablePermits())
-                .description("Permits available now (+Inf: no limit)").register(registry);
-        Gauge.builder("demo.limiter.queued", this, BackendLimiter::queued)
-                .description("Requests waiting for a permit now").register(registry);
     }
 
     @Override
@@ -177,73 +174,11 @@ public final class BackendLimiter implements Admission {
     }
 
     public int availablePermits() {
-        return adaptive != null ? (int) adaptive.statistics().available() : semaphore.availablePermits();
+        return (int) Math.min(Integer.MAX_VALUE, limiter.statistics().available());
     }
 
     public int queued() {
-        return adaptive != null ? adaptive.statistics().queued() : semaphore.queueLength();
-    }
-
-    /**
-     * The adaptive path's {@code withPermit}: as {@code AsyncBoundedSemaphore.withPermit} (a
-     * cancel of the result leaves the queue or cancels the call), and the permit's ending tells
-     * the algorithm how the call went.
-     */
-    private <T> Future<T> adaptiveWithPermit(EventExecutor executor, Supplier<? extends Future<T>> action) {
-        Promise<T> result = executor.newPromise();
-        Future<Permit> acquired = adaptive.acquire(executor, maxWaitNanos, TimeUnit.NANOSECONDS);
-        result.addListener(r -> {
-            if (r.isCancelled()) {
-                acquired.cancel(false);            // leaves the queue; a no-op once granted
-            }
-        });
-        acquired.addListener(a -> {
-            if (!a.isSuccess()) {
-                if (!a.isCancelled()) {
-                    result.tryFailure(a.cause());
-                }
-                return;
-            }
-            Permit permit = (Permit) a.getNow();
-            if (result.isDone()) {                 // cancelled between the grant and now: never ran
-                permit.releaseIgnored();
-                return;
-            }
-            Future<T> running;
-            try {
-                running = Objects.requireNonNull(action.get(), "the call returned a null future");
-            } catch (Throwable t) {
-                permit.releaseIgnored();
-                result.tryFailure(t);
-                return;
-            }
-            running.addListener(done -> {
-                if (done.isSuccess()) {
-                    permit.release();
-                } else if (done.isCancelled()) {
-                    permit.releaseIgnored();
-                } else if (done.cause() instanceof BackendTimeoutException) {
-                    permit.releaseDropped();
-                } else {
-                    permit.release();
-                }
-                if (done.isSuccess()) {
-                    @SuppressWarnings("unchecked")
-                    T value = (T) done.getNow();
-                    result.trySuccess(value);
-                } else if (done.isCancelled()) {
-                    result.cancel(false);
-                } else {
-                    result.tryFailure(done.cause());
-                }
-            });
-            result.addListener(r -> {
-                if (r.isCancelled()) {
-                    running.cancel(false);
-                }
-            });
-        });
-        return result;
+        return limiter.statistics().queued();
     }
 
     /** One admitted request. {@code call}/{@code leave} on the request's loop; the place goes back once. */
@@ -253,12 +188,13 @@ public final class BackendLimiter implements Admission {
         private volatile boolean started;     // written when the permit is granted and the call starts
 
         @Override
-        public <T> Future<T> call(EventExecutor executor, Supplier<? extends Future<T>> call) {
+        public <T> Future<T> call(Channel channel, Supplier<? extends Future<T>> call) {
             if (called) {
                 throw new IllegalStateException("a ticket admits one call");
             }
             called = true;
-            Supplier<Future<T>> counted = () -> {
+            AsyncLimiter bound = ChannelLimits.forChannel(limiter, channel);
+            Future<T> result = bound.withPermit(channel.eventLoop(), maxWaitNanos, TimeUnit.NANOSECONDS, () -> {
                 started = true;
                 int now = inFlight.incrementAndGet();
                 peakInFlight.accumulateAndGet(now, Math::max);
@@ -276,9 +212,7 @@ public final class BackendLimiter implements Admission {
                 // Added before withPermit's own listener, so it runs before the permit is released.
                 running.addListener(done -> callEnded());
                 return running;
-            };
-            Future<T> result = adaptive != null ? adaptiveWithPermit(executor, counted)
-                    : semaphore.withPermit(executor, maxWaitNanos, TimeUnit.NANOSECONDS, counted);
+            });
             if (result.isDone()) {
                 resultDone(result);
             } else {

@@ -28,10 +28,13 @@ import java.util.function.BooleanSupplier;
  *   <li>{@code demo_backend_calls_seconds{outcome}}: backend call latency by outcome (ok, error,
  *       timeout, cancelled);</li>
  *   <li>{@code demo_http_interim_responses_total{status="100"}}: {@code 100 Continue} sent;</li>
- *   <li>{@code demo_limiter_permits}, {@code demo_limiter_admitted}, {@code demo_limiter_admitted_max},
- *       {@code demo_limiter_in_flight}, {@code demo_limiter_in_flight_peak}, {@code demo_limiter_available},
- *       {@code demo_limiter_queued}, {@code demo_limiter_rejected_total{reason}}: see {@link BackendLimiter}
+ *   <li>{@code demo_limiter_admitted}, {@code demo_limiter_admitted_max},
+ *       {@code demo_limiter_in_flight}, {@code demo_limiter_in_flight_peak},
+ *       {@code demo_limiter_rejected_total{reason}}: see {@link BackendLimiter}
  *       ({@code +Inf} for the limits when there is none);</li>
+ *   <li>{@code nettysync_limiter_{limit,in_use,available,queued}{limiter="backend"}},
+ *       {@code nettysync_limiter_wait_seconds}, {@code nettysync_limiter_refused_total{reason}} and
+ *       {@code nettysync_permit_leaks_total}: netty-sync-micrometer's meters for the backend limiter;</li>
  *   <li>{@code demo_connections_open}, {@code demo_connections_max},
  *       {@code demo_connections_refused_total}: see {@link ConnectionLimit};</li>
  *   <li>{@code demo_db_ready} (1 when the database is ready) and {@code demo_server_draining}.</li>

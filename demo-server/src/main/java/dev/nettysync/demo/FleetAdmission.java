@@ -1,6 +1,8 @@
 package dev.nettysync.demo;
 
+import dev.nettysync.channel.ChannelLimits;
 import dev.nettysync.redis.RedisSemaphore;
+import io.netty.channel.Channel;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 
@@ -66,8 +68,10 @@ final class FleetAdmission implements Admission {
         }
 
         @Override
-        public <T> Future<T> call(EventExecutor executor, Supplier<? extends Future<T>> call) {
-            return inner.call(executor, () -> fleet.withPermit(executor, waitNanos, TimeUnit.NANOSECONDS, call));
+        public <T> Future<T> call(Channel channel, Supplier<? extends Future<T>> call) {
+            // Bound to the channel like the local wait: a client that leaves frees its fleet place.
+            return inner.call(channel, () -> ChannelLimits.forChannel(fleet, channel)
+                    .withPermit(channel.eventLoop(), waitNanos, TimeUnit.NANOSECONDS, call));
         }
 
         @Override

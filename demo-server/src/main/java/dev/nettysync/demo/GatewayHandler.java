@@ -343,7 +343,7 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
     private void callBackend(String id) {
         stage = Stage.CALLING;
         EventLoop loop = ctx.channel().eventLoop();
-        Future<Backend.BackendResponse> call = ticket.call(loop, () -> {
+        Future<Backend.BackendResponse> call = ticket.call(ctx.channel(), () -> {
             Future<Backend.BackendResponse> fetch = gw.backend().fetch(id, loop);
             backendCall = fetch;          // on this loop: the permit's executor is ours
             return fetch;

@@ -2,7 +2,9 @@ package dev.nettysync.demo;
 
 import com.netflix.concurrency.limits.limit.AbstractLimit;
 import dev.nettysync.adaptive.AdaptiveLimiter;
+import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
+import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.util.concurrent.Future;
@@ -30,6 +32,14 @@ class AdaptiveLimitTest {
     // with each scenario run on it (listeners then run inline, in order).
     private final MultiThreadIoEventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     private final EventLoop loop = group.next();
+    // The channel a ticket's call is bound to (a client that leaves frees its place); registered
+    // on `loop`, never connected.
+    private final Channel channel = registered(new NioSocketChannel());
+
+    private Channel registered(Channel ch) {
+        loop.register(ch).syncUninterruptibly();
+        return ch;
+    }
 
     /** A Netflix limit that records what it is told and never moves. */
     private static final class RecordingLimit extends AbstractLimit {
@@ -59,6 +69,7 @@ class AdaptiveLimitTest {
     @AfterEach
     void tearDown() {
         stop(server);
+        channel.close().syncUninterruptibly();
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     }
 
@@ -66,7 +77,7 @@ class AdaptiveLimitTest {
     private Promise<String> call(Future<String>[] result) {
         Promise<String> backend = loop.newPromise();
         Admission.Ticket ticket = limiter.enter(loop).getNow();
-        result[0] = ticket.call(loop, () -> backend);
+        result[0] = ticket.call(channel, () -> backend);
         return backend;
     }
 
@@ -97,8 +108,9 @@ class AdaptiveLimitTest {
         call(r).setFailure(new BackendTimeoutException(Duration.ofMillis(5)));
         assertThat(algorithm.drops()).containsExactly(false, true);
 
-        call(r);
-        r[0].cancel(false);                      // the client went away: the call is cancelled
+        Promise<String> gone = call(r);
+        r[0].cancel(false);                      // the client went away: the handler cancels
+        gone.cancel(false);                      // the call too, and its permit ends ignored
         assertThat(algorithm.drops()).as("a cancel is no sample").containsExactly(false, true);
 
         call(r).setFailure(new IOException("backend said no"));
@@ -123,7 +135,7 @@ class AdaptiveLimitTest {
         Future<String>[] c = new Future[1];
         Future<String>[] d = new Future[1];
         Promise<String> pa = call(a);
-        call(b);
+        Promise<String> pb = call(b);
         Promise<String> pc = call(c);            // limit 2: queued
         call(d);                                  // queued
         assertThat(limiter.queued()).isEqualTo(2);
@@ -135,7 +147,9 @@ class AdaptiveLimitTest {
         assertThat(limiter.inFlight()).isEqualTo(2);
         assertThat(limiter.queued()).isZero();
         assertThat(algorithm.drops()).containsExactly(false);
-        b[0].cancel(false);
+        b[0].cancel(false);                      // the caller gives up on b: its call still
+        assertThat(limiter.inFlight()).as("holds its permit until its own future completes").isEqualTo(2);
+        pb.cancel(false);                        // ends (as the handler cancels it)
         pc.setSuccess("c");
         assertThat(limiter.availablePermits()).isEqualTo(2);
         assertThat(limiter.admitted()).isZero();
@@ -145,7 +159,7 @@ class AdaptiveLimitTest {
     void theServerLimitsAdaptivelyInFrontOfABackendWithACapacity() throws Exception {
         server = start("--limit=adaptive:vegas", "--max-concurrent=50", "--max-queue=200", "--max-queue-wait=60s",
                 "--backend-latency=20ms", "--backend-capacity=4");
-        assertThat(metric(server, "demo_limiter_permits")).as("the initial limit").isEqualTo(20.0);
+        assertThat(metric(server, "nettysync_limiter_limit{limiter=\"backend\"}")).as("the initial limit").isEqualTo(20.0);
         List<CompletableFuture<HttpResponse<String>>> responses = new ArrayList<>();
         for (int i = 0; i < 60; i++) {
             responses.add(getAsync(server, "/api/items/" + i));
@@ -155,7 +169,7 @@ class AdaptiveLimitTest {
         }
         awaitTrue("every permit back", () -> server.limiter().inFlight() == 0
                 && server.limiter().availablePermits() == server.limiter().permits());
-        assertThat(metric(server, "demo_limiter_permits")).isBetween(1.0, 50.0);
+        assertThat(metric(server, "nettysync_limiter_limit{limiter=\"backend\"}")).isBetween(1.0, 50.0);
         assertThat(metric(server, "demo_limiter_in_flight_peak")).isBetween(1.0, 50.0);
     }
 

@@ -63,7 +63,10 @@ class LimiterTest {
             assertThat(r.get(30, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
         }
         assertThat(metric(server, "demo_limiter_in_flight_peak")).isBetween(1.0, 3.0);
-        assertThat(metric(server, "demo_limiter_available")).isEqualTo(3.0);
+        assertThat(metric(server, "nettysync_limiter_available{limiter=\"backend\"}")).isEqualTo(3.0);
+        assertThat(metric(server, "nettysync_limiter_limit{limiter=\"backend\"}")).isEqualTo(3.0);
+        assertThat(metric(server, "nettysync_limiter_queued{limiter=\"backend\"}")).isEqualTo(0.0);
+        assertThat(metric(server, "nettysync_limiter_wait_seconds_count{limiter=\"backend\"}")).isEqualTo(30.0);
         assertThat(metric(server, "demo_limiter_in_flight")).isEqualTo(0.0);
     }
 
@@ -169,6 +172,43 @@ class LimiterTest {
     }
 
     @Test
+    void twoHundredClientsLeavingWhileQueuedLeaveTheQueueEmptyAndThePermitsFullWithinOneSecond() throws Exception {
+        server = start("--max-concurrent=4", "--max-queue=1000", "--max-queue-wait=10m", "--backend-latency=10m");
+        List<RawClient> clients = new ArrayList<>();
+        for (int i = 0; i < 200; i++) {
+            clients.add(new RawClient(server).send("GET /api/items/" + i + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+        }
+        long setup = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!(server.limiter().inFlight() == 4 && server.limiter().queued() == 196) && System.nanoTime() < setup) {
+            Thread.sleep(10);
+        }
+        assertThat(server.limiter().inFlight() + " in flight, " + server.limiter().queued() + " queued, "
+                + server.activeRequests() + " active").isEqualTo("4 in flight, 196 queued, 200 active");
+        long start = System.nanoTime();
+        for (RawClient c : clients) {
+            c.close();
+        }
+        // The channel binding cancels each queued wait and ends each held permit when its
+        // connection closes: no timeout, no backend answer needed.
+        while (!(server.limiter().queued() == 0 && server.limiter().availablePermits() == 4)
+                && System.nanoTime() - start < TimeUnit.SECONDS.toNanos(5)) {
+            Thread.sleep(1);
+        }
+        long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        assertThat(server.limiter().queued()).as("queue empty").isZero();
+        assertThat(server.limiter().availablePermits()).as("permits full").isEqualTo(4);
+        assertThat(millis).as("ms from the first disconnect to an empty queue and full permits").isLessThan(1000);
+        awaitTrue("every request ended", () -> server.activeRequests() == 0 && server.limiter().inFlight() == 0);
+        // Each wait ended once: cancelled with its client, or granted (a permit freed by a leaving
+        // client goes to the next queued one, whose client is leaving too) and then given back.
+        double cancelled = metric(server, "nettysync_limiter_refused_total{limiter=\"backend\",reason=\"cancelled\"}");
+        double granted = metric(server, "nettysync_limiter_wait_seconds_count{limiter=\"backend\"}");
+        assertThat(cancelled + granted).as(cancelled + " cancelled + " + granted + " granted").isEqualTo(200.0);
+        assertThat(cancelled).isPositive();
+        assertThat(metric(server, "nettysync_limiter_in_use{limiter=\"backend\"}")).isZero();
+    }
+
+    @Test
     void backendTimeoutIs504AndFailureIs502() throws Exception {
         ControlledBackend backend = new ControlledBackend();
         server = start(backend, null, "--max-concurrent=2", "--backend-timeout=200ms");
@@ -190,8 +230,7 @@ class LimiterTest {
         assertThat(server.limiter().permits()).isEqualTo(Integer.MAX_VALUE);
         String metrics = get(server, "/metrics").body();
         assertThat(metrics).as("no limit is exported as +Inf")
-                .contains("\ndemo_limiter_permits +Inf\n")
-                .contains("\ndemo_limiter_available +Inf\n")
+                .contains("\nnettysync_limiter_limit{limiter=\"backend\"} +Inf\n")
                 .contains("\ndemo_limiter_admitted_max +Inf\n")
                 .doesNotContain("2.147483647E9");
     }

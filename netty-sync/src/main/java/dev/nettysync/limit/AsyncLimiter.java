@@ -1,5 +1,7 @@
 package dev.nettysync.limit;
 
+import dev.nettysync.AsyncLock;
+import dev.nettysync.AsyncSemaphore;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 
@@ -45,8 +47,85 @@ import java.util.function.Supplier;
  * </ul>
  * Each implementation's Javadoc adds what is its own: what a permit gives back on release, its
  * memory bound, and how it refuses.
+ *
+ * <h2>Getting one</h2>
+ * <ul>
+ *   <li>{@link #of(AsyncSemaphore)} (an {@link dev.nettysync.AsyncBoundedSemaphore} too) and
+ *       {@link #of(AsyncLock)}: the primitives as limiters, no adapter to write;</li>
+ *   <li>{@link #all(AsyncLimiter...)}: several limiters acquired in order, as one;</li>
+ *   <li>the policies of this package and of the {@code netty-sync-*} modules (per key, per
+ *       second, adaptive, fleet-wide);</li>
+ *   <li>{@code dev.nettysync.channel.ChannelLimits}: a wait and a permit bound to a channel's
+ *       life, and {@code dev.nettysync.channel.LimitingHandler} for a whole pipeline.</li>
+ * </ul>
  */
 public interface AsyncLimiter {
+
+    /**
+     * A view of {@code semaphore} as a limiter: each permit is one of its permits, given back
+     * ({@link AsyncSemaphore#release()}) exactly once, whichever of the release methods ends it;
+     * the outcome is otherwise ignored. Waits, FIFO order, {@code maxPending}
+     * ({@link dev.nettysync.QueueFullException}), timeouts and {@code close()}
+     * ({@link dev.nettysync.ClosedException}) are the semaphore's; the raw API keeps working
+     * beside the view (both draw on the same permits), unchanged and allocation-free.
+     *
+     * <p>Cancelling a pending {@code acquire} future cancels the semaphore's wait first: it
+     * returns {@code true} only if the wait left the queue holding nothing, and {@code false}
+     * once the semaphore has granted (the caller then gets the permit).
+     *
+     * <p>{@link #statistics()}: {@code inUse} counts the permits of this view not yet ended,
+     * {@code available} is {@link AsyncSemaphore#availablePermits()}, {@code limit} is their sum
+     * (exact when every acquire goes through this view), {@code queued} is
+     * {@link AsyncSemaphore#queueLength()}. A semaphore of {@code Integer.MAX_VALUE} permits (its
+     * maximum) reports {@link LimiterStatistics#UNLIMITED} as its limit and available.
+     *
+     * <p>Costs one permit object per acquire (two objects when the acquire has to wait: the
+     * semaphore's waiter and the mapped future).
+     */
+    static AsyncLimiter of(AsyncSemaphore semaphore) {
+        return new PrimitiveLimiter.OfSemaphore(semaphore);
+    }
+
+    /**
+     * A view of {@code lock} as a limiter of one: a permit is the lock, unlocked exactly once
+     * when the permit ends. Everything else is as for {@link #of(AsyncSemaphore)}; statistics are
+     * a limit of 1, in use 1 while locked (by anyone), and the lock's queue length.
+     */
+    static AsyncLimiter of(AsyncLock lock) {
+        return new PrimitiveLimiter.OfLock(lock);
+    }
+
+    /**
+     * One limiter that admits only through all of {@code limiters}, e.g.
+     * {@code all(perClient, global, fleet)}.
+     * <ul>
+     *   <li><b>Order.</b> Acquires them one after another, in the order given, each with the
+     *       composite's executor; waits in the first one's queue, then in the next one's, holding
+     *       what it already has. Give every composite sharing limiters the same order, or two
+     *       of them can hold what the other waits for.</li>
+     *   <li><b>Giving back.</b> When a later limiter refuses (queue full, closed, a rate), times
+     *       out or the composite wait is cancelled, the permits already held are ended with
+     *       {@link Permit#releaseIgnored()}, in reverse order, before the composite future
+     *       completes; the composite fails with that limiter's exception.</li>
+     *   <li><b>Timeout.</b> The timed {@code acquire} sets one deadline for the whole wait: each
+     *       limiter gets the time left; once it is spent, later limiters must admit at once.</li>
+     *   <li><b>Permit.</b> The composite permit holds one permit of each limiter; ending it ends
+     *       them in reverse order with the same outcome ({@code release}, {@code releaseDropped}
+     *       or {@code releaseIgnored}), so each learns how the work went.</li>
+     *   <li><b>Cancellation.</b> {@code cancel()} on a pending composite future wins unless the
+     *       composite has been granted; a part granted meanwhile is given back.
+     *       {@code tryAcquire} takes each limiter's {@code tryAcquire} in order and gives back
+     *       on the first refusal.</li>
+     *   <li><b>Statistics.</b> {@code limit} and {@code available} are the tightest part's;
+     *       {@code inUse} and {@code queued} count this composite's own permits and waits.</li>
+     * </ul>
+     *
+     * @throws IllegalArgumentException if no limiter is given
+     * @throws NullPointerException if a limiter is {@code null}
+     */
+    static AsyncLimiter all(AsyncLimiter... limiters) {
+        return new CompositeLimiter(limiters);
+    }
 
     /**
      * Waits, in FIFO order, for one admission.

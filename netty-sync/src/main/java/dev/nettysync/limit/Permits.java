@@ -67,6 +67,20 @@ final class Permits {
         }
     }
 
+    /** Ends {@code permit} with {@code outcome}; whether this call ended it. */
+    static boolean end(Permit permit, Permit.Outcome outcome) {
+        switch (outcome) {
+            case SUCCESS:
+                return permit.release();
+            case DROPPED:
+                return permit.releaseDropped();
+            case IGNORED:
+                return permit.releaseIgnored();
+            default:
+                throw new IllegalArgumentException("unknown outcome " + outcome);
+        }
+    }
+
     @SuppressWarnings("unchecked")
     private static <T> void propagate(Future<?> from, Promise<T> to) {
         if (from.isSuccess()) {

@@ -1,0 +1,97 @@
+package dev.nettysync.micrometer;
+
+import dev.nettysync.limit.AbstractPermit;
+import dev.nettysync.limit.AsyncLimiter;
+import dev.nettysync.limit.LimiterStatistics;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tag;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.binder.MeterBinder;
+
+import java.util.Objects;
+import java.util.function.ToLongFunction;
+
+/**
+ * Exports an {@link AsyncLimiter}'s {@link AsyncLimiter#statistics() statistics} as gauges, for
+ * any limiter (no wrapping needed):
+ * <pre>{@code
+ * new LimiterMetrics(backend, "backend").bindTo(registry);
+ * }</pre>
+ *
+ * <table>
+ *   <caption>Meters (each tagged {@code limiter=<name>} plus the tags given)</caption>
+ *   <tr><th>name</th><th>type</th><th>value</th></tr>
+ *   <tr><td>{@value #LIMIT}</td><td>gauge</td><td>the current limit</td></tr>
+ *   <tr><td>{@value #IN_USE}</td><td>gauge</td><td>permits granted and not yet ended</td></tr>
+ *   <tr><td>{@value #AVAILABLE}</td><td>gauge</td><td>permits that could be granted now</td></tr>
+ *   <tr><td>{@value #QUEUED}</td><td>gauge</td><td>waiters in the queue</td></tr>
+ *   <tr><td>{@value #LEAKS}</td><td>function counter, not tagged</td><td>permits reported leaked
+ *       in this JVM ({@link AbstractPermit#leaksReported()}: every limiter's; Netty reports each
+ *       distinct acquire trace once)</td></tr>
+ * </table>
+ *
+ * <p><b>Unlimited.</b> A limiter without a limit ({@link LimiterStatistics#UNLIMITED}) exports
+ * {@code +Inf} ({@link Double#POSITIVE_INFINITY}) as its limit (and as available, if it reports
+ * that as unlimited too): Prometheus renders it as {@code +Inf}, and "no limit" stays visible
+ * instead of a missing series or a huge number.
+ *
+ * <p><b>Cost.</b> Each gauge reads one {@code statistics()} snapshot when it is scraped, on the
+ * scraping thread: a few volatile reads for the library's limiters, never a wait. The gauges hold
+ * the limiter strongly (as long as the registry holds the gauges).
+ *
+ * <p>For wait times and refusals by reason, wrap the limiter in a {@link MeteredLimiter}, whose
+ * {@code bindTo} registers these gauges too.
+ */
+public final class LimiterMetrics implements MeterBinder {
+
+    /** Gauge: the limit. */
+    public static final String LIMIT = "nettysync.limiter.limit";
+    /** Gauge: permits in use. */
+    public static final String IN_USE = "nettysync.limiter.in.use";
+    /** Gauge: permits available now. */
+    public static final String AVAILABLE = "nettysync.limiter.available";
+    /** Gauge: queued waiters. */
+    public static final String QUEUED = "nettysync.limiter.queued";
+    /** Function counter: permits reported leaked in this JVM. */
+    public static final String LEAKS = "nettysync.permit.leaks";
+
+    private final AsyncLimiter limiter;
+    private final Tags tags;
+
+    /** Meters for {@code limiter}, tagged {@code limiter=name}. */
+    public LimiterMetrics(AsyncLimiter limiter, String name) {
+        this(limiter, name, Tags.empty());
+    }
+
+    /** Meters for {@code limiter}, tagged {@code limiter=name} and {@code tags}. */
+    public LimiterMetrics(AsyncLimiter limiter, String name, Iterable<Tag> tags) {
+        this.limiter = Objects.requireNonNull(limiter, "limiter");
+        this.tags = Tags.of(tags).and("limiter", Objects.requireNonNull(name, "name"));
+    }
+
+    @Override
+    public void bindTo(MeterRegistry registry) {
+        gauge(registry, LIMIT, "The limit of the limiter (+Inf when it has none)", LimiterStatistics::limit);
+        gauge(registry, IN_USE, "Permits granted and not yet ended", LimiterStatistics::inUse);
+        gauge(registry, AVAILABLE, "Permits that could be granted now", LimiterStatistics::available);
+        gauge(registry, QUEUED, "Waiters in the limiter's queue", LimiterStatistics::queued);
+        FunctionCounter.builder(LEAKS, AbstractPermit.class, c -> AbstractPermit.leaksReported())
+                .description("Permits reported leaked (garbage-collected without being ended) in this JVM")
+                .register(registry);
+    }
+
+    private void gauge(MeterRegistry registry, String name, String description, ToLongFunction<LimiterStatistics> value) {
+        AsyncLimiter l = limiter;
+        Gauge.builder(name, l, x -> toDouble(value.applyAsLong(x.statistics())))
+                .description(description)
+                .tags(tags)
+                .strongReference(true)
+                .register(registry);
+    }
+
+    static double toDouble(long v) {
+        return v == LimiterStatistics.UNLIMITED ? Double.POSITIVE_INFINITY : v;
+    }
+}

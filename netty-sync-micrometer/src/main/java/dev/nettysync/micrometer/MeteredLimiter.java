@@ -1,0 +1,210 @@
+package dev.nettysync.micrometer;
+
+import dev.nettysync.ClosedException;
+import dev.nettysync.QueueFullException;
+import dev.nettysync.WaitTimeoutException;
+import dev.nettysync.limit.AsyncLimiter;
+import dev.nettysync.limit.LimiterStatistics;
+import dev.nettysync.limit.Permit;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tag;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.MeterBinder;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+
+import java.util.Locale;
+import java.util.Objects;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * An {@link AsyncLimiter} that times the waits and counts the refusals of another one, and a
+ * {@link MeterBinder} for them (plus the gauges of {@link LimiterMetrics}):
+ * <pre>{@code
+ * MeteredLimiter backend = new MeteredLimiter(AsyncLimiter.of(new AsyncSemaphore(64, 1000)), "backend");
+ * backend.bindTo(registry);                 // use `backend` wherever the limiter is used
+ * }</pre>
+ *
+ * <table>
+ *   <caption>Meters added to LimiterMetrics' (each tagged {@code limiter=<name>} plus the tags given)</caption>
+ *   <tr><th>name</th><th>type</th><th>value</th></tr>
+ *   <tr><td>{@value #WAIT}</td><td>timer, percentile histogram</td><td>time from {@code acquire}
+ *       to grant, for granted acquires (an acquire admitted at once records ~0)</td></tr>
+ *   <tr><td>{@value #REFUSED}</td><td>counter, tag {@code reason}</td><td>acquires that ended
+ *       without a permit: {@code queue_full} ({@link QueueFullException}), {@code timeout}
+ *       ({@link WaitTimeoutException}), {@code closed} ({@link ClosedException}), {@code rate}
+ *       (a rate limiter's refusal: an exception whose class, or a superclass, is named
+ *       {@code RateLimitedException}), {@code cancelled} (the caller cancelled the wait, e.g. its
+ *       channel closed), {@code unavailable} ({@code tryAcquire} returned {@code null}),
+ *       {@code other} (anything else)</td></tr>
+ * </table>
+ *
+ * <p><b>Contract.</b> Everything else is the wrapped limiter's: the same futures are returned (no
+ * extra promise), the same permits (not wrapped), so FIFO order, cancellation, timeouts and
+ * exactly-once ends are unchanged. Events are recorded by a listener added to each pending
+ * acquire future, which runs on the acquire's executor; an acquire that completes at once is
+ * recorded inline. Meters may be bound to several registries (each event goes to all); events
+ * before the first {@code bindTo} are not counted. Thread-safe.
+ */
+public final class MeteredLimiter implements AsyncLimiter, MeterBinder {
+
+    /** Timer: the wait for a permit. */
+    public static final String WAIT = "nettysync.limiter.wait";
+    /** Counter: refusals, tagged with {@code reason}. */
+    public static final String REFUSED = "nettysync.limiter.refused";
+
+    /** The values of the {@code reason} tag of {@value #REFUSED}. */
+    public enum Reason {
+        /** {@link QueueFullException}. */
+        QUEUE_FULL,
+        /** {@link WaitTimeoutException}. */
+        TIMEOUT,
+        /** {@link ClosedException}. */
+        CLOSED,
+        /** A rate limiter's refusal ({@code RateLimitedException}). */
+        RATE,
+        /** The caller cancelled the wait. */
+        CANCELLED,
+        /** {@code tryAcquire} returned {@code null}. */
+        UNAVAILABLE,
+        /** Any other failure. */
+        OTHER;
+
+        /** The tag value: the name in lower case. */
+        public String tag() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+        /** The reason for an acquire that failed with {@code cause}, or was cancelled if {@code cause} is null. */
+        static Reason of(Throwable cause) {
+            if (cause == null) {
+                return CANCELLED;
+            }
+            if (cause instanceof QueueFullException) {
+                return QUEUE_FULL;
+            }
+            if (cause instanceof WaitTimeoutException) {
+                return TIMEOUT;
+            }
+            if (cause instanceof ClosedException) {
+                return CLOSED;
+            }
+            for (Class<?> c = cause.getClass(); c != null; c = c.getSuperclass()) {
+                if (c.getSimpleName().equals("RateLimitedException")) {
+                    return RATE;
+                }
+            }
+            return OTHER;
+        }
+    }
+
+    private final AsyncLimiter delegate;
+    private final String name;
+    private final Tags tags;
+    private final CopyOnWriteArrayList<Meters> bound = new CopyOnWriteArrayList<>(); // one per registry; written by bindTo
+
+    /** Wraps {@code delegate}; its meters are tagged {@code limiter=name}. */
+    public MeteredLimiter(AsyncLimiter delegate, String name) {
+        this(delegate, name, Tags.empty());
+    }
+
+    /** Wraps {@code delegate}; its meters are tagged {@code limiter=name} and {@code tags}. */
+    public MeteredLimiter(AsyncLimiter delegate, String name, Iterable<Tag> tags) {
+        this.delegate = Objects.requireNonNull(delegate, "delegate");
+        this.name = Objects.requireNonNull(name, "name");
+        this.tags = Tags.of(tags);
+    }
+
+    /** The wrapped limiter. */
+    public AsyncLimiter delegate() {
+        return delegate;
+    }
+
+    @Override
+    public void bindTo(MeterRegistry registry) {
+        new LimiterMetrics(delegate, name, tags).bindTo(registry);
+        Tags t = tags.and("limiter", name);
+        Timer wait = Timer.builder(WAIT)
+                .description("Time from acquire to grant")
+                .tags(t)
+                .publishPercentileHistogram()
+                .register(registry);
+        Counter[] refused = new Counter[Reason.values().length];
+        for (Reason r : Reason.values()) {
+            refused[r.ordinal()] = Counter.builder(REFUSED)
+                    .description("Acquires that ended without a permit, by reason")
+                    .tags(t.and("reason", r.tag()))
+                    .register(registry);
+        }
+        bound.add(new Meters(wait, refused));
+    }
+
+    @Override
+    public Future<Permit> acquire(EventExecutor executor) {
+        return observe(System.nanoTime(), delegate.acquire(executor));
+    }
+
+    @Override
+    public Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
+        return observe(System.nanoTime(), delegate.acquire(executor, timeout, unit));
+    }
+
+    @Override
+    public Permit tryAcquire() {
+        Permit p = delegate.tryAcquire();
+        if (p == null) {
+            refused(Reason.UNAVAILABLE);
+        }
+        return p;
+    }
+
+    @Override
+    public LimiterStatistics statistics() {
+        return delegate.statistics();
+    }
+
+    @Override
+    public String toString() {
+        return "MeteredLimiter(" + name + ", " + delegate + ')';
+    }
+
+    private Future<Permit> observe(long start, Future<Permit> f) {
+        if (f.isDone()) {
+            record(start, f);
+        } else {
+            f.addListener(done -> record(start, f));
+        }
+        return f;
+    }
+
+    private void record(long start, Future<Permit> f) {
+        if (f.isSuccess()) {
+            long nanos = System.nanoTime() - start;
+            for (Meters m : bound) {
+                m.wait.record(nanos, TimeUnit.NANOSECONDS);
+            }
+        } else {
+            refused(Reason.of(f.isCancelled() ? null : f.cause()));
+        }
+    }
+
+    private void refused(Reason reason) {
+        for (Meters m : bound) {
+            m.refused[reason.ordinal()].increment();
+        }
+    }
+
+    /** The meters of one registry. */
+    private static final class Meters {
+        final Timer wait;
+        final Counter[] refused;
+
+        Meters(Timer wait, Counter[] refused) {
+            this.wait = wait;
+            this.refused = refused;
+        }
+    }
+}

@@ -1,0 +1,231 @@
+package dev.nettysync.micrometer;
+
+import dev.nettysync.AsyncSemaphore;
+import dev.nettysync.limit.AbstractPermit;
+import dev.nettysync.limit.AsyncLimiter;
+import dev.nettysync.limit.LimiterStatistics;
+import dev.nettysync.limit.Permit;
+import dev.nettysync.testing.BlockHoundSessionListener;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.netty.channel.DefaultEventLoop;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ImmediateEventExecutor;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import reactor.blockhound.BlockingOperationError;
+
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** {@link MeteredLimiter} and {@link LimiterMetrics} against a {@link SimpleMeterRegistry}. */
+class MeteredLimiterTest {
+    private static final EventExecutor NOW = ImmediateEventExecutor.INSTANCE;
+    private static DefaultEventLoop loop;
+
+    private final MeterRegistry registry = new SimpleMeterRegistry();
+    private final AsyncSemaphore sem = new AsyncSemaphore(2, 1);
+    private final MeteredLimiter limiter = new MeteredLimiter(AsyncLimiter.of(sem), "backend", Tags.of("zone", "a"));
+
+    @BeforeAll
+    static void startLoop() {
+        loop = new DefaultEventLoop();
+    }
+
+    @AfterAll
+    static void stopLoop() {
+        loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+
+    private double gauge(String name) {
+        return registry.get(name).tags("limiter", "backend", "zone", "a").gauge().value();
+    }
+
+    private double refused(String reason) {
+        Counter c = registry.get(MeteredLimiter.REFUSED).tags("limiter", "backend", "reason", reason).counter();
+        return c.count();
+    }
+
+    @Test
+    void gaugesFollowTheLimitersStatistics() {
+        limiter.bindTo(registry);
+        assertThat(gauge(LimiterMetrics.LIMIT)).isEqualTo(2);
+        assertThat(gauge(LimiterMetrics.AVAILABLE)).isEqualTo(2);
+        Permit a = limiter.tryAcquire();
+        Permit b = limiter.tryAcquire();
+        Future<Permit> queued = limiter.acquire(NOW);
+        assertThat(gauge(LimiterMetrics.IN_USE)).isEqualTo(2);
+        assertThat(gauge(LimiterMetrics.AVAILABLE)).isZero();
+        assertThat(gauge(LimiterMetrics.QUEUED)).isEqualTo(1);
+        a.release();
+        b.release();
+        queued.getNow().release();
+        assertThat(gauge(LimiterMetrics.IN_USE)).isZero();
+        assertThat(gauge(LimiterMetrics.QUEUED)).isZero();
+    }
+
+    @Test
+    void anUnlimitedLimiterExportsPlusInfinity() {
+        AsyncLimiter unlimited = new AsyncLimiter() {
+            @Override
+            public Future<Permit> acquire(EventExecutor executor) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public Permit tryAcquire() {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public LimiterStatistics statistics() {
+                return new LimiterStatistics(LimiterStatistics.UNLIMITED, 5, LimiterStatistics.UNLIMITED, 0);
+            }
+        };
+        new LimiterMetrics(unlimited, "open").bindTo(registry);
+        assertThat(registry.get(LimiterMetrics.LIMIT).tag("limiter", "open").gauge().value()).isEqualTo(Double.POSITIVE_INFINITY);
+        assertThat(registry.get(LimiterMetrics.AVAILABLE).tag("limiter", "open").gauge().value()).isEqualTo(Double.POSITIVE_INFINITY);
+        assertThat(registry.get(LimiterMetrics.IN_USE).tag("limiter", "open").gauge().value()).isEqualTo(5);
+    }
+
+    @Test
+    void waitsAreTimedWithAPercentileHistogram() throws Exception {
+        java.util.concurrent.atomic.AtomicReference<io.micrometer.core.instrument.distribution.DistributionStatisticConfig> config =
+                new java.util.concurrent.atomic.AtomicReference<>();
+        registry.config().meterFilter(new io.micrometer.core.instrument.config.MeterFilter() {
+            @Override
+            public io.micrometer.core.instrument.distribution.DistributionStatisticConfig configure(
+                    io.micrometer.core.instrument.Meter.Id id,
+                    io.micrometer.core.instrument.distribution.DistributionStatisticConfig c) {
+                if (id.getName().equals(MeteredLimiter.WAIT)) {
+                    config.set(c);
+                }
+                return c;
+            }
+        });
+        limiter.bindTo(registry);
+        assertThat(config.get().isPercentileHistogram()).as("a percentile histogram is asked for").isTrue();
+        Permit a = limiter.tryAcquire();
+        Permit b = limiter.tryAcquire();
+        Future<Permit> queued = limiter.acquire(loop);
+        loop.schedule(a::release, 50, TimeUnit.MILLISECONDS);
+        // Listeners run in the order added: once ours has run, the recording one has too.
+        java.util.concurrent.CountDownLatch recorded = new java.util.concurrent.CountDownLatch(1);
+        queued.addListener(x -> recorded.countDown());
+        assertThat(recorded.await(5, TimeUnit.SECONDS)).isTrue();
+        Permit c = queued.getNow();
+        Timer wait = registry.get(MeteredLimiter.WAIT).tags("limiter", "backend", "zone", "a").timer();
+        assertThat(wait.count()).isEqualTo(1);
+        assertThat(wait.max(TimeUnit.MILLISECONDS)).isGreaterThanOrEqualTo(40);
+        b.release();
+        Permit d = limiter.acquire(NOW).getNow();         // admitted at once: recorded too, at ~0
+        assertThat(wait.count()).isEqualTo(2);
+        c.release();
+        d.release();
+    }
+
+    @Test
+    void refusalsAreCountedByReason() throws Exception {
+        limiter.bindTo(registry);
+        Permit a = limiter.tryAcquire();
+        Permit b = limiter.tryAcquire();
+        assertThat(limiter.tryAcquire()).isNull();                                   // unavailable
+        Future<Permit> timed = limiter.acquire(loop, 10, TimeUnit.MILLISECONDS);     // timeout
+        java.util.concurrent.CountDownLatch recorded = new java.util.concurrent.CountDownLatch(1);
+        timed.addListener(x -> recorded.countDown());
+        assertThat(recorded.await(5, TimeUnit.SECONDS)).isTrue();
+        Future<Permit> queued = limiter.acquire(NOW);
+        assertThat(limiter.acquire(NOW).isSuccess()).isFalse();                      // queue full (maxPending 1)
+        queued.cancel(false);                                                        // cancelled
+        sem.close();
+        assertThat(limiter.acquire(NOW).isSuccess()).isFalse();                      // closed
+
+        MeteredLimiter rated = new MeteredLimiter(new FailingLimiter(new RateLimitedException()), "rated");
+        rated.bindTo(registry);
+        rated.acquire(NOW);
+        MeteredLimiter odd = new MeteredLimiter(new FailingLimiter(new IllegalStateException("odd")), "odd");
+        odd.bindTo(registry);
+        odd.acquire(NOW);
+
+        assertThat(refused("unavailable")).isEqualTo(1);
+        assertThat(refused("timeout")).isEqualTo(1);
+        assertThat(refused("queue_full")).isEqualTo(1);
+        assertThat(refused("cancelled")).isEqualTo(1);
+        assertThat(refused("closed")).isEqualTo(1);
+        assertThat(registry.get(MeteredLimiter.REFUSED).tags("limiter", "rated", "reason", "rate").counter().count()).isEqualTo(1);
+        assertThat(registry.get(MeteredLimiter.REFUSED).tags("limiter", "odd", "reason", "other").counter().count()).isEqualTo(1);
+        a.release();
+        b.release();
+    }
+
+    @Test
+    void leaksAreExportedFromTheDetectorsCount() {
+        limiter.bindTo(registry);
+        assertThat(registry.get(LimiterMetrics.LEAKS).functionCounter().count()).isEqualTo(AbstractPermit.leaksReported());
+    }
+
+    @Test
+    void eventsGoToEveryRegistryBound() {
+        MeterRegistry other = new SimpleMeterRegistry();
+        limiter.bindTo(registry);
+        limiter.bindTo(other);
+        Permit a = limiter.tryAcquire();
+        Permit b = limiter.tryAcquire();
+        limiter.tryAcquire();
+        assertThat(refused("unavailable")).isEqualTo(1);
+        assertThat(other.get(MeteredLimiter.REFUSED).tags("reason", "unavailable").counter().count()).isEqualTo(1);
+        a.release();
+        b.release();
+    }
+
+    @Test
+    void blockHoundGuardsThisModulesTestsToo() throws Exception {
+        Future<?> f = loop.submit(() -> {
+            Thread.sleep(1);
+            return null;
+        });
+        f.await(10, TimeUnit.SECONDS);
+        assertThat(f.cause()).isInstanceOf(BlockingOperationError.class);
+        assertThat(BlockHoundSessionListener.drainBlockingCalls()).singleElement().asString().contains("sleep");
+    }
+
+    /** A limiter that refuses every acquire with one exception. */
+    private static final class FailingLimiter implements AsyncLimiter {
+        private final Throwable cause;
+
+        FailingLimiter(Throwable cause) {
+            this.cause = cause;
+        }
+
+        @Override
+        public Future<Permit> acquire(EventExecutor executor) {
+            return executor.newFailedFuture(cause);
+        }
+
+        @Override
+        public Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
+            return executor.newFailedFuture(cause);
+        }
+
+        @Override
+        public Permit tryAcquire() {
+            return null;
+        }
+
+        @Override
+        public LimiterStatistics statistics() {
+            return new LimiterStatistics(0, 0, 0, 0);
+        }
+    }
+}

@@ -1,0 +1,568 @@
+package dev.nettysync.channel;
+
+import dev.nettysync.limit.AsyncLimiter;
+import dev.nettysync.limit.Permit;
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPromise;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.ReferenceCounted;
+import io.netty.util.concurrent.Future;
+
+import java.util.ArrayDeque;
+import java.util.Objects;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+
+/**
+ * Limits the inbound messages a channel's pipeline works on at once: at most {@code perChannel}
+ * per channel and/or one permit of a shared {@link AsyncLimiter} per message. Protocol-agnostic:
+ * place it where one inbound message is one unit of work (after the decoder and aggregator, e.g.
+ * behind {@code HttpObjectAggregator}).
+ * <pre>{@code
+ * AsyncLimiter backend = AsyncLimiter.of(new AsyncSemaphore(64, 1000));   // shared by all channels
+ *
+ * ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(1 << 20),
+ *         LimitingHandler.builder()
+ *                 .perChannel(4)                      // at most 4 pipelined requests per connection
+ *                 .limiter(backend)                   // and 64 in all
+ *                 .backPressure(2, TimeUnit.SECONDS)  // slow readers down; refuse after 2 s
+ *                 .completion(msg -> msg instanceof LastHttpContent ? Permit.Outcome.SUCCESS : null)
+ *                 .build(),
+ *         new GatewayHandler());                      // answers Rejected events with 503
+ * }</pre>
+ *
+ * <h2>Admission</h2>
+ * A message is admitted when its channel has fewer than {@code perChannel} messages in flight
+ * and the shared limiter (if any) grants a permit; it is then passed on
+ * ({@code fireChannelRead}). Two modes:
+ * <ul>
+ *   <li><b>Back-pressure</b> ({@link Builder#backPressure()}): a message that cannot be admitted
+ *       at once waits, and so does every later message of the channel (order is kept).
+ *       Meanwhile the handler stops reading: it turns {@code autoRead} off (and holds back
+ *       explicit {@code read()} calls) until the channel's backlog is admitted, so a
+ *       pipelining client is slowed down by TCP, not refused. The wait for the shared limiter
+ *       is its FIFO wait, optionally timed ({@link Builder#backPressure(long, TimeUnit)}); a
+ *       message whose wait fails (timeout, queue full, limiter closed) is rejected as below and
+ *       the next one is tried. The per-channel wait is not timed: it ends when the channel's
+ *       own earlier messages complete.</li>
+ *   <li><b>Reject</b> ({@link Builder#reject()}): a message that cannot be admitted at once is
+ *       not passed on; a {@link Rejected} user event carrying it is fired instead
+ *       ({@code fireUserEventTriggered}), so the protocol handler behind can answer 503 or 429
+ *       and keep the connection.</li>
+ * </ul>
+ * The handler of a {@link Rejected} event owns its message (the event releases it when
+ * released itself, so an unhandled one is freed by the pipeline's tail).
+ *
+ * <h2>How a message's admission ends</h2>
+ * Messages are completed in order, by the response written for them: each outbound
+ * {@code write} for which the {@link Builder#completion completion function} returns an outcome
+ * (default: every write) completes the oldest admitted message not yet completed. Its permit
+ * is ended when that write completes: with the returned outcome if the write succeeded
+ * ({@link Permit.Outcome#SUCCESS} by default; {@code DROPPED} for a 503 lets an adaptive limiter
+ * learn), with {@code releaseIgnored} if it failed. Then the next waiting message may be
+ * admitted. When the channel closes (or the handler is removed), every permit still held is
+ * ended with {@code releaseIgnored}, the pending wait is cancelled (its queue slot freed at once)
+ * and the messages not yet admitted are released. So a protocol that answers every request
+ * exactly once, in order (HTTP/1.1 with pipelining, most RPC framings) needs no code to end
+ * permits. A rejected message counts in that order too: the first completing write after the
+ * responses to earlier messages is taken as its answer (the 503) and ends nothing. So the
+ * protocol must answer every message, admitted or rejected, with exactly one completing write,
+ * in order (or close the channel).
+ *
+ * <h2>Threads</h2>
+ * One instance per channel (not {@code @Sharable}); all its state is confined to the
+ * context's executor, where every callback, including the limiter's grants, runs.
+ */
+public final class LimitingHandler extends ChannelDuplexHandler {
+
+    /*
+     * Implementation notes
+     *
+     * State (all confined to ctx.executor()):
+     *   pending   messages read but not admitted, in arrival order (back-pressure only)
+     *   awaiting  permits of admitted messages whose completing write has not been seen yet,
+     *             in arrival order; NO_PERMIT stands for "no shared limiter", REJECTED for a
+     *             rejected message (its answer ends nothing)
+     *   active    admitted messages whose permit has not ended (awaiting + writes in progress):
+     *             this is what perChannel bounds
+     *   waiting   the shared limiter's wait for the head of `pending`, or null
+     *
+     * drain() admits the head of `pending` while it can; it is the only place that admits
+     * waiting messages, and it is guarded against re-entry (admitting runs fireChannelRead,
+     * whose handler may write a response at once, which ends a permit and calls drain() again:
+     * the outer loop sees the change on its next turn). Reading is paused while `pending` is
+     * not empty and resumed when it empties.
+     */
+
+    /** Why a message was rejected. */
+    public enum Reason {
+        /** The channel already had {@code perChannel} messages in flight (reject mode). */
+        CHANNEL_LIMIT,
+        /** The shared limiter refused at once ({@code tryAcquire} returned {@code null}). */
+        LIMITER,
+        /** The shared limiter's wait failed: see {@link Rejected#cause()}. */
+        LIMITER_WAIT
+    }
+
+    /**
+     * A message that was not admitted, fired as a user event: the receiver owns {@link #message()}
+     * (answer it, then release the event or the message). Reference counting is delegated to the
+     * message, so releasing an unhandled event (as the pipeline's tail does) frees the message.
+     */
+    public static final class Rejected implements ReferenceCounted {
+        private final Object message;
+        private final Reason reason;
+        private final Throwable cause;
+
+        Rejected(Object message, Reason reason, Throwable cause) {
+            this.message = message;
+            this.reason = reason;
+            this.cause = cause;
+        }
+
+        /** The rejected inbound message. */
+        public Object message() {
+            return message;
+        }
+
+        /** Why it was rejected. */
+        public Reason reason() {
+            return reason;
+        }
+
+        /**
+         * The limiter's failure for {@link Reason#LIMITER_WAIT} (a
+         * {@link dev.nettysync.WaitTimeoutException}, {@link dev.nettysync.QueueFullException},
+         * {@link dev.nettysync.ClosedException} or a policy's own refusal, such as a rate limit
+         * that says when to retry), else {@code null}.
+         */
+        public Throwable cause() {
+            return cause;
+        }
+
+        @Override
+        public int refCnt() {
+            return message instanceof ReferenceCounted ? ((ReferenceCounted) message).refCnt() : 1;
+        }
+
+        @Override
+        public Rejected retain() {
+            ReferenceCountUtil.retain(message);
+            return this;
+        }
+
+        @Override
+        public Rejected retain(int increment) {
+            ReferenceCountUtil.retain(message, increment);
+            return this;
+        }
+
+        @Override
+        public Rejected touch() {
+            ReferenceCountUtil.touch(message);
+            return this;
+        }
+
+        @Override
+        public Rejected touch(Object hint) {
+            ReferenceCountUtil.touch(message, hint);
+            return this;
+        }
+
+        @Override
+        public boolean release() {
+            return ReferenceCountUtil.release(message);
+        }
+
+        @Override
+        public boolean release(int decrement) {
+            return ReferenceCountUtil.release(message, decrement);
+        }
+
+        @Override
+        public String toString() {
+            return "Rejected(" + reason + (cause != null ? ": " + cause : "") + ')';
+        }
+    }
+
+    /** Builds a {@link LimitingHandler}; one handler per channel, one builder may build many. */
+    public static final class Builder {
+        private int perChannel = Integer.MAX_VALUE;
+        private AsyncLimiter limiter;
+        private boolean backPressure = true;
+        private long timeoutNanos = -1;
+        private Function<Object, Permit.Outcome> completion = msg -> Permit.Outcome.SUCCESS;
+
+        private Builder() {
+        }
+
+        /** At most {@code maxInFlight} admitted messages per channel (default: no per-channel bound). */
+        public Builder perChannel(int maxInFlight) {
+            if (maxInFlight < 1) {
+                throw new IllegalArgumentException("perChannel must be >= 1, was " + maxInFlight);
+            }
+            this.perChannel = maxInFlight;
+            return this;
+        }
+
+        /** One permit of {@code limiter} per admitted message (shared by every channel it is given to). */
+        public Builder limiter(AsyncLimiter limiter) {
+            this.limiter = Objects.requireNonNull(limiter, "limiter");
+            return this;
+        }
+
+        /** Back-pressure mode (the default), with untimed waits. */
+        public Builder backPressure() {
+            this.backPressure = true;
+            this.timeoutNanos = -1;
+            return this;
+        }
+
+        /** Back-pressure mode; a message waiting longer than {@code timeout} for the shared limiter is rejected. */
+        public Builder backPressure(long timeout, TimeUnit unit) {
+            Objects.requireNonNull(unit, "unit");
+            this.backPressure = true;
+            this.timeoutNanos = Math.max(0, unit.toNanos(timeout));
+            return this;
+        }
+
+        /** Reject mode: what cannot be admitted at once is rejected. */
+        public Builder reject() {
+            this.backPressure = false;
+            return this;
+        }
+
+        /**
+         * Which outbound writes complete a message, and how: returns {@code null} for a write that
+         * does not complete one (a header, a chunk), or the outcome to end its permit with once
+         * the write succeeds. Default: every write completes one, {@code SUCCESS}.
+         */
+        public Builder completion(Function<Object, Permit.Outcome> completion) {
+            this.completion = Objects.requireNonNull(completion, "completion");
+            return this;
+        }
+
+        /**
+         * A new handler for one channel.
+         *
+         * @throws IllegalStateException if neither {@code perChannel} nor a limiter was set
+         */
+        public LimitingHandler build() {
+            if (limiter == null && perChannel == Integer.MAX_VALUE) {
+                throw new IllegalStateException("set perChannel(n) or limiter(l): this handler would limit nothing");
+            }
+            return new LimitingHandler(this);
+        }
+    }
+
+    /** A builder with no limit set, in back-pressure mode. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    private static final Permit NO_PERMIT = new Marker("no shared limiter");
+    private static final Permit REJECTED = new Marker("rejected");
+
+    /** Stands in the queue of awaited responses for a message that holds no permit. */
+    private static final class Marker implements Permit {
+        private final String name;
+
+        Marker(String name) {
+            this.name = name;
+        }
+
+        @Override
+        public boolean release() {
+            return false;
+        }
+
+        @Override
+        public boolean releaseDropped() {
+            return false;
+        }
+
+        @Override
+        public boolean releaseIgnored() {
+            return false;
+        }
+
+        @Override
+        public boolean isReleased() {
+            return false;
+        }
+
+        @Override
+        public String toString() {
+            return name;
+        }
+    }
+
+    private final int perChannel;
+    private final AsyncLimiter limiter;
+    private final boolean backPressure;
+    private final long timeoutNanos;
+    private final Function<Object, Permit.Outcome> completion;
+
+    // All below: confined to ctx.executor(); see the notes.
+    private final ArrayDeque<Object> pending = new ArrayDeque<>();
+    private final ArrayDeque<Permit> awaiting = new ArrayDeque<>();
+    private int active;
+    private Future<Permit> waiting;       // the limiter's wait for pending's head
+    private Permit granted;               // a grant for pending's head, not admitted yet
+    private ChannelHandlerContext ctx;
+    private boolean draining;             // drain() is on the stack
+    private boolean pausedAutoRead;       // we turned autoRead off
+    private boolean readHeld;             // a read() came while pending was not empty
+    private boolean closed;               // channel inactive or handler removed
+
+    private LimitingHandler(Builder b) {
+        this.perChannel = b.perChannel;
+        this.limiter = b.limiter;
+        this.backPressure = b.backPressure;
+        this.timeoutNanos = b.timeoutNanos;
+        this.completion = b.completion;
+    }
+
+    /** Admitted messages of this channel whose permit has not ended yet. */
+    public int inFlight() {
+        return active;
+    }
+
+    /** Messages of this channel waiting for admission (back-pressure mode). */
+    public int waitingMessages() {
+        return pending.size();
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (closed) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        if (!pending.isEmpty()) {
+            pending.add(msg);             // behind earlier messages: order is kept
+            return;
+        }
+        Permit permit = null;
+        Reason refusal = null;
+        if (active >= perChannel) {
+            refusal = Reason.CHANNEL_LIMIT;
+        } else if (limiter != null) {
+            permit = limiter.tryAcquire();
+            if (permit == null) {
+                refusal = Reason.LIMITER;
+            }
+        } else {
+            permit = NO_PERMIT;
+        }
+        if (refusal == null) {
+            admit(msg, permit);
+        } else if (!backPressure) {
+            reject(msg, refusal, null);
+        } else {
+            pending.add(msg);
+            pauseReading();
+            drain();
+        }
+    }
+
+    @Override
+    public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+        Permit.Outcome outcome;
+        if (!awaiting.isEmpty() && (outcome = completion.apply(msg)) != null) {
+            Permit permit = awaiting.poll();
+            ChannelPromise p = promise.unvoid();
+            p.addListener(f -> {
+                if (f.isSuccess()) {
+                    end(permit, outcome);
+                } else {
+                    end(permit, Permit.Outcome.IGNORED);
+                }
+            });
+            ctx.write(msg, p);
+            return;
+        }
+        ctx.write(msg, promise);
+    }
+
+    @Override
+    public void read(ChannelHandlerContext ctx) {
+        if (!pending.isEmpty()) {
+            readHeld = true;              // forwarded when the backlog is admitted
+            return;
+        }
+        ctx.read();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        shutdown(false);
+        super.channelInactive(ctx);
+    }
+
+    /**
+     * Removed from a live pipeline: permits held end ({@code releaseIgnored}), the wait is
+     * cancelled, and the messages not admitted yet are passed on unlimited, in order, so that
+     * nothing read is lost; reading resumes if it was paused.
+     */
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        shutdown(ctx.channel().isActive());
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    private void admit(Object msg, Permit permit) {
+        active++;
+        awaiting.add(permit);
+        ctx.fireChannelRead(msg);
+    }
+
+    private void end(Permit permit, Permit.Outcome outcome) {
+        if (permit == REJECTED) {
+            return;
+        }
+        if (permit != NO_PERMIT) {
+            switch (outcome) {
+                case SUCCESS:
+                    permit.release();
+                    break;
+                case DROPPED:
+                    permit.releaseDropped();
+                    break;
+                default:
+                    permit.releaseIgnored();
+                    break;
+            }
+        }
+        if (!closed) {
+            active--;
+            drain();
+        }
+    }
+
+    /** Admits pending messages while possible; starts the limiter's wait for the head if needed. */
+    private void drain() {
+        if (draining || closed) {
+            return;
+        }
+        draining = true;
+        try {
+            while (!pending.isEmpty() && waiting == null && !closed) {
+                if (active >= perChannel) {
+                    return;               // a completion calls drain() again
+                }
+                Permit permit = granted;
+                granted = null;
+                if (permit == null) {
+                    if (limiter == null) {
+                        permit = NO_PERMIT;
+                    } else {
+                        Future<Permit> f = timeoutNanos < 0
+                                ? limiter.acquire(ctx.executor())
+                                : limiter.acquire(ctx.executor(), timeoutNanos, TimeUnit.NANOSECONDS);
+                        if (!f.isDone()) {
+                            waiting = f;
+                            f.addListener(this::waitEnded);
+                            return;
+                        }
+                        if (!f.isSuccess()) {
+                            reject(pending.poll(), Reason.LIMITER_WAIT, f.cause());
+                            continue;
+                        }
+                        permit = f.getNow();
+                    }
+                }
+                admit(pending.poll(), permit);
+            }
+        } finally {
+            draining = false;
+            if (pending.isEmpty() && !closed) {
+                resumeReading();
+            }
+        }
+    }
+
+    private void waitEnded(Future<? super Permit> f) {
+        waiting = null;
+        if (closed) {
+            if (f.isSuccess()) {
+                ((Permit) f.getNow()).releaseIgnored();
+            }
+            return;
+        }
+        if (f.isSuccess()) {
+            granted = (Permit) f.getNow();
+        } else if (!f.isCancelled()) {
+            reject(pending.poll(), Reason.LIMITER_WAIT, f.cause());
+        } else {                         // cancelled by someone else: treat as a refusal
+            reject(pending.poll(), Reason.LIMITER_WAIT, new CancellationException("the wait was cancelled"));
+        }
+        drain();
+    }
+
+    /** Its response will complete nothing: a marker keeps responses matched to messages. */
+    private void reject(Object msg, Reason reason, Throwable cause) {
+        awaiting.add(REJECTED);
+        ctx.fireUserEventTriggered(new Rejected(msg, reason, cause));
+    }
+
+    private void pauseReading() {
+        if (!pausedAutoRead && ctx.channel().config().isAutoRead()) {
+            pausedAutoRead = true;
+            ctx.channel().config().setAutoRead(false);
+        }
+    }
+
+    private void resumeReading() {
+        if (pausedAutoRead) {
+            pausedAutoRead = false;
+            readHeld = false;
+            ctx.channel().config().setAutoRead(true);   // issues a read
+        } else if (readHeld) {
+            readHeld = false;
+            ctx.read();
+        }
+    }
+
+    /** The channel closed or the handler left: give everything back, once. */
+    private void shutdown(boolean passOnPending) {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        Future<Permit> w = waiting;
+        waiting = null;
+        if (w != null) {
+            w.cancel(false);              // frees the queue slot; a grant that won is ended in waitEnded
+        }
+        if (granted != null) {
+            granted.releaseIgnored();
+            granted = null;
+        }
+        Permit p;
+        while ((p = awaiting.poll()) != null) {
+            p.releaseIgnored();
+        }
+        active = 0;
+        Object msg;
+        while ((msg = pending.poll()) != null) {
+            if (passOnPending) {
+                ctx.fireChannelRead(msg);
+            } else {
+                ReferenceCountUtil.release(msg);
+            }
+        }
+        if (passOnPending && pausedAutoRead) {
+            pausedAutoRead = false;
+            ctx.channel().config().setAutoRead(true);
+        }
+    }
+}

@@ -1,0 +1,296 @@
+package dev.nettysync.limit;
+
+import io.netty.util.concurrent.DefaultPromise;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.GenericFutureListener;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+
+/** {@link AsyncLimiter#all(AsyncLimiter...)}: see there for the contract. */
+final class CompositeLimiter implements AsyncLimiter {
+
+    /*
+     * Implementation notes
+     *
+     * An acquire walks the parts in order. As long as each part answers at once (its future is
+     * already done), the walk runs in the caller's thread and allocates no promise. The first
+     * part that has to wait turns the walk into a CompositeAcquire: a promise that listens to
+     * that part's future and continues the walk from its listener, which runs on the caller's
+     * executor (every part's future belongs to it), so the walk's state (held permits, index) is
+     * confined to that executor once the promise exists.
+     *
+     *   part 0 ──granted──▶ part 1 ──granted──▶ ... part n-1 ──granted──▶ composite permit
+     *      │                   │                       │
+     *      └── refused, timed out or cancelled: end held[k-1] .. held[0] (releaseIgnored),
+     *          fail (or cancel) the composite future with the part's cause
+     *
+     * Cancellation. cancel() cancels the promise first, then the part future it waits on
+     * (`current`). The walk publishes `current` before it looks at isDone(), and cancel() sets
+     * done before it reads `current`, so at least one of them cancels the part. A part granted
+     * after the promise was cancelled is ended at once with the others.
+     *
+     * Timeout. One deadline for the whole walk: each part gets the time left (zero or less:
+     * "only if it admits at once"), so the composite never waits longer than asked in total.
+     */
+
+    private final AsyncLimiter[] parts;
+    private final LongAdder inUse = new LongAdder();     // composite permits not yet ended; any thread
+    private final LongAdder waiting = new LongAdder();   // composite acquires still waiting; any thread
+
+    CompositeLimiter(AsyncLimiter[] parts) {
+        Objects.requireNonNull(parts, "limiters");
+        if (parts.length == 0) {
+            throw new IllegalArgumentException("AsyncLimiter.all needs at least one limiter");
+        }
+        for (int i = 0; i < parts.length; i++) {
+            if (parts[i] == null) {
+                throw new NullPointerException("limiters[" + i + "] is null");
+            }
+        }
+        this.parts = parts.clone();
+    }
+
+    /** The parts, in acquisition order. */
+    List<AsyncLimiter> parts() {
+        return List.of(parts);
+    }
+
+    @Override
+    public Future<Permit> acquire(EventExecutor executor) {
+        Objects.requireNonNull(executor, "executor");
+        return walk(executor, new Permit[parts.length], false, 0);
+    }
+
+    @Override
+    public Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
+        Objects.requireNonNull(executor, "executor");
+        Objects.requireNonNull(unit, "unit");
+        long nanos = Math.max(0, unit.toNanos(timeout));
+        return walk(executor, new Permit[parts.length], true, System.nanoTime() + nanos);
+    }
+
+    @Override
+    public Permit tryAcquire() {
+        Permit[] held = new Permit[parts.length];
+        for (int i = 0; i < parts.length; i++) {
+            Permit p;
+            try {
+                p = parts[i].tryAcquire();
+            } catch (RuntimeException | Error e) {
+                giveBack(held, i);
+                throw e;
+            }
+            if (p == null) {
+                giveBack(held, i);
+                return null;
+            }
+            held[i] = p;
+        }
+        return newPermit(held);
+    }
+
+    /**
+     * The limit and availability of the tightest part; in use and queued count this composite's
+     * own permits and waits (a part may have other users).
+     */
+    @Override
+    public LimiterStatistics statistics() {
+        long limit = LimiterStatistics.UNLIMITED;
+        long available = Long.MAX_VALUE;
+        for (AsyncLimiter part : parts) {
+            LimiterStatistics s = part.statistics();
+            limit = Math.min(limit, s.limit());
+            available = Math.min(available, s.available());
+        }
+        return new LimiterStatistics(limit, inUse.sum(), available, (int) Math.min(Integer.MAX_VALUE, waiting.sum()));
+    }
+
+    @Override
+    public String toString() {
+        return "AsyncLimiter.all" + Arrays.toString(parts);
+    }
+
+    // ---------------------------------------------------------------- the walk
+
+    /** Asks part {@code i}; {@code deadline} is a System.nanoTime() value, used if {@code timed}. */
+    private Future<Permit> acquirePart(EventExecutor executor, int i, boolean timed, long deadline) {
+        if (!timed) {
+            return parts[i].acquire(executor);
+        }
+        return parts[i].acquire(executor, Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+    }
+
+    /** The walk while every part answers at once; hands over to a CompositeAcquire otherwise. */
+    private Future<Permit> walk(EventExecutor executor, Permit[] held, boolean timed, long deadline) {
+        for (int i = 0; i < parts.length; i++) {
+            Future<Permit> f;
+            try {
+                f = acquirePart(executor, i, timed, deadline);
+            } catch (RuntimeException | Error e) {
+                giveBack(held, i);
+                throw e;
+            }
+            if (!f.isDone()) {
+                CompositeAcquire acquire = new CompositeAcquire(executor, held, i, timed, deadline);
+                acquire.await(f);
+                return acquire;
+            }
+            if (!f.isSuccess()) {
+                giveBack(held, i);
+                return executor.newFailedFuture(f.isCancelled() ? new CancellationException() : f.cause());
+            }
+            held[i] = f.getNow();
+        }
+        return executor.newSucceededFuture(newPermit(held));
+    }
+
+    private Permit newPermit(Permit[] held) {
+        inUse.increment();
+        return new CompositePermit(this, held);
+    }
+
+    /** Ends the first {@code count} held permits, last first, as ignored (the work never ran). */
+    private static void giveBack(Permit[] held, int count) {
+        for (int i = count - 1; i >= 0; i--) {
+            Permit p = held[i];
+            held[i] = null;
+            if (p != null) {
+                p.releaseIgnored();
+            }
+        }
+    }
+
+    /** The walk after a part had to wait. Its state is confined to the executor. */
+    private final class CompositeAcquire extends DefaultPromise<Permit>
+            implements GenericFutureListener<Future<Permit>> {
+        private final Permit[] held;              // confined to the executor once published
+        private final boolean timed;
+        private final long deadline;
+        private int index;                        // the part waited on; executor-confined
+        private volatile Future<Permit> current;  // written by the walk, read by cancel()
+
+        CompositeAcquire(EventExecutor executor, Permit[] held, int index, boolean timed, long deadline) {
+            super(executor);
+            this.timed = timed;
+            this.held = held;
+            this.index = index;
+            this.deadline = deadline;
+            waiting.increment();
+        }
+
+        void await(Future<Permit> f) {
+            current = f;
+            if (isDone()) {                       // cancelled meanwhile: see the notes
+                f.cancel(false);
+            }
+            f.addListener(this);
+        }
+
+        @Override
+        public boolean cancel(boolean mayInterruptIfRunning) {
+            if (!super.cancel(mayInterruptIfRunning)) {
+                return false;
+            }
+            waiting.decrement();
+            Future<Permit> f = current;
+            if (f != null) {
+                f.cancel(false);                  // its listener gives back what is held
+            }
+            return true;
+        }
+
+        @Override
+        public void operationComplete(Future<Permit> f) {
+            if (!f.isSuccess()) {
+                giveBack(held, index);
+                if (f.isCancelled()) {           // by our cancel(), or by someone holding the part's future
+                    if (!isDone() && super.cancel(false)) {
+                        waiting.decrement();
+                    }
+                } else if (tryFailure(f.cause())) {
+                    waiting.decrement();
+                }
+                return;
+            }
+            held[index++] = f.getNow();
+            if (isDone()) {                       // cancelled while the part granted
+                giveBack(held, index);
+                return;
+            }
+            for (; index < parts.length; index++) {
+                Future<Permit> next;
+                try {
+                    next = acquirePart(executor(), index, timed, deadline);
+                } catch (Throwable t) {
+                    giveBack(held, index);
+                    if (tryFailure(t)) {
+                        waiting.decrement();
+                    }
+                    return;
+                }
+                if (!next.isDone()) {
+                    await(next);                  // continues in operationComplete
+                    return;
+                }
+                if (!next.isSuccess()) {
+                    giveBack(held, index);
+                    if (tryFailure(next.isCancelled() ? new CancellationException() : next.cause())) {
+                        waiting.decrement();
+                    }
+                    return;
+                }
+                held[index] = next.getNow();
+            }
+            Permit permit = newPermit(held);
+            if (trySuccess(permit)) {
+                waiting.decrement();
+            } else {                              // cancelled at the last moment
+                permit.releaseIgnored();
+            }
+        }
+    }
+
+    /** Holds one permit of each part; ends them in reverse order with the same outcome. */
+    private static final class CompositePermit extends AbstractPermit {
+        private final CompositeLimiter owner;
+        private final Permit[] held;
+
+        CompositePermit(CompositeLimiter owner, Permit[] held) {
+            this.owner = owner;
+            this.held = held;
+        }
+
+        @Override
+        protected void onEnd(Outcome outcome) {
+            owner.inUse.decrement();
+            Throwable failure = null;
+            for (int i = held.length - 1; i >= 0; i--) {
+                try {
+                    Permits.end(held[i], outcome);
+                } catch (RuntimeException | Error e) {   // end the others anyway, then report
+                    if (failure == null) {
+                        failure = e;
+                    } else {
+                        failure.addSuppressed(e);
+                    }
+                }
+            }
+            if (failure instanceof RuntimeException) {
+                throw (RuntimeException) failure;
+            } else if (failure != null) {
+                throw (Error) failure;
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "Permit(" + owner + (isReleased() ? ", released)" : ")");
+        }
+    }
+}

@@ -1,0 +1,173 @@
+package dev.nettysync.channel;
+
+import dev.nettysync.AsyncSemaphore;
+import dev.nettysync.WaitTimeoutException;
+import dev.nettysync.limit.AsyncLimiter;
+import dev.nettysync.limit.Permit;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.util.concurrent.DefaultPromise;
+import io.netty.util.concurrent.Future;
+import org.junit.jupiter.api.Test;
+
+import java.lang.reflect.Field;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** {@link ChannelLimits}: waits and permits bound to a channel's life. */
+class ChannelLimitsTest {
+    private final EmbeddedChannel channel = new EmbeddedChannel();
+
+    @Test
+    void aWaitIsCancelledWhenItsChannelClosesAndItsQueueSlotIsFreedAtOnce() {
+        OutcomeLimiter limiter = new OutcomeLimiter(1, 1);
+        Permit held = limiter.tryAcquire();
+        Future<Permit> wait = ChannelLimits.acquire(limiter, channel);
+        assertThat(limiter.semaphore.queueLength()).isEqualTo(1);
+
+        channel.close();
+        assertThat(wait.isCancelled()).isTrue();
+        assertThat(limiter.semaphore.queueLength()).as("slot freed at once").isZero();
+        Future<Permit> next = limiter.acquire(new EmbeddedChannel().eventLoop());
+        assertThat(next.isDone()).as("another client may queue in the freed slot").isFalse();
+        held.release();
+        assertThat(next.isSuccess()).isTrue();
+        next.getNow().release();
+        assertThat(limiter.semaphore.availablePermits()).isEqualTo(1);
+        assertThat(limiter.outcomes).containsExactly(Permit.Outcome.SUCCESS, Permit.Outcome.SUCCESS);
+    }
+
+    @Test
+    void aHeldPermitIsReleasedIgnoredWhenItsChannelClosesExactlyOnce() {
+        OutcomeLimiter limiter = new OutcomeLimiter(1, 10);
+        Future<Permit> f = ChannelLimits.acquire(limiter, channel);
+        Permit permit = f.getNow();
+        assertThat(limiter.semaphore.availablePermits()).isZero();
+
+        channel.close();
+        assertThat(permit.isReleased()).isTrue();
+        assertThat(permit.release()).as("already ended by the close").isFalse();
+        assertThat(limiter.outcomes).containsExactly(Permit.Outcome.IGNORED);
+        assertThat(limiter.semaphore.availablePermits()).isEqualTo(1);
+    }
+
+    @Test
+    void aPermitGrantedWhileQueuedIsBoundToo() {
+        OutcomeLimiter limiter = new OutcomeLimiter(1, 10);
+        Permit held = limiter.tryAcquire();
+        Future<Permit> f = ChannelLimits.acquire(limiter, channel, 1, TimeUnit.MINUTES);
+        held.release();
+        assertThat(f.isSuccess()).isTrue();
+        assertThat(f.cancel(false)).as("granted: final").isFalse();
+        channel.close();
+        assertThat(f.getNow().isReleased()).isTrue();
+        assertThat(limiter.outcomes).containsExactly(Permit.Outcome.SUCCESS, Permit.Outcome.IGNORED);
+    }
+
+    @Test
+    void endingThePermitFirstRemovesItsCloseListenerSoALongLivedChannelCollectsNone() throws Exception {
+        AsyncSemaphore sem = new AsyncSemaphore(1);
+        AsyncLimiter limiter = AsyncLimiter.of(sem);
+        int before = listenerCount(channel.closeFuture());
+        for (int i = 0; i < 10_000; i++) {
+            Permit p = ChannelLimits.acquire(limiter, channel).getNow();
+            switch (i % 3) {
+                case 0 -> p.release();
+                case 1 -> p.releaseDropped();
+                default -> p.close();
+            }
+        }
+        Permit last = ChannelLimits.acquire(limiter, channel).getNow();
+        assertThat(listenerCount(channel.closeFuture())).isEqualTo(before + 1);
+        last.release();
+        assertThat(listenerCount(channel.closeFuture())).isEqualTo(before);
+
+        // Waits too: one that is granted or cancelled leaves no listener behind.
+        Permit held = limiter.tryAcquire();
+        Future<Permit> w1 = ChannelLimits.acquire(limiter, channel);
+        Future<Permit> w2 = ChannelLimits.acquire(limiter, channel, 1, TimeUnit.MINUTES);
+        assertThat(listenerCount(channel.closeFuture())).isEqualTo(before + 2);
+        w2.cancel(false);
+        held.release();
+        w1.getNow().release();
+        assertThat(listenerCount(channel.closeFuture())).isEqualTo(before);
+        assertThat(sem.availablePermits()).isEqualTo(1);
+    }
+
+    @Test
+    void aTimedWaitTimesOutAndLeavesNothingBehind() throws Exception {
+        AsyncSemaphore sem = new AsyncSemaphore(0);
+        int before = listenerCount(channel.closeFuture());
+        Future<Permit> f = ChannelLimits.acquire(AsyncLimiter.of(sem), channel, 10, TimeUnit.MILLISECONDS);
+        Thread.sleep(30);
+        channel.runScheduledPendingTasks();
+        assertThat(f.cause()).isInstanceOf(WaitTimeoutException.class);
+        assertThat(sem.queueLength()).isZero();
+        assertThat(listenerCount(channel.closeFuture())).isEqualTo(before);
+    }
+
+    @Test
+    void aClosedChannelGetsACancelledWaitAndABoundPermitEndsAtOnce() {
+        OutcomeLimiter limiter = new OutcomeLimiter(1, 10);
+        channel.close();
+        assertThat(ChannelLimits.acquire(limiter, channel).isCancelled()).isTrue();
+        assertThat(limiter.semaphore.availablePermits()).as("limiter untouched").isEqualTo(1);
+
+        Permit bound = ChannelLimits.bind(limiter.tryAcquire(), channel);
+        assertThat(bound.isReleased()).isTrue();
+        assertThat(limiter.outcomes).containsExactly(Permit.Outcome.IGNORED);
+    }
+
+    @Test
+    void anyWaitCanBeCancelledOnClose() {
+        AsyncSemaphore sem = new AsyncSemaphore(0);
+        Future<Void> raw = ChannelLimits.cancelOnClose(sem.acquire(channel.eventLoop()), channel);
+        channel.close();
+        assertThat(raw.isCancelled()).isTrue();
+        assertThat(sem.queueLength()).isZero();
+    }
+
+    @Test
+    void theBoundPermitPassesItsOutcomeOn() {
+        OutcomeLimiter limiter = new OutcomeLimiter(3, 10);
+        ChannelLimits.acquire(limiter, channel).getNow().releaseDropped();
+        ChannelLimits.acquire(limiter, channel).getNow().releaseIgnored();
+        ChannelLimits.acquire(limiter, channel).getNow().close();
+        assertThat(limiter.outcomes).containsExactly(Permit.Outcome.DROPPED, Permit.Outcome.IGNORED, Permit.Outcome.SUCCESS);
+    }
+
+    @Test
+    void withPermitOfTheChannelsViewEndsThePermitIfTheClientLeavesDuringTheAction() {
+        OutcomeLimiter limiter = new OutcomeLimiter(1, 10);
+        AsyncLimiter view = ChannelLimits.forChannel(limiter, channel);
+        io.netty.util.concurrent.Promise<String> work = channel.eventLoop().newPromise();
+        Future<String> result = view.withPermit(channel.eventLoop(), () -> work);
+        assertThat(limiter.semaphore.availablePermits()).isZero();
+
+        channel.close();                                    // the client goes away mid-call
+        assertThat(limiter.outcomes).containsExactly(Permit.Outcome.IGNORED);
+        assertThat(limiter.semaphore.availablePermits()).isEqualTo(1);
+        work.setSuccess("late");                            // the action's end ends nothing more
+        assertThat(result.getNow()).isEqualTo("late");
+        assertThat(limiter.outcomes).containsExactly(Permit.Outcome.IGNORED);
+        assertThat(view.tryAcquire()).as("closed: the view admits nothing").isNull();
+        assertThat(view.acquire(channel.eventLoop()).isCancelled()).isTrue();
+    }
+
+    /** Listeners on a Netty promise, read from its fields (tests only: no public API has it). */
+    static int listenerCount(Future<?> future) throws Exception {
+        Field single = DefaultPromise.class.getDeclaredField("listener");
+        Field many = DefaultPromise.class.getDeclaredField("listeners");
+        single.setAccessible(true);
+        many.setAccessible(true);
+        synchronized (future) {
+            Object listeners = many.get(future);
+            if (listeners != null) {
+                Field size = listeners.getClass().getDeclaredField("size");
+                size.setAccessible(true);
+                return (int) size.get(listeners);
+            }
+            return single.get(future) != null ? 1 : 0;
+        }
+    }
+}

@@ -1,0 +1,225 @@
+package dev.nettysync.channel;
+
+import dev.nettysync.WaitTimeoutException;
+import dev.nettysync.limit.Permit;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.embedded.EmbeddedChannel;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** {@link LimitingHandler} on {@link EmbeddedChannel}s: admission, order, reading, ending, closing. */
+class LimitingHandlerTest {
+
+    /** Collects what gets past the limiter: messages and Rejected events. */
+    static final class Sink extends ChannelInboundHandlerAdapter {
+        final List<Object> read = new ArrayList<>();
+        final List<LimitingHandler.Rejected> rejected = new ArrayList<>();
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            read.add(msg);
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof LimitingHandler.Rejected r) {
+                rejected.add(r);
+            }
+        }
+    }
+
+    private final Sink sink = new Sink();
+
+    private EmbeddedChannel channel(LimitingHandler.Builder b) {
+        return new EmbeddedChannel(b.build(), sink);
+    }
+
+    @Test
+    void backPressureStopsReadingKeepsOrderAndAdmitsAsResponsesComplete() {
+        EmbeddedChannel ch = channel(LimitingHandler.builder().perChannel(2));
+        LimitingHandler h = ch.pipeline().get(LimitingHandler.class);
+        ch.writeInbound("m1", "m2", "m3", "m4", "m5");
+        assertThat(sink.read).containsExactly("m1", "m2");
+        assertThat(h.inFlight()).isEqualTo(2);
+        assertThat(h.waitingMessages()).isEqualTo(3);
+        assertThat(ch.config().isAutoRead()).as("reading paused").isFalse();
+
+        ch.writeOutbound("r1");
+        assertThat(sink.read).containsExactly("m1", "m2", "m3");
+        ch.writeOutbound("r2", "r3");
+        assertThat(sink.read).containsExactly("m1", "m2", "m3", "m4", "m5");
+        assertThat(ch.config().isAutoRead()).as("reading resumed once the backlog was admitted").isTrue();
+        assertThat(sink.rejected).isEmpty();
+        ch.writeOutbound("r4", "r5");
+        assertThat(h.inFlight()).isZero();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aSharedLimiterIsAcquiredPerMessageAndReleasedWhenTheResponseIsWritten() {
+        OutcomeLimiter limiter = new OutcomeLimiter(1, 10);
+        Sink sink2 = new Sink();
+        EmbeddedChannel ch1 = new EmbeddedChannel(LimitingHandler.builder().limiter(limiter).build(), sink);
+        EmbeddedChannel ch2 = new EmbeddedChannel(LimitingHandler.builder().limiter(limiter).build(), sink2);
+
+        ch1.writeInbound("a1");
+        ch2.writeInbound("b1", "b2");
+        assertThat(sink.read).containsExactly("a1");
+        assertThat(sink2.read).isEmpty();
+        assertThat(limiter.semaphore.queueLength()).as("b1 waits in the limiter's queue").isEqualTo(1);
+        assertThat(ch2.config().isAutoRead()).isFalse();
+
+        ch1.writeOutbound("response to a1");
+        assertThat(sink2.read).containsExactly("b1");
+        ch2.writeOutbound("response to b1");
+        assertThat(sink2.read).containsExactly("b1", "b2");
+        ch2.writeOutbound("response to b2");
+        assertThat(ch2.config().isAutoRead()).isTrue();
+        assertThat(limiter.outcomes).containsExactly(Permit.Outcome.SUCCESS, Permit.Outcome.SUCCESS, Permit.Outcome.SUCCESS);
+        assertThat(limiter.semaphore.availablePermits()).isEqualTo(1);
+    }
+
+    @Test
+    void theCompletionFunctionDecidesWhichWritesEndAPermitAndHow() {
+        OutcomeLimiter limiter = new OutcomeLimiter(2, 10);
+        EmbeddedChannel ch = channel(LimitingHandler.builder().limiter(limiter)
+                .completion(msg -> switch ((String) msg) {
+                    case "ok-end" -> Permit.Outcome.SUCCESS;
+                    case "503-end" -> Permit.Outcome.DROPPED;
+                    default -> null;                        // a header or a chunk
+                }));
+        ch.writeInbound("m1", "m2");
+        ch.writeOutbound("head", "chunk");
+        assertThat(limiter.outcomes).isEmpty();
+        ch.writeOutbound("503-end", "head", "ok-end");
+        assertThat(limiter.outcomes).containsExactly(Permit.Outcome.DROPPED, Permit.Outcome.SUCCESS);
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void closingGivesBackHeldPermitsCancelsTheWaitAndReleasesUnadmittedMessages() {
+        OutcomeLimiter limiter = new OutcomeLimiter(1, 10);
+        EmbeddedChannel holder = new EmbeddedChannel(LimitingHandler.builder().limiter(limiter).build(), new Sink());
+        EmbeddedChannel waiter = channel(LimitingHandler.builder().limiter(limiter));
+        holder.writeInbound("h1");
+        ByteBuf w1 = Unpooled.copiedBuffer(new byte[] {1});
+        ByteBuf w2 = Unpooled.copiedBuffer(new byte[] {2});
+        waiter.writeInbound(w1, w2);
+        assertThat(limiter.semaphore.queueLength()).isEqualTo(1);
+
+        waiter.close();
+        assertThat(limiter.semaphore.queueLength()).as("the wait left the queue").isZero();
+        assertThat(w1.refCnt()).as("unadmitted messages released").isZero();
+        assertThat(w2.refCnt()).isZero();
+
+        holder.close();
+        assertThat(limiter.outcomes).containsExactly(Permit.Outcome.IGNORED);
+        assertThat(limiter.semaphore.availablePermits()).isEqualTo(1);
+        assertThat(sink.read).isEmpty();
+    }
+
+    @Test
+    void rejectModeFiresRejectedAndKeepsResponsesMatchedToMessages() {
+        OutcomeLimiter limiter = new OutcomeLimiter(5, 10);
+        EmbeddedChannel ch = channel(LimitingHandler.builder().perChannel(1).limiter(limiter).reject());
+        ch.writeInbound("m1", "m2");
+        assertThat(sink.read).containsExactly("m1");
+        assertThat(sink.rejected).hasSize(1);
+        assertThat(sink.rejected.get(0).message()).isEqualTo("m2");
+        assertThat(sink.rejected.get(0).reason()).isEqualTo(LimitingHandler.Reason.CHANNEL_LIMIT);
+        assertThat(ch.config().isAutoRead()).as("reject mode never stops reading").isTrue();
+
+        ch.writeInbound("m3");                               // m1 still in flight: rejected too
+        ch.writeOutbound("r1");                              // answers m1: ends its permit
+        assertThat(limiter.outcomes).containsExactly(Permit.Outcome.SUCCESS);
+        ch.writeOutbound("503 for m2", "503 for m3");       // answers the rejected ones: end nothing
+        ch.writeInbound("m4");
+        assertThat(sink.read).containsExactly("m1", "m4");
+        ch.writeOutbound("r4");
+        assertThat(limiter.outcomes).containsExactly(Permit.Outcome.SUCCESS, Permit.Outcome.SUCCESS);
+        assertThat(limiter.semaphore.availablePermits()).isEqualTo(5);
+    }
+
+    @Test
+    void rejectModeWithASharedLimiterRefusesWhatTheLimiterRefuses() {
+        OutcomeLimiter limiter = new OutcomeLimiter(1, 10);
+        Permit held = limiter.tryAcquire();
+        EmbeddedChannel ch = channel(LimitingHandler.builder().limiter(limiter).reject());
+        ByteBuf m = Unpooled.copiedBuffer(new byte[] {1});
+        ch.writeInbound(m);
+        assertThat(sink.rejected).hasSize(1);
+        assertThat(sink.rejected.get(0).reason()).isEqualTo(LimitingHandler.Reason.LIMITER);
+        assertThat(limiter.semaphore.queueLength()).as("reject mode does not queue").isZero();
+        assertThat(sink.rejected.get(0).release()).as("the event owns the message").isTrue();
+        assertThat(m.refCnt()).isZero();
+        held.release();
+    }
+
+    @Test
+    void aTimedOutWaitRejectsThatMessageAndTheNextOneIsTried() throws Exception {
+        OutcomeLimiter limiter = new OutcomeLimiter(1, 10);
+        Permit held = limiter.tryAcquire();
+        EmbeddedChannel ch = channel(LimitingHandler.builder().limiter(limiter).backPressure(20, TimeUnit.MILLISECONDS));
+        ch.writeInbound("m1", "m2");
+        Thread.sleep(40);
+        ch.runScheduledPendingTasks();
+        assertThat(sink.rejected).extracting(LimitingHandler.Rejected::message).contains("m1");
+        assertThat(sink.rejected.get(0).reason()).isEqualTo(LimitingHandler.Reason.LIMITER_WAIT);
+        assertThat(sink.rejected.get(0).cause()).isInstanceOf(WaitTimeoutException.class);
+        held.release();                                        // m2 is waiting (or timed out too on a slow machine)
+        ch.runScheduledPendingTasks();
+        assertThat(sink.read.size() + sink.rejected.size()).isEqualTo(2);
+        ch.close();
+        assertThat(limiter.semaphore.availablePermits()).isEqualTo(1);
+        assertThat(limiter.semaphore.queueLength()).isZero();
+    }
+
+    @Test
+    void removedFromALivePipelineItPassesOnWhatItHeldBackAndGivesBackItsPermits() {
+        OutcomeLimiter limiter = new OutcomeLimiter(1, 10);
+        EmbeddedChannel ch = channel(LimitingHandler.builder().limiter(limiter));
+        ch.writeInbound("m1", "m2", "m3");
+        assertThat(sink.read).containsExactly("m1");
+        assertThat(ch.config().isAutoRead()).isFalse();
+        ch.pipeline().remove(LimitingHandler.class);
+        assertThat(sink.read).containsExactly("m1", "m2", "m3");
+        assertThat(ch.config().isAutoRead()).isTrue();
+        assertThat(limiter.outcomes).containsExactly(Permit.Outcome.IGNORED);
+        assertThat(limiter.semaphore.availablePermits()).isEqualTo(1);
+        assertThat(limiter.semaphore.queueLength()).isZero();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aHandlerThatLimitsNothingIsRefused() {
+        assertThatThrownBy(() -> LimitingHandler.builder().build()).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> LimitingHandler.builder().perChannel(0)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void aResponseWrittenSynchronouslyFromChannelReadAdmitsTheNextMessageInOrder() {
+        List<Object> seen = new ArrayList<>();
+        EmbeddedChannel ch = new EmbeddedChannel(LimitingHandler.builder().perChannel(1).build(),
+                new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                        seen.add(msg);
+                        ctx.writeAndFlush("response to " + msg);   // re-enters the handler
+                    }
+                });
+        ch.writeInbound("m1", "m2", "m3");
+        assertThat(seen).containsExactly("m1", "m2", "m3");
+        assertThat(ch.config().isAutoRead()).isTrue();
+        assertThat(ch.pipeline().get(LimitingHandler.class).inFlight()).isZero();
+        ch.finishAndReleaseAll();
+    }
+}

@@ -1,0 +1,97 @@
+package dev.nettysync.limit;
+
+import dev.nettysync.AsyncSemaphore;
+import io.netty.util.ResourceLeakDetector;
+import io.netty.util.internal.logging.InternalLoggerFactory;
+import io.netty.util.internal.logging.JdkLoggerFactory;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.logging.Handler;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Leak reports at PARANOID: a permit dropped without being ended is reported through Netty's
+ * {@link ResourceLeakDetector}, in Netty's log, with the place it was acquired; permits that
+ * were ended are not, though they became unreachable in the same window.
+ */
+class AbstractPermitLeakTest {
+    private static final Logger NETTY_LEAK_LOG = Logger.getLogger(ResourceLeakDetector.class.getName());
+
+    private final List<String> logged = new CopyOnWriteArrayList<>();
+    private final Handler capture = new Handler() {
+        @Override
+        public void publish(LogRecord record) {
+            logged.add(String.valueOf(record.getMessage()) + ' ' + java.util.Arrays.toString(record.getParameters()));
+        }
+
+        @Override
+        public void flush() {
+        }
+
+        @Override
+        public void close() {
+        }
+    };
+    private ResourceLeakDetector.Level level;
+
+    @BeforeEach
+    void paranoid() {
+        level = ResourceLeakDetector.getLevel();
+        ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.PARANOID);
+        NETTY_LEAK_LOG.addHandler(capture);
+    }
+
+    @AfterEach
+    void restore() {
+        NETTY_LEAK_LOG.removeHandler(capture);
+        ResourceLeakDetector.setLevel(level);
+    }
+
+    @Test
+    void aDroppedPermitIsReportedWithItsAcquireSiteAndEndedOnesAreNot() throws Exception {
+        assertThat(InternalLoggerFactory.getDefaultFactory())
+                .as("Netty logs through java.util.logging in this test JVM").isInstanceOf(JdkLoggerFactory.class);
+        AsyncSemaphore sem = new AsyncSemaphore(100);
+        AsyncLimiter limiter = AsyncLimiter.of(sem);
+        long before = AbstractPermit.leaksReported();
+
+        acquireAndEnd(limiter);                           // ended: must never be reported
+        acquireAndDrop(limiter);                          // the leak
+
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        while (AbstractPermit.leaksReported() == before && System.nanoTime() < deadline) {
+            System.gc();
+            Thread.sleep(10);
+            limiter.tryAcquire().release();               // tracking a new permit polls the detector's queue
+        }
+        assertThat(AbstractPermit.leaksReported()).as("leaks reported").isEqualTo(before + 1);
+        assertThat(logged).as("one LEAK record").hasSize(1);
+        String report = logged.get(0);
+        assertThat(report).contains("LEAK").contains(AbstractPermit.class.getSimpleName())
+                .as("the acquire site").contains("acquireAndDrop")
+                .doesNotContain("acquireAndEnd");
+        assertThat(sem.availablePermits()).as("a leaked permit is lost, as a leaked buffer is").isEqualTo(99);
+    }
+
+    private static void acquireAndDrop(AsyncLimiter limiter) {
+        assertThat(limiter.tryAcquire()).isNotNull();
+    }
+
+    private static void acquireAndEnd(AsyncLimiter limiter) {
+        for (int i = 0; i < 10; i++) {
+            Permit p = limiter.tryAcquire();
+            switch (i % 3) {
+                case 0 -> p.release();
+                case 1 -> p.releaseDropped();
+                default -> p.releaseIgnored();
+            }
+        }
+    }
+}

@@ -1,0 +1,176 @@
+package dev.nettysync.limit;
+
+import dev.nettysync.AsyncSemaphore;
+import dev.nettysync.ClosedException;
+import dev.nettysync.QueueFullException;
+import dev.nettysync.WaitTimeoutException;
+import io.netty.channel.DefaultEventLoop;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ImmediateEventExecutor;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** {@link AsyncLimiter#all}: order, giving back, one deadline, outcomes passed on. */
+class CompositeLimiterTest {
+    private static final EventExecutor NOW = ImmediateEventExecutor.INSTANCE;
+    private static DefaultEventLoop loop;
+
+    private final List<String> log = new ArrayList<>();
+    private final RecordingLimiter a = new RecordingLimiter("a", new AsyncSemaphore(1, 10), log);
+    private final RecordingLimiter b = new RecordingLimiter("b", new AsyncSemaphore(1, 10), log);
+    private final RecordingLimiter c = new RecordingLimiter("c", new AsyncSemaphore(1, 10), log);
+    private final AsyncLimiter all = AsyncLimiter.all(a, b, c);
+
+    @BeforeAll
+    static void startLoop() {
+        loop = new DefaultEventLoop();
+    }
+
+    @AfterAll
+    static void stopLoop() {
+        loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+
+    private void assertAllFull() {
+        for (RecordingLimiter l : List.of(a, b, c)) {
+            assertThat(l.semaphore.availablePermits()).as(l.name + " permits").isEqualTo(1);
+            assertThat(l.semaphore.queueLength()).as(l.name + " queue").isZero();
+        }
+    }
+
+    @Test
+    void acquiresInOrderAndReleasesInReverseWithTheSameOutcome() {
+        Future<Permit> f = all.acquire(NOW);
+        assertThat(f.isSuccess()).isTrue();
+        assertThat(log).containsExactly("a+", "b+", "c+");
+        assertThat(all.statistics()).isEqualTo(new LimiterStatistics(1, 1, 0, 0));
+
+        assertThat(f.getNow().releaseDropped()).isTrue();
+        assertThat(f.getNow().release()).isFalse();
+        assertThat(log).containsExactly("a+", "b+", "c+", "c-DROPPED", "b-DROPPED", "a-DROPPED");
+        assertAllFull();
+        assertThat(all.statistics()).isEqualTo(new LimiterStatistics(1, 0, 1, 0));
+    }
+
+    @Test
+    void waitsInEachQueueInTurnHoldingWhatItHas() {
+        Permit heldB = b.tryAcquire();
+        log.clear();
+        Future<Permit> f = all.acquire(NOW);
+        assertThat(f.isDone()).isFalse();
+        assertThat(log).containsExactly("a+");
+        assertThat(b.semaphore.queueLength()).isEqualTo(1);
+        assertThat(all.statistics().queued()).isEqualTo(1);
+
+        heldB.release();
+        assertThat(f.isSuccess()).isTrue();
+        assertThat(log).containsExactly("a+", "b-SUCCESS", "b+", "c+");
+        f.getNow().releaseIgnored();
+        assertAllFull();
+        assertThat(all.statistics().queued()).isZero();
+    }
+
+    @Test
+    void givesBackWhatItHoldsWhenALaterLimiterRefuses() {
+        AsyncLimiter tight = AsyncLimiter.all(a, new RecordingLimiter("full", new AsyncSemaphore(0, 0), log));
+        Future<Permit> f = tight.acquire(NOW);
+        assertThat(f.cause()).isInstanceOf(QueueFullException.class);
+        assertThat(log).containsExactly("a+", "a-IGNORED");
+        assertThat(tight.tryAcquire()).isNull();
+        assertAllFull();
+    }
+
+    @Test
+    void givesBackWhenALaterLimiterIsClosedWhileItWaits() {
+        Permit heldC = c.tryAcquire();
+        Future<Permit> f = all.acquire(NOW);
+        assertThat(log).containsExactly("c+", "a+", "b+");
+        c.semaphore.close();
+        assertThat(f.cause()).isInstanceOf(ClosedException.class);
+        assertThat(log).containsExactly("c+", "a+", "b+", "b-IGNORED", "a-IGNORED");
+        heldC.release();
+        assertThat(a.semaphore.availablePermits() + b.semaphore.availablePermits()).isEqualTo(2);
+    }
+
+    @Test
+    void cancellingTheWaitLeavesTheQueueAndGivesBack() {
+        Permit heldB = b.tryAcquire();
+        Future<Permit> f = all.acquire(NOW);
+        assertThat(f.cancel(false)).isTrue();
+        assertThat(b.semaphore.queueLength()).as("left b's queue at once").isZero();
+        assertThat(log).containsExactly("b+", "a+", "a-IGNORED");
+        assertThat(f.cancel(false)).isFalse();
+        heldB.release();
+        assertAllFull();
+        assertThat(all.statistics()).isEqualTo(new LimiterStatistics(1, 0, 1, 0));
+    }
+
+    @Test
+    void oneDeadlineBoundsTheWholeWait() throws Exception {
+        Permit heldA = a.tryAcquire();
+        Permit heldC = c.tryAcquire();
+        long start = System.nanoTime();
+        Future<Permit> f = all.acquire(loop, 300, TimeUnit.MILLISECONDS);
+        // a is free after 200 ms; c never: the composite must give up at ~300 ms, not 200 + 300.
+        loop.schedule(() -> {
+            heldA.release();
+        }, 200, TimeUnit.MILLISECONDS);
+        assertThat(f.await(5, TimeUnit.SECONDS)).isTrue();
+        long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        assertThat(f.cause()).isInstanceOf(WaitTimeoutException.class);
+        assertThat(ms).as("waited in all").isBetween(250L, 450L);
+        heldC.release();
+        assertThat(log).endsWith("a-IGNORED", "c-SUCCESS");
+        assertAllFull();
+    }
+
+    @Test
+    void aSpentDeadlineStillAdmitsWhatIsFreeAtOnce() throws Exception {
+        Future<Permit> f = all.acquire(loop, 0, TimeUnit.NANOSECONDS);
+        assertThat(f.await(5, TimeUnit.SECONDS)).isTrue();
+        assertThat(f.isSuccess()).isTrue();
+        f.getNow().close();
+        Permit heldB = b.tryAcquire();
+        Future<Permit> g = all.acquire(loop, 0, TimeUnit.NANOSECONDS);
+        assertThat(g.await(5, TimeUnit.SECONDS)).isTrue();
+        assertThat(g.cause()).isInstanceOf(WaitTimeoutException.class);
+        heldB.release();
+        assertAllFull();
+    }
+
+    @Test
+    void tryAcquireGivesBackOnTheFirstRefusal() {
+        Permit heldC = c.tryAcquire();
+        assertThat(all.tryAcquire()).isNull();
+        assertThat(log).containsExactly("c+", "a+", "b+", "b-IGNORED", "a-IGNORED");
+        heldC.release();
+        Permit p = all.tryAcquire();
+        assertThat(p).isNotNull();
+        p.close();
+        assertAllFull();
+    }
+
+    @Test
+    void compositesNest() {
+        AsyncLimiter nested = AsyncLimiter.all(AsyncLimiter.all(a, b), c);
+        Permit p = nested.tryAcquire();
+        p.releaseDropped();
+        assertThat(log).containsExactly("a+", "b+", "c+", "c-DROPPED", "b-DROPPED", "a-DROPPED");
+    }
+
+    @Test
+    void rejectsAnEmptyOrNullList() {
+        assertThatThrownBy(AsyncLimiter::all).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> AsyncLimiter.all(a, null)).isInstanceOf(NullPointerException.class)
+                .hasMessageContaining("limiters[1]");
+    }
+}

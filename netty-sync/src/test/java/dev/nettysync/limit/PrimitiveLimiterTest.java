@@ -1,0 +1,204 @@
+package dev.nettysync.limit;
+
+import dev.nettysync.AsyncBoundedSemaphore;
+import dev.nettysync.AsyncLock;
+import dev.nettysync.AsyncSemaphore;
+import dev.nettysync.ClosedException;
+import dev.nettysync.QueueFullException;
+import dev.nettysync.WaitTimeoutException;
+import io.netty.channel.DefaultEventLoop;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ImmediateEventExecutor;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** {@link AsyncLimiter#of(AsyncSemaphore)} and {@link AsyncLimiter#of(AsyncLock)}: the primitives as limiters. */
+class PrimitiveLimiterTest {
+    private static final EventExecutor NOW = ImmediateEventExecutor.INSTANCE;
+    private static DefaultEventLoop loop;
+
+    @BeforeAll
+    static void startLoop() {
+        loop = new DefaultEventLoop();
+    }
+
+    @AfterAll
+    static void stopLoop() {
+        loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+
+    @Test
+    void aPermitGivesBackExactlyOneSemaphorePermitHoweverOftenItIsReleased() {
+        AsyncSemaphore sem = new AsyncSemaphore(2);
+        AsyncLimiter limiter = AsyncLimiter.of(sem);
+
+        Permit p = limiter.tryAcquire();
+        assertThat(p).isNotNull();
+        assertThat(sem.availablePermits()).isEqualTo(1);
+        assertThat(limiter.statistics()).isEqualTo(new LimiterStatistics(2, 1, 1, 0));
+
+        assertThat(p.release()).isTrue();
+        assertThat(p.release()).isFalse();
+        assertThat(p.releaseDropped()).isFalse();
+        assertThat(p.releaseIgnored()).isFalse();
+        p.close();
+        assertThat(p.isReleased()).isTrue();
+        assertThat(sem.availablePermits()).as("a double release cannot inflate the limit").isEqualTo(2);
+        assertThat(limiter.statistics()).isEqualTo(new LimiterStatistics(2, 0, 2, 0));
+    }
+
+    @Test
+    void aSemaphoreAtItsMaximumIsUnlimited() {
+        AsyncLimiter limiter = AsyncLimiter.of(new AsyncSemaphore(Integer.MAX_VALUE));
+        Permit p = limiter.tryAcquire();
+        assertThat(limiter.statistics()).isEqualTo(
+                new LimiterStatistics(LimiterStatistics.UNLIMITED, 1, LimiterStatistics.UNLIMITED, 0));
+        assertThat(limiter.statistics().unlimited()).isTrue();
+        p.release();
+    }
+
+    @Test
+    void aBoundedSemaphoreNeverSeesTheSecondReleaseOfAPermit() {
+        AsyncBoundedSemaphore sem = new AsyncBoundedSemaphore(1);
+        Permit p = AsyncLimiter.of(sem).tryAcquire();
+        p.releaseDropped();
+        p.release();                                      // the raw API would throw here
+        assertThat(sem.availablePermits()).isEqualTo(1);
+        assertThatThrownBy(sem::release).as("the raw API is unchanged").isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void waitersAreGrantedInFifoOrderAndTheRawApiSharesThePermits() {
+        AsyncSemaphore sem = new AsyncSemaphore(1);
+        AsyncLimiter limiter = AsyncLimiter.of(sem);
+        assertThat(sem.tryAcquire()).as("raw acquire").isTrue();
+        assertThat(limiter.tryAcquire()).as("refused while the raw holder has it").isNull();
+
+        List<Integer> order = new ArrayList<>();
+        List<Future<Permit>> waits = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            int n = i;
+            Future<Permit> f = limiter.acquire(NOW);
+            f.addListener(x -> order.add(n));
+            waits.add(f);
+        }
+        assertThat(limiter.statistics().queued()).isEqualTo(3);
+        sem.release();                                    // raw release hands over to the head
+        assertThat(order).containsExactly(0);
+        waits.get(0).getNow().release();
+        waits.get(1).getNow().releaseIgnored();
+        assertThat(order).containsExactly(0, 1, 2);
+        assertThat(limiter.statistics()).isEqualTo(new LimiterStatistics(1, 1, 0, 0));
+        waits.get(2).getNow().close();
+        assertThat(sem.availablePermits()).isEqualTo(1);
+    }
+
+    @Test
+    void cancellingAQueuedWaitFreesItsSlotAtOnceAndHoldsNothing() {
+        AsyncSemaphore sem = new AsyncSemaphore(1, 1);
+        AsyncLimiter limiter = AsyncLimiter.of(sem);
+        Permit held = limiter.tryAcquire();
+        Future<Permit> queued = limiter.acquire(NOW);
+        assertThat(limiter.acquire(NOW).cause()).isInstanceOf(QueueFullException.class);
+
+        assertThat(queued.cancel(false)).isTrue();
+        assertThat(queued.isCancelled()).isTrue();
+        assertThat(sem.queueLength()).as("slot freed at once").isZero();
+        Future<Permit> next = limiter.acquire(NOW);
+        assertThat(next.isDone()).isFalse();
+
+        held.release();
+        assertThat(next.isSuccess()).isTrue();
+        assertThat(next.cancel(false)).as("a grant is final").isFalse();
+        next.getNow().release();
+        assertThat(sem.availablePermits()).isEqualTo(1);
+    }
+
+    @Test
+    void aCancelAfterTheSemaphoreGrantedReturnsFalseAndTheCallerGetsThePermit() throws Exception {
+        AsyncSemaphore sem = new AsyncSemaphore(1);
+        AsyncLimiter limiter = AsyncLimiter.of(sem);
+        Permit held = limiter.tryAcquire();
+        Future<Permit> wait = limiter.acquire(loop);
+        // Keep the loop busy so that the mapped future's completion (a listener on the loop)
+        // waits while the test stands between the grant and it. Spinning is not blocking.
+        java.util.concurrent.atomic.AtomicBoolean go = new java.util.concurrent.atomic.AtomicBoolean();
+        Future<?> busy = loop.submit(() -> {
+            while (!go.get()) {
+                // spin (BlockHound counts even Thread.onSpinWait as blocking)
+            }
+        });
+        try {
+            held.release();                               // the semaphore grants `wait` now
+            assertThat(wait.isDone()).as("completion still queued on the loop").isFalse();
+            assertThat(wait.cancel(false)).as("granted: the cancel loses").isFalse();
+        } finally {
+            go.set(true);                                 // never leave the loop spinning
+        }
+        busy.get(5, TimeUnit.SECONDS);
+        assertThat(wait.get(5, TimeUnit.SECONDS).isReleased()).isFalse();
+        assertThat(sem.availablePermits()).isZero();
+        wait.getNow().release();
+        assertThat(sem.availablePermits()).isEqualTo(1);
+    }
+
+    @Test
+    void timeoutsAndCloseFailWithThePrimitivesExceptionsAndHoldNothing() throws Exception {
+        AsyncSemaphore sem = new AsyncSemaphore(1);
+        AsyncLimiter limiter = AsyncLimiter.of(sem);
+        Permit held = limiter.tryAcquire();
+
+        Future<Permit> timed = limiter.acquire(loop, 20, TimeUnit.MILLISECONDS);
+        assertThat(timed.await(5, TimeUnit.SECONDS)).isTrue();
+        assertThat(timed.cause()).isInstanceOf(WaitTimeoutException.class);
+        assertThat(limiter.acquire(NOW, 0, TimeUnit.SECONDS).cause()).isInstanceOf(WaitTimeoutException.class);
+
+        Future<Permit> queued = limiter.acquire(NOW);
+        sem.close();
+        assertThat(queued.cause()).isInstanceOf(ClosedException.class);
+        assertThat(limiter.acquire(NOW).cause()).isInstanceOf(ClosedException.class);
+        assertThat(limiter.tryAcquire()).isNull();
+        held.release();
+        assertThat(sem.availablePermits()).isEqualTo(1);
+        assertThat(sem.queueLength()).isZero();
+    }
+
+    @Test
+    void aLockIsALimiterOfOne() {
+        AsyncLock lock = new AsyncLock();
+        AsyncLimiter limiter = AsyncLimiter.of(lock);
+        Permit p = limiter.tryAcquire();
+        assertThat(lock.isLocked()).isTrue();
+        Future<Permit> next = limiter.acquire(NOW);
+        assertThat(limiter.statistics()).isEqualTo(new LimiterStatistics(1, 1, 0, 1));
+
+        p.release();
+        p.release();                                      // a raw second unlock() would throw
+        assertThat(next.isSuccess()).isTrue();
+        assertThat(lock.isLocked()).isTrue();
+        next.getNow().releaseDropped();
+        assertThat(lock.isLocked()).isFalse();
+        assertThat(limiter.statistics()).isEqualTo(new LimiterStatistics(1, 0, 1, 0));
+    }
+
+    @Test
+    void withPermitEndsThePermitWhenTheActionsFutureCompletes() {
+        AsyncSemaphore sem = new AsyncSemaphore(1);
+        AsyncLimiter limiter = AsyncLimiter.of(sem);
+        io.netty.util.concurrent.Promise<String> work = NOW.newPromise();
+        Future<String> result = limiter.withPermit(NOW, () -> work);
+        assertThat(sem.availablePermits()).isZero();
+        work.setSuccess("done");
+        assertThat(result.getNow()).isEqualTo("done");
+        assertThat(sem.availablePermits()).isEqualTo(1);
+    }
+}
