@@ -4,6 +4,7 @@ import dev.nettysync.ClosedException;
 import dev.nettysync.QueueFullException;
 import dev.nettysync.WaitTimeoutException;
 import dev.nettysync.limit.AsyncLimiter;
+import dev.nettysync.limit.RateLimitedException;
 import dev.nettysync.limit.LimiterStatistics;
 import dev.nettysync.limit.Permit;
 import io.micrometer.core.instrument.Counter;
@@ -36,8 +37,7 @@ import java.util.concurrent.TimeUnit;
  *   <tr><td>{@value #REFUSED}</td><td>counter, tag {@code reason}</td><td>acquires that ended
  *       without a permit: {@code queue_full} ({@link QueueFullException}), {@code timeout}
  *       ({@link WaitTimeoutException}), {@code closed} ({@link ClosedException}), {@code rate}
- *       (a rate limiter's refusal: an exception whose class, or a superclass, is named
- *       {@code RateLimitedException}), {@code cancelled} (the caller cancelled the wait, e.g. its
+ *       (a rate limiter's refusal: {@link RateLimitedException}), {@code cancelled} (the caller cancelled the wait, e.g. its
  *       channel closed), {@code unavailable} ({@code tryAcquire} returned {@code null}),
  *       {@code other} (anything else)</td></tr>
  * </table>
@@ -64,7 +64,7 @@ public final class MeteredLimiter implements AsyncLimiter, MeterBinder {
         TIMEOUT,
         /** {@link ClosedException}. */
         CLOSED,
-        /** A rate limiter's refusal ({@code RateLimitedException}). */
+        /** A rate limiter's refusal ({@link RateLimitedException}). */
         RATE,
         /** The caller cancelled the wait. */
         CANCELLED,
@@ -92,10 +92,8 @@ public final class MeteredLimiter implements AsyncLimiter, MeterBinder {
             if (cause instanceof ClosedException) {
                 return CLOSED;
             }
-            for (Class<?> c = cause.getClass(); c != null; c = c.getSuperclass()) {
-                if (c.getSimpleName().equals("RateLimitedException")) {
-                    return RATE;
-                }
+            if (cause instanceof RateLimitedException) {
+                return RATE;
             }
             return OTHER;
         }

@@ -144,9 +144,14 @@ public interface AsyncLimiter {
     Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit);
 
     /**
-     * Admits at once or not at all.
+     * Admits at once or not at all, from local state, without queueing.
+     *
+     * <p>A limiter whose state lives elsewhere (a Redis semaphore) cannot answer without a round
+     * trip and throws {@link UnsupportedOperationException}; {@code acquire(executor, 0, unit)}
+     * is the "now or never" question every limiter answers, asynchronously.
      *
      * @return a permit the caller must end exactly once, or {@code null} if refused
+     * @throws UnsupportedOperationException if the limiter cannot decide without I/O
      */
     Permit tryAcquire();
 
