@@ -1,7 +1,7 @@
 package dev.nettysync;
 
-import dev.nettysync.internal.PlainWaiter;
-import dev.nettysync.internal.WaiterList;
+import dev.nettysync.internal.WaitQueue;
+import dev.nettysync.internal.Waiter;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 
@@ -69,7 +69,7 @@ public final class AsyncBarrier {
 
     private final int parties;
     private final Runnable action;                                      // may be null
-    private final WaiterList<PlainWaiter<Integer>> queue = new WaiterList<>(); // its monitor is the lock
+    private final WaitQueue<Party> queue = new WaitQueue<>(this, null);   // its monitor is the lock
     private volatile boolean broken;                                    // written under the monitor
     private boolean tripping;          // guarded by the monitor: a trip (action, completions) is under way
 
@@ -108,8 +108,7 @@ public final class AsyncBarrier {
 
     /** As {@link #await(EventExecutor)}; after {@code timeout} the party leaves with a {@link WaitTimeoutException}. */
     public Future<Integer> await(EventExecutor executor, long timeout, TimeUnit unit) {
-        Objects.requireNonNull(unit, "unit");
-        return await0(Objects.requireNonNull(executor, "executor"), Math.max(0, unit.toNanos(timeout)));
+        return await0(Objects.requireNonNull(executor, "executor"), WaitQueue.toNanos(timeout, unit));
     }
 
     /** The number of parties needed to trip the barrier. */
@@ -146,8 +145,8 @@ public final class AsyncBarrier {
     // ---------------------------------------------------------------- implementation
 
     private Future<Integer> await0(EventExecutor executor, long timeoutNanos) {
-        PlainWaiter<Integer> cycle;
-        PlainWaiter<Integer> w;
+        Party cycle;
+        Party w;
         synchronized (queue) {
             if (broken) {
                 return executor.newFailedFuture(new BrokenBarrierException(this + " is broken"));
@@ -160,8 +159,8 @@ public final class AsyncBarrier {
                     return executor.newFailedFuture(new WaitTimeoutException(
                             "no wait allowed and " + this + " is not complete"));
                 }
-                w = new PlainWaiter<>(executor, queue, this);
-                queue.addLast(w);
+                w = new Party(executor, queue);
+                queue.enqueue(w);
                 cycle = null;
             } else {
                 w = null;                              // this arrival trips the barrier
@@ -170,10 +169,7 @@ public final class AsyncBarrier {
             }
         }
         if (w != null) {
-            if (timeoutNanos > 0) {
-                w.startTimer(timeoutNanos);
-            }
-            return w;
+            return queue.armTimer(w, timeoutNanos);
         }
         Throwable failure = trip(cycle);
         tripQueuedCycles();
@@ -182,9 +178,10 @@ public final class AsyncBarrier {
                 : executor.newFailedFuture(brokenBy(failure));
     }
 
-    /** Claims and unlinks the first {@code n} waiters, chained in queue order. Caller holds the monitor. */
-    private PlainWaiter<Integer> takeCycleLocked(int n) {
-        return queue.pollChain(n, true);
+    /** Grants the first {@code n} waiters (claimed: late cancels lose), chained in queue order. Monitor. */
+    private Party takeCycleLocked(int n) {
+        queue.grant(n);
+        return queue.takeChain();
     }
 
     /**
@@ -193,7 +190,7 @@ public final class AsyncBarrier {
      *
      * @return what the action threw, or {@code null}
      */
-    private Throwable trip(PlainWaiter<Integer> cycle) {
+    private Throwable trip(Party cycle) {
         Throwable failure = null;
         if (action != null) {
             try {
@@ -202,7 +199,11 @@ public final class AsyncBarrier {
                 failure = t;
             }
         }
-        completeChain(cycle, failure == null ? null : brokenBy(failure));
+        if (failure == null) {
+            queue.completeGranted(cycle);               // indexes 0, 1, ... in arrival order
+        } else {
+            WaitQueue.failAll(cycle, brokenBy(failure));
+        }
         if (failure != null) {
             failAll(true, "broken by its action");
         }
@@ -216,7 +217,7 @@ public final class AsyncBarrier {
      */
     private void tripQueuedCycles() {
         for (;;) {
-            PlainWaiter<Integer> cycle;
+            Party cycle;
             synchronized (queue) {
                 if (broken || queue.size() < parties) {
                     tripping = false;
@@ -234,27 +235,44 @@ public final class AsyncBarrier {
         return e;
     }
 
-    /** Completes a chain of claimed waiters: with indexes 0, 1, ... or with {@code failure}. */
-    private static void completeChain(PlainWaiter<Integer> w, Throwable failure) {
-        for (int index = 0; w != null; index++) {
-            PlainWaiter<Integer> next = w.detachNext();
-            if (failure == null) {
-                w.completeGranted(index);
-            } else {
-                w.completeFailed(failure);
-            }
-            w = next;
+    private void failAll(boolean breakIt, String why) {
+        Party first;
+        synchronized (queue) {
+            broken = breakIt;
+            queue.takeOut(Integer.MAX_VALUE);
+            first = queue.takeChain();
+        }
+        if (first != null) {
+            WaitQueue.failAll(first, new BrokenBarrierException(this + " was " + why));
         }
     }
 
-    private void failAll(boolean breakIt, String why) {
-        PlainWaiter<Integer> first;
+    /**
+     * For tests: the broken invariant, or {@code null}. Exact (under the monitor): a broken
+     * barrier has no waiters (breaking fails them, and awaits fail at once while broken); unless
+     * a trip is under way, fewer than {@code parties} wait (a full cycle trips at once).
+     */
+    String brokenInvariant() {
         synchronized (queue) {
-            broken = breakIt;
-            first = queue.pollChain(Integer.MAX_VALUE, false);
+            if (broken && !queue.isEmpty()) {
+                return "broken, yet " + queue.size() + " waiter(s) queued";
+            }
+            if (!tripping && queue.size() >= parties) {
+                return queue.size() + " waiting for " + parties + " parties and no trip under way";
+            }
+            return null;
         }
-        if (first != null) {
-            completeChain(first, new BrokenBarrierException(this + " was " + why));
+    }
+
+    /** A waiting party; granted with its arrival index within the cycle. */
+    private static final class Party extends Waiter<Integer> {
+        Party(EventExecutor executor, WaitQueue<Party> queue) {
+            super(executor, queue);
+        }
+
+        @Override
+        protected Integer grantedValue(int index) {
+            return index;
         }
     }
 }

@@ -1,7 +1,7 @@
 package dev.nettysync;
 
+import dev.nettysync.internal.WaitQueue;
 import dev.nettysync.internal.Waiter;
-import dev.nettysync.internal.WaiterList;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 
@@ -76,28 +76,40 @@ public final class AsyncCondition {
     /*
      * Implementation notes
      *
-     * A wait is one ConditionWaiter (the returned future), which moves through:
+     * A wait is one ConditionWaiter (the returned future) with one explicit state, guarded by
+     * `queue`'s monitor (Netty ST_* style):
      *
-     *   QUEUED ──signal──▶ SIGNALLED ──lock acquired──▶ predicate? ──false──▶ QUEUED (unlock again)
-     *     │                    │                            │ true / no predicate / ended
-     *     │ cancel/timeout     │ cancel/timeout: the        ▼
-     *     ▼                    │ signal passes on       FINISHING ──▶ completed, lock held
-     *   RELOCKING ◀────────────┘ (end recorded)
-     *     └──lock acquired──▶ FINISHING with the recorded end (cancelled / timed out)
+     *              awaitUntil                     await
+     *   ST_HOLDING ─────────┐            ┌──────── (lock released)
+     *   (predicate, lock    │ false      ▼
+     *    held, no signal)   └────▶ ST_QUEUED ──signal──▶ ST_SIGNALLED ──lock back──▶ ST_WOKEN
+     *        │ true/threw           ▲   │                     │                      │ predicate
+     *        │                      │   │ cancel/timeout:     │ cancel/timeout:      │ false: ──▶ ST_QUEUED
+     *        │                      │   │ leave, relock       │ pass the signal on   │ true/threw/plain:
+     *        ▼                      │   ▼                     ▼                      ▼
+     *     ST_DONE ◀──lock back── ST_ENDING ◀──────────────────┴── cancel/timeout ── ST_WOKEN
+     *   (completed, lock held)   (end recorded, holds no signal; a cancel in ST_HOLDING also lands here)
      *
-     * `signalled`, `end` and `finishing` are guarded by `queue`'s monitor; the transitions that
-     * touch the queue happen under it. Re-locking and completion happen outside it, and the
-     * predicate runs outside it too (it is user code), after which `end` is read again so a
-     * cancel that arrived meanwhile is not lost; the signal it consumed is then passed on, as
-     * requestEnd() does for a waiter still SIGNALLED. A plain await's timer is cancelled by the
-     * signal; if the signal came before the timer was published, startTimer() cancels it
-     * (see ConditionWaiter.timeoutNoLongerApplies).
+     * Every transition happens under the monitor; re-locking, the predicate (user code) and
+     * completion happen outside it. A signal is held by a waiter only in ST_SIGNALLED and
+     * ST_WOKEN; a cancel or timeout accepted there passes it on to the next queued waiter at
+     * once (requestEnd), so no signal is lost (CPython gh-112202), and the waiter then finishes
+     * with its end once it holds the lock. ST_ENDING and ST_DONE refuse further ends. A plain
+     * await's timer is cancelled by the signal; if the signal came before the timer was
+     * published, startTimer() cancels it (see ConditionWaiter.timeoutNoLongerApplies).
      */
 
     private static final Object CANCELLED = new Object();
 
+    private static final int ST_HOLDING = 0;    // lock held, no signal consumed: awaitUntil's first look
+    private static final int ST_QUEUED = 1;     // in the queue, lock released, waiting for a signal
+    private static final int ST_SIGNALLED = 2;  // taken out by a signal, re-acquiring the lock
+    private static final int ST_WOKEN = 3;      // lock held again after a signal, predicate running
+    private static final int ST_ENDING = 4;     // a cancel or timeout accepted (in `end`); re-acquiring or evaluating
+    private static final int ST_DONE = 5;       // outcome decided; completed or about to be, lock held
+
     private final AsyncLock lock;
-    private final WaiterList<ConditionWaiter> queue = new WaiterList<>(); // its monitor guards waiters' state
+    private final WaitQueue<ConditionWaiter> queue = new WaitQueue<>(this, null); // its monitor guards waiters' state
 
     /** A condition with a lock of its own ({@link #lock()}). */
     public AsyncCondition() {
@@ -126,7 +138,7 @@ public final class AsyncCondition {
 
     /** As {@link #await(EventExecutor)}, ending with a {@link WaitTimeoutException} (lock held). */
     public Future<Void> await(EventExecutor executor, long timeout, TimeUnit unit) {
-        return await0(executor, null, toNanos(timeout, unit));
+        return await0(executor, null, WaitQueue.toNanos(timeout, unit));
     }
 
     /**
@@ -143,7 +155,7 @@ public final class AsyncCondition {
 
     /** As {@link #awaitUntil(EventExecutor, BooleanSupplier)}, with an overall timeout. */
     public Future<Void> awaitUntil(EventExecutor executor, BooleanSupplier predicate, long timeout, TimeUnit unit) {
-        return await0(executor, Objects.requireNonNull(predicate, "predicate"), toNanos(timeout, unit));
+        return await0(executor, Objects.requireNonNull(predicate, "predicate"), WaitQueue.toNanos(timeout, unit));
     }
 
     /** Wakes the longest-waiting waiter, if any. @throws IllegalStateException if the lock is not held */
@@ -180,11 +192,29 @@ public final class AsyncCondition {
                 + "{waiters=" + queue.size() + ", " + lock + '}';
     }
 
-    // ---------------------------------------------------------------- implementation
-
-    private static long toNanos(long timeout, TimeUnit unit) {
-        return Math.max(0, Objects.requireNonNull(unit, "unit").toNanos(timeout));
+    /**
+     * For tests: the broken invariant, or {@code null}. Exact (under the monitor): the lock's
+     * own, and every queued waiter is in ST_QUEUED and not completed.
+     */
+    String brokenInvariant() {
+        String lockBroken = lock.brokenInvariant();
+        if (lockBroken != null) {
+            return "its lock: " + lockBroken;
+        }
+        synchronized (queue) {
+            for (ConditionWaiter w = queue.peekFirst(); w != null; w = queue.nextOf(w)) {
+                if (w.state != ST_QUEUED) {
+                    return "a queued waiter in state " + w.state;
+                }
+                if (w.isDone()) {
+                    return "a queued waiter is already completed: " + w;
+                }
+            }
+            return null;
+        }
     }
+
+    // ---------------------------------------------------------------- implementation
 
     private void requireLocked(String method) {
         if (!lock.isLocked()) {
@@ -198,7 +228,8 @@ public final class AsyncCondition {
         ConditionWaiter w = new ConditionWaiter(executor, this, predicate);
         if (predicate == null) {
             synchronized (queue) {
-                queue.addLast(w);
+                w.state = ST_QUEUED;
+                queue.enqueue(w);
             }
             unlockForWait(w);
         } else if (executor.inEventLoop()) {
@@ -206,8 +237,8 @@ public final class AsyncCondition {
         } else {
             executor.execute(() -> afterLockHeld(w));
         }
-        if (timeoutNanos >= 0 && !w.isDone()) {
-            w.startTimer(timeoutNanos);
+        if (!w.isDone()) {
+            queue.armTimer(w, timeoutNanos);
         }
         return w;
     }
@@ -218,7 +249,11 @@ public final class AsyncCondition {
             lock.unlock();
         } catch (IllegalStateException notLocked) {  // someone unlocked behind our back
             synchronized (queue) {
-                queue.remove(w);
+                if (queue.contains(w)) {
+                    queue.takeOut(w);
+                    queue.takeChain();
+                }
+                w.state = ST_DONE;
             }
             w.completeFailed(notLocked);
             throw notLocked;
@@ -227,18 +262,32 @@ public final class AsyncCondition {
 
     private void signal0(int n, String method) {
         requireLocked(method);
-        ConditionWaiter first;
+        ConditionWaiter signalled;
         synchronized (queue) {
-            first = queue.pollChain(n, false);
-            for (ConditionWaiter w = first; w != null; w = (ConditionWaiter) w.nextGranted) {
-                w.signalled = true;
+            queue.takeOut(n);
+            signalled = queue.takeChain();
+            for (ConditionWaiter w = signalled; w != null; w = w.nextInChain()) {
+                w.state = ST_SIGNALLED;
             }
         }
-        for (ConditionWaiter w = first; w != null; ) {
-            ConditionWaiter next = w.detachNext();
+        for (ConditionWaiter w = signalled; w != null; ) {
+            ConditionWaiter next = WaitQueue.detachNext(w);
             wake(w);
             w = next;
         }
+    }
+
+    /**
+     * Passes a signal that a cancelled or timed-out waiter will not act on to the next queued
+     * waiter. Monitor. Returns that waiter, to {@link #wake} after dropping the monitor, or null.
+     */
+    private ConditionWaiter passSignalOnLocked() {
+        queue.takeOut(1);
+        ConditionWaiter next = queue.takeChain();
+        if (next != null) {
+            next.state = ST_SIGNALLED;
+        }
+        return next;
     }
 
     /** A signalled waiter: a plain await's timeout no longer applies; go and get the lock. */
@@ -257,7 +306,7 @@ public final class AsyncCondition {
                 // An owed relock is refused by neither close() nor maxPending and is never
                 // cancelled, so this is unreachable; if it ever happened, fail rather than hang.
                 synchronized (queue) {
-                    w.finishing = true;
+                    w.state = ST_DONE;
                 }
                 w.completeFailed(f.cause());
             }
@@ -266,43 +315,33 @@ public final class AsyncCondition {
 
     /** On w's executor, with the lock held for w: finish, or evaluate the predicate and wait again. */
     private void afterLockHeld(ConditionWaiter w) {
-        Object end;
-        boolean woken;                                // this round consumes a signal
+        boolean evaluate;
         synchronized (queue) {
-            woken = w.signalled;                      // false if an end already passed it on
-            w.signalled = false;
-            end = w.end;
+            if (w.state == ST_SIGNALLED) {
+                w.state = ST_WOKEN;
+            }
+            evaluate = w.state != ST_ENDING;          // ST_HOLDING or ST_WOKEN
         }
         boolean satisfied = w.predicate == null;
         Throwable predicateFailure = null;
-        if (end == null && !satisfied) {
+        if (evaluate && !satisfied) {
             try {
                 satisfied = w.predicate.getAsBoolean();
             } catch (Throwable t) {
                 predicateFailure = t;
             }
         }
+        Object end;
         boolean waitAgain;
-        ConditionWaiter passTo = null;
         synchronized (queue) {
-            end = w.end;                              // a cancel or timeout may have come meanwhile
+            end = w.state == ST_ENDING ? w.end : null;  // a cancel or timeout may have come meanwhile
             waitAgain = end == null && predicateFailure == null && !satisfied;
             if (waitAgain) {
-                queue.addLast(w);
+                w.state = ST_QUEUED;
+                queue.enqueue(w);
             } else {
-                w.finishing = true;
-                if (end != null && woken) {
-                    // The end came after this waiter had taken the signal (requestEnd saw it no
-                    // longer signalled): it will not act on it, so pass it on as requestEnd would.
-                    passTo = queue.pollFirst();
-                    if (passTo != null) {
-                        passTo.signalled = true;
-                    }
-                }
+                w.state = ST_DONE;
             }
-        }
-        if (passTo != null) {
-            wake(passTo);
         }
         if (waitAgain) {
             unlockForWait(w);
@@ -319,7 +358,7 @@ public final class AsyncCondition {
 
     /**
      * Cancel or timeout ({@code reason}: CANCELLED or the exception): records the end; a queued
-     * waiter leaves and re-acquires the lock, a signalled one passes its signal on.
+     * waiter leaves and re-acquires the lock, one holding a signal passes it on.
      *
      * @return whether the request was accepted (the wait had not ended yet)
      */
@@ -327,20 +366,26 @@ public final class AsyncCondition {
         ConditionWaiter passTo = null;
         boolean relock = false;
         synchronized (queue) {
-            if (w.finishing || w.end != null) {
-                return false;
+            switch (w.state) {
+                case ST_QUEUED:
+                    queue.takeOut(w);
+                    queue.takeChain();
+                    relock = true;
+                    break;
+                case ST_SIGNALLED:
+                case ST_WOKEN:
+                    passTo = passSignalOnLocked();
+                    break;
+                case ST_HOLDING:
+                    break;                          // afterLockHeld() applies the end
+                case ST_ENDING:
+                case ST_DONE:
+                    return false;
+                default:
+                    throw new IllegalStateException("unknown state " + w.state);
             }
+            w.state = ST_ENDING;
             w.end = reason;
-            if (queue.remove(w)) {
-                relock = true;
-            } else if (w.signalled) {
-                w.signalled = false;
-                passTo = queue.pollFirst();
-                if (passTo != null) {
-                    passTo.signalled = true;
-                }
-            }
-            // otherwise it is re-acquiring or evaluating: afterLockHeld() applies the end
         }
         if (passTo != null) {
             wake(passTo);
@@ -354,12 +399,11 @@ public final class AsyncCondition {
     private static final class ConditionWaiter extends Waiter<Void> {
         private final AsyncCondition owner;
         final BooleanSupplier predicate;   // null for a plain await
-        boolean signalled;                 // guarded by owner.queue: unlinked by a signal, lock not yet back
-        Object end;                        // guarded by owner.queue: null, CANCELLED or the failure to report
-        boolean finishing;                 // guarded by owner.queue: the outcome is decided
+        int state = ST_HOLDING;            // guarded by owner.queue (ST_* above)
+        Object end;                        // guarded by owner.queue: CANCELLED or the failure, set with ST_ENDING
 
         ConditionWaiter(EventExecutor executor, AsyncCondition owner, BooleanSupplier predicate) {
-            super(executor);
+            super(executor, owner.queue);
             this.owner = owner;
             this.predicate = predicate;
         }
@@ -374,27 +418,25 @@ public final class AsyncCondition {
             owner.requestEnd(this, cause);
         }
 
-        @Override
-        protected boolean abandon(boolean claim) {    // unused: cancel() and end() are overridden
-            return owner.requestEnd(this, CANCELLED);
-        }
-
         /**
          * A plain wait's timeout stops mattering once it is signalled, which can happen before
          * its timer is published (the unlock in await0 can hand the lock to a task that signals
-         * at once, or another thread signals): then wake() found no timer to cancel.
+         * at once, or another thread signals): then wake() found no timer to cancel. An
+         * awaitUntil's timeout bounds the whole wait, until it ends.
          */
         @Override
         protected boolean timeoutNoLongerApplies() {
             if (super.timeoutNoLongerApplies()) {
                 return true;
             }
-            if (predicate != null) {
-                return false;                  // awaitUntil: the timeout bounds the whole wait
-            }
             synchronized (owner.queue) {
-                return !isIn(owner.queue);
+                return predicate == null ? state != ST_QUEUED : state >= ST_ENDING;
             }
+        }
+
+        /** The next waiter of a chain taken out of the queue (before it is detached). Monitor. */
+        ConditionWaiter nextInChain() {
+            return WaitQueue.peekNext(this);
         }
 
         EventExecutor waiterExecutor() {

@@ -1,8 +1,8 @@
 package dev.nettysync;
 
-import dev.nettysync.internal.PlainWaiter;
 import dev.nettysync.internal.SucceededFutures;
-import dev.nettysync.internal.WaiterList;
+import dev.nettysync.internal.WaitQueue;
+import dev.nettysync.internal.Waiter;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 
@@ -49,8 +49,8 @@ public final class AsyncEvent {
      * without the monitor; it is written only under the monitor, so a waiter enqueued under the
      * monitor after reading `set == false` is certain to be drained by the next set().
      */
-    private volatile boolean set;                           // written under waiters' monitor
-    private final WaiterList<PlainWaiter<Void>> waiters = new WaiterList<>(); // its monitor is the lock
+    private volatile boolean set;                                  // written under waiters' monitor
+    private final WaitQueue<Waiter<Void>> waiters = new WaitQueue<>(this, null); // its monitor is the lock
 
     /** Creates an event that is not set. */
     public AsyncEvent() {
@@ -66,19 +66,16 @@ public final class AsyncEvent {
      * complete at once. Setting a set event does nothing.
      */
     public void set() {
-        PlainWaiter<Void> first;
+        Waiter<Void> woken;
         synchronized (waiters) {
             if (set) {
                 return;
             }
             set = true;
-            first = waiters.pollChain(Integer.MAX_VALUE, true);
+            waiters.grant(Integer.MAX_VALUE);
+            woken = waiters.takeChain();
         }
-        for (PlainWaiter<Void> w = first; w != null; ) {
-            PlainWaiter<Void> next = w.detachNext();
-            w.completeGranted(null);
-            w = next;
-        }
+        waiters.completeGranted(woken);
     }
 
     /** Clears the event: later waits queue until the next {@link #set()}. */
@@ -103,15 +100,14 @@ public final class AsyncEvent {
      * is not set within {@code timeout} (timed on {@code executor}).
      */
     public Future<Void> await(EventExecutor executor, long timeout, TimeUnit unit) {
-        Objects.requireNonNull(unit, "unit");
-        return await0(Objects.requireNonNull(executor, "executor"), Math.max(0, unit.toNanos(timeout)));
+        return await0(Objects.requireNonNull(executor, "executor"), WaitQueue.toNanos(timeout, unit));
     }
 
     private Future<Void> await0(EventExecutor executor, long timeoutNanos) {
         if (set) {
             return SucceededFutures.of(executor);
         }
-        PlainWaiter<Void> w;
+        Waiter<Void> w;
         synchronized (waiters) {
             if (set) {
                 return SucceededFutures.of(executor);
@@ -119,18 +115,28 @@ public final class AsyncEvent {
             if (timeoutNanos == 0) {
                 return executor.newFailedFuture(new WaitTimeoutException("no wait allowed and " + this + " is not set"));
             }
-            w = new PlainWaiter<>(executor, waiters, this);
-            waiters.addLast(w);
+            w = new Waiter<>(executor, waiters);
+            waiters.enqueue(w);
         }
-        if (timeoutNanos > 0) {
-            w.startTimer(timeoutNanos);
-        }
-        return w;
+        return waiters.armTimer(w, timeoutNanos);
     }
 
     /** The number of waiters queued now. */
     public int queueLength() {
         return waiters.size();
+    }
+
+    /**
+     * For tests: the broken invariant, or {@code null}. Exact (under the monitor): a set event
+     * has no waiters (set() takes them all, and nobody queues while it is set).
+     */
+    String brokenInvariant() {
+        synchronized (waiters) {
+            if (set && !waiters.isEmpty()) {
+                return "set, yet " + waiters.size() + " waiter(s) queued";
+            }
+            return null;
+        }
     }
 
     @Override

@@ -166,6 +166,11 @@ public final class AsyncLock {
         permit.close();
     }
 
+    /** For tests: the first broken invariant of the underlying one-permit semaphore, or {@code null}. */
+    String brokenInvariant() {
+        return permit.brokenInvariant();
+    }
+
     @Override
     public String toString() {
         return "AsyncLock@" + Integer.toHexString(System.identityHashCode(this))

@@ -1,8 +1,8 @@
 package dev.nettysync;
 
 import dev.nettysync.internal.SucceededFutures;
+import dev.nettysync.internal.WaitQueue;
 import dev.nettysync.internal.Waiter;
-import dev.nettysync.internal.WaiterList;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
@@ -142,13 +142,17 @@ public class AsyncSemaphore {
      *       tryAcquire and the fast path, and permits granted to waiters (claimed under the
      *       monitor), whether or not their futures have completed yet.
      *
-     * Wake-up. A release adds its permits and, while the head waiter can be served, unlinks it,
-     * subtracts its permits and chains it onto a local "granted" list, all under the monitor.
-     * After dropping the monitor it completes the granted waiters in FIFO order. Completion can
-     * run listeners inline (same executor, Netty's DefaultPromise bounds that recursion at
-     * MAX_LISTENER_STACK_DEPTH and then hops through execute()), and a listener may call back
-     * into the semaphore; nothing is held then, so that is safe.
-     *
+     * Wake-up. The waiters stand in a WaitQueue (dev.nettysync.internal), whose monitor is this
+     * semaphore's lock; the semaphore keeps only the decision of whom to serve (addAndServeLocked:
+     * grant the head while the available permits cover it, then make QUEUED match the queue).
+     * A release adds its permits and serves, under the monitor; the queue collects the granted
+     * waiters into a chain and completes them in FIFO order after the monitor is dropped.
+     * Completion can run listeners inline (same executor, Netty's DefaultPromise bounds that
+     * recursion at MAX_LISTENER_STACK_DEPTH and then hops through execute()), and a listener may
+     * call back into the semaphore; nothing is held then, so that is safe. The queue calls
+     * it again after a cancel or timeout (a multi-permit head that left may leave its
+     * reserved permits to the next ones).
+
      * Cancellation race. Leaving the queue happens once, under the monitor: either a granter
      * claims the waiter (setUncancellable: from then on cancel() returns false) and unlinks it,
      * or cancel()/the timer unlinks it first (then nothing is held). So the grant is
@@ -179,7 +183,7 @@ public class AsyncSemaphore {
 
     @SuppressWarnings("unused") // accessed through STATE
     private volatile long state;                 // see the notes: CAS while no flag, else monitor
-    private final WaiterList<PermitWaiter> queue = new WaiterList<>(); // its monitor is the lock
+    private final WaitQueue<PermitWaiter> queue = new WaitQueue<>(this, new Serving()); // its monitor is the lock
     private final boolean bounded;               // maxPermits is a bound that reducePermits lowers
     private volatile int maxPermits;             // bound on available permits (bounded semaphore);
                                                  // written only by reducePermits, under the monitor, with RESIZING set
@@ -268,8 +272,7 @@ public class AsyncSemaphore {
 
     /** As {@link #acquire(EventExecutor, long, TimeUnit)}, for {@code permits} permits at once. */
     public Future<Void> acquire(EventExecutor executor, int permits, long timeout, TimeUnit unit) {
-        Objects.requireNonNull(unit, "unit");
-        return acquire0(checkExecutor(executor), checkPermits(permits), Math.max(0, unit.toNanos(timeout)), false);
+        return acquire0(checkExecutor(executor), checkPermits(permits), WaitQueue.toNanos(timeout, unit), false);
     }
 
     /**
@@ -386,13 +389,10 @@ public class AsyncSemaphore {
                     break;
                 }
             }
-            w = new PermitWaiter(executor, n, owed, this);
-            queue.addLast(w);
+            w = new PermitWaiter(executor, queue, n, owed);
+            queue.enqueue(w);
         }
-        if (timeoutNanos > 0) {
-            w.startTimer(timeoutNanos);
-        }
-        return w;
+        return queue.armTimer(w, timeoutNanos);
     }
 
     private boolean tryAcquire0(int n) {
@@ -456,93 +456,63 @@ public class AsyncSemaphore {
     private void releaseSlow(int n) {
         PermitWaiter granted;
         synchronized (queue) {
-            granted = addAndGrantLocked(n);
+            addAndServeLocked(n);
+            granted = queue.takeChain();
         }
-        completeAll(granted);
+        queue.completeGranted(granted);
     }
 
     /**
-     * Adds {@code n} permits (0 after a waiter left) and unlinks every waiter that can now be
-     * served, in FIFO order. Caller holds the monitor. Returns the chain of granted waiters,
-     * which the caller must hand to {@link #completeAll} after dropping the monitor.
+     * The decision of whom to serve: adds {@code n} permits (0 after a waiter left) and grants
+     * the head waiters in FIFO order while the available permits cover the head's request, then
+     * makes QUEUED match the queue (I1, I2). One write of the word, so a racy reader never sees
+     * the added permits before the grants take them (Lincheck caught an add-then-serve split:
+     * availablePermits() read 1 during a release that handed its permit straight to a waiter).
+     * Throws the over-release, changing nothing. Monitor.
      */
-    private PermitWaiter addAndGrantLocked(int n) {
+    private void addAndServeLocked(int n) {
         long s = state;
         if ((s & FLAGS) == 0) {
-            // Nobody queued, so nothing to grant; fast paths may race on the count.
+            // Nobody queued (I1), so nothing to grant; fast paths may race on the count.
             for (;;) {
                 if ((long) available(s) + n > maxPermits) {
                     throw overRelease(n, available(s));
                 }
-                if (STATE.compareAndSet(this, s, s + permits(n))) {
-                    return null;
+                if (n == 0 || STATE.compareAndSet(this, s, s + permits(n))) {
+                    return;
                 }
                 s = state;
             }
         }
         // A flag is set: only monitor holders write the word now.
-        int available = available(s);
-        if ((long) available + n > maxPermits) {
-            throw overRelease(n, available);
+        if ((long) available(s) + n > maxPermits) {
+            throw overRelease(n, available(s));
         }
-        available += n;
-        PermitWaiter first = null;
-        PermitWaiter last = null;
+        int available = available(s) + n;
         PermitWaiter head;
         while ((head = queue.peekFirst()) != null && head.permits <= available) {
-            queue.pollFirst();
-            if (!head.claim()) {
-                continue;                   // completed behind our back: it gets nothing
+            if (queue.grantFirst()) {
+                available -= head.permits;
             }
-            available -= head.permits;
-            if (last == null) {
-                first = head;
-            } else {
-                last.nextGranted = head;
-            }
-            last = head;
         }
         state = ((long) available << COUNT_SHIFT) | (s & EPOCH_MASK) | (queue.isEmpty() ? 0 : QUEUED) | (s & CLOSED);
-        return first;
     }
 
-    /**
-     * Completes granted waiters outside the monitor. A grant is final (the waiter was claimed),
-     * so completion fails only if someone completed the promise behind our back; its permits
-     * are then given back, in a loop rather than by recursion.
-     */
-    private void completeAll(PermitWaiter granted) {
-        while (granted != null) {
-            int refused = 0;
-            for (PermitWaiter w = granted; w != null; ) {
-                PermitWaiter next = w.detachNext();
-                if (!w.completeGranted(null)) {
-                    refused += w.permits;
-                }
-                w = next;
-            }
-            if (refused == 0) {
-                return;
-            }
-            synchronized (queue) {
-                granted = addAndGrantLocked(refused);
-            }
-        }
-    }
+    /** The semaphore's side of the wait queue: after a waiter left, or refused its grant. */
+    private final class Serving implements WaitQueue.Policy<PermitWaiter> {
+        private int takenBack;            // guarded by the monitor: permits of refused grants, added by the next serve
 
-    /** Cancel or timeout of {@code w}: takes it out of the queue if it is still there. */
-    private boolean abandon(PermitWaiter w, boolean claim) {
-        PermitWaiter granted;
-        synchronized (queue) {
-            if (!queue.remove(w, claim)) {
-                return false;
-            }
-            // If w was the head, the new head may be servable with the permits reserved so far;
-            // if the queue is now empty, QUEUED must go (I1, I2).
-            granted = addAndGrantLocked(0);
+        @Override
+        public void serveLocked() {
+            int n = takenBack;
+            takenBack = 0;
+            addAndServeLocked(n);
         }
-        completeAll(granted);
-        return true;
+
+        @Override
+        public void takeBackLocked(PermitWaiter refused) {
+            takenBack += refused.permits;     // added in the same write as the grants that follow
+        }
     }
 
     // ---------------------------------------------------------------- resizing
@@ -648,8 +618,7 @@ public class AsyncSemaphore {
      * release them (harmlessly). Closing twice does nothing.
      */
     public void close(Throwable cause) {
-        PermitWaiter first = null;
-        PermitWaiter last = null;
+        PermitWaiter failed;
         PermitWaiter granted;
         synchronized (queue) {
             if (isClosed()) {
@@ -665,27 +634,18 @@ public class AsyncSemaphore {
             for (PermitWaiter w = queue.peekFirst(); w != null; ) {
                 PermitWaiter next = queue.nextOf(w);
                 if (!w.owed) {
-                    queue.remove(w);
-                    if (last == null) {
-                        first = w;
-                    } else {
-                        last.nextGranted = w;
-                    }
-                    last = w;
+                    queue.takeOut(w);
                 }
                 w = next;
             }
+            failed = queue.takeChain();
             // An owed waiter left behind may now be at the head and servable (I2); this also
             // clears QUEUED if nobody is left.
-            granted = addAndGrantLocked(0);
+            addAndServeLocked(0);
+            granted = queue.takeChain();
         }
-        ClosedException closed = closedException();
-        for (PermitWaiter w = first; w != null; ) {
-            PermitWaiter next = w.detachNext();
-            w.completeFailed(closed);
-            w = next;
-        }
-        completeAll(granted);
+        WaitQueue.failAll(failed, closedException());
+        queue.completeGranted(granted);
     }
 
     /** Whether {@link #close()} was called. */
@@ -837,23 +797,16 @@ public class AsyncSemaphore {
     private static final class PermitWaiter extends Waiter<Void> {
         final int permits;
         final boolean owed;               // see acquireOwed: close() leaves it queued
-        private final AsyncSemaphore owner;
 
-        PermitWaiter(EventExecutor executor, int permits, boolean owed, AsyncSemaphore owner) {
-            super(executor);
+        PermitWaiter(EventExecutor executor, WaitQueue<PermitWaiter> queue, int permits, boolean owed) {
+            super(executor, queue);
             this.permits = permits;
             this.owed = owed;
-            this.owner = owner;
-        }
-
-        @Override
-        protected boolean abandon(boolean claim) {
-            return owner.abandon(this, claim);
         }
 
         @Override
         protected String describeWait() {
-            return permits + " permit(s) of " + owner;
+            return permits + " permit(s) of " + super.describeWait();
         }
     }
 }

@@ -13,12 +13,13 @@ import java.util.concurrent.TimeoutException;
 public class WaitTimeoutException extends TimeoutException {
     private static final long serialVersionUID = 1L;
 
-    public WaitTimeoutException(String message) {
-        super(message);
-    }
-
+    /** No stack trace: see the class comment. */
     @Override
     public synchronized Throwable fillInStackTrace() {
         return this;
+    }
+
+    public WaitTimeoutException(String message) {
+        super(message);
     }
 }

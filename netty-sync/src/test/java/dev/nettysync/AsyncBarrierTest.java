@@ -1,13 +1,12 @@
 package dev.nettysync;
 
-import io.netty.channel.DefaultEventLoop;
 import io.netty.channel.EventLoop;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -26,20 +25,18 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * Scenario tests for {@link AsyncBarrier}; harness as in {@link AsyncSemaphoreTest}.
  */
 class AsyncBarrierTest {
+    @RegisterExtension
+    final EventLoops loops = new EventLoops();
+    @RegisterExtension
+    final Invariants invariants = new Invariants();
     private static final EventExecutor IMMEDIATE = ImmediateEventExecutor.INSTANCE;
 
-    private final List<EventLoop> loops = new ArrayList<>();
 
-    @AfterEach
-    void shutdownLoops() {
-        for (EventLoop l : loops) {
-            l.shutdownGracefully(0, 1, SECONDS).syncUninterruptibly();
-        }
-    }
 
     @Test
     void nPartiesTripTogetherWithIndexesInArrivalOrderTheLastGettingNMinusOne() {
         AsyncBarrier barrier = new AsyncBarrier(3);
+        invariants.check(barrier);
         Future<Integer> a = barrier.await(IMMEDIATE);
         Future<Integer> b = barrier.await(IMMEDIATE);
         assertThat(a.isDone()).isFalse();
@@ -60,6 +57,7 @@ class AsyncBarrierTest {
     @Test
     void itIsCyclicSeveralCyclesInARow() {
         AsyncBarrier barrier = new AsyncBarrier(2);
+        invariants.check(barrier);
         for (int cycle = 0; cycle < 5; cycle++) {
             Future<Integer> first = barrier.await(IMMEDIATE);
             assertThat(first.isDone()).as("cycle %d", cycle).isFalse();
@@ -74,6 +72,7 @@ class AsyncBarrierTest {
     void anArrivalWhileThePreviousCycleIsStillBeingCompletedBelongsToTheNextCycle() {
         // a's listener arrives again while trip() is still completing the cycle (b not yet).
         AsyncBarrier barrier = new AsyncBarrier(3);
+        invariants.check(barrier);
         List<String> log = new ArrayList<>();
         AtomicReference<Future<Integer>> again = new AtomicReference<>();
         Future<Integer> a = barrier.await(IMMEDIATE);
@@ -100,6 +99,7 @@ class AsyncBarrierTest {
     void arrivalsWhileTheTrippedCyclesListenersHaveNotRunYetStartANewCycle() {
         ManualExecutor partyLoop = new ManualExecutor();
         AsyncBarrier barrier = new AsyncBarrier(2);
+        invariants.check(barrier);
         List<Integer> indexes = new ArrayList<>();
         Future<Integer> a = barrier.await(partyLoop);
         a.addListener(f -> indexes.add((Integer) f.getNow()));
@@ -121,6 +121,7 @@ class AsyncBarrierTest {
     @Test
     void resetFailsTheWaitersAndLeavesTheBarrierUsable() {
         AsyncBarrier barrier = new AsyncBarrier(3);
+        invariants.check(barrier);
         Future<Integer> a = barrier.await(IMMEDIATE);
         Future<Integer> b = barrier.await(IMMEDIATE);
 
@@ -137,6 +138,7 @@ class AsyncBarrierTest {
     @Test
     void abortBreaksTheBarrierUntilReset() {
         AsyncBarrier barrier = new AsyncBarrier(2);
+        invariants.check(barrier);
         Future<Integer> a = barrier.await(IMMEDIATE);
 
         barrier.abort();
@@ -159,6 +161,7 @@ class AsyncBarrierTest {
     @Test
     void aCancelledWaiterLeavesAndTheBarrierStillTripsWhenAFullSetArrives() {
         AsyncBarrier barrier = new AsyncBarrier(3);
+        invariants.check(barrier);
         Future<Integer> a = barrier.await(IMMEDIATE);
         Future<Integer> b = barrier.await(IMMEDIATE);
 
@@ -178,6 +181,7 @@ class AsyncBarrierTest {
         EmbeddedChannel ch = new EmbeddedChannel();
         ch.freezeTime();
         AsyncBarrier barrier = new AsyncBarrier(2);
+        invariants.check(barrier);
         Future<Integer> timed = barrier.await(ch.eventLoop(), 100, MILLISECONDS);
         ch.advanceTimeBy(100, MILLISECONDS);
         ch.runScheduledPendingTasks();
@@ -197,6 +201,7 @@ class AsyncBarrierTest {
     @Test
     void aTimedWaitOnAnExecutorThatCannotScheduleFailsAndLeavesTheBarrier() {
         AsyncBarrier barrier = new AsyncBarrier(2);
+        invariants.check(barrier);
         Future<Integer> f = barrier.await(IMMEDIATE, 1, SECONDS);
         assertThat(f.cause()).isInstanceOf(UnsupportedOperationException.class);
         assertThat(barrier.waiting()).isZero();
@@ -207,6 +212,7 @@ class AsyncBarrierTest {
     @Test
     void aZeroTimeoutTripsIfItIsTheLastPartyElseFailsAtOnce() {
         AsyncBarrier barrier = new AsyncBarrier(2);
+        invariants.check(barrier);
         assertThat(barrier.await(IMMEDIATE, 0, SECONDS).cause()).isInstanceOf(WaitTimeoutException.class);
         assertThat(barrier.waiting()).isZero();
         Future<Integer> a = barrier.await(IMMEDIATE);
@@ -218,6 +224,7 @@ class AsyncBarrierTest {
     void onceTrippedACancelBeforeTheListenerRanLoses() {
         ManualExecutor partyLoop = new ManualExecutor();
         AsyncBarrier barrier = new AsyncBarrier(2);
+        invariants.check(barrier);
         Future<Integer> a = barrier.await(partyLoop);
         barrier.await(IMMEDIATE);
         assertThat(a.cancel(false)).isFalse();
@@ -231,6 +238,7 @@ class AsyncBarrierTest {
         List<Future<Integer>> cycle = new ArrayList<>();
         AsyncBarrier barrier = new AsyncBarrier(3, () ->
                 log.add("action, done=" + cycle.stream().filter(Future::isDone).count()));
+        invariants.check(barrier);
         for (int round = 0; round < 2; round++) {
             cycle.clear();
             for (int i = 0; i < 3; i++) {
@@ -252,6 +260,7 @@ class AsyncBarrierTest {
                 throw boom;
             }
         });
+        invariants.check(barrier);
         Future<Integer> a = barrier.await(IMMEDIATE);
         Future<Integer> b = barrier.await(IMMEDIATE);
 
@@ -276,6 +285,7 @@ class AsyncBarrierTest {
             early.set(holder[0].await(IMMEDIATE));       // a party of the next cycle
             throw new IllegalStateException("boom");
         });
+        invariants.check(holder[0]);
         holder[0].await(IMMEDIATE);
         holder[0].await(IMMEDIATE);
         assertThat(early.get().cause()).isInstanceOf(BrokenBarrierException.class);
@@ -286,6 +296,7 @@ class AsyncBarrierTest {
     void onePartyTripsOnEveryAwaitWithIndexZero() {
         AtomicInteger actions = new AtomicInteger();
         AsyncBarrier barrier = new AsyncBarrier(1, actions::incrementAndGet);
+        invariants.check(barrier);
         for (int i = 0; i < 3; i++) {
             assertThat(barrier.await(IMMEDIATE).getNow()).isZero();
         }
@@ -300,6 +311,7 @@ class AsyncBarrierTest {
         assertThatThrownBy(() -> new AsyncBarrier(-2, () -> { })).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("was -2");
         AsyncBarrier barrier = new AsyncBarrier(2);
+        invariants.check(barrier);
         assertThatThrownBy(() -> barrier.await(null)).isInstanceOf(NullPointerException.class)
                 .hasMessageContaining("executor");
         assertThatThrownBy(() -> barrier.await(IMMEDIATE, 1, null)).isInstanceOf(NullPointerException.class)
@@ -312,10 +324,10 @@ class AsyncBarrierTest {
         int parties = 4;
         EventLoop[] partyLoops = new EventLoop[parties];
         for (int i = 0; i < parties; i++) {
-            partyLoops[i] = new DefaultEventLoop();
-            loops.add(partyLoops[i]);
+            partyLoops[i] = loops.newLoop();
         }
         AsyncBarrier barrier = new AsyncBarrier(parties);
+        invariants.check(barrier);
         int cycles = 50;
         CountDownLatch done = new CountDownLatch(parties * cycles);
         ConcurrentLinkedQueue<String> problems = new ConcurrentLinkedQueue<>();
@@ -373,6 +385,7 @@ class AsyncBarrierTest {
             }
             log.add("end " + k);
         });
+        invariants.check(barrier);
         ref.set(barrier);
         Future<Integer> a = barrier.await(IMMEDIATE);
         Future<Integer> b = barrier.await(IMMEDIATE);
@@ -399,6 +412,7 @@ class AsyncBarrierTest {
             Thread.onSpinWait();
             inAction.decrementAndGet();
         });
+        invariants.check(barrier);
         List<Thread> threads = new ArrayList<>();
         List<Future<Integer>> all = new java.util.concurrent.CopyOnWriteArrayList<>();
         for (int t = 0; t < 4; t++) {

@@ -1,6 +1,5 @@
 package dev.nettysync;
 
-import io.netty.channel.DefaultEventLoop;
 import io.netty.channel.EventLoop;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.util.concurrent.EventExecutor;
@@ -8,8 +7,8 @@ import io.netty.util.concurrent.FastThreadLocalThread;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.Promise;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -31,25 +30,17 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * stories name the logical party that holds it.
  */
 class AsyncConditionTest {
+    @RegisterExtension
+    final EventLoops loops = new EventLoops();
+    @RegisterExtension
+    final Invariants invariants = new Invariants();
     private static final EventExecutor IMMEDIATE = ImmediateEventExecutor.INSTANCE;
 
-    private final AsyncCondition cond = new AsyncCondition();
+    private final AsyncCondition cond = invariants.check(new AsyncCondition());
     private final AsyncLock lock = cond.lock();
-    private final List<EventLoop> loops = new ArrayList<>();
     private int state;                                 // the "shared data" of the consumer stories
 
-    @AfterEach
-    void shutdownLoops() {
-        for (EventLoop l : loops) {
-            l.shutdownGracefully(0, 1, SECONDS).syncUninterruptibly();
-        }
-    }
 
-    private EventLoop newLoop() {
-        EventLoop l = new DefaultEventLoop();
-        loops.add(l);
-        return l;
-    }
 
     /** Takes the lock for a party of the story; it must be free. */
     private void take() {
@@ -189,8 +180,8 @@ class AsyncConditionTest {
 
     @Test
     void aWaiterOnAnotherLoopResumesOnItsOwnExecutorHoldingTheLock() throws Exception {
-        EventLoop waiterLoop = newLoop();
-        EventLoop signallerLoop = newLoop();
+        EventLoop waiterLoop = loops.newLoop();
+        EventLoop signallerLoop = loops.newLoop();
         AtomicReference<Thread> resumedOn = new AtomicReference<>();
         AtomicBoolean lockedWhenResumed = new AtomicBoolean();
         CountDownLatch resumed = new CountDownLatch(1);
@@ -219,7 +210,7 @@ class AsyncConditionTest {
 
     @Test
     void awaitUntilEvaluatesThePredicateFirstThenAfterEachSignalOnTheWaitersLoopWithTheLockHeld() throws Exception {
-        EventLoop waiterLoop = newLoop();
+        EventLoop waiterLoop = loops.newLoop();
         List<String> evaluations = new ArrayList<>();        // written on waiterLoop only
         AtomicBoolean ready = new AtomicBoolean();
         BooleanSupplier predicate = () -> {
@@ -261,7 +252,7 @@ class AsyncConditionTest {
 
     @Test
     void awaitUntilCalledOffTheLoopStillEvaluatesOnTheLoop() throws Exception {
-        EventLoop waiterLoop = newLoop();
+        EventLoop waiterLoop = loops.newLoop();
         AtomicReference<Thread> evaluatedOn = new AtomicReference<>();
         take();
         Future<Void> w = cond.awaitUntil(waiterLoop, () -> {
@@ -725,7 +716,9 @@ class AsyncConditionTest {
     @Test
     void onABoundedLockReacquiringIsNotRefusedByMaxPending() {
         AsyncLock bounded = new AsyncLock(1);
+        invariants.check(bounded);
         AsyncCondition c = new AsyncCondition(bounded);
+        invariants.check(c);
         assertThat(bounded.tryLock()).isTrue();
         Future<Void> w = c.await(IMMEDIATE);
         assertThat(bounded.tryLock()).isTrue();          // the signaller
@@ -748,8 +741,7 @@ class AsyncConditionTest {
     void signalAllToAHundredThousandWaitersOnASmallStackLoopDoesNotOverflow() throws Exception {
         int n = 100_000;
         ThreadFactory smallStack = r -> new FastThreadLocalThread(null, r, "small-stack-loop", 256 * 1024);
-        EventLoop loop = new DefaultEventLoop(smallStack);
-        loops.add(loop);
+        EventLoop loop = loops.newLoop(smallStack);
         AtomicInteger resumed = new AtomicInteger();
         AtomicInteger resumedUnlocked = new AtomicInteger();
         CountDownLatch all = new CountDownLatch(1);

@@ -1,14 +1,13 @@
 package dev.nettysync;
 
-import io.netty.channel.DefaultEventLoop;
 import io.netty.channel.EventLoop;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.FastThreadLocalThread;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -26,26 +25,19 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * Scenario tests for {@link AsyncEvent}; harness as in {@link AsyncSemaphoreTest}.
  */
 class AsyncEventTest {
+    @RegisterExtension
+    final EventLoops loops = new EventLoops();
+    @RegisterExtension
+    final Invariants invariants = new Invariants();
     private static final EventExecutor IMMEDIATE = ImmediateEventExecutor.INSTANCE;
 
-    private final List<EventLoop> loops = new ArrayList<>();
 
-    @AfterEach
-    void shutdownLoops() {
-        for (EventLoop l : loops) {
-            l.shutdownGracefully(0, 1, SECONDS).syncUninterruptibly();
-        }
-    }
 
-    private EventLoop newLoop(ThreadFactory factory) {
-        EventLoop l = factory == null ? new DefaultEventLoop() : new DefaultEventLoop(factory);
-        loops.add(l);
-        return l;
-    }
 
     @Test
     void aNewEventIsNotSetAndItsWaitersQueue() {
         AsyncEvent event = new AsyncEvent();
+        invariants.check(event);
         assertThat(event.isSet()).isFalse();
         Future<Void> f = event.await(IMMEDIATE);
         assertThat(f.isDone()).isFalse();
@@ -56,6 +48,7 @@ class AsyncEventTest {
     @Test
     void setWakesEveryCurrentWaiterInQueueOrder() {
         AsyncEvent event = new AsyncEvent();
+        invariants.check(event);
         List<String> woken = new ArrayList<>();
         for (String name : List.of("a", "b", "c")) {
             event.await(IMMEDIATE).addListener(f -> woken.add(name + (f.isSuccess() ? "" : " failed")));
@@ -72,6 +65,7 @@ class AsyncEventTest {
     @Test
     void aWaiterOnASetEventCompletesAtOnceAndSettingTwiceDoesNothing() {
         AsyncEvent event = new AsyncEvent();
+        invariants.check(event);
         event.set();
         Future<Void> f = event.await(IMMEDIATE);
         assertThat(f.isSuccess()).isTrue();
@@ -84,6 +78,7 @@ class AsyncEventTest {
     @Test
     void clearLowersTheFlagSoLaterWaitersQueueUntilTheNextSet() {
         AsyncEvent event = new AsyncEvent();
+        invariants.check(event);
         event.set();
         event.clear();
         assertThat(event.isSet()).isFalse();
@@ -100,6 +95,7 @@ class AsyncEventTest {
         // CPython test_clear_with_waiters: waking is decided by set(), not by the listener.
         ManualExecutor waiterLoop = new ManualExecutor();
         AsyncEvent event = new AsyncEvent();
+        invariants.check(event);
         Future<Void> first = event.await(waiterLoop);
         Future<Void> second = event.await(waiterLoop);
         AtomicReference<Boolean> setSeenByListener = new AtomicReference<>();
@@ -125,6 +121,7 @@ class AsyncEventTest {
         EmbeddedChannel ch = new EmbeddedChannel();
         ch.freezeTime();
         AsyncEvent event = new AsyncEvent();
+        invariants.check(event);
         Future<Void> timed = event.await(ch.eventLoop(), 100, MILLISECONDS);
         Future<Void> patient = event.await(ch.eventLoop());
 
@@ -147,6 +144,7 @@ class AsyncEventTest {
         EmbeddedChannel ch = new EmbeddedChannel();
         ch.freezeTime();
         AsyncEvent event = new AsyncEvent();
+        invariants.check(event);
         Future<Void> timed = event.await(ch.eventLoop(), 100, MILLISECONDS);
         assertThat(ch.runScheduledPendingTasks()).as("nanos to the timer").isPositive();
         event.set();
@@ -158,6 +156,7 @@ class AsyncEventTest {
     @Test
     void aZeroTimeoutSucceedsOnlyIfTheEventIsSetNow() {
         AsyncEvent event = new AsyncEvent();
+        invariants.check(event);
         assertThat(event.await(IMMEDIATE, 0, SECONDS).cause()).isInstanceOf(WaitTimeoutException.class);
         assertThat(event.await(IMMEDIATE, -5, SECONDS).cause()).isInstanceOf(WaitTimeoutException.class);
         assertThat(event.queueLength()).isZero();
@@ -166,6 +165,7 @@ class AsyncEventTest {
     @Test
     void aTimedWaitOnAnExecutorThatCannotScheduleFailsAndLeavesTheQueue() {
         AsyncEvent event = new AsyncEvent();
+        invariants.check(event);
         Future<Void> f = event.await(IMMEDIATE, 1, SECONDS);
         assertThat(f.cause()).isInstanceOf(UnsupportedOperationException.class);
         assertThat(event.queueLength()).isZero();
@@ -174,6 +174,7 @@ class AsyncEventTest {
     @Test
     void cancellingAWaiterRemovesItAtOnceAndAffectsNoOtherWaiter() {
         AsyncEvent event = new AsyncEvent();
+        invariants.check(event);
         Future<Void> a = event.await(IMMEDIATE);
         Future<Void> b = event.await(IMMEDIATE);
         Future<Void> c = event.await(IMMEDIATE);
@@ -195,6 +196,7 @@ class AsyncEventTest {
     void onceSetHasWokenAWaiterACancelBeforeItsListenerRanLoses() {
         ManualExecutor waiterLoop = new ManualExecutor();
         AsyncEvent event = new AsyncEvent();
+        invariants.check(event);
         Future<Void> f = event.await(waiterLoop);
         event.set();
         assertThat(f.cancel(false)).isFalse();
@@ -207,6 +209,7 @@ class AsyncEventTest {
         // 200,000 waiters cancelled from the middle outwards: O(n) each would take minutes.
         int n = 200_000;
         AsyncEvent event = new AsyncEvent();
+        invariants.check(event);
         List<Future<Void>> all = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
             all.add(event.await(IMMEDIATE));
@@ -224,6 +227,7 @@ class AsyncEventTest {
     @Test
     void aListenerWokenBySetMayClearAndWaitAgainWithoutBeingWokenBySameSet() {
         AsyncEvent event = new AsyncEvent();
+        invariants.check(event);
         AtomicReference<Future<Void>> again = new AtomicReference<>();
         Future<Void> other = event.await(IMMEDIATE);
         event.await(IMMEDIATE).addListener(f -> {
@@ -242,6 +246,7 @@ class AsyncEventTest {
     @Test
     void badArguments() {
         AsyncEvent event = new AsyncEvent();
+        invariants.check(event);
         assertThatThrownBy(() -> event.await(null)).isInstanceOf(NullPointerException.class)
                 .hasMessageContaining("executor");
         assertThatThrownBy(() -> event.await(IMMEDIATE, 1, null)).isInstanceOf(NullPointerException.class)
@@ -255,8 +260,9 @@ class AsyncEventTest {
     void aHundredThousandWaitersOnOneSmallStackLoopAreWokenByOneSetWithoutOverflow() throws Exception {
         int n = 100_000;
         ThreadFactory smallStack = r -> new FastThreadLocalThread(null, r, "small-stack-loop", 256 * 1024);
-        EventLoop loop = newLoop(smallStack);
+        EventLoop loop = loops.newLoop(smallStack);
         AsyncEvent event = new AsyncEvent();
+        invariants.check(event);
         AtomicInteger woken = new AtomicInteger();
         CountDownLatch all = new CountDownLatch(1);
         loop.submit(() -> {
@@ -279,8 +285,9 @@ class AsyncEventTest {
         // set that is running, else this would recurse through 100,000 listeners.
         int n = 100_000;
         ThreadFactory smallStack = r -> new FastThreadLocalThread(null, r, "small-stack-loop", 256 * 1024);
-        EventLoop loop = newLoop(smallStack);
+        EventLoop loop = loops.newLoop(smallStack);
         AsyncEvent event = new AsyncEvent();
+        invariants.check(event);
         AtomicInteger rewaited = new AtomicInteger();
         loop.submit(() -> {
             for (int i = 0; i < n; i++) {
@@ -299,9 +306,10 @@ class AsyncEventTest {
 
     @Test
     void waitersOnSeveralLoopsEachCompleteOnTheirOwnExecutor() throws Exception {
-        EventLoop[] waiterLoops = {newLoop(null), newLoop(null), newLoop(null)};
-        EventLoop setter = newLoop(null);
+        EventLoop[] waiterLoops = {loops.newLoop(null), loops.newLoop(null), loops.newLoop(null)};
+        EventLoop setter = loops.newLoop(null);
         AsyncEvent event = new AsyncEvent();
+        invariants.check(event);
         int perLoop = 100;
         CountDownLatch done = new CountDownLatch(waiterLoops.length * perLoop);
         AtomicInteger wrongThread = new AtomicInteger();

@@ -5,6 +5,7 @@ import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.Promise;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -16,11 +17,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class AsyncLockTest {
+    @RegisterExtension
+    final EventLoops loops = new EventLoops();
+    @RegisterExtension
+    final Invariants invariants = new Invariants();
     private static final EventExecutor IMMEDIATE = ImmediateEventExecutor.INSTANCE;
 
     @Test
     void lockIsExclusiveAndHandedOverInFifoOrder() {
         AsyncLock lock = new AsyncLock();
+        invariants.check(lock);
         List<String> order = new ArrayList<>();
         assertThat(lock.lock(IMMEDIATE).isSuccess()).isTrue();
         assertThat(lock.isLocked()).isTrue();
@@ -42,6 +48,7 @@ class AsyncLockTest {
     @Test
     void unlockingAnUnlockedLockThrowsAndChangesNothing() {
         AsyncLock lock = new AsyncLock();
+        invariants.check(lock);
         assertThatThrownBy(lock::unlock).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("not locked");
         assertThat(lock.tryLock()).isTrue();
@@ -54,6 +61,7 @@ class AsyncLockTest {
     @Test
     void itIsNotReentrant() {
         AsyncLock lock = new AsyncLock();
+        invariants.check(lock);
         assertThat(lock.tryLock()).isTrue();
         Future<Void> again = lock.lock(IMMEDIATE);
         assertThat(again.isDone()).as("a second lock by the same caller waits").isFalse();
@@ -64,6 +72,7 @@ class AsyncLockTest {
     @Test
     void aCancelledWaiterLeavesAndTheNextOneGetsTheLock() {
         AsyncLock lock = new AsyncLock();
+        invariants.check(lock);
         assertThat(lock.tryLock()).isTrue();
         Future<Void> a = lock.lock(IMMEDIATE);
         Future<Void> b = lock.lock(IMMEDIATE);
@@ -76,6 +85,7 @@ class AsyncLockTest {
     @Test
     void withLockUnlocksExactlyOnceWhateverTheActionDoes() {
         AsyncLock lock = new AsyncLock();
+        invariants.check(lock);
         Promise<Integer> p = IMMEDIATE.newPromise();
         Future<Integer> r = lock.withLock(IMMEDIATE, () -> p);
         assertThat(lock.isLocked()).isTrue();
@@ -95,6 +105,7 @@ class AsyncLockTest {
     @Test
     void maxPendingAndCloseApplyToTheLock() {
         AsyncLock lock = new AsyncLock(1);
+        invariants.check(lock);
         assertThat(lock.tryLock()).isTrue();
         Future<Void> a = lock.lock(IMMEDIATE);
         assertThat(lock.lock(IMMEDIATE).cause()).isInstanceOf(QueueFullException.class);
@@ -108,6 +119,7 @@ class AsyncLockTest {
     @Test
     void cancellingWithLockWhileTheActionRunsNeverLetsASecondHolderIn() {
         AsyncLock lock = new AsyncLock();
+        invariants.check(lock);
         AtomicInteger inside = new AtomicInteger();        // actions whose code is running now
         AtomicInteger mostInside = new AtomicInteger();
         List<Promise<String>> work = new ArrayList<>();    // each action's own future, completed by its code

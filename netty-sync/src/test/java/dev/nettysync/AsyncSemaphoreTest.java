@@ -8,9 +8,8 @@ import io.netty.util.concurrent.FastThreadLocalThread;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.Promise;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -35,37 +34,18 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * threading checks on real {@link DefaultEventLoop}s.
  */
 class AsyncSemaphoreTest {
+    @RegisterExtension
+    final EventLoops loops = new EventLoops();
+    @RegisterExtension
+    final Invariants invariants = new Invariants();
     private static final EventExecutor IMMEDIATE = ImmediateEventExecutor.INSTANCE;
 
-    private final List<EventLoop> loops = new ArrayList<>();
-    private final List<AsyncSemaphore> checked = new ArrayList<>();
-
-    /** Every semaphore a test made through {@link #semaphore} has its invariants checked after it. */
-    @AfterEach
-    void invariantsHold() {
-        for (AsyncSemaphore sem : checked) {
-            assertThat(sem.brokenInvariant()).as("%s", sem).isNull();
-        }
-    }
 
     private AsyncSemaphore semaphore(int permits) {
-        AsyncSemaphore sem = new AsyncSemaphore(permits);
-        checked.add(sem);
-        return sem;
+        return invariants.check(new AsyncSemaphore(permits));
     }
 
-    @AfterEach
-    void shutdownLoops() {
-        for (EventLoop l : loops) {
-            l.shutdownGracefully(0, 1, SECONDS).syncUninterruptibly();
-        }
-    }
 
-    private EventLoop newLoop() {
-        EventLoop l = new DefaultEventLoop();
-        loops.add(l);
-        return l;
-    }
 
     // ------------------------------------------------------------ basics
 
@@ -93,7 +73,7 @@ class AsyncSemaphoreTest {
 
     @Test
     void anAcquireThatNeedsNoWaitAllocatesNoFutureAndItsListenersRunOnTheNamedExecutor() throws Exception {
-        EventLoop loop = newLoop();
+        EventLoop loop = loops.newLoop();
         AsyncSemaphore sem = semaphore(2);
         Future<Void> first = sem.acquire(loop);
         Future<Void> second = sem.acquire(loop);
@@ -223,7 +203,7 @@ class AsyncSemaphoreTest {
     @Test
     void aWaiterCancelledInTheSameTickAsTheReleaseLetsTheNextWaiterHaveIt() {
         // CPython test_locks: cancel and release in one event-loop tick, before anything else runs.
-        EventLoop loop = newLoop();
+        EventLoop loop = loops.newLoop();
         AsyncSemaphore sem = semaphore(0);
         List<Future<Void>> waiters = loop.submit(() -> List.of(sem.acquire(loop), sem.acquire(loop)))
                 .syncUninterruptibly().getNow();
@@ -426,8 +406,8 @@ class AsyncSemaphoreTest {
 
     @Test
     void timeoutRacingGrantOnRealLoopsNeverLosesOrDuplicatesAPermit() throws Exception {
-        EventLoop waiterLoop = newLoop();
-        EventLoop releaserLoop = newLoop();
+        EventLoop waiterLoop = loops.newLoop();
+        EventLoop releaserLoop = loops.newLoop();
         AsyncSemaphore sem = semaphore(0);
         int runs = 2_000;
         AtomicInteger granted = new AtomicInteger();
@@ -468,6 +448,7 @@ class AsyncSemaphoreTest {
     @Test
     void beyondMaxPendingAcquireFailsFastAndQueuesNothing() {
         AsyncSemaphore sem = new AsyncSemaphore(0, 2);
+        invariants.check(sem);
         Future<Void> a = sem.acquire(IMMEDIATE);
         Future<Void> b = sem.acquire(IMMEDIATE);
         Future<Void> c = sem.acquire(IMMEDIATE);
@@ -482,6 +463,7 @@ class AsyncSemaphoreTest {
     @Test
     void maxPendingZeroMeansNeverWait() {
         AsyncSemaphore sem = new AsyncSemaphore(1, 0);
+        invariants.check(sem);
         assertThat(sem.acquire(IMMEDIATE).isSuccess()).isTrue();
         assertThat(sem.acquire(IMMEDIATE).cause()).isInstanceOf(QueueFullException.class);
     }
@@ -629,7 +611,8 @@ class AsyncSemaphoreTest {
     @Test
     void onABoundedSemaphoreReducePermitsLowersTheBoundSoAnOverReleaseIsStillCaught() {
         AsyncBoundedSemaphore sem = new AsyncBoundedSemaphore(3);
-        checked.add(sem);
+        invariants.check(sem);
+        invariants.check(sem);
         assertThat(sem.tryAcquire(2)).isTrue();
         sem.reducePermits(2);                                  // bound 3 -> 1, available 1 -> -1
         assertThat(sem.availablePermits()).isEqualTo(-1);
@@ -649,7 +632,8 @@ class AsyncSemaphoreTest {
         // semaphore never make a legitimate release throw nor a held permit vanish.
         int rounds = 20_000;
         AsyncBoundedSemaphore sem = new AsyncBoundedSemaphore(rounds + 4);
-        checked.add(sem);
+        invariants.check(sem);
+        invariants.check(sem);
         AtomicReference<Throwable> failure = new AtomicReference<>();
         Thread user = new Thread(() -> {
             try {
@@ -677,6 +661,7 @@ class AsyncSemaphoreTest {
     @Test
     void overReleasingABoundedSemaphoreThrowsAndChangesNothing() {
         AsyncBoundedSemaphore sem = new AsyncBoundedSemaphore(2);
+        invariants.check(sem);
         assertThatThrownBy(sem::release).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("maximum of 2");
         assertThat(sem.availablePermits()).isEqualTo(2);
@@ -692,6 +677,7 @@ class AsyncSemaphoreTest {
     @Test
     void overReleaseIsCaughtAlsoWhileWaitersAreQueued() {
         AsyncBoundedSemaphore sem = new AsyncBoundedSemaphore(2);
+        invariants.check(sem);
         assertThat(sem.tryAcquire(2)).isTrue();
         Future<Void> big = sem.acquire(IMMEDIATE, 2);
         sem.release();
@@ -891,6 +877,7 @@ class AsyncSemaphoreTest {
     @Test
     void withPermitFailsLikeTheAcquireWhenTheQueueIsFull() {
         AsyncSemaphore sem = new AsyncSemaphore(0, 0);
+        invariants.check(sem);
         Future<String> r = sem.withPermit(IMMEDIATE, () -> IMMEDIATE.newSucceededFuture("x"));
         assertThat(r.cause()).isInstanceOf(QueueFullException.class);
     }
@@ -899,8 +886,8 @@ class AsyncSemaphoreTest {
 
     @Test
     void listenersRunOnTheExecutorTheCallerNamed() throws Exception {
-        EventLoop callerLoop = newLoop();
-        EventLoop releaserLoop = newLoop();
+        EventLoop callerLoop = loops.newLoop();
+        EventLoop releaserLoop = loops.newLoop();
         AsyncSemaphore sem = semaphore(0);
         AtomicReference<Thread> listenerThread = new AtomicReference<>();
         CountDownLatch ran = new CountDownLatch(1);
@@ -937,8 +924,7 @@ class AsyncSemaphoreTest {
     void aHundredThousandChainedWaitersOnOneSmallStackLoopDoNotOverflow() throws Exception {
         int n = 100_000;
         ThreadFactory smallStack = r -> new FastThreadLocalThread(null, r, "small-stack-loop", 256 * 1024);
-        EventLoop loop = new DefaultEventLoop(smallStack);
-        loops.add(loop);
+        EventLoop loop = loops.newLoop(smallStack);
         AsyncSemaphore sem = semaphore(0);
         AtomicInteger served = new AtomicInteger();
         CountDownLatch all = new CountDownLatch(1);

@@ -2,11 +2,8 @@ package dev.nettysync;
 
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
-import org.jetbrains.lincheck.datastructures.ModelCheckingOptions;
 import org.jetbrains.lincheck.datastructures.Operation;
-import org.jetbrains.lincheck.datastructures.StressOptions;
 import org.jetbrains.lincheck.datastructures.Validate;
-import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -24,7 +21,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * cancelled or failed with {@link BrokenBarrierException} by a reset. See
  * {@link SemaphoreLincheckTest} for the harness design.
  */
-public class BarrierLincheckTest {
+public class BarrierLincheckTest extends AbstractLincheckTest {
     private static final int PARTIES = 2;
 
     private final AtomicInteger trips = new AtomicInteger();
@@ -65,6 +62,7 @@ public class BarrierLincheckTest {
 
     @Validate
     public void indexesAreUniquePerCycleAndWaitingIsThePending() {
+        checkInvariants(barrier);
         int[] perIndex = new int[PARTIES];
         int pending = 0;
         for (Future<Integer> f : all) {
@@ -84,27 +82,5 @@ public class BarrierLincheckTest {
         check(barrier.waiting() == pending, "waiting() " + barrier.waiting() + " but " + pending + " pending");
         check(pending < PARTIES, pending + " parties pending: the barrier should have tripped");
         check(!barrier.isBroken(), "broken without abort");
-    }
-
-    private static void check(boolean ok, String message) {
-        if (!ok) {
-            throw new AssertionError(message);
-        }
-    }
-
-    @Test
-    void modelChecking() {
-        new ModelCheckingOptions().iterations(10).invocationsPerIteration(300)
-                .threads(3).actorsPerThread(3).check(getClass());
-    }
-
-    /**
-     * Two threads: on a 2-core CI machine, three threads spinning in Lincheck's stress runner wait
-     * on time slices (over a minute for 300 invocations); the waiter/other split still races.
-     */
-    @Test
-    void stress() {
-        new StressOptions().iterations(1).invocationsPerIteration(500)
-                .threads(2).actorsPerThread(3).check(getClass());
     }
 }

@@ -6,9 +6,7 @@ import org.jetbrains.kotlinx.lincheck.Actor;
 import org.jetbrains.kotlinx.lincheck.execution.ExecutionScenario;
 import org.jetbrains.lincheck.datastructures.ModelCheckingOptions;
 import org.jetbrains.lincheck.datastructures.Operation;
-import org.jetbrains.lincheck.datastructures.StressOptions;
 import org.jetbrains.lincheck.datastructures.Validate;
-import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -39,7 +37,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * lock back runs inside the unlock that hands it over, on whichever thread unlocked. See
  * {@link SemaphoreLincheckTest} for the harness design.
  */
-public class ConditionLincheckTest {
+public class ConditionLincheckTest extends AbstractLincheckTest {
     private final AsyncCondition cond = new AsyncCondition();
     private final AsyncLock lock = cond.lock();
     private final AtomicInteger tickets = new AtomicInteger();       // taken only holding the lock
@@ -123,6 +121,7 @@ public class ConditionLincheckTest {
 
     @Validate
     public void validate() {
+        checkInvariants(cond);
         check(violation.get() == null, violation.get());
         check(holders.get() == 0 && !lock.isLocked() && lock.queueLength() == 0,
                 "at the end: holders " + holders.get() + ", " + lock);
@@ -150,20 +149,6 @@ public class ConditionLincheckTest {
         }
     }
 
-    private static void check(boolean ok, String message) {
-        if (!ok) {
-            throw new AssertionError(message);
-        }
-    }
-
-    @Test
-    void modelChecking() {
-        new ModelCheckingOptions().iterations(6).invocationsPerIteration(300)
-                .threads(3).actorsPerThread(3)
-                .addCustomScenario(cancelRacesTheRelockOfASignalledWait())
-                .check(getClass());
-    }
-
     /**
      * Random scenarios rarely line this up, so it is always checked: two waits queued, then a
      * signal (whose unlock hands the lock to the oldest wait, completing it on the signalling
@@ -185,13 +170,13 @@ public class ConditionLincheckTest {
         }
     }
 
-    /**
-     * Two threads: on a 2-core CI machine, three threads spinning in Lincheck's stress runner wait
-     * on time slices (over a minute for 300 invocations); the waiter/other split still races.
-     */
-    @Test
-    void stress() {
-        new StressOptions().iterations(1).invocationsPerIteration(500)
-                .threads(2).actorsPerThread(3).check(getClass());
+    @Override
+    int modelCheckingIterations() {
+        return 6;
+    }
+
+    @Override
+    ModelCheckingOptions customize(ModelCheckingOptions options) {
+        return options.addCustomScenario(cancelRacesTheRelockOfASignalledWait());
     }
 }

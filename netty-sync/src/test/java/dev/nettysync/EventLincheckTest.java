@@ -2,11 +2,8 @@ package dev.nettysync;
 
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
-import org.jetbrains.lincheck.datastructures.ModelCheckingOptions;
 import org.jetbrains.lincheck.datastructures.Operation;
-import org.jetbrains.lincheck.datastructures.StressOptions;
 import org.jetbrains.lincheck.datastructures.Validate;
-import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -18,7 +15,7 @@ import java.util.List;
  * wakes everyone queued, and nobody queues on a set event), and no wait failed. See
  * {@link SemaphoreLincheckTest} for the harness design.
  */
-public class EventLincheckTest {
+public class EventLincheckTest extends AbstractLincheckTest {
     private final AsyncEvent event = new AsyncEvent();
     private final List<Future<Void>> waits = new ArrayList<>();     // waiter thread only
     private int cancelled;
@@ -52,6 +49,7 @@ public class EventLincheckTest {
 
     @Validate
     public void queuedAreExactlyThePending() {
+        checkInvariants(event);
         long pending = waits.stream().filter(f -> !f.isDone()).count();
         long failed = waits.stream().filter(f -> f.isDone() && !f.isSuccess() && !f.isCancelled()).count();
         if (event.queueLength() != pending) {
@@ -63,21 +61,5 @@ public class EventLincheckTest {
         if (failed > 0) {
             throw new AssertionError(failed + " waits failed");
         }
-    }
-
-    @Test
-    void modelChecking() {
-        new ModelCheckingOptions().iterations(10).invocationsPerIteration(300)
-                .threads(3).actorsPerThread(3).check(getClass());
-    }
-
-    /**
-     * Two threads: on a 2-core CI machine, three threads spinning in Lincheck's stress runner wait
-     * on time slices (over a minute for 300 invocations); the waiter/other split still races.
-     */
-    @Test
-    void stress() {
-        new StressOptions().iterations(1).invocationsPerIteration(500)
-                .threads(2).actorsPerThread(3).check(getClass());
     }
 }

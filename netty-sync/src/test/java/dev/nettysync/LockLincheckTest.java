@@ -2,11 +2,8 @@ package dev.nettysync;
 
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
-import org.jetbrains.lincheck.datastructures.ModelCheckingOptions;
 import org.jetbrains.lincheck.datastructures.Operation;
-import org.jetbrains.lincheck.datastructures.StressOptions;
 import org.jetbrains.lincheck.datastructures.Validate;
-import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -19,7 +16,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * waiter is queued while the lock is free. See {@link SemaphoreLincheckTest} for the harness
  * design.
  */
-public class LockLincheckTest {
+public class LockLincheckTest extends AbstractLincheckTest {
     private final AsyncLock lock = new AsyncLock();
     private final AtomicInteger tryLocked = new AtomicInteger();
     private final AtomicInteger unlocked = new AtomicInteger();
@@ -63,6 +60,7 @@ public class LockLincheckTest {
 
     @Validate
     public void heldByAtMostOne() {
+        checkInvariants(lock);
         int granted = (int) locks.stream().filter(Future::isSuccess).count();
         long pending = locks.stream().filter(f -> !f.isDone()).count();
         int holders = tryLocked.get() + granted - unlocked.get();
@@ -75,17 +73,18 @@ public class LockLincheckTest {
         }
     }
 
-    @Test
-    void modelChecking() {
-        new ModelCheckingOptions().iterations(20).invocationsPerIteration(500)
-                .threads(3).actorsPerThread(3).check(getClass());
+    @Override
+    int modelCheckingIterations() {
+        return 20;
     }
 
-    @Test
-    void stress() {
-        // Two threads on two cores: Lincheck's stress mode spin-waits between threads, and more
-        // threads than cores turns each spin into a lost time slice.
-        new StressOptions().iterations(1).invocationsPerIteration(500)
-                .threads(2).actorsPerThread(4).check(getClass());
+    @Override
+    int modelCheckingInvocations() {
+        return 500;
+    }
+
+    @Override
+    int stressActorsPerThread() {
+        return 4;
     }
 }

@@ -120,6 +120,9 @@ class PrimitivesStressTest {
             assertThat(event.queueLength()).isZero();
             assertThat(barrier.waiting()).isZero();
             assertThat(barrier.isBroken()).isFalse();
+            for (Object p : new Object[] {event, cond, barrier}) {
+                assertThat(Invariants.brokenInvariant(p)).as("%s", p).isNull();
+            }
             for (int i = 0; i < PARTIES; i++) {
                 assertThat(indexCounts.get(i)).as("index %d handed out once per trip", i).isEqualTo(barrierTrips.get());
             }

@@ -3,12 +3,9 @@ package dev.nettysync;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
 import org.jetbrains.kotlinx.lincheck.paramgen.IntGen;
-import org.jetbrains.lincheck.datastructures.ModelCheckingOptions;
 import org.jetbrains.lincheck.datastructures.Operation;
 import org.jetbrains.lincheck.datastructures.Param;
-import org.jetbrains.lincheck.datastructures.StressOptions;
 import org.jetbrains.lincheck.datastructures.Validate;
-import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -30,7 +27,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * permits it wants are free.
  */
 @Param(name = "n", gen = IntGen.class, conf = "1:2")
-public class SemaphoreLincheckTest {
+public class SemaphoreLincheckTest extends AbstractLincheckTest {
     private static final int PERMITS = 1;
 
     private final AsyncSemaphore sem = newSemaphore(PERMITS);
@@ -100,6 +97,7 @@ public class SemaphoreLincheckTest {
 
     @Validate
     public void permitsAreConserved() {
+        checkInvariants(sem);
         int held = takenByTry.get();
         int pending = 0;
         int headWants = -1;
@@ -121,42 +119,20 @@ public class SemaphoreLincheckTest {
         check(sem.queueLength() == pending, "queueLength " + sem.queueLength() + " but " + pending + " pending");
         check(headWants < 0 || available < headWants,
                 "the head waiter wants " + headWants + " and " + available + " are free");
-        String broken = sem.brokenInvariant();
-        check(broken == null, String.valueOf(broken));
     }
 
-    private static void check(boolean ok, String message) {
-        if (!ok) {
-            throw new AssertionError(message);
-        }
-    }
-
-    /** Scenarios to model-check; each costs seconds on a busy machine. */
+    @Override
     int modelCheckingIterations() {
         return 25;
     }
 
-    @Test
-    void modelChecking() {
-        new ModelCheckingOptions()
-                .iterations(modelCheckingIterations())
-                .invocationsPerIteration(500)
-                .threads(3)
-                .actorsPerThread(3)
-                .check(getClass());
+    @Override
+    int modelCheckingInvocations() {
+        return 500;
     }
 
-    @Test
-    void stress() {
-        // Two threads on two cores: Lincheck's stress mode spin-waits between threads, and more
-        // threads than cores turns each spin into a lost time slice. One scenario: each costs
-        // ~20 s of set-up here, its invocations ~20 ms each; the randomized SemaphoreStressTest
-        // carries the real-concurrency load.
-        new StressOptions()
-                .iterations(1)
-                .invocationsPerIteration(500)
-                .threads(2)
-                .actorsPerThread(4)
-                .check(getClass());
+    @Override
+    int stressActorsPerThread() {
+        return 4;
     }
 }

@@ -9,76 +9,60 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * One pending wait: the promise returned to the caller and, at the same time, the node of the
- * {@link WaiterList} it is queued in, so that a wait costs one allocation and leaving the queue
- * on cancel or timeout is O(1).
+ * {@link WaitQueue} it stands in, so that a wait costs one allocation and leaving the queue on
+ * cancel or timeout is O(1).
  *
  * <h2>Life of a waiter</h2>
  * <pre>
- *            enqueue, under the primitive's lock
- *   new ───────────────────────────────────────▶ QUEUED (list == the primitive's queue)
+ *            enqueue, under the queue's monitor
+ *   new ───────────────────────────────────────▶ QUEUED (linked in the queue)
  *                                                  │
  *          ┌───────────────────────────────────────┴──────────────────────────────┐
- *          │ grant, under the lock: claim() makes the      │ abandon, under the lock:   │
- *          │ promise uncancellable, then unlink            │ cancel() or the timer      │
- *          ▼                                               ▼ unlinks it               │
- *       GRANTED ──completeGranted(), lock dropped──▶ SUCCESS        ABANDONED ──▶ CANCELLED
- *                                                                                or TIMED OUT
+ *          │ grant, under the monitor: claim() makes the   │ abandon, under the monitor: │
+ *          │ promise uncancellable, then unlink            │ cancel() or the timer       │
+ *          ▼                                               ▼ unlinks it                │
+ *       GRANTED ──completed, monitor dropped──▶ SUCCESS     ABANDONED ──▶ CANCELLED
+ *                                                                          or TIMED OUT
  * </pre>
- * Leaving {@code QUEUED} happens exactly once, under the owning primitive's lock, so a waiter
- * is either granted or abandoned, never both, and the grant is final the moment it is decided:
- * {@link #claim()} turns the promise uncancellable under the lock, so a {@code cancel()} that
+ * Leaving {@code QUEUED} happens exactly once, under the queue's monitor, so a waiter is either
+ * granted or abandoned, never both, and the grant is final the moment it is decided:
+ * {@link #claim()} turns the promise uncancellable under the monitor, so a {@code cancel()} that
  * comes later returns {@code false} and the caller holds what was granted. The completion
- * itself (which runs listeners) happens after the lock is dropped.
+ * itself (which runs listeners) happens after the monitor is dropped.
  *
- * <p>Subclasses hold what the primitive needs to know about the wait (a permit count, a
- * generation) and implement {@link #abandon(boolean)}.
+ * <p>Subclasses hold what the primitive needs to know about the wait (a permit count); a
+ * primitive whose waits end in a protocol of its own (a condition re-acquires its lock first)
+ * overrides {@link #cancel}, {@link #end} and {@link #timeoutNoLongerApplies}.
  */
-public abstract class Waiter<V> extends DefaultPromise<V> {
+public class Waiter<V> extends DefaultPromise<V> {
 
-    // Links of the WaiterList this waiter is in. Read and written only by a thread that holds the
-    // owning primitive's lock (which also guards the list).
+    // Links. While queued: the neighbours in the queue. After leaving it: `next` links the chain
+    // of waiters taken out together (to be completed after the monitor is dropped) and `prev` is
+    // null. Read and written only by a thread that holds the queue's monitor, or, for `next` of
+    // a taken chain, by the one thread walking that chain.
     Waiter<V> prev;
     Waiter<V> next;
-    WaiterList<?> list;            // the list holding this waiter; null once it has left it
 
-    /**
-     * A singly linked chain of waiters that were granted under the lock and are completed after
-     * it is dropped. Written by the granting thread only, while the waiter is in no list.
-     */
-    public Waiter<V> nextGranted;
+    final WaitQueue<?> queue;                   // the queue this waiter stands in (once)
+    private volatile ScheduledFuture<?> timer;  // written once by the thread that queued the waiter
 
-    private volatile ScheduledFuture<?> timer; // written once by the thread that queued the waiter
-
-    /**
-     * Unhooks this waiter from a chain of granted waiters (see {@link WaiterList#pollChain}) and
-     * returns the next one, or {@code null}. Read it before completing this waiter.
-     */
-    @SuppressWarnings("unchecked")
-    public final <W extends Waiter<?>> W detachNext() {
-        Waiter<V> next = nextGranted;
-        nextGranted = null;
-        return (W) next;
-    }
-
-    protected Waiter(EventExecutor executor) {
+    public Waiter(EventExecutor executor, WaitQueue<?> queue) {
         super(executor);
+        this.queue = queue;
+    }
+
+    /** What the waiter waits for, for messages: {@code "1 permit(s) of AsyncSemaphore@1a2b"}. */
+    protected String describeWait() {
+        return queue.owner().toString();
     }
 
     /**
-     * Removes this waiter from its primitive's queue if it is still queued, and lets the
-     * primitive react (for a semaphore: a later waiter may now be served). Must be called with no
-     * lock held: it takes the primitive's lock and may complete other waiters after dropping it.
-     *
-     * @param claim also {@link #claim()} the waiter under the lock: a timeout does, so that its
-     *              failure is final and a racing {@code cancel()} returns {@code false}, as it
-     *              does after a grant; {@code cancel()} itself does not
-     * @return {@code true} if this call took the waiter out of the queue; {@code false} if it had
-     *         already left it (granted, abandoned earlier, or failed by {@code close})
+     * The value a granted waiter completes with; {@code index} is its position in the chain
+     * granted together (a barrier reports it as the arrival index). {@code null} by default.
      */
-    protected abstract boolean abandon(boolean claim);
-
-    /** What the waiter waits for, for messages: {@code "1 permit of AsyncSemaphore@1a2b"}. */
-    protected abstract String describeWait();
+    protected V grantedValue(int index) {
+        return null;
+    }
 
     /**
      * Cancels the wait if it was not granted yet. A waiter still in the queue leaves it first, so
@@ -90,7 +74,7 @@ public abstract class Waiter<V> extends DefaultPromise<V> {
         if (!isCancellable()) {      // done, or granted (claimed) already
             return false;
         }
-        abandon(false);
+        queue.abandon(this, false);
         if (super.cancel(mayInterruptIfRunning)) {
             cancelTimer();
             return true;
@@ -100,20 +84,20 @@ public abstract class Waiter<V> extends DefaultPromise<V> {
 
     /**
      * Makes the grant to this waiter final: after it, {@code cancel()} returns {@code false}.
-     * Call under the lock, before unlinking a waiter to grant it; it runs no listener.
+     * Called by the queue, under its monitor, before unlinking a waiter to grant it.
      *
      * @return {@code false} if the promise was already completed by someone else (a caller who
      *         cast it to {@code Promise} and completed it): do not grant it anything
      */
-    public final boolean claim() {
+    final boolean claim() {
         return setUncancellable() && !isDone();
     }
 
     /**
-     * Completes a waiter that was claimed and unlinked under the lock. Call without holding it.
+     * Completes a waiter that was granted (or whose own protocol decided it succeeded, as a
+     * condition wait that got its lock back). Call without the monitor.
      *
      * @return {@code false} only if someone completed the promise behind the primitive's back
-     *         (by casting it to {@code Promise}); the granter then takes back what it granted
      */
     public final boolean completeGranted(V value) {
         cancelTimer();
@@ -122,15 +106,14 @@ public abstract class Waiter<V> extends DefaultPromise<V> {
 
     /**
      * Cancels the promise itself, skipping {@link #cancel}'s queue handling: for primitives that
-     * override {@code cancel} with a protocol of their own (a condition re-acquires its lock
-     * before it reports the cancellation). Call without the lock.
+     * override {@code cancel} with a protocol of their own. Call without the monitor.
      */
     public final boolean completeCancelled() {
         cancelTimer();
         return super.cancel(false);
     }
 
-    /** Fails a waiter that was unlinked under the lock (close, reset, ...). Call without it. */
+    /** Fails a waiter that was taken out of the queue (close, reset, ...). Call without the monitor. */
     public final boolean completeFailed(Throwable cause) {
         cancelTimer();
         return tryFailure(cause);
@@ -138,10 +121,10 @@ public abstract class Waiter<V> extends DefaultPromise<V> {
 
     /**
      * Arms the timeout: after {@code nanos} on this waiter's own executor, a waiter still queued
-     * leaves the queue and fails with a {@link WaitTimeoutException}. Call after enqueueing,
-     * without the lock.
+     * leaves the queue and fails with a {@link WaitTimeoutException}. Called after enqueueing,
+     * without the monitor (see {@link WaitQueue#armTimer}).
      */
-    public final void startTimer(long nanos) {
+    final void startTimer(long nanos) {
         ScheduledFuture<?> t;
         try {
             t = executor().schedule(() -> expire(nanos), nanos, TimeUnit.NANOSECONDS);
@@ -175,11 +158,12 @@ public abstract class Waiter<V> extends DefaultPromise<V> {
 
     /**
      * Ends the wait with {@code cause} (a timeout, or a timer that could not be scheduled) if it
-     * is still queued. Primitives whose waits must do more before failing (a condition
-     * re-acquires its lock first) override this.
+     * is still queued. The leaving is claimed, so it is final: a racing {@code cancel()} returns
+     * {@code false}, as it does after a grant. Primitives whose waits must do more before failing
+     * (a condition re-acquires its lock first) override this.
      */
     protected void end(Throwable cause) {
-        if (abandon(true)) {
+        if (queue.abandon(this, true)) {
             tryFailure(cause);
         }
     }
@@ -197,10 +181,5 @@ public abstract class Waiter<V> extends DefaultPromise<V> {
             return nanos / 1_000_000 + " ms";
         }
         return nanos / 1_000 + " µs";
-    }
-
-    /** For subclasses' abandon(): whether this waiter is in {@code list}. Caller holds the lock. */
-    protected final boolean isIn(WaiterList<?> list) {
-        return this.list == list;
     }
 }

@@ -1,0 +1,361 @@
+package dev.nettysync.internal;
+
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The wait queue every primitive of {@code dev.nettysync} is built on (as tokio's
+ * {@code batch_semaphore} serves its Mutex, Semaphore and RwLock): a strictly FIFO, intrusive
+ * list of {@link Waiter}s with its monitor, the granting of servable waiters under it, their
+ * completion after it is dropped, cancellation and timeouts. A primitive keeps only its own
+ * state and the decision of <em>whom to serve</em>.
+ *
+ * <h2>Monitor</h2>
+ * The queue object itself is the monitor: {@code synchronized (queue) { ... }}. Methods marked
+ * "monitor" must be called holding it; the primitive guards its own state with the same monitor,
+ * so that a decision and the queue change it causes are one critical section. Nothing here runs
+ * user code, a listener or a promise completion while the monitor is held: waiters granted or
+ * taken out under it are collected into a <em>chain</em> (linked through the waiters
+ * themselves, so nothing is allocated), and completed after it is dropped.
+ *
+ * <h2>How a primitive uses it</h2>
+ * <pre>{@code
+ * // waiting: decide under the monitor, queue, arm the timer after it
+ * synchronized (queue) {
+ *     if (canProceedNow()) return succeeded;          // the primitive's own state
+ *     w = new MyWaiter(executor, queue, ...);
+ *     queue.enqueue(w);
+ * }
+ * return queue.armTimer(w, timeoutNanos);
+ *
+ * // serving: the Policy decides whom, the queue grants and completes
+ * Waiter<?> chain;
+ * synchronized (queue) {
+ *     changeState();                                   // e.g. add released permits
+ *     policy.serveLocked();                           // grantFirst() while the head can be served
+ *     chain = queue.takeChain();
+ * }
+ * queue.completeGranted(chain);                        // listeners run here, no monitor held
+ * }</pre>
+ * The {@link Policy} is the decision: {@link Policy#serveLocked()} looks at the head (and on,
+ * with {@link #peekFirst()} / {@link #nextOf}) and grants with {@link #grantFirst()} (one) or
+ * {@link #grant(int)} (a batch) as long as the primitive's state allows. Granting a batch of
+ * consecutive waiters in one critical section is how a read-write lock admits every reader
+ * queued before the next writer: its policy walks from the head, grants readers while the
+ * head is a reader and the reader limit allows, and stops at a writer (which is served only
+ * when nothing is held). The queue calls the policy again after a waiter leaves by cancel or
+ * timeout (the new head may be servable: a multi-permit head that timed out leaves its reserved
+ * permits to the next ones) and after a granted waiter turned out to be completed behind the
+ * primitive's back ({@link Policy#takeBackLocked}, then {@code serveLocked}). A primitive whose
+ * waiters' leaving affects nobody (an event, a barrier) passes no policy.
+ *
+ * <h2>Grants are final</h2>
+ * {@link #grantFirst()} claims the waiter ({@link Waiter#claim()}) under the monitor: from then
+ * on its {@code cancel()} returns {@code false} even before its completion has run, so the grant
+ * is linearizable at the claim. Leaving the queue happens exactly once, under the monitor:
+ * granted, or abandoned (cancel, timeout), or taken out (close, reset, signal), never two of
+ * them. See {@link Waiter} for the life of a waiter.
+ *
+ * <p>Not thread-safe except as stated: every method marked "monitor" requires the caller to
+ * hold it; {@link #size()} may be read by anyone, for monitoring.
+ */
+public final class WaitQueue<W extends Waiter<?>> {
+
+    /**
+     * The decision of whom to serve, supplied by the primitive. Both methods run under the
+     * monitor and must not run user code.
+     */
+    public interface Policy<W extends Waiter<?>> {
+        /** Grants ({@link WaitQueue#grantFirst()}) every waiter that can be served now, FIFO. */
+        void serveLocked();
+
+        /**
+         * A waiter that was granted refused the grant: its promise had been completed by someone
+         * else (a caller who cast it to {@code Promise}). Take back what was given to it; the
+         * queue calls {@link #serveLocked()} next, in the same critical section, so a policy may
+         * defer the take-back to that call (state read without the monitor then never shows
+         * the share back before it is granted again).
+         */
+        default void takeBackLocked(W refused) {
+        }
+    }
+
+    private final Object owner;               // the primitive, for messages
+    private final Policy<W> policy;           // null: a waiter leaving affects nobody
+
+    private Waiter<?> head;                   // monitor
+    private Waiter<?> tail;                   // monitor
+    private Waiter<?> chainHead;              // monitor: waiters taken out, not yet handed to takeChain()
+    private Waiter<?> chainTail;              // monitor
+    private volatile int size;                // written under the monitor, read by anyone
+
+    /**
+     * @param owner  the primitive, named in messages
+     * @param policy whom to serve after a waiter leaves, or {@code null} if leaving affects nobody
+     */
+    public WaitQueue(Object owner, Policy<W> policy) {
+        this.owner = Objects.requireNonNull(owner, "owner");
+        this.policy = policy;
+    }
+
+    Object owner() {
+        return owner;
+    }
+
+    // ------------------------------------------------------------ reading
+
+    /** The number of queued waiters: a racy read, for monitoring and messages. Any thread. */
+    public int size() {
+        return size;
+    }
+
+    /** Monitor. */
+    public boolean isEmpty() {
+        return head == null;
+    }
+
+    /** The longest-waiting waiter, or {@code null}. Monitor. */
+    @SuppressWarnings("unchecked")
+    public W peekFirst() {
+        return (W) head;
+    }
+
+    /** The waiter queued after {@code w}, or {@code null}; {@code w} must be queued. Monitor. */
+    @SuppressWarnings("unchecked")
+    public W nextOf(W w) {
+        assert contains(w) : "not queued";
+        return (W) w.next;
+    }
+
+    /** Whether {@code w} is queued here now. Monitor. */
+    public boolean contains(Waiter<?> w) {
+        return w.queue == this && (w.prev != null || head == w);
+    }
+
+    // ------------------------------------------------------------ waiting
+
+    /** Queues {@code w} last. Monitor. */
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    public void enqueue(W w) {
+        assert w.queue == this && !contains(w) && w.next == null : "not a fresh waiter of this queue";
+        Waiter raw = w;
+        raw.prev = tail;
+        if (tail == null) {
+            head = raw;
+        } else {
+            ((Waiter) tail).next = raw;
+        }
+        tail = raw;
+        size = size + 1;
+    }
+
+    /**
+     * Arms {@code w}'s timeout if {@code timeoutNanos > 0} (none if negative; zero means the
+     * caller refused to wait and never queued). Call after {@link #enqueue}, without the monitor.
+     *
+     * @return {@code w}
+     */
+    public W armTimer(W w, long timeoutNanos) {
+        if (timeoutNanos > 0) {
+            w.startTimer(timeoutNanos);
+        }
+        return w;
+    }
+
+    /**
+     * A timeout as nanoseconds for the primitives' timed waits: negative values become 0 ("do not
+     * wait"), so that -1 stays free to mean "no timeout".
+     */
+    public static long toNanos(long timeout, TimeUnit unit) {
+        return Math.max(0, Objects.requireNonNull(unit, "unit").toNanos(timeout));
+    }
+
+    // ------------------------------------------------------------ serving
+
+    /**
+     * Grants the head waiter: claims it (the grant is final), unlinks it and adds it to the
+     * chain. The head must exist. Monitor.
+     *
+     * @return {@code false} if it could not be claimed (completed behind the primitive's back):
+     *         it left the queue with nothing, and the caller should look at the new head
+     */
+    public boolean grantFirst() {
+        Waiter<?> w = head;
+        unlink(w);
+        if (!w.claim()) {
+            return false;
+        }
+        addToChain(w);
+        return true;
+    }
+
+    /** Grants up to {@code max} waiters from the head (a batch: an event's set, a barrier's cycle). Monitor. */
+    public int grant(int max) {
+        int granted = 0;
+        while (granted < max && head != null) {
+            if (grantFirst()) {
+                granted++;
+            }
+        }
+        return granted;
+    }
+
+    /** Takes {@code w} out of the queue into the chain without granting it (to fail it, or to signal it). Monitor. */
+    public void takeOut(W w) {
+        assert contains(w) : "not queued";
+        unlink(w);
+        addToChain(w);
+    }
+
+    /** Takes up to {@code max} waiters from the head into the chain without granting them. Monitor. */
+    public void takeOut(int max) {
+        for (int taken = 0; taken < max && head != null; taken++) {
+            Waiter<?> w = head;
+            unlink(w);
+            addToChain(w);
+        }
+    }
+
+    /**
+     * Hands over the chain of waiters granted or taken out since the last call (FIFO), or
+     * {@code null}, and starts a new one. Monitor. Complete it after dropping the monitor with
+     * {@link #completeGranted}, {@link #failAll}, or walk it with {@link #detachNext}.
+     */
+    @SuppressWarnings("unchecked")
+    public W takeChain() {
+        W first = (W) chainHead;
+        chainHead = null;
+        chainTail = null;
+        return first;
+    }
+
+    /** The waiter after {@code w} in a chain from {@link #takeChain()}, leaving it hooked. */
+    @SuppressWarnings("unchecked")
+    public static <W extends Waiter<?>> W peekNext(W w) {
+        return (W) w.next;
+    }
+
+    /**
+     * Unhooks {@code w} from its chain and returns the next one, or {@code null}. Read it before
+     * completing {@code w}: its links are reused once it is done. Without the monitor.
+     */
+    @SuppressWarnings("unchecked")
+    public static <W extends Waiter<?>> W detachNext(W w) {
+        Waiter<?> next = w.next;
+        w.next = null;
+        return (W) next;
+    }
+
+    /**
+     * Completes a chain of granted waiters in FIFO order, each with its
+     * {@link Waiter#grantedValue(int) granted value}, without the monitor (listeners may run
+     * inline here, and may call back into the primitive). A waiter completed behind the
+     * primitive's back refuses its grant: its share is {@linkplain Policy#takeBackLocked taken
+     * back} and whoever can now be served is served, in a loop rather than by recursion.
+     */
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    public void completeGranted(W chain) {
+        while (chain != null) {
+            Waiter refusedFirst = null;
+            Waiter refusedLast = null;
+            int index = 0;
+            for (Waiter w = chain; w != null; index++) {
+                Waiter next = detachNext(w);
+                if (!w.completeGranted(w.grantedValue(index))) {
+                    if (refusedLast == null) {
+                        refusedFirst = w;
+                    } else {
+                        refusedLast.next = w;
+                    }
+                    refusedLast = w;
+                }
+                w = next;
+            }
+            if (refusedFirst == null || policy == null) {
+                return;
+            }
+            synchronized (this) {
+                for (Waiter w = refusedFirst; w != null; ) {
+                    Waiter next = detachNext(w);
+                    policy.takeBackLocked((W) w);
+                    w = next;
+                }
+                policy.serveLocked();
+                chain = takeChain();
+            }
+        }
+    }
+
+    /** Fails every waiter of a chain taken out of the queue with {@code cause}, without the monitor. */
+    public static void failAll(Waiter<?> chain, Throwable cause) {
+        for (Waiter<?> w = chain; w != null; ) {
+            Waiter<?> next = detachNext(w);
+            w.completeFailed(cause);
+            w = next;
+        }
+    }
+
+    // ------------------------------------------------------------ leaving
+
+    /**
+     * Cancel or timeout of {@code w}: takes it out of the queue if it is still there, then lets
+     * the policy serve whoever can now be served, and completes those after dropping the
+     * monitor. Called by {@link Waiter}, without the monitor.
+     *
+     * @param claim also claim the leaving (a timeout does, so that its failure is final and a
+     *              racing {@code cancel()} returns {@code false}, as after a grant)
+     * @return {@code false} if {@code w} had already left (granted, abandoned, taken out)
+     */
+    @SuppressWarnings("unchecked")
+    boolean abandon(Waiter<?> w, boolean claim) {
+        W chain;
+        synchronized (this) {
+            if (!contains(w)) {
+                return false;
+            }
+            unlink(w);
+            if (claim) {
+                w.claim();
+            }
+            if (policy == null) {
+                return true;
+            }
+            policy.serveLocked();
+            chain = takeChain();
+        }
+        completeGranted(chain);
+        return true;
+    }
+
+    // ------------------------------------------------------------ links
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private void addToChain(Waiter<?> w) {
+        if (chainTail == null) {
+            chainHead = w;
+        } else {
+            ((Waiter) chainTail).next = w;
+        }
+        chainTail = w;
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private void unlink(Waiter<?> w) {
+        Waiter raw = w;
+        Waiter prev = raw.prev;
+        Waiter next = raw.next;
+        if (prev == null) {
+            head = next;
+        } else {
+            prev.next = next;
+        }
+        if (next == null) {
+            tail = prev;
+        } else {
+            next.prev = prev;
+        }
+        raw.prev = null;
+        raw.next = null;
+        size = size - 1;
+    }
+}

@@ -1,0 +1,76 @@
+package dev.nettysync;
+
+import org.jetbrains.lincheck.datastructures.ModelCheckingOptions;
+import org.jetbrains.lincheck.datastructures.StressOptions;
+import org.junit.jupiter.api.Test;
+
+/**
+ * One harness for every Lincheck test (as kotlinx.coroutines' {@code AbstractLincheckTest} and
+ * JCTools do): a subclass declares its operations ({@code @Operation}) and its validation
+ * ({@code @Validate}), and gets both modes, with sizes it may tune:
+ * <ul>
+ *   <li>model checking: every interleaving of small scenarios, with a switch point at every
+ *       shared access (inside Netty's promise code too); three threads;</li>
+ *   <li>stress: the same operations on real threads, which finds what model checking cannot
+ *       (a missing {@code volatile}). Two threads on two cores: Lincheck's stress runner
+ *       spin-waits between threads, and more threads than cores turns each spin into a lost
+ *       time slice; the randomized stress tests carry the heavy real-concurrency load.</li>
+ * </ul>
+ * Each model-checking scenario costs seconds on a busy two-core machine, so the sizes are per
+ * primitive: more where the races are richer.
+ */
+public abstract class AbstractLincheckTest {
+
+    /** Model-checking scenarios (iterations). */
+    int modelCheckingIterations() {
+        return 10;
+    }
+
+    /** Interleavings explored per scenario. */
+    int modelCheckingInvocations() {
+        return 300;
+    }
+
+    /** Operations per thread in stress mode. */
+    int stressActorsPerThread() {
+        return 3;
+    }
+
+    /** Adds what a subclass needs (a custom scenario) to the model-checking options. */
+    ModelCheckingOptions customize(ModelCheckingOptions options) {
+        return options;
+    }
+
+    @Test
+    void modelChecking() {
+        customize(new ModelCheckingOptions()
+                .iterations(modelCheckingIterations())
+                .invocationsPerIteration(modelCheckingInvocations())
+                .threads(3)
+                .actorsPerThread(3))
+                .check(getClass());
+    }
+
+    @Test
+    void stress() {
+        new StressOptions()
+                .iterations(1)
+                .invocationsPerIteration(500)
+                .threads(2)
+                .actorsPerThread(stressActorsPerThread())
+                .check(getClass());
+    }
+
+    /** For validations: fails with {@code message} unless {@code ok}. */
+    static void check(boolean ok, String message) {
+        if (!ok) {
+            throw new AssertionError(message);
+        }
+    }
+
+    /** For validations: fails if {@code primitive}'s internal invariants are broken (see {@link Invariants}). */
+    static void checkInvariants(Object primitive) {
+        String broken = Invariants.brokenInvariant(primitive);
+        check(broken == null, primitive + ": " + broken);
+    }
+}

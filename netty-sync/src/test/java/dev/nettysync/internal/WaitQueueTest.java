@@ -1,0 +1,247 @@
+package dev.nettysync.internal;
+
+import dev.nettysync.WaitTimeoutException;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.ImmediateEventExecutor;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static java.util.concurrent.TimeUnit.MILLISECONDS;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The wait queue on its own, apart from the primitives (as tokio tests its batch_semaphore):
+ * a toy "one unit per waiter" policy stands for the primitive's decision of whom to serve.
+ */
+class WaitQueueTest {
+    private static final EventExecutor IMMEDIATE = ImmediateEventExecutor.INSTANCE;
+
+    /** A toy primitive: {@code units} free units, one per waiter, served FIFO. */
+    private final class Units implements WaitQueue.Policy<Waiter<Integer>> {
+        int units;                                   // guarded by queue
+        int serveCalls;                              // guarded by queue
+        final List<Waiter<Integer>> takenBack = new ArrayList<>();
+
+        @Override
+        public void serveLocked() {
+            assertThat(Thread.holdsLock(queue)).isTrue();
+            serveCalls++;
+            while (units > 0 && queue.peekFirst() != null) {
+                if (queue.grantFirst()) {
+                    units--;
+                }
+            }
+        }
+
+        @Override
+        public void takeBackLocked(Waiter<Integer> refused) {
+            assertThat(Thread.holdsLock(queue)).isTrue();
+            takenBack.add(refused);
+            units++;
+        }
+    }
+
+    private final Units units = new Units();
+    private final WaitQueue<Waiter<Integer>> queue = new WaitQueue<>("toy", units);
+
+    private Waiter<Integer> enqueue(EventExecutor executor) {
+        Waiter<Integer> w = new Indexed(executor, queue);
+        synchronized (queue) {
+            queue.enqueue(w);
+        }
+        return w;
+    }
+
+    /** Completes with its index in the granted chain, as a barrier party does. */
+    private static final class Indexed extends Waiter<Integer> {
+        Indexed(EventExecutor executor, WaitQueue<?> queue) {
+            super(executor, queue);
+        }
+
+        @Override
+        protected Integer grantedValue(int index) {
+            return index;
+        }
+    }
+
+    /** Adds units and serves, as a primitive's release does: decide under the monitor, complete after. */
+    private void release(int n) {
+        Waiter<Integer> chain;
+        synchronized (queue) {
+            units.units += n;
+            units.serveLocked();
+            chain = queue.takeChain();
+        }
+        queue.completeGranted(chain);
+    }
+
+    @Test
+    void waitersAreQueuedInFifoOrderAndLinkedBothWays() {
+        Waiter<Integer> a = enqueue(IMMEDIATE);
+        Waiter<Integer> b = enqueue(IMMEDIATE);
+        Waiter<Integer> c = enqueue(IMMEDIATE);
+        synchronized (queue) {
+            assertThat(queue.peekFirst()).isSameAs(a);
+            assertThat(queue.nextOf(a)).isSameAs(b);
+            assertThat(queue.nextOf(b)).isSameAs(c);
+            assertThat(queue.nextOf(c)).isNull();
+            assertThat(queue.contains(b)).isTrue();
+        }
+        assertThat(queue.size()).isEqualTo(3);
+    }
+
+    @Test
+    void aGrantedChainIsCompletedInFifoOrderOutsideTheMonitorWithItsIndexes() {
+        Waiter<Integer> a = enqueue(IMMEDIATE);
+        Waiter<Integer> b = enqueue(IMMEDIATE);
+        Waiter<Integer> c = enqueue(IMMEDIATE);
+        List<String> order = new ArrayList<>();
+        for (Waiter<Integer> w : List.of(a, b, c)) {
+            w.addListener(f -> {
+                assertThat(Thread.holdsLock(queue)).as("no listener under the monitor").isFalse();
+                order.add(String.valueOf(f.getNow()));
+            });
+        }
+        release(2);
+        assertThat(order).containsExactly("0", "1");
+        assertThat(c.isDone()).isFalse();
+        assertThat(queue.size()).isEqualTo(1);
+    }
+
+    @Test
+    void aGrantIsFinalBeforeItsCompletionRuns() {
+        Waiter<Integer> a = enqueue(IMMEDIATE);
+        Waiter<Integer> chain;
+        synchronized (queue) {
+            assertThat(queue.grantFirst()).isTrue();
+            chain = queue.takeChain();
+        }
+        assertThat(a.cancel(false)).as("granted: the cancel loses").isFalse();
+        assertThat(a.isDone()).isFalse();
+        queue.completeGranted(chain);
+        assertThat(a.isSuccess()).isTrue();
+    }
+
+    @Test
+    void aCancelledWaiterLeavesInO1AndThePolicyServesTheNext() {
+        Waiter<Integer> a = enqueue(IMMEDIATE);
+        Waiter<Integer> b = enqueue(IMMEDIATE);
+        Waiter<Integer> c = enqueue(IMMEDIATE);
+        assertThat(b.cancel(false)).isTrue();
+        synchronized (queue) {
+            assertThat(queue.contains(b)).isFalse();
+            assertThat(queue.nextOf(a)).isSameAs(c);
+            assertThat(units.serveCalls).as("the policy looked again after the leave").isEqualTo(1);
+        }
+        release(2);
+        assertThat(a.isSuccess()).isTrue();
+        assertThat(c.isSuccess()).isTrue();
+        assertThat(b.isCancelled()).isTrue();
+    }
+
+    @Test
+    void aWaiterCompletedBehindTheQueuesBackIsSkippedWhenGranting() {
+        Waiter<Integer> a = enqueue(IMMEDIATE);
+        Waiter<Integer> b = enqueue(IMMEDIATE);
+        a.setUncancellable();           // someone cast it to Promise and made it uncancellable...
+        a.trySuccess(42);               // ...then completed it
+        release(1);
+        assertThat(a.getNow()).isEqualTo(42);
+        assertThat(b.getNow()).as("the unit went to the next waiter").isZero();
+        synchronized (queue) {
+            assertThat(queue.isEmpty()).isTrue();
+            assertThat(units.units).isZero();
+        }
+    }
+
+    @Test
+    void aGrantRefusedAfterTheClaimIsTakenBackAndServedOn() {
+        Waiter<Integer> a = enqueue(IMMEDIATE);
+        Waiter<Integer> b = enqueue(IMMEDIATE);
+        Waiter<Integer> chain;
+        synchronized (queue) {
+            units.units = 1;
+            units.serveLocked();        // grants a
+            chain = queue.takeChain();
+        }
+        a.trySuccess(7);                // completed behind the queue's back after the claim
+        queue.completeGranted(chain);
+        assertThat(units.takenBack).containsExactly(a);
+        assertThat(b.isSuccess()).as("the unit taken back went to b").isTrue();
+    }
+
+    @Test
+    void takenOutWaitersAreFailedTogetherAndTheChainStartsAfresh() {
+        Waiter<Integer> a = enqueue(IMMEDIATE);
+        Waiter<Integer> b = enqueue(IMMEDIATE);
+        Waiter<Integer> chain;
+        synchronized (queue) {
+            queue.takeOut(Integer.MAX_VALUE);
+            chain = queue.takeChain();
+            assertThat(queue.takeChain()).isNull();
+            assertThat(queue.isEmpty()).isTrue();
+        }
+        IllegalStateException closed = new IllegalStateException("closed");
+        WaitQueue.failAll(chain, closed);
+        assertThat(a.cause()).isSameAs(closed);
+        assertThat(b.cause()).isSameAs(closed);
+        assertThat(queue.size()).isZero();
+    }
+
+    @Test
+    void aTimedWaiterTimesOutLeavesTheQueueAndTheTimeoutIsFinal() {
+        EmbeddedChannel ch = new EmbeddedChannel();
+        ch.freezeTime();
+        Waiter<Integer> w = queue.armTimer(enqueue(ch.eventLoop()), MILLISECONDS.toNanos(50));
+        ch.advanceTimeBy(50, MILLISECONDS);
+        ch.runScheduledPendingTasks();
+        assertThat(w.cause()).isInstanceOf(WaitTimeoutException.class).hasMessageContaining("50 ms")
+                .hasMessageContaining("toy");
+        assertThat(w.cancel(false)).isFalse();
+        assertThat(queue.size()).isZero();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aGrantCancelsTheTimer() {
+        EmbeddedChannel ch = new EmbeddedChannel();
+        ch.freezeTime();
+        Waiter<Integer> w = queue.armTimer(enqueue(ch.eventLoop()), MILLISECONDS.toNanos(50));
+        release(1);
+        ch.runPendingTasks();
+        assertThat(w.isSuccess()).isTrue();
+        ch.advanceTimeBy(1, TimeUnit.SECONDS);
+        ch.runScheduledPendingTasks();
+        assertThat(w.isSuccess()).as("the timer found nothing to do").isTrue();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aTimeoutThatCannotBeScheduledEndsTheWaitAtOnce() {
+        Waiter<Integer> w = queue.armTimer(enqueue(IMMEDIATE), 1_000);
+        assertThat(w.cause()).isInstanceOf(UnsupportedOperationException.class);
+        assertThat(queue.size()).isZero();
+    }
+
+    @Test
+    void negativeTimeoutsMeanDoNotWait() {
+        assertThat(WaitQueue.toNanos(-5, TimeUnit.SECONDS)).isZero();
+        assertThat(WaitQueue.toNanos(2, MILLISECONDS)).isEqualTo(2_000_000);
+    }
+
+    @Test
+    void aHundredThousandGrantedWaitersCompleteWithoutRecursion() {
+        int n = 100_000;
+        List<Waiter<Integer>> all = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            all.add(enqueue(IMMEDIATE));
+        }
+        release(n);
+        assertThat(all).allMatch(Waiter::isSuccess);
+        assertThat(all.get(n - 1).getNow()).isEqualTo(n - 1);
+    }
+}
