@@ -60,7 +60,7 @@ public final class AsyncBarrier {
     /*
      * Implementation notes: the waiting parties are the queue; a cycle trips when an arrival
      * finds parties - 1 waiting and no trip under way. The tripping arrival sets `tripping`,
-     * claims and unlinks them under the monitor (so late cancels lose, and new arrivals start
+     * grants (unlinks) them under the monitor (so late cancels lose, and new arrivals start
      * the next cycle), then runs the action and completes them outside it, with indexes in
      * queue order. Arrivals that complete a cycle while `tripping` is set queue instead; the
      * tripping thread, before it clears `tripping`, trips every full cycle found in the queue
@@ -178,7 +178,7 @@ public final class AsyncBarrier {
                 : executor.newFailedFuture(brokenBy(failure));
     }
 
-    /** Grants the first {@code n} waiters (claimed: late cancels lose), chained in queue order. Monitor. */
+    /** Grants the first {@code n} waiters (unlinked: late cancels lose), chained in queue order. Monitor. */
     private Party takeCycleLocked(int n) {
         queue.grant(n);
         return queue.takeChain();

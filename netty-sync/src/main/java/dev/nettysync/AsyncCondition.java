@@ -426,7 +426,7 @@ public final class AsyncCondition {
          */
         @Override
         protected boolean timeoutNoLongerApplies() {
-            if (super.timeoutNoLongerApplies()) {
+            if (isDone()) {
                 return true;
             }
             synchronized (owner.queue) {

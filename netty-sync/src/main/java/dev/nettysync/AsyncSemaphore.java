@@ -139,7 +139,7 @@ public class AsyncSemaphore {
      *       (a release or a head removal serves the head as far as permits allow, in the same
      *       critical section), so nobody waits while they could be served.
      *   I3  available + held = initial + releases - reductions, where "held" counts permits taken by
-     *       tryAcquire and the fast path, and permits granted to waiters (claimed under the
+     *       tryAcquire and the fast path, and permits granted to waiters (unlinked under the
      *       monitor), whether or not their futures have completed yet.
      *
      * Wake-up. The waiters stand in a WaitQueue (dev.nettysync.internal), whose monitor is this
@@ -153,13 +153,17 @@ public class AsyncSemaphore {
      * it again after a cancel or timeout (a multi-permit head that left may leave its
      * reserved permits to the next ones).
 
-     * Cancellation race. Leaving the queue happens once, under the monitor: either a granter
-     * claims the waiter (setUncancellable: from then on cancel() returns false) and unlinks it,
-     * or cancel()/the timer unlinks it first (then nothing is held). So the grant is
-     * linearizable: it takes effect at the claim, inside the releaser's critical section, and
-     * the later completion only reports it. (An earlier design let a cancel win in the window
-     * between unlink and completion and gave the permits back; Lincheck showed that a cancel
-     * could then succeed after the same thread's release had already made the grant certain.)
+     * Cancellation race. Leaving the queue happens once, under the monitor, and unlinking is
+     * the decision: either a granter unlinks the waiter (from then on its cancel() returns
+     * false: cancel() takes the monitor and succeeds only if it unlinks the waiter itself), or
+     * cancel()/the timer unlinks it first (then nothing is held). So the grant is linearizable:
+     * it takes effect at the unlink, inside the releaser's critical section, and the later
+     * completion (one CAS on the promise) only reports it. (The first design let a cancel win in
+     * the window between unlink and completion and gave the permits back; Lincheck showed that
+     * a cancel could then succeed after the same thread's release had already made the grant
+     * certain. The second made the grant final with the promise's setUncancellable(), which
+     * cost two extra CAS per grant; the monitor that cancel() needs anyway does the same.)
+     *   I3 counts a waiter as holding its permits from that unlink on.
      */
 
     private static final int COUNT_SHIFT = 32;
