@@ -111,6 +111,26 @@ public final class AsyncBarrier {
         return await0(Objects.requireNonNull(executor, "executor"), WaitQueue.toNanos(timeout, unit));
     }
 
+    /**
+     * A consistent snapshot of the barrier (trio's {@code statistics()}): its parties, the
+     * parties waiting in the current cycle, whether it is broken, at one instant. O(1).
+     */
+    public Statistics statistics() {
+        synchronized (queue) {
+            return new Statistics(parties, queue.size(), broken);
+        }
+    }
+
+    /**
+     * A snapshot of an {@link AsyncBarrier} at one instant.
+     *
+     * @param parties the parties needed to trip it
+     * @param waiting the parties waiting now
+     * @param broken  whether it is broken (until {@code reset()})
+     */
+    public record Statistics(int parties, int waiting, boolean broken) {
+    }
+
     /** The number of parties needed to trip the barrier. */
     public int parties() {
         return parties;

@@ -1,6 +1,7 @@
 package dev.nettysync;
 
 import dev.nettysync.internal.SucceededFutures;
+import dev.nettysync.internal.VarHandles;
 import dev.nettysync.internal.WaitQueue;
 import dev.nettysync.internal.Waiter;
 import io.netty.util.concurrent.EventExecutor;
@@ -175,15 +176,7 @@ public class AsyncSemaphore {
     private static final long EPOCH_ONE = 1L << 3;
     private static final long EPOCH_MASK = LOW_MASK & ~FLAGS;
 
-    private static final VarHandle STATE;
-
-    static {
-        try {
-            STATE = MethodHandles.lookup().findVarHandle(AsyncSemaphore.class, "state", long.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
+    private static final VarHandle STATE = VarHandles.field(MethodHandles.lookup(), "state", long.class);
 
     @SuppressWarnings("unused") // accessed through STATE
     private volatile long state;                 // see the notes: CAS while no flag, else monitor
@@ -676,6 +669,38 @@ public class AsyncSemaphore {
     /** The number of queued waiters now (cancelled and timed-out ones have already left). */
     public int queueLength() {
         return queue.size();
+    }
+
+    /**
+     * Whether a permit cannot be taken at once now (asyncio's {@code Semaphore.locked()}): no
+     * permit is available, or waiters are queued (they come first), or the semaphore is closed.
+     * A racy snapshot, like {@link #availablePermits()}.
+     */
+    public boolean locked() {
+        long s = state;
+        return (s & (QUEUED | CLOSED)) != 0 || available(s) < 1;
+    }
+
+    /**
+     * A consistent snapshot of the semaphore (trio's {@code statistics()}), taken under the
+     * internal monitor: the available permits (negative after {@link #reducePermits}), the
+     * queued waiters and whether it is closed, all at one instant. For monitoring; O(1).
+     */
+    public Statistics statistics() {
+        synchronized (queue) {
+            long s = state;
+            return new Statistics(available(s), queue.size(), (s & CLOSED) != 0);
+        }
+    }
+
+    /**
+     * A snapshot of an {@link AsyncSemaphore} at one instant.
+     *
+     * @param available the available permits (may be negative after {@code reducePermits})
+     * @param waiters   the waiters queued
+     * @param closed    whether {@code close()} was called
+     */
+    public record Statistics(int available, int waiters, boolean closed) {
     }
 
     /** The maximum number of queued waiters given at construction. */

@@ -85,15 +85,7 @@ public final class WaitQueue<W extends Waiter<?>> {
         }
     }
 
-    private static final VarHandle SIZE;
-
-    static {
-        try {
-            SIZE = MethodHandles.lookup().findVarHandle(WaitQueue.class, "size", int.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
+    private static final VarHandle SIZE = VarHandles.field(MethodHandles.lookup(), "size", int.class);
 
     private final Object owner;               // the primitive, for messages
     private final Policy<W> policy;           // null: a waiter leaving affects nobody
