@@ -60,7 +60,7 @@ public final class AsyncBarrier {
     /*
      * Implementation notes: the waiting parties are the queue; a cycle trips when an arrival
      * finds parties - 1 waiting and no trip under way. The tripping arrival sets `tripping`,
-     * claims and unlinks them under the monitor (so late cancels lose, and new arrivals start
+     * grants (unlinks) them under the monitor (so late cancels lose, and new arrivals start
      * the next cycle), then runs the action and completes them outside it, with indexes in
      * queue order. Arrivals that complete a cycle while `tripping` is set queue instead; the
      * tripping thread, before it clears `tripping`, trips every full cycle found in the queue
@@ -109,6 +109,26 @@ public final class AsyncBarrier {
     /** As {@link #await(EventExecutor)}; after {@code timeout} the party leaves with a {@link WaitTimeoutException}. */
     public Future<Integer> await(EventExecutor executor, long timeout, TimeUnit unit) {
         return await0(Objects.requireNonNull(executor, "executor"), WaitQueue.toNanos(timeout, unit));
+    }
+
+    /**
+     * A consistent snapshot of the barrier (trio's {@code statistics()}): its parties, the
+     * parties waiting in the current cycle, whether it is broken, at one instant. O(1).
+     */
+    public Statistics statistics() {
+        synchronized (queue) {
+            return new Statistics(parties, queue.size(), broken);
+        }
+    }
+
+    /**
+     * A snapshot of an {@link AsyncBarrier} at one instant.
+     *
+     * @param parties the parties needed to trip it
+     * @param waiting the parties waiting now
+     * @param broken  whether it is broken (until {@code reset()})
+     */
+    public record Statistics(int parties, int waiting, boolean broken) {
     }
 
     /** The number of parties needed to trip the barrier. */
@@ -178,7 +198,7 @@ public final class AsyncBarrier {
                 : executor.newFailedFuture(brokenBy(failure));
     }
 
-    /** Grants the first {@code n} waiters (claimed: late cancels lose), chained in queue order. Monitor. */
+    /** Grants the first {@code n} waiters (unlinked: late cancels lose), chained in queue order. Monitor. */
     private Party takeCycleLocked(int n) {
         queue.grant(n);
         return queue.takeChain();

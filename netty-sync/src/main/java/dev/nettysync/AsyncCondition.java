@@ -8,6 +8,7 @@ import io.netty.util.concurrent.Future;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 /**
  * A condition variable on an {@link AsyncLock}, in the shape of Python's
@@ -15,7 +16,8 @@ import java.util.function.BooleanSupplier;
  * (releasing the lock meanwhile) until another task holding the lock
  * {@linkplain #signal() signals}. Java reserves {@code wait}/{@code notify}, so asyncio's
  * {@code wait}, {@code wait_for}, {@code notify}, {@code notify_all} are {@code await},
- * {@link #awaitUntil}, {@code signal}, {@code signalAll} here.
+ * {@link #awaitUntil} (or {@link #awaitValue}, which returns the predicate's value as
+ * {@code wait_for} does), {@code signal}, {@code signalAll} here.
  * <pre>{@code
  * AsyncCondition changed = new AsyncCondition();        // its own AsyncLock
  * AsyncLock lock = changed.lock();
@@ -100,6 +102,7 @@ public final class AsyncCondition {
      */
 
     private static final Object CANCELLED = new Object();
+    private static final Object NOT_YET = new Object();        // a predicate that is not satisfied
 
     private static final int ST_HOLDING = 0;    // lock held, no signal consumed: awaitUntil's first look
     private static final int ST_QUEUED = 1;     // in the queue, lock released, waiting for a signal
@@ -158,6 +161,30 @@ public final class AsyncCondition {
         return await0(executor, Objects.requireNonNull(predicate, "predicate"), WaitQueue.toNanos(timeout, unit));
     }
 
+    /**
+     * As {@link #awaitUntil(EventExecutor, BooleanSupplier)}, returning the predicate's value as
+     * asyncio's {@code wait_for} does: waits until {@code value} returns non-{@code null}
+     * ({@code null} means "not yet") and succeeds with that value, the lock held.
+     * <pre>{@code
+     * changed.awaitValue(ex, queue::poll).addListener(f -> {   // the item, taken under the lock
+     *     try { if (f.isSuccess()) ctx.writeAndFlush(f.getNow()); } finally { lock.unlock(); }
+     * });
+     * }</pre>
+     * ({@code awaitUntil} keeps its {@code Future<Void>}: changing its type would break callers,
+     * and an overload taking a {@code Supplier} would make a boolean lambda ambiguous to read,
+     * hence the separate name.)
+     *
+     * @throws IllegalStateException if the lock is not held
+     */
+    public <T> Future<T> awaitValue(EventExecutor executor, Supplier<? extends T> value) {
+        return await0(executor, Objects.requireNonNull(value, "value"), -1);
+    }
+
+    /** As {@link #awaitValue(EventExecutor, Supplier)}, with an overall timeout. */
+    public <T> Future<T> awaitValue(EventExecutor executor, Supplier<? extends T> value, long timeout, TimeUnit unit) {
+        return await0(executor, Objects.requireNonNull(value, "value"), WaitQueue.toNanos(timeout, unit));
+    }
+
     /** Wakes the longest-waiting waiter, if any. @throws IllegalStateException if the lock is not held */
     public void signal() {
         signal(1);
@@ -179,6 +206,29 @@ public final class AsyncCondition {
     /** Wakes every waiter. @throws IllegalStateException if the lock is not held */
     public void signalAll() {
         signal0(Integer.MAX_VALUE, "signalAll");
+    }
+
+    /**
+     * A snapshot of the condition (trio's {@code statistics()}): the waiters waiting for a signal
+     * and its lock's statistics. Each part is consistent on its own; the two are taken one after
+     * the other. For monitoring; O(1).
+     */
+    public Statistics statistics() {
+        int waiters;
+        synchronized (queue) {
+            waiters = queue.size();
+        }
+        return new Statistics(waiters, lock.statistics());
+    }
+
+    /**
+     * A snapshot of an {@link AsyncCondition}.
+     *
+     * @param waiters the waiters waiting for a signal (signalled ones re-acquiring the lock are
+     *                counted in the lock's waiters)
+     * @param lock    the statistics of its lock
+     */
+    public record Statistics(int waiters, AsyncLock.Statistics lock) {
     }
 
     /** The number of waiters waiting for a signal now. */
@@ -222,9 +272,11 @@ public final class AsyncCondition {
         }
     }
 
-    private Future<Void> await0(EventExecutor executor, BooleanSupplier predicate, long timeoutNanos) {
+    /** {@code predicate}: null (plain await), a BooleanSupplier (awaitUntil) or a Supplier (awaitValue). */
+    @SuppressWarnings("unchecked")
+    private <T> Future<T> await0(EventExecutor executor, Object predicate, long timeoutNanos) {
         Objects.requireNonNull(executor, "executor");
-        requireLocked(predicate == null ? "await" : "awaitUntil");
+        requireLocked(predicate == null ? "await" : predicate instanceof BooleanSupplier ? "awaitUntil" : "awaitValue");
         ConditionWaiter w = new ConditionWaiter(executor, this, predicate);
         if (predicate == null) {
             synchronized (queue) {
@@ -240,7 +292,7 @@ public final class AsyncCondition {
         if (!w.isDone()) {
             queue.armTimer(w, timeoutNanos);
         }
-        return w;
+        return (Future<T>) w;
     }
 
     /** Queued under the monitor before this, so a signaller that gets the lock next sees it. */
@@ -322,15 +374,16 @@ public final class AsyncCondition {
             }
             evaluate = w.state != ST_ENDING;          // ST_HOLDING or ST_WOKEN
         }
-        boolean satisfied = w.predicate == null;
+        Object value = null;                          // what a satisfied wait completes with
         Throwable predicateFailure = null;
-        if (evaluate && !satisfied) {
+        if (evaluate && w.predicate != null) {
             try {
-                satisfied = w.predicate.getAsBoolean();
+                value = w.evaluate();
             } catch (Throwable t) {
                 predicateFailure = t;
             }
         }
+        boolean satisfied = value != NOT_YET;
         Object end;
         boolean waitAgain;
         synchronized (queue) {
@@ -352,7 +405,7 @@ public final class AsyncCondition {
         } else if (predicateFailure != null) {
             w.completeFailed(predicateFailure);
         } else {
-            w.completeGranted(null);
+            w.completeGranted(value);
         }
     }
 
@@ -396,16 +449,25 @@ public final class AsyncCondition {
         return true;
     }
 
-    private static final class ConditionWaiter extends Waiter<Void> {
+    private static final class ConditionWaiter extends Waiter<Object> {
         private final AsyncCondition owner;
-        final BooleanSupplier predicate;   // null for a plain await
+        final Object predicate;            // null (plain await), a BooleanSupplier or a Supplier
         int state = ST_HOLDING;            // guarded by owner.queue (ST_* above)
         Object end;                        // guarded by owner.queue: CANCELLED or the failure, set with ST_ENDING
 
-        ConditionWaiter(EventExecutor executor, AsyncCondition owner, BooleanSupplier predicate) {
+        ConditionWaiter(EventExecutor executor, AsyncCondition owner, Object predicate) {
             super(executor, owner.queue);
             this.owner = owner;
             this.predicate = predicate;
+        }
+
+        /** Runs the predicate (user code, lock held, no monitor): the value to complete with, or NOT_YET. */
+        Object evaluate() {
+            if (predicate instanceof BooleanSupplier b) {
+                return b.getAsBoolean() ? null : NOT_YET;
+            }
+            Object v = ((Supplier<?>) predicate).get();
+            return v == null ? NOT_YET : v;
         }
 
         @Override
@@ -426,7 +488,7 @@ public final class AsyncCondition {
          */
         @Override
         protected boolean timeoutNoLongerApplies() {
-            if (super.timeoutNoLongerApplies()) {
+            if (isDone()) {
                 return true;
             }
             synchronized (owner.queue) {

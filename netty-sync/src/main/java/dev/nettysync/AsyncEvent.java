@@ -121,6 +121,25 @@ public final class AsyncEvent {
         return waiters.armTimer(w, timeoutNanos);
     }
 
+    /**
+     * A consistent snapshot of the event (trio's {@code statistics()}): whether it is set and how
+     * many wait for it, at one instant. For monitoring; O(1).
+     */
+    public Statistics statistics() {
+        synchronized (waiters) {
+            return new Statistics(set, waiters.size());
+        }
+    }
+
+    /**
+     * A snapshot of an {@link AsyncEvent} at one instant.
+     *
+     * @param set     whether the event is set
+     * @param waiters the waiters queued (always 0 while it is set)
+     */
+    public record Statistics(boolean set, int waiters) {
+    }
+
     /** The number of waiters queued now. */
     public int queueLength() {
         return waiters.size();

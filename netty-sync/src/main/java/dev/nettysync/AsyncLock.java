@@ -147,6 +147,25 @@ public final class AsyncLock {
         return permit.availablePermits() == 0;
     }
 
+    /**
+     * A consistent snapshot of the lock (trio's {@code statistics()}): whether it is held, how
+     * many wait for it, whether it is closed, at one instant. For monitoring; O(1).
+     */
+    public Statistics statistics() {
+        AsyncSemaphore.Statistics s = permit.statistics();
+        return new Statistics(s.available() <= 0, s.waiters(), s.closed());
+    }
+
+    /**
+     * A snapshot of an {@link AsyncLock} at one instant.
+     *
+     * @param locked  whether the lock is held
+     * @param waiters the waiters queued for it (condition waiters taking it back included)
+     * @param closed  whether {@code close()} was called
+     */
+    public record Statistics(boolean locked, int waiters, boolean closed) {
+    }
+
     /** The number of queued waiters now. */
     public int queueLength() {
         return permit.queueLength();

@@ -1,6 +1,7 @@
 package dev.nettysync;
 
 import dev.nettysync.internal.SucceededFutures;
+import dev.nettysync.internal.VarHandles;
 import dev.nettysync.internal.WaitQueue;
 import dev.nettysync.internal.Waiter;
 import io.netty.util.concurrent.EventExecutor;
@@ -139,27 +140,31 @@ public class AsyncSemaphore {
      *       (a release or a head removal serves the head as far as permits allow, in the same
      *       critical section), so nobody waits while they could be served.
      *   I3  available + held = initial + releases - reductions, where "held" counts permits taken by
-     *       tryAcquire and the fast path, and permits granted to waiters (claimed under the
+     *       tryAcquire and the fast path, and permits granted to waiters (unlinked under the
      *       monitor), whether or not their futures have completed yet.
      *
      * Wake-up. The waiters stand in a WaitQueue (dev.nettysync.internal), whose monitor is this
-     * semaphore's lock; the semaphore keeps only the decision of whom to serve (serveLocked:
+     * semaphore's lock; the semaphore keeps only the decision of whom to serve (addAndServeLocked:
      * grant the head while the available permits cover it, then make QUEUED match the queue).
      * A release adds its permits and serves, under the monitor; the queue collects the granted
      * waiters into a chain and completes them in FIFO order after the monitor is dropped.
      * Completion can run listeners inline (same executor, Netty's DefaultPromise bounds that
      * recursion at MAX_LISTENER_STACK_DEPTH and then hops through execute()), and a listener may
      * call back into the semaphore; nothing is held then, so that is safe. The queue calls
-     * serveLocked again after a cancel or timeout (a multi-permit head that left may leave its
+     * it again after a cancel or timeout (a multi-permit head that left may leave its
      * reserved permits to the next ones).
 
-     * Cancellation race. Leaving the queue happens once, under the monitor: either a granter
-     * claims the waiter (setUncancellable: from then on cancel() returns false) and unlinks it,
-     * or cancel()/the timer unlinks it first (then nothing is held). So the grant is
-     * linearizable: it takes effect at the claim, inside the releaser's critical section, and
-     * the later completion only reports it. (An earlier design let a cancel win in the window
-     * between unlink and completion and gave the permits back; Lincheck showed that a cancel
-     * could then succeed after the same thread's release had already made the grant certain.)
+     * Cancellation race. Leaving the queue happens once, under the monitor, and unlinking is
+     * the decision: either a granter unlinks the waiter (from then on its cancel() returns
+     * false: cancel() takes the monitor and succeeds only if it unlinks the waiter itself), or
+     * cancel()/the timer unlinks it first (then nothing is held). So the grant is linearizable:
+     * it takes effect at the unlink, inside the releaser's critical section, and the later
+     * completion (one CAS on the promise) only reports it. (The first design let a cancel win in
+     * the window between unlink and completion and gave the permits back; Lincheck showed that
+     * a cancel could then succeed after the same thread's release had already made the grant
+     * certain. The second made the grant final with the promise's setUncancellable(), which
+     * cost two extra CAS per grant; the monitor that cancel() needs anyway does the same.)
+     *   I3 counts a waiter as holding its permits from that unlink on.
      */
 
     private static final int COUNT_SHIFT = 32;
@@ -171,15 +176,7 @@ public class AsyncSemaphore {
     private static final long EPOCH_ONE = 1L << 3;
     private static final long EPOCH_MASK = LOW_MASK & ~FLAGS;
 
-    private static final VarHandle STATE;
-
-    static {
-        try {
-            STATE = MethodHandles.lookup().findVarHandle(AsyncSemaphore.class, "state", long.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
+    private static final VarHandle STATE = VarHandles.field(MethodHandles.lookup(), "state", long.class);
 
     @SuppressWarnings("unused") // accessed through STATE
     private volatile long state;                 // see the notes: CAS while no flag, else monitor
@@ -458,40 +455,39 @@ public class AsyncSemaphore {
     private void releaseSlow(int n) {
         PermitWaiter granted;
         synchronized (queue) {
-            addLocked(n);
-            serveLocked();
+            addAndServeLocked(n);
             granted = queue.takeChain();
         }
         queue.completeGranted(granted);
     }
 
-    /** Adds {@code n} permits, or throws the over-release and changes nothing. Monitor. */
-    private void addLocked(int n) {
-        for (;;) {
-            long s = state;
-            if ((long) available(s) + n > maxPermits) {
-                throw overRelease(n, available(s));
-            }
-            if ((s & FLAGS) != 0) {
-                state = s + permits(n);          // a flag is set: only monitor holders write the word
-                return;
-            }
-            if (STATE.compareAndSet(this, s, s + permits(n))) {
-                return;                          // no flag: fast paths may race on the count
-            }
-        }
-    }
-
     /**
-     * The decision of whom to serve: grants the head waiters in FIFO order while the available
-     * permits cover the head's request, then sets QUEUED to match the queue (I1, I2). Monitor.
+     * The decision of whom to serve: adds {@code n} permits (0 after a waiter left) and grants
+     * the head waiters in FIFO order while the available permits cover the head's request, then
+     * makes QUEUED match the queue (I1, I2). One write of the word, so a racy reader never sees
+     * the added permits before the grants take them (Lincheck caught an add-then-serve split:
+     * availablePermits() read 1 during a release that handed its permit straight to a waiter).
+     * Throws the over-release, changing nothing. Monitor.
      */
-    private void serveLocked() {
+    private void addAndServeLocked(int n) {
         long s = state;
-        if ((s & QUEUED) == 0) {
-            return;                              // nobody queued (I1): nothing to serve
+        if ((s & FLAGS) == 0) {
+            // Nobody queued (I1), so nothing to grant; fast paths may race on the count.
+            for (;;) {
+                if ((long) available(s) + n > maxPermits) {
+                    throw overRelease(n, available(s));
+                }
+                if (n == 0 || STATE.compareAndSet(this, s, s + permits(n))) {
+                    return;
+                }
+                s = state;
+            }
         }
-        int available = available(s);
+        // A flag is set: only monitor holders write the word now.
+        if ((long) available(s) + n > maxPermits) {
+            throw overRelease(n, available(s));
+        }
+        int available = available(s) + n;
         PermitWaiter head;
         while ((head = queue.peekFirst()) != null && head.permits <= available) {
             if (queue.grantFirst()) {
@@ -504,15 +500,19 @@ public class AsyncSemaphore {
 
     /** The semaphore's side of the wait queue: after a waiter left, or refused its grant. */
     private final class Serving implements WaitQueue.Policy<PermitWaiter> {
+        private int takenBack;            // guarded by the monitor: permits of refused grants, added by the next serve
+
         @Override
         public void serveLocked() {
-            AsyncSemaphore.this.serveLocked();
+            int n = takenBack;
+            takenBack = 0;
+            addAndServeLocked(n);
         }
 
         @Override
         public void takeBackLocked(PermitWaiter refused) {
             granted(-refused.permits);
-            addLocked(refused.permits);
+            takenBack += refused.permits;     // added in the same write as the grants that follow
         }
     }
 
@@ -642,7 +642,7 @@ public class AsyncSemaphore {
             failed = queue.takeChain();
             // An owed waiter left behind may now be at the head and servable (I2); this also
             // clears QUEUED if nobody is left.
-            serveLocked();
+            addAndServeLocked(0);
             granted = queue.takeChain();
         }
         WaitQueue.failAll(failed, closedException());
@@ -673,6 +673,38 @@ public class AsyncSemaphore {
     /** The number of queued waiters now (cancelled and timed-out ones have already left). */
     public int queueLength() {
         return queue.size();
+    }
+
+    /**
+     * Whether a permit cannot be taken at once now (asyncio's {@code Semaphore.locked()}): no
+     * permit is available, or waiters are queued (they come first), or the semaphore is closed.
+     * A racy snapshot, like {@link #availablePermits()}.
+     */
+    public boolean locked() {
+        long s = state;
+        return (s & (QUEUED | CLOSED)) != 0 || available(s) < 1;
+    }
+
+    /**
+     * A consistent snapshot of the semaphore (trio's {@code statistics()}), taken under the
+     * internal monitor: the available permits (negative after {@link #reducePermits}), the
+     * queued waiters and whether it is closed, all at one instant. For monitoring; O(1).
+     */
+    public Statistics statistics() {
+        synchronized (queue) {
+            long s = state;
+            return new Statistics(available(s), queue.size(), (s & CLOSED) != 0);
+        }
+    }
+
+    /**
+     * A snapshot of an {@link AsyncSemaphore} at one instant.
+     *
+     * @param available the available permits (may be negative after {@code reducePermits})
+     * @param waiters   the waiters queued
+     * @param closed    whether {@code close()} was called
+     */
+    public record Statistics(int available, int waiters, boolean closed) {
     }
 
     /** The maximum number of queued waiters given at construction. */

@@ -31,11 +31,6 @@ public abstract class AbstractLincheckTest {
         return 300;
     }
 
-    /** Operations per thread in stress mode. */
-    int stressActorsPerThread() {
-        return 3;
-    }
-
     /** Threads in model checking; a subclass whose operations all belong to per-thread groups uses fewer. */
     int modelCheckingThreads() {
         return 3;
@@ -43,6 +38,11 @@ public abstract class AbstractLincheckTest {
 
     /** Operations per thread in model checking. */
     int modelCheckingActorsPerThread() {
+        return 3;
+    }
+
+    /** Operations per thread in stress mode. */
+    int stressActorsPerThread() {
         return 3;
     }
 

@@ -434,4 +434,14 @@ class AsyncBarrierTest {
         assertThat(all).allMatch(Future::isSuccess);
         assertThat(barrier.waiting()).isZero();
     }
+
+    @Test
+    void statisticsSayPartiesWaitingAndBroken() {
+        AsyncBarrier barrier = new AsyncBarrier(3);
+        invariants.check(barrier);
+        barrier.await(IMMEDIATE);
+        assertThat(barrier.statistics()).isEqualTo(new AsyncBarrier.Statistics(3, 1, false));
+        barrier.abort();
+        assertThat(barrier.statistics()).isEqualTo(new AsyncBarrier.Statistics(3, 0, true));
+    }
 }

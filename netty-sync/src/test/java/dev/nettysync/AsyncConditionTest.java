@@ -768,4 +768,78 @@ class AsyncConditionTest {
         assertThat(lock.isLocked()).isFalse();
         assertThat(cond.queueLength()).isZero();
     }
+
+    // ------------------------------------------------------------ awaitValue (asyncio's wait_for result), statistics
+
+    @Test
+    void awaitValueWaitsForANonNullValueAndSucceedsWithItHoldingTheLock() {
+        java.util.ArrayDeque<String> items = new java.util.ArrayDeque<>();
+        take();
+        AtomicInteger evaluations = new AtomicInteger();
+        Future<String> item = cond.awaitValue(IMMEDIATE, () -> {
+            evaluations.incrementAndGet();
+            return items.poll();                         // null: not yet
+        });
+        assertThat(evaluations.get()).as("evaluated first, lock held").isEqualTo(1);
+        assertThat(item.isDone()).isFalse();
+        assertThat(lock.isLocked()).as("released to wait").isFalse();
+
+        take();                                          // the producer
+        cond.signal();                                   // a wake-up with nothing there yet
+        lock.unlock();
+        assertThat(item.isDone()).as("null again: waits on").isFalse();
+        take();
+        items.add("job-1");
+        cond.signal();
+        lock.unlock();
+
+        assertThat(item.getNow()).isEqualTo("job-1");
+        assertThat(evaluations.get()).isEqualTo(3);
+        assertThat(lock.isLocked()).as("the caller holds the lock").isTrue();
+        lock.unlock();
+    }
+
+    @Test
+    void awaitValueReturnsAtOnceWhenTheValueIsThereAndFailsWithWhatTheSupplierThrows() {
+        take();
+        assertThat(cond.awaitValue(IMMEDIATE, () -> 42).getNow()).isEqualTo(42);
+        assertThat(lock.isLocked()).isTrue();
+        IllegalStateException boom = new IllegalStateException("boom");
+        Future<Object> failed = cond.awaitValue(IMMEDIATE, () -> {
+            throw boom;
+        });
+        assertThat(failed.cause()).isSameAs(boom);
+        assertThat(lock.isLocked()).isTrue();
+        lock.unlock();
+        assertThatThrownBy(() -> cond.awaitValue(IMMEDIATE, () -> 1)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("awaitValue");
+    }
+
+    @Test
+    void aTimedAwaitValueTimesOutHoldingTheLock() {
+        EmbeddedChannel ch = new EmbeddedChannel();
+        ch.freezeTime();
+        take();
+        Future<String> v = cond.awaitValue(ch.eventLoop(), () -> null, 50, MILLISECONDS);
+        ch.advanceTimeBy(50, MILLISECONDS);
+        ch.runScheduledPendingTasks();
+        ch.runPendingTasks();
+        assertThat(v.cause()).isInstanceOf(WaitTimeoutException.class);
+        assertThat(lock.isLocked()).isTrue();
+        lock.unlock();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void statisticsCountWaitersAndIncludeTheLocks() {
+        take();
+        cond.await(IMMEDIATE);
+        take();
+        assertThat(cond.statistics()).isEqualTo(new AsyncCondition.Statistics(1, new AsyncLock.Statistics(true, 0, false)));
+        cond.signal();
+        assertThat(cond.statistics()).as("the signalled waiter now queues for the lock")
+                .isEqualTo(new AsyncCondition.Statistics(0, new AsyncLock.Statistics(true, 1, false)));
+        lock.unlock();
+        lock.unlock();
+    }
 }

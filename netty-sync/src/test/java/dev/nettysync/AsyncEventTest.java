@@ -330,4 +330,15 @@ class AsyncEventTest {
         assertThat(done.await(10, SECONDS)).isTrue();
         assertThat(wrongThread.get()).as("listeners on a foreign thread or failed").isZero();
     }
+
+    @Test
+    void statisticsSayWhetherItIsSetAndWhoWaits() {
+        AsyncEvent event = new AsyncEvent();
+        invariants.check(event);
+        event.await(IMMEDIATE);
+        event.await(IMMEDIATE);
+        assertThat(event.statistics()).isEqualTo(new AsyncEvent.Statistics(false, 2));
+        event.set();
+        assertThat(event.statistics()).isEqualTo(new AsyncEvent.Statistics(true, 0));
+    }
 }

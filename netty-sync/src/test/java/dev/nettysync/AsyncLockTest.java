@@ -149,4 +149,16 @@ class AsyncLockTest {
         assertThat(mostInside.get()).as("two holders never overlapped").isEqualTo(1);
         assertThat(lock.isLocked()).isFalse();
     }
+
+    @Test
+    void statisticsSayWhetherItIsHeldAndWhoWaits() {
+        AsyncLock lock = new AsyncLock();
+        invariants.check(lock);
+        assertThat(lock.statistics()).isEqualTo(new AsyncLock.Statistics(false, 0, false));
+        assertThat(lock.tryLock()).isTrue();
+        lock.lock(IMMEDIATE);
+        assertThat(lock.statistics()).isEqualTo(new AsyncLock.Statistics(true, 1, false));
+        lock.close();
+        assertThat(lock.statistics()).isEqualTo(new AsyncLock.Statistics(true, 0, true));
+    }
 }

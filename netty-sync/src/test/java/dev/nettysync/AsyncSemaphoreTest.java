@@ -996,4 +996,43 @@ class AsyncSemaphoreTest {
             throw new CancellationException();
         };
     }
+
+    // ------------------------------------------------------------ asyncio parity: locked(), statistics()
+
+    @Test
+    void lockedSaysWhetherAPermitCannotBeTakenAtOnce() {
+        AsyncSemaphore sem = semaphore(2);
+        assertThat(sem.locked()).isFalse();
+        assertThat(sem.tryAcquire(2)).isTrue();
+        assertThat(sem.locked()).as("none available").isTrue();
+        Future<Void> big = sem.acquire(IMMEDIATE, 2);
+        sem.release();
+        assertThat(sem.availablePermits()).isEqualTo(1);
+        assertThat(sem.locked()).as("one available but reserved for the queued head").isTrue();
+        sem.release();
+        assertThat(big.isSuccess()).isTrue();
+        sem.release(2);
+        assertThat(sem.locked()).isFalse();
+        sem.reducePermits(3);
+        assertThat(sem.locked()).as("negative after a reduction").isTrue();
+        sem.release(3);
+        assertThat(sem.locked()).isFalse();
+        sem.close();
+        assertThat(sem.locked()).as("closed: tryAcquire fails").isTrue();
+    }
+
+    @Test
+    void statisticsAreOneConsistentSnapshot() {
+        AsyncSemaphore sem = semaphore(1);
+        assertThat(sem.statistics()).isEqualTo(new AsyncSemaphore.Statistics(1, 0, false));
+        assertThat(sem.tryAcquire()).isTrue();
+        Future<Void> a = sem.acquire(IMMEDIATE);
+        sem.acquire(IMMEDIATE);
+        assertThat(sem.statistics()).isEqualTo(new AsyncSemaphore.Statistics(0, 2, false));
+        a.cancel(false);
+        sem.reducePermits(2);
+        assertThat(sem.statistics()).isEqualTo(new AsyncSemaphore.Statistics(-2, 1, false));
+        sem.close();
+        assertThat(sem.statistics()).isEqualTo(new AsyncSemaphore.Statistics(-2, 0, true));
+    }
 }

@@ -1,5 +1,7 @@
 package dev.nettysync.internal;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 
@@ -50,11 +52,14 @@ import java.util.concurrent.TimeUnit;
  * waiters' leaving affects nobody (an event, a barrier) passes no policy.
  *
  * <h2>Grants are final</h2>
- * {@link #grantFirst()} claims the waiter ({@link Waiter#claim()}) under the monitor: from then
- * on its {@code cancel()} returns {@code false} even before its completion has run, so the grant
- * is linearizable at the claim. Leaving the queue happens exactly once, under the monitor:
- * granted, or abandoned (cancel, timeout), or taken out (close, reset, signal), never two of
- * them. See {@link Waiter} for the life of a waiter.
+ * Leaving the queue happens exactly once, under the monitor, and is the decision: granted
+ * ({@link #grantFirst()} unlinks the head), abandoned (cancel, timeout) or taken out (close,
+ * reset, signal), never two of them. {@code cancel()} takes the monitor and succeeds only if it
+ * unlinks the waiter itself, so from the grant on it returns {@code false}, even before the
+ * completion has run: the grant is linearizable at the unlink, inside the granter's critical
+ * section, and the later completion only reports it. No CAS on the promise is needed for that
+ * (an earlier version claimed with {@code setUncancellable()}, which made every grant cost three
+ * CAS on the promise instead of one). See {@link Waiter} for the life of a waiter.
  *
  * <p>Not thread-safe except as stated: every method marked "monitor" requires the caller to
  * hold it; {@link #size()} may be read by anyone, for monitoring.
@@ -72,11 +77,15 @@ public final class WaitQueue<W extends Waiter<?>> {
         /**
          * A waiter that was granted refused the grant: its promise had been completed by someone
          * else (a caller who cast it to {@code Promise}). Take back what was given to it; the
-         * queue calls {@link #serveLocked()} next.
+         * queue calls {@link #serveLocked()} next, in the same critical section, so a policy may
+         * defer the take-back to that call (state read without the monitor then never shows
+         * the share back before it is granted again).
          */
         default void takeBackLocked(W refused) {
         }
     }
+
+    private static final VarHandle SIZE = VarHandles.field(MethodHandles.lookup(), "size", int.class);
 
     private final Object owner;               // the primitive, for messages
     private final Policy<W> policy;           // null: a waiter leaving affects nobody
@@ -85,7 +94,8 @@ public final class WaitQueue<W extends Waiter<?>> {
     private Waiter<?> tail;                   // monitor
     private Waiter<?> chainHead;              // monitor: waiters taken out, not yet handed to takeChain()
     private Waiter<?> chainTail;              // monitor
-    private volatile int size;                // written under the monitor, read by anyone
+    @SuppressWarnings("unused")               // accessed through SIZE
+    private int size;                         // written under the monitor (opaque), read by anyone (opaque)
 
     /**
      * @param owner  the primitive, named in messages
@@ -102,9 +112,14 @@ public final class WaitQueue<W extends Waiter<?>> {
 
     // ------------------------------------------------------------ reading
 
-    /** The number of queued waiters: a racy read, for monitoring and messages. Any thread. */
+    /**
+     * The number of queued waiters: a racy read, for monitoring and messages. Any thread. It is
+     * an opaque read of a field written with opaque stores under the monitor: never torn, never
+     * hoisted out of a caller's loop, but without ordering; a monitor holder reads it exactly.
+     * (A volatile field cost a full fence on every enqueue and unlink, on the handoff path.)
+     */
     public int size() {
-        return size;
+        return (int) SIZE.getOpaque(this);
     }
 
     /** Monitor. */
@@ -130,6 +145,13 @@ public final class WaitQueue<W extends Waiter<?>> {
         return w.queue == this && (w.prev != null || head == w);
     }
 
+    /** Whether {@code w} has left this queue (or was never in it); takes the monitor. */
+    boolean hasLeft(Waiter<?> w) {
+        synchronized (this) {
+            return !contains(w);
+        }
+    }
+
     // ------------------------------------------------------------ waiting
 
     /** Queues {@code w} last. Monitor. */
@@ -144,7 +166,7 @@ public final class WaitQueue<W extends Waiter<?>> {
             ((Waiter) tail).next = raw;
         }
         tail = raw;
-        size = size + 1;
+        SIZE.setOpaque(this, (int) SIZE.getOpaque(this) + 1);
     }
 
     /**
@@ -171,16 +193,17 @@ public final class WaitQueue<W extends Waiter<?>> {
     // ------------------------------------------------------------ serving
 
     /**
-     * Grants the head waiter: claims it (the grant is final), unlinks it and adds it to the
-     * chain. The head must exist. Monitor.
+     * Grants the head waiter: unlinks it (the grant is final from here) and adds it to the chain.
+     * The head must exist. Monitor.
      *
-     * @return {@code false} if it could not be claimed (completed behind the primitive's back):
-     *         it left the queue with nothing, and the caller should look at the new head
+     * @return {@code false} if it was already completed behind the primitive's back (a caller
+     *         who cast it to {@code Promise}): it left the queue with nothing, and the caller
+     *         should look at the new head
      */
     public boolean grantFirst() {
         Waiter<?> w = head;
         unlink(w);
-        if (!w.claim()) {
+        if (w.isDone()) {
             return false;
         }
         addToChain(w);
@@ -296,25 +319,20 @@ public final class WaitQueue<W extends Waiter<?>> {
     // ------------------------------------------------------------ leaving
 
     /**
-     * Cancel or timeout of {@code w}: takes it out of the queue if it is still there, then lets
-     * the policy serve whoever can now be served, and completes those after dropping the
-     * monitor. Called by {@link Waiter}, without the monitor.
+     * Cancel or timeout of {@code w}: takes it out of the queue if it is still there (which
+     * decides its outcome: the caller completes it), then lets the policy serve whoever can now
+     * be served, and completes those after dropping the monitor. Called by {@link Waiter},
+     * without the monitor.
      *
-     * @param claim also claim the leaving (a timeout does, so that its failure is final and a
-     *              racing {@code cancel()} returns {@code false}, as after a grant)
      * @return {@code false} if {@code w} had already left (granted, abandoned, taken out)
      */
-    @SuppressWarnings("unchecked")
-    boolean abandon(Waiter<?> w, boolean claim) {
+    boolean abandon(Waiter<?> w) {
         W chain;
         synchronized (this) {
             if (!contains(w)) {
                 return false;
             }
             unlink(w);
-            if (claim) {
-                w.claim();
-            }
             if (policy == null) {
                 return true;
             }
@@ -354,6 +372,6 @@ public final class WaitQueue<W extends Waiter<?>> {
         }
         raw.prev = null;
         raw.next = null;
-        size = size - 1;
+        SIZE.setOpaque(this, (int) SIZE.getOpaque(this) - 1);
     }
 }

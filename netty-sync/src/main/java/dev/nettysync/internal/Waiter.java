@@ -18,17 +18,26 @@ import java.util.concurrent.TimeUnit;
  *   new ───────────────────────────────────────▶ QUEUED (linked in the queue)
  *                                                  │
  *          ┌───────────────────────────────────────┴──────────────────────────────┐
- *          │ grant, under the monitor: claim() makes the   │ abandon, under the monitor: │
- *          │ promise uncancellable, then unlink            │ cancel() or the timer       │
+ *          │ grant, under the monitor: the granter         │ abandon, under the monitor: │
+ *          │ unlinks it (the decision)                     │ cancel() or the timer       │
  *          ▼                                               ▼ unlinks it                │
  *       GRANTED ──completed, monitor dropped──▶ SUCCESS     ABANDONED ──▶ CANCELLED
  *                                                                          or TIMED OUT
  * </pre>
- * Leaving {@code QUEUED} happens exactly once, under the queue's monitor, so a waiter is either
- * granted or abandoned, never both, and the grant is final the moment it is decided:
- * {@link #claim()} turns the promise uncancellable under the monitor, so a {@code cancel()} that
- * comes later returns {@code false} and the caller holds what was granted. The completion
- * itself (which runs listeners) happens after the monitor is dropped.
+ * Leaving {@code QUEUED} happens exactly once, under the queue's monitor, and <em>is</em> the
+ * decision: whoever unlinks the waiter (a granter, {@code cancel()}, the timer, a close) owns
+ * its outcome. {@code cancel()} takes the monitor and succeeds only if it unlinks the waiter
+ * itself, so once a granter has unlinked it a {@code cancel()} returns {@code false} (even
+ * before the completion has run) and the caller holds what was granted: the grant is final the
+ * moment it is decided. The completion itself (which runs listeners) happens after the monitor
+ * is dropped and costs one CAS on the promise (no {@code setUncancellable()} first).
+ *
+ * <p>Size (compressed oops, JOL-style count): Netty's DefaultPromise is a 12-byte header plus
+ * result, executor, listener, listeners (4 each), a short and a boolean: 31, padded to 32
+ * bytes. This class adds prev, next, queue and timer (16): 48 bytes, the same as before the
+ * promise alone rounded up with one more field. (It was 64 with a back-pointer to its list, a
+ * separate chain link and, in the subclasses, the owner.) {@code AsyncSemaphore}'s waiter adds
+ * its permit count and a flag: 56.
  *
  * <p>Subclasses hold what the primitive needs to know about the wait (a permit count); a
  * primitive whose waits end in a protocol of its own (a condition re-acquires its lock first)
@@ -65,32 +74,19 @@ public class Waiter<V> extends DefaultPromise<V> {
     }
 
     /**
-     * Cancels the wait if it was not granted yet. A waiter still in the queue leaves it first, so
-     * a listener on this future already sees the queue without it. Once granted (even if the
-     * completion has not run yet) the grant stands and this returns {@code false}.
+     * Cancels the wait if it is still queued: it leaves the queue first (under the monitor), so a
+     * listener on this future already sees the queue without it. If it has left already (granted,
+     * timed out, failed by a close), even if its completion has not run yet, that outcome stands
+     * and this returns {@code false}. ({@code isCancellable()} is Netty's and only says the
+     * promise is not completed yet.)
      */
     @Override
     public boolean cancel(boolean mayInterruptIfRunning) {
-        if (!isCancellable()) {      // done, or granted (claimed) already
-            return false;
+        if (isDone() || !queue.abandon(this)) {
+            return false;            // completed, or left the queue: whoever unlinked it decided
         }
-        queue.abandon(this, false);
-        if (super.cancel(mayInterruptIfRunning)) {
-            cancelTimer();
-            return true;
-        }
-        return false;
-    }
-
-    /**
-     * Makes the grant to this waiter final: after it, {@code cancel()} returns {@code false}.
-     * Called by the queue, under its monitor, before unlinking a waiter to grant it.
-     *
-     * @return {@code false} if the promise was already completed by someone else (a caller who
-     *         cast it to {@code Promise} and completed it): do not grant it anything
-     */
-    final boolean claim() {
-        return setUncancellable() && !isDone();
+        cancelTimer();
+        return super.cancel(mayInterruptIfRunning);
     }
 
     /**
@@ -148,22 +144,23 @@ public class Waiter<V> extends DefaultPromise<V> {
 
     /**
      * Whether the wait has moved past the point where its timeout matters: by default, once it
-     * is granted (claimed) or ended. A claim comes before the granter's cancelTimer(), so
-     * checking "claimed" (not "done") closes the gap with a timer published late. Primitives
-     * whose waits are decided in another way (a condition wait, once signalled) override this.
+     * has left the queue (granted or ended), read under the monitor. The granter unlinks before
+     * it calls cancelTimer(), so checking "left" (not "done") closes the gap with a timer
+     * published late. Primitives whose waits are decided in another way (a condition wait, once
+     * signalled) override this.
      */
     protected boolean timeoutNoLongerApplies() {
-        return !isCancellable();
+        return isDone() || queue.hasLeft(this);
     }
 
     /**
      * Ends the wait with {@code cause} (a timeout, or a timer that could not be scheduled) if it
-     * is still queued. The leaving is claimed, so it is final: a racing {@code cancel()} returns
-     * {@code false}, as it does after a grant. Primitives whose waits must do more before failing
-     * (a condition re-acquires its lock first) override this.
+     * is still queued. Unlinking it is the decision, so the failure is final: a racing
+     * {@code cancel()} returns {@code false}, as it does after a grant. Primitives whose waits
+     * must do more before failing (a condition re-acquires its lock first) override this.
      */
     protected void end(Throwable cause) {
-        if (queue.abandon(this, true)) {
+        if (queue.abandon(this)) {
             tryFailure(cause);
         }
     }
