@@ -1,5 +1,6 @@
 package dev.nettysync;
 
+import dev.nettysync.internal.Promises;
 import dev.nettysync.internal.SucceededFutures;
 import dev.nettysync.internal.VarHandles;
 import dev.nettysync.internal.WaitQueue;
@@ -810,7 +811,7 @@ public class AsyncSemaphore {
             // Only the action's own completion releases: a cancelled result leaves it alone.
             running.addListener(done -> {
                 release.run();                // before completing, so the result's listeners can re-acquire
-                propagate(done, result);
+                Promises.propagate(done, result);
             });
         });
         return result;
@@ -819,17 +820,6 @@ public class AsyncSemaphore {
     static <T> Function<Future<T>, Future<T>> asFunction(Supplier<? extends Future<T>> action) {
         Objects.requireNonNull(action, "action");
         return ignored -> action.get();
-    }
-
-    @SuppressWarnings("unchecked")
-    private static <T> void propagate(Future<?> from, Promise<T> to) {
-        if (from.isSuccess()) {
-            to.trySuccess((T) from.getNow());
-        } else if (from.isCancelled()) {
-            to.cancel(false);
-        } else {
-            to.tryFailure(from.cause());
-        }
     }
 
     static EventExecutor checkExecutor(EventExecutor executor) {

@@ -1,5 +1,6 @@
 package dev.nettysync.limit;
 
+import dev.nettysync.internal.Promises;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
@@ -49,7 +50,7 @@ final class Permits {
             // touch it (the action's code may still be running).
             running.addListener(done -> {
                 end(permit, done);          // before completing, so result's listeners can re-acquire
-                propagate(done, result);
+                Promises.propagate(done, result);
             });
         });
         return result;
@@ -81,14 +82,4 @@ final class Permits {
         }
     }
 
-    @SuppressWarnings("unchecked")
-    private static <T> void propagate(Future<?> from, Promise<T> to) {
-        if (from.isSuccess()) {
-            to.trySuccess((T) from.getNow());
-        } else if (from.isCancelled()) {
-            to.cancel(false);
-        } else {
-            to.tryFailure(from.cause());
-        }
-    }
 }
