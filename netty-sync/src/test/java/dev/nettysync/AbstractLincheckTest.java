@@ -22,32 +22,42 @@ import org.junit.jupiter.api.Test;
 public abstract class AbstractLincheckTest {
 
     /** Model-checking scenarios (iterations). */
-    int modelCheckingIterations() {
+    protected int modelCheckingIterations() {
         return 10;
     }
 
     /** Interleavings explored per scenario. */
-    int modelCheckingInvocations() {
+    protected int modelCheckingInvocations() {
         return 300;
     }
 
     /** Threads in model checking; a subclass whose operations all belong to per-thread groups uses fewer. */
-    int modelCheckingThreads() {
+    protected int modelCheckingThreads() {
         return 3;
     }
 
     /** Operations per thread in model checking. */
-    int modelCheckingActorsPerThread() {
+    protected int modelCheckingActorsPerThread() {
         return 3;
     }
 
+    /**
+     * Invocations of the one stress scenario: 100 by default (each costs about a fifth of a
+     * second on two cores, as Lincheck's stress runner spin-waits between threads; the
+     * randomized stress tests carry the heavy real-concurrency load), more for a soak with
+     * {@code -Dnettysync.lincheck.stress.invocations=N}.
+     */
+    protected int stressInvocations() {
+        return Integer.getInteger("nettysync.lincheck.stress.invocations", 100);
+    }
+
     /** Operations per thread in stress mode. */
-    int stressActorsPerThread() {
+    protected int stressActorsPerThread() {
         return 3;
     }
 
     /** Adds what a subclass needs (a custom scenario) to the model-checking options. */
-    ModelCheckingOptions customize(ModelCheckingOptions options) {
+    protected ModelCheckingOptions customize(ModelCheckingOptions options) {
         return options;
     }
 
@@ -65,14 +75,14 @@ public abstract class AbstractLincheckTest {
     void stress() {
         new StressOptions()
                 .iterations(1)
-                .invocationsPerIteration(500)
+                .invocationsPerIteration(stressInvocations())
                 .threads(2)
                 .actorsPerThread(stressActorsPerThread())
                 .check(getClass());
     }
 
     /** For validations: fails with {@code message} unless {@code ok}. */
-    static void check(boolean ok, String message) {
+    protected static void check(boolean ok, String message) {
         if (!ok) {
             throw new AssertionError(message);
         }

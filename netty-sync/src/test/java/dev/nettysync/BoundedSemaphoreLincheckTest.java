@@ -12,7 +12,7 @@ public class BoundedSemaphoreLincheckTest extends SemaphoreLincheckTest {
     }
 
     @Override
-    int modelCheckingIterations() {
+    protected int modelCheckingIterations() {
         return 12;             // the unbounded class covers the rest of the operations' races
     }
 }

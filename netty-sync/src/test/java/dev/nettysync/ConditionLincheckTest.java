@@ -171,12 +171,12 @@ public class ConditionLincheckTest extends AbstractLincheckTest {
     }
 
     @Override
-    int modelCheckingIterations() {
+    protected int modelCheckingIterations() {
         return 6;
     }
 
     @Override
-    ModelCheckingOptions customize(ModelCheckingOptions options) {
+    protected ModelCheckingOptions customize(ModelCheckingOptions options) {
         return options.addCustomScenario(cancelRacesTheRelockOfASignalledWait());
     }
 }

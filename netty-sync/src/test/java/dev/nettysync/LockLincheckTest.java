@@ -74,17 +74,17 @@ public class LockLincheckTest extends AbstractLincheckTest {
     }
 
     @Override
-    int modelCheckingIterations() {
+    protected int modelCheckingIterations() {
         return 20;
     }
 
     @Override
-    int modelCheckingInvocations() {
+    protected int modelCheckingInvocations() {
         return 500;
     }
 
     @Override
-    int stressActorsPerThread() {
+    protected int stressActorsPerThread() {
         return 4;
     }
 }

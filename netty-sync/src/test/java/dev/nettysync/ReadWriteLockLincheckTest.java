@@ -144,22 +144,22 @@ public class ReadWriteLockLincheckTest extends AbstractLincheckTest {
     }
 
     @Override
-    int modelCheckingThreads() {
+    protected int modelCheckingThreads() {
         return 2;                       // one thread per holding party
     }
 
     @Override
-    int modelCheckingActorsPerThread() {
+    protected int modelCheckingActorsPerThread() {
         return 4;
     }
 
     @Override
-    int modelCheckingIterations() {
+    protected int modelCheckingIterations() {
         return 15;
     }
 
     @Override
-    int stressActorsPerThread() {
+    protected int stressActorsPerThread() {
         return 4;
     }
 }

@@ -122,17 +122,17 @@ public class SemaphoreLincheckTest extends AbstractLincheckTest {
     }
 
     @Override
-    int modelCheckingIterations() {
+    protected int modelCheckingIterations() {
         return 25;
     }
 
     @Override
-    int modelCheckingInvocations() {
+    protected int modelCheckingInvocations() {
         return 500;
     }
 
     @Override
-    int stressActorsPerThread() {
+    protected int stressActorsPerThread() {
         return 4;
     }
 }

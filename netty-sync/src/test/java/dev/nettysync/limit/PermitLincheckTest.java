@@ -1,15 +1,14 @@
 package dev.nettysync.limit;
 
+import dev.nettysync.AbstractLincheckTest;
 import dev.nettysync.AsyncBoundedSemaphore;
 import io.netty.util.ResourceLeakDetector;
 import org.jetbrains.kotlinx.lincheck.paramgen.IntGen;
-import org.jetbrains.lincheck.datastructures.ModelCheckingOptions;
 import org.jetbrains.lincheck.datastructures.Operation;
 import org.jetbrains.lincheck.datastructures.Param;
 import org.jetbrains.lincheck.datastructures.Validate;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
 
 /**
  * Lincheck for the permit handle's exactly-once end: threads race {@code release},
@@ -25,7 +24,7 @@ import org.junit.jupiter.api.Test;
  * tracker is tested in {@link AbstractPermitLeakTest}.
  */
 @Param(name = "k", gen = IntGen.class, conf = "0:2")
-public class PermitLincheckTest {
+public class PermitLincheckTest extends AbstractLincheckTest {
     private static ResourceLeakDetector.Level level;
 
     @BeforeAll
@@ -92,24 +91,19 @@ public class PermitLincheckTest {
                 "composite parts " + first + ", " + second + " for " + composite);
     }
 
-    private static void check(boolean ok, String message) {
-        if (!ok) {
-            throw new AssertionError(message);
-        }
+
+    /*
+     * Small on purpose (the state is one CAS per permit): it finds a check-then-act end (two ends
+     * of one permit both returning true) in this budget; a version with one permit and two actors
+     * per thread did not.
+     */
+    @Override
+    protected int modelCheckingInvocations() {
+        return 200;
     }
 
-    /**
-     * Small on purpose (the state is one CAS per permit): about 70 s on a 2-core machine at load
-     * 30, Lincheck's start-up included. It finds a check-then-act end (two ends of one permit both
-     * returning true) in this budget; a version with one permit and two actors per thread did not.
-     */
-    @Test
-    void modelChecking() {
-        new ModelCheckingOptions()
-                .iterations(10)
-                .invocationsPerIteration(200)
-                .threads(2)
-                .actorsPerThread(3)
-                .check(getClass());
+    @Override
+    protected int modelCheckingThreads() {
+        return 2;
     }
 }

@@ -1,5 +1,6 @@
 package dev.nettysync.limit;
 
+import dev.nettysync.AbstractLincheckTest;
 import io.netty.util.concurrent.AbstractEventExecutor;
 import io.netty.util.concurrent.DefaultPromise;
 import io.netty.util.concurrent.Future;
@@ -7,12 +8,9 @@ import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.netty.util.concurrent.Ticker;
 import org.jetbrains.kotlinx.lincheck.paramgen.IntGen;
-import org.jetbrains.lincheck.datastructures.ModelCheckingOptions;
 import org.jetbrains.lincheck.datastructures.Operation;
 import org.jetbrains.lincheck.datastructures.Param;
-import org.jetbrains.lincheck.datastructures.StressOptions;
 import org.jetbrains.lincheck.datastructures.Validate;
-import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -35,7 +33,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code burst + now / T}.
  */
 @Param(name = "n", gen = IntGen.class, conf = "1:2")
-public class RateLimiterLincheckTest {
+public class RateLimiterLincheckTest extends AbstractLincheckTest {
     private static final long T = 100;                 // ns per permit
     private static final int BURST = 2;
 
@@ -99,32 +97,15 @@ public class RateLimiterLincheckTest {
         check(admitted * T <= limiter.tatNanos(), "tat " + limiter.tatNanos() + " below " + admitted + " admissions");
     }
 
-    private static void check(boolean ok, String message) {
-        if (!ok) {
-            throw new AssertionError(message);
-        }
+
+    @Override
+    protected int modelCheckingIterations() {
+        return 8;
     }
 
-    @Test
-    void modelChecking() {
-        new ModelCheckingOptions()
-                .iterations(8)
-                .invocationsPerIteration(250)
-                .threads(3)
-                .actorsPerThread(3)
-                .check(getClass());
-    }
-
-    @Test
-    void stress() {
-        // Two threads on two cores, one short scenario (see SemaphoreLincheckTest for why; the
-        // randomized AsyncRateLimiterStressTest carries the real-concurrency load).
-        new StressOptions()
-                .iterations(1)
-                .invocationsPerIteration(100)
-                .threads(2)
-                .actorsPerThread(3)
-                .check(getClass());
+    @Override
+    protected int modelCheckingInvocations() {
+        return 250;
     }
 
     /** A ticker reading a counter the test moves. */
