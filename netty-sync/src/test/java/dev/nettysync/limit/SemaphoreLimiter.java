@@ -43,10 +43,12 @@ final class SemaphoreLimiter implements AsyncLimiter {
     }
 
     private Future<Permit> wrap(EventExecutor executor, Future<Void> inner) {
-        if (inner.isSuccess()) {
-            return executor.newSucceededFuture(new SemaphorePermit());
-        }
+        // isDone() first: once done the outcome is stable (checking isSuccess() first races a
+        // completion on another thread, which then looks done, not successful, without a cause).
         if (inner.isDone()) {
+            if (inner.isSuccess()) {
+                return executor.newSucceededFuture(new SemaphorePermit());
+            }
             return executor.newFailedFuture(inner.isCancelled()
                     ? new java.util.concurrent.CancellationException() : inner.cause());
         }
