@@ -208,6 +208,7 @@ class RedisSemaphoreTest {
         Future<RedisPermit> refused = s.acquire(loop, 1, 0, TimeUnit.SECONDS);
         assertThat(refused.await(5, TimeUnit.SECONDS) && refused.cause() instanceof WaitTimeoutException).isTrue();
         b.release();
+        assertThat(await(b.lease())).as("the release is confirmed before the raw acquire below").isNull();
 
         // expired: a lease taken by the script alone (no renewal) lapses; its late release and
         // renewal change nothing, and the limit is exactly 2 afterwards
