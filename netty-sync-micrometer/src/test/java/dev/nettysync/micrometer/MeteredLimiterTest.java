@@ -151,7 +151,7 @@ class MeteredLimiterTest {
         sem.close();
         assertThat(limiter.acquire(NOW).isSuccess()).isFalse();                      // closed
 
-        MeteredLimiter rated = new MeteredLimiter(new FailingLimiter(new RateLimitedException()), "rated");
+        MeteredLimiter rated = new MeteredLimiter(new FailingLimiter(new dev.nettysync.limit.RateLimitedException("over the rate", 1_000_000L)), "rated");
         rated.bindTo(registry);
         rated.acquire(NOW);
         MeteredLimiter odd = new MeteredLimiter(new FailingLimiter(new IllegalStateException("odd")), "odd");
