@@ -26,16 +26,27 @@ class BlockHoundCoversLettuceTest {
             RedisClient client = fleet.client();
             BlockHoundSessionListener.drainBlockingCalls();
             try (StatefulRedisConnection<String, String> c = client.connect()) {
-                CompletableFuture<Throwable> onIo = new CompletableFuture<>();
-                c.async().ping().thenRun(() -> {
-                    try {
-                        Thread.sleep(1);
-                        onIo.complete(null);
-                    } catch (Throwable t) {
-                        onIo.complete(t);
-                    }
-                });
-                assertThat(onIo.get(10, TimeUnit.SECONDS)).as("blocking on an I/O thread").isNotNull();
+                // A reply that arrives before thenRun attaches runs the callback on this thread, not
+                // Lettuce's: ask again until the callback runs on the I/O thread (a fast machine wins
+                // that race often).
+                Throwable onIo = null;
+                for (int attempt = 0; attempt < 1000 && onIo == null; attempt++) {
+                    CompletableFuture<Throwable> seen = new CompletableFuture<>();
+                    c.async().ping().thenRun(() -> {
+                        if (!Thread.currentThread().getName().startsWith("lettuce-nioEventLoop")) {
+                            seen.complete(null);            // ran here: not the case under test
+                            return;
+                        }
+                        try {
+                            Thread.sleep(1);
+                            seen.complete(null);
+                        } catch (Throwable t) {
+                            seen.complete(t);
+                        }
+                    });
+                    onIo = seen.get(10, TimeUnit.SECONDS);
+                }
+                assertThat(onIo).as("blocking on an I/O thread").isNotNull();
 
                 CompletableFuture<Throwable> onComputation = new CompletableFuture<>();
                 client.getResources().eventExecutorGroup().next().execute(() -> {
