@@ -124,6 +124,13 @@ class LostNoticeTest {
             server.restart();                                     // an empty server: every lease is gone
 
             assertAllComplete(waits, 20_000);
+            // Lettuce's own reconnection may park one of its I/O threads for a moment (seen now
+            // and then in its endpoint's locking while it replays buffered commands; not a wait of
+            // ours, and not every run). Such calls are Lettuce's: tolerate them here, and only
+            // here, but any blocking call on another thread still fails the test.
+            assertThat(dev.nettysync.testing.BlockHoundSessionListener.drainBlockingCalls())
+                    .as("blocking calls outside Lettuce's own I/O threads")
+                    .allMatch(call -> call.contains(" on lettuce-nioEventLoop-"));
             // the old holder learns that its lease is gone (renewal finds nothing)
             assertThat(holder.lease().await(10, TimeUnit.SECONDS)).isTrue();
             assertThat(holder.lease().cause()).isInstanceOf(LeaseLostException.class);
