@@ -51,6 +51,15 @@ import java.util.concurrent.TimeUnit;
  * primitive's back ({@link Policy#takeBackLocked}, then {@code serveLocked}). A primitive whose
  * waiters' leaving affects nobody (an event, a barrier) passes no policy.
  *
+ * <h2>Leaving by a primitive's own protocol</h2>
+ * A primitive whose waiters must do more than unlink when they leave (the rate limiter gives
+ * back the leaver's queued permits, and runs a grant pass <em>before</em> it decides a timeout,
+ * in the same critical section, so that a waiter due at its deadline is granted) overrides
+ * {@link Waiter#cancel} and {@link Waiter#end} and, under the monitor, takes the waiter out
+ * with {@link #remove} (only an unlink: no grant, no chain, no policy call), then serves the
+ * queue itself and completes the chain as above. {@code remove} is the same single decision as
+ * every other way of leaving: it succeeds once, and not after a grant.
+ *
  * <h2>Grants are final</h2>
  * Leaving the queue happens exactly once, under the monitor, and is the decision: granted
  * ({@link #grantFirst()} unlinks the head), abandoned (cancel, timeout) or taken out (close,
@@ -340,6 +349,23 @@ public final class WaitQueue<W extends Waiter<?>> {
             chain = takeChain();
         }
         completeGranted(chain);
+        return true;
+    }
+
+    // ------------------------------------------------------------ leaving by a primitive's own protocol
+
+    /**
+     * Takes {@code w} out of the queue if it is still there, and does nothing else: it is not
+     * granted, not added to the chain, and the policy is not called (see "Leaving by a
+     * primitive's own protocol" above). Monitor.
+     *
+     * @return {@code false} if {@code w} had already left (granted, abandoned, taken out)
+     */
+    public boolean remove(W w) {
+        if (!contains(w)) {
+            return false;
+        }
+        unlink(w);
         return true;
     }
 

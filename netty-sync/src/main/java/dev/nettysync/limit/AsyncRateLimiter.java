@@ -2,7 +2,8 @@ package dev.nettysync.limit;
 
 import dev.nettysync.QueueFullException;
 import dev.nettysync.WaitTimeoutException;
-import io.netty.util.concurrent.DefaultPromise;
+import dev.nettysync.internal.WaitQueue;
+import dev.nettysync.internal.Waiter;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -80,6 +81,7 @@ import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
  */
 public final class AsyncRateLimiter implements AsyncLimiter {
 
+
     /*
      * Implementation notes
      *
@@ -95,11 +97,17 @@ public final class AsyncRateLimiter implements AsyncLimiter {
      *
      * State. One volatile word: (tat << 1) | QUEUED. tat counts only admitted permits; queued
      * reservations are NOT in it. While QUEUED is clear the fast path (tryAcquire, acquire
-     * with nobody waiting) CASes the word; QUEUED is set and cleared only under `lock`, and while
-     * it is set only lock holders write the word (plain volatile writes).
+     * with nobody waiting) CASes the word; QUEUED is set and cleared only under the queue's
+     * monitor, and while it is set only monitor holders write the word (plain volatile writes).
      *
-     * Queue and reservations. Waiters form an intrusive FIFO list under `lock`, with the sum
-     * of their permits (queuedPermits). A waiter's reserved time is not stored: it is
+     * Queue. The library's one wait queue (dev.nettysync.internal.WaitQueue): waiters are
+     * Waiter subclasses (RateWaiter: the promise and the node at once), its object is the
+     * monitor that guards everything below, and its Policy is this limiter's grant pass
+     * (serveLocked). What the queue does not know is kept here, under the monitor: the sum of
+     * the queued permits (queuedPermits), the waiter the head timer was armed for (armedFor)
+     * and the timer still to be scheduled (toArm).
+     *
+     * Reservations. A waiter's reserved time is not stored: it is
      *     due(k) = tat + (n1 + ... + nk)·T - tau
      * for the k-th waiter. Because it is derived, a cancel or timeout in the middle needs no
      * re-timing: removing waiter j subtracts nj from the prefix sums of everyone behind it, so
@@ -111,20 +119,29 @@ public final class AsyncRateLimiter implements AsyncLimiter {
      *   ───┼───────────────────────┼───────────┼─────────────────┼────▶ time
      *      │◀──────── n1·T - tau + ... ───────▶│ cancel #2: due(3) moves to due(3) - n2·T
      *
+     * Grant pass (pollDue, under the monitor): while the head is due (due(1) <= now), grant it
+     * (WaitQueue.grantFirst: the unlink is the decision, so cancel() returns false from here)
+     * and admit it at the actual time by the GCRA rule above; clear QUEUED when the queue
+     * empties. The queue completes the granted chain after the monitor is dropped, each waiter
+     * on its own executor; a waiter completed behind the limiter's back refuses its grant, and
+     * the queue then calls the policy again (the rate was spent: nothing is taken back).
+     *
      * Timers. Only the head's reserved time matters until it is granted, and it cannot change
      * while it is the head (tat changes only by admissions, which cannot happen while QUEUED
      * except by granting the head). So one timer is armed, on the head's own executor, for the
-     * head's due time; `armedFor` names the waiter it was armed for (invariant at the end of
-     * every critical section: queue non-empty => armedFor == head). The timer runs a grant
-     * pass: under the lock, while the head is due (due(1) <= now), claim it (its grant is then
-     * final: cancel() returns false), unlink it and admit it at the actual time by the GCRA
-     * rule above; then arm the timer for the new head. The granted waiters are completed after
-     * the lock is dropped; each completion runs its listeners on its own executor. Any other
-     * path that changes the head (enqueue into an empty queue, cancel or timeout of the head)
-     * also runs a grant pass and arms for the new head. A timer that fires for a waiter that is
-     * no longer the head only runs a harmless pass; one that fires early re-arms. Timers are
-     * scheduled after the lock is dropped; one published after its waiter left is cancelled by
-     * the thread that published it (it rechecks the waiter's `queued` flag).
+     * head's due time. Invariant at the end of every critical section: queue non-empty =>
+     * armedFor == head. armIfNeeded (under the monitor) names the head in armedFor and toArm;
+     * every path that ends a critical section (acquire, the head timer, cancel, timeout, and the
+     * queue's completion, which may call the policy) then calls armPending, which takes toArm
+     * under the monitor and schedules the timer after dropping it: whoever takes it schedules
+     * it, and a head that left meanwhile is no longer in toArm. The timer runs a grant pass and
+     * arms for the new head. A timer that fires for a waiter that is no longer the head only
+     * runs a harmless pass; one that fires early re-arms. One published after its waiter left is
+     * cancelled by the thread that published it (it rechecks, under the monitor, that the waiter
+     * is still queued); a granted waiter drops its own timer when it is completed (grantedValue),
+     * a cancelled or timed-out one when it leaves. A waiter whose executor cannot schedule (an
+     * ImmediateEventExecutor, or one shutting down) ends with that failure and the next head is
+     * armed, in armPending's loop rather than by recursion.
      *
      * Timer latency. A grant made late by d nanoseconds admits at the actual time: if the
      * bucket had slack (tat > now, i.e. d < tau - n·T), tat is unchanged and later waiters keep
@@ -132,11 +149,15 @@ public final class AsyncRateLimiter implements AsyncLimiter {
      * cannot hold more than `burst` must (otherwise a stalled executor would release a burst
      * larger than `burst`). Choose burst > 1 when the rate must be met despite timer jitter.
      *
-     * Timeouts. A timed acquire whose reserved time is beyond its timeout is refused at once
-     * with the time it would have needed; otherwise a timeout timer on the waiter's executor
-     * ends it if it is still queued, after running a grant pass (so a waiter due at its
-     * deadline is granted, not timed out). A timeout claims the waiter under the lock, like a
-     * grant: a racing cancel() then returns false.
+     * Leaving. RateWaiter overrides Waiter.cancel and Waiter.end (the timeout) with this
+     * limiter's protocol, leave(): under the monitor, a timeout first runs a grant pass (so a
+     * waiter due at its deadline is granted, not timed out); then the waiter is taken out with
+     * WaitQueue.remove, which succeeds once and never after a grant, its permits are subtracted
+     * from queuedPermits (everyone behind moves earlier), and a grant pass serves the new head
+     * if it is now due. A timeout is thus claimed under the monitor like a grant: a racing
+     * cancel() returns false. A timed acquire whose reserved time is beyond its timeout is
+     * refused at once with the time it would have needed; otherwise the waiter's own timeout
+     * timer (Waiter's, on its executor) ends it if it is still queued.
      */
 
     private static final long QUEUED = 1L;
@@ -153,14 +174,13 @@ public final class AsyncRateLimiter implements AsyncLimiter {
     }
 
     @SuppressWarnings("unused") // accessed through STATE too
-    private volatile long state;           // (tat << 1) | QUEUED: CAS while QUEUED is clear, else lock holders only
+    private volatile long state;           // (tat << 1) | QUEUED: CAS while QUEUED is clear, else monitor holders only
 
-    private final Object lock = new Object();
-    private RateWaiter head;               // guarded by lock
-    private RateWaiter tail;               // guarded by lock
-    private long queuedPermits;            // guarded by lock: sum of the permits of queued waiters
-    private volatile int queueSize;        // written under lock, read by anyone (statistics)
-    private RateWaiter armedFor;           // guarded by lock: the waiter a head timer was armed for
+    private final WaitQueue<RateWaiter> queue;   // the waiters; its object is the monitor
+    private long queuedPermits;            // monitor: sum of the permits of queued waiters
+    private RateWaiter armedFor;           // monitor: the waiter a head timer was armed for
+    private RateWaiter toArm;              // monitor: a head whose timer is still to be scheduled, or null
+    private long toArmDue;                 // monitor: toArm's reserved time
 
     private final long interval;           // T: nanoseconds per permit, >= 1
     private final long tolerance;          // tau = burst * T
@@ -176,6 +196,7 @@ public final class AsyncRateLimiter implements AsyncLimiter {
         this.maxPending = b.maxPending;
         this.ticker = b.ticker;
         this.origin = ticker.nanoTime();
+        this.queue = new WaitQueue<>(this, this::serveLocked);
     }
 
     /**
@@ -301,7 +322,7 @@ public final class AsyncRateLimiter implements AsyncLimiter {
      */
     public long retryAfterNanos(int permits) {
         long cost = cost(permits);
-        synchronized (lock) {
+        synchronized (queue) {
             long now = now();
             long s = state;
             if ((s & QUEUED) == 0) {
@@ -346,7 +367,7 @@ public final class AsyncRateLimiter implements AsyncLimiter {
         long now = now();
         long tat = state >>> 1;
         long available = tat <= now ? burst : Math.max(0, (now + tolerance - tat) / interval);
-        return new LimiterStatistics(burst, 0, available, queueSize);
+        return new LimiterStatistics(burst, 0, available, queue.size());
     }
 
     /** The configured burst (bucket size). */
@@ -361,7 +382,7 @@ public final class AsyncRateLimiter implements AsyncLimiter {
 
     /** Waiters queued now. */
     public int queueLength() {
-        return queueSize;
+        return queue.size();
     }
 
     // ---------------------------------------------------------------- internals
@@ -417,8 +438,8 @@ public final class AsyncRateLimiter implements AsyncLimiter {
     }
 
     /**
-     * tryTake, and if waiters are queued, the refusal decided under the lock: a grant pass that
-     * empties the queue holds the lock while QUEUED is still set, and a refusal seen through that
+     * tryTake, and if waiters are queued, the refusal decided under the monitor: a grant pass that
+     * empties the queue holds the monitor while QUEUED is still set, and a refusal seen through that
      * intermediate state would not be linearizable (Lincheck found it: a tryAcquire after the
      * pass, at a later time, must see the pass's result).
      *
@@ -429,13 +450,13 @@ public final class AsyncRateLimiter implements AsyncLimiter {
         if (r != QUEUED_RESULT) {
             return r;
         }
-        synchronized (lock) {
-            r = tryTake(cost);                  // QUEUED changes only under the lock
+        synchronized (queue) {
+            r = tryTake(cost);                  // QUEUED changes only under the monitor
             return r != QUEUED_RESULT ? r : retryAfterLocked(cost, now());
         }
     }
 
-    /** The wait of a request of {@code cost} that would queue behind everyone now. Lock held. */
+    /** The wait of a request of {@code cost} that would queue behind everyone now. Monitor. */
     private long retryAfterLocked(long cost, long now) {
         long tat = state >>> 1;
         long due = tat + mulSat(queuedPermits, interval) + cost - tolerance;
@@ -453,10 +474,10 @@ public final class AsyncRateLimiter implements AsyncLimiter {
             return executor.newFailedFuture(rateLimited(permits, r));
         }
         RateWaiter w = null;
+        RateWaiter granted = null;
         Throwable refusal = null;
-        Step step = new Step();
         long now;
-        synchronized (lock) {
+        synchronized (queue) {
             for (;;) {
                 now = now();
                 long s = state;
@@ -477,7 +498,7 @@ public final class AsyncRateLimiter implements AsyncLimiter {
                     refusal = rateLimited(permits, wait);
                     break;
                 }
-                if (queueSize >= maxPending) {
+                if (queue.size() >= maxPending) {
                     refusal = new QueueFullException(maxPending + " waiters already queued for "
                             + this + "; refused a request for " + permits + " permit(s)");
                     break;
@@ -486,9 +507,10 @@ public final class AsyncRateLimiter implements AsyncLimiter {
                     continue;                               // a fast path moved tat: recompute
                 }
                 w = new RateWaiter(executor, this, permits);
-                link(w);
-                pollDue(step, now);
-                armIfNeeded(step, now);
+                queue.enqueue(w);
+                queuedPermits += permits;
+                serveLocked(now);
+                granted = queue.takeChain();
                 break;
             }
         }
@@ -498,9 +520,9 @@ public final class AsyncRateLimiter implements AsyncLimiter {
         if (w == null) {
             return executor.newSucceededFuture(new RatePermit(now));
         }
-        finish(step);
-        if (timeoutNanos >= 0 && w.queued) {      // not granted in the same critical section
-            w.startTimeout(timeoutNanos);
+        complete(granted);
+        if (!w.isDone()) {                        // not granted in the same critical section
+            queue.armTimer(w, timeoutNanos);
         }
         return w;
     }
@@ -510,183 +532,142 @@ public final class AsyncRateLimiter implements AsyncLimiter {
                 + " permit(s) could be admitted in " + wait + " ns", wait);
     }
 
-    /** What a critical section leaves to do after the lock is dropped. */
-    private static final class Step {
-        RateWaiter granted;       // chain through nextGranted, FIFO
-        RateWaiter grantedTail;
-        RateWaiter toArm;         // arm a head timer for it, after armDelay ns
-        long armDelay;
+    /** The queue's Policy: a grant pass now, and the head's timer named. Monitor. */
+    private void serveLocked() {
+        serveLocked(now());
     }
 
-    /** Appends a waiter. Lock held; QUEUED already set. */
-    private void link(RateWaiter w) {
-        w.prev = tail;
-        if (tail == null) {
-            head = w;
-        } else {
-            tail.next = w;
-        }
-        tail = w;
-        w.queued = true;
-        queuedPermits += w.permits;
-        queueSize = queueSize + 1;
+    private void serveLocked(long now) {
+        pollDue(now);
+        armIfNeeded(now);
     }
 
-    /**
-     * Removes a waiter and clears QUEUED when the queue becomes empty. Lock held; QUEUED set
-     * (so the word is written by lock holders only).
-     */
-    private void unlink(RateWaiter w) {
-        RateWaiter p = w.prev;
-        RateWaiter n = w.next;
-        if (p == null) {
-            head = n;
-        } else {
-            p.next = n;
-        }
-        if (n == null) {
-            tail = p;
-        } else {
-            n.prev = p;
-        }
-        w.prev = null;
-        w.next = null;
-        w.queued = false;
-        queuedPermits -= w.permits;
-        queueSize = queueSize - 1;
-        if (armedFor == w) {
-            armedFor = null;
-        }
-        if (head == null) {
-            state = state & ~QUEUED;     // from here on fast paths may CAS the word again
-        }
-    }
-
-    /** Grants every waiter at the head whose reserved time has come, in order. Lock held. */
-    private void pollDue(Step step, long now) {
+    /** Grants every waiter at the head whose reserved time has come, in order. Monitor. */
+    private void pollDue(long now) {
         RateWaiter h;
-        while ((h = head) != null) {
+        while ((h = queue.peekFirst()) != null) {
             long tat = state >>> 1;
             long cost = h.permits * interval;
             if (tat + cost - tolerance > now) {
-                return;
+                break;
             }
-            boolean claimed = h.claim();
-            long newTat = Math.max(tat, now) + cost;
-            boolean last = h.next == null;
-            if (claimed) {
-                // Admit before unlink clears QUEUED: while QUEUED is set the word is ours.
-                state = (newTat << 1) | QUEUED;
+            queuedPermits -= h.permits;
+            if (armedFor == h) {
+                armedFor = null;
+            }
+            if (queue.grantFirst()) {
+                // Admit before QUEUED is cleared: while it is set the word is ours.
+                state = ((Math.max(tat, now) + cost) << 1) | QUEUED;
                 h.admittedAt = now;
-            }
-            unlink(h);
-            if (!claimed) {
-                continue;                // completed behind our back (cast to Promise): skip it
-            }
-            assert !last || (state & QUEUED) == 0;
-            if (step.grantedTail == null) {
-                step.granted = h;
-            } else {
-                step.grantedTail.nextGranted = h;
-            }
-            step.grantedTail = h;
+            }                            // else completed behind our back (cast to Promise): skipped
+        }
+        clearQueuedIfEmpty();
+    }
+
+    /** Clears QUEUED once the queue is empty: from then on fast paths may CAS the word again. Monitor. */
+    private void clearQueuedIfEmpty() {
+        if (queue.isEmpty() && (state & QUEUED) != 0) {
+            state = state & ~QUEUED;
         }
     }
 
-    /** Arms the head timer if the head has none. Lock held. */
-    private void armIfNeeded(Step step, long now) {
-        RateWaiter h = head;
+    /** Names the head for a timer if it has none. Monitor. */
+    private void armIfNeeded(long now) {
+        RateWaiter h = queue.peekFirst();
         if (h != null && armedFor != h) {
             armedFor = h;
-            long due = (state >>> 1) + h.permits * interval - tolerance;
-            step.toArm = h;
-            step.armDelay = Math.max(0, due - now);
+            toArm = h;
+            toArmDue = (state >>> 1) + h.permits * interval - tolerance;
         }
     }
 
-    /** Completes the granted waiters and arms the head timer. No lock held. */
-    private void finish(Step step) {
-        RateWaiter g = step.granted;
-        step.granted = null;
-        step.grantedTail = null;
-        while (g != null) {
-            RateWaiter next = g.nextGranted;
-            g.nextGranted = null;
-            g.cancelTimers();
-            g.trySuccess(new RatePermit(g.admittedAt));   // false only if completed behind our back
-            g = next;
-        }
-        while (step.toArm != null) {
-            RateWaiter h = step.toArm;
-            step.toArm = null;
-            long delay = step.armDelay;
-            try {
-                ScheduledFuture<?> t = h.executor().schedule(() -> onHeadTimer(h), delay, TimeUnit.NANOSECONDS);
-                h.headTimer = t;
-                if (!h.queued) {
-                    t.cancel(false);      // it left before the timer was published
+    /** After a critical section: completes the granted chain, then schedules the head timer. No monitor. */
+    private void complete(RateWaiter granted) {
+        queue.completeGranted(granted);
+        armPending();
+    }
+
+    /**
+     * Schedules the head timer named by the last critical sections, if any. No monitor. A loop,
+     * not recursion: a waiter whose executor cannot schedule leaves, and the next head is armed.
+     */
+    private void armPending() {
+        for (;;) {
+            RateWaiter h;
+            long delay;
+            synchronized (queue) {
+                h = toArm;
+                if (h == null) {
+                    return;
                 }
+                toArm = null;
+                delay = Math.max(0, toArmDue - now());
+            }
+            try {
+                h.armHeadTimer(delay);
             } catch (RuntimeException e) {
                 // Its executor cannot time (ImmediateEventExecutor) or is shutting down: the
-                // waiter cannot be completed at its time, so it ends with that failure and the
-                // next head is armed (loop, not recursion: a queue of such waiters is fine).
-                Step next = new Step();
-                if (abandonLocked(h, true, next)) {
-                    h.cancelTimers();
-                    h.tryFailure(e);
+                // waiter cannot be completed at its time, so it ends with that failure.
+                RateWaiter granted;
+                boolean left;
+                synchronized (queue) {
+                    left = leaveLocked(h, true);
+                    granted = queue.takeChain();
                 }
-                finishGranted(next);
-                step.toArm = next.toArm;
-                step.armDelay = next.armDelay;
+                queue.completeGranted(granted);
+                if (left) {
+                    h.completeFailed(e);
+                }
             }
         }
-    }
-
-    private void finishGranted(Step s) {
-        RateWaiter toArm = s.toArm;
-        s.toArm = null;
-        finish(s);                // toArm is null: completes the granted chain only
-        s.toArm = toArm;
     }
 
     /** The head timer fired on {@code h}'s executor. */
     private void onHeadTimer(RateWaiter h) {
-        Step step = new Step();
-        synchronized (lock) {
-            if (armedFor == h) {
+        RateWaiter granted;
+        synchronized (queue) {
+            if (h != null && armedFor == h) {
                 armedFor = null;          // consumed: a head not yet due (early timer) is re-armed
             }
-            long now = now();
-            pollDue(step, now);
-            armIfNeeded(step, now);
+            serveLocked();
+            granted = queue.takeChain();
         }
-        finish(step);
+        complete(granted);
     }
 
-    /** Cancel (claim false) or timeout (claim true) of a waiter: leaves the queue if still in it. */
-    private boolean abandon(RateWaiter w, boolean claim) {
-        Step step = new Step();
-        boolean removed = abandonLocked(w, claim, step);
-        finish(step);
-        return removed;
+    /**
+     * Cancel or timeout of {@code w}: takes it out of the queue if it is still there (the
+     * decision: the caller then completes it), serves whoever is now due and arms the timer.
+     */
+    private boolean leave(RateWaiter w, boolean timeout) {
+        RateWaiter granted;
+        boolean left;
+        synchronized (queue) {
+            left = leaveLocked(w, timeout);
+            granted = queue.takeChain();
+        }
+        if (left) {
+            w.cancelHeadTimer();
+        }
+        complete(granted);
+        return left;
     }
 
-    private boolean abandonLocked(RateWaiter w, boolean claim, Step step) {
-        synchronized (lock) {
-            long now = now();
-            if (claim) {
-                pollDue(step, now);       // a waiter due at its deadline is granted, not timed out
-            }
-            if (!w.queued) {
-                armIfNeeded(step, now);   // the pass may have granted the head
-                return false;
-            }
-            boolean ok = !claim || w.claim();
-            unlink(w);
-            pollDue(step, now);           // the new head may already be due
-            armIfNeeded(step, now);
-            return ok;
+    private boolean leaveLocked(RateWaiter w, boolean timeout) {
+        long now = now();
+        if (timeout) {
+            pollDue(now);                 // a waiter due at its deadline is granted, not timed out
         }
+        boolean left = queue.remove(w);
+        if (left) {
+            queuedPermits -= w.permits;   // everyone behind moves earlier by w's permits
+            if (armedFor == w) {
+                armedFor = null;
+            }
+            pollDue(now);                 // the new head may already be due
+        }
+        armIfNeeded(now);
+        return left;
     }
 
     private static long mulSat(long a, long b) {
@@ -696,29 +677,25 @@ public final class AsyncRateLimiter implements AsyncLimiter {
     }
 
     /**
-     * Checks the invariants of the notes under the lock; returns a description of the first
+     * Checks the invariants of the notes under the monitor; returns a description of the first
      * broken one, or {@code null}. For tests.
      */
     String brokenInvariant() {
-        synchronized (lock) {
+        synchronized (queue) {
             long s = state;
             long now = now();
+            RateWaiter head = queue.peekFirst();
             if (((s & QUEUED) != 0) != (head != null)) {
                 return "QUEUED flag " + ((s & QUEUED) != 0) + " but head " + head;
             }
             int n = 0;
             long sum = 0;
-            RateWaiter prev = null;
-            for (RateWaiter w = head; w != null; w = w.next) {
-                if (!w.queued || w.prev != prev) {
-                    return "broken link at waiter " + n;
-                }
+            for (RateWaiter w = head; w != null; w = queue.nextOf(w)) {
                 n++;
                 sum += w.permits;
-                prev = w;
             }
-            if (prev != tail || n != queueSize || sum != queuedPermits) {
-                return "queue of " + n + " waiters / " + sum + " permits, but size " + queueSize
+            if (n != queue.size() || sum != queuedPermits) {
+                return "queue of " + n + " waiters / " + sum + " permits, but size " + queue.size()
                         + " / " + queuedPermits;
             }
             if (head != null && armedFor != head) {
@@ -749,87 +726,74 @@ public final class AsyncRateLimiter implements AsyncLimiter {
     // ---------------------------------------------------------------- waiter and permit
 
     /**
-     * A queued acquire: the promise returned to the caller and the node of the queue.
+     * A queued acquire: the promise returned to the caller and the node of the queue. It leaves
+     * by the limiter's protocol (see "Leaving" in the notes):
      * <pre>
-     *   QUEUED ──grant pass (claim, unlink; lock)──▶ GRANTED ──after the lock──▶ SUCCESS
+     *   QUEUED ──grant pass (grantFirst; monitor)──▶ GRANTED ──after the monitor──▶ SUCCESS
      *     │
-     *     ├──cancel(): unlink (lock), then cancel the promise ─────────────────▶ CANCELLED
-     *     └──timeout: grant pass, then claim + unlink (lock) ──after the lock──▶ TIMED OUT
+     *     ├──cancel(): leave (monitor), then cancel the promise ───────────────▶ CANCELLED
+     *     └──timeout: grant pass, then leave (monitor) ──after the monitor──────▶ TIMED OUT
      * </pre>
      */
-    static final class RateWaiter extends DefaultPromise<Permit> {
+    static final class RateWaiter extends Waiter<Permit> {
         private final AsyncRateLimiter limiter;
         final int permits;
-        RateWaiter prev;                              // guarded by limiter.lock
-        RateWaiter next;                              // guarded by limiter.lock
-        RateWaiter nextGranted;                       // written by the granting thread, off-queue
-        long admittedAt;                              // written by the granting thread, under lock
-        volatile boolean queued;                      // written under limiter.lock
-        volatile ScheduledFuture<?> headTimer;        // written by the thread that armed it
-        private volatile ScheduledFuture<?> timeout;  // written once by the thread that queued it
+        long admittedAt;                              // written by the granter under the monitor, read by it after
+        private volatile ScheduledFuture<?> headTimer; // written by the thread that armed it
 
         RateWaiter(EventExecutor executor, AsyncRateLimiter limiter, int permits) {
-            super(executor);
+            super(executor, limiter.queue);
             this.limiter = limiter;
             this.permits = permits;
         }
 
         @Override
-        protected EventExecutor executor() {
-            return super.executor();
+        protected String describeWait() {
+            return permits + " permit(s) of " + limiter;
         }
 
-        boolean claim() {
-            return setUncancellable() && !isDone();
+        /**
+         * The permit of a grant. Called once per grant, after the monitor is dropped, just before
+         * the completion: the head timer, moot from now on, is dropped here too (as
+         * {@link Waiter#completeGranted} drops the timeout).
+         */
+        @Override
+        protected Permit grantedValue(int index) {
+            cancelHeadTimer();
+            return new RatePermit(admittedAt);
         }
 
         /**
          * Leaves the queue (the reservation is given back: later waiters move earlier) unless
-         * already granted; a granted wait returns {@code false} and the caller holds the permit.
+         * already granted or timed out; then that outcome stands and this returns {@code false}.
          */
         @Override
         public boolean cancel(boolean mayInterruptIfRunning) {
-            if (!isCancellable()) {
+            if (isDone() || !limiter.leave(this, false)) {
                 return false;
             }
-            limiter.abandon(this, false);
-            if (super.cancel(mayInterruptIfRunning)) {
-                cancelTimers();
-                return true;
-            }
-            return false;
+            return completeCancelled();
         }
 
-        void startTimeout(long nanos) {
-            ScheduledFuture<?> t;
-            try {
-                t = executor().schedule(() -> expire(nanos), nanos, TimeUnit.NANOSECONDS);
-            } catch (RuntimeException e) {
-                if (limiter.abandon(this, true)) {
-                    tryFailure(e);
-                }
-                return;
-            }
-            timeout = t;
-            if (!queued) {
-                t.cancel(false);
+        /** The timeout (or a timeout that could not be scheduled): a grant pass first, then leave. */
+        @Override
+        protected void end(Throwable cause) {
+            if (limiter.leave(this, true)) {
+                completeFailed(cause);
             }
         }
 
-        private void expire(long nanos) {
-            if (limiter.abandon(this, true)) {
-                cancelTimers();
-                tryFailure(new WaitTimeoutException("timed out after " + nanos + " ns waiting for "
-                        + permits + " permit(s) of " + limiter));
+        /** Schedules the head timer after {@code delay} ns on this waiter's executor. No monitor. */
+        void armHeadTimer(long delay) {
+            ScheduledFuture<?> t = executor().schedule(() -> limiter.onHeadTimer(this), delay, TimeUnit.NANOSECONDS);
+            headTimer = t;
+            if (timeoutNoLongerApplies()) {
+                t.cancel(false);          // it left before the timer was published
             }
         }
 
-        void cancelTimers() {
-            ScheduledFuture<?> t = timeout;
-            if (t != null) {
-                t.cancel(false);
-            }
-            t = headTimer;
+        void cancelHeadTimer() {
+            ScheduledFuture<?> t = headTimer;
             if (t != null) {
                 t.cancel(false);
             }

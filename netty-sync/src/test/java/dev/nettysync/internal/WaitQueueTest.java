@@ -144,6 +144,30 @@ class WaitQueueTest {
     }
 
     @Test
+    void removeOnlyUnlinksOnceAndNeverAfterAGrant() {
+        Waiter<Integer> a = enqueue(IMMEDIATE);
+        Waiter<Integer> b = enqueue(IMMEDIATE);
+        Waiter<Integer> c = enqueue(IMMEDIATE);
+        Waiter<Integer> chain;
+        synchronized (queue) {
+            assertThat(queue.remove(b)).isTrue();
+            assertThat(queue.remove(b)).as("it left already").isFalse();
+            assertThat(queue.nextOf(a)).isSameAs(c);
+            assertThat(queue.takeChain()).as("not added to the chain").isNull();
+            assertThat(units.serveCalls).as("the policy was not called").isZero();
+            assertThat(queue.grantFirst()).isTrue();
+            assertThat(queue.remove(a)).as("granted: the grant stands").isFalse();
+            chain = queue.takeChain();
+        }
+        assertThat(queue.size()).isEqualTo(1);
+        assertThat(b.isDone()).as("the caller completes what it removed").isFalse();
+        assertThat(b.cancel(false)).as("a removed waiter is no longer cancellable by the queue").isFalse();
+        queue.completeGranted(chain);
+        assertThat(a.isSuccess()).isTrue();
+        assertThat(c.isDone()).isFalse();
+    }
+
+    @Test
     void aWaiterCompletedBehindTheQueuesBackIsSkippedWhenGranting() {
         Waiter<Integer> a = enqueue(IMMEDIATE);
         Waiter<Integer> b = enqueue(IMMEDIATE);
