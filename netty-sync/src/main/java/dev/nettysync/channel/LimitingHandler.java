@@ -1,12 +1,14 @@
 package dev.nettysync.channel;
 
+import dev.nettysync.internal.Checks;
+import dev.nettysync.internal.WaitQueue;
 import dev.nettysync.limit.AsyncLimiter;
 import dev.nettysync.limit.Permit;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
+import io.netty.util.AbstractReferenceCounted;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.ReferenceCounted;
 import io.netty.util.concurrent.Future;
 
 import java.util.ArrayDeque;
@@ -108,10 +110,12 @@ public final class LimitingHandler extends ChannelDuplexHandler {
 
     /**
      * A message that was not admitted, fired as a user event: the receiver owns {@link #message()}
-     * (answer it, then release the event or the message). Reference counting is delegated to the
-     * message, so releasing an unhandled event (as the pipeline's tail does) frees the message.
+     * (answer it, then release the event or the message, once). The event holds the message's
+     * reference: it is reference-counted itself (starting at 1), and when its count drops to 0 it
+     * releases the message, so releasing an unhandled event (as the pipeline's tail does) frees
+     * the message.
      */
-    public static final class Rejected implements ReferenceCounted {
+    public static final class Rejected extends AbstractReferenceCounted {
         private final Object message;
         private final Reason reason;
         private final Throwable cause;
@@ -142,29 +146,7 @@ public final class LimitingHandler extends ChannelDuplexHandler {
             return cause;
         }
 
-        @Override
-        public int refCnt() {
-            return message instanceof ReferenceCounted ? ((ReferenceCounted) message).refCnt() : 1;
-        }
-
-        @Override
-        public Rejected retain() {
-            ReferenceCountUtil.retain(message);
-            return this;
-        }
-
-        @Override
-        public Rejected retain(int increment) {
-            ReferenceCountUtil.retain(message, increment);
-            return this;
-        }
-
-        @Override
-        public Rejected touch() {
-            ReferenceCountUtil.touch(message);
-            return this;
-        }
-
+        /** Records the access on the message (for Netty's leak detector). */
         @Override
         public Rejected touch(Object hint) {
             ReferenceCountUtil.touch(message, hint);
@@ -172,13 +154,8 @@ public final class LimitingHandler extends ChannelDuplexHandler {
         }
 
         @Override
-        public boolean release() {
-            return ReferenceCountUtil.release(message);
-        }
-
-        @Override
-        public boolean release(int decrement) {
-            return ReferenceCountUtil.release(message, decrement);
+        protected void deallocate() {
+            ReferenceCountUtil.release(message);
         }
 
         @Override
@@ -200,10 +177,7 @@ public final class LimitingHandler extends ChannelDuplexHandler {
 
         /** At most {@code maxInFlight} admitted messages per channel (default: no per-channel bound). */
         public Builder perChannel(int maxInFlight) {
-            if (maxInFlight < 1) {
-                throw new IllegalArgumentException("perChannel must be >= 1, was " + maxInFlight);
-            }
-            this.perChannel = maxInFlight;
+            this.perChannel = Checks.atLeast(maxInFlight, 1, "perChannel");
             return this;
         }
 
@@ -222,9 +196,8 @@ public final class LimitingHandler extends ChannelDuplexHandler {
 
         /** Back-pressure mode; a message waiting longer than {@code timeout} for the shared limiter is rejected. */
         public Builder backPressure(long timeout, TimeUnit unit) {
-            Objects.requireNonNull(unit, "unit");
             this.backPressure = true;
-            this.timeoutNanos = Math.max(0, unit.toNanos(timeout));
+            this.timeoutNanos = WaitQueue.toNanos(timeout, unit);
             return this;
         }
 

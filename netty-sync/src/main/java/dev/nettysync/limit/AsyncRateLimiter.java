@@ -2,6 +2,7 @@ package dev.nettysync.limit;
 
 import dev.nettysync.QueueFullException;
 import dev.nettysync.WaitTimeoutException;
+import dev.nettysync.internal.Checks;
 import dev.nettysync.internal.WaitQueue;
 import dev.nettysync.internal.Waiter;
 import io.netty.util.concurrent.EventExecutor;
@@ -251,19 +252,13 @@ public final class AsyncRateLimiter implements AsyncLimiter {
 
         /** Permits that may be admitted at once after an idle period (the bucket size), >= 1. */
         public Builder burst(int burst) {
-            if (burst < 1) {
-                throw new IllegalArgumentException("burst must be >= 1, was " + burst);
-            }
-            this.burst = burst;
+            this.burst = Checks.atLeast(burst, 1, "burst");
             return this;
         }
 
         /** At most this many waiters are queued; more fail with {@link QueueFullException}. */
         public Builder maxPending(int maxPending) {
-            if (maxPending < 0) {
-                throw new IllegalArgumentException("maxPending must be >= 0, was " + maxPending);
-            }
-            this.maxPending = maxPending;
+            this.maxPending = Checks.atLeast(maxPending, 0, "maxPending");
             return this;
         }
 
@@ -339,7 +334,7 @@ public final class AsyncRateLimiter implements AsyncLimiter {
 
     @Override
     public Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
-        return acquire0(executor, 1, Math.max(0, unit.toNanos(timeout)));
+        return acquire0(executor, 1, WaitQueue.toNanos(timeout, unit));
     }
 
     /**
@@ -359,7 +354,7 @@ public final class AsyncRateLimiter implements AsyncLimiter {
      * @throws IllegalArgumentException if {@code permits} is not in {@code 1..burst}
      */
     public Future<Permit> acquire(EventExecutor executor, int permits, long timeout, TimeUnit unit) {
-        return acquire0(executor, permits, Math.max(0, unit.toNanos(timeout)));
+        return acquire0(executor, permits, WaitQueue.toNanos(timeout, unit));
     }
 
     @Override

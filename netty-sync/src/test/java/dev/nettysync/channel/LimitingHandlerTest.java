@@ -165,6 +165,28 @@ class LimitingHandlerTest {
     }
 
     @Test
+    void aRejectedEventHoldsTheMessageUntilItsLastReleaseAndAnUnhandledOneIsFreedByTheTail() {
+        EmbeddedChannel ch = channel(LimitingHandler.builder().perChannel(1).reject());
+        ch.writeInbound("m1");
+        ByteBuf m2 = Unpooled.copiedBuffer(new byte[] {2});
+        ch.writeInbound(m2);
+        LimitingHandler.Rejected r = sink.rejected.get(0);
+        assertThat(r.message()).isSameAs(m2);
+        assertThat(r.touch("hint")).isSameAs(r);
+        assertThat(r.retain().refCnt()).isEqualTo(2);
+        assertThat(r.release()).isFalse();
+        assertThat(m2.refCnt()).as("the event still holds it").isEqualTo(1);
+        assertThat(r.release()).isTrue();
+        assertThat(m2.refCnt()).isZero();
+
+        EmbeddedChannel alone = new EmbeddedChannel(LimitingHandler.builder().perChannel(1).reject().build());
+        alone.writeInbound("m1");
+        ByteBuf m3 = Unpooled.copiedBuffer(new byte[] {3});
+        alone.writeInbound(m3);
+        assertThat(m3.refCnt()).as("the pipeline's tail released the unhandled event").isZero();
+    }
+
+    @Test
     void aTimedOutWaitRejectsThatMessageAndTheNextOneIsTried() throws Exception {
         OutcomeLimiter limiter = new OutcomeLimiter(1, 10);
         Permit held = limiter.tryAcquire();
