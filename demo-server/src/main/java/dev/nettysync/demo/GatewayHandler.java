@@ -80,7 +80,7 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
     static final int CLIENT_CLOSED = 499;
 
     /** Where the current request is. */
-    private enum Stage { NONE, ENTERING, READY_WAIT, CALLING }
+    private enum Stage { NONE, RATE, ENTERING, READY_WAIT, CALLING }
 
     private final GatewayContext gw;
     private final ConnectionDeadlineHandler deadline;
@@ -307,7 +307,24 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
         }
-        // Admission is decided now, on arrival, before any wait.
+        if (gw.fleetRate() != null) {          // then the fleet's rate (one Redis round trip, holding nothing)
+            stage = Stage.RATE;
+            await(gw.fleetRate().admit(ctx.executor()), admitted -> {
+                if (!admitted.isSuccess()) {
+                    fail(admitted.cause());
+                } else if (gw.drain().isDraining()) {
+                    fail(HttpStatusException.shuttingDown());
+                } else {
+                    enter(id);
+                }
+            }, null);
+            return;
+        }
+        enter(id);
+    }
+
+    private void enter(String id) {
+        // Admission is decided now, on arrival, before any wait (but the fleet rate's check).
         stage = Stage.ENTERING;
         await(gw.admission().enter(ctx.executor()), entered -> {
             if (!entered.isSuccess()) {
@@ -419,7 +436,9 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         if (a.retryAfterSeconds() != HttpErrors.NO_RETRY_AFTER) {
             response.headers().setInt(HttpHeaderNames.RETRY_AFTER, a.retryAfterSeconds());
         }
-        if (cause instanceof RateLimitedException refusal && gw.perClient() != null) {
+        if (cause instanceof FleetRateLimit.Refused refusal && gw.fleetRate() != null) {
+            gw.fleetRate().addHeaders(response.headers(), refusal);
+        } else if (cause instanceof RateLimitedException refusal && gw.perClient() != null) {
             gw.perClient().addHeaders(response.headers(), refusal);
         }
         respond(response);
