@@ -36,8 +36,11 @@ import java.util.function.Consumer;
  *
  * <h2>A request for an item</h2>
  * {@code GET /api/items/{id}}: if the server drains, 503; if the database is not ready and the
- * mode is {@code reject}, 503. Otherwise the request {@linkplain Admission#enter enters} the
- * admission policy at once, on arrival (refused: 503 now); then, if the database is not ready,
+ * mode is {@code reject}, 503. Then the rates, each refusing with 429: the per-client rate
+ * ({@link ClientRateLimit}, local), then the fleet's ({@link FleetRateLimit}, one Redis round
+ * trip, during which the request holds nothing and its client may leave). Then the request
+ * {@linkplain Admission#enter enters} the admission policy at once (refused: 503 now); then, if
+ * the database is not ready,
  * it waits for readiness (bounded); then it calls the backend through its ticket. Health routes
  * and {@code /metrics} bypass readiness and admission. {@code HEAD} is answered like
  * {@code GET}, without the body (the codec drops it, keeping {@code Content-Length}).

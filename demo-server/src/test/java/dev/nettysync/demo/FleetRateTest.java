@@ -131,21 +131,27 @@ class FleetRateTest {
     @Test
     void theRateIsCheckedFirstAndARefusalHoldsNothing(RedisServer redis) throws Exception {
         ControlledBackend backend = new ControlledBackend();
-        a = start(backend, null, "--redis=" + redis.uri(), "--fleet-rate=0.5", "--fleet-burst=1",
-                "--fleet-limit=1", "--max-concurrent=1", "--max-queue=0", "--max-queue-wait=10s");
+        a = start(backend, null, "--redis=" + redis.uri(), "--fleet-rate=0.2", "--fleet-burst=1",
+                "--fleet-limit=1", "--max-concurrent=1", "--max-queue=0", "--max-queue-wait=10s",
+                "--backend-timeout=60s");
         CompletableFuture<HttpResponse<String>> first = getAsync(a, "/api/items/first");
         awaitTrue("the first call is open", () -> backend.open.size() == 1);
 
         HttpResponse<String> second = get(a, "/api/items/second");
         assertThat(second.statusCode()).as("the rate before the full local queue's 503").isEqualTo(429);
         assertThat(second.body()).contains("too many requests across the fleet");
-        assertThat(second.headers().firstValue("retry-after")).as("0.5/s: the next slot is 2 s away").hasValue("2");
-        assertThat(second.headers().firstValue("ratelimit")).hasValue("\"fleet\";r=0;t=2");
+        // 0.2/s: the next slot is 5 s after the first admission, less the time since, rounded up
+        String retryAfter = second.headers().firstValue("retry-after").orElse("<none>");
+        assertThat(retryAfter).matches("[1-5]");
+        assertThat(second.headers().firstValue("ratelimit")).hasValue("\"fleet\";r=0;t=" + retryAfter);
+        long refusedAt = System.nanoTime();
 
         assertThat(backend.answerOne()).isTrue();
         assertThat(first.get(PATIENCE.toSeconds(), TimeUnit.SECONDS).statusCode()).isEqualTo(200);
 
-        Thread.sleep(2_100);                   // the Retry-After
+        // Waiting the Retry-After is enough to be admitted again.
+        long due = refusedAt + TimeUnit.SECONDS.toNanos(Integer.parseInt(retryAfter)) + TimeUnit.MILLISECONDS.toNanos(100);
+        Thread.sleep(Math.max(0, TimeUnit.NANOSECONDS.toMillis(due - System.nanoTime())));
         CompletableFuture<HttpResponse<String>> third = getAsync(a, "/api/items/third");
         awaitTrue("the third call is open: the refused request left both permits free",
                 () -> backend.open.size() == 1);
