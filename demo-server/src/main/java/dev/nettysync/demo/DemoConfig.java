@@ -142,8 +142,8 @@ public final class DemoConfig {
     public Duration maxQueueWait;
 
     @Option(names = "--redis", defaultValue = "${env:DEMO_REDIS}", paramLabel = "URI",
-            description = "Redis for the fleet-wide limit, e.g. redis://127.0.0.1:6379; needs --fleet-limit "
-                    + "(env DEMO_REDIS).")
+            description = "Redis for the fleet-wide limits, e.g. redis://127.0.0.1:6379; needs --fleet-limit "
+                    + "or --fleet-rate (env DEMO_REDIS).")
     public String redis;
 
     @Option(names = "--fleet-limit", defaultValue = "${env:DEMO_FLEET_LIMIT:-0}",
@@ -156,6 +156,17 @@ public final class DemoConfig {
             description = "Lease of a fleet permit: a killed instance's permits return after it "
                     + "(renewed while held; env DEMO_FLEET_LEASE).")
     public Duration fleetLease;
+
+    @Option(names = "--fleet-rate", defaultValue = "${env:DEMO_FLEET_RATE:-0}", paramLabel = "R",
+            description = "Requests for items per second across every instance sharing --redis (may be fractional); "
+                    + "over it gets 429 with Retry-After; checked after --per-client-rate, before the local "
+                    + "admission and --fleet-limit; 0 = off (env DEMO_FLEET_RATE).")
+    public double fleetRate;
+
+    @Option(names = "--fleet-burst", defaultValue = "${env:DEMO_FLEET_BURST:-0}", paramLabel = "B",
+            description = "Requests the fleet may admit at once after an idle period (0 = the rate, rounded up) "
+                    + "(env DEMO_FLEET_BURST).")
+    public int fleetBurst;
 
     @Option(names = "--retry-after", defaultValue = "${env:DEMO_RETRY_AFTER:-1}",
             description = "Seconds sent in Retry-After with every 503 (env DEMO_RETRY_AFTER).")
@@ -265,8 +276,16 @@ public final class DemoConfig {
             dbProbeAddress(cl);      // throws if malformed
         }
         requireThat(cl, fleetLimit >= 0, "--fleet-limit must be >= 0 (0 = off), was " + fleetLimit);
-        requireThat(cl, (redis == null) == (fleetLimit == 0),
-                "--redis and --fleet-limit go together (was --redis=" + redis + " --fleet-limit=" + fleetLimit + ")");
+        requireThat(cl, Double.isFinite(fleetRate) && fleetRate >= 0 && fleetRate <= 1_000_000_000d,
+                "--fleet-rate must be in 0..1000000000 per second (0 = off), was " + fleetRate);
+        requireThat(cl, fleetBurst >= 0, "--fleet-burst must be >= 0 (0 = the rate), was " + fleetBurst);
+        requireThat(cl, fleetBurst == 0 || fleetRate > 0, "--fleet-burst needs --fleet-rate");
+        requireThat(cl, redis != null || fleetLimit == 0,
+                "--fleet-limit needs --redis (was --fleet-limit=" + fleetLimit + ")");
+        requireThat(cl, redis != null || fleetRate == 0,
+                "--fleet-rate needs --redis (was --fleet-rate=" + fleetRate + ")");
+        requireThat(cl, redis == null || fleetLimit > 0 || fleetRate > 0,
+                "--redis needs --fleet-limit or --fleet-rate (was --redis=" + redis + ")");
         if (redis != null) {
             requireThat(cl, redis.startsWith("redis://") || redis.startsWith("rediss://"),
                     "--redis must be a redis://host:port URI, was " + redis);
@@ -329,6 +348,11 @@ public final class DemoConfig {
             return AdaptiveAlgorithm.parse(l.substring("adaptive:".length()));
         }
         throw new IllegalArgumentException("expected fixed, adaptive or adaptive:ALGORITHM");
+    }
+
+    /** The fleet rate's burst: {@code --fleet-burst}, or the rate rounded up (at least 1) for 0. */
+    int effectiveFleetBurst() {
+        return fleetBurst > 0 ? fleetBurst : (int) Math.max(1, Math.min(Integer.MAX_VALUE, Math.ceil(fleetRate)));
     }
 
     /** The adaptive limit's maximum: {@code --max-concurrent}, or 1000 for 0. */

@@ -19,10 +19,11 @@ import java.util.Objects;
  * @param metrics          where requests are counted
  * @param errors           failure → HTTP answer
  * @param perClient        the per-client rate, or {@code null} when off
+ * @param fleetRate        the fleet-wide rate, or {@code null} when off
  */
 record GatewayContext(AsyncEvent dbReady, DemoConfig.BeforeReady beforeReady, Duration readyWaitTimeout,
                       Admission admission, Backend backend, DrainState drain, DemoMetrics metrics,
-                      HttpErrors errors, ClientRateLimit perClient) {
+                      HttpErrors errors, ClientRateLimit perClient, FleetRateLimit fleetRate) {
 
     GatewayContext {
         Objects.requireNonNull(dbReady, "dbReady");

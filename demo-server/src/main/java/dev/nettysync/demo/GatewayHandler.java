@@ -36,8 +36,11 @@ import java.util.function.Consumer;
  *
  * <h2>A request for an item</h2>
  * {@code GET /api/items/{id}}: if the server drains, 503; if the database is not ready and the
- * mode is {@code reject}, 503. Otherwise the request {@linkplain Admission#enter enters} the
- * admission policy at once, on arrival (refused: 503 now); then, if the database is not ready,
+ * mode is {@code reject}, 503. Then the rates, each refusing with 429: the per-client rate
+ * ({@link ClientRateLimit}, local), then the fleet's ({@link FleetRateLimit}, one Redis round
+ * trip, during which the request holds nothing and its client may leave). Then the request
+ * {@linkplain Admission#enter enters} the admission policy at once (refused: 503 now); then, if
+ * the database is not ready,
  * it waits for readiness (bounded); then it calls the backend through its ticket. Health routes
  * and {@code /metrics} bypass readiness and admission. {@code HEAD} is answered like
  * {@code GET}, without the body (the codec drops it, keeping {@code Content-Length}).
@@ -80,7 +83,7 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
     static final int CLIENT_CLOSED = 499;
 
     /** Where the current request is. */
-    private enum Stage { NONE, ENTERING, READY_WAIT, CALLING }
+    private enum Stage { NONE, RATE, ENTERING, READY_WAIT, CALLING }
 
     private final GatewayContext gw;
     private final ConnectionDeadlineHandler deadline;
@@ -307,7 +310,24 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
         }
-        // Admission is decided now, on arrival, before any wait.
+        if (gw.fleetRate() != null) {          // then the fleet's rate (one Redis round trip, holding nothing)
+            stage = Stage.RATE;
+            await(gw.fleetRate().admit(ctx.executor()), admitted -> {
+                if (!admitted.isSuccess()) {
+                    fail(admitted.cause());
+                } else if (gw.drain().isDraining()) {
+                    fail(HttpStatusException.shuttingDown());
+                } else {
+                    enter(id);
+                }
+            }, null);
+            return;
+        }
+        enter(id);
+    }
+
+    private void enter(String id) {
+        // Admission is decided now, on arrival, before any wait (but the fleet rate's check).
         stage = Stage.ENTERING;
         await(gw.admission().enter(ctx.executor()), entered -> {
             if (!entered.isSuccess()) {
@@ -419,7 +439,9 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         if (a.retryAfterSeconds() != HttpErrors.NO_RETRY_AFTER) {
             response.headers().setInt(HttpHeaderNames.RETRY_AFTER, a.retryAfterSeconds());
         }
-        if (cause instanceof RateLimitedException refusal && gw.perClient() != null) {
+        if (cause instanceof FleetRateLimit.Refused refusal && gw.fleetRate() != null) {
+            gw.fleetRate().addHeaders(response.headers(), refusal);
+        } else if (cause instanceof RateLimitedException refusal && gw.perClient() != null) {
             gw.perClient().addHeaders(response.headers(), refusal);
         }
         respond(response);

@@ -127,8 +127,9 @@ public final class GatewayServer {
         }
         this.connectionLimit = new ConnectionLimit(config.effectiveMaxConnections(), metrics);
         Admission admission = limiter;
+        FleetRateLimit fleetRate = null;
         if (config.redis != null) {
-            // --redis --fleet-limit: connects now (start-up, before any event loop exists)
+            // --redis --fleet-limit / --fleet-rate: connects now (start-up, before any event loop exists)
             this.redisClient = RedisClient.create(config.redis);
             try {
                 this.fleet = RedisLimiters.builder(redisClient).connect();
@@ -136,17 +137,25 @@ public final class GatewayServer {
                 redisClient.shutdownAsync();
                 throw new ServerStartException("cannot connect to --redis " + config.redis + ": " + e.getMessage(), e);
             }
-            admission = new FleetAdmission(limiter,
-                    fleet.semaphore("demo-backend", config.fleetLimit, config.fleetLease), config.maxQueueWait);
-            logger.info("fleet limit: {} backend calls at once across every instance on {} (semaphore demo-backend, "
-                    + "lease {}); this instance's lease ids start with {}", config.fleetLimit, config.redis,
-                    DurationConverter.format(config.fleetLease), fleet.instanceId());
+            if (config.fleetLimit > 0) {
+                admission = new FleetAdmission(limiter,
+                        fleet.semaphore("demo-backend", config.fleetLimit, config.fleetLease), config.maxQueueWait);
+                logger.info("fleet limit: {} backend calls at once across every instance on {} (semaphore demo-backend, "
+                        + "lease {}); this instance's lease ids start with {}", config.fleetLimit, config.redis,
+                        DurationConverter.format(config.fleetLease), fleet.instanceId());
+            }
+            if (config.fleetRate > 0) {
+                fleetRate = new FleetRateLimit(fleet.rateLimiter("demo-requests", config.fleetRate,
+                        config.effectiveFleetBurst()));
+                logger.info("fleet rate: {} requests/s, burst {}, across every instance on {} (rate limiter demo-requests)",
+                        config.fleetRate, config.effectiveFleetBurst(), config.redis);
+            }
         } else {
             this.redisClient = null;
             this.fleet = null;
         }
         this.context = new GatewayContext(dbReady, config.beforeReady, config.readyWaitTimeout, admission,
-                this.backend, drain, metrics, HttpErrors.of(config), ClientRateLimit.of(config));
+                this.backend, drain, metrics, HttpErrors.of(config), ClientRateLimit.of(config), fleetRate);
         metrics.flag("demo.db.ready", "1 when the database is ready", dbReady::isSet);
         metrics.flag("demo.server.draining", "1 while shutting down", drain::isDraining);
         // Last, so that nothing above can fail with threads already started.

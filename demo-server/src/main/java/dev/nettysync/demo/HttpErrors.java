@@ -17,6 +17,7 @@ import io.netty.handler.codec.http.TooLongHttpLineException;
  *   <caption>failure → answer</caption>
  *   <tr><td>{@link HttpStatusException}</td><td>its own status and reason (400, 413, 417, 505, 503)</td></tr>
  *   <tr><td>{@link TooLongHttpLineException} / {@link TooLongHttpHeaderException}</td><td>414 / 431, close</td></tr>
+ *   <tr><td>{@link FleetRateLimit.Refused}</td><td>429 "too many requests across the fleet", {@code Retry-After} from the limiter</td></tr>
  *   <tr><td>{@link RateLimitedException}</td><td>429 "too many requests from this client", {@code Retry-After} from the limiter</td></tr>
  *   <tr><td>{@link QueueFullException}</td><td>503 "too many requests queued for the backend"</td></tr>
  *   <tr><td>{@link WaitTimeoutException}</td><td>503 "waited too long for the backend"</td></tr>
@@ -70,6 +71,10 @@ final class HttpErrors {
         }
         if (cause instanceof TooLongHttpHeaderException) {
             return answer(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "headers larger than " + maxHeaderSize + " bytes", true);
+        }
+        if (cause instanceof FleetRateLimit.Refused e) {
+            return new Answer(HttpResponseStatus.TOO_MANY_REQUESTS, "too many requests across the fleet", false,
+                    (int) Math.min(86_400, e.retryAfterSeconds()));
         }
         if (cause instanceof RateLimitedException e) {
             return new Answer(HttpResponseStatus.TOO_MANY_REQUESTS, "too many requests from this client", false,

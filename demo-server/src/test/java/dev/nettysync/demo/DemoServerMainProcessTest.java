@@ -41,14 +41,22 @@ class DemoServerMainProcessTest {
     }
 
     private void launch(String... args) throws IOException {
+        launch(java.util.Map.of(), args);
+    }
+
+    /** As {@link #launch(String...)}, with {@code env} added to the child's environment. */
+    private void launch(java.util.Map<String, String> env, String... args) throws IOException {
         List<String> command = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"),
                 "-Xshare:auto", DemoServerMain.class.getName()));
         command.addAll(List.of(args));
         stderrFile = Files.createTempFile("demo-server-stderr", ".txt");
-        process = new ProcessBuilder(command).redirectOutput(ProcessBuilder.Redirect.DISCARD)
-                .redirectError(stderrFile.toFile()).start();
+        ProcessBuilder pb = new ProcessBuilder(command).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                .redirectError(stderrFile.toFile());
+        pb.environment().keySet().removeIf(name -> name.startsWith("DEMO_"));
+        pb.environment().putAll(env);
+        process = pb.start();
     }
 
     /** The child's stderr so far. */
@@ -88,6 +96,14 @@ class DemoServerMainProcessTest {
         launch("--host=127.0.0.1", "--port=0", "--drain-timeout=PT2600000H");
         assertThat(exitCode()).as("stderr: %s", stderr()).isEqualTo(2);
         assertThat(ownLines()).first().asString().contains("--drain-timeout").contains("too long");
+        assertThat(ownLines()).hasSize(2).last().isEqualTo("Try --help.");
+    }
+
+    @Test
+    void aFleetRateFromTheEnvironmentWithoutRedisExits2NamingTheFlag() throws Exception {
+        launch(java.util.Map.of("DEMO_FLEET_RATE", "10"), "--host=127.0.0.1", "--port=0");
+        assertThat(exitCode()).as("stderr: %s", stderr()).isEqualTo(2);
+        assertThat(ownLines()).first().asString().contains("--fleet-rate needs --redis");
         assertThat(ownLines()).hasSize(2).last().isEqualTo("Try --help.");
     }
 

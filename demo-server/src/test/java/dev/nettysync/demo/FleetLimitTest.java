@@ -63,9 +63,10 @@ class FleetLimitTest {
     @Test
     void redisAndFleetLimitGoTogether() {
         assertThatThrownBy(() -> DemoConfig.parse("--fleet-limit=2"))
-                .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("go together");
+                .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("--fleet-limit needs --redis");
         assertThatThrownBy(() -> DemoConfig.parse("--redis=redis://127.0.0.1:6379"))
-                .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("go together");
+                .isInstanceOf(CommandLine.ParameterException.class)
+                .hasMessageContaining("--redis needs --fleet-limit or --fleet-rate");
         assertThatThrownBy(() -> DemoConfig.parse("--redis=http://x", "--fleet-limit=1"))
                 .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("redis://");
     }

@@ -40,7 +40,7 @@ class GatewayHandlerTest {
         backend = new TestSupport.ControlledBackend();
         GatewayContext context = new GatewayContext(ready, DemoConfig.BeforeReady.WAIT, config.readyWaitTimeout,
                 new BackendLimiter(4, 10, config.maxQueueWait, metrics),
-                new TimedBackend(backend, config.backendTimeout, metrics), new DrainState(), metrics, HttpErrors.of(config), null);
+                new TimedBackend(backend, config.backendTimeout, metrics), new DrainState(), metrics, HttpErrors.of(config), null, null);
         ConnectionDeadlineHandler deadline = new ConnectionDeadlineHandler(TimeUnit.SECONDS.toNanos(60),
                 TimeUnit.SECONDS.toNanos(60), metrics);
         ch = new EmbeddedChannel(deadline, GatewayServer.newCodec(config), new GatewayAggregator(config.maxBody, metrics),

@@ -1,0 +1,116 @@
+package dev.nettysync.demo;
+
+import dev.nettysync.limit.Permit;
+import dev.nettysync.limit.RateLimitedException;
+import dev.nettysync.redis.RedisRateLimiter;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The fleet-wide rate ({@code --redis --fleet-rate R --fleet-burst B}): one
+ * {@link RedisRateLimiter} (GCRA in one Lua script, on the Redis server's clock) shared by every
+ * demo instance using the same Redis, so that together they admit at most {@code R × t + B}
+ * requests for items in any window of length {@code t}.
+ *
+ * <h2>Where it sits</h2>
+ * Checked when a request for an item arrives, after the per-client rate and before the local
+ * admission ({@link Admission#enter}) and the fleet concurrency limit ({@link FleetAdmission}):
+ * <ol>
+ *   <li>per-client rate (local, no I/O): over it, 429, and the fleet's budget is not spent on a
+ *       client that is over its own rate;</li>
+ *   <li>fleet rate (this class, one Redis round trip): over it, 429;</li>
+ *   <li>local admission (queue bound, 503), then readiness, the local permit, the fleet permit.</li>
+ * </ol>
+ * A request refused here holds nothing: no local place, no fleet permit, nothing to give back.
+ * A request admitted here has spent one unit of the fleet's rate even if a later step refuses
+ * it (503) or its client leaves: the rate counts requests that reached the backend's admission,
+ * not successful calls.
+ *
+ * <h2>Contract</h2>
+ * <ul>
+ *   <li><b>Never waits for capacity.</b> Now or never ({@code acquire(executor, 0, unit)}): over
+ *       the rate, the future fails at once with a {@link Refused} carrying the limiter's
+ *       {@code retryAfter} (429, {@code Retry-After} in whole seconds rounded up, at least 1).</li>
+ *   <li><b>Never blocks.</b> The decision is one asynchronous script call; the future completes
+ *       on the executor passed in (the request's event loop).</li>
+ *   <li><b>Redis failing closes the gate.</b> No reply within the limiters' command timeout (2 s),
+ *       or a Redis error: the future fails with a 503 ({@code Retry-After: --retry-after}); the
+ *       rate cannot be checked, so the request is not admitted.</li>
+ *   <li>Thread-safe; stateless apart from the limiter.</li>
+ * </ul>
+ */
+final class FleetRateLimit {
+
+    static final String POLICY = "fleet";
+
+    private final RedisRateLimiter limiter;
+
+    FleetRateLimit(RedisRateLimiter limiter) {
+        this.limiter = Objects.requireNonNull(limiter, "limiter");
+    }
+
+    /**
+     * Admits one request now, or says why not.
+     *
+     * @return a future completed on {@code executor}: succeeded if admitted; failed with a
+     *         {@link Refused} (429) over the rate, or an {@link HttpStatusException} (503) if
+     *         Redis could not answer
+     */
+    Future<Void> admit(EventExecutor executor) {
+        Future<Permit> f = limiter.acquire(executor, 0, TimeUnit.NANOSECONDS);   // never waits for capacity
+        Promise<Void> result = executor.newPromise();
+        f.addListener(done -> {
+            if (done.isSuccess()) {
+                f.getNow().release();          // a rate permit gives nothing back
+                result.trySuccess(null);
+            } else if (done.isCancelled()) {
+                result.cancel(false);
+            } else if (done.cause() instanceof RateLimitedException r) {
+                result.tryFailure(new Refused(r.retryAfterNanos()));
+            } else {
+                result.tryFailure(new HttpStatusException(HttpResponseStatus.SERVICE_UNAVAILABLE,
+                        "fleet rate limit unavailable", false));
+            }
+        });
+        // Cancelling the request's wait (client gone) cancels the script's promise too.
+        result.addListener(done -> {
+            if (done.isCancelled()) {
+                f.cancel(false);
+            }
+        });
+        return result;
+    }
+
+    /**
+     * Adds the ratelimit-headers draft's fields to a 429 of this limit: the policy (a quota of
+     * {@code burst} requests per the seconds the bucket takes to refill) and the current state.
+     */
+    void addHeaders(HttpHeaders headers, Refused refusal) {
+        long window = Math.max(1, (long) Math.ceil(limiter.burst() / limiter.permitsPerSecond()));
+        headers.set("RateLimit-Policy", "\"" + POLICY + "\";q=" + limiter.burst() + ";w=" + window);
+        headers.set("RateLimit", "\"" + POLICY + "\";r=0;t=" + refusal.retryAfterSeconds());
+    }
+
+    double permitsPerSecond() {
+        return limiter.permitsPerSecond();
+    }
+
+    int burst() {
+        return limiter.burst();
+    }
+
+    /** Over the fleet's rate: 429 "too many requests across the fleet". No stack trace. */
+    static final class Refused extends RateLimitedException {
+        private static final long serialVersionUID = 1L;
+
+        Refused(long retryAfterNanos) {
+            super("over the fleet-wide rate", retryAfterNanos);
+        }
+    }
+}
