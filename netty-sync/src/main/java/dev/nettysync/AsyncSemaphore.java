@@ -388,7 +388,7 @@ public class AsyncSemaphore {
                     break;
                 }
             }
-            w = new PermitWaiter(executor, queue, n, owed);
+            w = PermitWaiter.of(executor, queue, n, owed);
             queue.enqueue(w);
         }
         return queue.armTimer(w, timeoutNanos);
@@ -490,13 +490,18 @@ public class AsyncSemaphore {
         }
         int available = available(s) + n;
         PermitWaiter head;
-        while ((head = queue.peekFirst()) != null && head.permits <= available) {
+        while ((head = queue.peekFirst()) != null && head.permits() <= available) {
             if (queue.grantFirst()) {
-                available -= head.permits;
-                granted(head.permits);
+                available -= head.permits();
+                granted(head.permits());
             }
         }
-        state = ((long) available << COUNT_SHIFT) | (s & EPOCH_MASK) | (queue.isEmpty() ? 0 : QUEUED) | (s & CLOSED);
+        // A release store, not a volatile one: while a flag is set no one else writes the word
+        // (fast paths only read it, see a flag and take the monitor), and the monitor's exit,
+        // which follows at once, orders it for everyone who takes the monitor next. It saves
+        // the full fence of a volatile store on every grant.
+        STATE.setRelease(this, ((long) available << COUNT_SHIFT) | (s & EPOCH_MASK)
+                | (queue.isEmpty() ? 0 : QUEUED) | (s & CLOSED));
     }
 
     /** The semaphore's side of the wait queue: after a waiter left, or refused its grant. */
@@ -512,8 +517,8 @@ public class AsyncSemaphore {
 
         @Override
         public void takeBackLocked(PermitWaiter refused) {
-            granted(-refused.permits);
-            takenBack += refused.permits;     // added in the same write as the grants that follow
+            granted(-refused.permits());
+            takenBack += refused.permits();     // added in the same write as the grants that follow
         }
     }
 
@@ -635,7 +640,7 @@ public class AsyncSemaphore {
             }
             for (PermitWaiter w = queue.peekFirst(); w != null; ) {
                 PermitWaiter next = queue.nextOf(w);
-                if (!w.owed) {
+                if (!w.owed()) {
                     queue.takeOut(w);
                 }
                 w = next;
@@ -733,8 +738,8 @@ public class AsyncSemaphore {
                 return "I1: QUEUED is " + queued + " but the queue holds " + queue.size();
             }
             PermitWaiter head = queue.peekFirst();
-            if (head != null && head.permits <= available(s)) {
-                return "I2: the head waits for " + head.permits + " permit(s) while " + available(s) + " are available";
+            if (head != null && head.permits() <= available(s)) {
+                return "I2: the head waits for " + head.permits() + " permit(s) while " + available(s) + " are available";
             }
             if ((s & RESIZING) != 0) {
                 return "RESIZING is set outside reducePermits";
@@ -743,7 +748,7 @@ public class AsyncSemaphore {
                 return "available " + available(s) + " above the bound " + maxPermits;
             }
             for (PermitWaiter w = head; (s & CLOSED) != 0 && w != null; w = queue.nextOf(w)) {
-                if (!w.owed) {
+                if (!w.owed()) {
                     return "closed with a waiter that close() should have failed: " + w.describeWait();
                 }
             }
@@ -833,20 +838,57 @@ public class AsyncSemaphore {
         return permits;
     }
 
-    /** A queued acquire. */
-    private static final class PermitWaiter extends Waiter<Void> {
-        final int permits;
-        final boolean owed;               // see acquireOwed: close() leaves it queued
+    /**
+     * A queued acquire of one permit, the common case: no field of its own, so it stays at the
+     * 48 bytes of a {@link Waiter} (a permit count and a flag here made it 56, see Waiter's size
+     * note). Other acquires are {@link PermitsWaiter}s.
+     */
+    private static class PermitWaiter extends Waiter<Void> {
 
-        PermitWaiter(EventExecutor executor, WaitQueue<PermitWaiter> queue, int permits, boolean owed) {
+        static PermitWaiter of(EventExecutor executor, WaitQueue<PermitWaiter> queue, int permits, boolean owed) {
+            return permits == 1 && !owed ? new PermitWaiter(executor, queue)
+                    : new PermitsWaiter(executor, queue, permits, owed);
+        }
+
+        PermitWaiter(EventExecutor executor, WaitQueue<PermitWaiter> queue) {
+            super(executor, queue);
+        }
+
+        /** The permits it waits for. */
+        int permits() {
+            return 1;
+        }
+
+        /** See acquireOwed: close() leaves it queued. */
+        boolean owed() {
+            return false;
+        }
+
+        @Override
+        protected String describeWait() {
+            return permits() + " permit(s) of " + super.describeWait();
+        }
+    }
+
+    /** A queued acquire of several permits, or an owed one. */
+    private static final class PermitsWaiter extends PermitWaiter {
+        private final int permits;
+        private final boolean owed;
+
+        PermitsWaiter(EventExecutor executor, WaitQueue<PermitWaiter> queue, int permits, boolean owed) {
             super(executor, queue);
             this.permits = permits;
             this.owed = owed;
         }
 
         @Override
-        protected String describeWait() {
-            return permits + " permit(s) of " + super.describeWait();
+        int permits() {
+            return permits;
+        }
+
+        @Override
+        boolean owed() {
+            return owed;
         }
     }
 }

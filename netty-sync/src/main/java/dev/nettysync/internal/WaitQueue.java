@@ -103,8 +103,7 @@ public final class WaitQueue<W extends Waiter<?>> {
     private Waiter<?> tail;                   // monitor
     private Waiter<?> chainHead;              // monitor: waiters taken out, not yet handed to takeChain()
     private Waiter<?> chainTail;              // monitor
-    @SuppressWarnings("unused")               // accessed through SIZE
-    private int size;                         // written under the monitor (opaque), read by anyone (opaque)
+    private int size;                         // written under the monitor (plain), read by anyone (opaque, through SIZE)
 
     /**
      * @param owner  the primitive, named in messages
@@ -123,9 +122,11 @@ public final class WaitQueue<W extends Waiter<?>> {
 
     /**
      * The number of queued waiters: a racy read, for monitoring and messages. Any thread. It is
-     * an opaque read of a field written with opaque stores under the monitor: never torn, never
-     * hoisted out of a caller's loop, but without ordering; a monitor holder reads it exactly.
-     * (A volatile field cost a full fence on every enqueue and unlink, on the handoff path.)
+     * an opaque read of an int written with plain stores under the monitor: never torn, never
+     * hoisted out of a caller's loop, but without ordering (the monitor's exit publishes it); a
+     * monitor holder reads it exactly. (A volatile field cost a full fence on every enqueue and
+     * unlink, on the handoff path; opaque stores through the VarHandle were not always
+     * intrinsified in the big compiled bodies of that path, so the writes are plain.)
      */
     public int size() {
         return (int) SIZE.getOpaque(this);
@@ -175,7 +176,7 @@ public final class WaitQueue<W extends Waiter<?>> {
             ((Waiter) tail).next = raw;
         }
         tail = raw;
-        SIZE.setOpaque(this, (int) SIZE.getOpaque(this) + 1);
+        size++;
     }
 
     /**
@@ -398,6 +399,6 @@ public final class WaitQueue<W extends Waiter<?>> {
         }
         raw.prev = null;
         raw.next = null;
-        SIZE.setOpaque(this, (int) SIZE.getOpaque(this) - 1);
+        size--;
     }
 }

@@ -36,8 +36,11 @@ import java.util.concurrent.TimeUnit;
  * result, executor, listener, listeners (4 each), a short and a boolean: 31, padded to 32
  * bytes. This class adds prev, next, queue and timer (16): 48 bytes, the same as before the
  * promise alone rounded up with one more field. (It was 64 with a back-pointer to its list, a
- * separate chain link and, in the subclasses, the owner.) {@code AsyncSemaphore}'s waiter adds
- * its permit count and a flag: 56.
+ * separate chain link and, in the subclasses, the owner.) A subclass field costs 8 more bytes
+ * (the object is 8-byte aligned), so {@code AsyncSemaphore}'s waiter for one permit has none
+ * and stays at 48; a multi-permit or owed acquire uses a subclass with its count and flag (56).
+ * 48 is the floor of this design: the 32-byte promise plus two links for O(1) unlink, the
+ * queue for {@code cancel()} and the timeout.
  *
  * <p>Subclasses hold what the primitive needs to know about the wait (a permit count); a
  * primitive whose waits end in a protocol of its own (a condition re-acquires its lock first)

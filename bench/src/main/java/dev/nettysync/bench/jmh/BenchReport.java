@@ -49,6 +49,8 @@ import java.util.stream.Collectors;
 public final class BenchReport {
 
     static final String REFERENCE = "nettysync";
+    /** The promise-only floor of the handoff rows (single-threaded, not a peer). */
+    static final String FLOOR = "floor";
     static final String IMPL = "impl";
     static final String BARE_HOP = CrossLoopHandoffBenchmark.BARE_HOP;
 
@@ -396,7 +398,8 @@ public final class BenchReport {
                     (rs, v) -> {
                         Row ns = find(rs, "SameLoopHandoffBenchmark", "handoff", REFERENCE, v, Map.of("waiters", n), "");
                         Row best = best(rs, "SameLoopHandoffBenchmark", "handoff", v, main, Map.of("waiters", n),
-                                r -> !r.impl().equals(REFERENCE) && !r.impl().equals("asyncutil"));
+                                r -> !r.impl().equals(REFERENCE) && !r.impl().equals("asyncutil")
+                                        && !r.impl().equals(FLOOR));
                         return ns == null || best == null ? null : new Measured(ns.median() / best.median(),
                                 fmt(ns.median()) + " / " + fmt(best.median()) + " ns (" + best.impl() + ") = **"
                                         + fmt(ns.median() / best.median()) + "×**");
@@ -412,6 +415,13 @@ public final class BenchReport {
                         return new Measured(ns.bytesPerOp() / nb, fmt(ns.bytesPerOp()) + " vs " + fmt(naive.bytesPerOp()) + " B/op");
                     });
         }
+        // The promise floor (not a peer): how much of each handoff is the semaphore's own work
+        for (String n : distinct(rows, "SameLoopHandoffBenchmark", "waiters")) {
+            aboveFloor(w, rows, cols, "same-loop handoff, " + n + " waiters", "SameLoopHandoffBenchmark", "handoff",
+                    main, Map.of("waiters", n));
+        }
+        aboveFloor(w, rows, cols, "releaseAndRequeue, depth 10", "DeepQueueBenchmark", "releaseAndRequeue",
+                main, Map.of("depth", "10"));
         // releaseAndRequeue at depth 10 vs naive
         goal(w, rows, cols, "releaseAndRequeue, depth 10: netty-sync / naive", "≤ 1×", x -> x <= 1.0,
                 (rs, v) -> {
@@ -515,6 +525,27 @@ public final class BenchReport {
     /** The peer's row in {@code version}, else in {@code fallback}. */
     static Row firstOf(List<Row> rows, String b, String m, String impl, String version, String fallback) {
         return firstOf(rows, b, m, impl, version, fallback, Map.of());
+    }
+
+    /**
+     * A context row: netty-sync's and naive's time above the {@code floor} row (the same promises
+     * with no lock, single-threaded), i.e. what each semaphore adds to the promise's own cost.
+     */
+    private static void aboveFloor(PrintWriter w, List<Row> rows, List<String> cols, String what, String b, String m,
+                                   String main, Map<String, String> other) {
+        goal(w, rows, cols, what + ": above the promise floor, netty-sync vs naive", "(context)", null,
+                (rs, v) -> {
+                    Row ns = find(rs, b, m, REFERENCE, v, other, "");
+                    Row naive = firstOf(rs, b, m, "naive", v, main, other);
+                    Row floor = firstOf(rs, b, m, FLOOR, v, main, other);
+                    if (ns == null || naive == null || floor == null) {
+                        return null;
+                    }
+                    double mine = ns.median() - floor.median();
+                    double theirs = naive.median() - floor.median();
+                    return new Measured(theirs > 0 ? mine / theirs : Double.NaN, "floor " + fmt(floor.median())
+                            + " ns; netty-sync +" + fmt(mine) + ", naive +" + fmt(theirs) + " ns");
+                });
     }
 
     static Row firstOf(List<Row> rows, String b, String m, String impl, String version, String fallback, Map<String, String> other) {

@@ -82,7 +82,7 @@ public class DeepQueueBenchmark extends AbstractEventLoopBenchmark {
 
     @State(Scope.Thread)
     public static class ReleaseState extends Queue {
-        @Param({SemaphorePeer.NETTYSYNC, SemaphorePeer.ASYNCUTIL, SemaphorePeer.NAIVE})
+        @Param({SemaphorePeer.NETTYSYNC, SemaphorePeer.ASYNCUTIL, SemaphorePeer.NAIVE, SemaphorePeer.FLOOR})
         public String impl;
 
         @Param({"10", "10000", "1000000"})

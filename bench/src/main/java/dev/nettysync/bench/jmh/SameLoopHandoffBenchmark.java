@@ -44,7 +44,8 @@ public class SameLoopHandoffBenchmark extends AbstractEventLoopBenchmark {
     /** Handoffs (grants) per benchmark invocation, over all clients. */
     public static final int HANDOFFS = 100_000;
 
-    @Param({SemaphorePeer.NETTYSYNC, SemaphorePeer.NAIVE, SemaphorePeer.ASYNCUTIL_INLINE, SemaphorePeer.ASYNCUTIL})
+    @Param({SemaphorePeer.NETTYSYNC, SemaphorePeer.NAIVE, SemaphorePeer.ASYNCUTIL_INLINE, SemaphorePeer.ASYNCUTIL,
+            SemaphorePeer.FLOOR})
     public String impl;
 
     /** Queued clients: a handful (16) or a long queue (1024) whose waiters no longer sit in L1. */

@@ -36,6 +36,8 @@ import java.util.concurrent.Semaphore;
  *       semaphores and not the policies. The per-loop executor is made once, when a client
  *       binds to its loop ({@link #on}), not looked up per acquire.</li>
  *   <li>{@code naive}: {@link NaiveAsyncSemaphore}, {@code synchronized} + {@code ArrayDeque}.</li>
+ *   <li>{@code floor}: {@link LoopConfinedSemaphore}, not a peer: the same promises with no lock
+ *       at all, single-threaded rows only, to show how much of a handoff is the promise's.</li>
  * </ul>
  *
  * <p>A client that waits binds once to its loop with {@link #on(EventExecutor)} and keeps the
@@ -50,9 +52,11 @@ public abstract class SemaphorePeer {
     public static final String ASYNCUTIL = "asyncutil";
     public static final String ASYNCUTIL_INLINE = "asyncutilInline";
     public static final String NAIVE = "naive";
+    /** {@link LoopConfinedSemaphore}: the promise-only floor, single-threaded rows only. */
+    public static final String FLOOR = "floor";
 
-    /** The implementations that can wait without blocking (all but the JDK ones). */
-    public static final List<String> ASYNC = List.of(NETTYSYNC, ASYNCUTIL, NAIVE);
+    /** The implementations that can wait without blocking (all but the JDK ones; floor: one thread only). */
+    public static final List<String> ASYNC = List.of(NETTYSYNC, ASYNCUTIL, NAIVE, FLOOR);
 
     public static SemaphorePeer create(String impl, int permits) {
         switch (impl) {
@@ -62,8 +66,9 @@ public abstract class SemaphorePeer {
             case ASYNCUTIL: return new AsyncUtil(permits, false);
             case ASYNCUTIL_INLINE: return new AsyncUtil(permits, true);
             case NAIVE: return new Naive(permits);
+            case FLOOR: return new Floor(permits);
             default: throw new IllegalArgumentException("unknown impl '" + impl + "', expected one of "
-                    + List.of(NETTYSYNC, JDK, JDK_FAIR, ASYNCUTIL, ASYNCUTIL_INLINE, NAIVE));
+                    + List.of(NETTYSYNC, JDK, JDK_FAIR, ASYNCUTIL, ASYNCUTIL_INLINE, NAIVE, FLOOR));
         }
     }
 
@@ -201,6 +206,28 @@ public abstract class SemaphorePeer {
         }
         @Override public void release() { sem.release(); }
         @Override public void release(int n) { sem.release(n); }
+    }
+
+    /** {@link LoopConfinedSemaphore}: one thread only, no cancellation. */
+    static final class Floor extends SemaphorePeer {
+        final LoopConfinedSemaphore sem;
+
+        Floor(int permits) {
+            sem = new LoopConfinedSemaphore(permits);
+        }
+
+        @Override public boolean tryAcquire() { return sem.tryAcquire(); }
+        @Override public Object acquire(EventExecutor executor) { return sem.acquire(executor); }
+        @Override public boolean isAcquired(Object handle) { return ((Future<?>) handle).isSuccess(); }
+        @Override public Waiting on(EventExecutor executor) {
+            return then -> sem.acquire(executor).addListener(then);
+        }
+        @Override public void release() { sem.release(); }
+        @Override public void release(int n) {
+            for (int i = 0; i < n; i++) {
+                sem.release();
+            }
+        }
     }
 
     /**
