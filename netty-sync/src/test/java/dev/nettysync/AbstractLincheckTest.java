@@ -1,7 +1,9 @@
 package dev.nettysync;
 
+import io.netty.util.internal.logging.InternalLoggerFactory;
 import org.jetbrains.lincheck.datastructures.ModelCheckingOptions;
 import org.jetbrains.lincheck.datastructures.StressOptions;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -18,8 +20,34 @@ import org.junit.jupiter.api.Test;
  * </ul>
  * Each model-checking scenario costs seconds on a busy two-core machine, so the sizes are per
  * primitive: more where the races are richer.
+ *
+ * <p>Cost. Each {@code check} makes Lincheck instrument classes for that check and restore them
+ * after it; in stress mode it retransforms every loaded class it may instrument in one bulk
+ * call. One loaded class that cannot be retransformed (a class whose initializer failed, or
+ * that failed to link) makes that call fail, and Lincheck then retransforms the classes one by
+ * one: a safepoint each, walking every loaded class, about 1,000 of them per check. Netty's
+ * logger detection left two such classes when SLF4J (which Lincheck brings) had no provider;
+ * the module's tests therefore bind SLF4J to java.util.logging, and
+ * {@link #nettyLogsThroughSlf4j()} fails fast if that ever stops being so. Numbers and the
+ * rest of the story: docs/testing.md.
  */
 public abstract class AbstractLincheckTest {
+
+    /**
+     * Precondition of the module's test cost, not of correctness: Netty found a working SLF4J
+     * binding, so its failed probes (Slf4JLoggerFactory$NopInstanceHolder, Log4JLogger) were
+     * never loaded and Lincheck's bulk retransformation succeeds. Without it every Lincheck
+     * class still passes, but its stress check costs several times more CPU.
+     */
+    @BeforeAll
+    static void nettyLogsThroughSlf4j() {
+        String factory = InternalLoggerFactory.getDefaultFactory().getClass().getName();
+        check(factory.equals("io.netty.util.internal.logging.Slf4JLoggerFactory"),
+                "Netty logs through " + factory + ", not SLF4J: its logger probes left classes that cannot be"
+                        + " retransformed, which makes every Lincheck check retransform about 1,000 classes one"
+                        + " by one; keep an SLF4J binding (slf4j-jdk14) on netty-sync's test classpath"
+                        + " (docs/testing.md)");
+    }
 
     /** Model-checking scenarios (iterations). */
     protected int modelCheckingIterations() {
