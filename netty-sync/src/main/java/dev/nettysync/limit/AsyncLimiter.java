@@ -79,8 +79,10 @@ public interface AsyncLimiter {
      * {@link AsyncSemaphore#queueLength()}. A semaphore of {@code Integer.MAX_VALUE} permits (its
      * maximum) reports {@link LimiterStatistics#UNLIMITED} as its limit and available.
      *
-     * <p>Costs one permit object per acquire (two objects when the acquire has to wait: the
-     * semaphore's waiter and the mapped future).
+     * <p>Costs one object per acquire that does not wait: the permit, which is also the
+     * returned (already succeeded) future, so {@code f.getNow()} is {@code f} itself; three when
+     * it has to wait (the semaphore's waiter, the returned future and the permit). Permits are
+     * sampled for leaks at Netty's level, as buffers are.
      */
     static AsyncLimiter of(AsyncSemaphore semaphore) {
         return new PrimitiveLimiter.OfSemaphore(semaphore);

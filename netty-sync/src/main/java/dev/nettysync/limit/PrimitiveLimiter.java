@@ -2,15 +2,21 @@ package dev.nettysync.limit;
 
 import dev.nettysync.AsyncLock;
 import dev.nettysync.AsyncSemaphore;
+import dev.nettysync.internal.VarHandles;
+import io.netty.util.ResourceLeakTracker;
+import io.netty.util.concurrent.CompleteFuture;
 import io.netty.util.concurrent.DefaultPromise;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.GenericFutureListener;
+import io.netty.util.concurrent.ImmediateEventExecutor;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.Objects;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 
 /**
  * An {@link AsyncLimiter} view of a primitive ({@link AsyncSemaphore}, {@link AsyncLock}): see
@@ -33,7 +39,10 @@ abstract class PrimitiveLimiter implements AsyncLimiter {
      * of a permit is a no-op while a double raw release() still inflates the semaphore.
      */
 
-    private final LongAdder inUse = new LongAdder();   // permits of this view not yet ended; any thread
+    private static final VarHandle IN_USE = VarHandles.field(MethodHandles.lookup(), "inUse", long.class);
+
+    @SuppressWarnings("unused")
+    private volatile long inUse;    // permits of this view not yet ended; getAndAdd by any thread
 
     /** One raw permit now, or false. */
     abstract boolean tryAcquireRaw();
@@ -60,40 +69,101 @@ abstract class PrimitiveLimiter implements AsyncLimiter {
 
     @Override
     public final Permit tryAcquire() {
-        return tryAcquireRaw() ? newPermit() : null;
+        return tryAcquireRaw() ? newPermit(ImmediateEventExecutor.INSTANCE) : null;
     }
 
     /** Permits of this view held now. */
     final long inUse() {
-        return inUse.sum();
+        return (long) IN_USE.getVolatile(this);
+    }
+
+    private void ended() {
+        IN_USE.getAndAdd(this, -1L);
     }
 
     private Future<Permit> map(EventExecutor executor, Future<Void> raw) {
         if (raw.isDone()) {
-            return raw.isSuccess() ? executor.newSucceededFuture(newPermit()) : executor.newFailedFuture(raw.cause());
+            return raw.isSuccess() ? newPermit(executor) : executor.newFailedFuture(raw.cause());
         }
         PrimitiveAcquire acquire = new PrimitiveAcquire(executor, raw, this);
         raw.addListener(acquire);
         return acquire;
     }
 
-    private Permit newPermit() {
-        inUse.increment();
-        return new PrimitivePermit(this);
+    /** A new permit, which is also its acquire's succeeded future on {@code executor}. */
+    private PrimitivePermit newPermit(EventExecutor executor) {
+        IN_USE.getAndAdd(this, 1L);
+        return new PrimitivePermit(executor, this);
     }
 
-    /** A raw permit held as a handle: gives it back once. */
-    private static final class PrimitivePermit extends AbstractPermit {
-        private final PrimitiveLimiter owner;
+    /**
+     * A raw permit held as a handle: gives it back once. It is also its own already-succeeded
+     * acquire future (its {@code getNow()} is itself), so an acquire that needs no waiting
+     * allocates this one object. It cannot extend {@link AbstractPermit} (it extends Netty's
+     * {@link CompleteFuture}), so it keeps the same two pieces of state itself: the end-once
+     * flag and the sampled leak tracker.
+     */
+    private static final class PrimitivePermit extends CompleteFuture<Permit> implements Permit {
+        private static final AtomicIntegerFieldUpdater<PrimitivePermit> ENDED =
+                AtomicIntegerFieldUpdater.newUpdater(PrimitivePermit.class, "ended");
 
-        PrimitivePermit(PrimitiveLimiter owner) {
+        private final PrimitiveLimiter owner;
+        private final ResourceLeakTracker<Permit> leak;   // null when not sampled
+        private volatile int ended;                       // 0 -> 1 once, by CAS (any thread)
+
+        PrimitivePermit(EventExecutor executor, PrimitiveLimiter owner) {
+            super(executor);
             this.owner = owner;
+            this.leak = AbstractPermit.trackLeak(this);
         }
 
         @Override
-        protected void onEnd(Outcome outcome) {
-            owner.inUse.decrement();        // before the raw release grants it to the next waiter
+        public boolean release() {
+            return end();
+        }
+
+        @Override
+        public boolean releaseDropped() {
+            return end();                   // a primitive learns nothing from the outcome
+        }
+
+        @Override
+        public boolean releaseIgnored() {
+            return end();
+        }
+
+        @Override
+        public boolean isReleased() {
+            return ended != 0;
+        }
+
+        private boolean end() {
+            if (!ENDED.compareAndSet(this, 0, 1)) {
+                return false;
+            }
+            if (leak != null) {
+                leak.close(this);
+            }
+            owner.ended();                  // before the raw release grants it to the next waiter
             owner.releaseRaw();
+            return true;
+        }
+
+        // The already-succeeded future whose value is this permit.
+
+        @Override
+        public boolean isSuccess() {
+            return true;
+        }
+
+        @Override
+        public Throwable cause() {
+            return null;
+        }
+
+        @Override
+        public Permit getNow() {
+            return this;
         }
 
         @Override
@@ -127,7 +197,7 @@ abstract class PrimitiveLimiter implements AsyncLimiter {
         @Override
         public void operationComplete(Future<Void> f) {
             if (f.isSuccess()) {
-                Permit permit = owner.newPermit();
+                Permit permit = owner.newPermit(executor());
                 if (!trySuccess(permit)) {  // completed behind our back (cast to Promise)
                     permit.releaseIgnored();
                 }
