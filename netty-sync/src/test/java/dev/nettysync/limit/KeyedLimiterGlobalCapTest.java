@@ -1,23 +1,17 @@
 package dev.nettysync.limit;
 
 import dev.nettysync.AsyncSemaphore;
-import io.netty.channel.DefaultEventLoop;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
-import java.util.List;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 
 import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -25,18 +19,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * A per-key limit under a global cap: {@code AsyncLimiter.all(perKey.forKey(key), global)}
  * admits at most {@code k} per key and at most {@code G} in all (the composition documented on
- * {@link KeyedLimiter}).
+ * {@link KeyedLimiter}): a scenario, and a stress run driven by {@link LimiterStress}.
  */
-class KeyedLimiterGlobalCapTest {
+class KeyedLimiterGlobalCapTest extends LimiterStress {
     private static final EventExecutor NOW = ImmediateEventExecutor.INSTANCE;
-    private static final long OPS = Long.getLong("nettysync.stress.ops", 1_000_000) / 10;
     private static final int PER_KEY = 2;
     private static final int GLOBAL = 5;
     private static final int KEYS = 6;           // 6 keys x 2 > 5: the global cap binds
 
-    private static final int MAX_OUTSTANDING = 16;
-
-    private final List<EventLoop> loops = List.of(new DefaultEventLoop(), new DefaultEventLoop());
     private final AsyncSemaphore globalPermits = new AsyncSemaphore(GLOBAL, 64);
     private final AsyncLimiter global = AsyncLimiter.of(globalPermits);
     private final KeyedLimiter<Integer> perKey = KeyedLimiter
@@ -47,22 +37,10 @@ class KeyedLimiterGlobalCapTest {
     private final AtomicInteger inAll = new AtomicInteger();
     private final AtomicLong grants = new AtomicLong();
     private final AtomicLong ends = new AtomicLong();
-    private final AtomicLong cancelsWon = new AtomicLong();
-    private final AtomicLong refused = new AtomicLong();
-    private final ConcurrentLinkedQueue<Future<Permit>> waits = new ConcurrentLinkedQueue<>();
-    private final AtomicReference<Throwable> failure = new AtomicReference<>();
-    private final AtomicInteger outstanding = new AtomicInteger();   // waits pending + permits held: paces the loops
 
     {
         for (int i = 0; i < KEYS; i++) {
             inKey[i] = new AtomicInteger();
-        }
-    }
-
-    @AfterEach
-    void shutdown() {
-        for (EventLoop l : loops) {
-            l.shutdownGracefully(0, 1, SECONDS).syncUninterruptibly();
         }
     }
 
@@ -104,38 +82,7 @@ class KeyedLimiterGlobalCapTest {
 
     @Test
     void concurrentAcquiresFromTwoLoopsWithCancelsAndTimeoutsKeepBothCapsAndGiveEverythingBack() throws Exception {
-        CountDownLatch done = new CountDownLatch(loops.size());
-        for (EventLoop loop : loops) {
-            AtomicLong left = new AtomicLong(OPS / loops.size());
-            loop.execute(new Runnable() {
-                @Override
-                public void run() {
-                    try {
-                        for (int i = 0; i < 32 && outstanding.get() < MAX_OUTSTANDING && left.decrementAndGet() >= 0; i++) {
-                            step(loop);
-                        }
-                    } catch (Throwable t) {
-                        failure.compareAndSet(null, t);
-                    }
-                    if (left.get() > 0) {
-                        loop.execute(this);
-                    } else {
-                        done.countDown();
-                    }
-                }
-            });
-        }
-        assertThat(done.await(120, SECONDS)).as("both loops finished their operations").isTrue();
-        for (Future<Permit> w : waits) {
-            assertThat(w.await(10, SECONDS)).as("every wait completes").isTrue();
-        }
-        long deadline = System.nanoTime() + SECONDS.toNanos(10);
-        while (ends.get() < grants.get() && System.nanoTime() < deadline) {
-            Thread.sleep(10);                             // the last holds end
-        }
-        if (failure.get() != null) {
-            throw new AssertionError(failure.get());
-        }
+        runAndSettle(() -> ends.get() == grants.get());
         assertThat(ends.get()).as("every permit granted has ended").isEqualTo(grants.get());
         assertThat(globalPermits.availablePermits()).as("all global permits back").isEqualTo(GLOBAL);
         assertThat(globalPermits.queueLength()).isZero();
@@ -151,40 +98,15 @@ class KeyedLimiterGlobalCapTest {
                 OPS, grants.get(), cancelsWon.get(), refused.get());
     }
 
-    private void step(EventLoop loop) {
+    @Override
+    void step(EventLoop loop) {
         ThreadLocalRandom rnd = ThreadLocalRandom.current();
         int key = rnd.nextInt(KEYS);
         AsyncLimiter limiter = limiterFor(key);
         switch (rnd.nextInt(3)) {
-            case 0 -> {
-                Permit p = limiter.tryAcquire();
-                if (p == null) {
-                    refused.incrementAndGet();
-                } else {
-                    outstanding.incrementAndGet();
-                    hold(loop, key, p);
-                }
-            }
-            case 1 -> track(loop, key, limiter.acquire(loop));
-            default -> track(loop, key, limiter.acquire(loop, rnd.nextInt(300), TimeUnit.MICROSECONDS));
-        }
-    }
-
-    private void track(EventLoop loop, int key, Future<Permit> wait) {
-        waits.add(wait);
-        outstanding.incrementAndGet();
-        wait.addListener(f -> {
-            if (f.isSuccess()) {
-                hold(loop, key, (Permit) f.getNow());
-            } else {
-                outstanding.decrementAndGet();
-            }
-            if (!f.isSuccess() && !f.isCancelled()) {
-                refused.incrementAndGet();                // timed out or a queue was full
-            }
-        });
-        if (ThreadLocalRandom.current().nextInt(4) == 0 && wait.cancel(false)) {
-            cancelsWon.incrementAndGet();
+            case 0 -> took(limiter.tryAcquire(), p -> hold(loop, key, p));
+            case 1 -> track(limiter.acquire(loop), p -> hold(loop, key, p));
+            default -> track(limiter.acquire(loop, rnd.nextInt(300), TimeUnit.MICROSECONDS), p -> hold(loop, key, p));
         }
     }
 
@@ -195,22 +117,9 @@ class KeyedLimiterGlobalCapTest {
         if (k > PER_KEY || all > GLOBAL) {
             failure.compareAndSet(null, new AssertionError("key " + key + " has " + k + " holders, " + all + " in all"));
         }
-        ThreadLocalRandom rnd = ThreadLocalRandom.current();
-        loop.schedule(() -> {
+        endLater(loop, p, () -> {
             inKey[key].decrementAndGet();                 // leave before giving back
             inAll.decrementAndGet();
-            boolean ended = switch (rnd.nextInt(3)) {
-                case 0 -> p.release();
-                case 1 -> p.releaseDropped();
-                default -> p.releaseIgnored();
-            };
-            if (ended) {
-                ends.incrementAndGet();
-            }
-            outstanding.decrementAndGet();
-            if (rnd.nextInt(8) == 0 && p.release()) {
-                failure.compareAndSet(null, new AssertionError("a permit ended twice: " + p));
-            }
-        }, rnd.nextInt(100), TimeUnit.MICROSECONDS);
+        }, ends::incrementAndGet);
     }
 }
