@@ -1,5 +1,6 @@
 package dev.nettysync.channel;
 
+import dev.nettysync.internal.MappedWait;
 import dev.nettysync.limit.AsyncLimiter;
 import dev.nettysync.limit.LimiterStatistics;
 import dev.nettysync.limit.Permit;
@@ -9,10 +10,8 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.util.concurrent.DefaultPromise;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.GenericFutureListener;
 
 import java.util.Objects;
-import java.util.concurrent.CancellationException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 
@@ -183,41 +182,28 @@ public final class ChannelLimits {
      * A wait bound to a channel: completes like the limiter's wait, with the permit bound to the
      * channel; cancelled (the limiter's wait first) when the channel closes.
      */
-    private static final class ChannelAcquire extends DefaultPromise<Permit>
-            implements GenericFutureListener<Future<Permit>> {
+    private static final class ChannelAcquire extends MappedWait<Permit, Permit> {
         private final Channel channel;
-        private final Future<Permit> wait;
         final ChannelFutureListener onClose = closed -> cancel(false);
 
         ChannelAcquire(Channel channel, Future<Permit> wait, EventExecutor executor) {
-            super(executor);
+            super(executor, wait);
             this.channel = channel;
-            this.wait = wait;
         }
 
         @Override
-        public boolean cancel(boolean mayInterruptIfRunning) {
-            if (!wait.cancel(false)) {
-                return false;               // granted: the grant stands (and the permit is bound)
-            }
-            return super.cancel(mayInterruptIfRunning) || isCancelled();
-        }
-
-        @Override
-        public void operationComplete(Future<Permit> f) {
+        protected void sourceDone() {
             channel.closeFuture().removeListener(onClose);
-            if (f.isSuccess()) {
-                Permit permit = bind(f.getNow(), channel);   // ended at once if the channel closed meanwhile
-                if (!trySuccess(permit)) {
-                    permit.releaseIgnored();
-                }
-            } else if (f.isCancelled()) {
-                if (!super.cancel(false) && !isDone()) {
-                    tryFailure(new CancellationException("the wait was cancelled"));
-                }
-            } else {
-                tryFailure(f.cause());
-            }
+        }
+
+        @Override
+        protected Permit map(Permit granted) {
+            return bind(granted, channel);   // ended at once if the channel closed meanwhile
+        }
+
+        @Override
+        protected void discard(Permit permit) {
+            permit.releaseIgnored();
         }
     }
 

@@ -18,11 +18,19 @@ public abstract class AbstractPermit implements Permit {
 
     private static final LeakDetector LEAKS = new LeakDetector();
 
-    private volatile int ended;                              // 0 -> 1 once, by CAS
-    private final ResourceLeakTracker<AbstractPermit> leak;  // null when not sampled
+    private volatile int ended;                      // 0 -> 1 once, by CAS (any thread)
+    private final ResourceLeakTracker<Permit> leak;  // null when not sampled
 
     protected AbstractPermit() {
-        leak = LEAKS.track(this);
+        leak = trackLeak(this);
+    }
+
+    /**
+     * Starts leak tracking of a new permit (a sample, at Netty's SIMPLE and ADVANCED levels):
+     * for the permits of this package that cannot extend this class.
+     */
+    static ResourceLeakTracker<Permit> trackLeak(Permit permit) {
+        return LEAKS.track(permit);
     }
 
     /** Gives back what the permit holds; runs once, for the first release call. */
@@ -71,11 +79,11 @@ public abstract class AbstractPermit implements Permit {
         return LEAKS.reported.sum();
     }
 
-    private static final class LeakDetector extends ResourceLeakDetector<AbstractPermit> {
+    private static final class LeakDetector extends ResourceLeakDetector<Permit> {
         final LongAdder reported = new LongAdder();
 
         LeakDetector() {
-            super(AbstractPermit.class);   // Netty's default sampling interval and level
+            super(AbstractPermit.class);   // Netty's default sampling interval and level; reports name AbstractPermit
         }
 
         @Override

@@ -1,6 +1,7 @@
 package dev.nettysync.limit;
 
 import dev.nettysync.AsyncLock;
+import dev.nettysync.AsyncReadWriteLock;
 import dev.nettysync.AsyncSemaphore;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
@@ -50,8 +51,10 @@ import java.util.function.Supplier;
  *
  * <h2>Getting one</h2>
  * <ul>
- *   <li>{@link #of(AsyncSemaphore)} (an {@link dev.nettysync.AsyncBoundedSemaphore} too) and
- *       {@link #of(AsyncLock)}: the primitives as limiters, no adapter to write;</li>
+ *   <li>{@link #of(AsyncSemaphore)} (an {@link dev.nettysync.AsyncBoundedSemaphore} too),
+ *       {@link #of(AsyncLock)}, and {@link #ofRead(AsyncReadWriteLock)} /
+ *       {@link #ofWrite(AsyncReadWriteLock)} (a pair sharing one lock): the primitives as
+ *       limiters, no adapter to write;</li>
  *   <li>{@link #all(AsyncLimiter...)}: several limiters acquired in order, as one;</li>
  *   <li>the policies of this package and of the {@code netty-sync-*} modules (per key, per
  *       second, adaptive, fleet-wide);</li>
@@ -79,11 +82,13 @@ public interface AsyncLimiter {
      * {@link AsyncSemaphore#queueLength()}. A semaphore of {@code Integer.MAX_VALUE} permits (its
      * maximum) reports {@link LimiterStatistics#UNLIMITED} as its limit and available.
      *
-     * <p>Costs one permit object per acquire (two objects when the acquire has to wait: the
-     * semaphore's waiter and the mapped future).
+     * <p>Costs one object per acquire that does not wait: the permit, which is also the
+     * returned (already succeeded) future, so {@code f.getNow()} is {@code f} itself; three when
+     * it has to wait (the semaphore's waiter, the returned future and the permit). Permits are
+     * sampled for leaks at Netty's level, as buffers are.
      */
     static AsyncLimiter of(AsyncSemaphore semaphore) {
-        return new PrimitiveLimiter.OfSemaphore(semaphore);
+        return PrimitiveLimiter.of(semaphore);
     }
 
     /**
@@ -92,7 +97,44 @@ public interface AsyncLimiter {
      * a limit of 1, in use 1 while locked (by anyone), and the lock's queue length.
      */
     static AsyncLimiter of(AsyncLock lock) {
-        return new PrimitiveLimiter.OfLock(lock);
+        return PrimitiveLimiter.of(lock);
+    }
+
+    /**
+     * A view of the read side of {@code lock} as a limiter: a permit is one read lock, unlocked
+     * ({@link AsyncReadWriteLock#unlockRead()}) exactly once when the permit ends, whichever of
+     * the release methods ends it. With {@link #ofWrite(AsyncReadWriteLock)} on the same lock it
+     * makes a pair of limiters that share the lock's one queue:
+     * <pre>{@code
+     * AsyncReadWriteLock routes = new AsyncReadWriteLock();
+     * AsyncLimiter lookups = AsyncLimiter.ofRead(routes);     // many at once
+     * AsyncLimiter reloads = AsyncLimiter.ofWrite(routes);    // one, alone
+     * lookups.withPermit(ctx.executor(), () -> lookup(path));
+     * reloads.withPermit(refresher, () -> reload());
+     * }</pre>
+     * Fairness is the lock's (FIFO phases, write-preferring): a queued writer, whichever view it
+     * came through, blocks the readers asked after it, and {@code tryAcquire} fails while anyone
+     * is queued. Waits, {@code maxPending}, timeouts, cancellation and {@code close()} are the
+     * lock's, as for {@link #of(AsyncSemaphore)}; the raw API keeps working beside the views.
+     *
+     * <p>{@link #statistics()}: {@code limit} is {@link AsyncReadWriteLock#maxReaders()},
+     * {@code inUse} the read locks held now (by anyone), {@code available} the reads that could
+     * be admitted now if nobody were queued (none while the write lock is held), {@code queued}
+     * the lock's whole queue (readers and writers).
+     */
+    static AsyncLimiter ofRead(AsyncReadWriteLock lock) {
+        return PrimitiveLimiter.ofRead(lock);
+    }
+
+    /**
+     * A view of the write side of {@code lock} as a limiter of one: a permit is the write lock,
+     * unlocked ({@link AsyncReadWriteLock#unlockWrite()}) exactly once when the permit ends.
+     * Everything else is as for {@link #ofRead(AsyncReadWriteLock)}; statistics are a limit of 1,
+     * in use 1 while write-locked (by anyone), available 1 only while nobody holds the lock, and
+     * the lock's whole queue.
+     */
+    static AsyncLimiter ofWrite(AsyncReadWriteLock lock) {
+        return PrimitiveLimiter.ofWrite(lock);
     }
 
     /**

@@ -63,7 +63,22 @@ import java.util.function.Function;
  *
  * <h2>A global limit too</h2>
  * {@link #forKey(Object)} is an {@link AsyncLimiter}, so a per-key limit composes with a global
- * one through {@code AsyncLimiter.all(perClient.forKey(ip), global)}, acquired in that order.
+ * one through {@link AsyncLimiter#all}: at most {@code k} per key and at most {@code G} in all.
+ * <pre>{@code
+ * AsyncLimiter global = AsyncLimiter.of(new AsyncSemaphore(200));          // G
+ * KeyedLimiter<String> perClient = KeyedLimiter
+ *         .builder((String ip) -> AsyncLimiter.of(new AsyncSemaphore(4)))   // k
+ *         .maxKeys(100_000).idleTime(Duration.ofMinutes(1)).build();
+ *
+ * AsyncLimiter.all(perClient.forKey(ip), global)    // a view per request: cheap
+ *         .acquire(ctx.executor(), 2, SECONDS)
+ *         .addListener(f -> ...);                  // its permit ends the global one, then the key's
+ * }</pre>
+ * Put the key first: a client over its own limit queues on its key without holding a global
+ * permit others wait for. The key's permit is held (the key is live) while the wait for the
+ * global one queues; a cancel, a timeout or a refusal by the global limiter gives it back, so
+ * the key can be evicted once idle. Every composite sharing these limiters must use the same
+ * order.
  *
  * <h2>Memory consistency effects</h2>
  * Those of the keys' limiters; in addition, everything a permit's holder did before ending it

@@ -1,99 +1,242 @@
 package dev.nettysync.limit;
 
 import dev.nettysync.AsyncLock;
+import dev.nettysync.AsyncReadWriteLock;
 import dev.nettysync.AsyncSemaphore;
-import io.netty.util.concurrent.DefaultPromise;
+import dev.nettysync.internal.MappedWait;
+import dev.nettysync.internal.VarHandles;
+import io.netty.util.ResourceLeakTracker;
+import io.netty.util.concurrent.CompleteFuture;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.GenericFutureListener;
+import io.netty.util.concurrent.ImmediateEventExecutor;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.Objects;
-import java.util.concurrent.CancellationException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
+import java.util.function.BooleanSupplier;
+import java.util.function.Function;
+import java.util.function.LongFunction;
 
 /**
- * An {@link AsyncLimiter} view of a primitive ({@link AsyncSemaphore}, {@link AsyncLock}): see
- * {@link AsyncLimiter#of(AsyncSemaphore)} and {@link AsyncLimiter#of(AsyncLock)} for the
- * contract. The primitive is not changed; its raw API keeps working beside this view.
+ * An {@link AsyncLimiter} view of a primitive ({@link AsyncSemaphore}, {@link AsyncLock}, either
+ * side of an {@link AsyncReadWriteLock}): see {@link AsyncLimiter#of(AsyncSemaphore)},
+ * {@link AsyncLimiter#of(AsyncLock)}, {@link AsyncLimiter#ofRead(AsyncReadWriteLock)} and
+ * {@link AsyncLimiter#ofWrite(AsyncReadWriteLock)} for the contract. The primitive is not
+ * changed; its raw API keeps working beside this view.
  */
-abstract class PrimitiveLimiter implements AsyncLimiter {
+final class PrimitiveLimiter implements AsyncLimiter {
 
     /*
      * Implementation notes
      *
-     * An acquire asks the primitive for its raw Future<Void>. If that is already done (a free
-     * permit, a full queue, closed) the answer is mapped at once: a succeeded future with a new
-     * permit, or the same failure. Otherwise a PrimitiveAcquire promise listens to it and maps
-     * its completion. The grant stays linearizable at the primitive's claim: cancel() on the
-     * mapped promise first cancels the raw wait and returns false if the primitive refused
-     * (already granted), so "cancel returned true" always means "nothing was held".
+     * One class for every primitive: a primitive is described by its raw operations, passed in
+     * as method references by the factories below (try, wait, timed wait, give back, and its
+     * statistics). Each call through them is one interface call whose target is the primitive's
+     * own method, inlined into the lambda; a program that uses views of several kinds of
+     * primitive makes that call site megamorphic, exactly as the virtual call of an abstract
+     * class with one subclass per kind would, and no more.
      *
-     * Each permit gives back exactly one raw permit (AbstractPermit's CAS), so a double release
-     * of a permit is a no-op while a double raw release() still inflates the semaphore.
+     * An acquire asks the primitive for its raw Future<Void>. If that is already done (a free
+     * permit, a full queue, closed) the answer is mapped at once: the new PrimitivePermit, which
+     * is its own succeeded future, or a failed future with the same cause. Otherwise a
+     * PrimitiveAcquire (a MappedWait) listens to it and maps its completion. The grant stays
+     * linearizable at the primitive's claim: cancel() on the mapped wait first cancels the raw
+     * wait and returns false if the primitive refused (already granted), so "cancel returned
+     * true" always means "nothing was held".
+     *
+     * Each permit gives back exactly one raw permit (the permit's CAS on `ended`), so a double
+     * release of a permit is a no-op while a double raw release() still inflates the semaphore.
+     *
+     * Cost of an uncontended acquire + release over the raw one: one object (the permit, with
+     * Netty's leak sampling, SIMPLE by default: one permit in 128 is tracked), two atomic adds on
+     * `inUse` and the permit's end-once CAS. The permit could not reuse AbstractPermit (it
+     * extends CompleteFuture), so it keeps the same two fields itself.
      */
 
-    private final LongAdder inUse = new LongAdder();   // permits of this view not yet ended; any thread
+    private static final VarHandle IN_USE = VarHandles.field(MethodHandles.lookup(), "inUse", long.class);
 
-    /** One raw permit now, or false. */
-    abstract boolean tryAcquireRaw();
+    @SuppressWarnings("unused")
+    private volatile long inUse;    // permits of this view not yet ended; getAndAdd by any thread
 
-    abstract Future<Void> acquireRaw(EventExecutor executor);
+    private final String factory;                                 // "of", "ofRead", ... for toString
+    private final Object primitive;
+    private final BooleanSupplier tryAcquireRaw;                  // one raw permit now, or false
+    private final Function<EventExecutor, Future<Void>> acquireRaw;
+    private final TimedWait acquireRawTimed;
+    private final Runnable releaseRaw;                            // gives back one raw permit
+    private final LongFunction<LimiterStatistics> statistics;     // given this view's inUse
 
-    abstract Future<Void> acquireRaw(EventExecutor executor, long timeout, TimeUnit unit);
+    /** A primitive's timed wait, e.g. {@code semaphore::acquire}. */
+    @FunctionalInterface
+    interface TimedWait {
+        Future<Void> acquire(EventExecutor executor, long timeout, TimeUnit unit);
+    }
 
-    /** Gives back one raw permit. */
-    abstract void releaseRaw();
+    private PrimitiveLimiter(String factory, Object primitive, BooleanSupplier tryAcquireRaw,
+                             Function<EventExecutor, Future<Void>> acquireRaw, TimedWait acquireRawTimed,
+                             Runnable releaseRaw, LongFunction<LimiterStatistics> statistics) {
+        this.factory = factory;
+        this.primitive = primitive;
+        this.tryAcquireRaw = tryAcquireRaw;
+        this.acquireRaw = acquireRaw;
+        this.acquireRawTimed = acquireRawTimed;
+        this.releaseRaw = releaseRaw;
+        this.statistics = statistics;
+    }
 
-    @Override
-    public final Future<Permit> acquire(EventExecutor executor) {
-        Objects.requireNonNull(executor, "executor");
-        return map(executor, acquireRaw(executor));
+    /** {@link AsyncLimiter#of(AsyncSemaphore)}. */
+    static AsyncLimiter of(AsyncSemaphore s) {
+        Objects.requireNonNull(s, "semaphore");
+        return new PrimitiveLimiter("of", s, s::tryAcquire, s::acquire, s::acquire, s::release, held -> {
+            long available = Math.max(0, s.availablePermits());
+            if (held + available >= Integer.MAX_VALUE) {     // a semaphore's maximum: no limit
+                return new LimiterStatistics(LimiterStatistics.UNLIMITED, held, LimiterStatistics.UNLIMITED,
+                        s.queueLength());
+            }
+            return new LimiterStatistics(held + available, held, available, s.queueLength());
+        });
+    }
+
+    /** {@link AsyncLimiter#of(AsyncLock)}. */
+    static AsyncLimiter of(AsyncLock l) {
+        Objects.requireNonNull(l, "lock");
+        return new PrimitiveLimiter("of", l, l::tryLock, l::lock, l::lock, l::unlock,
+                held -> ofOne(l.isLocked(), !l.isLocked(), l.queueLength()));
+    }
+
+    /** {@link AsyncLimiter#ofRead(AsyncReadWriteLock)}. */
+    static AsyncLimiter ofRead(AsyncReadWriteLock rw) {
+        Objects.requireNonNull(rw, "lock");
+        return new PrimitiveLimiter("ofRead", rw, rw::tryReadLock, rw::readLock, rw::readLock, rw::unlockRead,
+                held -> {
+                    int readers = rw.readers();
+                    long available = rw.isWriteLocked() ? 0 : Math.max(0, rw.maxReaders() - readers);
+                    return new LimiterStatistics(rw.maxReaders(), readers, available, rw.queueLength());
+                });
+    }
+
+    /** {@link AsyncLimiter#ofWrite(AsyncReadWriteLock)}. */
+    static AsyncLimiter ofWrite(AsyncReadWriteLock rw) {
+        Objects.requireNonNull(rw, "lock");
+        return new PrimitiveLimiter("ofWrite", rw, rw::tryWriteLock, rw::writeLock, rw::writeLock, rw::unlockWrite,
+                held -> ofOne(rw.isWriteLocked(), !rw.isWriteLocked() && rw.readers() == 0, rw.queueLength()));
+    }
+
+    /** The statistics of a limit of one. */
+    private static LimiterStatistics ofOne(boolean held, boolean free, int queued) {
+        return new LimiterStatistics(1, held ? 1 : 0, free ? 1 : 0, queued);
     }
 
     @Override
-    public final Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
+    public Future<Permit> acquire(EventExecutor executor) {
+        Objects.requireNonNull(executor, "executor");
+        return map(executor, acquireRaw.apply(executor));
+    }
+
+    @Override
+    public Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
         Objects.requireNonNull(executor, "executor");
         Objects.requireNonNull(unit, "unit");
-        return map(executor, acquireRaw(executor, timeout, unit));
+        return map(executor, acquireRawTimed.acquire(executor, timeout, unit));
     }
 
     @Override
-    public final Permit tryAcquire() {
-        return tryAcquireRaw() ? newPermit() : null;
+    public Permit tryAcquire() {
+        return tryAcquireRaw.getAsBoolean() ? newPermit(ImmediateEventExecutor.INSTANCE) : null;
+    }
+
+    @Override
+    public LimiterStatistics statistics() {
+        return statistics.apply(inUse());
     }
 
     /** Permits of this view held now. */
-    final long inUse() {
-        return inUse.sum();
+    long inUse() {
+        return (long) IN_USE.getVolatile(this);
     }
 
     private Future<Permit> map(EventExecutor executor, Future<Void> raw) {
         if (raw.isDone()) {
-            return raw.isSuccess() ? executor.newSucceededFuture(newPermit()) : executor.newFailedFuture(raw.cause());
+            return raw.isSuccess() ? newPermit(executor) : executor.newFailedFuture(raw.cause());
         }
         PrimitiveAcquire acquire = new PrimitiveAcquire(executor, raw, this);
         raw.addListener(acquire);
         return acquire;
     }
 
-    private Permit newPermit() {
-        inUse.increment();
-        return new PrimitivePermit(this);
+    /** A new permit, which is also its acquire's succeeded future on {@code executor}. */
+    private PrimitivePermit newPermit(EventExecutor executor) {
+        IN_USE.getAndAdd(this, 1L);
+        return new PrimitivePermit(executor, this);
     }
 
-    /** A raw permit held as a handle: gives it back once. */
-    private static final class PrimitivePermit extends AbstractPermit {
-        private final PrimitiveLimiter owner;
+    private void end() {
+        IN_USE.getAndAdd(this, -1L);    // before the raw release grants it to the next waiter
+        releaseRaw.run();
+    }
 
-        PrimitivePermit(PrimitiveLimiter owner) {
+    @Override
+    public String toString() {
+        return "AsyncLimiter." + factory + '(' + primitive + ')';
+    }
+
+    /**
+     * A raw permit held as a handle: gives it back once. It is also its own already-succeeded
+     * acquire future (its {@code getNow()} is itself), so an acquire that needs no waiting
+     * allocates this one object. It cannot extend {@link AbstractPermit} (it extends Netty's
+     * {@link CompleteFuture}), so it keeps the same two pieces of state itself: the end-once
+     * flag and the sampled leak tracker. A primitive learns nothing from the outcome: every
+     * ending is {@code release()}.
+     */
+    private static final class PrimitivePermit extends CompleteFuture<Permit> implements OutcomeBlindPermit {
+        private static final AtomicIntegerFieldUpdater<PrimitivePermit> ENDED =
+                AtomicIntegerFieldUpdater.newUpdater(PrimitivePermit.class, "ended");
+
+        private final PrimitiveLimiter owner;
+        private final ResourceLeakTracker<Permit> leak;   // null when not sampled
+        private volatile int ended;                       // 0 -> 1 once, by CAS (any thread)
+
+        PrimitivePermit(EventExecutor executor, PrimitiveLimiter owner) {
+            super(executor);
             this.owner = owner;
+            this.leak = AbstractPermit.trackLeak(this);
         }
 
         @Override
-        protected void onEnd(Outcome outcome) {
-            owner.inUse.decrement();        // before the raw release grants it to the next waiter
-            owner.releaseRaw();
+        public boolean isReleased() {
+            return ended != 0;
+        }
+
+        @Override
+        public boolean release() {          // and so releaseDropped(), releaseIgnored()
+            if (!ENDED.compareAndSet(this, 0, 1)) {
+                return false;
+            }
+            if (leak != null) {
+                leak.close(this);
+            }
+            owner.end();
+            return true;
+        }
+
+        // The already-succeeded future whose value is this permit.
+
+        @Override
+        public boolean isSuccess() {
+            return true;
+        }
+
+        @Override
+        public Throwable cause() {
+            return null;
+        }
+
+        @Override
+        public Permit getNow() {
+            return this;
         }
 
         @Override
@@ -102,127 +245,23 @@ abstract class PrimitiveLimiter implements AsyncLimiter {
         }
     }
 
-    /** A pending acquire: maps the raw wait's completion; cancel goes to the raw wait first. */
-    private static final class PrimitiveAcquire extends DefaultPromise<Permit>
-            implements GenericFutureListener<Future<Void>> {
-        private final Future<Void> raw;
+    /** A pending acquire: maps the raw grant to a permit; cancel goes to the raw wait first. */
+    private static final class PrimitiveAcquire extends MappedWait<Void, Permit> {
         private final PrimitiveLimiter owner;
 
         PrimitiveAcquire(EventExecutor executor, Future<Void> raw, PrimitiveLimiter owner) {
-            super(executor);
-            this.raw = raw;
+            super(executor, raw);
             this.owner = owner;
         }
 
         @Override
-        public boolean cancel(boolean mayInterruptIfRunning) {
-            if (!raw.cancel(false)) {
-                return false;               // granted (the grant stands) or already ended
-            }
-            // The raw wait left the queue holding nothing; its listener may already have
-            // cancelled this promise.
-            return super.cancel(mayInterruptIfRunning) || isCancelled();
+        protected Permit map(Void granted) {
+            return owner.newPermit(executor());
         }
 
         @Override
-        public void operationComplete(Future<Void> f) {
-            if (f.isSuccess()) {
-                Permit permit = owner.newPermit();
-                if (!trySuccess(permit)) {  // completed behind our back (cast to Promise)
-                    permit.releaseIgnored();
-                }
-            } else if (f.isCancelled()) {
-                if (!super.cancel(false)) {
-                    tryFailure(new CancellationException("the wait was cancelled"));
-                }
-            } else {
-                tryFailure(f.cause());
-            }
-        }
-    }
-
-    /** {@link AsyncLimiter#of(AsyncSemaphore)}. */
-    static final class OfSemaphore extends PrimitiveLimiter {
-        private final AsyncSemaphore semaphore;
-
-        OfSemaphore(AsyncSemaphore semaphore) {
-            this.semaphore = Objects.requireNonNull(semaphore, "semaphore");
-        }
-
-        @Override
-        boolean tryAcquireRaw() {
-            return semaphore.tryAcquire();
-        }
-
-        @Override
-        Future<Void> acquireRaw(EventExecutor executor) {
-            return semaphore.acquire(executor);
-        }
-
-        @Override
-        Future<Void> acquireRaw(EventExecutor executor, long timeout, TimeUnit unit) {
-            return semaphore.acquire(executor, timeout, unit);
-        }
-
-        @Override
-        void releaseRaw() {
-            semaphore.release();
-        }
-
-        @Override
-        public LimiterStatistics statistics() {
-            long held = inUse();
-            long available = Math.max(0, semaphore.availablePermits());
-            if (held + available >= Integer.MAX_VALUE) {     // a semaphore's maximum: no limit
-                return new LimiterStatistics(LimiterStatistics.UNLIMITED, held, LimiterStatistics.UNLIMITED,
-                        semaphore.queueLength());
-            }
-            return new LimiterStatistics(held + available, held, available, semaphore.queueLength());
-        }
-
-        @Override
-        public String toString() {
-            return "AsyncLimiter.of(" + semaphore + ')';
-        }
-    }
-
-    /** {@link AsyncLimiter#of(AsyncLock)}. */
-    static final class OfLock extends PrimitiveLimiter {
-        private final AsyncLock lock;
-
-        OfLock(AsyncLock lock) {
-            this.lock = Objects.requireNonNull(lock, "lock");
-        }
-
-        @Override
-        boolean tryAcquireRaw() {
-            return lock.tryLock();
-        }
-
-        @Override
-        Future<Void> acquireRaw(EventExecutor executor) {
-            return lock.lock(executor);
-        }
-
-        @Override
-        Future<Void> acquireRaw(EventExecutor executor, long timeout, TimeUnit unit) {
-            return lock.lock(executor, timeout, unit);
-        }
-
-        @Override
-        void releaseRaw() {
-            lock.unlock();
-        }
-
-        @Override
-        public LimiterStatistics statistics() {
-            long held = lock.isLocked() ? 1 : 0;
-            return new LimiterStatistics(1, held, 1 - held, lock.queueLength());
-        }
-
-        @Override
-        public String toString() {
-            return "AsyncLimiter.of(" + lock + ')';
+        protected void discard(Permit permit) {
+            permit.releaseIgnored();
         }
     }
 }

@@ -2,6 +2,7 @@ package dev.nettysync.limit;
 
 import dev.nettysync.AsyncBoundedSemaphore;
 import dev.nettysync.AsyncLock;
+import dev.nettysync.AsyncReadWriteLock;
 import dev.nettysync.AsyncSemaphore;
 import dev.nettysync.ClosedException;
 import dev.nettysync.QueueFullException;
@@ -12,6 +13,7 @@ import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -21,7 +23,10 @@ import java.util.concurrent.TimeUnit;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-/** {@link AsyncLimiter#of(AsyncSemaphore)} and {@link AsyncLimiter#of(AsyncLock)}: the primitives as limiters. */
+/**
+ * {@link AsyncLimiter#of(AsyncSemaphore)}, {@link AsyncLimiter#of(AsyncLock)} and the read and write
+ * views of an {@link AsyncReadWriteLock}: the primitives as limiters.
+ */
 class PrimitiveLimiterTest {
     private static final EventExecutor NOW = ImmediateEventExecutor.INSTANCE;
     private static DefaultEventLoop loop;
@@ -200,5 +205,116 @@ class PrimitiveLimiterTest {
         work.setSuccess("done");
         assertThat(result.getNow()).isEqualTo("done");
         assertThat(sem.availablePermits()).isEqualTo(1);
+    }
+
+    /** {@link AsyncLimiter#ofRead(AsyncReadWriteLock)} and {@link AsyncLimiter#ofWrite(AsyncReadWriteLock)}. */
+    @Nested
+    class ReadWriteLockViews {
+        private final AsyncReadWriteLock rw = new AsyncReadWriteLock(4);
+        private final AsyncLimiter reads = AsyncLimiter.ofRead(rw);
+        private final AsyncLimiter writes = AsyncLimiter.ofWrite(rw);
+        @Test
+        void aReadPermitUnlocksOneReadExactlyOnceHoweverOftenItIsReleased() {
+            Permit a = reads.tryAcquire();
+            Permit b = reads.tryAcquire();
+            assertThat(rw.readers()).isEqualTo(2);
+            assertThat(reads.statistics()).isEqualTo(new LimiterStatistics(4, 2, 2, 0));
+
+            assertThat(a.release()).isTrue();
+            assertThat(a.release()).isFalse();
+            assertThat(a.releaseDropped()).isFalse();
+            a.close();
+            assertThat(rw.readers()).as("a second raw unlockRead() would have ended b's read").isEqualTo(1);
+            b.releaseIgnored();
+            assertThat(rw.readers()).isZero();
+            assertThat(reads.statistics()).isEqualTo(new LimiterStatistics(4, 0, 4, 0));
+        }
+
+        @Test
+        void aWritePermitExcludesEveryoneAndUnlocksExactlyOnce() {
+            Permit w = writes.tryAcquire();
+            assertThat(rw.isWriteLocked()).isTrue();
+            assertThat(writes.tryAcquire()).isNull();
+            assertThat(reads.tryAcquire()).isNull();
+            assertThat(writes.statistics()).isEqualTo(new LimiterStatistics(1, 1, 0, 0));
+            assertThat(reads.statistics().available()).isZero();
+
+            assertThat(w.release()).isTrue();
+            assertThat(w.release()).as("a raw second unlockWrite() would throw").isFalse();
+            assertThat(rw.isWriteLocked()).isFalse();
+            Permit r = reads.tryAcquire();
+            assertThat(writes.statistics()).as("a reader holds: no write possible")
+                    .isEqualTo(new LimiterStatistics(1, 0, 0, 0));
+            r.release();
+            assertThat(writes.statistics()).isEqualTo(new LimiterStatistics(1, 0, 1, 0));
+        }
+
+        @Test
+        void aQueuedWriterBlocksLaterReadersThroughTheLimiterView() {
+            Permit first = reads.tryAcquire();
+            Future<Permit> writer = writes.acquire(NOW);
+            assertThat(writer.isDone()).isFalse();
+
+            assertThat(reads.tryAcquire()).as("a queued writer refuses later readers").isNull();
+            Future<Permit> later = reads.acquire(NOW);
+            assertThat(later.isDone()).as("queued behind the writer").isFalse();
+            assertThat(reads.statistics().queued()).isEqualTo(2);
+
+            first.release();
+            assertThat(writer.isSuccess()).isTrue();
+            assertThat(later.isDone()).isFalse();
+            writer.getNow().release();
+            assertThat(later.isSuccess()).isTrue();
+            assertThat(rw.readers()).isEqualTo(1);
+            later.getNow().release();
+            assertThat(rw.readers()).isZero();
+            assertThat(rw.queueLength()).isZero();
+        }
+
+        @Test
+        void cancellingAQueuedWriterHoldsNothingAndLetsTheReadersBehindItIn() {
+            Permit first = reads.tryAcquire();
+            Future<Permit> writer = writes.acquire(NOW);
+            Future<Permit> behind = reads.acquire(NOW);
+
+            assertThat(writer.cancel(false)).isTrue();
+            assertThat(writer.isCancelled()).isTrue();
+            assertThat(behind.isSuccess()).as("the reader behind the gone writer is in at once").isTrue();
+            assertThat(rw.readers()).isEqualTo(2);
+            assertThat(behind.cancel(false)).as("a grant is final").isFalse();
+            first.release();
+            behind.getNow().release();
+            assertThat(rw.readers()).isZero();
+            assertThat(rw.tryWriteLock()).as("nothing was lost or kept").isTrue();
+            rw.unlockWrite();
+        }
+
+        @Test
+        void timeoutsAndCloseFailWithTheLocksExceptionsAndHoldNothing() throws Exception {
+            Permit r = reads.tryAcquire();
+
+            Future<Permit> timed = writes.acquire(loop, 20, TimeUnit.MILLISECONDS);
+            assertThat(timed.await(5, TimeUnit.SECONDS)).isTrue();
+            assertThat(timed.cause()).isInstanceOf(WaitTimeoutException.class);
+            assertThat(writes.acquire(NOW, 0, TimeUnit.SECONDS).cause()).isInstanceOf(WaitTimeoutException.class);
+            assertThat(rw.queueLength()).isZero();
+            Permit second = reads.acquire(NOW, 0, TimeUnit.SECONDS).getNow();
+            assertThat(second).as("the timed-out writer left: readers are not blocked").isNotNull();
+
+            Future<Permit> queued = writes.acquire(NOW);
+            rw.close();
+            assertThat(queued.cause()).isInstanceOf(ClosedException.class);
+            assertThat(reads.acquire(NOW).cause()).isInstanceOf(ClosedException.class);
+            r.release();
+            second.release();
+            assertThat(rw.readers()).isZero();
+            assertThat(rw.isWriteLocked()).isFalse();
+        }
+
+        @Test
+        void theViewsNameTheirLock() {
+            assertThat(reads.toString()).startsWith("AsyncLimiter.ofRead(AsyncReadWriteLock@");
+            assertThat(writes.toString()).startsWith("AsyncLimiter.ofWrite(AsyncReadWriteLock@");
+        }
     }
 }
