@@ -796,7 +796,7 @@ public final class AsyncRateLimiter implements AsyncLimiter {
     }
 
     /** A permit that gives nothing back: ending it only marks it ended, exactly once. */
-    static final class RatePermit implements Permit {
+    static final class RatePermit implements OutcomeBlindPermit {
         private static final AtomicIntegerFieldUpdater<RatePermit> ENDED =
                 AtomicIntegerFieldUpdater.newUpdater(RatePermit.class, "ended");
 
@@ -815,16 +815,6 @@ public final class AsyncRateLimiter implements AsyncLimiter {
         @Override
         public boolean release() {
             return ENDED.compareAndSet(this, 0, 1);
-        }
-
-        @Override
-        public boolean releaseDropped() {
-            return release();
-        }
-
-        @Override
-        public boolean releaseIgnored() {
-            return release();
         }
 
         @Override
