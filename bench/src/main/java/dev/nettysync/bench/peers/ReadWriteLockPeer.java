@@ -139,48 +139,38 @@ public abstract class ReadWriteLockPeer {
         public Client on(EventExecutor loop) {
             Executor continueOn = inline ? new SemaphorePeer.InlineOnLoop(loop) : loop;
             return new Client() {
-                // The token of the lock this client holds or waits for; written on the client's loop only.
-                ReadLockToken read;
-                CompletableFuture<ReadLockToken> readWait;
-                WriteLockToken write;
-                CompletableFuture<WriteLockToken> writeWait;
+                // The lock this client holds or waits for (its value is the token); written on the client's loop only.
+                CompletableFuture<ReadLockToken> read;
+                CompletableFuture<WriteLockToken> write;
 
                 @Override
                 public boolean readLock(Continuation then) {
-                    CompletableFuture<ReadLockToken> f = lock.acquireReadLock().toCompletableFuture();
-                    if ((read = f.getNow(null)) != null) {
-                        return true;
-                    }
-                    readWait = f;
-                    f.thenRunAsync(then, continueOn);
-                    return false;
+                    read = lock.acquireReadLock().toCompletableFuture();
+                    return heldOrThen(read, then);
                 }
 
                 @Override
                 public boolean writeLock(Continuation then) {
-                    CompletableFuture<WriteLockToken> f = lock.acquireWriteLock().toCompletableFuture();
-                    if ((write = f.getNow(null)) != null) {
+                    write = lock.acquireWriteLock().toCompletableFuture();
+                    return heldOrThen(write, then);
+                }
+
+                private boolean heldOrThen(CompletableFuture<?> f, Continuation then) {
+                    if (f.isDone()) {
                         return true;
                     }
-                    writeWait = f;
                     f.thenRunAsync(then, continueOn);
                     return false;
                 }
 
                 @Override
                 public void unlockRead() {
-                    ReadLockToken t = read != null ? read : readWait.getNow(null);
-                    read = null;
-                    readWait = null;
-                    t.releaseLock();
+                    read.getNow(null).releaseLock();
                 }
 
                 @Override
                 public void unlockWrite() {
-                    WriteLockToken t = write != null ? write : writeWait.getNow(null);
-                    write = null;
-                    writeWait = null;
-                    t.releaseLock();
+                    write.getNow(null).releaseLock();
                 }
             };
         }
