@@ -3,7 +3,6 @@ package dev.nettysync;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 
-import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -55,8 +54,10 @@ import java.util.function.Supplier;
 public final class AsyncLock {
 
     // A one-permit bounded semaphore is exactly a lock without owner: the bound turns a second
-    // unlock into an error, and the semaphore's FIFO handoff gives the fairness.
-    private final AsyncSemaphore permit;
+    // unlock into an error, and the semaphore's FIFO handoff gives the fairness. LockSemaphore
+    // names this lock in its messages (an extra unlock reads "unlock() of AsyncLock@..., which
+    // is not locked") and is shared with AsyncReadWriteLock.
+    private final LockSemaphore permit;
 
     /** Creates an unlocked lock with no bound on waiters. */
     public AsyncLock() {
@@ -68,17 +69,7 @@ public final class AsyncLock {
      * that would queue more fails at once with a {@link QueueFullException}.
      */
     public AsyncLock(int maxPending) {
-        permit = new AsyncSemaphore(1, maxPending, 1) {
-            @Override
-            IllegalStateException overRelease(int n, int available) {
-                return new IllegalStateException("unlock() of " + AsyncLock.this + ", which is not locked");
-            }
-
-            @Override
-            public String toString() {           // messages name the lock, not an anonymous class
-                return AsyncLock.this.toString();
-            }
-        };
+        permit = new LockSemaphore(this, 1, maxPending);
     }
 
     /** Takes the lock if it is free and nobody is queued. */
@@ -129,8 +120,7 @@ public final class AsyncLock {
      * {@link AsyncSemaphore#withPermit(EventExecutor, Function)}.
      */
     public <T> Future<T> withLock(EventExecutor executor, Function<? super Future<T>, ? extends Future<T>> action) {
-        Objects.requireNonNull(action, "action");
-        return permit.runHolding(lock(executor), executor, action);
+        return permit.holding(executor, 1, action, this::unlock);
     }
 
     /**

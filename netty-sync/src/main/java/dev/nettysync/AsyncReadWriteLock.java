@@ -3,7 +3,6 @@ package dev.nettysync;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 
-import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
@@ -38,7 +37,15 @@ import java.util.function.Supplier;
  *       atomically: no writer can get in between, and readers queued behind are admitted at
  *       once. There is no upgrade: two readers that both tried to upgrade would each wait for
  *       the other to leave, forever. Instead, unlock the read lock, take the write lock, and
- *       check again whatever the read decided (the state may have changed in between).</li>
+ *       check again whatever the read decided (the state may have changed in between):
+ * <pre>{@code
+ * // the read found no route for path; no upgrade: leave the read, then write and look again
+ * routes.unlockRead();
+ * routes.withWrite(ex, () -> {
+ *     table.computeIfAbsent(path, this::resolve);   // another writer may have added it meanwhile
+ *     return ex.newSucceededFuture(null);
+ * });
+ * }</pre></li>
  *   <li><b>Not reentrant; beware recursive reads.</b> Taking the read lock while already holding
  *       it works only while no writer is queued: once one is, the second read queues behind
  *       the writer, which waits for the first read to end, which waits for the second read —
@@ -75,6 +82,11 @@ public final class AsyncReadWriteLock {
      *   - downgrade = release(maxReaders - 1): the writer keeps one permit (now a read), and
      *     since it never gave up all of them no writer can get in between.
      *
+     * The semaphore is a LockSemaphore, as under AsyncLock: bounded at maxReaders, named after
+     * this lock in its messages, and running withRead/withWrite (holding(n permits, unlock)).
+     * So each operation here only says how many permits it takes, 1 or maxReaders, as in
+     * tokio's rwlock.rs.
+     *
      * Misuse. The semaphore's permits alone cannot tell "a reader unlocks while the writer
      * holds" from a legal unlock, so `holders` records who holds: WRITER (-1) or the number of
      * readers. The semaphore's granted() hook updates it at the instant a grant becomes final
@@ -91,7 +103,7 @@ public final class AsyncReadWriteLock {
     /** tokio's MAX_READS: more readers than any server has connections, and writers still fit. */
     public static final int DEFAULT_MAX_READERS = Integer.MAX_VALUE >>> 3;
 
-    private final AsyncSemaphore permits;
+    private final LockSemaphore permits;               // maxReaders permits: a read takes 1, a write all
     private final int maxReaders;
     private final AtomicInteger holders = new AtomicInteger(); // WRITER, or the number of readers; see the notes
 
@@ -119,11 +131,10 @@ public final class AsyncReadWriteLock {
             throw new IllegalArgumentException("maxReaders must be >= 2 (one reader at a time is an AsyncLock), was " + maxReaders);
         }
         this.maxReaders = maxReaders;
-        this.permits = new AsyncSemaphore(maxReaders, maxPending, maxReaders) {
+        this.permits = new LockSemaphore(this, maxReaders, maxPending) {
             @Override
             IllegalStateException overRelease(int n, int available) {
-                return new IllegalStateException((n == 1 ? "unlockRead()" : "unlockWrite()") + " of "
-                        + AsyncReadWriteLock.this + ", which is not " + (n == 1 ? "read-locked" : "write-locked"));
+                return n == 1 ? misuse("unlockRead()", "not read-locked") : misuse("unlockWrite()", "not write-locked");
             }
 
             @Override
@@ -137,11 +148,6 @@ public final class AsyncReadWriteLock {
                     holders.set(0);             // a writer's grant taken back
                 }
             }
-
-            @Override
-            public String toString() {
-                return AsyncReadWriteLock.this.toString();
-            }
         };
     }
 
@@ -149,7 +155,7 @@ public final class AsyncReadWriteLock {
 
     /** Takes a read lock if no writer holds or waits and fewer than maxReaders read. */
     public boolean tryReadLock() {
-        return permits.tryAcquire();
+        return permits.tryAcquire(1);
     }
 
     /**
@@ -158,12 +164,12 @@ public final class AsyncReadWriteLock {
      * @param executor the caller's executor: the future belongs to it, its listeners run there
      */
     public Future<Void> readLock(EventExecutor executor) {
-        return permits.acquire(executor);
+        return permits.acquire(executor, 1);
     }
 
     /** As {@link #readLock(EventExecutor)}, giving up after {@code timeout} ({@link WaitTimeoutException}). */
     public Future<Void> readLock(EventExecutor executor, long timeout, TimeUnit unit) {
-        return permits.acquire(executor, timeout, unit);
+        return permits.acquire(executor, 1, timeout, unit);
     }
 
     /**
@@ -175,14 +181,13 @@ public final class AsyncReadWriteLock {
         for (;;) {
             int h = holders.get();
             if (h <= 0) {
-                throw new IllegalStateException("unlockRead() of " + this + ", which is "
-                        + (h == WRITER ? "write-locked" : "not read-locked"));
+                throw permits.misuse("unlockRead()", h == WRITER ? "write-locked" : "not read-locked");
             }
             if (holders.compareAndSet(h, h - 1)) {
                 break;
             }
         }
-        permits.release();
+        permits.release(1);
     }
 
     /**
@@ -191,14 +196,12 @@ public final class AsyncReadWriteLock {
      * {@link AsyncSemaphore#withPermit(EventExecutor, Supplier)}.
      */
     public <T> Future<T> withRead(EventExecutor executor, Supplier<? extends Future<T>> action) {
-        Objects.requireNonNull(action, "action");
         return withRead(executor, AsyncSemaphore.asFunction(action));
     }
 
     /** As {@link #withRead(EventExecutor, Supplier)}, the action receiving the caller's future. */
     public <T> Future<T> withRead(EventExecutor executor, Function<? super Future<T>, ? extends Future<T>> action) {
-        Objects.requireNonNull(action, "action");
-        return permits.runHolding(readLock(executor), executor, action, this::unlockRead);
+        return permits.holding(executor, 1, action, this::unlockRead);
     }
 
     // ---------------------------------------------------------------- writing
@@ -225,7 +228,7 @@ public final class AsyncReadWriteLock {
      */
     public void unlockWrite() {
         if (!holders.compareAndSet(WRITER, 0)) {
-            throw new IllegalStateException("unlockWrite() of " + this + ", which is not write-locked");
+            throw permits.misuse("unlockWrite()", "not write-locked");
         }
         permits.release(maxReaders);
     }
@@ -238,7 +241,7 @@ public final class AsyncReadWriteLock {
      */
     public void downgrade() {
         if (!holders.compareAndSet(WRITER, 1)) {
-            throw new IllegalStateException("downgrade() of " + this + ", which is not write-locked");
+            throw permits.misuse("downgrade()", "not write-locked");
         }
         if (maxReaders > 1) {
             permits.release(maxReaders - 1);
@@ -253,7 +256,6 @@ public final class AsyncReadWriteLock {
      * no reader or writer ever overlaps a running writer.
      */
     public <T> Future<T> withWrite(EventExecutor executor, Supplier<? extends Future<T>> action) {
-        Objects.requireNonNull(action, "action");
         return withWrite(executor, AsyncSemaphore.asFunction(action));
     }
 
@@ -262,8 +264,7 @@ public final class AsyncReadWriteLock {
      * that it can observe a cancellation (see {@link AsyncSemaphore#withPermit(EventExecutor, Function)}).
      */
     public <T> Future<T> withWrite(EventExecutor executor, Function<? super Future<T>, ? extends Future<T>> action) {
-        Objects.requireNonNull(action, "action");
-        return permits.runHolding(writeLock(executor), executor, action, this::unlockWrite);
+        return permits.holding(executor, maxReaders, action, this::unlockWrite);
     }
 
     // ---------------------------------------------------------------- closing and monitoring

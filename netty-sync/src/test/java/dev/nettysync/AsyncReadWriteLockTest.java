@@ -320,6 +320,41 @@ class AsyncReadWriteLockTest {
         assertThat(w.isSuccess()).isTrue();
     }
 
+    // ------------------------------------------------------------ no upgrade, no recursive read
+
+    @Test
+    void thereIsNoUpgradeAWriteAskedForWhileReadingWaitsForThatReadToEnd() {
+        AsyncReadWriteLock lock = newLock();
+        assertThat(lock.tryReadLock()).isTrue();
+        Future<Void> upgrade = lock.writeLock(IMMEDIATE);
+        assertThat(upgrade.isDone()).as("waits for the read its own caller holds").isFalse();
+        assertThat(lock.readers()).isEqualTo(1);
+        // The documented pattern: leave the read, then the write gets in (and checks again).
+        lock.unlockRead();
+        assertThat(upgrade.isSuccess()).isTrue();
+        assertThat(lock.isWriteLocked()).isTrue();
+        lock.unlockWrite();
+    }
+
+    @Test
+    void aRecursiveReadQueuesBehindAQueuedWriterWhichWaitsForTheFirstReadTokio2849() {
+        AsyncReadWriteLock lock = newLock();
+        assertThat(lock.tryReadLock()).isTrue();                  // a task's first read
+        assertThat(lock.readLock(IMMEDIATE).isSuccess()).as("no writer queued: a second read gets in").isTrue();
+        lock.unlockRead();
+        Future<Void> writer = lock.writeLock(IMMEDIATE);          // another task wants to write
+        Future<Void> again = lock.readLock(IMMEDIATE);            // the first task reads again
+        assertThat(again.isDone()).as("the recursive read queues behind the writer").isFalse();
+        assertThat(writer.isDone()).as("which waits for the first read: a task that waits for its"
+                + " second read before ending the first never ends either").isFalse();
+        lock.unlockRead();                                        // only ending the first read breaks it
+        assertThat(writer.isSuccess()).isTrue();
+        assertThat(again.isDone()).isFalse();
+        lock.unlockWrite();
+        assertThat(again.isSuccess()).isTrue();
+        lock.unlockRead();
+    }
+
     // ------------------------------------------------------------ misuse
 
     @Test
