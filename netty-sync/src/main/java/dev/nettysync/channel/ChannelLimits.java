@@ -14,6 +14,7 @@ import io.netty.util.concurrent.Future;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
+import java.util.function.Supplier;
 
 /**
  * Waits and permits bound to a {@link Channel}'s life, so that a client that goes away while
@@ -43,6 +44,13 @@ import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
  *       before; exactly once either way. Ending it first removes its listener from the
  *       channel's close future, so a long-lived channel that serves many requests does not
  *       collect listeners.</li>
+ *   <li><b>{@code withPermit} of a bound view</b> ({@link #forChannel}) binds the wait only: a
+ *       client that leaves while queued frees its slot at once and its action never runs; a
+ *       client that leaves while the action runs gets its future cancelled, but the permit is
+ *       held until the action's own future completes (the work it admitted, a backend call,
+ *       does not stop because the client left; freeing the permit at the close would let the
+ *       next caller in beside it). Use {@link #acquire} and end the permit yourself to release
+ *       at the close instead.</li>
  *   <li><b>Threads.</b> Any thread may call these methods and end the permits. The wait's
  *       future belongs to the channel's event loop ({@link #acquire}) or to the executor named
  *       ({@link #forChannel}): its listeners run there. A close is seen on the channel's event
@@ -78,9 +86,10 @@ public final class ChannelLimits {
     /**
      * A view of {@code limiter} whose waits and permits are bound to {@code channel}: its
      * {@code acquire} and {@code tryAcquire} are the limiter's, bound as described in the class
-     * documentation, so its default {@link AsyncLimiter#withPermit withPermit} runs an action
-     * holding a permit that also ends if the client goes away. Cheap (one small object): make one
-     * per request or per channel. Its statistics are the limiter's.
+     * documentation; its {@link AsyncLimiter#withPermit withPermit} binds the wait and holds
+     * the permit until the action's own future completes, even if the client goes away first
+     * (see the class documentation). Cheap (one small object): make one per request or per
+     * channel. Its statistics are the limiter's.
      */
     public static AsyncLimiter forChannel(AsyncLimiter limiter, Channel channel) {
         return new BoundLimiter(Objects.requireNonNull(limiter, "limiter"), Objects.requireNonNull(channel, "channel"));
@@ -129,8 +138,8 @@ public final class ChannelLimits {
         return acquire;
     }
 
-    private static Future<Permit> cancelled(EventExecutor executor) {
-        DefaultPromise<Permit> p = new DefaultPromise<>(executor);
+    private static <V> Future<V> cancelled(EventExecutor executor) {
+        DefaultPromise<V> p = new DefaultPromise<>(executor);
         p.cancel(false);
         return p;
     }
@@ -165,6 +174,32 @@ public final class ChannelLimits {
             }
             Permit p = limiter.tryAcquire();
             return p == null ? null : bind(p, channel);
+        }
+
+        /**
+         * The wait is bound (it leaves the queue if the channel closes), the permit is not: it
+         * ends when the action's own future completes, as for any {@code withPermit}, even if
+         * the channel closed first. The work it admitted may still be running then (a backend
+         * call that a client's disconnect does not stop), and ending the permit at the close
+         * would let the next caller in beside it: the limit would no longer bound the work. The
+         * returned future is cancelled for the caller when the channel closes.
+         */
+        @Override
+        public <T> Future<T> withPermit(EventExecutor executor, Supplier<? extends Future<T>> action) {
+            Objects.requireNonNull(executor, "executor");
+            Objects.requireNonNull(action, "action");
+            return channel.isOpen() ? cancelOnClose(limiter.withPermit(executor, action), channel) : cancelled(executor);
+        }
+
+        /** As {@link #withPermit(EventExecutor, Supplier)}, the timeout bounding the wait only. */
+        @Override
+        public <T> Future<T> withPermit(EventExecutor executor, long timeout, TimeUnit unit,
+                                        Supplier<? extends Future<T>> action) {
+            Objects.requireNonNull(executor, "executor");
+            Objects.requireNonNull(unit, "unit");
+            Objects.requireNonNull(action, "action");
+            return channel.isOpen()
+                    ? cancelOnClose(limiter.withPermit(executor, timeout, unit, action), channel) : cancelled(executor);
         }
 
         @Override

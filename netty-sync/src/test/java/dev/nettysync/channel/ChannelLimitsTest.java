@@ -137,21 +137,50 @@ class ChannelLimitsTest {
     }
 
     @Test
-    void withPermitOfTheChannelsViewEndsThePermitIfTheClientLeavesDuringTheAction() {
+    void withPermitOfTheChannelsViewHoldsThePermitUntilTheActionEndsEvenIfTheClientLeaves() {
         OutcomeLimiter limiter = new OutcomeLimiter(1, 10);
         AsyncLimiter view = ChannelLimits.forChannel(limiter, channel);
         io.netty.util.concurrent.Promise<String> work = channel.eventLoop().newPromise();
         Future<String> result = view.withPermit(channel.eventLoop(), () -> work);
         assertThat(limiter.semaphore.availablePermits()).isZero();
+        EmbeddedChannel other = new EmbeddedChannel();
+        Future<Permit> next = ChannelLimits.acquire(limiter, other);
 
         channel.close();                                    // the client goes away mid-call
-        assertThat(limiter.outcomes).containsExactly(Permit.Outcome.IGNORED);
+        assertThat(result.isCancelled()).as("the caller's future ends at once").isTrue();
+        assertThat(limiter.outcomes).as("the work it admitted still runs: the permit stays held").isEmpty();
+        assertThat(limiter.semaphore.availablePermits()).isZero();
+        assertThat(next.isDone()).as("nobody is let in beside the running work").isFalse();
+
+        work.setSuccess("late");                            // the action's own end ends the permit
+        assertThat(limiter.outcomes).containsExactly(Permit.Outcome.SUCCESS);
+        assertThat(next.isSuccess()).as("the next client gets it now").isTrue();
+        next.getNow().release();
         assertThat(limiter.semaphore.availablePermits()).isEqualTo(1);
-        work.setSuccess("late");                            // the action's end ends nothing more
-        assertThat(result.getNow()).isEqualTo("late");
-        assertThat(limiter.outcomes).containsExactly(Permit.Outcome.IGNORED);
         assertThat(view.tryAcquire()).as("closed: the view admits nothing").isNull();
         assertThat(view.acquire(channel.eventLoop()).isCancelled()).isTrue();
+        assertThat(view.withPermit(channel.eventLoop(), () -> work).isCancelled()).isTrue();
+        assertThat(limiter.semaphore.availablePermits()).as("a closed view does not touch the limiter").isEqualTo(1);
+    }
+
+    @Test
+    void withPermitOfTheChannelsViewLeavesTheQueueIfTheClientLeavesWhileWaiting() {
+        OutcomeLimiter limiter = new OutcomeLimiter(1, 10);
+        Permit holder = limiter.tryAcquire();
+        java.util.concurrent.atomic.AtomicBoolean ran = new java.util.concurrent.atomic.AtomicBoolean();
+        Future<String> result = ChannelLimits.forChannel(limiter, channel).withPermit(channel.eventLoop(), 1, TimeUnit.SECONDS,
+                () -> {
+                    ran.set(true);
+                    return channel.eventLoop().newSucceededFuture("ran");
+                });
+        assertThat(limiter.semaphore.queueLength()).isEqualTo(1);
+
+        channel.close();
+        assertThat(result.isCancelled()).isTrue();
+        assertThat(limiter.semaphore.queueLength()).as("its slot is free at once").isZero();
+        holder.release();
+        assertThat(ran).as("the action never runs").isFalse();
+        assertThat(limiter.semaphore.availablePermits()).isEqualTo(1);
     }
 
     /** Listeners on a Netty promise, read from its fields (tests only: no public API has it). */
