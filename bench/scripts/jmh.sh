@@ -7,8 +7,8 @@
 #
 # Usage: bench/scripts/jmh.sh [extra JMH args, e.g. a benchmark regexp or -p depth=10,1000]
 # Settings (environment):
-#   JMH_OPTS   JMH run settings. Default "-f 1 -wi 2 -w 1s -i 3 -r 1s": about 15 minutes for the
-#              whole suite on 2 cores (about 90 forks, each pre-touching a 1 GB heap; an estimate:
+#   JMH_OPTS   JMH run settings. Default "-f 1 -wi 2 -w 1s -i 3 -r 1s": about 18 minutes for the
+#              whole suite on 2 cores (about 120 forks, each pre-touching a 1 GB heap; an estimate:
 #              the limiter subset alone took 4.5 min on 2026-11-26).
 #              JMH_OPTS=" " uses the classes' own defaults (-wi 2 -i 5, 10 iterations for cross-loop).
 #   PROF       profilers, default "-prof gc" (B/op); set PROF= to drop it
