@@ -1,5 +1,6 @@
 package dev.nettysync;
 
+import dev.nettysync.testing.ManualExecutor;
 import io.netty.channel.DefaultEventLoop;
 import io.netty.channel.EventLoop;
 import io.netty.channel.embedded.EmbeddedChannel;

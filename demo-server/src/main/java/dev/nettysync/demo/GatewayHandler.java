@@ -372,18 +372,14 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void backendDone(Future<Backend.BackendResponse> call) {
-        Future<?> fetch = backendCall;
-        backendCall = null;
         if (call.isCancelled() && !ctx.channel().isActive()) {
             // Cancelled for us because the channel closed (the limiter's channel view cancels
             // the caller's future at once), but the backend call it admitted holds its permit
-            // until it ends. The client is gone: stop the call, as cancelWait() would have;
-            // channelInactive answers for the request (499).
-            if (fetch != null) {
-                fetch.cancel(false);
-            }
+            // until it ends. The client is gone: stop the call; channelInactive answers (499).
+            cancelWait();
             return;
         }
+        backendCall = null;
         if (!call.isSuccess()) {
             fail(call.cause());
             return;

@@ -1,5 +1,6 @@
 package dev.nettysync.adaptive;
 
+import dev.nettysync.testing.ManualExecutor;
 import com.netflix.concurrency.limits.Limit;
 import com.netflix.concurrency.limits.limit.VegasLimit;
 import dev.nettysync.ClosedException;

@@ -186,20 +186,23 @@ public final class ChannelLimits {
          */
         @Override
         public <T> Future<T> withPermit(EventExecutor executor, Supplier<? extends Future<T>> action) {
-            Objects.requireNonNull(executor, "executor");
             Objects.requireNonNull(action, "action");
-            return channel.isOpen() ? cancelOnClose(limiter.withPermit(executor, action), channel) : cancelled(executor);
+            return whileOpen(executor, () -> limiter.withPermit(executor, action));
         }
 
         /** As {@link #withPermit(EventExecutor, Supplier)}, the timeout bounding the wait only. */
         @Override
         public <T> Future<T> withPermit(EventExecutor executor, long timeout, TimeUnit unit,
                                         Supplier<? extends Future<T>> action) {
-            Objects.requireNonNull(executor, "executor");
             Objects.requireNonNull(unit, "unit");
             Objects.requireNonNull(action, "action");
-            return channel.isOpen()
-                    ? cancelOnClose(limiter.withPermit(executor, timeout, unit, action), channel) : cancelled(executor);
+            return whileOpen(executor, () -> limiter.withPermit(executor, timeout, unit, action));
+        }
+
+        /** {@code start}'s future, cancelled when the channel closes; a cancelled one if it is closed. */
+        private <T> Future<T> whileOpen(EventExecutor executor, Supplier<Future<T>> start) {
+            Objects.requireNonNull(executor, "executor");
+            return channel.isOpen() ? cancelOnClose(start.get(), channel) : cancelled(executor);
         }
 
         @Override

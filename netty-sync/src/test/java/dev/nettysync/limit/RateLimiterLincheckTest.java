@@ -1,7 +1,7 @@
 package dev.nettysync.limit;
 
+import dev.nettysync.testing.TestEventExecutor;
 import dev.nettysync.AbstractLincheckTest;
-import io.netty.util.concurrent.AbstractEventExecutor;
 import io.netty.util.concurrent.DefaultPromise;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
@@ -133,7 +133,7 @@ public class RateLimiterLincheckTest extends AbstractLincheckTest {
     }
 
     /** Runs tasks inline, always "in its loop"; a scheduled timer never fires (tick() plays it). */
-    static final class NeverFiringExecutor extends AbstractEventExecutor {
+    static final class NeverFiringExecutor extends TestEventExecutor {
         static final NeverFiringExecutor INSTANCE = new NeverFiringExecutor();
 
         @Override
@@ -149,41 +149,6 @@ public class RateLimiterLincheckTest extends AbstractLincheckTest {
         @Override
         public ScheduledFuture<?> schedule(Runnable command, long delay, TimeUnit unit) {
             return new NeverFiring();
-        }
-
-        @Override
-        public boolean isShuttingDown() {
-            return false;
-        }
-
-        @Override
-        public Future<?> shutdownGracefully(long quietPeriod, long timeout, TimeUnit unit) {
-            return ImmediateEventExecutor.INSTANCE.newSucceededFuture(null);
-        }
-
-        @Override
-        public Future<?> terminationFuture() {
-            return ImmediateEventExecutor.INSTANCE.newSucceededFuture(null);
-        }
-
-        @Override
-        @Deprecated
-        public void shutdown() {
-        }
-
-        @Override
-        public boolean isShutdown() {
-            return false;
-        }
-
-        @Override
-        public boolean isTerminated() {
-            return false;
-        }
-
-        @Override
-        public boolean awaitTermination(long timeout, TimeUnit unit) {
-            return true;
         }
     }
 
