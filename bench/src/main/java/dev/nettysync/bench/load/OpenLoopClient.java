@@ -6,7 +6,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -25,17 +24,14 @@ import io.netty.util.concurrent.Future;
 import org.HdrHistogram.Histogram;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.PrintWriter;
-import java.net.InetAddress;
-import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -74,9 +70,8 @@ public final class OpenLoopClient implements Callable<Integer> {
             + "count_other,errors,unfinished,dropped,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,ok_p99_ms,"
             + "s503_p50_ms,s503_p99_ms,s503_max_ms,gen_lag_p99_ms,gen_lag_p50_ms,gen_lag_p90_ms,gen_lag_p999_ms,gen_lag_max_ms";
 
-    @Option(names = "--url", defaultValue = "http://127.0.0.1:8080/api/items/1",
-            description = "Target (loopback only). Default ${DEFAULT-VALUE}.")
-    URI url;
+    @Mixin
+    OpenLoopGenerator generator = new OpenLoopGenerator(256);   // --url, --connections, --threads, ...
 
     @Option(names = "--rates", split = ",", required = true,
             description = "Offered rates in requests/s, one run each, e.g. 500,1000,2000.")
@@ -87,21 +82,6 @@ public final class OpenLoopClient implements Callable<Integer> {
 
     @Option(names = "--warmup", defaultValue = "3", description = "Unrecorded seconds before each measurement (default ${DEFAULT-VALUE}).")
     double warmupSeconds;
-
-    @Option(names = "--connections", defaultValue = "256",
-            description = "Keep-alive connections in all (default ${DEFAULT-VALUE}); bounds requests in flight.")
-    int connections;
-
-    @Option(names = "--threads", defaultValue = "1", description = "I/O threads of the generator (default ${DEFAULT-VALUE}).")
-    int threads;
-
-    @Option(names = "--max-backlog", defaultValue = "200000",
-            description = "Most due requests waiting for a free connection, per thread (default ${DEFAULT-VALUE}).")
-    int maxBacklog;
-
-    @Option(names = "--drain-timeout", defaultValue = "10",
-            description = "Seconds to wait for outstanding requests after the last is due (default ${DEFAULT-VALUE}).")
-    double drainSeconds;
 
     @Option(names = "--pause", defaultValue = "1", description = "Seconds between two rates (default ${DEFAULT-VALUE}).")
     double pauseSeconds;
@@ -115,25 +95,15 @@ public final class OpenLoopClient implements Callable<Integer> {
     @Option(names = "--hgrm-dir", description = "Write each run's full latency distribution (.hgrm, ms) here.")
     Path hgrmDir;
 
-    @Option(names = "--transport", defaultValue = "auto", description = "auto, epoll or nio (default ${DEFAULT-VALUE}).")
-    Transport transport;
-
     public static void main(String[] args) {
         System.exit(new CommandLine(new OpenLoopClient()).setCaseInsensitiveEnumValuesAllowed(true).setOverwrittenOptionsAllowed(true).execute(args));
     }
 
     @Override
     public Integer call() throws Exception {
-        String host = url.getHost();
-        if (!InetAddress.getByName(host).isLoopbackAddress()) {
-            throw new CommandLine.ParameterException(new CommandLine(this),
-                    "refusing non-loopback target " + host + ": this tool is for 127.0.0.1 only");
-        }
+        generator.check();
         if (durationSeconds <= 0 || durationSeconds > 600 || warmupSeconds < 0 || warmupSeconds > 600) {
             throw new CommandLine.ParameterException(new CommandLine(this), "--duration must be in (0, 600], --warmup in [0, 600]");
-        }
-        if (threads < 1 || connections < threads) {
-            throw new CommandLine.ParameterException(new CommandLine(this), "need --threads >= 1 and --connections >= --threads");
         }
         for (int i = 0; i < rates.size(); i++) {
             if (i > 0) {
@@ -142,7 +112,7 @@ public final class OpenLoopClient implements Callable<Integer> {
             Summary s = runOnce(rates.get(i));
             System.out.println(s.describe());
             if (csv != null) {
-                appendCsv(s);
+                OpenLoopGenerator.appendCsv(csv, CSV_HEADER, List.of(s.csvRow()));
             }
             if (hgrmDir != null) {
                 writeHgrm(s);
@@ -157,28 +127,9 @@ public final class OpenLoopClient implements Callable<Integer> {
         if (rate <= 0) {
             throw new IllegalArgumentException("rate must be > 0, was " + rate);
         }
-        EventLoopGroup group = new MultiThreadIoEventLoopGroup(threads, transport.ioHandlerFactory());
+        EventLoopGroup group = new MultiThreadIoEventLoopGroup(generator.threads, generator.transport.ioHandlerFactory());
         try {
-            int port = url.getPort() > 0 ? url.getPort() : 80;
-            String path = url.getRawPath() == null || url.getRawPath().isEmpty() ? "/" : url.getRawPath();
-            if (url.getRawQuery() != null) {
-                path += "?" + url.getRawQuery();
-            }
-            String hostHeader = url.getHost() + ":" + port;
-            List<Worker> workers = new ArrayList<>();
-            for (int t = 0; t < threads; t++) {
-                int conns = connections / threads + (t < connections % threads ? 1 : 0);
-                double r = (double) rate / threads;
-                Worker w = new Worker(group.next(), r, conns, path, hostHeader);
-                workers.add(w);
-            }
-            Bootstrap bootstrap = new Bootstrap().group(group).channel(transport.socketChannel())
-                    .option(ChannelOption.TCP_NODELAY, true)
-                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5000)
-                    .remoteAddress(url.getHost(), port);
-            for (Worker w : workers) {
-                w.connectAll(bootstrap);
-            }
+            List<Worker> workers = generator.connectWorkers(group, rate);
             long warmupNanos = (long) (warmupSeconds * 1e9);
             long durationNanos = (long) (durationSeconds * 1e9);
             long t0 = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50);
@@ -186,8 +137,8 @@ public final class OpenLoopClient implements Callable<Integer> {
                 w.loop.execute(() -> w.start(t0, t0 + warmupNanos, t0 + warmupNanos + durationNanos));
             }
             long endSend = t0 + warmupNanos + durationNanos;
-            sleepUntil(endSend);
-            long drainDeadline = endSend + (long) (drainSeconds * 1e9);
+            OpenLoopGenerator.sleepUntil(endSend);
+            long drainDeadline = endSend + (long) (generator.drainSeconds * 1e9);
             while (System.nanoTime() < drainDeadline && outstanding(workers) > 0) {
                 Thread.sleep(10);
             }
@@ -210,21 +161,15 @@ public final class OpenLoopClient implements Callable<Integer> {
         return n;
     }
 
-    private static void sleepUntil(long deadline) throws InterruptedException {
-        long left;
-        while ((left = deadline - System.nanoTime()) > 0) {
-            TimeUnit.NANOSECONDS.sleep(Math.min(left, 100_000_000));
-        }
-    }
-
     /**
      * The generator state of one I/O thread. Confined to {@code loop}: every field is read and
      * written on it only (the main thread reads results through {@code loop.submit}).
      */
-    final class Worker {
+    static final class Worker {
         final EventLoop loop;
         final double rate;
         final int connectionCount;
+        final int maxBacklog;
         final String path;
         final String hostHeader;
         final ArrayDeque<Conn> idle = new ArrayDeque<>();
@@ -247,10 +192,11 @@ public final class OpenLoopClient implements Callable<Integer> {
         boolean sending;
         Bootstrap bootstrap;
 
-        Worker(EventLoop loop, double rate, int connectionCount, String path, String hostHeader) {
+        Worker(EventLoop loop, double rate, int connectionCount, int maxBacklog, String path, String hostHeader) {
             this.loop = loop;
             this.rate = rate;
             this.connectionCount = connectionCount;
+            this.maxBacklog = maxBacklog;
             this.path = path;
             this.hostHeader = hostHeader;
             this.reconnectsLeft = 10 * connectionCount;
@@ -508,17 +454,6 @@ public final class OpenLoopClient implements Callable<Integer> {
                     ms(all, 50), ms(all, 90), ms(all, 99), ms(all, 99.9), maxMs(all), ms(ok, 99),
                     ms(s503, 50), ms(s503, 99), maxMs(s503), ms(genLag, 99),
                     ms(genLag, 50), ms(genLag, 90), ms(genLag, 99.9), maxMs(genLag));
-        }
-    }
-
-    private void appendCsv(Summary s) throws IOException {
-        boolean fresh = !Files.exists(csv) || Files.size(csv) == 0;
-        try (PrintWriter w = new PrintWriter(Files.newBufferedWriter(csv, StandardCharsets.UTF_8,
-                StandardOpenOption.CREATE, StandardOpenOption.APPEND))) {
-            if (fresh) {
-                w.println(CSV_HEADER);
-            }
-            w.println(s.csvRow());
         }
     }
 

@@ -1,21 +1,14 @@
 package dev.nettysync.bench.load;
 
-import io.netty.bootstrap.Bootstrap;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import org.HdrHistogram.Histogram;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.io.PrintWriter;
-import java.net.InetAddress;
-import java.net.URI;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -29,9 +22,10 @@ import java.util.concurrent.TimeUnit;
  * send time. For watching a server adapt over time (the adaptive-limit experiment,
  * {@code bench/scripts/adaptive.sh}); {@link TimelinePlot} draws the CSV.
  *
- * <p>Same generator, same rules as {@code OpenLoopClient} (its {@code Worker}s: intended-time
- * schedule, client-side backlog, loopback only); the only difference is that the histograms and
- * counters are taken and reset on each worker's loop at every interval boundary.
+ * <p>Same generator, same rules and options as {@code OpenLoopClient} ({@link OpenLoopGenerator}
+ * and its {@code Worker}s: intended-time schedule, client-side backlog, loopback only); the only
+ * difference is that the histograms and counters are taken and reset on each worker's loop at
+ * every interval boundary.
  *
  * <p>Run: {@code java -cp bench/target/benchmarks.jar dev.nettysync.bench.load.OpenLoopTimeline
  * --url http://127.0.0.1:8080/api/items/1 --rate 2000 --duration 60 --label adaptive --csv t.csv}
@@ -43,9 +37,8 @@ public final class OpenLoopTimeline implements Callable<Integer> {
     static final String CSV_HEADER = "label,group,offered_rps,t_s,ok_rps,s503_rps,other_rps,errors,"
             + "ok_p50_ms,ok_p99_ms,s503_p99_ms,gen_lag_p99_ms";
 
-    @Option(names = "--url", defaultValue = "http://127.0.0.1:8080/api/items/1",
-            description = "Target (loopback only). Default ${DEFAULT-VALUE}.")
-    URI url;
+    @Mixin
+    OpenLoopGenerator generator = new OpenLoopGenerator(1024);   // --url, --connections, --threads, ...
 
     @Option(names = "--rate", required = true, description = "Offered requests per second.")
     int rate;
@@ -56,21 +49,6 @@ public final class OpenLoopTimeline implements Callable<Integer> {
     @Option(names = "--interval", defaultValue = "1", description = "Seconds per reported row (default ${DEFAULT-VALUE}).")
     double intervalSeconds;
 
-    @Option(names = "--connections", defaultValue = "1024",
-            description = "Keep-alive connections in all (default ${DEFAULT-VALUE}); bounds requests in flight.")
-    int connections;
-
-    @Option(names = "--threads", defaultValue = "1", description = "I/O threads of the generator (default ${DEFAULT-VALUE}).")
-    int threads;
-
-    @Option(names = "--max-backlog", defaultValue = "200000",
-            description = "Most due requests waiting for a free connection, per thread (default ${DEFAULT-VALUE}).")
-    int maxBacklog;
-
-    @Option(names = "--drain-timeout", defaultValue = "10",
-            description = "Seconds to wait for outstanding requests after the last is due (default ${DEFAULT-VALUE}).")
-    double drainSeconds;
-
     @Option(names = "--label", defaultValue = "run", description = "Series label (e.g. the server's limit config).")
     String label;
 
@@ -79,9 +57,6 @@ public final class OpenLoopTimeline implements Callable<Integer> {
 
     @Option(names = "--csv", description = "Append one row per interval to this CSV file (header written if new).")
     Path csv;
-
-    @Option(names = "--transport", defaultValue = "auto", description = "auto, epoll or nio (default ${DEFAULT-VALUE}).")
-    Transport transport;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;   // injected by picocli: errors go to the caller's CommandLine
@@ -92,40 +67,15 @@ public final class OpenLoopTimeline implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!InetAddress.getByName(url.getHost()).isLoopbackAddress()) {
+        generator.check();
+        if (rate <= 0 || durationSeconds <= 0 || durationSeconds > 3600 || intervalSeconds < 0.1) {
             throw new CommandLine.ParameterException(spec.commandLine(),
-                    "refusing non-loopback target " + url.getHost() + ": this tool is for 127.0.0.1 only");
+                    "need --rate > 0, --duration in (0, 3600] and --interval >= 0.1");
         }
-        if (rate <= 0 || durationSeconds <= 0 || durationSeconds > 3600 || intervalSeconds < 0.1
-                || threads < 1 || connections < threads) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "need --rate > 0, --duration in (0, 3600], "
-                    + "--interval >= 0.1, --threads >= 1 and --connections >= --threads");
-        }
-        // The generator of OpenLoopClient, configured like it.
-        OpenLoopClient gen = new OpenLoopClient();
-        gen.url = url;
-        gen.connections = connections;
-        gen.threads = threads;
-        gen.maxBacklog = maxBacklog;
-        gen.transport = transport;
-
-        EventLoopGroup loops = new MultiThreadIoEventLoopGroup(threads, transport.ioHandlerFactory());
+        EventLoopGroup loops = new MultiThreadIoEventLoopGroup(generator.threads, generator.transport.ioHandlerFactory());
         List<String> rows = new ArrayList<>();
         try {
-            int port = url.getPort() > 0 ? url.getPort() : 80;
-            String path = url.getRawPath() == null || url.getRawPath().isEmpty() ? "/" : url.getRawPath();
-            List<OpenLoopClient.Worker> workers = new ArrayList<>();
-            for (int t = 0; t < threads; t++) {
-                int conns = connections / threads + (t < connections % threads ? 1 : 0);
-                workers.add(gen.new Worker(loops.next(), (double) rate / threads, conns, path, url.getHost() + ":" + port));
-            }
-            Bootstrap bootstrap = new Bootstrap().group(loops).channel(transport.socketChannel())
-                    .option(ChannelOption.TCP_NODELAY, true)
-                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5000)
-                    .remoteAddress(url.getHost(), port);
-            for (OpenLoopClient.Worker w : workers) {
-                w.connectAll(bootstrap);
-            }
+            List<OpenLoopClient.Worker> workers = generator.connectWorkers(loops, rate);
             long durationNanos = (long) (durationSeconds * 1e9);
             long intervalNanos = (long) (intervalSeconds * 1e9);
             long t0 = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50);
@@ -134,10 +84,10 @@ public final class OpenLoopTimeline implements Callable<Integer> {
                 w.loop.execute(() -> w.start(t0, t0, end));   // sends until `end`, records every request due before it
             }
             // Intervals by completion time, up to the end of the load and its drain.
-            long drainDeadline = end + (long) (drainSeconds * 1e9);
+            long drainDeadline = end + (long) (generator.drainSeconds * 1e9);
             for (long k = 1; ; k++) {
                 long boundary = t0 + k * intervalNanos;
-                sleepUntil(boundary);
+                OpenLoopGenerator.sleepUntil(boundary);
                 Interval iv = take(workers);
                 double secs = intervalNanos / 1e9;
                 String row = iv.csvRow(label, group, rate, k * intervalSeconds, secs);
@@ -151,14 +101,7 @@ public final class OpenLoopTimeline implements Callable<Integer> {
             loops.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
         }
         if (csv != null) {
-            boolean fresh = !Files.exists(csv) || Files.size(csv) == 0;
-            try (PrintWriter w = new PrintWriter(Files.newBufferedWriter(csv, StandardCharsets.UTF_8,
-                    StandardOpenOption.CREATE, StandardOpenOption.APPEND))) {
-                if (fresh) {
-                    w.println(CSV_HEADER);
-                }
-                rows.forEach(w::println);
-            }
+            OpenLoopGenerator.appendCsv(csv, CSV_HEADER, rows);
         }
         return 0;
     }
@@ -200,13 +143,6 @@ public final class OpenLoopTimeline implements Callable<Integer> {
                     other.getTotalCount() / secs, errors, OpenLoopClient.Summary.ms(ok, 50),
                     OpenLoopClient.Summary.ms(ok, 99), OpenLoopClient.Summary.ms(s503, 99),
                     OpenLoopClient.Summary.ms(genLag, 99));
-        }
-    }
-
-    private static void sleepUntil(long deadline) throws InterruptedException {
-        long left;
-        while ((left = deadline - System.nanoTime()) > 0) {
-            TimeUnit.NANOSECONDS.sleep(Math.min(left, 100_000_000));
         }
     }
 }

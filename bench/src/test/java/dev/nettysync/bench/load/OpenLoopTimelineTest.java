@@ -59,4 +59,20 @@ class OpenLoopTimelineTest {
         assertThat(code).isNotZero();
         assertThat(err.toString()).contains("refusing non-loopback target 192.0.2.1");
     }
+
+    @Test
+    void sharesTheGeneratorOptionsButKeepsItsOwnDefaults() {
+        OpenLoopTimeline timeline = new OpenLoopTimeline();
+        new CommandLine(timeline).setCaseInsensitiveEnumValuesAllowed(true).parseArgs("--rate", "1");
+        OpenLoopClient client = new OpenLoopClient();
+        new CommandLine(client).setCaseInsensitiveEnumValuesAllowed(true).parseArgs("--rates", "1");
+        assertThat(timeline.generator.connections).isEqualTo(1024);
+        assertThat(client.generator.connections).isEqualTo(256);
+
+        OpenLoopTimeline set = new OpenLoopTimeline();
+        new CommandLine(set).setCaseInsensitiveEnumValuesAllowed(true)
+                .parseArgs("--rate", "1", "--connections", "8", "--max-backlog", "5");
+        assertThat(set.generator.connections).isEqualTo(8);
+        assertThat(set.generator.maxBacklog).isEqualTo(5);
+    }
 }
