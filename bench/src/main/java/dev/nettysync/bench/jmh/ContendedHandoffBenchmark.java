@@ -14,7 +14,6 @@ import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
 
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -70,18 +69,12 @@ public class ContendedHandoffBenchmark extends AbstractEventLoopBenchmark {
     @Param({"alternate", "free"})
     public String pattern;
 
-    private Loops loops;
     private SemaphorePeer sem;
 
     @Setup(Level.Trial)
     public void setUp() {
         loops = new Loops(2);
         sem = SemaphorePeer.create(impl, permits);
-    }
-
-    @TearDown(Level.Trial)
-    public void tearDown() {
-        loops.close();
     }
 
     @Benchmark

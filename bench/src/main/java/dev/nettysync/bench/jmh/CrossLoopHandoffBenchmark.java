@@ -14,7 +14,6 @@ import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
 
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -62,7 +61,6 @@ public class CrossLoopHandoffBenchmark extends AbstractEventLoopBenchmark {
     @Param({"1", "4"})
     public int burst;
 
-    private Loops loops;
     private SemaphorePeer sem;   // null for bareHop
     private Side[] sides;
 
@@ -83,11 +81,6 @@ public class CrossLoopHandoffBenchmark extends AbstractEventLoopBenchmark {
         sides = new Side[] {new Side(loops.loops[0]), new Side(loops.loops[1])};
         sides[0].other = sides[1];
         sides[1].other = sides[0];
-    }
-
-    @TearDown(Level.Trial)
-    public void tearDown() {
-        loops.close();
     }
 
     @Benchmark

@@ -1,5 +1,6 @@
 package dev.nettysync.bench.jmh;
 
+import dev.nettysync.bench.jmh.AbstractEventLoopBenchmark.Loops;
 import dev.nettysync.bench.peers.SemaphorePeer;
 import io.netty.channel.EventLoop;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -46,7 +47,7 @@ import java.util.concurrent.TimeUnit;
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
-public class DeepQueueBenchmark extends AbstractEventLoopBenchmark {
+public class DeepQueueBenchmark extends AbstractBenchmark {   // its loops belong to the states below
 
     /** Shared by both states: a single event loop, the semaphore, the queue filled to depth. */
     public abstract static class Queue {

@@ -12,7 +12,6 @@ import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
 
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -40,18 +39,12 @@ public class EventBroadcastBenchmark extends AbstractEventLoopBenchmark {
     @Param({"10", "1000", "100000"})
     public int waiters;
 
-    private Loops loops;
     private EventPeer event;
 
     @Setup(Level.Trial)
     public void setUp() {
         loops = new Loops(2);
         event = EventPeer.create(impl);
-    }
-
-    @TearDown(Level.Trial)
-    public void tearDown() {
-        loops.close();
     }
 
     @Benchmark

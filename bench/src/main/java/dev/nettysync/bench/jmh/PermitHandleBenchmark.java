@@ -14,7 +14,6 @@ import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
 
 import java.util.concurrent.TimeUnit;
 
@@ -36,7 +35,6 @@ public class PermitHandleBenchmark extends AbstractEventLoopBenchmark {
     @Param({"raw", "handle", "composite3"})
     public String impl;
 
-    private Loops loops;
     private EventLoop loop;
     private AsyncSemaphore sem;
     private AsyncLimiter limiter;
@@ -52,11 +50,6 @@ public class PermitHandleBenchmark extends AbstractEventLoopBenchmark {
                     AsyncLimiter.of(new AsyncSemaphore(1)), AsyncLimiter.of(new AsyncSemaphore(1)));
             default -> limiter = null;
         }
-    }
-
-    @TearDown(Level.Trial)
-    public void tearDown() {
-        loops.close();
     }
 
     @Benchmark

@@ -16,7 +16,6 @@ import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
 
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -47,7 +46,6 @@ public class ReadWriteLockBenchmark extends AbstractEventLoopBenchmark {
     @Param({NETTYSYNC, ASYNCUTIL, SEMAPHORE})
     public String impl;
 
-    private Loops loops;
     private EventLoop loop;
     private AsyncReadWriteLock rw;
     private FairAsyncReadWriteLock ibm;
@@ -60,11 +58,6 @@ public class ReadWriteLockBenchmark extends AbstractEventLoopBenchmark {
         rw = new AsyncReadWriteLock();
         ibm = new FairAsyncReadWriteLock();
         sem = new AsyncSemaphore(1);
-    }
-
-    @TearDown(Level.Trial)
-    public void tearDown() {
-        loops.close();
     }
 
     @Benchmark

@@ -14,7 +14,6 @@ import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
 
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -77,7 +76,6 @@ public class ReadWriteMixBenchmark extends AbstractEventLoopBenchmark {
     @Param({"1", "8"})
     public int clientsPerLoop;
 
-    private Loops loops;
     private ReadWriteLockPeer lock;
     private Client[] clients;
 
@@ -103,11 +101,6 @@ public class ReadWriteMixBenchmark extends AbstractEventLoopBenchmark {
         for (int c = 0; c < clients.length; c++) {
             clients[c] = new Client(c, c % 2);
         }
-    }
-
-    @TearDown(Level.Trial)
-    public void tearDown() {
-        loops.close();
     }
 
     @Benchmark

@@ -13,7 +13,6 @@ import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
 
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -52,7 +51,6 @@ public class SameLoopHandoffBenchmark extends AbstractEventLoopBenchmark {
     @Param({"16", "1024"})
     public int waiters;
 
-    private Loops loops;
     private EventLoop loop;
     private SemaphorePeer sem;
     private Client[] clients;
@@ -66,11 +64,6 @@ public class SameLoopHandoffBenchmark extends AbstractEventLoopBenchmark {
         for (int k = 0; k < waiters; k++) {
             clients[k] = new Client(sem.on(loop));
         }
-    }
-
-    @TearDown(Level.Trial)
-    public void tearDown() {
-        loops.close();
     }
 
     @Benchmark

@@ -11,7 +11,6 @@ import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
 
 import java.util.concurrent.TimeUnit;
 
@@ -38,7 +37,6 @@ public class UncontendedBenchmark extends AbstractEventLoopBenchmark {
             SemaphorePeer.NAIVE})
     public String impl;
 
-    private Loops loops;
     private EventLoop loop;
     private SemaphorePeer sem;
 
@@ -47,11 +45,6 @@ public class UncontendedBenchmark extends AbstractEventLoopBenchmark {
         loops = new Loops(1);
         loop = loops.loops[0];
         sem = SemaphorePeer.create(impl, 1);
-    }
-
-    @TearDown(Level.Trial)
-    public void tearDown() {
-        loops.close();
     }
 
     @Benchmark
