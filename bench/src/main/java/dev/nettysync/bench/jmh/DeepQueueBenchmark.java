@@ -49,7 +49,7 @@ import java.util.concurrent.TimeUnit;
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 public class DeepQueueBenchmark extends AbstractBenchmark {   // its loops belong to the states below
 
-    /** Shared by both states: a single event loop, the semaphore, the queue filled to depth. */
+    /** Shared by the states: a single event loop, the semaphore, the queue filled to depth. */
     public abstract static class Queue {
         Loops loops;
         EventLoop loop;
@@ -98,44 +98,39 @@ public class DeepQueueBenchmark extends AbstractBenchmark {   // its loops belon
         }
     }
 
+    /** A queue whose waiters' handles are kept, to cancel or read a random one. */
+    public abstract static class QueueWithHandles extends Queue {
+        Object[] handles;
+
+        @Setup(Level.Trial)
+        public void setUp() {
+            handles = new Object[depth()];
+            fill(handles);
+        }
+    }
+
     @State(Scope.Thread)
-    public static class CancelState extends Queue {
+    public static class CancelState extends QueueWithHandles {
         @Param({SemaphorePeer.NETTYSYNC, SemaphorePeer.NAIVE})
         public String impl;
 
         @Param({"10", "10000", "1000000"})
         public int depth;
 
-        Object[] handles;
-
         @Override String impl() { return impl; }
         @Override int depth() { return depth; }
-
-        @Setup(Level.Trial)
-        public void setUp() {
-            handles = new Object[depth];
-            fill(handles);
-        }
     }
 
     @State(Scope.Thread)
-    public static class TouchState extends Queue {
+    public static class TouchState extends QueueWithHandles {
         @Param({SemaphorePeer.NETTYSYNC})
         public String impl;
 
         @Param({"10", "10000", "1000000"})
         public int depth;
 
-        Object[] handles;
-
         @Override String impl() { return impl; }
         @Override int depth() { return depth; }
-
-        @Setup(Level.Trial)
-        public void setUp() {
-            handles = new Object[depth];
-            fill(handles);
-        }
     }
 
     @Benchmark
