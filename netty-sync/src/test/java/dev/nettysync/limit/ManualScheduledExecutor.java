@@ -1,21 +1,20 @@
 package dev.nettysync.limit;
 
+import dev.nettysync.testing.NeverShutsDown;
 import io.netty.util.concurrent.AbstractScheduledEventExecutor;
-import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.Ticker;
 
 import java.util.ArrayDeque;
 import java.util.Queue;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A test executor that runs nothing until told, with timers on a ticker the test moves
  * ({@link io.netty.util.concurrent.MockTicker}): {@link #execute} queues, {@link #runPending()}
  * runs the queue and every timer whose deadline has come on the calling thread, which counts as
- * "in the event loop" only while it does. Single test thread only.
+ * "in the event loop" only while it does. Never shuts down ({@link NeverShutsDown}; not a
+ * {@code TestEventExecutor}, whose base has no timer queue). Single test thread only.
  */
-final class ManualScheduledExecutor extends AbstractScheduledEventExecutor {
+final class ManualScheduledExecutor extends AbstractScheduledEventExecutor implements NeverShutsDown {
     private final Ticker ticker;
     private final Queue<Runnable> tasks = new ArrayDeque<>();
     private Thread running;
@@ -66,37 +65,7 @@ final class ManualScheduledExecutor extends AbstractScheduledEventExecutor {
     }
 
     @Override
-    public boolean isShuttingDown() {
-        return false;
-    }
-
-    @Override
-    public Future<?> shutdownGracefully(long quietPeriod, long timeout, TimeUnit unit) {
-        return ImmediateEventExecutor.INSTANCE.newSucceededFuture(null);
-    }
-
-    @Override
-    public Future<?> terminationFuture() {
-        return ImmediateEventExecutor.INSTANCE.newSucceededFuture(null);
-    }
-
-    @Override
     @Deprecated
     public void shutdown() {
-    }
-
-    @Override
-    public boolean isShutdown() {
-        return false;
-    }
-
-    @Override
-    public boolean isTerminated() {
-        return false;
-    }
-
-    @Override
-    public boolean awaitTermination(long timeout, TimeUnit unit) {
-        return true;
     }
 }
