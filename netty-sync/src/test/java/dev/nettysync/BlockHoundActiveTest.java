@@ -1,5 +1,6 @@
 package dev.nettysync;
 
+import dev.nettysync.testing.BlockHoundProbe;
 import dev.nettysync.testing.BlockHoundSessionListener;
 import io.netty.channel.DefaultEventLoop;
 import io.netty.util.concurrent.Future;
@@ -32,13 +33,7 @@ class BlockHoundActiveTest {
 
     @Test
     void sleepingOnAnEventLoopIsReported() throws Exception {
-        Future<?> f = loop.submit(() -> {
-            Thread.sleep(1);
-            return null;
-        });
-        f.await(10, TimeUnit.SECONDS);
-        assertThat(f.cause()).isInstanceOf(BlockingOperationError.class);
-        assertThat(BlockHoundSessionListener.drainBlockingCalls()).singleElement().asString().contains("sleep");
+        BlockHoundProbe.assertBlockingIsCaughtOn(loop);
     }
 
     @Test

@@ -5,7 +5,7 @@ import dev.nettysync.limit.AbstractPermit;
 import dev.nettysync.limit.AsyncLimiter;
 import dev.nettysync.limit.LimiterStatistics;
 import dev.nettysync.limit.Permit;
-import dev.nettysync.testing.BlockHoundSessionListener;
+import dev.nettysync.testing.BlockHoundProbe;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
@@ -18,7 +18,6 @@ import io.netty.util.concurrent.ImmediateEventExecutor;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import reactor.blockhound.BlockingOperationError;
 
 import java.util.concurrent.TimeUnit;
 
@@ -191,13 +190,7 @@ class MeteredLimiterTest {
 
     @Test
     void blockHoundGuardsThisModulesTestsToo() throws Exception {
-        Future<?> f = loop.submit(() -> {
-            Thread.sleep(1);
-            return null;
-        });
-        f.await(10, TimeUnit.SECONDS);
-        assertThat(f.cause()).isInstanceOf(BlockingOperationError.class);
-        assertThat(BlockHoundSessionListener.drainBlockingCalls()).singleElement().asString().contains("sleep");
+        BlockHoundProbe.assertBlockingIsCaughtOn(loop);
     }
 
     /** A limiter that refuses every acquire with one exception. */
