@@ -510,6 +510,28 @@ class AsyncConditionTest {
         }
     }
 
+    /**
+     * After one item was produced and signalled: {@code cancelled} gave the signal up, the other
+     * consumer consumed the item instead and waits again.
+     */
+    private void assertSignalPassedOn(Consumer cancelled) {
+        assertThat(cancelled.done.isCancelled()).isTrue();
+        assertThat(state).as("the other consumer got the signal the cancelled one gave up").isZero();
+        assertThat(cond.queueLength()).as("the other consumer waits again").isEqualTo(1);
+    }
+
+    /** Tells every consumer to stop ({@code state = -1}, signalAll); each must end and leave the lock free. */
+    private void stopConsumers(Consumer... consumers) {
+        take();
+        state = -1;
+        cond.signalAll();
+        lock.unlock();
+        for (Consumer c : consumers) {
+            assertThat(c.done.isSuccess()).isTrue();
+        }
+        assertThat(lock.isLocked()).isFalse();
+    }
+
     @Test
     void aSignalledWaiterCancelledBeforeItGotTheLockPassesTheSignalOn() {
         // gh-112202 test_cancelled_wakeup: cancelled "at the same time" as it is signalled.
@@ -523,16 +545,8 @@ class AsyncConditionTest {
         assertThat(c0.currentWait.get().cancel(false)).isTrue();
         lock.unlock();
 
-        assertThat(c0.done.isCancelled()).isTrue();
-        assertThat(state).as("c1 got the signal c0 gave up").isZero();
-        assertThat(cond.queueLength()).as("c1 waits again").isEqualTo(1);
-
-        take();
-        state = -1;
-        cond.signalAll();
-        lock.unlock();
-        assertThat(c1.done.isSuccess()).isTrue();
-        assertThat(lock.isLocked()).isFalse();
+        assertSignalPassedOn(c0);
+        stopConsumers(c1);
     }
 
     @Test
@@ -552,15 +566,8 @@ class AsyncConditionTest {
         assertThat(c0.currentWait.get().cancel(false)).isTrue();
         c0Loop.runPending();
 
-        assertThat(c0.done.isCancelled()).isTrue();
-        assertThat(state).as("c1 got the signal c0 gave up").isZero();
-
-        take();
-        state = -1;
-        cond.signalAll();
-        lock.unlock();
-        assertThat(c1.done.isSuccess()).isTrue();
-        assertThat(lock.isLocked()).isFalse();
+        assertSignalPassedOn(c0);
+        stopConsumers(c1);
     }
 
     @Test
@@ -580,15 +587,8 @@ class AsyncConditionTest {
         cond.signal();
         lock.unlock();
 
-        assertThat(c0.done.isCancelled()).isTrue();
-        assertThat(state).as("c1 got the signal c0 gave up").isZero();
-
-        take();
-        state = -1;
-        cond.signalAll();
-        lock.unlock();
-        assertThat(c1.done.isSuccess()).isTrue();
-        assertThat(lock.isLocked()).isFalse();
+        assertSignalPassedOn(c0);
+        stopConsumers(c1);
     }
 
     @Test
