@@ -1,33 +1,26 @@
 package dev.nettysync.examples;
 
-import dev.nettysync.examples.support.ExampleMain;
-import io.netty.channel.EventLoopGroup;
-import org.junit.jupiter.api.AfterAll;
+import dev.nettysync.examples.support.ExampleLoops;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
-import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 class BarrierRendezvousTest {
 
-    private static EventLoopGroup group;
+    @RegisterExtension
+    static final ExampleLoops loops = new ExampleLoops();
 
     @BeforeAll
-    static void start() {
-        group = ExampleMain.newGroup(2);
-        ExampleRuns.warmUp(group, BarrierRendezvous::run);
-    }
-
-    @AfterAll
-    static void stop() {
-        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    static void warmUp() {
+        ExampleRuns.warmUp(loops.group(), BarrierRendezvous::run);
     }
 
     @Test
     void nobodyProceedsUntilAllThreeHaveArrived() {
-        var run = ExampleRuns.run(group, BarrierRendezvous::run);
+        var run = ExampleRuns.run(loops.group(), BarrierRendezvous::run);
         int lastArrival = Math.max(run.indexOf("A: waiting at barrier"),
                 Math.max(run.indexOf("B: waiting at barrier"), run.indexOf("C: waiting at barrier")));
         for (String name : new String[] {"A", "B", "C"}) {

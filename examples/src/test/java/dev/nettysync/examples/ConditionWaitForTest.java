@@ -1,33 +1,26 @@
 package dev.nettysync.examples;
 
-import dev.nettysync.examples.support.ExampleMain;
-import io.netty.channel.EventLoopGroup;
-import org.junit.jupiter.api.AfterAll;
+import dev.nettysync.examples.support.ExampleLoops;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
-import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 class ConditionWaitForTest {
 
-    private static EventLoopGroup group;
+    @RegisterExtension
+    static final ExampleLoops loops = new ExampleLoops();
 
     @BeforeAll
-    static void start() {
-        group = ExampleMain.newGroup(2);
-        ExampleRuns.warmUp(group, ConditionWaitFor::run);
-    }
-
-    @AfterAll
-    static void stop() {
-        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    static void warmUp() {
+        ExampleRuns.warmUp(loops.group(), ConditionWaitFor::run);
     }
 
     @Test
     void bothConsumersGetTheDataOnlyAfterTheProviderSetsIt() {
-        var run = ExampleRuns.run(group, ConditionWaitFor::run);
+        var run = ExampleRuns.run(loops.group(), ConditionWaitFor::run);
         assertThat(run.messages()).as("timeline:%n%s", run.timeline()).hasSize(3);
         assertThat(run.messages().get(0)).isEqualTo("Provider: data is ready");
         assertThat(run.messages().subList(1, 3)).containsExactlyInAnyOrder("C1: got data!", "C2: got data!");

@@ -1,14 +1,13 @@
 package dev.nettysync.examples;
 
 import dev.nettysync.AsyncSemaphore;
-import dev.nettysync.examples.support.ExampleMain;
-import io.netty.channel.EventLoopGroup;
+import dev.nettysync.examples.support.ExampleLoops;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -22,20 +21,15 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class FromAsyncioDocTest {
 
-    private static EventLoopGroup group;
+    @RegisterExtension
+    static final ExampleLoops loops = new ExampleLoops();
     private static EventExecutor a;
     private static EventExecutor b;
 
     @BeforeAll
     static void start() {
-        group = ExampleMain.newGroup(2);
-        a = group.next();
-        b = group.next();
-    }
-
-    @AfterAll
-    static void stop() {
-        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        a = loops.loop(0);
+        b = loops.loop(1);
     }
 
     /** Holds the only permit, queues a waiter on {@code waiterLoop}, then releases from loop a. */

@@ -1,33 +1,26 @@
 package dev.nettysync.examples;
 
-import dev.nettysync.examples.support.ExampleMain;
-import io.netty.channel.EventLoopGroup;
-import org.junit.jupiter.api.AfterAll;
+import dev.nettysync.examples.support.ExampleLoops;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
-import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 class LockDecoratorTest {
 
-    private static EventLoopGroup group;
+    @RegisterExtension
+    static final ExampleLoops loops = new ExampleLoops();
 
     @BeforeAll
-    static void start() {
-        group = ExampleMain.newGroup(2);
-        ExampleRuns.warmUp(group, LockDecorator::run);
-    }
-
-    @AfterAll
-    static void stop() {
-        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    static void warmUp() {
+        ExampleRuns.warmUp(loops.group(), LockDecorator::run);
     }
 
     @Test
     void callsTakeTurnsInCallOrderAndTakeAboutThreeSeconds() {
-        var run = ExampleRuns.run(group, LockDecorator::run);
+        var run = ExampleRuns.run(loops.group(), LockDecorator::run);
         assertThat(run.messages()).containsExactly(
                 "  A entered critical section", "  A leaving critical section",
                 "  B entered critical section", "  B leaving critical section",

@@ -1,34 +1,27 @@
 package dev.nettysync.examples;
 
-import dev.nettysync.examples.support.ExampleMain;
-import io.netty.channel.EventLoopGroup;
-import org.junit.jupiter.api.AfterAll;
+import dev.nettysync.examples.support.ExampleLoops;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 class ProducerConsumerTest {
 
-    private static EventLoopGroup group;
+    @RegisterExtension
+    static final ExampleLoops loops = new ExampleLoops();
 
     @BeforeAll
-    static void start() {
-        group = ExampleMain.newGroup(2);
-        ExampleRuns.warmUp(group, (g, t, time) -> ProducerConsumer.run(g, t, time, 5, 0.1, 0.2));
-    }
-
-    @AfterAll
-    static void stop() {
-        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    static void warmUp() {
+        ExampleRuns.warmUp(loops.group(), (g, t, time) -> ProducerConsumer.run(g, t, time, 5, 0.1, 0.2));
     }
 
     @Test
     void theTutorialsRunConsumesEveryItemInOrderAndEmptiesTheBuffer() {
-        var run = ExampleRuns.run(group, (g, t, time) -> ProducerConsumer.run(g, t, time, 5, 0.1, 0.2));
+        var run = ExampleRuns.run(loops.group(), (g, t, time) -> ProducerConsumer.run(g, t, time, 5, 0.1, 0.2));
         assertThat(run.result().consumed()).as("timeline:%n%s", run.timeline()).containsExactly(0, 1, 2, 3, 4);
         assertThat(run.result().finalBuffer()).isEmpty();
         assertThat(run.result().maxBuffered()).isBetween(1, ProducerConsumer.MAX_BUFFER);
@@ -39,7 +32,7 @@ class ProducerConsumerTest {
 
     @Test
     void aFastProducerWaitsForRoomAndTheBufferNeverHoldsMoreThanThree() {
-        var run = ExampleRuns.run(group, (g, t, time) -> ProducerConsumer.run(g, t, time, 8, 0.0, 0.2));
+        var run = ExampleRuns.run(loops.group(), (g, t, time) -> ProducerConsumer.run(g, t, time, 8, 0.0, 0.2));
         List<String> m = run.messages();
         assertThat(m).as("timeline:%n%s", run.timeline()).contains("  [P1] buffer full, waiting...");
         assertThat(run.result().maxBuffered()).isEqualTo(ProducerConsumer.MAX_BUFFER);

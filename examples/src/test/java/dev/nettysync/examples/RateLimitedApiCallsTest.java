@@ -1,35 +1,28 @@
 package dev.nettysync.examples;
 
-import dev.nettysync.examples.support.ExampleMain;
-import io.netty.channel.EventLoopGroup;
-import org.junit.jupiter.api.AfterAll;
+import dev.nettysync.examples.support.ExampleLoops;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 class RateLimitedApiCallsTest {
 
-    private static EventLoopGroup group;
+    @RegisterExtension
+    static final ExampleLoops loops = new ExampleLoops();
 
     @BeforeAll
-    static void start() {
-        group = ExampleMain.newGroup(2);
-        ExampleRuns.warmUp(group, RateLimitedApiCalls::run);
-    }
-
-    @AfterAll
-    static void stop() {
-        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    static void warmUp() {
+        ExampleRuns.warmUp(loops.group(), RateLimitedApiCalls::run);
     }
 
     @Test
     void neverMoreThanThreeCallsAtOnceAndAllNineInAboutThreeSeconds() {
-        var run = ExampleRuns.run(group, RateLimitedApiCalls::run);
+        var run = ExampleRuns.run(loops.group(), RateLimitedApiCalls::run);
         List<String> m = run.messages();
         // "done" is logged before the permit is released, "calling" after it is acquired, and
         // the semaphore orders a release before the acquire it serves: the timeline's order is

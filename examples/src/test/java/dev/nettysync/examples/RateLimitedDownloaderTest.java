@@ -1,16 +1,15 @@
 package dev.nettysync.examples;
 
 import dev.nettysync.AsyncSemaphore;
-import dev.nettysync.examples.support.ExampleMain;
+import dev.nettysync.examples.support.ExampleLoops;
 import dev.nettysync.examples.support.TimeScale;
 import dev.nettysync.examples.support.Timeline;
 import io.netty.bootstrap.Bootstrap;
-import io.netty.channel.EventLoopGroup;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.IOException;
 import java.net.ServerSocket;
@@ -23,23 +22,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 class RateLimitedDownloaderTest {
 
-    private static EventLoopGroup group;
+    @RegisterExtension
+    static final ExampleLoops loops = new ExampleLoops();
 
     @BeforeAll
-    static void start() {
-        group = ExampleMain.newGroup(2);
-        RateLimitedDownloader.runBlocking(group, Timeline.recording(), new TimeScale(0.01));   // warm-up
-    }
-
-    @AfterAll
-    static void stop() {
-        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    static void warmUp() {
+        RateLimitedDownloader.runBlocking(loops.group(), Timeline.recording(), new TimeScale(0.01));   // warm-up
     }
 
     @Test
     void tenRealDownloadsThreeAtATimeInAboutFourSeconds() {
         Timeline t = Timeline.recording();
-        var outcome = RateLimitedDownloader.runBlocking(group, t, new TimeScale(ExampleRuns.SCALE));
+        var outcome = RateLimitedDownloader.runBlocking(loops.group(), t, new TimeScale(ExampleRuns.SCALE));
 
         assertThat(outcome.bodies()).containsExactlyElementsOf(IntStream.range(0, 10).mapToObj(SlowFileServer::contents).toList());
         // counted by the server: the limit holds where it matters, and it is reached
@@ -57,9 +51,9 @@ class RateLimitedDownloaderTest {
         TimeScale time = new TimeScale(0.01);
         Timeline t = Timeline.recording();
         AsyncSemaphore sem = new AsyncSemaphore(1);
-        Bootstrap http = RateLimitedDownloader.client(group);
-        EventExecutor ex = group.next();
-        try (SlowFileServer server = SlowFileServer.start(group, time.nanos(1.0))) {
+        Bootstrap http = RateLimitedDownloader.client(loops.group());
+        EventExecutor ex = loops.group().next();
+        try (SlowFileServer server = SlowFileServer.start(loops.group(), time.nanos(1.0))) {
             Future<String> missing = RateLimitedDownloader.download(URI.create(server.baseUrl() + "/nope"), sem, http, ex, t);
             Future<String> good = RateLimitedDownloader.download(URI.create(server.baseUrl() + "/file7"), sem, http, ex, t);
 
@@ -83,9 +77,9 @@ class RateLimitedDownloaderTest {
     @Test
     void theServerAnswersBadRequestsWith4xxAndKeepsServing() {
         TimeScale time = new TimeScale(0.01);
-        try (SlowFileServer server = SlowFileServer.start(group, time.nanos(1.0))) {
-            Bootstrap http = RateLimitedDownloader.client(group);
-            EventExecutor ex = group.next();
+        try (SlowFileServer server = SlowFileServer.start(loops.group(), time.nanos(1.0))) {
+            Bootstrap http = RateLimitedDownloader.client(loops.group());
+            EventExecutor ex = loops.group().next();
             List<String> bad = List.of("/", "/file", "/filex", "/FILE1", "/file1/", "/file1234567", "/../etc/passwd", "/file-1");
             for (String path : bad) {
                 Future<String> f = RateLimitedDownloader.httpGet(http, URI.create(server.baseUrl() + path), ex);
@@ -103,9 +97,9 @@ class RateLimitedDownloaderTest {
         TimeScale time = new TimeScale(0.2);
         Timeline t = Timeline.recording();
         AsyncSemaphore sem = new AsyncSemaphore(1);
-        Bootstrap http = RateLimitedDownloader.client(group);
-        EventExecutor ex = group.next();
-        try (SlowFileServer server = SlowFileServer.start(group, time.nanos(1.0))) {
+        Bootstrap http = RateLimitedDownloader.client(loops.group());
+        EventExecutor ex = loops.group().next();
+        try (SlowFileServer server = SlowFileServer.start(loops.group(), time.nanos(1.0))) {
             Future<String> first = RateLimitedDownloader.download(URI.create(server.baseUrl() + "/file1"), sem, http, ex, t);
             Future<String> queued = RateLimitedDownloader.download(URI.create(server.baseUrl() + "/file2"), sem, http, ex, t);
             assertThat(queued.cancel(false)).isTrue();

@@ -1,33 +1,26 @@
 package dev.nettysync.examples;
 
-import dev.nettysync.examples.support.ExampleMain;
-import io.netty.channel.EventLoopGroup;
-import org.junit.jupiter.api.AfterAll;
+import dev.nettysync.examples.support.ExampleLoops;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
-import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 class StartupCoordinationTest {
 
-    private static EventLoopGroup group;
+    @RegisterExtension
+    static final ExampleLoops loops = new ExampleLoops();
 
     @BeforeAll
-    static void start() {
-        group = ExampleMain.newGroup(2);
-        ExampleRuns.warmUp(group, StartupCoordination::run);
-    }
-
-    @AfterAll
-    static void stop() {
-        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    static void warmUp() {
+        ExampleRuns.warmUp(loops.group(), StartupCoordination::run);
     }
 
     @Test
     void everyoneWaitsForTheDatabaseAndAllGoOnOnceItIsReady() {
-        var run = ExampleRuns.run(group, StartupCoordination::run);
+        var run = ExampleRuns.run(loops.group(), StartupCoordination::run);
         int ready = run.indexOf("DB: ready!");
         for (String waiting : new String[] {"Server: waiting", "Worker-1: waiting", "Worker-2: waiting"}) {
             assertThat(run.indexOf(waiting)).as(waiting).isLessThan(ready);

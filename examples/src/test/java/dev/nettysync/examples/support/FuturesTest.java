@@ -1,12 +1,11 @@
 package dev.nettysync.examples.support;
 
-import io.netty.channel.EventLoopGroup;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -18,20 +17,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 class FuturesTest {
 
-    private static EventLoopGroup group;
+    @RegisterExtension
+    static final ExampleLoops loops = new ExampleLoops();
     private static EventExecutor a;
     private static EventExecutor b;
 
     @BeforeAll
     static void start() {
-        group = ExampleMain.newGroup(2);
-        a = group.next();
-        b = group.next();
-    }
-
-    @AfterAll
-    static void stop() {
-        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        a = loops.loop(0);
+        b = loops.loop(1);
     }
 
     /** Waits (at most 10 s) for {@code f} to complete. */
