@@ -48,30 +48,26 @@ class RateLimitedDownloaderTest {
 
     @Test
     void aFailedDownloadFailsWithAClearMessageAndReleasesItsPermit() throws Exception {
-        TimeScale time = new TimeScale(0.01);
-        Timeline t = Timeline.recording();
-        AsyncSemaphore sem = new AsyncSemaphore(1);
-        Bootstrap http = RateLimitedDownloader.client(loops.group());
-        EventExecutor ex = loops.group().next();
-        try (SlowFileServer server = SlowFileServer.start(loops.group(), time.nanos(1.0))) {
-            Future<String> missing = RateLimitedDownloader.download(URI.create(server.baseUrl() + "/nope"), sem, http, ex, t);
-            Future<String> good = RateLimitedDownloader.download(URI.create(server.baseUrl() + "/file7"), sem, http, ex, t);
+        OnePermitDownloads d = new OnePermitDownloads(0.01);
+        try (d) {
+            Future<String> missing = d.download("/nope");
+            Future<String> good = d.download("/file7");
 
             assertThat(missing.await(30, TimeUnit.SECONDS)).isTrue();
             assertThat(missing.cause()).isInstanceOf(IOException.class)
                     .hasMessageContaining("/nope").hasMessageContaining("404 Not Found");
             assertThat(good.await(30, TimeUnit.SECONDS)).isTrue();
             assertThat(good.getNow()).isEqualTo(SlowFileServer.contents(7));   // the permit came back
-            assertThat(server.served()).isEqualTo(1);
+            assertThat(d.server.served()).isEqualTo(1);
         }
         URI refused;
         try (ServerSocket s = new ServerSocket(0)) {
             refused = URI.create("http://127.0.0.1:" + s.getLocalPort() + "/file1");
         }
-        Future<String> noServer = RateLimitedDownloader.download(refused, sem, http, ex, t);
+        Future<String> noServer = d.download(refused);
         assertThat(noServer.await(30, TimeUnit.SECONDS)).isTrue();
         assertThat(noServer.cause()).isInstanceOf(IOException.class).hasMessageContaining("cannot connect");
-        assertThat(sem.availablePermits()).isEqualTo(1);
+        assertThat(d.sem.availablePermits()).isEqualTo(1);
     }
 
     @Test
@@ -94,20 +90,45 @@ class RateLimitedDownloaderTest {
 
     @Test
     void cancellingAQueuedDownloadTakesItOutOfTheQueueAndItNeverReachesTheServer() throws Exception {
-        TimeScale time = new TimeScale(0.2);
-        Timeline t = Timeline.recording();
-        AsyncSemaphore sem = new AsyncSemaphore(1);
-        Bootstrap http = RateLimitedDownloader.client(loops.group());
-        EventExecutor ex = loops.group().next();
-        try (SlowFileServer server = SlowFileServer.start(loops.group(), time.nanos(1.0))) {
-            Future<String> first = RateLimitedDownloader.download(URI.create(server.baseUrl() + "/file1"), sem, http, ex, t);
-            Future<String> queued = RateLimitedDownloader.download(URI.create(server.baseUrl() + "/file2"), sem, http, ex, t);
+        try (OnePermitDownloads d = new OnePermitDownloads(0.2)) {
+            Future<String> first = d.download("/file1");
+            Future<String> queued = d.download("/file2");
             assertThat(queued.cancel(false)).isTrue();
             assertThat(first.await(30, TimeUnit.SECONDS)).isTrue();
             assertThat(first.getNow()).isEqualTo(SlowFileServer.contents(1));
-            assertThat(server.served()).isEqualTo(1);
-            assertThat(t.messages()).noneMatch(m -> m.contains("/file2"));
-            assertThat(sem.availablePermits()).isEqualTo(1);
+            assertThat(d.server.served()).isEqualTo(1);
+            assertThat(d.timeline.messages()).noneMatch(m -> m.contains("/file2"));
+            assertThat(d.sem.availablePermits()).isEqualTo(1);
+        }
+    }
+
+    /**
+     * Downloads one at a time (a semaphore of one permit) from a {@link SlowFileServer} that takes
+     * one tutorial second per file at {@code scale}, recorded on one timeline; closing it stops
+     * the server (the client side stays usable).
+     */
+    private static final class OnePermitDownloads implements AutoCloseable {
+        final Timeline timeline = Timeline.recording();
+        final AsyncSemaphore sem = new AsyncSemaphore(1);
+        final Bootstrap http = RateLimitedDownloader.client(loops.group());
+        final EventExecutor executor = loops.group().next();
+        final SlowFileServer server;
+
+        OnePermitDownloads(double scale) {
+            server = SlowFileServer.start(loops.group(), new TimeScale(scale).nanos(1.0));
+        }
+
+        Future<String> download(String path) {
+            return download(URI.create(server.baseUrl() + path));
+        }
+
+        Future<String> download(URI uri) {
+            return RateLimitedDownloader.download(uri, sem, http, executor, timeline);
+        }
+
+        @Override
+        public void close() {
+            server.close();
         }
     }
 }
