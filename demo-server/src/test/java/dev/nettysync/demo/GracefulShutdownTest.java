@@ -112,26 +112,8 @@ class GracefulShutdownTest {
     /** Every step of a drain is logged, in order, by the server's logger (captured here). */
     @Test
     void everyDrainStepIsLogged() throws Exception {
-        Logger jul = Logger.getLogger(GatewayServer.class.getName());
-        List<String> records = new CopyOnWriteArrayList<>();
-        Handler capture = new Handler() {
-            @Override
-            public void publish(LogRecord r) {
-                records.add(r.getLevel() + " " + new SimpleFormatter().formatMessage(r));
-            }
-
-            @Override
-            public void flush() {
-            }
-
-            @Override
-            public void close() {
-            }
-        };
-        Level level = jul.getLevel();
-        jul.setLevel(Level.INFO);
-        jul.addHandler(capture);
-        try {
+        ServerLog log = new ServerLog();
+        try (log) {
             ControlledBackend backend = new ControlledBackend();
             server = start(backend, null, "--max-concurrent=1", "--max-queue=5", "--max-queue-wait=60s",
                     "--drain-timeout=300ms", "--backend-timeout=60s");
@@ -143,48 +125,24 @@ class GracefulShutdownTest {
                 assertThat(server.shutdown().await(30, TimeUnit.SECONDS)).isTrue();
                 assertThat(status(queued.readResponse())).isEqualTo(503);
             }
-        } finally {
-            jul.removeHandler(capture);
-            jul.setLevel(level);
         }
-        assertThat(String.join("\n", records)).containsSubsequence(
+        assertThat(String.join("\n", log.records)).containsSubsequence(
                 "INFO draining: /readyz now answers 503; closing the listening socket; 2 request(s) in progress, "
                         + "of which 1 queued for the backend (refused now, 503); 2 connection(s) open; waiting up to 300ms",
                 "WARNING drain timeout of 300ms reached with 1 request(s) in flight: closing their connections",
                 "connection(s), the backend and the event loops",
                 "INFO demo-server stopped");
-        assertThat(records).noneMatch(r -> r.startsWith("INFO drained:"));
+        assertThat(log.records).noneMatch(r -> r.startsWith("INFO drained:"));
     }
 
     @Test
     void aDrainThatEndsInTimeSaysSo() throws Exception {
-        Logger jul = Logger.getLogger(GatewayServer.class.getName());
-        List<String> records = new CopyOnWriteArrayList<>();
-        Handler capture = new Handler() {
-            @Override
-            public void publish(LogRecord r) {
-                records.add(r.getLevel() + " " + new SimpleFormatter().formatMessage(r));
-            }
-
-            @Override
-            public void flush() {
-            }
-
-            @Override
-            public void close() {
-            }
-        };
-        Level level = jul.getLevel();
-        jul.setLevel(Level.INFO);
-        jul.addHandler(capture);
-        try {
+        ServerLog log = new ServerLog();
+        try (log) {
             server = start();
             assertThat(server.shutdown().await(30, TimeUnit.SECONDS)).isTrue();
-        } finally {
-            jul.removeHandler(capture);
-            jul.setLevel(level);
         }
-        assertThat(String.join("\n", records)).containsSubsequence("INFO draining:", "INFO drained: every request answered",
+        assertThat(String.join("\n", log.records)).containsSubsequence("INFO draining:", "INFO drained: every request answered",
                 "INFO closing 0 connection(s)", "INFO demo-server stopped");
     }
 
@@ -196,5 +154,35 @@ class GracefulShutdownTest {
         assertThat(server.shutdown()).isSameAs(first);
         assertThat(first.await(30, TimeUnit.SECONDS)).isTrue();
         assertThatThrownBy(() -> get(server, "/livez")).isInstanceOf(IOException.class);
+    }
+
+    /**
+     * Captures what the server's logger writes at INFO and above ("LEVEL message"), from
+     * construction until closed; closing restores the logger's level.
+     */
+    private static final class ServerLog extends Handler implements AutoCloseable {
+        final List<String> records = new CopyOnWriteArrayList<>();
+        private final Logger jul = Logger.getLogger(GatewayServer.class.getName());
+        private final Level level = jul.getLevel();
+
+        ServerLog() {
+            jul.setLevel(Level.INFO);
+            jul.addHandler(this);
+        }
+
+        @Override
+        public void publish(LogRecord r) {
+            records.add(r.getLevel() + " " + new SimpleFormatter().formatMessage(r));
+        }
+
+        @Override
+        public void flush() {
+        }
+
+        @Override
+        public void close() {
+            jul.removeHandler(this);
+            jul.setLevel(level);
+        }
     }
 }
