@@ -134,6 +134,10 @@ public class AsyncSemaphore {
      * throws an over-release): no resize step can fall between two equal reads (RESIZING or a
      * new epoch would show), so the bound it used belongs to that word. (Model checking found
      * the refusal path missing that re-read: a release saw the old word and the new bound.)
+     * Likewise an acquire too large for the bound is refused under the monitor, before it
+     * queues: checked before the monitor, it could see the old bound and then queue after the
+     * resize, never to be served, or see the new bound while a reader still saw the count from
+     * before the resize (model checking found both).
      *
      * Invariants (checked by the tests):
      *   I1  QUEUED is set  <=>  the queue is non-empty.
@@ -356,12 +360,12 @@ public class AsyncSemaphore {
         if (tryAcquire0(n)) {
             return SucceededFutures.of(executor);
         }
-        if (n > maxPermits) {
-            throw new IllegalArgumentException("cannot acquire " + n + " permits of " + this
-                    + ": it never holds more than " + maxPermits);
-        }
         PermitWaiter w;
         synchronized (queue) {
+            if (n > maxPermits) {         // under the monitor: the bound of the word it queues on
+                throw new IllegalArgumentException("cannot acquire " + n + " permits of " + this
+                        + ": it never holds more than " + maxPermits);
+            }
             for (;;) {
                 long s = state;
                 if ((s & CLOSED) != 0 && !owed) {
