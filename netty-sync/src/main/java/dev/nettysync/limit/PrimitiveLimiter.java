@@ -31,12 +31,14 @@ final class PrimitiveLimiter implements AsyncLimiter {
      *
      * One class for every primitive: a primitive is described by its raw operations, passed in
      * as method references by the factories below (try, wait, timed wait, give back, and its
-     * statistics). The view keeps no state of its own but each permit's end-once flag: its
-     * statistics are the primitive's, which counts every holder, raw or view (a semaphore's
-     * total and available permits, a lock's state). Each call through them is one interface call whose target is the primitive's
-     * own method, inlined into the lambda; a program that uses views of several kinds of
-     * primitive makes that call site megamorphic, exactly as the virtual call of an abstract
-     * class with one subclass per kind would, and no more.
+     * statistics). Each call through them is one interface call whose target is the
+     * primitive's own method, inlined into the lambda; a program that uses views of several
+     * kinds of primitive makes that call site megamorphic, exactly as the virtual call of an
+     * abstract class with one subclass per kind would, and no more.
+     *
+     * The view keeps no state of its own beyond each permit's end-once flag: its statistics are
+     * the primitive's, which count every holder, raw or through any view (a semaphore's total
+     * and available permits, a lock's state).
      *
      * An acquire asks the primitive for its raw Future<Void>. If that is already done (a free
      * permit, a full queue, closed) the answer is mapped at once: the new PrimitivePermit, which
@@ -53,7 +55,8 @@ final class PrimitiveLimiter implements AsyncLimiter {
      * Netty's leak sampling, SIMPLE by default: one permit in 128 is tracked) and the permit's
      * end-once CAS. The permit could not reuse AbstractPermit (it extends CompleteFuture), so it
      * keeps the same two fields itself. (A count of the view's own permits in use, two atomic
-     * adds per permit, was a quarter of the view's cost; the primitive's own counts replaced it.)
+     * adds per permit, was about a quarter of the view's uncontended cost; the primitive's own
+     * counts replaced it.)
      */
 
     private final String factory;                                 // "of", "ofRead", ... for toString
@@ -94,7 +97,7 @@ final class PrimitiveLimiter implements AsyncLimiter {
      * {@code Integer.MAX_VALUE}, a semaphore's maximum), in use what it counts as held, available
      * its available permits but never below zero (a reduction may take them below).
      */
-    static LimiterStatistics statistics(AsyncSemaphore.Statistics s) {
+    private static LimiterStatistics statistics(AsyncSemaphore.Statistics s) {
         long inUse = Math.max(0, s.held());
         long available = Math.max(0, s.available());
         if (s.total() == Integer.MAX_VALUE) {
