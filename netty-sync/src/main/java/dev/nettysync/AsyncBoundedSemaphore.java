@@ -12,8 +12,9 @@ package dev.nettysync;
  * permits than the bound can never succeed and throws {@link IllegalArgumentException}.
  *
  * <p><b>{@link #reducePermits(int)} lowers the bound with the count</b>: the bound is always
- * "the permits this semaphore manages" (initial count minus reductions), so a release with
- * nothing held for it is still caught after a resize. A bounded semaphore therefore only
+ * "the permits this semaphore manages" (initial count minus reductions, which is also its
+ * {@link #totalPermits()}), so a release with nothing held for it is still caught after a
+ * resize. A bounded semaphore therefore only
  * shrinks; a limit that must also grow (by {@code release(n)}) belongs on a plain
  * {@link AsyncSemaphore}.
  */

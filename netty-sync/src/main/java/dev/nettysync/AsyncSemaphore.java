@@ -56,6 +56,17 @@ import java.util.function.Supplier;
  * grows them, serving queued waiters at once in FIFO order: an adaptive limit drives one
  * semaphore while it is in use.
  *
+ * <h2>Monitoring</h2>
+ * {@link #availablePermits()}, {@link #queueLength()} and {@link #locked()} are racy snapshots
+ * read without locking; {@link #totalPermits()} and {@link #statistics()} are exact, taken
+ * under the internal monitor. The <b>total</b> is the permits the semaphore manages, held and
+ * available together: the initial count, lowered by {@code reducePermits}, and raised by a
+ * release that takes the available permits above it (a plain semaphore may be released more
+ * often than acquired, as asyncio's may; an {@link AsyncBoundedSemaphore} refuses that, so its
+ * total is its bound). The semaphore does not record who holds, so it counts as held
+ * {@code total - available}: exact while every release gives back a permit that was acquired
+ * (through any API), and at rest the total equals the available permits.
+ *
  * <h2>How a wait ends</h2>
  * The future returned by {@code acquire} completes in one of four ways:
  * <ul>
@@ -123,17 +134,22 @@ public class AsyncSemaphore {
      *
      * Resizing. reducePermits subtracts under the monitor (available may go negative; held
      * permits are never revoked; waiters wait until releases bring availability back, and I2
-     * keeps holding because availability only went down). Growing is release(n). On a bounded
-     * semaphore the bound moves with the count, so a release's check "available + n <= bound"
-     * must read a bound consistent with the word it CASes: the reducer sets RESIZING (fast
-     * paths then fail their CAS and queue on the monitor it holds), writes the bound, then
-     * writes the new count and clears RESIZING in one store that also bumps the epoch, so a
-     * release that read the word before the resize cannot CAS it after (no ABA through a
-     * resize and a release that restores the count). A release reads the word, then the
-     * bound, then acts only if the word is still the same (its CAS, or a re-read before it
-     * throws an over-release): no resize step can fall between two equal reads (RESIZING or a
-     * new epoch would show), so the bound it used belongs to that word. (Model checking found
-     * the refusal path missing that re-read: a release saw the old word and the new bound.)
+     * keeps holding because availability only went down). Growing is release(n). The total
+     * (see "Total"), and on a bounded semaphore the bound, move with the count, so a release's
+     * check "available + n <= total" must read a total consistent with the word it CASes: the
+     * reducer sets RESIZING (fast paths then fail their CAS and queue on the monitor it holds),
+     * writes the bound and the total, then writes the new count and clears RESIZING in one
+     * store that also bumps the epoch, so a release that read the word before the resize
+     * cannot CAS it after (no ABA through a resize and a release that restores the count). A
+     * fast release reads the word, then the total, and acts only by a CAS of that same word: no
+     * resize step can fall between the read and a successful CAS (RESIZING or a new epoch would
+     * show), so the total it used belongs to that word. A release refused as an over-release is
+     * refused under the monitor, on the word and bound as they are then. (Model checking found
+     * an earlier refusal outside the monitor missing a re-read of the word: a release saw the
+     * old word and the new bound.) Likewise an acquire too large for the bound is refused
+     * under the monitor, before it queues: checked before the monitor, it could see the old
+     * bound and then queue after the resize, never to be served, or see the new bound while a
+     * reader still saw the count from before the resize (model checking found both).
      *
      * Invariants (checked by the tests):
      *   I1  QUEUED is set  <=>  the queue is non-empty.
@@ -166,6 +182,42 @@ public class AsyncSemaphore {
      * certain. The second made the grant final with the promise's setUncancellable(), which
      * cost two extra CAS per grant; the monitor that cancel() needs anyway does the same.)
      *   I3 counts a waiter as holding its permits from that unlink on.
+     *
+     * Total. `total` is held + available as the semaphore can know it: the initial count, minus
+     * reductions, raised to the count a release writes when that count is above it (a plain
+     * semaphore grows by releases with nothing held for them). As a sequential spec: release(n)
+     * sets total = max(total, available + n), reducePermits(r) sets total -= r.
+     *   I4  total >= available, and on a bounded semaphore total == maxPermits; it holds
+     *       whenever the monitor is free (inside a growing release or a resize, the monitor
+     *       holder writes the word and `total` one after the other).
+     *   So total - available (the "held" of statistics()) is >= 0 and <= the permits really
+     *   held: a release with nothing held for it, made while others hold, counts as one of
+     *   theirs coming back until the count passes the total. At rest it is 0 and the total is
+     *   initial + growth - reductions.
+     * Keeping it costs the fast path nothing: the release fast path has always compared the
+     * count it would write with a bound read after the word; it now reads `total` instead of
+     * maxPermits, which is the same number on a bounded semaphore (I4) and, on a plain one, the
+     * point where it must grow. A release that would pass it takes the monitor, which decides
+     * exactly: refuse (above maxPermits, which is Integer.MAX_VALUE on a plain semaphore), or
+     * add the permits and raise `total` to the count written, in one critical section.
+     * Every write of `total` is made under the monitor, so:
+     *   - between two resizes `total` only grows, so a fast release that read an older total
+     *     than the word it CASes only errs towards the monitor; a resize in between bumps the
+     *     epoch, so that CAS fails. reducePermits (both kinds of semaphore) sets RESIZING, writes
+     *     `total` (and the bound), then the word: a release that reads the new word reads the new
+     *     total (the reasoning of "Resizing", with `total` as the bound);
+     *   - growing with no flag set: the release CASes the word (fast paths race on it) and then
+     *     raises `total` to the count it wrote. In between, a fast release that reads the new
+     *     word reads the old total, which its count exceeds, and waits for the monitor. With a
+     *     flag set, `total` is raised before the word is written. Two growing releases are
+     *     serialized by the monitor, each on the word as it is then: no release is lost from
+     *     the total, whatever they saw before (the stress test checks the sum at rest);
+     *   - totalPermits() and statistics() read `total` under the monitor, where I4 holds and
+     *     `total` belongs to the word: exact, linearizable.
+     * (A first design raised `total` after the fast path's CAS, outside the monitor, when the
+     * count written was above it, guarded by the epoch against a resize in between: a second
+     * volatile read on every release, and a window in which a reader saw the count above the
+     * total.)
      */
 
     private static final int COUNT_SHIFT = 32;
@@ -185,6 +237,9 @@ public class AsyncSemaphore {
     private final boolean bounded;               // maxPermits is a bound that reducePermits lowers
     private volatile int maxPermits;             // bound on available permits (bounded semaphore);
                                                  // written only by reducePermits, under the monitor, with RESIZING set
+    private volatile int total;                  // held + available (I4): written only under the monitor, by
+                                                 // reducePermits (RESIZING set) and a release that grows it;
+                                                 // read by the release fast path after the word
     private final int maxPending;                // bound on queued waiters
     private volatile Throwable closeCause;       // written once by close, under the monitor, before CLOSED
 
@@ -218,6 +273,7 @@ public class AsyncSemaphore {
         this.maxPermits = maxPermits;
         this.bounded = maxPermits != Integer.MAX_VALUE || this instanceof AsyncBoundedSemaphore;
         this.maxPending = maxPending;
+        this.total = permits;                    // every bounded subclass starts at its bound (I4)
         this.state = (long) permits << COUNT_SHIFT;
     }
 
@@ -356,12 +412,12 @@ public class AsyncSemaphore {
         if (tryAcquire0(n)) {
             return SucceededFutures.of(executor);
         }
-        if (n > maxPermits) {
-            throw new IllegalArgumentException("cannot acquire " + n + " permits of " + this
-                    + ": it never holds more than " + maxPermits);
-        }
         PermitWaiter w;
         synchronized (queue) {
+            if (n > maxPermits) {         // under the monitor: the bound of the word it queues on
+                throw new IllegalArgumentException("cannot acquire " + n + " permits of " + this
+                        + ": it never holds more than " + maxPermits);
+            }
             for (;;) {
                 long s = state;
                 if ((s & CLOSED) != 0 && !owed) {
@@ -420,6 +476,10 @@ public class AsyncSemaphore {
      * Releases one permit, handing it to the head waiter if there is one. May be called by any
      * thread, not only the one that acquired. Releasing after {@link #close()} is harmless.
      *
+     * <p>A release that raises the available permits above the {@link #totalPermits() total}
+     * (one with nothing held for it, or a limit grown by {@code release(n)}) raises the total
+     * with them.
+     *
      * @throws IllegalStateException if the release would raise the available permits above
      *         {@link AsyncBoundedSemaphore their bound} (or above {@code Integer.MAX_VALUE});
      *         nothing is changed then
@@ -436,16 +496,11 @@ public class AsyncSemaphore {
     private void release0(int n) {
         for (;;) {
             long s = state;
-            if ((s & FLAGS) != 0) {
+            // The total is read after the word (see "Total"): a count that would pass it, refused
+            // or growing the total, is decided under the monitor, as is anything with a flag set.
+            if ((s & FLAGS) != 0 || (long) available(s) + n > total) {
                 releaseSlow(n);
                 return;
-            }
-            int max = maxPermits;                 // read after the word: see "Resizing"
-            if ((long) available(s) + n > max) {
-                if (state != s) {
-                    continue;                     // a resize may have moved the bound: look again
-                }
-                throw overRelease(n, available(s));
             }
             if (STATE.compareAndSet(this, s, s + permits(n))) {
                 return;
@@ -468,7 +523,8 @@ public class AsyncSemaphore {
      * makes QUEUED match the queue (I1, I2). One write of the word, so a racy reader never sees
      * the added permits before the grants take them (Lincheck caught an add-then-serve split:
      * availablePermits() read 1 during a release that handed its permit straight to a waiter).
-     * Throws the over-release, changing nothing. Monitor.
+     * Throws the over-release, changing nothing; raises the total when the count passes it
+     * (I4, "Total"). Monitor.
      */
     private void addAndServeLocked(int n) {
         long s = state;
@@ -478,7 +534,11 @@ public class AsyncSemaphore {
                 if ((long) available(s) + n > maxPermits) {
                     throw overRelease(n, available(s));
                 }
-                if (n == 0 || STATE.compareAndSet(this, s, s + permits(n))) {
+                if (n == 0) {
+                    return;
+                }
+                if (STATE.compareAndSet(this, s, s + permits(n))) {
+                    growTotalLocked(available(s) + n);    // the count this release wrote
                     return;
                 }
                 s = state;
@@ -489,6 +549,7 @@ public class AsyncSemaphore {
             throw overRelease(n, available(s));
         }
         int available = available(s) + n;
+        growTotalLocked(available);                       // before the word, which fast paths read first
         PermitWaiter head;
         while ((head = queue.peekFirst()) != null && head.permits() <= available) {
             if (queue.grantFirst()) {
@@ -502,6 +563,17 @@ public class AsyncSemaphore {
         // the full fence of a volatile store on every grant.
         STATE.setRelease(this, ((long) available << COUNT_SHIFT) | (s & EPOCH_MASK)
                 | (queue.isEmpty() ? 0 : QUEUED) | (s & CLOSED));
+    }
+
+    /**
+     * Raises the total to {@code written}, the count a release wrote, if it is above (a plain
+     * semaphore released more often than acquired; never on a bounded one, whose releases stop
+     * at maxPermits == total). Monitor.
+     */
+    private void growTotalLocked(int written) {
+        if (written > total) {
+            total = written;
+        }
     }
 
     /** The semaphore's side of the wait queue: after a waiter left, or refused its grant. */
@@ -544,6 +616,9 @@ public class AsyncSemaphore {
      * over-release is. A waiter already queued for more permits than the reduced bound can
      * then only be served after it is cancelled, times out or the semaphore is closed.
      *
+     * <p>The {@link #totalPermits() total} goes down by {@code reduction} too, so it keeps
+     * counting the permits still held.
+     *
      * <p>Works on a closed semaphore too (harmlessly). A {@code reducePermits} and the
      * operations it races are linearizable, like every other operation here.
      *
@@ -560,33 +635,23 @@ public class AsyncSemaphore {
             return;
         }
         synchronized (queue) {
-            if (bounded) {
-                // Fast paths must not CAS the word while the bound and the count disagree.
-                long s;
-                do {
-                    s = state;
-                } while (!STATE.compareAndSet(this, s, s | RESIZING));
-                // Only monitor holders write the word now.
-                long newAvailable = (long) available(s) - reduction;
-                long newMax = (long) maxPermits - reduction;
-                if (newAvailable < Integer.MIN_VALUE || newMax < Integer.MIN_VALUE) {
-                    state = s;
-                    throw tooFarReduced(reduction);
-                }
-                maxPermits = (int) newMax;
-                state = resized(s, (int) newAvailable);
-            } else {
-                for (;;) {
-                    long s = state;
-                    long newAvailable = (long) available(s) - reduction;
-                    if (newAvailable < Integer.MIN_VALUE) {
-                        throw tooFarReduced(reduction);
-                    }
-                    if (STATE.compareAndSet(this, s, resized(s, (int) newAvailable))) {
-                        break;
-                    }
-                }
+            // Fast paths must not CAS the word while the total (and a bounded semaphore's bound)
+            // and the count disagree: see "Resizing" and "Total".
+            long s;
+            do {
+                s = state;
+            } while (!STATE.compareAndSet(this, s, s | RESIZING));
+            // Only monitor holders write the word now.
+            long newAvailable = (long) available(s) - reduction;
+            long newTotal = (long) total - reduction;         // >= newAvailable, as total >= available(s) (I4)
+            long newMax = bounded ? (long) maxPermits - reduction : maxPermits;
+            if (newAvailable < Integer.MIN_VALUE || newMax < Integer.MIN_VALUE) {
+                state = s;
+                throw tooFarReduced(reduction);
             }
+            maxPermits = (int) newMax;
+            total = (int) newTotal;
+            state = resized(s, (int) newAvailable);
             // Availability only went down: the head (if any) still cannot be served (I2).
         }
     }
@@ -692,14 +757,28 @@ public class AsyncSemaphore {
     }
 
     /**
+     * The permits this semaphore manages now, held and available together (see "Monitoring" in
+     * the class documentation): the initial count, minus {@link #reducePermits reductions},
+     * raised by every release that takes the available permits above it. On an
+     * {@link AsyncBoundedSemaphore} it is the bound. May be negative after a reduction larger
+     * than the total. Exact: read under the internal monitor; O(1).
+     */
+    public int totalPermits() {
+        synchronized (queue) {
+            return total;
+        }
+    }
+
+    /**
      * A consistent snapshot of the semaphore (trio's {@code statistics()}), taken under the
      * internal monitor: the available permits (negative after {@link #reducePermits}), the
-     * queued waiters and whether it is closed, all at one instant. For monitoring; O(1).
+     * {@link #totalPermits() total}, the queued waiters and whether it is closed, all at one
+     * instant. For monitoring; O(1).
      */
     public Statistics statistics() {
         synchronized (queue) {
             long s = state;
-            return new Statistics(available(s), queue.size(), (s & CLOSED) != 0);
+            return new Statistics(available(s), total, queue.size(), (s & CLOSED) != 0);
         }
     }
 
@@ -707,10 +786,21 @@ public class AsyncSemaphore {
      * A snapshot of an {@link AsyncSemaphore} at one instant.
      *
      * @param available the available permits (may be negative after {@code reducePermits})
+     * @param total     the {@link AsyncSemaphore#totalPermits() total permits}, held and available;
+     *                  never below {@code available}
      * @param waiters   the waiters queued
      * @param closed    whether {@code close()} was called
      */
-    public record Statistics(int available, int waiters, boolean closed) {
+    public record Statistics(int available, int total, int waiters, boolean closed) {
+
+        /**
+         * The permits held, as the semaphore counts them: {@code total - available}, never
+         * negative. Exact while every release gives back a permit that was acquired; see
+         * {@link AsyncSemaphore}'s "Monitoring".
+         */
+        public int held() {
+            return total - available;
+        }
     }
 
     /** The maximum number of queued waiters given at construction. */
@@ -722,12 +812,13 @@ public class AsyncSemaphore {
     public String toString() {
         long s = state;
         return getClass().getSimpleName() + '@' + Integer.toHexString(System.identityHashCode(this))
-                + "{permits=" + available(s) + ", queued=" + queue.size() + ((s & CLOSED) != 0 ? ", closed}" : "}");
+                + "{permits=" + available(s) + ", total=" + total + ", queued=" + queue.size()
+                + ((s & CLOSED) != 0 ? ", closed}" : "}");
     }
 
     /**
-     * For tests (Caffeine-style invariant validation): the first broken invariant among I1, I2
-     * and "closed means no waiters but owed ones", or {@code null}. Exact, because it takes the monitor: the
+     * For tests (Caffeine-style invariant validation): the first broken invariant among I1, I2,
+     * I4 and "closed means no waiters but owed ones", or {@code null}. Exact, because it takes the monitor: the
      * flags and, while a flag is set, the whole word only change under it.
      */
     String brokenInvariant() {
@@ -746,6 +837,12 @@ public class AsyncSemaphore {
             }
             if (available(s) > maxPermits) {
                 return "available " + available(s) + " above the bound " + maxPermits;
+            }
+            if (available(s) > total) {
+                return "I4: available " + available(s) + " above the total " + total;
+            }
+            if (bounded && total != maxPermits) {
+                return "I4: the total " + total + " of a bounded semaphore is not its bound " + maxPermits;
             }
             for (PermitWaiter w = head; (s & CLOSED) != 0 && w != null; w = queue.nextOf(w)) {
                 if (!w.owed()) {

@@ -1025,15 +1025,98 @@ class AsyncSemaphoreTest {
     @Test
     void statisticsAreOneConsistentSnapshot() {
         AsyncSemaphore sem = semaphore(1);
-        assertThat(sem.statistics()).isEqualTo(new AsyncSemaphore.Statistics(1, 0, false));
+        assertThat(sem.statistics()).isEqualTo(new AsyncSemaphore.Statistics(1, 1, 0, false));
         assertThat(sem.tryAcquire()).isTrue();
         Future<Void> a = sem.acquire(IMMEDIATE);
         sem.acquire(IMMEDIATE);
-        assertThat(sem.statistics()).isEqualTo(new AsyncSemaphore.Statistics(0, 2, false));
+        assertThat(sem.statistics()).isEqualTo(new AsyncSemaphore.Statistics(0, 1, 2, false));
+        assertThat(sem.statistics().held()).isEqualTo(1);
         a.cancel(false);
         sem.reducePermits(2);
-        assertThat(sem.statistics()).isEqualTo(new AsyncSemaphore.Statistics(-2, 1, false));
+        assertThat(sem.statistics()).as("total 1 - 2: one held, two releases short of a free permit")
+                .isEqualTo(new AsyncSemaphore.Statistics(-2, -1, 1, false));
+        assertThat(sem.statistics().held()).isEqualTo(1);
         sem.close();
-        assertThat(sem.statistics()).isEqualTo(new AsyncSemaphore.Statistics(-2, 0, true));
+        assertThat(sem.statistics()).isEqualTo(new AsyncSemaphore.Statistics(-2, -1, 0, true));
+    }
+
+    // ------------------------------------------------------------ totalPermits()
+
+    @Test
+    void theTotalCountsHeldAndAvailablePermitsAndGrowsOnlyWhenAReleasePassesIt() {
+        AsyncSemaphore sem = semaphore(2);
+        assertThat(sem.totalPermits()).isEqualTo(2);
+        assertThat(sem.tryAcquire()).isTrue();
+        assertThat(sem.totalPermits()).as("an acquire moves a permit from available to held").isEqualTo(2);
+        assertThat(sem.statistics().held()).isEqualTo(1);
+        sem.release();
+        assertThat(sem.totalPermits()).isEqualTo(2);
+        sem.release();                                         // nothing held for it: grows
+        assertThat(sem.totalPermits()).isEqualTo(3);
+        assertThat(sem.availablePermits()).isEqualTo(3);
+        sem.release(2);                                        // limit 3 -> 5
+        assertThat(sem.totalPermits()).isEqualTo(5);
+        assertThat(sem.tryAcquire(3)).isTrue();
+        sem.reducePermits(4);                                  // limit 5 -> 1, three held
+        assertThat(sem.statistics()).isEqualTo(new AsyncSemaphore.Statistics(-2, 1, 0, false));
+        assertThat(sem.statistics().held()).as("a reduction never revokes a held permit").isEqualTo(3);
+        sem.release(3);
+        assertThat(sem.statistics()).isEqualTo(new AsyncSemaphore.Statistics(1, 1, 0, false));
+        sem.release();
+        assertThat(sem.totalPermits()).isEqualTo(2);
+    }
+
+    @Test
+    void aReleaseWithNothingHeldForItWhileOthersHoldCountsOnlyOnceTheCountPassesTheTotal() {
+        // The semaphore cannot tell whose release it is: until the count passes the total, an
+        // over-release looks like a holder giving back, and held() is short by one. At rest the
+        // total is exact again.
+        AsyncSemaphore sem = semaphore(2);
+        assertThat(sem.tryAcquire(2)).isTrue();
+        sem.release();                                         // nobody's permit
+        assertThat(sem.statistics()).isEqualTo(new AsyncSemaphore.Statistics(1, 2, 0, false));
+        assertThat(sem.statistics().held()).as("two held, one counted").isEqualTo(1);
+        sem.release();
+        sem.release();                                         // the two holders
+        assertThat(sem.statistics()).as("at rest: initial + 1 grown")
+                .isEqualTo(new AsyncSemaphore.Statistics(3, 3, 0, false));
+    }
+
+    @Test
+    void aReleaseThatServesQueuedWaitersGrowsTheTotalBeforeItsGrants() {
+        AsyncSemaphore sem = semaphore(0);
+        Future<Void> big = sem.acquire(IMMEDIATE, 2);
+        sem.release();                                         // reserved for big (I2), a new permit
+        assertThat(sem.statistics()).isEqualTo(new AsyncSemaphore.Statistics(1, 1, 1, false));
+        sem.release();
+        assertThat(big.isSuccess()).isTrue();
+        assertThat(sem.statistics()).isEqualTo(new AsyncSemaphore.Statistics(0, 2, 0, false));
+        assertThat(sem.statistics().held()).isEqualTo(2);
+        sem.release(2);
+        assertThat(sem.totalPermits()).as("the holder gave back: no growth").isEqualTo(2);
+    }
+
+    @Test
+    void aBoundedSemaphoresTotalIsItsBound() {
+        AsyncBoundedSemaphore sem = invariants.check(new AsyncBoundedSemaphore(3));
+        assertThat(sem.totalPermits()).isEqualTo(3);
+        assertThat(sem.tryAcquire(2)).isTrue();
+        assertThat(sem.totalPermits()).isEqualTo(3);
+        sem.reducePermits(2);                                  // bound 3 -> 1, available 1 -> -1
+        assertThat(sem.statistics()).isEqualTo(new AsyncSemaphore.Statistics(-1, 1, 0, false));
+        assertThat(sem.statistics().held()).isEqualTo(2);
+        sem.release(2);
+        assertThat(sem.statistics()).isEqualTo(new AsyncSemaphore.Statistics(1, 1, 0, false));
+        assertThatThrownBy(sem::release).isInstanceOf(IllegalStateException.class);
+        assertThat(sem.totalPermits()).as("a refused over-release changes nothing").isEqualTo(1);
+    }
+
+    @Test
+    void aRefusedReleaseAboveIntegerMaxValueLeavesThePlainTotalAlone() {
+        AsyncSemaphore sem = semaphore(Integer.MAX_VALUE - 1);
+        sem.release();
+        assertThat(sem.totalPermits()).isEqualTo(Integer.MAX_VALUE);
+        assertThatThrownBy(sem::release).isInstanceOf(IllegalStateException.class);
+        assertThat(sem.statistics()).isEqualTo(new AsyncSemaphore.Statistics(Integer.MAX_VALUE, Integer.MAX_VALUE, 0, false));
     }
 }

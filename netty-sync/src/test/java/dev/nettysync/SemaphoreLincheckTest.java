@@ -22,7 +22,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * tryAcquire at the same time, which races grants against cancels, the bug class this library
  * exists to get right. Waiters complete on {@link ImmediateEventExecutor}. After every scenario
  * {@link #permitsAreConserved} checks that available + held == initial + releases - reductions
- * ({@code reducePermits}, the live resize, is among the operations), that exactly
+ * ({@code reducePermits}, the live resize, is among the operations), that the total counts
+ * no more as held than is held ({@code totalPermits()} is an operation too, so its answers must
+ * match some sequential order), that exactly
  * the waiters not completed are queued, and that the head waiter is not left waiting while the
  * permits it wants are free.
  */
@@ -95,6 +97,12 @@ public class SemaphoreLincheckTest extends AbstractLincheckTest {
         return sem.availablePermits();
     }
 
+    /** Held + available as the semaphore counts them: grows with releases above it, shrinks with reductions. */
+    @Operation
+    public int totalPermits() {
+        return sem.totalPermits();
+    }
+
     @Validate
     public void permitsAreConserved() {
         checkInvariants(sem);
@@ -116,6 +124,9 @@ public class SemaphoreLincheckTest extends AbstractLincheckTest {
         check(available + held == PERMITS + released.get() - reduced.get(),
                 "available " + available + " + held " + held + " != " + PERMITS + " + released " + released.get()
                         + " - reduced " + reduced.get());
+        int total = sem.totalPermits();
+        check(total >= available && total - available <= held,
+                "total " + total + " not between available " + available + " and available + held " + held);
         check(sem.queueLength() == pending, "queueLength " + sem.queueLength() + " but " + pending + " pending");
         check(headWants < 0 || available < headWants,
                 "the head waiter wants " + headWants + " and " + available + " are free");

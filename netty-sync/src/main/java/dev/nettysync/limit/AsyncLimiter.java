@@ -76,11 +76,15 @@ public interface AsyncLimiter {
      * returns {@code true} only if the wait left the queue holding nothing, and {@code false}
      * once the semaphore has granted (the caller then gets the permit).
      *
-     * <p>{@link #statistics()}: {@code inUse} counts the permits of this view not yet ended,
-     * {@code available} is {@link AsyncSemaphore#availablePermits()}, {@code limit} is their sum
-     * (exact when every acquire goes through this view), {@code queued} is
-     * {@link AsyncSemaphore#queueLength()}. A semaphore of {@code Integer.MAX_VALUE} permits (its
-     * maximum) reports {@link LimiterStatistics#UNLIMITED} as its limit and available.
+     * <p>{@link #statistics()} is the semaphore's own {@link AsyncSemaphore#statistics()}, one
+     * snapshot: {@code limit} is {@link AsyncSemaphore#totalPermits()}, {@code inUse} the
+     * permits held by anyone, through this view, another view or the raw API ({@code total -
+     * available}), {@code available} the available permits (0 while a
+     * {@link AsyncSemaphore#reducePermits reduction} keeps them below zero), {@code queued} the
+     * semaphore's queue. They are exact while every raw release gives back a permit that was
+     * acquired (see the semaphore's "Monitoring"). A semaphore of {@code Integer.MAX_VALUE}
+     * permits (its maximum) reports {@link LimiterStatistics#UNLIMITED} as its limit and
+     * available.
      *
      * <p>Costs one object per acquire that does not wait: the permit, which is also the
      * returned (already succeeded) future, so {@code f.getNow()} is {@code f} itself; three when

@@ -4,21 +4,18 @@ import dev.nettysync.AsyncLock;
 import dev.nettysync.AsyncReadWriteLock;
 import dev.nettysync.AsyncSemaphore;
 import dev.nettysync.internal.MappedWait;
-import dev.nettysync.internal.VarHandles;
 import io.netty.util.ResourceLeakTracker;
 import io.netty.util.concurrent.CompleteFuture;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
 
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.function.BooleanSupplier;
 import java.util.function.Function;
-import java.util.function.LongFunction;
+import java.util.function.Supplier;
 
 /**
  * An {@link AsyncLimiter} view of a primitive ({@link AsyncSemaphore}, {@link AsyncLock}, either
@@ -34,10 +31,14 @@ final class PrimitiveLimiter implements AsyncLimiter {
      *
      * One class for every primitive: a primitive is described by its raw operations, passed in
      * as method references by the factories below (try, wait, timed wait, give back, and its
-     * statistics). Each call through them is one interface call whose target is the primitive's
-     * own method, inlined into the lambda; a program that uses views of several kinds of
-     * primitive makes that call site megamorphic, exactly as the virtual call of an abstract
-     * class with one subclass per kind would, and no more.
+     * statistics). Each call through them is one interface call whose target is the
+     * primitive's own method, inlined into the lambda; a program that uses views of several
+     * kinds of primitive makes that call site megamorphic, exactly as the virtual call of an
+     * abstract class with one subclass per kind would, and no more.
+     *
+     * The view keeps no state of its own beyond each permit's end-once flag: its statistics are
+     * the primitive's, which count every holder, raw or through any view (a semaphore's total
+     * and available permits, a lock's state).
      *
      * An acquire asks the primitive for its raw Future<Void>. If that is already done (a free
      * permit, a full queue, closed) the answer is mapped at once: the new PrimitivePermit, which
@@ -51,15 +52,12 @@ final class PrimitiveLimiter implements AsyncLimiter {
      * release of a permit is a no-op while a double raw release() still inflates the semaphore.
      *
      * Cost of an uncontended acquire + release over the raw one: one object (the permit, with
-     * Netty's leak sampling, SIMPLE by default: one permit in 128 is tracked), two atomic adds on
-     * `inUse` and the permit's end-once CAS. The permit could not reuse AbstractPermit (it
-     * extends CompleteFuture), so it keeps the same two fields itself.
+     * Netty's leak sampling, SIMPLE by default: one permit in 128 is tracked) and the permit's
+     * end-once CAS. The permit could not reuse AbstractPermit (it extends CompleteFuture), so it
+     * keeps the same two fields itself. (A count of the view's own permits in use, two atomic
+     * adds per permit, was about a quarter of the view's uncontended cost; the primitive's own
+     * counts replaced it.)
      */
-
-    private static final VarHandle IN_USE = VarHandles.field(MethodHandles.lookup(), "inUse", long.class);
-
-    @SuppressWarnings("unused")
-    private volatile long inUse;    // permits of this view not yet ended; getAndAdd by any thread
 
     private final String factory;                                 // "of", "ofRead", ... for toString
     private final Object primitive;
@@ -67,7 +65,7 @@ final class PrimitiveLimiter implements AsyncLimiter {
     private final Function<EventExecutor, Future<Void>> acquireRaw;
     private final TimedWait acquireRawTimed;
     private final Runnable releaseRaw;                            // gives back one raw permit
-    private final LongFunction<LimiterStatistics> statistics;     // given this view's inUse
+    private final Supplier<LimiterStatistics> statistics;         // from the primitive's own state
 
     /** A primitive's timed wait, e.g. {@code semaphore::acquire}. */
     @FunctionalInterface
@@ -77,7 +75,7 @@ final class PrimitiveLimiter implements AsyncLimiter {
 
     private PrimitiveLimiter(String factory, Object primitive, BooleanSupplier tryAcquireRaw,
                              Function<EventExecutor, Future<Void>> acquireRaw, TimedWait acquireRawTimed,
-                             Runnable releaseRaw, LongFunction<LimiterStatistics> statistics) {
+                             Runnable releaseRaw, Supplier<LimiterStatistics> statistics) {
         this.factory = factory;
         this.primitive = primitive;
         this.tryAcquireRaw = tryAcquireRaw;
@@ -90,28 +88,36 @@ final class PrimitiveLimiter implements AsyncLimiter {
     /** {@link AsyncLimiter#of(AsyncSemaphore)}. */
     static AsyncLimiter of(AsyncSemaphore s) {
         Objects.requireNonNull(s, "semaphore");
-        return new PrimitiveLimiter("of", s, s::tryAcquire, s::acquire, s::acquire, s::release, held -> {
-            long available = Math.max(0, s.availablePermits());
-            if (held + available >= Integer.MAX_VALUE) {     // a semaphore's maximum: no limit
-                return new LimiterStatistics(LimiterStatistics.UNLIMITED, held, LimiterStatistics.UNLIMITED,
-                        s.queueLength());
-            }
-            return new LimiterStatistics(held + available, held, available, s.queueLength());
-        });
+        return new PrimitiveLimiter("of", s, s::tryAcquire, s::acquire, s::acquire, s::release,
+                () -> statistics(s.statistics()));
+    }
+
+    /**
+     * A semaphore's snapshot as a limiter's: the limit is its total (none at
+     * {@code Integer.MAX_VALUE}, a semaphore's maximum), in use what it counts as held, available
+     * its available permits but never below zero (a reduction may take them below).
+     */
+    private static LimiterStatistics statistics(AsyncSemaphore.Statistics s) {
+        long inUse = Math.max(0, s.held());
+        long available = Math.max(0, s.available());
+        if (s.total() == Integer.MAX_VALUE) {
+            return new LimiterStatistics(LimiterStatistics.UNLIMITED, inUse, LimiterStatistics.UNLIMITED, s.waiters());
+        }
+        return new LimiterStatistics(Math.max(0, s.total()), inUse, available, s.waiters());
     }
 
     /** {@link AsyncLimiter#of(AsyncLock)}. */
     static AsyncLimiter of(AsyncLock l) {
         Objects.requireNonNull(l, "lock");
         return new PrimitiveLimiter("of", l, l::tryLock, l::lock, l::lock, l::unlock,
-                held -> ofOne(l.isLocked(), !l.isLocked(), l.queueLength()));
+                () -> ofOne(l.isLocked(), !l.isLocked(), l.queueLength()));
     }
 
     /** {@link AsyncLimiter#ofRead(AsyncReadWriteLock)}. */
     static AsyncLimiter ofRead(AsyncReadWriteLock rw) {
         Objects.requireNonNull(rw, "lock");
         return new PrimitiveLimiter("ofRead", rw, rw::tryReadLock, rw::readLock, rw::readLock, rw::unlockRead,
-                held -> {
+                () -> {
                     int readers = rw.readers();
                     long available = rw.isWriteLocked() ? 0 : Math.max(0, rw.maxReaders() - readers);
                     return new LimiterStatistics(rw.maxReaders(), readers, available, rw.queueLength());
@@ -122,7 +128,7 @@ final class PrimitiveLimiter implements AsyncLimiter {
     static AsyncLimiter ofWrite(AsyncReadWriteLock rw) {
         Objects.requireNonNull(rw, "lock");
         return new PrimitiveLimiter("ofWrite", rw, rw::tryWriteLock, rw::writeLock, rw::writeLock, rw::unlockWrite,
-                held -> ofOne(rw.isWriteLocked(), !rw.isWriteLocked() && rw.readers() == 0, rw.queueLength()));
+                () -> ofOne(rw.isWriteLocked(), !rw.isWriteLocked() && rw.readers() == 0, rw.queueLength()));
     }
 
     /** The statistics of a limit of one. */
@@ -150,12 +156,7 @@ final class PrimitiveLimiter implements AsyncLimiter {
 
     @Override
     public LimiterStatistics statistics() {
-        return statistics.apply(inUse());
-    }
-
-    /** Permits of this view held now. */
-    long inUse() {
-        return (long) IN_USE.getVolatile(this);
+        return statistics.get();
     }
 
     private Future<Permit> map(EventExecutor executor, Future<Void> raw) {
@@ -169,12 +170,10 @@ final class PrimitiveLimiter implements AsyncLimiter {
 
     /** A new permit, which is also its acquire's succeeded future on {@code executor}. */
     private PrimitivePermit newPermit(EventExecutor executor) {
-        IN_USE.getAndAdd(this, 1L);
         return new PrimitivePermit(executor, this);
     }
 
     private void end() {
-        IN_USE.getAndAdd(this, -1L);    // before the raw release grants it to the next waiter
         releaseRaw.run();
     }
 

@@ -16,14 +16,15 @@ import static org.assertj.core.api.Assertions.assertThat;
  * loops take read and write permits (waiting, timed, {@code tryAcquire}), cancel random waits,
  * hold what they get for a random while and end it with a random outcome, some twice (see
  * {@link LimiterStress}). Each holder checks on entry that no writer overlaps a reader or another
- * writer. At the end every wait has completed, every permit granted has ended exactly once (each
- * view's in-use count is back to zero), the lock is free with nobody queued, and a write lock can
- * be taken at once: no read or write was lost or given back twice.
+ * writer. At the end every wait has completed, every permit granted has ended exactly once (the
+ * lock has no reader and no writer left, both views report nothing in use, and an end refused or
+ * repeated is a failure), nobody is queued, and a write lock can be taken at once: no read or
+ * write was lost or given back twice.
  */
 class PrimitiveLimiterReadWriteStressTest extends LimiterStress {
     private final AsyncReadWriteLock rw = new AsyncReadWriteLock(3, 32);
-    private final PrimitiveLimiter reads = (PrimitiveLimiter) AsyncLimiter.ofRead(rw);
-    private final PrimitiveLimiter writes = (PrimitiveLimiter) AsyncLimiter.ofWrite(rw);
+    private final AsyncLimiter reads = AsyncLimiter.ofRead(rw);
+    private final AsyncLimiter writes = AsyncLimiter.ofWrite(rw);
 
     private final AtomicInteger readersIn = new AtomicInteger();
     private final AtomicInteger writersIn = new AtomicInteger();
@@ -32,11 +33,11 @@ class PrimitiveLimiterReadWriteStressTest extends LimiterStress {
 
     @Test
     void aWriterNeverOverlapsAReaderAndEveryPermitComesBackOnce() throws Exception {
-        runAndSettle(() -> reads.inUse() == 0 && writes.inUse() == 0);
-        assertThat(reads.inUse()).as("read permits not ended").isZero();
-        assertThat(writes.inUse()).as("write permits not ended").isZero();
-        assertThat(rw.readers()).isZero();
-        assertThat(rw.isWriteLocked()).isFalse();
+        runAndSettle(() -> rw.readers() == 0 && !rw.isWriteLocked());
+        assertThat(rw.readers()).as("read permits not ended").isZero();
+        assertThat(rw.isWriteLocked()).as("a write permit not ended").isFalse();
+        assertThat(reads.statistics().inUse()).isZero();
+        assertThat(writes.statistics().inUse()).isZero();
         assertThat(rw.queueLength()).isZero();
         assertThat(rw.tryWriteLock()).as("every read and write came back: the lock is whole").isTrue();
         rw.unlockWrite();

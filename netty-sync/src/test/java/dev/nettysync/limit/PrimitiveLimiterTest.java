@@ -72,6 +72,46 @@ class PrimitiveLimiterTest {
     }
 
     @Test
+    void aSemaphoreViewCountsEveryHolderRawOrThroughAnyView() {
+        AsyncSemaphore sem = new AsyncSemaphore(3);
+        AsyncLimiter view = AsyncLimiter.of(sem);
+        AsyncLimiter other = AsyncLimiter.of(sem);
+        assertThat(sem.tryAcquire()).as("raw holder").isTrue();
+        Permit p = view.tryAcquire();
+        assertThat(view.statistics()).isEqualTo(new LimiterStatistics(3, 2, 1, 0));
+        assertThat(other.statistics()).as("the semaphore's state, whichever view asks").isEqualTo(view.statistics());
+        Permit q = other.tryAcquire();
+        Future<Permit> waiting = view.acquire(NOW);
+        assertThat(view.statistics()).isEqualTo(new LimiterStatistics(3, 3, 0, 1));
+        sem.release();                                    // the raw holder hands over to the view's waiter
+        assertThat(waiting.isSuccess()).isTrue();
+        assertThat(view.statistics()).isEqualTo(new LimiterStatistics(3, 3, 0, 0));
+        p.release();
+        q.release();
+        waiting.getNow().release();
+        assertThat(view.statistics()).isEqualTo(new LimiterStatistics(3, 0, 3, 0));
+    }
+
+    @Test
+    void aSemaphoreViewFollowsReductionsAndGrowthWithoutLosingItsHolders() {
+        AsyncSemaphore sem = new AsyncSemaphore(2);
+        AsyncLimiter view = AsyncLimiter.of(sem);
+        Permit a = view.tryAcquire();
+        Permit b = view.tryAcquire();
+        sem.reducePermits(1);                             // 2 held, limit 2 -> 1: available -1
+        assertThat(view.statistics()).as("available never below 0; both holders still counted")
+                .isEqualTo(new LimiterStatistics(1, 2, 0, 0));
+        sem.reducePermits(2);                             // total -1
+        assertThat(view.statistics()).isEqualTo(new LimiterStatistics(0, 2, 0, 0));
+        a.release();
+        b.release();
+        assertThat(view.statistics()).as("two releases pay part of the reduction back")
+                .isEqualTo(new LimiterStatistics(0, 0, 0, 0));
+        sem.release(4);                                   // limit -1 -> 3
+        assertThat(view.statistics()).isEqualTo(new LimiterStatistics(3, 0, 3, 0));
+    }
+
+    @Test
     void aBoundedSemaphoreNeverSeesTheSecondReleaseOfAPermit() {
         AsyncBoundedSemaphore sem = new AsyncBoundedSemaphore(1);
         Permit p = AsyncLimiter.of(sem).tryAcquire();
