@@ -135,7 +135,8 @@ public final class RedisSemaphore implements AsyncLimiter {
      * taken the lease: it is released by id, which is harmless if it never was. Lettuce keeps
      * (and sends once reconnected) what was out when a connection dropped, and the release is
      * sent after the acquire, so it runs after it. Such a failure ends the call's waiter (direct)
-     * or every queued waiter (head attempt): Redis cannot decide for any of them now. No acquire
+     * or every waiter queued when the head attempt was sent (tickets below `arrivedBefore`):
+     * Redis could not decide for them; later arrivals get an attempt of their own. No acquire
      * is sent while the connection is down (`owner.isConnected()`), so an outage does not pile
      * commands into Lettuce's buffer; releases are sent (buffered) all the same.
      */
@@ -380,11 +381,12 @@ public final class RedisSemaphore implements AsyncLimiter {
     /** Sends one attempt for the head of the queue, unless one is already out. */
     private void drive() {
         if (!owner.isConnected() && !owner.closed()) {
-            failAll(owner.notConnected("RedisSemaphore " + name));   // nobody here can be served now
+            failAll(owner.notConnected("RedisSemaphore " + name), Long.MAX_VALUE);   // nobody here can be served now
             return;
         }
         Waiter head = null;
         long seq;
+        long arrivedBefore;                       // the tickets of the waiters queued when it is sent
         synchronized (lock) {
             if (headInFlight || directInFlight > 0 || closed) {
                 return;                           // a reply to come will drive again
@@ -402,6 +404,7 @@ public final class RedisSemaphore implements AsyncLimiter {
             }
             headInFlight = true;
             seq = notices;
+            arrivedBefore = tickets;
         }
         Waiter h = head;
         String lease = owner.newLeaseId();
@@ -412,7 +415,10 @@ public final class RedisSemaphore implements AsyncLimiter {
                 synchronized (lock) {
                     headInFlight = false;
                 }
-                failAll(error);                   // Redis cannot decide for any of them now
+                // Redis could not decide for those who waited through this call; a waiter that
+                // came later (the connection may be back by now) gets an attempt of its own
+                failAll(error, arrivedBefore);
+                drive();
                 return;
             }
             long code = (Long) reply.get(0);
@@ -558,23 +564,27 @@ public final class RedisSemaphore implements AsyncLimiter {
     /** The command connection dropped (a Lettuce I/O thread): every local waiter fails now. */
     void onDisconnected() {
         failAll(new RedisUnavailableException("RedisSemaphore " + name
-                + ": Redis unreachable (connection lost; Lettuce is reconnecting)", null));
+                + ": Redis unreachable (connection lost; Lettuce is reconnecting)", null), Long.MAX_VALUE);
     }
 
     /**
-     * Fails every queued waiter with {@code cause}: a script call failed or the connection is
-     * down, so Redis cannot grant any of them now. Their places are free before they hear; a
-     * head attempt still out finds its waiter ended and releases what it gets.
+     * Fails every queued waiter whose ticket is below {@code arrivedBefore} with {@code cause}: a
+     * script call failed or the connection is down, so Redis cannot grant them now. Their places
+     * are free before they hear; a head attempt still out finds its waiter ended and releases
+     * what it gets.
      */
-    private void failAll(Throwable cause) {
-        List<Waiter> failed;
+    private void failAll(Throwable cause, long arrivedBefore) {
+        List<Waiter> failed = new ArrayList<>();
         synchronized (lock) {
-            if (waiters.isEmpty()) {
-                return;
+            for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
+                Waiter w = it.next();
+                if (w.ticket >= arrivedBefore) {
+                    break;                        // ordered by ticket: the rest came later
+                }
+                failed.add(w);
+                it.remove();
             }
-            failed = new ArrayList<>(waiters);
-            waiters.clear();
-            if (fallback != null) {
+            if (waiters.isEmpty() && fallback != null) {
                 fallback.cancel(false);
                 fallback = null;
             }
