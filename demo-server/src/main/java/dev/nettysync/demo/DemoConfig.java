@@ -43,6 +43,14 @@ public final class DemoConfig {
     /** Which Netty transport to use. */
     public enum Transport { AUTO, EPOLL, NIO }
 
+    /** What the fleet limits do when Redis cannot decide (unreachable, no reply, an error). */
+    public enum FleetWhenDown {
+        /** Refuse: 503 "fleet limit unavailable", nothing held. */
+        CLOSED,
+        /** Admit without the fleet limit; the local limits still hold. */
+        OPEN
+    }
+
     @Option(names = "--host", defaultValue = "${env:DEMO_HOST:-0.0.0.0}",
             description = "Address to bind (env DEMO_HOST).")
     public String host;
@@ -168,6 +176,12 @@ public final class DemoConfig {
                     + "(env DEMO_FLEET_BURST).")
     public int fleetBurst;
 
+    @Option(names = "--fleet-when-down", defaultValue = "${env:DEMO_FLEET_WHEN_DOWN:-closed}", paramLabel = "closed|open",
+            description = "When Redis is unreachable (or answers an error), the fleet limits refuse (closed: 503 "
+                    + "\"fleet limit unavailable\" with Retry-After) or admit without the fleet limit (open: the "
+                    + "local limits still hold) (env DEMO_FLEET_WHEN_DOWN).")
+    public FleetWhenDown fleetWhenDown;
+
     @Option(names = "--retry-after", defaultValue = "${env:DEMO_RETRY_AFTER:-1}",
             description = "Seconds sent in Retry-After with every 503 (env DEMO_RETRY_AFTER).")
     public int retryAfterSeconds;
@@ -291,6 +305,8 @@ public final class DemoConfig {
                     "--redis must be a redis://host:port URI, was " + redis);
         }
         requireThat(cl, fleetLease.toMillis() >= 100, "--fleet-lease must be >= 100ms, was " + fleetLease);
+        requireThat(cl, redis != null || fleetWhenDown == FleetWhenDown.CLOSED,
+                "--fleet-when-down=open needs --redis (it is what the fleet limits do when Redis is down)");
         if (upstream != null) {
             requireThat(cl, "http".equalsIgnoreCase(upstream.getScheme()) && upstream.getHost() != null,
                     "--upstream must be an http://host[:port] URL, was " + upstream);

@@ -39,9 +39,12 @@ import java.util.concurrent.TimeUnit;
  *       {@code retryAfter} (429, {@code Retry-After} in whole seconds rounded up, at least 1).</li>
  *   <li><b>Never blocks.</b> The decision is one asynchronous script call; the future completes
  *       on the executor passed in (the request's event loop).</li>
- *   <li><b>Redis failing closes the gate.</b> No reply within the limiters' command timeout (2 s),
- *       or a Redis error: the future fails with a 503 ({@code Retry-After: --retry-after}); the
- *       rate cannot be checked, so the request is not admitted.</li>
+ *   <li><b>When Redis cannot decide</b> ({@link FleetOutage}, {@code --fleet-when-down}): the
+ *       connection is down (the limiter fails at once), no reply within the limiters' command
+ *       timeout (2 s), or a Redis error. Closed (default): the future fails with the limiter's
+ *       {@link io.lettuce.core.RedisException}, answered 503 "fleet limit unavailable: Redis
+ *       unreachable" ({@code Retry-After: --retry-after}). Open: the request is admitted without
+ *       the fleet rate.</li>
  *   <li>Thread-safe; stateless apart from the limiter.</li>
  * </ul>
  */
@@ -50,17 +53,21 @@ final class FleetRateLimit {
     static final String POLICY = "fleet";
 
     private final RedisRateLimiter limiter;
+    private final FleetOutage outage;
 
-    FleetRateLimit(RedisRateLimiter limiter) {
+    FleetRateLimit(RedisRateLimiter limiter, FleetOutage outage) {
         this.limiter = Objects.requireNonNull(limiter, "limiter");
+        this.outage = Objects.requireNonNull(outage, "outage");
     }
 
     /**
      * Admits one request now, or says why not.
      *
      * @return a future completed on {@code executor}: succeeded if admitted; failed with a
-     *         {@link Refused} (429) over the rate, or an {@link HttpStatusException} (503) if
-     *         Redis could not answer
+     *         {@link Refused} (429) over the rate, with the limiter's
+     *         {@link io.lettuce.core.RedisException} (503) if Redis could not decide and
+     *         {@code --fleet-when-down} is closed, or an {@link HttpStatusException} (503) for
+     *         any other failure
      */
     Future<Void> admit(EventExecutor executor) {
         Future<Permit> f = limiter.acquire(executor, 0, TimeUnit.NANOSECONDS);   // never waits for capacity
@@ -73,6 +80,10 @@ final class FleetRateLimit {
                 result.cancel(false);
             } else if (done.cause() instanceof RateLimitedException r) {
                 result.tryFailure(new Refused(r.retryAfterNanos()));
+            } else if (outage.admitWithout(FleetOutage.Limit.RATE, done.cause())) {
+                result.trySuccess(null);       // open: Redis could not decide, the local limits still hold
+            } else if (FleetOutage.isRedisFailure(done.cause())) {
+                result.tryFailure(done.cause());   // closed: 503 "fleet limit unavailable"
             } else {
                 result.tryFailure(new HttpStatusException(HttpResponseStatus.SERVICE_UNAVAILABLE,
                         "fleet rate limit unavailable", false));

@@ -2,6 +2,9 @@ package dev.nettysync.demo;
 
 import dev.nettysync.redis.RedisLimiters;
 import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.resource.ClientResources;
+import io.lettuce.core.resource.Delay;
 
 import dev.nettysync.AsyncEvent;
 import dev.nettysync.adaptive.AdaptiveAlgorithm;
@@ -36,6 +39,7 @@ import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 
@@ -75,6 +79,9 @@ public final class GatewayServer {
 
     private static final InternalLogger logger = InternalLoggerFactory.getInstance(GatewayServer.class);
 
+    /** The longest Lettuce waits between two attempts to reconnect to --redis. */
+    static final Duration REDIS_RECONNECT_MAX = Duration.ofSeconds(1);
+
     private final DemoConfig config;
     private final DemoMetrics metrics = new DemoMetrics();
     private final AsyncEvent dbReady = new AsyncEvent();
@@ -89,6 +96,7 @@ public final class GatewayServer {
     private final ChannelGroup connections = new DefaultChannelGroup("demo-connections", GlobalEventExecutor.INSTANCE);
     private final Promise<Void> terminated = GlobalEventExecutor.INSTANCE.newPromise();
     private Channel serverChannel;                // written by start() before it returns
+    private final ClientResources redisResources; // --redis: the client's threads and reconnect delay, else null
     private final RedisClient redisClient;        // --redis: the fleet limit's client, else null
     private final RedisLimiters fleet;            // --redis: the fleet limiters, else null
 
@@ -130,27 +138,38 @@ public final class GatewayServer {
         FleetRateLimit fleetRate = null;
         if (config.redis != null) {
             // --redis --fleet-limit / --fleet-rate: connects now (start-up, before any event loop exists)
-            this.redisClient = RedisClient.create(config.redis);
+            // Lettuce reconnects by itself; its default delay doubles up to 30 s, which would keep
+            // the fleet limits away for up to 30 s after a long outage ends. Capped at 1 s here.
+            this.redisResources = ClientResources.builder()
+                    .reconnectDelay(Delay.exponential(Duration.ZERO, REDIS_RECONNECT_MAX, 2, TimeUnit.MILLISECONDS))
+                    .build();
+            this.redisClient = RedisClient.create(redisResources, RedisURI.create(config.redis));
             try {
                 this.fleet = RedisLimiters.builder(redisClient).connect();
             } catch (RuntimeException e) {
-                redisClient.shutdownAsync();
+                shutdownRedis(null);
                 throw new ServerStartException("cannot connect to --redis " + config.redis + ": " + e.getMessage(), e);
             }
+            FleetOutage outage = new FleetOutage(config.fleetWhenDown, metrics);
+            metrics.flag("demo.fleet.redis.connected", "1 while the fleet limits' connection to Redis is up",
+                    fleet::isConnected);
+            logger.info("fleet limits: when Redis is unreachable, {}", config.fleetWhenDown == DemoConfig.FleetWhenDown.OPEN
+                    ? "admit without them (--fleet-when-down=open)" : "refuse with 503 (--fleet-when-down=closed)");
             if (config.fleetLimit > 0) {
                 admission = new FleetAdmission(limiter,
-                        fleet.semaphore("demo-backend", config.fleetLimit, config.fleetLease), config.maxQueueWait);
+                        fleet.semaphore("demo-backend", config.fleetLimit, config.fleetLease), config.maxQueueWait, outage);
                 logger.info("fleet limit: {} backend calls at once across every instance on {} (semaphore demo-backend, "
                         + "lease {}); this instance's lease ids start with {}", config.fleetLimit, config.redis,
                         DurationConverter.format(config.fleetLease), fleet.instanceId());
             }
             if (config.fleetRate > 0) {
                 fleetRate = new FleetRateLimit(fleet.rateLimiter("demo-requests", config.fleetRate,
-                        config.effectiveFleetBurst()));
+                        config.effectiveFleetBurst()), outage);
                 logger.info("fleet rate: {} requests/s, burst {}, across every instance on {} (rate limiter demo-requests)",
                         config.fleetRate, config.effectiveFleetBurst(), config.redis);
             }
         } else {
+            this.redisResources = null;
             this.redisClient = null;
             this.fleet = null;
         }
@@ -215,7 +234,7 @@ public final class GatewayServer {
             readiness.stop();
             backend.close();
             if (fleet != null) {
-                fleet.closeAsync().whenComplete((v, e) -> redisClient.shutdownAsync());
+                shutdownRedis(fleet);
             }
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
             Throwable cause = bound.cause();
@@ -317,7 +336,7 @@ public final class GatewayServer {
             connections.close();
             backend.close();
             if (fleet != null) {
-                fleet.closeAsync().whenComplete((v, e) -> redisClient.shutdownAsync());
+                shutdownRedis(fleet);
             }
             group.shutdownGracefully(0, 2, TimeUnit.SECONDS).addListener(g -> {
                 logger.info("demo-server stopped");
@@ -330,5 +349,16 @@ public final class GatewayServer {
     /** Completes once the server has stopped after {@link #shutdown()}. */
     public Future<Void> terminationFuture() {
         return terminated;
+    }
+
+    /**
+     * Closes the fleet limiters (if any), then the Lettuce client, then its resources, none
+     * waited for (a client does not shut down resources it was given).
+     */
+    private void shutdownRedis(RedisLimiters limiters) {
+        java.util.concurrent.CompletionStage<?> closed = limiters != null
+                ? limiters.closeAsync() : java.util.concurrent.CompletableFuture.completedFuture(null);
+        closed.whenComplete((v, e) -> redisClient.shutdownAsync()
+                .whenComplete((w, f) -> redisResources.shutdown(0, 2, TimeUnit.SECONDS)));
     }
 }

@@ -4,6 +4,8 @@ import dev.nettysync.ClosedException;
 import dev.nettysync.QueueFullException;
 import dev.nettysync.WaitTimeoutException;
 import dev.nettysync.limit.RateLimitedException;
+import dev.nettysync.redis.RedisUnavailableException;
+import io.lettuce.core.RedisException;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
@@ -22,6 +24,8 @@ import io.netty.handler.codec.http.TooLongHttpLineException;
  *   <tr><td>{@link QueueFullException}</td><td>503 "too many requests queued for the backend"</td></tr>
  *   <tr><td>{@link WaitTimeoutException}</td><td>503 "waited too long for the backend"</td></tr>
  *   <tr><td>{@link ClosedException}</td><td>503 "server is shutting down"</td></tr>
+ *   <tr><td>{@link RedisUnavailableException} (a fleet limit, Redis unreachable)</td><td>503 "fleet limit unavailable: Redis unreachable"</td></tr>
+ *   <tr><td>another {@link RedisException} (a fleet limit, Redis answered an error)</td><td>503 "fleet limit unavailable: Redis error"</td></tr>
  *   <tr><td>{@link BackendTimeoutException}</td><td>504 "backend timed out"</td></tr>
  *   <tr><td>anything else (a backend failure)</td><td>502 "backend failed"</td></tr>
  * </table>
@@ -88,6 +92,12 @@ final class HttpErrors {
         }
         if (cause instanceof ClosedException) {
             return answer(HttpResponseStatus.SERVICE_UNAVAILABLE, "server is shutting down", false);
+        }
+        if (cause instanceof RedisUnavailableException) {       // only the fleet limits talk to Redis
+            return answer(HttpResponseStatus.SERVICE_UNAVAILABLE, "fleet limit unavailable: Redis unreachable", false);
+        }
+        if (cause instanceof RedisException) {
+            return answer(HttpResponseStatus.SERVICE_UNAVAILABLE, "fleet limit unavailable: Redis error", false);
         }
         if (cause instanceof BackendTimeoutException) {
             return answer(HttpResponseStatus.GATEWAY_TIMEOUT, "backend timed out", false);

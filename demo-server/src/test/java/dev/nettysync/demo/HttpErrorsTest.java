@@ -3,6 +3,8 @@ package dev.nettysync.demo;
 import dev.nettysync.ClosedException;
 import dev.nettysync.QueueFullException;
 import dev.nettysync.WaitTimeoutException;
+import dev.nettysync.redis.RedisUnavailableException;
+import io.lettuce.core.RedisCommandExecutionException;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import org.junit.jupiter.api.Test;
@@ -34,6 +36,10 @@ class HttpErrorsTest {
         assertThat(answer(new IOException("refused"))).isEqualTo("502 backend failed");
         assertThat(answer(errors.bodyTooLarge())).isEqualTo("413 request body larger than 1000 bytes close");
         assertThat(answer(HttpStatusException.badRequest("missing Host header"))).isEqualTo("400 missing Host header close");
+        assertThat(answer(new RedisUnavailableException("not connected", null)))
+                .isEqualTo("503 fleet limit unavailable: Redis unreachable retry-after=7");
+        assertThat(answer(new RedisCommandExecutionException("OOM command not allowed")))
+                .isEqualTo("503 fleet limit unavailable: Redis error retry-after=7");
     }
 
     @Test

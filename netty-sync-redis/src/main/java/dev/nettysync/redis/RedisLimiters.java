@@ -1,6 +1,10 @@
 package dev.nettysync.redis;
 
+import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisCommandExecutionException;
+import io.lettuce.core.RedisConnectionStateListener;
+import io.lettuce.core.RedisLoadingException;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.async.RedisAsyncCommands;
@@ -39,8 +43,20 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Thread-safe. {@link Builder#connect()} blocks while the two connections open, so call it at
  * start-up, never on an event loop; everything else is non-blocking. The Lettuce client and its
- * {@code ClientResources} stay the caller's: configure reconnection there (a short
- * {@code reconnectDelay} shortens how long waiters wait after an outage).
+ * {@code ClientResources} stay the caller's: configure reconnection there. Lettuce's default
+ * {@code reconnectDelay} backs off exponentially up to 30 s, so after a long outage the limits
+ * may come back up to 30 s after Redis does; a capped delay (e.g.
+ * {@code Delay.exponential(Duration.ZERO, Duration.ofSeconds(1), 2, TimeUnit.MILLISECONDS)})
+ * bounds that.
+ *
+ * <h2>When Redis is down</h2>
+ * While the command connection is down ({@link #isConnected()} is false), every acquire fails at
+ * once with a {@link RedisUnavailableException} and sends nothing; when it drops, the waiters
+ * queued in this JVM fail with it too; a call that was out fails when its command timeout
+ * expires. Nothing is held by a failed acquire. Releases are still sent: Lettuce keeps them
+ * until it has reconnected, and a release of a lease the server no longer knows (an empty,
+ * restarted server) changes nothing. Once Lettuce has reconnected, acquires work again; the
+ * scripts are loaded again on first use ({@code NOSCRIPT} → {@code EVAL}).
  */
 public final class RedisLimiters implements AutoCloseable {
 
@@ -62,6 +78,7 @@ public final class RedisLimiters implements AutoCloseable {
     private final AtomicLong leaseCounter = new AtomicLong();
     private final Map<String, RedisSemaphore> semaphores = new ConcurrentHashMap<>();    // by name
     private final Map<String, RedisSemaphore> byChannel = new ConcurrentHashMap<>();     // by notice channel
+    private final RedisConnectionStateListener connectionListener;   // fails local waiters when the connection drops
     private volatile boolean closed;              // written once by close()
 
     private RedisLimiters(Builder b) {
@@ -82,6 +99,17 @@ public final class RedisLimiters implements AutoCloseable {
             throw e;
         }
         this.redis = connection.async();
+        this.connectionListener = new RedisConnectionStateListener() {
+            @Override
+            public void onRedisDisconnected(RedisChannelHandler<?, ?> c) {
+                // on a Lettuce I/O thread: each semaphore fails its waiters (their listeners run
+                // on their own executors)
+                for (RedisSemaphore s : semaphores.values()) {
+                    s.onDisconnected();
+                }
+            }
+        };
+        connection.addListener(connectionListener);
         pubSub.addListener(new RedisPubSubAdapter<>() {
             @Override
             public void message(String channel, String message) {
@@ -170,6 +198,7 @@ public final class RedisLimiters implements AutoCloseable {
     /** As {@link #close()}; the stage completes when both connections are closed. */
     public CompletionStage<Void> closeAsync() {
         closed = true;
+        connection.removeListener(connectionListener);
         for (RedisSemaphore s : semaphores.values()) {
             s.close();
         }
@@ -183,6 +212,15 @@ public final class RedisLimiters implements AutoCloseable {
      */
     public String instanceId() {
         return instanceId;
+    }
+
+    /**
+     * Whether the connection that runs the scripts is up now. While it is not, every acquire
+     * fails at once with a {@link RedisUnavailableException}; Lettuce reconnects by itself (on
+     * the schedule of its {@code ClientResources.reconnectDelay}). Suits a health gauge.
+     */
+    public boolean isConnected() {
+        return !closed && connection.isOpen();
     }
 
     /** Whether {@link #close()} was called. */
@@ -230,30 +268,61 @@ public final class RedisLimiters implements AutoCloseable {
     }
 
     /**
+     * The failure of a call not sent because the connection is down, for {@code who}.
+     */
+    RedisUnavailableException notConnected(String who) {
+        return new RedisUnavailableException(who + ": Redis unreachable (not connected; Lettuce is reconnecting)", null);
+    }
+
+    /**
      * Runs a script, bounded by the command timeout: past it the stage fails with a
-     * {@link TimeoutException} (the command may still run later; callers treat the outcome as
-     * unknown).
+     * {@link RedisUnavailableException} whose cause is a {@link TimeoutException} (the command
+     * may still run later: Lettuce re-sends what was out when a connection drops, once it has
+     * reconnected; callers treat the outcome as unknown). A failure of the connection fails it
+     * with a {@code RedisUnavailableException} too; an error the server answered passes as
+     * Lettuce's exception.
      */
     <T> CompletionStage<T> run(Script script, ScriptOutputType type, String[] keys, String... args) {
         CompletableFuture<T> result = new CompletableFuture<>();
         try {
             // Lettuce's wheel timer: lock-free to arm and cancel from an I/O thread (a JDK
             // ScheduledThreadPoolExecutor, as behind CompletableFuture.orTimeout, takes a lock)
-            Timeout timer = timer().newTimeout(t -> result.completeExceptionally(new TimeoutException(
-                    script.name() + " got no reply within " + TimeUnit.NANOSECONDS.toMillis(commandTimeoutNanos) + " ms")),
+            Timeout timer = timer().newTimeout(t -> result.completeExceptionally(noReply(script)),
                     commandTimeoutNanos, TimeUnit.NANOSECONDS);
             script.<T>run(redis, type, keys, args).whenComplete((value, error) -> {
                 timer.cancel();
                 if (error == null) {
                     result.complete(value);
                 } else {
-                    result.completeExceptionally(error);
+                    result.completeExceptionally(unavailable(script, error));
                 }
             });
         } catch (Throwable t) {                   // e.g. rejected by a closed connection
-            result.completeExceptionally(t);
+            result.completeExceptionally(unavailable(script, t));
         }
         return result;
+    }
+
+    private RedisUnavailableException noReply(Script script) {
+        long ms = TimeUnit.NANOSECONDS.toMillis(commandTimeoutNanos);
+        String why = connection.isOpen() ? "(server slow, paused or unreachable)" : "(connection lost; Lettuce is reconnecting)";
+        return new RedisUnavailableException("Redis unreachable: " + script.name() + " got no reply within " + ms
+                + " ms " + why, new TimeoutException("command timeout " + ms + " ms"));
+    }
+
+    /**
+     * {@code error} as the limiters report it: an answer of the server (a script error,
+     * {@code OOM}, {@code READONLY}) as it is; anything else (the connection failed, closed,
+     * or rejected the command while disconnected; the dataset is loading) as unavailable.
+     */
+    private static Throwable unavailable(Script script, Throwable error) {
+        Throwable e = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
+                ? error.getCause() : error;
+        if (e instanceof RedisUnavailableException
+                || (e instanceof RedisCommandExecutionException && !(e instanceof RedisLoadingException))) {
+            return e;
+        }
+        return new RedisUnavailableException("Redis unreachable: " + script.name() + " failed: " + e, e);
     }
 
     private io.netty.util.Timer timer() {
@@ -292,8 +361,9 @@ public final class RedisLimiters implements AutoCloseable {
 
         /**
          * How long one script call may take before its outcome is treated as unknown (default
-         * 2 s): a waiter then keeps waiting (a timed one until its own timeout), and a lease the
-         * call may have taken is released by id.
+         * 2 s): the acquire then fails with a {@link RedisUnavailableException} (a semaphore's
+         * local queue with it), and a lease the call may have taken is released by id. It is
+         * also the longest an acquire takes to fail when the connection drops while it is out.
          */
         public Builder commandTimeout(Duration timeout) {
             this.commandTimeout = positive(timeout, "commandTimeout");

@@ -19,7 +19,10 @@ import java.util.concurrent.TimeUnit;
  * freed the permits, and fails with a {@link LeaseLostException} if the lease was gone before
  * (expired, lost by the server) — possibly while the work was still running, so holders doing
  * long work should listen to it and stop. Its listeners run on the executor the permit was
- * acquired for.
+ * acquired for. While Redis is unreachable, renewals are skipped (they count as failed) and a
+ * release is handed to Lettuce, which sends it once reconnected; {@link #lease()} then fails
+ * with a {@link RedisUnavailableException} after the command timeout. Released against an
+ * empty, restarted server, the lease is unknown there and nothing changes.
  *
  * <p>Thread-safe; ending is exactly-once ({@link AbstractPermit}).
  */
@@ -94,6 +97,10 @@ public final class RedisPermit extends AbstractPermit {
             stopRenewal();                     // a closed client is a dead holder: let it expire
             return;
         }
+        if (!semaphore.owner().isConnected()) {   // not sent (Lettuce would only buffer it): a failed renewal
+            renewFailed(semaphore.owner().notConnected("renewal of lease " + leaseId));
+            return;
+        }
         semaphore.sendRenew(leaseId).whenComplete((reply, error) -> {
             if (error == null) {
                 List<Object> r = reply;
@@ -103,12 +110,17 @@ public final class RedisPermit extends AbstractPermit {
                     lost(new LeaseLostException("lease " + leaseId + " of " + semaphore.name()
                             + " is gone (expired or lost by the server)"));
                 }
-            } else if (System.nanoTime() - lastRenewedNanos
-                    > TimeUnit.MILLISECONDS.toNanos(semaphore.leaseMillis())) {
-                lost(new LeaseLostException("lease " + leaseId + " of " + semaphore.name()
-                        + " could not be renewed for a whole lease", error));
+            } else {
+                renewFailed(error);
             }
         });
+    }
+
+    private void renewFailed(Throwable error) {
+        if (System.nanoTime() - lastRenewedNanos > TimeUnit.MILLISECONDS.toNanos(semaphore.leaseMillis())) {
+            lost(new LeaseLostException("lease " + leaseId + " of " + semaphore.name()
+                    + " could not be renewed for a whole lease", error));
+        }
     }
 
     private void lost(LeaseLostException e) {

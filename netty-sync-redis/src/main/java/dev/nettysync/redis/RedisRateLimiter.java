@@ -52,6 +52,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  *       admitted and abandoned). A timed wait whose script reply does not come within the
  *       timeout fails with a {@link dev.nettysync.WaitTimeoutException}. A Redis error fails the
  *       wait with Lettuce's exception (nothing is held).</li>
+ *   <li><b>When Redis is unreachable</b> (see {@link RedisLimiters}): an acquire fails with a
+ *       {@link RedisUnavailableException}: at once while the connection is down (nothing is
+ *       sent), else when the command timeout expires without a reply. Nothing is held. After
+ *       an empty restart every bucket is full again (the keys are gone).</li>
  *   <li><b>Permits give nothing back.</b> {@link Permit#release()} only ends the handle.</li>
  *   <li><b>No synchronous try:</b> {@link #tryAcquire()} throws; use
  *       {@code acquire(executor, 0, unit)}.</li>
@@ -168,6 +172,10 @@ public final class RedisRateLimiter implements AsyncLimiter {
                     + "; more than the burst can never be admitted)");
         }
         Promise<Permit> result = executor.newPromise();
+        if (!owner.isConnected()) {               // fails at once, sends nothing
+            result.setFailure(owner.notConnected("RedisRateLimiter " + name + (key == null ? "" : "/" + key)));
+            return result;
+        }
         ScheduledFuture<?> timer = timeoutNanos > 0
                 ? executor.schedule(() -> {
                     result.tryFailure(new WaitTimeoutException("RedisRateLimiter " + name + ": no answer within the timeout"));

@@ -61,9 +61,19 @@ import java.util.concurrent.atomic.AtomicLong;
  *       Redis granted at that same moment is released, never lost); with a
  *       {@link WaitTimeoutException}; with a {@link QueueFullException} when
  *       {@code maxPending} waiters are queued in this JVM; with a {@link ClosedException} after
- *       {@link RedisLimiters#close()}; or, for a now-or-never acquire (timeout &le; 0) that could
- *       not reach Redis, with Lettuce's exception. A waiter that cannot reach Redis keeps
- *       waiting (until its timeout, if any) and asks again at least every {@code maxPoll}.</li>
+ *       {@link RedisLimiters#close()}; or with a {@link RedisUnavailableException} when Redis
+ *       cannot decide (below).</li>
+ *   <li><b>When Redis is unreachable</b> (see {@link RedisLimiters}): an acquire made while the
+ *       connection is down fails at once, without sending anything; when the connection drops,
+ *       every waiter queued in this JVM fails at once; a call out at that moment fails when
+ *       its command timeout expires, and so does any call that gets no reply in time. All with
+ *       a {@link RedisUnavailableException}, never later than the command timeout, and
+ *       holding nothing (a lease the unanswered call may still take is released by id). An
+ *       error the server answered (a script error, {@code OOM}) fails the call, and the queue,
+ *       with Lettuce's exception. After Lettuce reconnects, acquires are served again; permits
+ *       held across an empty restart find their lease gone ({@link RedisPermit#lease()} fails
+ *       with a {@link LeaseLostException}) and their release changes nothing in the new
+ *       server's count.</li>
  *   <li><b>Release proves ownership.</b> A release names the lease id; the script frees permits
  *       only if that lease is live. A second release, the release of an id never granted or
  *       already released, and the release of an expired lease change nothing. Permits are given
@@ -122,7 +132,13 @@ public final class RedisSemaphore implements AsyncLimiter {
      *        |----claim by cancel/timer--> ENDED    (left the queue; a late grant is released)
      *
      * A script call whose outcome is unknown (Lettuce error, command timeout) may still have
-     * taken the lease: it is released by id, which is harmless if it never was.
+     * taken the lease: it is released by id, which is harmless if it never was. Lettuce keeps
+     * (and sends once reconnected) what was out when a connection dropped, and the release is
+     * sent after the acquire, so it runs after it. Such a failure ends the call's waiter (direct)
+     * or every waiter queued when the head attempt was sent (tickets below `arrivedBefore`):
+     * Redis could not decide for them; later arrivals get an attempt of their own. No acquire
+     * is sent while the connection is down (`owner.isConnected()`), so an outage does not pile
+     * commands into Lettuce's buffer; releases are sent (buffered) all the same.
      */
 
     private final RedisLimiters owner;
@@ -261,6 +277,8 @@ public final class RedisSemaphore implements AsyncLimiter {
                     && (timeoutNanos == 0 || available.get() - directInFlight >= permits);
             if (closed) {
                 refusal = closedException();
+            } else if (!owner.isConnected()) {
+                refusal = owner.notConnected("RedisSemaphore " + name);
             } else if (direct) {
                 directInFlight += permits;
             } else {
@@ -291,16 +309,17 @@ public final class RedisSemaphore implements AsyncLimiter {
 
     /** The uncontended path: one script call; a refusal joins the local queue. */
     private void attemptDirect(Waiter w, long seq, boolean nowOrNever) {
+        if (!owner.isConnected()) {               // nothing sent, nothing to give back
+            directDone(w.permits);
+            fail(w, owner.notConnected("RedisSemaphore " + name));
+            return;
+        }
         String lease = owner.newLeaseId();
         sendAcquire(w.permits, lease).whenComplete((reply, error) -> {
-            if (error != null) {
+            if (error != null) {                  // outcome unknown: the call may have taken the lease
                 abandon(lease, w.permits);
-                if (nowOrNever) {
-                    directDone(w.permits);
-                    fail(w, error);
-                } else {
-                    enqueueRefused(w, seq, -1);
-                }
+                directDone(w.permits);
+                fail(w, error);
                 return;
             }
             long code = (Long) reply.get(0);
@@ -329,7 +348,7 @@ public final class RedisSemaphore implements AsyncLimiter {
         }
     }
 
-    /** A direct call was refused (or its outcome is unknown): it queues at its arrival place. */
+    /** A direct call was refused: it queues at its arrival place. */
     private void enqueueRefused(Waiter w, long seq, long hintMillis) {
         boolean now = false;
         Throwable refusal = null;
@@ -361,8 +380,13 @@ public final class RedisSemaphore implements AsyncLimiter {
 
     /** Sends one attempt for the head of the queue, unless one is already out. */
     private void drive() {
+        if (!owner.isConnected() && !owner.closed()) {
+            failAll(owner.notConnected("RedisSemaphore " + name), Long.MAX_VALUE);   // nobody here can be served now
+            return;
+        }
         Waiter head = null;
         long seq;
+        long arrivedBefore;                       // the tickets of the waiters queued when it is sent
         synchronized (lock) {
             if (headInFlight || directInFlight > 0 || closed) {
                 return;                           // a reply to come will drive again
@@ -380,17 +404,21 @@ public final class RedisSemaphore implements AsyncLimiter {
             }
             headInFlight = true;
             seq = notices;
+            arrivedBefore = tickets;
         }
         Waiter h = head;
         String lease = owner.newLeaseId();
         sendAcquire(h.permits, lease).whenComplete((reply, error) -> {
             boolean again = false;
-            if (error != null) {
+            if (error != null) {                  // outcome unknown: the call may have taken the lease
                 abandon(lease, h.permits);
                 synchronized (lock) {
                     headInFlight = false;
-                    arm(-1);
                 }
+                // Redis could not decide for those who waited through this call; a waiter that
+                // came later (the connection may be back by now) gets an attempt of its own
+                failAll(error, arrivedBefore);
+                drive();
                 return;
             }
             long code = (Long) reply.get(0);
@@ -529,6 +557,44 @@ public final class RedisSemaphore implements AsyncLimiter {
 
     RedisLimiters owner() {
         return owner;
+    }
+
+    // --- Redis unreachable ----------------------------------------------------------------------
+
+    /** The command connection dropped (a Lettuce I/O thread): every local waiter fails now. */
+    void onDisconnected() {
+        failAll(new RedisUnavailableException("RedisSemaphore " + name
+                + ": Redis unreachable (connection lost; Lettuce is reconnecting)", null), Long.MAX_VALUE);
+    }
+
+    /**
+     * Fails every queued waiter whose ticket is below {@code arrivedBefore} with {@code cause}: a
+     * script call failed or the connection is down, so Redis cannot grant them now. Their places
+     * are free before they hear; a head attempt still out finds its waiter ended and releases
+     * what it gets.
+     */
+    private void failAll(Throwable cause, long arrivedBefore) {
+        List<Waiter> failed = new ArrayList<>();
+        synchronized (lock) {
+            for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
+                Waiter w = it.next();
+                if (w.ticket >= arrivedBefore) {
+                    break;                        // ordered by ticket: the rest came later
+                }
+                failed.add(w);
+                it.remove();
+            }
+            if (waiters.isEmpty() && fallback != null) {
+                fallback.cancel(false);
+                fallback = null;
+            }
+        }
+        for (Waiter w : failed) {
+            if (w.claim()) {
+                w.cancelTimer();
+                w.setFailure(cause);
+            }
+        }
     }
 
     // --- closing --------------------------------------------------------------------------------

@@ -138,7 +138,9 @@ class RedisSemaphoreTest {
         assertThat(p.permits()).isEqualTo(3);
         assertThat(fleet.used(s)).isEqualTo(3);
         p.release();
-        await(later).release();
+        Permit last = await(later);
+        last.release();
+        await(((RedisPermit) last).lease());     // the release script has run
         assertThat(fleet.used(s)).isZero();
     }
 
@@ -156,7 +158,9 @@ class RedisSemaphoreTest {
         assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)).isBetween(250L, 3000L);
         assertThat(s.statistics().queued()).isEqualTo(1);
         held.release();
-        await(next).release();
+        Permit last = await(next);
+        last.release();
+        await(((RedisPermit) last).lease());     // the release script has run
         assertThat(fleet.used(s)).isZero();
         assertThat(s.statistics().queued()).isZero();
     }
@@ -225,6 +229,7 @@ class RedisSemaphoreTest {
         assertThat(over.await(5, TimeUnit.SECONDS) && over.cause() instanceof WaitTimeoutException)
                 .as("no inflation: 2 held, a third refused").isTrue();
         c.release();
+        await(c.lease());                        // the release script has run
         assertThat(fleet.used(s)).isZero();
     }
 
@@ -270,6 +275,7 @@ class RedisSemaphoreTest {
         long waited = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
         assertThat(waited).as("returned by expiry alone, within lease + 1 s").isLessThan(2000);
         p.release();
+        await(p.lease());                        // the release script has run
         assertThat(fleet.used(s)).isZero();
     }
 }

@@ -21,7 +21,9 @@ import java.util.concurrent.TimeUnit;
  * {@code redis-server}); if none is found, starting fails with a message that says so.
  *
  * <p>Used by {@link RedisServerExtension}; {@link #restart()} keeps the port, so clients
- * reconnect to an empty server, as after a crash without persistence.
+ * reconnect to an empty server, as after a crash without persistence. {@link #stop()} and
+ * {@link #startAgain()} do the same with an outage in between: while stopped, the port is closed
+ * and clients are refused.
  */
 public final class RedisServer implements AutoCloseable {
 
@@ -55,6 +57,27 @@ public final class RedisServer implements AutoCloseable {
     public void restart() throws IOException, InterruptedException {
         kill();
         startProcess();
+    }
+
+    /**
+     * Kills the server (SIGKILL) and leaves it down: connections drop, new ones are refused,
+     * until {@link #startAgain()}.
+     */
+    public void stop() throws InterruptedException {
+        kill();
+    }
+
+    /** Starts an empty server on the same port after {@link #stop()}; waits until it answers PING. */
+    public void startAgain() throws IOException, InterruptedException {
+        if (process != null) {
+            throw new IllegalStateException("redis-server on port " + port + " is running");
+        }
+        startProcess();
+    }
+
+    /** Whether the process is running (started and not stopped). */
+    public boolean isRunning() {
+        return process != null && process.isAlive();
     }
 
     /** SIGKILL; the port stays reserved for {@link #restart()} only by convention. */

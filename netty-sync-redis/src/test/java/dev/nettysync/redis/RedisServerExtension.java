@@ -23,6 +23,11 @@ public final class RedisServerExtension implements BeforeAllCallback, AfterAllCa
 
     @Override
     public void beforeAll(ExtensionContext context) throws Exception {
+        // java.util.logging sets up its root handlers on the first record that passes the level,
+        // under a lock. With the tests' WARNING level that first record may be Lettuce's
+        // "Cannot reconnect" from two of its I/O threads at once, when a test stops the server:
+        // the second would park on that lock (BlockHound fails the test). Set them up here.
+        java.util.logging.Logger.getLogger("").getHandlers();
         context.getStore(NS).put("server", RedisServer.start());
     }
 
