@@ -40,9 +40,13 @@ final class PrimitiveLimiter implements AsyncLimiter {
      * the primitive's, which count every holder, raw or through any view (a semaphore's total
      * and available permits, a lock's state).
      *
-     * An acquire asks the primitive for its raw Future<Void>. If that is already done (a free
-     * permit, a full queue, closed) the answer is mapped at once: the new PrimitivePermit, which
-     * is its own succeeded future, or a failed future with the same cause. Otherwise a
+     * An acquire first calls the primitive's try (every primitive here is an AsyncSemaphore
+     * underneath, whose acquire begins with exactly that try, so order and fairness are the
+     * same): a success is the new PrimitivePermit at once, which is its own succeeded future,
+     * without the primitive's shared succeeded future and its per-executor lookup. Otherwise it
+     * asks the primitive for its raw Future<Void>. If that is already done (a permit freed
+     * meanwhile, a full queue, closed) the answer is mapped at once: the new permit, or a failed
+     * future with the same cause. Otherwise a
      * PrimitiveAcquire (a MappedWait) listens to it and maps its completion. The grant stays
      * linearizable at the primitive's claim: cancel() on the mapped wait first cancels the raw
      * wait and returns false if the primitive refused (already granted), so "cancel returned
@@ -139,6 +143,9 @@ final class PrimitiveLimiter implements AsyncLimiter {
     @Override
     public Future<Permit> acquire(EventExecutor executor) {
         Objects.requireNonNull(executor, "executor");
+        if (tryAcquireRaw.getAsBoolean()) {
+            return newPermit(executor);
+        }
         return map(executor, acquireRaw.apply(executor));
     }
 
@@ -146,6 +153,9 @@ final class PrimitiveLimiter implements AsyncLimiter {
     public Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
         Objects.requireNonNull(executor, "executor");
         Objects.requireNonNull(unit, "unit");
+        if (tryAcquireRaw.getAsBoolean()) {
+            return newPermit(executor);
+        }
         return map(executor, acquireRawTimed.acquire(executor, timeout, unit));
     }
 
