@@ -1,10 +1,7 @@
 package dev.nettysync.demo;
 
 import dev.nettysync.channel.ChannelLimits;
-import dev.nettysync.limit.AbstractPermit;
 import dev.nettysync.limit.AsyncLimiter;
-import dev.nettysync.limit.LimiterStatistics;
-import dev.nettysync.limit.Permit;
 import dev.nettysync.redis.RedisSemaphore;
 import io.netty.channel.Channel;
 import io.netty.util.concurrent.EventExecutor;
@@ -27,7 +24,7 @@ import java.util.function.Supplier;
  * fails at once while the connection is down, else within the limiters' command timeout (2 s).
  * Closed (default): the request fails with the limiter's {@link io.lettuce.core.RedisException}, answered 503
  * "fleet limit unavailable: Redis unreachable"; its local permit is given back. Open: the call
- * runs under its local permit only.
+ * runs under its local permit only ({@link AsyncLimiter#failOpen}).
  *
  * <p>Thread-safe; futures complete on the executor passed in (both layers guarantee it).
  */
@@ -39,7 +36,11 @@ final class FleetAdmission implements Admission {
 
     FleetAdmission(Admission local, RedisSemaphore fleet, Duration wait, FleetOutage outage) {
         this.local = Objects.requireNonNull(local, "local");
-        this.fleet = new WhenDown(Objects.requireNonNull(fleet, "fleet"), Objects.requireNonNull(outage, "outage"));
+        Objects.requireNonNull(outage, "outage");
+        // Open: a failure Redis could not decide admits under the local permit only; closed (and
+        // any other failure) passes through. A cancel still reaches the semaphore's wait first.
+        this.fleet = AsyncLimiter.failOpen(Objects.requireNonNull(fleet, "fleet"),
+                cause -> outage.admitWithout(FleetOutage.Limit.CONCURRENCY, cause));
         this.waitNanos = wait.toNanos();
     }
 
@@ -49,7 +50,7 @@ final class FleetAdmission implements Admission {
         if (entered.isDone()) {
             return entered.isSuccess() ? executor.newSucceededFuture(new FleetTicket(entered.getNow())) : entered;
         }
-        io.netty.util.concurrent.Promise<Ticket> result = executor.newPromise();
+        Promise<Ticket> result = executor.newPromise();
         entered.addListener(f -> {
             if (f.isSuccess()) {
                 Ticket t = new FleetTicket(entered.getNow());
@@ -88,72 +89,6 @@ final class FleetAdmission implements Admission {
         @Override
         public void leave() {
             inner.leave();
-        }
-    }
-
-    /**
-     * The fleet semaphore, with {@link FleetOutage}'s decision applied to an acquire that Redis
-     * could not decide: closed passes the failure on; open grants a permit that stands for no
-     * fleet permit (nothing to give back). A cancel reaches the semaphore's wait.
-     */
-    private static final class WhenDown implements AsyncLimiter {
-        private final RedisSemaphore fleet;
-        private final FleetOutage outage;
-
-        WhenDown(RedisSemaphore fleet, FleetOutage outage) {
-            this.fleet = fleet;
-            this.outage = outage;
-        }
-
-        @Override
-        public Future<Permit> acquire(EventExecutor executor) {
-            return decide(executor, fleet.acquire(executor));
-        }
-
-        @Override
-        public Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
-            return decide(executor, fleet.acquire(executor, timeout, unit));
-        }
-
-        private Future<Permit> decide(EventExecutor executor, Future<Permit> wait) {
-            Promise<Permit> result = executor.newPromise();
-            wait.addListener(f -> {
-                if (f.isSuccess()) {
-                    Permit p = wait.getNow();
-                    if (!result.trySuccess(p)) {
-                        p.releaseIgnored();        // cancelled meanwhile
-                    }
-                } else if (f.isCancelled()) {
-                    result.cancel(false);
-                } else if (outage.admitWithout(FleetOutage.Limit.CONCURRENCY, f.cause())) {
-                    result.trySuccess(new NoFleetPermit());   // open: under the local permit only
-                } else {
-                    result.tryFailure(f.cause());              // closed (or not Redis): 503
-                }
-            });
-            result.addListener(f -> {
-                if (f.isCancelled()) {
-                    wait.cancel(false);
-                }
-            });
-            return result;
-        }
-
-        @Override
-        public Permit tryAcquire() {
-            return fleet.tryAcquire();             // throws: needs a round trip
-        }
-
-        @Override
-        public LimiterStatistics statistics() {
-            return fleet.statistics();
-        }
-    }
-
-    /** Admitted without a fleet permit (open, Redis down): nothing to give back. */
-    private static final class NoFleetPermit extends AbstractPermit {
-        @Override
-        protected void onEnd(Outcome outcome) {
         }
     }
 }

@@ -20,7 +20,8 @@ import java.util.concurrent.CancellationException;
  *   <li><b>Nothing is lost.</b> A mapped value that this promise cannot take (it was completed
  *       behind this class's back, through the {@code Promise} interface) is handed to
  *       {@link #discard}, which gives it back.</li>
- *   <li>A cancelled source cancels this wait; a failed one fails it with the same cause.</li>
+ *   <li>A cancelled source cancels this wait; a failed one fails it with the same cause,
+ *       unless {@link #recover} turns the failure into a value (a limiter that fails open).</li>
  * </ul>
  * The owner adds the instance as a listener of the source after any setup of its own
  * ({@code source.addListener(wait)}); the completion runs on the source's executor, and this
@@ -42,6 +43,15 @@ public abstract class MappedWait<S, T> extends DefaultPromise<T> implements Gene
 
     /** Gives back a mapped value this promise could not take. */
     protected abstract void discard(T value);
+
+    /**
+     * A value to complete with instead of the source's failure, or {@code null} (the default)
+     * to fail with it. Called at most once, for a source that failed (not one that was
+     * cancelled); if it throws, this wait fails with that exception.
+     */
+    protected T recover(Throwable cause) {
+        return null;
+    }
 
     /** Called first when the source completes, however it completed (e.g. to drop a listener). */
     protected void sourceDone() {
@@ -70,7 +80,23 @@ public abstract class MappedWait<S, T> extends DefaultPromise<T> implements Gene
                 tryFailure(new CancellationException("the wait was cancelled"));
             }
         } else {
-            tryFailure(f.cause());
+            fail(f.cause());
+        }
+    }
+
+    private void fail(Throwable cause) {
+        T value;
+        try {
+            value = recover(cause);
+        } catch (Throwable t) {
+            t.addSuppressed(cause);
+            tryFailure(t);
+            return;
+        }
+        if (value == null) {
+            tryFailure(cause);
+        } else if (!trySuccess(value)) {
+            discard(value);
         }
     }
 }

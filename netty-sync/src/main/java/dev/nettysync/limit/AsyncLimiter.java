@@ -7,6 +7,7 @@ import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 
 /**
@@ -171,6 +172,37 @@ public interface AsyncLimiter {
      */
     static AsyncLimiter all(AsyncLimiter... limiters) {
         return new CompositeLimiter(limiters);
+    }
+
+    /**
+     * A view of {@code limiter} that <em>fails open</em>: when an acquire fails with a cause
+     * that {@code admitWhen} accepts (typically: the limiter's shared state is unreachable, as
+     * a {@code RedisUnavailableException} of {@code netty-sync-redis}), the caller is admitted
+     * anyway, with a permit that holds nothing and whose release gives nothing back. Any other
+     * failure (a full queue, a timeout, closed, a rate refusal) passes through unchanged, so
+     * the predicate should accept only "could not decide", never "decided no".
+     *
+     * <pre>{@code
+     * AsyncLimiter fleet = AsyncLimiter.failOpen(redisSemaphore,
+     *         cause -> cause instanceof RedisUnavailableException);
+     * }</pre>
+     *
+     * <ul>
+     *   <li><b>Waiting, order, timeouts, statistics</b> are {@code limiter}'s; an admission
+     *       without it is not counted there (count it in the predicate if you need to).</li>
+     *   <li><b>Cancellation</b> goes to {@code limiter}'s wait first: {@code cancel()} returns
+     *       {@code true} only if that wait ended holding nothing, and {@code false} once it has
+     *       granted (the caller then gets the permit), as for {@code limiter} itself.</li>
+     *   <li>{@code tryAcquire} is {@code limiter}'s; an exception it throws that
+     *       {@code admitWhen} accepts admits with an unbacked permit too.</li>
+     *   <li>If the predicate throws, the acquire fails with that exception (the original
+     *       cause suppressed in it).</li>
+     * </ul>
+     *
+     * @throws NullPointerException if an argument is {@code null}
+     */
+    static AsyncLimiter failOpen(AsyncLimiter limiter, Predicate<? super Throwable> admitWhen) {
+        return new FailOpenLimiter(limiter, admitWhen);
     }
 
     /**
