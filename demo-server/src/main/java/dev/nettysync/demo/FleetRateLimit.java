@@ -1,5 +1,6 @@
 package dev.nettysync.demo;
 
+import dev.nettysync.limit.AsyncLimiter;
 import dev.nettysync.limit.Permit;
 import dev.nettysync.limit.RateLimitedException;
 import dev.nettysync.redis.RedisRateLimiter;
@@ -53,11 +54,13 @@ final class FleetRateLimit {
     static final String POLICY = "fleet";
 
     private final RedisRateLimiter limiter;
-    private final FleetOutage outage;
+    private final AsyncLimiter admission;         // the limiter, as --fleet-when-down wants it
 
     FleetRateLimit(RedisRateLimiter limiter, FleetOutage outage) {
         this.limiter = Objects.requireNonNull(limiter, "limiter");
-        this.outage = Objects.requireNonNull(outage, "outage");
+        Objects.requireNonNull(outage, "outage");
+        // Open: a failure Redis could not decide admits (an unbacked permit); closed passes it on.
+        this.admission = AsyncLimiter.failOpen(limiter, cause -> outage.admitWithout(FleetOutage.Limit.RATE, cause));
     }
 
     /**
@@ -70,18 +73,16 @@ final class FleetRateLimit {
      *         any other failure
      */
     Future<Void> admit(EventExecutor executor) {
-        Future<Permit> f = limiter.acquire(executor, 0, TimeUnit.NANOSECONDS);   // never waits for capacity
+        Future<Permit> f = admission.acquire(executor, 0, TimeUnit.NANOSECONDS);   // never waits for capacity
         Promise<Void> result = executor.newPromise();
         f.addListener(done -> {
             if (done.isSuccess()) {
-                f.getNow().release();          // a rate permit gives nothing back
-                result.trySuccess(null);
+                f.getNow().release();          // a rate permit gives nothing back (nor does an unbacked one)
+                result.trySuccess(null);           // admitted, or open while Redis could not decide
             } else if (done.isCancelled()) {
                 result.cancel(false);
             } else if (done.cause() instanceof RateLimitedException r) {
                 result.tryFailure(new Refused(r.retryAfterNanos()));
-            } else if (outage.admitWithout(FleetOutage.Limit.RATE, done.cause())) {
-                result.trySuccess(null);       // open: Redis could not decide, the local limits still hold
             } else if (FleetOutage.isRedisFailure(done.cause())) {
                 result.tryFailure(done.cause());   // closed: 503 "fleet limit unavailable"
             } else {

@@ -574,22 +574,35 @@ public final class RedisSemaphore implements AsyncLimiter {
      * what it gets.
      */
     private void failAll(Throwable cause, long arrivedBefore) {
-        List<Waiter> failed = new ArrayList<>();
+        List<Waiter> failed;
         synchronized (lock) {
-            for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
-                Waiter w = it.next();
-                if (w.ticket >= arrivedBefore) {
-                    break;                        // ordered by ticket: the rest came later
-                }
-                failed.add(w);
-                it.remove();
-            }
-            if (waiters.isEmpty() && fallback != null) {
-                fallback.cancel(false);
-                fallback = null;
-            }
+            failed = takeOutLocked(arrivedBefore);
         }
-        for (Waiter w : failed) {
+        failTaken(failed, cause);
+    }
+
+    /** Takes the queued waiters with a ticket below {@code arrivedBefore} out; the last one out stops the timer. */
+    private List<Waiter> takeOutLocked(long arrivedBefore) {
+        assert Thread.holdsLock(lock);
+        List<Waiter> taken = new ArrayList<>();
+        for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
+            Waiter w = it.next();
+            if (w.ticket >= arrivedBefore) {
+                break;                            // ordered by ticket: the rest came later
+            }
+            taken.add(w);
+            it.remove();
+        }
+        if (waiters.isEmpty() && fallback != null) {
+            fallback.cancel(false);
+            fallback = null;
+        }
+        return taken;
+    }
+
+    /** Fails waiters taken out of the queue, without the lock. */
+    private static void failTaken(List<Waiter> taken, Throwable cause) {
+        for (Waiter w : taken) {
             if (w.claim()) {
                 w.cancelTimer();
                 w.setFailure(cause);
@@ -606,20 +619,9 @@ public final class RedisSemaphore implements AsyncLimiter {
                 return;
             }
             closed = true;
-            failed = new ArrayList<>(waiters);
-            waiters.clear();
-            if (fallback != null) {
-                fallback.cancel(false);
-                fallback = null;
-            }
+            failed = takeOutLocked(Long.MAX_VALUE);
         }
-        ClosedException cause = closedException();
-        for (Waiter w : failed) {
-            if (w.claim()) {
-                w.cancelTimer();
-                w.setFailure(cause);
-            }
-        }
+        failTaken(failed, closedException());
         owner.unsubscribe(this);
     }
 

@@ -19,8 +19,8 @@ final class FailOpenLimiter implements AsyncLimiter {
      * A pending acquire is a MappedWait over the inner limiter's future: the identity on
      * success, recover() on failure (an unbacked permit when the predicate admits, else the
      * failure), and cancel() goes to the inner wait first, so "cancel returned true" still means
-     * "nothing was held" and a grant that wins the race stands. An inner future that is already
-     * done is answered at once, without the wait object.
+     * "nothing was held" and a grant that wins the race stands. An inner future already
+     * granted is returned as it is.
      */
 
     private final AsyncLimiter limiter;
@@ -67,21 +67,12 @@ final class FailOpenLimiter implements AsyncLimiter {
     }
 
     private Future<Permit> open(EventExecutor executor, Future<Permit> inner) {
-        if (!inner.isDone()) {
-            OpenWait wait = new OpenWait(executor, inner, admitWhen);
-            inner.addListener(wait);
-            return wait;
+        if (inner.isSuccess()) {
+            return inner;                       // granted at once: the limiter's own permit
         }
-        if (inner.isSuccess() || inner.isCancelled()) {
-            return inner;                       // as the inner limiter answered
-        }
-        Throwable cause = inner.cause();
-        try {
-            return admitWhen.test(cause) ? executor.newSucceededFuture(new UnbackedPermit()) : inner;
-        } catch (Throwable t) {                 // as OpenWait does: the predicate's failure, the cause suppressed
-            t.addSuppressed(cause);
-            return executor.newFailedFuture(t);
-        }
+        OpenWait wait = new OpenWait(executor, inner, admitWhen);
+        inner.addListener(wait);                // runs at once if inner already failed
+        return wait;
     }
 
     /** A pending acquire: the inner permit, or an unbacked one when the failure is admitted. */
