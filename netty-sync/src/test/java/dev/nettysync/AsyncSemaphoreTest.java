@@ -92,6 +92,41 @@ class AsyncSemaphoreTest {
     }
 
     @Test
+    void eachExecutorGetsItsOwnSharedSucceededFuture() throws Exception {
+        // One shared succeeded future per executor (internal.SucceededFutures), whatever order
+        // the executors come in, and still after one of them shut down.
+        AsyncSemaphore sem = semaphore(8);
+        EventLoop first = loops.newLoop();
+        EventLoop second = loops.newLoop();
+        Future<Void> a = sem.acquire(first);
+        Future<Void> b = sem.acquire(second);
+        assertThat(a).isNotSameAs(b);
+        assertThat(sem.acquire(first)).isSameAs(a);
+        assertThat(sem.acquire(second)).isSameAs(b);
+        assertThat(listenerThread(a)).matches(first::inEventLoop);
+        assertThat(listenerThread(b)).matches(second::inEventLoop);
+        first.shutdownGracefully(0, 0, SECONDS).sync();
+        EventLoop third = loops.newLoop();
+        Future<Void> c = sem.acquire(third);
+        assertThat(sem.acquire(second)).isSameAs(b);
+        assertThat(sem.acquire(third)).isSameAs(c);
+        assertThat(listenerThread(c)).matches(third::inEventLoop);
+        sem.release(7);
+        assertThat(sem.availablePermits()).isEqualTo(8);
+    }
+
+    private static Thread listenerThread(Future<Void> f) throws InterruptedException {
+        AtomicReference<Thread> ran = new AtomicReference<>();
+        CountDownLatch done = new CountDownLatch(1);
+        f.addListener(x -> {
+            ran.set(Thread.currentThread());
+            done.countDown();
+        });
+        assertThat(done.await(10, SECONDS)).isTrue();
+        return ran.get();
+    }
+
+    @Test
     void badArgumentsAreRefusedWithAMessageNamingTheValue() {
         assertThatThrownBy(() -> new AsyncSemaphore(-1)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("-1");

@@ -36,6 +36,26 @@ class BenchmarksSmokeTest {
         }
     }
 
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"nettysync", "jdk"})
+    void sharedFastPath(String impl) throws Exception {
+        SharedFastPathBenchmark b = new SharedFastPathBenchmark();
+        b.impl = impl;
+        b.setUp();
+        try {
+            SharedFastPathBenchmark.Caller[] callers = new SharedFastPathBenchmark.Caller[2];
+            for (int k = 0; k < callers.length; k++) {
+                callers[k] = new SharedFastPathBenchmark.Caller();
+                callers[k].loop = b.loops.loops[k];
+            }
+            for (int i = 0; i < 1000; i++) {
+                assertThat(b.acquireRelease(callers[i % 2])).isNotNull();
+            }
+        } finally {
+            b.tearDown();
+        }
+    }
+
     @ParameterizedTest(name = "{0} permits={1} {2}")
     @CsvSource({
             "nettysync, 1, alternate", "nettysync, 4, alternate", "nettysync, 1, free", "nettysync, 4, free",
