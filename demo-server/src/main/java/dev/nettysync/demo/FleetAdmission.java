@@ -34,7 +34,7 @@ final class FleetAdmission implements Admission {
     private final AsyncLimiter fleet;             // the RedisSemaphore, as --fleet-when-down wants it
     private final long waitNanos;
 
-    FleetAdmission(Admission local, RedisSemaphore fleet, Duration wait, FleetOutage outage) {
+    FleetAdmission(Admission local, AsyncLimiter fleet, Duration wait, FleetOutage outage) {
         this.local = Objects.requireNonNull(local, "local");
         Objects.requireNonNull(outage, "outage");
         // Open: a failure Redis could not decide admits under the local permit only; closed (and
@@ -51,6 +51,13 @@ final class FleetAdmission implements Admission {
             return entered.isSuccess() ? executor.newSucceededFuture(new FleetTicket(entered.getNow())) : entered;
         }
         Promise<Ticket> result = executor.newPromise();
+        // A caller that gives up (its client left) leaves the local queue too, rather than keep
+        // a place there until it is admitted for nobody.
+        result.addListener(r -> {
+            if (r.isCancelled()) {
+                entered.cancel(false);
+            }
+        });
         entered.addListener(f -> {
             if (f.isSuccess()) {
                 Ticket t = new FleetTicket(entered.getNow());
