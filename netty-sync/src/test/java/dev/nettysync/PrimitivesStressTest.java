@@ -1,11 +1,12 @@
 package dev.nettysync;
 
-import io.netty.channel.DefaultEventLoopGroup;
-import io.netty.channel.EventLoop;
+import dev.nettysync.testing.StressRun;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -13,11 +14,9 @@ import java.util.Map;
 import java.util.concurrent.BrokenBarrierException;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
 import static java.util.concurrent.TimeUnit.MICROSECONDS;
@@ -49,6 +48,8 @@ class PrimitivesStressTest {
     private static final int PARTIES = 3;
     private static final int MAX_PENDING_PER_ACTOR = 8;
 
+    @RegisterExtension final StressRun run = new StressRun();
+
     private final AsyncEvent event = new AsyncEvent();
     private final AsyncCondition cond = new AsyncCondition();
     private final AsyncLock lock = cond.lock();
@@ -63,80 +64,64 @@ class PrimitivesStressTest {
     private final AtomicLongArray indexCounts = new AtomicLongArray(PARTIES);
     private volatile boolean draining;                                // makes every predicate true
 
-    private final AtomicLong unfinished = new AtomicLong();
     private final AtomicLong eventWakes = new AtomicLong();
     private final AtomicLong condResumes = new AtomicLong();
     private final AtomicLong cancels = new AtomicLong();
     private final AtomicLong timeouts = new AtomicLong();
     private final AtomicLong broken = new AtomicLong();
-    private final AtomicReference<Throwable> failure = new AtomicReference<>();
-    private EventLoop[] loops;
 
     @Test
     void eventConditionAndBarrierUnderRandomWaitsCancelsTimeoutsAndWakeUps() throws Exception {
-        DefaultEventLoopGroup group = new DefaultEventLoopGroup(2);
-        loops = new EventLoop[] {group.next(), group.next()};
-        try {
-            int actors = 4;
-            long perActor = OPS / actors;
-            long start = System.nanoTime();
-            assertThat(StressActor.runAll(loops, actors - loops.length, perActor, Actor::new, failure))
-                    .as("actors finished").isTrue();
+        run.actors(OPS, Actor::new);
 
-            // Quiesce: let timers and hops run out, then check the event, then drain everything.
-            long deadline = System.nanoTime() + SECONDS.toNanos(2);
-            while (System.nanoTime() < deadline && lock.isLocked()) {
-                Thread.sleep(1);
-            }
-            long lastSet = lastSetStartedAt.get();
-            for (QueuedEventWait w : queuedEventWaits) {
-                if (!w.future.isDone() && w.stamp < lastSet) {
-                    fail("an event wait queued at " + w.stamp + " is still pending after a set began at " + lastSet);
-                }
-            }
-            draining = true;
-            deadline = System.nanoTime() + SECONDS.toNanos(60);
-            while (unfinished.get() != 0 && System.nanoTime() < deadline) {
-                event.set();
-                barrier.reset();
-                if (lock.tryLock()) {
-                    cond.signalAll();
-                    lock.unlock();
-                }
-                Thread.sleep(2);
-            }
-            long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-            System.out.printf("PrimitivesStressTest: %,d ops in %,d ms: %,d event wakes, %,d condition resumes,"
-                            + " %,d barrier trips, %,d cancels, %,d timeouts, %,d broken by reset%n",
-                    actors * perActor, millis, eventWakes.get(), condResumes.get(), barrierTrips.get(),
-                    cancels.get(), timeouts.get(), broken.get());
-
-            assertThat(failure.get()).as("failure seen while running").isNull();
-            assertThat(unfinished.get()).as("every future completed").isZero();
-            assertThat(holders.get()).isZero();
-            assertThat(lock.isLocked()).isFalse();
-            assertThat(lock.queueLength()).isZero();
-            assertThat(cond.queueLength()).isZero();
-            assertThat(event.queueLength()).isZero();
-            assertThat(barrier.waiting()).isZero();
-            assertThat(barrier.isBroken()).isFalse();
-            for (Object p : new Object[] {event, cond, barrier}) {
-                assertThat(Invariants.brokenInvariant(p)).as("%s", p).isNull();
-            }
-            for (int i = 0; i < PARTIES; i++) {
-                assertThat(indexCounts.get(i)).as("index %d handed out once per trip", i).isEqualTo(barrierTrips.get());
-            }
-            assertThat(eventWakes.get()).isPositive();
-            assertThat(condResumes.get()).isPositive();
-            assertThat(barrierTrips.get()).isPositive();
-            assertThat(cancels.get()).isPositive();
-            assertThat(timeouts.get()).isPositive();
-        } finally {
-            group.shutdownGracefully(0, 1, SECONDS).syncUninterruptibly();
+        // Quiesce: let timers and hops run out, then check the event, then drain everything.
+        long deadline = System.nanoTime() + SECONDS.toNanos(2);
+        while (System.nanoTime() < deadline && lock.isLocked()) {
+            Thread.sleep(1);
         }
+        long lastSet = lastSetStartedAt.get();
+        for (QueuedEventWait w : queuedEventWaits) {
+            if (!w.future.isDone() && w.stamp < lastSet) {
+                run.fail("an event wait queued at " + w.stamp + " is still pending after a set began at " + lastSet);
+            }
+        }
+        draining = true;
+        run.awaitUnfinished(Duration.ofSeconds(60), () -> {
+            event.set();
+            barrier.reset();
+            if (lock.tryLock()) {
+                cond.signalAll();
+                lock.unlock();
+            }
+        });
+        System.out.printf("PrimitivesStressTest: %,d ops in %,d ms: %,d event wakes, %,d condition resumes,"
+                        + " %,d barrier trips, %,d cancels, %,d timeouts, %,d broken by reset%n",
+                run.actorOps(OPS), run.elapsedMillis(), eventWakes.get(), condResumes.get(), barrierTrips.get(),
+                cancels.get(), timeouts.get(), broken.get());
+
+        run.assertNoFailure();
+        assertThat(run.unfinished()).as("every future completed").isZero();
+        assertThat(holders.get()).isZero();
+        assertThat(lock.isLocked()).isFalse();
+        assertThat(lock.queueLength()).isZero();
+        assertThat(cond.queueLength()).isZero();
+        assertThat(event.queueLength()).isZero();
+        assertThat(barrier.waiting()).isZero();
+        assertThat(barrier.isBroken()).isFalse();
+        for (Object p : new Object[] {event, cond, barrier}) {
+            assertThat(Invariants.brokenInvariant(p)).as("%s", p).isNull();
+        }
+        for (int i = 0; i < PARTIES; i++) {
+            assertThat(indexCounts.get(i)).as("index %d handed out once per trip", i).isEqualTo(barrierTrips.get());
+        }
+        assertThat(eventWakes.get()).isPositive();
+        assertThat(condResumes.get()).isPositive();
+        assertThat(barrierTrips.get()).isPositive();
+        assertThat(cancels.get()).isPositive();
+        assertThat(timeouts.get()).isPositive();
     }
 
-    private final class Actor extends StressActor {
+    private final class Actor extends StressRun.Actor {
         private final List<Future<?>> pending = new ArrayList<>();   // confined to this actor
         private final Map<Future<?>, Long> eventWaitStamps = new IdentityHashMap<>();  // idem
 
@@ -153,7 +138,7 @@ class PrimitivesStressTest {
                     Long queuedAt = eventWaitStamps.remove(f);
                     long setBefore = lastReturnedSetStartedAt.get();
                     if (f.cancel(false) && queuedAt != null && setBefore > queuedAt) {
-                        fail("cancelled an event wait queued at " + queuedAt + " after a set that began at "
+                        run.fail("cancelled an event wait queued at " + queuedAt + " after a set that began at "
                                 + setBefore + " had returned without waking it");
                     }
                 }
@@ -185,7 +170,7 @@ class PrimitivesStressTest {
 
         private void eventWait(ThreadLocalRandom rnd) {
             boolean timed = rnd.nextBoolean();
-            Future<Void> f = timed ? event.await(randomLoop(), rnd.nextInt(300), MICROSECONDS) : event.await(randomLoop());
+            Future<Void> f = timed ? event.await(run.randomLoop(), rnd.nextInt(300), MICROSECONDS) : event.await(run.randomLoop());
             if (!f.isDone()) {
                 // stamped after the await returned, when it is queued: a set stamped later must wake it
                 long stamp = seq.incrementAndGet();
@@ -203,12 +188,12 @@ class PrimitivesStressTest {
 
         private void barrierArrive(ThreadLocalRandom rnd) {
             boolean timed = rnd.nextInt(4) == 0;
-            Future<Integer> f = timed ? barrier.await(randomLoop(), rnd.nextInt(500), MICROSECONDS) : barrier.await(randomLoop());
+            Future<Integer> f = timed ? barrier.await(run.randomLoop(), rnd.nextInt(500), MICROSECONDS) : barrier.await(run.randomLoop());
             track(f, true, x -> {
                 if (x.isSuccess()) {
                     int i = (Integer) x.getNow();
                     if (i < 0 || i >= PARTIES) {
-                        fail("barrier index " + i);
+                        run.fail("barrier index " + i);
                     } else {
                         indexCounts.incrementAndGet(i);
                     }
@@ -222,7 +207,7 @@ class PrimitivesStressTest {
 
         /** lock, then signal / signalAll / await / awaitUntil holding it; unlock when done. */
         private void conditionOp(ThreadLocalRandom rnd) {
-            EventExecutor ex = randomLoop();
+            EventExecutor ex = run.randomLoop();
             boolean timed = rnd.nextInt(4) == 0;
             Future<Void> locked = timed ? lock.lock(ex, rnd.nextInt(300), MICROSECONDS) : lock.lock(ex);
             int what = rnd.nextInt(10);
@@ -267,12 +252,12 @@ class PrimitivesStressTest {
         /** Condition waits are made in listeners (on loops); hand them to a cancelling actor. */
         private void pendingFromListener(Future<Void> w) {
             if (ThreadLocalRandom.current().nextInt(8) == 0) {
-                randomLoop().execute(() -> w.cancel(false));
+                run.randomLoop().execute(() -> w.cancel(false));
             }
         }
 
         private <T> void track(Future<T> f, boolean mine, Consumer<Future<?>> onDone) {
-            unfinished.incrementAndGet();
+            run.begin();
             if (mine && !f.isDone()) {
                 pending.add(f);
             }
@@ -280,9 +265,9 @@ class PrimitivesStressTest {
                 try {
                     onDone.accept(x);
                 } catch (Throwable t) {
-                    failure.compareAndSet(null, t);
+                    run.fail(t);
                 }
-                unfinished.decrementAndGet();
+                run.end();
             });
         }
     }
@@ -300,7 +285,7 @@ class PrimitivesStressTest {
     private void enter() {
         int h = holders.incrementAndGet();
         if (h != 1 || !lock.isLocked()) {
-            fail(h + " holders of the lock, isLocked=" + lock.isLocked());
+            run.fail(h + " holders of the lock, isLocked=" + lock.isLocked());
         }
     }
 
@@ -315,15 +300,7 @@ class PrimitivesStressTest {
         } else if (x.cause() instanceof WaitTimeoutException) {
             timeouts.incrementAndGet();
         } else {
-            failure.compareAndSet(null, x.cause());
+            run.fail(x.cause());
         }
-    }
-
-    private EventExecutor randomLoop() {
-        return loops[ThreadLocalRandom.current().nextInt(loops.length)];
-    }
-
-    private void fail(String message) {
-        failure.compareAndSet(null, new AssertionError(message));
     }
 }

@@ -1,20 +1,18 @@
 package dev.nettysync;
 
-import io.netty.channel.DefaultEventLoopGroup;
-import io.netty.channel.EventLoop;
-import io.netty.util.concurrent.EventExecutor;
+import dev.nettysync.testing.StressRun;
 import io.netty.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 
-import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -29,59 +27,44 @@ class ReadWriteLockStressTest {
     private static final int MAX_READERS = 3;
     private static final int MAX_PENDING_PER_ACTOR = 4;
 
+    @RegisterExtension final StressRun run = new StressRun();
+
     private final AsyncReadWriteLock lock = new AsyncReadWriteLock(MAX_READERS, Integer.MAX_VALUE);
     private final AtomicInteger readers = new AtomicInteger();
     private final AtomicInteger writers = new AtomicInteger();
     private final AtomicInteger maxReaders = new AtomicInteger();
-    private final AtomicLong unfinished = new AtomicLong();
     private final AtomicLong readGrants = new AtomicLong();
     private final AtomicLong writeGrants = new AtomicLong();
     private final AtomicLong downgrades = new AtomicLong();
     private final AtomicLong cancels = new AtomicLong();
     private final AtomicLong timeouts = new AtomicLong();
-    private final AtomicReference<Throwable> failure = new AtomicReference<>();
-    private EventLoop[] loops;
 
     @Test
     void writersNeverOverlapAnyoneAndReadersStayWithinTheBound() throws Exception {
-        DefaultEventLoopGroup group = new DefaultEventLoopGroup(2);
-        loops = new EventLoop[] {group.next(), group.next()};
-        try {
-            int actors = 4;
-            long perActor = OPS / actors;
-            long start = System.nanoTime();
-            assertThat(StressActor.runAll(loops, actors - loops.length, perActor, Actor::new, failure))
-                    .as("actors finished").isTrue();
-            long deadline = System.nanoTime() + SECONDS.toNanos(60);
-            while (unfinished.get() != 0 && System.nanoTime() < deadline) {
-                Thread.sleep(5);
-            }
-            long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-            System.out.printf("ReadWriteLockStressTest: %,d ops in %,d ms: %,d read grants, %,d write grants,"
-                            + " %,d downgrades, %,d cancels won, %,d timeouts, max readers %d of %d%n",
-                    actors * perActor, millis, readGrants.get(), writeGrants.get(), downgrades.get(),
-                    cancels.get(), timeouts.get(), maxReaders.get(), MAX_READERS);
+        run.actors(OPS, Actor::new);
+        run.awaitUnfinished(Duration.ofSeconds(60), () -> { });
+        System.out.printf("ReadWriteLockStressTest: %,d ops in %,d ms: %,d read grants, %,d write grants,"
+                        + " %,d downgrades, %,d cancels won, %,d timeouts, max readers %d of %d%n",
+                run.actorOps(OPS), run.elapsedMillis(), readGrants.get(), writeGrants.get(), downgrades.get(),
+                cancels.get(), timeouts.get(), maxReaders.get(), MAX_READERS);
 
-            assertThat(failure.get()).as("failure seen while running").isNull();
-            assertThat(unfinished.get()).as("every future completed and every unlock ran").isZero();
-            assertThat(readers.get()).isZero();
-            assertThat(writers.get()).isZero();
-            assertThat(lock.queueLength()).isZero();
-            assertThat(lock.isWriteLocked()).isFalse();
-            assertThat(lock.readers()).isZero();
-            assertThat(lock.tryWriteLock()).as("nothing is held any more").isTrue();
-            lock.unlockWrite();
-            assertThat(writeGrants.get()).isPositive();
-            assertThat(readGrants.get()).isPositive();
-            assertThat(cancels.get()).isPositive();
-            assertThat(timeouts.get()).isPositive();
-            assertThat(downgrades.get()).isPositive();
-        } finally {
-            group.shutdownGracefully(0, 1, SECONDS).syncUninterruptibly();
-        }
+        run.assertNoFailure();
+        assertThat(run.unfinished()).as("every future completed and every unlock ran").isZero();
+        assertThat(readers.get()).isZero();
+        assertThat(writers.get()).isZero();
+        assertThat(lock.queueLength()).isZero();
+        assertThat(lock.isWriteLocked()).isFalse();
+        assertThat(lock.readers()).isZero();
+        assertThat(lock.tryWriteLock()).as("nothing is held any more").isTrue();
+        lock.unlockWrite();
+        assertThat(writeGrants.get()).isPositive();
+        assertThat(readGrants.get()).isPositive();
+        assertThat(cancels.get()).isPositive();
+        assertThat(timeouts.get()).isPositive();
+        assertThat(downgrades.get()).isPositive();
     }
 
-    private final class Actor extends StressActor {
+    private final class Actor extends StressRun.Actor {
         private final List<Future<Void>> pending = new ArrayList<>();   // confined to this actor
 
         @Override
@@ -93,11 +76,11 @@ class ReadWriteLockStressTest {
             if (pending.size() >= MAX_PENDING_PER_ACTOR && op < 50) {
                 backOff();
             } else if (op < 30) {
-                track(write ? lock.writeLock(randomLoop()) : lock.readLock(randomLoop()), write);
+                track(write ? lock.writeLock(run.randomLoop()) : lock.readLock(run.randomLoop()), write);
             } else if (op < 50) {
                 int micros = rnd.nextInt(300);
-                track(write ? lock.writeLock(randomLoop(), micros, TimeUnit.MICROSECONDS)
-                        : lock.readLock(randomLoop(), micros, TimeUnit.MICROSECONDS), write);
+                track(write ? lock.writeLock(run.randomLoop(), micros, TimeUnit.MICROSECONDS)
+                        : lock.readLock(run.randomLoop(), micros, TimeUnit.MICROSECONDS), write);
             } else if (op < 70) {
                 if (write ? lock.tryWriteLock() : lock.tryReadLock()) {
                     hold(write);
@@ -109,13 +92,13 @@ class ReadWriteLockStressTest {
             } else {
                 int r = lock.readers();
                 if (r < 0 || r > MAX_READERS) {
-                    fail("readers() = " + r);
+                    run.fail("readers() = " + r);
                 }
             }
         }
 
         private void track(Future<Void> f, boolean write) {
-            unfinished.incrementAndGet();
+            run.begin();
             pending.add(f);
             f.addListener(x -> {
                 if (x.isSuccess()) {
@@ -123,9 +106,9 @@ class ReadWriteLockStressTest {
                 } else if (x.cause() instanceof WaitTimeoutException) {
                     timeouts.incrementAndGet();
                 } else if (!x.isCancelled()) {
-                    failure.compareAndSet(null, x.cause());
+                    run.fail(x.cause());
                 }
-                unfinished.decrementAndGet();
+                run.end();
             });
         }
     }
@@ -134,14 +117,14 @@ class ReadWriteLockStressTest {
         if (write) {
             writeGrants.incrementAndGet();
             if (writers.incrementAndGet() != 1 || readers.get() != 0) {
-                fail("writer overlaps: writers " + writers.get() + ", readers " + readers.get());
+                run.fail("writer overlaps: writers " + writers.get() + ", readers " + readers.get());
             }
         } else {
             readGrants.incrementAndGet();
             int now = readers.incrementAndGet();
             maxReaders.accumulateAndGet(now, Math::max);
             if (now > MAX_READERS || writers.get() != 0) {
-                fail("reader overlaps: readers " + now + ", writers " + writers.get());
+                run.fail("reader overlaps: readers " + now + ", writers " + writers.get());
             }
         }
         Runnable end = () -> {
@@ -163,19 +146,11 @@ class ReadWriteLockStressTest {
         if (ThreadLocalRandom.current().nextBoolean()) {
             end.run();
         } else {
-            unfinished.incrementAndGet();
-            randomLoop().execute(() -> {
+            run.begin();
+            run.randomLoop().execute(() -> {
                 end.run();
-                unfinished.decrementAndGet();
+                run.end();
             });
         }
-    }
-
-    private EventExecutor randomLoop() {
-        return loops[ThreadLocalRandom.current().nextInt(loops.length)];
-    }
-
-    private void fail(String message) {
-        failure.compareAndSet(null, new AssertionError(message));
     }
 }

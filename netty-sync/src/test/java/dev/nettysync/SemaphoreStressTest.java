@@ -1,11 +1,11 @@
 package dev.nettysync;
 
-import io.netty.channel.DefaultEventLoopGroup;
-import io.netty.channel.EventLoop;
-import io.netty.util.concurrent.EventExecutor;
+import dev.nettysync.testing.StressRun;
 import io.netty.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
@@ -13,9 +13,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 
-import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -38,6 +36,8 @@ class SemaphoreStressTest {
     private static final int MAX_PENDING_PER_ACTOR = 4;
     private static final int MAX_LIMIT = 6;
 
+    @RegisterExtension final StressRun run = new StressRun();
+
     private final AsyncSemaphore sem = new AsyncSemaphore(PERMITS);
     private final AtomicInteger limit = new AtomicInteger(PERMITS); // the limit the resizes aim at
     private final AtomicLong reduced = new AtomicLong();
@@ -46,65 +46,50 @@ class SemaphoreStressTest {
     private boolean resizing;                                     // set before the actors start
     private final AtomicInteger inUse = new AtomicInteger();
     private final AtomicInteger maxInUse = new AtomicInteger();
-    private final AtomicLong unfinished = new AtomicLong();  // futures + deferred releases not done
     private final AtomicLong grants = new AtomicLong();
     private final AtomicLong cancels = new AtomicLong();
     private final AtomicLong timeouts = new AtomicLong();
     private final AtomicLong tries = new AtomicLong();
-    private final AtomicReference<Throwable> failure = new AtomicReference<>();
-    private EventLoop[] loops;
 
     @Test
     void permitsAreConservedUnderRandomAcquireCancelTimeoutAndRelease() throws Exception {
-        run();
+        runAndCheck();
     }
 
     @Test
     void permitsAreConservedWhileTheLimitIsResizedLive() throws Exception {
         resizing = true;
-        run();
+        runAndCheck();
         assertThat(reduced.get()).as("the test did shrink the limit").isPositive();
         assertThat(grown.get()).as("the test did grow the limit").isPositive();
     }
 
-    private void run() throws Exception {
-        DefaultEventLoopGroup group = new DefaultEventLoopGroup(2);
-        loops = new EventLoop[] {group.next(), group.next()};
-        try {
-            int actors = 4;
-            long perActor = OPS / actors;
-            long start = System.nanoTime();
-            assertThat(StressActor.runAll(loops, actors - loops.length, perActor, Actor::new, failure))
-                    .as("actors finished").isTrue();
-            long deadline = System.nanoTime() + SECONDS.toNanos(60);
-            while (unfinished.get() != 0 && System.nanoTime() < deadline) {
-                Thread.sleep(5);
-            }
-            long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-            System.out.printf("SemaphoreStressTest: %,d ops in %,d ms (%,.0f ops/s): %,d grants, %,d tries ok,"
-                            + " %,d cancels won, %,d timeouts, max in use %d of %d; resizes -%,d +%,d%n",
-                    actors * perActor, millis, actors * perActor * 1000.0 / Math.max(1, millis),
-                    grants.get(), tries.get(), cancels.get(), timeouts.get(), maxInUse.get(), maxLimit(),
-                    reduced.get(), grown.get());
+    private void runAndCheck() throws Exception {
+        run.actors(OPS, Actor::new);
+        run.awaitUnfinished(Duration.ofSeconds(60), () -> { });
+        long ops = run.actorOps(OPS);
+        long millis = run.elapsedMillis();
+        System.out.printf("SemaphoreStressTest: %,d ops in %,d ms (%,.0f ops/s): %,d grants, %,d tries ok,"
+                        + " %,d cancels won, %,d timeouts, max in use %d of %d; resizes -%,d +%,d%n",
+                ops, millis, ops * 1000.0 / Math.max(1, millis),
+                grants.get(), tries.get(), cancels.get(), timeouts.get(), maxInUse.get(), maxLimit(),
+                reduced.get(), grown.get());
 
-            assertThat(failure.get()).as("failure seen while running").isNull();
-            assertThat(unfinished.get()).as("every future completed and every release ran").isZero();
-            assertThat(maxInUse.get()).isLessThanOrEqualTo(maxLimit());
-            assertThat(inUse.get()).isZero();
-            assertThat(sem.queueLength()).isZero();
-            assertThat(sem.availablePermits()).as("permits conserved: available + held (0) == initial + grown - reduced")
-                    .isEqualTo(PERMITS + grown.get() - reduced.get());
-            assertThat(sem.availablePermits()).isEqualTo(limit.get());
-            assertThat(sem.brokenInvariant()).isNull();
-            assertThat(grants.get()).as("the test did grant through the queue").isPositive();
-            assertThat(cancels.get()).as("the test did cancel queued waiters").isPositive();
-            assertThat(timeouts.get()).as("the test did time out waiters").isPositive();
-        } finally {
-            group.shutdownGracefully(0, 1, SECONDS).syncUninterruptibly();
-        }
+        run.assertNoFailure();
+        assertThat(run.unfinished()).as("every future completed and every release ran").isZero();
+        assertThat(maxInUse.get()).isLessThanOrEqualTo(maxLimit());
+        assertThat(inUse.get()).isZero();
+        assertThat(sem.queueLength()).isZero();
+        assertThat(sem.availablePermits()).as("permits conserved: available + held (0) == initial + grown - reduced")
+                .isEqualTo(PERMITS + grown.get() - reduced.get());
+        assertThat(sem.availablePermits()).isEqualTo(limit.get());
+        assertThat(sem.brokenInvariant()).isNull();
+        assertThat(grants.get()).as("the test did grant through the queue").isPositive();
+        assertThat(cancels.get()).as("the test did cancel queued waiters").isPositive();
+        assertThat(timeouts.get()).as("the test did time out waiters").isPositive();
     }
 
-    private final class Actor extends StressActor {
+    private final class Actor extends StressRun.Actor {
         private final List<Future<Void>> pending = new ArrayList<>();   // confined to this actor
 
         @Override
@@ -120,9 +105,9 @@ class SemaphoreStressTest {
                     pending.remove(rnd.nextInt(pending.size())).cancel(false);
                 }
             } else if (op < 35) {
-                track(sem.acquire(randomLoop(), n), n);
+                track(sem.acquire(run.randomLoop(), n), n);
             } else if (op < 50) {
-                track(sem.acquire(randomLoop(), n, rnd.nextInt(300), TimeUnit.MICROSECONDS), n);
+                track(sem.acquire(run.randomLoop(), n, rnd.nextInt(300), TimeUnit.MICROSECONDS), n);
             } else if (op < 70) {
                 if (sem.tryAcquire(n)) {
                     tries.incrementAndGet();
@@ -134,17 +119,17 @@ class SemaphoreStressTest {
                 // monitoring calls may be made from anywhere at any time
                 int available = sem.availablePermits();
                 if (available < (resizing ? -MAX_LIMIT : 0) || available > maxLimit()) {
-                    fail("availablePermits() = " + available);
+                    run.fail("availablePermits() = " + available);
                 }
                 String broken = sem.brokenInvariant();    // I1, I2: nobody waits who could be served
                 if (broken != null) {
-                    fail(broken);
+                    run.fail(broken);
                 }
             }
         }
 
         private void track(Future<Void> f, int n) {
-            unfinished.incrementAndGet();
+            run.begin();
             pending.add(f);
             f.addListener(x -> {
                 if (x.isSuccess()) {
@@ -155,9 +140,9 @@ class SemaphoreStressTest {
                 } else if (x.cause() instanceof WaitTimeoutException) {
                     timeouts.incrementAndGet();
                 } else {
-                    failure.compareAndSet(null, x.cause());
+                    run.fail(x.cause());
                 }
-                unfinished.decrementAndGet();
+                run.end();
             });
         }
     }
@@ -191,26 +176,18 @@ class SemaphoreStressTest {
         int now = inUse.addAndGet(n);
         maxInUse.accumulateAndGet(now, Math::max);
         if (now > maxLimit()) {
-            fail(now + " permits in use, limit at most " + maxLimit());
+            run.fail(now + " permits in use, limit at most " + maxLimit());
         }
         if (ThreadLocalRandom.current().nextBoolean()) {
             inUse.addAndGet(-n);
             sem.release(n);
         } else {
-            unfinished.incrementAndGet();
-            randomLoop().execute(() -> {
+            run.begin();
+            run.randomLoop().execute(() -> {
                 inUse.addAndGet(-n);
                 sem.release(n);
-                unfinished.decrementAndGet();
+                run.end();
             });
         }
-    }
-
-    private EventExecutor randomLoop() {
-        return loops[ThreadLocalRandom.current().nextInt(loops.length)];
-    }
-
-    private void fail(String message) {
-        failure.compareAndSet(null, new AssertionError(message));
     }
 }

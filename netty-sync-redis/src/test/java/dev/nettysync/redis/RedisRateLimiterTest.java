@@ -4,10 +4,7 @@ import dev.nettysync.limit.Permit;
 import dev.nettysync.limit.RateLimitedException;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.Future;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
@@ -19,24 +16,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** GCRA on a real server: bursts, refusals with retryAfter, window edges, reservations, keys. */
-@ExtendWith(RedisServerExtension.class)
-class RedisRateLimiterTest {
-
-    private TestFleet fleet;
-    private RedisLimiters limiters;
-    private EventLoop loop;
-
-    @BeforeEach
-    void setUp(RedisServer server) {
-        fleet = new TestFleet(server, 2);
-        limiters = fleet.limiters();
-        loop = fleet.loops.next();
-    }
-
-    @AfterEach
-    void tearDown() throws Exception {
-        fleet.close();
-    }
+class RedisRateLimiterTest extends AbstractFleetTest {
 
     private static String name() {
         return "rate-" + System.nanoTime();

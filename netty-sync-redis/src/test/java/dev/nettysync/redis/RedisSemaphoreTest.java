@@ -5,10 +5,7 @@ import dev.nettysync.limit.Permit;
 import io.lettuce.core.ScriptOutputType;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.Future;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -21,25 +18,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** Scenario tests of one semaphore: grants, order, cancel, timeout, bad releases, leases. */
-@ExtendWith(RedisServerExtension.class)
-class RedisSemaphoreTest {
+class RedisSemaphoreTest extends AbstractFleetTest {
 
-    private TestFleet fleet;
-    private RedisLimiters limiters;
-    private EventLoop loop;
     private int seq;
-
-    @BeforeEach
-    void setUp(RedisServer server) {
-        fleet = new TestFleet(server, 2);
-        limiters = fleet.limiters();
-        loop = fleet.loops.next();
-    }
-
-    @AfterEach
-    void tearDown() throws Exception {
-        fleet.close();
-    }
 
     private String uniqueName() {
         return "t" + System.nanoTime() + "-" + seq++;

@@ -4,6 +4,7 @@ import dev.nettysync.AsyncSemaphore;
 import dev.nettysync.WaitTimeoutException;
 import dev.nettysync.limit.AsyncLimiter;
 import dev.nettysync.limit.Permit;
+import dev.nettysync.limit.RecordingLimiter;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.util.concurrent.DefaultPromise;
 import io.netty.util.concurrent.Future;
@@ -20,7 +21,7 @@ class ChannelLimitsTest {
 
     @Test
     void aWaitIsCancelledWhenItsChannelClosesAndItsQueueSlotIsFreedAtOnce() {
-        OutcomeLimiter limiter = new OutcomeLimiter(1, 1);
+        RecordingLimiter limiter = new RecordingLimiter(1, 1);
         Permit held = limiter.tryAcquire();
         Future<Permit> wait = ChannelLimits.acquire(limiter, channel);
         assertThat(limiter.semaphore.queueLength()).isEqualTo(1);
@@ -39,7 +40,7 @@ class ChannelLimitsTest {
 
     @Test
     void aHeldPermitIsReleasedIgnoredWhenItsChannelClosesExactlyOnce() {
-        OutcomeLimiter limiter = new OutcomeLimiter(1, 10);
+        RecordingLimiter limiter = new RecordingLimiter(1, 10);
         Future<Permit> f = ChannelLimits.acquire(limiter, channel);
         Permit permit = f.getNow();
         assertThat(limiter.semaphore.availablePermits()).isZero();
@@ -53,7 +54,7 @@ class ChannelLimitsTest {
 
     @Test
     void aPermitGrantedWhileQueuedIsBoundToo() {
-        OutcomeLimiter limiter = new OutcomeLimiter(1, 10);
+        RecordingLimiter limiter = new RecordingLimiter(1, 10);
         Permit held = limiter.tryAcquire();
         Future<Permit> f = ChannelLimits.acquire(limiter, channel, 1, TimeUnit.MINUTES);
         held.release();
@@ -108,7 +109,7 @@ class ChannelLimitsTest {
 
     @Test
     void aClosedChannelGetsACancelledWaitAndABoundPermitEndsAtOnce() {
-        OutcomeLimiter limiter = new OutcomeLimiter(1, 10);
+        RecordingLimiter limiter = new RecordingLimiter(1, 10);
         channel.close();
         assertThat(ChannelLimits.acquire(limiter, channel).isCancelled()).isTrue();
         assertThat(limiter.semaphore.availablePermits()).as("limiter untouched").isEqualTo(1);
@@ -129,7 +130,7 @@ class ChannelLimitsTest {
 
     @Test
     void theBoundPermitPassesItsOutcomeOn() {
-        OutcomeLimiter limiter = new OutcomeLimiter(3, 10);
+        RecordingLimiter limiter = new RecordingLimiter(3, 10);
         ChannelLimits.acquire(limiter, channel).getNow().releaseDropped();
         ChannelLimits.acquire(limiter, channel).getNow().releaseIgnored();
         ChannelLimits.acquire(limiter, channel).getNow().close();
@@ -138,7 +139,7 @@ class ChannelLimitsTest {
 
     @Test
     void withPermitOfTheChannelsViewHoldsThePermitUntilTheActionEndsEvenIfTheClientLeaves() {
-        OutcomeLimiter limiter = new OutcomeLimiter(1, 10);
+        RecordingLimiter limiter = new RecordingLimiter(1, 10);
         AsyncLimiter view = ChannelLimits.forChannel(limiter, channel);
         io.netty.util.concurrent.Promise<String> work = channel.eventLoop().newPromise();
         Future<String> result = view.withPermit(channel.eventLoop(), () -> work);
@@ -165,7 +166,7 @@ class ChannelLimitsTest {
 
     @Test
     void withPermitOfTheChannelsViewLeavesTheQueueIfTheClientLeavesWhileWaiting() {
-        OutcomeLimiter limiter = new OutcomeLimiter(1, 10);
+        RecordingLimiter limiter = new RecordingLimiter(1, 10);
         Permit holder = limiter.tryAcquire();
         java.util.concurrent.atomic.AtomicBoolean ran = new java.util.concurrent.atomic.AtomicBoolean();
         Future<String> result = ChannelLimits.forChannel(limiter, channel).withPermit(channel.eventLoop(), 1, TimeUnit.SECONDS,

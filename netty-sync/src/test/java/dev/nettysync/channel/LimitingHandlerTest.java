@@ -2,6 +2,7 @@ package dev.nettysync.channel;
 
 import dev.nettysync.WaitTimeoutException;
 import dev.nettysync.limit.Permit;
+import dev.nettysync.limit.RecordingLimiter;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
@@ -66,7 +67,7 @@ class LimitingHandlerTest {
 
     @Test
     void aSharedLimiterIsAcquiredPerMessageAndReleasedWhenTheResponseIsWritten() {
-        OutcomeLimiter limiter = new OutcomeLimiter(1, 10);
+        RecordingLimiter limiter = new RecordingLimiter(1, 10);
         Sink sink2 = new Sink();
         EmbeddedChannel ch1 = new EmbeddedChannel(LimitingHandler.builder().limiter(limiter).build(), sink);
         EmbeddedChannel ch2 = new EmbeddedChannel(LimitingHandler.builder().limiter(limiter).build(), sink2);
@@ -90,7 +91,7 @@ class LimitingHandlerTest {
 
     @Test
     void theCompletionFunctionDecidesWhichWritesEndAPermitAndHow() {
-        OutcomeLimiter limiter = new OutcomeLimiter(2, 10);
+        RecordingLimiter limiter = new RecordingLimiter(2, 10);
         EmbeddedChannel ch = channel(LimitingHandler.builder().limiter(limiter)
                 .completion(msg -> switch ((String) msg) {
                     case "ok-end" -> Permit.Outcome.SUCCESS;
@@ -107,7 +108,7 @@ class LimitingHandlerTest {
 
     @Test
     void closingGivesBackHeldPermitsCancelsTheWaitAndReleasesUnadmittedMessages() {
-        OutcomeLimiter limiter = new OutcomeLimiter(1, 10);
+        RecordingLimiter limiter = new RecordingLimiter(1, 10);
         EmbeddedChannel holder = new EmbeddedChannel(LimitingHandler.builder().limiter(limiter).build(), new Sink());
         EmbeddedChannel waiter = channel(LimitingHandler.builder().limiter(limiter));
         holder.writeInbound("h1");
@@ -129,7 +130,7 @@ class LimitingHandlerTest {
 
     @Test
     void rejectModeFiresRejectedAndKeepsResponsesMatchedToMessages() {
-        OutcomeLimiter limiter = new OutcomeLimiter(5, 10);
+        RecordingLimiter limiter = new RecordingLimiter(5, 10);
         EmbeddedChannel ch = channel(LimitingHandler.builder().perChannel(1).limiter(limiter).reject());
         ch.writeInbound("m1", "m2");
         assertThat(sink.read).containsExactly("m1");
@@ -151,7 +152,7 @@ class LimitingHandlerTest {
 
     @Test
     void rejectModeWithASharedLimiterRefusesWhatTheLimiterRefuses() {
-        OutcomeLimiter limiter = new OutcomeLimiter(1, 10);
+        RecordingLimiter limiter = new RecordingLimiter(1, 10);
         Permit held = limiter.tryAcquire();
         EmbeddedChannel ch = channel(LimitingHandler.builder().limiter(limiter).reject());
         ByteBuf m = Unpooled.copiedBuffer(new byte[] {1});
@@ -188,7 +189,7 @@ class LimitingHandlerTest {
 
     @Test
     void aTimedOutWaitRejectsThatMessageAndTheNextOneIsTried() throws Exception {
-        OutcomeLimiter limiter = new OutcomeLimiter(1, 10);
+        RecordingLimiter limiter = new RecordingLimiter(1, 10);
         Permit held = limiter.tryAcquire();
         EmbeddedChannel ch = channel(LimitingHandler.builder().limiter(limiter).backPressure(20, TimeUnit.MILLISECONDS));
         ch.writeInbound("m1", "m2");
@@ -207,7 +208,7 @@ class LimitingHandlerTest {
 
     @Test
     void removedFromALivePipelineItPassesOnWhatItHeldBackAndGivesBackItsPermits() {
-        OutcomeLimiter limiter = new OutcomeLimiter(1, 10);
+        RecordingLimiter limiter = new RecordingLimiter(1, 10);
         EmbeddedChannel ch = channel(LimitingHandler.builder().limiter(limiter));
         ch.writeInbound("m1", "m2", "m3");
         assertThat(sink.read).containsExactly("m1");

@@ -1,21 +1,20 @@
 package dev.nettysync.limit;
 
-import io.netty.channel.DefaultEventLoop;
+import dev.nettysync.testing.StressRun;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.Future;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 
 import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -30,61 +29,25 @@ import static org.assertj.core.api.Assertions.assertThat;
  * invariants hold and its queue is empty.
  */
 class AsyncRateLimiterStressTest {
-    private static final long RUN_NANOS = TimeUnit.MILLISECONDS.toNanos(2_000);
+    private static final Duration RUN = Duration.ofMillis(2_000);
     private static final int RATE = 20_000;   // T = 50 µs
     private static final int BURST = 20;
 
-    private final List<EventLoop> loops = List.of(new DefaultEventLoop(), new DefaultEventLoop());
+    @RegisterExtension final StressRun run = new StressRun();
+
     private final AsyncRateLimiter limiter = AsyncRateLimiter.perSecond(RATE, BURST);
     private final Queue<long[]> admissions = new ConcurrentLinkedQueue<>();   // {admittedAt, permits}
     private final Queue<Future<Permit>> waits = new ConcurrentLinkedQueue<>();
     private final Queue<Future<Permit>> wonCancels = new ConcurrentLinkedQueue<>();
-    private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private final AtomicLong refusals = new AtomicLong();
     private final AtomicLong timeouts = new AtomicLong();
     private final AtomicLong grantedWaits = new AtomicLong();
     private final ThreadLocal<List<Future<Permit>>> recent = ThreadLocal.withInitial(ArrayList::new);
 
-    @AfterEach
-    void shutdown() {
-        for (EventLoop l : loops) {
-            l.shutdownGracefully(0, 1, SECONDS).syncUninterruptibly();
-        }
-    }
-
     @Test
     void noWindowEverAdmitsMoreThanTheRateAllowsWhateverIsCancelled() throws Exception {
-        long end = System.nanoTime() + RUN_NANOS;
-        CountDownLatch done = new CountDownLatch(loops.size() + 2);
-        for (EventLoop loop : loops) {
-            loop.execute(new Runnable() {
-                @Override
-                public void run() {
-                    if (System.nanoTime() > end) {
-                        done.countDown();
-                        return;
-                    }
-                    for (int i = 0; i < 8; i++) {
-                        step(loop);
-                    }
-                    loop.schedule(this, 20, TimeUnit.MICROSECONDS);
-                }
-            });
-        }
-        for (int t = 0; t < 2; t++) {
-            Thread thread = new Thread(() -> {
-                ThreadLocalRandom rnd = ThreadLocalRandom.current();
-                while (System.nanoTime() < end) {
-                    step(loops.get(rnd.nextInt(loops.size())));
-                    if (rnd.nextInt(8) == 0) {
-                        sleepQuietly(rnd.nextInt(200) * 1_000L);
-                    }
-                }
-                done.countDown();
-            }, "stress-" + t);
-            thread.start();
-        }
-        assertThat(done.await(30, SECONDS)).isTrue();
+        // loops pause 20 µs between slices and threads now and then, so the rate can refill
+        run.runFor(RUN, 8, Duration.ofNanos(20_000), Duration.ofNanos(200_000), this::step);
 
         // End every wait still queued, then let every completion run.
         for (Future<Permit> f : waits) {
@@ -95,12 +58,8 @@ class AsyncRateLimiterStressTest {
         for (Future<Permit> f : waits) {
             f.awaitUninterruptibly(10, SECONDS);
         }
-        for (EventLoop l : loops) {
-            l.submit(() -> { }).syncUninterruptibly();   // listeners queued before this have run
-        }
-        if (failure.get() != null) {
-            throw new AssertionError(failure.get());
-        }
+        run.drainLoops();                                  // listeners queued before this have run
+        run.assertNoFailure();
 
         assertThat(limiter.brokenInvariant()).isNull();
         assertThat(limiter.queueLength()).isZero();
@@ -141,33 +100,29 @@ class AsyncRateLimiterStressTest {
     }
 
     private void step(EventLoop loop) {
-        try {
-            ThreadLocalRandom rnd = ThreadLocalRandom.current();
-            int n = 1 + rnd.nextInt(3);
-            switch (rnd.nextInt(6)) {
-                case 0 -> {
-                    Permit p = limiter.tryAcquire(n);
-                    if (p != null) {
-                        record(p, n);
-                    } else {
-                        refusals.incrementAndGet();
-                    }
+        ThreadLocalRandom rnd = ThreadLocalRandom.current();
+        int n = 1 + rnd.nextInt(3);
+        switch (rnd.nextInt(6)) {
+            case 0 -> {
+                Permit p = limiter.tryAcquire(n);
+                if (p != null) {
+                    record(p, n);
+                } else {
+                    refusals.incrementAndGet();
                 }
-                case 1, 2 -> track(limiter.acquire(loop, n), n);
-                case 3 -> track(limiter.acquire(loop, n, rnd.nextInt(3_000), TimeUnit.MICROSECONDS), n);
-                default -> {
-                    // cancel a random recent wait of this thread (a granted one refuses)
-                    List<Future<Permit>> mine = recent.get();
-                    if (!mine.isEmpty()) {
-                        Future<Permit> f = mine.get(rnd.nextInt(mine.size()));
-                        if (f.cancel(false)) {
-                            wonCancels.add(f);
-                        }
+            }
+            case 1, 2 -> track(limiter.acquire(loop, n), n);
+            case 3 -> track(limiter.acquire(loop, n, rnd.nextInt(3_000), TimeUnit.MICROSECONDS), n);
+            default -> {
+                // cancel a random recent wait of this thread (a granted one refuses)
+                List<Future<Permit>> mine = recent.get();
+                if (!mine.isEmpty()) {
+                    Future<Permit> f = mine.get(rnd.nextInt(mine.size()));
+                    if (f.cancel(false)) {
+                        wonCancels.add(f);
                     }
                 }
             }
-        } catch (Throwable e) {
-            failure.compareAndSet(null, e);
         }
     }
 
@@ -182,7 +137,7 @@ class AsyncRateLimiterStressTest {
             } else if (done.cause() instanceof dev.nettysync.WaitTimeoutException) {
                 timeouts.incrementAndGet();
             } else if (!done.isCancelled()) {
-                failure.compareAndSet(null, done.cause());
+                run.fail(done.cause());
             }
         });
         List<Future<Permit>> mine = recent.get();
@@ -194,16 +149,8 @@ class AsyncRateLimiterStressTest {
 
     private void record(Permit p, int n) {
         if (!p.release()) {
-            failure.compareAndSet(null, new AssertionError("a fresh permit was already ended"));
+            run.fail("a fresh permit was already ended");
         }
         admissions.add(new long[] {((AsyncRateLimiter.RatePermit) p).admittedAt(), n});
-    }
-
-    private static void sleepQuietly(long nanos) {
-        try {
-            TimeUnit.NANOSECONDS.sleep(nanos);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
     }
 }

@@ -1,24 +1,19 @@
 package dev.nettysync.limit;
 
-import io.netty.channel.DefaultEventLoop;
+import dev.nettysync.testing.StressRun;
 import io.netty.channel.EventLoop;
-import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.time.Duration;
-import java.util.List;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
-import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
 
-import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -32,19 +27,11 @@ import static org.assertj.core.api.Assertions.assertThat;
  * {@code burst + rate × t}. Both are checked.
  */
 class KeyedLimiterStressTest {
-    private static final long RUN_NANOS = TimeUnit.MILLISECONDS.toNanos(1_500);
+    private static final Duration RUN = Duration.ofMillis(1_500);
     private static final int KEYS = 8;
     private static final int CAP = 4;
 
-    private final List<EventLoop> loops = List.of(new DefaultEventLoop(), new DefaultEventLoop());
-    private final AtomicReference<Throwable> failure = new AtomicReference<>();
-
-    @AfterEach
-    void shutdown() {
-        for (EventLoop l : loops) {
-            l.shutdownGracefully(0, 1, SECONDS).syncUninterruptibly();
-        }
-    }
+    @RegisterExtension final StressRun run = new StressRun();
 
     @Test
     void evictionRacingAcquireNeverGivesAKeyASecondPermit() throws Exception {
@@ -55,7 +42,7 @@ class KeyedLimiterStressTest {
             holders[i] = new AtomicInteger();
         }
         AtomicLong admitted = new AtomicLong();
-        run(exec -> {
+        race(exec -> {
             ThreadLocalRandom rnd = ThreadLocalRandom.current();
             int key = rnd.nextInt(KEYS);
             if (rnd.nextInt(16) == 0) {
@@ -106,7 +93,7 @@ class KeyedLimiterStressTest {
                 .maxKeys(CAP).idleTime(Duration.ZERO).build();
         AtomicLongArray perKey = new AtomicLongArray(KEYS);
         long start = System.nanoTime();
-        run(exec -> {
+        race(exec -> {
             ThreadLocalRandom rnd = ThreadLocalRandom.current();
             int key = rnd.nextInt(KEYS);
             Permit p = ratePerKey.tryAcquire(key);
@@ -169,57 +156,18 @@ class KeyedLimiterStressTest {
         admitted.incrementAndGet();
         int n = holders.incrementAndGet();
         if (n > 1) {
-            failure.compareAndSet(null, new AssertionError("key " + key + " has " + n
-                    + " holders of a 1-permit limit: it came back fresh while in use"));
+            run.fail("key " + key + " has " + n + " holders of a 1-permit limit: it came back fresh while in use");
         }
     }
 
-    /** Runs {@code step} on both loops and two plain threads for RUN_NANOS, then drains. */
-    private void run(java.util.function.Consumer<EventExecutor> step) throws Exception {
-        long end = System.nanoTime() + RUN_NANOS;
-        CountDownLatch done = new CountDownLatch(loops.size() + 2);
-        for (EventLoop loop : loops) {
-            loop.execute(new Runnable() {
-                @Override
-                public void run() {
-                    if (System.nanoTime() > end) {
-                        done.countDown();
-                        return;
-                    }
-                    try {
-                        for (int i = 0; i < 16; i++) {
-                            step.accept(loop);
-                        }
-                    } catch (Throwable t) {
-                        failure.compareAndSet(null, t);
-                    }
-                    loop.execute(this);
-                }
-            });
-        }
-        for (int t = 0; t < 2; t++) {
-            EventLoop target = loops.get(t);
-            new Thread(() -> {
-                while (System.nanoTime() < end) {
-                    try {
-                        step.accept(target);
-                    } catch (Throwable e) {
-                        failure.compareAndSet(null, e);
-                    }
-                    if (ThreadLocalRandom.current().nextInt(8) == 0) {
-                        LockSupport.parkNanos(20_000);      // let keys fall idle now and then
-                    }
-                }
-                done.countDown();
-            }, "keyed-stress-" + t).start();
-        }
-        assertThat(done.await(30, SECONDS)).isTrue();
+    /**
+     * Runs {@code step} on both loops and two plain threads for RUN (threads rest now and then,
+     * so that keys fall idle), then lets the last holds and timeouts end.
+     */
+    private void race(Consumer<EventLoop> step) throws Exception {
+        run.runFor(RUN, 16, Duration.ZERO, Duration.ofNanos(40_000), step);
         Thread.sleep(100);                                  // pending holds and timeouts end
-        for (EventLoop l : loops) {
-            l.submit(() -> { }).syncUninterruptibly();
-        }
-        if (failure.get() != null) {
-            throw new AssertionError(failure.get());
-        }
+        run.drainLoops();
+        run.assertNoFailure();
     }
 }

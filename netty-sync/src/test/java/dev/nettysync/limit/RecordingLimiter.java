@@ -3,21 +3,35 @@ package dev.nettysync.limit;
 import dev.nettysync.AsyncSemaphore;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
 
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A semaphore limiter that logs, into a shared list, each grant ({@code "a+"}) and each end of
- * one of its permits with its outcome ({@code "a-SUCCESS"}), for tests of what a wrapper does
- * to the limiters it holds.
+ * A semaphore limiter for tests of what a wrapper or a handler does to the limiter it holds: it
+ * records how each of its permits ended ({@link #outcomes}, so a test can tell release from
+ * releaseDropped from releaseIgnored) and, for tests of several limiters at once, logs into a
+ * list they share each grant ({@code "a+"}) and each end with its outcome ({@code "a-SUCCESS"}).
+ * A cancel of a returned wait cancels the semaphore's wait; a grant that arrives after the cancel
+ * is ended as ignored.
  */
-final class RecordingLimiter implements AsyncLimiter {
+public final class RecordingLimiter implements AsyncLimiter {
+    public final AsyncSemaphore semaphore;
+    /** How this limiter's permits ended, in that order (appended by whoever ends one). */
+    public final List<Permit.Outcome> outcomes = new CopyOnWriteArrayList<>();
     final String name;
-    final AsyncSemaphore semaphore;
     private final AsyncLimiter delegate;
-    private final List<String> log;
+    private final List<String> log;   // possibly shared by several limiters: appended under its monitor
 
+    /** Over a new semaphore of {@code permits} and at most {@code maxPending} waiters, with a log of its own. */
+    public RecordingLimiter(int permits, int maxPending) {
+        this("limiter", new AsyncSemaphore(permits, maxPending), new ArrayList<>());
+    }
+
+    /** Over {@code semaphore}, logging as {@code name} into {@code log}. */
     RecordingLimiter(String name, AsyncSemaphore semaphore, List<String> log) {
         this.name = name;
         this.semaphore = semaphore;
@@ -38,7 +52,7 @@ final class RecordingLimiter implements AsyncLimiter {
     @Override
     public Permit tryAcquire() {
         Permit p = delegate.tryAcquire();
-        return p == null ? null : logged(p);
+        return p == null ? null : recorded(p);
     }
 
     @Override
@@ -47,8 +61,7 @@ final class RecordingLimiter implements AsyncLimiter {
     }
 
     private Future<Permit> wrap(EventExecutor executor, Future<Permit> f) {
-        // Test-only mapping: a cancel of the returned future cancels f; grants are logged.
-        io.netty.util.concurrent.Promise<Permit> p = executor.newPromise();
+        Promise<Permit> p = executor.newPromise();
         p.addListener(x -> {
             if (x.isCancelled()) {
                 f.cancel(false);
@@ -56,7 +69,7 @@ final class RecordingLimiter implements AsyncLimiter {
         });
         f.addListener(x -> {
             if (x.isSuccess()) {
-                Permit permit = logged((Permit) x.getNow());
+                Permit permit = recorded((Permit) x.getNow());
                 if (!p.trySuccess(permit)) {
                     permit.releaseIgnored();
                 }
@@ -69,13 +82,14 @@ final class RecordingLimiter implements AsyncLimiter {
         return p;
     }
 
-    private Permit logged(Permit inner) {
+    private Permit recorded(Permit inner) {
         synchronized (log) {
             log.add(name + "+");
         }
         return new AbstractPermit() {
             @Override
             protected void onEnd(Outcome outcome) {
+                outcomes.add(outcome);
                 synchronized (log) {
                     log.add(name + "-" + outcome);
                 }
