@@ -51,6 +51,7 @@ public final class BenchReport {
     static final String REFERENCE = "nettysync";
     /** The promise-only floor of the handoff rows (single-threaded, not a peer). */
     static final String FLOOR = "floor";
+    static final String FLOOR_ATOMIC = "floorAtomic";       // not a peer either: the floor plus one CAS per call
     static final String IMPL = "impl";
     static final String BARE_HOP = CrossLoopHandoffBenchmark.BARE_HOP;
 
@@ -399,7 +400,7 @@ public final class BenchReport {
                         Row ns = find(rs, "SameLoopHandoffBenchmark", "handoff", REFERENCE, v, Map.of("waiters", n), "");
                         Row best = best(rs, "SameLoopHandoffBenchmark", "handoff", v, main, Map.of("waiters", n),
                                 r -> !r.impl().equals(REFERENCE) && !r.impl().equals("asyncutil")
-                                        && !r.impl().equals(FLOOR));
+                                        && !r.impl().equals(FLOOR) && !r.impl().equals(FLOOR_ATOMIC));
                         return ns == null || best == null ? null : new Measured(ns.median() / best.median(),
                                 fmt(ns.median()) + " / " + fmt(best.median()) + " ns (" + best.impl() + ") = **"
                                         + fmt(ns.median() / best.median()) + "×**");

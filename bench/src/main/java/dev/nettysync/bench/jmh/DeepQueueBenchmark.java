@@ -83,7 +83,8 @@ public class DeepQueueBenchmark extends AbstractBenchmark {   // its loops belon
 
     @State(Scope.Thread)
     public static class ReleaseState extends Queue {
-        @Param({SemaphorePeer.NETTYSYNC, SemaphorePeer.ASYNCUTIL, SemaphorePeer.NAIVE, SemaphorePeer.FLOOR})
+        @Param({SemaphorePeer.NETTYSYNC, SemaphorePeer.ASYNCUTIL, SemaphorePeer.NAIVE, SemaphorePeer.FLOOR,
+                SemaphorePeer.FLOOR_ATOMIC})
         public String impl;
 
         @Param({"10", "10000", "1000000"})

@@ -44,7 +44,7 @@ public class SameLoopHandoffBenchmark extends AbstractEventLoopBenchmark {
     public static final int HANDOFFS = 100_000;
 
     @Param({SemaphorePeer.NETTYSYNC, SemaphorePeer.NAIVE, SemaphorePeer.ASYNCUTIL_INLINE, SemaphorePeer.ASYNCUTIL,
-            SemaphorePeer.FLOOR})
+            SemaphorePeer.FLOOR, SemaphorePeer.FLOOR_ATOMIC})
     public String impl;
 
     /** Queued clients: a handful (16) or a long queue (1024) whose waiters no longer sit in L1. */

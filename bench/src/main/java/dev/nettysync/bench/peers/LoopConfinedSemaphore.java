@@ -5,6 +5,7 @@ import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 
 import java.util.ArrayDeque;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Not a peer but a floor: the least a FIFO semaphore that hands out Netty promises can cost, so
@@ -16,6 +17,13 @@ import java.util.ArrayDeque;
  * {@code SameLoopHandoffBenchmark} (everything runs on the one loop) and the single-threaded
  * {@code releaseAndRequeue} row of {@code DeepQueueBenchmark}. No thread-safe semaphore can be
  * cheaper than this on the same promise type; a gap to it is the price of being shareable.
+ *
+ * <p>With {@code oneAtomicPerCall}, every {@code tryAcquire}, {@code acquire} and
+ * {@code release} also makes one uncontended compare-and-set ({@code floorAtomic}): the least
+ * synchronization any thread-safe semaphore needs, since a call that changes what other threads
+ * see must make at least one atomic read-modify-write. It is still not thread-safe (the CAS
+ * guards nothing); it prices that minimum on this machine, so that a goal can be compared with
+ * "the promise's own work plus the least a shareable semaphore must do".
  */
 public final class LoopConfinedSemaphore {
 
@@ -23,12 +31,34 @@ public final class LoopConfinedSemaphore {
     private final ArrayDeque<Promise<Void>> waiters = new ArrayDeque<>();
     private EventExecutor lastExecutor;      // a one-entry cache of the succeeded future
     private Future<Void> lastSucceeded;
+    private final AtomicInteger atomic;      // null: the plain floor; else one CAS per call
 
     public LoopConfinedSemaphore(int permits) {
+        this(permits, false);
+    }
+
+    public LoopConfinedSemaphore(int permits, boolean oneAtomicPerCall) {
         this.permits = permits;
+        this.atomic = oneAtomicPerCall ? new AtomicInteger() : null;
+    }
+
+    /** The one uncontended CAS of a {@code floorAtomic} call (it always succeeds: one thread). */
+    private void atomicStep() {
+        AtomicInteger a = atomic;
+        if (a != null) {
+            int v = a.get();
+            if (!a.compareAndSet(v, v + 1)) {
+                throw new IllegalStateException("LoopConfinedSemaphore used by more than one thread");
+            }
+        }
     }
 
     public boolean tryAcquire() {
+        atomicStep();
+        return tryAcquire0();
+    }
+
+    private boolean tryAcquire0() {
         if (permits > 0 && waiters.isEmpty()) {
             permits--;
             return true;
@@ -37,7 +67,8 @@ public final class LoopConfinedSemaphore {
     }
 
     public Future<Void> acquire(EventExecutor executor) {
-        if (tryAcquire()) {
+        atomicStep();
+        if (tryAcquire0()) {
             if (lastExecutor != executor) {
                 lastSucceeded = executor.newSucceededFuture(null);
                 lastExecutor = executor;
@@ -50,6 +81,7 @@ public final class LoopConfinedSemaphore {
     }
 
     public void release() {
+        atomicStep();
         Promise<Void> head = waiters.pollFirst();
         if (head == null) {
             permits++;

@@ -54,9 +54,11 @@ public abstract class SemaphorePeer {
     public static final String NAIVE = "naive";
     /** {@link LoopConfinedSemaphore}: the promise-only floor, single-threaded rows only. */
     public static final String FLOOR = "floor";
+    /** {@link LoopConfinedSemaphore} with one uncontended CAS per call: the floor of a shareable semaphore. */
+    public static final String FLOOR_ATOMIC = "floorAtomic";
 
     /** The implementations that can wait without blocking (all but the JDK ones; floor: one thread only). */
-    public static final List<String> ASYNC = List.of(NETTYSYNC, ASYNCUTIL, NAIVE, FLOOR);
+    public static final List<String> ASYNC = List.of(NETTYSYNC, ASYNCUTIL, NAIVE, FLOOR, FLOOR_ATOMIC);
 
     public static SemaphorePeer create(String impl, int permits) {
         switch (impl) {
@@ -66,9 +68,10 @@ public abstract class SemaphorePeer {
             case ASYNCUTIL: return new AsyncUtil(permits, false);
             case ASYNCUTIL_INLINE: return new AsyncUtil(permits, true);
             case NAIVE: return new Naive(permits);
-            case FLOOR: return new Floor(permits);
+            case FLOOR: return new Floor(permits, false);
+            case FLOOR_ATOMIC: return new Floor(permits, true);
             default: throw new IllegalArgumentException("unknown impl '" + impl + "', expected one of "
-                    + List.of(NETTYSYNC, JDK, JDK_FAIR, ASYNCUTIL, ASYNCUTIL_INLINE, NAIVE, FLOOR));
+                    + List.of(NETTYSYNC, JDK, JDK_FAIR, ASYNCUTIL, ASYNCUTIL_INLINE, NAIVE, FLOOR, FLOOR_ATOMIC));
         }
     }
 
@@ -208,12 +211,12 @@ public abstract class SemaphorePeer {
         @Override public void release(int n) { sem.release(n); }
     }
 
-    /** {@link LoopConfinedSemaphore}: one thread only, no cancellation. */
+    /** {@link LoopConfinedSemaphore}: one thread only, no cancellation; with or without one CAS per call. */
     static final class Floor extends SemaphorePeer {
         final LoopConfinedSemaphore sem;
 
-        Floor(int permits) {
-            sem = new LoopConfinedSemaphore(permits);
+        Floor(int permits, boolean oneAtomicPerCall) {
+            sem = new LoopConfinedSemaphore(permits, oneAtomicPerCall);
         }
 
         @Override public boolean tryAcquire() { return sem.tryAcquire(); }
