@@ -260,10 +260,19 @@ public class AsyncSemaphore {
      * @throws IllegalArgumentException if either argument is negative
      */
     public AsyncSemaphore(int permits, int maxPending) {
-        this(permits, maxPending, Integer.MAX_VALUE);
+        this(permits, maxPending, Integer.MAX_VALUE, false);
     }
 
+    /**
+     * A bounded semaphore, for the subclasses that are one ({@link AsyncBoundedSemaphore}, the
+     * locks' semaphore): {@code maxPermits} is the bound, which {@code reducePermits} lowers and
+     * a release may not pass.
+     */
     AsyncSemaphore(int permits, int maxPending, int maxPermits) {
+        this(permits, maxPending, maxPermits, true);
+    }
+
+    private AsyncSemaphore(int permits, int maxPending, int maxPermits, boolean bounded) {
         if (permits < 0) {
             throw new IllegalArgumentException("permits must be >= 0, was " + permits);
         }
@@ -271,7 +280,7 @@ public class AsyncSemaphore {
             throw new IllegalArgumentException("maxPending must be >= 0, was " + maxPending);
         }
         this.maxPermits = maxPermits;
-        this.bounded = maxPermits != Integer.MAX_VALUE || this instanceof AsyncBoundedSemaphore;
+        this.bounded = bounded;
         this.maxPending = maxPending;
         this.total = permits;                    // every bounded subclass starts at its bound (I4)
         this.state = (long) permits << COUNT_SHIFT;
