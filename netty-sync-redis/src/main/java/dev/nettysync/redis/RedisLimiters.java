@@ -2,29 +2,18 @@ package dev.nettysync.redis;
 
 import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisClient;
-import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.RedisConnectionStateListener;
-import io.lettuce.core.RedisLoadingException;
-import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.async.RedisAsyncCommands;
 import io.lettuce.core.codec.StringCodec;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
-import io.netty.util.Timeout;
-import io.netty.util.concurrent.EventExecutor;
 
-import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The entry point of fleet-wide limits: one connection for the scripts, one pub/sub connection
@@ -60,37 +49,15 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class RedisLimiters implements AutoCloseable {
 
-    static final Script ACQUIRE = Script.load("semaphore-acquire", "semaphore-common.lua", "semaphore-acquire.lua");
-    static final Script RELEASE = Script.load("semaphore-release", "semaphore-common.lua", "semaphore-release.lua");
-    static final Script RENEW = Script.load("semaphore-renew", "semaphore-common.lua", "semaphore-renew.lua");
-    static final Script GCRA = Script.load("rate-gcra", "rate-gcra.lua");
-
     private final StatefulRedisConnection<String, String> connection;
     private final StatefulRedisPubSubConnection<String, String> pubSub;
-    private final RedisAsyncCommands<String, String> redis;
-    private final EventExecutor scheduler;        // Lettuce's computation executor: fallback and renewal timers
-    private final io.netty.util.Timer timer;      // Lettuce's wheel timer: command timeouts
-    private final String keyPrefix;
-    private final long commandTimeoutNanos;
-    private final long maxPollNanos;
-    private final int maxPending;
-    private final String instanceId;              // random per instance: the head of every lease id
-    private final AtomicLong leaseCounter = new AtomicLong();
+    private final Fleet fleet;                    // what the limiters share (the connection, scripts, settings)
     private final Map<String, RedisSemaphore> semaphores = new ConcurrentHashMap<>();    // by name
     private final Map<String, RedisSemaphore> byChannel = new ConcurrentHashMap<>();     // by notice channel
     private final RedisConnectionStateListener connectionListener;   // fails local waiters when the connection drops
     private volatile boolean closed;              // written once by close()
 
     private RedisLimiters(Builder b) {
-        this.keyPrefix = b.keyPrefix;
-        this.commandTimeoutNanos = b.commandTimeout.toNanos();
-        this.maxPollNanos = b.maxPoll.toNanos();
-        this.maxPending = b.maxPending;
-        byte[] id = new byte[8];
-        new SecureRandom().nextBytes(id);
-        this.instanceId = java.util.HexFormat.of().formatHex(id);
-        this.scheduler = b.client.getResources().eventExecutorGroup().next();
-        this.timer = b.client.getResources().timer();
         this.connection = b.client.connect(StringCodec.UTF8);
         try {
             this.pubSub = b.client.connectPubSub(StringCodec.UTF8);
@@ -98,7 +65,7 @@ public final class RedisLimiters implements AutoCloseable {
             connection.close();
             throw e;
         }
-        this.redis = connection.async();
+        this.fleet = new Fleet(b.client, connection, b.keyPrefix, b.commandTimeout, b.maxPoll, b.maxPending);
         this.connectionListener = new RedisConnectionStateListener() {
             @Override
             public void onRedisDisconnected(RedisChannelHandler<?, ?> c) {
@@ -156,7 +123,7 @@ public final class RedisLimiters implements AutoCloseable {
         }
         checkOpen();
         RedisSemaphore s = semaphores.computeIfAbsent(name, n -> {
-            RedisSemaphore created = new RedisSemaphore(this, n, permits, lease.toMillis());
+            RedisSemaphore created = new RedisSemaphore(fleet, n, permits, lease.toMillis(), this::unsubscribe);
             byChannel.put(created.channel(), created);
             pubSub.async().subscribe(created.channel());
             return created;
@@ -182,7 +149,7 @@ public final class RedisLimiters implements AutoCloseable {
      */
     public RedisRateLimiter rateLimiter(String name, double permitsPerSecond, int burst) {
         checkOpen();
-        return new RedisRateLimiter(this, name, null, permitsPerSecond, burst);
+        return new RedisRateLimiter(fleet, name, null, permitsPerSecond, burst);
     }
 
     /**
@@ -198,6 +165,7 @@ public final class RedisLimiters implements AutoCloseable {
     /** As {@link #close()}; the stage completes when both connections are closed. */
     public CompletionStage<Void> closeAsync() {
         closed = true;
+        fleet.markClosed();
         connection.removeListener(connectionListener);
         for (RedisSemaphore s : semaphores.values()) {
             s.close();
@@ -211,7 +179,7 @@ public final class RedisLimiters implements AutoCloseable {
      * ({@code ZRANGE nsync:sem:{name}:leases 0 -1}).
      */
     public String instanceId() {
-        return instanceId;
+        return fleet.instanceId();
     }
 
     /**
@@ -220,7 +188,7 @@ public final class RedisLimiters implements AutoCloseable {
      * the schedule of its {@code ClientResources.reconnectDelay}). Suits a health gauge.
      */
     public boolean isConnected() {
-        return !closed && connection.isOpen();
+        return fleet.isConnected();
     }
 
     /** Whether {@link #close()} was called. */
@@ -234,102 +202,8 @@ public final class RedisLimiters implements AutoCloseable {
         }
     }
 
-    // --- shared by the limiters -------------------------------------------------------------
-
-    String key(String kind, String name, String part) {
-        return keyPrefix + ":" + kind + ":{" + name + "}:" + part;
-    }
-
-    String rateKey(String name, String key) {
-        // one key per (name, key): its own hash tag, so the keys of one limiter spread over a cluster
-        return keyPrefix + ":rate:{" + name + (key == null ? "" : ":" + key) + "}";
-    }
-
-    EventExecutor scheduler() {
-        return scheduler;
-    }
-
-    long maxPollNanos() {
-        return maxPollNanos;
-    }
-
-    int maxPending() {
-        return maxPending;
-    }
-
-    boolean closed() {
-        return closed;
-    }
-
-    /** A fresh lease id: this instance's random id, a counter, and 64 random bits. */
-    String newLeaseId() {
-        return instanceId + "-" + Long.toHexString(leaseCounter.incrementAndGet()) + "-"
-                + Long.toHexString(ThreadLocalRandom.current().nextLong());
-    }
-
-    /**
-     * The failure of a call not sent because the connection is down, for {@code who}.
-     */
-    RedisUnavailableException notConnected(String who) {
-        return new RedisUnavailableException(who + ": Redis unreachable (not connected; Lettuce is reconnecting)", null);
-    }
-
-    /**
-     * Runs a script, bounded by the command timeout: past it the stage fails with a
-     * {@link RedisUnavailableException} whose cause is a {@link TimeoutException} (the command
-     * may still run later: Lettuce re-sends what was out when a connection drops, once it has
-     * reconnected; callers treat the outcome as unknown). A failure of the connection fails it
-     * with a {@code RedisUnavailableException} too; an error the server answered passes as
-     * Lettuce's exception.
-     */
-    <T> CompletionStage<T> run(Script script, ScriptOutputType type, String[] keys, String... args) {
-        CompletableFuture<T> result = new CompletableFuture<>();
-        try {
-            // Lettuce's wheel timer: lock-free to arm and cancel from an I/O thread (a JDK
-            // ScheduledThreadPoolExecutor, as behind CompletableFuture.orTimeout, takes a lock)
-            Timeout timer = timer().newTimeout(t -> result.completeExceptionally(noReply(script)),
-                    commandTimeoutNanos, TimeUnit.NANOSECONDS);
-            script.<T>run(redis, type, keys, args).whenComplete((value, error) -> {
-                timer.cancel();
-                if (error == null) {
-                    result.complete(value);
-                } else {
-                    result.completeExceptionally(unavailable(script, error));
-                }
-            });
-        } catch (Throwable t) {                   // e.g. rejected by a closed connection
-            result.completeExceptionally(unavailable(script, t));
-        }
-        return result;
-    }
-
-    private RedisUnavailableException noReply(Script script) {
-        long ms = TimeUnit.NANOSECONDS.toMillis(commandTimeoutNanos);
-        String why = connection.isOpen() ? "(server slow, paused or unreachable)" : "(connection lost; Lettuce is reconnecting)";
-        return new RedisUnavailableException("Redis unreachable: " + script.name() + " got no reply within " + ms
-                + " ms " + why, new TimeoutException("command timeout " + ms + " ms"));
-    }
-
-    /**
-     * {@code error} as the limiters report it: an answer of the server (a script error,
-     * {@code OOM}, {@code READONLY}) as it is; anything else (the connection failed, closed,
-     * or rejected the command while disconnected; the dataset is loading) as unavailable.
-     */
-    private static Throwable unavailable(Script script, Throwable error) {
-        Throwable e = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
-                ? error.getCause() : error;
-        if (e instanceof RedisUnavailableException
-                || (e instanceof RedisCommandExecutionException && !(e instanceof RedisLoadingException))) {
-            return e;
-        }
-        return new RedisUnavailableException("Redis unreachable: " + script.name() + " failed: " + e, e);
-    }
-
-    private io.netty.util.Timer timer() {
-        return timer;
-    }
-
-    void unsubscribe(RedisSemaphore s) {
+    /** A semaphore closed: it no longer hears notices. */
+    private void unsubscribe(RedisSemaphore s) {
         semaphores.remove(s.name(), s);
         byChannel.remove(s.channel(), s);
         if (pubSub.isOpen()) {

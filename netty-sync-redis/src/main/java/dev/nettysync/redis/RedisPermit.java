@@ -42,7 +42,7 @@ public final class RedisPermit extends AbstractPermit {
         this.lease = executor.newPromise();
         this.lastRenewedNanos = System.nanoTime();
         long period = Math.max(1, semaphore.leaseMillis() / 3);
-        this.renewal = semaphore.owner().scheduler()
+        this.renewal = semaphore.fleet().scheduler()
                 .scheduleAtFixedRate(this::renew, period, period, TimeUnit.MILLISECONDS);
     }
 
@@ -93,12 +93,12 @@ public final class RedisPermit extends AbstractPermit {
             stopRenewal();
             return;
         }
-        if (semaphore.owner().closed()) {
+        if (semaphore.fleet().closed()) {
             stopRenewal();                     // a closed client is a dead holder: let it expire
             return;
         }
-        if (!semaphore.owner().isConnected()) {   // not sent (Lettuce would only buffer it): a failed renewal
-            renewFailed(semaphore.owner().notConnected("renewal of lease " + leaseId));
+        if (!semaphore.fleet().isConnected()) {   // not sent (Lettuce would only buffer it): a failed renewal
+            renewFailed(semaphore.fleet().notConnected("renewal of lease " + leaseId));
             return;
         }
         semaphore.sendRenew(leaseId).whenComplete((reply, error) -> {

@@ -65,7 +65,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class RedisRateLimiter implements AsyncLimiter {
 
-    private final RedisLimiters owner;
+    private final Fleet fleet;
     private final String name;
     private final String key;                    // null for the name-wide limit
     private final double permitsPerSecond;
@@ -75,7 +75,7 @@ public final class RedisRateLimiter implements AsyncLimiter {
     private final AtomicInteger waiting = new AtomicInteger();  // reservations not yet due, in this JVM
     private volatile long lastLeft;              // permits left per the last reply (statistics)
 
-    RedisRateLimiter(RedisLimiters owner, String name, String key, double permitsPerSecond, int burst) {
+    RedisRateLimiter(Fleet fleet, String name, String key, double permitsPerSecond, int burst) {
         Objects.requireNonNull(name, "name");
         if (!(permitsPerSecond > 0) || Double.isInfinite(permitsPerSecond)) {
             throw new IllegalArgumentException("permitsPerSecond: " + permitsPerSecond + " (expected > 0, finite)");
@@ -83,20 +83,20 @@ public final class RedisRateLimiter implements AsyncLimiter {
         if (burst < 1) {
             throw new IllegalArgumentException("burst: " + burst + " (expected >= 1)");
         }
-        this.owner = owner;
+        this.fleet = fleet;
         this.name = name;
         this.key = key;
         this.permitsPerSecond = permitsPerSecond;
         this.burst = burst;
         this.intervalMicros = Double.toString(1_000_000d / permitsPerSecond);
-        this.keys = new String[] {owner.rateKey(name, key)};
+        this.keys = new String[] {fleet.rateKey(name, key)};
         this.lastLeft = burst;
     }
 
     /** The same rate and burst, for one key (client, tenant, API key): an independent limit. */
     public RedisRateLimiter forKey(String key) {
         Objects.requireNonNull(key, "key");
-        return new RedisRateLimiter(owner, name, this.key == null ? key : this.key + ":" + key, permitsPerSecond, burst);
+        return new RedisRateLimiter(fleet, name, this.key == null ? key : this.key + ":" + key, permitsPerSecond, burst);
     }
 
     public String name() {
@@ -172,8 +172,8 @@ public final class RedisRateLimiter implements AsyncLimiter {
                     + "; more than the burst can never be admitted)");
         }
         Promise<Permit> result = executor.newPromise();
-        if (!owner.isConnected()) {               // fails at once, sends nothing
-            result.setFailure(owner.notConnected("RedisRateLimiter " + name + (key == null ? "" : "/" + key)));
+        if (!fleet.isConnected()) {               // fails at once, sends nothing
+            result.setFailure(fleet.notConnected("RedisRateLimiter " + name + (key == null ? "" : "/" + key)));
             return result;
         }
         ScheduledFuture<?> timer = timeoutNanos > 0
@@ -182,7 +182,7 @@ public final class RedisRateLimiter implements AsyncLimiter {
                 }, timeoutNanos, TimeUnit.NANOSECONDS)
                 : null;
         long maxWaitMicros = timeoutNanos < 0 ? Long.MAX_VALUE / 4 : TimeUnit.NANOSECONDS.toMicros(timeoutNanos);
-        owner.<List<Object>>run(RedisLimiters.GCRA, ScriptOutputType.MULTI, keys,
+        fleet.<List<Object>>run(Fleet.GCRA, ScriptOutputType.MULTI, keys,
                 intervalMicros, Integer.toString(burst), Integer.toString(permits), Long.toString(maxWaitMicros))
                 .whenComplete((reply, error) -> {
                     if (timer != null) {

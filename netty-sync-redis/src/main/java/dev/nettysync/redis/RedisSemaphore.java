@@ -22,6 +22,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 
 /**
  * A counting semaphore shared by a fleet of JVMs through Redis: at most {@link #limit()}
@@ -137,11 +138,12 @@ public final class RedisSemaphore implements AsyncLimiter {
      * sent after the acquire, so it runs after it. Such a failure ends the call's waiter (direct)
      * or every waiter queued when the head attempt was sent (tickets below `arrivedBefore`):
      * Redis could not decide for them; later arrivals get an attempt of their own. No acquire
-     * is sent while the connection is down (`owner.isConnected()`), so an outage does not pile
+     * is sent while the connection is down (`fleet.isConnected()`), so an outage does not pile
      * commands into Lettuce's buffer; releases are sent (buffered) all the same.
      */
 
-    private final RedisLimiters owner;
+    private final Fleet fleet;
+    private final Consumer<RedisSemaphore> onClose;  // the owner's: stop delivering notices to it
     private final String name;
     private final int limit;
     private final long leaseMillis;
@@ -162,14 +164,15 @@ public final class RedisSemaphore implements AsyncLimiter {
     private final AtomicLong available;         // free permits fleet-wide as last heard: set by
                                                 // acquire replies, raised by our releases (a hint)
 
-    RedisSemaphore(RedisLimiters owner, String name, int limit, long leaseMillis) {
-        this.owner = owner;
+    RedisSemaphore(Fleet fleet, String name, int limit, long leaseMillis, Consumer<RedisSemaphore> onClose) {
+        this.fleet = fleet;
+        this.onClose = onClose;
         this.name = name;
         this.limit = limit;
         this.leaseMillis = leaseMillis;
         this.keys = new String[] {
-                owner.key("sem", name, "leases"), owner.key("sem", name, "held"), owner.key("sem", name, "used")};
-        this.channel = owner.key("sem", name, "released");
+                fleet.key("sem", name, "leases"), fleet.key("sem", name, "held"), fleet.key("sem", name, "used")};
+        this.channel = fleet.key("sem", name, "released");
         this.available = new AtomicLong(limit);
     }
 
@@ -277,14 +280,14 @@ public final class RedisSemaphore implements AsyncLimiter {
                     && (timeoutNanos == 0 || available.get() - directInFlight >= permits);
             if (closed) {
                 refusal = closedException();
-            } else if (!owner.isConnected()) {
-                refusal = owner.notConnected("RedisSemaphore " + name);
+            } else if (!fleet.isConnected()) {
+                refusal = fleet.notConnected("RedisSemaphore " + name);
             } else if (direct) {
                 directInFlight += permits;
             } else {
                 if (timeoutNanos == 0) {
                     refusal = new WaitTimeoutException("RedisSemaphore " + name + ": others are waiting");
-                } else if (waiters.size() >= owner.maxPending()) {
+                } else if (waiters.size() >= fleet.maxPending()) {
                     refusal = new QueueFullException("RedisSemaphore " + name + ": " + waiters.size() + " waiting");
                 } else {
                     waiters.add(w);
@@ -309,12 +312,12 @@ public final class RedisSemaphore implements AsyncLimiter {
 
     /** The uncontended path: one script call; a refusal joins the local queue. */
     private void attemptDirect(Waiter w, long seq, boolean nowOrNever) {
-        if (!owner.isConnected()) {               // nothing sent, nothing to give back
+        if (!fleet.isConnected()) {               // nothing sent, nothing to give back
             directDone(w.permits);
-            fail(w, owner.notConnected("RedisSemaphore " + name));
+            fail(w, fleet.notConnected("RedisSemaphore " + name));
             return;
         }
-        String lease = owner.newLeaseId();
+        String lease = fleet.newLeaseId();
         sendAcquire(w.permits, lease).whenComplete((reply, error) -> {
             if (error != null) {                  // outcome unknown: the call may have taken the lease
                 abandon(lease, w.permits);
@@ -358,7 +361,7 @@ public final class RedisSemaphore implements AsyncLimiter {
                 now = true;                       // cancelled or timed out meanwhile: the head may go
             } else if (closed) {
                 refusal = closedException();
-            } else if (waiters.size() >= owner.maxPending()) {
+            } else if (waiters.size() >= fleet.maxPending()) {
                 refusal = new QueueFullException("RedisSemaphore " + name + ": " + waiters.size() + " waiting");
             } else {
                 waiters.add(w);
@@ -380,8 +383,8 @@ public final class RedisSemaphore implements AsyncLimiter {
 
     /** Sends one attempt for the head of the queue, unless one is already out. */
     private void drive() {
-        if (!owner.isConnected() && !owner.closed()) {
-            failAll(owner.notConnected("RedisSemaphore " + name), Long.MAX_VALUE);   // nobody here can be served now
+        if (!fleet.isConnected() && !fleet.closed()) {
+            failAll(fleet.notConnected("RedisSemaphore " + name), Long.MAX_VALUE);   // nobody here can be served now
             return;
         }
         Waiter head = null;
@@ -407,7 +410,7 @@ public final class RedisSemaphore implements AsyncLimiter {
             arrivedBefore = tickets;
         }
         Waiter h = head;
-        String lease = owner.newLeaseId();
+        String lease = fleet.newLeaseId();
         sendAcquire(h.permits, lease).whenComplete((reply, error) -> {
             boolean again = false;
             if (error != null) {                  // outcome unknown: the call may have taken the lease
@@ -453,7 +456,7 @@ public final class RedisSemaphore implements AsyncLimiter {
     /** Arms the fallback timer to fire within {@code hintMillis} (if >= 0) and within maxPoll. */
     private void arm(long hintMillis) {
         assert Thread.holdsLock(lock);
-        long delay = owner.maxPollNanos();
+        long delay = fleet.maxPollNanos();
         if (hintMillis >= 0) {
             delay = Math.min(delay, TimeUnit.MILLISECONDS.toNanos(Math.max(1, hintMillis)));
         }
@@ -465,7 +468,7 @@ public final class RedisSemaphore implements AsyncLimiter {
             fallback.cancel(false);
         }
         fallbackAtNanos = at;
-        fallback = owner.scheduler().schedule(this::onFallback, delay, TimeUnit.NANOSECONDS);
+        fallback = fleet.scheduler().schedule(this::onFallback, delay, TimeUnit.NANOSECONDS);
     }
 
     private void onFallback() {
@@ -484,7 +487,7 @@ public final class RedisSemaphore implements AsyncLimiter {
     }
 
     private CompletionStage<List<Object>> sendAcquire(int permits, String lease) {
-        return owner.run(RedisLimiters.ACQUIRE, ScriptOutputType.MULTI, keys,
+        return fleet.run(Fleet.ACQUIRE, ScriptOutputType.MULTI, keys,
                 Integer.toString(limit), Integer.toString(permits), lease, Long.toString(leaseMillis), channel);
     }
 
@@ -537,11 +540,11 @@ public final class RedisSemaphore implements AsyncLimiter {
     // --- permits --------------------------------------------------------------------------------
 
     CompletionStage<Long> sendRelease(String lease) {
-        return owner.run(RedisLimiters.RELEASE, ScriptOutputType.INTEGER, keys, lease, channel);
+        return fleet.run(Fleet.RELEASE, ScriptOutputType.INTEGER, keys, lease, channel);
     }
 
     CompletionStage<List<Object>> sendRenew(String lease) {
-        return owner.run(RedisLimiters.RENEW, ScriptOutputType.MULTI, keys, lease, Long.toString(leaseMillis), channel);
+        return fleet.run(Fleet.RENEW, ScriptOutputType.MULTI, keys, lease, Long.toString(leaseMillis), channel);
     }
 
     /** Called once per permit, by its first release. */
@@ -555,8 +558,8 @@ public final class RedisSemaphore implements AsyncLimiter {
         onNotice();
     }
 
-    RedisLimiters owner() {
-        return owner;
+    Fleet fleet() {
+        return fleet;
     }
 
     // --- Redis unreachable ----------------------------------------------------------------------
@@ -622,7 +625,7 @@ public final class RedisSemaphore implements AsyncLimiter {
             failed = takeOutLocked(Long.MAX_VALUE);
         }
         failTaken(failed, closedException());
-        owner.unsubscribe(this);
+        onClose.accept(this);
     }
 
     private ClosedException closedException() {

@@ -29,7 +29,7 @@ class LostNoticeTest {
         List<String> leases = new ArrayList<>();
         for (int i = 0; i < s.limit(); i++) {
             String id = "holder-" + i + "-" + System.nanoTime();
-            List<Object> r = fleet.admin().eval(RedisLimiters.ACQUIRE.text(), ScriptOutputType.MULTI, s.keys(),
+            List<Object> r = fleet.admin().eval(Fleet.ACQUIRE.text(), ScriptOutputType.MULTI, s.keys(),
                     Integer.toString(s.limit()), "1", id, Long.toString(leaseMillis), s.channel());
             assertThat(r.get(0)).isEqualTo(1L);
             leases.add(id);
@@ -39,7 +39,7 @@ class LostNoticeTest {
 
     private static void releaseQuietly(TestFleet fleet, RedisSemaphore s, List<String> leases, String channel) {
         for (String id : leases) {
-            Object r = fleet.admin().eval(RedisLimiters.RELEASE.text(), ScriptOutputType.INTEGER, s.keys(), id, channel);
+            Object r = fleet.admin().eval(Fleet.RELEASE.text(), ScriptOutputType.INTEGER, s.keys(), id, channel);
             assertThat(r).isEqualTo(1L);
         }
     }

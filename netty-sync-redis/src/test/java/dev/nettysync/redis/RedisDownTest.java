@@ -124,7 +124,7 @@ class RedisDownTest {
 
             // Served again, without a new client: the script is loaded again (NOSCRIPT -> EVAL).
             RedisPermit all = s.acquire(loop, 4, 10, TimeUnit.SECONDS).get(15, TimeUnit.SECONDS);
-            assertThat(fleet.admin().scriptExists(RedisLimiters.ACQUIRE.sha())).containsExactly(true);
+            assertThat(fleet.admin().scriptExists(Fleet.ACQUIRE.sha())).containsExactly(true);
             // the acquires that were out when the server died were sent again and then released by id
             await("the leases of the unanswered calls are released", 5_000, () -> fleet.leases(s) == 1);
             assertThat(fleet.used(s)).isEqualTo(4);

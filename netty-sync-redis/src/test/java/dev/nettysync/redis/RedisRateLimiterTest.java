@@ -51,7 +51,7 @@ class RedisRateLimiterTest extends AbstractFleetTest {
         assertThatThrownBy(() -> r.acquire(loop, 0, 10, TimeUnit.SECONDS))
                 .isInstanceOf(IllegalArgumentException.class);
         // the script refuses it too, should a client skip the check
-        java.util.List<Object> reply = fleet.admin().eval(RedisLimiters.GCRA.text(), io.lettuce.core.ScriptOutputType.MULTI,
+        java.util.List<Object> reply = fleet.admin().eval(Fleet.GCRA.text(), io.lettuce.core.ScriptOutputType.MULTI,
                 new String[] {"nsync:rate:{direct}"}, "1000", "3", "4", Long.toString(Long.MAX_VALUE / 4));
         assertThat(reply.get(0)).isEqualTo(-2L);
         assertThat(fleet.admin().exists("nsync:rate:{direct}")).isZero();

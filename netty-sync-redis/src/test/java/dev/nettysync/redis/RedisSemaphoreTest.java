@@ -215,7 +215,7 @@ class RedisSemaphoreTest extends AbstractFleetTest {
     }
 
     private List<Object> rawAcquire(RedisSemaphore s, int permits, String lease) {
-        return fleet.admin().eval(RedisLimiters.ACQUIRE.text(), ScriptOutputType.MULTI, s.keys(),
+        return fleet.admin().eval(Fleet.ACQUIRE.text(), ScriptOutputType.MULTI, s.keys(),
                 Integer.toString(s.limit()), Integer.toString(permits), lease,
                 Long.toString(s.leaseMillis()), s.channel());
     }

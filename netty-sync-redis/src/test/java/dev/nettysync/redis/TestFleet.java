@@ -69,7 +69,7 @@ final class TestFleet implements AutoCloseable {
     /** Permits in use fleet-wide, as Redis counts them (after reaping expired leases). */
     long used(RedisSemaphore s) {
         // the release script reaps, and a release of an unknown lease changes nothing else
-        admin().eval(RedisLimiters.RELEASE.text(), io.lettuce.core.ScriptOutputType.INTEGER, s.keys(), "-", "-");
+        admin().eval(Fleet.RELEASE.text(), io.lettuce.core.ScriptOutputType.INTEGER, s.keys(), "-", "-");
         String v = admin().get(s.keys()[2]);
         return v == null ? 0 : Long.parseLong(v);
     }
