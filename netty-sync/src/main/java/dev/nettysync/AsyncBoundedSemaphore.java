@@ -35,6 +35,6 @@ public class AsyncBoundedSemaphore extends AsyncSemaphore {
      * @throws IllegalArgumentException if either argument is negative
      */
     public AsyncBoundedSemaphore(int permits, int maxPending) {
-        super(permits, maxPending, permits);
+        super(permits, maxPending, true);
     }
 }

@@ -135,10 +135,10 @@ public class AsyncSemaphore {
      * Resizing. reducePermits subtracts under the monitor (available may go negative; held
      * permits are never revoked; waiters wait until releases bring availability back, and I2
      * keeps holding because availability only went down). Growing is release(n). The total
-     * (see "Total"), and on a bounded semaphore the bound, move with the count, so a release's
-     * check "available + n <= total" must read a total consistent with the word it CASes: the
-     * reducer sets RESIZING (fast paths then fail their CAS and queue on the monitor it holds),
-     * writes the bound and the total, then writes the new count and clears RESIZING in one
+     * (see "Total"), which on a bounded semaphore is the bound, moves with the count, so a
+     * release's check "available + n <= total" must read a total consistent with the word it
+     * CASes: the reducer sets RESIZING (fast paths then fail their CAS and queue on the monitor
+     * it holds), writes the total, then writes the new count and clears RESIZING in one
      * store that also bumps the epoch, so a release that read the word before the resize
      * cannot CAS it after (no ABA through a resize and a release that restores the count). A
      * fast release reads the word, then the total, and acts only by a CAS of that same word: no
@@ -187,24 +187,25 @@ public class AsyncSemaphore {
      * reductions, raised to the count a release writes when that count is above it (a plain
      * semaphore grows by releases with nothing held for them). As a sequential spec: release(n)
      * sets total = max(total, available + n), reducePermits(r) sets total -= r.
-     *   I4  total >= available, and on a bounded semaphore total == maxPermits; it holds
-     *       whenever the monitor is free (inside a growing release or a resize, the monitor
+     *   I4  total >= available; it holds whenever the monitor is free (inside a growing release or a resize, the monitor
      *       holder writes the word and `total` one after the other).
      *   So total - available (the "held" of statistics()) is >= 0 and <= the permits really
      *   held: a release with nothing held for it, made while others hold, counts as one of
      *   theirs coming back until the count passes the total. At rest it is 0 and the total is
      *   initial + growth - reductions.
-     * Keeping it costs the fast path nothing: the release fast path has always compared the
-     * count it would write with a bound read after the word; it now reads `total` instead of
-     * maxPermits, which is the same number on a bounded semaphore (I4) and, on a plain one, the
-     * point where it must grow. A release that would pass it takes the monitor, which decides
-     * exactly: refuse (above maxPermits, which is Integer.MAX_VALUE on a plain semaphore), or
-     * add the permits and raise `total` to the count written, in one critical section.
+     * A bounded semaphore's bound is its total (bound(): a release may not raise the count above
+     * it, so the total never grows, and a reduction lowers both at once); a plain semaphore's
+     * bound is Integer.MAX_VALUE. Keeping the total costs the fast path nothing: the release
+     * fast path compares the count it would write with `total`, read after the word: on a
+     * bounded semaphore that is the bound, on a plain one the point where it must grow. A
+     * release that would pass it takes the monitor, which decides exactly: refuse (above
+     * bound()), or add the permits and raise `total` to the count written, in one critical
+     * section.
      * Every write of `total` is made under the monitor, so:
      *   - between two resizes `total` only grows, so a fast release that read an older total
      *     than the word it CASes only errs towards the monitor; a resize in between bumps the
      *     epoch, so that CAS fails. reducePermits (both kinds of semaphore) sets RESIZING, writes
-     *     `total` (and the bound), then the word: a release that reads the new word reads the new
+     *     `total`, then the word: a release that reads the new word reads the new
      *     total (the reasoning of "Resizing", with `total` as the bound);
      *   - growing with no flag set: the release CASes the word (fast paths race on it) and then
      *     raises `total` to the count it wrote. In between, a fast release that reads the new
@@ -234,9 +235,7 @@ public class AsyncSemaphore {
     @SuppressWarnings("unused") // accessed through STATE
     private volatile long state;                 // see the notes: CAS while no flag, else monitor
     private final WaitQueue<PermitWaiter> queue = new WaitQueue<>(this, new Serving()); // its monitor is the lock
-    private final boolean bounded;               // maxPermits is a bound that reducePermits lowers
-    private volatile int maxPermits;             // bound on available permits (bounded semaphore);
-                                                 // written only by reducePermits, under the monitor, with RESIZING set
+    private final boolean bounded;               // the total is a bound on available permits: see bound()
     private volatile int total;                  // held + available (I4): written only under the monitor, by
                                                  // reducePermits (RESIZING set) and a release that grows it;
                                                  // read by the release fast path after the word
@@ -260,29 +259,24 @@ public class AsyncSemaphore {
      * @throws IllegalArgumentException if either argument is negative
      */
     public AsyncSemaphore(int permits, int maxPending) {
-        this(permits, maxPending, Integer.MAX_VALUE, false);
+        this(permits, maxPending, false);
     }
 
     /**
-     * A bounded semaphore, for the subclasses that are one ({@link AsyncBoundedSemaphore}, the
-     * locks' semaphore): {@code maxPermits} is the bound, which {@code reducePermits} lowers and
-     * a release may not pass.
+     * A semaphore that is bounded if {@code bounded}, for the subclasses that are one
+     * ({@link AsyncBoundedSemaphore}, the locks' semaphore): its initial {@code permits} are the
+     * bound, which {@code reducePermits} lowers and a release may not pass.
      */
-    AsyncSemaphore(int permits, int maxPending, int maxPermits) {
-        this(permits, maxPending, maxPermits, true);
-    }
-
-    private AsyncSemaphore(int permits, int maxPending, int maxPermits, boolean bounded) {
+    AsyncSemaphore(int permits, int maxPending, boolean bounded) {
         if (permits < 0) {
             throw new IllegalArgumentException("permits must be >= 0, was " + permits);
         }
         if (maxPending < 0) {
             throw new IllegalArgumentException("maxPending must be >= 0, was " + maxPending);
         }
-        this.maxPermits = maxPermits;
         this.bounded = bounded;
         this.maxPending = maxPending;
-        this.total = permits;                    // every bounded subclass starts at its bound (I4)
+        this.total = permits;                    // and, on a bounded semaphore, the bound
         this.state = (long) permits << COUNT_SHIFT;
     }
 
@@ -423,9 +417,10 @@ public class AsyncSemaphore {
         }
         PermitWaiter w;
         synchronized (queue) {
-            if (n > maxPermits) {         // under the monitor: the bound of the word it queues on
+            int bound = bound();
+            if (n > bound) {              // under the monitor: the bound of the word it queues on
                 throw new IllegalArgumentException("cannot acquire " + n + " permits of " + this
-                        + ": it never holds more than " + maxPermits);
+                        + ": it never holds more than " + bound);
             }
             for (;;) {
                 long s = state;
@@ -540,7 +535,7 @@ public class AsyncSemaphore {
         if ((s & FLAGS) == 0) {
             // Nobody queued (I1), so nothing to grant; fast paths may race on the count.
             for (;;) {
-                if ((long) available(s) + n > maxPermits) {
+                if ((long) available(s) + n > bound()) {
                     throw overRelease(n, available(s));
                 }
                 if (n == 0) {
@@ -554,7 +549,7 @@ public class AsyncSemaphore {
             }
         }
         // A flag is set: only monitor holders write the word now.
-        if ((long) available(s) + n > maxPermits) {
+        if ((long) available(s) + n > bound()) {
             throw overRelease(n, available(s));
         }
         int available = available(s) + n;
@@ -577,12 +572,20 @@ public class AsyncSemaphore {
     /**
      * Raises the total to {@code written}, the count a release wrote, if it is above (a plain
      * semaphore released more often than acquired; never on a bounded one, whose releases stop
-     * at maxPermits == total). Monitor.
+     * at the total, its bound). Monitor.
      */
     private void growTotalLocked(int written) {
         if (written > total) {
             total = written;
         }
+    }
+
+    /**
+     * The most permits that may be available: a bounded semaphore's total (its releases never
+     * pass it, so it is lowered only by reductions), else {@code Integer.MAX_VALUE}. Monitor.
+     */
+    private int bound() {
+        return bounded ? total : Integer.MAX_VALUE;
     }
 
     /** The semaphore's side of the wait queue: after a waiter left, or refused its grant. */
@@ -652,14 +655,11 @@ public class AsyncSemaphore {
             } while (!STATE.compareAndSet(this, s, s | RESIZING));
             // Only monitor holders write the word now.
             long newAvailable = (long) available(s) - reduction;
-            long newTotal = (long) total - reduction;         // >= newAvailable, as total >= available(s) (I4)
-            long newMax = bounded ? (long) maxPermits - reduction : maxPermits;
-            if (newAvailable < Integer.MIN_VALUE || newMax < Integer.MIN_VALUE) {
+            if (newAvailable < Integer.MIN_VALUE) {
                 state = s;
                 throw tooFarReduced(reduction);
             }
-            maxPermits = (int) newMax;
-            total = (int) newTotal;
+            total -= reduction;          // >= newAvailable >= Integer.MIN_VALUE, as total >= available(s) (I4)
             state = resized(s, (int) newAvailable);
             // Availability only went down: the head (if any) still cannot be served (I2).
         }
@@ -844,14 +844,8 @@ public class AsyncSemaphore {
             if ((s & RESIZING) != 0) {
                 return "RESIZING is set outside reducePermits";
             }
-            if (available(s) > maxPermits) {
-                return "available " + available(s) + " above the bound " + maxPermits;
-            }
             if (available(s) > total) {
                 return "I4: available " + available(s) + " above the total " + total;
-            }
-            if (bounded && total != maxPermits) {
-                return "I4: the total " + total + " of a bounded semaphore is not its bound " + maxPermits;
             }
             for (PermitWaiter w = head; (s & CLOSED) != 0 && w != null; w = queue.nextOf(w)) {
                 if (!w.owed()) {
@@ -877,7 +871,7 @@ public class AsyncSemaphore {
 
     IllegalStateException overRelease(int n, int available) {
         return new IllegalStateException("release(" + n + ") would raise the available permits of "
-                + this + " from " + available + " above its maximum of " + maxPermits);
+                + this + " from " + available + " above its maximum of " + bound());
     }
 
     /**

@@ -33,7 +33,7 @@ class LockSemaphore extends AsyncSemaphore {
      * @param maxPending the bound on queued requests
      */
     LockSemaphore(Object lock, int permits, int maxPending) {
-        super(permits, maxPending, permits);
+        super(permits, maxPending, true);
         this.lock = Objects.requireNonNull(lock, "lock");
     }
 

@@ -81,14 +81,7 @@ class AsyncSemaphoreTest {
         assertThat(first).as("one shared succeeded future per executor").isSameAs(second);
         assertThat(sem.acquire(IMMEDIATE, 0, SECONDS).isSuccess()).isFalse();
         sem.release(2);
-        AtomicReference<Thread> ran = new AtomicReference<>();
-        CountDownLatch done = new CountDownLatch(1);
-        sem.acquire(loop).addListener(f -> {
-            ran.set(Thread.currentThread());
-            done.countDown();
-        });
-        assertThat(done.await(10, SECONDS)).isTrue();
-        assertThat(loop.inEventLoop(ran.get())).isTrue();
+        assertThat(loop.inEventLoop(listenerThread(sem.acquire(loop)))).isTrue();
     }
 
     @Test
