@@ -73,6 +73,13 @@ import java.util.function.Function;
  * protocol must answer every message, admitted or rejected, with exactly one completing write,
  * in order (or close the channel).
  *
+ * <h2>Messages passed on later</h2>
+ * A message admitted (or rejected) later than it was read, when an earlier response completes
+ * or the shared limiter grants, reaches the handlers behind outside the channel's read. So,
+ * as Netty's {@code FlowControlHandler} does, each such batch is followed by a
+ * {@code channelReadComplete}: a handler that writes in {@code channelRead} and flushes in
+ * {@code channelReadComplete} (the shape of Netty's HTTP examples) answers it without change.
+ *
  * <h2>Threads</h2>
  * One instance per channel (not {@code @Sharable}); all its state is confined to the
  * context's executor, where every callback, including the limiter's grants, runs.
@@ -96,6 +103,11 @@ public final class LimitingHandler extends ChannelDuplexHandler {
      * whose handler may write a response at once, which ends a permit and calls drain() again:
      * the outer loop sees the change on its next turn). Reading is paused while `pending` is
      * not empty and resumed when it empties.
+     *
+     * A message passed on (admitted or rejected) while no channelRead is on the stack counts in
+     * `passedLater`; drain() follows such a batch with fireChannelReadComplete, in its loop, not
+     * by recursion: the flush it causes may complete writes, whose end() calls drain() again,
+     * which returns at once, and the next turn admits what they made room for.
      */
 
     /** Why a message was rejected. */
@@ -286,6 +298,8 @@ public final class LimitingHandler extends ChannelDuplexHandler {
     private Permit granted;               // a grant for pending's head, not admitted yet
     private ChannelHandlerContext ctx;
     private boolean draining;             // drain() is on the stack
+    private int reading;                  // channelRead() calls on the stack
+    private int passedLater;              // messages passed on outside a read, not yet followed by a read-complete
     private boolean pausedAutoRead;       // we turned autoRead off
     private boolean readHeld;             // a read() came while pending was not empty
     private boolean closed;               // channel inactive or handler removed
@@ -315,6 +329,15 @@ public final class LimitingHandler extends ChannelDuplexHandler {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        reading++;
+        try {
+            read(msg);
+        } finally {
+            reading--;
+        }
+    }
+
+    private void read(Object msg) {
         if (closed) {
             ReferenceCountUtil.release(msg);
             return;
@@ -395,7 +418,14 @@ public final class LimitingHandler extends ChannelDuplexHandler {
     private void admit(Object msg, Permit permit) {
         active++;
         awaiting.add(permit);
+        passedOn();
         ctx.fireChannelRead(msg);
+    }
+
+    private void passedOn() {
+        if (reading == 0) {
+            passedLater++;
+        }
     }
 
     private void end(Permit permit, Permit.Outcome outcome) {
@@ -421,45 +451,60 @@ public final class LimitingHandler extends ChannelDuplexHandler {
         }
     }
 
-    /** Admits pending messages while possible; starts the limiter's wait for the head if needed. */
+    /**
+     * Admits pending messages while possible, starts the limiter's wait for the head if needed,
+     * and follows what it passed on outside a read with a read-complete.
+     */
     private void drain() {
         if (draining || closed) {
             return;
         }
         draining = true;
         try {
-            while (!pending.isEmpty() && waiting == null && !closed) {
-                if (active >= perChannel) {
-                    return;               // a completion calls drain() again
+            for (;;) {
+                admitPending();
+                if (passedLater == 0 || closed) {
+                    break;
                 }
-                Permit permit = granted;
-                granted = null;
-                if (permit == null) {
-                    if (limiter == null) {
-                        permit = NO_PERMIT;
-                    } else {
-                        Future<Permit> f = timeoutNanos < 0
-                                ? limiter.acquire(ctx.executor())
-                                : limiter.acquire(ctx.executor(), timeoutNanos, TimeUnit.NANOSECONDS);
-                        if (!f.isDone()) {
-                            waiting = f;
-                            f.addListener(this::waitEnded);
-                            return;
-                        }
-                        if (!f.isSuccess()) {
-                            reject(pending.poll(), Reason.LIMITER_WAIT, f.cause());
-                            continue;
-                        }
-                        permit = f.getNow();
-                    }
-                }
-                admit(pending.poll(), permit);
+                passedLater = 0;
+                ctx.fireChannelReadComplete();    // may end permits: their drain() is seen next turn
             }
         } finally {
             draining = false;
             if (pending.isEmpty() && !closed) {
                 resumeReading();
             }
+        }
+    }
+
+    /** Admits the head of {@code pending} while it can; a completion or a grant calls drain() again. */
+    private void admitPending() {
+        while (!pending.isEmpty() && waiting == null && !closed && active < perChannel) {
+            Permit permit = granted;
+            granted = null;
+            if (permit == null) {
+                if (limiter == null) {
+                    permit = NO_PERMIT;
+                } else {
+                    Future<Permit> f = timeoutNanos < 0
+                            ? limiter.acquire(ctx.executor())
+                            : limiter.acquire(ctx.executor(), timeoutNanos, TimeUnit.NANOSECONDS);
+                    if (!f.isDone()) {
+                        waiting = f;
+                        f.addListener(this::waitEnded);
+                        if (waiting == f) {
+                            return;           // waitEnded() calls drain() again
+                        }
+                        continue;             // it ended as the listener was added: waitEnded() ran here, inline
+                    }
+                    if (!f.isSuccess()) {
+                        reject(pending.poll(), Reason.LIMITER_WAIT, f.cause());
+                        continue;
+                    }
+                    permit = f.getNow();
+                }
+            }
+            admit(pending.poll(), permit);
         }
     }
 
@@ -484,6 +529,7 @@ public final class LimitingHandler extends ChannelDuplexHandler {
     /** Its response will complete nothing: a marker keeps responses matched to messages. */
     private void reject(Object msg, Reason reason, Throwable cause) {
         awaiting.add(REJECTED);
+        passedOn();
         ctx.fireUserEventTriggered(new Rejected(msg, reason, cause));
     }
 
@@ -525,6 +571,7 @@ public final class LimitingHandler extends ChannelDuplexHandler {
             p.releaseIgnored();
         }
         active = 0;
+        boolean passed = !pending.isEmpty() && passOnPending;
         Object msg;
         while ((msg = pending.poll()) != null) {
             if (passOnPending) {
@@ -532,6 +579,9 @@ public final class LimitingHandler extends ChannelDuplexHandler {
             } else {
                 ReferenceCountUtil.release(msg);
             }
+        }
+        if (passed && reading == 0) {
+            ctx.fireChannelReadComplete();
         }
         if (passOnPending && pausedAutoRead) {
             pausedAutoRead = false;

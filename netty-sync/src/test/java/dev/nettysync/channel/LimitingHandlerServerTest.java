@@ -5,6 +5,7 @@ import dev.nettysync.limit.AsyncLimiter;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
@@ -109,12 +110,16 @@ class LimitingHandlerServerTest {
     }
 
     private int start(Supplier<LimitingHandler> limiting, Promise<Void> gate) {
+        return startWith(limiting, () -> new App(gate));
+    }
+
+    private int startWith(Supplier<LimitingHandler> limiting, Supplier<? extends ChannelHandler> app) {
         Channel server = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(1 << 16),
-                                limiting.get(), new App(gate));
+                                limiting.get(), app.get());
                     }
                 })
                 .bind(new InetSocketAddress("127.0.0.1", 0)).syncUninterruptibly().channel();
@@ -151,6 +156,34 @@ class LimitingHandlerServerTest {
         assertThat(maxInFlight.get()).as("the shared limit held").isLessThanOrEqualTo(3).isPositive();
         awaitPermits(sem, 3);
         assertThat(sem.queueLength()).isZero();
+    }
+
+    /**
+     * The shape of Netty's {@code HttpHelloWorldServerHandler}: answers each request at once with a
+     * plain {@code write} and flushes only in {@code channelReadComplete}.
+     */
+    private static final class FlushesOnReadComplete extends SimpleChannelInboundHandler<FullHttpRequest> {
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+            ctx.write(response(HttpResponseStatus.OK, req.uri()));
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            ctx.flush();
+        }
+    }
+
+    @Test
+    void aHandlerThatFlushesOnlyOnReadCompleteAnswersEveryPipelinedRequest() throws Exception {
+        // One at a time per connection: every request after the first is admitted when the
+        // previous answer's write completes, outside the channel's read.
+        int port = startWith(() -> LimitingHandler.builder().perChannel(1).build(), FlushesOnReadComplete::new);
+        List<String> expected = new ArrayList<>();
+        for (int i = 0; i < 25; i++) {
+            expected.add("200 /0/" + i);
+        }
+        assertThat(pipeline(port, 0, 25)).as("all answered 200, in order").isEqualTo(expected);
     }
 
     /** Writes all requests at once (HTTP/1.1 pipelining), then reads the answers in order. */

@@ -1,6 +1,9 @@
 package dev.nettysync.channel;
 
+import dev.nettysync.AsyncSemaphore;
 import dev.nettysync.WaitTimeoutException;
+import dev.nettysync.limit.AsyncLimiter;
+import dev.nettysync.limit.LimiterStatistics;
 import dev.nettysync.limit.Permit;
 import dev.nettysync.limit.RecordingLimiter;
 import io.netty.buffer.ByteBuf;
@@ -8,6 +11,12 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.DefaultPromise;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.GenericFutureListener;
+import io.netty.util.concurrent.Promise;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -243,6 +252,106 @@ class LimitingHandlerTest {
         assertThat(seen).containsExactly("m1", "m2", "m3");
         assertThat(ch.config().isAutoRead()).isTrue();
         assertThat(ch.pipeline().get(LimitingHandler.class).inFlight()).isZero();
+        ch.finishAndReleaseAll();
+    }
+
+    /**
+     * The shape of Netty's HTTP examples: answers in {@code channelRead} (and a Rejected event
+     * with a "503") with a plain {@code write}, and flushes only in {@code channelReadComplete}.
+     */
+    static final class FlushesOnReadComplete extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ctx.write("response to " + msg);
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof LimitingHandler.Rejected r) {
+                ctx.write("503 for " + r.message());
+                ReferenceCountUtil.release(r);
+            }
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            ctx.flush();
+        }
+    }
+
+    private static List<Object> flushed(EmbeddedChannel ch) {
+        List<Object> out = new ArrayList<>();
+        for (Object o; (o = ch.readOutbound()) != null; ) {
+            out.add(o);
+        }
+        return out;
+    }
+
+    @Test
+    void messagesAdmittedAfterTheirReadAreFollowedByAReadCompleteSoTheirAnswersAreFlushed() {
+        EmbeddedChannel ch = new EmbeddedChannel(LimitingHandler.builder().perChannel(1).build(),
+                new FlushesOnReadComplete());
+        ch.writeInbound("m1", "m2", "m3");
+        // m1 is answered at the read's end; its write completing admits m2, outside any read,
+        // and so on: without a read-complete of their own, m2's and m3's answers would wait forever
+        assertThat(flushed(ch)).containsExactly("response to m1", "response to m2", "response to m3");
+        assertThat(ch.config().isAutoRead()).isTrue();
+        assertThat(ch.pipeline().get(LimitingHandler.class).inFlight()).isZero();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void messagesRejectedAfterTheirReadAreFollowedByAReadCompleteSoTheir503IsFlushed() {
+        RecordingLimiter limiter = new RecordingLimiter(1, 10);
+        Permit held = limiter.tryAcquire();
+        EmbeddedChannel ch = new EmbeddedChannel(LimitingHandler.builder().limiter(limiter).build(),
+                new FlushesOnReadComplete());
+        ch.writeInbound("m1", "m2");
+        assertThat(flushed(ch)).as("both wait").isEmpty();
+        limiter.semaphore.close();                      // m1's wait fails, m2 is refused at once
+        assertThat(flushed(ch)).containsExactly("503 for m1", "503 for m2");
+        held.release();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aGrantThatLandsAsTheHandlerStartsListeningIsNotLost() {
+        AsyncLimiter permits = AsyncLimiter.of(new AsyncSemaphore(1));
+        // Refuses tryAcquire, so the message waits; its wait is granted between the handler's
+        // isDone() and its addListener(), whose listener then runs inline, inside drain()
+        AsyncLimiter grantsAsTheListenerIsAdded = new AsyncLimiter() {
+            @Override
+            public Future<Permit> acquire(EventExecutor executor) {
+                return new DefaultPromise<>(executor) {
+                    @Override
+                    public Promise<Permit> addListener(GenericFutureListener<? extends Future<? super Permit>> l) {
+                        trySuccess(permits.tryAcquire());
+                        return super.addListener(l);
+                    }
+                };
+            }
+
+            @Override
+            public Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
+                return acquire(executor);
+            }
+
+            @Override
+            public Permit tryAcquire() {
+                return null;
+            }
+
+            @Override
+            public LimiterStatistics statistics() {
+                return permits.statistics();
+            }
+        };
+        EmbeddedChannel ch = channel(LimitingHandler.builder().limiter(grantsAsTheListenerIsAdded));
+        ch.writeInbound("m1");
+        assertThat(sink.read).as("admitted with the grant that came inline").containsExactly("m1");
+        assertThat(ch.config().isAutoRead()).as("reading resumed").isTrue();
+        ch.writeOutbound("r1");
+        assertThat(permits.statistics().inUse()).isZero();
         ch.finishAndReleaseAll();
     }
 }
