@@ -3,6 +3,7 @@ package dev.nettysync.limit;
 import dev.nettysync.testing.StressRun;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Ticker;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -21,21 +22,32 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Randomized stress on real time: two event loops and two plain threads hammer one
- * {@link AsyncRateLimiter} with tryAcquire, untimed and timed acquires of 1..3 permits, and
+ * {@link AsyncRateLimiter} of at most {@value #MAX_PENDING} waiters with tryAcquire, untimed and
+ * timed acquires of 1..3 permits, and
  * cancels of random outstanding waits, for about 2 s. Then every wait is ended and the run is
  * checked: every admission's time (the limiter's clock at the decision, kept in the permit) fits
  * the rate in <em>every</em> window, {@code permits(window) <= burst + length / T}; every future
- * ended exactly one way, a cancel that returned true never came with a permit; the limiter's
- * invariants hold and its queue is empty.
+ * ended exactly one way, a cancel that returned true never came with a permit; timed waits
+ * timed out; the limiter's invariants hold and its queue is empty.
+ *
+ * <p>The limiter's clock is a {@link StallingTicker}: it stands still for a few milliseconds
+ * now and then, so grants come late in real time while the waits' timeouts, scheduled on the
+ * loops, do not. With the system clock no timed wait would ever time out here (a wait longer
+ * than its timeout is refused up front, and a reserved time only moves later when a grant is
+ * delayed past the burst's slack), and the race of a timeout with a grant and a cancel would go
+ * untested. The queue is bounded so that it stays shorter than many timeouts: unbounded, the
+ * untimed waits pile up seconds of reservations and every timed one is refused up front.
  */
 class AsyncRateLimiterStressTest {
     private static final Duration RUN = Duration.ofMillis(2_000);
     private static final int RATE = 20_000;   // T = 50 µs
     private static final int BURST = 20;
+    private static final int MAX_PENDING = 32; // at most ~3 ms of queue, so timed waits (0-5 ms) do queue
 
     @RegisterExtension final StressRun run = new StressRun();
 
-    private final AsyncRateLimiter limiter = AsyncRateLimiter.perSecond(RATE, BURST);
+    private final AsyncRateLimiter limiter = AsyncRateLimiter.builder(RATE, Duration.ofSeconds(1))
+            .burst(BURST).maxPending(MAX_PENDING).ticker(new StallingTicker()).build();
     private final Queue<long[]> admissions = new ConcurrentLinkedQueue<>();   // {admittedAt, permits}
     private final Queue<Future<Permit>> waits = new ConcurrentLinkedQueue<>();
     private final Queue<Future<Permit>> wonCancels = new ConcurrentLinkedQueue<>();
@@ -93,6 +105,7 @@ class AsyncRateLimiterStressTest {
         assertThat(permits).as("total bound").isLessThanOrEqualTo(BURST + elapsed / t);
         assertThat(granted).as("waiters were granted").isPositive();
         assertThat(wonCancels).as("cancels won").isNotEmpty();
+        assertThat(timeouts.get()).as("timed waits timed out behind the clock's stalls").isPositive();
         System.out.printf("rate stress: %d admissions (%d permits, %d by waiting), %d refusals, %d timeouts,"
                         + " %d cancels won, %.0f permits/s over %d ms (rate %d/s)%n",
                 sorted.size(), permits, granted, refusals.get(), timeouts.get(), wonCancels.size(),
@@ -112,7 +125,7 @@ class AsyncRateLimiterStressTest {
                 }
             }
             case 1, 2 -> track(limiter.acquire(loop, n), n);
-            case 3 -> track(limiter.acquire(loop, n, rnd.nextInt(3_000), TimeUnit.MICROSECONDS), n);
+            case 3 -> track(limiter.acquire(loop, n, rnd.nextInt(5_000), TimeUnit.MICROSECONDS), n);
             default -> {
                 // cancel a random recent wait of this thread (a granted one refuses)
                 List<Future<Permit>> mine = recent.get();
@@ -132,7 +145,8 @@ class AsyncRateLimiterStressTest {
             if (done.isSuccess()) {
                 grantedWaits.incrementAndGet();
                 record((Permit) done.getNow(), n);
-            } else if (done.cause() instanceof RateLimitedException) {
+            } else if (done.cause() instanceof RateLimitedException
+                    || done.cause() instanceof dev.nettysync.QueueFullException) {
                 refusals.incrementAndGet();
             } else if (done.cause() instanceof dev.nettysync.WaitTimeoutException) {
                 timeouts.incrementAndGet();
@@ -145,6 +159,33 @@ class AsyncRateLimiterStressTest {
             mine.remove(0);
         }
         mine.add(f);
+    }
+
+    /**
+     * {@code System.nanoTime()} that stands still for {@link #STALL} at the start of every
+     * {@link #PERIOD}: monotonic, lock-free, a pure function of the system clock. While it stands
+     * still nothing new becomes due, as if the loop that runs the head timer had stalled.
+     */
+    static final class StallingTicker implements Ticker {
+        static final long PERIOD = TimeUnit.MILLISECONDS.toNanos(50);
+        static final long STALL = TimeUnit.MILLISECONDS.toNanos(3);
+        private final long start = System.nanoTime();
+
+        @Override
+        public long initialNanoTime() {
+            return start;
+        }
+
+        @Override
+        public long nanoTime() {
+            long e = System.nanoTime() - start;
+            return start + e / PERIOD * (PERIOD - STALL) + Math.max(0, e % PERIOD - STALL);
+        }
+
+        @Override
+        public void sleep(long delay, TimeUnit unit) {
+            throw new UnsupportedOperationException("not used by the limiter");
+        }
     }
 
     private void record(Permit p, int n) {
