@@ -191,7 +191,7 @@ for v in "${VERSIONS[@]}"; do
   echo "== [$v] waiter footprint, $FOOTPRINT_DEPTH waiters"
   # shellcheck disable=SC2086
   "$JAVA" -Xms2g -Xmx2g -cp "$OUT/lib/netty-sync-$v.jar:$BENCH" dev.nettysync.bench.jmh.WaiterFootprint "$FOOTPRINT_DEPTH" $impls \
-    > "$OUT/footprint-$v.md" 2>&1 || FAILED+=("footprint-$v")
+    > "$OUT/footprint-$v.md" 2> "$OUT/footprint-$v.log" || FAILED+=("footprint-$v")
   cat "$OUT/footprint-$v.md"
 done
 

@@ -399,8 +399,7 @@ public final class BenchReport {
                     (rs, v) -> {
                         Row ns = find(rs, "SameLoopHandoffBenchmark", "handoff", REFERENCE, v, Map.of("waiters", n), "");
                         Row best = best(rs, "SameLoopHandoffBenchmark", "handoff", v, main, Map.of("waiters", n),
-                                r -> !r.impl().equals(REFERENCE) && !r.impl().equals("asyncutil")
-                                        && !r.impl().equals(FLOOR) && !r.impl().equals(FLOOR_ATOMIC));
+                                BenchReport::isSameLoopPeer);
                         return ns == null || best == null ? null : new Measured(ns.median() / best.median(),
                                 fmt(ns.median()) + " / " + fmt(best.median()) + " ns (" + best.impl() + ") = **"
                                         + fmt(ns.median() / best.median()) + "×**");
@@ -423,6 +422,13 @@ public final class BenchReport {
         }
         aboveFloor(w, rows, cols, "releaseAndRequeue, depth 10", "DeepQueueBenchmark", "releaseAndRequeue",
                 main, Map.of("depth", "10"));
+        // Whether a time goal asks for less than any shareable semaphore can cost (a measured limit)
+        for (String n : distinct(rows, "SameLoopHandoffBenchmark", "waiters")) {
+            targetVsSharedFloor(w, rows, cols, "same-loop handoff, " + n + " waiters", "SameLoopHandoffBenchmark",
+                    "handoff", main, Map.of("waiters", n), 0.9, BenchReport::isSameLoopPeer);
+        }
+        targetVsSharedFloor(w, rows, cols, "releaseAndRequeue, depth 10", "DeepQueueBenchmark", "releaseAndRequeue",
+                main, Map.of("depth", "10"), 1.0, r -> r.impl().equals("naive"));
         // releaseAndRequeue at depth 10 vs naive
         goal(w, rows, cols, "releaseAndRequeue, depth 10: netty-sync / naive", "≤ 1×", x -> x <= 1.0,
                 (rs, v) -> {
@@ -546,6 +552,35 @@ public final class BenchReport {
                     double theirs = naive.median() - floor.median();
                     return new Measured(theirs > 0 ? mine / theirs : Double.NaN, "floor " + fmt(floor.median())
                             + " ns; netty-sync +" + fmt(mine) + ", naive +" + fmt(theirs) + " ns");
+                });
+    }
+
+    /** The same-loop goal's peers: not netty-sync, not the floors, not asyncutil's hop through the task queue. */
+    static boolean isSameLoopPeer(Row r) {
+        return !r.impl().equals(REFERENCE) && !r.impl().equals("asyncutil")
+                && !r.impl().equals(FLOOR) && !r.impl().equals(FLOOR_ATOMIC);
+    }
+
+    /**
+     * A time goal's target ({@code factor} × the best of {@code peers}) against {@code floorAtomic},
+     * the promise floor plus one uncontended CAS per call: the least a semaphore that other threads
+     * can share must cost. A target below it cannot be met by any such semaphore on Netty promises.
+     */
+    private static void targetVsSharedFloor(PrintWriter w, List<Row> rows, List<String> cols, String what, String b,
+                                            String m, String main, Map<String, String> other, double factor,
+                                            Predicate<Row> peers) {
+        goal(w, rows, cols, what + ": the time target vs floorAtomic (the least a shareable semaphore costs)",
+                "(limit)", null,
+                (rs, v) -> {
+                    Row best = best(rs, b, m, v, main, other, peers);
+                    Row floor = firstOf(rs, b, m, FLOOR_ATOMIC, v, main, other);
+                    if (best == null || floor == null) {
+                        return null;
+                    }
+                    double target = factor * best.median();
+                    return new Measured(target / floor.median(), "target " + fmt(target) + " ns (" + fmt(factor)
+                            + "× " + best.impl() + ") vs floorAtomic " + fmt(floor.median()) + " ns: "
+                            + (target < floor.median() ? "**below the floor**" : "above the floor"));
                 });
     }
 

@@ -90,6 +90,30 @@ class BenchReportTest {
     }
 
     @Test
+    void aTargetBelowTheSharedFloorIsSaidToBe(@TempDir Path dir) throws Exception {
+        Path after = write(dir, "after.json",
+                result("SameLoopHandoffBenchmark.handoff", "avgt", "ns/op", "nettysync", ", \"waiters\": \"16\"",
+                        80, "[80]", "", null, null),
+                result("SameLoopHandoffBenchmark.handoff", "avgt", "ns/op", "naive", ", \"waiters\": \"16\"",
+                        60, "[60]", "", null, null),
+                result("SameLoopHandoffBenchmark.handoff", "avgt", "ns/op", "floorAtomic", ", \"waiters\": \"16\"",
+                        55, "[55]", "", null, null),
+                result("DeepQueueBenchmark.releaseAndRequeue", "avgt", "ns/op", "nettysync", ", \"depth\": \"10\"",
+                        50, "[50]", "", null, null),
+                result("DeepQueueBenchmark.releaseAndRequeue", "avgt", "ns/op", "naive", ", \"depth\": \"10\"",
+                        28, "[28]", "", null, null),
+                result("DeepQueueBenchmark.releaseAndRequeue", "avgt", "ns/op", "floorAtomic", ", \"depth\": \"10\"",
+                        20, "[20]", "", null, null));
+        String md = BenchReport.markdown(BenchReport.read(after, ""), List.of(""), "");
+        assertThat(md).as("floorAtomic is not the best peer")
+                .contains("| same-loop handoff, 16 waiters: netty-sync / best peer | ≤ 0.9× | 80.0 / 60.0 ns (naive) = **1.33×** | MISSED |");
+        assertThat(md).contains("| same-loop handoff, 16 waiters: the time target vs floorAtomic (the least a shareable "
+                + "semaphore costs) | (limit) | target 54.0 ns (0.90× naive) vs floorAtomic 55.0 ns: **below the floor** | - |");
+        assertThat(md).contains("| releaseAndRequeue, depth 10: the time target vs floorAtomic (the least a shareable "
+                + "semaphore costs) | (limit) | target 28.0 ns (1.00× naive) vs floorAtomic 20.0 ns: above the floor | - |");
+    }
+
+    @Test
     void jmhDurations() {
         assertThat(BenchReport.durationMs("1 s")).isEqualTo(1000.0);
         assertThat(BenchReport.durationMs("200 ms")).isEqualTo(200.0);
