@@ -28,7 +28,9 @@ final class Permits {
         });
         acquired.addListener(a -> {
             if (!a.isSuccess()) {
-                if (!a.isCancelled()) {
+                if (a.isCancelled()) {
+                    result.cancel(false);   // by result's own cancel (a no-op then), or by the limiter
+                } else {
                     result.tryFailure(a.cause());
                 }
                 return;
