@@ -13,6 +13,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** {@link AsyncLimiter#withPermit}'s shared body: how the wait's ending reaches the returned future. */
 class PermitsTest {
@@ -86,5 +87,18 @@ class PermitsTest {
         assertThat(global.availablePermits()).isEqualTo(1);
         perClient.release();
         assertThat(perClient.availablePermits()).isEqualTo(1);
+    }
+
+    @Test
+    void aNullActionIsRefusedBeforeAnythingIsAcquired() {
+        AsyncSemaphore semaphore = new AsyncSemaphore(1, 10);
+        AsyncLimiter limiter = AsyncLimiter.of(semaphore);
+
+        assertThatThrownBy(() -> limiter.withPermit(NOW, null))
+                .isInstanceOf(NullPointerException.class).hasMessageContaining("action");
+        assertThatThrownBy(() -> limiter.withPermit(NOW, 1, TimeUnit.SECONDS, null))
+                .isInstanceOf(NullPointerException.class).hasMessageContaining("action");
+
+        assertThat(semaphore.availablePermits()).as("nothing taken").isEqualTo(1);
     }
 }
