@@ -250,7 +250,9 @@ public interface AsyncLimiter {
      * is left alone and the permit is held until that future completes by itself: Java cannot
      * stop the action's code, so releasing earlier would let the next holder overlap with it.
      * If {@code action} throws or returns {@code null}, the permit is ended and the returned
-     * future fails.
+     * future fails. A wait that fails, or that is cancelled by someone other than the caller (a
+     * wait bound to a channel that closed), fails or cancels the returned future; the action
+     * never runs.
      *
      * @throws NullPointerException if {@code executor} or {@code action} is {@code null}
      *                              (nothing is acquired then)
