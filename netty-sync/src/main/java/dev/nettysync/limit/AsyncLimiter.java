@@ -250,9 +250,15 @@ public interface AsyncLimiter {
      * is left alone and the permit is held until that future completes by itself: Java cannot
      * stop the action's code, so releasing earlier would let the next holder overlap with it.
      * If {@code action} throws or returns {@code null}, the permit is ended and the returned
-     * future fails.
+     * future fails. A wait that fails, or that is cancelled by someone other than the caller (a
+     * wait bound to a channel that closed), fails or cancels the returned future; the action
+     * never runs.
+     *
+     * @throws NullPointerException if {@code executor} or {@code action} is {@code null}
+     *                              (nothing is acquired then)
      */
     default <T> Future<T> withPermit(EventExecutor executor, Supplier<? extends Future<T>> action) {
+        Permits.checkArguments(executor, action);   // before the acquire: a refusal must take nothing
         return Permits.runHolding(acquire(executor), executor, action);
     }
 
@@ -262,6 +268,7 @@ public interface AsyncLimiter {
      */
     default <T> Future<T> withPermit(EventExecutor executor, long timeout, TimeUnit unit,
                                      Supplier<? extends Future<T>> action) {
+        Permits.checkArguments(executor, action);
         return Permits.runHolding(acquire(executor, timeout, unit), executor, action);
     }
 }

@@ -159,12 +159,22 @@ public final class KeyedLimiter<K> {
             return this;
         }
 
-        /** How long a key must be unused (and at rest) before a sweep evicts it (default 1 min). */
+        /**
+         * How long a key must be unused (and at rest) before a sweep evicts it (default 1 min);
+         * a time beyond {@code Long.MAX_VALUE} ns (292 years) means never: only the cap evicts.
+         */
         public Builder<K> idleTime(Duration idleTime) {
+            Objects.requireNonNull(idleTime, "idleTime");
             if (idleTime.isNegative()) {
                 throw new IllegalArgumentException("idleTime must be >= 0, was " + idleTime);
             }
-            this.idleNanos = idleTime.toNanos();
+            long nanos;
+            try {
+                nanos = idleTime.toNanos();
+            } catch (ArithmeticException tooLong) {
+                nanos = Long.MAX_VALUE;
+            }
+            this.idleNanos = nanos;
             return this;
         }
 

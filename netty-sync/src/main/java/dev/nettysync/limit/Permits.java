@@ -16,6 +16,12 @@ final class Permits {
     private Permits() {
     }
 
+    /** The checks of withPermit's arguments, made before it acquires anything. */
+    static void checkArguments(EventExecutor executor, Supplier<?> action) {
+        Objects.requireNonNull(executor, "executor");
+        Objects.requireNonNull(action, "action");
+    }
+
     static <T> Future<T> runHolding(Future<Permit> acquired, EventExecutor executor,
                                     Supplier<? extends Future<T>> action) {
         Objects.requireNonNull(executor, "executor");
@@ -28,7 +34,9 @@ final class Permits {
         });
         acquired.addListener(a -> {
             if (!a.isSuccess()) {
-                if (!a.isCancelled()) {
+                if (a.isCancelled()) {
+                    result.cancel(false);   // by result's own cancel (a no-op then), or by the limiter
+                } else {
                     result.tryFailure(a.cause());
                 }
                 return;

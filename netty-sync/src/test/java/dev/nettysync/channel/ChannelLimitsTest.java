@@ -169,7 +169,7 @@ class ChannelLimitsTest {
         RecordingLimiter limiter = new RecordingLimiter(1, 10);
         Permit holder = limiter.tryAcquire();
         java.util.concurrent.atomic.AtomicBoolean ran = new java.util.concurrent.atomic.AtomicBoolean();
-        Future<String> result = ChannelLimits.forChannel(limiter, channel).withPermit(channel.eventLoop(), 1, TimeUnit.SECONDS,
+        Future<String> result = ChannelLimits.forChannel(limiter, channel).withPermit(channel.eventLoop(), 1, TimeUnit.HOURS,
                 () -> {
                     ran.set(true);
                     return channel.eventLoop().newSucceededFuture("ran");

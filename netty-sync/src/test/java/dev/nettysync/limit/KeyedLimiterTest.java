@@ -7,13 +7,16 @@ import io.netty.util.concurrent.Ticker;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static java.util.concurrent.TimeUnit.MILLISECONDS;
 import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * Scenario tests of {@link KeyedLimiter} on a clock the test moves and executors it drives: keys
@@ -171,5 +174,18 @@ class KeyedLimiterTest {
         assertThat(r.getNow()).isEqualTo("ok");
         assertThat(a.statistics()).isEqualTo(new LimiterStatistics(2, 0, 2, 0));
         assertThat(perClient.refs("a")).isZero();
+    }
+
+    @Test
+    void anIdleTimeBeyondNanosecondsMeansNeverIdleAndANullOneIsRefusedByName() {
+        KeyedLimiter<String> perClient = semaphores(1, 1, ChronoUnit.FOREVER.getDuration());
+        perClient.tryAcquire("a").release();
+        clock.advance(365L * 200, TimeUnit.DAYS);
+        assertThat(perClient.evictIdle()).as("never idle").isZero();
+        assertThat(perClient.tryAcquire("b")).as("the cap still evicts a key at rest").isNotNull();
+        assertThat(perClient.isLive("a")).isFalse();
+
+        assertThatThrownBy(() -> KeyedLimiter.builder(k -> new SemaphoreLimiter(1)).idleTime(null))
+                .isInstanceOf(NullPointerException.class).hasMessageContaining("idleTime");
     }
 }

@@ -1,0 +1,104 @@
+package dev.nettysync.limit;
+
+import dev.nettysync.AsyncSemaphore;
+import dev.nettysync.channel.ChannelLimits;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ImmediateEventExecutor;
+import io.netty.util.concurrent.Promise;
+import org.junit.jupiter.api.Test;
+
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** {@link AsyncLimiter#withPermit}'s shared body: how the wait's ending reaches the returned future. */
+class PermitsTest {
+    private static final EventExecutor NOW = ImmediateEventExecutor.INSTANCE;
+
+    /** A limiter whose one wait is a promise the test ends, as a limiter that cancels its own waits would. */
+    private static final class ManualLimiter implements AsyncLimiter {
+        final Promise<Permit> wait = NOW.newPromise();
+
+        @Override
+        public Future<Permit> acquire(EventExecutor executor) {
+            return wait;
+        }
+
+        @Override
+        public Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
+            return wait;
+        }
+
+        @Override
+        public Permit tryAcquire() {
+            return null;
+        }
+
+        @Override
+        public LimiterStatistics statistics() {
+            return new LimiterStatistics(1, 0, 0, wait.isDone() ? 0 : 1);
+        }
+    }
+
+    @Test
+    void aWaitCancelledByTheLimiterCancelsTheReturnedFuture() {
+        ManualLimiter limiter = new ManualLimiter();
+        AtomicInteger ran = new AtomicInteger();
+        Future<String> result = limiter.withPermit(NOW, () -> {
+            ran.incrementAndGet();
+            return NOW.newSucceededFuture("ran");
+        });
+        assertThat(result.isDone()).isFalse();
+
+        limiter.wait.cancel(false);             // not by the caller: e.g. a bound wait whose channel closed
+
+        assertThat(result.isCancelled()).as("the caller's future ends").isTrue();
+        assertThat(ran).hasValue(0);
+    }
+
+    @Test
+    void aCompositeWaitingOnAChannelBoundPartEndsWhenTheChannelCloses() {
+        EmbeddedChannel channel = new EmbeddedChannel();
+        AsyncSemaphore perClient = new AsyncSemaphore(1, 10);
+        AsyncSemaphore global = new AsyncSemaphore(1, 10);
+        assertThat(perClient.tryAcquire()).isTrue();            // the client's slot is taken: the next one queues
+        AsyncLimiter both = AsyncLimiter.all(
+                ChannelLimits.forChannel(AsyncLimiter.of(perClient), channel), AsyncLimiter.of(global));
+        AtomicInteger ran = new AtomicInteger();
+
+        Future<String> result = both.withPermit(channel.eventLoop(), () -> {
+            ran.incrementAndGet();
+            return channel.eventLoop().newSucceededFuture("ran");
+        });
+        channel.runPendingTasks();
+        assertThat(result.isDone()).isFalse();
+        assertThat(perClient.queueLength()).isEqualTo(1);
+
+        channel.close();                                        // the client goes away while queued
+        channel.runPendingTasks();
+
+        assertThat(perClient.queueLength()).as("left the queue").isZero();
+        assertThat(result.isCancelled()).as("the caller's future ends").isTrue();
+        assertThat(ran).hasValue(0);
+        assertThat(global.availablePermits()).isEqualTo(1);
+        perClient.release();
+        assertThat(perClient.availablePermits()).isEqualTo(1);
+    }
+
+    @Test
+    void aNullActionIsRefusedBeforeAnythingIsAcquired() {
+        AsyncSemaphore semaphore = new AsyncSemaphore(1, 10);
+        AsyncLimiter limiter = AsyncLimiter.of(semaphore);
+
+        assertThatThrownBy(() -> limiter.withPermit(NOW, null))
+                .isInstanceOf(NullPointerException.class).hasMessageContaining("action");
+        assertThatThrownBy(() -> limiter.withPermit(NOW, 1, TimeUnit.SECONDS, null))
+                .isInstanceOf(NullPointerException.class).hasMessageContaining("action");
+
+        assertThat(semaphore.availablePermits()).as("nothing taken").isEqualTo(1);
+    }
+}
