@@ -46,8 +46,9 @@ import java.util.concurrent.TimeUnit;
  * extra promise), the same permits (not wrapped), so FIFO order, cancellation, timeouts and
  * exactly-once ends are unchanged. Events are recorded by a listener added to each pending
  * acquire future, which runs on the acquire's executor; an acquire that completes at once is
- * recorded inline. Meters may be bound to several registries (each event goes to all); events
- * before the first {@code bindTo} are not counted. Thread-safe.
+ * recorded inline. Meters may be bound to several registries (each event goes to all); binding
+ * again to a registry already bound changes nothing; events before the first {@code bindTo} are
+ * not counted. Thread-safe.
  */
 public final class MeteredLimiter implements AsyncLimiter, MeterBinder {
 
@@ -102,7 +103,7 @@ public final class MeteredLimiter implements AsyncLimiter, MeterBinder {
     private final AsyncLimiter delegate;
     private final String name;
     private final Tags tags;
-    private final CopyOnWriteArrayList<Meters> bound = new CopyOnWriteArrayList<>(); // one per registry; written by bindTo
+    private final CopyOnWriteArrayList<Meters> bound = new CopyOnWriteArrayList<>(); // one per registry; written by bindTo (addIfAbsent)
 
     /** Wraps {@code delegate}; its meters are tagged {@code limiter=name}. */
     public MeteredLimiter(AsyncLimiter delegate, String name) {
@@ -137,7 +138,7 @@ public final class MeteredLimiter implements AsyncLimiter, MeterBinder {
                     .tags(t.and("reason", r.tag()))
                     .register(registry);
         }
-        bound.add(new Meters(wait, refused));
+        bound.addIfAbsent(new Meters(wait, refused));   // bound to this registry already: same meters, once
     }
 
     @Override
@@ -195,7 +196,7 @@ public final class MeteredLimiter implements AsyncLimiter, MeterBinder {
         }
     }
 
-    /** The meters of one registry. */
+    /** The meters of one registry; equal when they are the same meters (the same registry bound twice). */
     private static final class Meters {
         final Timer wait;
         final Counter[] refused;
@@ -203,6 +204,16 @@ public final class MeteredLimiter implements AsyncLimiter, MeterBinder {
         Meters(Timer wait, Counter[] refused) {
             this.wait = wait;
             this.refused = refused;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Meters m && m.wait == wait;
+        }
+
+        @Override
+        public int hashCode() {
+            return System.identityHashCode(wait);
         }
     }
 }

@@ -189,6 +189,23 @@ class MeteredLimiterTest {
     }
 
     @Test
+    void bindingTwiceToOneRegistryCountsEachEventOnce() throws Exception {
+        // e.g. bound by hand as the class comment shows, and again by a framework that binds
+        // every MeterBinder it finds: the registry hands back the same meters both times
+        limiter.bindTo(registry);
+        limiter.bindTo(registry);
+        Permit a = limiter.tryAcquire();
+        Permit b = limiter.tryAcquire();
+        assertThat(limiter.tryAcquire()).isNull();
+        assertThat(refused("unavailable")).isEqualTo(1);
+        Timer wait = registry.get(MeteredLimiter.WAIT).tags("limiter", "backend", "zone", "a").timer();
+        a.release();
+        limiter.acquire(NOW).getNow().release();
+        assertThat(wait.count()).isEqualTo(1);
+        b.release();
+    }
+
+    @Test
     void blockHoundGuardsThisModulesTestsToo() throws Exception {
         BlockHoundProbe.assertBlockingIsCaughtOn(loop);
     }

@@ -6,6 +6,7 @@ import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
 
+import java.lang.ref.WeakReference;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -24,6 +25,10 @@ import java.util.concurrent.TimeUnit;
  * with a {@link RedisUnavailableException} after the command timeout. Released against an
  * empty, restarted server, the lease is unknown there and nothing changes.
  *
+ * <p>A permit that becomes unreachable without being ended is not renewed any more: its
+ * lease expires (the fleet gets the permits back within one lease), it stops counting as held
+ * here, and Netty's leak detector can report it.
+ *
  * <p>Thread-safe; ending is exactly-once ({@link AbstractPermit}).
  */
 public final class RedisPermit extends AbstractPermit {
@@ -32,7 +37,8 @@ public final class RedisPermit extends AbstractPermit {
     private final String leaseId;
     private final int permits;
     private final Promise<Void> lease;            // completed once: released, or lost
-    private final ScheduledFuture<?> renewal;     // set in the constructor, cancelled by the release
+    private final ScheduledFuture<?> renewal;     // set in the constructor, cancelled by the release;
+                                                  // its task holds this permit weakly (see Renewal)
     private volatile long lastRenewedNanos;       // written by renewal replies (Lettuce thread)
 
     RedisPermit(RedisSemaphore semaphore, String leaseId, int permits, EventExecutor executor) {
@@ -42,8 +48,10 @@ public final class RedisPermit extends AbstractPermit {
         this.lease = executor.newPromise();
         this.lastRenewedNanos = System.nanoTime();
         long period = Math.max(1, semaphore.leaseMillis() / 3);
+        Renewal task = new Renewal(this);
         this.renewal = semaphore.fleet().scheduler()
-                .scheduleAtFixedRate(this::renew, period, period, TimeUnit.MILLISECONDS);
+                .scheduleAtFixedRate(task, period, period, TimeUnit.MILLISECONDS);
+        task.self = renewal;
     }
 
     /** The lease id: random, unique, known to this holder only (it is the proof of ownership). */
@@ -74,7 +82,7 @@ public final class RedisPermit extends AbstractPermit {
     @Override
     protected void onEnd(Outcome outcome) {
         stopRenewal();
-        semaphore.released(this);
+        semaphore.released(permits);
         semaphore.sendRelease(leaseId).whenComplete((result, error) -> {
             if (error != null) {
                 lease.tryFailure(error);
@@ -132,6 +140,39 @@ public final class RedisPermit extends AbstractPermit {
         ScheduledFuture<?> r = renewal;
         if (r != null) {                        // null only while the constructor runs
             r.cancel(false);
+        }
+    }
+
+    /**
+     * The periodic renewal. It holds the permit weakly: a strong reference from the scheduler
+     * would keep a forgotten permit reachable, so its lease would be renewed for ever (the
+     * fleet would lose the permits for good) and the leak detector would never see it.
+     */
+    private static final class Renewal implements Runnable {
+        private final WeakReference<RedisPermit> permit;
+        private final RedisSemaphore semaphore;
+        private final int permits;
+        volatile ScheduledFuture<?> self;        // set once by the constructor, before the first run
+
+        Renewal(RedisPermit permit) {
+            this.permit = new WeakReference<>(permit);
+            this.semaphore = permit.semaphore;
+            this.permits = permit.permits;
+        }
+
+        @Override
+        public void run() {
+            RedisPermit p = permit.get();
+            if (p != null) {
+                p.renew();
+                return;
+            }
+            // collected without an end: let the lease expire. The cancel that succeeds is the
+            // one end of this renewal (a release cancels it first, while the permit is reachable)
+            ScheduledFuture<?> s = self;
+            if (s != null && s.cancel(false)) {
+                semaphore.released(permits);
+            }
         }
     }
 

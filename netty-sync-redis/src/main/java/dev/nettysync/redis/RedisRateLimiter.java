@@ -50,7 +50,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li><b>Cancellation and timeout.</b> Cancelling a reserved wait completes it cancelled; the
  *       reserved slot is not given back (it counts against the rate, like a request that was
  *       admitted and abandoned). A timed wait whose script reply does not come within the
- *       timeout fails with a {@link dev.nettysync.WaitTimeoutException}. A Redis error fails the
+ *       timeout fails with a {@link dev.nettysync.WaitTimeoutException} (the script may still
+ *       run and spend a slot). A permit the script admits for a wait that was already cancelled
+ *       or timed out is ended at once: it is not counted as queued, nor reported leaked. A Redis error fails the
  *       wait with Lettuce's exception (nothing is held).</li>
  *   <li><b>When Redis is unreachable</b> (see {@link RedisLimiters}): an acquire fails with a
  *       {@link RedisUnavailableException}: at once while the connection is down (nothing is
@@ -195,13 +197,13 @@ public final class RedisRateLimiter implements AsyncLimiter {
                     long code = (Long) reply.get(0);
                     long micros = (Long) reply.get(1);
                     lastLeft = (Long) reply.get(2);
-                    if (code == 1 && micros <= 0) {
-                        result.trySuccess(new RatePermit());
+                    if (code == 1 && (micros <= 0 || result.isDone())) {
+                        // admitted now; or the caller gave up (cancel, timeout) before the reply:
+                        // the slot is spent either way, and nobody is left to wait for it
+                        grant(result);
                     } else if (code == 1) {
                         waiting.incrementAndGet();
-                        ScheduledFuture<?> due = executor.schedule(() -> {
-                            result.trySuccess(new RatePermit());
-                        }, micros, TimeUnit.MICROSECONDS);
+                        ScheduledFuture<?> due = executor.schedule(() -> grant(result), micros, TimeUnit.MICROSECONDS);
                         due.addListener(f -> waiting.decrementAndGet());
                         result.addListener(f -> {
                             if (f.isCancelled()) {
@@ -217,6 +219,14 @@ public final class RedisRateLimiter implements AsyncLimiter {
                     }
                 });
         return result;
+    }
+
+    /** Completes {@code result} with a permit; one that nobody can receive is ended (not leaked). */
+    private static void grant(Promise<Permit> result) {
+        RatePermit permit = new RatePermit();
+        if (!result.trySuccess(permit)) {
+            permit.releaseIgnored();
+        }
     }
 
     /** A rate permit: nothing to give back. */

@@ -547,9 +547,9 @@ public final class RedisSemaphore implements AsyncLimiter {
         return fleet.run(Fleet.RENEW, ScriptOutputType.MULTI, keys, lease, Long.toString(leaseMillis), channel);
     }
 
-    /** Called once per permit, by its first release. */
-    void released(RedisPermit permit) {
-        heldHere.addAndGet(-permit.permits());
+    /** Called once per permit: by its first release, or when it was collected without one. */
+    void released(int permits) {
+        heldHere.addAndGet(-permits);
     }
 
     /** A release script freed {@code permits}: raise the hint, and let our waiters ask. */

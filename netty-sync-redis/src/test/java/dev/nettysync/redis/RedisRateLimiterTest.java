@@ -2,11 +2,18 @@ package dev.nettysync.redis;
 
 import dev.nettysync.limit.Permit;
 import dev.nettysync.limit.RateLimitedException;
+import dev.nettysync.WaitTimeoutException;
+import io.netty.channel.DefaultEventLoop;
 import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.DefaultPromise;
 import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -148,4 +155,84 @@ class RedisRateLimiterTest extends AbstractFleetTest {
         assertThat(now(b).isSuccess()).as("another key has its own bucket").isTrue();
         assertThat(now(r).isSuccess()).as("and so has the name-wide limit").isTrue();
     }
+
+    /** A loop whose promises remember every value offered to them, accepted or not. */
+    private static final class RecordingLoop extends DefaultEventLoop {
+        final List<Object> offered = new CopyOnWriteArrayList<>();
+
+        @Override
+        public <V> Promise<V> newPromise() {
+            return new DefaultPromise<>(this) {
+                @Override
+                public boolean trySuccess(V result) {
+                    offered.add(result);
+                    return super.trySuccess(result);
+                }
+
+                @Override
+                public Promise<V> setSuccess(V result) {
+                    offered.add(result);
+                    return super.setSuccess(result);
+                }
+            };
+        }
+
+        void close() {
+            shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+    }
+
+    @Test
+    void aPermitAdmittedForACancelledWaitIsEndedNotLeaked() throws Exception {
+        RecordingLoop rec = new RecordingLoop();
+        try {
+            RedisRateLimiter r = limiters.rateLimiter(name(), 1000, 10);
+            fleet.admin().clientPause(300);                            // the reply comes after the cancel
+            Future<Permit> cancelled = r.acquire(rec, 0, TimeUnit.SECONDS);
+            assertThat(cancelled.cancel(false)).isTrue();
+            // a later call on the same connection: once it is answered, so is the first
+            assertThat(r.acquire(loop, 0, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS)).isNotNull();
+            assertThat(rec.offered).as("the script admitted it").hasSize(1);
+            assertThat(((Permit) rec.offered.get(0)).isReleased())
+                    .as("a permit nobody can receive is ended (else the leak detector reports it)").isTrue();
+        } finally {
+            rec.close();
+        }
+    }
+
+    @Test
+    void aReservationMadeAfterTheWaitTimedOutIsNotCountedAsQueuedNorLeaked() throws Exception {
+        RecordingLoop rec = new RecordingLoop();
+        try {
+            String n = name();
+            RedisRateLimiter r = limiters.rateLimiter(n, 100, 1);            // one per 10 ms
+            RedisRateLimiter other = limiters.rateLimiter(n, 100, 1);        // its own statistics
+            List<Future<Permit>> ahead = new ArrayList<>();
+            for (int i = 0; i < 150; i++) {
+                ahead.add(r.acquire(loop));                                 // reserves 1.5 s ahead
+            }
+            assertThat(now(r).isSuccess()).isFalse();                         // all were answered
+            long left = fleet.admin().pttl("nsync:rate:{" + n + "}");       // ms to the end of the reservations
+            assertThat(left).isGreaterThan(800);
+            long pause = left - 350;
+            fleet.admin().clientPause(pause);
+            // the timer fires first; the script runs when the pause ends and reserves the slot
+            // ~350 ms later, within the timeout it was told the caller would wait
+            Future<Permit> timed = other.acquire(rec, pause - 20, TimeUnit.MILLISECONDS);
+            assertThat(timed.await(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(timed.cause()).isInstanceOf(WaitTimeoutException.class);
+            assertThat(now(other).isSuccess()).isFalse();                     // the reply was handled
+            assertThat(other.statistics().queued()).as("nobody waits on this limiter").isZero();
+            Thread.sleep(500);                                              // past the reserved slot
+            for (Object p : rec.offered) {
+                assertThat(((Permit) p).isReleased()).as("a permit nobody can receive is ended").isTrue();
+            }
+            for (Future<Permit> f : ahead) {
+                f.get(10, TimeUnit.SECONDS).release();
+            }
+        } finally {
+            rec.close();
+        }
+    }
+
 }
