@@ -428,7 +428,10 @@ public final class AdaptiveLimiter implements AsyncLimiter {
             return this;
         }
 
-        /** The limit before the first sample; default 20. */
+        /**
+         * The limit before the first sample; default 20, or the nearest bound of
+         * {@code [minLimit, maxLimit]} when 20 lies outside it. A value set here must lie inside.
+         */
         public Builder initialLimit(int initialLimit) {
             if (initialLimit < 1) {
                 throw new IllegalArgumentException("initialLimit must be >= 1, was " + initialLimit);
@@ -496,9 +499,9 @@ public final class AdaptiveLimiter implements AsyncLimiter {
         }
 
         /**
-         * @throws IllegalArgumentException if {@code minLimit > maxLimit}, the initial limit is
-         *         outside {@code [minLimit, maxLimit]}, or {@link #initialLimit} was set with a
-         *         caller's {@link #limit}
+         * @throws IllegalArgumentException if {@code minLimit > maxLimit}, an initial limit set
+         *         with {@link #initialLimit} is outside {@code [minLimit, maxLimit]}, or
+         *         {@link #initialLimit} was set with a caller's {@link #limit}
          */
         public AdaptiveLimiter build() {
             if (minLimit > maxLimit) {
@@ -512,11 +515,14 @@ public final class AdaptiveLimiter implements AsyncLimiter {
                 }
                 algorithm = limit;
             } else {
-                if (initialLimit < minLimit || initialLimit > maxLimit) {
-                    throw new IllegalArgumentException("initialLimit " + initialLimit + " outside [minLimit "
+                int initial = initialLimit;
+                if (!initialLimitSet) {
+                    initial = Math.max(minLimit, Math.min(maxLimit, initial));   // the default fits any bounds
+                } else if (initial < minLimit || initial > maxLimit) {
+                    throw new IllegalArgumentException("initialLimit " + initial + " outside [minLimit "
                             + minLimit + ", maxLimit " + maxLimit + "]");
                 }
-                algorithm = algorithmChoice.create(initialLimit, minLimit, maxLimit);
+                algorithm = algorithmChoice.create(initial, minLimit, maxLimit);
             }
             if (!sampleWindow.isZero()) {
                 long nanos = sampleWindow.toNanos();

@@ -438,6 +438,14 @@ class AdaptiveLimiterTest {
     }
 
     @Test
+    void theDefaultInitialLimitFitsTheBoundsTheCallerSet() {
+        // 20 is only a default: bounds that exclude it must not make build() fail
+        assertThat(AdaptiveLimiter.builder().maxLimit(10).build().currentLimit()).isEqualTo(10);
+        assertThat(AdaptiveLimiter.builder().minLimit(50).maxLimit(100).build().currentLimit()).isEqualTo(50);
+        assertThat(AdaptiveLimiter.builder().minLimit(5).maxLimit(100).build().currentLimit()).isEqualTo(20);
+    }
+
+    @Test
     void badBuilderSettingsAreRefusedWithTheValue() {
         assertThatThrownBy(() -> AdaptiveLimiter.builder().minLimit(0))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("was 0");
