@@ -5,6 +5,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import dev.nettysync.adaptive.AdaptiveAlgorithm;
+import io.lettuce.core.RedisURI;
 
 import java.net.URI;
 import java.time.Duration;
@@ -303,13 +304,19 @@ public final class DemoConfig {
         if (redis != null) {
             requireThat(cl, redis.startsWith("redis://") || redis.startsWith("rediss://"),
                     "--redis must be a redis://host:port URI, was " + redis);
+            try {
+                RedisURI.create(redis);   // what GatewayServer connects with
+            } catch (IllegalArgumentException e) {
+                requireThat(cl, false, "--redis must be a redis://host:port URI, was " + redis + ": " + e.getMessage());
+            }
         }
         requireThat(cl, fleetLease.toMillis() >= 100, "--fleet-lease must be >= 100ms, was " + fleetLease);
         requireThat(cl, redis != null || fleetWhenDown == FleetWhenDown.CLOSED,
                 "--fleet-when-down=open needs --redis (it is what the fleet limits do when Redis is down)");
         if (upstream != null) {
-            requireThat(cl, "http".equalsIgnoreCase(upstream.getScheme()) && upstream.getHost() != null,
-                    "--upstream must be an http://host[:port] URL, was " + upstream);
+            requireThat(cl, "http".equalsIgnoreCase(upstream.getScheme()) && upstream.getHost() != null
+                            && (upstream.getPort() == -1 || upstream.getPort() >= 1 && upstream.getPort() <= 65535),
+                    "--upstream must be an http://host[:port] URL with PORT in 1..65535, was " + upstream);
             requireThat(cl, backendCapacity == 0 && backendCapacitySchedule.isBlank(),
                     "--backend-capacity and --backend-capacity-schedule are for the simulated backend, not --upstream");
         }

@@ -58,6 +58,25 @@ class DemoConfigTest {
     }
 
     @Test
+    void malformedUpstreamAndRedisAddressesAreRefusedAsBadFlagsNotAtStartUp() {
+        // These passed validation and then failed in GatewayServer's constructor with an
+        // IllegalArgumentException: exit 1 "cannot start: java.lang.IllegalArgumentException: ..."
+        // instead of the documented exit 2 naming the flag.
+        for (String upstream : new String[] {"http://127.0.0.1:99999", "http://127.0.0.1:0"}) {
+            assertThatThrownBy(() -> DemoConfig.parse("--upstream=" + upstream)).as(upstream)
+                    .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("--upstream");
+        }
+        for (String redis : new String[] {"redis://", "redis://127.0.0.1:99999", "redis://ho st:6379"}) {
+            assertThatThrownBy(() -> DemoConfig.parse("--redis=" + redis, "--fleet-limit=1")).as(redis)
+                    .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("--redis");
+        }
+        assertThat(DemoConfig.parse("--upstream=http://127.0.0.1:9000/base").upstream.getPort()).isEqualTo(9000);
+        assertThat(DemoConfig.parse("--upstream=http://localhost").upstream.getPort()).isEqualTo(-1);
+        assertThat(DemoConfig.parse("--redis=redis://127.0.0.1:6379", "--fleet-limit=1").redis)
+                .isEqualTo("redis://127.0.0.1:6379");
+    }
+
+    @Test
     void durationsThatWouldOverflowAreRefusedUpFrontForEveryDurationFlag() {
         DemoConfig c = new DemoConfig();
         for (CommandLine.Model.OptionSpec option : DemoConfig.newCommandLine(c).getCommandSpec().options()) {
