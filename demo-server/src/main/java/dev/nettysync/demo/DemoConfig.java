@@ -6,6 +6,7 @@ import picocli.CommandLine.Option;
 
 import dev.nettysync.adaptive.AdaptiveAlgorithm;
 import io.lettuce.core.RedisURI;
+import io.netty.util.concurrent.ImmediateEventExecutor;
 
 import java.net.URI;
 import java.time.Duration;
@@ -272,6 +273,16 @@ public final class DemoConfig {
         requireThat(cl, perClientRate >= 0 && perClientRate <= 1_000_000_000L,
                 "--per-client-rate must be in 0..1000000000 per second, was " + perClientRate);
         requireThat(cl, perClientBurst >= 0, "--per-client-burst must be >= 0 (0 = the rate), was " + perClientBurst);
+        if (perClientRate > 0) {
+            // Each client's limiter is built at its first request, on an event loop: a rate and
+            // burst it refuses must be refused here, not there.
+            try {
+                ClientRateLimit.of(this).admit("", ImmediateEventExecutor.INSTANCE);
+            } catch (IllegalArgumentException e) {
+                requireThat(cl, false, "--per-client-burst " + perClientBurst + " is too large for --per-client-rate "
+                        + perClientRate + ": " + e.getMessage());
+            }
+        }
         requireThat(cl, perClientMaxKeys >= 1, "--per-client-max-keys must be >= 1, was " + perClientMaxKeys);
         requireThat(cl, retryAfterSeconds >= 0 && retryAfterSeconds <= 86_400,
                 "--retry-after must be in 0..86400 seconds, was " + retryAfterSeconds);

@@ -77,6 +77,19 @@ class DemoConfigTest {
     }
 
     @Test
+    void aPerClientRateAndBurstTheRateLimiterCannotHoldAreRefusedUpFront() {
+        // Accepted before: the per-client AsyncRateLimiter is built lazily, at a client's first
+        // request for an item, on the event loop, where its IllegalArgumentException (burst x
+        // interval over 2^60 ns) closed every such connection without an answer.
+        assertThatThrownBy(() -> DemoConfig.parse("--per-client-rate=1", "--per-client-burst=2000000000"))
+                .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("--per-client-burst");
+        assertThat(ClientRateLimit.of(DemoConfig.parse("--per-client-rate=1", "--per-client-burst=1000000000")))
+                .isNotNull();
+        assertThat(DemoConfig.parse("--per-client-rate=1000000000", "--per-client-burst=2000000000").perClientBurst)
+                .isEqualTo(2_000_000_000);
+    }
+
+    @Test
     void durationsThatWouldOverflowAreRefusedUpFrontForEveryDurationFlag() {
         DemoConfig c = new DemoConfig();
         for (CommandLine.Model.OptionSpec option : DemoConfig.newCommandLine(c).getCommandSpec().options()) {
