@@ -90,6 +90,22 @@ class DemoConfigTest {
     }
 
     @Test
+    void aCapacityScheduleWithABadTimeIsRefusedAsABadFlag() {
+        // Before: "soon:4" was accepted (the unparsable time became a null step), and the first
+        // backend call failed with a NullPointerException: every request for an item got 502.
+        // "soon:4,10s:8" escaped validation as a NullPointerException (a stack trace, exit 1);
+        // a negative or absurd time was accepted too (toNanos overflowing at the first call).
+        for (String schedule : new String[] {"soon:4", "soon:4,10s:8", "-5s:4", "3000000h:4", "PT2600000H:4"}) {
+            assertThatThrownBy(() -> DemoConfig.parse("--backend-capacity-schedule=" + schedule)).as(schedule)
+                    .isInstanceOf(CommandLine.ParameterException.class)
+                    .hasMessageContaining("--backend-capacity-schedule");
+        }
+        assertThat(DemoConfig.parse("--backend-capacity-schedule=20s:16, 40s:32").backendCapacitySteps())
+                .containsExactly(new SimulatedBackend.CapacityStep(Duration.ofSeconds(20), 16),
+                        new SimulatedBackend.CapacityStep(Duration.ofSeconds(40), 32));
+    }
+
+    @Test
     void durationsThatWouldOverflowAreRefusedUpFrontForEveryDurationFlag() {
         DemoConfig c = new DemoConfig();
         for (CommandLine.Model.OptionSpec option : DemoConfig.newCommandLine(c).getCommandSpec().options()) {
