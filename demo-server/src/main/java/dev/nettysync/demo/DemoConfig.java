@@ -5,6 +5,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import dev.nettysync.adaptive.AdaptiveAlgorithm;
+import io.lettuce.core.RedisURI;
+import io.netty.util.concurrent.ImmediateEventExecutor;
 
 import java.net.URI;
 import java.time.Duration;
@@ -271,6 +273,16 @@ public final class DemoConfig {
         requireThat(cl, perClientRate >= 0 && perClientRate <= 1_000_000_000L,
                 "--per-client-rate must be in 0..1000000000 per second, was " + perClientRate);
         requireThat(cl, perClientBurst >= 0, "--per-client-burst must be >= 0 (0 = the rate), was " + perClientBurst);
+        if (perClientRate > 0) {
+            // Each client's limiter is built at its first request, on an event loop: a rate and
+            // burst it refuses must be refused here, not there.
+            try {
+                ClientRateLimit.of(this).admit("", ImmediateEventExecutor.INSTANCE);
+            } catch (IllegalArgumentException e) {
+                requireThat(cl, false, "--per-client-burst " + perClientBurst + " is too large for --per-client-rate "
+                        + perClientRate + ": " + e.getMessage());
+            }
+        }
         requireThat(cl, perClientMaxKeys >= 1, "--per-client-max-keys must be >= 1, was " + perClientMaxKeys);
         requireThat(cl, retryAfterSeconds >= 0 && retryAfterSeconds <= 86_400,
                 "--retry-after must be in 0..86400 seconds, was " + retryAfterSeconds);
@@ -303,13 +315,19 @@ public final class DemoConfig {
         if (redis != null) {
             requireThat(cl, redis.startsWith("redis://") || redis.startsWith("rediss://"),
                     "--redis must be a redis://host:port URI, was " + redis);
+            try {
+                RedisURI.create(redis);   // what GatewayServer connects with
+            } catch (IllegalArgumentException e) {
+                requireThat(cl, false, "--redis must be a redis://host:port URI, was " + redis + ": " + e.getMessage());
+            }
         }
         requireThat(cl, fleetLease.toMillis() >= 100, "--fleet-lease must be >= 100ms, was " + fleetLease);
         requireThat(cl, redis != null || fleetWhenDown == FleetWhenDown.CLOSED,
                 "--fleet-when-down=open needs --redis (it is what the fleet limits do when Redis is down)");
         if (upstream != null) {
-            requireThat(cl, "http".equalsIgnoreCase(upstream.getScheme()) && upstream.getHost() != null,
-                    "--upstream must be an http://host[:port] URL, was " + upstream);
+            requireThat(cl, "http".equalsIgnoreCase(upstream.getScheme()) && upstream.getHost() != null
+                            && (upstream.getPort() == -1 || upstream.getPort() >= 1 && upstream.getPort() <= 65535),
+                    "--upstream must be an http://host[:port] URL with PORT in 1..65535, was " + upstream);
             requireThat(cl, backendCapacity == 0 && backendCapacitySchedule.isBlank(),
                     "--backend-capacity and --backend-capacity-schedule are for the simulated backend, not --upstream");
         }

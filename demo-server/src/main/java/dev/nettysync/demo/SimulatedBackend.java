@@ -75,7 +75,8 @@ public final class SimulatedBackend implements Backend {
 
     /**
      * Parses a schedule such as {@code 20s:16,40s:32} (at 20 s after the first call the capacity
-     * becomes 16, at 40 s 32); durations as {@link DurationConverter} reads them.
+     * becomes 16, at 40 s 32); durations as {@link DurationConverter} reads a duration flag (not
+     * negative, at most 24 h).
      *
      * @throws IllegalArgumentException naming the bad part
      */
@@ -93,7 +94,9 @@ public final class SimulatedBackend implements Backend {
             Duration at;
             int c;
             try {
-                at = DurationConverter.parse(p.substring(0, colon));
+                // As a duration flag: null (unparsable), negative and over 24 h are refused here,
+                // not found at the first call (a null step, or toNanos overflowing).
+                at = new DurationConverter().convert(p.substring(0, colon));
                 c = Integer.parseInt(p.substring(colon + 1).trim());
             } catch (RuntimeException e) {
                 throw new IllegalArgumentException("capacity step must be TIME:CAPACITY (e.g. 20s:16), was '" + p

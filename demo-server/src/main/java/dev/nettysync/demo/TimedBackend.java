@@ -5,6 +5,7 @@ import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
 
+import java.io.IOException;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
@@ -13,7 +14,7 @@ import java.util.concurrent.TimeUnit;
  * outcome in {@link DemoMetrics} ({@code demo_backend_calls_seconds{outcome}}).
  *
  * <p>A call ends in one of four ways: the delegate's answer ({@code ok}); the delegate's failure
- * ({@code error}); the timeout, which fails the returned future with
+ * ({@code error}; a cancel by the delegate itself is one, an {@link IOException}); the timeout, which fails the returned future with
  * {@link BackendTimeoutException} and cancels the delegate's call ({@code timeout}); or a cancel
  * of the returned future by the caller, which cancels the delegate's call too ({@code cancelled}).
  * The timer runs on the caller's loop and is cancelled as soon as the call ends.
@@ -52,6 +53,13 @@ final class TimedBackend implements Backend {
                 timed.trySuccess(fetch.getNow());
             } else if (!f.isCancelled()) {
                 timed.tryFailure(f.cause());
+            } else {
+                // A cancel by the delegate itself (ours, after the caller's cancel or the timeout,
+                // finds `timed` done): the call failed, answer now. Ignoring it left `timed` to the
+                // timer, or, when the delegate returned it already cancelled (no timer armed),
+                // uncompleted for ever, holding the caller's permit. Not the CancellationException
+                // itself: that would make `timed` look cancelled by the caller.
+                timed.tryFailure(new IOException("the backend cancelled the call"));
             }
         });
         timed.addListener(f -> {

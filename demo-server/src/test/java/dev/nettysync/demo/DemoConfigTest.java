@@ -58,6 +58,54 @@ class DemoConfigTest {
     }
 
     @Test
+    void malformedUpstreamAndRedisAddressesAreRefusedAsBadFlagsNotAtStartUp() {
+        // These passed validation and then failed in GatewayServer's constructor with an
+        // IllegalArgumentException: exit 1 "cannot start: java.lang.IllegalArgumentException: ..."
+        // instead of the documented exit 2 naming the flag.
+        for (String upstream : new String[] {"http://127.0.0.1:99999", "http://127.0.0.1:0"}) {
+            assertThatThrownBy(() -> DemoConfig.parse("--upstream=" + upstream)).as(upstream)
+                    .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("--upstream");
+        }
+        for (String redis : new String[] {"redis://", "redis://127.0.0.1:99999", "redis://ho st:6379"}) {
+            assertThatThrownBy(() -> DemoConfig.parse("--redis=" + redis, "--fleet-limit=1")).as(redis)
+                    .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("--redis");
+        }
+        assertThat(DemoConfig.parse("--upstream=http://127.0.0.1:9000/base").upstream.getPort()).isEqualTo(9000);
+        assertThat(DemoConfig.parse("--upstream=http://localhost").upstream.getPort()).isEqualTo(-1);
+        assertThat(DemoConfig.parse("--redis=redis://127.0.0.1:6379", "--fleet-limit=1").redis)
+                .isEqualTo("redis://127.0.0.1:6379");
+    }
+
+    @Test
+    void aPerClientRateAndBurstTheRateLimiterCannotHoldAreRefusedUpFront() {
+        // Accepted before: the per-client AsyncRateLimiter is built lazily, at a client's first
+        // request for an item, on the event loop, where its IllegalArgumentException (burst x
+        // interval over 2^60 ns) closed every such connection without an answer.
+        assertThatThrownBy(() -> DemoConfig.parse("--per-client-rate=1", "--per-client-burst=2000000000"))
+                .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("--per-client-burst");
+        assertThat(ClientRateLimit.of(DemoConfig.parse("--per-client-rate=1", "--per-client-burst=1000000000")))
+                .isNotNull();
+        assertThat(DemoConfig.parse("--per-client-rate=1000000000", "--per-client-burst=2000000000").perClientBurst)
+                .isEqualTo(2_000_000_000);
+    }
+
+    @Test
+    void aCapacityScheduleWithABadTimeIsRefusedAsABadFlag() {
+        // Before: "soon:4" was accepted (the unparsable time became a null step), and the first
+        // backend call failed with a NullPointerException: every request for an item got 502.
+        // "soon:4,10s:8" escaped validation as a NullPointerException (a stack trace, exit 1);
+        // a negative or absurd time was accepted too (toNanos overflowing at the first call).
+        for (String schedule : new String[] {"soon:4", "soon:4,10s:8", "-5s:4", "3000000h:4", "PT2600000H:4"}) {
+            assertThatThrownBy(() -> DemoConfig.parse("--backend-capacity-schedule=" + schedule)).as(schedule)
+                    .isInstanceOf(CommandLine.ParameterException.class)
+                    .hasMessageContaining("--backend-capacity-schedule");
+        }
+        assertThat(DemoConfig.parse("--backend-capacity-schedule=20s:16, 40s:32").backendCapacitySteps())
+                .containsExactly(new SimulatedBackend.CapacityStep(Duration.ofSeconds(20), 16),
+                        new SimulatedBackend.CapacityStep(Duration.ofSeconds(40), 32));
+    }
+
+    @Test
     void durationsThatWouldOverflowAreRefusedUpFrontForEveryDurationFlag() {
         DemoConfig c = new DemoConfig();
         for (CommandLine.Model.OptionSpec option : DemoConfig.newCommandLine(c).getCommandSpec().options()) {

@@ -29,6 +29,7 @@ class GatewayHandlerTest {
     private static final int MAX_PIPELINED = 8;
 
     private TestSupport.ControlledBackend backend;
+    private BackendLimiter limiter;
     private EmbeddedChannel ch;
 
     @BeforeEach
@@ -39,7 +40,7 @@ class GatewayHandlerTest {
         ready.set();
         backend = new TestSupport.ControlledBackend();
         GatewayContext context = new GatewayContext(ready, DemoConfig.BeforeReady.WAIT, config.readyWaitTimeout,
-                new BackendLimiter(4, 10, config.maxQueueWait, metrics),
+                limiter = new BackendLimiter(4, 10, config.maxQueueWait, metrics),
                 new TimedBackend(backend, config.backendTimeout, metrics), new DrainState(), metrics, HttpErrors.of(config), null, null);
         ConnectionDeadlineHandler deadline = new ConnectionDeadlineHandler(TimeUnit.SECONDS.toNanos(60),
                 TimeUnit.SECONDS.toNanos(60), metrics);
@@ -111,6 +112,24 @@ class GatewayHandlerTest {
         assertThat(lines.subList(0, 1 + MAX_PIPELINED)).allMatch(l -> l.startsWith("HTTP/1.1 200"));
         assertThat(lines.get(1 + MAX_PIPELINED)).startsWith("HTTP/1.1 503");
         assertThat(ch.isActive()).as("closed after the 503").isFalse();
+    }
+
+    @Test
+    void aBackendCallThatTheBackendCancelsItselfIsAnsweredAtOnceAndGivesItsPermitBack() {
+        // A Backend may end a call by cancelling its own future (a client library shutting down,
+        // a pool giving up). TimedBackend ignored such a cancel: the request was left unanswered
+        // (a call cancelled before fetch returned was never answered at all: no timer was armed)
+        // and its permit and place were held for ever.
+        receive("GET /api/items/1 HTTP/1.1\r\nHost: x\r\n\r\n");
+        assertThat(limiter.inFlight()).isEqualTo(1);
+        backend.open.poll().cancel(false);
+        runTasks();
+
+        assertThat(statusLines()).containsExactly("HTTP/1.1 502 Bad Gateway");
+        assertThat(limiter.inFlight()).as("in flight").isZero();
+        assertThat(limiter.admitted()).as("admitted").isZero();
+        assertThat(limiter.availablePermits()).as("permits").isEqualTo(4);
+        assertThat(ch.isActive()).isTrue();
     }
 
     @Test

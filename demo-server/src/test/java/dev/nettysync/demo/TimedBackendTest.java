@@ -1,0 +1,76 @@
+package dev.nettysync.demo;
+
+import io.netty.channel.EventLoop;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.time.Duration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** {@link TimedBackend} on an {@link EmbeddedChannel}'s loop: no timer fires unless the test runs it. */
+class TimedBackendTest {
+
+    private final EmbeddedChannel ch = new EmbeddedChannel();
+    private final EventLoop loop = ch.eventLoop();
+    private final DemoMetrics metrics = new DemoMetrics();
+
+    @AfterEach
+    void tearDown() {
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aCallTheDelegateCancelledBeforeReturningFailsAtOnce() {
+        Backend cancelsAtOnce = new Backend() {
+            @Override
+            public Future<BackendResponse> fetch(String id, EventLoop l) {
+                Promise<BackendResponse> p = l.newPromise();
+                p.cancel(false);
+                return p;
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        Future<Backend.BackendResponse> call = new TimedBackend(cancelsAtOnce, Duration.ofSeconds(30), metrics)
+                .fetch("1", loop);
+        ch.runPendingTasks();
+
+        assertThat(call.isDone()).as("completed (it was never completed: no timer was armed)").isTrue();
+        assertThat(call.isCancelled()).as("the caller did not cancel").isFalse();
+        assertThat(call.cause()).isInstanceOf(IOException.class).hasMessage("the backend cancelled the call");
+        assertThat(metrics.scrape()).contains("demo_backend_calls_seconds_count{outcome=\"error\"} 1\n");
+    }
+
+    @Test
+    void aCallTheDelegateCancelsLaterFailsAtOnceNotAtTheTimeout() {
+        TestSupport.ControlledBackend delegate = new TestSupport.ControlledBackend();
+        Future<Backend.BackendResponse> call = new TimedBackend(delegate, Duration.ofSeconds(30), metrics)
+                .fetch("1", loop);
+        delegate.open.poll().cancel(false);
+        ch.runPendingTasks();
+
+        assertThat(call.isDone()).as("completed before the 30 s timeout").isTrue();
+        assertThat(call.isCancelled()).as("the caller did not cancel").isFalse();
+        assertThat(call.cause()).isInstanceOf(IOException.class).hasMessage("the backend cancelled the call");
+    }
+
+    @Test
+    void theCallersCancelStillCancelsTheDelegatesCall() {
+        TestSupport.ControlledBackend delegate = new TestSupport.ControlledBackend();
+        Future<Backend.BackendResponse> call = new TimedBackend(delegate, Duration.ofSeconds(30), metrics)
+                .fetch("1", loop);
+        assertThat(call.cancel(false)).isTrue();
+        ch.runPendingTasks();
+
+        assertThat(call.isCancelled()).isTrue();
+        assertThat(delegate.cancelled()).isEqualTo(1);
+        assertThat(metrics.scrape()).contains("demo_backend_calls_seconds_count{outcome=\"cancelled\"} 1\n");
+    }
+}
