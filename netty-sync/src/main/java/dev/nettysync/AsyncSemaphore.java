@@ -340,6 +340,9 @@ public class AsyncSemaphore {
      *
      * <p>The returned future completes like the action's future, after the permit is released.
      * If the acquire fails (queue full, closed), it fails the same way and the action never runs.
+     * The action must not release the permit itself: if the release then fails (a bounded
+     * semaphore, a lock), the returned future fails with that {@link IllegalStateException}
+     * (added as suppressed if the action threw) instead of staying pending.
      *
      * <p><b>Cancelling the returned future</b> never shortens the time the permit is held by
      * running code, so the permit count really bounds the actions that run:
@@ -915,17 +918,36 @@ public class AsyncSemaphore {
             try {
                 running = Objects.requireNonNull(action.apply(result), "action returned a null future");
             } catch (Throwable t) {
-                release.run();
+                Throwable misuse = releaseOrCause(release);
+                if (misuse != null) {
+                    t.addSuppressed(misuse);
+                }
                 result.tryFailure(t);
                 return;
             }
             // Only the action's own completion releases: a cancelled result leaves it alone.
             running.addListener(done -> {
-                release.run();                // before completing, so the result's listeners can re-acquire
-                Promises.propagate(done, result);
+                // Before completing, so the result's listeners can re-acquire. A release that
+                // throws (the action unlocked or downgraded itself) fails the result rather than
+                // leaving it pending for ever.
+                Throwable misuse = releaseOrCause(release);
+                if (misuse != null) {
+                    result.tryFailure(misuse);
+                } else {
+                    Promises.propagate(done, result);
+                }
             });
         });
         return result;
+    }
+
+    private static Throwable releaseOrCause(Runnable release) {
+        try {
+            release.run();
+            return null;
+        } catch (RuntimeException e) {
+            return e;
+        }
     }
 
     static <T> Function<Future<T>, Future<T>> asFunction(Supplier<? extends Future<T>> action) {
