@@ -340,6 +340,9 @@ public class AsyncSemaphore {
      *
      * <p>The returned future completes like the action's future, after the permit is released.
      * If the acquire fails (queue full, closed), it fails the same way and the action never runs.
+     * If {@code executor} has shut down, which would never run the action nor the release, it
+     * fails with a {@link java.util.concurrent.RejectedExecutionException} and no permit is taken
+     * (an executor that shuts down while the call waits is not detected).
      * The action must not release the permit itself: if the release then fails (a bounded
      * semaphore, a lock), the returned future fails with that {@link IllegalStateException}
      * (added as suppressed if the action threw) instead of staying pending.
@@ -382,7 +385,8 @@ public class AsyncSemaphore {
     public <T> Future<T> withPermit(EventExecutor executor,
                                     Function<? super Future<T>, ? extends Future<T>> action) {
         Objects.requireNonNull(action, "action");
-        return runHolding(acquire(executor), executor, action);
+        Future<T> refused = refuseIfShutDown(executor);
+        return refused != null ? refused : runHolding(acquire(executor), executor, action);
     }
 
     /**
@@ -402,7 +406,8 @@ public class AsyncSemaphore {
     public <T> Future<T> withPermit(EventExecutor executor, long timeout, TimeUnit unit,
                                     Function<? super Future<T>, ? extends Future<T>> action) {
         Objects.requireNonNull(action, "action");
-        return runHolding(acquire(executor, timeout, unit), executor, action);
+        Future<T> refused = refuseIfShutDown(executor);
+        return refused != null ? refused : runHolding(acquire(executor, timeout, unit), executor, action);
     }
 
     /**
@@ -948,6 +953,19 @@ public class AsyncSemaphore {
         } catch (RuntimeException e) {
             return e;
         }
+    }
+
+    /**
+     * A failed future if {@code executor} has shut down, else {@code null}. The action and the
+     * release of a with-block run only in listeners on that executor, which it would never run:
+     * a permit taken for it could never be given back, so none is taken.
+     */
+    static <T> Future<T> refuseIfShutDown(EventExecutor executor) {
+        if (!checkExecutor(executor).isShutdown()) {
+            return null;
+        }
+        return executor.newFailedFuture(new java.util.concurrent.RejectedExecutionException(
+                executor + " is shut down: it could never run the action nor give back the permit"));
     }
 
     static <T> Function<Future<T>, Future<T>> asFunction(Supplier<? extends Future<T>> action) {
