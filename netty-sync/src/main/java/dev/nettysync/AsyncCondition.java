@@ -6,6 +6,7 @@ import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 
 import java.util.Objects;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
@@ -45,6 +46,9 @@ import java.util.function.Supplier;
  *   <li>success: signalled (or, for {@code awaitUntil}, the predicate returned {@code true});</li>
  *   <li>failure with {@link WaitTimeoutException} (timed variants);</li>
  *   <li>cancellation, and failure with whatever the predicate threw;</li>
+ *   <li>failure with {@link java.util.concurrent.RejectedExecutionException}, at once and with
+ *       the lock never released, if the executor has already shut down (it could never run
+ *       the relock);</li>
  * </ul>
  * in each of these, without exception, the caller holds the lock again when the future
  * completes and must unlock it; so {@code withLock(executor, () -> condition.await(executor))}
@@ -277,6 +281,12 @@ public final class AsyncCondition {
     private <T> Future<T> await0(EventExecutor executor, Object predicate, long timeoutNanos) {
         Objects.requireNonNull(executor, "executor");
         requireLocked(predicate == null ? "await" : predicate instanceof BooleanSupplier ? "awaitUntil" : "awaitValue");
+        if (executor.isShutdown()) {
+            // The wait would end in a relock whose listener that executor never runs: the lock
+            // would stay taken for ever. Refuse with nothing changed; the caller keeps the lock.
+            return executor.newFailedFuture(new RejectedExecutionException(
+                    executor + " is shut down: it could never run the wait's relock"));
+        }
         ConditionWaiter w = new ConditionWaiter(executor, this, predicate);
         if (predicate == null) {
             synchronized (queue) {

@@ -832,6 +832,23 @@ class AsyncConditionTest {
     }
 
     @Test
+    void awaitOnATerminatedExecutorIsRefusedAndTheLockStaysTheCallers() {
+        io.netty.util.concurrent.DefaultEventExecutor dead = new io.netty.util.concurrent.DefaultEventExecutor();
+        dead.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
+        take();
+        Future<Void> plain = cond.await(dead);
+        assertThat(plain.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                .hasMessageContaining("shut down");
+        Future<Object> value = cond.awaitValue(dead, () -> null);
+        assertThat(value.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+        assertThat(cond.queueLength()).isZero();
+        assertThat(lock.isLocked()).as("still the caller's, as on any failed await").isTrue();
+        cond.signal();                      // a wait queued on the dead executor would now be owed the lock
+        lock.unlock();
+        assertThat(lock.isLocked()).as("no relock left on an executor that cannot run it").isFalse();
+    }
+
+    @Test
     void statisticsCountWaitersAndIncludeTheLocks() {
         take();
         cond.await(IMMEDIATE);
