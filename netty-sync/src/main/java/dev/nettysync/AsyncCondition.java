@@ -143,7 +143,11 @@ public final class AsyncCondition {
         return await0(executor, null, -1);
     }
 
-    /** As {@link #await(EventExecutor)}, ending with a {@link WaitTimeoutException} (lock held). */
+    /**
+     * As {@link #await(EventExecutor)}, ending with a {@link WaitTimeoutException} (lock held).
+     * A timeout of zero or less times out at once (for {@code awaitUntil}/{@code awaitValue},
+     * after the first look at the predicate).
+     */
     public Future<Void> await(EventExecutor executor, long timeout, TimeUnit unit) {
         return await0(executor, null, WaitQueue.toNanos(timeout, unit));
     }
@@ -160,7 +164,7 @@ public final class AsyncCondition {
         return await0(executor, Objects.requireNonNull(predicate, "predicate"), -1);
     }
 
-    /** As {@link #awaitUntil(EventExecutor, BooleanSupplier)}, with an overall timeout. */
+    /** As {@link #awaitUntil(EventExecutor, BooleanSupplier)}, with an overall timeout (zero or less: one look, then a timeout). */
     public Future<Void> awaitUntil(EventExecutor executor, BooleanSupplier predicate, long timeout, TimeUnit unit) {
         return await0(executor, Objects.requireNonNull(predicate, "predicate"), WaitQueue.toNanos(timeout, unit));
     }
@@ -297,12 +301,32 @@ public final class AsyncCondition {
         } else if (executor.inEventLoop()) {
             afterLockHeld(w);                    // evaluate the predicate first, lock held
         } else {
-            executor.execute(() -> afterLockHeld(w));
+            executor.execute(() -> {
+                afterLockHeld(w);
+                if (timeoutNanos == 0) {         // after the first look, as on the executor
+                    expireAtOnce(w);
+                }
+            });
+            queue.armTimer(w, timeoutNanos);
+            return (Future<T>) w;
         }
-        if (!w.isDone()) {
+        if (timeoutNanos == 0) {
+            expireAtOnce(w);
+        } else if (!w.isDone()) {
             queue.armTimer(w, timeoutNanos);
         }
         return (Future<T>) w;
+    }
+
+    /**
+     * A timeout of zero or less (toNanos made it 0): the wait ends as a timeout would, now,
+     * unless the first look at the predicate already ended it. Without this, armTimer ignores a
+     * zero timeout and the wait would last for ever.
+     */
+    private void expireAtOnce(ConditionWaiter w) {
+        if (!w.isDone()) {
+            requestEnd(w, new WaitTimeoutException("no wait allowed (timeout <= 0) for " + w.describeWait()));
+        }
     }
 
     /** Queued under the monitor before this, so a signaller that gets the lock next sees it. */

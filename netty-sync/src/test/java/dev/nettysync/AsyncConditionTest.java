@@ -849,6 +849,32 @@ class AsyncConditionTest {
     }
 
     @Test
+    void aTimeoutOfZeroOrLessEndsTheWaitAtOnceLikeEveryOtherPrimitive() {
+        take();
+        for (long timeout : new long[] {0, -5}) {
+            Future<Void> plain = cond.await(IMMEDIATE, timeout, SECONDS);
+            assertThat(plain.cause()).as("timeout %d", timeout).isInstanceOf(WaitTimeoutException.class);
+            assertThat(lock.isLocked()).as("held again, as after any timeout").isTrue();
+            assertThat(cond.queueLength()).isZero();
+        }
+        AtomicInteger looks = new AtomicInteger();
+        Future<Void> until = cond.awaitUntil(IMMEDIATE, () -> looks.incrementAndGet() < 0, 0, SECONDS);
+        assertThat(until.cause()).isInstanceOf(WaitTimeoutException.class);
+        assertThat(looks).as("the predicate is looked at once").hasValue(1);
+        assertThat(cond.awaitUntil(IMMEDIATE, () -> true, 0, SECONDS).isSuccess()).isTrue();
+
+        ManualExecutor elsewhere = new ManualExecutor();   // the first look runs as a task there
+        looks.set(0);
+        Future<Object> value = cond.awaitValue(elsewhere, () -> looks.incrementAndGet() < 0 ? "x" : null, -1, SECONDS);
+        elsewhere.runPending();
+        assertThat(value.cause()).isInstanceOf(WaitTimeoutException.class);
+        assertThat(looks).hasValue(1);
+        assertThat(lock.isLocked()).isTrue();
+        lock.unlock();
+        assertThat(lock.isLocked()).isFalse();
+    }
+
+    @Test
     void statisticsCountWaitersAndIncludeTheLocks() {
         take();
         cond.await(IMMEDIATE);
