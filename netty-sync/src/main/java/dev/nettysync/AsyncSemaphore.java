@@ -322,6 +322,11 @@ public class AsyncSemaphore {
      * As {@link #acquire(EventExecutor)}, but gives up after {@code timeout}: the future then
      * fails with a {@link WaitTimeoutException}. The timer runs on {@code executor}. A timeout
      * of zero or less succeeds only if the permit is available at once.
+     *
+     * <p>On an executor already shut down, a wait that would have to queue fails at once with a
+     * {@link java.util.concurrent.RejectedExecutionException}, timed or not: a permit granted to
+     * it later would reach no listener and be lost. (One that shuts down while a wait is queued
+     * is not detected.)
      */
     public Future<Void> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
         return acquire(executor, 1, timeout, unit);
@@ -451,6 +456,11 @@ public class AsyncSemaphore {
                 if (timeoutNanos == 0) {
                     return executor.newFailedFuture(new WaitTimeoutException(
                             "no wait allowed and " + n + " permit(s) of " + this + " not available"));
+                }
+                if (executor.isShutdown()) {
+                    // Its listeners would never run: a grant to it would be lost for good.
+                    return executor.newFailedFuture(new java.util.concurrent.RejectedExecutionException(
+                            executor + " is shut down: a wait for " + this + " queued on it could never be resumed"));
                 }
                 if (queue.size() >= maxPending && !owed) {
                     return executor.newFailedFuture(new QueueFullException(
