@@ -6,6 +6,7 @@ import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 
 import java.util.Objects;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
@@ -45,6 +46,9 @@ import java.util.function.Supplier;
  *   <li>success: signalled (or, for {@code awaitUntil}, the predicate returned {@code true});</li>
  *   <li>failure with {@link WaitTimeoutException} (timed variants);</li>
  *   <li>cancellation, and failure with whatever the predicate threw;</li>
+ *   <li>failure with {@link java.util.concurrent.RejectedExecutionException}, at once and with
+ *       the lock never released, if the executor has already shut down (it could never run
+ *       the relock);</li>
  * </ul>
  * in each of these, without exception, the caller holds the lock again when the future
  * completes and must unlock it; so {@code withLock(executor, () -> condition.await(executor))}
@@ -139,7 +143,11 @@ public final class AsyncCondition {
         return await0(executor, null, -1);
     }
 
-    /** As {@link #await(EventExecutor)}, ending with a {@link WaitTimeoutException} (lock held). */
+    /**
+     * As {@link #await(EventExecutor)}, ending with a {@link WaitTimeoutException} (lock held).
+     * A timeout of zero or less times out at once (for {@code awaitUntil}/{@code awaitValue},
+     * after the first look at the predicate).
+     */
     public Future<Void> await(EventExecutor executor, long timeout, TimeUnit unit) {
         return await0(executor, null, WaitQueue.toNanos(timeout, unit));
     }
@@ -156,7 +164,7 @@ public final class AsyncCondition {
         return await0(executor, Objects.requireNonNull(predicate, "predicate"), -1);
     }
 
-    /** As {@link #awaitUntil(EventExecutor, BooleanSupplier)}, with an overall timeout. */
+    /** As {@link #awaitUntil(EventExecutor, BooleanSupplier)}, with an overall timeout (zero or less: one look, then a timeout). */
     public Future<Void> awaitUntil(EventExecutor executor, BooleanSupplier predicate, long timeout, TimeUnit unit) {
         return await0(executor, Objects.requireNonNull(predicate, "predicate"), WaitQueue.toNanos(timeout, unit));
     }
@@ -277,6 +285,12 @@ public final class AsyncCondition {
     private <T> Future<T> await0(EventExecutor executor, Object predicate, long timeoutNanos) {
         Objects.requireNonNull(executor, "executor");
         requireLocked(predicate == null ? "await" : predicate instanceof BooleanSupplier ? "awaitUntil" : "awaitValue");
+        if (executor.isShutdown()) {
+            // The wait would end in a relock whose listener that executor never runs: the lock
+            // would stay taken for ever. Refuse with nothing changed; the caller keeps the lock.
+            return executor.newFailedFuture(new RejectedExecutionException(
+                    executor + " is shut down: it could never run the wait's relock"));
+        }
         ConditionWaiter w = new ConditionWaiter(executor, this, predicate);
         if (predicate == null) {
             synchronized (queue) {
@@ -287,12 +301,32 @@ public final class AsyncCondition {
         } else if (executor.inEventLoop()) {
             afterLockHeld(w);                    // evaluate the predicate first, lock held
         } else {
-            executor.execute(() -> afterLockHeld(w));
+            executor.execute(() -> {
+                afterLockHeld(w);
+                if (timeoutNanos == 0) {         // after the first look, as on the executor
+                    expireAtOnce(w);
+                }
+            });
+            queue.armTimer(w, timeoutNanos);
+            return (Future<T>) w;
         }
-        if (!w.isDone()) {
+        if (timeoutNanos == 0) {
+            expireAtOnce(w);
+        } else if (!w.isDone()) {
             queue.armTimer(w, timeoutNanos);
         }
         return (Future<T>) w;
+    }
+
+    /**
+     * A timeout of zero or less (toNanos made it 0): the wait ends as a timeout would, now,
+     * unless the first look at the predicate already ended it. Without this, armTimer ignores a
+     * zero timeout and the wait would last for ever.
+     */
+    private void expireAtOnce(ConditionWaiter w) {
+        if (!w.isDone()) {
+            requestEnd(w, new WaitTimeoutException("no wait allowed (timeout <= 0) for " + w.describeWait()));
+        }
     }
 
     /** Queued under the monitor before this, so a signaller that gets the lock next sees it. */

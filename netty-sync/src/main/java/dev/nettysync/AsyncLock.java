@@ -107,7 +107,9 @@ public final class AsyncLock {
     /**
      * Takes the lock, runs {@code action} on {@code executor}, and unlocks exactly once when the
      * action's own future completes in any way (or the action throws). Cancelling the returned
-     * future while the action runs does not unlock early; see
+     * future while the action runs does not unlock early. The action must not unlock the lock
+     * itself; if it does, the returned future fails with the {@link IllegalStateException} of the
+     * second unlock. See
      * {@link AsyncSemaphore#withPermit(EventExecutor, Supplier)} for the whole contract.
      */
     public <T> Future<T> withLock(EventExecutor executor, Supplier<? extends Future<T>> action) {

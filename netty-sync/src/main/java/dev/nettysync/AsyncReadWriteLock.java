@@ -253,7 +253,10 @@ public final class AsyncReadWriteLock {
      * the action's own future completes (or the action throws or returns {@code null}). Cancelling
      * the returned future while queued leaves the queue; while the action runs, it completes the
      * returned future at once but the lock is held until the action's own future completes, so
-     * no reader or writer ever overlaps a running writer.
+     * no reader or writer ever overlaps a running writer. The action must not unlock or
+     * {@link #downgrade()} the write lock itself: the unlock at its end then fails, and the
+     * returned future fails with that {@link IllegalStateException} (a read lock taken by a
+     * downgrade stays held until {@link #unlockRead()}).
      */
     public <T> Future<T> withWrite(EventExecutor executor, Supplier<? extends Future<T>> action) {
         return withWrite(executor, AsyncSemaphore.asFunction(action));

@@ -322,6 +322,11 @@ public class AsyncSemaphore {
      * As {@link #acquire(EventExecutor)}, but gives up after {@code timeout}: the future then
      * fails with a {@link WaitTimeoutException}. The timer runs on {@code executor}. A timeout
      * of zero or less succeeds only if the permit is available at once.
+     *
+     * <p>On an executor already shut down, a wait that would have to queue fails at once with a
+     * {@link java.util.concurrent.RejectedExecutionException}, timed or not: a permit granted to
+     * it later would reach no listener and be lost. (One that shuts down while a wait is queued
+     * is not detected.)
      */
     public Future<Void> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
         return acquire(executor, 1, timeout, unit);
@@ -340,6 +345,12 @@ public class AsyncSemaphore {
      *
      * <p>The returned future completes like the action's future, after the permit is released.
      * If the acquire fails (queue full, closed), it fails the same way and the action never runs.
+     * If {@code executor} has shut down, which would never run the action nor the release, it
+     * fails with a {@link java.util.concurrent.RejectedExecutionException} and no permit is taken
+     * (an executor that shuts down while the call waits is not detected).
+     * The action must not release the permit itself: if the release then fails (a bounded
+     * semaphore, a lock), the returned future fails with that {@link IllegalStateException}
+     * (added as suppressed if the action threw) instead of staying pending.
      *
      * <p><b>Cancelling the returned future</b> never shortens the time the permit is held by
      * running code, so the permit count really bounds the actions that run:
@@ -379,7 +390,8 @@ public class AsyncSemaphore {
     public <T> Future<T> withPermit(EventExecutor executor,
                                     Function<? super Future<T>, ? extends Future<T>> action) {
         Objects.requireNonNull(action, "action");
-        return runHolding(acquire(executor), executor, action);
+        Future<T> refused = refuseIfShutDown(executor);
+        return refused != null ? refused : runHolding(acquire(executor), executor, action);
     }
 
     /**
@@ -399,7 +411,8 @@ public class AsyncSemaphore {
     public <T> Future<T> withPermit(EventExecutor executor, long timeout, TimeUnit unit,
                                     Function<? super Future<T>, ? extends Future<T>> action) {
         Objects.requireNonNull(action, "action");
-        return runHolding(acquire(executor, timeout, unit), executor, action);
+        Future<T> refused = refuseIfShutDown(executor);
+        return refused != null ? refused : runHolding(acquire(executor, timeout, unit), executor, action);
     }
 
     /**
@@ -443,6 +456,11 @@ public class AsyncSemaphore {
                 if (timeoutNanos == 0) {
                     return executor.newFailedFuture(new WaitTimeoutException(
                             "no wait allowed and " + n + " permit(s) of " + this + " not available"));
+                }
+                if (executor.isShutdown()) {
+                    // Its listeners would never run: a grant to it would be lost for good.
+                    return executor.newFailedFuture(new java.util.concurrent.RejectedExecutionException(
+                            executor + " is shut down: a wait for " + this + " queued on it could never be resumed"));
                 }
                 if (queue.size() >= maxPending && !owed) {
                     return executor.newFailedFuture(new QueueFullException(
@@ -915,17 +933,49 @@ public class AsyncSemaphore {
             try {
                 running = Objects.requireNonNull(action.apply(result), "action returned a null future");
             } catch (Throwable t) {
-                release.run();
+                Throwable misuse = releaseOrCause(release);
+                if (misuse != null) {
+                    t.addSuppressed(misuse);
+                }
                 result.tryFailure(t);
                 return;
             }
             // Only the action's own completion releases: a cancelled result leaves it alone.
             running.addListener(done -> {
-                release.run();                // before completing, so the result's listeners can re-acquire
-                Promises.propagate(done, result);
+                // Before completing, so the result's listeners can re-acquire. A release that
+                // throws (the action unlocked or downgraded itself) fails the result rather than
+                // leaving it pending for ever.
+                Throwable misuse = releaseOrCause(release);
+                if (misuse != null) {
+                    result.tryFailure(misuse);
+                } else {
+                    Promises.propagate(done, result);
+                }
             });
         });
         return result;
+    }
+
+    private static Throwable releaseOrCause(Runnable release) {
+        try {
+            release.run();
+            return null;
+        } catch (RuntimeException e) {
+            return e;
+        }
+    }
+
+    /**
+     * A failed future if {@code executor} has shut down, else {@code null}. The action and the
+     * release of a with-block run only in listeners on that executor, which it would never run:
+     * a permit taken for it could never be given back, so none is taken.
+     */
+    static <T> Future<T> refuseIfShutDown(EventExecutor executor) {
+        if (!checkExecutor(executor).isShutdown()) {
+            return null;
+        }
+        return executor.newFailedFuture(new java.util.concurrent.RejectedExecutionException(
+                executor + " is shut down: it could never run the action nor give back the permit"));
     }
 
     static <T> Function<Future<T>, Future<T>> asFunction(Supplier<? extends Future<T>> action) {

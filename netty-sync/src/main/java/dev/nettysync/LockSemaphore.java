@@ -60,7 +60,8 @@ class LockSemaphore extends AsyncSemaphore {
     final <T> Future<T> holding(EventExecutor executor, int n,
                                 Function<? super Future<T>, ? extends Future<T>> action, Runnable unlock) {
         Objects.requireNonNull(action, "action");
-        return runHolding(acquire(executor, n), executor, action, unlock);
+        Future<T> refused = refuseIfShutDown(executor);
+        return refused != null ? refused : runHolding(acquire(executor, n), executor, action, unlock);
     }
 
     @Override

@@ -832,6 +832,49 @@ class AsyncConditionTest {
     }
 
     @Test
+    void awaitOnATerminatedExecutorIsRefusedAndTheLockStaysTheCallers() {
+        io.netty.util.concurrent.DefaultEventExecutor dead = new io.netty.util.concurrent.DefaultEventExecutor();
+        dead.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
+        take();
+        Future<Void> plain = cond.await(dead);
+        assertThat(plain.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                .hasMessageContaining("shut down");
+        Future<Object> value = cond.awaitValue(dead, () -> null);
+        assertThat(value.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+        assertThat(cond.queueLength()).isZero();
+        assertThat(lock.isLocked()).as("still the caller's, as on any failed await").isTrue();
+        cond.signal();                      // a wait queued on the dead executor would now be owed the lock
+        lock.unlock();
+        assertThat(lock.isLocked()).as("no relock left on an executor that cannot run it").isFalse();
+    }
+
+    @Test
+    void aTimeoutOfZeroOrLessEndsTheWaitAtOnceLikeEveryOtherPrimitive() {
+        take();
+        for (long timeout : new long[] {0, -5}) {
+            Future<Void> plain = cond.await(IMMEDIATE, timeout, SECONDS);
+            assertThat(plain.cause()).as("timeout %d", timeout).isInstanceOf(WaitTimeoutException.class);
+            assertThat(lock.isLocked()).as("held again, as after any timeout").isTrue();
+            assertThat(cond.queueLength()).isZero();
+        }
+        AtomicInteger looks = new AtomicInteger();
+        Future<Void> until = cond.awaitUntil(IMMEDIATE, () -> looks.incrementAndGet() < 0, 0, SECONDS);
+        assertThat(until.cause()).isInstanceOf(WaitTimeoutException.class);
+        assertThat(looks).as("the predicate is looked at once").hasValue(1);
+        assertThat(cond.awaitUntil(IMMEDIATE, () -> true, 0, SECONDS).isSuccess()).isTrue();
+
+        ManualExecutor elsewhere = new ManualExecutor();   // the first look runs as a task there
+        looks.set(0);
+        Future<Object> value = cond.awaitValue(elsewhere, () -> looks.incrementAndGet() < 0 ? "x" : null, -1, SECONDS);
+        elsewhere.runPending();
+        assertThat(value.cause()).isInstanceOf(WaitTimeoutException.class);
+        assertThat(looks).hasValue(1);
+        assertThat(lock.isLocked()).isTrue();
+        lock.unlock();
+        assertThat(lock.isLocked()).isFalse();
+    }
+
+    @Test
     void statisticsCountWaitersAndIncludeTheLocks() {
         take();
         cond.await(IMMEDIATE);

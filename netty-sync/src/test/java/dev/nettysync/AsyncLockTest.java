@@ -103,6 +103,28 @@ class AsyncLockTest {
     }
 
     @Test
+    void withLockWhoseActionUnlocksItselfFailsItsFutureInsteadOfHanging() {
+        AsyncLock lock = new AsyncLock();
+        invariants.check(lock);
+        Future<Integer> returned = lock.withLock(IMMEDIATE, () -> {
+            lock.unlock();                  // misuse: withLock unlocks itself
+            return IMMEDIATE.newSucceededFuture(1);
+        });
+        assertThat(returned.isDone()).as("the returned future must complete, not hang").isTrue();
+        assertThat(returned.cause()).isInstanceOf(IllegalStateException.class).hasMessageContaining("not locked");
+
+        Future<Integer> thrown = lock.withLock(IMMEDIATE, () -> {
+            lock.unlock();
+            throw new IllegalArgumentException("action failed");
+        });
+        assertThat(thrown.isDone()).as("the returned future must complete, not hang").isTrue();
+        assertThat(thrown.cause()).isInstanceOf(IllegalArgumentException.class).hasMessage("action failed");
+        assertThat(thrown.cause().getSuppressed()).singleElement()
+                .isInstanceOf(IllegalStateException.class);
+        assertThat(lock.isLocked()).isFalse();
+    }
+
+    @Test
     void maxPendingAndCloseApplyToTheLock() {
         AsyncLock lock = new AsyncLock(1);
         invariants.check(lock);

@@ -411,6 +411,23 @@ class AsyncReadWriteLockTest {
     }
 
     @Test
+    void withWriteWhoseActionDowngradesStillCompletesItsFuture() {
+        AsyncReadWriteLock lock = newLock();
+        Promise<String> action = IMMEDIATE.newPromise();
+        Future<String> result = lock.withWrite(IMMEDIATE, () -> {
+            lock.downgrade();               // misuse: withWrite unlocks the write lock itself
+            return action;
+        });
+        action.setSuccess("done");
+        assertThat(result.isDone()).as("the returned future must complete, not hang").isTrue();
+        assertThat(result.cause()).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("unlockWrite()").hasMessageContaining("not write-locked");
+        lock.unlockRead();                  // the read lock the action downgraded to is the caller's
+        assertThat(lock.tryWriteLock()).isTrue();
+        lock.unlockWrite();
+    }
+
+    @Test
     void closeFailsQueuedRequestsAndHoldersMayStillUnlock() {
         AsyncReadWriteLock lock = newLock();
         assertThat(lock.tryWriteLock()).isTrue();

@@ -904,6 +904,45 @@ class AsyncSemaphoreTest {
     }
 
     @Test
+    void withPermitOnATerminatedExecutorIsRefusedAndTakesNoPermit() {
+        io.netty.util.concurrent.DefaultEventExecutor dead = new io.netty.util.concurrent.DefaultEventExecutor();
+        dead.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
+        AsyncSemaphore sem = semaphore(1);
+        AtomicInteger ran = new AtomicInteger();
+        Future<String> r = sem.withPermit(dead, () -> {
+            ran.incrementAndGet();
+            return IMMEDIATE.newSucceededFuture("x");
+        });
+        assertThat(r.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                .hasMessageContaining("shut down");
+        assertThat(ran).hasValue(0);
+        assertThat(sem.availablePermits()).as("no permit taken for an action that can never run").isEqualTo(1);
+        AsyncLock lock = new AsyncLock();
+        assertThat(lock.withLock(dead, () -> IMMEDIATE.newSucceededFuture("y")).cause())
+                .isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+        assertThat(lock.isLocked()).isFalse();
+    }
+
+    @Test
+    void aWaitThatWouldQueueOnATerminatedExecutorIsRefusedAndLosesNoPermit() {
+        io.netty.util.concurrent.DefaultEventExecutor dead = new io.netty.util.concurrent.DefaultEventExecutor();
+        dead.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
+        AsyncSemaphore sem = semaphore(0);
+        Future<Void> f = sem.acquire(dead);
+        assertThat(f.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                .hasMessageContaining("shut down");
+        assertThat(sem.queueLength()).isZero();
+        sem.release();
+        assertThat(sem.availablePermits()).as("not handed to a waiter nobody can resume").isEqualTo(1);
+
+        AsyncLock lock = new AsyncLock();
+        assertThat(lock.tryLock()).isTrue();
+        assertThat(lock.lock(dead).cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+        lock.unlock();
+        assertThat(lock.isLocked()).as("the lock is not lost to a dead executor").isFalse();
+    }
+
+    @Test
     void withPermitFailsLikeTheAcquireWhenTheQueueIsFull() {
         AsyncSemaphore sem = new AsyncSemaphore(0, 0);
         invariants.check(sem);

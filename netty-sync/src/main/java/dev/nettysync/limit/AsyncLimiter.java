@@ -252,14 +252,17 @@ public interface AsyncLimiter {
      * If {@code action} throws or returns {@code null}, the permit is ended and the returned
      * future fails. A wait that fails, or that is cancelled by someone other than the caller (a
      * wait bound to a channel that closed), fails or cancels the returned future; the action
-     * never runs.
+     * never runs. If {@code executor} has already shut down, which could never run the action nor
+     * end the permit, the returned future fails with a
+     * {@link java.util.concurrent.RejectedExecutionException} and nothing is acquired.
      *
      * @throws NullPointerException if {@code executor} or {@code action} is {@code null}
      *                              (nothing is acquired then)
      */
     default <T> Future<T> withPermit(EventExecutor executor, Supplier<? extends Future<T>> action) {
         Permits.checkArguments(executor, action);   // before the acquire: a refusal must take nothing
-        return Permits.runHolding(acquire(executor), executor, action);
+        Future<T> refused = Permits.refuseIfShutDown(executor);
+        return refused != null ? refused : Permits.runHolding(acquire(executor), executor, action);
     }
 
     /**
@@ -269,6 +272,7 @@ public interface AsyncLimiter {
     default <T> Future<T> withPermit(EventExecutor executor, long timeout, TimeUnit unit,
                                      Supplier<? extends Future<T>> action) {
         Permits.checkArguments(executor, action);
-        return Permits.runHolding(acquire(executor, timeout, unit), executor, action);
+        Future<T> refused = Permits.refuseIfShutDown(executor);
+        return refused != null ? refused : Permits.runHolding(acquire(executor, timeout, unit), executor, action);
     }
 }

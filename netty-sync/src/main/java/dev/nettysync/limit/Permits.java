@@ -22,6 +22,19 @@ final class Permits {
         Objects.requireNonNull(action, "action");
     }
 
+    /**
+     * A failed future if {@code executor} has shut down, else {@code null}: the action and the
+     * end of the permit run in a listener on that executor, which it would never run, so a permit
+     * taken for it could never be ended. Checked before the acquire, so nothing is taken.
+     */
+    static <T> Future<T> refuseIfShutDown(EventExecutor executor) {
+        if (!executor.isShutdown()) {
+            return null;
+        }
+        return executor.newFailedFuture(new java.util.concurrent.RejectedExecutionException(
+                executor + " is shut down: it could never run the action nor end the permit"));
+    }
+
     static <T> Future<T> runHolding(Future<Permit> acquired, EventExecutor executor,
                                     Supplier<? extends Future<T>> action) {
         Objects.requireNonNull(executor, "executor");

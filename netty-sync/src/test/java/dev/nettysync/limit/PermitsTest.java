@@ -101,4 +101,25 @@ class PermitsTest {
 
         assertThat(semaphore.availablePermits()).as("nothing taken").isEqualTo(1);
     }
+
+    @Test
+    void anExecutorAlreadyShutDownIsRefusedBeforeAnythingIsAcquired() {
+        io.netty.util.concurrent.DefaultEventExecutor dead = new io.netty.util.concurrent.DefaultEventExecutor();
+        dead.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+        AsyncSemaphore semaphore = new AsyncSemaphore(1, 10);
+        AsyncLimiter limiter = AsyncLimiter.of(semaphore);
+        AtomicInteger ran = new AtomicInteger();
+
+        Future<String> r = limiter.withPermit(dead, () -> {
+            ran.incrementAndGet();
+            return NOW.newSucceededFuture("x");
+        });
+        Future<String> timed = limiter.withPermit(dead, 1, TimeUnit.SECONDS, () -> NOW.newSucceededFuture("y"));
+
+        assertThat(r.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                .hasMessageContaining("shut down");
+        assertThat(timed.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+        assertThat(ran).hasValue(0);
+        assertThat(semaphore.availablePermits()).as("nothing taken for an action that can never run").isEqualTo(1);
+    }
 }
