@@ -12,6 +12,7 @@ import io.netty.util.concurrent.Promise;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Objects;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -324,7 +325,7 @@ public class AsyncSemaphore {
      * of zero or less succeeds only if the permit is available at once.
      *
      * <p>On an executor already shut down, a wait that would have to queue fails at once with a
-     * {@link java.util.concurrent.RejectedExecutionException}, timed or not: a permit granted to
+     * {@link RejectedExecutionException}, timed or not: a permit granted to
      * it later would reach no listener and be lost. (One that shuts down while a wait is queued
      * is not detected.)
      */
@@ -346,7 +347,7 @@ public class AsyncSemaphore {
      * <p>The returned future completes like the action's future, after the permit is released.
      * If the acquire fails (queue full, closed), it fails the same way and the action never runs.
      * If {@code executor} has shut down, which would never run the action nor the release, it
-     * fails with a {@link java.util.concurrent.RejectedExecutionException} and no permit is taken
+     * fails with a {@link RejectedExecutionException} and no permit is taken
      * (an executor that shuts down while the call waits is not detected).
      * The action must not release the permit itself: if the release then fails (a bounded
      * semaphore, a lock), the returned future fails with that {@link IllegalStateException}
@@ -459,7 +460,7 @@ public class AsyncSemaphore {
                 }
                 if (executor.isShutdown()) {
                     // Its listeners would never run: a grant to it would be lost for good.
-                    return executor.newFailedFuture(new java.util.concurrent.RejectedExecutionException(
+                    return executor.newFailedFuture(new RejectedExecutionException(
                             executor + " is shut down: a wait for " + this + " queued on it could never be resumed"));
                 }
                 if (queue.size() >= maxPending && !owed) {
@@ -974,7 +975,7 @@ public class AsyncSemaphore {
         if (!checkExecutor(executor).isShutdown()) {
             return null;
         }
-        return executor.newFailedFuture(new java.util.concurrent.RejectedExecutionException(
+        return executor.newFailedFuture(new RejectedExecutionException(
                 executor + " is shut down: it could never run the action nor give back the permit"));
     }
 

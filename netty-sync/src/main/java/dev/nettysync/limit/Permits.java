@@ -31,7 +31,7 @@ final class Permits {
         if (!executor.isShutdown()) {
             return null;
         }
-        return executor.newFailedFuture(new java.util.concurrent.RejectedExecutionException(
+        return executor.newFailedFuture(new RejectedExecutionException(
                 executor + " is shut down: it could never run the action nor end the permit"));
     }
 
