@@ -1,5 +1,6 @@
 package dev.nettysync;
 
+import dev.nettysync.internal.Promises;
 import dev.nettysync.internal.WaitQueue;
 import dev.nettysync.internal.Waiter;
 import io.netty.util.concurrent.EventExecutor;
@@ -46,7 +47,7 @@ import java.util.function.Supplier;
  *   <li>success: signalled (or, for {@code awaitUntil}, the predicate returned {@code true});</li>
  *   <li>failure with {@link WaitTimeoutException} (timed variants);</li>
  *   <li>cancellation, and failure with whatever the predicate threw;</li>
- *   <li>failure with {@link java.util.concurrent.RejectedExecutionException}, at once and with
+ *   <li>failure with {@link RejectedExecutionException}, at once and with
  *       the lock never released, if the executor has already shut down (it could never run
  *       the relock);</li>
  * </ul>
@@ -285,11 +286,11 @@ public final class AsyncCondition {
     private <T> Future<T> await0(EventExecutor executor, Object predicate, long timeoutNanos) {
         Objects.requireNonNull(executor, "executor");
         requireLocked(predicate == null ? "await" : predicate instanceof BooleanSupplier ? "awaitUntil" : "awaitValue");
-        if (executor.isShutdown()) {
-            // The wait would end in a relock whose listener that executor never runs: the lock
-            // would stay taken for ever. Refuse with nothing changed; the caller keeps the lock.
-            return executor.newFailedFuture(new RejectedExecutionException(
-                    executor + " is shut down: it could never run the wait's relock"));
+        // The wait would end in a relock whose listener that executor never runs: the lock would
+        // stay taken for ever. Refuse with nothing changed; the caller keeps the lock.
+        Future<T> refused = Promises.failedIfShutDown(executor, "the wait's relock");
+        if (refused != null) {
+            return refused;
         }
         ConditionWaiter w = new ConditionWaiter(executor, this, predicate);
         if (predicate == null) {

@@ -458,10 +458,10 @@ public class AsyncSemaphore {
                     return executor.newFailedFuture(new WaitTimeoutException(
                             "no wait allowed and " + n + " permit(s) of " + this + " not available"));
                 }
-                if (executor.isShutdown()) {
-                    // Its listeners would never run: a grant to it would be lost for good.
-                    return executor.newFailedFuture(new RejectedExecutionException(
-                            executor + " is shut down: a wait for " + this + " queued on it could never be resumed"));
+                Future<Void> refused = Promises.failedIfShutDown(executor, "the wait for " + this
+                        + ": a grant to it would be lost");
+                if (refused != null) {
+                    return refused;
                 }
                 if (queue.size() >= maxPending && !owed) {
                     return executor.newFailedFuture(new QueueFullException(
@@ -966,17 +966,9 @@ public class AsyncSemaphore {
         }
     }
 
-    /**
-     * A failed future if {@code executor} has shut down, else {@code null}. The action and the
-     * release of a with-block run only in listeners on that executor, which it would never run:
-     * a permit taken for it could never be given back, so none is taken.
-     */
+    /** A with-block's refusal of a shut-down executor, before anything is taken; see Promises. */
     static <T> Future<T> refuseIfShutDown(EventExecutor executor) {
-        if (!checkExecutor(executor).isShutdown()) {
-            return null;
-        }
-        return executor.newFailedFuture(new RejectedExecutionException(
-                executor + " is shut down: it could never run the action nor give back the permit"));
+        return Promises.failedIfShutDown(checkExecutor(executor), "the action nor give back the permit");
     }
 
     static <T> Function<Future<T>, Future<T>> asFunction(Supplier<? extends Future<T>> action) {

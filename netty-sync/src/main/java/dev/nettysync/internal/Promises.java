@@ -1,7 +1,10 @@
 package dev.nettysync.internal;
 
+import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
+
+import java.util.concurrent.RejectedExecutionException;
 
 /** Small promise helpers shared by the primitives and the limiters. Not API. */
 public final class Promises {
@@ -19,5 +22,19 @@ public final class Promises {
         } else {
             to.tryFailure(from.cause());
         }
+    }
+
+    /**
+     * A future failed with a {@link RejectedExecutionException} if {@code executor} has shut down,
+     * else {@code null}. A shut-down executor never runs a listener, so whatever a wait or a
+     * with-block took for one could never be given back: callers check before taking anything.
+     * {@code what} completes the message: "... is shut down: it could never run {what}".
+     */
+    public static <T> Future<T> failedIfShutDown(EventExecutor executor, String what) {
+        if (!executor.isShutdown()) {
+            return null;
+        }
+        return executor.newFailedFuture(new RejectedExecutionException(
+                executor + " is shut down: it could never run " + what));
     }
 }

@@ -260,8 +260,7 @@ public interface AsyncLimiter {
      *                              (nothing is acquired then)
      */
     default <T> Future<T> withPermit(EventExecutor executor, Supplier<? extends Future<T>> action) {
-        Permits.checkArguments(executor, action);   // before the acquire: a refusal must take nothing
-        Future<T> refused = Permits.refuseIfShutDown(executor);
+        Future<T> refused = Permits.refuseBeforeAcquiring(executor, action);
         return refused != null ? refused : Permits.runHolding(acquire(executor), executor, action);
     }
 
@@ -271,8 +270,7 @@ public interface AsyncLimiter {
      */
     default <T> Future<T> withPermit(EventExecutor executor, long timeout, TimeUnit unit,
                                      Supplier<? extends Future<T>> action) {
-        Permits.checkArguments(executor, action);
-        Future<T> refused = Permits.refuseIfShutDown(executor);
+        Future<T> refused = Permits.refuseBeforeAcquiring(executor, action);
         return refused != null ? refused : Permits.runHolding(acquire(executor, timeout, unit), executor, action);
     }
 }

@@ -16,23 +16,15 @@ final class Permits {
     private Permits() {
     }
 
-    /** The checks of withPermit's arguments, made before it acquires anything. */
-    static void checkArguments(EventExecutor executor, Supplier<?> action) {
+    /**
+     * withPermit's refusals, made before it acquires anything (a refusal after the acquire would
+     * strand the permit): {@code null} arguments throw; an executor already shut down, which would
+     * never run the action nor the end of the permit, gives a failed future. Else {@code null}.
+     */
+    static <T> Future<T> refuseBeforeAcquiring(EventExecutor executor, Supplier<?> action) {
         Objects.requireNonNull(executor, "executor");
         Objects.requireNonNull(action, "action");
-    }
-
-    /**
-     * A failed future if {@code executor} has shut down, else {@code null}: the action and the
-     * end of the permit run in a listener on that executor, which it would never run, so a permit
-     * taken for it could never be ended. Checked before the acquire, so nothing is taken.
-     */
-    static <T> Future<T> refuseIfShutDown(EventExecutor executor) {
-        if (!executor.isShutdown()) {
-            return null;
-        }
-        return executor.newFailedFuture(new RejectedExecutionException(
-                executor + " is shut down: it could never run the action nor end the permit"));
+        return Promises.failedIfShutDown(executor, "the action nor end the permit");
     }
 
     static <T> Future<T> runHolding(Future<Permit> acquired, EventExecutor executor,
