@@ -6,6 +6,7 @@ import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
 
+import java.lang.ref.Cleaner;
 import java.lang.ref.WeakReference;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -27,7 +28,9 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>A permit that becomes unreachable without being ended is not renewed any more: its
  * lease expires (the fleet gets the permits back within one lease), it stops counting as held
- * here, and Netty's leak detector can report it.
+ * here ({@link RedisSemaphore#statistics()}'s {@code inUse}) once the garbage collector has
+ * found it, whatever became of its lease (renewed, lost, or its {@link RedisLimiters} closed),
+ * and Netty's leak detector can report it.
  *
  * <p>Thread-safe; ending is exactly-once ({@link AbstractPermit}).
  */
@@ -39,7 +42,22 @@ public final class RedisPermit extends AbstractPermit {
     private final Promise<Void> lease;            // completed once: released, or lost
     private final ScheduledFuture<?> renewal;     // set in the constructor, cancelled by the release;
                                                   // its task holds this permit weakly (see Renewal)
+    private final Cleaner.Cleanable held;         // uncounts the permits once: by the release,
+                                                  // or by the cleaner after a collection
     private volatile long lastRenewedNanos;       // written by renewal replies (Lettuce thread)
+
+    /*
+     * Implementation notes
+     *
+     * Two things outlive a permit nobody released: its renewal timer, and its place in the
+     * semaphore's count of permits held here (heldHere). The timer holds the permit weakly and
+     * cancels itself when it finds it collected, so the lease expires. The count is given back by
+     * a Cleaner action registered at construction (it holds the semaphore and the number, never
+     * the permit): the first release runs it (Cleanable.clean() is exactly-once and deregisters),
+     * or the cleaner's thread runs it once the permit is phantom reachable. This does not depend
+     * on the timer still running: a renewal stops for good when the lease is lost or the fleet is
+     * closed, and a permit forgotten after that must still stop counting.
+     */
 
     RedisPermit(RedisSemaphore semaphore, String leaseId, int permits, EventExecutor executor) {
         this.semaphore = semaphore;
@@ -47,6 +65,7 @@ public final class RedisPermit extends AbstractPermit {
         this.permits = permits;
         this.lease = executor.newPromise();
         this.lastRenewedNanos = System.nanoTime();
+        this.held = CLEANER.register(this, new Uncount(semaphore, permits));
         long period = Math.max(1, semaphore.leaseMillis() / 3);
         Renewal task = new Renewal(this);
         this.renewal = semaphore.fleet().scheduler()
@@ -82,7 +101,7 @@ public final class RedisPermit extends AbstractPermit {
     @Override
     protected void onEnd(Outcome outcome) {
         stopRenewal();
-        semaphore.released(permits);
+        held.clean();                           // semaphore.released(permits), once
         semaphore.sendRelease(leaseId).whenComplete((result, error) -> {
             if (error != null) {
                 lease.tryFailure(error);
@@ -150,14 +169,10 @@ public final class RedisPermit extends AbstractPermit {
      */
     private static final class Renewal implements Runnable {
         private final WeakReference<RedisPermit> permit;
-        private final RedisSemaphore semaphore;
-        private final int permits;
         volatile ScheduledFuture<?> self;        // set once by the constructor, before the first run
 
         Renewal(RedisPermit permit) {
             this.permit = new WeakReference<>(permit);
-            this.semaphore = permit.semaphore;
-            this.permits = permit.permits;
         }
 
         @Override
@@ -167,14 +182,36 @@ public final class RedisPermit extends AbstractPermit {
                 p.renew();
                 return;
             }
-            // collected without an end: let the lease expire. The cancel that succeeds is the
-            // one end of this renewal (a release cancels it first, while the permit is reachable)
+            // collected without an end: let the lease expire (the cleaner gives the count back)
             ScheduledFuture<?> s = self;
-            if (s != null && s.cancel(false)) {
-                semaphore.released(permits);
+            if (s != null) {
+                s.cancel(false);
             }
         }
     }
+
+    /** Gives a permit's count back; run once, by its release or after its collection. */
+    private static final class Uncount implements Runnable {
+        private final RedisSemaphore semaphore;
+        private final int permits;
+
+        Uncount(RedisSemaphore semaphore, int permits) {
+            this.semaphore = semaphore;
+            this.permits = permits;
+        }
+
+        @Override
+        public void run() {
+            semaphore.released(permits);
+        }
+    }
+
+    /** One daemon thread for the JVM, started with the first permit; it runs Uncount actions only. */
+    private static final Cleaner CLEANER = Cleaner.create(r -> {
+        Thread t = new Thread(r, "netty-sync-redis-permit-cleaner");
+        t.setDaemon(true);
+        return t;
+    });
 
     @Override
     public String toString() {
