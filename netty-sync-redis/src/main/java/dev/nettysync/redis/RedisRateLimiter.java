@@ -1,6 +1,7 @@
 package dev.nettysync.redis;
 
 import dev.nettysync.WaitTimeoutException;
+import dev.nettysync.internal.Promises;
 import dev.nettysync.limit.AbstractPermit;
 import dev.nettysync.limit.AsyncLimiter;
 import dev.nettysync.limit.LimiterStatistics;
@@ -14,6 +15,7 @@ import io.netty.util.concurrent.ScheduledFuture;
 
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -58,6 +60,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  *       {@link RedisUnavailableException}: at once while the connection is down (nothing is
  *       sent), else when the command timeout expires without a reply. Nothing is held. After
  *       an empty restart every bucket is full again (the keys are gone).</li>
+ *   <li><b>An executor already shut down</b> (it would never run the completion) is refused at
+ *       once: the future fails with a {@link java.util.concurrent.RejectedExecutionException}
+ *       and nothing is sent. If it shuts down while the script call is out, a reserved wait
+ *       fails with one too (the slot is spent) and is not counted as queued.</li>
  *   <li><b>Permits give nothing back.</b> {@link Permit#release()} only ends the handle.</li>
  *   <li><b>No synchronous try:</b> {@link #tryAcquire()} throws; use
  *       {@code acquire(executor, 0, unit)}.</li>
@@ -173,16 +179,27 @@ public final class RedisRateLimiter implements AsyncLimiter {
             throw new IllegalArgumentException("permits: " + permits + " (expected 1.." + burst
                     + "; more than the burst can never be admitted)");
         }
+        Future<Permit> refused = Promises.failedIfShutDown(executor,
+                "the completion of an acquire on " + this + ": the slot it took would be lost");
+        if (refused != null) {                    // checked before anything is sent or reserved
+            return refused;
+        }
         Promise<Permit> result = executor.newPromise();
         if (!fleet.isConnected()) {               // fails at once, sends nothing
             result.setFailure(fleet.notConnected("RedisRateLimiter " + name + (key == null ? "" : "/" + key)));
             return result;
         }
-        ScheduledFuture<?> timer = timeoutNanos > 0
-                ? executor.schedule(() -> {
-                    result.tryFailure(new WaitTimeoutException("RedisRateLimiter " + name + ": no answer within the timeout"));
-                }, timeoutNanos, TimeUnit.NANOSECONDS)
-                : null;
+        ScheduledFuture<?> timer;
+        try {
+            timer = timeoutNanos > 0
+                    ? executor.schedule(() -> {
+                        result.tryFailure(new WaitTimeoutException("RedisRateLimiter " + name + ": no answer within the timeout"));
+                    }, timeoutNanos, TimeUnit.NANOSECONDS)
+                    : null;
+        } catch (RejectedExecutionException e) {  // shut down since the check: nothing sent yet
+            result.setFailure(e);
+            return result;
+        }
         long maxWaitMicros = timeoutNanos < 0 ? Long.MAX_VALUE / 4 : TimeUnit.NANOSECONDS.toMicros(timeoutNanos);
         fleet.<List<Object>>run(Fleet.GCRA, ScriptOutputType.MULTI, keys,
                 intervalMicros, Integer.toString(burst), Integer.toString(permits), Long.toString(maxWaitMicros))
@@ -202,8 +219,14 @@ public final class RedisRateLimiter implements AsyncLimiter {
                         // the slot is spent either way, and nobody is left to wait for it
                         grant(result);
                     } else if (code == 1) {
+                        ScheduledFuture<?> due;
+                        try {
+                            due = executor.schedule(() -> grant(result), micros, TimeUnit.MICROSECONDS);
+                        } catch (RejectedExecutionException e) {   // the executor shut down meanwhile
+                            result.tryFailure(e);
+                            return;
+                        }
                         waiting.incrementAndGet();
-                        ScheduledFuture<?> due = executor.schedule(() -> grant(result), micros, TimeUnit.MICROSECONDS);
                         due.addListener(f -> waiting.decrementAndGet());
                         result.addListener(f -> {
                             if (f.isCancelled()) {

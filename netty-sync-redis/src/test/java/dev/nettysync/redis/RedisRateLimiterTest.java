@@ -235,4 +235,33 @@ class RedisRateLimiterTest extends AbstractFleetTest {
         }
     }
 
+
+    @Test
+    void anExecutorAlreadyShutDownIsRefusedAtOnceAndSpendsNoSlot() throws Exception {
+        DefaultEventLoop dead = new DefaultEventLoop();
+        dead.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+        RedisRateLimiter r = limiters.rateLimiter(name(), 1, 1);
+        for (Future<Permit> f : List.of(r.acquire(dead), r.acquire(dead, 1, TimeUnit.SECONDS),
+                r.acquire(dead, 0, TimeUnit.SECONDS))) {
+            assertThat(f.isDone()).as("refused at once").isTrue();
+            assertThat(f.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                    .hasMessageContaining("shut down");
+        }
+        assertThat(r.statistics().queued()).isZero();
+        assertThat(now(r).isSuccess()).as("the burst of 1 is still there").isTrue();
+    }
+
+    @Test
+    void anExecutorShutDownDuringTheRoundTripLeavesNothingQueued() throws Exception {
+        DefaultEventLoop dying = new DefaultEventLoop();
+        RedisRateLimiter r = limiters.rateLimiter(name(), 0.2, 1);           // one per 5 s
+        assertThat(now(r).isSuccess()).isTrue();
+        fleet.admin().clientPause(300);                                    // the reply comes after the shutdown
+        Future<Permit> reserved = r.acquire(dying);                        // will be told to wait ~5 s
+        dying.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+        assertThat(now(r).isSuccess()).as("answered after the reservation's reply").isFalse();
+        assertThat(reserved.isDone()).as("failed, not left pending for ever").isTrue();
+        assertThat(reserved.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+        assertThat(r.statistics().queued()).as("nothing waits").isZero();
+    }
 }

@@ -5,6 +5,7 @@
  * dev.nettysync.internal.Waiter}, the queue node that is also the promise handed to the caller.
  *
  * <p><b>Not API.</b> Nothing in this package is covered by compatibility promises; it is public
- * only so that the public package can use it. Do not depend on it.
+ * only so that the public packages and the project's own modules ({@code netty-sync-*}, released
+ * together with this one) can use it. Do not depend on it.
  */
 package dev.nettysync.internal;
