@@ -263,7 +263,13 @@ public final class RedisLimiters implements AutoCloseable {
             return this;
         }
 
-        /** Opens the two connections (blocking: call at start-up) and returns the limiters. */
+        /**
+         * Opens the two connections (blocking: call at start-up) and returns the limiters.
+         *
+         * @throws io.lettuce.core.RedisConnectionException if Redis cannot be reached now (after
+         *         the client's connect timeout at most); nothing is left open, and a later call may
+         *         succeed. Once connected, outages are handled as described in the class comment.
+         */
         public RedisLimiters connect() {
             return new RedisLimiters(this);
         }
