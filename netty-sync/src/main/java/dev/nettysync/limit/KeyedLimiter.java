@@ -272,7 +272,7 @@ public final class KeyedLimiter<K> {
      * from the factory (made for the call and dropped).
      */
     public LimiterStatistics statistics(K key) {
-        Entry<K> e = map.get(key);
+        Entry<K> e = map.get(Objects.requireNonNull(key, "key"));
         return e != null ? e.limiter.statistics() : factory.apply(key).statistics();
     }
 
@@ -323,6 +323,10 @@ public final class KeyedLimiter<K> {
         Future<Permit> inner;
         try {
             inner = unit == null ? e.limiter.acquire(executor) : e.limiter.acquire(executor, timeout, unit);
+            if (inner == null) {
+                throw new NullPointerException("the limiter of key " + key + " (" + e.limiter
+                        + ") returned a null future");
+            }
         } catch (RuntimeException | Error t) {
             exit(e);
             throw t;

@@ -255,4 +255,36 @@ class KeyedLimiterTest {
         assertThat(perClient.liveKeys()).as("refusals reserve nothing").isEqualTo(1);
         assertThat(perClient.tryAcquire("a")).as("the live key still admits").isNotNull();
     }
+
+    @Test
+    void aKeysLimiterThatReturnsANullFutureIsNamedAndTheKeyIsLetGo() {
+        KeyedLimiter<String> perClient = KeyedLimiter.<String>builder(k -> new AsyncLimiter() {
+            @Override
+            public Future<Permit> acquire(io.netty.util.concurrent.EventExecutor executor) {
+                return null;
+            }
+
+            @Override
+            public Future<Permit> acquire(io.netty.util.concurrent.EventExecutor executor, long timeout, TimeUnit unit) {
+                return null;
+            }
+
+            @Override
+            public Permit tryAcquire() {
+                return null;
+            }
+
+            @Override
+            public LimiterStatistics statistics() {
+                return new LimiterStatistics(1, 0, 1, 0);
+            }
+        }).maxKeys(10).idleTime(Duration.ZERO).ticker(clock).build();
+        assertThatThrownBy(() -> perClient.acquire("a", loop)).isInstanceOf(NullPointerException.class)
+                .hasMessageContaining("null future");
+        assertThatThrownBy(() -> perClient.acquire("a", loop, 1, SECONDS)).isInstanceOf(NullPointerException.class);
+        assertThat(perClient.refs("a")).as("nothing pins the key").isZero();
+        assertThat(perClient.evictIdle()).isEqualTo(1);
+        assertThatThrownBy(() -> perClient.statistics(null)).isInstanceOf(NullPointerException.class)
+                .hasMessageContaining("key");
+    }
 }
