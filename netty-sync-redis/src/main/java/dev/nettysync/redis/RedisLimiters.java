@@ -145,7 +145,9 @@ public final class RedisLimiters implements AutoCloseable {
      * once, shared by the fleet. Use {@link RedisRateLimiter#forKey(String)} for one limit per
      * client, tenant or API key under the same configuration.
      *
-     * @throws IllegalArgumentException if the rate is not positive and finite or {@code burst < 1}
+     * @throws IllegalArgumentException if the rate is not positive, or above 10<sup>6</sup>/s (one
+     *         per microsecond, the resolution of the script's clock), or {@code burst < 1}, or a
+     *         whole burst takes more than 2<sup>60</sup> ns (36 years) to refill
      */
     public RedisRateLimiter rateLimiter(String name, double permitsPerSecond, int burst) {
         checkOpen();

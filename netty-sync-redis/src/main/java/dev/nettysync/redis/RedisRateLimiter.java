@@ -73,6 +73,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class RedisRateLimiter implements AsyncLimiter {
 
+    /** The highest rate: one permit per microsecond, the resolution of the script's clock. */
+    static final double MAX_RATE = 1e6;
+    /** The longest refill of a whole burst (as {@code AsyncRateLimiter}'s): 2^60 ns. */
+    private static final double MAX_TOLERANCE_NANOS = 0x1p60;
+
     private final Fleet fleet;
     private final String name;
     private final String key;                    // null for the name-wide limit
@@ -88,8 +93,19 @@ public final class RedisRateLimiter implements AsyncLimiter {
         if (!(permitsPerSecond > 0) || Double.isInfinite(permitsPerSecond)) {
             throw new IllegalArgumentException("permitsPerSecond: " + permitsPerSecond + " (expected > 0, finite)");
         }
+        if (permitsPerSecond > MAX_RATE) {
+            // the script keeps time in microseconds, in doubles: a shorter interval is lost in the
+            // rounding of the server's clock (~1.8e15 us), and every request would be admitted
+            throw new IllegalArgumentException("permitsPerSecond: " + permitsPerSecond
+                    + " (expected at most " + (long) MAX_RATE + ": one per microsecond)");
+        }
         if (burst < 1) {
             throw new IllegalArgumentException("burst: " + burst + " (expected >= 1)");
+        }
+        if (burst * (1e9 / permitsPerSecond) > MAX_TOLERANCE_NANOS) {
+            // past it the script's times leave the doubles' exact range and Redis refuses the expiry
+            throw new IllegalArgumentException("burst " + burst + " x interval " + (1e9 / permitsPerSecond)
+                    + " ns exceeds 2^60 ns (36 years): raise the rate or lower the burst");
         }
         this.fleet = fleet;
         this.name = name;

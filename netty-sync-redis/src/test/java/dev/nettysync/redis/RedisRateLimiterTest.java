@@ -264,4 +264,30 @@ class RedisRateLimiterTest extends AbstractFleetTest {
         assertThat(reserved.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
         assertThat(r.statistics().queued()).as("nothing waits").isZero();
     }
+
+    @Test
+    void ratesTheScriptCannotKeepExactlyAreRefusedClearly() throws Exception {
+        for (double bad : new double[] {0, -1, Double.NaN, Double.POSITIVE_INFINITY}) {
+            assertThatThrownBy(() -> limiters.rateLimiter(name(), bad, 1))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("permitsPerSecond");
+        }
+        // faster than one per microsecond: the server's clock (us, in doubles) cannot tell them apart
+        assertThatThrownBy(() -> limiters.rateLimiter(name(), 2e6, 1))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("permitsPerSecond")
+                .hasMessageContaining("1000000");
+        // a burst that takes centuries to refill overflows the script's arithmetic (and Redis' expiry)
+        assertThatThrownBy(() -> limiters.rateLimiter(name(), 1e-300, 1))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("2^60 ns");
+        assertThatThrownBy(() -> limiters.rateLimiter(name(), 1e-8, 100))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("2^60 ns");
+
+        // the extremes that are accepted work
+        RedisRateLimiter fastest = limiters.rateLimiter(name(), 1e6, 3);
+        assertThat(now(fastest).isSuccess()).isTrue();
+        RedisRateLimiter slowest = limiters.rateLimiter(name(), 1e-9, 1);     // one per ~32 years
+        assertThat(now(slowest).isSuccess()).isTrue();
+        Future<Permit> refused = now(slowest);
+        assertThat(refused.cause()).isInstanceOf(RateLimitedException.class);
+        assertThat(((RateLimitedException) refused.cause()).retryAfter()).isGreaterThan(Duration.ofDays(365 * 31));
+    }
 }
