@@ -49,6 +49,9 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class RedisLimiters implements AutoCloseable {
 
+    /** The longest lease: 2^60 ns, as the longest refill of a rate limiter. */
+    private static final Duration MAX_LEASE = Duration.ofNanos(1L << 60);
+
     private final StatefulRedisConnection<String, String> connection;
     private final StatefulRedisPubSubConnection<String, String> pubSub;
     private final Fleet fleet;                    // what the limiters share (the connection, scripts, settings)
@@ -109,8 +112,9 @@ public final class RedisLimiters implements AutoCloseable {
      * Every replica must use the same {@code permits} for a name: the limit travels with each
      * request and is not stored in Redis.
      *
-     * @throws IllegalArgumentException if {@code permits < 1}, the lease is under 100 ms, or
-     *                                  {@code name} is in use with another limit or lease
+     * @throws IllegalArgumentException if {@code permits < 1}, the lease is under 100 ms or over
+     *                                  2<sup>60</sup> ns (36 years), or {@code name} is in use
+     *                                  with another limit or lease
      */
     public RedisSemaphore semaphore(String name, int permits, Duration lease) {
         Objects.requireNonNull(name, "name");
@@ -118,8 +122,8 @@ public final class RedisLimiters implements AutoCloseable {
         if (permits < 1) {
             throw new IllegalArgumentException("permits: " + permits + " (expected >= 1)");
         }
-        if (lease.toMillis() < 100) {
-            throw new IllegalArgumentException("lease: " + lease + " (expected >= 100 ms)");
+        if (lease.compareTo(Duration.ofMillis(100)) < 0 || lease.compareTo(MAX_LEASE) > 0) {
+            throw new IllegalArgumentException("lease: " + lease + " (expected 100 ms .. " + MAX_LEASE + ", 2^60 ns)");
         }
         checkOpen();
         RedisSemaphore s = semaphores.computeIfAbsent(name, n -> {

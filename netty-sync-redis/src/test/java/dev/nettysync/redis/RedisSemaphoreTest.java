@@ -174,6 +174,13 @@ class RedisSemaphoreTest extends AbstractFleetTest {
         assertThatThrownBy(() -> limiters.semaphore("x", 0)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> limiters.semaphore("x", 1, Duration.ofMillis(10)))
                 .isInstanceOf(IllegalArgumentException.class);
+        // too long for milliseconds (it threw ArithmeticException), or longer than 2^60 ns
+        assertThatThrownBy(() -> limiters.semaphore("x", 1, Duration.ofSeconds(Long.MAX_VALUE)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("lease");
+        assertThatThrownBy(() -> limiters.semaphore("x", 1, Duration.ofDays(365 * 40)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("lease");
+        assertThatThrownBy(() -> limiters.semaphore(null, 1)).isInstanceOf(NullPointerException.class)
+                .hasMessageContaining("name");
     }
 
     @Test
