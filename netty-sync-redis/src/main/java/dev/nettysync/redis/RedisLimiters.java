@@ -149,11 +149,19 @@ public final class RedisLimiters implements AutoCloseable {
      * once, shared by the fleet. Use {@link RedisRateLimiter#forKey(String)} for one limit per
      * client, tenant or API key under the same configuration.
      *
-     * @throws IllegalArgumentException if the rate is not positive, or above 10<sup>6</sup>/s (one
+     * @throws IllegalArgumentException if {@code name} is empty or contains {@code ':'} (the
+     *         separator of {@link RedisRateLimiter#forKey keys}), if the rate is not positive, or above 10<sup>6</sup>/s (one
      *         per microsecond, the resolution of the script's clock), or {@code burst < 1}, or a
      *         whole burst takes more than 2<sup>60</sup> ns (36 years) to refill
      */
     public RedisRateLimiter rateLimiter(String name, double permitsPerSecond, int burst) {
+        Objects.requireNonNull(name, "name");
+        if (name.isEmpty() || name.indexOf(':') >= 0) {
+            // the Redis key is {name} or {name:key}: a colon in a name would let one limiter's
+            // key be another's name-wide key ("a" for key "b" and "a:b"), one bucket for both
+            throw new IllegalArgumentException("rate limiter name: '" + name
+                    + "' (non-empty, without ':'; use forKey for a limit per key)");
+        }
         checkOpen();
         return new RedisRateLimiter(fleet, name, null, permitsPerSecond, burst);
     }

@@ -117,7 +117,11 @@ public final class RedisRateLimiter implements AsyncLimiter {
         this.lastLeft = burst;
     }
 
-    /** The same rate and burst, for one key (client, tenant, API key): an independent limit. */
+    /**
+     * The same rate and burst, for one key (client, tenant, API key): an independent limit. Any
+     * string is a key; keys nest with {@code ':'}: {@code forKey("a").forKey("b")} is
+     * {@code forKey("a:b")}, the same limit.
+     */
     public RedisRateLimiter forKey(String key) {
         Objects.requireNonNull(key, "key");
         return new RedisRateLimiter(fleet, name, this.key == null ? key : this.key + ":" + key, permitsPerSecond, burst);

@@ -290,4 +290,20 @@ class RedisRateLimiterTest extends AbstractFleetTest {
         assertThat(refused.cause()).isInstanceOf(RateLimitedException.class);
         assertThat(((RateLimitedException) refused.cause()).retryAfter()).isGreaterThan(Duration.ofDays(365 * 31));
     }
+
+    @Test
+    void aNameWithAColonIsRefusedSinceItsKeysCouldBeAnotherLimitersKeys() throws Exception {
+        // "login" for key "alice" and the name-wide "login:alice" were one Redis key: one bucket
+        assertThatThrownBy(() -> limiters.rateLimiter("login:alice", 1, 1))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("name")
+                .hasMessageContaining("':'");
+        assertThatThrownBy(() -> limiters.rateLimiter("", 1, 1))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("name");
+        String n = name();
+        RedisRateLimiter login = limiters.rateLimiter(n, 1, 1);
+        assertThat(now(login.forKey("alice")).isSuccess()).isTrue();
+        assertThat(now(login.forKey("alice")).isSuccess()).isFalse();
+        assertThat(now(login.forKey("alice:x")).isSuccess()).as("keys may hold colons: another key").isTrue();
+        assertThat(now(login).isSuccess()).as("the name-wide limit is apart from its keys").isTrue();
+    }
 }
