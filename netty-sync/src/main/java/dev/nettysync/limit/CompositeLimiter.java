@@ -52,6 +52,12 @@ final class CompositeLimiter implements AsyncLimiter {
             if (parts[i] == null) {
                 throw new NullPointerException("limiters[" + i + "] is null");
             }
+            for (int j = 0; j < i; j++) {
+                if (parts[j] == parts[i]) {       // it would hold one permit while waiting for another
+                    throw new IllegalArgumentException("limiters[" + i + "] is limiters[" + j + "] (" + parts[i]
+                            + "): a limiter given twice waits for itself once it has no second permit");
+                }
+            }
         }
         this.parts = parts.clone();
     }

@@ -217,4 +217,13 @@ class CompositeLimiterTest {
         assertThat(broken.statistics().queued()).isZero();
         assertAllFull();
     }
+
+    @Test
+    void theSameLimiterTwiceIsRefusedSinceItWouldWaitForItself() {
+        // all(a, a) on a one-permit limiter held its permit while queuing for a second one: for ever
+        assertThatThrownBy(() -> AsyncLimiter.all(a, b, a))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("limiters[2] is limiters[0]");
+        assertThat(AsyncLimiter.all(a, b).acquire(NOW).isSuccess()).as("distinct limiters are fine").isTrue();
+    }
 }
