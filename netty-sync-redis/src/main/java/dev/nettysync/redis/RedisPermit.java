@@ -65,12 +65,13 @@ public final class RedisPermit extends AbstractPermit {
         this.permits = permits;
         this.lease = executor.newPromise();
         this.lastRenewedNanos = System.nanoTime();
-        this.held = CLEANER.register(this, new Uncount(semaphore, permits));
         long period = Math.max(1, semaphore.leaseMillis() / 3);
         Renewal task = new Renewal(this);
         this.renewal = semaphore.fleet().scheduler()
                 .scheduleAtFixedRate(task, period, period, TimeUnit.MILLISECONDS);
         task.self = renewal;
+        // registered last: a constructor that throws (the renewal rejected) must not uncount later
+        this.held = CLEANER.register(this, new Uncount(semaphore, permits));
     }
 
     /** The lease id: random, unique, known to this holder only (it is the proof of ownership). */

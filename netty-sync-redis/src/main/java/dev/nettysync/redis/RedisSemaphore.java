@@ -517,7 +517,15 @@ public final class RedisSemaphore implements AsyncLimiter {
         }
         w.cancelTimer();
         heldHere.addAndGet(w.permits);
-        RedisPermit permit = new RedisPermit(this, lease, w.permits, w.executor());
+        RedisPermit permit;
+        try {
+            permit = new RedisPermit(this, lease, w.permits, w.executor());
+        } catch (RuntimeException | Error e) {    // e.g. the renewal cannot be scheduled: Lettuce's
+            heldHere.addAndGet(-w.permits);       // computation executor is shut down; a lease
+            abandon(lease, w.permits);            // nobody would renew is not handed out
+            w.setFailure(e);
+            return;
+        }
         w.setSuccess(permit);
     }
 

@@ -97,4 +97,27 @@ class RedisPermitTest extends AbstractFleetTest {
         Thread.sleep(400);                                   // a collection after the release uncounts nothing more
         assertThat(s.statistics().inUse()).isZero();
     }
+
+    @Test
+    void aGrantThatCannotStartItsRenewalFailsTheWaitAndGivesTheLeaseBack() throws Exception {
+        // the application shut Lettuce's computation executor down (which runs the renewals)
+        // before closing the limiters: a grant can no longer be renewed, so it must not be handed out
+        io.lettuce.core.RedisClient client = fleet.client();
+        RedisLimiters early = RedisLimiters.builder(client).connect();
+        try {
+            client.getResources().eventExecutorGroup().shutdownGracefully(0, 0, TimeUnit.SECONDS).sync();
+            RedisSemaphore s = early.semaphore("no-renewal" + System.nanoTime(), 1, Duration.ofSeconds(5));
+            Future<Permit> f = s.acquire(loop, 5, TimeUnit.SECONDS);
+            assertThat(f.await(10, TimeUnit.SECONDS)).as("the wait ends").isTrue();
+            assertThat(f.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+            assertThat(s.statistics().inUse()).isZero();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (fleet.used(s) != 0 && System.nanoTime() - deadline < 0) {
+                Thread.sleep(20);
+            }
+            assertThat(fleet.used(s)).as("the lease was given back, not left to expire").isZero();
+        } finally {
+            early.closeAsync().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        }
+    }
 }
