@@ -217,4 +217,37 @@ class FromAsyncioDocTest {
         assertThat(done(lock.lock(a, 0, SECONDS)).cause()).isInstanceOf(dev.nettysync.WaitTimeoutException.class);
         lock.unlock();
     }
+
+    /**
+     * The Cancellation table: cancelling withPermit's future while the action runs completes it
+     * for the caller at once, leaves the action's own future alone, and releases the permit only
+     * when that future completes; the Function overload lets the action pass the cancel on.
+     */
+    @Test
+    void cancellingWithPermitWhileTheActionRunsLeavesTheActionsFutureAloneUntilItCompletes() {
+        AsyncSemaphore sem = new AsyncSemaphore(1);
+        Promise<String> action = a.newPromise();
+        Future<String> caller = sem.withPermit(a, () -> action);
+        done(a.submit(() -> null));                                 // the action has started
+        assertThat(sem.availablePermits()).isZero();
+        assertThat(caller.cancel(false)).isTrue();
+        assertThat(caller.isCancelled()).isTrue();
+        assertThat(action.isDone()).as("the action's own future is not cancelled").isFalse();
+        assertThat(sem.availablePermits()).as("the permit is held while the action runs").isZero();
+        action.setSuccess("done");
+        done(a.submit(() -> null));
+        assertThat(sem.availablePermits()).isEqualTo(1);
+
+        Promise<String> stoppable = a.newPromise();
+        Future<String> caller2 = sem.withPermit(a, (Future<String> c) -> {
+            c.addListener(x -> { if (x.isCancelled()) stoppable.cancel(false); });
+            return stoppable;
+        });
+        done(a.submit(() -> null));
+        assertThat(caller2.cancel(false)).isTrue();
+        done(stoppable);
+        assertThat(stoppable.isCancelled()).isTrue();
+        done(a.submit(() -> null));
+        assertThat(sem.availablePermits()).isEqualTo(1);
+    }
 }
