@@ -11,7 +11,11 @@ import dev.nettysync.ClosedException;
 import dev.nettysync.QueueFullException;
 import dev.nettysync.WaitTimeoutException;
 import dev.nettysync.examples.support.ExampleLoops;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
 import org.junit.jupiter.api.BeforeAll;
@@ -460,5 +464,77 @@ class PrimitivesDocTest {
         assertThat(f.cause()).isInstanceOf(CancellationException.class);
         assertThat(sem.queueLength()).isZero();
         done(ex.schedule(() -> null, 1, TimeUnit.MILLISECONDS));
+    }
+
+    // ------------------------------------------------------------------ the README's handler
+
+    /** The handler of the README's first screen, as written there; backend.call answers when the test says. */
+    private static final class ReadmeHandler extends ChannelInboundHandlerAdapter {
+        // One instance, shared by every event loop of the server.
+        final AsyncSemaphore BACKEND_SLOTS = new AsyncSemaphore(32, /* maxPending */ 1024);
+        final AsyncEvent DB_READY = new AsyncEvent();            // DB_READY.set() at startup
+        final List<Promise<String>> calls = new CopyOnWriteArrayList<>();
+        EventExecutor loop;
+        final Backend backend = new Backend();
+
+        final class Backend {
+            Future<String> call(Object msg) {
+                Promise<String> p = loop.newPromise();
+                calls.add(p);
+                return p;
+            }
+        }
+
+        static Object serviceUnavailable() {
+            return "503";
+        }
+
+        static Object ok(Object body) {
+            return "200 " + body;
+        }
+
+        static Object error(Throwable cause) {
+            return "502 " + cause.getMessage();
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            loop = ctx.executor();
+            DB_READY.await(ctx.executor(), 5, SECONDS).addListener(ready -> {
+                if (!ready.isSuccess()) { ctx.writeAndFlush(serviceUnavailable()); return; }
+                BACKEND_SLOTS.withPermit(ctx.executor(), () -> backend.call(msg))   // released exactly once
+                             .addListener(r -> ctx.writeAndFlush(r.isSuccess() ? ok(r.getNow()) : error(r.cause())));
+            });
+        }
+    }
+
+    @Test
+    void theReadmeHandlerWaitsForTheDatabaseThenCallsTheBackendHoldingAPermit() {
+        ReadmeHandler h = new ReadmeHandler();
+        EmbeddedChannel ch = new EmbeddedChannel(h);
+
+        ch.writeInbound("too early");                            // the database never gets ready in 5 s
+        ch.advanceTimeBy(5, SECONDS);
+        ch.runPendingTasks();
+        assertThat((Object) ch.readOutbound()).isEqualTo("503");
+        assertThat(h.calls).isEmpty();
+
+        ch.writeInbound("request");
+        assertThat(h.calls).isEmpty();                           // waits for the database
+        h.DB_READY.set();
+        ch.runPendingTasks();
+        assertThat(h.calls).hasSize(1);
+        assertThat(h.BACKEND_SLOTS.availablePermits()).isEqualTo(31);
+        h.calls.get(0).setSuccess("item");
+        ch.runPendingTasks();
+        assertThat((Object) ch.readOutbound()).isEqualTo("200 item");
+        assertThat(h.BACKEND_SLOTS.availablePermits()).as("released exactly once").isEqualTo(32);
+
+        ch.writeInbound("failing");
+        h.calls.get(1).setFailure(new IllegalStateException("backend down"));
+        ch.runPendingTasks();
+        assertThat((Object) ch.readOutbound()).isEqualTo("502 backend down");
+        assertThat(h.BACKEND_SLOTS.availablePermits()).isEqualTo(32);
+        ch.finishAndReleaseAll();
     }
 }
