@@ -2,6 +2,7 @@ package dev.nettysync.examples;
 
 import dev.nettysync.AsyncLock;
 import dev.nettysync.AsyncSemaphore;
+import dev.nettysync.QueueFullException;
 import dev.nettysync.channel.ChannelLimits;
 import dev.nettysync.channel.LimitingHandler;
 import dev.nettysync.examples.support.ExampleLoops;
@@ -244,5 +245,25 @@ class LimitersDocTest {
         permit.release();                                    // ends the global permit, then the client's
         assertThat(globalSem.availablePermits()).isEqualTo(200);
         assertThat(perKey.get(0).availablePermits()).isEqualTo(4);
+    }
+
+    /** The KeyedLimiter table: beyond the cap a key at rest is evicted, a key in use never is; then the new key is refused. */
+    @Test
+    void beyondTheCapAKeyAtRestIsEvictedAndWithNoneTheNewKeyIsRefused() {
+        KeyedLimiter<String> perClient = KeyedLimiter
+                .builder((String key) -> AsyncLimiter.of(new AsyncSemaphore(1)))
+                .maxKeys(1).idleTime(Duration.ofMinutes(1)).build();
+        perClient.tryAcquire("a").release();                 // "a" is live and at rest
+        Permit b = perClient.tryAcquire("b");                // the cap evicts "a" (idle time not required)
+        assertThat(b).isNotNull();
+        assertThat(perClient.liveKeys()).isEqualTo(1);
+        assertThat(perClient.evictions()).isEqualTo(1);
+        assertThat(perClient.tryAcquire("c")).as("\"b\" is in use: refused, not evicted").isNull();
+        Future<Permit> c = perClient.acquire("c", ex);
+        assertThat(done(c).cause()).isInstanceOf(QueueFullException.class);
+        b.release();
+        Permit c2 = perClient.tryAcquire("c");
+        assertThat(c2).isNotNull();
+        c2.release();
     }
 }
