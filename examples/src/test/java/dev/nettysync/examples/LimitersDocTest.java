@@ -1,6 +1,7 @@
 package dev.nettysync.examples;
 
 import dev.nettysync.AsyncLock;
+import dev.nettysync.AsyncReadWriteLock;
 import dev.nettysync.AsyncSemaphore;
 import dev.nettysync.QueueFullException;
 import dev.nettysync.channel.ChannelLimits;
@@ -9,6 +10,7 @@ import dev.nettysync.examples.support.ExampleLoops;
 import dev.nettysync.limit.AsyncLimiter;
 import dev.nettysync.limit.AsyncRateLimiter;
 import dev.nettysync.limit.KeyedLimiter;
+import dev.nettysync.limit.LimiterStatistics;
 import dev.nettysync.limit.Permit;
 import dev.nettysync.limit.RateLimitedException;
 import io.netty.channel.ChannelHandlerContext;
@@ -265,5 +267,51 @@ class LimitersDocTest {
         Permit c2 = perClient.tryAcquire("c");
         assertThat(c2).isNotNull();
         c2.release();
+    }
+
+    /** AsyncLimiter.of/ofRead/ofWrite's Javadoc: what statistics() reports, and an acquire that does not wait is its own permit. */
+    @Test
+    void thePrimitiveViewsReportThePrimitivesStateAndAnUncontendedAcquireIsItsOwnPermit() {
+        AsyncSemaphore sem = new AsyncSemaphore(4);
+        AsyncLimiter view = AsyncLimiter.of(sem);
+        Future<Permit> f = view.acquire(ex);
+        assertThat(f.isSuccess()).isTrue();
+        assertThat((Object) f.getNow()).as("f.getNow() is f itself").isSameAs(f);
+        assertThat(sem.tryAcquire()).isTrue();                  // a raw holder counts too
+        assertThat(view.statistics()).isEqualTo(new LimiterStatistics(4, 2, 2, 0));
+        sem.reducePermits(3);                                   // available -1: reported as 0
+        assertThat(view.statistics()).isEqualTo(new LimiterStatistics(1, 2, 0, 0));
+        sem.release();
+        f.getNow().release();
+        assertThat(view.statistics()).isEqualTo(new LimiterStatistics(1, 0, 1, 0));
+
+        AsyncLimiter unlimited = AsyncLimiter.of(new AsyncSemaphore(Integer.MAX_VALUE));
+        assertThat(unlimited.statistics().limit()).isEqualTo(LimiterStatistics.UNLIMITED);
+        assertThat(unlimited.statistics().available()).isEqualTo(LimiterStatistics.UNLIMITED);
+        assertThat(unlimited.statistics().unlimited()).isTrue();
+
+        AsyncLock lock = new AsyncLock();
+        AsyncLimiter exclusive = AsyncLimiter.of(lock);
+        assertThat(lock.tryLock()).isTrue();                    // locked by anyone
+        Future<Permit> queued = exclusive.acquire(ex);
+        assertThat(exclusive.statistics()).isEqualTo(new LimiterStatistics(1, 1, 0, 1));
+        lock.unlock();
+        done(queued).getNow().release();
+
+        AsyncReadWriteLock rw = new AsyncReadWriteLock(8, 100);
+        AsyncLimiter reads = AsyncLimiter.ofRead(rw);
+        AsyncLimiter writes = AsyncLimiter.ofWrite(rw);
+        Permit r = reads.tryAcquire();
+        assertThat(reads.statistics()).isEqualTo(new LimiterStatistics(8, 1, 7, 0));
+        assertThat(writes.statistics()).isEqualTo(new LimiterStatistics(1, 0, 0, 0));
+        Future<Permit> w = writes.acquire(ex);
+        assertThat(reads.tryAcquire()).as("a queued writer blocks later readers").isNull();
+        assertThat(reads.statistics().queued()).isEqualTo(1);
+        r.release();
+        Permit wp = done(w).getNow();
+        assertThat(reads.statistics()).isEqualTo(new LimiterStatistics(8, 0, 0, 0));
+        assertThat(writes.statistics()).isEqualTo(new LimiterStatistics(1, 1, 0, 0));
+        wp.release();
+        assertThat(writes.statistics()).isEqualTo(new LimiterStatistics(1, 0, 1, 0));
     }
 }
