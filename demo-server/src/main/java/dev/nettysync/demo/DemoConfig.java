@@ -167,8 +167,14 @@ public final class DemoConfig {
                     + "(renewed while held; env DEMO_FLEET_LEASE).")
     public Duration fleetLease;
 
+    /** The lowest {@code --fleet-rate} but 0: one request a day (an emission interval of 24 h). */
+    static final double MIN_FLEET_RATE = 1d / 86_400;
+    /** The highest {@code --fleet-rate}: an emission interval of 1 us, the resolution the limiter keeps. */
+    static final double MAX_FLEET_RATE = 1_000_000d;
+
     @Option(names = "--fleet-rate", defaultValue = "${env:DEMO_FLEET_RATE:-0}", paramLabel = "R",
-            description = "Requests for items per second across every instance sharing --redis (may be fractional); "
+            description = "Requests for items per second across every instance sharing --redis (may be fractional, "
+                    + "from 1/86400 to 1000000); "
                     + "over it gets 429 with Retry-After; checked after --per-client-rate, before the local "
                     + "admission and --fleet-limit; 0 = off (env DEMO_FLEET_RATE).")
     public double fleetRate;
@@ -302,8 +308,13 @@ public final class DemoConfig {
             dbProbeAddress(cl);      // throws if malformed
         }
         requireThat(cl, fleetLimit >= 0, "--fleet-limit must be >= 0 (0 = off), was " + fleetLimit);
-        requireThat(cl, Double.isFinite(fleetRate) && fleetRate >= 0 && fleetRate <= 1_000_000_000d,
-                "--fleet-rate must be in 0..1000000000 per second (0 = off), was " + fleetRate);
+        // The limiter's emission interval, 1/rate, is kept in whole microseconds on Redis's clock
+        // and turned into a key expiry: under 1 us it rounds to 0 (no limit at all), and past
+        // 24 h (like every duration here) it only grows towards an expiry Redis refuses
+        // (1e-300/s: every request answered 503 "Redis error"). NaN and infinities are refused too.
+        requireThat(cl, fleetRate == 0 || fleetRate >= MIN_FLEET_RATE && fleetRate <= MAX_FLEET_RATE,
+                "--fleet-rate must be 0 (off) or between 1/86400 (one a day, 0.0000116) and " + (long) MAX_FLEET_RATE
+                        + " per second, was " + fleetRate);
         requireThat(cl, fleetBurst >= 0, "--fleet-burst must be >= 0 (0 = the rate), was " + fleetBurst);
         requireThat(cl, fleetBurst == 0 || fleetRate > 0, "--fleet-burst needs --fleet-rate");
         requireThat(cl, redis != null || fleetLimit == 0,

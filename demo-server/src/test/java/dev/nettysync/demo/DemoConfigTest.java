@@ -90,6 +90,23 @@ class DemoConfigTest {
     }
 
     @Test
+    void absurdFleetRatesAreRefusedWithTheFlagNamed() {
+        // Before: 1e-300 (an emission interval of 1e306 us: the Redis script's key expiry
+        // overflowed and every request got 503 "Redis error") and 1e9 (an interval of 0.001 us,
+        // rounded to 0 in the stored TAT: no limit at all) were accepted.
+        String redis = "--redis=redis://127.0.0.1:6379";
+        for (String rate : new String[] {"1e-300", "4.9e-324", "0x1p-1074", "0.00001", "NaN", "Infinity", "-Infinity",
+                "-1", "1e9", "1000001", "1e300"}) {
+            assertThatThrownBy(() -> DemoConfig.parse(redis, "--fleet-rate=" + rate)).as(rate)
+                    .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("--fleet-rate");
+        }
+        assertThat(DemoConfig.parse(redis, "--fleet-rate=0.0000116").fleetRate).as("one a day, about").isEqualTo(0.0000116);
+        assertThat(DemoConfig.parse(redis, "--fleet-rate=1000000").fleetRate).isEqualTo(1_000_000d);
+        assertThat(DemoConfig.parse(redis, "--fleet-rate=0.5").effectiveFleetBurst()).isEqualTo(1);
+        assertThat(DemoConfig.parse(redis, "--fleet-limit=1", "--fleet-rate=0").fleetRate).as("0 = off").isZero();
+    }
+
+    @Test
     void aCapacityScheduleWithABadTimeIsRefusedAsABadFlag() {
         // Before: "soon:4" was accepted (the unparsable time became a null step), and the first
         // backend call failed with a NullPointerException: every request for an item got 502.
