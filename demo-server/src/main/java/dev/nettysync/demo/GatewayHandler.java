@@ -25,6 +25,7 @@ import io.netty.util.concurrent.ScheduledFuture;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.List;
@@ -183,8 +184,15 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        logger.debug("closing {} after {}", ctx.channel(), cause.toString());
-        ctx.close();
+        if (cause instanceof IOException) {
+            // The peer reset the connection or went away: nobody is left to answer.
+            logger.debug("closing {} after {}", ctx.channel(), cause.toString());
+            ctx.close();
+            return;
+        }
+        // Thrown by this handler's channelRead/userEventTriggered (a bug on the request's own
+        // path, synchronously) or by another handler of the pipeline.
+        unexpected("serving a request", cause);
     }
 
     // ---------------------------------------------------------------- one request
@@ -364,11 +372,29 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         stage = Stage.CALLING;
         EventLoop loop = ctx.channel().eventLoop();
         Future<Backend.BackendResponse> call = ticket.call(ctx.channel(), () -> {
-            Future<Backend.BackendResponse> fetch = gw.backend().fetch(id, loop);
+            Future<Backend.BackendResponse> fetch = fetch(id, loop);
             backendCall = fetch;          // on this loop: the permit's executor is ours
             return fetch;
         });
         await(call, this::backendDone, null);
+    }
+
+    /**
+     * The backend call, checked: a {@link Backend} that throws from {@code fetch} or returns
+     * {@code null} breaks its contract (a failure is a failed future, answered 502); that is a
+     * bug, answered 500.
+     */
+    private Future<Backend.BackendResponse> fetch(String id, EventLoop loop) {
+        Future<Backend.BackendResponse> fetch;
+        try {
+            fetch = gw.backend().fetch(id, loop);
+        } catch (RuntimeException e) {
+            throw new UnexpectedFailureException("Backend.fetch threw", e);
+        }
+        if (fetch == null) {
+            throw new UnexpectedFailureException("Backend.fetch", new NullPointerException("returned null"));
+        }
+        return fetch;
     }
 
     private void backendDone(Future<Backend.BackendResponse> call) {
@@ -408,13 +434,46 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         future.addListener(f -> {
             if (wait != future) {
                 if (abandoned != null) {
-                    abandoned.accept(future);
+                    try {
+                        abandoned.accept(future);
+                    } catch (Throwable t) {
+                        // Not the current request's failure (it may be another request by now).
+                        logger.warn("unexpected failure giving back an abandoned wait on {}", ctx.channel(), t);
+                    }
                 }
                 return;
             }
             wait = null;
-            then.accept(future);
+            try {
+                then.accept(future);
+            } catch (Throwable t) {
+                // Thrown in a listener, Netty would only log it: the request would never be answered.
+                unexpected("answering a request", t);
+            }
         });
+    }
+
+    /**
+     * A failure nobody expected (see {@link UnexpectedFailureException}): answered 500 with
+     * {@code Connection: close} if the current request has no answer yet, else the connection
+     * just closes. Logged once, with its cause. Whatever the request waited for or held is given
+     * back (its wait and backend call are cancelled); other connections are not affected.
+     */
+    private void unexpected(String where, Throwable cause) {
+        UnexpectedFailureException failure = cause instanceof UnexpectedFailureException u
+                ? u : new UnexpectedFailureException(where, cause);
+        if (busy && !answered && ctx.channel().isActive()) {
+            cancelWait();
+            try {
+                fail(failure);             // logs it, answers 500, closes after
+                return;
+            } catch (Throwable t) {
+                failure.addSuppressed(t);  // answering failed too (already logged by fail): close
+            }
+        } else {
+            logger.warn("unexpected failure on {}: closing the connection", ctx.channel(), failure);
+        }
+        ctx.close();
     }
 
     /** Stops waiting: cancels the current wait and the running backend call, if any. */
@@ -438,6 +497,8 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         HttpErrors.Answer a = gw.errors().answer(cause);
         if (a.status().code() == HttpResponseStatus.BAD_GATEWAY.code()) {
             logger.debug("backend call failed", cause);
+        } else if (a.status().code() == HttpResponseStatus.INTERNAL_SERVER_ERROR.code()) {
+            logger.warn("unexpected failure on {}: answering 500 and closing the connection", ctx.channel(), cause);
         }
         if (a.closeConnection()) {
             keepAlive = false;
@@ -478,30 +539,39 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         long started = startNanos;
         end(status);
         ctx.writeAndFlush(response).addListener(f -> {
-            if (!f.isSuccess()) {
-                ctx.close();
-                return;
-            }
-            gw.metrics().recordResponseFlushed(status, System.nanoTime() - started);
-            if (!open || closeAfterResponse) {
-                if (overflowed || !pending.isEmpty()) {
-                    lingeringClose();
-                } else {
-                    ctx.close();
-                }
-                return;
-            }
-            busy = false;
-            deadline.responseDone();
-            Object next = pending.poll();
-            if (readingPaused && !overflowed && pending.size() <= readAhead / 2) {
-                readingPaused = false;
-                ctx.channel().config().setAutoRead(true);
-            }
-            if (next != null) {
-                start(next);
+            try {
+                written(f.isSuccess(), open, status, started);
+            } catch (Throwable t) {
+                unexpected("after a response", t);
             }
         });
+    }
+
+    /** The current response was written (or failed to be): close, or go on with the next request. */
+    private void written(boolean success, boolean open, int status, long started) {
+        if (!success) {
+            ctx.close();
+            return;
+        }
+        gw.metrics().recordResponseFlushed(status, System.nanoTime() - started);
+        if (!open || closeAfterResponse) {
+            if (overflowed || !pending.isEmpty()) {
+                lingeringClose();
+            } else {
+                ctx.close();
+            }
+            return;
+        }
+        busy = false;
+        deadline.responseDone();
+        Object next = pending.poll();
+        if (readingPaused && !overflowed && pending.size() <= readAhead / 2) {
+            readingPaused = false;
+            ctx.channel().config().setAutoRead(true);
+        }
+        if (next != null) {
+            start(next);
+        }
     }
 
     /**

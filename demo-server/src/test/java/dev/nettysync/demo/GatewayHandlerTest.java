@@ -133,6 +133,73 @@ class GatewayHandlerTest {
     }
 
     @Test
+    void anExceptionThrownWhileServingIsAnswered500AndTheConnectionCloses() {
+        // A bug in the request's own path (here, an admission policy that throws): before, the
+        // exception reached exceptionCaught, which closed the connection without an answer.
+        DemoConfig config = TestSupport.config();
+        DemoMetrics metrics = new DemoMetrics();
+        AsyncEvent ready = new AsyncEvent();
+        ready.set();
+        Admission broken = new Admission() {
+            @Override
+            public io.netty.util.concurrent.Future<Ticket> enter(io.netty.util.concurrent.EventExecutor executor) {
+                throw new IllegalStateException("bug in the admission policy");
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        DrainState drain = new DrainState();
+        GatewayContext context = new GatewayContext(ready, DemoConfig.BeforeReady.WAIT, config.readyWaitTimeout, broken,
+                new TimedBackend(backend, config.backendTimeout, metrics), drain, metrics, HttpErrors.of(config), null, null);
+        ConnectionDeadlineHandler deadline = new ConnectionDeadlineHandler(TimeUnit.SECONDS.toNanos(60),
+                TimeUnit.SECONDS.toNanos(60), metrics);
+        EmbeddedChannel other = new EmbeddedChannel(deadline, GatewayServer.newCodec(config),
+                new GatewayAggregator(config.maxBody, metrics), new GatewayHandler(context, deadline));
+        try {
+            other.writeInbound(Unpooled.copiedBuffer("GET /api/items/1 HTTP/1.1\r\nHost: x\r\n\r\n",
+                    StandardCharsets.ISO_8859_1));
+            other.runPendingTasks();
+            StringBuilder out = new StringBuilder();
+            ByteBuf b;
+            while ((b = other.readOutbound()) != null) {
+                out.append(b.toString(StandardCharsets.ISO_8859_1));
+                b.release();
+            }
+            assertThat(out.toString()).startsWith("HTTP/1.1 500 Internal Server Error")
+                    .containsIgnoringCase("connection: close").endsWith("internal server error\n");
+            assertThat(other.isActive()).as("closed after the 500").isFalse();
+            assertThat(drain.activeRequests()).as("the request ended").isZero();
+        } finally {
+            other.finishAndReleaseAll();
+        }
+    }
+
+    @Test
+    void anExceptionFromThePipelineDuringARequestIsAnswered500AndGivesThePermitBack() {
+        receive("GET /api/items/1 HTTP/1.1\r\nHost: x\r\n\r\n");
+        assertThat(limiter.inFlight()).isEqualTo(1);
+        ch.pipeline().fireExceptionCaught(new IllegalStateException("bug in another handler"));
+        runTasks();
+
+        assertThat(statusLines()).containsExactly("HTTP/1.1 500 Internal Server Error");
+        assertThat(backend.cancelled()).as("the backend call is abandoned").isEqualTo(1);
+        assertThat(limiter.inFlight()).as("in flight").isZero();
+        assertThat(limiter.admitted()).as("admitted").isZero();
+        assertThat(limiter.availablePermits()).as("permits").isEqualTo(4);
+        assertThat(ch.isActive()).as("closed after the 500").isFalse();
+    }
+
+    @Test
+    void aResetByThePeerClosesQuietlyWithoutAnAnswer() {
+        ch.pipeline().fireExceptionCaught(new java.io.IOException("Connection reset by peer"));
+        runTasks();
+        assertThat(statusLines()).isEmpty();
+        assertThat(ch.isActive()).isFalse();
+    }
+
+    @Test
     void targetPathAcceptsOriginAndAbsoluteForm() {
         assertThat(GatewayHandler.targetPath("/api/items/1?x=2")).isEqualTo("/api/items/1");
         assertThat(GatewayHandler.targetPath("http://h:80/api/items/1?x")).isEqualTo("/api/items/1");
