@@ -228,13 +228,15 @@ public final class DemoConfig {
 
     @Option(names = "--idle-timeout", defaultValue = "${env:DEMO_IDLE_TIMEOUT:-60s}",
             converter = DurationConverter.class,
-            description = "A connection with no request in progress is closed after this (env DEMO_IDLE_TIMEOUT).")
+            description = "A connection with no request in progress, and no byte of the next one received, is "
+                    + "closed after this, without an answer (env DEMO_IDLE_TIMEOUT).")
     public Duration idleTimeout;
 
     @Option(names = "--request-read-timeout", defaultValue = "${env:DEMO_REQUEST_READ_TIMEOUT:-10s}",
             converter = DurationConverter.class,
             description = "A request must arrive completely (headers and body) within this time after its "
-                    + "first byte, else 408 and close (env DEMO_REQUEST_READ_TIMEOUT).")
+                    + "first byte (or after the answer before it, if that byte came while that one was answered), "
+                    + "else 408 and close (env DEMO_REQUEST_READ_TIMEOUT).")
     public Duration requestReadTimeout;
 
     @Option(names = "--max-initial-line", defaultValue = "${env:DEMO_MAX_INITIAL_LINE:-4096}",

@@ -16,7 +16,6 @@ import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.util.ReferenceCountUtil;
@@ -594,8 +593,8 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         if (p.get(GatewayAggregator.class) != null) {
             p.remove(GatewayAggregator.class);
         }
-        if (p.get(HttpServerCodec.class) != null) {
-            p.remove(HttpServerCodec.class);
+        if (p.get(GatewayCodec.class) != null) {
+            p.remove(GatewayCodec.class);
         }
         ScheduledFuture<?> timer = ctx.executor().schedule(() -> {
             ctx.close();

@@ -163,6 +163,29 @@ class BadInputTest {
     }
 
     @Test
+    void aPipelinedRequestCutMidWayGets408AtTheReadTimeoutNotTheIdleTimeout() throws Exception {
+        // A server whose idle timeout is long: the 408 must come from the read timeout.
+        GatewayServer patient = start("--idle-timeout=60s", "--request-read-timeout=300ms", "--backend-latency=200ms");
+        try (RawClient c = new RawClient(patient)) {
+            long t0 = System.nanoTime();
+            c.send("GET /livez HTTP/1.1\r\nHost: x\r\n\r\nGET /api/items/2 HTTP/1.1\r\nHost: x\r\n");
+            assertThat(status(c.readResponse())).isEqualTo(200);
+            String rest = c.readUntilClosed();
+            assertThat(status(rest)).isEqualTo(408);
+            assertThat(rest).containsIgnoringCase("connection: close");
+            assertThat(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0)).as("seconds until the 408").isLessThan(30);
+            // Headers without their blank line, sent while a slow request is in progress.
+            try (RawClient d = new RawClient(patient)) {
+                d.send("GET /api/items/slow HTTP/1.1\r\nHost: x\r\n\r\n").send("GET /livez HTTP/1.1\r\nHost: x\r\n");
+                assertThat(status(d.readResponse())).isEqualTo(200);
+                assertThat(status(d.readUntilClosed())).isEqualTo(408);
+            }
+        } finally {
+            stop(patient);
+        }
+    }
+
+    @Test
     void pipelinedRequestsAreAnsweredInOrder() throws Exception {
         try (RawClient c = new RawClient(server)) {
             c.send("GET /api/items/p1 HTTP/1.1\r\nHost: x\r\n\r\n"

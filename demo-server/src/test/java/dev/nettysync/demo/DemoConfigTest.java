@@ -29,6 +29,8 @@ class DemoConfigTest {
         assertThat(c.maxQueueWait).isEqualTo(Duration.ofSeconds(1));
         assertThat(c.drainTimeout).isEqualTo(Duration.ofSeconds(10));
         assertThat(c.maxBody).isEqualTo(65536);
+        assertThat(c.idleTimeout).isEqualTo(Duration.ofSeconds(60));
+        assertThat(c.requestReadTimeout).isEqualTo(Duration.ofSeconds(10));
     }
 
     @Test

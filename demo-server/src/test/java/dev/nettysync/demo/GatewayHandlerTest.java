@@ -44,7 +44,7 @@ class GatewayHandlerTest {
                 new TimedBackend(backend, config.backendTimeout, metrics), new DrainState(), metrics, HttpErrors.of(config), null, null);
         ConnectionDeadlineHandler deadline = new ConnectionDeadlineHandler(TimeUnit.SECONDS.toNanos(60),
                 TimeUnit.SECONDS.toNanos(60), metrics);
-        ch = new EmbeddedChannel(deadline, GatewayServer.newCodec(config), new GatewayAggregator(config.maxBody, metrics),
+        ch = new EmbeddedChannel(deadline, GatewayServer.newCodec(config, deadline), new GatewayAggregator(config.maxBody, metrics),
                 new GatewayHandler(context, deadline, READ_AHEAD, MAX_PIPELINED));
     }
 
@@ -155,7 +155,7 @@ class GatewayHandlerTest {
                 new TimedBackend(backend, config.backendTimeout, metrics), drain, metrics, HttpErrors.of(config), null, null);
         ConnectionDeadlineHandler deadline = new ConnectionDeadlineHandler(TimeUnit.SECONDS.toNanos(60),
                 TimeUnit.SECONDS.toNanos(60), metrics);
-        EmbeddedChannel other = new EmbeddedChannel(deadline, GatewayServer.newCodec(config),
+        EmbeddedChannel other = new EmbeddedChannel(deadline, GatewayServer.newCodec(config, deadline),
                 new GatewayAggregator(config.maxBody, metrics), new GatewayHandler(context, deadline));
         try {
             other.writeInbound(Unpooled.copiedBuffer("GET /api/items/1 HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -197,6 +197,29 @@ class GatewayHandlerTest {
         runTasks();
         assertThat(statusLines()).isEmpty();
         assertThat(ch.isActive()).isFalse();
+    }
+
+    @Test
+    void eachAnswerIsEncodedForItsOwnRequestsMethodAnInterim100TakingNone() {
+        // The codec keeps the decoded requests' methods in a FIFO, one taken per final answer, to
+        // leave out the body of an answer to HEAD. Were the 100 Continue to take one, the item's
+        // answer would take the HEAD's (its body left out, its Content-Length kept: the client
+        // would read the next answer as that body) and the HEAD's answer would get a body.
+        receive("GET /api/items/1 HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi"
+                + "HEAD /livez HTTP/1.1\r\nHost: x\r\n\r\n" + livez(1));
+        assertThat(backend.answerOne()).isTrue();
+        runTasks();
+        StringBuilder out = new StringBuilder();
+        ByteBuf b;
+        while ((b = ch.readOutbound()) != null) {
+            out.append(b.toString(StandardCharsets.ISO_8859_1));
+            b.release();
+        }
+        String item = new String(SimulatedBackend.body("x"), StandardCharsets.UTF_8);
+        assertThat(out.toString()).matches("(?s)HTTP/1\\.1 100 Continue\r\n\r\n"
+                + "HTTP/1\\.1 200 OK\r\n.*?\r\n\r\n" + Pattern.quote(item)
+                + "HTTP/1\\.1 200 OK\r\n[^\n]*\n[^\n]*content-length: 5\r\n\r\n"
+                + "HTTP/1\\.1 200 OK\r\n.*?\r\n\r\nlive\n");
     }
 
     @Test
