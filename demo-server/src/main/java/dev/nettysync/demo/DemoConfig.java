@@ -272,6 +272,8 @@ public final class DemoConfig {
     }
 
     void validate(CommandLine cl) {
+        requireThat(cl, host != null && !host.isBlank(),
+                "--host must be an address or host name to bind (0.0.0.0 for every interface), was '" + host + "'");
         requireThat(cl, port >= 0 && port <= 65535, "--port must be in 0..65535, was " + port);
         requireThat(cl, ioThreads >= 0 && ioThreads <= 1024, "--io-threads must be in 0..1024, was " + ioThreads);
         requireThat(cl, maxConnections >= 0, "--max-connections must be >= 0 (0 = from the open-file limit), was "
@@ -341,6 +343,11 @@ public final class DemoConfig {
             requireThat(cl, "http".equalsIgnoreCase(upstream.getScheme()) && upstream.getHost() != null
                             && (upstream.getPort() == -1 || upstream.getPort() >= 1 && upstream.getPort() <= 65535),
                     "--upstream must be an http://host[:port] URL with PORT in 1..65535, was " + upstream);
+            // The backend calls <path>/items/{id}: anything else in the URL would be dropped silently.
+            requireThat(cl, upstream.getRawQuery() == null && upstream.getRawFragment() == null
+                            && upstream.getRawUserInfo() == null,
+                    "--upstream must be http://host[:port][/path], without query, fragment or user info, was "
+                            + upstream);
             requireThat(cl, backendCapacity == 0 && backendCapacitySchedule.isBlank(),
                     "--backend-capacity and --backend-capacity-schedule are for the simulated backend, not --upstream");
         }

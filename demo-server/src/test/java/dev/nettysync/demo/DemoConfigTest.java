@@ -79,6 +79,23 @@ class DemoConfigTest {
     }
 
     @Test
+    void anEmptyHostAndAnUpstreamWithPartsTheBackendWouldDropAreRefused() {
+        // Before: --host= bound the loopback address and logged "listening on http://:PORT";
+        // an --upstream query, fragment or user info was accepted and silently dropped (the
+        // backend calls <path>/items/{id} only).
+        for (String host : new String[] {"", " "}) {
+            assertThatThrownBy(() -> DemoConfig.parse("--host=" + host)).as("'%s'", host)
+                    .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("--host");
+        }
+        for (String upstream : new String[] {"http://h:9000/base?x=1", "http://h:9000/#top", "http://user:pw@h:9000"}) {
+            assertThatThrownBy(() -> DemoConfig.parse("--upstream=" + upstream)).as(upstream)
+                    .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("--upstream");
+        }
+        assertThat(DemoConfig.parse("--upstream=http://h:9000/base/").upstream.getPath()).isEqualTo("/base/");
+        assertThat(DemoConfig.parse("--host=::1").host).isEqualTo("::1");
+    }
+
+    @Test
     void aPerClientRateAndBurstTheRateLimiterCannotHoldAreRefusedUpFront() {
         // Accepted before: the per-client AsyncRateLimiter is built lazily, at a client's first
         // request for an item, on the event loop, where its IllegalArgumentException (burst x
