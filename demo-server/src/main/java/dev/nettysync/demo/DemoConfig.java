@@ -319,7 +319,10 @@ public final class DemoConfig {
         requireThat(cl, fleetRate == 0 || fleetRate >= MIN_FLEET_RATE && fleetRate <= MAX_FLEET_RATE,
                 "--fleet-rate must be 0 (off) or between 1/86400 (one a day, 0.0000116) and " + (long) MAX_FLEET_RATE
                         + " per second, was " + fleetRate);
-        requireThat(cl, fleetBurst >= 0, "--fleet-burst must be >= 0 (0 = the rate), was " + fleetBurst);
+        // burst x interval (at most 1e9 x 24 h) bounds how far ahead of now the limiter's TAT and
+        // its key's expiry can run: under 1e17 ms, what the script can pass to Redis as an integer.
+        requireThat(cl, fleetBurst >= 0 && fleetBurst <= 1_000_000_000,
+                "--fleet-burst must be in 0..1000000000 (0 = the rate), was " + fleetBurst);
         requireThat(cl, fleetBurst == 0 || fleetRate > 0, "--fleet-burst needs --fleet-rate");
         requireThat(cl, redis != null || fleetLimit == 0,
                 "--fleet-limit needs --redis (was --fleet-limit=" + fleetLimit + ")");

@@ -123,6 +123,12 @@ class DemoConfigTest {
         assertThat(DemoConfig.parse(redis, "--fleet-rate=1000000").fleetRate).isEqualTo(1_000_000d);
         assertThat(DemoConfig.parse(redis, "--fleet-rate=0.5").effectiveFleetBurst()).isEqualTo(1);
         assertThat(DemoConfig.parse(redis, "--fleet-limit=1", "--fleet-rate=0").fleetRate).as("0 = off").isZero();
+        // burst x interval is how far the TAT can run ahead: at one a day, 2e9 would take the key's
+        // expiry past what the script can pass to Redis (an integer under 1e17 ms).
+        assertThatThrownBy(() -> DemoConfig.parse(redis, "--fleet-rate=0.0000116", "--fleet-burst=2000000000"))
+                .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("--fleet-burst");
+        assertThat(DemoConfig.parse(redis, "--fleet-rate=0.0000116", "--fleet-burst=1000000000").fleetBurst)
+                .isEqualTo(1_000_000_000);
     }
 
     @Test
