@@ -55,6 +55,14 @@ import java.util.function.Consumer;
  * {@code 100-continue} is 417; every answer is counted in the metrics, failures included, and
  * each failure passes through the one mapping of {@link HttpErrors}.
  *
+ * <h2>Unexpected failures</h2>
+ * An exception nobody mapped (a bug on the request's path, thrown synchronously or in one of
+ * its futures' listeners, where Netty would only log it; a {@link Backend} breaking its
+ * contract; an exception from another handler) is answered 500 with {@code Connection: close}
+ * if the request has no answer yet, else the connection closes; it is logged once, at WARN,
+ * and the request's wait and backend call are cancelled, so its permit and place come back.
+ * An {@link IOException} (a reset by the peer) just closes the connection.
+ *
  * <h2>Pipelining</h2>
  * Requests decoded while one is in progress wait in {@link #pending}, and are answered in order.
  * When {@code readAhead} of them wait, the handler stops reading the socket ({@code autoRead}
