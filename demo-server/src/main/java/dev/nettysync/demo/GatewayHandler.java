@@ -137,7 +137,11 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (!(msg instanceof FullHttpRequest) && msg != GatewaySignal.BODY_TOO_LARGE || overflowed || lingering) {
+        if (!(msg instanceof FullHttpRequest) && msg != GatewaySignal.BODY_TOO_LARGE || overflowed || lingering
+                || !ctx.channel().isActive()) {
+            // Not a request; or discarded (past the pipelining bound, lingering); or handed over
+            // by the decoder as the connection closed (a request cut off, as an invalid one):
+            // nobody is left to answer, and nothing is counted.
             ReferenceCountUtil.release(msg);
             return;
         }
