@@ -1,5 +1,6 @@
 package dev.nettysync.demo;
 
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -28,7 +29,9 @@ import java.util.concurrent.TimeUnit;
  * arrived (in the same read as the one answered, or during its processing: a pipelined request
  * cut mid-way, headers without their blank line), the read deadline starts then, not the idle
  * one: such a connection gets its 408 after the read timeout, never a silent close after the
- * (longer) idle timeout.
+ * (longer) idle timeout. An answer that cannot be written at once (the client does not read)
+ * must go out within the idle timeout, else the connection closes: a client that never reads
+ * would otherwise hold its connection for ever.
  *
  * <p>The boundaries of requests in the byte stream come from the decoder of {@link GatewayCodec}
  * ({@link #requestBegun()}, {@link #requestDecoded()}); the {@link GatewayHandler} of the same
@@ -43,6 +46,7 @@ final class ConnectionDeadlineHandler extends ChannelInboundHandlerAdapter {
     private ChannelHandlerContext ctx;      // set in handlerAdded; event loop only
     private boolean partial;                // part of a request received, not all of it; event loop only
     private boolean processing;             // between requestStarted and responseDone; event loop only
+    private boolean writing;                // an answer did not go out at once and is not written yet; loop only
     private ScheduledFuture<?> timer;       // the armed deadline, or null; event loop only
 
     ConnectionDeadlineHandler(long idleTimeoutNanos, long readTimeoutNanos, DemoMetrics metrics) {
@@ -91,9 +95,21 @@ final class ConnectionDeadlineHandler extends ChannelInboundHandlerAdapter {
         disarm();
     }
 
+    /**
+     * An answer did not go out at once (the client is not reading, or the flush was deferred):
+     * it must be written within the idle timeout, else the connection closes. A client that
+     * does not read its answers is as idle as one that sends nothing, and would otherwise hold
+     * its connection for ever.
+     */
+    void writePending() {
+        writing = true;
+        arm(idleTimeoutNanos);
+    }
+
     /** The response went out on a connection that stays open: wait for the rest of the next request, or for one. */
     void responseDone() {
         processing = false;
+        writing = false;
         arm(partial ? readTimeoutNanos : idleTimeoutNanos);
     }
 
@@ -113,7 +129,14 @@ final class ConnectionDeadlineHandler extends ChannelInboundHandlerAdapter {
 
     private void expire() {
         timer = null;
-        if (!ctx.channel().isActive() || processing) {
+        if (!ctx.channel().isActive()) {
+            return;
+        }
+        if (writing) {
+            ctx.close();                   // the client has not read its answer for the idle timeout
+            return;
+        }
+        if (processing) {
             return;
         }
         if (!partial) {
@@ -124,8 +147,11 @@ final class ConnectionDeadlineHandler extends ChannelInboundHandlerAdapter {
         // answered on this connection while a request is still being read.
         processing = true;
         metrics.recordRequest(Route.OTHER, 408, readTimeoutNanos);
-        ctx.channel().writeAndFlush(Responses.text(ctx.alloc(), HttpResponseStatus.REQUEST_TIMEOUT,
-                        "request not received in time", false))
-                .addListener(ChannelFutureListener.CLOSE);
+        ChannelFuture written = ctx.channel().writeAndFlush(Responses.text(ctx.alloc(),
+                HttpResponseStatus.REQUEST_TIMEOUT, "request not received in time", false));
+        written.addListener(ChannelFutureListener.CLOSE);
+        if (!written.isDone()) {
+            writePending();                // closes anyway if the client does not read the 408
+        }
     }
 }

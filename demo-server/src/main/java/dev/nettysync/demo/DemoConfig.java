@@ -229,7 +229,8 @@ public final class DemoConfig {
     @Option(names = "--idle-timeout", defaultValue = "${env:DEMO_IDLE_TIMEOUT:-60s}",
             converter = DurationConverter.class,
             description = "A connection with no request in progress, and no byte of the next one received, is "
-                    + "closed after this, without an answer (env DEMO_IDLE_TIMEOUT).")
+                    + "closed after this, without an answer; so is one whose answer the client does not read "
+                    + "within this time (env DEMO_IDLE_TIMEOUT).")
     public Duration idleTimeout;
 
     @Option(names = "--request-read-timeout", defaultValue = "${env:DEMO_REQUEST_READ_TIMEOUT:-10s}",

@@ -3,6 +3,7 @@ package dev.nettysync.demo;
 import dev.nettysync.limit.RateLimitedException;
 
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -549,7 +550,11 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         int status = response.status().code();
         long started = startNanos;
         end(status);
-        ctx.writeAndFlush(response).addListener(f -> {
+        ChannelFuture write = ctx.writeAndFlush(response);
+        if (!write.isDone()) {
+            deadline.writePending();       // bounded by the idle timeout: the client may not be reading
+        }
+        write.addListener(f -> {
             try {
                 written(f.isSuccess(), open, status, started);
             } catch (Throwable t) {

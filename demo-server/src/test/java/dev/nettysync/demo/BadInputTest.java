@@ -186,6 +186,25 @@ class BadInputTest {
     }
 
     @Test
+    void aClientThatNeverReadsItsAnswersIsClosedAfterTheIdleTimeout() throws Exception {
+        // Before: no deadline ran while an answer was being written, so a client that pipelines
+        // requests and never reads held its connection (and a place under --max-connections) for
+        // ever once the socket buffers were full, long past the idle timeout.
+        GatewayServer s = start("--idle-timeout=500ms");
+        try (java.net.Socket c = new java.net.Socket()) {
+            c.setReceiveBufferSize(4096);
+            c.connect(new java.net.InetSocketAddress("127.0.0.1", s.port()), (int) PATIENCE.toMillis());
+            c.getOutputStream().write("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".repeat(1000)
+                    .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+            awaitTrue("connected", () -> s.openConnections() == 1);
+            awaitTrue("the connection closed", () -> s.openConnections() == 0);
+            assertThat(s.activeRequests()).isZero();
+        } finally {
+            stop(s);
+        }
+    }
+
+    @Test
     void pipelinedRequestsAreAnsweredInOrder() throws Exception {
         try (RawClient c = new RawClient(server)) {
             c.send("GET /api/items/p1 HTTP/1.1\r\nHost: x\r\n\r\n"
