@@ -119,6 +119,21 @@ class ConnectionDeadlineHandlerTest {
         assertThat(written()).isEmpty();
     }
 
+    @Test
+    void anAnswerTheClientDoesNotReadClosesTheConnectionAfterTheIdleTimeout() {
+        receive("GET /livez HTTP/1.1\r\nHost: x\r\n\r\n");
+        FullHttpRequest request = ch.readInbound();
+        request.release();
+        deadline.requestStarted();
+        advance(IDLE_MS * 3);
+        assertThat(ch.isActive()).as("no deadline while the answer is being made").isTrue();
+        deadline.writePending();           // the answer did not go out at once
+        advance(IDLE_MS - 1);
+        assertThat(ch.isActive()).isTrue();
+        advance(1);
+        assertThat(ch.isActive()).as("closed: the client did not read its answer").isFalse();
+    }
+
     /** What the gateway does with one decoded request: starts it, answers nothing, ends it. */
     private void answerOne() {
         FullHttpRequest request = ch.readInbound();
