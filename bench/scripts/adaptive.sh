@@ -22,7 +22,7 @@
 #            in well under a minute; its numbers mean nothing.
 # Duration: configs x loads x (DURATION + ~4 s): 4 x 4 x 64 s ~ 17 min. Run it on a quiet machine.
 # Needs curl and the two jars:
-#   mvn -B -ntp -pl netty-sync,netty-sync-adaptive,demo-server,bench package -DskipTests
+#   mvn -B -ntp -pl demo-server,bench -am package -DskipTests
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -51,8 +51,8 @@ DEMO_PORT="${DEMO_PORT:-18090}"
 OUT="${OUT:-$REPO_ROOT/bench/results/adaptive-$(date -u +%Y%m%dT%H%M%SZ)}"
 ITEM="/api/items/1"
 
-need_jar "$BENCH_JAR" "-pl netty-sync,netty-sync-adaptive,demo-server,bench"
-need_jar "$DEMO_JAR" "-pl netty-sync,netty-sync-adaptive,demo-server,bench"
+need_jar "$BENCH_JAR" "-pl demo-server,bench -am"
+need_jar "$DEMO_JAR" "-pl demo-server,bench -am"
 need_cmd curl "Install curl."
 [ "$CAPACITY" -ge 2 ] || die "CAPACITY must be >= 2 (it is halved), was $CAPACITY"
 [ "$DURATION" -ge 3 ] || die "DURATION must be >= 3 s, was $DURATION"

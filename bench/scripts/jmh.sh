@@ -16,10 +16,10 @@
 #   FOOTPRINT_DEPTH  waiters for the footprint table, default 1000000 (0 skips it)
 #   SMOKE=1    seconds-long sanity run (1 fork, 1 short iteration, small params): checks that
 #              everything runs, the numbers mean nothing
-# Build first: mvn -B -ntp -pl netty-sync,demo-server,bench package -DskipTests
+# Build first: mvn -B -ntp -pl demo-server,bench -am package -DskipTests
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
-need_jar "$BENCH_JAR" "-pl netty-sync,demo-server,bench"
+need_jar "$BENCH_JAR" "-pl demo-server,bench -am"
 
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 OUT="${OUT:-$REPO_ROOT/bench/results/jmh-$STAMP}"

@@ -13,7 +13,7 @@
 #
 # Writes $OUT/load.md (tables and verdicts), the raw wrk/client outputs, machine.txt.
 # Needs: wrk (Debian: apt-get install wrk), curl, the two jars:
-#   mvn -B -ntp -pl netty-sync,demo-server,bench package -DskipTests
+#   mvn -B -ntp -pl demo-server,bench -am package -DskipTests
 # Settings (environment), defaults in brackets:
 #   DEMO_JAR [demo-server/target/demo-server.jar]   DEMO_ARGS [] extra demo flags for every start (last: they override)
 #   HELLO_ARGS [] extra hello-server flags          SERVER_JVM_OPTS [-Xms512m -Xmx512m]
@@ -59,8 +59,8 @@ DEMO_PORT="${DEMO_PORT:-18080}"
 OUT="${OUT:-$REPO_ROOT/bench/results/load-$(date -u +%Y%m%dT%H%M%SZ)}"
 ITEM="/api/items/1"
 
-need_jar "$BENCH_JAR" "-pl netty-sync,demo-server,bench"
-need_jar "$DEMO_JAR" "-pl netty-sync,demo-server,bench"
+need_jar "$BENCH_JAR" "-pl demo-server,bench -am"
+need_jar "$DEMO_JAR" "-pl demo-server,bench -am"
 if [[ "$PHASES" == *[AB]* ]]; then need_cmd wrk "Install it (Debian/Ubuntu): sudo apt-get install -y wrk"; fi
 need_cmd curl "Install curl."
 mkdir -p "$OUT"

@@ -24,7 +24,7 @@
 #   SERVER_CPUS / CLIENT_CPUS [first / second half of the CPUs, taskset; 0 and 1 on 2 cores] PIN=0: unpinned
 #   DEMO_PORT [18080] UPSTREAM_PORT [18082] OUT [bench/results/openloop-<UTC timestamp>]
 # Duration: configs x rates x (WARMUP + DURATION + 1 s) + starts: about 2 x 9 x 13 s ~ 4.5 min.
-# Needs curl and the two jars: mvn -B -ntp -pl netty-sync,demo-server,bench package -DskipTests
+# Needs curl and the two jars: mvn -B -ntp -pl demo-server,bench -am package -DskipTests
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -48,8 +48,8 @@ UPSTREAM_PORT="${UPSTREAM_PORT:-18082}"
 OUT="${OUT:-$REPO_ROOT/bench/results/openloop-$(date -u +%Y%m%dT%H%M%SZ)}"
 ITEM="/api/items/1"
 
-need_jar "$BENCH_JAR" "-pl netty-sync,demo-server,bench"
-need_jar "$DEMO_JAR" "-pl netty-sync,demo-server,bench"
+need_jar "$BENCH_JAR" "-pl demo-server,bench -am"
+need_jar "$DEMO_JAR" "-pl demo-server,bench -am"
 need_cmd curl "Install curl."
 case "$BACKEND" in upstream|simulated) ;; *) die "BACKEND must be upstream or simulated, was $BACKEND" ;; esac
 mkdir -p "$OUT"

@@ -3,7 +3,7 @@
 #   jmh.sh -> $OUT/jmh/, load.sh -> $OUT/load/, openloop.sh -> $OUT/openloop/
 # About 20 minutes on 2 cores with the defaults. Every setting of the three scripts applies
 # (JMH_OPTS, DEMO_ARGS, SERVER_CPUS, ...); OUT defaults to bench/results/run-<UTC timestamp>.
-# Build first: mvn -B -ntp -pl netty-sync,demo-server,bench package -DskipTests
+# Build first: mvn -B -ntp -pl demo-server,bench -am package -DskipTests
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO_ROOT="$(cd "$HERE/../.." && pwd)"

@@ -114,7 +114,7 @@ if [ "$SKIP_BUILD" != 1 ]; then
   fi
 fi
 BENCH="$OUT/lib/benchmarks.jar"
-need_jar "$BENCH" "-pl netty-sync,demo-server,bench"
+need_jar "$BENCH" "-pl demo-server,bench -am"
 
 describe_version() {  # describe_version after|before: the git rev the library was built from
   case "$1" in

@@ -1,8 +1,8 @@
 /**
  * asyncio-style synchronization primitives for Netty: {@link dev.nettysync.AsyncLock},
  * {@link dev.nettysync.AsyncSemaphore}, {@link dev.nettysync.AsyncBoundedSemaphore},
- * {@link dev.nettysync.AsyncEvent}, {@link dev.nettysync.AsyncCondition} and
- * {@link dev.nettysync.AsyncBarrier}.
+ * {@link dev.nettysync.AsyncReadWriteLock}, {@link dev.nettysync.AsyncEvent},
+ * {@link dev.nettysync.AsyncCondition} and {@link dev.nettysync.AsyncBarrier}.
  *
  * <p>Common to all of them:
  * <ul>

@@ -167,8 +167,14 @@ public final class DemoConfig {
                     + "(renewed while held; env DEMO_FLEET_LEASE).")
     public Duration fleetLease;
 
+    /** The lowest {@code --fleet-rate} but 0: one request a day (an emission interval of 24 h). */
+    static final double MIN_FLEET_RATE = 1d / 86_400;
+    /** The highest {@code --fleet-rate}: an emission interval of 1 us, the resolution the limiter keeps. */
+    static final double MAX_FLEET_RATE = 1_000_000d;
+
     @Option(names = "--fleet-rate", defaultValue = "${env:DEMO_FLEET_RATE:-0}", paramLabel = "R",
-            description = "Requests for items per second across every instance sharing --redis (may be fractional); "
+            description = "Requests for items per second across every instance sharing --redis (may be fractional, "
+                    + "from 1/86400 to 1000000); "
                     + "over it gets 429 with Retry-After; checked after --per-client-rate, before the local "
                     + "admission and --fleet-limit; 0 = off (env DEMO_FLEET_RATE).")
     public double fleetRate;
@@ -222,13 +228,16 @@ public final class DemoConfig {
 
     @Option(names = "--idle-timeout", defaultValue = "${env:DEMO_IDLE_TIMEOUT:-60s}",
             converter = DurationConverter.class,
-            description = "A connection with no request in progress is closed after this (env DEMO_IDLE_TIMEOUT).")
+            description = "A connection with no request in progress, and no byte of the next one received, is "
+                    + "closed after this, without an answer; so is one whose answer the client does not read "
+                    + "within this time (env DEMO_IDLE_TIMEOUT).")
     public Duration idleTimeout;
 
     @Option(names = "--request-read-timeout", defaultValue = "${env:DEMO_REQUEST_READ_TIMEOUT:-10s}",
             converter = DurationConverter.class,
             description = "A request must arrive completely (headers and body) within this time after its "
-                    + "first byte, else 408 and close (env DEMO_REQUEST_READ_TIMEOUT).")
+                    + "first byte (or after the answer before it, if that byte came while that one was answered), "
+                    + "else 408 and close (env DEMO_REQUEST_READ_TIMEOUT).")
     public Duration requestReadTimeout;
 
     @Option(names = "--max-initial-line", defaultValue = "${env:DEMO_MAX_INITIAL_LINE:-4096}",
@@ -264,6 +273,8 @@ public final class DemoConfig {
     }
 
     void validate(CommandLine cl) {
+        requireThat(cl, host != null && !host.isBlank(),
+                "--host must be an address or host name to bind (0.0.0.0 for every interface), was '" + host + "'");
         requireThat(cl, port >= 0 && port <= 65535, "--port must be in 0..65535, was " + port);
         requireThat(cl, ioThreads >= 0 && ioThreads <= 1024, "--io-threads must be in 0..1024, was " + ioThreads);
         requireThat(cl, maxConnections >= 0, "--max-connections must be >= 0 (0 = from the open-file limit), was "
@@ -302,9 +313,17 @@ public final class DemoConfig {
             dbProbeAddress(cl);      // throws if malformed
         }
         requireThat(cl, fleetLimit >= 0, "--fleet-limit must be >= 0 (0 = off), was " + fleetLimit);
-        requireThat(cl, Double.isFinite(fleetRate) && fleetRate >= 0 && fleetRate <= 1_000_000_000d,
-                "--fleet-rate must be in 0..1000000000 per second (0 = off), was " + fleetRate);
-        requireThat(cl, fleetBurst >= 0, "--fleet-burst must be >= 0 (0 = the rate), was " + fleetBurst);
+        // The limiter's emission interval, 1/rate, is kept in whole microseconds on Redis's clock
+        // and turned into a key expiry: under 1 us it rounds to 0 (no limit at all), and past
+        // 24 h (like every duration here) it only grows towards an expiry Redis refuses
+        // (1e-300/s: every request answered 503 "Redis error"). NaN and infinities are refused too.
+        requireThat(cl, fleetRate == 0 || fleetRate >= MIN_FLEET_RATE && fleetRate <= MAX_FLEET_RATE,
+                "--fleet-rate must be 0 (off) or between 1/86400 (one a day, 0.0000116) and " + (long) MAX_FLEET_RATE
+                        + " per second, was " + fleetRate);
+        // burst x interval (at most 1e9 x 24 h) bounds how far ahead of now the limiter's TAT and
+        // its key's expiry can run: under 1e17 ms, what the script can pass to Redis as an integer.
+        requireThat(cl, fleetBurst >= 0 && fleetBurst <= 1_000_000_000,
+                "--fleet-burst must be in 0..1000000000 (0 = the rate), was " + fleetBurst);
         requireThat(cl, fleetBurst == 0 || fleetRate > 0, "--fleet-burst needs --fleet-rate");
         requireThat(cl, redis != null || fleetLimit == 0,
                 "--fleet-limit needs --redis (was --fleet-limit=" + fleetLimit + ")");
@@ -328,6 +347,11 @@ public final class DemoConfig {
             requireThat(cl, "http".equalsIgnoreCase(upstream.getScheme()) && upstream.getHost() != null
                             && (upstream.getPort() == -1 || upstream.getPort() >= 1 && upstream.getPort() <= 65535),
                     "--upstream must be an http://host[:port] URL with PORT in 1..65535, was " + upstream);
+            // The backend calls <path>/items/{id}: anything else in the URL would be dropped silently.
+            requireThat(cl, upstream.getRawQuery() == null && upstream.getRawFragment() == null
+                            && upstream.getRawUserInfo() == null,
+                    "--upstream must be http://host[:port][/path], without query, fragment or user info, was "
+                            + upstream);
             requireThat(cl, backendCapacity == 0 && backendCapacitySchedule.isBlank(),
                     "--backend-capacity and --backend-capacity-schedule are for the simulated backend, not --upstream");
         }

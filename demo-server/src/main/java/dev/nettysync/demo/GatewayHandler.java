@@ -3,6 +3,7 @@ package dev.nettysync.demo;
 import dev.nettysync.limit.RateLimitedException;
 
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -16,7 +17,6 @@ import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.util.ReferenceCountUtil;
@@ -25,6 +25,7 @@ import io.netty.util.concurrent.ScheduledFuture;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.List;
@@ -54,6 +55,14 @@ import java.util.function.Consumer;
  * valid {@code Host} is 400; a major version other than 1 is 505; an expectation other than
  * {@code 100-continue} is 417; every answer is counted in the metrics, failures included, and
  * each failure passes through the one mapping of {@link HttpErrors}.
+ *
+ * <h2>Unexpected failures</h2>
+ * An exception nobody mapped (a bug on the request's path, thrown synchronously or in one of
+ * its futures' listeners, where Netty would only log it; a {@link Backend} breaking its
+ * contract; an exception from another handler) is answered 500 with {@code Connection: close}
+ * if the request has no answer yet, else the connection closes; it is logged once, at WARN,
+ * and the request's wait and backend call are cancelled, so its permit and place come back.
+ * An {@link IOException} (a reset by the peer) just closes the connection.
  *
  * <h2>Pipelining</h2>
  * Requests decoded while one is in progress wait in {@link #pending}, and are answered in order.
@@ -129,7 +138,11 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (!(msg instanceof FullHttpRequest) && msg != GatewaySignal.BODY_TOO_LARGE || overflowed || lingering) {
+        if (!(msg instanceof FullHttpRequest) && msg != GatewaySignal.BODY_TOO_LARGE || overflowed || lingering
+                || !ctx.channel().isActive()) {
+            // Not a request; or discarded (past the pipelining bound, lingering); or handed over
+            // by the decoder as the connection closed (a request cut off, as an invalid one):
+            // nobody is left to answer, and nothing is counted.
             ReferenceCountUtil.release(msg);
             return;
         }
@@ -183,8 +196,15 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        logger.debug("closing {} after {}", ctx.channel(), cause.toString());
-        ctx.close();
+        if (cause instanceof IOException) {
+            // The peer reset the connection or went away: nobody is left to answer.
+            logger.debug("closing {} after {}", ctx.channel(), cause.toString());
+            ctx.close();
+            return;
+        }
+        // Thrown by this handler's channelRead/userEventTriggered (a bug on the request's own
+        // path, synchronously) or by another handler of the pipeline.
+        unexpected("serving a request", cause);
     }
 
     // ---------------------------------------------------------------- one request
@@ -364,11 +384,29 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         stage = Stage.CALLING;
         EventLoop loop = ctx.channel().eventLoop();
         Future<Backend.BackendResponse> call = ticket.call(ctx.channel(), () -> {
-            Future<Backend.BackendResponse> fetch = gw.backend().fetch(id, loop);
+            Future<Backend.BackendResponse> fetch = fetch(id, loop);
             backendCall = fetch;          // on this loop: the permit's executor is ours
             return fetch;
         });
         await(call, this::backendDone, null);
+    }
+
+    /**
+     * The backend call, checked: a {@link Backend} that throws from {@code fetch} or returns
+     * {@code null} breaks its contract (a failure is a failed future, answered 502); that is a
+     * bug, answered 500.
+     */
+    private Future<Backend.BackendResponse> fetch(String id, EventLoop loop) {
+        Future<Backend.BackendResponse> fetch;
+        try {
+            fetch = gw.backend().fetch(id, loop);
+        } catch (RuntimeException e) {
+            throw new UnexpectedFailureException("Backend.fetch threw", e);
+        }
+        if (fetch == null) {
+            throw new UnexpectedFailureException("Backend.fetch", new NullPointerException("returned null"));
+        }
+        return fetch;
     }
 
     private void backendDone(Future<Backend.BackendResponse> call) {
@@ -408,13 +446,46 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         future.addListener(f -> {
             if (wait != future) {
                 if (abandoned != null) {
-                    abandoned.accept(future);
+                    try {
+                        abandoned.accept(future);
+                    } catch (Throwable t) {
+                        // Not the current request's failure (it may be another request by now).
+                        logger.warn("unexpected failure giving back an abandoned wait on {}", ctx.channel(), t);
+                    }
                 }
                 return;
             }
             wait = null;
-            then.accept(future);
+            try {
+                then.accept(future);
+            } catch (Throwable t) {
+                // Thrown in a listener, Netty would only log it: the request would never be answered.
+                unexpected("answering a request", t);
+            }
         });
+    }
+
+    /**
+     * A failure nobody expected (see {@link UnexpectedFailureException}): answered 500 with
+     * {@code Connection: close} if the current request has no answer yet, else the connection
+     * just closes. Logged once, with its cause. Whatever the request waited for or held is given
+     * back (its wait and backend call are cancelled); other connections are not affected.
+     */
+    private void unexpected(String where, Throwable cause) {
+        UnexpectedFailureException failure = cause instanceof UnexpectedFailureException u
+                ? u : new UnexpectedFailureException(where, cause);
+        if (busy && !answered && ctx.channel().isActive()) {
+            cancelWait();
+            try {
+                fail(failure);             // logs it, answers 500, closes after
+                return;
+            } catch (Throwable t) {
+                failure.addSuppressed(t);  // answering failed too (already logged by fail): close
+            }
+        } else {
+            logger.warn("unexpected failure on {}: closing the connection", ctx.channel(), failure);
+        }
+        ctx.close();
     }
 
     /** Stops waiting: cancels the current wait and the running backend call, if any. */
@@ -438,6 +509,8 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         HttpErrors.Answer a = gw.errors().answer(cause);
         if (a.status().code() == HttpResponseStatus.BAD_GATEWAY.code()) {
             logger.debug("backend call failed", cause);
+        } else if (a.status().code() == HttpResponseStatus.INTERNAL_SERVER_ERROR.code()) {
+            logger.warn("unexpected failure on {}: answering 500 and closing the connection", ctx.channel(), cause);
         }
         if (a.closeConnection()) {
             keepAlive = false;
@@ -477,31 +550,44 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         int status = response.status().code();
         long started = startNanos;
         end(status);
-        ctx.writeAndFlush(response).addListener(f -> {
-            if (!f.isSuccess()) {
-                ctx.close();
-                return;
-            }
-            gw.metrics().recordResponseFlushed(status, System.nanoTime() - started);
-            if (!open || closeAfterResponse) {
-                if (overflowed || !pending.isEmpty()) {
-                    lingeringClose();
-                } else {
-                    ctx.close();
-                }
-                return;
-            }
-            busy = false;
-            deadline.responseDone();
-            Object next = pending.poll();
-            if (readingPaused && !overflowed && pending.size() <= readAhead / 2) {
-                readingPaused = false;
-                ctx.channel().config().setAutoRead(true);
-            }
-            if (next != null) {
-                start(next);
+        ChannelFuture write = ctx.writeAndFlush(response);
+        if (!write.isDone()) {
+            deadline.writePending();       // bounded by the idle timeout: the client may not be reading
+        }
+        write.addListener(f -> {
+            try {
+                written(f.isSuccess(), open, status, started);
+            } catch (Throwable t) {
+                unexpected("after a response", t);
             }
         });
+    }
+
+    /** The current response was written (or failed to be): close, or go on with the next request. */
+    private void written(boolean success, boolean open, int status, long started) {
+        if (!success) {
+            ctx.close();
+            return;
+        }
+        gw.metrics().recordResponseFlushed(status, System.nanoTime() - started);
+        if (!open || closeAfterResponse) {
+            if (overflowed || !pending.isEmpty()) {
+                lingeringClose();
+            } else {
+                ctx.close();
+            }
+            return;
+        }
+        busy = false;
+        deadline.responseDone();
+        Object next = pending.poll();
+        if (readingPaused && !overflowed && pending.size() <= readAhead / 2) {
+            readingPaused = false;
+            ctx.channel().config().setAutoRead(true);
+        }
+        if (next != null) {
+            start(next);
+        }
     }
 
     /**
@@ -524,8 +610,8 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         if (p.get(GatewayAggregator.class) != null) {
             p.remove(GatewayAggregator.class);
         }
-        if (p.get(HttpServerCodec.class) != null) {
-            p.remove(HttpServerCodec.class);
+        if (p.get(GatewayCodec.class) != null) {
+            p.remove(GatewayCodec.class);
         }
         ScheduledFuture<?> timer = ctx.executor().schedule(() -> {
             ctx.close();

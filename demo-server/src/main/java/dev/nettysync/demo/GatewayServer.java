@@ -29,7 +29,6 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.http.HttpDecoderConfig;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.GlobalEventExecutor;
@@ -60,7 +59,8 @@ import java.util.concurrent.TimeUnit;
  * Listening channel: {@link ConnectionLimit} ({@code --max-connections}). Each connection:
  * {@code FlushConsolidationHandler} (fewer syscalls under pipelining and load) &rarr;
  * {@link ConnectionDeadlineHandler} (idle and slow-request timeouts) &rarr;
- * {@code HttpServerCodec} (header validation on, size limits from the config) &rarr;
+ * {@link GatewayCodec} (header validation on, size limits from the config, request boundaries for
+ * the deadlines) &rarr;
  * {@link GatewayAggregator} (body limit, {@code Expect}) &rarr; {@link GatewayHandler}.
  *
  * <h2>Graceful shutdown</h2>
@@ -222,7 +222,7 @@ public final class GatewayServer {
                         ch.pipeline().addLast(
                                 new FlushConsolidationHandler(256, true),
                                 deadline,
-                                newCodec(config),
+                                newCodec(config, deadline),
                                 new GatewayAggregator(config.maxBody, metrics),
                                 new GatewayHandler(context, deadline));
                     }
@@ -249,17 +249,17 @@ public final class GatewayServer {
     }
 
     /**
-     * The HTTP codec of a connection: header validation on, size limits from the config, and no
-     * pipelining limit of its own. Netty's default (128 requests decoded and not yet answered)
-     * closes the connection after the next response once exceeded, silently dropping the other
-     * answered-to-be requests; the {@link GatewayHandler} bounds pipelining itself (back-pressure,
-     * then an explicit 503) and needs the codec to keep counting methods past it.
+     * The HTTP codec of a connection ({@link GatewayCodec}): header validation on, size limits
+     * from the config, request boundaries reported to {@code deadline}, and no pipelining limit
+     * of its own (Netty's {@code HttpServerCodec} closes the connection after the next response
+     * once 128 requests await one, silently dropping the others; the {@link GatewayHandler}
+     * bounds pipelining itself: back-pressure, then an explicit 503).
      */
-    static HttpServerCodec newCodec(DemoConfig config) {
-        return new HttpServerCodec(new HttpDecoderConfig()
+    static GatewayCodec newCodec(DemoConfig config, ConnectionDeadlineHandler deadline) {
+        return new GatewayCodec(new HttpDecoderConfig()
                 .setMaxInitialLineLength(config.maxInitialLine)
                 .setMaxHeaderSize(config.maxHeaderSize)
-                .setValidateHeaders(true), Integer.MAX_VALUE);
+                .setValidateHeaders(true), deadline);
     }
 
     /** The bound port. */

@@ -27,6 +27,7 @@ import io.netty.handler.codec.http.TooLongHttpLineException;
  *   <tr><td>{@link RedisUnavailableException} (a fleet limit, Redis unreachable)</td><td>503 "fleet limit unavailable: Redis unreachable"</td></tr>
  *   <tr><td>another {@link RedisException} (a fleet limit, Redis answered an error)</td><td>503 "fleet limit unavailable: Redis error"</td></tr>
  *   <tr><td>{@link BackendTimeoutException}</td><td>504 "backend timed out"</td></tr>
+ *   <tr><td>{@link UnexpectedFailureException} (a bug, a backend breaking its contract)</td><td>500 "internal server error", close</td></tr>
  *   <tr><td>anything else (a backend failure)</td><td>502 "backend failed"</td></tr>
  * </table>
  * Every 503 carries {@code Retry-After: --retry-after}. A policy that knows when it could admit
@@ -98,6 +99,9 @@ final class HttpErrors {
         }
         if (cause instanceof RedisException) {
             return answer(HttpResponseStatus.SERVICE_UNAVAILABLE, "fleet limit unavailable: Redis error", false);
+        }
+        if (cause instanceof UnexpectedFailureException) {
+            return answer(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal server error", true);
         }
         if (cause instanceof BackendTimeoutException) {
             return answer(HttpResponseStatus.GATEWAY_TIMEOUT, "backend timed out", false);

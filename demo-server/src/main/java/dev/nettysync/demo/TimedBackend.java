@@ -7,6 +7,7 @@ import io.netty.util.concurrent.ScheduledFuture;
 
 import java.io.IOException;
 import java.time.Duration;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -38,7 +39,7 @@ final class TimedBackend implements Backend {
     @Override
     public Future<BackendResponse> fetch(String id, EventLoop loop) {
         long t0 = System.nanoTime();
-        Future<BackendResponse> fetch = delegate.fetch(id, loop);
+        Future<BackendResponse> fetch = Objects.requireNonNull(delegate.fetch(id, loop), "Backend.fetch returned null");
         Promise<BackendResponse> timed = loop.newPromise();
         ScheduledFuture<?> timer = fetch.isDone() ? null : loop.schedule(() -> {
             if (timed.tryFailure(new BackendTimeoutException(timeout))) {

@@ -163,6 +163,48 @@ class BadInputTest {
     }
 
     @Test
+    void aPipelinedRequestCutMidWayGets408AtTheReadTimeoutNotTheIdleTimeout() throws Exception {
+        // A server whose idle timeout is long: the 408 must come from the read timeout.
+        GatewayServer patient = start("--idle-timeout=60s", "--request-read-timeout=300ms", "--backend-latency=200ms");
+        try (RawClient c = new RawClient(patient)) {
+            long t0 = System.nanoTime();
+            c.send("GET /livez HTTP/1.1\r\nHost: x\r\n\r\nGET /api/items/2 HTTP/1.1\r\nHost: x\r\n");
+            assertThat(status(c.readResponse())).isEqualTo(200);
+            String rest = c.readUntilClosed();
+            assertThat(status(rest)).isEqualTo(408);
+            assertThat(rest).containsIgnoringCase("connection: close");
+            assertThat(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0)).as("seconds until the 408").isLessThan(30);
+            // Headers without their blank line, sent while a slow request is in progress.
+            try (RawClient d = new RawClient(patient)) {
+                d.send("GET /api/items/slow HTTP/1.1\r\nHost: x\r\n\r\n").send("GET /livez HTTP/1.1\r\nHost: x\r\n");
+                assertThat(status(d.readResponse())).isEqualTo(200);
+                assertThat(status(d.readUntilClosed())).isEqualTo(408);
+            }
+        } finally {
+            stop(patient);
+        }
+    }
+
+    @Test
+    void aClientThatNeverReadsItsAnswersIsClosedAfterTheIdleTimeout() throws Exception {
+        // Before: no deadline ran while an answer was being written, so a client that pipelines
+        // requests and never reads held its connection (and a place under --max-connections) for
+        // ever once the socket buffers were full, long past the idle timeout.
+        GatewayServer s = start("--idle-timeout=500ms");
+        try (java.net.Socket c = new java.net.Socket()) {
+            c.setReceiveBufferSize(4096);
+            c.connect(new java.net.InetSocketAddress("127.0.0.1", s.port()), (int) PATIENCE.toMillis());
+            c.getOutputStream().write("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".repeat(1000)
+                    .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+            awaitTrue("connected", () -> s.openConnections() == 1);
+            awaitTrue("the connection closed", () -> s.openConnections() == 0);
+            assertThat(s.activeRequests()).isZero();
+        } finally {
+            stop(s);
+        }
+    }
+
+    @Test
     void pipelinedRequestsAreAnsweredInOrder() throws Exception {
         try (RawClient c = new RawClient(server)) {
             c.send("GET /api/items/p1 HTTP/1.1\r\nHost: x\r\n\r\n"

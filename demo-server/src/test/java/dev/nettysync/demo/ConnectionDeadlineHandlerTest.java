@@ -5,7 +5,6 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpObjectAggregator;
-import io.netty.handler.codec.http.HttpServerCodec;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -29,7 +28,7 @@ class ConnectionDeadlineHandlerTest {
                 TimeUnit.MILLISECONDS.toNanos(READ_MS), new DemoMetrics());
         ch = new EmbeddedChannel();
         ch.freezeTime();
-        ch.pipeline().addLast(deadline, new HttpServerCodec(), new HttpObjectAggregator(1024));
+        ch.pipeline().addLast(deadline, GatewayServer.newCodec(TestSupport.config(), deadline), new HttpObjectAggregator(1024));
         ch.pipeline().fireChannelActive();
     }
 
@@ -75,6 +74,73 @@ class ConnectionDeadlineHandlerTest {
         advance(READ_MS - 400);                   // t = 500 ms after the first byte
         assertThat(written()).startsWith("HTTP/1.1 408 Request Timeout").containsIgnoringCase("connection: close");
         assertThat(ch.isActive()).isFalse();
+    }
+
+    @Test
+    void aPipelinedRequestCutMidWayGets408AfterTheResponseBeforeIt() {
+        // One read brings a whole request and the first part of the next. Before, the deadline
+        // went back to the idle timer after the first response: the connection was closed
+        // silently at the idle timeout instead of answered 408 at the read timeout.
+        receive("GET /livez HTTP/1.1\r\nHost: x\r\n\r\nGET /readyz HTTP/1.1\r\nHost:");
+        answerOne();
+        advance(READ_MS - 1);
+        assertThat(ch.isActive()).isTrue();
+        assertThat(written()).isEmpty();
+        advance(1);
+        assertThat(written()).startsWith("HTTP/1.1 408 Request Timeout").containsIgnoringCase("connection: close");
+        assertThat(ch.isActive()).isFalse();
+    }
+
+    @Test
+    void headersWithoutTheirBlankLineSentDuringAResponseGet408AfterIt() {
+        receive("GET /livez HTTP/1.1\r\nHost: x\r\n\r\n");
+        FullHttpRequest first = ch.readInbound();
+        first.release();
+        deadline.requestStarted();
+        receive("GET /readyz HTTP/1.1\r\nHost: x\r\n");        // while the first is processed
+        advance(IDLE_MS * 3);
+        assertThat(ch.isActive()).as("no deadline while a request is processed").isTrue();
+        deadline.responseDone();
+        advance(READ_MS);
+        assertThat(written()).startsWith("HTTP/1.1 408 Request Timeout");
+        assertThat(ch.isActive()).isFalse();
+    }
+
+    @Test
+    void aBlankLineAfterARequestIsNotTheStartOfAnother() {
+        // RFC 9112 §2.2: a server ignores empty lines before a request line (old clients send
+        // CRLF after a body): such a connection is idle, closed silently at the idle timeout.
+        receive("GET /livez HTTP/1.1\r\nHost: x\r\n\r\n\r\n");
+        answerOne();
+        advance(IDLE_MS - 1);
+        assertThat(ch.isActive()).isTrue();
+        advance(1);
+        assertThat(ch.isActive()).isFalse();
+        assertThat(written()).isEmpty();
+    }
+
+    @Test
+    void anAnswerTheClientDoesNotReadClosesTheConnectionAfterTheIdleTimeout() {
+        receive("GET /livez HTTP/1.1\r\nHost: x\r\n\r\n");
+        FullHttpRequest request = ch.readInbound();
+        request.release();
+        deadline.requestStarted();
+        advance(IDLE_MS * 3);
+        assertThat(ch.isActive()).as("no deadline while the answer is being made").isTrue();
+        deadline.writePending();           // the answer did not go out at once
+        advance(IDLE_MS - 1);
+        assertThat(ch.isActive()).isTrue();
+        advance(1);
+        assertThat(ch.isActive()).as("closed: the client did not read its answer").isFalse();
+    }
+
+    /** What the gateway does with one decoded request: starts it, answers nothing, ends it. */
+    private void answerOne() {
+        FullHttpRequest request = ch.readInbound();
+        assertThat(request).isNotNull();
+        request.release();
+        deadline.requestStarted();
+        deadline.responseDone();
     }
 
     @Test

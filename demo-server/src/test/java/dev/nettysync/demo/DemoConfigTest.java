@@ -29,6 +29,8 @@ class DemoConfigTest {
         assertThat(c.maxQueueWait).isEqualTo(Duration.ofSeconds(1));
         assertThat(c.drainTimeout).isEqualTo(Duration.ofSeconds(10));
         assertThat(c.maxBody).isEqualTo(65536);
+        assertThat(c.idleTimeout).isEqualTo(Duration.ofSeconds(60));
+        assertThat(c.requestReadTimeout).isEqualTo(Duration.ofSeconds(10));
     }
 
     @Test
@@ -77,6 +79,23 @@ class DemoConfigTest {
     }
 
     @Test
+    void anEmptyHostAndAnUpstreamWithPartsTheBackendWouldDropAreRefused() {
+        // Before: --host= bound the loopback address and logged "listening on http://:PORT";
+        // an --upstream query, fragment or user info was accepted and silently dropped (the
+        // backend calls <path>/items/{id} only).
+        for (String host : new String[] {"", " "}) {
+            assertThatThrownBy(() -> DemoConfig.parse("--host=" + host)).as("'%s'", host)
+                    .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("--host");
+        }
+        for (String upstream : new String[] {"http://h:9000/base?x=1", "http://h:9000/#top", "http://user:pw@h:9000"}) {
+            assertThatThrownBy(() -> DemoConfig.parse("--upstream=" + upstream)).as(upstream)
+                    .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("--upstream");
+        }
+        assertThat(DemoConfig.parse("--upstream=http://h:9000/base/").upstream.getPath()).isEqualTo("/base/");
+        assertThat(DemoConfig.parse("--host=::1").host).isEqualTo("::1");
+    }
+
+    @Test
     void aPerClientRateAndBurstTheRateLimiterCannotHoldAreRefusedUpFront() {
         // Accepted before: the per-client AsyncRateLimiter is built lazily, at a client's first
         // request for an item, on the event loop, where its IllegalArgumentException (burst x
@@ -87,6 +106,29 @@ class DemoConfigTest {
                 .isNotNull();
         assertThat(DemoConfig.parse("--per-client-rate=1000000000", "--per-client-burst=2000000000").perClientBurst)
                 .isEqualTo(2_000_000_000);
+    }
+
+    @Test
+    void absurdFleetRatesAreRefusedWithTheFlagNamed() {
+        // Before: 1e-300 (an emission interval of 1e306 us: the Redis script's key expiry
+        // overflowed and every request got 503 "Redis error") and 1e9 (an interval of 0.001 us,
+        // rounded to 0 in the stored TAT: no limit at all) were accepted.
+        String redis = "--redis=redis://127.0.0.1:6379";
+        for (String rate : new String[] {"1e-300", "4.9e-324", "0x1p-1074", "0.00001", "NaN", "Infinity", "-Infinity",
+                "-1", "1e9", "1000001", "1e300"}) {
+            assertThatThrownBy(() -> DemoConfig.parse(redis, "--fleet-rate=" + rate)).as(rate)
+                    .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("--fleet-rate");
+        }
+        assertThat(DemoConfig.parse(redis, "--fleet-rate=0.0000116").fleetRate).as("one a day, about").isEqualTo(0.0000116);
+        assertThat(DemoConfig.parse(redis, "--fleet-rate=1000000").fleetRate).isEqualTo(1_000_000d);
+        assertThat(DemoConfig.parse(redis, "--fleet-rate=0.5").effectiveFleetBurst()).isEqualTo(1);
+        assertThat(DemoConfig.parse(redis, "--fleet-limit=1", "--fleet-rate=0").fleetRate).as("0 = off").isZero();
+        // burst x interval is how far the TAT can run ahead: at one a day, 2e9 would take the key's
+        // expiry past what the script can pass to Redis (an integer under 1e17 ms).
+        assertThatThrownBy(() -> DemoConfig.parse(redis, "--fleet-rate=0.0000116", "--fleet-burst=2000000000"))
+                .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("--fleet-burst");
+        assertThat(DemoConfig.parse(redis, "--fleet-rate=0.0000116", "--fleet-burst=1000000000").fleetBurst)
+                .isEqualTo(1_000_000_000);
     }
 
     @Test

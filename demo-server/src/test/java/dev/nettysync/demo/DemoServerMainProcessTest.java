@@ -107,6 +107,15 @@ class DemoServerMainProcessTest {
         assertThat(ownLines()).hasSize(2).last().isEqualTo("Try --help.");
     }
 
+    @Test
+    void anAbsurdFleetRateExits2NamingTheFlag() throws Exception {
+        // Validated before anything connects: no Redis needs to listen on this port.
+        launch("--host=127.0.0.1", "--port=0", "--redis=redis://127.0.0.1:1", "--fleet-rate", "1e-300");
+        assertThat(exitCode()).as("stderr: %s", stderr()).isEqualTo(2);
+        assertThat(ownLines()).first().asString().startsWith("demo-server: ").contains("--fleet-rate");
+        assertThat(ownLines()).hasSize(2).last().isEqualTo("Try --help.");
+    }
+
     /**
      * SIGTERM with one request stuck in the backend and a short drain timeout: every step of the
      * drain reaches stderr, in order, before the JVM exits (143).

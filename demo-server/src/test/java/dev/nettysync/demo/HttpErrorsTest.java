@@ -34,6 +34,8 @@ class HttpErrorsTest {
         assertThat(answer(HttpStatusException.databaseNotReady())).isEqualTo("503 database not ready retry-after=7");
         assertThat(answer(new BackendTimeoutException(Duration.ofSeconds(2)))).isEqualTo("504 backend timed out");
         assertThat(answer(new IOException("refused"))).isEqualTo("502 backend failed");
+        assertThat(answer(new UnexpectedFailureException("Backend.fetch threw", new IllegalStateException("bug"))))
+                .isEqualTo("500 internal server error close");
         assertThat(answer(errors.bodyTooLarge())).isEqualTo("413 request body larger than 1000 bytes close");
         assertThat(answer(HttpStatusException.badRequest("missing Host header"))).isEqualTo("400 missing Host header close");
         assertThat(answer(new RedisUnavailableException("not connected", null)))

@@ -85,6 +85,16 @@ class HttpSemanticsTest {
     }
 
     @Test
+    void chunkedWithAContentLengthIs400AndCloses() throws Exception {
+        // RFC 9112 §6.3: both framings at once may be an attempt at request smuggling. The
+        // request "hidden" after the chunked body is never answered.
+        String r = exchangeAndClose("POST /livez HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                + "Content-Length: 40\r\n\r\n0\r\n\r\nGET /api/items/smuggled HTTP/1.1\r\nHost: x\r\n\r\n");
+        assertThat(status(r)).as(r).isEqualTo(400);
+        assertThat(r).containsIgnoringCase("connection: close").doesNotContain("smuggled").doesNotContain("HTTP/1.1 200");
+    }
+
+    @Test
     void otherMethodsAre405AllowingGetAndHead() throws Exception {
         try (RawClient c = new RawClient(server)) {
             String r = c.send("PUT /livez HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").readResponse();

@@ -11,6 +11,7 @@ import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 
 import java.util.List;
+import java.util.Locale;
 
 /**
  * Tutorial 3.2: {@link AsyncEvent#clear()} for repeated signalling. A traffic light turns
@@ -89,7 +90,7 @@ public final class TrafficLight {
                 }
                 timeout.cancel(false);
                 boolean timedOut = f.isCancelled();
-                t.log(timedOut ? "timed out after 5 s: cancelled" : "finished");
+                t.log(timedOut ? String.format(Locale.ROOT, "timed out after %.1fs: cancelled", 5.0 * time.factor()) : "finished");
                 outcome.setSuccess(new Outcome(timedOut, (t.nanosSinceStart() - start) / 1e9));
             });
         });

@@ -25,7 +25,7 @@ class ExamplesMainTest {
         String out = bytes.toString(StandardCharsets.UTF_8);
         assertThat(out.lines().filter(l -> l.startsWith("== "))).hasSize(12);
         assertThat(out).contains("Final balance: 40", "Final balance: -20", "All done in ", "DB: ready!",
-                "timed out after 5 s: cancelled", "Final buffer: []", "C2: got data!", "C: barrier released",
+                "timed out after 0.1s: cancelled", "Final buffer: []", "C2: got data!", "C: barrier released",
                 "Total: ", "W3: phase 2 done");
         assertThat(out).containsPattern("\\[ *\\d+\\.\\d\\ds] loop-\\d +  Task 0 calling API\\.\\.\\.");
     }

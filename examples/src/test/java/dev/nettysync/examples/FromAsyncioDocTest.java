@@ -1,7 +1,11 @@
 package dev.nettysync.examples;
 
+import dev.nettysync.AsyncBarrier;
+import dev.nettysync.AsyncCondition;
+import dev.nettysync.AsyncLock;
 import dev.nettysync.AsyncSemaphore;
 import dev.nettysync.examples.support.ExampleLoops;
+import dev.nettysync.examples.support.Futures;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
@@ -12,12 +16,17 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
+import static java.util.concurrent.TimeUnit.MILLISECONDS;
+import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The claims of docs/from-asyncio.md that are about Netty rather than about one primitive:
- * "the next holder may run before release() returns".
+ * The snippets of docs/from-asyncio.md, as written there, and its claims that are about Netty
+ * rather than about one primitive: "the next holder may run before release() returns", and
+ * "what runs on which thread".
  */
 class FromAsyncioDocTest {
 
@@ -85,5 +94,160 @@ class FromAsyncioDocTest {
     void onAnotherLoopTheListenerRunsThereNotInTheReleasingThread() {
         List<String> order = releaseOnAWithTheNextWaiterOn(b);
         assertThat(order).containsExactlyInAnyOrder("next holder runs on b", "release() returned");
+    }
+
+    private static <T> Future<T> done(Future<T> f) {
+        assertThat(f.awaitUninterruptibly(10, TimeUnit.SECONDS)).as("completed: %s", f).isTrue();
+        return f;
+    }
+
+    static final class Account {
+        volatile int balance = 100;
+    }
+
+    /** The Lock snippet: two withdrawals of 60 under the lock, on two loops, end at -20. */
+    @Test
+    void theLockSnippetWithdrawsUnderTheLock() {
+        AsyncLock lock = new AsyncLock();
+        Account account = new Account();
+        List<Future<Object>> all = new CopyOnWriteArrayList<>();
+        for (EventExecutor ex : List.of(a, b)) {
+            int amount = 60;
+            all.add(lock.withLock(ex, () -> {
+                int current = account.balance;
+                return ex.schedule(() -> {                     // await asyncio.sleep(0.1); then the rest
+                    account.balance = current - amount;
+                    return null;
+                }, 100, MILLISECONDS);
+            }));
+        }
+        all.forEach(FromAsyncioDocTest::done);
+        assertThat(account.balance).isEqualTo(-20);
+        assertThat(lock.isLocked()).isFalse();
+    }
+
+    /** The Semaphore snippet: nine calls through a semaphore of 3, never more than 3 at once. */
+    @Test
+    void theSemaphoreSnippetRunsThreeAtATime() {
+        AsyncSemaphore sem = new AsyncSemaphore(3);
+        AtomicInteger inside = new AtomicInteger();
+        AtomicInteger most = new AtomicInteger();
+        List<String> log = new CopyOnWriteArrayList<>();
+        List<Future<String>> results = new CopyOnWriteArrayList<>();
+        for (int n = 0; n < 9; n++) {
+            int i = n;
+            EventExecutor ex = n % 2 == 0 ? a : b;
+            results.add(sem.withPermit(ex, () -> {
+                log.add("Task " + i + " calling API...");
+                most.accumulateAndGet(inside.incrementAndGet(), Math::max);
+                return ex.schedule(() -> {
+                    inside.decrementAndGet();
+                    return "result-" + i;
+                }, 100, MILLISECONDS);                         // the page sleeps 1 s
+            }));
+        }
+        for (int i = 0; i < 9; i++) {
+            assertThat(done(results.get(i)).getNow()).isEqualTo("result-" + i);
+        }
+        assertThat(most.get()).isEqualTo(3);
+        assertThat(log).hasSize(9);
+    }
+
+    static final class State {
+        volatile boolean dataReady;
+    }
+
+    /** The Condition snippet: a consumer waits with awaitUntil until the provider sets the flag. */
+    @Test
+    void theConditionSnippetWaitsUntilTheDataIsReady() {
+        AsyncCondition cond = new AsyncCondition();
+        State state = new State();
+        List<String> log = new CopyOnWriteArrayList<>();
+        String name = "C1";
+        EventExecutor ex = a;
+        Future<Object> consumer =
+        cond.lock().withLock(ex, () -> Futures.map(cond.awaitUntil(ex, () -> state.dataReady), ex, ready -> {
+            log.add(name + ": got data!");
+            return null;
+        }));
+        assertThat(consumer.isDone()).isFalse();
+        done(cond.lock().withLock(b, () -> {
+            state.dataReady = true;
+            log.add("Provider: data is ready");
+            cond.signalAll();
+            return b.newSucceededFuture(null);
+        }));
+        done(consumer);
+        assertThat(log).containsExactly("Provider: data is ready", "C1: got data!");
+        assertThat(cond.lock().isLocked()).isFalse();
+    }
+
+    /** "What runs on which thread": actions and predicates on the executor passed, the barrier action on the last caller's thread. */
+    @Test
+    void actionsAndPredicatesRunOnTheExecutorPassedAndTheBarrierActionOnTheLastPartysThread() {
+        AtomicReference<String> actionThread = new AtomicReference<>();
+        AsyncSemaphore sem = new AsyncSemaphore(1);
+        done(sem.withPermit(b, () -> {
+            actionThread.set(b.inEventLoop() ? "b" : Thread.currentThread().getName());
+            return b.newSucceededFuture(null);
+        }));
+        assertThat(actionThread.get()).isEqualTo("b");
+
+        AsyncCondition cond = new AsyncCondition();
+        List<String> predicateRuns = new CopyOnWriteArrayList<>();
+        done(cond.lock().withLock(b, () -> cond.awaitUntil(b, () -> {
+            predicateRuns.add((b.inEventLoop() ? "b" : "elsewhere") + (cond.lock().isLocked() ? ", locked" : ", unlocked"));
+            return true;
+        })));
+        assertThat(predicateRuns).containsExactly("b, locked");
+
+        AsyncBarrier barrier = new AsyncBarrier(2, () -> actionThread.set(Thread.currentThread().getName()));
+        Future<Integer> first = barrier.await(a);
+        Future<Integer> last = barrier.await(b);                   // called from the test's thread
+        assertThat(actionThread.get()).isEqualTo(Thread.currentThread().getName());
+        done(first);
+        done(last);
+    }
+
+    /** A timeout of zero succeeds only if no wait is needed. */
+    @Test
+    void aTimeoutOfZeroSucceedsOnlyIfNoWaitIsNeeded() {
+        AsyncLock lock = new AsyncLock();
+        assertThat(done(lock.lock(a, 0, SECONDS)).isSuccess()).isTrue();
+        assertThat(done(lock.lock(a, 0, SECONDS)).cause()).isInstanceOf(dev.nettysync.WaitTimeoutException.class);
+        lock.unlock();
+    }
+
+    /**
+     * The Cancellation table: cancelling withPermit's future while the action runs completes it
+     * for the caller at once, leaves the action's own future alone, and releases the permit only
+     * when that future completes; the Function overload lets the action pass the cancel on.
+     */
+    @Test
+    void cancellingWithPermitWhileTheActionRunsLeavesTheActionsFutureAloneUntilItCompletes() {
+        AsyncSemaphore sem = new AsyncSemaphore(1);
+        Promise<String> action = a.newPromise();
+        Future<String> caller = sem.withPermit(a, () -> action);
+        done(a.submit(() -> null));                                 // the action has started
+        assertThat(sem.availablePermits()).isZero();
+        assertThat(caller.cancel(false)).isTrue();
+        assertThat(caller.isCancelled()).isTrue();
+        assertThat(action.isDone()).as("the action's own future is not cancelled").isFalse();
+        assertThat(sem.availablePermits()).as("the permit is held while the action runs").isZero();
+        action.setSuccess("done");
+        done(a.submit(() -> null));
+        assertThat(sem.availablePermits()).isEqualTo(1);
+
+        Promise<String> stoppable = a.newPromise();
+        Future<String> caller2 = sem.withPermit(a, (Future<String> c) -> {
+            c.addListener(x -> { if (x.isCancelled()) stoppable.cancel(false); });
+            return stoppable;
+        });
+        done(a.submit(() -> null));
+        assertThat(caller2.cancel(false)).isTrue();
+        done(stoppable);
+        assertThat(stoppable.isCancelled()).isTrue();
+        done(a.submit(() -> null));
+        assertThat(sem.availablePermits()).isEqualTo(1);
     }
 }

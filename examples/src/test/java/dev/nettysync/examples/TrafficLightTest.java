@@ -28,7 +28,7 @@ class TrafficLightTest {
         // the light: three GREENs and two REDs, then the 5 s timeout, due before the third RED
         assertThat(m.stream().filter(s -> s.equals("  GREEN") || s.equals("  RED")))
                 .as(timeline).containsExactly("  GREEN", "  RED", "  GREEN", "  RED", "  GREEN");
-        assertThat(m.get(m.size() - 1)).isEqualTo("timed out after 5 s: cancelled");
+        assertThat(m.get(m.size() - 1)).isEqualTo(String.format(java.util.Locale.ROOT, "timed out after %.1fs: cancelled", 5.0 * ExampleRuns.SCALE));
         assertThat(run.result().timedOut()).isTrue();
 
         // the car: drives while green, stops at the first red it sees, and never drives again

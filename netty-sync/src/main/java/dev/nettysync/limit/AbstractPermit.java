@@ -7,9 +7,13 @@ import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
- * The base of every {@link Permit}: ends exactly once and is tracked for leaks. A limiter
- * subclasses it and implements {@link #onEnd(Outcome)}, which runs once, on the thread of the
- * first release call, with no lock held by this class.
+ * The base of a limiter's {@link Permit}s: ends exactly once and is tracked for leaks (a
+ * sample, at Netty's default level). A limiter subclasses it and implements
+ * {@link #onEnd(Outcome)}, which runs once, on the thread of the first release call, with no
+ * lock held by this class. (The permits of {@link AsyncLimiter#of(dev.nettysync.AsyncSemaphore)}
+ * and its siblings are their own succeeded future, so they cannot extend it and keep the same
+ * end-once flag and leak tracker themselves; a rate limiter's permits hold nothing and are not
+ * tracked.)
  */
 public abstract class AbstractPermit implements Permit {
 

@@ -54,8 +54,9 @@ import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
  *       once and every later waiter's reserved time moves earlier by the cancelled permits, so
  *       the capacity is neither lost nor given twice;</li>
  *   <li>refused at once with a {@link RateLimitedException} carrying the time until admission
- *       would be possible, by {@code tryAcquire} and by a timed {@code acquire} whose reserved
- *       time lies beyond its timeout (waiting would only end in a timeout);</li>
+ *       would be possible, by a timed {@code acquire} whose reserved time lies beyond its
+ *       timeout (waiting would only end in a timeout); {@code tryAcquire} refuses with
+ *       {@code null} instead, and {@link #tryAcquireNanos} returns that time;</li>
  *   <li>with a {@link WaitTimeoutException}, holding nothing, if its reserved time moved past
  *       the timeout after it queued (a grant ahead of it was delayed by more than the burst's
  *       slack, see the notes);</li>
