@@ -54,8 +54,9 @@ public final class RedisPermit extends AbstractPermit {
      * cancels itself when it finds it collected, so the lease expires. The count is given back by
      * a Cleaner action registered at construction (it holds the semaphore and the number, never
      * the permit): the first release runs it (Cleanable.clean() is exactly-once and deregisters),
-     * or the cleaner's thread runs it once the permit is phantom reachable. This does not depend
-     * on the timer still running: a renewal stops for good when the lease is lost or the fleet is
+     * or, once the permit is collected, the renewal timer finding it gone or the cleaner's thread,
+     * whichever comes first (the timer is prompt, within a third of a lease; the cleaner's thread
+     * depends on reference processing). The count does not depend on the timer still running: a renewal stops for good when the lease is lost or the fleet is
      * closed, and a permit forgotten after that must still stop counting.
      */
 
@@ -72,6 +73,7 @@ public final class RedisPermit extends AbstractPermit {
         task.self = renewal;
         // registered last: a constructor that throws (the renewal rejected) must not uncount later
         this.held = CLEANER.register(this, new Uncount(semaphore, permits));
+        task.held = held;
     }
 
     /** The lease id: random, unique, known to this holder only (it is the proof of ownership). */
@@ -171,6 +173,7 @@ public final class RedisPermit extends AbstractPermit {
     private static final class Renewal implements Runnable {
         private final WeakReference<RedisPermit> permit;
         volatile ScheduledFuture<?> self;        // set once by the constructor, before the first run
+        volatile Cleaner.Cleanable held;         // set once by the constructor (null for a moment)
 
         Renewal(RedisPermit permit) {
             this.permit = new WeakReference<>(permit);
@@ -183,10 +186,15 @@ public final class RedisPermit extends AbstractPermit {
                 p.renew();
                 return;
             }
-            // collected without an end: let the lease expire (the cleaner gives the count back)
+            // collected without an end: let the lease expire, and give the count back now if
+            // the cleaner has not yet (whichever comes first; clean() runs the action once)
             ScheduledFuture<?> s = self;
             if (s != null) {
                 s.cancel(false);
+            }
+            Cleaner.Cleanable c = held;
+            if (c != null) {
+                c.clean();
             }
         }
     }
