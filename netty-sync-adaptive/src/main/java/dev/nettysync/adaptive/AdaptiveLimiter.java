@@ -133,6 +133,8 @@ public final class AdaptiveLimiter implements AsyncLimiter {
     /** See {@link Builder#sampleWindow(Duration)}. */
     public static final Duration DEFAULT_SAMPLE_WINDOW = Duration.ofMillis(100);
 
+    private static final Duration MAX_SAMPLE_WINDOW = Duration.ofNanos(Long.MAX_VALUE);
+
     private static final AtomicIntegerFieldUpdater<AdaptiveLimiter> WIP =
             AtomicIntegerFieldUpdater.newUpdater(AdaptiveLimiter.class, "wip");
 
@@ -404,7 +406,9 @@ public final class AdaptiveLimiter implements AsyncLimiter {
         private int initialLimit = 20;
         private boolean initialLimitSet;
         private int minLimit = 1;
+        private boolean minLimitSet;
         private int maxLimit = 200;
+        private boolean maxLimitSet;
         private int maxPending = Integer.MAX_VALUE;
         private LongSupplier nanoClock = System::nanoTime;
         private Duration sampleWindow = DEFAULT_SAMPLE_WINDOW;
@@ -447,6 +451,7 @@ public final class AdaptiveLimiter implements AsyncLimiter {
                 throw new IllegalArgumentException("minLimit must be >= 1, was " + minLimit);
             }
             this.minLimit = minLimit;
+            this.minLimitSet = true;
             return this;
         }
 
@@ -456,6 +461,7 @@ public final class AdaptiveLimiter implements AsyncLimiter {
                 throw new IllegalArgumentException("maxLimit must be >= 1, was " + maxLimit);
             }
             this.maxLimit = maxLimit;
+            this.maxLimitSet = true;
             return this;
         }
 
@@ -481,12 +487,17 @@ public final class AdaptiveLimiter implements AsyncLimiter {
          * (in this module's simulation it swung between 0.4× and 2× the backend's capacity and
          * lost a quarter of the goodput); with a 100 ms window it settles within a few windows.
          *
-         * @throws IllegalArgumentException if negative, or between zero and 100 ms
+         * @throws IllegalArgumentException if negative, between zero and 100 ms, or longer than
+         *         {@code Long.MAX_VALUE} nanoseconds (292 years)
          */
         public Builder sampleWindow(Duration window) {
             Objects.requireNonNull(window, "window");
-            if (window.isNegative() || (!window.isZero() && window.toMillis() < 100)) {
+            if (window.isNegative() || (!window.isZero() && window.compareTo(Duration.ofMillis(100)) < 0)) {
                 throw new IllegalArgumentException("sampleWindow must be zero or >= 100 ms, was " + window);
+            }
+            if (window.compareTo(MAX_SAMPLE_WINDOW) > 0) {
+                throw new IllegalArgumentException("sampleWindow must be at most " + MAX_SAMPLE_WINDOW
+                        + " (Long.MAX_VALUE ns), was " + window);
             }
             this.sampleWindow = window;
             return this;
@@ -505,7 +516,9 @@ public final class AdaptiveLimiter implements AsyncLimiter {
          */
         public AdaptiveLimiter build() {
             if (minLimit > maxLimit) {
-                throw new IllegalArgumentException("minLimit " + minLimit + " > maxLimit " + maxLimit);
+                throw new IllegalArgumentException("minLimit " + minLimit + " > maxLimit " + maxLimit
+                        + (maxLimitSet ? "" : " (the default): set maxLimit too")
+                        + (minLimitSet ? "" : " (minLimit is the default)"));
             }
             Limit algorithm;
             if (limit != null) {
@@ -520,7 +533,8 @@ public final class AdaptiveLimiter implements AsyncLimiter {
                     initial = Math.max(minLimit, Math.min(maxLimit, initial));   // the default fits any bounds
                 } else if (initial < minLimit || initial > maxLimit) {
                     throw new IllegalArgumentException("initialLimit " + initial + " outside [minLimit "
-                            + minLimit + ", maxLimit " + maxLimit + "]");
+                            + minLimit + (minLimitSet ? "" : " (the default)") + ", maxLimit " + maxLimit
+                            + (maxLimitSet ? "" : " (the default)") + "]");
                 }
                 algorithm = algorithmChoice.create(initial, minLimit, maxLimit);
             }

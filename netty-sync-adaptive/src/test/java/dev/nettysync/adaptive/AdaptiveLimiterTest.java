@@ -460,4 +460,21 @@ class AdaptiveLimiterTest {
         assertThatThrownBy(() -> AdaptiveLimiter.builder().limit(VegasLimit.newDefault()).initialLimit(5).build())
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("brings its own initial limit");
     }
+
+    @Test
+    void aBoundTheCallerNeverSetIsNamedAsTheDefaultWhenItConflicts() {
+        assertThatThrownBy(() -> AdaptiveLimiter.builder().minLimit(500).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("minLimit 500 > maxLimit 200 (the default)").hasMessageContaining("set maxLimit");
+        assertThatThrownBy(() -> AdaptiveLimiter.builder().initialLimit(500).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("initialLimit 500 outside [minLimit 1 (the default), maxLimit 200 (the default)]");
+    }
+
+    @Test
+    void aSampleWindowTooLongForNanosecondsIsRefusedByTheSetterNotByBuild() {
+        assertThatThrownBy(() -> AdaptiveLimiter.builder().sampleWindow(Duration.ofSeconds(Long.MAX_VALUE)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("sampleWindow");
+        assertThat(AdaptiveLimiter.builder().sampleWindow(Duration.ofDays(365)).build().currentLimit()).isEqualTo(20);
+    }
 }

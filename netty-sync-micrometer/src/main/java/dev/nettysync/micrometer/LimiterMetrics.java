@@ -10,6 +10,7 @@ import io.micrometer.core.instrument.Tag;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.binder.MeterBinder;
 
+import java.util.List;
 import java.util.Objects;
 import java.util.function.ToLongFunction;
 
@@ -41,6 +42,16 @@ import java.util.function.ToLongFunction;
  * scraping thread: a few volatile reads for the library's limiters, never a wait. The gauges hold
  * the limiter strongly (as long as the registry holds the gauges).
  *
+ * <p><b>One limiter per name and tags.</b> Micrometer identifies a meter by its name and tags and
+ * hands back the meter already registered under them, so two limiters bound under the same name
+ * (and the same tags) on one registry would share gauges: the second would never be shown. That
+ * is refused: {@link #bindTo} throws an {@link IllegalArgumentException} naming the meter, and
+ * registers nothing. Give each limiter a distinct name, or distinct tags (e.g. {@code zone}), as
+ * Micrometer's own binders ask. Binding the same limiter again (through another
+ * {@code LimiterMetrics}, or a {@link MeteredLimiter} over it) is allowed: same gauges, same
+ * values. A name is free again once its meters are removed from the registry. Names are compared
+ * as given to the binder, before the registry's meter filters.
+ *
  * <p>For wait times and refusals by reason, wrap the limiter in a {@link MeteredLimiter}, whose
  * {@code bindTo} registers these gauges too.
  */
@@ -71,24 +82,43 @@ public final class LimiterMetrics implements MeterBinder {
         this.tags = Tags.of(tags).and("limiter", Objects.requireNonNull(name, "name"));
     }
 
+    /**
+     * Registers the gauges and the leak counter.
+     *
+     * @throws IllegalArgumentException if another limiter's meters are bound on {@code registry}
+     *         under the same name and tags (nothing is registered then)
+     */
     @Override
     public void bindTo(MeterRegistry registry) {
-        gauge(registry, LIMIT, "The limit of the limiter (+Inf when it has none)", LimiterStatistics::limit);
-        gauge(registry, IN_USE, "Permits granted and not yet ended", LimiterStatistics::inUse);
-        gauge(registry, AVAILABLE, "Permits that could be granted now", LimiterStatistics::available);
-        gauge(registry, QUEUED, "Waiters in the limiter's queue", LimiterStatistics::queued);
+        MeterClaims.register(registry, gauges(registry));
+        bindLeaks(registry);
+    }
+
+    /** The gauges to claim, for this binder and {@link MeteredLimiter}'s: owned by the limiter. */
+    List<MeterClaims.Wanted> gauges(MeterRegistry registry) {
+        return List.of(
+                gauge(registry, LIMIT, "The limit of the limiter (+Inf when it has none)", LimiterStatistics::limit),
+                gauge(registry, IN_USE, "Permits granted and not yet ended", LimiterStatistics::inUse),
+                gauge(registry, AVAILABLE, "Permits that could be granted now", LimiterStatistics::available),
+                gauge(registry, QUEUED, "Waiters in the limiter's queue", LimiterStatistics::queued));
+    }
+
+    /** The JVM-wide leak counter: one meter shared by every binder, on purpose (no tags, no claim). */
+    static void bindLeaks(MeterRegistry registry) {
         FunctionCounter.builder(LEAKS, AbstractPermit.class, c -> AbstractPermit.leaksReported())
                 .description("Permits reported leaked (garbage-collected without being ended) in this JVM")
                 .register(registry);
     }
 
-    private void gauge(MeterRegistry registry, String name, String description, ToLongFunction<LimiterStatistics> value) {
+    private MeterClaims.Wanted gauge(MeterRegistry registry, String name, String description,
+                                     ToLongFunction<LimiterStatistics> value) {
         AsyncLimiter l = limiter;
-        Gauge.builder(name, l, x -> toDouble(value.applyAsLong(x.statistics())))
-                .description(description)
-                .tags(tags)
-                .strongReference(true)
-                .register(registry);
+        return new MeterClaims.Wanted(new MeterClaims.Key(name, tags), l,
+                () -> Gauge.builder(name, l, x -> toDouble(value.applyAsLong(x.statistics())))
+                        .description(description)
+                        .tags(tags)
+                        .strongReference(true)
+                        .register(registry));
     }
 
     static double toDouble(long v) {

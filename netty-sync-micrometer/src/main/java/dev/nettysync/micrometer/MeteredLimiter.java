@@ -8,6 +8,7 @@ import dev.nettysync.limit.RateLimitedException;
 import dev.nettysync.limit.LimiterStatistics;
 import dev.nettysync.limit.Permit;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tag;
 import io.micrometer.core.instrument.Tags;
@@ -16,6 +17,8 @@ import io.micrometer.core.instrument.binder.MeterBinder;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -49,6 +52,15 @@ import java.util.concurrent.TimeUnit;
  * recorded inline. Meters may be bound to several registries (each event goes to all); binding
  * again to a registry already bound changes nothing; events before the first {@code bindTo} are
  * not counted. Thread-safe.
+ *
+ * <p><b>One limiter per name and tags.</b> Micrometer hands back the meter already registered
+ * under a name and tags, so two {@code MeteredLimiter}s bound under the same name (and the same
+ * tags) on one registry would add their waits and refusals into the same timer and counters,
+ * silently. {@link #bindTo} refuses that with an {@link IllegalArgumentException} naming the
+ * meter, and registers nothing: give each a distinct name, or distinct tags, as Micrometer's own
+ * binders ask. This holds even for two wrappers of one limiter (their events would still mix);
+ * the same {@code MeteredLimiter} bound twice is fine. See {@link LimiterMetrics} for the
+ * details.
  */
 public final class MeteredLimiter implements AsyncLimiter, MeterBinder {
 
@@ -122,21 +134,35 @@ public final class MeteredLimiter implements AsyncLimiter, MeterBinder {
         return delegate;
     }
 
+    /**
+     * Registers the timer, the refusal counters and {@link LimiterMetrics}' gauges.
+     *
+     * @throws IllegalArgumentException if another limiter's meters are bound on {@code registry}
+     *         under the same name and tags (nothing is registered then); see the class comment
+     */
     @Override
     public void bindTo(MeterRegistry registry) {
-        new LimiterMetrics(delegate, name, tags).bindTo(registry);
         Tags t = tags.and("limiter", name);
-        Timer wait = Timer.builder(WAIT)
+        List<MeterClaims.Wanted> wanted = new ArrayList<>();
+        wanted.add(new MeterClaims.Wanted(new MeterClaims.Key(WAIT, t), this, () -> Timer.builder(WAIT)
                 .description("Time from acquire to grant")
                 .tags(t)
                 .publishPercentileHistogram()
-                .register(registry);
+                .register(registry)));
+        for (Reason r : Reason.values()) {
+            Tags rt = t.and("reason", r.tag());
+            wanted.add(new MeterClaims.Wanted(new MeterClaims.Key(REFUSED, rt), this, () -> Counter.builder(REFUSED)
+                    .description("Acquires that ended without a permit, by reason")
+                    .tags(rt)
+                    .register(registry)));
+        }
+        wanted.addAll(new LimiterMetrics(delegate, name, tags).gauges(registry));
+        List<Meter> meters = MeterClaims.register(registry, wanted);
+        LimiterMetrics.bindLeaks(registry);
+        Timer wait = (Timer) meters.get(0);
         Counter[] refused = new Counter[Reason.values().length];
         for (Reason r : Reason.values()) {
-            refused[r.ordinal()] = Counter.builder(REFUSED)
-                    .description("Acquires that ended without a permit, by reason")
-                    .tags(t.and("reason", r.tag()))
-                    .register(registry);
+            refused[r.ordinal()] = (Counter) meters.get(1 + r.ordinal());
         }
         bound.addIfAbsent(new Meters(wait, refused));   // bound to this registry already: same meters, once
     }

@@ -22,6 +22,7 @@ import org.junit.jupiter.api.Test;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** {@link MeteredLimiter} and {@link LimiterMetrics} against a {@link SimpleMeterRegistry}. */
 class MeteredLimiterTest {
@@ -203,6 +204,63 @@ class MeteredLimiterTest {
         limiter.acquire(NOW).getNow().release();
         assertThat(wait.count()).isEqualTo(1);
         b.release();
+    }
+
+    @Test
+    void twoLimitersUnderOneNameAndTagsOnOneRegistryAreRefusedNotMixed() {
+        limiter.bindTo(registry);
+        MeteredLimiter other = new MeteredLimiter(AsyncLimiter.of(new AsyncSemaphore(5)), "backend", Tags.of("zone", "a"));
+        int meters = registry.getMeters().size();
+        assertThatThrownBy(() -> other.bindTo(registry))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining(MeteredLimiter.WAIT)
+                .hasMessageContaining("limiter=backend")
+                .hasMessageContaining("distinct");
+        assertThat(registry.getMeters()).as("a refused binding registers nothing").hasSize(meters);
+
+        // nothing of the other one is counted under the first one's meters
+        other.tryAcquire();
+        assertThat(registry.get(LimiterMetrics.LIMIT).tags("limiter", "backend", "zone", "a").gauge().value()).isEqualTo(2);
+        assertThat(registry.get(MeteredLimiter.WAIT).tags("limiter", "backend", "zone", "a").timer().count()).isZero();
+
+        // distinct tags (as Micrometer's own binders ask): both are exported, apart
+        MeteredLimiter zoneB = new MeteredLimiter(AsyncLimiter.of(new AsyncSemaphore(5)), "backend", Tags.of("zone", "b"));
+        zoneB.bindTo(registry);
+        assertThat(registry.get(LimiterMetrics.LIMIT).tags("limiter", "backend", "zone", "b").gauge().value()).isEqualTo(5);
+        assertThat(registry.get(LimiterMetrics.LIMIT).tags("limiter", "backend", "zone", "a").gauge().value()).isEqualTo(2);
+    }
+
+    @Test
+    void twoMeteredWrappersOfOneLimiterUnderOneNameAreRefusedToo() {
+        AsyncLimiter shared = AsyncLimiter.of(new AsyncSemaphore(3));
+        new MeteredLimiter(shared, "shared").bindTo(registry);
+        MeteredLimiter second = new MeteredLimiter(shared, "shared");
+        assertThatThrownBy(() -> second.bindTo(registry))
+                .as("their wait timers and refusal counters would mix")
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(MeteredLimiter.WAIT);
+    }
+
+    @Test
+    void limiterMetricsOfTwoLimitersUnderOneNameAreRefusedOfOneLimiterAccepted() {
+        AsyncLimiter first = AsyncLimiter.of(new AsyncSemaphore(3));
+        new LimiterMetrics(first, "pool").bindTo(registry);
+        new LimiterMetrics(first, "pool").bindTo(registry);            // the same limiter again: the same gauges
+        assertThatThrownBy(() -> new LimiterMetrics(AsyncLimiter.of(new AsyncSemaphore(7)), "pool").bindTo(registry))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining(LimiterMetrics.LIMIT).hasMessageContaining("limiter=pool");
+        assertThat(registry.get(LimiterMetrics.LIMIT).tag("limiter", "pool").gauge().value()).isEqualTo(3);
+        // a MeteredLimiter over the same limiter may add its timer and counters beside the gauges
+        new MeteredLimiter(first, "pool").bindTo(registry);
+        // and another registry is another namespace
+        new LimiterMetrics(AsyncLimiter.of(new AsyncSemaphore(7)), "pool").bindTo(new SimpleMeterRegistry());
+    }
+
+    @Test
+    void aNameFreedByRemovingItsMetersCanBeBoundAgain() {
+        new LimiterMetrics(AsyncLimiter.of(new AsyncSemaphore(3)), "pool").bindTo(registry);
+        registry.clear();
+        new LimiterMetrics(AsyncLimiter.of(new AsyncSemaphore(7)), "pool").bindTo(registry);
+        assertThat(registry.get(LimiterMetrics.LIMIT).tag("limiter", "pool").gauge().value()).isEqualTo(7);
     }
 
     @Test

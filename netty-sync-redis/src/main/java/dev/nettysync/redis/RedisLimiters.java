@@ -49,6 +49,9 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class RedisLimiters implements AutoCloseable {
 
+    /** The longest lease: 2^60 ns, as the longest refill of a rate limiter. */
+    private static final Duration MAX_LEASE = Duration.ofNanos(1L << 60);
+
     private final StatefulRedisConnection<String, String> connection;
     private final StatefulRedisPubSubConnection<String, String> pubSub;
     private final Fleet fleet;                    // what the limiters share (the connection, scripts, settings)
@@ -109,8 +112,9 @@ public final class RedisLimiters implements AutoCloseable {
      * Every replica must use the same {@code permits} for a name: the limit travels with each
      * request and is not stored in Redis.
      *
-     * @throws IllegalArgumentException if {@code permits < 1}, the lease is under 100 ms, or
-     *                                  {@code name} is in use with another limit or lease
+     * @throws IllegalArgumentException if {@code permits < 1}, the lease is under 100 ms or over
+     *                                  2<sup>60</sup> ns (36 years), or {@code name} is in use
+     *                                  with another limit or lease
      */
     public RedisSemaphore semaphore(String name, int permits, Duration lease) {
         Objects.requireNonNull(name, "name");
@@ -118,8 +122,8 @@ public final class RedisLimiters implements AutoCloseable {
         if (permits < 1) {
             throw new IllegalArgumentException("permits: " + permits + " (expected >= 1)");
         }
-        if (lease.toMillis() < 100) {
-            throw new IllegalArgumentException("lease: " + lease + " (expected >= 100 ms)");
+        if (lease.compareTo(Duration.ofMillis(100)) < 0 || lease.compareTo(MAX_LEASE) > 0) {
+            throw new IllegalArgumentException("lease: " + lease + " (expected 100 ms .. " + MAX_LEASE + ", 2^60 ns)");
         }
         checkOpen();
         RedisSemaphore s = semaphores.computeIfAbsent(name, n -> {
@@ -145,9 +149,19 @@ public final class RedisLimiters implements AutoCloseable {
      * once, shared by the fleet. Use {@link RedisRateLimiter#forKey(String)} for one limit per
      * client, tenant or API key under the same configuration.
      *
-     * @throws IllegalArgumentException if the rate is not positive and finite or {@code burst < 1}
+     * @throws IllegalArgumentException if {@code name} is empty or contains {@code ':'} (the
+     *         separator of {@link RedisRateLimiter#forKey keys}), if the rate is not positive, or above 10<sup>6</sup>/s (one
+     *         per microsecond, the resolution of the script's clock), or {@code burst < 1}, or a
+     *         whole burst takes more than 2<sup>60</sup> ns (36 years) to refill
      */
     public RedisRateLimiter rateLimiter(String name, double permitsPerSecond, int burst) {
+        Objects.requireNonNull(name, "name");
+        if (name.isEmpty() || name.indexOf(':') >= 0) {
+            // the Redis key is {name} or {name:key}: a colon in a name would let one limiter's
+            // key be another's name-wide key ("a" for key "b" and "a:b"), one bucket for both
+            throw new IllegalArgumentException("rate limiter name: '" + name
+                    + "' (non-empty, without ':'; use forKey for a limit per key)");
+        }
         checkOpen();
         return new RedisRateLimiter(fleet, name, null, permitsPerSecond, burst);
     }
@@ -263,7 +277,13 @@ public final class RedisLimiters implements AutoCloseable {
             return this;
         }
 
-        /** Opens the two connections (blocking: call at start-up) and returns the limiters. */
+        /**
+         * Opens the two connections (blocking: call at start-up) and returns the limiters.
+         *
+         * @throws io.lettuce.core.RedisConnectionException if Redis cannot be reached now (after
+         *         the client's connect timeout at most); nothing is left open, and a later call may
+         *         succeed. Once connected, outages are handled as described in the class comment.
+         */
         public RedisLimiters connect() {
             return new RedisLimiters(this);
         }

@@ -6,6 +6,7 @@ import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
 
+import java.lang.ref.Cleaner;
 import java.lang.ref.WeakReference;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -27,7 +28,9 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>A permit that becomes unreachable without being ended is not renewed any more: its
  * lease expires (the fleet gets the permits back within one lease), it stops counting as held
- * here, and Netty's leak detector can report it.
+ * here ({@link RedisSemaphore#statistics()}'s {@code inUse}) once the garbage collector has
+ * found it, whatever became of its lease (renewed, lost, or its {@link RedisLimiters} closed),
+ * and Netty's leak detector can report it.
  *
  * <p>Thread-safe; ending is exactly-once ({@link AbstractPermit}).
  */
@@ -39,7 +42,23 @@ public final class RedisPermit extends AbstractPermit {
     private final Promise<Void> lease;            // completed once: released, or lost
     private final ScheduledFuture<?> renewal;     // set in the constructor, cancelled by the release;
                                                   // its task holds this permit weakly (see Renewal)
+    private final Cleaner.Cleanable held;         // uncounts the permits once: by the release,
+                                                  // or by the cleaner after a collection
     private volatile long lastRenewedNanos;       // written by renewal replies (Lettuce thread)
+
+    /*
+     * Implementation notes
+     *
+     * Two things outlive a permit nobody released: its renewal timer, and its place in the
+     * semaphore's count of permits held here (heldHere). The timer holds the permit weakly and
+     * cancels itself when it finds it collected, so the lease expires. The count is given back by
+     * a Cleaner action registered at construction (it holds the semaphore and the number, never
+     * the permit): the first release runs it (Cleanable.clean() is exactly-once and deregisters),
+     * or, once the permit is collected, the renewal timer finding it gone or the cleaner's thread,
+     * whichever comes first (the timer is prompt, within a third of a lease; the cleaner's thread
+     * depends on reference processing). The count does not depend on the timer still running: a renewal stops for good when the lease is lost or the fleet is
+     * closed, and a permit forgotten after that must still stop counting.
+     */
 
     RedisPermit(RedisSemaphore semaphore, String leaseId, int permits, EventExecutor executor) {
         this.semaphore = semaphore;
@@ -52,6 +71,9 @@ public final class RedisPermit extends AbstractPermit {
         this.renewal = semaphore.fleet().scheduler()
                 .scheduleAtFixedRate(task, period, period, TimeUnit.MILLISECONDS);
         task.self = renewal;
+        // registered last: a constructor that throws (the renewal rejected) must not uncount later
+        this.held = CLEANER.register(this, new Uncount(semaphore, permits));
+        task.held = held;
     }
 
     /** The lease id: random, unique, known to this holder only (it is the proof of ownership). */
@@ -82,7 +104,7 @@ public final class RedisPermit extends AbstractPermit {
     @Override
     protected void onEnd(Outcome outcome) {
         stopRenewal();
-        semaphore.released(permits);
+        held.clean();                           // semaphore.released(permits), once
         semaphore.sendRelease(leaseId).whenComplete((result, error) -> {
             if (error != null) {
                 lease.tryFailure(error);
@@ -150,14 +172,11 @@ public final class RedisPermit extends AbstractPermit {
      */
     private static final class Renewal implements Runnable {
         private final WeakReference<RedisPermit> permit;
-        private final RedisSemaphore semaphore;
-        private final int permits;
         volatile ScheduledFuture<?> self;        // set once by the constructor, before the first run
+        volatile Cleaner.Cleanable held;         // set once by the constructor (null for a moment)
 
         Renewal(RedisPermit permit) {
             this.permit = new WeakReference<>(permit);
-            this.semaphore = permit.semaphore;
-            this.permits = permit.permits;
         }
 
         @Override
@@ -167,14 +186,41 @@ public final class RedisPermit extends AbstractPermit {
                 p.renew();
                 return;
             }
-            // collected without an end: let the lease expire. The cancel that succeeds is the
-            // one end of this renewal (a release cancels it first, while the permit is reachable)
+            // collected without an end: let the lease expire, and give the count back now if
+            // the cleaner has not yet (whichever comes first; clean() runs the action once)
             ScheduledFuture<?> s = self;
-            if (s != null && s.cancel(false)) {
-                semaphore.released(permits);
+            if (s != null) {
+                s.cancel(false);
+            }
+            Cleaner.Cleanable c = held;
+            if (c != null) {
+                c.clean();
             }
         }
     }
+
+    /** Gives a permit's count back; run once, by its release or after its collection. */
+    private static final class Uncount implements Runnable {
+        private final RedisSemaphore semaphore;
+        private final int permits;
+
+        Uncount(RedisSemaphore semaphore, int permits) {
+            this.semaphore = semaphore;
+            this.permits = permits;
+        }
+
+        @Override
+        public void run() {
+            semaphore.released(permits);
+        }
+    }
+
+    /** One daemon thread for the JVM, started with the first permit; it runs Uncount actions only. */
+    private static final Cleaner CLEANER = Cleaner.create(r -> {
+        Thread t = new Thread(r, "netty-sync-redis-permit-cleaner");
+        t.setDaemon(true);
+        return t;
+    });
 
     @Override
     public String toString() {

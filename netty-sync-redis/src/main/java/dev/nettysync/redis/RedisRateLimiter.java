@@ -1,6 +1,7 @@
 package dev.nettysync.redis;
 
 import dev.nettysync.WaitTimeoutException;
+import dev.nettysync.internal.Promises;
 import dev.nettysync.limit.AbstractPermit;
 import dev.nettysync.limit.AsyncLimiter;
 import dev.nettysync.limit.LimiterStatistics;
@@ -14,6 +15,7 @@ import io.netty.util.concurrent.ScheduledFuture;
 
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -58,6 +60,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  *       {@link RedisUnavailableException}: at once while the connection is down (nothing is
  *       sent), else when the command timeout expires without a reply. Nothing is held. After
  *       an empty restart every bucket is full again (the keys are gone).</li>
+ *   <li><b>An executor already shut down</b> (it would never run the completion) is refused at
+ *       once: the future fails with a {@link java.util.concurrent.RejectedExecutionException}
+ *       and nothing is sent. If it shuts down while the script call is out, a reserved wait
+ *       fails with one too (the slot is spent) and is not counted as queued.</li>
  *   <li><b>Permits give nothing back.</b> {@link Permit#release()} only ends the handle.</li>
  *   <li><b>No synchronous try:</b> {@link #tryAcquire()} throws; use
  *       {@code acquire(executor, 0, unit)}.</li>
@@ -66,6 +72,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * </ul>
  */
 public final class RedisRateLimiter implements AsyncLimiter {
+
+    /** The highest rate: one permit per microsecond, the resolution of the script's clock. */
+    static final double MAX_RATE = 1e6;
+    /** The longest refill of a whole burst (as {@code AsyncRateLimiter}'s): 2^60 ns. */
+    private static final double MAX_TOLERANCE_NANOS = 0x1p60;
 
     private final Fleet fleet;
     private final String name;
@@ -82,8 +93,19 @@ public final class RedisRateLimiter implements AsyncLimiter {
         if (!(permitsPerSecond > 0) || Double.isInfinite(permitsPerSecond)) {
             throw new IllegalArgumentException("permitsPerSecond: " + permitsPerSecond + " (expected > 0, finite)");
         }
+        if (permitsPerSecond > MAX_RATE) {
+            // the script keeps time in microseconds, in doubles: a shorter interval is lost in the
+            // rounding of the server's clock (~1.8e15 us), and every request would be admitted
+            throw new IllegalArgumentException("permitsPerSecond: " + permitsPerSecond
+                    + " (expected at most " + (long) MAX_RATE + ": one per microsecond)");
+        }
         if (burst < 1) {
             throw new IllegalArgumentException("burst: " + burst + " (expected >= 1)");
+        }
+        if (burst * (1e9 / permitsPerSecond) > MAX_TOLERANCE_NANOS) {
+            // past it the script's times leave the doubles' exact range and Redis refuses the expiry
+            throw new IllegalArgumentException("burst " + burst + " x interval " + (1e9 / permitsPerSecond)
+                    + " ns exceeds 2^60 ns (36 years): raise the rate or lower the burst");
         }
         this.fleet = fleet;
         this.name = name;
@@ -95,7 +117,11 @@ public final class RedisRateLimiter implements AsyncLimiter {
         this.lastLeft = burst;
     }
 
-    /** The same rate and burst, for one key (client, tenant, API key): an independent limit. */
+    /**
+     * The same rate and burst, for one key (client, tenant, API key): an independent limit. Any
+     * string is a key; keys nest with {@code ':'}: {@code forKey("a").forKey("b")} is
+     * {@code forKey("a:b")}, the same limit.
+     */
     public RedisRateLimiter forKey(String key) {
         Objects.requireNonNull(key, "key");
         return new RedisRateLimiter(fleet, name, this.key == null ? key : this.key + ":" + key, permitsPerSecond, burst);
@@ -173,16 +199,27 @@ public final class RedisRateLimiter implements AsyncLimiter {
             throw new IllegalArgumentException("permits: " + permits + " (expected 1.." + burst
                     + "; more than the burst can never be admitted)");
         }
+        Future<Permit> refused = Promises.failedIfShutDown(executor,
+                "the completion of an acquire on " + this + ": the slot it took would be lost");
+        if (refused != null) {                    // checked before anything is sent or reserved
+            return refused;
+        }
         Promise<Permit> result = executor.newPromise();
         if (!fleet.isConnected()) {               // fails at once, sends nothing
             result.setFailure(fleet.notConnected("RedisRateLimiter " + name + (key == null ? "" : "/" + key)));
             return result;
         }
-        ScheduledFuture<?> timer = timeoutNanos > 0
-                ? executor.schedule(() -> {
-                    result.tryFailure(new WaitTimeoutException("RedisRateLimiter " + name + ": no answer within the timeout"));
-                }, timeoutNanos, TimeUnit.NANOSECONDS)
-                : null;
+        ScheduledFuture<?> timer;
+        try {
+            timer = timeoutNanos > 0
+                    ? executor.schedule(() -> {
+                        result.tryFailure(new WaitTimeoutException("RedisRateLimiter " + name + ": no answer within the timeout"));
+                    }, timeoutNanos, TimeUnit.NANOSECONDS)
+                    : null;
+        } catch (RejectedExecutionException e) {  // shut down since the check: nothing sent yet
+            result.setFailure(e);
+            return result;
+        }
         long maxWaitMicros = timeoutNanos < 0 ? Long.MAX_VALUE / 4 : TimeUnit.NANOSECONDS.toMicros(timeoutNanos);
         fleet.<List<Object>>run(Fleet.GCRA, ScriptOutputType.MULTI, keys,
                 intervalMicros, Integer.toString(burst), Integer.toString(permits), Long.toString(maxWaitMicros))
@@ -202,8 +239,14 @@ public final class RedisRateLimiter implements AsyncLimiter {
                         // the slot is spent either way, and nobody is left to wait for it
                         grant(result);
                     } else if (code == 1) {
+                        ScheduledFuture<?> due;
+                        try {
+                            due = executor.schedule(() -> grant(result), micros, TimeUnit.MICROSECONDS);
+                        } catch (RejectedExecutionException e) {   // the executor shut down meanwhile
+                            result.tryFailure(e);
+                            return;
+                        }
                         waiting.incrementAndGet();
-                        ScheduledFuture<?> due = executor.schedule(() -> grant(result), micros, TimeUnit.MICROSECONDS);
                         due.addListener(f -> waiting.decrementAndGet());
                         result.addListener(f -> {
                             if (f.isCancelled()) {

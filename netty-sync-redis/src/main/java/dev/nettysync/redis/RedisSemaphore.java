@@ -3,6 +3,7 @@ package dev.nettysync.redis;
 import dev.nettysync.ClosedException;
 import dev.nettysync.QueueFullException;
 import dev.nettysync.WaitTimeoutException;
+import dev.nettysync.internal.Promises;
 import dev.nettysync.limit.AsyncLimiter;
 import dev.nettysync.limit.LimiterStatistics;
 import dev.nettysync.limit.Permit;
@@ -19,6 +20,7 @@ import java.util.List;
 import java.util.TreeSet;
 import java.util.Objects;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.concurrent.atomic.AtomicLong;
@@ -62,8 +64,10 @@ import java.util.function.Consumer;
  *       Redis granted at that same moment is released, never lost); with a
  *       {@link WaitTimeoutException}; with a {@link QueueFullException} when
  *       {@code maxPending} waiters are queued in this JVM; with a {@link ClosedException} after
- *       {@link RedisLimiters#close()}; or with a {@link RedisUnavailableException} when Redis
- *       cannot decide (below).</li>
+ *       {@link RedisLimiters#close()}; with a {@link java.util.concurrent.RejectedExecutionException}
+ *       at once, queueing, counting and sending nothing, when the executor is already shut down
+ *       (it could never run the completion, so a lease granted to it would be lost); or with a
+ *       {@link RedisUnavailableException} when Redis cannot decide (below).</li>
  *   <li><b>When Redis is unreachable</b> (see {@link RedisLimiters}): an acquire made while the
  *       connection is down fails at once, without sending anything; when the connection drops,
  *       every waiter queued in this JVM fails at once; a call out at that moment fails when
@@ -263,10 +267,15 @@ public final class RedisSemaphore implements AsyncLimiter {
     // --- acquiring ------------------------------------------------------------------------------
 
     /** @param timeoutNanos -1: untimed; 0: now or never; > 0: timed */
-    private Waiter acquire0(EventExecutor executor, int permits, long timeoutNanos) {
+    private Future<RedisPermit> acquire0(EventExecutor executor, int permits, long timeoutNanos) {
         Objects.requireNonNull(executor, "executor");
         if (permits < 1 || permits > limit) {
             throw new IllegalArgumentException("permits: " + permits + " (expected 1.." + limit + ")");
+        }
+        Future<RedisPermit> refused = Promises.failedIfShutDown(executor,
+                "the completion of an acquire on RedisSemaphore " + name + ": a lease granted to it would be lost");
+        if (refused != null) {                    // before anything is queued, counted or sent
+            return refused;
         }
         Waiter w = new Waiter(executor, permits);
         boolean direct;
@@ -300,7 +309,15 @@ public final class RedisSemaphore implements AsyncLimiter {
             return w;
         }
         if (timeoutNanos > 0) {
-            w.timer = executor.schedule(() -> timeOut(w), timeoutNanos, TimeUnit.NANOSECONDS);
+            try {
+                w.timer = executor.schedule(() -> timeOut(w), timeoutNanos, TimeUnit.NANOSECONDS);
+            } catch (RejectedExecutionException e) {   // shut down since the check: undo, then fail
+                if (direct) {
+                    directDone(permits);
+                }
+                fail(w, e);
+                return w;
+            }
         }
         if (direct) {
             attemptDirect(w, seq, timeoutNanos == 0);
@@ -500,7 +517,15 @@ public final class RedisSemaphore implements AsyncLimiter {
         }
         w.cancelTimer();
         heldHere.addAndGet(w.permits);
-        RedisPermit permit = new RedisPermit(this, lease, w.permits, w.executor());
+        RedisPermit permit;
+        try {
+            permit = new RedisPermit(this, lease, w.permits, w.executor());
+        } catch (RuntimeException | Error e) {    // e.g. the renewal cannot be scheduled: Lettuce's
+            heldHere.addAndGet(-w.permits);       // computation executor is shut down; a lease
+            abandon(lease, w.permits);            // nobody would renew is not handed out
+            w.setFailure(e);
+            return;
+        }
         w.setSuccess(permit);
     }
 

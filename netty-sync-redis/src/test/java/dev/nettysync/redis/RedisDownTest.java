@@ -16,6 +16,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * Redis goes away (process killed, port closed) and comes back empty: acquires fail at once and
@@ -174,6 +175,27 @@ class RedisDownTest {
             rate.acquire(loop, 0, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS).release();
             rate.acquire(loop, 0, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS).release();
             assertThat(rate.acquire(loop, 0, TimeUnit.SECONDS).await(10, TimeUnit.SECONDS)).isTrue();
+        }
+    }
+
+    @Test
+    void redisUnreachableAtStartFailsConnectClearlyAndAConnectOnceItIsUpServes(RedisServer server) throws Exception {
+        this.server = server;
+        try (TestFleet fleet = new TestFleet(server, 1)) {
+            server.stop();
+            long t0 = System.nanoTime();
+            assertThatThrownBy(() -> fleet.limiters(Duration.ofMillis(300), COMMAND_TIMEOUT))
+                    .isInstanceOf(io.lettuce.core.RedisConnectionException.class)
+                    .hasMessageContaining(Integer.toString(server.port()));
+            assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)).as("refused, not waited out").isLessThan(5_000);
+
+            server.startAgain();
+            RedisLimiters limiters = fleet.limiters(Duration.ofMillis(300), COMMAND_TIMEOUT);
+            RedisSemaphore s = limiters.semaphore("late-" + System.nanoTime(), 1, Duration.ofSeconds(5));
+            Permit p = s.acquire(fleet.loops.next(), 5, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS);
+            p.release();
+            assertThat(((RedisPermit) p).lease().get(10, TimeUnit.SECONDS)).isNull();
+            assertThat(fleet.used(s)).isZero();
         }
     }
 }

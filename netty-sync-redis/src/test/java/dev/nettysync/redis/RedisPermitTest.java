@@ -42,4 +42,82 @@ class RedisPermitTest extends AbstractFleetTest {
         assertThat(s.statistics().inUse()).isZero();
         assertThat(fleet.used(s)).isZero();
     }
+
+    /** Acquires a permit, makes the server forget its lease, waits until the permit knows, drops it. */
+    private WeakReference<RedisPermit> acquireLoseAndForget(RedisSemaphore s) throws Exception {
+        RedisPermit p = s.acquire(loop, 1).get(10, TimeUnit.SECONDS);
+        fleet.admin().del(s.keys());                         // the server forgets it (restart, fail-over)
+        assertThat(p.lease().await(5, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.lease().cause()).isInstanceOf(LeaseLostException.class);
+        return new WeakReference<>(p);
+    }
+
+    @Test
+    void aPermitWhoseLeaseWasLostAndThatIsThenForgottenStopsCountingAsHeld() throws Exception {
+        RedisSemaphore s = limiters.semaphore("lost-forgotten" + System.nanoTime(), 2, Duration.ofMillis(300));
+        WeakReference<RedisPermit> forgotten = acquireLoseAndForget(s);
+        assertThat(s.statistics().inUse()).as("held (unreleased) though its lease is lost").isEqualTo(1);
+
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while ((forgotten.get() != null || s.statistics().inUse() != 0) && System.nanoTime() - deadline < 0) {
+            System.gc();
+            Thread.sleep(20);
+        }
+        assertThat(forgotten.get()).as("a permit nobody references is collectable").isNull();
+        assertThat(s.statistics().inUse()).as("a collected permit no longer counts as held here").isZero();
+    }
+
+    @Test
+    void aPermitForgottenAfterItsFleetClosedStopsCountingAsHeld() throws Exception {
+        RedisLimiters closing = fleet.limiters();
+        RedisSemaphore s = closing.semaphore("closed-forgotten" + System.nanoTime(), 1, Duration.ofMillis(300));
+        WeakReference<Permit> forgotten = acquireAndForget(s);
+        closing.closeAsync().toCompletableFuture().get(5, TimeUnit.SECONDS);
+        Thread.sleep(300);                                   // a renewal period passes: renewal stops
+
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while ((forgotten.get() != null || s.statistics().inUse() != 0) && System.nanoTime() - deadline < 0) {
+            System.gc();
+            Thread.sleep(20);
+        }
+        assertThat(forgotten.get()).isNull();
+        assertThat(s.statistics().inUse()).isZero();
+    }
+
+    @Test
+    void aPermitReleasedAfterItsLeaseWasLostStopsCountingOnce() throws Exception {
+        RedisSemaphore s = limiters.semaphore("lost-released" + System.nanoTime(), 2, Duration.ofMillis(300));
+        RedisPermit p = acquireLoseAndForget(s).get();
+        assertThat(p).isNotNull();
+        assertThat(s.statistics().inUse()).isEqualTo(1);
+        assertThat(p.release()).isTrue();
+        assertThat(p.releaseDropped()).isFalse();
+        assertThat(s.statistics().inUse()).isZero();
+        System.gc();
+        Thread.sleep(400);                                   // a collection after the release uncounts nothing more
+        assertThat(s.statistics().inUse()).isZero();
+    }
+
+    @Test
+    void aGrantThatCannotStartItsRenewalFailsTheWaitAndGivesTheLeaseBack() throws Exception {
+        // the application shut Lettuce's computation executor down (which runs the renewals)
+        // before closing the limiters: a grant can no longer be renewed, so it must not be handed out
+        io.lettuce.core.RedisClient client = fleet.client();
+        RedisLimiters early = RedisLimiters.builder(client).connect();
+        try {
+            client.getResources().eventExecutorGroup().shutdownGracefully(0, 0, TimeUnit.SECONDS).sync();
+            RedisSemaphore s = early.semaphore("no-renewal" + System.nanoTime(), 1, Duration.ofSeconds(5));
+            Future<Permit> f = s.acquire(loop, 5, TimeUnit.SECONDS);
+            assertThat(f.await(10, TimeUnit.SECONDS)).as("the wait ends").isTrue();
+            assertThat(f.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+            assertThat(s.statistics().inUse()).isZero();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (fleet.used(s) != 0 && System.nanoTime() - deadline < 0) {
+                Thread.sleep(20);
+            }
+            assertThat(fleet.used(s)).as("the lease was given back, not left to expire").isZero();
+        } finally {
+            early.closeAsync().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        }
+    }
 }

@@ -235,4 +235,75 @@ class RedisRateLimiterTest extends AbstractFleetTest {
         }
     }
 
+
+    @Test
+    void anExecutorAlreadyShutDownIsRefusedAtOnceAndSpendsNoSlot() throws Exception {
+        DefaultEventLoop dead = new DefaultEventLoop();
+        dead.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+        RedisRateLimiter r = limiters.rateLimiter(name(), 1, 1);
+        for (Future<Permit> f : List.of(r.acquire(dead), r.acquire(dead, 1, TimeUnit.SECONDS),
+                r.acquire(dead, 0, TimeUnit.SECONDS))) {
+            assertThat(f.isDone()).as("refused at once").isTrue();
+            assertThat(f.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                    .hasMessageContaining("shut down");
+        }
+        assertThat(r.statistics().queued()).isZero();
+        assertThat(now(r).isSuccess()).as("the burst of 1 is still there").isTrue();
+    }
+
+    @Test
+    void anExecutorShutDownDuringTheRoundTripLeavesNothingQueued() throws Exception {
+        DefaultEventLoop dying = new DefaultEventLoop();
+        RedisRateLimiter r = limiters.rateLimiter(name(), 0.2, 1);           // one per 5 s
+        assertThat(now(r).isSuccess()).isTrue();
+        fleet.admin().clientPause(300);                                    // the reply comes after the shutdown
+        Future<Permit> reserved = r.acquire(dying);                        // will be told to wait ~5 s
+        dying.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+        assertThat(now(r).isSuccess()).as("answered after the reservation's reply").isFalse();
+        assertThat(reserved.isDone()).as("failed, not left pending for ever").isTrue();
+        assertThat(reserved.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+        assertThat(r.statistics().queued()).as("nothing waits").isZero();
+    }
+
+    @Test
+    void ratesTheScriptCannotKeepExactlyAreRefusedClearly() throws Exception {
+        for (double bad : new double[] {0, -1, Double.NaN, Double.POSITIVE_INFINITY}) {
+            assertThatThrownBy(() -> limiters.rateLimiter(name(), bad, 1))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("permitsPerSecond");
+        }
+        // faster than one per microsecond: the server's clock (us, in doubles) cannot tell them apart
+        assertThatThrownBy(() -> limiters.rateLimiter(name(), 2e6, 1))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("permitsPerSecond")
+                .hasMessageContaining("1000000");
+        // a burst that takes centuries to refill overflows the script's arithmetic (and Redis' expiry)
+        assertThatThrownBy(() -> limiters.rateLimiter(name(), 1e-300, 1))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("2^60 ns");
+        assertThatThrownBy(() -> limiters.rateLimiter(name(), 1e-8, 100))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("2^60 ns");
+
+        // the extremes that are accepted work
+        RedisRateLimiter fastest = limiters.rateLimiter(name(), 1e6, 3);
+        assertThat(now(fastest).isSuccess()).isTrue();
+        RedisRateLimiter slowest = limiters.rateLimiter(name(), 1e-9, 1);     // one per ~32 years
+        assertThat(now(slowest).isSuccess()).isTrue();
+        Future<Permit> refused = now(slowest);
+        assertThat(refused.cause()).isInstanceOf(RateLimitedException.class);
+        assertThat(((RateLimitedException) refused.cause()).retryAfter()).isGreaterThan(Duration.ofDays(365 * 31));
+    }
+
+    @Test
+    void aNameWithAColonIsRefusedSinceItsKeysCouldBeAnotherLimitersKeys() throws Exception {
+        // "login" for key "alice" and the name-wide "login:alice" were one Redis key: one bucket
+        assertThatThrownBy(() -> limiters.rateLimiter("login:alice", 1, 1))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("name")
+                .hasMessageContaining("':'");
+        assertThatThrownBy(() -> limiters.rateLimiter("", 1, 1))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("name");
+        String n = name();
+        RedisRateLimiter login = limiters.rateLimiter(n, 1, 1);
+        assertThat(now(login.forKey("alice")).isSuccess()).isTrue();
+        assertThat(now(login.forKey("alice")).isSuccess()).isFalse();
+        assertThat(now(login.forKey("alice:x")).isSuccess()).as("keys may hold colons: another key").isTrue();
+        assertThat(now(login).isSuccess()).as("the name-wide limit is apart from its keys").isTrue();
+    }
 }

@@ -3,6 +3,7 @@ package dev.nettysync.redis;
 import dev.nettysync.WaitTimeoutException;
 import dev.nettysync.limit.Permit;
 import io.lettuce.core.ScriptOutputType;
+import io.netty.channel.DefaultEventLoop;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
@@ -11,6 +12,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -172,6 +174,13 @@ class RedisSemaphoreTest extends AbstractFleetTest {
         assertThatThrownBy(() -> limiters.semaphore("x", 0)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> limiters.semaphore("x", 1, Duration.ofMillis(10)))
                 .isInstanceOf(IllegalArgumentException.class);
+        // too long for milliseconds (it threw ArithmeticException), or longer than 2^60 ns
+        assertThatThrownBy(() -> limiters.semaphore("x", 1, Duration.ofSeconds(Long.MAX_VALUE)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("lease");
+        assertThatThrownBy(() -> limiters.semaphore("x", 1, Duration.ofDays(365 * 40)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("lease");
+        assertThatThrownBy(() -> limiters.semaphore(null, 1)).isInstanceOf(NullPointerException.class)
+                .hasMessageContaining("name");
     }
 
     @Test
@@ -257,6 +266,32 @@ class RedisSemaphoreTest extends AbstractFleetTest {
         assertThat(waited).as("returned by expiry alone, within lease + 1 s").isLessThan(2000);
         p.release();
         await(p.lease());                        // the release script has run
+        assertThat(fleet.used(s)).isZero();
+    }
+
+    @Test
+    void anExecutorAlreadyShutDownIsRefusedAtOnceAndTheSemaphoreStaysUsable() throws Exception {
+        DefaultEventLoop dead = new DefaultEventLoop();
+        dead.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+        RedisSemaphore s = limiters.semaphore(uniqueName(), 1, Duration.ofSeconds(10));
+        List<Future<?>> refused = List.of(
+                s.acquire(dead), s.acquire(dead, 1, TimeUnit.SECONDS), s.acquire(dead, 0, TimeUnit.SECONDS),
+                s.acquire(dead, 1), s.acquire(dead, 1, 5, TimeUnit.SECONDS));
+        for (Future<?> f : refused) {
+            assertThat(f.isDone()).as("refused at once").isTrue();
+            assertThat(f.cause()).isInstanceOf(RejectedExecutionException.class).hasMessageContaining("shut down");
+        }
+        assertThat(s.statistics().queued()).isZero();
+        assertThat(s.statistics().inUse()).isZero();
+        assertThat(fleet.used(s)).as("nothing was asked of Redis").isZero();
+
+        RedisPermit p = await(s.acquire(loop, 1, 5, TimeUnit.SECONDS));
+        Future<Permit> queued = s.acquire(loop, 5, TimeUnit.SECONDS);
+        p.release();
+        Permit q = await(queued);
+        assertThat(fleet.used(s)).isEqualTo(1);
+        q.release();
+        await(((RedisPermit) q).lease());
         assertThat(fleet.used(s)).isZero();
     }
 }

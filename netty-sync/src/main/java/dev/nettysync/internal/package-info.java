@@ -7,6 +7,7 @@
  * channel bindings use (argument checks, a wait mapped to another type, promise utilities).
  *
  * <p><b>Not API.</b> Nothing in this package is covered by compatibility promises; it is public
- * only so that the public packages can use it. Do not depend on it.
+ * only so that the public packages and the project's own modules ({@code netty-sync-*}, released
+ * together with this one) can use it. Do not depend on it.
  */
 package dev.nettysync.internal;

@@ -167,7 +167,8 @@ public interface AsyncLimiter {
      *       {@code inUse} and {@code queued} count this composite's own permits and waits.</li>
      * </ul>
      *
-     * @throws IllegalArgumentException if no limiter is given
+     * @throws IllegalArgumentException if no limiter is given, or one is given twice (the same
+     *         instance: it would hold a permit while waiting for a second, for ever if it has one)
      * @throws NullPointerException if a limiter is {@code null}
      */
     static AsyncLimiter all(AsyncLimiter... limiters) {

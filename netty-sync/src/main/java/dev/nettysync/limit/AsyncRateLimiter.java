@@ -243,7 +243,8 @@ public final class AsyncRateLimiter implements AsyncLimiter {
             } catch (ArithmeticException e) {
                 throw new IllegalArgumentException("period too long: " + period);
             }
-            long t = (periodNanos + permits / 2) / permits;   // rounded to the nearest ns
+            long rest = periodNanos % permits;                 // rounded to the nearest ns, half up,
+            long t = periodNanos / permits + (rest >= permits - permits / 2 ? 1 : 0);   // without overflow
             if (t < 1) {
                 throw new IllegalArgumentException(
                         permits + " permits per " + period + " is more than one per nanosecond");

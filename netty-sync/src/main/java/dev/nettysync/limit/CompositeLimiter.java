@@ -52,6 +52,12 @@ final class CompositeLimiter implements AsyncLimiter {
             if (parts[i] == null) {
                 throw new NullPointerException("limiters[" + i + "] is null");
             }
+            for (int j = 0; j < i; j++) {
+                if (parts[j] == parts[i]) {       // it would hold one permit while waiting for another
+                    throw new IllegalArgumentException("limiters[" + i + "] is limiters[" + j + "] (" + parts[i]
+                            + "): a limiter given twice waits for itself once it has no second permit");
+                }
+            }
         }
         this.parts = parts.clone();
     }
@@ -120,10 +126,13 @@ final class CompositeLimiter implements AsyncLimiter {
 
     /** Asks part {@code i}; {@code deadline} is a System.nanoTime() value, used if {@code timed}. */
     private Future<Permit> acquirePart(EventExecutor executor, int i, boolean timed, long deadline) {
-        if (!timed) {
-            return parts[i].acquire(executor);
+        Future<Permit> f = timed
+                ? parts[i].acquire(executor, Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)
+                : parts[i].acquire(executor);
+        if (f == null) {                          // a part's bug: fail like a throwing part, giving back
+            throw new NullPointerException(parts[i] + ".acquire returned a null future");
         }
-        return parts[i].acquire(executor, Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        return f;
     }
 
     /** The walk while every part answers at once; hands over to a CompositeAcquire otherwise. */

@@ -5,6 +5,8 @@ import io.netty.util.concurrent.DefaultPromise;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Ticker;
+import io.netty.util.internal.logging.InternalLogger;
+import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import java.time.Duration;
 import java.util.Objects;
@@ -56,6 +58,11 @@ import java.util.function.Function;
  *       new key is <b>refused</b>: {@code acquire} fails with a {@link QueueFullException} and
  *       {@code tryAcquire} returns {@code null}. We refuse rather than evict a key in use, since
  *       that would hand out a second, fresh limit for it.</li>
+ *   <li><b>A limiter that cannot say</b> whether it is at rest (its {@code statistics()}
+ *       throws, or returns {@code null}) is treated as not at rest: its key is kept and still
+ *       counts toward {@code maxKeys}, the failure is logged once per key, and the key is
+ *       evicted as usual once its statistics answer again. Nothing else is affected: acquires
+ *       on other keys neither fail nor lose a slot.</li>
  *   <li><b>Thread-safe, lock-free</b>; the factory and the limiters' {@code statistics()} are
  *       called with nothing held. Under contention the factory may be called twice for one key;
  *       the limiter that loses the race is dropped unused.</li>
@@ -117,6 +124,8 @@ public final class KeyedLimiter<K> {
 
     /** At the cap, at most this many keys are examined for a victim before refusing. */
     public static final int MAX_SCAN = 64;
+
+    private static final InternalLogger logger = InternalLoggerFactory.getInstance(KeyedLimiter.class);
 
     private final ConcurrentHashMap<K, Entry<K>> map = new ConcurrentHashMap<>();
     private final ConcurrentLinkedQueue<Entry<K>> hand = new ConcurrentLinkedQueue<>();
@@ -263,7 +272,7 @@ public final class KeyedLimiter<K> {
      * from the factory (made for the call and dropped).
      */
     public LimiterStatistics statistics(K key) {
-        Entry<K> e = map.get(key);
+        Entry<K> e = map.get(Objects.requireNonNull(key, "key"));
         return e != null ? e.limiter.statistics() : factory.apply(key).statistics();
     }
 
@@ -314,6 +323,10 @@ public final class KeyedLimiter<K> {
         Future<Permit> inner;
         try {
             inner = unit == null ? e.limiter.acquire(executor) : e.limiter.acquire(executor, timeout, unit);
+            if (inner == null) {
+                throw new NullPointerException("the limiter of key " + key + " (" + e.limiter
+                        + ") returned a null future");
+            }
         } catch (RuntimeException | Error t) {
             exit(e);
             throw t;
@@ -414,7 +427,7 @@ public final class KeyedLimiter<K> {
         if (requireIdle && ticker.nanoTime() - e.lastUsed < idleNanos) {
             return false;
         }
-        if (!atRest(e.limiter.statistics())) {
+        if (!atRest(e)) {
             return false;
         }
         if (!STATE.compareAndSet(e, s, EVICTED)) {
@@ -424,6 +437,25 @@ public final class KeyedLimiter<K> {
         live.decrementAndGet();
         evictions.increment();
         return true;
+    }
+
+    /**
+     * Whether {@code e}'s limiter says it is at rest. A limiter whose {@code statistics()} throws
+     * cannot say so: its key is kept (evicting it might double a limit), the failure is logged once
+     * per key, and the sweep goes on with the other keys.
+     */
+    private static boolean atRest(Entry<?> e) {
+        LimiterStatistics s;
+        try {
+            s = e.limiter.statistics();
+        } catch (RuntimeException | Error t) {   // user code: must not lose the key's place or slot
+            if (!e.statisticsFailed) {
+                e.statisticsFailed = true;
+                logger.warn("statistics() of the limiter of key {} threw; the key is kept until it answers", e.key, t);
+            }
+            return false;
+        }
+        return s != null && atRest(s);
     }
 
     static boolean atRest(LimiterStatistics s) {
@@ -466,6 +498,7 @@ public final class KeyedLimiter<K> {
         volatile long state;            // see the notes: CAS by enter/exit/evict
         volatile long lastUsed;         // ticker time of the last exit (or creation)
         volatile long seenGeneration;   // the generation the hand saw last (second chance)
+        volatile boolean statisticsFailed; // set by a sweep when statistics() threw (logged once)
 
         Entry(K key, AsyncLimiter limiter, long now) {
             this.key = key;

@@ -114,6 +114,16 @@ class AsyncRateLimiterTest {
     }
 
     @Test
+    void hugePermitsAndPeriodsRoundWithoutOverflow() {
+        // (period + permits / 2) overflowed: a valid rate of one per 2 ns was refused as "more than one per ns"
+        Duration longest = Duration.ofNanos(Long.MAX_VALUE);
+        assertThat(AsyncRateLimiter.builder(1L << 62, longest).build().intervalNanos()).isEqualTo(2L);
+        assertThat(AsyncRateLimiter.builder(Long.MAX_VALUE, longest).build().intervalNanos()).isEqualTo(1L);
+        assertThat(AsyncRateLimiter.builder(1L << 40, longest).build().intervalNanos()).isEqualTo(1L << 23);
+        assertThat(AsyncRateLimiter.builder(2, Duration.ofNanos(3)).build().intervalNanos()).as("1.5 rounds up").isEqualTo(2L);
+    }
+
+    @Test
     void aPermitOfARateGivesNothingBackAndEndsOnce() {
         AsyncRateLimiter l = limiter(10, 1);
         Permit p = l.tryAcquire();

@@ -173,4 +173,57 @@ class CompositeLimiterTest {
         assertThatThrownBy(() -> AsyncLimiter.all(a, null)).isInstanceOf(NullPointerException.class)
                 .hasMessageContaining("limiters[1]");
     }
+
+    /** A user's limiter with a bug: its acquire returns {@code null}, once {@code waitFirst} has been waited on. */
+    private static AsyncLimiter nullFuture() {
+        return new AsyncLimiter() {
+            @Override
+            public Future<Permit> acquire(EventExecutor executor) {
+                return null;
+            }
+
+            @Override
+            public Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
+                return null;
+            }
+
+            @Override
+            public Permit tryAcquire() {
+                return null;
+            }
+
+            @Override
+            public LimiterStatistics statistics() {
+                return new LimiterStatistics(1, 0, 1, 0);
+            }
+        };
+    }
+
+    @Test
+    void aPartThatReturnsANullFutureIsNamedAndWhatWasHeldIsGivenBack() throws Exception {
+        AsyncLimiter broken = AsyncLimiter.all(a, nullFuture());
+        assertThatThrownBy(() -> broken.acquire(NOW)).isInstanceOf(NullPointerException.class)
+                .hasMessageContaining("null future");
+        assertThatThrownBy(() -> broken.acquire(NOW, 1, TimeUnit.SECONDS)).isInstanceOf(NullPointerException.class);
+        assertThat(log).containsExactly("a+", "a-IGNORED", "a+", "a-IGNORED");
+        assertAllFull();
+
+        // the same after a wait: the part after the wait fails the composite, a's permit comes back
+        Permit held = a.tryAcquire();
+        Future<Permit> waiting = broken.acquire(loop);
+        loop.submit(held::release).sync();
+        assertThat(waiting.await(5, TimeUnit.SECONDS)).isTrue();
+        assertThat(waiting.cause()).isInstanceOf(NullPointerException.class).hasMessageContaining("null future");
+        assertThat(broken.statistics().queued()).isZero();
+        assertAllFull();
+    }
+
+    @Test
+    void theSameLimiterTwiceIsRefusedSinceItWouldWaitForItself() {
+        // all(a, a) on a one-permit limiter held its permit while queuing for a second one: for ever
+        assertThatThrownBy(() -> AsyncLimiter.all(a, b, a))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("limiters[2] is limiters[0]");
+        assertThat(AsyncLimiter.all(a, b).acquire(NOW).isSuccess()).as("distinct limiters are fine").isTrue();
+    }
 }

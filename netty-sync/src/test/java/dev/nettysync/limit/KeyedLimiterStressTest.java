@@ -119,6 +119,78 @@ class KeyedLimiterStressTest {
     }
 
     @Test
+    void limitersWhoseStatisticsThrowNowAndThenLoseNoSlotAndNeverAPermit() throws Exception {
+        java.util.concurrent.atomic.AtomicBoolean flaky = new java.util.concurrent.atomic.AtomicBoolean(true);
+        KeyedLimiter<Integer> mutexPerKey = KeyedLimiter.<Integer>builder(k -> new FlakyStatistics(flaky))
+                .maxKeys(CAP).idleTime(Duration.ZERO).build();
+        AtomicInteger[] holders = new AtomicInteger[KEYS];
+        for (int i = 0; i < KEYS; i++) {
+            holders[i] = new AtomicInteger();
+        }
+        AtomicLong admitted = new AtomicLong();
+        // KeyedLimiter logs the failures (once per key). java.util.logging sets up its root
+        // handlers on the first record, under a lock that two loops may contend for (BlockHound
+        // would report the park, a one-time start-up cost, not the limiter's): set them up now.
+        java.util.logging.Logger.getLogger("").getHandlers();
+        race(exec -> {
+            ThreadLocalRandom rnd = ThreadLocalRandom.current();
+            int key = rnd.nextInt(KEYS);
+            if (rnd.nextInt(16) == 0) {
+                mutexPerKey.evictIdle();
+            }
+            Permit p = mutexPerKey.tryAcquire(key);          // an exception here fails the run
+            if (p != null) {
+                enter(holders[key], key, admitted);
+                holders[key].decrementAndGet();
+                p.release();
+            }
+        });
+        assertThat(mutexPerKey.liveKeys()).isLessThanOrEqualTo(CAP);
+        flaky.set(false);                                     // the statistics answer again
+        mutexPerKey.evictIdle();
+        assertThat(mutexPerKey.liveKeys()).as("every key is still swept: no slot lost").isZero();
+        for (int k = 0; k < CAP; k++) {
+            assertThat(mutexPerKey.tryAcquire(k)).as("key %d", k).isNotNull();
+        }
+        assertThat(mutexPerKey.evictions()).as("eviction really raced").isGreaterThan(100);
+        System.out.printf("keyed race with throwing statistics: %d admissions, %d evictions%n",
+                admitted.get(), mutexPerKey.evictions());
+    }
+
+    /** A one-permit limiter whose statistics() throws half the time while {@code flaky} is set. */
+    private static final class FlakyStatistics implements AsyncLimiter {
+        private final SemaphoreLimiter inner = new SemaphoreLimiter(1);
+        private final java.util.concurrent.atomic.AtomicBoolean flaky;
+
+        FlakyStatistics(java.util.concurrent.atomic.AtomicBoolean flaky) {
+            this.flaky = flaky;
+        }
+
+        @Override
+        public Future<Permit> acquire(io.netty.util.concurrent.EventExecutor executor) {
+            return inner.acquire(executor);
+        }
+
+        @Override
+        public Future<Permit> acquire(io.netty.util.concurrent.EventExecutor executor, long timeout, TimeUnit unit) {
+            return inner.acquire(executor, timeout, unit);
+        }
+
+        @Override
+        public Permit tryAcquire() {
+            return inner.tryAcquire();
+        }
+
+        @Override
+        public LimiterStatistics statistics() {
+            if (flaky.get() && ThreadLocalRandom.current().nextBoolean()) {
+                throw new IllegalStateException("flaky statistics (expected by the test)");
+            }
+            return inner.statistics();
+        }
+    }
+
+    @Test
     void aMillionDistinctKeysStayWithinTheCapAndTheHeapStaysFlat() {
         int cap = 10_000;
         KeyedLimiter<Integer> perKey = KeyedLimiter.<Integer>builder(k -> new SemaphoreLimiter(2))

@@ -188,4 +188,103 @@ class KeyedLimiterTest {
         assertThatThrownBy(() -> KeyedLimiter.builder(k -> new SemaphoreLimiter(1)).idleTime(null))
                 .isInstanceOf(NullPointerException.class).hasMessageContaining("idleTime");
     }
+
+    /** A limiter whose statistics() throws while {@code broken} is set (a user's limiter may). */
+    private static final class BrokenStatistics implements AsyncLimiter {
+        private final SemaphoreLimiter inner = new SemaphoreLimiter(1);
+        volatile boolean broken = true;
+
+        @Override
+        public Future<Permit> acquire(io.netty.util.concurrent.EventExecutor executor) {
+            return inner.acquire(executor);
+        }
+
+        @Override
+        public Future<Permit> acquire(io.netty.util.concurrent.EventExecutor executor, long timeout, TimeUnit unit) {
+            return inner.acquire(executor, timeout, unit);
+        }
+
+        @Override
+        public Permit tryAcquire() {
+            return inner.tryAcquire();
+        }
+
+        @Override
+        public LimiterStatistics statistics() {
+            if (broken) {
+                throw new IllegalStateException("statistics broken on purpose");
+            }
+            return inner.statistics();
+        }
+    }
+
+    @Test
+    void aLimiterWhoseStatisticsThrowIsKeptNotLostAndEvictedOnceTheyWorkAgain() {
+        List<BrokenStatistics> made = new ArrayList<>();
+        KeyedLimiter<String> perClient = KeyedLimiter.<String>builder(k -> {
+            BrokenStatistics l = new BrokenStatistics();
+            made.add(l);
+            return l;
+        }).maxKeys(2).idleTime(Duration.ZERO).ticker(clock).build();
+        perClient.tryAcquire("a").release();
+        perClient.tryAcquire("b").release();
+
+        assertThat(perClient.evictIdle()).as("cannot tell it is at rest: kept").isZero();
+        assertThat(perClient.tryAcquire("c")).as("no key provably at rest at the cap: refused").isNull();
+        assertThat(perClient.acquire("c", loop).cause()).isInstanceOf(QueueFullException.class);
+        assertThat(perClient.liveKeys()).isEqualTo(2);
+
+        made.forEach(l -> l.broken = false);
+        assertThat(perClient.evictIdle()).as("both keys are still swept").isEqualTo(2);
+        assertThat(perClient.liveKeys()).isZero();
+        Permit c = perClient.tryAcquire("c");
+        Permit d = perClient.tryAcquire("d");
+        assertThat(c).as("no slot was lost").isNotNull();
+        assertThat(d).isNotNull();
+        assertThat(perClient.liveKeys()).isEqualTo(2);
+    }
+
+    @Test
+    void aNewKeyAtTheCapIsRefusedNotFailedWhenAnotherKeysStatisticsThrow() {
+        KeyedLimiter<String> perClient = KeyedLimiter.<String>builder(k -> new BrokenStatistics())
+                .maxKeys(1).idleTime(Duration.ofHours(1)).ticker(clock).build();
+        perClient.tryAcquire("a").release();
+        for (int i = 0; i < 3; i++) {
+            assertThat(perClient.tryAcquire("b" + i)).isNull();
+        }
+        assertThat(perClient.liveKeys()).as("refusals reserve nothing").isEqualTo(1);
+        assertThat(perClient.tryAcquire("a")).as("the live key still admits").isNotNull();
+    }
+
+    @Test
+    void aKeysLimiterThatReturnsANullFutureIsNamedAndTheKeyIsLetGo() {
+        KeyedLimiter<String> perClient = KeyedLimiter.<String>builder(k -> new AsyncLimiter() {
+            @Override
+            public Future<Permit> acquire(io.netty.util.concurrent.EventExecutor executor) {
+                return null;
+            }
+
+            @Override
+            public Future<Permit> acquire(io.netty.util.concurrent.EventExecutor executor, long timeout, TimeUnit unit) {
+                return null;
+            }
+
+            @Override
+            public Permit tryAcquire() {
+                return null;
+            }
+
+            @Override
+            public LimiterStatistics statistics() {
+                return new LimiterStatistics(1, 0, 1, 0);
+            }
+        }).maxKeys(10).idleTime(Duration.ZERO).ticker(clock).build();
+        assertThatThrownBy(() -> perClient.acquire("a", loop)).isInstanceOf(NullPointerException.class)
+                .hasMessageContaining("null future");
+        assertThatThrownBy(() -> perClient.acquire("a", loop, 1, SECONDS)).isInstanceOf(NullPointerException.class);
+        assertThat(perClient.refs("a")).as("nothing pins the key").isZero();
+        assertThat(perClient.evictIdle()).isEqualTo(1);
+        assertThatThrownBy(() -> perClient.statistics(null)).isInstanceOf(NullPointerException.class)
+                .hasMessageContaining("key");
+    }
 }
