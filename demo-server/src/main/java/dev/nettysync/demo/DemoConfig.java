@@ -325,6 +325,11 @@ public final class DemoConfig {
         requireThat(cl, fleetBurst >= 0 && fleetBurst <= 1_000_000_000,
                 "--fleet-burst must be in 0..1000000000 (0 = the rate), was " + fleetBurst);
         requireThat(cl, fleetBurst == 0 || fleetRate > 0, "--fleet-burst needs --fleet-rate");
+        // The Redis rate limiter refuses a burst that takes more than 2^60 ns to refill (its
+        // clock's range): refused here as a bad flag, not at start-up.
+        requireThat(cl, fleetRate == 0 || effectiveFleetBurst() * (1e9 / fleetRate) <= 0x1p60,
+                "--fleet-burst " + effectiveFleetBurst() + " at --fleet-rate " + fleetRate
+                        + " takes more than 2^60 ns (36 years) to refill: raise the rate or lower the burst");
         requireThat(cl, redis != null || fleetLimit == 0,
                 "--fleet-limit needs --redis (was --fleet-limit=" + fleetLimit + ")");
         requireThat(cl, redis != null || fleetRate == 0,

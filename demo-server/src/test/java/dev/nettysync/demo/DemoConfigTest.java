@@ -127,7 +127,14 @@ class DemoConfigTest {
         // expiry past what the script can pass to Redis (an integer under 1e17 ms).
         assertThatThrownBy(() -> DemoConfig.parse(redis, "--fleet-rate=0.0000116", "--fleet-burst=2000000000"))
                 .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("--fleet-burst");
-        assertThat(DemoConfig.parse(redis, "--fleet-rate=0.0000116", "--fleet-burst=1000000000").fleetBurst)
+        // ... and a burst the Redis limiter cannot refill within 2^60 ns is a bad flag, not a
+        // start-up failure (exit 1) as it was.
+        assertThatThrownBy(() -> DemoConfig.parse(redis, "--fleet-rate=0.0000116", "--fleet-burst=1000000000"))
+                .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("--fleet-burst 1000000000");
+        assertThatThrownBy(() -> DemoConfig.parse(redis, "--fleet-rate=0.0000116", "--fleet-burst=14000"))
+                .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("2^60 ns");
+        assertThat(DemoConfig.parse(redis, "--fleet-rate=0.0000116", "--fleet-burst=13000").fleetBurst).isEqualTo(13_000);
+        assertThat(DemoConfig.parse(redis, "--fleet-rate=1000000", "--fleet-burst=1000000000").fleetBurst)
                 .isEqualTo(1_000_000_000);
     }
 
