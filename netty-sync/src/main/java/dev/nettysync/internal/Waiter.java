@@ -22,7 +22,10 @@ import java.util.concurrent.TimeUnit;
  *          │ unlinks it (the decision)                     │ cancel() or the timer       │
  *          ▼                                               ▼ unlinks it                │
  *       GRANTED ──completed, monitor dropped──▶ SUCCESS     ABANDONED ──▶ CANCELLED
- *                                                                          or TIMED OUT
+ *          │                                                               or TIMED OUT
+ *          └──its executor has shut down, or completed behind the primitive's back:
+ *             REFUSED (failed with RejectedExecutionException in the first case; the share
+ *             is taken back and served on, see WaitQueue.completeGranted)
  * </pre>
  * Leaving {@code QUEUED} happens exactly once, under the queue's monitor, and <em>is</em> the
  * decision: whoever unlinks the waiter (a granter, {@code cancel()}, the timer, a close) owns
@@ -101,6 +104,25 @@ public class Waiter<V> extends DefaultPromise<V> {
     public final boolean completeGranted(V value) {
         cancelTimer();
         return trySuccess(value);
+    }
+
+    /**
+     * Whether this waiter's executor has shut down, so that no listener of its promise can run
+     * (Netty's {@code DefaultPromise} cannot submit the notification and only logs). One volatile
+     * read on Netty's executors. Call without the monitor.
+     */
+    final boolean executorShutDown() {
+        return executor().isShutdown();
+    }
+
+    /**
+     * Fails a waiter that was granted while its executor had shut down (see
+     * {@link WaitQueue#completeGranted}): the grant goes to the next waiter instead. Call without
+     * the monitor.
+     */
+    final void completeShutDown() {
+        completeFailed(Promises.shutDown(executor(), "the listeners of its wait for " + describeWait()
+                + " (the grant went on to the next waiter)"));
     }
 
     /**

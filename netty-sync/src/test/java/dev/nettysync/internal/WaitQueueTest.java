@@ -2,12 +2,14 @@ package dev.nettysync.internal;
 
 import dev.nettysync.WaitTimeoutException;
 import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.util.concurrent.DefaultEventExecutor;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.ImmediateEventExecutor;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 
 import static java.util.concurrent.TimeUnit.MILLISECONDS;
@@ -196,6 +198,47 @@ class WaitQueueTest {
         queue.completeGranted(chain);
         assertThat(units.takenBack).containsExactly(a);
         assertThat(b.isSuccess()).as("the unit taken back went to b").isTrue();
+    }
+
+    @Test
+    void aWaiterWhoseExecutorShutDownWhileQueuedRefusesItsGrantAndTheNextIsServed() {
+        DefaultEventExecutor dying = new DefaultEventExecutor();
+        Waiter<Integer> a = enqueue(dying);
+        Waiter<Integer> b = enqueue(dying);
+        Waiter<Integer> c = enqueue(IMMEDIATE);
+        dying.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+        release(1);
+        assertThat(a.cause()).isInstanceOf(RejectedExecutionException.class).hasMessageContaining("shut down")
+                .hasMessageContaining("toy");
+        assertThat(b.cause()).as("the unit taken back from a is refused by b too")
+                .isInstanceOf(RejectedExecutionException.class);
+        assertThat(units.takenBack).containsExactly(a, b);
+        assertThat(c.getNow()).as("the unit went on to the first waiter that can run a listener").isZero();
+        synchronized (queue) {
+            assertThat(queue.isEmpty()).isTrue();
+            assertThat(units.units).as("nothing lost, nothing duplicated").isZero();
+        }
+    }
+
+    @Test
+    void withoutAPolicyAWaiterOnAShutDownExecutorIsCompletedAsGranted() {
+        // An event or a barrier: a grant has no share to take back, so the waiter is told the
+        // truth (the event was set, the barrier tripped) even if no listener of it can run.
+        WaitQueue<Waiter<Integer>> plain = new WaitQueue<>("plain", null);
+        DefaultEventExecutor dead = new DefaultEventExecutor();
+        dead.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+        Waiter<Integer> a = new Indexed(dead, plain);
+        Waiter<Integer> b = new Indexed(IMMEDIATE, plain);
+        Waiter<Integer> chain;
+        synchronized (plain) {
+            plain.enqueue(a);
+            plain.enqueue(b);
+            plain.grant(Integer.MAX_VALUE);
+            chain = plain.takeChain();
+        }
+        plain.completeGranted(chain);
+        assertThat(a.getNow()).isZero();
+        assertThat(b.getNow()).isEqualTo(1);
     }
 
     @Test
