@@ -41,6 +41,13 @@ import java.util.function.Supplier;
  *       (timed variant), holding nothing; or refused at once with
  *       {@link dev.nettysync.QueueFullException}, {@link dev.nettysync.ClosedException}, or a
  *       policy's own refusal (a rate limiter says when it could admit).</li>
+ *   <li><b>An executor that shuts down while its wait is queued</b> runs no listener of it
+ *       again: the limiters of this library that queue (the primitives', the rate limiter,
+ *       and those made of them) fail such a wait with a
+ *       {@link java.util.concurrent.RejectedExecutionException} when it would be granted, and
+ *       serve the next waiter instead, so the capacity is not lost with it (up to a residual
+ *       race Netty gives no hook for: see {@link dev.nettysync.AsyncSemaphore}'s "Executors that
+ *       shut down"). An implementation that cannot know should say so.</li>
  *   <li><b>Grants are final.</b> Once a wait is granted, {@code cancel()} returns
  *       {@code false} and the caller holds the permit: nothing is lost or given twice, whatever
  *       the interleaving of grant, cancel and timeout.</li>
