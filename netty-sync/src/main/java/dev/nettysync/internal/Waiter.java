@@ -5,6 +5,7 @@ import io.netty.util.concurrent.DefaultPromise;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.ScheduledFuture;
 
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -159,7 +160,7 @@ public class Waiter<V> extends DefaultPromise<V> {
         // Whoever ended the wait may have looked for the timer before it was there, so cancel
         // it ourselves if the timeout no longer applies.
         if (timeoutNoLongerApplies()) {
-            t.cancel(false);
+            cancelQuietly(t);
         }
     }
 
@@ -192,9 +193,25 @@ public class Waiter<V> extends DefaultPromise<V> {
 
     /** Cancels the timeout, if one was armed. */
     public final void cancelTimer() {
-        ScheduledFuture<?> t = timer;
-        if (t != null) {
-            t.cancel(false);
+        cancelQuietly(timer);
+    }
+
+    /**
+     * Cancels {@code timer} (if not {@code null}), ignoring the refusal of an executor that has
+     * shut down: Netty's {@code ScheduledFutureTask.cancel()}, called from another thread,
+     * submits the timer's removal to its executor, which throws a
+     * {@link RejectedExecutionException} once shut down (for a timer it did not cancel itself,
+     * e.g. one whose scheduling task it ran after its last sweep of scheduled tasks). Such a
+     * timer never runs anyway; the throw must not stop the completion that cancels it.
+     */
+    public static void cancelQuietly(ScheduledFuture<?> timer) {
+        if (timer == null) {
+            return;
+        }
+        try {
+            timer.cancel(false);
+        } catch (RejectedExecutionException shutDown) {
+            // moot: see above
         }
     }
 

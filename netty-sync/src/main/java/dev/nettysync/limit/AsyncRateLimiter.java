@@ -863,8 +863,13 @@ public final class AsyncRateLimiter implements AsyncLimiter {
                     limiter.onHeadTimerCancelled(this);
                 }
             });
+            if (t.isCancelled() && executor.isShutdown()) {
+                // Cancelled by the shutdown before the listener was added, whose notification
+                // the executor then refused: report it here (onHeadTimerCancelled is idempotent).
+                limiter.onHeadTimerCancelled(this);
+            }
             if (timeoutNoLongerApplies()) {
-                t.cancel(false);          // it left before the timer was published
+                Waiter.cancelQuietly(t);  // it left before the timer was published
             }
         }
 
@@ -878,10 +883,7 @@ public final class AsyncRateLimiter implements AsyncLimiter {
         }
 
         void cancelHeadTimer() {
-            ScheduledFuture<?> t = headTimer;
-            if (t != null) {
-                t.cancel(false);
-            }
+            Waiter.cancelQuietly(headTimer);
         }
     }
 
