@@ -978,6 +978,20 @@ class AsyncSemaphoreTest {
     }
 
     @Test
+    void aBoundedSemaphoreTakesBackTheGrantOfAWaiterWhoseExecutorShutDownWithoutAnOverRelease() {
+        AsyncBoundedSemaphore sem = invariants.check(new AsyncBoundedSemaphore(1));
+        assertThat(sem.tryAcquire()).isTrue();
+        io.netty.util.concurrent.DefaultEventExecutor dying = new io.netty.util.concurrent.DefaultEventExecutor();
+        Future<Void> dead = sem.acquire(dying);
+        dying.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
+        sem.release();
+        assertThat(dead.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+        assertThat(sem.availablePermits()).as("taken back to the bound, not above it").isEqualTo(1);
+        assertThat(sem.statistics().held()).isZero();
+        assertThatThrownBy(sem::release).as("still bounded").isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
     void withPermitFailsLikeTheAcquireWhenTheQueueIsFull() {
         AsyncSemaphore sem = new AsyncSemaphore(0, 0);
         invariants.check(sem);
