@@ -101,9 +101,10 @@ import java.util.function.Supplier;
  *       read once per grant, outside the internal monitor; a shut-down one fails the wait (see
  *       above) and its permits serve the next waiter. Residual race: an executor that moves to
  *       {@code SHUTDOWN} between that read and the completion's submission of the listeners
- *       loses that grant; Netty gives no hook to learn of it. The window is a few instructions,
- *       and a graceful shutdown still runs tasks through its quiet period; cancel the waits of
- *       an event loop before shutting it down to be exact.</li>
+ *       loses that grant; Netty gives no hook to learn of it. The window is a few instructions
+ *       (widened when the completing thread is preempted inside it), and a graceful shutdown
+ *       still runs tasks through its quiet period; cancel the waits of an event loop before
+ *       shutting it down to be exact.</li>
  *   <li><b>The fast path is not checked.</b> An {@code acquire} on an executor that has
  *       already shut down, with a permit free and nobody queued, takes the permit and returns
  *       a succeeded future whose listeners never run (the same as Netty's own
