@@ -44,6 +44,12 @@ import java.util.concurrent.TimeUnit;
  *       loop, a waiter that gave up is typically a request that went away, and breaking the
  *       barrier for everyone else would turn one disconnect into many failures. Indexes are
  *       assigned when the barrier trips, so they stay unique.</li>
+ *   <li><b>A party whose executor shut down while it waited</b> still counts: the cycle trips
+ *       with it, and its future succeeds with its index, though none of its listeners can run
+ *       (Netty logs that it could not submit them). A trip gives nothing that could be passed on
+ *       to another party, and leaving the cycle instead would only make the others wait for a
+ *       party that may never come; cancel such a party's wait (it then leaves, as above) if the
+ *       cycle must not count it.</li>
  *   <li><b>{@link #reset()}</b> fails the current waiters with {@link BrokenBarrierException}
  *       and leaves the barrier usable; <b>{@link #abort()}</b> does the same and keeps it
  *       broken (every {@code await} fails at once) until {@code reset()}.</li>

@@ -5,6 +5,7 @@ import dev.nettysync.internal.WaitQueue;
 import dev.nettysync.internal.Waiter;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ImmediateEventExecutor;
 
 import java.util.Objects;
 import java.util.concurrent.RejectedExecutionException;
@@ -52,7 +53,8 @@ import java.util.function.Supplier;
  *       the relock);</li>
  * </ul>
  * in each of these, without exception, the caller holds the lock again when the future
- * completes and must unlock it; so {@code withLock(executor, () -> condition.await(executor))}
+ * completes and must unlock it (the one exception: an executor that shuts down while its
+ * wait is queued, below); so {@code withLock(executor, () -> condition.await(executor))}
  * always unlocks correctly. To keep that promise the lock is taken back as a debt: neither
  * {@link AsyncLock#close()} nor the lock's {@code maxPending} bound refuses a waiter taking back
  * the lock it released to wait (a closed lock still hands itself to them in FIFO order).
@@ -67,6 +69,17 @@ import java.util.function.Supplier;
  * on to the next waiter, so no signal is lost (CPython gh-112202); the next waiter may then see
  * a spurious wake-up, which {@link #awaitUntil} absorbs. The timeout of a plain {@code await}
  * no longer applies once it is signalled.
+ *
+ * <h2>An executor that shuts down while its wait is queued</h2>
+ * Its waiter can never run again, so it must not keep the lock nor a signal: when a signal
+ * reaches it, or it is cancelled, it takes the lock back in its turn as any waiter does, finds
+ * that its executor refuses the task that would resume it, and then unlocks, passes the signal
+ * on to the next waiter, and fails with a {@link RejectedExecutionException} <em>without</em>
+ * the lock (nobody is there to unlock it; no listener of it runs anyway). Residual race: an
+ * executor that accepts that task and then terminates without running it (Netty drains the
+ * tasks of a graceful shutdown, so only a task that slips in after the last drain) keeps the
+ * lock; Netty gives no hook for it. Cancel the waits of an event loop before shutting it down
+ * to be exact.
  *
  * <h2>Threads and executors</h2>
  * Thread-safe; waiters may be on any executors. Each future completes on the executor its
@@ -104,6 +117,15 @@ public final class AsyncCondition {
      * with its end once it holds the lock. ST_ENDING and ST_DONE refuse further ends. A plain
      * await's timer is cancelled by the signal; if the signal came before the timer was
      * published, startTimer() cancels it (see ConditionWaiter.timeoutNoLongerApplies).
+     *
+     * Relock. The lock is taken back with a future of ImmediateEventExecutor, whose listener
+     * runs where the lock is handed over (outside every monitor), and hops to the waiter's
+     * executor itself (inline if already there, as the promise would). Relocking on the
+     * waiter's own executor would leave a shut-down one's relock granted (the lock lost) or
+     * refused at once (a failed future whose listener never runs: the signal lost). The hop
+     * instead fails visibly (execute throws), and giveUp() passes signal and lock on. The
+     * semaphore's own shut-down check (WaitQueue.completeGranted) does not apply to the relock,
+     * whose executor never shuts down; this one is exact, up to Netty's drain race.
      */
 
     private static final Object CANCELLED = new Object();
@@ -385,19 +407,60 @@ public final class AsyncCondition {
         relock(w);
     }
 
+    /**
+     * Takes the lock back for {@code w}. The relock's future belongs to an executor that never
+     * shuts down (its listener runs on the thread that hands the lock over, outside every
+     * monitor), and hops to w's executor from there: so an executor that shut down while w
+     * waited is seen as a refused {@code execute}, and the lock and the signal go on (see
+     * {@link #giveUp}), instead of a notification Netty drops with the lock in it.
+     */
     private void relock(ConditionWaiter w) {
-        lock.relock(w.waiterExecutor()).addListener(f -> {   // runs on w's executor
-            if (f.isSuccess()) {
-                afterLockHeld(w);
-            } else {
-                // An owed relock is refused by neither close() nor maxPending and is never
-                // cancelled, so this is unreachable; if it ever happened, fail rather than hang.
-                synchronized (queue) {
-                    w.state = ST_DONE;
-                }
-                w.completeFailed(f.cause());
+        lock.relock(ImmediateEventExecutor.INSTANCE).addListener(f -> relocked(w, f));
+    }
+
+    private void relocked(ConditionWaiter w, Future<?> f) {
+        if (!f.isSuccess()) {
+            // An owed relock is refused by neither close() nor maxPending and is never
+            // cancelled, so this is unreachable; if it ever happened, fail rather than hang.
+            synchronized (queue) {
+                w.state = ST_DONE;
             }
-        });
+            w.completeFailed(f.cause());
+            return;
+        }
+        EventExecutor executor = w.waiterExecutor();
+        if (executor.inEventLoop()) {
+            afterLockHeld(w);                     // as the promise's own inline notification would
+            return;
+        }
+        try {
+            executor.execute(() -> afterLockHeld(w));
+        } catch (RejectedExecutionException shutDown) {
+            giveUp(w, shutDown);
+        }
+    }
+
+    /**
+     * {@code w} holds the lock again but its executor has shut down and will never run it: the
+     * signal it holds (if any) goes to the next waiter, the lock is unlocked, and {@code w}
+     * fails with a {@link RejectedExecutionException}, holding nothing. A loop, not recursion,
+     * over waiters that give up one after the other (Netty bounds the inline notifications).
+     */
+    private void giveUp(ConditionWaiter w, RejectedExecutionException cause) {
+        ConditionWaiter passTo;
+        synchronized (queue) {
+            // ST_SIGNALLED: it holds a signal. ST_ENDING: a cancel or timeout passed it on already.
+            passTo = w.state == ST_SIGNALLED ? passSignalOnLocked() : null;
+            w.state = ST_DONE;
+        }
+        lock.unlock();
+        RejectedExecutionException failure = Promises.shutDown(w.waiterExecutor(),
+                "the end of its wait for " + w.describeWait() + " (the lock and any signal went on)");
+        failure.initCause(cause);
+        w.completeFailed(failure);
+        if (passTo != null) {
+            wake(passTo);
+        }
     }
 
     /** On w's executor, with the lock held for w: finish, or evaluate the predicate and wait again. */

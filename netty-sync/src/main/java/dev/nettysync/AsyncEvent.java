@@ -30,6 +30,13 @@ import java.util.concurrent.TimeUnit;
  *       decided when {@code set()} runs, not when the listener does.</li>
  *   <li><b>Cancellation and timeouts</b> take the waiter out of the queue in O(1); they affect
  *       no other waiter.</li>
+ *   <li><b>How a wait ends</b>: successfully (the event was set), or with a
+ *       {@link WaitTimeoutException} (timed variants), or cancelled. A waiter whose executor
+ *       shut down while it waited is still woken by {@code set()}: its future succeeds, though
+ *       none of its listeners can run (Netty logs that it could not submit them). Unlike a
+ *       semaphore's grant, a wake-up gives nothing that could be lost or passed on, so nobody
+ *       else is affected and no check is made (none of the cost of
+ *       {@link AsyncSemaphore}'s "How a wait ends").</li>
  *   <li><b>Deep queues</b>: one {@code set()} completes any number of waiters in a loop, without
  *       recursion, after dropping the internal monitor.</li>
  *   <li><b>Waking runs inline.</b> {@code set()} completes the waiters' futures on the calling

@@ -35,6 +35,14 @@ import java.util.function.Supplier;
  *       {@code unlock()} has handed the lock to a waiter, a {@code cancel} of its future returns
  *       {@code false} (even before the future's completion ran) and the waiter holds the lock
  *       and must unlock it.</li>
+ *   <li><b>Executors that shut down</b> as on {@link AsyncSemaphore}: a wait that would queue on
+ *       one already shut down fails at once with a
+ *       {@link java.util.concurrent.RejectedExecutionException}; a waiter whose executor shuts
+ *       down while it is queued fails with it when the lock is handed to it, and the lock goes
+ *       on to the next waiter (up to the residual race described there). A {@code lock} that
+ *       finds the lock free on a shut-down executor takes it and returns a succeeded future
+ *       whose listeners never run: check {@code isSuccess()}, or use {@code withLock}, which
+ *       refuses that executor first.</li>
  *   <li><b>{@code withLock} never lets two holders overlap</b>, whatever is cancelled: the lock
  *       is released only when the action's own future completes by itself; cancelling the
  *       returned future gives up for the caller at once but leaves the action alone (see

@@ -57,6 +57,10 @@ import java.util.function.Supplier;
  *       request leaves the queue at once and holds nothing; grants are final. A queued writer
  *       that leaves lets the readers behind it in at once (the classic bug of read-write locks
  *       is to leave them waiting for a writer that is gone).</li>
+ *   <li><b>Executors that shut down</b> as on {@link AsyncSemaphore} and {@link AsyncLock}: a
+ *       request whose executor shuts down while it is queued fails with a
+ *       {@link java.util.concurrent.RejectedExecutionException} when it is granted, and its
+ *       share (a read, or the whole write lock) goes on to the requests behind it.</li>
  * </ul>
  *
  * <h2>Memory consistency effects</h2>

@@ -82,11 +82,40 @@ import java.util.function.Supplier;
  *   <li>with a {@link WaitTimeoutException} (timed variants), having left the queue and holding
  *       nothing;</li>
  *   <li>with a {@link QueueFullException}, at once, when {@code maxPending} waiters are already
- *       queued, or with a {@link ClosedException} after {@link #close()}.</li>
+ *       queued, or with a {@link ClosedException} after {@link #close()};</li>
+ *   <li>with a {@link java.util.concurrent.RejectedExecutionException}, holding nothing, if
+ *       the caller's executor has shut down: at once if it had when the wait would have
+ *       queued, or, if it shuts down while the wait is queued, when the permits are handed to
+ *       it: none of its listeners could ever run to use and release them, so they go on to the
+ *       next waiter instead.</li>
  * </ul>
  * Whatever the interleaving of release, cancel, timeout and close, no permit is lost or
  * duplicated. A timeout, like a grant, is final once decided: a {@code cancel} racing it
  * returns {@code false} and the future fails with the {@link WaitTimeoutException}.
+ *
+ * <h2>Executors that shut down</h2>
+ * Netty runs a future's listeners on its executor; once that executor has shut down it runs
+ * none, and only logs "Failed to submit a listener notification task". So:
+ * <ul>
+ *   <li><b>Queued waits are checked when granted.</b> The executor's {@code isShutdown()} is
+ *       read once per grant, outside the internal monitor; a shut-down one fails the wait (see
+ *       above) and its permits serve the next waiter. Residual race: an executor that moves to
+ *       {@code SHUTDOWN} between that read and the completion's submission of the listeners
+ *       loses that grant; Netty gives no hook to learn of it. The window is a few instructions
+ *       (widened when the completing thread is preempted inside it), and a graceful shutdown
+ *       still runs tasks through its quiet period; cancel the waits of an event loop before
+ *       shutting it down to be exact.</li>
+ *   <li><b>The fast path is not checked.</b> An {@code acquire} on an executor that has
+ *       already shut down, with a permit free and nobody queued, takes the permit and returns
+ *       a succeeded future whose listeners never run (the same as Netty's own
+ *       {@code executor.newSucceededFuture()} on that executor). The check would be a volatile
+ *       read on the uncontended path (one CAS, a few nanoseconds), and the caller is not lost
+ *       here: it runs on another thread and holds the future, so {@code isSuccess()} tells it
+ *       that it holds the permit and must release it. {@code tryAcquire} and the permit it
+ *       returns are the same as ever. {@link #withPermit(EventExecutor, Supplier) withPermit},
+ *       whose action would never run, checks first and refuses a shut-down executor before
+ *       taking anything.</li>
+ * </ul>
  *
  * <h2>Where the next holder's listeners run</h2>
  * A {@link #release()} that hands permits to a waiter completes the waiter's future on the
@@ -326,8 +355,9 @@ public class AsyncSemaphore {
      *
      * <p>On an executor already shut down, a wait that would have to queue fails at once with a
      * {@link RejectedExecutionException}, timed or not: a permit granted to
-     * it later would reach no listener and be lost. (One that shuts down while a wait is queued
-     * is not detected.)
+     * it later would reach no listener and be lost. One that shuts down while a wait is queued
+     * fails it in the same way when the permit is handed to it, and the permit goes to the next
+     * waiter (see "Executors that shut down" in the class documentation).
      */
     public Future<Void> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
         return acquire(executor, 1, timeout, unit);
@@ -347,8 +377,11 @@ public class AsyncSemaphore {
      * <p>The returned future completes like the action's future, after the permit is released.
      * If the acquire fails (queue full, closed), it fails the same way and the action never runs.
      * If {@code executor} has shut down, which would never run the action nor the release, it
-     * fails with a {@link RejectedExecutionException} and no permit is taken
-     * (an executor that shuts down while the call waits is not detected).
+     * fails with a {@link RejectedExecutionException} and no permit is taken; one that shuts
+     * down while the call waits in the queue has its grant passed on to the next waiter (the
+     * returned future's listeners could not run anyway). Once the action runs, the permit is
+     * released by a listener of the action's own future, on that future's executor: one that
+     * has shut down by then never runs it.
      * The action must not release the permit itself: if the release then fails (a bounded
      * semaphore, a lock), the returned future fails with that {@link IllegalStateException}
      * (added as suppressed if the action threw) instead of staying pending.

@@ -35,6 +35,23 @@ class AsyncBarrierTest {
 
 
     @Test
+    void aPartyWhoseExecutorShutDownWhileWaitingStillCountsAndTheCycleTrips() {
+        // A trip gives nothing that could be taken back: the dead party arrived, so it counts and
+        // gets its index (its future says so, though no listener of it can run).
+        io.netty.util.concurrent.DefaultEventExecutor dying = new io.netty.util.concurrent.DefaultEventExecutor();
+        AsyncBarrier barrier = new AsyncBarrier(3);
+        invariants.check(barrier);
+        Future<Integer> dead = barrier.await(dying);
+        Future<Integer> alive = barrier.await(IMMEDIATE);
+        dying.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
+        Future<Integer> last = barrier.await(IMMEDIATE);
+        assertThat(dead.getNow()).isZero();
+        assertThat(alive.getNow()).isEqualTo(1);
+        assertThat(last.getNow()).isEqualTo(2);
+        assertThat(barrier.waiting()).isZero();
+    }
+
+    @Test
     void nPartiesTripTogetherWithIndexesInArrivalOrderTheLastGettingNMinusOne() {
         AsyncBarrier barrier = new AsyncBarrier(3);
         invariants.check(barrier);

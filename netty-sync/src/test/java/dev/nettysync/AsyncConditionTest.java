@@ -832,6 +832,45 @@ class AsyncConditionTest {
     }
 
     @Test
+    void aWaiterWhoseExecutorShutsDownBeforeItsSignalPassesTheSignalAndTheLockOn() {
+        io.netty.util.concurrent.DefaultEventExecutor dying = new io.netty.util.concurrent.DefaultEventExecutor();
+        take();
+        Future<Void> dead = cond.await(dying);
+        take();
+        Future<Void> next = cond.await(IMMEDIATE);
+        dying.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
+        take();
+        cond.signal();                      // reaches the dead waiter first (FIFO)
+        lock.unlock();
+        assertThat(dead.cause()).as("it could never run with the lock: failed, holding nothing")
+                .isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                .hasMessageContaining("shut down");
+        assertThat(next.isSuccess()).as("the signal went on to the next waiter, with the lock").isTrue();
+        assertThat(lock.isLocked()).isTrue();
+        lock.unlock();
+        assertThat(lock.isLocked()).as("the lock is not lost to a dead executor").isFalse();
+    }
+
+    @Test
+    void aWaiterWhoseExecutorShutsDownWhileItTakesTheLockBackPassesTheSignalAndTheLockOn() {
+        io.netty.util.concurrent.DefaultEventExecutor dying = new io.netty.util.concurrent.DefaultEventExecutor();
+        take();
+        Future<Void> dead = cond.await(dying);
+        take();
+        Future<Void> next = cond.await(IMMEDIATE);
+        take();
+        cond.signal();                      // the dead-to-be waiter queues for the lock, alive
+        dying.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
+        lock.unlock();
+        assertThat(dead.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+        assertThat(next.isSuccess()).as("no signal lost: it went on to the next waiter").isTrue();
+        assertThat(lock.isLocked()).isTrue();
+        lock.unlock();
+        assertThat(lock.isLocked()).isFalse();
+        assertThat(cond.queueLength()).isZero();
+    }
+
+    @Test
     void awaitOnATerminatedExecutorIsRefusedAndTheLockStaysTheCallers() {
         io.netty.util.concurrent.DefaultEventExecutor dead = new io.netty.util.concurrent.DefaultEventExecutor();
         dead.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();

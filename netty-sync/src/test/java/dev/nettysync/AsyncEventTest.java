@@ -36,6 +36,21 @@ class AsyncEventTest {
 
 
     @Test
+    void aWaiterWhoseExecutorShutDownWhileWaitingIsStillWokenAndHindersNobody() {
+        // A set has nothing to take back: the dead waiter's future tells the truth (the event was
+        // set), though no listener of it can run, and every other waiter is woken as usual.
+        io.netty.util.concurrent.DefaultEventExecutor dying = new io.netty.util.concurrent.DefaultEventExecutor();
+        AsyncEvent event = invariants.check(new AsyncEvent());
+        Future<Void> dead = event.await(dying);
+        Future<Void> alive = event.await(IMMEDIATE);
+        dying.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
+        event.set();
+        assertThat(dead.isSuccess()).isTrue();
+        assertThat(alive.isSuccess()).isTrue();
+        assertThat(event.queueLength()).isZero();
+    }
+
+    @Test
     void aNewEventIsNotSetAndItsWaitersQueue() {
         AsyncEvent event = new AsyncEvent();
         invariants.check(event);

@@ -60,6 +60,31 @@ class AsyncReadWriteLockTest {
     }
 
     @Test
+    void requestsWhoseExecutorShutsDownWhileQueuedPassTheLockOn() {
+        AsyncReadWriteLock lock = newLock();
+        assertThat(lock.tryWriteLock()).isTrue();
+        io.netty.util.concurrent.DefaultEventExecutor dying = new io.netty.util.concurrent.DefaultEventExecutor();
+        Future<Void> deadWriter = lock.writeLock(dying);
+        Future<Void> reader = lock.readLock(IMMEDIATE);
+        Future<Void> deadReader = lock.readLock(dying);
+        Future<Void> writer = lock.writeLock(IMMEDIATE);
+        dying.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
+        lock.unlockWrite();
+        assertThat(deadWriter.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+        assertThat(deadReader.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+        assertThat(reader.isSuccess()).as("the write lock taken back from the dead writer went on").isTrue();
+        assertThat(lock.readers()).as("the dead reader's share was taken back").isEqualTo(1);
+        assertThat(writer.isDone()).isFalse();
+        lock.unlockRead();
+        assertThat(writer.isSuccess()).isTrue();
+        assertThat(lock.isWriteLocked()).isTrue();
+        lock.unlockWrite();
+        assertThat(lock.isWriteLocked()).isFalse();
+        assertThat(lock.readers()).isZero();
+        assertThat(lock.tryWriteLock()).as("every permit came back").isTrue();
+    }
+
+    @Test
     void exhaustReading() {
         AsyncReadWriteLock lock = invariants.check(new AsyncReadWriteLock(1024, Integer.MAX_VALUE));
         int held = 0;

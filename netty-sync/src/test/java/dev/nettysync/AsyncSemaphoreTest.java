@@ -943,6 +943,55 @@ class AsyncSemaphoreTest {
     }
 
     @Test
+    void aWaiterWhoseExecutorShutsDownWhileQueuedPassesItsGrantOn() {
+        io.netty.util.concurrent.DefaultEventExecutor dying = new io.netty.util.concurrent.DefaultEventExecutor();
+        AsyncSemaphore sem = semaphore(0);
+        Future<Void> lost = sem.acquire(dying);
+        Future<Void> two = sem.acquire(dying, 2);
+        Future<Void> next = sem.acquire(IMMEDIATE);
+        dying.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
+        sem.release();
+        assertThat(lost.cause()).as("its listener could never run: failed, not granted")
+                .isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                .hasMessageContaining("shut down").hasMessageContaining("1 permit(s) of AsyncSemaphore");
+        assertThat(two.isDone()).as("not servable yet: still queued").isFalse();
+        assertThat(next.isDone()).isFalse();
+        sem.release();
+        assertThat(two.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+        assertThat(next.isSuccess()).as("the permits went on to the next waiter").isTrue();
+        assertThat(sem.availablePermits()).as("1 of the 2 released is held by next, 1 is free").isEqualTo(1);
+        assertThat(sem.queueLength()).isZero();
+        sem.release();
+        assertThat(sem.availablePermits()).isEqualTo(2);
+
+        AsyncLock lock = new AsyncLock();
+        assertThat(lock.tryLock()).isTrue();
+        io.netty.util.concurrent.DefaultEventExecutor dying2 = new io.netty.util.concurrent.DefaultEventExecutor();
+        Future<Void> deadLock = lock.lock(dying2);
+        Future<Void> nextLock = lock.lock(IMMEDIATE);
+        dying2.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
+        lock.unlock();
+        assertThat(deadLock.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+        assertThat(nextLock.isSuccess()).as("the lock is not lost to a dead executor").isTrue();
+        lock.unlock();
+        assertThat(lock.isLocked()).isFalse();
+    }
+
+    @Test
+    void aBoundedSemaphoreTakesBackTheGrantOfAWaiterWhoseExecutorShutDownWithoutAnOverRelease() {
+        AsyncBoundedSemaphore sem = invariants.check(new AsyncBoundedSemaphore(1));
+        assertThat(sem.tryAcquire()).isTrue();
+        io.netty.util.concurrent.DefaultEventExecutor dying = new io.netty.util.concurrent.DefaultEventExecutor();
+        Future<Void> dead = sem.acquire(dying);
+        dying.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
+        sem.release();
+        assertThat(dead.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+        assertThat(sem.availablePermits()).as("taken back to the bound, not above it").isEqualTo(1);
+        assertThat(sem.statistics().held()).isZero();
+        assertThatThrownBy(sem::release).as("still bounded").isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
     void withPermitFailsLikeTheAcquireWhenTheQueueIsFull() {
         AsyncSemaphore sem = new AsyncSemaphore(0, 0);
         invariants.check(sem);

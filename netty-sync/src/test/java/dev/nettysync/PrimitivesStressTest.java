@@ -1,5 +1,6 @@
 package dev.nettysync;
 
+import dev.nettysync.testing.DoomedExecutors;
 import dev.nettysync.testing.StressRun;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
@@ -49,6 +50,7 @@ class PrimitivesStressTest {
     private static final int MAX_PENDING_PER_ACTOR = 8;
 
     @RegisterExtension final StressRun run = new StressRun();
+    @RegisterExtension final DoomedExecutors doomed = new DoomedExecutors();
 
     private final AsyncEvent event = new AsyncEvent();
     private final AsyncCondition cond = new AsyncCondition();
@@ -63,6 +65,10 @@ class PrimitivesStressTest {
     private final AtomicInteger holders = new AtomicInteger();
     private final AtomicLongArray indexCounts = new AtomicLongArray(PARTIES);
     private volatile boolean draining;                                // makes every predicate true
+    private boolean dooming;                                          // set before the actors start
+    private final ConcurrentLinkedQueue<DoomedExecutors.Tracked<Void>> doomedLocks = new ConcurrentLinkedQueue<>();
+    private final ConcurrentLinkedQueue<DoomedExecutors.Tracked<Void>> doomedWaits = new ConcurrentLinkedQueue<>();
+    private static final int DOOM_EVERY = 2_000;
 
     private final AtomicLong eventWakes = new AtomicLong();
     private final AtomicLong condResumes = new AtomicLong();
@@ -72,7 +78,41 @@ class PrimitivesStressTest {
 
     @Test
     void eventConditionAndBarrierUnderRandomWaitsCancelsTimeoutsAndWakeUps() throws Exception {
+        runAndCheck();
+    }
+
+    /**
+     * As above, with an eighth of the lock-and-condition operations on executors that the actors
+     * shut down now and then (one step in {@value #DOOM_EVERY}), while lock waits and condition
+     * waits on them are queued: a lock handed to a dead waiter goes on, a dead condition waiter
+     * passes its signal and the lock on. The lock must end free, both queues empty; a grant
+     * whose listener never ran (the residual race of the check) is unlocked by the test and
+     * counted, and must stay below the waits refused.
+     */
+    @Test
+    void theLockAndItsConditionSurviveExecutorsThatShutDownUnderQueuedWaits() throws Exception {
+        dooming = true;
+        runAndCheck();
+    }
+
+    private void runAndCheck() throws Exception {
         run.actors(OPS, Actor::new);
+        long orphaned = 0;
+        if (dooming) {
+            doomed.shutdownAllAndAwait(Duration.ofSeconds(30));
+            for (DoomedExecutors.Tracked<Void> t : doomedLocks) {
+                if (t.future.isSuccess() && t.claim()) {
+                    orphaned++;                       // granted, no listener ran: nobody holds it
+                    lock.unlock();
+                }
+            }
+            for (DoomedExecutors.Tracked<Void> t : doomedWaits) {
+                if (t.future.isDone() && !heldNothing(t.future) && t.claim()) {
+                    orphaned++;                       // ended holding the lock, no listener ran
+                    lock.unlock();
+                }
+            }
+        }
 
         // Quiesce: let timers and hops run out, then check the event, then drain everything.
         long deadline = System.nanoTime() + SECONDS.toNanos(2);
@@ -101,6 +141,28 @@ class PrimitivesStressTest {
 
         run.assertNoFailure();
         assertThat(run.unfinished()).as("every future completed").isZero();
+        if (dooming) {
+            long refused = 0;
+            for (DoomedExecutors.Tracked<Void> t : doomedWaits) {
+                assertThat(t.future.isDone()).as("a condition wait on a dead executor ended").isTrue();
+                if (t.future.cause() instanceof java.util.concurrent.RejectedExecutionException) {
+                    refused++;
+                }
+            }
+            for (DoomedExecutors.Tracked<Void> t : doomedLocks) {
+                assertThat(t.future.isDone()).as("a lock wait on a dead executor ended").isTrue();
+                if (t.refusedAtGrant()) {
+                    refused++;
+                }
+            }
+            System.out.printf("PrimitivesStressTest (dooming): %,d lock and %,d condition waits on %,d executors shut"
+                    + " down: %,d refused, %,d orphaned by the residual race%n",
+                    doomedLocks.size(), doomedWaits.size(), doomed.shutdowns(), refused, orphaned);
+            assertThat(doomed.shutdowns()).isGreaterThan(10);
+            assertThat(refused).as("waits on shut-down executors were refused and passed on").isPositive();
+            assertThat(orphaned).as("grants lost to a shut-down executor (the residual race, see"
+                    + " SemaphoreStressTest) stay fewer than the waits refused").isLessThanOrEqualTo(refused);
+        }
         assertThat(holders.get()).isZero();
         assertThat(lock.isLocked()).isFalse();
         assertThat(lock.queueLength()).isZero();
@@ -132,7 +194,9 @@ class PrimitivesStressTest {
             pending.removeIf(Future::isDone);
             eventWaitStamps.keySet().removeIf(Future::isDone);
             boolean full = pending.size() >= MAX_PENDING_PER_ACTOR;
-            if (op < 12) {
+            if (dooming && rnd.nextInt(DOOM_EVERY) == 0) {
+                doomed.replace();
+            } else if (op < 12) {
                 if (!pending.isEmpty()) {
                     Future<?> f = pending.remove(rnd.nextInt(pending.size()));
                     Long queuedAt = eventWaitStamps.remove(f);
@@ -207,12 +271,13 @@ class PrimitivesStressTest {
 
         /** lock, then signal / signalAll / await / awaitUntil holding it; unlock when done. */
         private void conditionOp(ThreadLocalRandom rnd) {
-            EventExecutor ex = run.randomLoop();
+            boolean onDoomed = dooming && rnd.nextInt(8) == 0;
+            EventExecutor ex = onDoomed ? doomed.current() : run.randomLoop();
             boolean timed = rnd.nextInt(4) == 0;
             Future<Void> locked = timed ? lock.lock(ex, rnd.nextInt(300), MICROSECONDS) : lock.lock(ex);
             int what = rnd.nextInt(10);
             int waitTimeout = rnd.nextInt(3) == 0 ? rnd.nextInt(400) : -1;
-            track(locked, true, x -> {
+            trackOn(onDoomed, doomedLocks, locked, true, x -> {
                 if (!x.isSuccess()) {
                     expectCancelOrTimeout(x);
                     return;
@@ -236,10 +301,12 @@ class PrimitivesStressTest {
                                         waitTimeout, MICROSECONDS);
                     }
                     pendingFromListener(w);
-                    track(w, false, y -> {         // in a listener: not this actor's thread
+                    trackOn(onDoomed, doomedWaits, w, false, y -> {   // in a listener: not this actor's thread
                         enter();                               // held again, however it ended
                         if (y.isSuccess()) {
                             condResumes.incrementAndGet();
+                        } else if (y.cause() instanceof java.util.concurrent.RejectedExecutionException) {
+                            // refused at once: the executor had shut down; the lock was never released
                         } else {
                             expectCancelOrTimeout(y);
                         }
@@ -253,6 +320,41 @@ class PrimitivesStressTest {
         private void pendingFromListener(Future<Void> w) {
             if (ThreadLocalRandom.current().nextInt(8) == 0) {
                 run.randomLoop().execute(() -> w.cancel(false));
+            }
+        }
+
+        /**
+         * As {@link #track}, or, for a future on a doomed executor (whose listener may never
+         * run), tracked for the final settling: whoever claims it (its listener, or the end of
+         * the test) owns what it holds. A lock found already held (the fast path on an executor
+         * already shut down) is claimed and handled here by the caller.
+         */
+        private void trackOn(boolean onDoomed, ConcurrentLinkedQueue<DoomedExecutors.Tracked<Void>> doomedList,
+                             Future<Void> f, boolean mine, Consumer<Future<?>> onDone) {
+            if (!onDoomed) {
+                track(f, mine, onDone);
+                return;
+            }
+            DoomedExecutors.Tracked<Void> t = new DoomedExecutors.Tracked<>(f, 1);
+            doomedList.add(t);
+            if (mine && !f.isDone()) {
+                pending.add(f);
+            }
+            Consumer<Future<?>> once = x -> {
+                if (heldNothing(x)) {
+                    return;                        // refused: holds nothing
+                }
+                if (t.claim()) {
+                    try {
+                        onDone.accept(x);
+                    } catch (Throwable e) {
+                        run.fail(e);
+                    }
+                }
+            };
+            f.addListener(once::accept);
+            if (f.isDone()) {
+                once.accept(f);
             }
         }
 
@@ -280,6 +382,17 @@ class PrimitivesStressTest {
             this.stamp = stamp;
             this.future = future;
         }
+    }
+
+    /**
+     * Whether a lock or condition wait on a doomed executor ended holding nothing: refused with a
+     * RejectedExecutionException, except a condition wait refused at once (its executor had shut
+     * down before it could release the lock), whose caller still holds the lock.
+     */
+    private static boolean heldNothing(Future<?> f) {
+        Throwable c = f.cause();
+        return c instanceof java.util.concurrent.RejectedExecutionException
+                && (c.getMessage() == null || !c.getMessage().contains("the wait's relock"));
     }
 
     private void enter() {

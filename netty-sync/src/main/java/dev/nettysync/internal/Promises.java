@@ -34,7 +34,11 @@ public final class Promises {
         if (!executor.isShutdown()) {
             return null;
         }
-        return executor.newFailedFuture(new RejectedExecutionException(
-                executor + " is shut down: it could never run " + what));
+        return executor.newFailedFuture(shutDown(executor, what));
+    }
+
+    /** The refusal of a shut-down executor: "{executor} is shut down: it could never run {what}". */
+    public static RejectedExecutionException shutDown(EventExecutor executor, String what) {
+        return new RejectedExecutionException(executor + " is shut down: it could never run " + what);
     }
 }

@@ -5,6 +5,7 @@ import io.netty.util.concurrent.DefaultPromise;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.ScheduledFuture;
 
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -22,7 +23,10 @@ import java.util.concurrent.TimeUnit;
  *          │ unlinks it (the decision)                     │ cancel() or the timer       │
  *          ▼                                               ▼ unlinks it                │
  *       GRANTED ──completed, monitor dropped──▶ SUCCESS     ABANDONED ──▶ CANCELLED
- *                                                                          or TIMED OUT
+ *          │                                                               or TIMED OUT
+ *          └──its executor has shut down, or completed behind the primitive's back:
+ *             REFUSED (failed with RejectedExecutionException in the first case; the share
+ *             is taken back and served on, see WaitQueue.completeGranted)
  * </pre>
  * Leaving {@code QUEUED} happens exactly once, under the queue's monitor, and <em>is</em> the
  * decision: whoever unlinks the waiter (a granter, {@code cancel()}, the timer, a close) owns
@@ -104,6 +108,25 @@ public class Waiter<V> extends DefaultPromise<V> {
     }
 
     /**
+     * Whether this waiter's executor has shut down, so that no listener of its promise can run
+     * (Netty's {@code DefaultPromise} cannot submit the notification and only logs). One volatile
+     * read on Netty's executors. Call without the monitor.
+     */
+    final boolean executorShutDown() {
+        return executor().isShutdown();
+    }
+
+    /**
+     * Fails a waiter that was granted while its executor had shut down (see
+     * {@link WaitQueue#completeGranted}): the grant goes to the next waiter instead. Call without
+     * the monitor.
+     */
+    final void completeShutDown() {
+        completeFailed(Promises.shutDown(executor(), "the listeners of its wait for " + describeWait()
+                + " (the grant went on to the next waiter)"));
+    }
+
+    /**
      * Cancels the promise itself, skipping {@link #cancel}'s queue handling: for primitives that
      * override {@code cancel} with a protocol of their own. Call without the monitor.
      */
@@ -137,7 +160,7 @@ public class Waiter<V> extends DefaultPromise<V> {
         // Whoever ended the wait may have looked for the timer before it was there, so cancel
         // it ourselves if the timeout no longer applies.
         if (timeoutNoLongerApplies()) {
-            t.cancel(false);
+            cancelQuietly(t);
         }
     }
 
@@ -170,9 +193,25 @@ public class Waiter<V> extends DefaultPromise<V> {
 
     /** Cancels the timeout, if one was armed. */
     public final void cancelTimer() {
-        ScheduledFuture<?> t = timer;
-        if (t != null) {
-            t.cancel(false);
+        cancelQuietly(timer);
+    }
+
+    /**
+     * Cancels {@code timer} (if not {@code null}), ignoring the refusal of an executor that has
+     * shut down: Netty's {@code ScheduledFutureTask.cancel()}, called from another thread,
+     * submits the timer's removal to its executor, which throws a
+     * {@link RejectedExecutionException} once shut down (for a timer it did not cancel itself,
+     * e.g. one whose scheduling task it ran after its last sweep of scheduled tasks). Such a
+     * timer never runs anyway; the throw must not stop the completion that cancels it.
+     */
+    public static void cancelQuietly(ScheduledFuture<?> timer) {
+        if (timer == null) {
+            return;
+        }
+        try {
+            timer.cancel(false);
+        } catch (RejectedExecutionException shutDown) {
+            // moot: see above
         }
     }
 

@@ -41,6 +41,14 @@ import java.util.function.Supplier;
  *       (timed variant), holding nothing; or refused at once with
  *       {@link dev.nettysync.QueueFullException}, {@link dev.nettysync.ClosedException}, or a
  *       policy's own refusal (a rate limiter says when it could admit).</li>
+ *   <li><b>An executor that shuts down while its wait is queued</b> runs no listener of it
+ *       again: the limiters of this library that queue (the primitives', the rate limiter,
+ *       and the views of the primitives) fail such a wait with a
+ *       {@link java.util.concurrent.RejectedExecutionException} when it would be granted, and
+ *       serve the next waiter instead, so the capacity is not lost with it (up to a residual
+ *       race Netty gives no hook for: see {@link dev.nettysync.AsyncSemaphore}'s "Executors that
+ *       shut down"). {@link #all} and {@link KeyedLimiter} keep a gap there, which they
+ *       document; an implementation that cannot know should say so.</li>
  *   <li><b>Grants are final.</b> Once a wait is granted, {@code cancel()} returns
  *       {@code false} and the caller holds the permit: nothing is lost or given twice, whatever
  *       the interleaving of grant, cancel and timeout.</li>
@@ -165,6 +173,10 @@ public interface AsyncLimiter {
      *       on the first refusal.</li>
      *   <li><b>Statistics.</b> {@code limit} and {@code available} are the tightest part's;
      *       {@code inUse} and {@code queued} count this composite's own permits and waits.</li>
+     *   <li><b>Executors that shut down</b> (a known gap): the walk goes on in listeners on the
+     *       caller's executor, so one that shuts down while a later part is waited for never
+     *       ends the permits of the parts already held. Cancel an event loop's composite waits
+     *       before shutting it down.</li>
      * </ul>
      *
      * @throws IllegalArgumentException if no limiter is given, or one is given twice (the same

@@ -14,6 +14,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 
@@ -60,7 +61,17 @@ import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
  *   <li>with a {@link WaitTimeoutException}, holding nothing, if its reserved time moved past
  *       the timeout after it queued (a grant ahead of it was delayed by more than the burst's
  *       slack, see the notes);</li>
- *   <li>refused with a {@link QueueFullException} when {@code maxPending} waiters are queued.</li>
+ *   <li>refused with a {@link QueueFullException} when {@code maxPending} waiters are queued;</li>
+ *   <li>with a {@link java.util.concurrent.RejectedExecutionException} if its executor shuts
+ *       down while it waits (or is shutting down when it would wait): a shutting-down
+ *       executor cancels its timers, so the wait could not be admitted at its time. If it is
+ *       (or becomes) the head, it leaves at once, reserving nothing, and the next head is
+ *       timed on its own executor, so the waiters behind it are not stalled. If another pass
+ *       grants it first (its time came during someone else's acquire), the grant is refused as
+ *       on {@link dev.nettysync.AsyncSemaphore} ("Executors that shut down"), and the next
+ *       waiters are served; the rate it was admitted at is spent, not given back (a bucket
+ *       cannot take back an admission once others may have been admitted after it; the rate
+ *       falls short by that one admission, nothing more). The same residual race as there.</li>
  * </ul>
  * Requests for more permits than the burst can never be admitted and throw
  * {@link IllegalArgumentException} at once, from every method.
@@ -125,8 +136,10 @@ public final class AsyncRateLimiter implements AsyncLimiter {
      * (WaitQueue.grantFirst: the unlink is the decision, so cancel() returns false from here)
      * and admit it at the actual time by the GCRA rule above; clear QUEUED when the queue
      * empties. The queue completes the granted chain after the monitor is dropped, each waiter
-     * on its own executor; a waiter completed behind the limiter's back refuses its grant, and
-     * the queue then calls the policy again (the rate was spent: nothing is taken back).
+     * on its own executor; a waiter completed behind the limiter's back, or whose executor has
+     * shut down, refuses its grant, and the queue then calls the policy again (the rate was
+     * spent: nothing is taken back; giving back n·T to tat later would overdraw the bucket if
+     * admissions clamped at `now` came in between).
      *
      * Timers. Only the head's reserved time matters until it is granted, and it cannot change
      * while it is the head (tat changes only by admissions, which cannot happen while QUEUED
@@ -142,8 +155,23 @@ public final class AsyncRateLimiter implements AsyncLimiter {
      * cancelled by the thread that published it (it rechecks, under the monitor, that the waiter
      * is still queued); a granted waiter drops its own timer when it is completed (grantedValue),
      * a cancelled or timed-out one when it leaves. A waiter whose executor cannot schedule (an
-     * ImmediateEventExecutor, or one shutting down) ends with that failure and the next head is
-     * armed, in armPending's loop rather than by recursion.
+     * ImmediateEventExecutor, or one shutting down: armHeadTimer refuses it, since a shutdown
+     * cancels every scheduled task) ends with that failure and the next head is armed, in
+     * armPending's loop rather than by recursion.
+     *
+     * Executors that shut down under a head. The head's timer is the only thing that will run
+     * a grant pass; an executor that starts shutting down after it was armed cancels it (Netty
+     * cancels all scheduled tasks as it shuts down, and notifies the cancellation on that
+     * executor's thread, inline). A listener on the timer sees that: a timer cancelled while
+     * its waiter is still queued was not cancelled by us (we cancel only once it has left), so
+     * the head leaves with a RejectedExecutionException, as in armPending, and the next head is
+     * armed on its own executor (onHeadTimerCancelled). Without it, nothing would run a pass
+     * until the next acquire, cancel or timeout: tryAcquire refusing and the waiters behind
+     * stalled. Cost: the listener, and its notification task when a grant or leave cancels the
+     * timer from another thread, once per head, on the waiting path only. Residual race: a
+     * timer scheduled from another thread whose scheduling task the executor drops unrun at
+     * termination (Netty logs "terminated with non-empty task queue") is neither run nor
+     * cancelled; the next acquire, cancel or timeout then serves the queue.
      *
      * Timer latency. A grant made late by d nanoseconds admits at the actual time: if the
      * bucket had slack (tat > now, i.e. d < tau - n·T), tat is unchanged and later waiters keep
@@ -605,18 +633,55 @@ public final class AsyncRateLimiter implements AsyncLimiter {
             } catch (RuntimeException e) {
                 // Its executor cannot time (ImmediateEventExecutor) or is shutting down: the
                 // waiter cannot be completed at its time, so it ends with that failure.
-                RateWaiter granted;
-                boolean left;
-                synchronized (queue) {
-                    left = leaveLocked(h, true);
-                    granted = queue.takeChain();
-                }
-                queue.completeGranted(granted);
-                if (left) {
-                    h.completeFailed(e);
-                }
+                queue.completeGranted(cannotTime(h, e));
             }
         }
+    }
+
+    /**
+     * {@code h}'s executor cannot time it: it leaves (a grant pass first, as for a timeout) and
+     * fails with {@code cause}. Returns the chain the passes granted, to complete. No monitor.
+     */
+    private RateWaiter cannotTime(RateWaiter h, Throwable cause) {
+        RateWaiter granted;
+        boolean left;
+        synchronized (queue) {
+            left = leaveLocked(h, true);
+            granted = queue.takeChain();
+        }
+        if (left) {
+            h.completeFailed(cause);
+        }
+        return granted;
+    }
+
+    /**
+     * The head timer of {@code h} was cancelled, on h's executor. Ours are cancelled only once
+     * h has left the queue; one cancelled while h is still queued was cancelled by its
+     * executor, which cancels every scheduled task as it shuts down, and would otherwise
+     * leave the queue with no grant pass due (tryAcquire refusing, the waiters behind stalled)
+     * until the next acquire, cancel or timeout. Then h leaves with a
+     * RejectedExecutionException and the next head is armed on its own executor.
+     */
+    private void onHeadTimerCancelled(RateWaiter h) {
+        synchronized (queue) {
+            if (!queue.contains(h)) {
+                return;                   // granted or left: we cancelled it
+            }
+        }
+        RateWaiter granted;
+        if (h.waiterExecutor().isShuttingDown()) {
+            granted = cannotTime(h, h.cannotBeTimed());
+        } else {
+            synchronized (queue) {        // not by a shutdown (nothing else cancels it): re-arm
+                if (armedFor == h) {
+                    armedFor = null;
+                }
+                serveLocked();
+                granted = queue.takeChain();
+            }
+        }
+        complete(granted);
     }
 
     /** The head timer fired on {@code h}'s executor. */
@@ -780,20 +845,47 @@ public final class AsyncRateLimiter implements AsyncLimiter {
             }
         }
 
-        /** Schedules the head timer after {@code delay} ns on this waiter's executor. No monitor. */
+        /**
+         * Schedules the head timer after {@code delay} ns on this waiter's executor. No monitor.
+         * An executor shutting down cancels its scheduled tasks (a graceful shutdown too, while
+         * it still runs tasks), so it is refused here; one that starts shutting down later
+         * cancels the timer, which the listener reports (see onHeadTimerCancelled).
+         *
+         * @throws RuntimeException if the executor cannot time the wait
+         */
         void armHeadTimer(long delay) {
-            ScheduledFuture<?> t = executor().schedule(() -> limiter.onHeadTimer(this), delay, TimeUnit.NANOSECONDS);
+            EventExecutor executor = executor();
+            if (executor.isShuttingDown()) {
+                throw cannotBeTimed();
+            }
+            ScheduledFuture<?> t = executor.schedule(() -> limiter.onHeadTimer(this), delay, TimeUnit.NANOSECONDS);
             headTimer = t;
+            t.addListener(f -> {
+                if (f.isCancelled()) {
+                    limiter.onHeadTimerCancelled(this);
+                }
+            });
+            if (t.isCancelled() && executor.isShutdown()) {
+                // Cancelled by the shutdown before the listener was added, whose notification
+                // the executor then refused: report it here (onHeadTimerCancelled is idempotent).
+                limiter.onHeadTimerCancelled(this);
+            }
             if (timeoutNoLongerApplies()) {
-                t.cancel(false);          // it left before the timer was published
+                Waiter.cancelQuietly(t);  // it left before the timer was published
             }
         }
 
+        RejectedExecutionException cannotBeTimed() {
+            return new RejectedExecutionException(executor() + " is shutting down: it cancels its timers, so it"
+                    + " could never admit the wait for " + describeWait() + " at its time");
+        }
+
+        EventExecutor waiterExecutor() {
+            return executor();
+        }
+
         void cancelHeadTimer() {
-            ScheduledFuture<?> t = headTimer;
-            if (t != null) {
-                t.cancel(false);
-            }
+            Waiter.cancelQuietly(headTimer);
         }
     }
 

@@ -37,6 +37,13 @@ final class CompositeLimiter implements AsyncLimiter {
      *
      * Timeout. One deadline for the whole walk: each part gets the time left (zero or less:
      * "only if it admits at once"), so the composite never waits longer than asked in total.
+     *
+     * Executors that shut down (a known gap). A part's wait on an executor that shuts down is
+     * refused by the part (its share goes on), but the walk continues only in a listener on
+     * that executor, which never runs: the permits of the parts already held (held[0..index-1])
+     * are then never ended. Closing it needs a hook that runs where the part is refused (not on
+     * the dead executor); until then, cancel an event loop's composite waits before shutting it
+     * down.
      */
 
     private final AsyncLimiter[] parts;

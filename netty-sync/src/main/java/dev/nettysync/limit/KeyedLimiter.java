@@ -66,6 +66,12 @@ import java.util.function.Function;
  *   <li><b>Thread-safe, lock-free</b>; the factory and the limiters' {@code statistics()} are
  *       called with nothing held. Under contention the factory may be called twice for one key;
  *       the limiter that loses the race is dropped unused.</li>
+ *   <li><b>Executors that shut down.</b> A wait whose executor shuts down while it is queued
+ *       is refused by the key's limiter as that limiter refuses it (the library's limiters fail
+ *       it with a {@link java.util.concurrent.RejectedExecutionException} and serve the next
+ *       waiter). The key learns that its wait ended from a listener on that executor, which
+ *       never runs: the key then stays live (not evicted, counted in {@code maxKeys}), one
+ *       key per such wait at most. Cancel an event loop's waits before shutting it down.</li>
  * </ul>
  *
  * <h2>A global limit too</h2>

@@ -2,12 +2,14 @@ package dev.nettysync.internal;
 
 import dev.nettysync.WaitTimeoutException;
 import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.util.concurrent.DefaultEventExecutor;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.ImmediateEventExecutor;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 
 import static java.util.concurrent.TimeUnit.MILLISECONDS;
@@ -196,6 +198,111 @@ class WaitQueueTest {
         queue.completeGranted(chain);
         assertThat(units.takenBack).containsExactly(a);
         assertThat(b.isSuccess()).as("the unit taken back went to b").isTrue();
+    }
+
+    @Test
+    void aWaiterWhoseExecutorShutDownWhileQueuedRefusesItsGrantAndTheNextIsServed() {
+        DefaultEventExecutor dying = new DefaultEventExecutor();
+        Waiter<Integer> a = enqueue(dying);
+        Waiter<Integer> b = enqueue(dying);
+        Waiter<Integer> c = enqueue(IMMEDIATE);
+        dying.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+        release(1);
+        assertThat(a.cause()).isInstanceOf(RejectedExecutionException.class).hasMessageContaining("shut down")
+                .hasMessageContaining("toy");
+        assertThat(b.cause()).as("the unit taken back from a is refused by b too")
+                .isInstanceOf(RejectedExecutionException.class);
+        assertThat(units.takenBack).containsExactly(a, b);
+        assertThat(c.getNow()).as("the unit went on to the first waiter that can run a listener").isZero();
+        synchronized (queue) {
+            assertThat(queue.isEmpty()).isTrue();
+            assertThat(units.units).as("nothing lost, nothing duplicated").isZero();
+        }
+    }
+
+    @Test
+    void aTimerThatCannotBeCancelledOnAShutDownExecutorDoesNotStopTheCompletion() {
+        // Netty's ScheduledFutureTask.cancel() from another thread submits its removal to the
+        // executor, which throws once it has shut down (a timer it never cancelled itself: one
+        // whose scheduling task it ran after its last cancelScheduledTasks()).
+        ShutDownTimers executor = new ShutDownTimers();
+        Waiter<Integer> a = queue.armTimer(enqueue(executor), MILLISECONDS.toNanos(50));
+        Waiter<Integer> b = queue.armTimer(enqueue(executor), MILLISECONDS.toNanos(50));
+        Waiter<Integer> c = enqueue(IMMEDIATE);
+        executor.shutDown = true;
+        release(1);
+        assertThat(a.cause()).isInstanceOf(RejectedExecutionException.class).hasMessageContaining("shut down");
+        assertThat(b.cause()).isInstanceOf(RejectedExecutionException.class);
+        assertThat(c.isSuccess()).as("the unit went on, past the timers that threw").isTrue();
+        assertThat(units.takenBack).containsExactly(a, b);
+    }
+
+    /** An executor whose timers throw on cancel once it has shut down, as Netty's do then. */
+    private static final class ShutDownTimers extends dev.nettysync.testing.TestEventExecutor {
+        volatile boolean shutDown;
+
+        @Override
+        public boolean isShutdown() {
+            return shutDown;
+        }
+
+        @Override
+        public boolean inEventLoop(Thread thread) {
+            return false;
+        }
+
+        @Override
+        public void execute(Runnable task) {
+            throw new RejectedExecutionException("shut down");
+        }
+
+        @Override
+        public io.netty.util.concurrent.ScheduledFuture<?> schedule(Runnable command, long delay, TimeUnit unit) {
+            return new ThrowingTimer(this);
+        }
+    }
+
+    private static final class ThrowingTimer extends io.netty.util.concurrent.DefaultPromise<Object>
+            implements io.netty.util.concurrent.ScheduledFuture<Object> {
+        ThrowingTimer(EventExecutor executor) {
+            super(executor);
+        }
+
+        @Override
+        public boolean cancel(boolean mayInterruptIfRunning) {
+            throw new RejectedExecutionException("event executor terminated");
+        }
+
+        @Override
+        public long getDelay(TimeUnit unit) {
+            return 0;
+        }
+
+        @Override
+        public int compareTo(java.util.concurrent.Delayed o) {
+            return 0;
+        }
+    }
+
+    @Test
+    void withoutAPolicyAWaiterOnAShutDownExecutorIsCompletedAsGranted() {
+        // An event or a barrier: a grant has no share to take back, so the waiter is told the
+        // truth (the event was set, the barrier tripped) even if no listener of it can run.
+        WaitQueue<Waiter<Integer>> plain = new WaitQueue<>("plain", null);
+        DefaultEventExecutor dead = new DefaultEventExecutor();
+        dead.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+        Waiter<Integer> a = new Indexed(dead, plain);
+        Waiter<Integer> b = new Indexed(IMMEDIATE, plain);
+        Waiter<Integer> chain;
+        synchronized (plain) {
+            plain.enqueue(a);
+            plain.enqueue(b);
+            plain.grant(Integer.MAX_VALUE);
+            chain = plain.takeChain();
+        }
+        plain.completeGranted(chain);
+        assertThat(a.getNow()).isZero();
+        assertThat(b.getNow()).isEqualTo(1);
     }
 
     @Test

@@ -1,6 +1,8 @@
 package dev.nettysync.limit;
 
+import dev.nettysync.testing.DoomedExecutors;
 import dev.nettysync.testing.StressRun;
+import io.netty.util.concurrent.EventExecutor;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Ticker;
@@ -45,6 +47,7 @@ class AsyncRateLimiterStressTest {
     private static final int MAX_PENDING = 32; // at most ~3 ms of queue, so timed waits (0-5 ms) do queue
 
     @RegisterExtension final StressRun run = new StressRun();
+    @RegisterExtension final DoomedExecutors doomed = new DoomedExecutors();
 
     private final AsyncRateLimiter limiter = AsyncRateLimiter.builder(RATE, Duration.ofSeconds(1))
             .burst(BURST).maxPending(MAX_PENDING).ticker(new StallingTicker()).build();
@@ -55,11 +58,57 @@ class AsyncRateLimiterStressTest {
     private final AtomicLong timeouts = new AtomicLong();
     private final AtomicLong grantedWaits = new AtomicLong();
     private final ThreadLocal<List<Future<Permit>>> recent = ThreadLocal.withInitial(ArrayList::new);
+    private volatile boolean dooming;                                          // set before the run
+    private final Queue<DoomedExecutors.Tracked<Permit>> doomedWaits = new ConcurrentLinkedQueue<>();
 
     @Test
     void noWindowEverAdmitsMoreThanTheRateAllowsWhateverIsCancelled() throws Exception {
+        runAndCheck();
+    }
+
+    /**
+     * A quarter of the waits are on executors that are shut down now and then (one step in
+     * {@value #DOOM_EVERY}), the last one after the run, with waits on them queued. Besides the
+     * checks of the other run: the queue drains by itself afterwards (no head left on a dead
+     * executor stalls the waiters behind it), every wait on a dead executor ended, and some
+     * were refused with a RejectedExecutionException.
+     */
+    @Test
+    void theQueueNeverStallsOnAHeadWhoseExecutorShutDown() throws Exception {
+        dooming = true;
+        runAndCheck();
+    }
+
+    private static final int DOOM_EVERY = 3_000;
+
+    private void runAndCheck() throws Exception {
         // loops pause 20 µs between slices and threads now and then, so the rate can refill
         run.runFor(RUN, 8, Duration.ofNanos(20_000), Duration.ofNanos(200_000), this::step);
+        if (dooming) {
+            doomed.replace();                              // the last one too, waits queued on it
+            long deadline = System.nanoTime() + SECONDS.toNanos(10);
+            while (limiter.queueLength() > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(1);
+            }
+            assertThat(limiter.queueLength()).as("the queue drained by itself: no head on a dead executor"
+                    + " stalls it (%s)", limiter.brokenInvariant()).isZero();
+            doomed.shutdownAllAndAwait(Duration.ofSeconds(10));
+            long rejected = 0;
+            long orphaned = 0;
+            for (DoomedExecutors.Tracked<Permit> t : doomedWaits) {
+                assertThat(t.future.isDone()).as("a wait on a shut-down executor ended: %s", t.future).isTrue();
+                if (t.future.cause() instanceof java.util.concurrent.RejectedExecutionException) {
+                    rejected++;
+                }
+                if (t.future.isSuccess() && t.claim()) {
+                    orphaned++;                            // a rate spent: nothing to give back
+                }
+            }
+            System.out.printf("rate stress (dooming): %d waits on %d executors shut down: %d rejected,"
+                    + " %d granted with no listener run%n", doomedWaits.size(), doomed.shutdowns(), rejected, orphaned);
+            assertThat(doomed.shutdowns()).as("the test did shut executors down").isGreaterThan(5);
+            assertThat(rejected).as("waits on shut-down executors were refused").isPositive();
+        }
 
         // End every wait still queued, then let every completion run.
         for (Future<Permit> f : waits) {
@@ -115,6 +164,16 @@ class AsyncRateLimiterStressTest {
     private void step(EventLoop loop) {
         ThreadLocalRandom rnd = ThreadLocalRandom.current();
         int n = 1 + rnd.nextInt(3);
+        if (dooming && rnd.nextInt(DOOM_EVERY) == 0) {
+            doomed.replace();
+            return;
+        }
+        if (dooming && rnd.nextInt(4) == 0) {
+            EventExecutor d = doomed.current();
+            trackDoomed(rnd.nextBoolean() ? limiter.acquire(d, n)
+                    : limiter.acquire(d, n, rnd.nextInt(5_000), TimeUnit.MICROSECONDS), n);
+            return;
+        }
         switch (rnd.nextInt(6)) {
             case 0 -> {
                 Permit p = limiter.tryAcquire(n);
@@ -136,6 +195,20 @@ class AsyncRateLimiterStressTest {
                     }
                 }
             }
+        }
+    }
+
+    /** A wait on a doomed executor: its listener may never run, so it is settled at the end. */
+    private void trackDoomed(Future<Permit> f, int n) {
+        DoomedExecutors.Tracked<Permit> t = new DoomedExecutors.Tracked<>(f, n);
+        doomedWaits.add(t);
+        f.addListener(done -> {
+            if (done.isSuccess() && t.claim()) {
+                record((Permit) done.getNow(), n);
+            }
+        });
+        if (f.isSuccess() && t.claim()) {
+            record(f.getNow(), n);
         }
     }
 

@@ -60,6 +60,50 @@ class AsyncRateLimiterTest {
         }
     }
 
+    // ------------------------------------------------------------ executors that shut down
+
+    @Test
+    void aHeadWhoseLoopShutsDownAfterItsTimerWasArmedDoesNotStallTheWaitersBehind() {
+        AsyncRateLimiter l = limiter(10, 1);
+        emptyBucket(l);
+        io.netty.channel.DefaultEventLoop dying = new io.netty.channel.DefaultEventLoop();
+        Future<Permit> dead = l.acquire(dying);             // the head: its timer is armed on `dying`
+        Future<Permit> next = l.acquire(loopB);
+        Future<Permit> third = l.acquire(loopB);
+        dying.shutdownGracefully(0, 0, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+        assertThat(dead.cause()).as("it can be neither timed nor told: it leaves, reserving nothing")
+                .isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+        assertThat(l.queueLength()).isEqualTo(2);
+        advanceMs(100);
+        runAll();
+        assertThat(next.isSuccess()).as("the next head was armed on its own loop and granted at its time, "
+                + "which the dead head's reservation no longer delays").isTrue();
+        assertThat(third.isDone()).isFalse();
+        advanceMs(100);
+        runAll();
+        assertThat(third.isSuccess()).isTrue();
+        assertThat(l.queueLength()).isZero();
+        advanceMs(100);
+        assertThat(l.tryAcquire()).as("the fast path works again").isNotNull();
+    }
+
+    @Test
+    void aHeadOnALoopThatIsShuttingDownIsNotArmedThereAndLeaves() {
+        AsyncRateLimiter l = limiter(10, 1);
+        emptyBucket(l);
+        io.netty.channel.DefaultEventLoop closing = new io.netty.channel.DefaultEventLoop();
+        closing.submit(() -> { }).syncUninterruptibly();     // started
+        closing.shutdownGracefully(1, 10, java.util.concurrent.TimeUnit.SECONDS);   // quiet period: still runs tasks
+        Future<Permit> f = l.acquire(closing);
+        Future<Permit> next = l.acquire(loopB);
+        assertThat(f.cause()).as("a loop shutting down cancels its timers: the wait could never be granted")
+                .isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+        advanceMs(100);
+        runAll();
+        assertThat(next.isSuccess()).isTrue();
+        closing.terminationFuture().syncUninterruptibly();
+    }
+
     // ------------------------------------------------------------ the rate
 
     @Test

@@ -42,6 +42,24 @@ class PrimitiveLimiterTest {
     }
 
     @Test
+    void aPrimitivesViewPassesTheGrantOfAWaiterWhoseExecutorShutDownOn() {
+        dev.nettysync.AsyncSemaphore sem = new dev.nettysync.AsyncSemaphore(1);
+        AsyncLimiter limiter = AsyncLimiter.of(sem);
+        Permit held = limiter.tryAcquire();
+        assertThat(held).isNotNull();
+        io.netty.util.concurrent.DefaultEventExecutor dying = new io.netty.util.concurrent.DefaultEventExecutor();
+        io.netty.util.concurrent.Future<Permit> dead = limiter.acquire(dying);
+        io.netty.util.concurrent.Future<Permit> next = limiter.acquire(io.netty.util.concurrent.ImmediateEventExecutor.INSTANCE);
+        dying.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+        held.release();
+        assertThat(next.isSuccess()).as("the permit went on to the next waiter").isTrue();
+        assertThat(dead.isSuccess()).as("nothing granted to the dead waiter").isFalse();
+        assertThat(limiter.statistics().inUse()).isEqualTo(1);
+        next.getNow().release();
+        assertThat(sem.availablePermits()).isEqualTo(1);
+    }
+
+    @Test
     void aPermitGivesBackExactlyOneSemaphorePermitHoweverOftenItIsReleased() {
         AsyncSemaphore sem = new AsyncSemaphore(2);
         AsyncLimiter limiter = AsyncLimiter.of(sem);
