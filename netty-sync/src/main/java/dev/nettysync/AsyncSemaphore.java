@@ -491,10 +491,9 @@ public class AsyncSemaphore {
                     return executor.newFailedFuture(new WaitTimeoutException(
                             "no wait allowed and " + n + " permit(s) of " + this + " not available"));
                 }
-                Future<Void> refused = Promises.failedIfShutDown(executor, "the wait for " + this
-                        + ": a grant to it would be lost");
-                if (refused != null) {
-                    return refused;
+                if (executor.isShutdown()) {      // checked first: the message is built only then
+                    return executor.newFailedFuture(Promises.shutDown(executor, "the wait for " + this
+                            + ": a grant to it would be lost"));
                 }
                 if (queue.size() >= maxPending && !owed) {
                     return executor.newFailedFuture(new QueueFullException(

@@ -28,7 +28,9 @@ public final class Promises {
      * A future failed with a {@link RejectedExecutionException} if {@code executor} has shut down,
      * else {@code null}. A shut-down executor never runs a listener, so whatever a wait or a
      * with-block took for one could never be given back: callers check before taking anything.
-     * {@code what} completes the message: "... is shut down: it could never run {what}".
+     * {@code what} completes the message: "... is shut down: it could never run {what}"; a caller
+     * on a hot path whose {@code what} must be built checks {@code isShutdown()} itself and
+     * builds it only then, with {@link #shutDown}.
      */
     public static <T> Future<T> failedIfShutDown(EventExecutor executor, String what) {
         if (!executor.isShutdown()) {
