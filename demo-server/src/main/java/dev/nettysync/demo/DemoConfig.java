@@ -54,7 +54,8 @@ public final class DemoConfig {
     }
 
     @Option(names = "--host", defaultValue = "${env:DEMO_HOST:-0.0.0.0}",
-            description = "Address to bind (env DEMO_HOST).")
+            description = "Address or host name to bind; a name must resolve when the flags are read "
+                    + "(env DEMO_HOST).")
     public String host;
 
     @Option(names = "--port", defaultValue = "${env:DEMO_PORT:-8080}",
