@@ -8,10 +8,13 @@ import dev.nettysync.limit.RateLimitedException;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.NetUtil;
 import io.netty.util.concurrent.Future;
 
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
+import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
@@ -20,7 +23,10 @@ import java.util.concurrent.TimeUnit;
  * {@link AsyncRateLimiter} per client in a {@link KeyedLimiter}, checked when a request for an
  * item arrives, before the backend's admission. The client is the peer's IP address, or with
  * {@code --trust-forwarded-for} the first address of {@code X-Forwarded-For} (only behind a proxy
- * that sets it: a client can write any value there).
+ * that sets it: a client can write any value there). A key is always a parsed IP address in
+ * canonical form, at most 39 characters: an {@code X-Forwarded-For} that does not start with one
+ * is answered 400 ({@link #clientOf}), so memory is bounded by {@code --per-client-max-keys}
+ * small keys, whatever clients send.
  *
  * <p>Which status means what: over the client's rate, <b>429</b> with {@code Retry-After} (the
  * limiter's estimate of when the client's next request would be admitted, whole seconds rounded
@@ -58,22 +64,115 @@ final class ClientRateLimit {
         return new ClientRateLimit(config.perClientRate, burst, config.perClientMaxKeys, config.trustForwardedFor);
     }
 
-    /** The client a request comes from. */
-    String clientOf(SocketAddress peer, HttpHeaders headers) {
+    /**
+     * The client a request comes from, as the rate's key: an IP address in its canonical text
+     * form (RFC 5952 for IPv6; an IPv4-mapped IPv6 address as IPv4), at most 39 characters.
+     *
+     * <p>With {@code --trust-forwarded-for} and an {@code X-Forwarded-For} header, its first
+     * element (up to the first comma, trimmed) must be an IP address: {@code a.b.c.d},
+     * {@code a.b.c.d:port}, an IPv6 address, {@code [v6]} or {@code [v6]:port} (the port is
+     * dropped; some proxies append it). Anything else (a name, {@code unknown}, a zone id, an
+     * empty element, 8 KiB of text) is refused, so a key never grows with what a client writes
+     * there and the limiter's memory stays bounded by {@code --per-client-max-keys}. Without the
+     * header, or without trust, the key is the peer's address.
+     *
+     * @throws HttpStatusException 400 (the connection kept) when the header's first element is
+     *         not an IP address
+     */
+    String clientOf(SocketAddress peer, HttpHeaders headers) throws HttpStatusException {
         if (trustForwardedFor) {
             String xff = headers.get("X-Forwarded-For");
             if (xff != null) {
                 int comma = xff.indexOf(',');
                 String first = (comma < 0 ? xff : xff.substring(0, comma)).trim();
-                if (!first.isEmpty()) {
-                    return first;
+                byte[] address = forwardedAddress(first);
+                if (address == null) {
+                    throw new HttpStatusException(HttpResponseStatus.BAD_REQUEST,
+                            "X-Forwarded-For must start with an IP address (a.b.c.d, a:b::c, [a:b::c]:port), was '"
+                                    + printable(first) + "'", false);
                 }
+                return canonical(address);
             }
         }
         if (peer instanceof InetSocketAddress inet && inet.getAddress() != null) {
-            return inet.getAddress().getHostAddress();
+            return NetUtil.toAddressString(inet.getAddress());
         }
         return String.valueOf(peer);
+    }
+
+    /** The longest element looked at: {@code [} + 39 + {@code ]:65535}, with room to spare. */
+    private static final int MAX_ELEMENT = 64;
+
+    /** The address bytes of one {@code X-Forwarded-For} element, or {@code null} if it is not one. */
+    static byte[] forwardedAddress(String element) {
+        if (element.isEmpty() || element.length() > MAX_ELEMENT || element.indexOf('%') >= 0) {
+            return null;               // no zone id: it means nothing off the proxy's host
+        }
+        String ip;
+        if (element.charAt(0) == '[') {
+            int close = element.indexOf(']');
+            if (close < 0 || !portOrNothing(element, close + 1)) {
+                return null;
+            }
+            ip = element.substring(1, close);
+            if (!NetUtil.isValidIpV6Address(ip)) {
+                return null;
+            }
+        } else {
+            int colon = element.indexOf(':');
+            if (colon >= 0 && element.indexOf(':', colon + 1) < 0) {     // one colon: a.b.c.d:port
+                if (!portOrNothing(element, colon) || colon + 1 == element.length()) {
+                    return null;
+                }
+                ip = element.substring(0, colon);
+                if (!NetUtil.isValidIpV4Address(ip)) {
+                    return null;
+                }
+            } else {
+                ip = element;
+                if (!NetUtil.isValidIpV4Address(ip) && !NetUtil.isValidIpV6Address(ip)) {
+                    return null;
+                }
+            }
+        }
+        return NetUtil.createByteArrayFromIpAddressString(ip);
+    }
+
+    /** Whether {@code s} from {@code from} is empty or {@code :} and a port in 1..65535. */
+    private static boolean portOrNothing(String s, int from) {
+        if (from == s.length()) {
+            return true;
+        }
+        if (s.charAt(from) != ':' || s.length() - from - 1 < 1 || s.length() - from - 1 > 5) {
+            return false;
+        }
+        int port = 0;
+        for (int i = from + 1; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c < '0' || c > '9') {
+                return false;
+            }
+            port = port * 10 + (c - '0');
+        }
+        return port >= 1 && port <= 65535;
+    }
+
+    private static String canonical(byte[] address) {
+        try {
+            return NetUtil.toAddressString(InetAddress.getByAddress(address));   // IPv4-mapped: IPv4
+        } catch (UnknownHostException e) {
+            throw new IllegalStateException("an address of " + address.length + " bytes", e);   // 4 or 16: never
+        }
+    }
+
+    /** At most 40 characters of {@code s}, every one outside printable ASCII as {@code ?}. */
+    private static String printable(String s) {
+        StringBuilder b = new StringBuilder(Math.min(s.length(), 43));
+        for (int i = 0; i < s.length() && i < 40; i++) {
+            char c = s.charAt(i);
+            b.append(c >= 0x20 && c < 0x7f ? c : '?');
+        }
+        return s.length() > 40 ? b.append("...").toString() : b.toString();
     }
 
     /**

@@ -147,8 +147,17 @@ final class ConnectionDeadlineHandler extends ChannelInboundHandlerAdapter {
         // answered on this connection while a request is still being read.
         processing = true;
         metrics.recordRequest(Route.OTHER, 408, readTimeoutNanos);
+        long expired = System.nanoTime();
         ChannelFuture written = ctx.channel().writeAndFlush(Responses.text(ctx.alloc(),
                 HttpResponseStatus.REQUEST_TIMEOUT, "request not received in time", false));
+        written.addListener(f -> {
+            // Like every answer of the GatewayHandler, counted once flushed. No request was decoded:
+            // its latency is the read timeout (from the request's first byte) plus the flush.
+            if (f.isSuccess()) {
+                metrics.recordResponseFlushed(HttpResponseStatus.REQUEST_TIMEOUT.code(),
+                        readTimeoutNanos + (System.nanoTime() - expired));
+            }
+        });
         written.addListener(ChannelFutureListener.CLOSE);
         if (!written.isDone()) {
             writePending();                // closes anyway if the client does not read the 408

@@ -54,7 +54,8 @@ public final class DemoConfig {
     }
 
     @Option(names = "--host", defaultValue = "${env:DEMO_HOST:-0.0.0.0}",
-            description = "Address to bind (env DEMO_HOST).")
+            description = "Address or host name to bind; a name must resolve when the flags are read "
+                    + "(env DEMO_HOST).")
     public String host;
 
     @Option(names = "--port", defaultValue = "${env:DEMO_PORT:-8080}",
@@ -248,8 +249,18 @@ public final class DemoConfig {
             description = "Largest header block in bytes; larger gets 431 (env DEMO_MAX_HEADER_SIZE).")
     public int maxHeaderSize;
 
+    /**
+     * The largest {@code --max-body}: 64 MiB. A request's body is aggregated whole in memory
+     * before the request is handled, and every open connection may hold one at once, so the flag
+     * is memory per connection (worst case {@code --max-connections} x {@code --max-body}); no
+     * route of this server reads a body at all. 2 GiB, the most an {@code int} allowed, let one
+     * request take what a default JVM has.
+     */
+    static final int MAX_BODY_CAP = 64 << 20;
+
     @Option(names = "--max-body", defaultValue = "${env:DEMO_MAX_BODY:-65536}",
-            description = "Largest request body in bytes; larger gets 413 (env DEMO_MAX_BODY).")
+            description = "Largest request body in bytes, at most 67108864 (64 MiB); larger gets 413 "
+                    + "(env DEMO_MAX_BODY).")
     public int maxBody;
 
     /**
@@ -275,6 +286,15 @@ public final class DemoConfig {
     void validate(CommandLine cl) {
         requireThat(cl, host != null && !host.isBlank(),
                 "--host must be an address or host name to bind (0.0.0.0 for every interface), was '" + host + "'");
+        // Resolved here, once, so that a name nobody can resolve is a bad flag (exit 2), not a
+        // bind failing with UnresolvedAddressException; the bind resolves it again (a literal
+        // address costs no lookup).
+        try {
+            java.net.InetAddress.getByName(host);
+        } catch (java.net.UnknownHostException | SecurityException e) {
+            requireThat(cl, false, "--host must be an address or a host name this machine can resolve "
+                    + "(0.0.0.0 for every interface), was '" + host + "': not resolvable");
+        }
         requireThat(cl, port >= 0 && port <= 65535, "--port must be in 0..65535, was " + port);
         requireThat(cl, ioThreads >= 0 && ioThreads <= 1024, "--io-threads must be in 0..1024, was " + ioThreads);
         requireThat(cl, maxConnections >= 0, "--max-connections must be >= 0 (0 = from the open-file limit), was "
@@ -301,7 +321,9 @@ public final class DemoConfig {
                 "--upstream-pool-size must be in 1..10000, was " + upstreamPoolSize);
         requireThat(cl, maxInitialLine >= 64, "--max-initial-line must be >= 64, was " + maxInitialLine);
         requireThat(cl, maxHeaderSize >= 256, "--max-header-size must be >= 256, was " + maxHeaderSize);
-        requireThat(cl, maxBody >= 0, "--max-body must be >= 0, was " + maxBody);
+        requireThat(cl, maxBody >= 0 && maxBody <= MAX_BODY_CAP,
+                "--max-body must be in 0.." + MAX_BODY_CAP + " bytes (64 MiB: a body is held whole in memory "
+                        + "until its request is answered), was " + maxBody);
         requireThat(cl, idleTimeout.toMillis() > 0, "--idle-timeout must be > 0, was " + idleTimeout);
         requireThat(cl, requestReadTimeout.toMillis() > 0,
                 "--request-read-timeout must be > 0, was " + requestReadTimeout);

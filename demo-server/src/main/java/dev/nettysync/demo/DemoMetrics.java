@@ -23,8 +23,8 @@ import java.util.function.BooleanSupplier;
  *   <li>{@code demo_http_requests_seconds{route,status}}: count, sum and histogram buckets of
  *       request latency, by route and status;</li>
  *   <li>{@code demo_response_latency_seconds{status}}: request decoded to response flushed, in
- *       buckets from 10 µs, the server-side latency of each answer (a 503 under overload
- *       included);</li>
+ *       buckets from 10 µs, the server-side latency of each answer sent (a 503 under overload
+ *       included; a 408, with no decoded request, counts the read timeout plus the flush);</li>
  *   <li>{@code demo_backend_calls_seconds{outcome}}: backend call latency by outcome (ok, error,
  *       timeout, cancelled);</li>
  *   <li>{@code demo_http_interim_responses_total{status="100"}}: {@code 100 Continue} sent;</li>

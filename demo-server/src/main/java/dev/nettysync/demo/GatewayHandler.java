@@ -116,6 +116,7 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
     private Admission.Ticket ticket;         // its place in the admission policy, or null
     private Future<?> backendCall;           // the running backend call, or null
     private String client;                   // the per-client rate's key of the request, or null
+    private HttpStatusException badClient;   // why the request has no usable key (bad X-Forwarded-For), or null
 
     GatewayHandler(GatewayContext gw, ConnectionDeadlineHandler deadline) {
         this(gw, deadline, DEFAULT_READ_AHEAD, DEFAULT_MAX_PIPELINED);
@@ -261,7 +262,15 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         ClientRateLimit perClient = gw.perClient();
-        client = perClient == null ? null : perClient.clientOf(ctx.channel().remoteAddress(), request.headers());
+        client = null;
+        badClient = null;
+        if (perClient != null) {
+            try {
+                client = perClient.clientOf(ctx.channel().remoteAddress(), request.headers());
+            } catch (HttpStatusException e) {
+                badClient = e;         // answered 400 by an item request only: health routes are not keyed
+            }
+        }
         route(request.method(), request.uri());
     }
 
@@ -321,6 +330,10 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         }
         if (!gw.dbReady().isSet() && gw.beforeReady() == DemoConfig.BeforeReady.REJECT) {
             fail(HttpStatusException.databaseNotReady());
+            return;
+        }
+        if (badClient != null) {               // X-Forwarded-For is not an address: 400, no key kept
+            fail(badClient);
             return;
         }
         if (client != null) {                  // the client's rate first: 429 before the backend's 503

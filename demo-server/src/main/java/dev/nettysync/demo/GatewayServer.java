@@ -285,6 +285,11 @@ public final class GatewayServer {
         return metrics;
     }
 
+    /** What every connection's handler shares (its parts, for tests). */
+    GatewayContext context() {
+        return context;
+    }
+
     public boolean isDraining() {
         return drain.isDraining();
     }

@@ -229,6 +229,38 @@ class BadInputTest {
         }
     }
 
+    /**
+     * Every answer the server sends is in {@code demo_response_latency_seconds}, bad input and
+     * the 408 of a stalled request included (before: the 408, written by the deadline handler
+     * rather than the gateway, was missing there).
+     */
+    @Test
+    void everyAnswerToBadInputIsInTheResponseLatencyMetric() throws Exception {
+        java.util.Map<Integer, String> requests = java.util.Map.of(
+                400, "THIS IS NOT HTTP\r\n\r\n",
+                413, "POST /api/items/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + "z".repeat(5000),
+                431, "GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: " + "b".repeat(4000) + "\r\n\r\n",
+                408, "GET /api/items/1 HTTP/1.1\r\nHost: x\r\n");      // never the blank line
+        for (java.util.Map.Entry<Integer, String> e : requests.entrySet()) {
+            int code = e.getKey();
+            double before = responseLatencyCount(server, code);
+            assertThat(status(exchangeAndClose(e.getValue()))).isEqualTo(code);
+            awaitTrue("demo_response_latency_seconds_count{status=\"" + code + "\"} counts the answer",
+                    () -> responseLatencyCount(server, code) >= before + 1);
+        }
+    }
+
+    /** {@code demo_response_latency_seconds_count{status}}, 0 before the first one. */
+    static double responseLatencyCount(GatewayServer server, int status) {
+        String prefix = "demo_response_latency_seconds_count{status=\"" + status + "\"} ";
+        for (String line : server.metrics().scrape().split("\n")) {
+            if (line.startsWith(prefix)) {
+                return Double.parseDouble(line.substring(prefix.length()));
+            }
+        }
+        return 0;
+    }
+
     @Test
     void badInputIsCountedInMetrics() throws Exception {
         exchangeAndClose("GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: " + "b".repeat(4000) + "\r\n\r\n");

@@ -48,6 +48,26 @@ class DemoConfigTest {
     }
 
     @Test
+    void anUnresolvableHostIsABadFlag() {
+        assertThatThrownBy(() -> DemoConfig.parse("--host=bogus.invalid"))
+                .isInstanceOf(CommandLine.ParameterException.class)
+                .hasMessageContaining("--host").hasMessageContaining("bogus.invalid");
+        assertThatThrownBy(() -> DemoConfig.parse("--host=999.1.1.1")).hasMessageContaining("--host");
+        assertThat(DemoConfig.parse("--host=localhost").host).isEqualTo("localhost");
+        assertThat(DemoConfig.parse("--host=::1").host).isEqualTo("::1");
+        assertThat(DemoConfig.parse("--host=127.0.0.1").host).isEqualTo("127.0.0.1");
+    }
+
+    @Test
+    void maxBodyIsCappedAt64MiB() {
+        assertThat(DemoConfig.parse("--max-body=" + (64 << 20)).maxBody).isEqualTo(64 << 20);
+        assertThatThrownBy(() -> DemoConfig.parse("--max-body=" + ((64 << 20) + 1)))
+                .isInstanceOf(CommandLine.ParameterException.class)
+                .hasMessageContaining("--max-body must be in 0..67108864");
+        assertThatThrownBy(() -> DemoConfig.parse("--max-body=2147483647")).hasMessageContaining("--max-body");
+    }
+
+    @Test
     void badValuesAreRefusedWithTheFlagNamed() {
         assertThatThrownBy(() -> DemoConfig.parse("--max-queue-wait=soon"))
                 .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("not a duration");

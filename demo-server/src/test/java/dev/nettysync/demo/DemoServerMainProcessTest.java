@@ -100,6 +100,24 @@ class DemoServerMainProcessTest {
     }
 
     @Test
+    void anUnresolvableHostExits2NamingTheFlag() throws Exception {
+        // Before: exit 1 with "cannot start: java.nio.channels.UnresolvedAddressException".
+        launch("--host=bogus.invalid", "--port=0");
+        assertThat(exitCode()).as("stderr: %s", stderr()).isEqualTo(2);
+        assertThat(ownLines()).first().asString().startsWith("demo-server: ").contains("--host")
+                .contains("bogus.invalid");
+        assertThat(ownLines()).hasSize(2).last().isEqualTo("Try --help.");
+    }
+
+    @Test
+    void aMaxBodyOverTheCapExits2NamingTheFlag() throws Exception {
+        launch("--host=127.0.0.1", "--port=0", "--max-body=2147483647");
+        assertThat(exitCode()).as("stderr: %s", stderr()).isEqualTo(2);
+        assertThat(ownLines()).first().asString().startsWith("demo-server: ").contains("--max-body");
+        assertThat(ownLines()).hasSize(2).last().isEqualTo("Try --help.");
+    }
+
+    @Test
     void aFleetRateFromTheEnvironmentWithoutRedisExits2NamingTheFlag() throws Exception {
         launch(java.util.Map.of("DEMO_FLEET_RATE", "10"), "--host=127.0.0.1", "--port=0");
         assertThat(exitCode()).as("stderr: %s", stderr()).isEqualTo(2);

@@ -72,6 +72,21 @@ class PerClientRateTest {
     }
 
     @Test
+    void aForwardedForThatIsNotAnAddressIs400AndTracksNoClient() throws Exception {
+        // Before: any text up to the header limit (8 KiB) became a key, 100k of them by default.
+        server = TestSupport.start("--per-client-rate=1", "--per-client-burst=1", "--trust-forwarded-for");
+        HttpResponse<String> r = get("/api/items/a", "c".repeat(8000));
+        assertThat(r.statusCode()).isEqualTo(400);
+        assertThat(r.body()).contains("X-Forwarded-For");
+        assertThat(get("/api/items/a", "client-7").statusCode()).isEqualTo(400);
+        assertThat(server.context().perClient().liveClients()).as("no key kept for them").isZero();
+        assertThat(get("/livez", "client-7").statusCode()).as("health routes are not keyed").isEqualTo(200);
+        // One client however its proxy spells its address.
+        assertThat(get("/api/items/a", "[2001:DB8::1]:443").statusCode()).isEqualTo(200);
+        assertThat(get("/api/items/a", "2001:db8:0:0:0:0:0:1").statusCode()).isEqualTo(429);
+    }
+
+    @Test
     void withoutTrustForwardedForIsIgnored() throws Exception {
         server = TestSupport.start("--per-client-rate=1", "--per-client-burst=1");
         assertThat(get("/api/items/a", "10.0.0.1").statusCode()).isEqualTo(200);
