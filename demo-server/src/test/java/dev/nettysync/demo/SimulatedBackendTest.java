@@ -84,7 +84,9 @@ class SimulatedBackendTest {
 
     @Test
     void aCallCancelledWhileQueuedNeverOccupiesAServer() throws Exception {
-        Duration l0 = Duration.ofMillis(200);
+        // L0 of 1 s: a phantom second call would make the gap 2 s, and the bound of 1.5 s leaves
+        // timers room to fire late on a loaded machine (at 200 ms one gap measured 474 ms).
+        Duration l0 = Duration.ofSeconds(1);
         SimulatedBackend backend = new SimulatedBackend(l0, 1, List.of());
         List<Future<Backend.BackendResponse>> calls = new ArrayList<>();
         long[] ends = new long[3];
