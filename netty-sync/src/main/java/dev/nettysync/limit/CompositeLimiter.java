@@ -1,5 +1,6 @@
 package dev.nettysync.limit;
 
+import dev.nettysync.internal.Promises;
 import io.netty.util.concurrent.DefaultPromise;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
@@ -77,7 +78,7 @@ final class CompositeLimiter implements AsyncLimiter {
     @Override
     public Future<Permit> acquire(EventExecutor executor) {
         Objects.requireNonNull(executor, "executor");
-        return walk(executor, new Permit[parts.length], false, 0);
+        return walk(executor, new ContinuationExecutor(executor), new Permit[parts.length], false, 0);
     }
 
     @Override
@@ -85,7 +86,8 @@ final class CompositeLimiter implements AsyncLimiter {
         Objects.requireNonNull(executor, "executor");
         Objects.requireNonNull(unit, "unit");
         long nanos = Math.max(0, unit.toNanos(timeout));
-        return walk(executor, new Permit[parts.length], true, System.nanoTime() + nanos);
+        return walk(executor, new ContinuationExecutor(executor), new Permit[parts.length], true,
+                System.nanoTime() + nanos);
     }
 
     @Override
@@ -131,8 +133,11 @@ final class CompositeLimiter implements AsyncLimiter {
 
     // ---------------------------------------------------------------- the walk
 
-    /** Asks part {@code i}; {@code deadline} is a System.nanoTime() value, used if {@code timed}. */
-    private Future<Permit> acquirePart(EventExecutor executor, int i, boolean timed, long deadline) {
+    /**
+     * Asks part {@code i} on {@code executor} (the caller's, as a ContinuationExecutor); {@code
+     * deadline} is a System.nanoTime() value, used if {@code timed}.
+     */
+    private Future<Permit> acquirePart(ContinuationExecutor executor, int i, boolean timed, long deadline) {
         Future<Permit> f = timed
                 ? parts[i].acquire(executor, Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)
                 : parts[i].acquire(executor);
@@ -143,17 +148,18 @@ final class CompositeLimiter implements AsyncLimiter {
     }
 
     /** The walk while every part answers at once; hands over to a CompositeAcquire otherwise. */
-    private Future<Permit> walk(EventExecutor executor, Permit[] held, boolean timed, long deadline) {
+    private Future<Permit> walk(EventExecutor executor, ContinuationExecutor partExecutor, Permit[] held,
+                                boolean timed, long deadline) {
         for (int i = 0; i < parts.length; i++) {
             Future<Permit> f;
             try {
-                f = acquirePart(executor, i, timed, deadline);
+                f = acquirePart(partExecutor, i, timed, deadline);
             } catch (RuntimeException | Error e) {
                 giveBack(held, i);
                 throw e;
             }
             if (!f.isDone()) {
-                CompositeAcquire acquire = new CompositeAcquire(executor, held, i, timed, deadline);
+                CompositeAcquire acquire = new CompositeAcquire(executor, partExecutor, held, i, timed, deadline);
                 acquire.await(f);
                 return acquire;
             }
@@ -182,17 +188,23 @@ final class CompositeLimiter implements AsyncLimiter {
         }
     }
 
-    /** The walk after a part had to wait. Its state is confined to the executor. */
+    /**
+     * The walk after a part had to wait. Its state is confined to whoever runs the walk: one
+     * step at a time, each started by the previous part's completion (see the notes).
+     */
     private final class CompositeAcquire extends DefaultPromise<Permit>
             implements GenericFutureListener<Future<Permit>> {
-        private final Permit[] held;              // confined to the executor once published
+        private final ContinuationExecutor partExecutor;   // the caller's executor, for the parts
+        private final Permit[] held;              // confined to the walk once published
         private final boolean timed;
         private final long deadline;
-        private int index;                        // the part waited on; executor-confined
+        private int index;                        // the part waited on; confined to the walk
         private volatile Future<Permit> current;  // written by the walk, read by cancel()
 
-        CompositeAcquire(EventExecutor executor, Permit[] held, int index, boolean timed, long deadline) {
+        CompositeAcquire(EventExecutor executor, ContinuationExecutor partExecutor, Permit[] held, int index,
+                         boolean timed, long deadline) {
             super(executor);
+            this.partExecutor = partExecutor;
             this.timed = timed;
             this.held = held;
             this.index = index;
@@ -242,7 +254,7 @@ final class CompositeLimiter implements AsyncLimiter {
             for (; index < parts.length; index++) {
                 Future<Permit> next;
                 try {
-                    next = acquirePart(executor(), index, timed, deadline);
+                    next = acquirePart(partExecutor, index, timed, deadline);
                 } catch (Throwable t) {
                     giveBack(held, index);
                     if (tryFailure(t)) {
@@ -264,6 +276,20 @@ final class CompositeLimiter implements AsyncLimiter {
                 held[index] = next.getNow();
             }
             Permit permit = newPermit(held);
+            if (executor().inEventLoop()) {
+                grant(permit);
+            } else if (!ContinuationExecutor.completeOn(executor(), () -> grant(permit))) {
+                // The caller's executor has shut down: nobody could ever hold the permit.
+                permit.releaseIgnored();
+                if (tryFailure(Promises.shutDown(executor(), "the listeners of its wait for " + CompositeLimiter.this
+                        + " (every part was ended)"))) {
+                    waiting.decrement();
+                }
+            }
+        }
+
+        /** On the caller's executor. */
+        private void grant(Permit permit) {
             if (trySuccess(permit)) {
                 waiting.decrement();
             } else {                              // cancelled at the last moment

@@ -1,6 +1,7 @@
 package dev.nettysync.limit;
 
 import dev.nettysync.QueueFullException;
+import dev.nettysync.internal.Promises;
 import io.netty.util.concurrent.DefaultPromise;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
@@ -10,6 +11,7 @@ import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
@@ -328,7 +330,10 @@ public final class KeyedLimiter<K> {
         }
         Future<Permit> inner;
         try {
-            inner = unit == null ? e.limiter.acquire(executor) : e.limiter.acquire(executor, timeout, unit);
+            // The key's limiter waits on the caller's executor, but its future's listener (which
+            // lets the key go) runs even once that executor has shut down: see ContinuationExecutor.
+            EventExecutor innerExecutor = new ContinuationExecutor(executor);
+            inner = unit == null ? e.limiter.acquire(innerExecutor) : e.limiter.acquire(innerExecutor, timeout, unit);
             if (inner == null) {
                 throw new NullPointerException("the limiter of key " + key + " (" + e.limiter
                         + ") returned a null future");
@@ -342,7 +347,7 @@ public final class KeyedLimiter<K> {
                 return executor.newSucceededFuture(new KeyedPermit<>(this, e, inner.getNow()));
             }
             exit(e);
-            return inner;
+            return executor.newFailedFuture(inner.isCancelled() ? new CancellationException() : inner.cause());
         }
         return new KeyedWait<>(executor, this, e, inner);
     }
@@ -573,11 +578,16 @@ public final class KeyedLimiter<K> {
         KeyedWait(EventExecutor executor, KeyedLimiter<K> owner, Entry<K> entry, Future<Permit> inner) {
             super(executor);
             this.inner = inner;
-            inner.addListener(f -> {
+            inner.addListener(f -> {                 // on the caller's executor, or where it was refused
                 if (f.isSuccess()) {
                     KeyedPermit<K> p = new KeyedPermit<>(owner, entry, (Permit) f.getNow());
-                    if (!trySuccess(p)) {
-                        p.releaseIgnored();         // completed behind our back: give it back
+                    if (executor.inEventLoop()) {
+                        grant(p);
+                    } else if (!ContinuationExecutor.completeOn(executor, () -> grant(p))) {
+                        // The caller's executor has shut down: nobody could ever hold the permit.
+                        p.releaseIgnored();
+                        tryFailure(Promises.shutDown(executor, "the listeners of its wait for "
+                                + owner + "[" + entry.key + "] (the permit was ended)"));
                     }
                     return;
                 }
@@ -588,6 +598,13 @@ public final class KeyedLimiter<K> {
                     tryFailure(f.cause());
                 }
             });
+        }
+
+        /** On the caller's executor. */
+        private void grant(KeyedPermit<K> p) {
+            if (!trySuccess(p)) {
+                p.releaseIgnored();                 // completed behind our back: give it back
+            }
         }
 
         @Override

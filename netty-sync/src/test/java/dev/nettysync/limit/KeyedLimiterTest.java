@@ -287,4 +287,25 @@ class KeyedLimiterTest {
         assertThatThrownBy(() -> perClient.statistics(null)).isInstanceOf(NullPointerException.class)
                 .hasMessageContaining("key");
     }
+
+    // ------------------------------------------------------------ executors that shut down
+
+    @Test
+    void aWaitRefusedBecauseItsExecutorShutDownLetsItsKeyGo() {
+        KeyedLimiter<String> perClient = semaphores(1, 1, Duration.ZERO);
+        Permit held = perClient.tryAcquire("k");
+        io.netty.util.concurrent.DefaultEventExecutor dying = new io.netty.util.concurrent.DefaultEventExecutor();
+        Future<Permit> wait = perClient.acquire("k", dying);
+        assertThat(perClient.refs("k")).isEqualTo(2);
+        dying.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+
+        held.release();            // the key's semaphore refuses its grant to the dead waiter
+
+        assertThat(wait.isSuccess()).isFalse();
+        assertThat(wait.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+        assertThat(perClient.refs("k")).as("neither the permit nor the refused wait pins the key").isZero();
+        assertThat(perClient.evictIdle()).as("the key is at rest: evicted").isEqualTo(1);
+        assertThat(perClient.liveKeys()).isZero();
+        assertThat(perClient.tryAcquire("other")).as("its slot under maxKeys is free again").isNotNull();
+    }
 }
