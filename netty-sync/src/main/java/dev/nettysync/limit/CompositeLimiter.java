@@ -22,9 +22,12 @@ final class CompositeLimiter implements AsyncLimiter {
      * An acquire walks the parts in order. As long as each part answers at once (its future is
      * already done), the walk runs in the caller's thread and allocates no promise. The first
      * part that has to wait turns the walk into a CompositeAcquire: a promise that listens to
-     * that part's future and continues the walk from its listener, which runs on the caller's
-     * executor (every part's future belongs to it), so the walk's state (held permits, index) is
-     * confined to that executor once the promise exists.
+     * that part's future and continues the walk from its listener. The parts are asked with a
+     * ContinuationExecutor over the caller's executor, so that listener runs on the caller's
+     * executor, or, once that has shut down, on the thread that completed the part's future
+     * (ImmediateEventExecutor's trampoline: a cascade is a loop). One step runs at a time (each
+     * is started by the previous part's completion), so the walk's state (held permits, index)
+     * needs no lock; it is published from step to step by the futures' completion.
      *
      *   part 0 ──granted──▶ part 1 ──granted──▶ ... part n-1 ──granted──▶ composite permit
      *      │                   │                       │
@@ -39,12 +42,14 @@ final class CompositeLimiter implements AsyncLimiter {
      * Timeout. One deadline for the whole walk: each part gets the time left (zero or less:
      * "only if it admits at once"), so the composite never waits longer than asked in total.
      *
-     * Executors that shut down (a known gap). A part's wait on an executor that shuts down is
-     * refused by the part (its share goes on), but the walk continues only in a listener on
-     * that executor, which never runs: the permits of the parts already held (held[0..index-1])
-     * are then never ended. Closing it needs a hook that runs where the part is refused (not on
-     * the dead executor); until then, cancel an event loop's composite waits before shutting it
-     * down.
+     * Executors that shut down. A part's wait on an executor that shut down is refused by the
+     * part when it would grant it (it sees the ContinuationExecutor as shut down); its listener
+     * still runs (see above), so the walk gives back held[0..index-1]. The composite permit is
+     * handed over on the caller's executor only: inline if the walk runs there, else as a task
+     * (ContinuationExecutor.completeOn); a refused task means nobody could ever hold the permit,
+     * so it is ended at once (every part, releaseIgnored) and the composite fails with a
+     * RejectedExecutionException. No step runs user code under a monitor: the composite has
+     * none, and a part completes its futures (so runs the step) outside its own.
      */
 
     private final AsyncLimiter[] parts;

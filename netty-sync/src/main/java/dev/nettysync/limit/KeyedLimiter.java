@@ -71,9 +71,10 @@ import java.util.function.Function;
  *   <li><b>Executors that shut down.</b> A wait whose executor shuts down while it is queued
  *       is refused by the key's limiter as that limiter refuses it (the library's limiters fail
  *       it with a {@link java.util.concurrent.RejectedExecutionException} and serve the next
- *       waiter). The key learns that its wait ended from a listener on that executor, which
- *       never runs: the key then stays live (not evicted, counted in {@code maxKeys}), one
- *       key per such wait at most. Cancel an event loop's waits before shutting it down.</li>
+ *       waiter), and the key lets it go as for any other failure: it can be evicted and frees
+ *       its slot under {@code maxKeys}. A permit the key's limiter grants after the shutdown
+ *       anyway is ended at once ({@code releaseIgnored}) and the wait fails the same way: a
+ *       permit is handed over only on the caller's executor.</li>
  * </ul>
  *
  * <h2>A global limit too</h2>
@@ -128,6 +129,12 @@ public final class KeyedLimiter<K> {
      *
      * Count. `live` counts entries in the map; a creation reserves a slot first and, over the
      * cap, must evict one before it may proceed (or gives the slot back and refuses).
+     *
+     * Waits. The key's limiter is asked with a ContinuationExecutor over the caller's executor,
+     * so the KeyedWait's listener on the inner future (which exits the entry) runs even once the
+     * caller's executor has shut down (on the thread that completed the inner future). A granted
+     * permit is handed to the caller on its executor only (ContinuationExecutor.completeOn);
+     * refused there, it is ended at once, which exits the entry.
      */
 
     /** At the cap, at most this many keys are examined for a victim before refusing. */
