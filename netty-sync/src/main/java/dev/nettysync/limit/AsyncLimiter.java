@@ -47,8 +47,9 @@ import java.util.function.Supplier;
  *       {@link java.util.concurrent.RejectedExecutionException} when it would be granted, and
  *       serve the next waiter instead, so the capacity is not lost with it (up to a residual
  *       race Netty gives no hook for: see {@link dev.nettysync.AsyncSemaphore}'s "Executors that
- *       shut down"). {@link #all} and {@link KeyedLimiter} keep a gap there, which they
- *       document; an implementation that cannot know should say so.</li>
+ *       shut down"). {@link #all} and {@link KeyedLimiter}, which wait on other limiters, end
+ *       what such a wait holds (the parts already acquired, the key's reference) and fail it the
+ *       same way. An implementation that cannot know should say so.</li>
  *   <li><b>Grants are final.</b> Once a wait is granted, {@code cancel()} returns
  *       {@code false} and the caller holds the permit: nothing is lost or given twice, whatever
  *       the interleaving of grant, cancel and timeout.</li>
@@ -173,10 +174,14 @@ public interface AsyncLimiter {
      *       on the first refusal.</li>
      *   <li><b>Statistics.</b> {@code limit} and {@code available} are the tightest part's;
      *       {@code inUse} and {@code queued} count this composite's own permits and waits.</li>
-     *   <li><b>Executors that shut down</b> (a known gap): the walk goes on in listeners on the
-     *       caller's executor, so one that shuts down while a later part is waited for never
-     *       ends the permits of the parts already held. Cancel an event loop's composite waits
-     *       before shutting it down.</li>
+     *   <li><b>Executors that shut down.</b> If the caller's executor shuts down while a part is
+     *       waited for, the wait fails with a {@link java.util.concurrent.RejectedExecutionException}
+     *       (its listeners never run there) and the permits of the parts already held are ended
+     *       ({@code releaseIgnored}), at the latest when the part refuses its grant (a part of
+     *       this library does so when it would grant it). A composite whose last part is granted
+     *       after the shutdown is refused the same way, every part ended: the composite permit is
+     *       handed over only on the caller's executor. The residual race of the parts themselves
+     *       (see {@link dev.nettysync.AsyncSemaphore}, "Executors that shut down") remains.</li>
      * </ul>
      *
      * @throws IllegalArgumentException if no limiter is given, or one is given twice (the same

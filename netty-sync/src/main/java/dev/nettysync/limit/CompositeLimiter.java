@@ -1,5 +1,6 @@
 package dev.nettysync.limit;
 
+import dev.nettysync.internal.Promises;
 import io.netty.util.concurrent.DefaultPromise;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
@@ -21,9 +22,12 @@ final class CompositeLimiter implements AsyncLimiter {
      * An acquire walks the parts in order. As long as each part answers at once (its future is
      * already done), the walk runs in the caller's thread and allocates no promise. The first
      * part that has to wait turns the walk into a CompositeAcquire: a promise that listens to
-     * that part's future and continues the walk from its listener, which runs on the caller's
-     * executor (every part's future belongs to it), so the walk's state (held permits, index) is
-     * confined to that executor once the promise exists.
+     * that part's future and continues the walk from its listener. The parts are asked with a
+     * ContinuationExecutor over the caller's executor, so that listener runs on the caller's
+     * executor, or, once that has shut down, on the thread that completed the part's future
+     * (ImmediateEventExecutor's trampoline: a cascade is a loop). One step runs at a time (each
+     * is started by the previous part's completion), so the walk's state (held permits, index)
+     * needs no lock; it is published from step to step by the futures' completion.
      *
      *   part 0 ──granted──▶ part 1 ──granted──▶ ... part n-1 ──granted──▶ composite permit
      *      │                   │                       │
@@ -38,12 +42,14 @@ final class CompositeLimiter implements AsyncLimiter {
      * Timeout. One deadline for the whole walk: each part gets the time left (zero or less:
      * "only if it admits at once"), so the composite never waits longer than asked in total.
      *
-     * Executors that shut down (a known gap). A part's wait on an executor that shuts down is
-     * refused by the part (its share goes on), but the walk continues only in a listener on
-     * that executor, which never runs: the permits of the parts already held (held[0..index-1])
-     * are then never ended. Closing it needs a hook that runs where the part is refused (not on
-     * the dead executor); until then, cancel an event loop's composite waits before shutting it
-     * down.
+     * Executors that shut down. A part's wait on an executor that shut down is refused by the
+     * part when it would grant it (it sees the ContinuationExecutor as shut down); its listener
+     * still runs (see above), so the walk gives back held[0..index-1]. The composite permit is
+     * handed over on the caller's executor only: inline if the walk runs there, else as a task
+     * (ContinuationExecutor.completeOn); a refused task means nobody could ever hold the permit,
+     * so it is ended at once (every part, releaseIgnored) and the composite fails with a
+     * RejectedExecutionException. No step runs user code under a monitor: the composite has
+     * none, and a part completes its futures (so runs the step) outside its own.
      */
 
     private final AsyncLimiter[] parts;
@@ -77,7 +83,7 @@ final class CompositeLimiter implements AsyncLimiter {
     @Override
     public Future<Permit> acquire(EventExecutor executor) {
         Objects.requireNonNull(executor, "executor");
-        return walk(executor, new Permit[parts.length], false, 0);
+        return walk(executor, new ContinuationExecutor(executor), new Permit[parts.length], false, 0);
     }
 
     @Override
@@ -85,7 +91,8 @@ final class CompositeLimiter implements AsyncLimiter {
         Objects.requireNonNull(executor, "executor");
         Objects.requireNonNull(unit, "unit");
         long nanos = Math.max(0, unit.toNanos(timeout));
-        return walk(executor, new Permit[parts.length], true, System.nanoTime() + nanos);
+        return walk(executor, new ContinuationExecutor(executor), new Permit[parts.length], true,
+                System.nanoTime() + nanos);
     }
 
     @Override
@@ -131,8 +138,11 @@ final class CompositeLimiter implements AsyncLimiter {
 
     // ---------------------------------------------------------------- the walk
 
-    /** Asks part {@code i}; {@code deadline} is a System.nanoTime() value, used if {@code timed}. */
-    private Future<Permit> acquirePart(EventExecutor executor, int i, boolean timed, long deadline) {
+    /**
+     * Asks part {@code i} on {@code executor} (the caller's, as a ContinuationExecutor); {@code
+     * deadline} is a System.nanoTime() value, used if {@code timed}.
+     */
+    private Future<Permit> acquirePart(ContinuationExecutor executor, int i, boolean timed, long deadline) {
         Future<Permit> f = timed
                 ? parts[i].acquire(executor, Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)
                 : parts[i].acquire(executor);
@@ -143,17 +153,18 @@ final class CompositeLimiter implements AsyncLimiter {
     }
 
     /** The walk while every part answers at once; hands over to a CompositeAcquire otherwise. */
-    private Future<Permit> walk(EventExecutor executor, Permit[] held, boolean timed, long deadline) {
+    private Future<Permit> walk(EventExecutor executor, ContinuationExecutor partExecutor, Permit[] held,
+                                boolean timed, long deadline) {
         for (int i = 0; i < parts.length; i++) {
             Future<Permit> f;
             try {
-                f = acquirePart(executor, i, timed, deadline);
+                f = acquirePart(partExecutor, i, timed, deadline);
             } catch (RuntimeException | Error e) {
                 giveBack(held, i);
                 throw e;
             }
             if (!f.isDone()) {
-                CompositeAcquire acquire = new CompositeAcquire(executor, held, i, timed, deadline);
+                CompositeAcquire acquire = new CompositeAcquire(executor, partExecutor, held, i, timed, deadline);
                 acquire.await(f);
                 return acquire;
             }
@@ -182,17 +193,23 @@ final class CompositeLimiter implements AsyncLimiter {
         }
     }
 
-    /** The walk after a part had to wait. Its state is confined to the executor. */
+    /**
+     * The walk after a part had to wait. Its state is confined to whoever runs the walk: one
+     * step at a time, each started by the previous part's completion (see the notes).
+     */
     private final class CompositeAcquire extends DefaultPromise<Permit>
             implements GenericFutureListener<Future<Permit>> {
-        private final Permit[] held;              // confined to the executor once published
+        private final ContinuationExecutor partExecutor;   // the caller's executor, for the parts
+        private final Permit[] held;              // confined to the walk once published
         private final boolean timed;
         private final long deadline;
-        private int index;                        // the part waited on; executor-confined
+        private int index;                        // the part waited on; confined to the walk
         private volatile Future<Permit> current;  // written by the walk, read by cancel()
 
-        CompositeAcquire(EventExecutor executor, Permit[] held, int index, boolean timed, long deadline) {
+        CompositeAcquire(EventExecutor executor, ContinuationExecutor partExecutor, Permit[] held, int index,
+                         boolean timed, long deadline) {
             super(executor);
+            this.partExecutor = partExecutor;
             this.timed = timed;
             this.held = held;
             this.index = index;
@@ -242,7 +259,7 @@ final class CompositeLimiter implements AsyncLimiter {
             for (; index < parts.length; index++) {
                 Future<Permit> next;
                 try {
-                    next = acquirePart(executor(), index, timed, deadline);
+                    next = acquirePart(partExecutor, index, timed, deadline);
                 } catch (Throwable t) {
                     giveBack(held, index);
                     if (tryFailure(t)) {
@@ -264,6 +281,20 @@ final class CompositeLimiter implements AsyncLimiter {
                 held[index] = next.getNow();
             }
             Permit permit = newPermit(held);
+            if (executor().inEventLoop()) {
+                grant(permit);
+            } else if (!ContinuationExecutor.completeOn(executor(), () -> grant(permit))) {
+                // The caller's executor has shut down: nobody could ever hold the permit.
+                permit.releaseIgnored();
+                if (tryFailure(Promises.shutDown(executor(), "the listeners of its wait for " + CompositeLimiter.this
+                        + " (every part was ended)"))) {
+                    waiting.decrement();
+                }
+            }
+        }
+
+        /** On the caller's executor. */
+        private void grant(Permit permit) {
             if (trySuccess(permit)) {
                 waiting.decrement();
             } else {                              // cancelled at the last moment

@@ -1,6 +1,7 @@
 package dev.nettysync.limit;
 
 import dev.nettysync.QueueFullException;
+import dev.nettysync.internal.Promises;
 import io.netty.util.concurrent.DefaultPromise;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
@@ -10,6 +11,7 @@ import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
@@ -69,9 +71,10 @@ import java.util.function.Function;
  *   <li><b>Executors that shut down.</b> A wait whose executor shuts down while it is queued
  *       is refused by the key's limiter as that limiter refuses it (the library's limiters fail
  *       it with a {@link java.util.concurrent.RejectedExecutionException} and serve the next
- *       waiter). The key learns that its wait ended from a listener on that executor, which
- *       never runs: the key then stays live (not evicted, counted in {@code maxKeys}), one
- *       key per such wait at most. Cancel an event loop's waits before shutting it down.</li>
+ *       waiter), and the key lets it go as for any other failure: it can be evicted and frees
+ *       its slot under {@code maxKeys}. A permit the key's limiter grants after the shutdown
+ *       anyway is ended at once ({@code releaseIgnored}) and the wait fails the same way: a
+ *       permit is handed over only on the caller's executor.</li>
  * </ul>
  *
  * <h2>A global limit too</h2>
@@ -126,6 +129,12 @@ public final class KeyedLimiter<K> {
      *
      * Count. `live` counts entries in the map; a creation reserves a slot first and, over the
      * cap, must evict one before it may proceed (or gives the slot back and refuses).
+     *
+     * Waits. The key's limiter is asked with a ContinuationExecutor over the caller's executor,
+     * so the KeyedWait's listener on the inner future (which exits the entry) runs even once the
+     * caller's executor has shut down (on the thread that completed the inner future). A granted
+     * permit is handed to the caller on its executor only (ContinuationExecutor.completeOn);
+     * refused there, it is ended at once, which exits the entry.
      */
 
     /** At the cap, at most this many keys are examined for a victim before refusing. */
@@ -328,7 +337,10 @@ public final class KeyedLimiter<K> {
         }
         Future<Permit> inner;
         try {
-            inner = unit == null ? e.limiter.acquire(executor) : e.limiter.acquire(executor, timeout, unit);
+            // The key's limiter waits on the caller's executor, but its future's listener (which
+            // lets the key go) runs even once that executor has shut down: see ContinuationExecutor.
+            EventExecutor innerExecutor = new ContinuationExecutor(executor);
+            inner = unit == null ? e.limiter.acquire(innerExecutor) : e.limiter.acquire(innerExecutor, timeout, unit);
             if (inner == null) {
                 throw new NullPointerException("the limiter of key " + key + " (" + e.limiter
                         + ") returned a null future");
@@ -342,7 +354,7 @@ public final class KeyedLimiter<K> {
                 return executor.newSucceededFuture(new KeyedPermit<>(this, e, inner.getNow()));
             }
             exit(e);
-            return inner;
+            return executor.newFailedFuture(inner.isCancelled() ? new CancellationException() : inner.cause());
         }
         return new KeyedWait<>(executor, this, e, inner);
     }
@@ -573,11 +585,16 @@ public final class KeyedLimiter<K> {
         KeyedWait(EventExecutor executor, KeyedLimiter<K> owner, Entry<K> entry, Future<Permit> inner) {
             super(executor);
             this.inner = inner;
-            inner.addListener(f -> {
+            inner.addListener(f -> {                 // on the caller's executor, or where it was refused
                 if (f.isSuccess()) {
                     KeyedPermit<K> p = new KeyedPermit<>(owner, entry, (Permit) f.getNow());
-                    if (!trySuccess(p)) {
-                        p.releaseIgnored();         // completed behind our back: give it back
+                    if (executor.inEventLoop()) {
+                        grant(p);
+                    } else if (!ContinuationExecutor.completeOn(executor, () -> grant(p))) {
+                        // The caller's executor has shut down: nobody could ever hold the permit.
+                        p.releaseIgnored();
+                        tryFailure(Promises.shutDown(executor, "the listeners of its wait for "
+                                + owner + "[" + entry.key + "] (the permit was ended)"));
                     }
                     return;
                 }
@@ -588,6 +605,13 @@ public final class KeyedLimiter<K> {
                     tryFailure(f.cause());
                 }
             });
+        }
+
+        /** On the caller's executor. */
+        private void grant(KeyedPermit<K> p) {
+            if (!trySuccess(p)) {
+                p.releaseIgnored();                 // completed behind our back: give it back
+            }
         }
 
         @Override

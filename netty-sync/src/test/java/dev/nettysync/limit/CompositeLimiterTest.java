@@ -226,4 +226,77 @@ class CompositeLimiterTest {
                 .hasMessageContaining("limiters[2] is limiters[0]");
         assertThat(AsyncLimiter.all(a, b).acquire(NOW).isSuccess()).as("distinct limiters are fine").isTrue();
     }
+
+    // ------------------------------------------------------------ executors that shut down
+
+    @Test
+    void aWaitWhoseExecutorShutsDownWhileALaterPartQueuesGivesBackThePartsItHolds() {
+        Permit heldB = b.tryAcquire();
+        io.netty.util.concurrent.DefaultEventExecutor dying = new io.netty.util.concurrent.DefaultEventExecutor();
+        Future<Permit> f = all.acquire(dying);
+        awaitTrue(() -> b.semaphore.queueLength() == 1);    // a's grant reaches the walk on `dying`
+        assertThat(a.semaphore.availablePermits()).as("a is held while b queues").isZero();
+        dying.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+
+        heldB.release();           // b refuses its grant to the dead waiter: the composite learns of it
+
+        assertAllFull();
+        assertThat(f.isSuccess()).isFalse();
+        assertThat(f.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+        assertThat(a.outcomes).containsExactly(Permit.Outcome.IGNORED);
+        assertThat(all.statistics()).isEqualTo(new LimiterStatistics(1, 0, 1, 0));
+    }
+
+    @Test
+    void aCompositeGrantedAfterItsExecutorShutDownEndsEveryPartInsteadOfCompletingIntoTheVoid() {
+        // A part that completes its future without looking at the executor (as a user's limiter may,
+        // or as the library's do in the residual race): the composite's own completion is refused.
+        List<io.netty.util.concurrent.Promise<Permit>> pending = new java.util.concurrent.CopyOnWriteArrayList<>();
+        AsyncLimiter lax = new AsyncLimiter() {
+            @Override
+            public Future<Permit> acquire(EventExecutor executor) {
+                io.netty.util.concurrent.Promise<Permit> p = executor.newPromise();
+                pending.add(p);
+                return p;
+            }
+
+            @Override
+            public Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
+                return acquire(executor);
+            }
+
+            @Override
+            public Permit tryAcquire() {
+                return null;
+            }
+
+            @Override
+            public LimiterStatistics statistics() {
+                return new LimiterStatistics(1, 0, 1, pending.size());
+            }
+        };
+        io.netty.util.concurrent.DefaultEventExecutor dying = new io.netty.util.concurrent.DefaultEventExecutor();
+        Future<Permit> f = AsyncLimiter.all(a, lax).acquire(dying);
+        awaitTrue(() -> pending.size() == 1);
+        dying.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+        RecordingLimiter laxPermits = new RecordingLimiter(1, 1);
+        Permit granted = laxPermits.tryAcquire();
+
+        assertThat(pending.get(0).trySuccess(granted)).isTrue();
+
+        assertThat(laxPermits.outcomes).as("the last part's permit was ended").containsExactly(Permit.Outcome.IGNORED);
+        assertThat(a.outcomes).as("and the first part's").containsExactly(Permit.Outcome.IGNORED);
+        assertAllFull();
+        assertThat(f.isSuccess()).as("nobody could ever hold the composite permit").isFalse();
+        assertThat(f.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+    }
+
+    /** Waits (up to 10 s) for a step another thread takes. */
+    private static void awaitTrue(java.util.function.BooleanSupplier condition) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!condition.getAsBoolean()) {
+            assertThat(System.nanoTime() - deadline).as("timed out waiting").isNegative();
+            Thread.onSpinWait();
+        }
+    }
 }

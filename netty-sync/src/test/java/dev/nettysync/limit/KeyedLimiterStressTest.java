@@ -1,12 +1,18 @@
 package dev.nettysync.limit;
 
 import dev.nettysync.testing.StressRun;
+import dev.nettysync.AsyncSemaphore;
+import dev.nettysync.testing.DoomedExecutors;
 import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.time.Duration;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -32,6 +38,112 @@ class KeyedLimiterStressTest {
     private static final int CAP = 4;
 
     @RegisterExtension final StressRun run = new StressRun();
+    @RegisterExtension final DoomedExecutors doomed = new DoomedExecutors();
+
+    /**
+     * {@code AsyncLimiter.all(key, global)} with a quarter of the waits on executors that are
+     * shut down now and then (one step in {@value #DOOM_EVERY}, the last one after the run) while
+     * waits on them are queued, on a key's one-permit semaphore or on the global semaphore with
+     * the key's permit held. Conservation: afterwards every key lets go (no permit or refused wait
+     * pins it) and its semaphore is full, the global semaphore is full with nobody queued (so the
+     * key permits held by waits refused for the global one were ended, and nothing was ended
+     * twice: the semaphores would hold more than their limit), and never two holders per key.
+     */
+    @Test
+    void compositesOfAKeyAndAGlobalLimitLoseNothingWhenExecutorsShutDownUnderQueuedWaits() throws Exception {
+        KeyedLimiter<Integer> mutexPerKey = KeyedLimiter.<Integer>builder(k -> new SemaphoreLimiter(1))
+                .maxKeys(CAP).idleTime(Duration.ZERO).build();
+        AsyncSemaphore globalSemaphore = new AsyncSemaphore(GLOBAL);
+        AsyncLimiter global = AsyncLimiter.of(globalSemaphore);
+        AtomicInteger[] holders = new AtomicInteger[KEYS];
+        for (int i = 0; i < KEYS; i++) {
+            holders[i] = new AtomicInteger();
+        }
+        AtomicLong admitted = new AtomicLong();
+        AtomicLong rejected = new AtomicLong();
+        Queue<DoomedExecutors.Tracked<Permit>> doomedWaits = new ConcurrentLinkedQueue<>();
+        race(loop -> {
+            ThreadLocalRandom rnd = ThreadLocalRandom.current();
+            if (rnd.nextInt(DOOM_EVERY) == 0) {
+                doomed.replace();                          // only from the plain threads
+                return;
+            }
+            int key = rnd.nextInt(KEYS);
+            boolean onDoomed = rnd.nextInt(4) == 0;
+            EventExecutor executor = onDoomed ? doomed.current() : loop;
+            AsyncLimiter both = AsyncLimiter.all(mutexPerKey.forKey(key), global);
+            Future<Permit> f = rnd.nextBoolean() ? both.acquire(executor)
+                    : both.acquire(executor, rnd.nextInt(500), TimeUnit.MICROSECONDS);
+            // Held for a while on `loop` (alive for the whole run), whichever executor granted it.
+            Consumer<Permit> hold = p -> {
+                enter(holders[key], key, admitted);
+                loop.schedule(() -> {
+                    holders[key].decrementAndGet();
+                    p.release();
+                }, rnd.nextInt(50), TimeUnit.MICROSECONDS);
+            };
+            DoomedExecutors.Tracked<Permit> t = new DoomedExecutors.Tracked<>(f, 1);
+            if (onDoomed) {
+                doomedWaits.add(t);
+            }
+            f.addListener(done -> {
+                if (done.isSuccess() && t.claim()) {
+                    hold.accept((Permit) done.getNow());
+                }
+            });
+            if (f.isSuccess() && t.claim()) {              // on an executor already shut down: no listener runs
+                hold.accept(f.getNow());
+            }
+            if (rnd.nextInt(4) == 0) {
+                f.cancel(false);
+            }
+        });
+        doomed.replace();                                  // the last one too, waits queued on it
+        doomed.shutdownAllAndAwait(Duration.ofSeconds(10));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        for (DoomedExecutors.Tracked<Permit> t : doomedWaits) {
+            while (!t.future.isDone() && System.nanoTime() < deadline) {
+                Thread.sleep(1);                           // queued waits are refused as holders release
+            }
+            assertThat(t.future.isDone()).as("a wait on a shut-down executor ended: %s", t.future).isTrue();
+            if (t.future.cause() instanceof RejectedExecutionException) {
+                rejected.incrementAndGet();
+            }
+        }
+        long orphaned = 0;
+        for (DoomedExecutors.Tracked<Permit> t : doomedWaits) {
+            if (t.future.isSuccess() && t.claim()) {
+                orphaned++;                                // granted, listener never ran: the test ends it
+                t.future.getNow().release();
+            }
+        }
+        run.drainLoops();
+        Thread.sleep(50);                                  // the last scheduled releases
+        run.drainLoops();
+        run.assertNoFailure();
+        for (int k = 0; k < KEYS; k++) {
+            while (mutexPerKey.refs(k) > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertThat(mutexPerKey.refs(k)).as("key %d: every permit and wait let it go", k).isIn(-1L, 0L);
+            assertThat(mutexPerKey.statistics(k)).as("key %d's semaphore is full", k)
+                    .isEqualTo(new LimiterStatistics(1, 0, 1, 0));
+        }
+        assertThat(globalSemaphore.queueLength()).as("nobody left queued on the global limit").isZero();
+        assertThat(globalSemaphore.availablePermits()).as("every global permit ended exactly once").isEqualTo(GLOBAL);
+        assertThat(mutexPerKey.liveKeys()).isLessThanOrEqualTo(CAP);
+        mutexPerKey.evictIdle();
+        assertThat(mutexPerKey.liveKeys()).as("every live key was evicted: all at rest").isZero();
+        System.out.printf("keyed+global composite (dooming): %d admissions, %d waits on %d executors shut down,"
+                        + " %d refused, %d granted with no listener run%n",
+                admitted.get(), doomedWaits.size(), doomed.shutdowns(), rejected.get(), orphaned);
+        assertThat(doomed.shutdowns()).as("the test did shut executors down").isGreaterThan(5);
+        assertThat(rejected.get()).as("waits on shut-down executors were refused").isPositive();
+        assertThat(admitted.get()).isGreaterThan(100);
+    }
+
+    private static final int DOOM_EVERY = 300;
+    private static final int GLOBAL = 3;
 
     @Test
     void evictionRacingAcquireNeverGivesAKeyASecondPermit() throws Exception {

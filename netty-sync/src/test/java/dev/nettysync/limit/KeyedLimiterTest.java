@@ -287,4 +287,67 @@ class KeyedLimiterTest {
         assertThatThrownBy(() -> perClient.statistics(null)).isInstanceOf(NullPointerException.class)
                 .hasMessageContaining("key");
     }
+
+    // ------------------------------------------------------------ executors that shut down
+
+    @Test
+    void aWaitRefusedBecauseItsExecutorShutDownLetsItsKeyGo() {
+        KeyedLimiter<String> perClient = semaphores(1, 1, Duration.ZERO);
+        Permit held = perClient.tryAcquire("k");
+        io.netty.util.concurrent.DefaultEventExecutor dying = new io.netty.util.concurrent.DefaultEventExecutor();
+        Future<Permit> wait = perClient.acquire("k", dying);
+        assertThat(perClient.refs("k")).isEqualTo(2);
+        dying.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+
+        held.release();            // the key's semaphore refuses its grant to the dead waiter
+
+        assertThat(wait.isSuccess()).isFalse();
+        assertThat(wait.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+        assertThat(perClient.refs("k")).as("neither the permit nor the refused wait pins the key").isZero();
+        assertThat(perClient.evictIdle()).as("the key is at rest: evicted").isEqualTo(1);
+        assertThat(perClient.liveKeys()).isZero();
+        assertThat(perClient.tryAcquire("other")).as("its slot under maxKeys is free again").isNotNull();
+    }
+
+    @Test
+    void aPermitGrantedAfterTheWaitsExecutorShutDownIsEndedAndLetsItsKeyGo() {
+        // A key's limiter that completes its future without looking at the executor (as a user's
+        // limiter may, or the library's in their residual race): the keyed wait's own completion is refused.
+        List<io.netty.util.concurrent.Promise<Permit>> pending = new java.util.concurrent.CopyOnWriteArrayList<>();
+        RecordingLimiter permits = new RecordingLimiter(1, 1);
+        KeyedLimiter<String> perClient = KeyedLimiter.<String>builder(k -> new AsyncLimiter() {
+            @Override
+            public Future<Permit> acquire(io.netty.util.concurrent.EventExecutor executor) {
+                io.netty.util.concurrent.Promise<Permit> p = executor.newPromise();
+                pending.add(p);
+                return p;
+            }
+
+            @Override
+            public Future<Permit> acquire(io.netty.util.concurrent.EventExecutor executor, long timeout, TimeUnit unit) {
+                return acquire(executor);
+            }
+
+            @Override
+            public Permit tryAcquire() {
+                return null;
+            }
+
+            @Override
+            public LimiterStatistics statistics() {
+                return new LimiterStatistics(1, 0, 1, 0);
+            }
+        }).maxKeys(1).idleTime(Duration.ZERO).ticker(clock).build();
+        io.netty.util.concurrent.DefaultEventExecutor dying = new io.netty.util.concurrent.DefaultEventExecutor();
+        Future<Permit> wait = perClient.acquire("k", dying);
+        dying.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+
+        assertThat(pending.get(0).trySuccess(permits.tryAcquire())).isTrue();
+
+        assertThat(permits.outcomes).as("the key's permit was ended").containsExactly(Permit.Outcome.IGNORED);
+        assertThat(wait.isSuccess()).isFalse();
+        assertThat(wait.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+        assertThat(perClient.refs("k")).as("the key was let go").isZero();
+        assertThat(perClient.evictIdle()).isEqualTo(1);
+    }
 }
