@@ -83,7 +83,7 @@ final class CompositeLimiter implements AsyncLimiter {
     @Override
     public Future<Permit> acquire(EventExecutor executor) {
         Objects.requireNonNull(executor, "executor");
-        return walk(executor, new ContinuationExecutor(executor), new Permit[parts.length], false, 0);
+        return walk(executor, ContinuationExecutor.of(executor), new Permit[parts.length], false, 0);
     }
 
     @Override
@@ -91,7 +91,7 @@ final class CompositeLimiter implements AsyncLimiter {
         Objects.requireNonNull(executor, "executor");
         Objects.requireNonNull(unit, "unit");
         long nanos = Math.max(0, unit.toNanos(timeout));
-        return walk(executor, new ContinuationExecutor(executor), new Permit[parts.length], true,
+        return walk(executor, ContinuationExecutor.of(executor), new Permit[parts.length], true,
                 System.nanoTime() + nanos);
     }
 

@@ -32,13 +32,35 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>The outer limiter completes its caller's future itself, with {@link #completeOn}: on the
  * caller's executor, or not at all if it has shut down (the outer limiter then ends what it
- * holds). Thread-safe; one instance per outer wait (it holds nothing but the delegate).
+ * holds). Thread-safe and immutable (it holds nothing but the delegate): one instance, from
+ * {@link #of}, serves every wait on its executor.
  */
 final class ContinuationExecutor extends AbstractEventExecutor {
+    // One instance per executor, as far as a small direct-mapped table keeps it (indexed by the
+    // executor's identity hash, as internal.SucceededFutures is): the instances are immutable,
+    // so one may serve every wait on its executor, and a stable identity keeps the primitives'
+    // shared succeeded future for it cached instead of allocating one (and evicting the
+    // executor's own) on every acquire. Slots are written racily; a reader sees a whole
+    // instance (final field) or another, and a miss only allocates.
+    private static final int SLOTS = 64;
+    private static final ContinuationExecutor[] CACHE = new ContinuationExecutor[SLOTS];
+
     private final EventExecutor delegate;
 
-    ContinuationExecutor(EventExecutor delegate) {
+    private ContinuationExecutor(EventExecutor delegate) {
         this.delegate = delegate;
+    }
+
+    /** The continuation executor of {@code executor}. */
+    static ContinuationExecutor of(EventExecutor executor) {
+        int i = System.identityHashCode(executor) & (SLOTS - 1);
+        ContinuationExecutor c = CACHE[i];
+        if (c != null && c.delegate == executor) {
+            return c;
+        }
+        c = new ContinuationExecutor(executor);
+        CACHE[i] = c;
+        return c;
     }
 
     /**

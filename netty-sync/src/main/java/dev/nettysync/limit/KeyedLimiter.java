@@ -339,7 +339,7 @@ public final class KeyedLimiter<K> {
         try {
             // The key's limiter waits on the caller's executor, but its future's listener (which
             // lets the key go) runs even once that executor has shut down: see ContinuationExecutor.
-            EventExecutor innerExecutor = new ContinuationExecutor(executor);
+            EventExecutor innerExecutor = ContinuationExecutor.of(executor);
             inner = unit == null ? e.limiter.acquire(innerExecutor) : e.limiter.acquire(innerExecutor, timeout, unit);
             if (inner == null) {
                 throw new NullPointerException("the limiter of key " + key + " (" + e.limiter
