@@ -73,6 +73,18 @@ import java.util.function.Function;
  * protocol must answer every message, admitted or rejected, with exactly one completing write,
  * in order (or close the channel).
  *
+ * <h2>Reading and {@code autoRead}</h2>
+ * While messages wait, the handler owns {@code autoRead}: it turns it off (remembering whether
+ * it was on) and turns it back on when the backlog is admitted. Turned on by someone else
+ * meanwhile, it is turned off again by the next message that has to wait. Turned off by someone
+ * else meanwhile, it is still turned back on when the backlog is admitted (the handler cannot
+ * tell that change from its own): to read by hand, turn {@code autoRead} off before the handler
+ * pauses, and its explicit {@code read()} calls are held back and forwarded as described above.
+ *
+ * <h2>A completion function that throws</h2>
+ * The write it was called for fails with that exception and its message is released; it
+ * completes no admitted message (the next completing write does).
+ *
  * <h2>Messages passed on later</h2>
  * A message admitted (or rejected) later than it was read, when an earlier response completes
  * or the shared limiter grants, reaches the handlers behind outside the channel's read. So,
@@ -344,6 +356,7 @@ public final class LimitingHandler extends ChannelDuplexHandler {
         }
         if (!pending.isEmpty()) {
             pending.add(msg);             // behind earlier messages: order is kept
+            pauseReading();               // again, if someone turned autoRead back on meanwhile
             return;
         }
         Permit permit = null;
@@ -371,13 +384,23 @@ public final class LimitingHandler extends ChannelDuplexHandler {
 
     @Override
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
-        Permit.Outcome outcome;
-        if (!awaiting.isEmpty() && (outcome = completion.apply(msg)) != null) {
+        Permit.Outcome outcome = null;
+        if (!awaiting.isEmpty()) {
+            try {
+                outcome = completion.apply(msg);
+            } catch (Throwable t) {           // the write fails; it completes nothing
+                ReferenceCountUtil.release(msg);
+                promise.tryFailure(t);
+                return;
+            }
+        }
+        if (outcome != null) {
+            Permit.Outcome ending = outcome;
             Permit permit = awaiting.poll();
             ChannelPromise p = promise.unvoid();
             p.addListener(f -> {
                 if (f.isSuccess()) {
-                    end(permit, outcome);
+                    end(permit, ending);
                 } else {
                     end(permit, Permit.Outcome.IGNORED);
                 }
@@ -406,7 +429,8 @@ public final class LimitingHandler extends ChannelDuplexHandler {
     /**
      * Removed from a live pipeline: permits held end ({@code releaseIgnored}), the wait is
      * cancelled, and the messages not admitted yet are passed on unlimited, in order, so that
-     * nothing read is lost; reading resumes if it was paused.
+     * nothing read is lost; reading resumes if it was paused ({@code autoRead} turned back on if
+     * the handler turned it off, else an explicit {@code read()} it held back is forwarded).
      */
     @Override
     public void handlerRemoved(ChannelHandlerContext ctx) {
@@ -534,7 +558,7 @@ public final class LimitingHandler extends ChannelDuplexHandler {
     }
 
     private void pauseReading() {
-        if (!pausedAutoRead && ctx.channel().config().isAutoRead()) {
+        if (ctx.channel().config().isAutoRead()) {
             pausedAutoRead = true;
             ctx.channel().config().setAutoRead(false);
         }
@@ -583,9 +607,8 @@ public final class LimitingHandler extends ChannelDuplexHandler {
         if (passed && reading == 0) {
             ctx.fireChannelReadComplete();
         }
-        if (passOnPending && pausedAutoRead) {
-            pausedAutoRead = false;
-            ctx.channel().config().setAutoRead(true);
+        if (passOnPending) {
+            resumeReading();              // our pause undone, or the read we held back forwarded
         }
     }
 }

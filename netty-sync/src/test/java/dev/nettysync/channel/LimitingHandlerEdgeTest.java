@@ -1,0 +1,263 @@
+package dev.nettysync.channel;
+
+import dev.nettysync.AsyncSemaphore;
+import dev.nettysync.limit.AsyncLimiter;
+import dev.nettysync.limit.LimiterStatistics;
+import dev.nettysync.limit.Permit;
+import dev.nettysync.limit.RecordingLimiter;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOutboundHandlerAdapter;
+import io.netty.channel.ChannelPipelineException;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.util.ResourceLeakDetector;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** {@link LimitingHandler} where a handler author meets it: removal, autoRead, failures, buffers, deep queues. */
+class LimitingHandlerEdgeTest {
+
+    private static ResourceLeakDetector.Level saved;
+
+    @BeforeAll
+    static void paranoid() {
+        saved = ResourceLeakDetector.getLevel();
+        ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.PARANOID);
+    }
+
+    @AfterAll
+    static void restore() {
+        ResourceLeakDetector.setLevel(saved);
+    }
+
+    private final LimitingHandlerTest.Sink sink = new LimitingHandlerTest.Sink();
+
+    /** Counts the read() calls that reach the head (it sits in front of the limiter). */
+    static final class ReadCounter extends ChannelOutboundHandlerAdapter {
+        int reads;
+
+        @Override
+        public void read(ChannelHandlerContext ctx) throws Exception {
+            reads++;
+            super.read(ctx);
+        }
+    }
+
+    private static ByteBuf buf(int b) {
+        return Unpooled.buffer(1).writeByte(b);
+    }
+
+    @Test
+    void removedWhileAnExplicitReadIsHeldItForwardsThatRead() {
+        ReadCounter counter = new ReadCounter();
+        EmbeddedChannel ch = new EmbeddedChannel(counter, LimitingHandler.builder().perChannel(1).build(), sink);
+        ch.config().setAutoRead(false);                        // the user reads by hand
+        ch.writeInbound("m1", "m2");
+        int before = counter.reads;
+        ch.read();                                             // held: m2 waits
+        assertThat(counter.reads).isEqualTo(before);
+        ch.pipeline().remove(LimitingHandler.class);
+        assertThat(sink.read).containsExactly("m1", "m2");
+        assertThat(counter.reads).as("the held read went on when the handler left").isEqualTo(before + 1);
+        assertThat(ch.config().isAutoRead()).as("the user's choice kept").isFalse();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aCompletionFunctionThatThrowsFailsTheWriteAndReleasesItsMessageOnce() {
+        EmbeddedChannel ch = new EmbeddedChannel(LimitingHandler.builder().perChannel(1)
+                .completion(m -> {
+                    throw new IllegalStateException("bad completion");
+                }).build(), sink);
+        ch.writeInbound("m1");
+        ByteBuf response = buf(1);
+        var f = ch.writeAndFlush(response);
+        assertThat(f.isDone()).isTrue();
+        assertThat(f.cause()).isInstanceOf(IllegalStateException.class).hasMessage("bad completion");
+        assertThat(response.refCnt()).as("released, once").isZero();
+        ch.close();
+        assertThat(ch.pipeline().get(LimitingHandler.class)).isNull();
+    }
+
+    @Test
+    void aCompletionFunctionThatReturnsNullCompletesNothing() {
+        RecordingLimiter limiter = new RecordingLimiter(1, 10);
+        EmbeddedChannel ch = new EmbeddedChannel(LimitingHandler.builder().limiter(limiter).completion(m -> null).build(), sink);
+        ch.writeInbound("m1");
+        ch.writeOutbound("r1", "r2");
+        assertThat(limiter.outcomes).isEmpty();
+        assertThat(ch.pipeline().get(LimitingHandler.class).inFlight()).isEqualTo(1);
+        ch.close();
+        assertThat(limiter.outcomes).containsExactly(Permit.Outcome.IGNORED);
+        assertThat(limiter.semaphore.availablePermits()).isEqualTo(1);
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aNextHandlerThatThrowsLeavesThePermitHeldUntilItsAnswerOrTheClose() {
+        RecordingLimiter limiter = new RecordingLimiter(1, 10);
+        List<Throwable> caught = new ArrayList<>();
+        EmbeddedChannel ch = new EmbeddedChannel(LimitingHandler.builder().limiter(limiter).build(),
+                new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                        throw new IllegalArgumentException("bad request " + msg);
+                    }
+
+                    @Override
+                    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                        caught.add(cause);
+                        ctx.close();
+                    }
+                });
+        ch.writeInbound("m1");
+        assertThat(caught).hasSize(1);
+        assertThat(limiter.outcomes).containsExactly(Permit.Outcome.IGNORED);
+        assertThat(limiter.semaphore.availablePermits()).isEqualTo(1);
+    }
+
+    @Test
+    void buffersRejectedOrDroppedAreReleasedExactlyOnce() {
+        RecordingLimiter limiter = new RecordingLimiter(1, 10);
+        Permit held = limiter.tryAcquire();
+        // reject mode: the tail releases the unhandled event, so its message
+        EmbeddedChannel rejecting = new EmbeddedChannel(LimitingHandler.builder().limiter(limiter).reject().build());
+        ByteBuf r = buf(1);
+        rejecting.writeInbound(r);
+        assertThat(r.refCnt()).isZero();
+        // back-pressure: queued, then the channel closes
+        EmbeddedChannel waiting = new EmbeddedChannel(LimitingHandler.builder().limiter(limiter).build(), sink);
+        ByteBuf w1 = buf(2);
+        ByteBuf w2 = buf(3);
+        waiting.writeInbound(w1, w2);
+        waiting.close();
+        assertThat(w1.refCnt()).isZero();
+        assertThat(w2.refCnt()).isZero();
+        // a message that arrives after the close (a decoder's last one) is released too
+        waiting.pipeline().fireChannelRead(buf(4));
+        held.release();
+        assertThat(limiter.semaphore.availablePermits()).isEqualTo(1);
+        assertThat(limiter.semaphore.queueLength()).isZero();
+        rejecting.finishAndReleaseAll();
+    }
+
+    @Test
+    void aBufferRejectedAfterItsWaitTimedOutIsReleasedOnceByTheTail() throws Exception {
+        RecordingLimiter limiter = new RecordingLimiter(1, 10);
+        Permit held = limiter.tryAcquire();
+        EmbeddedChannel ch = new EmbeddedChannel(LimitingHandler.builder().limiter(limiter)
+                .backPressure(10, TimeUnit.MILLISECONDS).build());
+        ByteBuf m = buf(1);
+        ch.writeInbound(m);
+        Thread.sleep(30);
+        ch.runScheduledPendingTasks();
+        assertThat(m.refCnt()).isZero();
+        assertThat(ch.config().isAutoRead()).isTrue();
+        held.release();
+        ch.close();
+        assertThat(limiter.semaphore.availablePermits()).isEqualTo(1);
+    }
+
+    @Test
+    void oneInstanceInTwoPipelinesIsAClearError() {
+        LimitingHandler h = LimitingHandler.builder().perChannel(1).build();
+        new EmbeddedChannel(h);
+        EmbeddedChannel other = new EmbeddedChannel();
+        assertThatThrownBy(() -> other.pipeline().addLast(h))
+                .isInstanceOf(ChannelPipelineException.class).hasMessageContaining("Sharable");
+    }
+
+    @Test
+    void aHandlerRemovedCannotBeAddedAgain() {
+        LimitingHandler h = LimitingHandler.builder().perChannel(1).build();
+        EmbeddedChannel ch = new EmbeddedChannel(h, sink);
+        ch.pipeline().remove(h);
+        assertThatThrownBy(() -> ch.pipeline().addFirst(h))
+                .isInstanceOf(ChannelPipelineException.class).hasMessageContaining("Sharable");
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void autoReadTurnedOnByTheUserWhileReadingIsPausedIsTurnedOffAgainByTheNextWaitingMessage() {
+        EmbeddedChannel ch = new EmbeddedChannel(LimitingHandler.builder().perChannel(1).build(), sink);
+        ch.writeInbound("m1", "m2");
+        assertThat(ch.config().isAutoRead()).isFalse();
+        ch.config().setAutoRead(true);                          // someone else turns it on
+        ch.writeInbound("m3");
+        assertThat(ch.config().isAutoRead()).as("paused again").isFalse();
+        ch.writeOutbound("r1");
+        ch.writeOutbound("r2");
+        assertThat(sink.read).containsExactly("m1", "m2", "m3");
+        assertThat(ch.config().isAutoRead()).isTrue();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void autoReadOffByTheUserBeforeThePauseStaysOff() {
+        EmbeddedChannel ch = new EmbeddedChannel(LimitingHandler.builder().perChannel(1).build(), sink);
+        ch.config().setAutoRead(false);
+        ch.writeInbound("m1", "m2");
+        ch.writeOutbound("r1");
+        assertThat(sink.read).containsExactly("m1", "m2");
+        assertThat(ch.config().isAutoRead()).isFalse();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aDeepBacklogIsAdmittedWithoutOverflowingTheStack() {
+        int n = 200_000;
+        AsyncSemaphore sem = new AsyncSemaphore(1);
+        AsyncLimiter limiter = AsyncLimiter.of(sem);
+        Permit held = limiter.tryAcquire();
+        int[] answered = {0};
+        EmbeddedChannel ch = new EmbeddedChannel(LimitingHandler.builder().limiter(limiter).perChannel(1).build(),
+                new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                        answered[0]++;
+                        ctx.writeAndFlush(msg);                  // answered at once: re-enters the handler
+                    }
+                });
+        Object[] msgs = new Object[n];
+        for (int i = 0; i < n; i++) {
+            msgs[i] = i;
+        }
+        ch.writeInbound(msgs);
+        held.release();                                          // the grant admits the whole backlog
+        ch.runPendingTasks();
+        assertThat(answered[0]).isEqualTo(n);
+        assertThat(sem.availablePermits()).isEqualTo(1);
+        assertThat(ch.config().isAutoRead()).isTrue();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aDeepBacklogRejectedWhenTheLimiterClosesDoesNotOverflowTheStack() {
+        int n = 200_000;
+        AsyncSemaphore sem = new AsyncSemaphore(1);
+        Permit held = AsyncLimiter.of(sem).tryAcquire();
+        EmbeddedChannel ch = new EmbeddedChannel(LimitingHandler.builder().limiter(AsyncLimiter.of(sem)).build(), sink);
+        Object[] msgs = new Object[n];
+        for (int i = 0; i < n; i++) {
+            msgs[i] = i;
+        }
+        ch.writeInbound(msgs);
+        sem.close();
+        ch.runPendingTasks();
+        assertThat(sink.rejected).hasSize(n);
+        held.release();
+        ch.finishAndReleaseAll();
+    }
+}
