@@ -9,11 +9,13 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.util.AbstractReferenceCounted;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 
 import java.util.ArrayDeque;
 import java.util.Objects;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
@@ -94,7 +96,10 @@ import java.util.function.Function;
  *
  * <h2>Threads</h2>
  * One instance per channel (not {@code @Sharable}); all its state is confined to the
- * context's executor, where every callback, including the limiter's grants, runs.
+ * context's executor, where every callback, including the limiter's grants, runs. Added with an
+ * executor group of its own ({@code pipeline.addLast(group, handler)}), it still ends permits on
+ * that executor: a completing write whose promise belongs to another executor (the channel's
+ * loop, for {@code channel.write}) has its end handed back to the handler's.
  */
 public final class LimitingHandler extends ChannelDuplexHandler {
 
@@ -399,10 +404,18 @@ public final class LimitingHandler extends ChannelDuplexHandler {
             Permit permit = awaiting.poll();
             ChannelPromise p = promise.unvoid();
             p.addListener(f -> {
-                if (f.isSuccess()) {
-                    end(permit, ending);
-                } else {
-                    end(permit, Permit.Outcome.IGNORED);
+                Permit.Outcome o = f.isSuccess() ? ending : Permit.Outcome.IGNORED;
+                EventExecutor executor = ctx.executor();
+                if (executor.inEventLoop()) {
+                    end(permit, o);
+                    return;
+                }
+                // a promise of another executor (the channel's loop, when the handler has an
+                // executor of its own): the end goes back to ours, where the state lives
+                try {
+                    executor.execute(() -> end(permit, o));
+                } catch (RejectedExecutionException e) {
+                    endPermit(permit, Permit.Outcome.IGNORED);   // ours is gone: the permit at least
                 }
             });
             ctx.write(msg, p);
@@ -456,22 +469,28 @@ public final class LimitingHandler extends ChannelDuplexHandler {
         if (permit == REJECTED) {
             return;
         }
-        if (permit != NO_PERMIT) {
-            switch (outcome) {
-                case SUCCESS:
-                    permit.release();
-                    break;
-                case DROPPED:
-                    permit.releaseDropped();
-                    break;
-                default:
-                    permit.releaseIgnored();
-                    break;
-            }
-        }
+        endPermit(permit, outcome);
         if (!closed) {
             active--;
             drain();
+        }
+    }
+
+    /** Ends the limiter's permit (thread-safe: touches no state of the handler). */
+    private static void endPermit(Permit permit, Permit.Outcome outcome) {
+        if (permit == REJECTED || permit == NO_PERMIT) {
+            return;
+        }
+        switch (outcome) {
+            case SUCCESS:
+                permit.release();
+                break;
+            case DROPPED:
+                permit.releaseDropped();
+                break;
+            default:
+                permit.releaseIgnored();
+                break;
         }
     }
 

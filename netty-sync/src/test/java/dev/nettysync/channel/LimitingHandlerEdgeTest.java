@@ -18,6 +18,25 @@ import io.netty.util.concurrent.Future;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.util.concurrent.DefaultEventExecutorGroup;
+import io.netty.util.concurrent.EventExecutorGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.LineBasedFrameDecoder;
+import io.netty.handler.codec.string.StringDecoder;
+import io.netty.handler.codec.string.StringEncoder;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.ConcurrentLinkedQueue;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -259,5 +278,137 @@ class LimitingHandlerEdgeTest {
         assertThat(sink.rejected).hasSize(n);
         held.release();
         ch.finishAndReleaseAll();
+    }
+
+    /** Ends its semaphore's permits, noting on which thread each end ran. */
+    static final class ThreadRecordingLimiter implements AsyncLimiter {
+        final AsyncSemaphore semaphore = new AsyncSemaphore(1, 100);
+        final AsyncLimiter inner = AsyncLimiter.of(semaphore);
+        final ConcurrentLinkedQueue<Thread> endedOn = new ConcurrentLinkedQueue<>();
+
+        private Permit recording(Permit p) {
+            return new Permit() {
+                @Override
+                public boolean release() {
+                    endedOn.add(Thread.currentThread());
+                    return p.release();
+                }
+
+                @Override
+                public boolean releaseDropped() {
+                    endedOn.add(Thread.currentThread());
+                    return p.releaseDropped();
+                }
+
+                @Override
+                public boolean releaseIgnored() {
+                    endedOn.add(Thread.currentThread());
+                    return p.releaseIgnored();
+                }
+
+                @Override
+                public boolean isReleased() {
+                    return p.isReleased();
+                }
+            };
+        }
+
+        @Override
+        public Future<Permit> acquire(EventExecutor executor) {
+            return mapped(executor, inner.acquire(executor));
+        }
+
+        @Override
+        public Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
+            return mapped(executor, inner.acquire(executor, timeout, unit));
+        }
+
+        private Future<Permit> mapped(EventExecutor executor, Future<Permit> wait) {
+            io.netty.util.concurrent.Promise<Permit> p = executor.newPromise();
+            p.addListener(x -> {
+                if (x.isCancelled()) {
+                    wait.cancel(false);
+                }
+            });
+            wait.addListener(x -> {
+                if (x.isSuccess()) {
+                    Permit permit = recording((Permit) x.getNow());
+                    if (!p.trySuccess(permit)) {
+                        permit.releaseIgnored();
+                    }
+                } else if (x.isCancelled()) {
+                    p.cancel(false);
+                } else {
+                    p.tryFailure(x.cause());
+                }
+            });
+            return p;
+        }
+
+        @Override
+        public Permit tryAcquire() {
+            Permit p = inner.tryAcquire();
+            return p == null ? null : recording(p);
+        }
+
+        @Override
+        public LimiterStatistics statistics() {
+            return inner.statistics();
+        }
+    }
+
+    @Test
+    void addedWithItsOwnExecutorGroupItsPermitsEndOnThatExecutor() throws Exception {
+        EventLoopGroup loops = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        EventExecutorGroup handlers = new DefaultEventExecutorGroup(1);
+        ThreadRecordingLimiter limiter = new ThreadRecordingLimiter();
+        ConcurrentLinkedQueue<Thread> handlerThreads = new ConcurrentLinkedQueue<>();
+        int n = 200;
+        try {
+            Channel server = new ServerBootstrap().group(loops).channel(NioServerSocketChannel.class)
+                    .childHandler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel ch) {
+                            ch.pipeline().addLast(new LineBasedFrameDecoder(100),
+                                    new StringDecoder(StandardCharsets.US_ASCII), new StringEncoder(StandardCharsets.US_ASCII));
+                            ch.pipeline().addLast(handlers, LimitingHandler.builder().limiter(limiter).perChannel(2).build());
+                            ch.pipeline().addLast(handlers, new ChannelInboundHandlerAdapter() {
+                                @Override
+                                public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                                    handlerThreads.add(Thread.currentThread());
+                                    // the channel's write: its promise belongs to the channel's loop, not to this executor
+                                    ctx.channel().writeAndFlush("answer to " + msg + "\n");
+                                }
+                            });
+                        }
+                    }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+            int port = ((InetSocketAddress) server.localAddress()).getPort();
+            try (Socket socket = new Socket("127.0.0.1", port)) {
+                socket.setSoTimeout(10_000);
+                StringBuilder requests = new StringBuilder();
+                for (int i = 0; i < n; i++) {
+                    requests.append('m').append(i).append('\n');
+                }
+                socket.getOutputStream().write(requests.toString().getBytes(StandardCharsets.US_ASCII));
+                socket.getOutputStream().flush();
+                BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.US_ASCII));
+                for (int i = 0; i < n; i++) {
+                    assertThat(in.readLine()).isEqualTo("answer to m" + i);
+                }
+            }
+            Thread handlerThread = handlerThreads.peek();
+            assertThat(handlerThreads).containsOnly(handlerThread);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (limiter.endedOn.size() < n && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            assertThat(limiter.endedOn).hasSize(n);
+            assertThat(limiter.endedOn).as("ended on the handler's executor, where its state lives").containsOnly(handlerThread);
+            assertThat(limiter.semaphore.availablePermits()).isEqualTo(1);
+            server.close().sync();
+        } finally {
+            loops.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+            handlers.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
     }
 }
