@@ -614,7 +614,9 @@ public final class LimitingHandler extends ChannelDuplexHandler {
             p.releaseIgnored();
         }
         active = 0;
-        boolean passed = !pending.isEmpty() && passOnPending;
+        // messages passed on outside a read (now, or earlier in the drain() this may interrupt)
+        boolean passed = passOnPending && (!pending.isEmpty() || passedLater > 0);
+        passedLater = 0;
         Object msg;
         while ((msg = pending.poll()) != null) {
             if (passOnPending) {

@@ -411,4 +411,35 @@ class LimitingHandlerEdgeTest {
             handlers.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
         }
     }
+
+    @Test
+    void removedByTheHandlerBehindWhileAnsweringAMessageAdmittedLaterThatAnswerIsStillFlushed() {
+        List<Object> seen = new ArrayList<>();
+        EmbeddedChannel ch = new EmbeddedChannel(LimitingHandler.builder().perChannel(1).build(),
+                new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                        seen.add(msg);
+                        ctx.write("response to " + msg);
+                        if (msg.equals("upgrade")) {             // e.g. a protocol switch: no limit from here on
+                            ctx.pipeline().remove(LimitingHandler.class);
+                        }
+                    }
+
+                    @Override
+                    public void channelReadComplete(ChannelHandlerContext ctx) {
+                        ctx.flush();
+                    }
+                });
+        ch.writeInbound("m1", "upgrade");
+        assertThat(seen).containsExactly("m1", "upgrade");
+        List<Object> out = new ArrayList<>();
+        for (Object o; (o = ch.readOutbound()) != null; ) {
+            out.add(o);
+        }
+        assertThat(out).as("the message admitted later was followed by a read-complete")
+                .containsExactly("response to m1", "response to upgrade");
+        assertThat(ch.config().isAutoRead()).isTrue();
+        ch.finishAndReleaseAll();
+    }
 }
