@@ -169,7 +169,8 @@ public final class LimitingHandler extends ChannelDuplexHandler {
          * The limiter's failure for {@link Reason#LIMITER_WAIT} (a
          * {@link dev.nettysync.WaitTimeoutException}, {@link dev.nettysync.QueueFullException},
          * {@link dev.nettysync.ClosedException} or a policy's own refusal, such as a rate limit
-         * that says when to retry), else {@code null}.
+         * that says when to retry), or the exception the limiter threw ({@link Reason#LIMITER} or
+         * {@link Reason#LIMITER_WAIT}: a limiter that throws refuses the message), else {@code null}.
          */
         public Throwable cause() {
             return cause;
@@ -369,7 +370,12 @@ public final class LimitingHandler extends ChannelDuplexHandler {
         if (active >= perChannel) {
             refusal = Reason.CHANNEL_LIMIT;
         } else if (limiter != null) {
-            permit = limiter.tryAcquire();
+            try {
+                permit = limiter.tryAcquire();
+            } catch (Throwable t) {       // a broken limiter: the message is refused, not lost
+                reject(msg, Reason.LIMITER, t);
+                return;
+            }
             if (permit == null) {
                 refusal = Reason.LIMITER;
             }
@@ -529,9 +535,15 @@ public final class LimitingHandler extends ChannelDuplexHandler {
                 if (limiter == null) {
                     permit = NO_PERMIT;
                 } else {
-                    Future<Permit> f = timeoutNanos < 0
-                            ? limiter.acquire(ctx.executor())
-                            : limiter.acquire(ctx.executor(), timeoutNanos, TimeUnit.NANOSECONDS);
+                    Future<Permit> f;
+                    try {
+                        f = timeoutNanos < 0
+                                ? limiter.acquire(ctx.executor())
+                                : limiter.acquire(ctx.executor(), timeoutNanos, TimeUnit.NANOSECONDS);
+                    } catch (Throwable t) {   // a broken limiter: refused, and the next one is tried
+                        reject(pending.poll(), Reason.LIMITER_WAIT, t);
+                        continue;
+                    }
                     if (!f.isDone()) {
                         waiting = f;
                         f.addListener(this::waitEnded);

@@ -442,4 +442,49 @@ class LimitingHandlerEdgeTest {
         assertThat(ch.config().isAutoRead()).isTrue();
         ch.finishAndReleaseAll();
     }
+
+    /** A limiter with a bug: every call throws. */
+    static final class ThrowingLimiter implements AsyncLimiter {
+        @Override
+        public Future<Permit> acquire(EventExecutor executor) {
+            throw new IllegalStateException("acquire broke");
+        }
+
+        @Override
+        public Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
+            throw new IllegalStateException("acquire broke");
+        }
+
+        @Override
+        public Permit tryAcquire() {
+            throw new IllegalStateException("tryAcquire broke");
+        }
+
+        @Override
+        public LimiterStatistics statistics() {
+            throw new UnsupportedOperationException();
+        }
+    }
+
+    @Test
+    void aLimiterThatThrowsRejectsTheMessageWithItsExceptionAndLosesNothing() {
+        for (boolean backPressure : new boolean[] {true, false}) {
+            LimitingHandlerTest.Sink s = new LimitingHandlerTest.Sink();
+            LimitingHandler.Builder b = LimitingHandler.builder().limiter(new ThrowingLimiter());
+            EmbeddedChannel ch = new EmbeddedChannel((backPressure ? b.backPressure() : b.reject()).build(), s);
+            ByteBuf m1 = buf(1);
+            ByteBuf m2 = buf(2);
+            ch.writeInbound(m1, m2);
+            assertThat(s.rejected).as("backPressure=" + backPressure).hasSize(2);
+            assertThat(s.rejected.get(0).message()).isSameAs(m1);
+            assertThat(s.rejected.get(0).reason()).isEqualTo(LimitingHandler.Reason.LIMITER);
+            assertThat(s.rejected.get(0).cause()).isInstanceOf(IllegalStateException.class);
+            assertThat(ch.config().isAutoRead()).isTrue();
+            s.rejected.forEach(r -> assertThat(r.release()).isTrue());
+            assertThat(m1.refCnt()).isZero();
+            assertThat(m2.refCnt()).isZero();
+            ch.checkException();
+            ch.finishAndReleaseAll();
+        }
+    }
 }
