@@ -67,8 +67,9 @@ import java.util.function.Function;
  * ({@link Permit.Outcome#SUCCESS} by default; {@code DROPPED} for a 503 lets an adaptive limiter
  * learn), with {@code releaseIgnored} if it failed. Then the next waiting message may be
  * admitted. When the channel closes (or the handler is removed), every permit still held is
- * ended with {@code releaseIgnored}, the pending wait is cancelled (its queue slot freed at once)
- * and the messages not yet admitted are released. So a protocol that answers every request
+ * ended with {@code releaseIgnored} and the pending wait is cancelled (its queue slot freed at
+ * once); the messages not yet admitted are released, or, if the handler is removed from a live
+ * pipeline, passed on in order (see {@link #handlerRemoved}). So a protocol that answers every request
  * exactly once, in order (HTTP/1.1 with pipelining, most RPC framings) needs no code to end
  * permits. A rejected message counts in that order too: the first completing write after the
  * responses to earlier messages is taken as its answer (the 503) and ends nothing. So the
