@@ -9,11 +9,13 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.util.AbstractReferenceCounted;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 
 import java.util.ArrayDeque;
 import java.util.Objects;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
@@ -65,13 +67,26 @@ import java.util.function.Function;
  * ({@link Permit.Outcome#SUCCESS} by default; {@code DROPPED} for a 503 lets an adaptive limiter
  * learn), with {@code releaseIgnored} if it failed. Then the next waiting message may be
  * admitted. When the channel closes (or the handler is removed), every permit still held is
- * ended with {@code releaseIgnored}, the pending wait is cancelled (its queue slot freed at once)
- * and the messages not yet admitted are released. So a protocol that answers every request
+ * ended with {@code releaseIgnored} and the pending wait is cancelled (its queue slot freed at
+ * once); the messages not yet admitted are released, or, if the handler is removed from a live
+ * pipeline, passed on in order (see {@link #handlerRemoved}). So a protocol that answers every request
  * exactly once, in order (HTTP/1.1 with pipelining, most RPC framings) needs no code to end
  * permits. A rejected message counts in that order too: the first completing write after the
  * responses to earlier messages is taken as its answer (the 503) and ends nothing. So the
  * protocol must answer every message, admitted or rejected, with exactly one completing write,
  * in order (or close the channel).
+ *
+ * <h2>Reading and {@code autoRead}</h2>
+ * While messages wait, the handler owns {@code autoRead}: it turns it off (remembering whether
+ * it was on) and turns it back on when the backlog is admitted. Turned on by someone else
+ * meanwhile, it is turned off again by the next message that has to wait. Turned off by someone
+ * else meanwhile, it is still turned back on when the backlog is admitted (the handler cannot
+ * tell that change from its own): to read by hand, turn {@code autoRead} off before the handler
+ * pauses, and its explicit {@code read()} calls are held back and forwarded as described above.
+ *
+ * <h2>A completion function that throws</h2>
+ * The write it was called for fails with that exception and its message is released; it
+ * completes no admitted message (the next completing write does).
  *
  * <h2>Messages passed on later</h2>
  * A message admitted (or rejected) later than it was read, when an earlier response completes
@@ -82,7 +97,10 @@ import java.util.function.Function;
  *
  * <h2>Threads</h2>
  * One instance per channel (not {@code @Sharable}); all its state is confined to the
- * context's executor, where every callback, including the limiter's grants, runs.
+ * context's executor, where every callback, including the limiter's grants, runs. Added with an
+ * executor group of its own ({@code pipeline.addLast(group, handler)}), it still ends permits on
+ * that executor: a completing write whose promise belongs to another executor (the channel's
+ * loop, for {@code channel.write}) has its end handed back to the handler's.
  */
 public final class LimitingHandler extends ChannelDuplexHandler {
 
@@ -152,7 +170,8 @@ public final class LimitingHandler extends ChannelDuplexHandler {
          * The limiter's failure for {@link Reason#LIMITER_WAIT} (a
          * {@link dev.nettysync.WaitTimeoutException}, {@link dev.nettysync.QueueFullException},
          * {@link dev.nettysync.ClosedException} or a policy's own refusal, such as a rate limit
-         * that says when to retry), else {@code null}.
+         * that says when to retry), or the exception the limiter threw ({@link Reason#LIMITER} or
+         * {@link Reason#LIMITER_WAIT}: a limiter that throws refuses the message), else {@code null}.
          */
         public Throwable cause() {
             return cause;
@@ -344,6 +363,7 @@ public final class LimitingHandler extends ChannelDuplexHandler {
         }
         if (!pending.isEmpty()) {
             pending.add(msg);             // behind earlier messages: order is kept
+            pauseReading();               // again, if someone turned autoRead back on meanwhile
             return;
         }
         Permit permit = null;
@@ -351,7 +371,12 @@ public final class LimitingHandler extends ChannelDuplexHandler {
         if (active >= perChannel) {
             refusal = Reason.CHANNEL_LIMIT;
         } else if (limiter != null) {
-            permit = limiter.tryAcquire();
+            try {
+                permit = limiter.tryAcquire();
+            } catch (Throwable t) {       // a broken limiter: the message is refused, not lost
+                reject(msg, Reason.LIMITER, t);
+                return;
+            }
             if (permit == null) {
                 refusal = Reason.LIMITER;
             }
@@ -371,15 +396,33 @@ public final class LimitingHandler extends ChannelDuplexHandler {
 
     @Override
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
-        Permit.Outcome outcome;
-        if (!awaiting.isEmpty() && (outcome = completion.apply(msg)) != null) {
+        Permit.Outcome outcome = null;
+        if (!awaiting.isEmpty()) {
+            try {
+                outcome = completion.apply(msg);
+            } catch (Throwable t) {           // the write fails; it completes nothing
+                ReferenceCountUtil.release(msg);
+                promise.tryFailure(t);
+                return;
+            }
+        }
+        if (outcome != null) {
+            Permit.Outcome ending = outcome;
             Permit permit = awaiting.poll();
             ChannelPromise p = promise.unvoid();
             p.addListener(f -> {
-                if (f.isSuccess()) {
-                    end(permit, outcome);
-                } else {
-                    end(permit, Permit.Outcome.IGNORED);
+                Permit.Outcome o = f.isSuccess() ? ending : Permit.Outcome.IGNORED;
+                EventExecutor executor = ctx.executor();
+                if (executor.inEventLoop()) {
+                    end(permit, o);
+                    return;
+                }
+                // a promise of another executor (the channel's loop, when the handler has an
+                // executor of its own): the end goes back to ours, where the state lives
+                try {
+                    executor.execute(() -> end(permit, o));
+                } catch (RejectedExecutionException e) {
+                    endPermit(permit, Permit.Outcome.IGNORED);   // ours is gone: the permit at least
                 }
             });
             ctx.write(msg, p);
@@ -406,7 +449,8 @@ public final class LimitingHandler extends ChannelDuplexHandler {
     /**
      * Removed from a live pipeline: permits held end ({@code releaseIgnored}), the wait is
      * cancelled, and the messages not admitted yet are passed on unlimited, in order, so that
-     * nothing read is lost; reading resumes if it was paused.
+     * nothing read is lost; reading resumes if it was paused ({@code autoRead} turned back on if
+     * the handler turned it off, else an explicit {@code read()} it held back is forwarded).
      */
     @Override
     public void handlerRemoved(ChannelHandlerContext ctx) {
@@ -432,22 +476,28 @@ public final class LimitingHandler extends ChannelDuplexHandler {
         if (permit == REJECTED) {
             return;
         }
-        if (permit != NO_PERMIT) {
-            switch (outcome) {
-                case SUCCESS:
-                    permit.release();
-                    break;
-                case DROPPED:
-                    permit.releaseDropped();
-                    break;
-                default:
-                    permit.releaseIgnored();
-                    break;
-            }
-        }
+        endPermit(permit, outcome);
         if (!closed) {
             active--;
             drain();
+        }
+    }
+
+    /** Ends the limiter's permit (thread-safe: touches no state of the handler). */
+    private static void endPermit(Permit permit, Permit.Outcome outcome) {
+        if (permit == REJECTED || permit == NO_PERMIT) {
+            return;
+        }
+        switch (outcome) {
+            case SUCCESS:
+                permit.release();
+                break;
+            case DROPPED:
+                permit.releaseDropped();
+                break;
+            default:
+                permit.releaseIgnored();
+                break;
         }
     }
 
@@ -486,9 +536,15 @@ public final class LimitingHandler extends ChannelDuplexHandler {
                 if (limiter == null) {
                     permit = NO_PERMIT;
                 } else {
-                    Future<Permit> f = timeoutNanos < 0
-                            ? limiter.acquire(ctx.executor())
-                            : limiter.acquire(ctx.executor(), timeoutNanos, TimeUnit.NANOSECONDS);
+                    Future<Permit> f;
+                    try {
+                        f = timeoutNanos < 0
+                                ? limiter.acquire(ctx.executor())
+                                : limiter.acquire(ctx.executor(), timeoutNanos, TimeUnit.NANOSECONDS);
+                    } catch (Throwable t) {   // a broken limiter: refused, and the next one is tried
+                        reject(pending.poll(), Reason.LIMITER_WAIT, t);
+                        continue;
+                    }
                     if (!f.isDone()) {
                         waiting = f;
                         f.addListener(this::waitEnded);
@@ -534,7 +590,7 @@ public final class LimitingHandler extends ChannelDuplexHandler {
     }
 
     private void pauseReading() {
-        if (!pausedAutoRead && ctx.channel().config().isAutoRead()) {
+        if (ctx.channel().config().isAutoRead()) {
             pausedAutoRead = true;
             ctx.channel().config().setAutoRead(false);
         }
@@ -571,7 +627,9 @@ public final class LimitingHandler extends ChannelDuplexHandler {
             p.releaseIgnored();
         }
         active = 0;
-        boolean passed = !pending.isEmpty() && passOnPending;
+        // messages passed on outside a read (now, or earlier in the drain() this may interrupt)
+        boolean passed = passOnPending && (!pending.isEmpty() || passedLater > 0);
+        passedLater = 0;
         Object msg;
         while ((msg = pending.poll()) != null) {
             if (passOnPending) {
@@ -583,9 +641,8 @@ public final class LimitingHandler extends ChannelDuplexHandler {
         if (passed && reading == 0) {
             ctx.fireChannelReadComplete();
         }
-        if (passOnPending && pausedAutoRead) {
-            pausedAutoRead = false;
-            ctx.channel().config().setAutoRead(true);
+        if (passOnPending) {
+            resumeReading();              // our pause undone, or the read we held back forwarded
         }
     }
 }

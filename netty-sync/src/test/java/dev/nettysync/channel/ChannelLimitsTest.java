@@ -120,6 +120,20 @@ class ChannelLimitsTest {
     }
 
     @Test
+    void waitsBoundToAnAlreadyClosedChannelAreCancelledAndHoldNothing() {
+        RecordingLimiter limiter = new RecordingLimiter(0, 10);
+        channel.close();
+        assertThat(ChannelLimits.acquire(limiter, channel, 1, TimeUnit.SECONDS).isCancelled()).isTrue();
+        assertThat(ChannelLimits.forChannel(limiter, channel).withPermit(channel.eventLoop(),
+                () -> { throw new AssertionError("the action must not run"); }).isCancelled()).isTrue();
+        assertThat(limiter.semaphore.queueLength()).as("the limiter's queue untouched").isZero();
+        AsyncSemaphore sem = new AsyncSemaphore(0);
+        Future<Void> raw = ChannelLimits.cancelOnClose(sem.acquire(channel.eventLoop()), channel);
+        assertThat(raw.isCancelled()).as("cancelled at once").isTrue();
+        assertThat(sem.queueLength()).isZero();
+    }
+
+    @Test
     void anyWaitCanBeCancelledOnClose() {
         AsyncSemaphore sem = new AsyncSemaphore(0);
         Future<Void> raw = ChannelLimits.cancelOnClose(sem.acquire(channel.eventLoop()), channel);
