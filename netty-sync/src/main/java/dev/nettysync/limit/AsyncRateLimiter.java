@@ -633,26 +633,11 @@ public final class AsyncRateLimiter implements AsyncLimiter {
             } catch (RuntimeException e) {
                 // Its executor cannot time (ImmediateEventExecutor) or is shutting down: the
                 // waiter cannot be completed at its time, so it ends with that failure.
-                queue.completeGranted(cannotTime(h, e));
+                if (leave(h, true, false)) {  // armed by this loop, not by recursion
+                    h.completeFailed(e);
+                }
             }
         }
-    }
-
-    /**
-     * {@code h}'s executor cannot time it: it leaves (a grant pass first, as for a timeout) and
-     * fails with {@code cause}. Returns the chain the passes granted, to complete. No monitor.
-     */
-    private RateWaiter cannotTime(RateWaiter h, Throwable cause) {
-        RateWaiter granted;
-        boolean left;
-        synchronized (queue) {
-            left = leaveLocked(h, true);
-            granted = queue.takeChain();
-        }
-        if (left) {
-            h.completeFailed(cause);
-        }
-        return granted;
     }
 
     /**
@@ -669,17 +654,19 @@ public final class AsyncRateLimiter implements AsyncLimiter {
                 return;                   // granted or left: we cancelled it
             }
         }
-        RateWaiter granted;
         if (h.waiterExecutor().isShuttingDown()) {
-            granted = cannotTime(h, h.cannotBeTimed());
-        } else {
-            synchronized (queue) {        // not by a shutdown (nothing else cancels it): re-arm
-                if (armedFor == h) {
-                    armedFor = null;
-                }
-                serveLocked();
-                granted = queue.takeChain();
+            if (leave(h, true)) {         // a grant pass first, as for a timeout
+                h.completeFailed(h.cannotBeTimed());
             }
+            return;
+        }
+        RateWaiter granted;
+        synchronized (queue) {            // not by a shutdown (nothing else cancels it): re-arm
+            if (armedFor == h) {
+                armedFor = null;
+            }
+            serveLocked();
+            granted = queue.takeChain();
         }
         complete(granted);
     }
@@ -702,6 +689,14 @@ public final class AsyncRateLimiter implements AsyncLimiter {
      * decision: the caller then completes it), serves whoever is now due and arms the timer.
      */
     private boolean leave(RateWaiter w, boolean timeout) {
+        return leave(w, timeout, true);
+    }
+
+    /**
+     * As {@link #leave(RateWaiter, boolean)}; {@code arm} is false from {@link #armPending}'s own
+     * loop (a head whose executor cannot time it), which arms the next head itself.
+     */
+    private boolean leave(RateWaiter w, boolean timeout, boolean arm) {
         RateWaiter granted;
         boolean left;
         synchronized (queue) {
@@ -711,7 +706,10 @@ public final class AsyncRateLimiter implements AsyncLimiter {
         if (left) {
             w.cancelHeadTimer();
         }
-        complete(granted);
+        queue.completeGranted(granted);
+        if (arm) {
+            armPending();
+        }
         return left;
     }
 
