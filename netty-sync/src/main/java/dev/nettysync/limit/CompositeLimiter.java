@@ -281,9 +281,7 @@ final class CompositeLimiter implements AsyncLimiter {
                 held[index] = next.getNow();
             }
             Permit permit = newPermit(held);
-            if (executor().inEventLoop()) {
-                grant(permit);
-            } else if (!ContinuationExecutor.completeOn(executor(), () -> grant(permit))) {
+            if (!ContinuationExecutor.completeOn(executor(), () -> grant(permit))) {
                 // The caller's executor has shut down: nobody could ever hold the permit.
                 permit.releaseIgnored();
                 if (tryFailure(Promises.shutDown(executor(), "the listeners of its wait for " + CompositeLimiter.this

@@ -588,9 +588,7 @@ public final class KeyedLimiter<K> {
             inner.addListener(f -> {                 // on the caller's executor, or where it was refused
                 if (f.isSuccess()) {
                     KeyedPermit<K> p = new KeyedPermit<>(owner, entry, (Permit) f.getNow());
-                    if (executor.inEventLoop()) {
-                        grant(p);
-                    } else if (!ContinuationExecutor.completeOn(executor, () -> grant(p))) {
+                    if (!ContinuationExecutor.completeOn(executor, () -> grant(p))) {
                         // The caller's executor has shut down: nobody could ever hold the permit.
                         p.releaseIgnored();
                         tryFailure(Promises.shutDown(executor, "the listeners of its wait for "
