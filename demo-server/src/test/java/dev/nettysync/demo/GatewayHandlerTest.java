@@ -236,6 +236,38 @@ class GatewayHandlerTest {
     }
 
     @Test
+    void aClientLeavingMidBodyIsNotLoggedAsAnUnexpectedFailure() {
+        // The aggregator, closed while aggregating, fires a PrematureChannelClosureException
+        // (not an IOException) before channelInactive: it was taken for a bug and logged at WARN
+        // with its stack trace, "unexpected failure ... closing the connection", for every client
+        // that left during its body, and for every slow body cut by the read timeout's 408.
+        try (InternalErrorTest.WarningLog log = new InternalErrorTest.WarningLog()) {
+            receive("POST /api/items/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc");
+            ch.close();
+            runTasks();
+            assertThat(log.records).as("nothing logged at WARN").isEmpty();
+        }
+        assertThat(metrics.registry().find("demo.http.requests").timers()).as("requests counted").isEmpty();
+    }
+
+    @Test
+    void aClientLeavingMidBodyOfAPipelinedRequestEndsTheRunningOneAs499Quietly() {
+        try (InternalErrorTest.WarningLog log = new InternalErrorTest.WarningLog()) {
+            receive("GET /api/items/slow HTTP/1.1\r\nHost: x\r\n\r\n"
+                    + "POST /api/items/2 HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc");
+            assertThat(limiter.inFlight()).isEqualTo(1);
+            ch.close();
+            runTasks();
+            assertThat(log.records).as("nothing logged at WARN").isEmpty();
+        }
+        assertThat(metrics.registry().find("demo.http.requests").tag("status", "499").timers())
+                .as("the running request ended as its client left").hasSize(1);
+        assertThat(backend.cancelled()).as("its backend call is abandoned").isEqualTo(1);
+        assertThat(limiter.inFlight()).as("in flight").isZero();
+        assertThat(limiter.admitted()).as("admitted").isZero();
+    }
+
+    @Test
     void targetPathAcceptsOriginAndAbsoluteForm() {
         assertThat(GatewayHandler.targetPath("/api/items/1?x=2")).isEqualTo("/api/items/1");
         assertThat(GatewayHandler.targetPath("http://h:80/api/items/1?x")).isEqualTo("/api/items/1");
