@@ -10,6 +10,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoop;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.PrematureChannelClosureException;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -62,7 +63,9 @@ import java.util.function.Consumer;
  * contract; an exception from another handler) is answered 500 with {@code Connection: close}
  * if the request has no answer yet, else the connection closes; it is logged once, at WARN,
  * and the request's wait and backend call are cancelled, so its permit and place come back.
- * An {@link IOException} (a reset by the peer) just closes the connection.
+ * An {@link IOException} (a reset by the peer) or a {@link PrematureChannelClosureException} (the
+ * connection closed during a request's body, which the aggregator reports) just closes the
+ * connection.
  *
  * <h2>Pipelining</h2>
  * Requests decoded while one is in progress wait in {@link #pending}, and are answered in order.
@@ -197,8 +200,9 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        if (cause instanceof IOException) {
-            // The peer reset the connection or went away: nobody is left to answer.
+        if (cause instanceof IOException || cause instanceof PrematureChannelClosureException) {
+            // The peer reset the connection or went away (the aggregator says so, before
+            // channelInactive, when the connection closed during a body): nobody is left to answer.
             logger.debug("closing {} after {}", ctx.channel(), cause.toString());
             ctx.close();
             return;

@@ -2,10 +2,17 @@ package dev.nettysync.demo;
 
 import dev.nettysync.AsyncEvent;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpVersion;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -32,6 +39,7 @@ class GatewayHandlerTest {
     private BackendLimiter limiter;
     private EmbeddedChannel ch;
     private DemoMetrics metrics;
+    private GatewayContext context;
 
     @BeforeEach
     void setUp() {
@@ -40,7 +48,7 @@ class GatewayHandlerTest {
         AsyncEvent ready = new AsyncEvent();
         ready.set();
         backend = new TestSupport.ControlledBackend();
-        GatewayContext context = new GatewayContext(ready, DemoConfig.BeforeReady.WAIT, config.readyWaitTimeout,
+        context = new GatewayContext(ready, DemoConfig.BeforeReady.WAIT, config.readyWaitTimeout,
                 limiter = new BackendLimiter(4, 10, config.maxQueueWait, metrics),
                 new TimedBackend(backend, config.backendTimeout, metrics), new DrainState(), metrics, HttpErrors.of(config), null, null);
         ConnectionDeadlineHandler deadline = new ConnectionDeadlineHandler(TimeUnit.SECONDS.toNanos(60),
@@ -233,6 +241,100 @@ class GatewayHandlerTest {
         ch.close();
         runTasks();
         assertThat(metrics.registry().find("demo.http.requests").timers()).as("requests counted").isEmpty();
+    }
+
+    @Test
+    void aClientLeavingMidBodyIsNotLoggedAsAnUnexpectedFailure() {
+        // The aggregator, closed while aggregating, fires a PrematureChannelClosureException
+        // (not an IOException) before channelInactive: it was taken for a bug and logged at WARN
+        // with its stack trace, "unexpected failure ... closing the connection", for every client
+        // that left during its body, and for every slow body cut by the read timeout's 408.
+        try (InternalErrorTest.WarningLog log = new InternalErrorTest.WarningLog()) {
+            receive("POST /api/items/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc");
+            ch.close();
+            runTasks();
+            assertThat(log.records).as("nothing logged at WARN").isEmpty();
+        }
+        assertThat(metrics.registry().find("demo.http.requests").timers()).as("requests counted").isEmpty();
+    }
+
+    @Test
+    void aClientLeavingMidBodyOfAPipelinedRequestEndsTheRunningOneAs499Quietly() {
+        try (InternalErrorTest.WarningLog log = new InternalErrorTest.WarningLog()) {
+            receive("GET /api/items/slow HTTP/1.1\r\nHost: x\r\n\r\n"
+                    + "POST /api/items/2 HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc");
+            assertThat(limiter.inFlight()).isEqualTo(1);
+            ch.close();
+            runTasks();
+            assertThat(log.records).as("nothing logged at WARN").isEmpty();
+        }
+        assertThat(metrics.registry().find("demo.http.requests").tag("status", "499").timers())
+                .as("the running request ended as its client left").hasSize(1);
+        assertThat(backend.cancelled()).as("its backend call is abandoned").isEqualTo(1);
+        assertThat(limiter.inFlight()).as("in flight").isZero();
+        assertThat(limiter.admitted()).as("admitted").isZero();
+    }
+
+    /**
+     * The handler alone (no codec, no aggregator) fed requests built here on pooled memory, so
+     * the test holds the exact buffers: {@code n} requests, the first one for the backend.
+     */
+    private List<FullHttpRequest> feedBare(EmbeddedChannel bare, int n) {
+        List<FullHttpRequest> sent = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            FullHttpRequest r = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET,
+                    i == 0 ? "/api/items/slow" : "/livez",
+                    PooledByteBufAllocator.DEFAULT.buffer().writeBytes(new byte[] {'b', 'o', 'd', 'y'}));
+            r.headers().set(HttpHeaderNames.HOST, "x").setInt(HttpHeaderNames.CONTENT_LENGTH, 4);
+            sent.add(r);
+            bare.writeInbound(r);
+        }
+        bare.runPendingTasks();
+        return sent;
+    }
+
+    private EmbeddedChannel bareHandler() {
+        ConnectionDeadlineHandler deadline = new ConnectionDeadlineHandler(TimeUnit.SECONDS.toNanos(60),
+                TimeUnit.SECONDS.toNanos(60), metrics);
+        return new EmbeddedChannel(deadline, new GatewayHandler(context, deadline, READ_AHEAD, MAX_PIPELINED));
+    }
+
+    @Test
+    void requestsWaitingOrPastTheBoundAreReleasedWhenTheClientLeaves() {
+        EmbeddedChannel bare = bareHandler();
+        List<FullHttpRequest> sent = feedBare(bare, 1 + MAX_PIPELINED + 2);
+        assertThat(sent.get(0).refCnt()).as("the running request is released once served").isZero();
+        assertThat(sent.subList(1, 1 + MAX_PIPELINED)).as("the waiting ones are held").allMatch(r -> r.refCnt() == 1);
+        assertThat(sent.subList(1 + MAX_PIPELINED, sent.size())).as("past the bound: released at once")
+                .allMatch(r -> r.refCnt() == 0);
+
+        bare.close();
+        bare.runPendingTasks();
+
+        assertThat(sent).as("every request released").allMatch(r -> r.refCnt() == 0);
+        assertThat(bare.finishAndReleaseAll()).as("nothing was answered").isFalse();
+        assertThat(limiter.admitted()).as("admitted").isZero();
+    }
+
+    @Test
+    void everyRequestAndResponseIsReleasedWhenAllAreAnsweredThenTheBoundsClose() {
+        EmbeddedChannel bare = bareHandler();
+        List<FullHttpRequest> sent = feedBare(bare, 1 + MAX_PIPELINED + 2);
+        assertThat(backend.answerOne()).isTrue();
+        for (int i = 0; i < 1000 && bare.hasPendingTasks(); i++) {
+            bare.runPendingTasks();
+        }
+        List<FullHttpResponse> answers = new ArrayList<>();
+        Object o;
+        while ((o = bare.readOutbound()) != null) {
+            answers.add((FullHttpResponse) o);
+        }
+        assertThat(answers).as("every earlier request answered, then one 503").hasSize(1 + MAX_PIPELINED + 1);
+        assertThat(answers.get(answers.size() - 1).status().code()).isEqualTo(503);
+        assertThat(bare.isActive()).as("closed after the 503").isFalse();
+        assertThat(sent).as("every request released").allMatch(r -> r.refCnt() == 0);
+        answers.forEach(FullHttpResponse::release);
+        bare.finishAndReleaseAll();
     }
 
     @Test

@@ -80,9 +80,13 @@ import java.util.function.Function;
  * While messages wait, the handler owns {@code autoRead}: it turns it off (remembering whether
  * it was on) and turns it back on when the backlog is admitted. Turned on by someone else
  * meanwhile, it is turned off again by the next message that has to wait. Turned off by someone
- * else meanwhile, it is still turned back on when the backlog is admitted (the handler cannot
- * tell that change from its own): to read by hand, turn {@code autoRead} off before the handler
- * pauses, and its explicit {@code read()} calls are held back and forwarded as described above.
+ * else meanwhile, it is still turned back on when the backlog is admitted: setting
+ * {@code autoRead} off while it is already off leaves no trace (Netty's {@code ChannelConfig}
+ * fires no event and issues no {@code read()} for it), so the handler cannot tell that change
+ * from its own pause; only a single owner of {@code autoRead} that every party went through could.
+ * To read by hand, turn {@code autoRead} off before the handler pauses (it then never touches
+ * {@code autoRead}), and its explicit {@code read()} calls are held back and forwarded as
+ * described above.
  *
  * <h2>A completion function that throws</h2>
  * The write it was called for fails with that exception and its message is released; it

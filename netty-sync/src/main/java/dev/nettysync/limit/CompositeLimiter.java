@@ -1,7 +1,5 @@
 package dev.nettysync.limit;
 
-import dev.nettysync.internal.Promises;
-import io.netty.util.concurrent.DefaultPromise;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.GenericFutureListener;
@@ -45,8 +43,8 @@ final class CompositeLimiter implements AsyncLimiter {
      * Executors that shut down. A part's wait on an executor that shut down is refused by the
      * part when it would grant it (it sees the ContinuationExecutor as shut down); its listener
      * still runs (see above), so the walk gives back held[0..index-1]. The composite permit is
-     * handed over on the caller's executor only: inline if the walk runs there, else as a task
-     * (ContinuationExecutor.completeOn); a refused task means nobody could ever hold the permit,
+     * handed over on the caller's executor only (PermitHandOver, shared with KeyedLimiter):
+     * inline if the walk runs there, else as a task; a refused task means nobody could ever hold the permit,
      * so it is ended at once (every part, releaseIgnored) and the composite fails with a
      * RejectedExecutionException. No step runs user code under a monitor: the composite has
      * none, and a part completes its futures (so runs the step) outside its own.
@@ -197,7 +195,7 @@ final class CompositeLimiter implements AsyncLimiter {
      * The walk after a part had to wait. Its state is confined to whoever runs the walk: one
      * step at a time, each started by the previous part's completion (see the notes).
      */
-    private final class CompositeAcquire extends DefaultPromise<Permit>
+    private final class CompositeAcquire extends PermitHandOver
             implements GenericFutureListener<Future<Permit>> {
         private final ContinuationExecutor partExecutor;   // the caller's executor, for the parts
         private final Permit[] held;              // confined to the walk once published
@@ -280,24 +278,17 @@ final class CompositeLimiter implements AsyncLimiter {
                 }
                 held[index] = next.getNow();
             }
-            Permit permit = newPermit(held);
-            if (!ContinuationExecutor.completeOn(executor(), () -> grant(permit))) {
-                // The caller's executor has shut down: nobody could ever hold the permit.
-                permit.releaseIgnored();
-                if (tryFailure(Promises.shutDown(executor(), "the listeners of its wait for " + CompositeLimiter.this
-                        + " (every part was ended)"))) {
-                    waiting.decrement();
-                }
-            }
+            handOver(newPermit(held));            // on the caller's executor, or ended: see PermitHandOver
         }
 
-        /** On the caller's executor. */
-        private void grant(Permit permit) {
-            if (trySuccess(permit)) {
-                waiting.decrement();
-            } else {                              // cancelled at the last moment
-                permit.releaseIgnored();
-            }
+        @Override
+        String refusedWait() {
+            return CompositeLimiter.this + " (every part was ended)";
+        }
+
+        @Override
+        void handedOver() {
+            waiting.decrement();
         }
     }
 

@@ -1,10 +1,9 @@
 package dev.nettysync.limit;
 
 import dev.nettysync.QueueFullException;
-import dev.nettysync.internal.Promises;
-import io.netty.util.concurrent.DefaultPromise;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.GenericFutureListener;
 import io.netty.util.concurrent.Ticker;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
@@ -133,8 +132,8 @@ public final class KeyedLimiter<K> {
      * Waits. The key's limiter is asked with a ContinuationExecutor over the caller's executor,
      * so the KeyedWait's listener on the inner future (which exits the entry) runs even once the
      * caller's executor has shut down (on the thread that completed the inner future). A granted
-     * permit is handed to the caller on its executor only (ContinuationExecutor.completeOn);
-     * refused there, it is ended at once, which exits the entry.
+     * permit is handed to the caller on its executor only (PermitHandOver, shared with
+     * CompositeLimiter); refused there, it is ended at once, which exits the entry.
      */
 
     /** At the cap, at most this many keys are examined for a victim before refusing. */
@@ -578,38 +577,39 @@ public final class KeyedLimiter<K> {
      * A pending wait on a key's limiter. Its result follows the inner wait's; cancelling it
      * cancels the inner wait first, so a wait already granted stays granted (cancel returns
      * {@code false} and the permit arrives), as the {@link AsyncLimiter} contract requires.
+     * It listens to the inner wait itself (no listener object of its own).
      */
-    private static final class KeyedWait<K> extends DefaultPromise<Permit> {
+    private static final class KeyedWait<K> extends PermitHandOver implements GenericFutureListener<Future<Permit>> {
+        private final KeyedLimiter<K> owner;
+        private final Entry<K> entry;
         private final Future<Permit> inner;
 
         KeyedWait(EventExecutor executor, KeyedLimiter<K> owner, Entry<K> entry, Future<Permit> inner) {
             super(executor);
+            this.owner = owner;
+            this.entry = entry;
             this.inner = inner;
-            inner.addListener(f -> {                 // on the caller's executor, or where it was refused
-                if (f.isSuccess()) {
-                    KeyedPermit<K> p = new KeyedPermit<>(owner, entry, (Permit) f.getNow());
-                    if (!ContinuationExecutor.completeOn(executor, () -> grant(p))) {
-                        // The caller's executor has shut down: nobody could ever hold the permit.
-                        p.releaseIgnored();
-                        tryFailure(Promises.shutDown(executor, "the listeners of its wait for "
-                                + owner + "[" + entry.key + "] (the permit was ended)"));
-                    }
-                    return;
-                }
-                owner.exit(entry);
-                if (f.isCancelled()) {
-                    super.cancel(false);
-                } else {
-                    tryFailure(f.cause());
-                }
-            });
+            inner.addListener(this);
         }
 
-        /** On the caller's executor. */
-        private void grant(KeyedPermit<K> p) {
-            if (!trySuccess(p)) {
-                p.releaseIgnored();                 // completed behind our back: give it back
+        /** The inner wait ended: on the caller's executor, or where it was refused. */
+        @Override
+        public void operationComplete(Future<Permit> f) {
+            if (f.isSuccess()) {
+                handOver(new KeyedPermit<>(owner, entry, f.getNow()));   // on the caller's executor, or ended
+                return;
             }
+            owner.exit(entry);
+            if (f.isCancelled()) {
+                super.cancel(false);
+            } else {
+                tryFailure(f.cause());
+            }
+        }
+
+        @Override
+        String refusedWait() {
+            return owner + "[" + entry.key + "] (the permit was ended)";
         }
 
         @Override

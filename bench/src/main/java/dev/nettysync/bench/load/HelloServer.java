@@ -36,7 +36,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * The P4 baseline: a bare Netty HTTP/1.1 hello-world server, shaped like Netty's
  * {@code example/http/helloworld}: {@code HttpServerCodec}, one handler that answers every
- * request with a fixed body, flush at the end of each read batch. No aggregation, no routing, no
+ * request with a fixed body (a request the decoder could not decode: 400, then close), flush at
+ * the end of each read batch. No aggregation, no routing, no
  * limiter: the most a Netty HTTP server does per request. The body is a JSON object of the same
  * size as demo-server's answer for {@code /api/items/1}, so both move the same bytes.
  *
@@ -189,6 +190,19 @@ public final class HelloServer implements Callable<Integer> {
         return res;
     }
 
+    /** The answer to a request the decoder could not decode; the connection closes after it. */
+    static FullHttpResponse badRequest() {
+        FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.BAD_REQUEST,
+                Unpooled.wrappedBuffer(BAD_REQUEST_BODY));
+        res.headers()
+                .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.TEXT_PLAIN)
+                .setInt(HttpHeaderNames.CONTENT_LENGTH, BAD_REQUEST_BODY.length)
+                .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        return res;
+    }
+
+    private static final byte[] BAD_REQUEST_BODY = "malformed request\n".getBytes(StandardCharsets.US_ASCII);
+
     static final class HelloHandler extends SimpleChannelInboundHandler<HttpObject> {
         private final SlowUpstream upstream;      // null: answer at once
 
@@ -199,6 +213,12 @@ public final class HelloServer implements Callable<Integer> {
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, HttpObject msg) {
             if (msg instanceof HttpRequest req) {
+                if (!req.decoderResult().isSuccess()) {
+                    // The decoder discards everything after a request it could not decode: answer
+                    // it 400 and close, or the connection would hang (as Netty's helloworld does).
+                    ctx.writeAndFlush(badRequest()).addListener(ChannelFutureListener.CLOSE);
+                    return;
+                }
                 boolean keepAlive = HttpUtil.isKeepAlive(req);
                 if (upstream != null) {
                     upstream.submit(ctx, keepAlive);

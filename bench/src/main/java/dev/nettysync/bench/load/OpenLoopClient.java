@@ -343,7 +343,10 @@ public final class OpenLoopClient implements Callable<Integer> {
         }
     }
 
-    /** One keep-alive connection: at most one request in flight (HTTP/1.1 without pipelining). */
+    /**
+     * One keep-alive connection: at most one request in flight (HTTP/1.1 without pipelining). A
+     * response that cannot be decoded counts as an error and closes the connection.
+     */
     static final class Conn extends SimpleChannelInboundHandler<FullHttpResponse> {
         final Worker worker;
         Channel channel;
@@ -365,6 +368,13 @@ public final class OpenLoopClient implements Callable<Integer> {
 
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, FullHttpResponse res) {
+            if (!res.decoderResult().isSuccess()) {
+                // Malformed: not an answer, and the decoder discards everything after it. Closed,
+                // the request in flight counts as an error (channelInactive) and the connection
+                // is replaced, instead of every later request on it waiting to the end of the run.
+                ctx.close();
+                return;
+            }
             long now = System.nanoTime();
             long i = intended;
             intended = -1;

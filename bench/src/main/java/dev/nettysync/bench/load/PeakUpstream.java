@@ -3,6 +3,8 @@ package dev.nettysync.bench.load;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -33,7 +35,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * An upstream for fleet load tests that records its own peak concurrency: every
  * {@code GET /items/{id}} is answered after {@code --delay-ms}, and the most requests it held at
  * once is kept. {@code GET /peak} answers {@code peak=P current=C total=T}; {@code GET /reset}
- * zeroes the peak (after a warm-up). The fleet script checks that the peak never exceeded the
+ * zeroes the peak (after a warm-up). A malformed request is answered 400 and not counted; an
+ * answer without keep-alive closes the connection. The fleet script checks that the peak never exceeded the
  * fleet limit, whatever the number of gateway instances in front.
  *
  * <pre>
@@ -110,31 +113,45 @@ public final class PeakUpstream implements Callable<Integer> {
     private final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+            if (!req.decoderResult().isSuccess()) {
+                // The decoder discards everything after a request it could not decode: 400, close.
+                answer(ctx, false, HttpResponseStatus.BAD_REQUEST, "malformed request\n");
+                return;
+            }
             boolean keepAlive = HttpUtil.isKeepAlive(req);
             String uri = req.uri();
             if (uri.startsWith("/peak")) {
-                answer(ctx, keepAlive, "peak=" + peak.get() + " current=" + current.get() + " total=" + total.get() + "\n");
+                answer(ctx, keepAlive, HttpResponseStatus.OK, "peak=" + peak.get() + " current=" + current.get() + " total=" + total.get() + "\n");
             } else if (uri.startsWith("/reset")) {
                 peak.set(current.get());
-                answer(ctx, keepAlive, "reset\n");
+                answer(ctx, keepAlive, HttpResponseStatus.OK, "reset\n");
             } else {
                 int now = current.incrementAndGet();
                 peak.accumulateAndGet(now, Math::max);
                 ctx.executor().schedule(() -> {
                     current.decrementAndGet();
                     total.incrementAndGet();
-                    answer(ctx, keepAlive, "{\"id\":\"" + uri.substring(uri.lastIndexOf('/') + 1) + "\"}");
+                    answer(ctx, keepAlive, HttpResponseStatus.OK, "{\"id\":\"" + uri.substring(uri.lastIndexOf('/') + 1) + "\"}");
                 }, delayMs, TimeUnit.MILLISECONDS);
             }
         }
 
-        private void answer(ChannelHandlerContext ctx, boolean keepAlive, String body) {
-            FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
+        /** Answers; closes the connection after the answer unless it is kept alive. */
+        private void answer(ChannelHandlerContext ctx, boolean keepAlive, HttpResponseStatus status, String body) {
+            FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status,
                     Unpooled.copiedBuffer(body, StandardCharsets.UTF_8));
             r.headers().set(HttpHeaderNames.CONTENT_TYPE, body.startsWith("{") ? "application/json" : "text/plain");
             HttpUtil.setContentLength(r, r.content().readableBytes());
             HttpUtil.setKeepAlive(r, keepAlive);
-            ctx.writeAndFlush(r);
+            ChannelFuture written = ctx.writeAndFlush(r);
+            if (!keepAlive) {
+                written.addListener(ChannelFutureListener.CLOSE);
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();                   // a reset by the client, or a pipeline failure: nothing to answer
         }
     }
 }
