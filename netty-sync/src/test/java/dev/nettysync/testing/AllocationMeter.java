@@ -1,5 +1,7 @@
 package dev.nettysync.testing;
 
+import com.sun.management.HotSpotDiagnosticMXBean;
+
 import java.lang.management.ManagementFactory;
 import java.util.Arrays;
 import java.util.Locale;
@@ -32,7 +34,9 @@ import java.util.Locale;
  * operation; the meter's own cost, measured on an empty round, is subtracted.
  *
  * <p>If the JVM cannot count a thread's allocation, {@link #measure} fails (it never skips):
- * every OpenJDK HotSpot JVM can.
+ * every OpenJDK HotSpot JVM can. It fails too on a JVM whose objects are not laid out as the
+ * bounds assume (compressed oops and class pointers, 8-byte alignment: HotSpot's defaults below
+ * a 32 GB heap), naming the option.
  */
 public final class AllocationMeter {
 
@@ -98,6 +102,7 @@ public final class AllocationMeter {
      */
     public static Result measure(String what, int opsPerRound, double bound, Round round) {
         com.sun.management.ThreadMXBean threads = threads();
+        requireDefaultObjectLayout();
         long meter = meterBytes(threads);
         for (int i = 0; i < WARM_UP_ROUNDS; i++) {
             once(threads, round, opsPerRound, meter);
@@ -153,6 +158,24 @@ public final class AllocationMeter {
             least = Math.min(least, after - before);
         }
         return least;
+    }
+
+    /**
+     * Fails unless objects have the layout the bounds were measured with: compressed oops and
+     * class pointers and 8-byte alignment, HotSpot's defaults below a 32 GB heap. Without them
+     * every object is larger and every bound would fail for a reason that is not a regression.
+     */
+    private static void requireDefaultObjectLayout() {
+        HotSpotDiagnosticMXBean vm = ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class);
+        String oops = vm.getVMOption("UseCompressedOops").getValue();
+        String classPointers = vm.getVMOption("UseCompressedClassPointers").getValue();
+        String alignment = vm.getVMOption("ObjectAlignmentInBytes").getValue();
+        if (!"true".equals(oops) || !"true".equals(classPointers) || !"8".equals(alignment)) {
+            throw new AssertionError("the allocation bounds are object sizes with compressed oops and class pointers"
+                    + " and 8-byte alignment (HotSpot's defaults below a 32 GB heap); this JVM runs with"
+                    + " UseCompressedOops=" + oops + ", UseCompressedClassPointers=" + classPointers
+                    + ", ObjectAlignmentInBytes=" + alignment + ": run the tests with a heap below 32 GB (-Xmx)");
+        }
     }
 
     private static com.sun.management.ThreadMXBean threads() {
