@@ -328,7 +328,7 @@ class AllocationTest {
     }
 
     @Test
-    void queuedReadersAndWritersAllocateOnlyTheirWaiters() {
+    void aQueuedReaderAllocatesOnlyItsWaiter() {
         AllocationMeter.assertAtMost("AsyncReadWriteLock.readLock(loop) queued behind a writer", WAITER,
                 "a reader waits for one permit: the 48-byte waiter", OPS, new Round() {
                     AsyncReadWriteLock rw;
@@ -346,6 +346,10 @@ class AllocationTest {
                         }
                     }
                 });
+    }
+
+    @Test
+    void aQueuedWriterAllocatesOnlyItsWaiter() {
         AllocationMeter.assertAtMost("AsyncReadWriteLock.writeLock(loop) queued behind a reader", PERMITS_WAITER,
                 "a writer waits for maxReaders permits: the waiter with its count (PermitsWaiter, 56 B)", OPS,
                 new Round() {

@@ -20,8 +20,8 @@ import java.util.Locale;
  * <p>What can still add bytes to a round is code that is not yet in its final compiled form
  * (the interpreter and C1 allocate objects that C2's escape analysis removes, and a
  * deoptimization sends code back there), one-time work (class initialization, a thread-local
- * map created on first use, a cache miss) and a collection of amortized growth (an array that
- * doubles now and then). All of these only ever <em>add</em> bytes, so the minimum over rounds
+ * map created on first use, a cache miss) and amortized growth (an array that doubles now and
+ * then). All of these only ever <em>add</em> bytes, so the minimum over rounds
  * is the steady state: {@link #measure} warms the operation up ({@value #WARM_UP_ROUNDS} rounds,
  * several times C2's compile thresholds), measures {@value #ROUNDS} rounds and keeps the
  * smallest, and only if that is still above the bound measures up to
@@ -79,7 +79,7 @@ public final class AllocationMeter {
      */
     public record Result(String what, int opsPerRound, double bytesPerOp, double[] rounds, long meterBytes) {
 
-        /** {@code "56.0 B/op (the least of 5 rounds of 10,000: 56.0 56.0 ...)"} */
+        /** {@code "what: 48.00 B/op (the least of 5 rounds of 10,000 operations: 48.00 48.00 ...)"} */
         @Override
         public String toString() {
             StringBuilder b = new StringBuilder(String.format(Locale.ROOT,
