@@ -39,7 +39,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class AllocationTest {
 
-    /** Operations per measured round: a constant cost per round is below 0.01 B/op. */
+    /** Operations per measured round: a constant cost of n bytes per round counts n / 10,000 B/op. */
     static final int OPS = 10_000;
 
     /** A queued acquire of one permit: the waiter, which is the promise (Waiter's size note). */
