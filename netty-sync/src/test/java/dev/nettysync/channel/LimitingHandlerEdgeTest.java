@@ -2,6 +2,7 @@ package dev.nettysync.channel;
 
 import dev.nettysync.AsyncSemaphore;
 import dev.nettysync.limit.AsyncLimiter;
+import dev.nettysync.limit.ForwardingLimiter;
 import dev.nettysync.limit.LimiterStatistics;
 import dev.nettysync.limit.Permit;
 import dev.nettysync.limit.RecordingLimiter;
@@ -281,12 +282,21 @@ class LimitingHandlerEdgeTest {
     }
 
     /** Ends its semaphore's permits, noting on which thread each end ran. */
-    static final class ThreadRecordingLimiter implements AsyncLimiter {
-        final AsyncSemaphore semaphore = new AsyncSemaphore(1, 100);
-        final AsyncLimiter inner = AsyncLimiter.of(semaphore);
+    static final class ThreadRecordingLimiter extends ForwardingLimiter {
+        final AsyncSemaphore semaphore;
         final ConcurrentLinkedQueue<Thread> endedOn = new ConcurrentLinkedQueue<>();
 
-        private Permit recording(Permit p) {
+        ThreadRecordingLimiter() {
+            this(new AsyncSemaphore(1, 100));
+        }
+
+        private ThreadRecordingLimiter(AsyncSemaphore semaphore) {
+            super(AsyncLimiter.of(semaphore));
+            this.semaphore = semaphore;
+        }
+
+        @Override
+        protected Permit map(Permit p) {
             return new Permit() {
                 @Override
                 public boolean release() {
@@ -311,49 +321,6 @@ class LimitingHandlerEdgeTest {
                     return p.isReleased();
                 }
             };
-        }
-
-        @Override
-        public Future<Permit> acquire(EventExecutor executor) {
-            return mapped(executor, inner.acquire(executor));
-        }
-
-        @Override
-        public Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
-            return mapped(executor, inner.acquire(executor, timeout, unit));
-        }
-
-        private Future<Permit> mapped(EventExecutor executor, Future<Permit> wait) {
-            io.netty.util.concurrent.Promise<Permit> p = executor.newPromise();
-            p.addListener(x -> {
-                if (x.isCancelled()) {
-                    wait.cancel(false);
-                }
-            });
-            wait.addListener(x -> {
-                if (x.isSuccess()) {
-                    Permit permit = recording((Permit) x.getNow());
-                    if (!p.trySuccess(permit)) {
-                        permit.releaseIgnored();
-                    }
-                } else if (x.isCancelled()) {
-                    p.cancel(false);
-                } else {
-                    p.tryFailure(x.cause());
-                }
-            });
-            return p;
-        }
-
-        @Override
-        public Permit tryAcquire() {
-            Permit p = inner.tryAcquire();
-            return p == null ? null : recording(p);
-        }
-
-        @Override
-        public LimiterStatistics statistics() {
-            return inner.statistics();
         }
     }
 
