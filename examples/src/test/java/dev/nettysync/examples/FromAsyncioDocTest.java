@@ -19,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
+import static dev.nettysync.examples.support.ExampleLoops.done;
 import static java.util.concurrent.TimeUnit.MILLISECONDS;
 import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -96,11 +97,6 @@ class FromAsyncioDocTest {
         assertThat(order).containsExactlyInAnyOrder("next holder runs on b", "release() returned");
     }
 
-    private static <T> Future<T> done(Future<T> f) {
-        assertThat(f.awaitUninterruptibly(10, TimeUnit.SECONDS)).as("completed: %s", f).isTrue();
-        return f;
-    }
-
     static final class Account {
         volatile int balance = 100;
     }
@@ -121,7 +117,7 @@ class FromAsyncioDocTest {
                 }, 100, MILLISECONDS);
             }));
         }
-        all.forEach(FromAsyncioDocTest::done);
+        all.forEach(ExampleLoops::done);
         assertThat(account.balance).isEqualTo(-20);
         assertThat(lock.isLocked()).isFalse();
     }

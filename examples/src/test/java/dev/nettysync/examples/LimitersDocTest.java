@@ -31,6 +31,7 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
+import static dev.nettysync.examples.support.ExampleLoops.done;
 import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -49,11 +50,6 @@ class LimitersDocTest {
     @BeforeAll
     static void start() {
         ex = loops.loop(0);
-    }
-
-    private static <T> Future<T> done(Future<T> f) {
-        assertThat(f.awaitUninterruptibly(10, SECONDS)).as("completed: %s", f).isTrue();
-        return f;
     }
 
     // ------------------------------------------------------------------ limiters.md

@@ -31,6 +31,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
+import static dev.nettysync.examples.support.ExampleLoops.done;
 import static java.util.concurrent.TimeUnit.MILLISECONDS;
 import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -50,11 +51,6 @@ class PrimitivesDocTest {
     @BeforeAll
     static void start() {
         ex = loops.loop(0);
-    }
-
-    private static <T> Future<T> done(Future<T> f) {
-        assertThat(f.awaitUninterruptibly(10, SECONDS)).as("completed: %s", f).isTrue();
-        return f;
     }
 
     // ------------------------------------------------------------------ common semantics

@@ -13,6 +13,7 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
+import static dev.nettysync.examples.support.ExampleLoops.done;
 import static org.assertj.core.api.Assertions.assertThat;
 
 class FuturesTest {
@@ -26,12 +27,6 @@ class FuturesTest {
     static void start() {
         a = loops.loop(0);
         b = loops.loop(1);
-    }
-
-    /** Waits (at most 10 s) for {@code f} to complete. */
-    private static <F extends Future<?>> F done(F f) {
-        assertThat(f.awaitUninterruptibly(10, TimeUnit.SECONDS)).as("completed within 10 s").isTrue();
-        return f;
     }
 
     @Test
