@@ -21,6 +21,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.OptionalDouble;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -110,6 +111,50 @@ final class TestSupport {
             }
         }
         throw new AssertionError("no sample " + sampleStart + " in /metrics:\n" + text);
+    }
+
+    /**
+     * The value of {@code sample} (a name with its labels, as printed) in the server's own
+     * scrape, without a request; fails if there is no such sample.
+     */
+    static double scraped(GatewayServer server, String sample) {
+        OptionalDouble v = find(server, sample);
+        if (v.isEmpty()) {
+            throw new AssertionError("no sample " + sample);
+        }
+        return v.getAsDouble();
+    }
+
+    /** As {@link #scraped}, for a counter: 0 before its first increment (when it has no sample yet). */
+    static double scrapedCount(GatewayServer server, String sample) {
+        return find(server, sample).orElse(0);
+    }
+
+    /** {@code demo_response_latency_seconds_count{status}}: responses flushed with {@code status}. */
+    static double responseLatencyCount(GatewayServer server, int status) {
+        return scrapedCount(server, "demo_response_latency_seconds_count{status=\"" + status + "\"}");
+    }
+
+    /** {@code demo_http_requests_seconds_count{route,status}}: requests of {@code route} answered {@code status}. */
+    static double requestCount(GatewayServer server, String route, int status) {
+        return scrapedCount(server, "demo_http_requests_seconds_count{route=\"" + route + "\",status=\"" + status + "\"}");
+    }
+
+    private static OptionalDouble find(GatewayServer server, String sample) {
+        String prefix = sample + " ";
+        for (String line : server.metrics().scrape().split("\n")) {
+            if (line.startsWith(prefix)) {
+                return OptionalDouble.of(Double.parseDouble(line.substring(prefix.length())));
+            }
+        }
+        return OptionalDouble.empty();
+    }
+
+    /** Sends {@code request} on a new raw connection and returns all the server sent until it closed it. */
+    static String exchangeAndClose(GatewayServer server, String request) throws IOException {
+        try (RawClient c = new RawClient(server)) {
+            return c.send(request).readUntilClosed();
+        }
     }
 
     /** A raw TCP client, for malformed requests and disconnects. */
