@@ -4,7 +4,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.io.IOException;
 
 import static dev.nettysync.demo.TestSupport.*;
 import static org.assertj.core.api.Assertions.assertThat;
