@@ -5,6 +5,7 @@ import dev.nettysync.limit.AbstractPermit;
 import dev.nettysync.limit.AsyncLimiter;
 import dev.nettysync.limit.LimiterStatistics;
 import dev.nettysync.limit.Permit;
+import dev.nettysync.testing.AnsweringLimiter;
 import dev.nettysync.testing.BlockHoundProbe;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -151,10 +152,10 @@ class MeteredLimiterTest {
         sem.close();
         assertThat(limiter.acquire(NOW).isSuccess()).isFalse();                      // closed
 
-        MeteredLimiter rated = new MeteredLimiter(new FailingLimiter(new dev.nettysync.limit.RateLimitedException("over the rate", 1_000_000L)), "rated");
+        MeteredLimiter rated = new MeteredLimiter(failing(new dev.nettysync.limit.RateLimitedException("over the rate", 1_000_000L)), "rated");
         rated.bindTo(registry);
         rated.acquire(NOW);
-        MeteredLimiter odd = new MeteredLimiter(new FailingLimiter(new IllegalStateException("odd")), "odd");
+        MeteredLimiter odd = new MeteredLimiter(failing(new IllegalStateException("odd")), "odd");
         odd.bindTo(registry);
         odd.acquire(NOW);
 
@@ -268,32 +269,8 @@ class MeteredLimiterTest {
         BlockHoundProbe.assertBlockingIsCaughtOn(loop);
     }
 
-    /** A limiter that refuses every acquire with one exception. */
-    private static final class FailingLimiter implements AsyncLimiter {
-        private final Throwable cause;
-
-        FailingLimiter(Throwable cause) {
-            this.cause = cause;
-        }
-
-        @Override
-        public Future<Permit> acquire(EventExecutor executor) {
-            return executor.newFailedFuture(cause);
-        }
-
-        @Override
-        public Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
-            return executor.newFailedFuture(cause);
-        }
-
-        @Override
-        public Permit tryAcquire() {
-            return null;
-        }
-
-        @Override
-        public LimiterStatistics statistics() {
-            return new LimiterStatistics(0, 0, 0, 0);
-        }
+    /** A limiter that refuses every acquire with {@code cause}. */
+    private static AsyncLimiter failing(Throwable cause) {
+        return new AnsweringLimiter(executor -> executor.newFailedFuture(cause), () -> new LimiterStatistics(0, 0, 0, 0));
     }
 }

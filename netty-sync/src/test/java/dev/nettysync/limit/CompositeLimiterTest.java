@@ -4,6 +4,7 @@ import dev.nettysync.AsyncSemaphore;
 import dev.nettysync.ClosedException;
 import dev.nettysync.QueueFullException;
 import dev.nettysync.WaitTimeoutException;
+import dev.nettysync.testing.AnsweringLimiter;
 import io.netty.channel.DefaultEventLoop;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
@@ -176,27 +177,7 @@ class CompositeLimiterTest {
 
     /** A user's limiter with a bug: its acquire returns {@code null}, once {@code waitFirst} has been waited on. */
     private static AsyncLimiter nullFuture() {
-        return new AsyncLimiter() {
-            @Override
-            public Future<Permit> acquire(EventExecutor executor) {
-                return null;
-            }
-
-            @Override
-            public Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
-                return null;
-            }
-
-            @Override
-            public Permit tryAcquire() {
-                return null;
-            }
-
-            @Override
-            public LimiterStatistics statistics() {
-                return new LimiterStatistics(1, 0, 1, 0);
-            }
-        };
+        return new AnsweringLimiter(executor -> null);
     }
 
     @Test
@@ -252,29 +233,11 @@ class CompositeLimiterTest {
         // A part that completes its future without looking at the executor (as a user's limiter may,
         // or as the library's do in the residual race): the composite's own completion is refused.
         List<io.netty.util.concurrent.Promise<Permit>> pending = new java.util.concurrent.CopyOnWriteArrayList<>();
-        AsyncLimiter lax = new AsyncLimiter() {
-            @Override
-            public Future<Permit> acquire(EventExecutor executor) {
-                io.netty.util.concurrent.Promise<Permit> p = executor.newPromise();
-                pending.add(p);
-                return p;
-            }
-
-            @Override
-            public Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
-                return acquire(executor);
-            }
-
-            @Override
-            public Permit tryAcquire() {
-                return null;
-            }
-
-            @Override
-            public LimiterStatistics statistics() {
-                return new LimiterStatistics(1, 0, 1, pending.size());
-            }
-        };
+        AsyncLimiter lax = new AnsweringLimiter(executor -> {
+            io.netty.util.concurrent.Promise<Permit> p = executor.newPromise();
+            pending.add(p);
+            return p;
+        }, () -> new LimiterStatistics(1, 0, 1, pending.size()));
         io.netty.util.concurrent.DefaultEventExecutor dying = new io.netty.util.concurrent.DefaultEventExecutor();
         Future<Permit> f = AsyncLimiter.all(a, lax).acquire(dying);
         awaitTrue(() -> pending.size() == 1);
