@@ -7,20 +7,19 @@ import dev.nettysync.limit.LimiterStatistics;
 import dev.nettysync.limit.Permit;
 import dev.nettysync.testing.AnsweringLimiter;
 import dev.nettysync.testing.BlockHoundProbe;
+import dev.nettysync.testing.ClassEventLoop;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import io.netty.channel.DefaultEventLoop;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -28,21 +27,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /** {@link MeteredLimiter} and {@link LimiterMetrics} against a {@link SimpleMeterRegistry}. */
 class MeteredLimiterTest {
     private static final EventExecutor NOW = ImmediateEventExecutor.INSTANCE;
-    private static DefaultEventLoop loop;
+    @RegisterExtension
+    static final ClassEventLoop loop = new ClassEventLoop();
 
     private final MeterRegistry registry = new SimpleMeterRegistry();
     private final AsyncSemaphore sem = new AsyncSemaphore(2, 1);
     private final MeteredLimiter limiter = new MeteredLimiter(AsyncLimiter.of(sem), "backend", Tags.of("zone", "a"));
-
-    @BeforeAll
-    static void startLoop() {
-        loop = new DefaultEventLoop();
-    }
-
-    @AfterAll
-    static void stopLoop() {
-        loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
-    }
 
     private double gauge(String name) {
         return registry.get(name).tags("limiter", "backend", "zone", "a").gauge().value();

@@ -5,17 +5,16 @@ import dev.nettysync.ClosedException;
 import dev.nettysync.QueueFullException;
 import dev.nettysync.WaitTimeoutException;
 import dev.nettysync.testing.AnsweringLimiter;
-import io.netty.channel.DefaultEventLoop;
+import dev.nettysync.testing.ClassEventLoop;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -23,23 +22,14 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /** {@link AsyncLimiter#all}: order, giving back, one deadline, outcomes passed on. */
 class CompositeLimiterTest {
     private static final EventExecutor NOW = ImmediateEventExecutor.INSTANCE;
-    private static DefaultEventLoop loop;
+    @RegisterExtension
+    static final ClassEventLoop loop = new ClassEventLoop();
 
     private final List<String> log = new ArrayList<>();
     private final RecordingLimiter a = new RecordingLimiter("a", new AsyncSemaphore(1, 10), log);
     private final RecordingLimiter b = new RecordingLimiter("b", new AsyncSemaphore(1, 10), log);
     private final RecordingLimiter c = new RecordingLimiter("c", new AsyncSemaphore(1, 10), log);
     private final AsyncLimiter all = AsyncLimiter.all(a, b, c);
-
-    @BeforeAll
-    static void startLoop() {
-        loop = new DefaultEventLoop();
-    }
-
-    @AfterAll
-    static void stopLoop() {
-        loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
-    }
 
     private void assertAllFull() {
         for (RecordingLimiter l : List.of(a, b, c)) {
