@@ -9,7 +9,6 @@ import dev.nettysync.examples.support.Futures;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -33,14 +32,8 @@ class FromAsyncioDocTest {
 
     @RegisterExtension
     static final ExampleLoops loops = new ExampleLoops();
-    private static EventExecutor a;
-    private static EventExecutor b;
-
-    @BeforeAll
-    static void start() {
-        a = loops.loop(0);
-        b = loops.loop(1);
-    }
+    private static final EventExecutor a = loops.loop(0);
+    private static final EventExecutor b = loops.loop(1);
 
     /** Holds the only permit, queues a waiter on {@code waiterLoop}, then releases from loop a. */
     private static List<String> releaseOnAWithTheNextWaiterOn(EventExecutor waiterLoop) {

@@ -22,7 +22,6 @@ import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -45,12 +44,7 @@ class LimitersDocTest {
 
     @RegisterExtension
     static final ExampleLoops loops = new ExampleLoops();
-    private static EventExecutor ex;
-
-    @BeforeAll
-    static void start() {
-        ex = loops.loop(0);
-    }
+    private static final EventExecutor ex = loops.loop(0);
 
     // ------------------------------------------------------------------ limiters.md
 

@@ -18,7 +18,6 @@ import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -46,12 +45,7 @@ class PrimitivesDocTest {
 
     @RegisterExtension
     static final ExampleLoops loops = new ExampleLoops();
-    private static EventExecutor ex;
-
-    @BeforeAll
-    static void start() {
-        ex = loops.loop(0);
-    }
+    private static final EventExecutor ex = loops.loop(0);
 
     // ------------------------------------------------------------------ common semantics
 

@@ -20,7 +20,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * ...
  * ExampleRuns.run(loops.group(), SomeExample::run);
  * }</pre>
- * Started before the class's own {@code @BeforeAll} methods run (a warm-up can use them).
+ * Made with the extension (so a class's static fields can name its loops) and shut down after
+ * the class's tests.
  * {@link #warmingUp} also runs the class's example once at a tiny scale, so that class loading
  * does not count in the measured runs:
  * <pre>{@code
@@ -31,7 +32,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 public final class ExampleLoops implements BeforeAllCallback, AfterAllCallback {
 
     private final ExampleMain.Example<?> warmUp;   // null: none
-    private EventLoopGroup group;   // written by beforeAll/afterAll; JUnit orders them before and after the tests
+    private final EventLoopGroup group = ExampleMain.newGroup(2);
 
     /** The loops alone. */
     public ExampleLoops() {
@@ -49,7 +50,6 @@ public final class ExampleLoops implements BeforeAllCallback, AfterAllCallback {
 
     @Override
     public void beforeAll(ExtensionContext context) {
-        group = ExampleMain.newGroup(2);
         if (warmUp != null) {
             warmUp.run(group, Timeline.recording(), new TimeScale(0.01)).awaitUninterruptibly(60, TimeUnit.SECONDS);
         }
@@ -58,14 +58,10 @@ public final class ExampleLoops implements BeforeAllCallback, AfterAllCallback {
     @Override
     public void afterAll(ExtensionContext context) {
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
-        group = null;
     }
 
-    /** The group, between the class's first and last test. */
+    /** The group, shut down after the class's last test. */
     public EventLoopGroup group() {
-        if (group == null) {
-            throw new IllegalStateException("the loops are started before all the tests of the class only");
-        }
         return group;
     }
 

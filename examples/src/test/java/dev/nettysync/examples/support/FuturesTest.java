@@ -3,7 +3,6 @@ package dev.nettysync.examples.support;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -20,14 +19,8 @@ class FuturesTest {
 
     @RegisterExtension
     static final ExampleLoops loops = new ExampleLoops();
-    private static EventExecutor a;
-    private static EventExecutor b;
-
-    @BeforeAll
-    static void start() {
-        a = loops.loop(0);
-        b = loops.loop(1);
-    }
+    private static final EventExecutor a = loops.loop(0);
+    private static final EventExecutor b = loops.loop(1);
 
     @Test
     void thenRunsTheNextStepOnTheNamedExecutorWithTheValue() {
