@@ -25,6 +25,7 @@ import java.util.OptionalDouble;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 
@@ -89,6 +90,22 @@ final class TestSupport {
     static CompletableFuture<HttpResponse<String>> getAsync(GatewayServer server, String path) {
         return CLIENT.sendAsync(HttpRequest.newBuilder(uri(server, path)).timeout(PATIENCE).build(),
                 HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** Sends {@code n} requests at once, for items {@code idPrefix + 0} to {@code idPrefix + (n - 1)}, in that order. */
+    static List<CompletableFuture<HttpResponse<String>>> getItemsAsync(GatewayServer server, String idPrefix, int n) {
+        List<CompletableFuture<HttpResponse<String>>> responses = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            responses.add(getAsync(server, "/api/items/" + idPrefix + i));
+        }
+        return responses;
+    }
+
+    /** Each of {@code responses} arrives within {@link #PATIENCE}, with {@code status}. */
+    static void assertAllAnswered(int status, List<CompletableFuture<HttpResponse<String>>> responses) throws Exception {
+        for (CompletableFuture<HttpResponse<String>> r : responses) {
+            assertThat(r.get(PATIENCE.toSeconds(), TimeUnit.SECONDS).statusCode()).isEqualTo(status);
+        }
     }
 
     /** Polls {@code condition} every 10 ms until it holds; fails with {@code what} after {@link #PATIENCE}. */
