@@ -1,5 +1,7 @@
 package dev.nettysync.demo;
 
+import dev.nettysync.testing.Poll;
+import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -166,10 +168,7 @@ class LimiterTest {
         for (int i = 0; i < 200; i++) {
             clients.add(new RawClient(server).send("GET /api/items/" + i + " HTTP/1.1\r\nHost: x\r\n\r\n"));
         }
-        long setup = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!(server.limiter().inFlight() == 4 && server.limiter().queued() == 196) && System.nanoTime() < setup) {
-            Thread.sleep(10);
-        }
+        Poll.until(Duration.ofSeconds(60), () -> server.limiter().inFlight() == 4 && server.limiter().queued() == 196);
         assertThat(server.limiter().inFlight() + " in flight, " + server.limiter().queued() + " queued, "
                 + server.activeRequests() + " active").isEqualTo("4 in flight, 196 queued, 200 active");
         long start = System.nanoTime();
@@ -178,10 +177,7 @@ class LimiterTest {
         }
         // The channel binding cancels each queued wait and ends each held permit when its
         // connection closes: no timeout, no backend answer needed.
-        while (!(server.limiter().queued() == 0 && server.limiter().availablePermits() == 4)
-                && System.nanoTime() - start < TimeUnit.SECONDS.toNanos(5)) {
-            Thread.sleep(1);
-        }
+        Poll.until(Duration.ofSeconds(5), () -> server.limiter().queued() == 0 && server.limiter().availablePermits() == 4);
         long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
         assertThat(server.limiter().queued()).as("queue empty").isZero();
         assertThat(server.limiter().availablePermits()).as("permits full").isEqualTo(4);

@@ -1,6 +1,7 @@
 package dev.nettysync.demo;
 
 import dev.nettysync.AsyncEvent;
+import dev.nettysync.testing.Poll;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.concurrent.Future;
@@ -108,15 +109,9 @@ final class TestSupport {
         }
     }
 
-    /** Polls {@code condition} every 10 ms until it holds; fails with {@code what} after {@link #PATIENCE}. */
+    /** Polls {@code condition} until it holds; fails with {@code what} after {@link #PATIENCE}. */
     static void awaitTrue(String what, BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + PATIENCE.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out after " + PATIENCE + " waiting until " + what);
-            }
-            Thread.sleep(10);
-        }
+        Poll.assertEventually(what, PATIENCE, condition);
     }
 
     /** The value of an unlabelled sample (or the first matching line) in the Prometheus text. */

@@ -6,6 +6,7 @@ import dev.nettysync.limit.ForwardingLimiter;
 import dev.nettysync.limit.LimiterStatistics;
 import dev.nettysync.limit.Permit;
 import dev.nettysync.limit.RecordingLimiter;
+import dev.nettysync.testing.Poll;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
@@ -16,6 +17,7 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.util.ResourceLeakDetector;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
+import java.time.Duration;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -365,10 +367,7 @@ class LimitingHandlerEdgeTest {
             }
             Thread handlerThread = handlerThreads.peek();
             assertThat(handlerThreads).containsOnly(handlerThread);
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-            while (limiter.endedOn.size() < n && System.nanoTime() < deadline) {
-                Thread.sleep(5);
-            }
+            Poll.until(Duration.ofSeconds(5), () -> limiter.endedOn.size() >= n);
             assertThat(limiter.endedOn).hasSize(n);
             assertThat(limiter.endedOn).as("ended on the handler's executor, where its state lives").containsOnly(handlerThread);
             assertThat(limiter.semaphore.availablePermits()).isEqualTo(1);

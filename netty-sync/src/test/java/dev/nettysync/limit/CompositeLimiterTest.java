@@ -6,9 +6,11 @@ import dev.nettysync.QueueFullException;
 import dev.nettysync.WaitTimeoutException;
 import dev.nettysync.testing.AnsweringLimiter;
 import dev.nettysync.testing.ClassEventLoop;
+import dev.nettysync.testing.Poll;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
+import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -201,11 +203,12 @@ class CompositeLimiterTest {
     // ------------------------------------------------------------ executors that shut down
 
     @Test
-    void aWaitWhoseExecutorShutsDownWhileALaterPartQueuesGivesBackThePartsItHolds() {
+    void aWaitWhoseExecutorShutsDownWhileALaterPartQueuesGivesBackThePartsItHolds() throws Exception {
         Permit heldB = b.tryAcquire();
         io.netty.util.concurrent.DefaultEventExecutor dying = new io.netty.util.concurrent.DefaultEventExecutor();
         Future<Permit> f = all.acquire(dying);
-        awaitTrue(() -> b.semaphore.queueLength() == 1);    // a's grant reaches the walk on `dying`
+        Poll.assertEventually("a's grant reaches the walk on `dying`", Duration.ofSeconds(10),
+                () -> b.semaphore.queueLength() == 1);
         assertThat(a.semaphore.availablePermits()).as("a is held while b queues").isZero();
         dying.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
 
@@ -219,7 +222,7 @@ class CompositeLimiterTest {
     }
 
     @Test
-    void aCompositeGrantedAfterItsExecutorShutDownEndsEveryPartInsteadOfCompletingIntoTheVoid() {
+    void aCompositeGrantedAfterItsExecutorShutDownEndsEveryPartInsteadOfCompletingIntoTheVoid() throws Exception {
         // A part that completes its future without looking at the executor (as a user's limiter may,
         // or as the library's do in the residual race): the composite's own completion is refused.
         List<io.netty.util.concurrent.Promise<Permit>> pending = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -230,7 +233,7 @@ class CompositeLimiterTest {
         }, () -> new LimiterStatistics(1, 0, 1, pending.size()));
         io.netty.util.concurrent.DefaultEventExecutor dying = new io.netty.util.concurrent.DefaultEventExecutor();
         Future<Permit> f = AsyncLimiter.all(a, lax).acquire(dying);
-        awaitTrue(() -> pending.size() == 1);
+        Poll.assertEventually("the lax part is asked", Duration.ofSeconds(10), () -> pending.size() == 1);
         dying.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
         RecordingLimiter laxPermits = new RecordingLimiter(1, 1);
         Permit granted = laxPermits.tryAcquire();
@@ -242,14 +245,5 @@ class CompositeLimiterTest {
         assertAllFull();
         assertThat(f.isSuccess()).as("nobody could ever hold the composite permit").isFalse();
         assertThat(f.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
-    }
-
-    /** Waits (up to 10 s) for a step another thread takes. */
-    private static void awaitTrue(java.util.function.BooleanSupplier condition) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!condition.getAsBoolean()) {
-            assertThat(System.nanoTime() - deadline).as("timed out waiting").isNegative();
-            Thread.onSpinWait();
-        }
     }
 }
