@@ -38,12 +38,14 @@ final class TestSupport {
     /** Generous: CI machines are slow and shared; nothing here waits this long when all is well. */
     static final Duration PATIENCE = Duration.ofSeconds(30);
 
-    static final HttpClient CLIENT = HttpClient.newBuilder()
-            .version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(PATIENCE)
-            .build();
+    static final HttpClient CLIENT = newClient();
 
     private TestSupport() {
+    }
+
+    /** An HTTP/1.1 client with its own connection pool. */
+    private static HttpClient newClient() {
+        return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(PATIENCE).build();
     }
 
     /** Flags every test server gets, before the test's own (later flags win). */
@@ -83,8 +85,7 @@ final class TestSupport {
      * short idle timeouts, where reusing a pooled connection would race the server closing it.
      */
     static CompletableFuture<HttpResponse<String>> getAsyncNewConnection(GatewayServer server, String path) {
-        HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(PATIENCE).build();
-        return client.sendAsync(HttpRequest.newBuilder(uri(server, path)).timeout(PATIENCE).build(),
+        return newClient().sendAsync(HttpRequest.newBuilder(uri(server, path)).timeout(PATIENCE).build(),
                 HttpResponse.BodyHandlers.ofString());
     }
 
