@@ -3,11 +3,8 @@ package dev.nettysync;
 import dev.nettysync.testing.ManualExecutor;
 import io.netty.channel.EventLoop;
 import io.netty.channel.embedded.EmbeddedChannel;
-import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.ImmediateEventExecutor;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -23,17 +20,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
- * Scenario tests for {@link AsyncBarrier}; harness as in {@link AsyncSemaphoreTest}.
+ * Scenario tests for {@link AsyncBarrier}; harness in {@link ScenarioTest}.
  */
-class AsyncBarrierTest {
-    @RegisterExtension
-    final EventLoops loops = new EventLoops();
-    @RegisterExtension
-    final Invariants invariants = new Invariants();
-    private static final EventExecutor IMMEDIATE = ImmediateEventExecutor.INSTANCE;
-
-
-
+class AsyncBarrierTest extends ScenarioTest {
     @Test
     void aPartyWhoseExecutorShutDownWhileWaitingStillCountsAndTheCycleTrips() {
         // A trip gives nothing that could be taken back: the dead party arrived, so it counts and

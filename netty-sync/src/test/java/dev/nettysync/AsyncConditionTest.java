@@ -6,10 +6,8 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.FastThreadLocalThread;
 import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.Promise;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -30,18 +28,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * lock has no owner, so "the test holds the lock" means the test called {@code tryLock()}; the
  * stories name the logical party that holds it.
  */
-class AsyncConditionTest {
-    @RegisterExtension
-    final EventLoops loops = new EventLoops();
-    @RegisterExtension
-    final Invariants invariants = new Invariants();
-    private static final EventExecutor IMMEDIATE = ImmediateEventExecutor.INSTANCE;
-
+class AsyncConditionTest extends ScenarioTest {
     private final AsyncCondition cond = invariants.check(new AsyncCondition());
     private final AsyncLock lock = cond.lock();
     private int state;                                 // the "shared data" of the consumer stories
-
-
 
     /** Takes the lock for a party of the story; it must be free. */
     private void take() {

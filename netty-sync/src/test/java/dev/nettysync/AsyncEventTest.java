@@ -3,12 +3,9 @@ package dev.nettysync;
 import dev.nettysync.testing.ManualExecutor;
 import io.netty.channel.EventLoop;
 import io.netty.channel.embedded.EmbeddedChannel;
-import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.FastThreadLocalThread;
 import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.ImmediateEventExecutor;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -23,18 +20,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
- * Scenario tests for {@link AsyncEvent}; harness as in {@link AsyncSemaphoreTest}.
+ * Scenario tests for {@link AsyncEvent}; harness in {@link ScenarioTest}.
  */
-class AsyncEventTest {
-    @RegisterExtension
-    final EventLoops loops = new EventLoops();
-    @RegisterExtension
-    final Invariants invariants = new Invariants();
-    private static final EventExecutor IMMEDIATE = ImmediateEventExecutor.INSTANCE;
-
-
-
-
+class AsyncEventTest extends ScenarioTest {
     @Test
     void aWaiterWhoseExecutorShutDownWhileWaitingIsStillWokenAndHindersNobody() {
         // A set has nothing to take back: the dead waiter's future tells the truth (the event was

@@ -1,11 +1,8 @@
 package dev.nettysync;
 
-import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.Promise;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -16,13 +13,7 @@ import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-class AsyncLockTest {
-    @RegisterExtension
-    final EventLoops loops = new EventLoops();
-    @RegisterExtension
-    final Invariants invariants = new Invariants();
-    private static final EventExecutor IMMEDIATE = ImmediateEventExecutor.INSTANCE;
-
+class AsyncLockTest extends ScenarioTest {
     @Test
     void lockIsExclusiveAndHandedOverInFifoOrder() {
         AsyncLock lock = new AsyncLock();

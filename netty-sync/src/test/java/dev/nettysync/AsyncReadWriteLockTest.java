@@ -3,10 +3,8 @@ package dev.nettysync;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.Promise;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -25,12 +23,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * tokio's guards make impossible and an ownerless lock must check (misuse), cancellation,
  * timeouts, downgrade and {@code withRead}/{@code withWrite}.
  */
-class AsyncReadWriteLockTest {
-    private static final EventExecutor IMMEDIATE = ImmediateEventExecutor.INSTANCE;
-
-    @RegisterExtension final EventLoops loops = new EventLoops();
-    @RegisterExtension final Invariants invariants = new Invariants();
-
+class AsyncReadWriteLockTest extends ScenarioTest {
     private AsyncReadWriteLock newLock() {
         return invariants.check(new AsyncReadWriteLock());
     }

@@ -4,13 +4,11 @@ import dev.nettysync.testing.ManualExecutor;
 import io.netty.channel.DefaultEventLoop;
 import io.netty.channel.EventLoop;
 import io.netty.channel.embedded.EmbeddedChannel;
-import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.FastThreadLocalThread;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.Promise;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -34,19 +32,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * says), timeouts on an {@link EmbeddedChannel}'s loop with its own clock, and the executor and
  * threading checks on real {@link DefaultEventLoop}s.
  */
-class AsyncSemaphoreTest {
-    @RegisterExtension
-    final EventLoops loops = new EventLoops();
-    @RegisterExtension
-    final Invariants invariants = new Invariants();
-    private static final EventExecutor IMMEDIATE = ImmediateEventExecutor.INSTANCE;
-
-
+class AsyncSemaphoreTest extends ScenarioTest {
     private AsyncSemaphore semaphore(int permits) {
         return invariants.check(new AsyncSemaphore(permits));
     }
-
-
 
     // ------------------------------------------------------------ basics
 

@@ -2,12 +2,11 @@ package dev.nettysync;
 
 import dev.nettysync.testing.BlockHoundProbe;
 import dev.nettysync.testing.BlockHoundSessionListener;
-import io.netty.channel.DefaultEventLoop;
+import dev.nettysync.testing.ClassEventLoop;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import reactor.blockhound.BlockingOperationError;
 
 import java.util.concurrent.TimeUnit;
@@ -19,17 +18,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * where the error is swallowed (a listener's exception is only logged by Netty).
  */
 class BlockHoundActiveTest {
-    private static DefaultEventLoop loop;
-
-    @BeforeAll
-    static void start() {
-        loop = new DefaultEventLoop();
-    }
-
-    @AfterAll
-    static void stop() {
-        loop.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-    }
+    @RegisterExtension
+    static final ClassEventLoop loop = new ClassEventLoop();
 
     @Test
     void sleepingOnAnEventLoopIsReported() throws Exception {

@@ -1,11 +1,8 @@
 package dev.nettysync;
 
-import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.Promise;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -17,11 +14,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * bounded at its permits, named after its lock, and {@code holding} ends a hold with the lock's
  * own unlock exactly once. The locks' behaviour is covered by their own tests.
  */
-class LockSemaphoreTest {
-    private static final EventExecutor IMMEDIATE = ImmediateEventExecutor.INSTANCE;
-
-    @RegisterExtension final Invariants invariants = new Invariants();
-
+class LockSemaphoreTest extends ScenarioTest {
     private static final Object LOCK = new Object() {
         @Override
         public String toString() {

@@ -71,7 +71,6 @@ public final class DemoConfig {
     public Transport transport;
 
     @Option(names = "--db-ready-delay", defaultValue = "${env:DEMO_DB_READY_DELAY:-2s}",
-            converter = DurationConverter.class,
             description = "Simulated database: becomes ready after this delay (env DEMO_DB_READY_DELAY).")
     public Duration dbReadyDelay;
 
@@ -81,12 +80,10 @@ public final class DemoConfig {
     public String dbProbe;
 
     @Option(names = "--db-probe-interval", defaultValue = "${env:DEMO_DB_PROBE_INTERVAL:-500ms}",
-            converter = DurationConverter.class,
             description = "Pause between two failed probe attempts (env DEMO_DB_PROBE_INTERVAL).")
     public Duration dbProbeInterval;
 
     @Option(names = "--db-probe-connect-timeout", defaultValue = "${env:DEMO_DB_PROBE_CONNECT_TIMEOUT:-1s}",
-            converter = DurationConverter.class,
             description = "Connect timeout of one probe attempt (env DEMO_DB_PROBE_CONNECT_TIMEOUT).")
     public Duration dbProbeConnectTimeout;
 
@@ -96,12 +93,10 @@ public final class DemoConfig {
     public BeforeReady beforeReady;
 
     @Option(names = "--ready-wait-timeout", defaultValue = "${env:DEMO_READY_WAIT_TIMEOUT:-5s}",
-            converter = DurationConverter.class,
             description = "Longest wait for DB readiness in wait mode before a 503 (env DEMO_READY_WAIT_TIMEOUT).")
     public Duration readyWaitTimeout;
 
     @Option(names = "--backend-latency", defaultValue = "${env:DEMO_BACKEND_LATENCY:-20ms}",
-            converter = DurationConverter.class,
             description = "Latency of the simulated backend; 0 answers at once (env DEMO_BACKEND_LATENCY).")
     public Duration backendLatency;
 
@@ -127,7 +122,6 @@ public final class DemoConfig {
     public int upstreamPoolSize;
 
     @Option(names = "--backend-timeout", defaultValue = "${env:DEMO_BACKEND_TIMEOUT:-2s}",
-            converter = DurationConverter.class,
             description = "A backend call taking longer is abandoned with 504 (env DEMO_BACKEND_TIMEOUT).")
     public Duration backendTimeout;
 
@@ -148,7 +142,6 @@ public final class DemoConfig {
     public int maxQueue;
 
     @Option(names = "--max-queue-wait", defaultValue = "${env:DEMO_MAX_QUEUE_WAIT:-1s}",
-            converter = DurationConverter.class,
             description = "Longest wait for a permit before a 503 (env DEMO_MAX_QUEUE_WAIT).")
     public Duration maxQueueWait;
 
@@ -163,7 +156,6 @@ public final class DemoConfig {
     public int fleetLimit;
 
     @Option(names = "--fleet-lease", defaultValue = "${env:DEMO_FLEET_LEASE:-5s}",
-            converter = DurationConverter.class,
             description = "Lease of a fleet permit: a killed instance's permits return after it "
                     + "(renewed while held; env DEMO_FLEET_LEASE).")
     public Duration fleetLease;
@@ -216,7 +208,6 @@ public final class DemoConfig {
     public boolean trustForwardedFor;
 
     @Option(names = "--drain-timeout", defaultValue = "${env:DEMO_DRAIN_TIMEOUT:-10s}",
-            converter = DurationConverter.class,
             description = "On SIGTERM/Ctrl-C, how long in-flight requests may finish before connections are "
                     + "closed (env DEMO_DRAIN_TIMEOUT).")
     public Duration drainTimeout;
@@ -228,14 +219,12 @@ public final class DemoConfig {
     public int maxConnections;
 
     @Option(names = "--idle-timeout", defaultValue = "${env:DEMO_IDLE_TIMEOUT:-60s}",
-            converter = DurationConverter.class,
             description = "A connection with no request in progress, and no byte of the next one received, is "
                     + "closed after this, without an answer; so is one whose answer the client does not read "
                     + "within this time (env DEMO_IDLE_TIMEOUT).")
     public Duration idleTimeout;
 
     @Option(names = "--request-read-timeout", defaultValue = "${env:DEMO_REQUEST_READ_TIMEOUT:-10s}",
-            converter = DurationConverter.class,
             description = "A request must arrive completely (headers and body) within this time after its "
                     + "first byte (or after the answer before it, if that byte came while that one was answered), "
                     + "else 408 and close (env DEMO_REQUEST_READ_TIMEOUT).")
@@ -278,6 +267,7 @@ public final class DemoConfig {
 
     static CommandLine newCommandLine(DemoConfig config) {
         CommandLine cl = new CommandLine(config);
+        cl.registerConverter(Duration.class, new DurationConverter());   // every duration flag
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setOverwrittenOptionsAllowed(true);      // the last occurrence of a flag wins
         return cl;
@@ -295,46 +285,35 @@ public final class DemoConfig {
             requireThat(cl, false, "--host must be an address or a host name this machine can resolve "
                     + "(0.0.0.0 for every interface), was '" + host + "': not resolvable");
         }
-        requireThat(cl, port >= 0 && port <= 65535, "--port must be in 0..65535, was " + port);
-        requireThat(cl, ioThreads >= 0 && ioThreads <= 1024, "--io-threads must be in 0..1024, was " + ioThreads);
-        requireThat(cl, maxConnections >= 0, "--max-connections must be >= 0 (0 = from the open-file limit), was "
-                + maxConnections);
-        requireThat(cl, maxConcurrent >= 0, "--max-concurrent must be >= 0 (0 = no limit), was " + maxConcurrent);
-        requireThat(cl, maxQueue >= 0, "--max-queue must be >= 0, was " + maxQueue);
-        requireThat(cl, perClientRate >= 0 && perClientRate <= 1_000_000_000L,
-                "--per-client-rate must be in 0..1000000000 per second, was " + perClientRate);
-        requireThat(cl, perClientBurst >= 0, "--per-client-burst must be >= 0 (0 = the rate), was " + perClientBurst);
+        requireIn(cl, "--port", port, 0, 65535, "");
+        requireIn(cl, "--io-threads", ioThreads, 0, 1024, "");
+        requireAtLeast(cl, "--max-connections", maxConnections, 0, " (0 = from the open-file limit)");
+        requireAtLeast(cl, "--max-concurrent", maxConcurrent, 0, " (0 = no limit)");
+        requireAtLeast(cl, "--max-queue", maxQueue, 0, "");
+        requireIn(cl, "--per-client-rate", perClientRate, 0, 1_000_000_000L, " per second");
+        requireAtLeast(cl, "--per-client-burst", perClientBurst, 0, " (0 = the rate)");
         if (perClientRate > 0) {
             // Each client's limiter is built at its first request, on an event loop: a rate and
             // burst it refuses must be refused here, not there.
-            try {
-                ClientRateLimit.of(this).admit("", ImmediateEventExecutor.INSTANCE);
-            } catch (IllegalArgumentException e) {
-                requireThat(cl, false, "--per-client-burst " + perClientBurst + " is too large for --per-client-rate "
-                        + perClientRate + ": " + e.getMessage());
-            }
+            requireAccepted(cl, () -> ClientRateLimit.of(this).admit("", ImmediateEventExecutor.INSTANCE),
+                    "--per-client-burst " + perClientBurst + " is too large for --per-client-rate " + perClientRate + ": ");
         }
-        requireThat(cl, perClientMaxKeys >= 1, "--per-client-max-keys must be >= 1, was " + perClientMaxKeys);
-        requireThat(cl, retryAfterSeconds >= 0 && retryAfterSeconds <= 86_400,
-                "--retry-after must be in 0..86400 seconds, was " + retryAfterSeconds);
-        requireThat(cl, upstreamPoolSize >= 1 && upstreamPoolSize <= 10_000,
-                "--upstream-pool-size must be in 1..10000, was " + upstreamPoolSize);
-        requireThat(cl, maxInitialLine >= 64, "--max-initial-line must be >= 64, was " + maxInitialLine);
-        requireThat(cl, maxHeaderSize >= 256, "--max-header-size must be >= 256, was " + maxHeaderSize);
-        requireThat(cl, maxBody >= 0 && maxBody <= MAX_BODY_CAP,
-                "--max-body must be in 0.." + MAX_BODY_CAP + " bytes (64 MiB: a body is held whole in memory "
-                        + "until its request is answered), was " + maxBody);
-        requireThat(cl, idleTimeout.toMillis() > 0, "--idle-timeout must be > 0, was " + idleTimeout);
-        requireThat(cl, requestReadTimeout.toMillis() > 0,
-                "--request-read-timeout must be > 0, was " + requestReadTimeout);
-        requireThat(cl, backendTimeout.toMillis() > 0, "--backend-timeout must be > 0, was " + backendTimeout);
-        requireThat(cl, dbProbeInterval.toMillis() > 0, "--db-probe-interval must be > 0, was " + dbProbeInterval);
-        requireThat(cl, dbProbeConnectTimeout.toMillis() > 0,
-                "--db-probe-connect-timeout must be > 0, was " + dbProbeConnectTimeout);
+        requireAtLeast(cl, "--per-client-max-keys", perClientMaxKeys, 1, "");
+        requireIn(cl, "--retry-after", retryAfterSeconds, 0, 86_400, " seconds");
+        requireIn(cl, "--upstream-pool-size", upstreamPoolSize, 1, 10_000, "");
+        requireAtLeast(cl, "--max-initial-line", maxInitialLine, 64, "");
+        requireAtLeast(cl, "--max-header-size", maxHeaderSize, 256, "");
+        requireIn(cl, "--max-body", maxBody, 0, MAX_BODY_CAP,
+                " bytes (64 MiB: a body is held whole in memory until its request is answered)");
+        requirePositive(cl, "--idle-timeout", idleTimeout);
+        requirePositive(cl, "--request-read-timeout", requestReadTimeout);
+        requirePositive(cl, "--backend-timeout", backendTimeout);
+        requirePositive(cl, "--db-probe-interval", dbProbeInterval);
+        requirePositive(cl, "--db-probe-connect-timeout", dbProbeConnectTimeout);
         if (dbProbe != null) {
             dbProbeAddress(cl);      // throws if malformed
         }
-        requireThat(cl, fleetLimit >= 0, "--fleet-limit must be >= 0 (0 = off), was " + fleetLimit);
+        requireAtLeast(cl, "--fleet-limit", fleetLimit, 0, " (0 = off)");
         // The limiter's emission interval, 1/rate, is kept in whole microseconds on Redis's clock
         // and turned into a key expiry: under 1 us it rounds to 0 (no limit at all), and past
         // 24 h (like every duration here) it only grows towards an expiry Redis refuses
@@ -344,8 +323,7 @@ public final class DemoConfig {
                         + " per second, was " + fleetRate);
         // burst x interval (at most 1e9 x 24 h) bounds how far ahead of now the limiter's TAT and
         // its key's expiry can run: under 1e17 ms, what the script can pass to Redis as an integer.
-        requireThat(cl, fleetBurst >= 0 && fleetBurst <= 1_000_000_000,
-                "--fleet-burst must be in 0..1000000000 (0 = the rate), was " + fleetBurst);
+        requireIn(cl, "--fleet-burst", fleetBurst, 0, 1_000_000_000, " (0 = the rate)");
         requireThat(cl, fleetBurst == 0 || fleetRate > 0, "--fleet-burst needs --fleet-rate");
         // The Redis rate limiter refuses a burst that takes more than 2^60 ns to refill (its
         // clock's range): refused here as a bad flag, not at start-up.
@@ -361,11 +339,8 @@ public final class DemoConfig {
         if (redis != null) {
             requireThat(cl, redis.startsWith("redis://") || redis.startsWith("rediss://"),
                     "--redis must be a redis://host:port URI, was " + redis);
-            try {
-                RedisURI.create(redis);   // what GatewayServer connects with
-            } catch (IllegalArgumentException e) {
-                requireThat(cl, false, "--redis must be a redis://host:port URI, was " + redis + ": " + e.getMessage());
-            }
+            requireAccepted(cl, () -> RedisURI.create(redis),   // what GatewayServer connects with
+                    "--redis must be a redis://host:port URI, was " + redis + ": ");
         }
         requireThat(cl, fleetLease.toMillis() >= 100, "--fleet-lease must be >= 100ms, was " + fleetLease);
         requireThat(cl, redis != null || fleetWhenDown == FleetWhenDown.CLOSED,
@@ -382,18 +357,11 @@ public final class DemoConfig {
             requireThat(cl, backendCapacity == 0 && backendCapacitySchedule.isBlank(),
                     "--backend-capacity and --backend-capacity-schedule are for the simulated backend, not --upstream");
         }
-        requireThat(cl, backendCapacity >= 0, "--backend-capacity must be >= 0 (0 = unlimited), was " + backendCapacity);
-        try {
-            new SimulatedBackend(backendLatency, backendCapacity, backendCapacitySteps());
-        } catch (IllegalArgumentException e) {
-            requireThat(cl, false, "--backend-capacity-schedule: " + e.getMessage());
-        }
-        try {
-            adaptiveAlgorithm();
-        } catch (IllegalArgumentException e) {
-            requireThat(cl, false, "--limit must be fixed or adaptive[:vegas|gradient2|aimd], was '" + limit + "': "
-                    + e.getMessage());
-        }
+        requireAtLeast(cl, "--backend-capacity", backendCapacity, 0, " (0 = unlimited)");
+        requireAccepted(cl, () -> new SimulatedBackend(backendLatency, backendCapacity, backendCapacitySteps()),
+                "--backend-capacity-schedule: ");
+        requireAccepted(cl, this::adaptiveAlgorithm,
+                "--limit must be fixed or adaptive[:vegas|gradient2|aimd], was '" + limit + "': ");
     }
 
     /** The {@code --db-probe} target as host and port. */
@@ -485,6 +453,33 @@ public final class DemoConfig {
     private static void requireThat(CommandLine cl, boolean ok, String message) {
         if (!ok) {
             throw new CommandLine.ParameterException(cl, message);
+        }
+    }
+
+    /** Refuses {@code value} outside {@code min..max}: "FLAG must be in MIN..MAX{note}, was VALUE". */
+    private static void requireIn(CommandLine cl, String flag, long value, long min, long max, String note) {
+        requireThat(cl, value >= min && value <= max, flag + " must be in " + min + ".." + max + note + ", was " + value);
+    }
+
+    /** Refuses {@code value} under {@code min}: "FLAG must be >= MIN{note}, was VALUE". */
+    private static void requireAtLeast(CommandLine cl, String flag, long value, long min, String note) {
+        requireThat(cl, value >= min, flag + " must be >= " + min + note + ", was " + value);
+    }
+
+    /** Refuses a duration under 1 ms: "FLAG must be > 0, was VALUE". */
+    private static void requirePositive(CommandLine cl, String flag, Duration value) {
+        requireThat(cl, value.toMillis() > 0, flag + " must be > 0, was " + value);
+    }
+
+    /**
+     * Runs {@code check}, which builds what the flags describe the way the server will; its
+     * {@link IllegalArgumentException} is refused as "{prefix}{its message}".
+     */
+    private static void requireAccepted(CommandLine cl, Runnable check, String prefix) {
+        try {
+            check.run();
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(cl, prefix + e.getMessage());
         }
     }
 

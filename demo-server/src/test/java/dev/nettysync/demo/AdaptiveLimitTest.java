@@ -160,13 +160,8 @@ class AdaptiveLimitTest {
         server = start("--limit=adaptive:vegas", "--max-concurrent=50", "--max-queue=200", "--max-queue-wait=60s",
                 "--backend-latency=20ms", "--backend-capacity=4");
         assertThat(metric(server, "nettysync_limiter_limit{limiter=\"backend\"}")).as("the initial limit").isEqualTo(20.0);
-        List<CompletableFuture<HttpResponse<String>>> responses = new ArrayList<>();
-        for (int i = 0; i < 60; i++) {
-            responses.add(getAsync(server, "/api/items/" + i));
-        }
-        for (CompletableFuture<HttpResponse<String>> r : responses) {
-            assertThat(r.get(30, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
-        }
+        List<CompletableFuture<HttpResponse<String>>> responses = getItemsAsync(server, "", 60);
+        assertAllAnswered(200, responses);
         awaitTrue("every permit back", () -> server.limiter().inFlight() == 0
                 && server.limiter().availablePermits() == server.limiter().permits());
         assertThat(metric(server, "nettysync_limiter_limit{limiter=\"backend\"}")).isBetween(1.0, 50.0);

@@ -44,16 +44,10 @@ class BadInputTest {
         void run() throws Exception;
     }
 
-    private static String exchangeAndClose(String request) throws Exception {
-        try (RawClient c = new RawClient(server)) {
-            return c.send(request).readUntilClosed();
-        }
-    }
-
     @Test
     void malformedRequestLineIs400AndCloses() throws Exception {
         alongsideHealthy(() -> {
-            String r = exchangeAndClose("THIS IS NOT HTTP\r\n\r\n");
+            String r = exchangeAndClose(server, "THIS IS NOT HTTP\r\n\r\n");
             assertThat(status(r)).isEqualTo(400);
             assertThat(r).containsIgnoringCase("connection: close");
         });
@@ -62,7 +56,7 @@ class BadInputTest {
     @Test
     void invalidHeaderNameIs400() throws Exception {
         alongsideHealthy(() -> {
-            String r = exchangeAndClose("GET /livez HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n");
+            String r = exchangeAndClose(server, "GET /livez HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n");
             assertThat(status(r)).isEqualTo(400);
         });
     }
@@ -70,7 +64,7 @@ class BadInputTest {
     @Test
     void uriTooLongIs414() throws Exception {
         alongsideHealthy(() -> {
-            String r = exchangeAndClose("GET /api/items/" + "a".repeat(3000) + " HTTP/1.1\r\nHost: x\r\n\r\n");
+            String r = exchangeAndClose(server, "GET /api/items/" + "a".repeat(3000) + " HTTP/1.1\r\nHost: x\r\n\r\n");
             assertThat(status(r)).isEqualTo(414);
         });
     }
@@ -78,7 +72,7 @@ class BadInputTest {
     @Test
     void headersTooLargeIs431() throws Exception {
         alongsideHealthy(() -> {
-            String r = exchangeAndClose("GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: " + "b".repeat(4000) + "\r\n\r\n");
+            String r = exchangeAndClose(server, "GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: " + "b".repeat(4000) + "\r\n\r\n");
             assertThat(status(r)).isEqualTo(431);
         });
     }
@@ -86,7 +80,7 @@ class BadInputTest {
     @Test
     void bodyTooLargeIs413() throws Exception {
         alongsideHealthy(() -> {
-            String r = exchangeAndClose("POST /api/items/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n"
+            String r = exchangeAndClose(server, "POST /api/items/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n"
                     + "z".repeat(5000));
             assertThat(status(r)).isEqualTo(413);
             assertThat(r).containsIgnoringCase("connection: close");
@@ -97,7 +91,7 @@ class BadInputTest {
     void chunkedBodyTooLargeIs413() throws Exception {
         alongsideHealthy(() -> {
             String chunk = "z".repeat(600);
-            String r = exchangeAndClose("POST /api/items/1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            String r = exchangeAndClose(server, "POST /api/items/1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                     + "258\r\n" + chunk + "\r\n258\r\n" + chunk + "\r\n0\r\n\r\n");
             assertThat(status(r)).isEqualTo(413);
         });
@@ -218,7 +212,7 @@ class BadInputTest {
 
     @Test
     void http10ConnectionsStayOpenOnlyWhenAsked() throws Exception {
-        String plain = exchangeAndClose("GET /livez HTTP/1.0\r\n\r\n");
+        String plain = exchangeAndClose(server, "GET /livez HTTP/1.0\r\n\r\n");
         assertThat(status(plain)).isEqualTo(200);
         assertThat(plain).doesNotContainIgnoringCase("keep-alive");
         try (RawClient c = new RawClient(server)) {
@@ -244,26 +238,15 @@ class BadInputTest {
         for (java.util.Map.Entry<Integer, String> e : requests.entrySet()) {
             int code = e.getKey();
             double before = responseLatencyCount(server, code);
-            assertThat(status(exchangeAndClose(e.getValue()))).isEqualTo(code);
+            assertThat(status(exchangeAndClose(server, e.getValue()))).isEqualTo(code);
             awaitTrue("demo_response_latency_seconds_count{status=\"" + code + "\"} counts the answer",
                     () -> responseLatencyCount(server, code) >= before + 1);
         }
     }
 
-    /** {@code demo_response_latency_seconds_count{status}}, 0 before the first one. */
-    static double responseLatencyCount(GatewayServer server, int status) {
-        String prefix = "demo_response_latency_seconds_count{status=\"" + status + "\"} ";
-        for (String line : server.metrics().scrape().split("\n")) {
-            if (line.startsWith(prefix)) {
-                return Double.parseDouble(line.substring(prefix.length()));
-            }
-        }
-        return 0;
-    }
-
     @Test
     void badInputIsCountedInMetrics() throws Exception {
-        exchangeAndClose("GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: " + "b".repeat(4000) + "\r\n\r\n");
+        exchangeAndClose(server, "GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: " + "b".repeat(4000) + "\r\n\r\n");
         String metrics = getAsyncNewConnection(server, "/metrics").get(30, TimeUnit.SECONDS).body();
         assertThat(metrics).containsPattern("demo_http_requests_seconds_count\\{route=\"other\",status=\"431\"} [1-9]");
     }

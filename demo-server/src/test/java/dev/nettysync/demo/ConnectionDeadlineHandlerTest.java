@@ -52,13 +52,23 @@ class ConnectionDeadlineHandlerTest {
         return out.toString();
     }
 
-    @Test
-    void silentConnectionIsClosedAfterTheIdleTimeoutWithoutAResponse() {
+    /** Open until the idle timeout, counted from now, then closed at once ({@code why}). */
+    private void assertClosedAfterTheIdleTimeout(String why) {
         advance(IDLE_MS - 1);
         assertThat(ch.isActive()).isTrue();
         advance(1);
-        assertThat(ch.isActive()).isFalse();
+        assertThat(ch.isActive()).as("closed: %s", why).isFalse();
+    }
+
+    /** As {@link #assertClosedAfterTheIdleTimeout}, without an answer. */
+    private void assertClosedSilentlyAfterTheIdleTimeout() {
+        assertClosedAfterTheIdleTimeout("idle");
         assertThat(written()).isEmpty();
+    }
+
+    @Test
+    void silentConnectionIsClosedAfterTheIdleTimeoutWithoutAResponse() {
+        assertClosedSilentlyAfterTheIdleTimeout();
     }
 
     @Test
@@ -112,11 +122,7 @@ class ConnectionDeadlineHandlerTest {
         // CRLF after a body): such a connection is idle, closed silently at the idle timeout.
         receive("GET /livez HTTP/1.1\r\nHost: x\r\n\r\n\r\n");
         answerOne();
-        advance(IDLE_MS - 1);
-        assertThat(ch.isActive()).isTrue();
-        advance(1);
-        assertThat(ch.isActive()).isFalse();
-        assertThat(written()).isEmpty();
+        assertClosedSilentlyAfterTheIdleTimeout();
     }
 
     @Test
@@ -128,10 +134,7 @@ class ConnectionDeadlineHandlerTest {
         advance(IDLE_MS * 3);
         assertThat(ch.isActive()).as("no deadline while the answer is being made").isTrue();
         deadline.writePending();           // the answer did not go out at once
-        advance(IDLE_MS - 1);
-        assertThat(ch.isActive()).isTrue();
-        advance(1);
-        assertThat(ch.isActive()).as("closed: the client did not read its answer").isFalse();
+        assertClosedAfterTheIdleTimeout("the client did not read its answer");
     }
 
     /** What the gateway does with one decoded request: starts it, answers nothing, ends it. */
@@ -154,10 +157,6 @@ class ConnectionDeadlineHandlerTest {
         assertThat(ch.isActive()).as("a slow backend call is not a slow client").isTrue();
 
         deadline.responseDone();
-        advance(IDLE_MS - 1);
-        assertThat(ch.isActive()).isTrue();
-        advance(1);
-        assertThat(ch.isActive()).isFalse();
-        assertThat(written()).isEmpty();
+        assertClosedSilentlyAfterTheIdleTimeout();
     }
 }

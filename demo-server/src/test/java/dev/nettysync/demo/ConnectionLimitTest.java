@@ -23,15 +23,6 @@ class ConnectionLimitTest {
         stop(server);
     }
 
-    private static double scraped(GatewayServer server, String sample) {
-        for (String line : server.metrics().scrape().split("\n")) {
-            if (line.startsWith(sample + " ")) {
-                return Double.parseDouble(line.substring(sample.length() + 1));
-            }
-        }
-        throw new AssertionError("no sample " + sample);
-    }
-
     @Test
     void connectionsBeyondTheCapAreClosedAtOnceAndCounted() throws Exception {
         server = start("--max-connections=3");

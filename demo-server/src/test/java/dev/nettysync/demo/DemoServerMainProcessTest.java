@@ -71,6 +71,16 @@ class DemoServerMainProcessTest {
         return process.exitValue();
     }
 
+    /**
+     * The child refused its flags as picocli errors are reported: exit 2, one line of its own
+     * naming what was wrong (it contains every one of {@code fragments}), then "Try --help.".
+     */
+    private void assertRefusedAsABadFlag(String... fragments) throws Exception {
+        assertThat(exitCode()).as("stderr: %s", stderr()).isEqualTo(2);
+        assertThat(ownLines()).first().asString().startsWith("demo-server: ").contains(fragments);
+        assertThat(ownLines()).hasSize(2).last().isEqualTo("Try --help.");
+    }
+
     /** Lines of the child's stderr, without the JVM's own warnings. */
     private List<String> ownLines() throws IOException {
         return stderr().stream().filter(l -> !l.startsWith("OpenJDK") && !l.startsWith("WARNING: ")).toList();
@@ -94,44 +104,33 @@ class DemoServerMainProcessTest {
     @Test
     void aDurationTooLongExits2NamingTheFlag() throws Exception {
         launch("--host=127.0.0.1", "--port=0", "--drain-timeout=PT2600000H");
-        assertThat(exitCode()).as("stderr: %s", stderr()).isEqualTo(2);
-        assertThat(ownLines()).first().asString().contains("--drain-timeout").contains("too long");
-        assertThat(ownLines()).hasSize(2).last().isEqualTo("Try --help.");
+        assertRefusedAsABadFlag("--drain-timeout", "too long");
     }
 
     @Test
     void anUnresolvableHostExits2NamingTheFlag() throws Exception {
         // Before: exit 1 with "cannot start: java.nio.channels.UnresolvedAddressException".
         launch("--host=bogus.invalid", "--port=0");
-        assertThat(exitCode()).as("stderr: %s", stderr()).isEqualTo(2);
-        assertThat(ownLines()).first().asString().startsWith("demo-server: ").contains("--host")
-                .contains("bogus.invalid");
-        assertThat(ownLines()).hasSize(2).last().isEqualTo("Try --help.");
+        assertRefusedAsABadFlag("--host", "bogus.invalid");
     }
 
     @Test
     void aMaxBodyOverTheCapExits2NamingTheFlag() throws Exception {
         launch("--host=127.0.0.1", "--port=0", "--max-body=2147483647");
-        assertThat(exitCode()).as("stderr: %s", stderr()).isEqualTo(2);
-        assertThat(ownLines()).first().asString().startsWith("demo-server: ").contains("--max-body");
-        assertThat(ownLines()).hasSize(2).last().isEqualTo("Try --help.");
+        assertRefusedAsABadFlag("--max-body");
     }
 
     @Test
     void aFleetRateFromTheEnvironmentWithoutRedisExits2NamingTheFlag() throws Exception {
         launch(java.util.Map.of("DEMO_FLEET_RATE", "10"), "--host=127.0.0.1", "--port=0");
-        assertThat(exitCode()).as("stderr: %s", stderr()).isEqualTo(2);
-        assertThat(ownLines()).first().asString().contains("--fleet-rate needs --redis");
-        assertThat(ownLines()).hasSize(2).last().isEqualTo("Try --help.");
+        assertRefusedAsABadFlag("--fleet-rate needs --redis");
     }
 
     @Test
     void anAbsurdFleetRateExits2NamingTheFlag() throws Exception {
         // Validated before anything connects: no Redis needs to listen on this port.
         launch("--host=127.0.0.1", "--port=0", "--redis=redis://127.0.0.1:1", "--fleet-rate", "1e-300");
-        assertThat(exitCode()).as("stderr: %s", stderr()).isEqualTo(2);
-        assertThat(ownLines()).first().asString().startsWith("demo-server: ").contains("--fleet-rate");
-        assertThat(ownLines()).hasSize(2).last().isEqualTo("Try --help.");
+        assertRefusedAsABadFlag("--fleet-rate");
     }
 
     /**

@@ -11,7 +11,6 @@ import java.net.http.HttpResponse;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 
 import static dev.nettysync.demo.TestSupport.*;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -54,9 +53,7 @@ class FleetLimitTest {
                 answered++;
             }
         }
-        for (CompletableFuture<HttpResponse<String>> r : responses) {
-            assertThat(r.get(30, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
-        }
+        assertAllAnswered(200, responses);
         assertThat(backend.calls).hasValue(12);
     }
 

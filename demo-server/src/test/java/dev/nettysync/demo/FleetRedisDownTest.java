@@ -134,9 +134,7 @@ class FleetRedisDownTest {
 
         // The call held across the restart ends: its lease is unknown to the new server, nothing changes.
         assertThat(backend.answerOne()).isTrue();     // the oldest open call: the other held one
-        for (CompletableFuture<HttpResponse<String>> h : held) {
-            assertThat(h.get(PATIENCE.toSeconds(), TimeUnit.SECONDS).statusCode()).isEqualTo(200);
-        }
+        assertAllAnswered(200, held);
         Thread.sleep(200);
         assertThat(used()).isEqualTo(1);
         // and the fleet limit holds again: two more requests, one gets the second permit, one waits
@@ -149,9 +147,7 @@ class FleetRedisDownTest {
             awaitTrue("a call is open", () -> !backend.open.isEmpty());
             backend.answerOne();
         }
-        for (CompletableFuture<HttpResponse<String>> r : List.of(after, more1, more2)) {
-            assertThat(r.get(PATIENCE.toSeconds(), TimeUnit.SECONDS).statusCode()).isEqualTo(200);
-        }
+        assertAllAnswered(200, List.of(after, more1, more2));
         awaitTrue("every fleet permit back", () -> used() == 0);
     }
 
@@ -180,10 +176,7 @@ class FleetRedisDownTest {
                 "--max-queue-wait=20s", "--backend-timeout=60s");
         redis.stop();
         awaitTrue("the demo sees Redis down", () -> metricOrZero("demo_fleet_redis_connected") == 0);
-        List<CompletableFuture<HttpResponse<String>>> during = new ArrayList<>();
-        for (int i = 0; i < 3; i++) {
-            during.add(getAsync(a, "/api/items/open" + i));
-        }
+        List<CompletableFuture<HttpResponse<String>>> during = getItemsAsync(a, "open", 3);
         awaitTrue("2 calls open: over the fleet limit of 1, within --max-concurrent=2",
                 () -> backend.open.size() == 2);
         Thread.sleep(300);
@@ -192,9 +185,7 @@ class FleetRedisDownTest {
             awaitTrue("a call is open", () -> !backend.open.isEmpty());
             backend.answerOne();
         }
-        for (CompletableFuture<HttpResponse<String>> r : during) {
-            assertThat(r.get(PATIENCE.toSeconds(), TimeUnit.SECONDS).statusCode()).isEqualTo(200);
-        }
+        assertAllAnswered(200, during);
         String metrics = get(a, "/metrics").body();
         assertThat(metrics)
                 .containsPattern("demo_fleet_unavailable_total\\{decision=\"admitted\",limit=\"rate\"} 3")

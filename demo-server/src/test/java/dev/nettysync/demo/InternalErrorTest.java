@@ -66,7 +66,7 @@ class InternalErrorTest {
     @ParameterizedTest
     @ValueSource(strings = {"throws", "null-future", "null-response", "null-body", "null-later"})
     void aBugIsAnswered500LoggedOnceAndLosesNothing(String id) throws Exception {
-        double flushed500 = BadInputTest.responseLatencyCount(server, 500);
+        double flushed500 = responseLatencyCount(server, 500);
         try (WarningLog log = new WarningLog()) {
             HttpResponse<String> r = getAsyncNewConnection(server, "/api/items/" + id).get(30, TimeUnit.SECONDS);
             assertThat(r.statusCode()).as(id).isEqualTo(500);
@@ -81,7 +81,7 @@ class InternalErrorTest {
         assertThat(get(server, "/api/items/fine").statusCode()).as("still serving").isEqualTo(200);
         assertThat(get(server, "/metrics").body()).contains("status=\"500\"");
         awaitTrue("the 500 is in demo_response_latency_seconds",
-                () -> BadInputTest.responseLatencyCount(server, 500) >= flushed500 + 1);
+                () -> responseLatencyCount(server, 500) >= flushed500 + 1);
     }
 
     /** Every record at WARNING or above, from any logger, while open. */

@@ -1,5 +1,7 @@
 package dev.nettysync.demo;
 
+import dev.nettysync.testing.Poll;
+import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -26,10 +28,7 @@ class LimiterTest {
     void limitHoldsUnderTenTimesMoreConcurrentRequestsThanPermits() throws Exception {
         ControlledBackend backend = new ControlledBackend();
         server = start(backend, null, "--max-concurrent=4", "--max-queue=100", "--max-queue-wait=60s");
-        List<CompletableFuture<HttpResponse<String>>> responses = new ArrayList<>();
-        for (int i = 0; i < 40; i++) {
-            responses.add(getAsync(server, "/api/items/" + i));
-        }
+        List<CompletableFuture<HttpResponse<String>>> responses = getItemsAsync(server, "", 40);
         awaitTrue("4 calls in flight and 36 queued",
                 () -> server.limiter().inFlight() == 4 && server.limiter().queued() == 36);
         assertThat(backend.calls).as("backend calls started").hasValue(4);
@@ -43,9 +42,7 @@ class LimiterTest {
                 answered++;
             }
         }
-        for (CompletableFuture<HttpResponse<String>> r : responses) {
-            assertThat(r.get(30, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
-        }
+        assertAllAnswered(200, responses);
         assertThat(backend.calls).hasValue(40);
         assertThat(server.limiter().peakInFlight()).isEqualTo(4);
         assertThat(metric(server, "demo_limiter_in_flight_peak")).isEqualTo(4.0);
@@ -55,13 +52,8 @@ class LimiterTest {
     @Test
     void limitHoldsWithTheSimulatedBackend() throws Exception {
         server = start("--max-concurrent=3", "--max-queue=100", "--max-queue-wait=60s", "--backend-latency=50ms");
-        List<CompletableFuture<HttpResponse<String>>> responses = new ArrayList<>();
-        for (int i = 0; i < 30; i++) {
-            responses.add(getAsync(server, "/api/items/" + i));
-        }
-        for (CompletableFuture<HttpResponse<String>> r : responses) {
-            assertThat(r.get(30, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
-        }
+        List<CompletableFuture<HttpResponse<String>>> responses = getItemsAsync(server, "", 30);
+        assertAllAnswered(200, responses);
         assertThat(metric(server, "demo_limiter_in_flight_peak")).isBetween(1.0, 3.0);
         assertThat(metric(server, "nettysync_limiter_available{limiter=\"backend\"}")).isEqualTo(3.0);
         assertThat(metric(server, "nettysync_limiter_limit{limiter=\"backend\"}")).isEqualTo(3.0);
@@ -74,10 +66,7 @@ class LimiterTest {
     void queueOverflowIsAnswered503Fast() throws Exception {
         ControlledBackend backend = new ControlledBackend();
         server = start(backend, null, "--max-concurrent=1", "--max-queue=2", "--max-queue-wait=60s");
-        List<CompletableFuture<HttpResponse<String>>> admitted = new ArrayList<>();
-        for (int i = 0; i < 3; i++) {
-            admitted.add(getAsync(server, "/api/items/" + i));
-        }
+        List<CompletableFuture<HttpResponse<String>>> admitted = getItemsAsync(server, "", 3);
         awaitTrue("1 in flight, 2 queued", () -> server.limiter().inFlight() == 1 && server.limiter().queued() == 2);
         for (int i = 0; i < 3; i++) {
             HttpResponse<String> r = get(server, "/api/items/over" + i);
@@ -90,9 +79,7 @@ class LimiterTest {
             backend.answerOne();
             Thread.sleep(1);
         }
-        for (CompletableFuture<HttpResponse<String>> r : admitted) {
-            assertThat(r.get(30, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
-        }
+        assertAllAnswered(200, admitted);
     }
 
     @Test
@@ -181,10 +168,7 @@ class LimiterTest {
         for (int i = 0; i < 200; i++) {
             clients.add(new RawClient(server).send("GET /api/items/" + i + " HTTP/1.1\r\nHost: x\r\n\r\n"));
         }
-        long setup = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!(server.limiter().inFlight() == 4 && server.limiter().queued() == 196) && System.nanoTime() < setup) {
-            Thread.sleep(10);
-        }
+        Poll.until(Duration.ofSeconds(60), () -> server.limiter().inFlight() == 4 && server.limiter().queued() == 196);
         assertThat(server.limiter().inFlight() + " in flight, " + server.limiter().queued() + " queued, "
                 + server.activeRequests() + " active").isEqualTo("4 in flight, 196 queued, 200 active");
         long start = System.nanoTime();
@@ -193,10 +177,7 @@ class LimiterTest {
         }
         // The channel binding cancels each queued wait and ends each held permit when its
         // connection closes: no timeout, no backend answer needed.
-        while (!(server.limiter().queued() == 0 && server.limiter().availablePermits() == 4)
-                && System.nanoTime() - start < TimeUnit.SECONDS.toNanos(5)) {
-            Thread.sleep(1);
-        }
+        Poll.until(Duration.ofSeconds(5), () -> server.limiter().queued() == 0 && server.limiter().availablePermits() == 4);
         long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
         assertThat(server.limiter().queued()).as("queue empty").isZero();
         assertThat(server.limiter().availablePermits()).as("permits full").isEqualTo(4);

@@ -1,6 +1,7 @@
 package dev.nettysync.demo;
 
 import dev.nettysync.AsyncEvent;
+import dev.nettysync.testing.Poll;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.concurrent.Future;
@@ -21,9 +22,11 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.OptionalDouble;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 
@@ -35,12 +38,14 @@ final class TestSupport {
     /** Generous: CI machines are slow and shared; nothing here waits this long when all is well. */
     static final Duration PATIENCE = Duration.ofSeconds(30);
 
-    static final HttpClient CLIENT = HttpClient.newBuilder()
-            .version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(PATIENCE)
-            .build();
+    static final HttpClient CLIENT = newClient();
 
     private TestSupport() {
+    }
+
+    /** An HTTP/1.1 client with its own connection pool. */
+    private static HttpClient newClient() {
+        return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(PATIENCE).build();
     }
 
     /** Flags every test server gets, before the test's own (later flags win). */
@@ -80,8 +85,7 @@ final class TestSupport {
      * short idle timeouts, where reusing a pooled connection would race the server closing it.
      */
     static CompletableFuture<HttpResponse<String>> getAsyncNewConnection(GatewayServer server, String path) {
-        HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(PATIENCE).build();
-        return client.sendAsync(HttpRequest.newBuilder(uri(server, path)).timeout(PATIENCE).build(),
+        return newClient().sendAsync(HttpRequest.newBuilder(uri(server, path)).timeout(PATIENCE).build(),
                 HttpResponse.BodyHandlers.ofString());
     }
 
@@ -90,15 +94,25 @@ final class TestSupport {
                 HttpResponse.BodyHandlers.ofString());
     }
 
-    /** Polls {@code condition} every 10 ms until it holds; fails with {@code what} after {@link #PATIENCE}. */
-    static void awaitTrue(String what, BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + PATIENCE.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out after " + PATIENCE + " waiting until " + what);
-            }
-            Thread.sleep(10);
+    /** Sends {@code n} requests at once, for items {@code idPrefix + 0} to {@code idPrefix + (n - 1)}, in that order. */
+    static List<CompletableFuture<HttpResponse<String>>> getItemsAsync(GatewayServer server, String idPrefix, int n) {
+        List<CompletableFuture<HttpResponse<String>>> responses = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            responses.add(getAsync(server, "/api/items/" + idPrefix + i));
         }
+        return responses;
+    }
+
+    /** Each of {@code responses} arrives within {@link #PATIENCE}, with {@code status}. */
+    static void assertAllAnswered(int status, List<CompletableFuture<HttpResponse<String>>> responses) throws Exception {
+        for (CompletableFuture<HttpResponse<String>> r : responses) {
+            assertThat(r.get(PATIENCE.toSeconds(), TimeUnit.SECONDS).statusCode()).isEqualTo(status);
+        }
+    }
+
+    /** Polls {@code condition} until it holds; fails with {@code what} after {@link #PATIENCE}. */
+    static void awaitTrue(String what, BooleanSupplier condition) throws InterruptedException {
+        Poll.assertEventually(what, PATIENCE, condition);
     }
 
     /** The value of an unlabelled sample (or the first matching line) in the Prometheus text. */
@@ -110,6 +124,50 @@ final class TestSupport {
             }
         }
         throw new AssertionError("no sample " + sampleStart + " in /metrics:\n" + text);
+    }
+
+    /**
+     * The value of {@code sample} (a name with its labels, as printed) in the server's own
+     * scrape, without a request; fails if there is no such sample.
+     */
+    static double scraped(GatewayServer server, String sample) {
+        OptionalDouble v = find(server, sample);
+        if (v.isEmpty()) {
+            throw new AssertionError("no sample " + sample);
+        }
+        return v.getAsDouble();
+    }
+
+    /** As {@link #scraped}, for a counter: 0 before its first increment (when it has no sample yet). */
+    static double scrapedCount(GatewayServer server, String sample) {
+        return find(server, sample).orElse(0);
+    }
+
+    /** {@code demo_response_latency_seconds_count{status}}: responses flushed with {@code status}. */
+    static double responseLatencyCount(GatewayServer server, int status) {
+        return scrapedCount(server, "demo_response_latency_seconds_count{status=\"" + status + "\"}");
+    }
+
+    /** {@code demo_http_requests_seconds_count{route,status}}: requests of {@code route} answered {@code status}. */
+    static double requestCount(GatewayServer server, String route, int status) {
+        return scrapedCount(server, "demo_http_requests_seconds_count{route=\"" + route + "\",status=\"" + status + "\"}");
+    }
+
+    private static OptionalDouble find(GatewayServer server, String sample) {
+        String prefix = sample + " ";
+        for (String line : server.metrics().scrape().split("\n")) {
+            if (line.startsWith(prefix)) {
+                return OptionalDouble.of(Double.parseDouble(line.substring(prefix.length())));
+            }
+        }
+        return OptionalDouble.empty();
+    }
+
+    /** Sends {@code request} on a new raw connection and returns all the server sent until it closed it. */
+    static String exchangeAndClose(GatewayServer server, String request) throws IOException {
+        try (RawClient c = new RawClient(server)) {
+            return c.send(request).readUntilClosed();
+        }
     }
 
     /** A raw TCP client, for malformed requests and disconnects. */

@@ -12,14 +12,12 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
 
 import static dev.nettysync.demo.TestSupport.*;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -100,13 +98,8 @@ class UpstreamBackendTest {
     @Test
     void concurrentCallsStayWithinTheLimitAndThePool() throws Exception {
         server = start(upstreamUrl(), "--max-concurrent=3", "--max-queue=100", "--max-queue-wait=60s");
-        List<CompletableFuture<HttpResponse<String>>> responses = new ArrayList<>();
-        for (int i = 0; i < 30; i++) {
-            responses.add(getAsync(server, "/api/items/c" + i));
-        }
-        for (CompletableFuture<HttpResponse<String>> r : responses) {
-            assertThat(r.get(30, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
-        }
+        List<CompletableFuture<HttpResponse<String>>> responses = getItemsAsync(server, "c", 30);
+        assertAllAnswered(200, responses);
         assertThat(server.limiter().peakInFlight()).isBetween(1, 3);
         // At most 3 calls at once, each loop's pool opening at most what it needed at once.
         assertThat(upstreamClientPorts.size()).as("upstream connections opened").isBetween(1, 6);

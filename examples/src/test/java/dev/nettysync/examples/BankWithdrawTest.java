@@ -1,7 +1,6 @@
 package dev.nettysync.examples;
 
 import dev.nettysync.examples.support.ExampleLoops;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -12,12 +11,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class BankWithdrawTest {
 
     @RegisterExtension
-    static final ExampleLoops loops = new ExampleLoops();
-
-    @BeforeAll
-    static void warmUp() {
-        ExampleRuns.warmUp(loops.group(), (g, t, time) -> BankWithdraw.run(g, t, time, true, true, 60, 60));
-    }
+    static final ExampleLoops loops = ExampleLoops.warmingUp((g, t, time) -> BankWithdraw.run(g, t, time, true, true, 60, 60));
 
     @Test
     void withoutTheLockBothReadOneHundredAndTheBankLosesSixty() {

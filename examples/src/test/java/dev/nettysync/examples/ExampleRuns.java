@@ -58,11 +58,6 @@ final class ExampleRuns {
         }
     }
 
-    /** Runs {@code example} once at a tiny scale so that class loading does not count in the measured run. */
-    static <T> void warmUp(EventLoopGroup group, ExampleMain.Example<T> example) {
-        example.run(group, Timeline.recording(), new TimeScale(0.01)).awaitUninterruptibly(60, TimeUnit.SECONDS);
-    }
-
     /** Runs {@code example} at {@link #SCALE}, waits for it (at most 60 s) and checks it succeeded. */
     static <T> Run<T> run(EventLoopGroup group, ExampleMain.Example<T> example) {
         return run(group, SCALE, example);

@@ -9,7 +9,6 @@ import dev.nettysync.examples.support.Futures;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -19,6 +18,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
+import static dev.nettysync.examples.support.ExampleLoops.done;
 import static java.util.concurrent.TimeUnit.MILLISECONDS;
 import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -32,14 +32,8 @@ class FromAsyncioDocTest {
 
     @RegisterExtension
     static final ExampleLoops loops = new ExampleLoops();
-    private static EventExecutor a;
-    private static EventExecutor b;
-
-    @BeforeAll
-    static void start() {
-        a = loops.loop(0);
-        b = loops.loop(1);
-    }
+    private static final EventExecutor a = loops.loop(0);
+    private static final EventExecutor b = loops.loop(1);
 
     /** Holds the only permit, queues a waiter on {@code waiterLoop}, then releases from loop a. */
     private static List<String> releaseOnAWithTheNextWaiterOn(EventExecutor waiterLoop) {
@@ -96,11 +90,6 @@ class FromAsyncioDocTest {
         assertThat(order).containsExactlyInAnyOrder("next holder runs on b", "release() returned");
     }
 
-    private static <T> Future<T> done(Future<T> f) {
-        assertThat(f.awaitUninterruptibly(10, TimeUnit.SECONDS)).as("completed: %s", f).isTrue();
-        return f;
-    }
-
     static final class Account {
         volatile int balance = 100;
     }
@@ -121,7 +110,7 @@ class FromAsyncioDocTest {
                 }, 100, MILLISECONDS);
             }));
         }
-        all.forEach(FromAsyncioDocTest::done);
+        all.forEach(ExampleLoops::done);
         assertThat(account.balance).isEqualTo(-20);
         assertThat(lock.isLocked()).isFalse();
     }

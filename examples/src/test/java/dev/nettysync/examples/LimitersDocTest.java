@@ -22,7 +22,6 @@ import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -31,6 +30,7 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
+import static dev.nettysync.examples.support.ExampleLoops.done;
 import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -44,17 +44,7 @@ class LimitersDocTest {
 
     @RegisterExtension
     static final ExampleLoops loops = new ExampleLoops();
-    private static EventExecutor ex;
-
-    @BeforeAll
-    static void start() {
-        ex = loops.loop(0);
-    }
-
-    private static <T> Future<T> done(Future<T> f) {
-        assertThat(f.awaitUninterruptibly(10, SECONDS)).as("completed: %s", f).isTrue();
-        return f;
-    }
+    private static final EventExecutor ex = loops.loop(0);
 
     // ------------------------------------------------------------------ limiters.md
 

@@ -1,7 +1,6 @@
 package dev.nettysync.examples;
 
 import dev.nettysync.examples.support.ExampleLoops;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -13,12 +12,7 @@ import static org.assertj.core.api.Assertions.within;
 class MultiPhaseComputationTest {
 
     @RegisterExtension
-    static final ExampleLoops loops = new ExampleLoops();
-
-    @BeforeAll
-    static void warmUp() {
-        ExampleRuns.warmUp(loops.group(), MultiPhaseComputation::run);
-    }
+    static final ExampleLoops loops = ExampleLoops.warmingUp(MultiPhaseComputation::run);
 
     @Test
     void phaseTwoStartsOnlyAfterEveryPhaseOneAndUsesAllTheirResults() {

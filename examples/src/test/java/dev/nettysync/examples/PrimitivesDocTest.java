@@ -18,7 +18,6 @@ import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -31,6 +30,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
+import static dev.nettysync.examples.support.ExampleLoops.done;
 import static java.util.concurrent.TimeUnit.MILLISECONDS;
 import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -45,17 +45,7 @@ class PrimitivesDocTest {
 
     @RegisterExtension
     static final ExampleLoops loops = new ExampleLoops();
-    private static EventExecutor ex;
-
-    @BeforeAll
-    static void start() {
-        ex = loops.loop(0);
-    }
-
-    private static <T> Future<T> done(Future<T> f) {
-        assertThat(f.awaitUninterruptibly(10, SECONDS)).as("completed: %s", f).isTrue();
-        return f;
-    }
+    private static final EventExecutor ex = loops.loop(0);
 
     // ------------------------------------------------------------------ common semantics
 

@@ -1,7 +1,6 @@
 package dev.nettysync.examples;
 
 import dev.nettysync.examples.support.ExampleLoops;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -12,12 +11,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class ProducerConsumerTest {
 
     @RegisterExtension
-    static final ExampleLoops loops = new ExampleLoops();
-
-    @BeforeAll
-    static void warmUp() {
-        ExampleRuns.warmUp(loops.group(), (g, t, time) -> ProducerConsumer.run(g, t, time, 5, 0.1, 0.2));
-    }
+    static final ExampleLoops loops = ExampleLoops.warmingUp((g, t, time) -> ProducerConsumer.run(g, t, time, 5, 0.1, 0.2));
 
     @Test
     void theTutorialsRunConsumesEveryItemInOrderAndEmptiesTheBuffer() {

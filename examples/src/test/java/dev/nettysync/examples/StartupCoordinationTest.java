@@ -1,22 +1,15 @@
 package dev.nettysync.examples;
 
 import dev.nettysync.examples.support.ExampleLoops;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
-
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 class StartupCoordinationTest {
 
     @RegisterExtension
-    static final ExampleLoops loops = new ExampleLoops();
-
-    @BeforeAll
-    static void warmUp() {
-        ExampleRuns.warmUp(loops.group(), StartupCoordination::run);
-    }
+    static final ExampleLoops loops = ExampleLoops.warmingUp(StartupCoordination::run);
 
     @Test
     void everyoneWaitsForTheDatabaseAndAllGoOnOnceItIsReady() {

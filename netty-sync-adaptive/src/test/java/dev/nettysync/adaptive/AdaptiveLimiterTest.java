@@ -59,6 +59,23 @@ class AdaptiveLimiterTest {
         }
     }
 
+    private MultiThreadIoEventLoopGroup group;   // made by realLoop(), on the test thread; shut down after the test
+
+    /** A real NIO event loop, for the stories that need time to pass or a thread of their own. */
+    private EventLoop realLoop() {
+        if (group == null) {
+            group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        }
+        return group.next();
+    }
+
+    @AfterEach
+    void shutDownRealLoop() {
+        if (group != null) {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+    }
+
     private static Permit granted(Future<Permit> f) {
         assertThat(f.isSuccess()).as("granted: %s", f).isTrue();
         return f.getNow();
@@ -361,44 +378,34 @@ class AdaptiveLimiterTest {
 
     @Test
     void aTimedWaitExpiresHoldingNothing() throws Exception {
-        MultiThreadIoEventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-        EventLoop loop = group.next();
-        try {
-            AdaptiveLimiter limiter = limiter(new ScriptedLimit(1), 10);
-            Permit holder = limiter.tryAcquire();
-            Future<Permit> waiter = limiter.acquire(loop, 20, TimeUnit.MILLISECONDS);
-            assertThat(waiter.await(10, TimeUnit.SECONDS)).isTrue();
-            assertThat(waiter.cause()).isInstanceOf(WaitTimeoutException.class);
-            assertThat(limiter.acquire(loop, 0, TimeUnit.SECONDS).cause())
-                    .as("a zero timeout admits only at once").isInstanceOf(WaitTimeoutException.class);
-            holder.release();
-            assertThat(limiter.statistics()).isEqualTo(new LimiterStatistics(1, 0, 1, 0));
-        } finally {
-            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
-        }
+        EventLoop loop = realLoop();
+        AdaptiveLimiter limiter = limiter(new ScriptedLimit(1), 10);
+        Permit holder = limiter.tryAcquire();
+        Future<Permit> waiter = limiter.acquire(loop, 20, TimeUnit.MILLISECONDS);
+        assertThat(waiter.await(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(waiter.cause()).isInstanceOf(WaitTimeoutException.class);
+        assertThat(limiter.acquire(loop, 0, TimeUnit.SECONDS).cause())
+                .as("a zero timeout admits only at once").isInstanceOf(WaitTimeoutException.class);
+        holder.release();
+        assertThat(limiter.statistics()).isEqualTo(new LimiterStatistics(1, 0, 1, 0));
     }
 
     @Test
     void listenersRunOnTheExecutorTheCallerNamed() throws Exception {
-        MultiThreadIoEventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-        EventLoop loop = group.next();
-        try {
-            AdaptiveLimiter limiter = limiter(new ScriptedLimit(1), 10);
-            Permit holder = limiter.tryAcquire();
-            CountDownLatch ran = new CountDownLatch(1);
-            Thread[] on = new Thread[1];
-            Future<Permit> waiter = limiter.acquire(loop);
-            waiter.addListener(f -> {
-                on[0] = Thread.currentThread();
-                ran.countDown();
-            });
-            holder.release();                    // on the test thread
-            assertThat(ran.await(10, TimeUnit.SECONDS)).isTrue();
-            assertThat(loop.inEventLoop(on[0])).isTrue();
-            waiter.getNow().release();
-        } finally {
-            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
-        }
+        EventLoop loop = realLoop();
+        AdaptiveLimiter limiter = limiter(new ScriptedLimit(1), 10);
+        Permit holder = limiter.tryAcquire();
+        CountDownLatch ran = new CountDownLatch(1);
+        Thread[] on = new Thread[1];
+        Future<Permit> waiter = limiter.acquire(loop);
+        waiter.addListener(f -> {
+            on[0] = Thread.currentThread();
+            ran.countDown();
+        });
+        holder.release();                    // on the test thread
+        assertThat(ran.await(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(loop.inEventLoop(on[0])).isTrue();
+        waiter.getNow().release();
     }
 
     @Test

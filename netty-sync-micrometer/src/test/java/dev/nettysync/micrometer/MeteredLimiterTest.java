@@ -5,21 +5,21 @@ import dev.nettysync.limit.AbstractPermit;
 import dev.nettysync.limit.AsyncLimiter;
 import dev.nettysync.limit.LimiterStatistics;
 import dev.nettysync.limit.Permit;
+import dev.nettysync.testing.AnsweringLimiter;
 import dev.nettysync.testing.BlockHoundProbe;
+import dev.nettysync.testing.ClassEventLoop;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import io.netty.channel.DefaultEventLoop;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -27,21 +27,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /** {@link MeteredLimiter} and {@link LimiterMetrics} against a {@link SimpleMeterRegistry}. */
 class MeteredLimiterTest {
     private static final EventExecutor NOW = ImmediateEventExecutor.INSTANCE;
-    private static DefaultEventLoop loop;
+    @RegisterExtension
+    static final ClassEventLoop loop = new ClassEventLoop();
 
     private final MeterRegistry registry = new SimpleMeterRegistry();
     private final AsyncSemaphore sem = new AsyncSemaphore(2, 1);
     private final MeteredLimiter limiter = new MeteredLimiter(AsyncLimiter.of(sem), "backend", Tags.of("zone", "a"));
-
-    @BeforeAll
-    static void startLoop() {
-        loop = new DefaultEventLoop();
-    }
-
-    @AfterAll
-    static void stopLoop() {
-        loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
-    }
 
     private double gauge(String name) {
         return registry.get(name).tags("limiter", "backend", "zone", "a").gauge().value();
@@ -151,10 +142,10 @@ class MeteredLimiterTest {
         sem.close();
         assertThat(limiter.acquire(NOW).isSuccess()).isFalse();                      // closed
 
-        MeteredLimiter rated = new MeteredLimiter(new FailingLimiter(new dev.nettysync.limit.RateLimitedException("over the rate", 1_000_000L)), "rated");
+        MeteredLimiter rated = new MeteredLimiter(failing(new dev.nettysync.limit.RateLimitedException("over the rate", 1_000_000L)), "rated");
         rated.bindTo(registry);
         rated.acquire(NOW);
-        MeteredLimiter odd = new MeteredLimiter(new FailingLimiter(new IllegalStateException("odd")), "odd");
+        MeteredLimiter odd = new MeteredLimiter(failing(new IllegalStateException("odd")), "odd");
         odd.bindTo(registry);
         odd.acquire(NOW);
 
@@ -268,32 +259,8 @@ class MeteredLimiterTest {
         BlockHoundProbe.assertBlockingIsCaughtOn(loop);
     }
 
-    /** A limiter that refuses every acquire with one exception. */
-    private static final class FailingLimiter implements AsyncLimiter {
-        private final Throwable cause;
-
-        FailingLimiter(Throwable cause) {
-            this.cause = cause;
-        }
-
-        @Override
-        public Future<Permit> acquire(EventExecutor executor) {
-            return executor.newFailedFuture(cause);
-        }
-
-        @Override
-        public Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
-            return executor.newFailedFuture(cause);
-        }
-
-        @Override
-        public Permit tryAcquire() {
-            return null;
-        }
-
-        @Override
-        public LimiterStatistics statistics() {
-            return new LimiterStatistics(0, 0, 0, 0);
-        }
+    /** A limiter that refuses every acquire with {@code cause}. */
+    private static AsyncLimiter failing(Throwable cause) {
+        return new AnsweringLimiter(executor -> executor.newFailedFuture(cause), () -> new LimiterStatistics(0, 0, 0, 0));
     }
 }

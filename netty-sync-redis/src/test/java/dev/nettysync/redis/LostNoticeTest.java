@@ -1,5 +1,6 @@
 package dev.nettysync.redis;
 
+import dev.nettysync.testing.Poll;
 import io.lettuce.core.ScriptOutputType;
 import io.netty.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
@@ -147,10 +148,7 @@ class LostNoticeTest {
 
             // After the restart, both replicas are subscribed again: a release on the new server
             // wakes the waiters queued there, multi-permit ones included.
-            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (!(la.isConnected() && lb.isConnected() && lc.isConnected()) && System.nanoTime() < until) {
-                Thread.sleep(10);
-            }
+            Poll.until(Duration.ofSeconds(10), () -> la.isConnected() && lb.isConnected() && lc.isConnected());
             List<String> held = takeAll(fleet, b, 30_000);
             List<Future<RedisPermit>> after = queueWaiters(fleet, b, c);
             releaseQuietly(fleet, b, held, b.channel());

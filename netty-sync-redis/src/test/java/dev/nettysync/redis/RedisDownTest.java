@@ -1,6 +1,7 @@
 package dev.nettysync.redis;
 
 import dev.nettysync.limit.Permit;
+import dev.nettysync.testing.Poll;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.netty.channel.EventLoop;
@@ -13,7 +14,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -36,14 +36,6 @@ class RedisDownTest {
     void serverBackUp() throws Exception {
         if (server != null && !server.isRunning()) {
             server.startAgain();                   // the next test class's tests need it
-        }
-    }
-
-    private static void await(String what, long millis, BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
-        while (!condition.getAsBoolean()) {
-            assertThat(System.nanoTime() - deadline).as("timed out waiting until %s", what).isNegative();
-            Thread.sleep(5);
         }
     }
 
@@ -95,7 +87,7 @@ class RedisDownTest {
                 assertThat(allFailed).as("every waiter failed within the command timeout (+ slack)")
                         .isLessThan(COMMAND_TIMEOUT.toMillis() + 700);
             }
-            await("the client sees the connection down", 5_000, () -> !limiters.isConnected());
+            Poll.assertEventually("the client sees the connection down", Duration.ofSeconds(5), () -> !limiters.isConnected());
 
             // While down: every form fails at once, none waits for its own (long) timeout.
             long t0 = System.nanoTime();
@@ -121,13 +113,13 @@ class RedisDownTest {
             assertThat(s.statistics().inUse()).isEqualTo(1);
 
             server.startAgain();                   // empty: every lease and every script is gone
-            await("reconnected", 10_000, limiters::isConnected);
+            Poll.assertEventually("reconnected", Duration.ofSeconds(10), limiters::isConnected);
 
             // Served again, without a new client: the script is loaded again (NOSCRIPT -> EVAL).
             RedisPermit all = s.acquire(loop, 4, 10, TimeUnit.SECONDS).get(15, TimeUnit.SECONDS);
             assertThat(fleet.admin().scriptExists(Fleet.ACQUIRE.sha())).containsExactly(true);
             // the acquires that were out when the server died were sent again and then released by id
-            await("the leases of the unanswered calls are released", 5_000, () -> fleet.leases(s) == 1);
+            Poll.assertEventually("the leases of the unanswered calls are released", Duration.ofSeconds(5), () -> fleet.leases(s) == 1);
             assertThat(fleet.used(s)).isEqualTo(4);
 
             // The permit held across the restart: its lease is gone, its release changes nothing.
@@ -156,7 +148,7 @@ class RedisDownTest {
             rate.acquire(loop, 0, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS).release();   // the burst is spent
 
             server.stop();
-            await("the client sees the connection down", 5_000, () -> !limiters.isConnected());
+            Poll.assertEventually("the client sees the connection down", Duration.ofSeconds(5), () -> !limiters.isConnected());
             long t0 = System.nanoTime();
             Future<Permit> nowOrNever = rate.acquire(loop, 0, TimeUnit.SECONDS);
             Future<Permit> timed = rate.acquire(loop, 60, TimeUnit.SECONDS);
@@ -170,7 +162,7 @@ class RedisDownTest {
             assertThat(rate.statistics().queued()).isZero();
 
             server.startAgain();
-            await("reconnected", 10_000, limiters::isConnected);
+            Poll.assertEventually("reconnected", Duration.ofSeconds(10), limiters::isConnected);
             // the bucket's key is gone with the old server: a full burst again
             rate.acquire(loop, 0, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS).release();
             rate.acquire(loop, 0, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS).release();

@@ -2,6 +2,7 @@ package dev.nettysync.redis;
 
 import dev.nettysync.WaitTimeoutException;
 import dev.nettysync.limit.Permit;
+import dev.nettysync.testing.Poll;
 import io.lettuce.core.ScriptOutputType;
 import io.netty.channel.DefaultEventLoop;
 import io.netty.channel.EventLoop;
@@ -80,10 +81,7 @@ class RedisSemaphoreTest extends AbstractFleetTest {
         for (Future<Permit> f : waits) {
             await(f);
         }
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (order.size() < 8 && System.nanoTime() < deadline) {
-            Thread.sleep(10);      // get() returns before the last listener has run
-        }
+        Poll.until(Duration.ofSeconds(5), () -> order.size() >= 8);   // get() returns before the last listener has run
         assertThat(order).containsExactly(0, 1, 2, 3, 4, 5, 6, 7);
         assertThat(wrongThread.get()).as("listener ran off its executor").isNull();
     }

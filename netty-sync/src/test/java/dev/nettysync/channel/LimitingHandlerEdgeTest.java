@@ -2,9 +2,11 @@ package dev.nettysync.channel;
 
 import dev.nettysync.AsyncSemaphore;
 import dev.nettysync.limit.AsyncLimiter;
+import dev.nettysync.limit.ForwardingLimiter;
 import dev.nettysync.limit.LimiterStatistics;
 import dev.nettysync.limit.Permit;
 import dev.nettysync.limit.RecordingLimiter;
+import dev.nettysync.testing.Poll;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
@@ -15,6 +17,7 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.util.ResourceLeakDetector;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
+import java.time.Duration;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -281,12 +284,21 @@ class LimitingHandlerEdgeTest {
     }
 
     /** Ends its semaphore's permits, noting on which thread each end ran. */
-    static final class ThreadRecordingLimiter implements AsyncLimiter {
-        final AsyncSemaphore semaphore = new AsyncSemaphore(1, 100);
-        final AsyncLimiter inner = AsyncLimiter.of(semaphore);
+    static final class ThreadRecordingLimiter extends ForwardingLimiter {
+        final AsyncSemaphore semaphore;
         final ConcurrentLinkedQueue<Thread> endedOn = new ConcurrentLinkedQueue<>();
 
-        private Permit recording(Permit p) {
+        ThreadRecordingLimiter() {
+            this(new AsyncSemaphore(1, 100));
+        }
+
+        private ThreadRecordingLimiter(AsyncSemaphore semaphore) {
+            super(AsyncLimiter.of(semaphore));
+            this.semaphore = semaphore;
+        }
+
+        @Override
+        protected Permit map(Permit p) {
             return new Permit() {
                 @Override
                 public boolean release() {
@@ -311,49 +323,6 @@ class LimitingHandlerEdgeTest {
                     return p.isReleased();
                 }
             };
-        }
-
-        @Override
-        public Future<Permit> acquire(EventExecutor executor) {
-            return mapped(executor, inner.acquire(executor));
-        }
-
-        @Override
-        public Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
-            return mapped(executor, inner.acquire(executor, timeout, unit));
-        }
-
-        private Future<Permit> mapped(EventExecutor executor, Future<Permit> wait) {
-            io.netty.util.concurrent.Promise<Permit> p = executor.newPromise();
-            p.addListener(x -> {
-                if (x.isCancelled()) {
-                    wait.cancel(false);
-                }
-            });
-            wait.addListener(x -> {
-                if (x.isSuccess()) {
-                    Permit permit = recording((Permit) x.getNow());
-                    if (!p.trySuccess(permit)) {
-                        permit.releaseIgnored();
-                    }
-                } else if (x.isCancelled()) {
-                    p.cancel(false);
-                } else {
-                    p.tryFailure(x.cause());
-                }
-            });
-            return p;
-        }
-
-        @Override
-        public Permit tryAcquire() {
-            Permit p = inner.tryAcquire();
-            return p == null ? null : recording(p);
-        }
-
-        @Override
-        public LimiterStatistics statistics() {
-            return inner.statistics();
         }
     }
 
@@ -398,10 +367,7 @@ class LimitingHandlerEdgeTest {
             }
             Thread handlerThread = handlerThreads.peek();
             assertThat(handlerThreads).containsOnly(handlerThread);
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-            while (limiter.endedOn.size() < n && System.nanoTime() < deadline) {
-                Thread.sleep(5);
-            }
+            Poll.until(Duration.ofSeconds(5), () -> limiter.endedOn.size() >= n);
             assertThat(limiter.endedOn).hasSize(n);
             assertThat(limiter.endedOn).as("ended on the handler's executor, where its state lives").containsOnly(handlerThread);
             assertThat(limiter.semaphore.availablePermits()).isEqualTo(1);

@@ -2,6 +2,7 @@ package dev.nettysync.channel;
 
 import dev.nettysync.AsyncSemaphore;
 import dev.nettysync.limit.AsyncLimiter;
+import dev.nettysync.testing.Poll;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -26,6 +27,7 @@ import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.netty.util.concurrent.Promise;
+import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -230,10 +232,7 @@ class LimitingHandlerServerTest {
                     HttpResponse.BodyHandlers.ofString()));
         }
         // While two requests hold the permits (the gate is shut), every other one is refused at once.
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (calls.stream().filter(CompletableFuture::isDone).count() < n - 2 && System.nanoTime() < deadline) {
-            Thread.sleep(10);
-        }
+        Poll.until(Duration.ofSeconds(30), () -> calls.stream().filter(CompletableFuture::isDone).count() >= n - 2);
         assertThat(calls.stream().filter(CompletableFuture::isDone).map(CompletableFuture::join)
                 .allMatch(r -> r.statusCode() == 503)).as("the refused ones got 503").isTrue();
         gate.setSuccess(null);
@@ -257,10 +256,7 @@ class LimitingHandlerServerTest {
 
     /** A permit ends when its response's write completes, which a fast client may beat by a hair. */
     private static void awaitPermits(AsyncSemaphore sem, int expected) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (sem.availablePermits() != expected && System.nanoTime() < deadline) {
-            Thread.sleep(1);
-        }
+        Poll.until(Duration.ofSeconds(5), () -> sem.availablePermits() == expected);
         assertThat(sem.availablePermits()).as("permits back").isEqualTo(expected);
     }
 }

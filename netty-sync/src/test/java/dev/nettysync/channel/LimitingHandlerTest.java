@@ -3,9 +3,9 @@ package dev.nettysync.channel;
 import dev.nettysync.AsyncSemaphore;
 import dev.nettysync.WaitTimeoutException;
 import dev.nettysync.limit.AsyncLimiter;
-import dev.nettysync.limit.LimiterStatistics;
 import dev.nettysync.limit.Permit;
 import dev.nettysync.limit.RecordingLimiter;
+import dev.nettysync.testing.AnsweringLimiter;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
@@ -13,7 +13,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.DefaultPromise;
-import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.GenericFutureListener;
 import io.netty.util.concurrent.Promise;
@@ -319,33 +318,13 @@ class LimitingHandlerTest {
         AsyncLimiter permits = AsyncLimiter.of(new AsyncSemaphore(1));
         // Refuses tryAcquire, so the message waits; its wait is granted between the handler's
         // isDone() and its addListener(), whose listener then runs inline, inside drain()
-        AsyncLimiter grantsAsTheListenerIsAdded = new AsyncLimiter() {
+        AsyncLimiter grantsAsTheListenerIsAdded = new AnsweringLimiter(executor -> new DefaultPromise<Permit>(executor) {
             @Override
-            public Future<Permit> acquire(EventExecutor executor) {
-                return new DefaultPromise<>(executor) {
-                    @Override
-                    public Promise<Permit> addListener(GenericFutureListener<? extends Future<? super Permit>> l) {
-                        trySuccess(permits.tryAcquire());
-                        return super.addListener(l);
-                    }
-                };
+            public Promise<Permit> addListener(GenericFutureListener<? extends Future<? super Permit>> l) {
+                trySuccess(permits.tryAcquire());
+                return super.addListener(l);
             }
-
-            @Override
-            public Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
-                return acquire(executor);
-            }
-
-            @Override
-            public Permit tryAcquire() {
-                return null;
-            }
-
-            @Override
-            public LimiterStatistics statistics() {
-                return permits.statistics();
-            }
-        };
+        }, permits::statistics);
         EmbeddedChannel ch = channel(LimitingHandler.builder().limiter(grantsAsTheListenerIsAdded));
         ch.writeInbound("m1");
         assertThat(sink.read).as("admitted with the grant that came inline").containsExactly("m1");

@@ -4,17 +4,19 @@ import dev.nettysync.AsyncSemaphore;
 import dev.nettysync.ClosedException;
 import dev.nettysync.QueueFullException;
 import dev.nettysync.WaitTimeoutException;
-import io.netty.channel.DefaultEventLoop;
+import dev.nettysync.testing.AnsweringLimiter;
+import dev.nettysync.testing.ClassEventLoop;
+import dev.nettysync.testing.Poll;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -22,23 +24,14 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /** {@link AsyncLimiter#all}: order, giving back, one deadline, outcomes passed on. */
 class CompositeLimiterTest {
     private static final EventExecutor NOW = ImmediateEventExecutor.INSTANCE;
-    private static DefaultEventLoop loop;
+    @RegisterExtension
+    static final ClassEventLoop loop = new ClassEventLoop();
 
     private final List<String> log = new ArrayList<>();
     private final RecordingLimiter a = new RecordingLimiter("a", new AsyncSemaphore(1, 10), log);
     private final RecordingLimiter b = new RecordingLimiter("b", new AsyncSemaphore(1, 10), log);
     private final RecordingLimiter c = new RecordingLimiter("c", new AsyncSemaphore(1, 10), log);
     private final AsyncLimiter all = AsyncLimiter.all(a, b, c);
-
-    @BeforeAll
-    static void startLoop() {
-        loop = new DefaultEventLoop();
-    }
-
-    @AfterAll
-    static void stopLoop() {
-        loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
-    }
 
     private void assertAllFull() {
         for (RecordingLimiter l : List.of(a, b, c)) {
@@ -176,27 +169,7 @@ class CompositeLimiterTest {
 
     /** A user's limiter with a bug: its acquire returns {@code null}, once {@code waitFirst} has been waited on. */
     private static AsyncLimiter nullFuture() {
-        return new AsyncLimiter() {
-            @Override
-            public Future<Permit> acquire(EventExecutor executor) {
-                return null;
-            }
-
-            @Override
-            public Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
-                return null;
-            }
-
-            @Override
-            public Permit tryAcquire() {
-                return null;
-            }
-
-            @Override
-            public LimiterStatistics statistics() {
-                return new LimiterStatistics(1, 0, 1, 0);
-            }
-        };
+        return new AnsweringLimiter(executor -> null);
     }
 
     @Test
@@ -230,11 +203,12 @@ class CompositeLimiterTest {
     // ------------------------------------------------------------ executors that shut down
 
     @Test
-    void aWaitWhoseExecutorShutsDownWhileALaterPartQueuesGivesBackThePartsItHolds() {
+    void aWaitWhoseExecutorShutsDownWhileALaterPartQueuesGivesBackThePartsItHolds() throws Exception {
         Permit heldB = b.tryAcquire();
         io.netty.util.concurrent.DefaultEventExecutor dying = new io.netty.util.concurrent.DefaultEventExecutor();
         Future<Permit> f = all.acquire(dying);
-        awaitTrue(() -> b.semaphore.queueLength() == 1);    // a's grant reaches the walk on `dying`
+        Poll.assertEventually("a's grant reaches the walk on `dying`", Duration.ofSeconds(10),
+                () -> b.semaphore.queueLength() == 1);
         assertThat(a.semaphore.availablePermits()).as("a is held while b queues").isZero();
         dying.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
 
@@ -248,36 +222,18 @@ class CompositeLimiterTest {
     }
 
     @Test
-    void aCompositeGrantedAfterItsExecutorShutDownEndsEveryPartInsteadOfCompletingIntoTheVoid() {
+    void aCompositeGrantedAfterItsExecutorShutDownEndsEveryPartInsteadOfCompletingIntoTheVoid() throws Exception {
         // A part that completes its future without looking at the executor (as a user's limiter may,
         // or as the library's do in the residual race): the composite's own completion is refused.
         List<io.netty.util.concurrent.Promise<Permit>> pending = new java.util.concurrent.CopyOnWriteArrayList<>();
-        AsyncLimiter lax = new AsyncLimiter() {
-            @Override
-            public Future<Permit> acquire(EventExecutor executor) {
-                io.netty.util.concurrent.Promise<Permit> p = executor.newPromise();
-                pending.add(p);
-                return p;
-            }
-
-            @Override
-            public Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
-                return acquire(executor);
-            }
-
-            @Override
-            public Permit tryAcquire() {
-                return null;
-            }
-
-            @Override
-            public LimiterStatistics statistics() {
-                return new LimiterStatistics(1, 0, 1, pending.size());
-            }
-        };
+        AsyncLimiter lax = new AnsweringLimiter(executor -> {
+            io.netty.util.concurrent.Promise<Permit> p = executor.newPromise();
+            pending.add(p);
+            return p;
+        }, () -> new LimiterStatistics(1, 0, 1, pending.size()));
         io.netty.util.concurrent.DefaultEventExecutor dying = new io.netty.util.concurrent.DefaultEventExecutor();
         Future<Permit> f = AsyncLimiter.all(a, lax).acquire(dying);
-        awaitTrue(() -> pending.size() == 1);
+        Poll.assertEventually("the lax part is asked", Duration.ofSeconds(10), () -> pending.size() == 1);
         dying.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
         RecordingLimiter laxPermits = new RecordingLimiter(1, 1);
         Permit granted = laxPermits.tryAcquire();
@@ -289,14 +245,5 @@ class CompositeLimiterTest {
         assertAllFull();
         assertThat(f.isSuccess()).as("nobody could ever hold the composite permit").isFalse();
         assertThat(f.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
-    }
-
-    /** Waits (up to 10 s) for a step another thread takes. */
-    private static void awaitTrue(java.util.function.BooleanSupplier condition) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!condition.getAsBoolean()) {
-            assertThat(System.nanoTime() - deadline).as("timed out waiting").isNegative();
-            Thread.onSpinWait();
-        }
     }
 }

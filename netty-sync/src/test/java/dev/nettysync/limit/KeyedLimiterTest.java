@@ -1,6 +1,7 @@
 package dev.nettysync.limit;
 
 import dev.nettysync.QueueFullException;
+import dev.nettysync.testing.AnsweringLimiter;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.MockTicker;
 import io.netty.util.concurrent.Ticker;
@@ -258,27 +259,8 @@ class KeyedLimiterTest {
 
     @Test
     void aKeysLimiterThatReturnsANullFutureIsNamedAndTheKeyIsLetGo() {
-        KeyedLimiter<String> perClient = KeyedLimiter.<String>builder(k -> new AsyncLimiter() {
-            @Override
-            public Future<Permit> acquire(io.netty.util.concurrent.EventExecutor executor) {
-                return null;
-            }
-
-            @Override
-            public Future<Permit> acquire(io.netty.util.concurrent.EventExecutor executor, long timeout, TimeUnit unit) {
-                return null;
-            }
-
-            @Override
-            public Permit tryAcquire() {
-                return null;
-            }
-
-            @Override
-            public LimiterStatistics statistics() {
-                return new LimiterStatistics(1, 0, 1, 0);
-            }
-        }).maxKeys(10).idleTime(Duration.ZERO).ticker(clock).build();
+        KeyedLimiter<String> perClient = KeyedLimiter.<String>builder(k -> new AnsweringLimiter(executor -> null))
+                .maxKeys(10).idleTime(Duration.ZERO).ticker(clock).build();
         assertThatThrownBy(() -> perClient.acquire("a", loop)).isInstanceOf(NullPointerException.class)
                 .hasMessageContaining("null future");
         assertThatThrownBy(() -> perClient.acquire("a", loop, 1, SECONDS)).isInstanceOf(NullPointerException.class);
@@ -315,29 +297,11 @@ class KeyedLimiterTest {
         // limiter may, or the library's in their residual race): the keyed wait's own completion is refused.
         List<io.netty.util.concurrent.Promise<Permit>> pending = new java.util.concurrent.CopyOnWriteArrayList<>();
         RecordingLimiter permits = new RecordingLimiter(1, 1);
-        KeyedLimiter<String> perClient = KeyedLimiter.<String>builder(k -> new AsyncLimiter() {
-            @Override
-            public Future<Permit> acquire(io.netty.util.concurrent.EventExecutor executor) {
-                io.netty.util.concurrent.Promise<Permit> p = executor.newPromise();
-                pending.add(p);
-                return p;
-            }
-
-            @Override
-            public Future<Permit> acquire(io.netty.util.concurrent.EventExecutor executor, long timeout, TimeUnit unit) {
-                return acquire(executor);
-            }
-
-            @Override
-            public Permit tryAcquire() {
-                return null;
-            }
-
-            @Override
-            public LimiterStatistics statistics() {
-                return new LimiterStatistics(1, 0, 1, 0);
-            }
-        }).maxKeys(1).idleTime(Duration.ZERO).ticker(clock).build();
+        KeyedLimiter<String> perClient = KeyedLimiter.<String>builder(k -> new AnsweringLimiter(executor -> {
+            io.netty.util.concurrent.Promise<Permit> p = executor.newPromise();
+            pending.add(p);
+            return p;
+        })).maxKeys(1).idleTime(Duration.ZERO).ticker(clock).build();
         io.netty.util.concurrent.DefaultEventExecutor dying = new io.netty.util.concurrent.DefaultEventExecutor();
         Future<Permit> wait = perClient.acquire("k", dying);
         dying.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();

@@ -2,6 +2,7 @@ package dev.nettysync.limit;
 
 import dev.nettysync.AsyncSemaphore;
 import dev.nettysync.channel.ChannelLimits;
+import dev.nettysync.testing.AnsweringLimiter;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
@@ -19,34 +20,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class PermitsTest {
     private static final EventExecutor NOW = ImmediateEventExecutor.INSTANCE;
 
-    /** A limiter whose one wait is a promise the test ends, as a limiter that cancels its own waits would. */
-    private static final class ManualLimiter implements AsyncLimiter {
-        final Promise<Permit> wait = NOW.newPromise();
-
-        @Override
-        public Future<Permit> acquire(EventExecutor executor) {
-            return wait;
-        }
-
-        @Override
-        public Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
-            return wait;
-        }
-
-        @Override
-        public Permit tryAcquire() {
-            return null;
-        }
-
-        @Override
-        public LimiterStatistics statistics() {
-            return new LimiterStatistics(1, 0, 0, wait.isDone() ? 0 : 1);
-        }
-    }
-
     @Test
     void aWaitCancelledByTheLimiterCancelsTheReturnedFuture() {
-        ManualLimiter limiter = new ManualLimiter();
+        // A limiter whose one wait is a promise the test ends, as a limiter that cancels its own waits would.
+        Promise<Permit> wait = NOW.newPromise();
+        AsyncLimiter limiter = new AnsweringLimiter(executor -> wait,
+                () -> new LimiterStatistics(1, 0, 0, wait.isDone() ? 0 : 1));
         AtomicInteger ran = new AtomicInteger();
         Future<String> result = limiter.withPermit(NOW, () -> {
             ran.incrementAndGet();
@@ -54,7 +33,7 @@ class PermitsTest {
         });
         assertThat(result.isDone()).isFalse();
 
-        limiter.wait.cancel(false);             // not by the caller: e.g. a bound wait whose channel closed
+        wait.cancel(false);             // not by the caller: e.g. a bound wait whose channel closed
 
         assertThat(result.isCancelled()).as("the caller's future ends").isTrue();
         assertThat(ran).hasValue(0);

@@ -7,18 +7,17 @@ import dev.nettysync.AsyncSemaphore;
 import dev.nettysync.ClosedException;
 import dev.nettysync.QueueFullException;
 import dev.nettysync.WaitTimeoutException;
-import io.netty.channel.DefaultEventLoop;
+import dev.nettysync.testing.ClassEventLoop;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -29,17 +28,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  */
 class PrimitiveLimiterTest {
     private static final EventExecutor NOW = ImmediateEventExecutor.INSTANCE;
-    private static DefaultEventLoop loop;
-
-    @BeforeAll
-    static void startLoop() {
-        loop = new DefaultEventLoop();
-    }
-
-    @AfterAll
-    static void stopLoop() {
-        loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
-    }
+    @RegisterExtension
+    static final ClassEventLoop loop = new ClassEventLoop();
 
     @Test
     void aPrimitivesViewPassesTheGrantOfAWaiterWhoseExecutorShutDownOn() {

@@ -1,8 +1,6 @@
 package dev.nettysync.bench.jmh;
 
-import dev.nettysync.bench.peers.Continuation;
 import dev.nettysync.bench.peers.SemaphorePeer;
-import io.netty.channel.EventLoop;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Level;
@@ -92,84 +90,18 @@ public class ContendedHandoffBenchmark extends AbstractEventLoopBenchmark {
             case "free" -> false;
             default -> throw new IllegalArgumentException("pattern must be alternate or free, was " + pattern);
         };
-        Client[] all = new Client[clients];
+        HandoffClient[] all = new HandoffClient[clients];
         for (int k = 0; k < clients; k++) {
-            int quota = acquisitions / clients + (k < acquisitions % clients ? 1 : 0);
-            all[k] = new Client(loops.loops[k % 2], quota, done, requeueFirst);
+            all[k] = new HandoffClient(sem, loops.loops[k % 2], requeueFirst);
+            all[k].reset(acquisitions / clients + (k < acquisitions % clients ? 1 : 0), done);
         }
-        for (Client c : all) {             // alternate loops in queue order
+        for (HandoffClient c : all) {      // alternate loops in queue order
             c.start();
         }
         if (!done.await(60, TimeUnit.SECONDS)) {
             throw new IllegalStateException(impl + ": handoff round stuck, " + done.getCount()
                     + " of " + clients + " clients unfinished");
         }
-        for (Client c : all) {
-            if (c.wrongThread != 0) {
-                throw new IllegalStateException(impl + ": " + c.wrongThread
-                        + " completions ran off the waiter's loop");
-            }
-        }
-        int free = sem.countFreePermits();
-        if (free != permits) {
-            throw new IllegalStateException(impl + ": " + free + " permits free after the round, expected " + permits);
-        }
-    }
-
-    private final class Client extends Continuation {
-        final EventLoop loop;
-        final SemaphorePeer.Waiting waiting;
-        final int quota;
-        final CountDownLatch done;
-        final boolean requeueFirst;
-        int acquired;          // written on `loop` only
-        int wrongThread;       // written on `loop` only, read after `done`
-        int depth;             // nesting of run() on `loop`, written on `loop` only
-        boolean reported;      // done counted down, written on `loop` only
-
-        Client(EventLoop loop, int quota, CountDownLatch done, boolean requeueFirst) {
-            this.loop = loop;
-            this.waiting = sem.on(loop);
-            this.requeueFirst = requeueFirst;
-            this.quota = quota;
-            this.done = done;
-        }
-
-        void start() {
-            if (quota == 0) {
-                reported = true;
-                done.countDown();
-            } else {
-                waiting.acquireThen(this);
-            }
-        }
-
-        @Override
-        public void run() {            // holds a permit
-            if (!loop.inEventLoop()) {
-                wrongThread++;
-            }
-            acquired++;
-            depth++;
-            try {
-                if (acquired == quota) {
-                    sem.release();
-                } else if (requeueFirst) {
-                    waiting.acquireThen(this);     // may complete at once and run this nested
-                    sem.release();
-                } else {
-                    sem.release();
-                    waiting.acquireThen(this);
-                }
-            } finally {
-                depth--;
-            }
-            // Only the outermost frame reports the end: a nested run that reached the quota
-            // returns into a frame that still has its release to make.
-            if (depth == 0 && acquired == quota && !reported) {
-                reported = true;
-                done.countDown();
-            }
-        }
+        HandoffClient.checkRound(impl, all, sem, permits);
     }
 }

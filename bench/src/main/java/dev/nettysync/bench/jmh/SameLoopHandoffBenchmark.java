@@ -1,6 +1,5 @@
 package dev.nettysync.bench.jmh;
 
-import dev.nettysync.bench.peers.Continuation;
 import dev.nettysync.bench.peers.SemaphorePeer;
 import io.netty.channel.EventLoop;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -53,16 +52,16 @@ public class SameLoopHandoffBenchmark extends AbstractEventLoopBenchmark {
 
     private EventLoop loop;
     private SemaphorePeer sem;
-    private Client[] clients;
+    private HandoffClient[] clients;
 
     @Setup(Level.Trial)
     public void setUp() {
         loops = new Loops(1);
         loop = loops.loops[0];
         sem = SemaphorePeer.create(impl, 1);
-        clients = new Client[waiters];
+        clients = new HandoffClient[waiters];
         for (int k = 0; k < waiters; k++) {
-            clients[k] = new Client(sem.on(loop));
+            clients[k] = new HandoffClient(sem, loop, true);
         }
     }
 
@@ -87,7 +86,7 @@ public class SameLoopHandoffBenchmark extends AbstractEventLoopBenchmark {
             if (!sem.tryAcquire()) {
                 throw new IllegalStateException(impl + ": the permit is not free at the start of a round");
             }
-            for (Client c : clients) {
+            for (HandoffClient c : clients) {
                 c.start();
             }
             sem.release();
@@ -97,72 +96,6 @@ public class SameLoopHandoffBenchmark extends AbstractEventLoopBenchmark {
             throw new IllegalStateException(impl + ": same-loop round stuck, " + done.getCount()
                     + " of " + (clients.length + 1) + " clients (and the starting task) unfinished");
         }
-        long granted = 0;
-        for (Client c : clients) {
-            if (c.wrongThread != 0) {
-                throw new IllegalStateException(impl + ": " + c.wrongThread + " completions ran off the loop");
-            }
-            granted += c.acquired;
-        }
-        int free = sem.countFreePermits();
-        if (free != 1) {
-            throw new IllegalStateException(impl + ": " + free + " permits free after the round, expected 1");
-        }
-        return granted;
-    }
-
-    private final class Client extends Continuation {
-        final SemaphorePeer.Waiting waiting;
-        int quota;             // written before the round's task is submitted (happens-before via execute)
-        CountDownLatch done;   // same
-        int acquired;          // written on the loop only, read after `done`
-        int wrongThread;       // written on the loop only, read after `done`
-        int depth;             // nesting of run(), written on the loop only
-        boolean reported;      // done counted down; written by reset and on the loop
-
-        Client(SemaphorePeer.Waiting waiting) {
-            this.waiting = waiting;
-        }
-
-        void reset(int quota, CountDownLatch done) {
-            this.quota = quota;
-            this.done = done;
-            this.acquired = 0;
-            this.reported = false;
-        }
-
-        void start() {
-            if (quota == 0) {
-                reported = true;
-                done.countDown();
-            } else {
-                waiting.acquireThen(this);
-            }
-        }
-
-        @Override
-        public void run() {            // holds the permit
-            if (!loop.inEventLoop()) {
-                wrongThread++;
-            }
-            acquired++;
-            depth++;
-            try {
-                if (acquired == quota) {
-                    sem.release();
-                } else {
-                    waiting.acquireThen(this);     // completes at once (nested) only if a permit is free
-                    sem.release();
-                }
-            } finally {
-                depth--;
-            }
-            // Only the outermost frame reports the end: a nested run that reached the quota
-            // returns into a frame that still has its release to make.
-            if (depth == 0 && acquired == quota && !reported) {
-                reported = true;
-                done.countDown();
-            }
-        }
+        return HandoffClient.checkRound(impl, clients, sem, 1);
     }
 }

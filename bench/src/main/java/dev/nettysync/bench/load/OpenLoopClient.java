@@ -165,7 +165,7 @@ public final class OpenLoopClient implements Callable<Integer> {
      * The generator state of one I/O thread. Confined to {@code loop}: every field is read and
      * written on it only (the main thread reads results through {@code loop.submit}).
      */
-    static final class Worker {
+    static final class Worker extends Latencies {
         final EventLoop loop;
         final double rate;
         final int connectionCount;
@@ -174,11 +174,6 @@ public final class OpenLoopClient implements Callable<Integer> {
         final String hostHeader;
         final ArrayDeque<Conn> idle = new ArrayDeque<>();
         final ArrayDeque<long[]> backlog = new ArrayDeque<>();     // {intended}
-        final Histogram all = histogram();
-        final Histogram ok = histogram();
-        final Histogram s503 = histogram();
-        final Histogram other = histogram();
-        final Histogram genLag = histogram();
         long t0;
         long recordFrom;
         long recordTo;
@@ -323,11 +318,7 @@ public final class OpenLoopClient implements Callable<Integer> {
         }
 
         Void finish(Summary s) {
-            s.all.add(all);
-            s.ok.add(ok);
-            s.s503.add(s503);
-            s.other.add(other);
-            s.genLag.add(genLag);
+            s.add(this);
             s.completedInWindow += completedInWindow;
             s.okInWindow += okInWindow;
             s.errors += errors;
@@ -411,16 +402,42 @@ public final class OpenLoopClient implements Callable<Integer> {
         h.recordValue(Math.max(0, Math.min(micros, HIGHEST_MICROS)));
     }
 
-    /** Merged results of one rate. Filled on the worker loops one after the other. */
-    static final class Summary {
-        final String label;
-        final int rate;
-        final double duration;
+    /**
+     * The latency histograms (µs) a worker records and a summary or an interval merges: every
+     * response, each class of status (2xx, 503, other), and the generator's own lag. Not
+     * thread-safe: a worker's are written on its loop, and merged from there.
+     */
+    static class Latencies {
         final Histogram all = histogram();
         final Histogram ok = histogram();
         final Histogram s503 = histogram();
         final Histogram other = histogram();
         final Histogram genLag = histogram();
+
+        /** Adds what {@code from} recorded to these. */
+        void add(Latencies from) {
+            all.add(from.all);
+            ok.add(from.ok);
+            s503.add(from.s503);
+            other.add(from.other);
+            genLag.add(from.genLag);
+        }
+
+        /** Forgets everything recorded. */
+        void reset() {
+            all.reset();
+            ok.reset();
+            s503.reset();
+            other.reset();
+            genLag.reset();
+        }
+    }
+
+    /** Merged results of one rate. Filled on the worker loops one after the other. */
+    static final class Summary extends Latencies {
+        final String label;
+        final int rate;
+        final double duration;
         long completedInWindow;
         long okInWindow;
         long errors;

@@ -2,7 +2,6 @@ package dev.nettysync.bench.load;
 
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import org.HdrHistogram.Histogram;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -111,17 +110,10 @@ public final class OpenLoopTimeline implements Callable<Integer> {
         Interval iv = new Interval();
         for (OpenLoopClient.Worker w : workers) {
             w.loop.submit(() -> {
-                iv.ok.add(w.ok);
-                iv.s503.add(w.s503);
-                iv.other.add(w.other);
-                iv.genLag.add(w.genLag);
+                iv.add(w);
                 iv.errors += w.errors;
                 iv.outstanding += w.outstanding();
-                w.all.reset();
-                w.ok.reset();
-                w.s503.reset();
-                w.other.reset();
-                w.genLag.reset();
+                w.reset();
                 w.errors = 0;
                 return null;
             }).sync();
@@ -129,11 +121,7 @@ public final class OpenLoopTimeline implements Callable<Integer> {
         return iv;
     }
 
-    private static final class Interval {
-        final Histogram ok = OpenLoopClient.histogram();
-        final Histogram s503 = OpenLoopClient.histogram();
-        final Histogram other = OpenLoopClient.histogram();
-        final Histogram genLag = OpenLoopClient.histogram();
+    private static final class Interval extends OpenLoopClient.Latencies {
         long errors;
         long outstanding;
 

@@ -25,15 +25,12 @@ class BenchmarksSmokeTest {
     void uncontended(String impl) throws Exception {
         UncontendedBenchmark b = new UncontendedBenchmark();
         b.impl = impl;
-        b.setUp();
-        try {
+        Trial.run(b::setUp, b::tearDown, () -> {
             for (int i = 0; i < 1000; i++) {
                 assertThat(b.tryAcquireRelease()).isTrue();
                 assertThat(b.acquireRelease()).isNotNull();
             }
-        } finally {
-            b.tearDown();
-        }
+        });
     }
 
     @ParameterizedTest(name = "{0}")
@@ -41,8 +38,7 @@ class BenchmarksSmokeTest {
     void sharedFastPath(String impl) throws Exception {
         SharedFastPathBenchmark b = new SharedFastPathBenchmark();
         b.impl = impl;
-        b.setUp();
-        try {
+        Trial.run(b::setUp, b::tearDown, () -> {
             SharedFastPathBenchmark.Caller[] callers = new SharedFastPathBenchmark.Caller[2];
             for (int k = 0; k < callers.length; k++) {
                 callers[k] = new SharedFastPathBenchmark.Caller();
@@ -51,9 +47,7 @@ class BenchmarksSmokeTest {
             for (int i = 0; i < 1000; i++) {
                 assertThat(b.acquireRelease(callers[i % 2])).isNotNull();
             }
-        } finally {
-            b.tearDown();
-        }
+        });
     }
 
     @ParameterizedTest(name = "{0} permits={1} {2}")
@@ -70,14 +64,11 @@ class BenchmarksSmokeTest {
         b.permits = permits;
         b.clientsPerLoop = 8;
         b.pattern = pattern;
-        b.setUp();
-        try {
+        Trial.run(b::setUp, b::tearDown, () -> {
             for (int i = 0; i < 3; i++) {
                 b.round(2_000);
             }
-        } finally {
-            b.tearDown();
-        }
+        });
     }
 
     @ParameterizedTest(name = "{0} waiters={1}")
@@ -88,16 +79,13 @@ class BenchmarksSmokeTest {
         SameLoopHandoffBenchmark b = new SameLoopHandoffBenchmark();
         b.impl = impl;
         b.waiters = waiters;
-        b.setUp();
-        try {
+        Trial.run(b::setUp, b::tearDown, () -> {
             for (int i = 0; i < 3; i++) {
                 // the round itself checks: every continuation on the loop, exactly one permit free after
                 assertThat(b.round(5_000)).as("grants counted, round %d", i).isEqualTo(5_000);
             }
             assertThat(b.round(waiters / 2)).as("fewer grants than clients").isEqualTo(waiters / 2);
-        } finally {
-            b.tearDown();
-        }
+        });
     }
 
     @ParameterizedTest(name = "{0} burst={1}")
@@ -107,17 +95,14 @@ class BenchmarksSmokeTest {
         CrossLoopHandoffBenchmark b = new CrossLoopHandoffBenchmark();
         b.impl = impl;
         b.burst = burst;
-        b.setUp();
-        try {
+        Trial.run(b::setUp, b::tearDown, () -> {
             for (int i = 0; i < 3; i++) {
                 // the round checks: completions on the waiter's loop, all permits free at the end
                 assertThat(b.round(64 * burst)).as("grants counted, round %d", i).isEqualTo(64L * burst);
             }
             assertThat(b.round(2 * burst)).as("the smallest round: one turn each").isEqualTo(2L * burst);
             assertThat(b.round(CrossLoopHandoffBenchmark.HANDOFFS)).isEqualTo(CrossLoopHandoffBenchmark.HANDOFFS);
-        } finally {
-            b.tearDown();
-        }
+        });
     }
 
     @Test
@@ -134,8 +119,7 @@ class BenchmarksSmokeTest {
         SameLoopHandoffBenchmark b = new SameLoopHandoffBenchmark();
         b.impl = "nettysync";
         b.waiters = 16;
-        b.setUp();
-        try {
+        Trial.run(b::setUp, b::tearDown, () -> {
             b.round(100);
             // a permit that leaks out of the benchmark's accounting must be reported, not ignored
             java.lang.reflect.Field f = SameLoopHandoffBenchmark.class.getDeclaredField("sem");
@@ -143,9 +127,7 @@ class BenchmarksSmokeTest {
             ((SemaphorePeer) f.get(b)).release();
             org.assertj.core.api.Assertions.assertThatIllegalStateException().isThrownBy(() -> b.round(100))
                     .withMessageContaining("permits free after the round");
-        } finally {
-            b.tearDown();
-        }
+        });
     }
 
     @ParameterizedTest(name = "{0}")
@@ -154,17 +136,14 @@ class BenchmarksSmokeTest {
         DeepQueueBenchmark.ReleaseState s = new DeepQueueBenchmark.ReleaseState();
         s.impl = impl;
         s.depth = 1000;
-        s.setUp();
-        try {
+        Trial.run(s::setUp, s::tearDown, () -> {
             DeepQueueBenchmark b = new DeepQueueBenchmark();
             for (int i = 0; i < 10_000; i++) {
                 Object h = b.releaseAndRequeue(s);
                 assertThat(h).isNotNull();
                 assertThat(s.sem.isAcquired(h)).as("queued behind depth waiters, not granted").isFalse();
             }
-        } finally {
-            s.tearDown();
-        }
+        });
     }
 
     @ParameterizedTest(name = "{0}")
@@ -173,8 +152,7 @@ class BenchmarksSmokeTest {
         DeepQueueBenchmark.CancelState s = new DeepQueueBenchmark.CancelState();
         s.impl = impl;
         s.depth = 1000;
-        s.setUp();
-        try {
+        Trial.run(s::setUp, s::tearDown, () -> {
             DeepQueueBenchmark b = new DeepQueueBenchmark();
             for (int i = 0; i < 10_000; i++) {
                 assertThat(b.cancelAndRequeue(s)).isNotNull();
@@ -187,9 +165,7 @@ class BenchmarksSmokeTest {
                 assertThat(s.sem.isAcquired(h)).as("every remaining waiter served").isTrue();
             }
             assertThat(s.sem.tryAcquire()).as("no permit left over").isFalse();
-        } finally {
-            s.tearDown();
-        }
+        });
     }
 
     @Test
@@ -197,12 +173,9 @@ class BenchmarksSmokeTest {
         DeepQueueBenchmark.TouchState s = new DeepQueueBenchmark.TouchState();
         s.impl = SemaphorePeer.NETTYSYNC;
         s.depth = 100;
-        s.setUp();
-        try {
+        Trial.run(s::setUp, s::tearDown, () -> {
             assertThat(new DeepQueueBenchmark().randomTouch(s)).isFalse();
-        } finally {
-            s.tearDown();
-        }
+        });
     }
 
     @ParameterizedTest(name = "{0} waiters={1}")
@@ -212,14 +185,11 @@ class BenchmarksSmokeTest {
         EventBroadcastBenchmark b = new EventBroadcastBenchmark();
         b.impl = impl;
         b.waiters = waiters;
-        b.setUp();
-        try {
+        Trial.run(b::setUp, b::tearDown, () -> {
             for (int i = 0; i < 5; i++) {
                 b.round();
             }
-        } finally {
-            b.tearDown();
-        }
+        });
     }
 
     @Test

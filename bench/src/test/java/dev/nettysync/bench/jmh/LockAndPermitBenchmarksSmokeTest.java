@@ -28,33 +28,27 @@ class LockAndPermitBenchmarksSmokeTest {
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {ReadWriteLockBenchmark.NETTYSYNC, ReadWriteLockBenchmark.ASYNCUTIL,
             ReadWriteLockBenchmark.SEMAPHORE})
-    void readWriteLockBodiesLeaveTheLockFree(String impl) {
+    void readWriteLockBodiesLeaveTheLockFree(String impl) throws Exception {
         ReadWriteLockBenchmark b = new ReadWriteLockBenchmark();
         b.impl = impl;
-        b.setUp();
-        try {
+        Trial.run(b::setUp, b::tearDown, () -> {
             for (int i = 0; i < 1000; i++) {
                 assertThat(b.read()).isNotNull();
                 assertThat(b.write()).isNotNull();
             }
-        } finally {
-            b.tearDown();
-        }
+        });
     }
 
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"raw", "handle", "composite3"})
-    void permitBodiesGiveEveryPermitBack(String impl) {
+    void permitBodiesGiveEveryPermitBack(String impl) throws Exception {
         PermitHandleBenchmark b = new PermitHandleBenchmark();
         b.impl = impl;
-        b.setUp();
-        try {
+        Trial.run(b::setUp, b::tearDown, () -> {
             for (int i = 0; i < 1000; i++) {
                 assertThat(b.acquireRelease()).isNotNull();
             }
-        } finally {
-            b.tearDown();
-        }
+        });
     }
 
     @ParameterizedTest(name = "{0} clientsPerLoop={1}")
@@ -64,15 +58,12 @@ class LockAndPermitBenchmarksSmokeTest {
         ReadWriteMixBenchmark b = new ReadWriteMixBenchmark();
         b.impl = impl;
         b.clientsPerLoop = clientsPerLoop;
-        b.setUp();
-        try {
+        Trial.run(b::setUp, b::tearDown, () -> {
             for (int i = 0; i < 3; i++) {
                 // the round itself checks: continuations on their loops, no overlap, exact counts, lock free
                 assertThat(b.round(3_200)).as("writes, round %d", i).isEqualTo(3_200 / ReadWriteMixBenchmark.WRITE_EVERY);
             }
-        } finally {
-            b.tearDown();
-        }
+        });
     }
 
     @Test
@@ -82,8 +73,7 @@ class LockAndPermitBenchmarksSmokeTest {
         ReadWriteMixBenchmark b = new ReadWriteMixBenchmark();
         b.impl = "noExclusion";
         b.clientsPerLoop = 1;
-        b.setUp(new BrokenLock(null));
-        try {
+        Trial.run(() -> b.setUp(new BrokenLock(null)), b::tearDown, () -> {
             assertThatThrownBy(() -> {
                 for (int i = 0; i < 1_000; i++) {
                     b.round(ReadWriteMixBenchmark.OPS);
@@ -93,9 +83,7 @@ class LockAndPermitBenchmarksSmokeTest {
             }).isInstanceOf(IllegalStateException.class)
                     .hasMessageMatching("noExclusion: (a writer holds the lock while readers do"
                             + "|a reader holds the lock while a writer does|two writers hold the lock at once)");
-        } finally {
-            b.tearDown();
-        }
+        });
     }
 
     @Test

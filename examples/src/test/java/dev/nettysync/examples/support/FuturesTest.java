@@ -3,7 +3,6 @@ package dev.nettysync.examples.support;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -13,26 +12,15 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
+import static dev.nettysync.examples.support.ExampleLoops.done;
 import static org.assertj.core.api.Assertions.assertThat;
 
 class FuturesTest {
 
     @RegisterExtension
     static final ExampleLoops loops = new ExampleLoops();
-    private static EventExecutor a;
-    private static EventExecutor b;
-
-    @BeforeAll
-    static void start() {
-        a = loops.loop(0);
-        b = loops.loop(1);
-    }
-
-    /** Waits (at most 10 s) for {@code f} to complete. */
-    private static <F extends Future<?>> F done(F f) {
-        assertThat(f.awaitUninterruptibly(10, TimeUnit.SECONDS)).as("completed within 10 s").isTrue();
-        return f;
-    }
+    private static final EventExecutor a = loops.loop(0);
+    private static final EventExecutor b = loops.loop(1);
 
     @Test
     void thenRunsTheNextStepOnTheNamedExecutorWithTheValue() {
