@@ -53,7 +53,7 @@ class GatewayHandlerTest {
                 new TimedBackend(backend, config.backendTimeout, metrics), new DrainState(), metrics, HttpErrors.of(config), null, null);
         ConnectionDeadlineHandler deadline = new ConnectionDeadlineHandler(TimeUnit.SECONDS.toNanos(60),
                 TimeUnit.SECONDS.toNanos(60), metrics);
-        ch = new EmbeddedChannel(deadline, GatewayServer.newCodec(config, deadline), new GatewayAggregator(config.maxBody, metrics),
+        ch = new EmbeddedChannel(deadline, GatewayServer.newCodec(config, deadline), new GatewayAggregator(config.maxBody),
                 new GatewayHandler(context, deadline, READ_AHEAD, MAX_PIPELINED));
     }
 
@@ -165,7 +165,7 @@ class GatewayHandlerTest {
         ConnectionDeadlineHandler deadline = new ConnectionDeadlineHandler(TimeUnit.SECONDS.toNanos(60),
                 TimeUnit.SECONDS.toNanos(60), metrics);
         EmbeddedChannel other = new EmbeddedChannel(deadline, GatewayServer.newCodec(config, deadline),
-                new GatewayAggregator(config.maxBody, metrics), new GatewayHandler(context, deadline));
+                new GatewayAggregator(config.maxBody), new GatewayHandler(context, deadline));
         try {
             other.writeInbound(Unpooled.copiedBuffer("GET /api/items/1 HTTP/1.1\r\nHost: x\r\n\r\n",
                     StandardCharsets.ISO_8859_1));
