@@ -99,6 +99,12 @@ import java.util.function.Consumer;
  * bad id) and the rates (which a check would spend) come after the body, as without
  * {@code Expect}.
  *
+ * <h2>End of the connection, or of the handler</h2>
+ * When the channel closes or the handler is removed from the pipeline (whichever comes first;
+ * the other then does nothing), the current request, if unanswered, leaves its wait or cancels
+ * its backend call (its permit and place come back) and is counted as 499, and every queued
+ * request is released. A removed handler turns reading back on if it had paused it.
+ *
  * <p>One instance per connection; all methods and fields are confined to its event loop.
  */
 final class GatewayHandler extends ChannelInboundHandlerAdapter {
@@ -210,6 +216,20 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
     public void channelInactive(ChannelHandlerContext ctx) {
         abandon();
         ctx.fireChannelInactive();
+    }
+
+    /**
+     * Removed from the pipeline (also after every close, once the channel is deregistered): see
+     * the class notes. Reading is turned back on if this handler had paused it, for whoever reads
+     * the connection next.
+     */
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        abandon();
+        if (readingPaused) {
+            readingPaused = false;
+            ctx.channel().config().setAutoRead(true);
+        }
     }
 
     /**

@@ -337,6 +337,62 @@ class GatewayHandlerTest {
         bare.finishAndReleaseAll();
     }
 
+    private long answered499() {
+        var timer = metrics.registry().find("demo.http.requests").tag("status", "499").timer();
+        return timer == null ? 0 : timer.count();
+    }
+
+    @Test
+    void aHandlerRemovedFromThePipelineReleasesWhatItQueuedAndGivesBackWhatItsRequestHolds() {
+        // Without handlerRemoved, a handler taken out of a live pipeline kept its queued requests
+        // (reference-counted: leaked) and its running request's permit and place for ever.
+        EmbeddedChannel bare = bareHandler();
+        List<FullHttpRequest> sent = feedBare(bare, 1 + READ_AHEAD);
+        assertThat(limiter.inFlight()).as("the first request holds a permit").isEqualTo(1);
+        assertThat(sent.subList(1, sent.size())).as("the others wait").allMatch(r -> r.refCnt() == 1);
+        assertThat(bare.config().isAutoRead()).as("reading paused at the read-ahead").isFalse();
+
+        bare.pipeline().remove(GatewayHandler.class);
+        bare.runPendingTasks();
+
+        assertThat(sent).as("every request released").allMatch(r -> r.refCnt() == 0);
+        assertThat(backend.cancelled()).as("the backend call is abandoned").isEqualTo(1);
+        assertThat(limiter.inFlight()).as("in flight").isZero();
+        assertThat(limiter.admitted()).as("admitted").isZero();
+        assertThat(limiter.availablePermits()).as("permits").isEqualTo(4);
+        assertThat(context.drain().activeRequests()).as("requests in progress").isZero();
+        assertThat(answered499()).as("the running request ended once, unanswered").isEqualTo(1);
+        assertThat(bare.config().isAutoRead()).as("reading turned back on for whoever reads next").isTrue();
+        assertThat(bare.isActive()).as("the channel itself is left alone").isTrue();
+
+        bare.close();                      // channelInactive reaches no handler of ours now
+        bare.runPendingTasks();
+        assertThat(answered499()).isEqualTo(1);
+        assertThat(context.drain().activeRequests()).isZero();
+        assertThat(bare.finishAndReleaseAll()).as("nothing was answered").isFalse();
+    }
+
+    @Test
+    void aCloseThenTheRemovalThatFollowsItEndTheRequestOnce() {
+        // Netty removes every handler after the channel closes: channelInactive, then
+        // handlerRemoved. The request must end once (one 499, one place given back).
+        EmbeddedChannel bare = bareHandler();
+        List<FullHttpRequest> sent = feedBare(bare, 3);
+        assertThat(limiter.inFlight()).isEqualTo(1);
+
+        bare.close();
+        bare.runPendingTasks();
+        assertThat(bare.pipeline().get(GatewayHandler.class)).as("removed after the close").isNull();
+
+        assertThat(sent).as("every request released").allMatch(r -> r.refCnt() == 0);
+        assertThat(answered499()).as("the running request ended once").isEqualTo(1);
+        assertThat(context.drain().activeRequests()).isZero();
+        assertThat(limiter.inFlight()).isZero();
+        assertThat(limiter.admitted()).isZero();
+        assertThat(limiter.availablePermits()).isEqualTo(4);
+        bare.finishAndReleaseAll();
+    }
+
     @Test
     void targetPathAcceptsOriginAndAbsoluteForm() {
         assertThat(GatewayHandler.targetPath("/api/items/1?x=2")).isEqualTo("/api/items/1");
