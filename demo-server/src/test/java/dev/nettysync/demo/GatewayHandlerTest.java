@@ -76,12 +76,10 @@ class GatewayHandlerTest {
     }
 
     private List<String> statusLines() {
-        StringBuilder out = new StringBuilder();
-        ByteBuf b;
-        while ((b = ch.readOutbound()) != null) {
-            out.append(b.toString(StandardCharsets.ISO_8859_1));
-            b.release();
-        }
+        return statusLines(output());
+    }
+
+    private static List<String> statusLines(CharSequence out) {
         List<String> lines = new ArrayList<>();
         Matcher m = Pattern.compile("HTTP/1\\.1 \\d{3}[^\r]*").matcher(out);
         while (m.find()) {
@@ -229,6 +227,31 @@ class GatewayHandlerTest {
                 + "HTTP/1\\.1 200 OK\r\n.*?\r\n\r\n" + Pattern.quote(item)
                 + "HTTP/1\\.1 200 OK\r\n[^\n]*\n[^\n]*content-length: 5\r\n\r\n"
                 + "HTTP/1\\.1 200 OK\r\n.*?\r\n\r\nlive\n");
+    }
+
+    private String output() {
+        StringBuilder out = new StringBuilder();
+        ByteBuf b;
+        while ((b = ch.readOutbound()) != null) {
+            out.append(b.toString(StandardCharsets.ISO_8859_1));
+            b.release();
+        }
+        return out.toString();
+    }
+
+    @Test
+    void aRequestExpecting100WhileTheServerDrainsIsAnswered503InsteadOfThe100AndItsBodyIsNotAwaited() {
+        context.drain().startDraining();
+        ch.pipeline().fireUserEventTriggered(GatewaySignal.DRAIN);
+        receive("GET /api/items/2 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+        runTasks();
+
+        String out = output();
+        assertThat(statusLines(out)).containsExactly("HTTP/1.1 503 Service Unavailable");
+        assertThat(out).containsIgnoringCase("connection: close").endsWith("server is shutting down\n");
+        assertThat(metrics.registry().get("demo.http.interim.responses").counter().count()).isZero();
+        assertThat(backend.calls).hasValue(0);
+        assertThat(ch.isActive()).as("closed after the 503").isFalse();
     }
 
     @Test
