@@ -2,8 +2,8 @@ package dev.nettysync.demo;
 
 import dev.nettysync.limit.RateLimitedException;
 
-import io.netty.channel.Channel;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
