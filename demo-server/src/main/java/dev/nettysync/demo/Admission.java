@@ -40,6 +40,19 @@ interface Admission {
      */
     Future<Ticket> enter(EventExecutor executor);
 
+    /**
+     * Why {@link #enter} would refuse a request now (the policy is full, or closed), or
+     * {@code null} if it would take it; takes no place. For a request that can still be refused
+     * before anything is spent on it: one that expects {@code 100 Continue} is answered its
+     * final status instead, and its body is never read. A refusal returned here is counted as
+     * one of {@code enter}'s (the caller answers it); {@code null} promises nothing,
+     * {@code enter} still decides. By default {@code null}: a policy that cannot tell takes
+     * the body and decides at {@code enter}.
+     */
+    default Throwable refusalNow() {
+        return null;
+    }
+
     /** Refuses every request from now on ({@code ClosedException}), queued ones included; on shutdown. */
     void close();
 

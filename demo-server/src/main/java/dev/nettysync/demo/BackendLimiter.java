@@ -33,6 +33,9 @@ import java.util.function.Supplier;
  *       queued for a permit or calling), and with {@link ClosedException} after {@link #close()}.
  *       A request admitted while the database is not ready therefore finds room in the queue
  *       when it is: the clients who waited are served, the excess was refused when it came.</li>
+ *   <li>{@link #refusalNow()} gives the refusal {@code enter} would give now, counted alike,
+ *       without taking a place (a request expecting {@code 100 Continue} is refused before its
+ *       body is sent).</li>
  *   <li>{@link Ticket#call} is {@link AsyncLimiter#withPermit(EventExecutor, long, TimeUnit, Supplier)}
  *       of the semaphore as a limiter ({@link AsyncLimiter#of}), bound to the request's channel
  *       ({@link ChannelLimits#forChannel}), with the {@code maxWait} timeout: it fails with
@@ -113,21 +116,41 @@ public final class BackendLimiter implements Admission {
 
     @Override
     public Future<Ticket> enter(EventExecutor executor) {
-        if (adaptive != null ? adaptive.isClosed() : semaphore.isClosed()) {
-            rejectedClosed.increment();
-            return executor.newFailedFuture(new ClosedException("the limiter is closed", null));
+        if (isClosed()) {
+            return executor.newFailedFuture(refusedClosed());
         }
         for (;;) {
             int n = admitted.get();
             if (n >= capacity) {
-                rejectedQueueFull.increment();
-                return executor.newFailedFuture(new QueueFullException(
-                        capacity + " requests already admitted (" + permits + " permits + queue)"));
+                return executor.newFailedFuture(refusedFull());
             }
             if (admitted.compareAndSet(n, n + 1)) {
                 return executor.newSucceededFuture(new LimiterTicket());
             }
         }
+    }
+
+    /** Closed, or {@code permits + maxQueue} requests admitted: as {@link #enter} would refuse now. */
+    @Override
+    public Throwable refusalNow() {
+        if (isClosed()) {
+            return refusedClosed();
+        }
+        return admitted.get() >= capacity ? refusedFull() : null;
+    }
+
+    private boolean isClosed() {
+        return adaptive != null ? adaptive.isClosed() : semaphore.isClosed();
+    }
+
+    private ClosedException refusedClosed() {
+        rejectedClosed.increment();
+        return new ClosedException("the limiter is closed", null);
+    }
+
+    private QueueFullException refusedFull() {
+        rejectedQueueFull.increment();
+        return new QueueFullException(capacity + " requests already admitted (" + permits + " permits + queue)");
     }
 
     /** Fails every queued request and every later one with {@link ClosedException}. */

@@ -47,11 +47,16 @@ final class ClientRateLimit {
     private final boolean trustForwardedFor;
 
     ClientRateLimit(long permitsPerSecond, int burst, int maxKeys, boolean trustForwardedFor) {
+        this(KeyedLimiter.builder((String client) -> AsyncRateLimiter.perSecond(permitsPerSecond, burst))
+                .maxKeys(maxKeys).idleTime(Duration.ofMinutes(1)).build(), permitsPerSecond, burst, trustForwardedFor);
+    }
+
+    /** Over the given per-client limiter (tests: one whose key limiters decide later). */
+    ClientRateLimit(KeyedLimiter<String> perClient, long permitsPerSecond, int burst, boolean trustForwardedFor) {
+        this.perClient = perClient;
         this.rate = permitsPerSecond;
         this.burst = burst;
         this.trustForwardedFor = trustForwardedFor;
-        this.perClient = KeyedLimiter.builder((String client) -> AsyncRateLimiter.perSecond(permitsPerSecond, burst))
-                .maxKeys(maxKeys).idleTime(Duration.ofMinutes(1)).build();
     }
 
     /** The rate limit of {@code config}, or {@code null} when {@code --per-client-rate} is 0 (off). */
@@ -175,15 +180,39 @@ final class ClientRateLimit {
         return s.length() > 40 ? b.append("...").toString() : b.toString();
     }
 
+    /** Retry-After of a refusal by a limiter that did not decide at once: 1 s, the least HTTP says. */
+    private static final long UNDECIDED_RETRY_NANOS = TimeUnit.SECONDS.toNanos(1);
+
     /**
-     * Admits one request of {@code client} now, or says why not.
+     * Admits one request of {@code client} now, or says why not. Never waits, whatever the key
+     * limiter does: a wait it does not decide at once (the rate limiter always does with a zero
+     * timeout) is cancelled and refused 429 ({@code Retry-After: 1}); one granted as it is
+     * cancelled is used if the grant is in hand at once, else its permit is ended when it
+     * arrives, so no permit is ever left held for nobody.
      *
      * @return {@code null} if admitted; a {@link RateLimitedException} (429) or an
      *         {@link HttpStatusException} (503: too many clients) otherwise
      */
     Throwable admit(String client, EventExecutor executor) {
-        Future<Permit> f = perClient.acquire(client, executor, 0, TimeUnit.NANOSECONDS);   // never waits
-        if (f.isSuccess()) {
+        Future<Permit> f = perClient.acquire(client, executor, 0, TimeUnit.NANOSECONDS);
+        if (!f.isDone()) {
+            // The rate limiter decides a zero-timeout wait at once; a limiter that does not
+            // (it queued the wait) is refused here, as over the rate: this check never waits.
+            if (!f.cancel(false) && !f.isDone()) {
+                // Granted (or failed) as it was cancelled, and handed over later, on the
+                // executor: whatever arrives is ended there, for nobody uses it now.
+                f.addListener(late -> {
+                    if (late.isSuccess()) {
+                        ((Permit) late.getNow()).releaseIgnored();
+                    }
+                });
+                return undecided(client);
+            }
+            if (f.isCancelled()) {
+                return undecided(client);
+            }
+        }
+        if (f.isSuccess()) {               // also a grant that won the race with the cancel: used
             f.getNow().release();          // a rate permit gives nothing back; the key is let go
             return null;
         }
@@ -192,6 +221,11 @@ final class ClientRateLimit {
                     "too many clients tracked by the rate limit", false);
         }
         return f.cause();
+    }
+
+    private static RateLimitedException undecided(String client) {
+        return new RateLimitedException("the per-client rate of " + client + " did not decide at once",
+                UNDECIDED_RETRY_NANOS);
     }
 
     /**
@@ -208,5 +242,10 @@ final class ClientRateLimit {
     /** Live clients now, for tests. */
     int liveClients() {
         return perClient.liveKeys();
+    }
+
+    /** Evicts the clients idle and at rest now, for tests ({@link KeyedLimiter#evictIdle()}). */
+    int evictIdle() {
+        return perClient.evictIdle();
     }
 }

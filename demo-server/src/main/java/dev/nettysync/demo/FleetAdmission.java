@@ -73,6 +73,12 @@ final class FleetAdmission implements Admission {
         return result;
     }
 
+    /** The local policy's: the fleet's is known only by asking Redis, when the call waits for it. */
+    @Override
+    public Throwable refusalNow() {
+        return local.refusalNow();
+    }
+
     @Override
     public void close() {
         local.close();

@@ -1,15 +1,12 @@
 package dev.nettysync.demo;
 
-import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
-import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpObjectAggregator;
-import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpUtil;
-import io.netty.handler.codec.http.HttpVersion;
 
 /**
  * Netty's aggregator with the body limit, changed so that every final response is the
@@ -18,8 +15,14 @@ import io.netty.handler.codec.http.HttpVersion;
  *   <li>a body over the limit (by {@code Content-Length}, with or without
  *       {@code Expect: 100-continue}, or found while aggregating a chunked body) becomes the
  *       {@link GatewaySignal#BODY_TOO_LARGE} message, which the handler answers 413 and closes;</li>
- *   <li>{@code Expect: 100-continue} with an acceptable length gets the interim
- *       {@code 100 Continue} from here (counted as {@code demo_http_interim_responses_total});</li>
+ *   <li>{@code Expect: 100-continue} with an acceptable length is not answered here: the head
+ *       goes to the handler as a {@link ContinueExpected}, ahead of the request, and the handler
+ *       sends the {@code 100 Continue} when the request's turn comes (every request before it
+ *       answered), or its final status if it is refused anyway. Netty's aggregator writes the
+ *       {@code 100} at once, which under pipelining puts it before the answers to the requests
+ *       before it, where the client takes it for theirs (RFC 9112 §9.3: responses go in the
+ *       order of the requests). Meanwhile the aggregator waits for the body, which the client
+ *       sends once it has the {@code 100} (or after a wait of its own);</li>
  *   <li>an expectation other than {@code 100-continue} is left in the request, which the handler
  *       answers 417.</li>
  * </ul>
@@ -27,21 +30,24 @@ import io.netty.handler.codec.http.HttpVersion;
  */
 final class GatewayAggregator extends HttpObjectAggregator {
 
-    private final DemoMetrics metrics;
-
-    GatewayAggregator(int maxContentLength, DemoMetrics metrics) {
+    GatewayAggregator(int maxContentLength) {
         super(maxContentLength);
-        this.metrics = metrics;
     }
 
+    /**
+     * Never an interim response written here: see the class comment. Called for each head
+     * before its body; an invalid head (answered 400 as soon as the aggregator hands it over)
+     * and one with too long a body (413) get no {@code 100} at all.
+     */
     @Override
     protected Object newContinueResponse(HttpMessage start, int maxContentLength, ChannelPipeline pipeline) {
-        if (!HttpUtil.is100ContinueExpected(start) || isContentLengthInvalid(start, maxContentLength)) {
-            return null;       // the handler answers 417; or handleOversizedMessage below: 413
+        if (!HttpUtil.is100ContinueExpected(start) || isContentLengthInvalid(start, maxContentLength)
+                || !start.decoderResult().isSuccess() || !(start instanceof HttpRequest head)) {
+            return null;       // the handler answers 417; or handleOversizedMessage below: 413; or 400
         }
         start.headers().remove(HttpHeaderNames.EXPECT);
-        metrics.recordInterimResponse(HttpResponseStatus.CONTINUE.code());
-        return new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER);
+        ctx().fireChannelRead(new ContinueExpected(head));
+        return null;
     }
 
     @Override

@@ -2,8 +2,10 @@ package dev.nettysync.demo;
 
 import dev.nettysync.limit.RateLimitedException;
 
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -11,12 +13,14 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.PrematureChannelClosureException;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
@@ -79,6 +83,28 @@ import java.util.function.Consumer;
  * the client closes or {@link #LINGER_MILLIS} pass, so that unread input does not turn the close
  * into a reset that destroys responses still in flight to the client.
  *
+ * <h2>{@code Expect: 100-continue}</h2>
+ * The head of a request expecting {@code 100 Continue} arrives first, as a
+ * {@link ContinueExpected} (from the {@link GatewayAggregator}), and waits in {@link #pending}
+ * with the requests like one of them: the {@code 100} is sent only once every earlier request
+ * is answered and its answer written, so that the client cannot take it for theirs (RFC 9110
+ * §15.2, RFC 9112 §9.3). Until then the client holds its body back, so a waiting head costs no
+ * more memory than a request; once the {@code 100} is out, reading resumes if it was paused
+ * (nothing is queued behind a head whose body has not come), so a client that waits for it
+ * always gets it. A request that the server would refuse then whatever its body (an item
+ * request while the server drains, while the database is not ready in {@code reject} mode, or
+ * when the admission policy is full: {@link Admission#refusalNow()}) is answered its 503 instead
+ * of the {@code 100}, with {@code Connection: close}: its body is never read, and the connection
+ * closes by a lingering close, as after a 413. Refusals about the request itself (404, 405, a
+ * bad id) and the rates (which a check would spend) come after the body, as without
+ * {@code Expect}.
+ *
+ * <h2>End of the connection, or of the handler</h2>
+ * When the channel closes or the handler is removed from the pipeline (whichever comes first;
+ * the other then does nothing), the current request, if unanswered, leaves its wait or cancels
+ * its backend call (its permit and place come back) and is counted as 499, and every queued
+ * request is released. A removed handler turns reading back on if it had paused it.
+ *
  * <p>One instance per connection; all methods and fields are confined to its event loop.
  */
 final class GatewayHandler extends ChannelInboundHandlerAdapter {
@@ -107,9 +133,11 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
     private boolean overflowed;              // TOO_MANY_PIPELINED queued: discard what follows; loop only
     private boolean closeAfterResponse;      // set by DRAIN; loop only
     private boolean lingering;               // output shut, discarding input until close; loop only
+    private boolean gone;                    // channelInactive or handlerRemoved ran: nothing more is taken up; loop only
     // The current request; all loop only.
     private boolean busy;                    // between start and its response written
     private boolean answered;                // its response was produced (or its client left)
+    private boolean bodyUnread;              // answered before its body was read (413, or refused at its 100)
     private Stage stage = Stage.NONE;
     private Route route;
     private long startNanos;
@@ -142,8 +170,8 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (!(msg instanceof FullHttpRequest) && msg != GatewaySignal.BODY_TOO_LARGE || overflowed || lingering
-                || !ctx.channel().isActive()) {
+        if (!(msg instanceof FullHttpRequest) && msg != GatewaySignal.BODY_TOO_LARGE && !(msg instanceof ContinueExpected)
+                || overflowed || lingering || gone || !ctx.channel().isActive()) {
             // Not a request; or discarded (past the pipelining bound, lingering); or handed over
             // by the decoder as the connection closed (a request cut off, as an invalid one):
             // nobody is left to answer, and nothing is counted.
@@ -151,7 +179,7 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         if (!busy) {
-            start(msg);
+            takeUp(msg);
             return;
         }
         if (pending.size() >= maxPipelined) {
@@ -186,6 +214,31 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        abandon();
+        ctx.fireChannelInactive();
+    }
+
+    /**
+     * Removed from the pipeline (also after every close, once the channel is deregistered): see
+     * the class notes. Reading is turned back on if this handler had paused it, for whoever reads
+     * the connection next.
+     */
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        abandon();
+        if (readingPaused) {
+            readingPaused = false;
+            ctx.channel().config().setAutoRead(true);
+        }
+    }
+
+    /**
+     * Nobody will answer here any more: the current request, if unanswered, stops waiting (its
+     * permit and place come back) and ends as 499; the queued ones are released. Once: later
+     * calls find nothing to do.
+     */
+    private void abandon() {
+        gone = true;
         if (busy && !answered) {
             cancelWait();                  // leaves the queue, or cancels the backend call
             end(CLIENT_CLOSED);
@@ -195,7 +248,6 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         while ((m = pending.poll()) != null) {
             ReferenceCountUtil.release(m);
         }
-        ctx.fireChannelInactive();
     }
 
     @Override
@@ -214,9 +266,61 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
 
     // ---------------------------------------------------------------- one request
 
-    private void start(Object msg) {
+    /** Takes up the next message in order: a request, or the head of one that waits for its 100. */
+    private void takeUp(Object msg) {
+        if (msg instanceof ContinueExpected expected) {
+            continueOrRefuse(expected.head());
+        } else {
+            start(msg);
+        }
+    }
+
+    /**
+     * The turn of a request expecting {@code 100 Continue}: every earlier request is answered.
+     * Sends the {@code 100} (the request itself is started once its body is in), or, if the
+     * server would refuse the request now whatever its body, answers that instead, closing the
+     * connection: the body is never read.
+     */
+    private void continueOrRefuse(HttpRequest head) {
+        Throwable refusal = refusalBeforeBody(head);
+        if (refusal == null) {
+            gw.metrics().recordInterimResponse(HttpResponseStatus.CONTINUE.code());
+            ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE,
+                    Unpooled.EMPTY_BUFFER)).addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
+            return;
+        }
+        begin();
+        route = Route.ITEM;
+        bodyUnread = true;                 // keepAlive stays false: "Connection: close"
+        fail(refusal);
+    }
+
+    /**
+     * Why an item request would be refused now, from its head alone and without spending
+     * anything (503: draining, database not ready in {@code reject} mode, admission full or
+     * closed), or null: see the class notes.
+     */
+    private Throwable refusalBeforeBody(HttpRequest head) {
+        String path = targetPath(head.uri());
+        if (path == null || !path.startsWith(ITEMS_PREFIX) || !validId(path.substring(ITEMS_PREFIX.length()))
+                || !HttpMethod.GET.equals(head.method()) && !HttpMethod.HEAD.equals(head.method())
+                || head.protocolVersion().majorVersion() != 1 || hostProblem(head.headers(), false) != null) {
+            return null;                   // answered after its body, as without Expect
+        }
+        if (gw.drain().isDraining()) {
+            return HttpStatusException.shuttingDown();
+        }
+        if (!gw.dbReady().isSet() && gw.beforeReady() == DemoConfig.BeforeReady.REJECT) {
+            return HttpStatusException.databaseNotReady();
+        }
+        return gw.admission().refusalNow();
+    }
+
+    /** The state of a request that starts being answered. */
+    private void begin() {
         busy = true;
         answered = false;
+        bodyUnread = false;
         stage = Stage.NONE;
         deadline.requestStarted();
         gw.drain().requestStarted();
@@ -224,7 +328,12 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         route = Route.OTHER;
         http10 = false;
         keepAlive = false;
+    }
+
+    private void start(Object msg) {
+        begin();
         if (msg instanceof GatewaySignal signal) {
+            bodyUnread = signal == GatewaySignal.BODY_TOO_LARGE;   // its client may still be sending it
             fail(switch (signal) {
                 case BODY_TOO_LARGE -> gw.errors().bodyTooLarge();
                 case TOO_MANY_PIPELINED -> new HttpStatusException(HttpResponseStatus.SERVICE_UNAVAILABLE,
@@ -587,8 +696,11 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         gw.metrics().recordResponseFlushed(status, System.nanoTime() - started);
+        if (gone) {
+            return;                        // closed or removed meanwhile: nothing is taken up any more
+        }
         if (!open || closeAfterResponse) {
-            if (overflowed || !pending.isEmpty()) {
+            if (overflowed || bodyUnread || !pending.isEmpty()) {
                 lingeringClose();
             } else {
                 ctx.close();
@@ -597,13 +709,21 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         }
         busy = false;
         deadline.responseDone();
-        Object next = pending.poll();
-        if (readingPaused && !overflowed && pending.size() <= readAhead / 2) {
+        // Heads expecting 100 are taken up in a row (each sends its 100 and is done) until a
+        // request is being answered or nothing waits.
+        Object next;
+        while (!busy && (next = pending.poll()) != null) {
+            resumeReadingIfDrained();
+            takeUp(next);
+        }
+        resumeReadingIfDrained();
+    }
+
+    /** Turns reading back on once at most half the read-ahead waits (never past the bound). */
+    private void resumeReadingIfDrained() {
+        if (readingPaused && !overflowed && !gone && pending.size() <= readAhead / 2) {
             readingPaused = false;
             ctx.channel().config().setAutoRead(true);
-        }
-        if (next != null) {
-            start(next);
         }
     }
 

@@ -223,7 +223,7 @@ public final class GatewayServer {
                                 new FlushConsolidationHandler(256, true),
                                 deadline,
                                 newCodec(config, deadline),
-                                new GatewayAggregator(config.maxBody, metrics),
+                                new GatewayAggregator(config.maxBody),
                                 new GatewayHandler(context, deadline));
                     }
                 });

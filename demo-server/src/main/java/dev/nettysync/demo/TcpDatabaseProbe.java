@@ -4,6 +4,7 @@ import dev.nettysync.AsyncEvent;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
@@ -67,7 +68,7 @@ public final class TcpDatabaseProbe implements DbReadiness {
                 .channel(channelType)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS,
                         (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis()))
-                .handler(NoOp.INSTANCE);        // one instance for every attempt's channel
+                .handler(ProbeHandler.INSTANCE);        // one instance for every attempt's channel
         resolveThenConnect(bootstrap, loop, dbReady);
     }
 
@@ -125,10 +126,25 @@ public final class TcpDatabaseProbe implements DbReadiness {
         resolver.shutdown();
     }
 
-    /** The probe reads nothing; the handler only has to be shareable between attempts. */
+    /**
+     * The handler of every attempt's channel (shareable): the probe reads nothing, and the
+     * connect's own result says whether the database accepts connections. An exception on the
+     * channel (a reset by the database while the probe's connection is open) closes it, logged
+     * at debug level, instead of reaching the pipeline's tail, which logs a WARN
+     * ("An exceptionCaught() event was fired, and it reached at the tail of the pipeline").
+     */
     @ChannelHandler.Sharable
-    private static final class NoOp extends ChannelInboundHandlerAdapter {
-        static final NoOp INSTANCE = new NoOp();
+    static final class ProbeHandler extends ChannelInboundHandlerAdapter {
+        static final ProbeHandler INSTANCE = new ProbeHandler();
+
+        private ProbeHandler() {
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            logger.debug("database probe connection {} failed: {}", ctx.channel(), cause.toString());
+            ctx.close();
+        }
     }
 
     @Override

@@ -62,6 +62,30 @@ class FleetAdmissionTest {
         assertThat(entered.cause()).isSameAs(refused);
     }
 
+    @Test
+    void theRefusalNowIsTheLocalPolicysTakesNoPlaceAndIsCounted() {
+        // What a request expecting 100 Continue is answered instead of the 100.
+        DemoMetrics metrics = new DemoMetrics();
+        BackendLimiter limiter = new BackendLimiter(1, 0, Duration.ofSeconds(1), metrics);
+        FleetAdmission fleet = new FleetAdmission(limiter, AsyncLimiter.of(new AsyncSemaphore(1)),
+                Duration.ofSeconds(1), new FleetOutage(DemoConfig.FleetWhenDown.CLOSED, metrics));
+        assertThat(fleet.refusalNow()).as("room: no refusal").isNull();
+        assertThat(limiter.admitted()).as("and no place taken").isZero();
+
+        Future<Admission.Ticket> entered = fleet.enter(EXECUTOR);
+        assertThat(entered.isSuccess()).isTrue();
+        assertThat(fleet.refusalNow()).as("full").isInstanceOf(dev.nettysync.QueueFullException.class);
+        assertThat(limiter.admitted()).isEqualTo(1);
+        assertThat(metrics.registry().get("demo.limiter.rejected").tag("reason", "queue_full").counter().count())
+                .as("counted as enter's refusals are").isEqualTo(1);
+
+        entered.getNow().leave();
+        assertThat(fleet.refusalNow()).isNull();
+        fleet.close();
+        assertThat(fleet.refusalNow()).as("closed").isInstanceOf(dev.nettysync.ClosedException.class);
+        assertThat(new PendingAdmission().refusalNow()).as("a policy that cannot tell: decided at enter").isNull();
+    }
+
     /** A local admission whose one enter waits until the test completes it. */
     private static final class PendingAdmission implements Admission {
         final Promise<Ticket> pending = EXECUTOR.newPromise();

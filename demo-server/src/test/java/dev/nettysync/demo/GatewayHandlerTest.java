@@ -53,7 +53,7 @@ class GatewayHandlerTest {
                 new TimedBackend(backend, config.backendTimeout, metrics), new DrainState(), metrics, HttpErrors.of(config), null, null);
         ConnectionDeadlineHandler deadline = new ConnectionDeadlineHandler(TimeUnit.SECONDS.toNanos(60),
                 TimeUnit.SECONDS.toNanos(60), metrics);
-        ch = new EmbeddedChannel(deadline, GatewayServer.newCodec(config, deadline), new GatewayAggregator(config.maxBody, metrics),
+        ch = new EmbeddedChannel(deadline, GatewayServer.newCodec(config, deadline), new GatewayAggregator(config.maxBody),
                 new GatewayHandler(context, deadline, READ_AHEAD, MAX_PIPELINED));
     }
 
@@ -76,12 +76,10 @@ class GatewayHandlerTest {
     }
 
     private List<String> statusLines() {
-        StringBuilder out = new StringBuilder();
-        ByteBuf b;
-        while ((b = ch.readOutbound()) != null) {
-            out.append(b.toString(StandardCharsets.ISO_8859_1));
-            b.release();
-        }
+        return statusLines(output());
+    }
+
+    private static List<String> statusLines(CharSequence out) {
         List<String> lines = new ArrayList<>();
         Matcher m = Pattern.compile("HTTP/1\\.1 \\d{3}[^\r]*").matcher(out);
         while (m.find()) {
@@ -165,7 +163,7 @@ class GatewayHandlerTest {
         ConnectionDeadlineHandler deadline = new ConnectionDeadlineHandler(TimeUnit.SECONDS.toNanos(60),
                 TimeUnit.SECONDS.toNanos(60), metrics);
         EmbeddedChannel other = new EmbeddedChannel(deadline, GatewayServer.newCodec(config, deadline),
-                new GatewayAggregator(config.maxBody, metrics), new GatewayHandler(context, deadline));
+                new GatewayAggregator(config.maxBody), new GatewayHandler(context, deadline));
         try {
             other.writeInbound(Unpooled.copiedBuffer("GET /api/items/1 HTTP/1.1\r\nHost: x\r\n\r\n",
                     StandardCharsets.ISO_8859_1));
@@ -229,6 +227,31 @@ class GatewayHandlerTest {
                 + "HTTP/1\\.1 200 OK\r\n.*?\r\n\r\n" + Pattern.quote(item)
                 + "HTTP/1\\.1 200 OK\r\n[^\n]*\n[^\n]*content-length: 5\r\n\r\n"
                 + "HTTP/1\\.1 200 OK\r\n.*?\r\n\r\nlive\n");
+    }
+
+    private String output() {
+        StringBuilder out = new StringBuilder();
+        ByteBuf b;
+        while ((b = ch.readOutbound()) != null) {
+            out.append(b.toString(StandardCharsets.ISO_8859_1));
+            b.release();
+        }
+        return out.toString();
+    }
+
+    @Test
+    void aRequestExpecting100WhileTheServerDrainsIsAnswered503InsteadOfThe100AndItsBodyIsNotAwaited() {
+        context.drain().startDraining();
+        ch.pipeline().fireUserEventTriggered(GatewaySignal.DRAIN);
+        receive("GET /api/items/2 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+        runTasks();
+
+        String out = output();
+        assertThat(statusLines(out)).containsExactly("HTTP/1.1 503 Service Unavailable");
+        assertThat(out).containsIgnoringCase("connection: close").endsWith("server is shutting down\n");
+        assertThat(metrics.registry().get("demo.http.interim.responses").counter().count()).isZero();
+        assertThat(backend.calls).hasValue(0);
+        assertThat(ch.isActive()).as("closed after the 503").isFalse();
     }
 
     @Test
@@ -334,6 +357,62 @@ class GatewayHandlerTest {
         assertThat(bare.isActive()).as("closed after the 503").isFalse();
         assertThat(sent).as("every request released").allMatch(r -> r.refCnt() == 0);
         answers.forEach(FullHttpResponse::release);
+        bare.finishAndReleaseAll();
+    }
+
+    private long answered499() {
+        var timer = metrics.registry().find("demo.http.requests").tag("status", "499").timer();
+        return timer == null ? 0 : timer.count();
+    }
+
+    @Test
+    void aHandlerRemovedFromThePipelineReleasesWhatItQueuedAndGivesBackWhatItsRequestHolds() {
+        // Without handlerRemoved, a handler taken out of a live pipeline kept its queued requests
+        // (reference-counted: leaked) and its running request's permit and place for ever.
+        EmbeddedChannel bare = bareHandler();
+        List<FullHttpRequest> sent = feedBare(bare, 1 + READ_AHEAD);
+        assertThat(limiter.inFlight()).as("the first request holds a permit").isEqualTo(1);
+        assertThat(sent.subList(1, sent.size())).as("the others wait").allMatch(r -> r.refCnt() == 1);
+        assertThat(bare.config().isAutoRead()).as("reading paused at the read-ahead").isFalse();
+
+        bare.pipeline().remove(GatewayHandler.class);
+        bare.runPendingTasks();
+
+        assertThat(sent).as("every request released").allMatch(r -> r.refCnt() == 0);
+        assertThat(backend.cancelled()).as("the backend call is abandoned").isEqualTo(1);
+        assertThat(limiter.inFlight()).as("in flight").isZero();
+        assertThat(limiter.admitted()).as("admitted").isZero();
+        assertThat(limiter.availablePermits()).as("permits").isEqualTo(4);
+        assertThat(context.drain().activeRequests()).as("requests in progress").isZero();
+        assertThat(answered499()).as("the running request ended once, unanswered").isEqualTo(1);
+        assertThat(bare.config().isAutoRead()).as("reading turned back on for whoever reads next").isTrue();
+        assertThat(bare.isActive()).as("the channel itself is left alone").isTrue();
+
+        bare.close();                      // channelInactive reaches no handler of ours now
+        bare.runPendingTasks();
+        assertThat(answered499()).isEqualTo(1);
+        assertThat(context.drain().activeRequests()).isZero();
+        assertThat(bare.finishAndReleaseAll()).as("nothing was answered").isFalse();
+    }
+
+    @Test
+    void aCloseThenTheRemovalThatFollowsItEndTheRequestOnce() {
+        // Netty removes every handler after the channel closes: channelInactive, then
+        // handlerRemoved. The request must end once (one 499, one place given back).
+        EmbeddedChannel bare = bareHandler();
+        List<FullHttpRequest> sent = feedBare(bare, 3);
+        assertThat(limiter.inFlight()).isEqualTo(1);
+
+        bare.close();
+        bare.runPendingTasks();
+        assertThat(bare.pipeline().get(GatewayHandler.class)).as("removed after the close").isNull();
+
+        assertThat(sent).as("every request released").allMatch(r -> r.refCnt() == 0);
+        assertThat(answered499()).as("the running request ended once").isEqualTo(1);
+        assertThat(context.drain().activeRequests()).isZero();
+        assertThat(limiter.inFlight()).isZero();
+        assertThat(limiter.admitted()).isZero();
+        assertThat(limiter.availablePermits()).isEqualTo(4);
         bare.finishAndReleaseAll();
     }
 

@@ -1,8 +1,10 @@
 package dev.nettysync.demo;
 
+import io.netty.channel.embedded.EmbeddedChannel;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -44,6 +46,20 @@ class TcpDatabaseProbeTest {
             assertThat(waiting.get(30, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
             assertThat(get(server, "/readyz").statusCode()).isEqualTo(200);
         }
+    }
+
+    @Test
+    void aResetDuringAProbeClosesItsConnectionInsteadOfReachingThePipelinesTail() {
+        // Before, the probe's handler left exceptions to the tail, which logs a WARN ("An
+        // exceptionCaught() event was fired, and it reached at the tail of the pipeline") for
+        // every reset by the database while a probe's connection was open. EmbeddedChannel
+        // records such an exception instead, and checkException() rethrows it.
+        EmbeddedChannel probe = new EmbeddedChannel(TcpDatabaseProbe.ProbeHandler.INSTANCE);
+        probe.pipeline().fireExceptionCaught(new IOException("Connection reset by peer"));
+
+        probe.checkException();            // nothing reached the tail
+        assertThat(probe.isOpen()).as("the probe's connection is closed").isFalse();
+        assertThat(probe.finishAndReleaseAll()).isFalse();
     }
 
     @Test
