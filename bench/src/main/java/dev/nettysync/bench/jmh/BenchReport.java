@@ -557,7 +557,7 @@ public final class BenchReport {
 
     /** The same-loop goal's peers: not netty-sync, not the floors, not asyncutil's hop through the task queue. */
     static boolean isSameLoopPeer(Row r) {
-        return !r.impl().equals(REFERENCE) && !r.impl().equals("asyncutil")
+        return !r.impl().equals(REFERENCE) && !r.impl().equals("asyncutil") && !r.impl().equals("nettysyncTimed")
                 && !r.impl().equals(FLOOR) && !r.impl().equals(FLOOR_ATOMIC);
     }
 

@@ -28,7 +28,9 @@ import java.util.concurrent.TimeUnit;
  * at 8 and through the task queue beyond; {@code asyncutilInline} applies the same policy to
  * asyncutil's {@code CompletableFuture}; {@code asyncutil} ({@code thenRunAsync(.., loop)})
  * always goes through the loop's task queue (context: what a plain {@code CompletionStage} user
- * gets). The loop itself runs the whole round; the benchmark thread only starts it and waits for
+ * gets). {@code nettysyncTimed} is netty-sync with a timeout on every wait (not a peer: the
+ * cost of the timer each queued wait schedules on the loop and each grant cancels). The loop
+ * itself runs the whole round; the benchmark thread only starts it and waits for
  * its end ({@value #HANDOFFS} handoffs amortise that). Every continuation is checked to run on
  * the loop, and the permit is checked to be back, exactly once, after each round.
  *
@@ -43,7 +45,7 @@ public class SameLoopHandoffBenchmark extends AbstractEventLoopBenchmark {
     public static final int HANDOFFS = 100_000;
 
     @Param({SemaphorePeer.NETTYSYNC, SemaphorePeer.NAIVE, SemaphorePeer.ASYNCUTIL_INLINE, SemaphorePeer.ASYNCUTIL,
-            SemaphorePeer.FLOOR, SemaphorePeer.FLOOR_ATOMIC})
+            SemaphorePeer.FLOOR, SemaphorePeer.FLOOR_ATOMIC, SemaphorePeer.NETTYSYNC_TIMED})
     public String impl;
 
     /** Queued clients: a handful (16) or a long queue (1024) whose waiters no longer sit in L1. */

@@ -12,6 +12,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 
 /**
  * One semaphore implementation behind the operations the benchmarks need, selected by the
@@ -20,6 +21,9 @@ import java.util.concurrent.Semaphore;
  *
  * <ul>
  *   <li>{@code nettysync}: {@link AsyncSemaphore}.</li>
+ *   <li>{@code nettysyncTimed}: the same, every wait with a timeout (one minute, never reached):
+ *       not a peer, netty-sync's own cost of a timed wait (its timer scheduled on the waiter's
+ *       executor when it queues, cancelled when it is granted), next to the untimed row.</li>
  *   <li>{@code jdk}, {@code jdkFair}: {@link Semaphore} (non-fair / fair). Blocking, so only in
  *       the uncontended benchmark, where it is the P1 yardstick.</li>
  *   <li>{@code asyncutil}: IBM asyncutil's {@link FairAsyncSemaphore}, used the way its
@@ -47,6 +51,8 @@ import java.util.concurrent.Semaphore;
 public abstract class SemaphorePeer {
 
     public static final String NETTYSYNC = "nettysync";
+    /** netty-sync with a timeout on every wait: not a peer, the cost of a timed wait. */
+    public static final String NETTYSYNC_TIMED = "nettysyncTimed";
     public static final String JDK = "jdk";
     public static final String JDK_FAIR = "jdkFair";
     public static final String ASYNCUTIL = "asyncutil";
@@ -63,6 +69,7 @@ public abstract class SemaphorePeer {
     public static SemaphorePeer create(String impl, int permits) {
         switch (impl) {
             case NETTYSYNC: return new NettySync(permits);
+            case NETTYSYNC_TIMED: return new NettySyncTimed(permits);
             case JDK: return new Jdk(new Semaphore(permits, false));
             case JDK_FAIR: return new Jdk(new Semaphore(permits, true));
             case ASYNCUTIL: return new AsyncUtil(permits, false);
@@ -71,7 +78,7 @@ public abstract class SemaphorePeer {
             case FLOOR: return new Floor(permits, false);
             case FLOOR_ATOMIC: return new Floor(permits, true);
             default: throw new IllegalArgumentException("unknown impl '" + impl + "', expected one of "
-                    + List.of(NETTYSYNC, JDK, JDK_FAIR, ASYNCUTIL, ASYNCUTIL_INLINE, NAIVE, FLOOR, FLOOR_ATOMIC));
+                    + List.of(NETTYSYNC, NETTYSYNC_TIMED, JDK, JDK_FAIR, ASYNCUTIL, ASYNCUTIL_INLINE, NAIVE, FLOOR, FLOOR_ATOMIC));
         }
     }
 
@@ -125,7 +132,7 @@ public abstract class SemaphorePeer {
 
     // ------------------------------------------------------------------ implementations
 
-    static final class NettySync extends SemaphorePeer {
+    static class NettySync extends SemaphorePeer {
         final AsyncSemaphore sem;
 
         NettySync(int permits) {
@@ -141,6 +148,22 @@ public abstract class SemaphorePeer {
         @Override public boolean cancel(Object handle) { return ((Future<?>) handle).cancel(false); }
         @Override public void release() { sem.release(); }
         @Override public void release(int n) { sem.release(n); }
+    }
+
+    /** {@code nettysyncTimed}: every wait with a one-minute timeout (never reached). */
+    static final class NettySyncTimed extends NettySync {
+        static final long TIMEOUT_NANOS = TimeUnit.MINUTES.toNanos(1);
+
+        NettySyncTimed(int permits) {
+            super(permits);
+        }
+
+        @Override public Object acquire(EventExecutor executor) {
+            return sem.acquire(executor, TIMEOUT_NANOS, TimeUnit.NANOSECONDS);
+        }
+        @Override public Waiting on(EventExecutor executor) {
+            return then -> sem.acquire(executor, TIMEOUT_NANOS, TimeUnit.NANOSECONDS).addListener(then);
+        }
     }
 
     static final class Jdk extends SemaphorePeer {

@@ -74,7 +74,7 @@ class BenchmarksSmokeTest {
     @ParameterizedTest(name = "{0} waiters={1}")
     @CsvSource({"nettysync, 16", "nettysync, 1024", "naive, 16", "naive, 1024",
             "asyncutilInline, 16", "asyncutilInline, 1024", "asyncutil, 16", "asyncutil, 1024",
-            "floor, 16", "floor, 1024", "floorAtomic, 16", "floorAtomic, 1024"})
+            "floor, 16", "floor, 1024", "floorAtomic, 16", "floorAtomic, 1024", "nettysyncTimed, 16", "nettysyncTimed, 1024"})
     void sameLoopHandoff(String impl, int waiters) throws Exception {
         SameLoopHandoffBenchmark b = new SameLoopHandoffBenchmark();
         b.impl = impl;
