@@ -35,8 +35,9 @@ mkdir -p "$OUT"
 machine_info "$OUT/machine.txt"
 echo "== JMH: $JMH_OPTS $PROF $*  -> $OUT"
 # shellcheck disable=SC2086  # JMH_OPTS and PROF are word lists on purpose
-"$JAVA" -jar "$BENCH_JAR" --json "$OUT/jmh.json" --md "$OUT/jmh.md" $JMH_OPTS $PROF "$@" 2>&1 | tee "$OUT/jmh.log"
-[ "${PIPESTATUS[0]}" = 0 ] || die "JMH failed, see $OUT/jmh.log"
+if ! "$JAVA" -jar "$BENCH_JAR" --json "$OUT/jmh.json" --md "$OUT/jmh.md" $JMH_OPTS $PROF "$@" 2>&1 | tee "$OUT/jmh.log"; then
+  die "JMH failed, see $OUT/jmh.log"   # (under set -e a bare failing pipeline ended the script before any message)
+fi
 
 if [ "$FOOTPRINT_DEPTH" != 0 ]; then
   echo "== waiter footprint ($FOOTPRINT_DEPTH waiters)"

@@ -17,7 +17,7 @@ OUT="$BASE/openloop" "$HERE/openloop.sh"
   echo
   echo "JMH: [jmh/jmh.md](jmh/jmh.md) ([JSON](jmh/jmh.json)); load: [load/load.md](load/load.md); open loop: [openloop/openloop.md](openloop/openloop.md)."
   echo
-  sed -n '/^## Goals/,/^## P3: bytes/p' "$BASE/jmh/jmh.md" | sed '$d' | sed 's|(computed from the rows above)|(computed from the tables in jmh/jmh.md)|'
+  sed -n '/^## Goals/,/^## P3: bytes/p' "$BASE/jmh/jmh.md" | sed '$d' | sed 's|(computed from the medians above)|(computed from the medians of the tables in jmh/jmh.md)|'
   sed -n '/^## P3: bytes/,/^## Machine/p' "$BASE/jmh/jmh.md" | sed '$d'
   sed -n '/^## A\./,/^## Machine/p' "$BASE/load/load.md" | sed '$d'
   echo "## Latency against offered load"
