@@ -25,6 +25,7 @@
 #   mvn -B -ntp -pl demo-server,bench -am package -DskipTests
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
+no_args "$@"
 
 if [ "${SMOKE:-0}" = 1 ]; then
   : "${CAPACITY:=8}" "${LATENCY_MS:=10}" "${LOADS:=1,3}" "${DURATION:=6}" "${CONNECTIONS:=128}"

@@ -8,6 +8,24 @@ STARTED_PIDS=()
 
 die() { echo "error: $*" >&2; exit 1; }
 
+# script_help "$@": -h or --help as the first argument prints the calling script's header
+# comment (its usage and settings) and exits 0.
+script_help() {
+  case "${1:-}" in
+    -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+  esac
+}
+
+# no_args "$@": for the scripts whose settings are all environment variables: --help, else any
+# argument is refused (exit 2) rather than ignored.
+no_args() {
+  script_help "$@"
+  if [ "$#" -gt 0 ]; then
+    echo "error: $(basename "$0") takes no argument ('$1'): its settings are environment variables, see $(basename "$0") --help" >&2
+    exit 2
+  fi
+}
+
 need_jar() {
   [ -f "$1" ] || die "$1 not found; build it first: (cd $REPO_ROOT && mvn -B -ntp $2 package -DskipTests)"
 }

@@ -17,9 +17,10 @@
 #   FLEET_LIMIT [8]  LATENCY_MS [20] upstream delay  LEASE_MS [2000]  DURATION [20] s of wrk
 #   KILL_AT [8] s into the run  WRK_CONNECTIONS [64] per demo  WRK_THREADS [1]
 #   BASE_PORT [18100] (redis, upstream, demos on the next free ports)  SERVER_JVM_OPTS [-Xms256m -Xmx256m]
-#   OUT [bench/results/fleet-<UTC timestamp>]
+#   DEMO_JAR [demo-server/target/demo-server.jar]  OUT [bench/results/fleet-<UTC timestamp>]
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
+no_args "$@"
 
 DEMO_JAR="${DEMO_JAR:-$REPO_ROOT/demo-server/target/demo-server.jar}"
 FLEET_LIMIT="${FLEET_LIMIT:-8}"

@@ -19,6 +19,7 @@
 # Build first: mvn -B -ntp -pl demo-server,bench -am package -DskipTests
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
+script_help "$@"
 need_jar "$BENCH_JAR" "-pl demo-server,bench -am"
 
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"

@@ -30,6 +30,7 @@
 # Default duration: A ~ 2 x ROUNDS x 10 s + warm-ups ~ 1.5 min; B ~ 25 s; C ~ 20 s: about 2.5 min.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
+no_args "$@"
 
 DEMO_JAR="${DEMO_JAR:-$REPO_ROOT/demo-server/target/demo-server.jar}"
 DEMO_ARGS="${DEMO_ARGS:-}"

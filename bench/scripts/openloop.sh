@@ -27,6 +27,7 @@
 # Needs curl and the two jars: mvn -B -ntp -pl demo-server,bench -am package -DskipTests
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
+no_args "$@"
 
 DEMO_JAR="${DEMO_JAR:-$REPO_ROOT/demo-server/target/demo-server.jar}"
 DEMO_ARGS="${DEMO_ARGS:-}"

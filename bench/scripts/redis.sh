@@ -13,6 +13,7 @@
 #   mvn -B -ntp -pl netty-sync,netty-sync-redis,bench -am package -DskipTests
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+script_help "$@"
 
 need_jar "$BENCH_JAR" "-pl netty-sync,netty-sync-redis,bench -am"
 OUT="${OUT:-$REPO_ROOT/bench/results/redis-$(date -u +%Y%m%dT%H%M%SZ)}"

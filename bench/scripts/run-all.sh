@@ -6,7 +6,8 @@
 # Build first: mvn -B -ntp -pl demo-server,bench -am package -DskipTests
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
-REPO_ROOT="$(cd "$HERE/../.." && pwd)"
+source "$HERE/common.sh"
+no_args "$@"
 BASE="${OUT:-$REPO_ROOT/bench/results/run-$(date -u +%Y%m%dT%H%M%SZ)}"
 mkdir -p "$BASE"
 OUT="$BASE/jmh" "$HERE/jmh.sh"
