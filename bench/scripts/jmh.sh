@@ -14,8 +14,9 @@
 #   PROF       profilers, default "-prof gc" (B/op); set PROF= to drop it
 #   OUT        output directory, default bench/results/jmh-<UTC timestamp>
 #   FOOTPRINT_DEPTH  waiters for the footprint table, default 1000000 (0 skips it)
-#   SMOKE=1    seconds-long sanity run (1 fork, 1 short iteration, small params): checks that
-#              everything runs, the numbers mean nothing
+#   SMOKE=1    sanity run (1 fork, 1 short iteration, small params): checks that everything
+#              runs, the numbers mean nothing; still one JVM per row (about 115 forks), so
+#              minutes, not the seconds of iterations JMH's first ETA counts
 # Build first: mvn -B -ntp -pl demo-server,bench -am package -DskipTests
 set -euo pipefail
 source "$(dirname "$0")/common.sh"

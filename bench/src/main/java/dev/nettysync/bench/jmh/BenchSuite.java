@@ -66,6 +66,12 @@ public final class BenchSuite {
         }
         try {
             CommandLineOptions cmd = new CommandLineOptions(jmhArgs.toArray(new String[0]));
+            if (cmd.shouldHelp() || cmd.shouldList() || cmd.shouldListWithParams() || cmd.shouldListProfilers()
+                    || cmd.shouldListResultFormats()) {
+                // -h, -l, -lp, -lprof, -lrf: JMH answers and runs nothing (the Runner would run the suite)
+                org.openjdk.jmh.Main.main(jmhArgs.toArray(new String[0]));
+                return 0;
+            }
             new Runner(new OptionsBuilder().parent(cmd).result(json.toString()).resultFormat(ResultFormatType.JSON).build()).run();
         } catch (CommandLineOptionException e) {
             err.println("Error parsing command line: " + e.getMessage());

@@ -41,4 +41,16 @@ class BenchSuiteTest {
         assertThat(err.toString(StandardCharsets.UTF_8)).startsWith("Error parsing command line: ").doesNotContain("\tat ");
         assertThat(Files.exists(dir.resolve("r.md"))).isFalse();
     }
+
+    @Test
+    void helpAndListsWithAReportAnswerAndRunNothing(@TempDir Path dir) throws Exception {
+        for (String option : new String[] {"-h", "-l", "-lp"}) {
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            int status = BenchSuite.run(new String[] {"--md", dir.resolve("r.md").toString(), option, "UncontendedBenchmark"},
+                    new PrintStream(err, true, StandardCharsets.UTF_8));
+            assertThat(status).as(option).isZero();
+            assertThat(dir.resolve("r.md")).as(option).doesNotExist();
+            assertThat(dir.resolve("r.md.json")).as(option).doesNotExist();
+        }
+    }
 }
