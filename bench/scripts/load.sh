@@ -100,7 +100,7 @@ stop_hello() { stop_pid "$HELLO_PID"; }
 
 # run_wrk NAME PORT CONNECTIONS DURATION: writes $OUT/NAME.txt
 run_wrk() {
-  pin "$CLIENT_CPUS" wrk -t "$WRK_THREADS" -c "$3" -d "$4" --latency "http://127.0.0.1:$2$ITEM" > "$OUT/$1.txt" 2>&1 \
+  run_fg "${CLIENT_PIN[@]}" wrk -t "$WRK_THREADS" -c "$3" -d "$4" --latency "http://127.0.0.1:$2$ITEM" > "$OUT/$1.txt" 2>&1 \
     || die "wrk failed, see $OUT/$1.txt"
 }
 
