@@ -7,6 +7,7 @@
 #   START_SERVER=1 demo-server/loadtest-fairness.sh      # starts demo-server/target/demo-server.jar
 #   demo-server/loadtest-fairness.sh                     # a server already running with
 #                                                        # --trust-forwarded-for --per-client-rate=RATE
+#   demo-server/loadtest-fairness.sh --help              # this text; no other argument is taken
 #
 # Two phases of DURATION seconds each:
 #   1. polite only: POLITE clients, each its own X-Forwarded-For, each sending one request every
@@ -27,7 +28,18 @@
 #   SERVER_ARGS         extra flags for the started server
 #   JAR                 [demo-server/target/demo-server.jar]
 # Numbers taken on a machine shared with other work are noise; run it on a quiet one.
+# Exit statuses: 0 fair; 1 not (the FAIL lines say why), or the started server exited (its log is
+# shown); 2 a missing tool or jar, an argument, (START_SERVER=1) the port already in use, or a
+# server that is not ready; 130 / 143 stopped by Ctrl-C / SIGTERM (every client and the started
+# server are stopped too).
 set -euo pipefail
+
+if [ "$#" -gt 0 ]; then
+  case "$1" in
+    -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+    *) echo "loadtest-fairness.sh: unknown argument '$1': settings are environment variables (see --help)" >&2; exit 2 ;;
+  esac
+fi
 
 here="$(cd "$(dirname "$0")" && pwd)"
 URL="${URL:-http://127.0.0.1:8080/api/items/42}"
@@ -51,9 +63,15 @@ done
 base="$(printf '%s' "$URL" | sed -E 's#^(https?://[^/]+).*#\1#')"
 port="$(printf '%s' "$base" | sed -E 's#^https?://[^:/]+:?([0-9]*)$#\1#')"
 port="${port:-80}"
+host="$(printf '%s' "$base" | sed -E 's#^https?://([^:/]+).*$#\1#')"
 work="$(mktemp -d)"
 server_pid=""
+clients=()     # the running phase's wrk and polite-client pids
 cleanup() {
+  if [ "${#clients[@]}" -gt 0 ]; then
+    kill "${clients[@]}" 2>/dev/null || true
+    wait "${clients[@]}" 2>/dev/null || true
+  fi
   if [ -n "$server_pid" ]; then
     kill -TERM "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
@@ -61,8 +79,14 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 if [ "$START_SERVER" = "1" ]; then
+  if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
+    echo "loadtest-fairness.sh: $host:$port is already in use; stop what listens there, or pick a free port: URL=http://127.0.0.1:<port>/api/items/42" >&2
+    exit 2
+  fi
   if [ ! -f "$JAR" ]; then
     echo "loadtest-fairness.sh: $JAR missing; build it: mvn -B -ntp -pl netty-sync,demo-server -am package -DskipTests" >&2
     exit 2
@@ -72,6 +96,12 @@ if [ "$START_SERVER" = "1" ]; then
     --per-client-rate="$RATE" --per-client-burst="$BURST" $SERVER_ARGS >"$work/server.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 100); do
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+      echo "loadtest-fairness.sh: demo-server exited; its log:" >&2
+      tail -n 20 "$work/server.log" >&2
+      server_pid=""
+      exit 1
+    fi
     if curl -fs "$base/readyz" >/dev/null 2>&1; then break; fi
     sleep 0.1
   done
@@ -81,6 +111,7 @@ curl -fs "$base/readyz" >/dev/null || { echo "loadtest-fairness.sh: $base is not
 interval="$(awk -v r="$RATE" 'BEGIN { printf "%.4f", 2 / r }')"
 
 polite() {   # $1: client number, $2: output file
+  trap - INT TERM EXIT   # a client subshell just stops: the script's own traps clean up
   local end=$((SECONDS + DURATION))
   while [ "$SECONDS" -lt "$end" ]; do
     curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -H "X-Forwarded-For: 10.1.0.$1" "$URL" >>"$2" || echo "000 0" >>"$2"
@@ -90,18 +121,19 @@ polite() {   # $1: client number, $2: output file
 
 phase() {    # $1: name, $2: greedy clients
   local out="$work/$1"
-  local pids=()
   mkdir -p "$out"
+  clients=()
   for g in $(seq 1 "$2"); do
     wrk -t1 -c"$GREEDY_CONNECTIONS" -d"${DURATION}s" -H "X-Forwarded-For: 10.2.0.$g" \
       -s "$here/loadtest/status-count.lua" "$URL" >"$out/greedy-$g.txt" 2>&1 &
-    pids+=($!)
+    clients+=($!)
   done
   for p in $(seq 1 "$POLITE"); do
     polite "$p" "$out/polite-$p.txt" &
-    pids+=($!)
+    clients+=($!)
   done
-  wait "${pids[@]}"
+  wait "${clients[@]}"
+  clients=()
   cat "$out"/polite-*.txt >"$out/polite.txt"
   awk '{ n++; if ($1 == 429) r++; if ($1 != 200 && $1 != 429) o++; print $2 > "/dev/stderr" }
        END { printf "%d %d %d\n", n, r + 0, o + 0 }' "$out/polite.txt" 2>"$out/lat.txt" >"$out/counts.txt"

@@ -6,6 +6,7 @@
 # Usage (from the repository root):
 #   demo-server/loadtest.sh                       # against a server already running on :8080
 #   START_SERVER=1 demo-server/loadtest.sh        # starts demo-server/target/demo-server.jar itself
+#   demo-server/loadtest.sh --help                # this text; the script takes no other argument
 #
 # Environment (defaults in brackets):
 #   URL            target [http://127.0.0.1:8080/api/items/42]
@@ -21,7 +22,18 @@
 # server started (demo_limiter_in_flight_peak), the highest in-flight value sampled every 200 ms
 # during the run, and the rejections. Exits 1 if the peak exceeded the limit. With
 # --max-concurrent=0 the limit is exported as +Inf and there is nothing to check.
+# Exit statuses: 0 the limit held; 1 it did not, or the server never became ready (or the started
+# one exited: its log is shown); 2 a missing tool or jar, an argument, or (START_SERVER=1) the
+# port already in use; 130 / 143 stopped by Ctrl-C / SIGTERM (wrk and the started server are
+# stopped too; Ctrl-C during the run stops wrk early and still prints what it measured).
 set -euo pipefail
+
+if [ "$#" -gt 0 ]; then
+  case "$1" in
+    -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+    *) echo "loadtest.sh: unknown argument '$1': settings are environment variables (see --help)" >&2; exit 2 ;;
+  esac
+fi
 
 here="$(cd "$(dirname "$0")" && pwd)"
 URL="${URL:-http://127.0.0.1:8080/api/items/42}"
@@ -40,12 +52,16 @@ for tool in wrk curl; do
 done
 
 base="$(printf '%s' "$URL" | sed -E 's#^(https?://[^/]+).*#\1#')"
+host="$(printf '%s' "$base" | sed -E 's#^https?://([^:/]+).*$#\1#')"
 port="$(printf '%s' "$base" | sed -E 's#^https?://[^:/]+:?([0-9]*)$#\1#')"
 port="${port:-80}"
+log="${TMPDIR:-/tmp}/demo-server-loadtest-$port.log"
 
 server_pid=""
 sampler_pid=""
+wrk_pid=""
 cleanup() {
+  if [ -n "$wrk_pid" ]; then kill "$wrk_pid" 2>/dev/null || true; fi
   if [ -n "$sampler_pid" ]; then kill "$sampler_pid" 2>/dev/null || true; fi
   if [ -n "$server_pid" ]; then
     kill -TERM "$server_pid" 2>/dev/null || true   # graceful shutdown
@@ -53,17 +69,33 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 if [ "$START_SERVER" = "1" ]; then
+  if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
+    echo "loadtest.sh: $host:$port is already in use; stop what listens there, or pick a free port: URL=http://127.0.0.1:<port>/api/items/42" >&2
+    exit 2
+  fi
   if [ ! -f "$JAR" ]; then
     echo "loadtest.sh: $JAR missing; build it: mvn -B -ntp -pl netty-sync,demo-server -am package -DskipTests" >&2
     exit 2
   fi
   # shellcheck disable=SC2086
-  java -jar "$JAR" --host=127.0.0.1 --port="$port" $SERVER_ARGS > /tmp/demo-server-loadtest.log 2>&1 &
+  java -jar "$JAR" --host=127.0.0.1 --port="$port" $SERVER_ARGS > "$log" 2>&1 &
   server_pid=$!
-  echo "started demo-server (pid $server_pid), log in /tmp/demo-server-loadtest.log"
+  echo "started demo-server (pid $server_pid), log in $log"
 fi
+
+server_exited() {   # true if this script started the server and it is gone; shows its log
+  if [ -n "$server_pid" ] && ! kill -0 "$server_pid" 2>/dev/null; then
+    echo "loadtest.sh: demo-server exited; its log ($log):" >&2
+    tail -n 20 "$log" >&2
+    server_pid=""
+    return 0
+  fi
+  return 1
+}
 
 metric() {   # metric NAME_WITH_LABELS: its value in /metrics, as an integer, or +Inf (empty if absent)
   curl -fsS "$base/metrics" | awk -v m="$1" '$1 == m { if ($2 == "+Inf") print "+Inf"; else printf "%d\n", $2 }'
@@ -71,14 +103,18 @@ metric() {   # metric NAME_WITH_LABELS: its value in /metrics, as an integer, or
 
 echo "waiting for $base/readyz ..."
 for _ in $(seq 1 150); do
+  if server_exited; then exit 1; fi
   if [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz" || true)" = "200" ]; then break; fi
   sleep 0.2
 done
+if server_exited; then exit 1; fi
 if [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz" || true)" != "200" ]; then
   echo "loadtest.sh: $base/readyz is not 200 after 30 s" >&2
   exit 1
 fi
-grep -m1 "listening on" /tmp/demo-server-loadtest.log 2>/dev/null | sed 's/^.* - /server: /' || true
+if [ -n "$server_pid" ]; then
+  grep -m1 "listening on" "$log" 2>/dev/null | sed 's/^.* - /server: /' || true
+fi
 
 limit="$(metric 'nettysync_limiter_limit{limiter="backend"}')"
 samples="$(mktemp)"
@@ -86,7 +122,23 @@ samples="$(mktemp)"
 sampler_pid=$!
 
 echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency -s $here/loadtest/status-count.lua $URL"
-wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$here/loadtest/status-count.lua" "$URL"
+# wrk runs in the background so that a SIGTERM to this script stops it at once (the EXIT trap
+# kills it); Ctrl-C reaches wrk itself, which stops and prints what it measured, and the report
+# goes on.
+wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$here/loadtest/status-count.lua" "$URL" &
+wrk_pid=$!
+trap 'kill -INT "$wrk_pid" 2>/dev/null || true' INT
+wrk_status=0
+while :; do
+  wait "$wrk_pid" && wrk_status=0 || wrk_status=$?
+  if ! kill -0 "$wrk_pid" 2>/dev/null; then break; fi   # the wait was cut by a signal: wait again
+done
+wrk_pid=""
+trap 'exit 130' INT
+if [ "$wrk_status" != 0 ]; then
+  echo "loadtest.sh: wrk failed (exit status $wrk_status)" >&2
+  exit 1
+fi
 
 kill "$sampler_pid" 2>/dev/null || true
 wait "$sampler_pid" 2>/dev/null || true

@@ -25,6 +25,7 @@
 #   mvn -B -ntp -pl demo-server,bench -am package -DskipTests
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
+no_args "$@"
 
 if [ "${SMOKE:-0}" = 1 ]; then
   : "${CAPACITY:=8}" "${LATENCY_MS:=10}" "${LOADS:=1,3}" "${DURATION:=6}" "${CONNECTIONS:=128}"
@@ -96,7 +97,7 @@ for factor in ${LOADS//,/ }; do
   rate=$(awk -v f="$factor" -v r="$RATE_FULL" 'BEGIN {x=int(f*r+0.5); if (x<1) x=1; print x}')
   for config in $CONFIGS; do
     label=$(label_of "$config")
-    port_free "$DEMO_PORT" || die "port $DEMO_PORT is in use"
+    port_free "$DEMO_PORT" || die "port $DEMO_PORT is in use: stop what listens there, or set DEMO_PORT to a free port"
     # shellcheck disable=SC2046,SC2086
     start_bg DEMO "$OUT/demo-${config//:/-}-x$factor.log" "${SERVER_PIN[@]}" "$JAVA" $SERVER_JVM_OPTS -jar "$DEMO_JAR" \
       --host 127.0.0.1 --port "$DEMO_PORT" --io-threads "$SERVER_THREADS" --db-ready-delay 0 \

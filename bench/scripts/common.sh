@@ -8,6 +8,24 @@ STARTED_PIDS=()
 
 die() { echo "error: $*" >&2; exit 1; }
 
+# script_help "$@": -h or --help as the first argument prints the calling script's header
+# comment (its usage and settings) and exits 0.
+script_help() {
+  case "${1:-}" in
+    -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+  esac
+}
+
+# no_args "$@": for the scripts whose settings are all environment variables: --help, else any
+# argument is refused (exit 2) rather than ignored.
+no_args() {
+  script_help "$@"
+  if [ "$#" -gt 0 ]; then
+    echo "error: $(basename "$0") takes no argument ('$1'): its settings are environment variables, see $(basename "$0") --help" >&2
+    exit 2
+  fi
+}
+
 need_jar() {
   [ -f "$1" ] || die "$1 not found; build it first: (cd $REPO_ROOT && mvn -B -ntp $2 package -DskipTests)"
 }
@@ -80,23 +98,46 @@ start_bg() {
   eval "${name}_PID=$pid"
 }
 
+# forget_pid PID: drops PID from STARTED_PIDS once it has been waited for (its number may then be
+# given to another process, which stop_all must not signal)
+forget_pid() {
+  local p kept=()
+  for p in "${STARTED_PIDS[@]}"; do
+    if [ "$p" != "$1" ]; then kept+=("$p"); fi
+  done
+  STARTED_PIDS=("${kept[@]}")
+}
+
+# run_fg CMD...: runs CMD (a load generator) to its end, as a child that SIGTERM or Ctrl-C of
+# this script stops at once: a command in the foreground would delay the script's traps (and so
+# the stop of its servers) until it ended by itself. Returns CMD's status.
+run_fg() {
+  "$@" &
+  local pid=$! rc=0
+  STARTED_PIDS+=("$pid")
+  wait "$pid" || rc=$?
+  forget_pid "$pid"
+  return "$rc"
+}
+
 # stop_pid PID: stops one server this script started (TERM, then KILL after 15 s)
 stop_pid() {
   local pid="$1" i
-  kill -0 "$pid" 2>/dev/null || return 0
+  if ! kill -0 "$pid" 2>/dev/null; then wait "$pid" 2>/dev/null || true; forget_pid "$pid"; return 0; fi
   kill -TERM "$pid" 2>/dev/null || true
   for i in $(seq 1 150); do
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; forget_pid "$pid"; return 0; }
     sleep 0.1
   done
   kill -KILL "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
+  forget_pid "$pid"
 }
 
 stop_all() {
   local pid
-  for pid in "${STARTED_PIDS[@]:-}"; do
-    [ -n "$pid" ] && stop_pid "$pid"
+  for pid in "${STARTED_PIDS[@]}"; do
+    stop_pid "$pid"
   done
   STARTED_PIDS=()
 }

@@ -17,9 +17,10 @@
 #   FLEET_LIMIT [8]  LATENCY_MS [20] upstream delay  LEASE_MS [2000]  DURATION [20] s of wrk
 #   KILL_AT [8] s into the run  WRK_CONNECTIONS [64] per demo  WRK_THREADS [1]
 #   BASE_PORT [18100] (redis, upstream, demos on the next free ports)  SERVER_JVM_OPTS [-Xms256m -Xmx256m]
-#   OUT [bench/results/fleet-<UTC timestamp>]
+#   DEMO_JAR [demo-server/target/demo-server.jar]  OUT [bench/results/fleet-<UTC timestamp>]
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
+no_args "$@"
 
 DEMO_JAR="${DEMO_JAR:-$REPO_ROOT/demo-server/target/demo-server.jar}"
 FLEET_LIMIT="${FLEET_LIMIT:-8}"
@@ -76,6 +77,7 @@ for i in 0 1 2; do
   wrk -t "$WRK_THREADS" -c "$WRK_CONNECTIONS" -d "${DURATION}s" --latency \
     "http://127.0.0.1:${DEMO_PORTS[$i]}/api/items/1" > "$OUT/wrk-$((i + 1)).txt" 2>&1 &
   WRK_PIDS+=("$!")
+  STARTED_PIDS+=("$!")   # a SIGTERM or Ctrl-C of the script stops them too
 done
 
 sleep "$KILL_AT"
@@ -108,7 +110,7 @@ while [ "${#dead_leases[@]}" -gt 0 ] && [ "$(date +%s%N)" -lt "$deadline_ns" ]; 
   sleep 0.05
 done
 
-for p in "${WRK_PIDS[@]}"; do wait "$p" || true; done
+for p in "${WRK_PIDS[@]}"; do wait "$p" || true; forget_pid "$p"; done
 peak_line=$(curl -s "http://127.0.0.1:$UP_PORT/peak")
 peak=$(echo "$peak_line" | sed -E 's/peak=([0-9]+).*/\1/')
 leases=$(redis-cli -p "$REDIS_PORT" zcard 'nsync:sem:{demo-backend}:leases')

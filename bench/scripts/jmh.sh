@@ -14,11 +14,13 @@
 #   PROF       profilers, default "-prof gc" (B/op); set PROF= to drop it
 #   OUT        output directory, default bench/results/jmh-<UTC timestamp>
 #   FOOTPRINT_DEPTH  waiters for the footprint table, default 1000000 (0 skips it)
-#   SMOKE=1    seconds-long sanity run (1 fork, 1 short iteration, small params): checks that
-#              everything runs, the numbers mean nothing
+#   SMOKE=1    sanity run (1 fork, 1 short iteration, small params): checks that everything
+#              runs, the numbers mean nothing; still one JVM per row (about 115 forks), so
+#              minutes, not the seconds of iterations JMH's first ETA counts
 # Build first: mvn -B -ntp -pl demo-server,bench -am package -DskipTests
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
+script_help "$@"
 need_jar "$BENCH_JAR" "-pl demo-server,bench -am"
 
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
@@ -35,8 +37,9 @@ mkdir -p "$OUT"
 machine_info "$OUT/machine.txt"
 echo "== JMH: $JMH_OPTS $PROF $*  -> $OUT"
 # shellcheck disable=SC2086  # JMH_OPTS and PROF are word lists on purpose
-"$JAVA" -jar "$BENCH_JAR" --json "$OUT/jmh.json" --md "$OUT/jmh.md" $JMH_OPTS $PROF "$@" 2>&1 | tee "$OUT/jmh.log"
-[ "${PIPESTATUS[0]}" = 0 ] || die "JMH failed, see $OUT/jmh.log"
+if ! "$JAVA" -jar "$BENCH_JAR" --json "$OUT/jmh.json" --md "$OUT/jmh.md" $JMH_OPTS $PROF "$@" 2>&1 | tee "$OUT/jmh.log"; then
+  die "JMH failed, see $OUT/jmh.log"   # (under set -e a bare failing pipeline ended the script before any message)
+fi
 
 if [ "$FOOTPRINT_DEPTH" != 0 ]; then
   echo "== waiter footprint ($FOOTPRINT_DEPTH waiters)"

@@ -30,6 +30,7 @@
 # Default duration: A ~ 2 x ROUNDS x 10 s + warm-ups ~ 1.5 min; B ~ 25 s; C ~ 20 s: about 2.5 min.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
+no_args "$@"
 
 DEMO_JAR="${DEMO_JAR:-$REPO_ROOT/demo-server/target/demo-server.jar}"
 DEMO_ARGS="${DEMO_ARGS:-}"
@@ -76,7 +77,7 @@ pin() {  # pin CPUS CMD...: run CMD under taskset when CPUS is set (foreground c
 # servers are started as plain commands (taskset execs), so the PID we keep is the JVM's own
 
 start_hello() {
-  port_free "$HELLO_PORT" || die "port $HELLO_PORT is in use"
+  port_free "$HELLO_PORT" || die "port $HELLO_PORT is in use: stop what listens there, or set HELLO_PORT to a free port"
   # shellcheck disable=SC2086
   start_bg HELLO "$OUT/hello-server.log" "${SERVER_PIN[@]}" "$JAVA" $SERVER_JVM_OPTS -cp "$BENCH_JAR" \
     dev.nettysync.bench.load.HelloServer --host 127.0.0.1 --port "$HELLO_PORT" --io-threads "$SERVER_THREADS" $HELLO_ARGS
@@ -86,7 +87,7 @@ start_hello() {
 # start_demo LOGNAME ARGS...: demo-server on DEMO_PORT, waits until /readyz and the item route answer
 start_demo() {
   local log="$1"; shift
-  port_free "$DEMO_PORT" || die "port $DEMO_PORT is in use"
+  port_free "$DEMO_PORT" || die "port $DEMO_PORT is in use: stop what listens there, or set DEMO_PORT to a free port"
   # shellcheck disable=SC2086
   start_bg DEMO "$OUT/$log" "${SERVER_PIN[@]}" "$JAVA" $SERVER_JVM_OPTS -jar "$DEMO_JAR" \
     --host 127.0.0.1 --port "$DEMO_PORT" --io-threads "$SERVER_THREADS" --db-ready-delay 0 "$@" $DEMO_ARGS
@@ -99,7 +100,7 @@ stop_hello() { stop_pid "$HELLO_PID"; }
 
 # run_wrk NAME PORT CONNECTIONS DURATION: writes $OUT/NAME.txt
 run_wrk() {
-  pin "$CLIENT_CPUS" wrk -t "$WRK_THREADS" -c "$3" -d "$4" --latency "http://127.0.0.1:$2$ITEM" > "$OUT/$1.txt" 2>&1 \
+  run_fg "${CLIENT_PIN[@]}" wrk -t "$WRK_THREADS" -c "$3" -d "$4" --latency "http://127.0.0.1:$2$ITEM" > "$OUT/$1.txt" 2>&1 \
     || die "wrk failed, see $OUT/$1.txt"
 }
 

@@ -27,6 +27,7 @@
 # Needs curl and the two jars: mvn -B -ntp -pl demo-server,bench -am package -DskipTests
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
+no_args "$@"
 
 DEMO_JAR="${DEMO_JAR:-$REPO_ROOT/demo-server/target/demo-server.jar}"
 DEMO_ARGS="${DEMO_ARGS:-}"
@@ -67,7 +68,7 @@ fi
 echo "== open-loop sweep: backend $BACKEND, N=$LIMIT, L=${LATENCY_MS}ms (N/L=$CAPACITY/s), rates $RATE_LIST"
 
 if [ "$BACKEND" = upstream ]; then
-  port_free "$UPSTREAM_PORT" || die "port $UPSTREAM_PORT is in use"
+  port_free "$UPSTREAM_PORT" || die "port $UPSTREAM_PORT is in use: stop what listens there, or set UPSTREAM_PORT to a free port"
   # shellcheck disable=SC2086
   start_bg UPSTREAM "$OUT/upstream.log" "${SERVER_PIN[@]}" "$JAVA" $SERVER_JVM_OPTS -cp "$BENCH_JAR" \
     dev.nettysync.bench.load.HelloServer --host 127.0.0.1 --port "$UPSTREAM_PORT" --io-threads 1 \
@@ -85,7 +86,7 @@ for config in $CONFIGS; do
     unlimited) LIMIT_ARGS=(--max-concurrent 0 --max-queue "$QUEUE") ;;
     *) die "unknown config $config (limited, unlimited)" ;;
   esac
-  port_free "$DEMO_PORT" || die "port $DEMO_PORT is in use"
+  port_free "$DEMO_PORT" || die "port $DEMO_PORT is in use: stop what listens there, or set DEMO_PORT to a free port"
   # shellcheck disable=SC2086
   start_bg DEMO "$OUT/demo-$config.log" "${SERVER_PIN[@]}" "$JAVA" $SERVER_JVM_OPTS -jar "$DEMO_JAR" \
     --host 127.0.0.1 --port "$DEMO_PORT" --io-threads "$SERVER_THREADS" --db-ready-delay 0 \

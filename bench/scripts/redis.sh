@@ -6,13 +6,18 @@
 #
 # Starts its own redis-server (--save '' --appendonly no) on a free port unless REDIS_URI is
 # set (never point it at a Redis that serves anything: the tool calls CONFIG RESETSTAT).
-# Writes bench/results/redis-<UTC time>/{machine.txt,redis.md}.
+# Writes $OUT/{machine.txt,redis.md}.
+#   OUT [bench/results/redis-<UTC time>]
 #   REDIS_PORT [6390]   REDIS_CPUS [0] (taskset for redis-server when available)
+# Needs redis-server and redis-cli (Debian/Ubuntu: apt-get install redis-server) and
+#   mvn -B -ntp -pl netty-sync,netty-sync-redis,bench -am package -DskipTests
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+script_help "$@"
 
 need_jar "$BENCH_JAR" "-pl netty-sync,netty-sync-redis,bench -am"
-OUT="$REPO_ROOT/bench/results/redis-$(date -u +%Y%m%dT%H%M%SZ)"
+OUT="${OUT:-$REPO_ROOT/bench/results/redis-$(date -u +%Y%m%dT%H%M%SZ)}"
+need_cmd redis-cli "Install it (Debian/Ubuntu: apt-get install redis-server, or redis-tools for the client alone)."
 mkdir -p "$OUT"
 
 if [ -z "${REDIS_URI:-}" ]; then
@@ -27,6 +32,7 @@ if [ -z "${REDIS_URI:-}" ]; then
     if redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; then break; fi
     sleep 0.1
   done
+  redis-cli -p "$port" ping 2>/dev/null | grep -q PONG || die "redis-server did not start on port $port, see $OUT/redis-server.log"
   REDIS_URI="redis://127.0.0.1:$port"
 fi
 

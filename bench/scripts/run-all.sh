@@ -6,7 +6,8 @@
 # Build first: mvn -B -ntp -pl demo-server,bench -am package -DskipTests
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
-REPO_ROOT="$(cd "$HERE/../.." && pwd)"
+source "$HERE/common.sh"
+no_args "$@"
 BASE="${OUT:-$REPO_ROOT/bench/results/run-$(date -u +%Y%m%dT%H%M%SZ)}"
 mkdir -p "$BASE"
 OUT="$BASE/jmh" "$HERE/jmh.sh"
@@ -17,7 +18,7 @@ OUT="$BASE/openloop" "$HERE/openloop.sh"
   echo
   echo "JMH: [jmh/jmh.md](jmh/jmh.md) ([JSON](jmh/jmh.json)); load: [load/load.md](load/load.md); open loop: [openloop/openloop.md](openloop/openloop.md)."
   echo
-  sed -n '/^## Goals/,/^## P3: bytes/p' "$BASE/jmh/jmh.md" | sed '$d' | sed 's|(computed from the rows above)|(computed from the tables in jmh/jmh.md)|'
+  sed -n '/^## Goals/,/^## P3: bytes/p' "$BASE/jmh/jmh.md" | sed '$d' | sed 's|(computed from the medians above)|(computed from the medians of the tables in jmh/jmh.md)|'
   sed -n '/^## P3: bytes/,/^## Machine/p' "$BASE/jmh/jmh.md" | sed '$d'
   sed -n '/^## A\./,/^## Machine/p' "$BASE/load/load.md" | sed '$d'
   echo "## Latency against offered load"

@@ -40,6 +40,7 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/common.sh"
+no_args "$@"
 
 MODE="${MODE:-FULL}"
 BEFORE="${BEFORE-026759b}"

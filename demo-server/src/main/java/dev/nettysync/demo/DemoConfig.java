@@ -107,7 +107,7 @@ public final class DemoConfig {
     public int backendCapacity;
 
     @Option(names = "--backend-capacity-schedule", defaultValue = "${env:DEMO_BACKEND_CAPACITY_SCHEDULE:-}",
-            paramLabel = "TIME:C,...",
+            paramLabel = "TIME:C,...", showDefaultValue = CommandLine.Help.Visibility.NEVER,   // (none): no "Default:" line
             description = "Simulated backend only: later capacities, timed from the first backend call, e.g. "
                     + "20s:16,40s:32 (a backend that degrades and recovers) (env DEMO_BACKEND_CAPACITY_SCHEDULE).")
     public String backendCapacitySchedule;
