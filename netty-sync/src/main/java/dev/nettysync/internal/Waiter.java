@@ -22,8 +22,9 @@ import java.util.concurrent.TimeUnit;
  *                                                  │
  *          ┌───────────────────────────────────────┴──────────────────────────────┐
  *          │ grant, under the monitor: the granter         │ abandon, under the monitor: │
- *          │ unlinks it (the decision)                     │ cancel() or the timer       │
- *          ▼                                               ▼ unlinks it                │
+ *          │ unlinks it (the decision)                     │ cancel(), the timer, or the │
+ *          │                                               │ timer's cancellation by a   │
+ *          ▼                                               ▼ shutdown unlinks it         │
  *       GRANTED ──completed, monitor dropped──▶ SUCCESS     ABANDONED ──▶ CANCELLED
  *          │                                                               or TIMED OUT
  *          └──its executor has shut down, or completed behind the primitive's back:
@@ -47,6 +48,11 @@ import java.util.concurrent.TimeUnit;
  * and stays at 48; a multi-permit or owed acquire uses a subclass with its count and flag (56).
  * 48 is the floor of this design: the 32-byte promise plus two links for O(1) unlink, the
  * queue for {@code cancel()} and the timeout.
+ *
+ * <p>A timed waiter is also the one listener of its timer ({@link GenericFutureListener},
+ * no field and no allocation: Netty keeps a single listener in the promise's own slot), to end
+ * the wait when its executor cancels the timer as it shuts down; see "Timers that die with
+ * their executor" in {@link WaitQueue}.
  *
  * <p>Subclasses hold what the primitive needs to know about the wait (a permit count); a
  * primitive whose waits end in a protocol of its own (a condition re-acquires its lock first)
