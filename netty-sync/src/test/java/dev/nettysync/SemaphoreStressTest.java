@@ -182,13 +182,18 @@ class SemaphoreStressTest {
                     pending.remove(rnd.nextInt(pending.size())).cancel(false);
                 }
             } else if (dooming && rnd.nextInt(DOOM_EVERY) == 0) {
-                // queued (most often) just before its executor shuts down: only the shutdown can end it now
-                doomedTimedWaits.add(trackDoomed(sem.acquire(doomed.current(), n, 1, TimeUnit.HOURS), n));
+                // queued (most often) just before its executor shuts down: an untimed one is then
+                // refused at its grant; one with a 1 h timeout ends as the shutdown cancels its timer
+                if (rnd.nextBoolean()) {
+                    doomedTimedWaits.add(trackDoomed(sem.acquire(doomed.current(), n, 1, TimeUnit.HOURS), n));
+                } else {
+                    trackDoomed(sem.acquire(doomed.current(), n), n);
+                }
                 doomed.replace();
             } else if (dooming && op < 50 && rnd.nextInt(10) == 0) {
-                if (op < 25) {
+                if (op < 35) {
                     trackDoomed(sem.acquire(doomed.current(), n), n);
-                } else if (op < 35) {
+                } else if (op < 42) {
                     // a timeout that only its executor's shutdown can cut short
                     doomedTimedWaits.add(trackDoomed(sem.acquire(doomed.current(), n, 1, TimeUnit.HOURS), n));
                 } else {
