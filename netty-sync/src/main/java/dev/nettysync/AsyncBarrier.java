@@ -49,7 +49,10 @@ import java.util.concurrent.TimeUnit;
  *       (Netty logs that it could not submit them). A trip gives nothing that could be passed on
  *       to another party, and leaving the cycle instead would only make the others wait for a
  *       party that may never come; cancel such a party's wait (it then leaves, as above) if the
- *       cycle must not count it.</li>
+ *       cycle must not count it. A <em>timed</em> party leaves by itself: its executor cancels
+ *       its timeout as it shuts down, and it leaves then, as at its timeout, failed with a
+ *       {@link java.util.concurrent.RejectedExecutionException}, so the cycle does not count
+ *       it (as on {@link AsyncSemaphore}, "Executors that shut down").</li>
  *   <li><b>{@link #reset()}</b> fails the current waiters with {@link BrokenBarrierException}
  *       and leaves the barrier usable; <b>{@link #abort()}</b> does the same and keeps it
  *       broken (every {@code await} fails at once) until {@code reset()}.</li>

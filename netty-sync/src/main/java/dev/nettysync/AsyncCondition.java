@@ -80,6 +80,14 @@ import java.util.function.Supplier;
  * tasks of a graceful shutdown, so only a task that slips in after the last drain) keeps the
  * lock; Netty gives no hook for it. Cancel the waits of an event loop before shutting it down
  * to be exact.
+ * <p>A <em>timed</em> wait does not wait for a signal: its executor cancels its timeout as it
+ * shuts down, and the wait ends then as at its timeout (it leaves the condition, passing on any
+ * signal it holds, and takes the lock back first), failing with a
+ * {@link RejectedExecutionException}. If its executor still runs it (a shutting-down executor
+ * runs tasks until it terminates, and the timer's cancellation runs on its thread), the wait
+ * completes there holding the lock, as every end does, and its listeners must unlock; if not,
+ * it gives the lock up as above. A plain {@code await} already signalled is left alone (its
+ * timeout no longer applies).
  *
  * <h2>Threads and executors</h2>
  * Thread-safe; waiters may be on any executors. Each future completes on the executor its
@@ -116,7 +124,10 @@ public final class AsyncCondition {
      * once (requestEnd), so no signal is lost (CPython gh-112202), and the waiter then finishes
      * with its end once it holds the lock. ST_ENDING and ST_DONE refuse further ends. A plain
      * await's timer is cancelled by the signal; if the signal came before the timer was
-     * published, startTimer() cancels it (see ConditionWaiter.timeoutNoLongerApplies).
+     * published, startTimer() cancels it (see ConditionWaiter.timeoutNoLongerApplies). A timer
+     * that its executor cancels as it shuts down ends the wait as its timeout would, through
+     * end() and requestEnd() (see WaitQueue, "Timers that die with their executor"), on the
+     * executor's thread; the relock then completes there, or gives up as below.
      *
      * Relock. The lock is taken back with a future of ImmediateEventExecutor, whose listener
      * runs where the lock is handed over (outside every monitor), and hops to the waiter's

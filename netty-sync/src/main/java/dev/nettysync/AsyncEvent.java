@@ -36,7 +36,10 @@ import java.util.concurrent.TimeUnit;
  *       none of its listeners can run (Netty logs that it could not submit them). Unlike a
  *       semaphore's grant, a wake-up gives nothing that could be lost or passed on, so nobody
  *       else is affected and no check is made (none of the cost of
- *       {@link AsyncSemaphore}'s "How a wait ends").</li>
+ *       {@link AsyncSemaphore}'s "How a wait ends"). A <em>timed</em> waiter does not wait for
+ *       the set: its executor cancels its timeout as it shuts down, and it leaves then, failed
+ *       with a {@link java.util.concurrent.RejectedExecutionException} (as on
+ *       {@link AsyncSemaphore}, "Executors that shut down").</li>
  *   <li><b>Deep queues</b>: one {@code set()} completes any number of waiters in a loop, without
  *       recursion, after dropping the internal monitor.</li>
  *   <li><b>Waking runs inline.</b> {@code set()} completes the waiters' futures on the calling

@@ -39,7 +39,8 @@ import java.util.function.Supplier;
  *       one already shut down fails at once with a
  *       {@link java.util.concurrent.RejectedExecutionException}; a waiter whose executor shuts
  *       down while it is queued fails with it when the lock is handed to it, and the lock goes
- *       on to the next waiter (up to the residual race described there). A {@code lock} that
+ *       on to the next waiter (up to the residual race described there); a timed one fails
+ *       as soon as its executor shuts down (which cancels its timeout), leaving the queue. A {@code lock} that
  *       finds the lock free on a shut-down executor takes it and returns a succeeded future
  *       whose listeners never run: check {@code isSuccess()}, or use {@code withLock}, which
  *       refuses that executor first.</li>

@@ -60,7 +60,9 @@ import java.util.function.Supplier;
  *   <li><b>Executors that shut down</b> as on {@link AsyncSemaphore} and {@link AsyncLock}: a
  *       request whose executor shuts down while it is queued fails with a
  *       {@link java.util.concurrent.RejectedExecutionException} when it is granted, and its
- *       share (a read, or the whole write lock) goes on to the requests behind it.</li>
+ *       share (a read, or the whole write lock) goes on to the requests behind it. A timed
+ *       request fails so as soon as its executor shuts down (which cancels its timeout), and
+ *       leaves the queue as a timeout would: a writer that leaves lets the readers behind it in.</li>
  * </ul>
  *
  * <h2>Memory consistency effects</h2>

@@ -87,7 +87,8 @@ import java.util.function.Supplier;
  *       the caller's executor has shut down: at once if it had when the wait would have
  *       queued, or, if it shuts down while the wait is queued, when the permits are handed to
  *       it: none of its listeners could ever run to use and release them, so they go on to the
- *       next waiter instead.</li>
+ *       next waiter instead. A timed wait ends sooner: as the executor shuts down, which
+ *       cancels its timeout (see "Executors that shut down").</li>
  * </ul>
  * Whatever the interleaving of release, cancel, timeout and close, no permit is lost or
  * duplicated. A timeout, like a grant, is final once decided: a {@code cancel} racing it
@@ -105,6 +106,18 @@ import java.util.function.Supplier;
  *       (widened when the completing thread is preempted inside it), and a graceful shutdown
  *       still runs tasks through its quiet period; cancel the waits of an event loop before
  *       shutting it down to be exact.</li>
+ *   <li><b>Timed waits end as their executor shuts down.</b> A Netty executor cancels its
+ *       timers as it shuts down, so a queued wait's timeout would never run and the wait would
+ *       keep its place (a {@code maxPending} slot, its count in {@link #queueLength()}, the
+ *       permits reserved for a multi-permit head) until a grant reached it. The wait listens
+ *       to its timer instead: when the executor cancels it, the wait leaves the queue as a
+ *       timeout would (its reserved permits serving the next waiters) and fails with a
+ *       {@link java.util.concurrent.RejectedExecutionException}, on the executor's own thread,
+ *       which still runs its listeners then. A timed wait that would queue on an executor
+ *       already shutting down ends so at once. Nothing of this costs an untimed wait or a
+ *       grant anything. Residual race: a timer scheduled from another thread in the instant
+ *       the executor moves to {@code SHUTDOWN}; the wait is then left to the grant-time check
+ *       above.</li>
  *   <li><b>The fast path is not checked.</b> An {@code acquire} on an executor that has
  *       already shut down, with a permit free and nobody queued, takes the permit and returns
  *       a succeeded future whose listeners never run (the same as Netty's own

@@ -41,6 +41,27 @@ class AsyncBarrierTest extends ScenarioTest {
     }
 
     @Test
+    void aTimedPartyWhoseExecutorShutsDownWhileWaitingLeavesAndNoLongerCounts() {
+        // Its timeout was cancelled with its executor, so it leaves now, as it would at its
+        // timeout, instead of counting towards a cycle it cannot take part in.
+        io.netty.util.concurrent.DefaultEventExecutor dying = new io.netty.util.concurrent.DefaultEventExecutor();
+        AsyncBarrier barrier = invariants.check(new AsyncBarrier(3));
+        Future<Integer> dead = barrier.await(dying, 1, java.util.concurrent.TimeUnit.HOURS);
+        Future<Integer> alive = barrier.await(IMMEDIATE);
+        dying.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
+        assertThat(dead.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                .hasMessageContaining("shut down");
+        assertThat(barrier.waiting()).isEqualTo(1);
+        Future<Integer> second = barrier.await(IMMEDIATE);
+        assertThat(second.isDone()).as("two of three: no trip with the dead party").isFalse();
+        Future<Integer> third = barrier.await(IMMEDIATE);
+        assertThat(alive.getNow()).isZero();
+        assertThat(second.getNow()).isEqualTo(1);
+        assertThat(third.getNow()).isEqualTo(2);
+        assertThat(barrier.waiting()).isZero();
+    }
+
+    @Test
     void nPartiesTripTogetherWithIndexesInArrivalOrderTheLastGettingNMinusOne() {
         AsyncBarrier barrier = new AsyncBarrier(3);
         invariants.check(barrier);

@@ -861,6 +861,49 @@ class AsyncConditionTest extends ScenarioTest {
     }
 
     @Test
+    void aTimedWaiterWhoseExecutorShutsDownEndsAtOnceAndItsEndRunsThereIfTheLockIsFree() {
+        // The shutdown cancels its timer on the executor's thread, which still runs tasks then:
+        // the wait leaves, takes the lock back there (it is free) and fails holding it, as
+        // every end of a wait does; its listener runs and unlocks.
+        io.netty.util.concurrent.DefaultEventExecutor dying = new io.netty.util.concurrent.DefaultEventExecutor();
+        take();
+        Future<Void> dead = cond.await(dying, 1, java.util.concurrent.TimeUnit.HOURS);
+        AtomicBoolean unlocked = new AtomicBoolean();
+        dead.addListener(f -> {
+            lock.unlock();
+            unlocked.set(true);
+        });
+        dying.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
+        assertThat(dead.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                .hasMessageContaining("shut down");
+        assertThat(unlocked).as("its listener ran, holding the lock").isTrue();
+        assertThat(cond.queueLength()).isZero();
+        assertThat(lock.isLocked()).isFalse();
+    }
+
+    @Test
+    void aTimedWaiterWhoseExecutorShutsDownLeavesAtOnceAndNeitherTheLockNorASignalIsLostToIt() {
+        io.netty.util.concurrent.DefaultEventExecutor dying = new io.netty.util.concurrent.DefaultEventExecutor();
+        take();
+        Future<Void> dead = cond.await(dying, 1, java.util.concurrent.TimeUnit.HOURS);
+        take();                              // held while the executor shuts down: the relock queues
+        dying.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
+        assertThat(cond.queueLength()).as("left the condition at once").isZero();
+        Future<Void> next = cond.await(IMMEDIATE);   // releases the lock: the dead waiter takes it back
+        assertThat(dead.cause()).as("it could never run with the lock: failed, holding nothing")
+                .isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                .hasMessageContaining("shut down");
+        assertThat(lock.isLocked()).as("not kept by the dead waiter").isFalse();
+        take();
+        cond.signal();                       // reaches `next`: the dead waiter no longer stands in front
+        lock.unlock();
+        assertThat(next.isSuccess()).isTrue();
+        assertThat(lock.isLocked()).isTrue();
+        lock.unlock();
+        assertThat(lock.isLocked()).isFalse();
+    }
+
+    @Test
     void awaitOnATerminatedExecutorIsRefusedAndTheLockStaysTheCallers() {
         io.netty.util.concurrent.DefaultEventExecutor dead = new io.netty.util.concurrent.DefaultEventExecutor();
         dead.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();

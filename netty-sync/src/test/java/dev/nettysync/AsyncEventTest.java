@@ -39,6 +39,22 @@ class AsyncEventTest extends ScenarioTest {
     }
 
     @Test
+    void aTimedWaiterWhoseExecutorShutsDownWhileWaitingLeavesAtOnce() {
+        // Its timeout was cancelled with its executor: it would otherwise stay until a set().
+        io.netty.util.concurrent.DefaultEventExecutor dying = new io.netty.util.concurrent.DefaultEventExecutor();
+        AsyncEvent event = invariants.check(new AsyncEvent());
+        Future<Void> dead = event.await(dying, 1, java.util.concurrent.TimeUnit.HOURS);
+        Future<Void> alive = event.await(IMMEDIATE);
+        dying.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
+        assertThat(dead.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                .hasMessageContaining("shut down").hasMessageContaining("AsyncEvent");
+        assertThat(event.queueLength()).isEqualTo(1);
+        event.set();
+        assertThat(alive.isSuccess()).isTrue();
+        assertThat(event.queueLength()).isZero();
+    }
+
+    @Test
     void aNewEventIsNotSetAndItsWaitersQueue() {
         AsyncEvent event = new AsyncEvent();
         invariants.check(event);

@@ -37,6 +37,24 @@ class AsyncLockTest extends ScenarioTest {
     }
 
     @Test
+    void aTimedLockWhoseExecutorShutsDownWhileQueuedEndsAtOnceAndTheLockGoesToTheNextWaiter() {
+        AsyncLock lock = invariants.check(new AsyncLock(1));
+        assertThat(lock.tryLock()).isTrue();
+        io.netty.util.concurrent.DefaultEventExecutor dying = new io.netty.util.concurrent.DefaultEventExecutor();
+        Future<Void> dead = lock.lock(dying, 1, java.util.concurrent.TimeUnit.HOURS);
+        dying.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
+        assertThat(dead.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                .hasMessageContaining("shut down");
+        assertThat(lock.queueLength()).isZero();
+        Future<Void> next = lock.lock(IMMEDIATE);
+        assertThat(next.isDone()).as("the maxPending slot is free: queued, not refused").isFalse();
+        lock.unlock();
+        assertThat(next.isSuccess()).as("the lock went to the next waiter, not to the dead one").isTrue();
+        lock.unlock();
+        assertThat(lock.isLocked()).isFalse();
+    }
+
+    @Test
     void unlockingAnUnlockedLockThrowsAndChangesNothing() {
         AsyncLock lock = new AsyncLock();
         invariants.check(lock);

@@ -78,6 +78,25 @@ class AsyncReadWriteLockTest extends ScenarioTest {
     }
 
     @Test
+    void aTimedWriterWhoseExecutorShutsDownWhileQueuedLeavesAndTheReadersBehindItEnter() {
+        AsyncReadWriteLock lock = newLock();
+        assertThat(lock.tryReadLock()).isTrue();
+        io.netty.util.concurrent.DefaultEventExecutor dying = new io.netty.util.concurrent.DefaultEventExecutor();
+        Future<Void> deadWriter = lock.writeLock(dying, 1, TimeUnit.HOURS);
+        Future<Void> reader = lock.readLock(IMMEDIATE);
+        assertThat(reader.isDone()).as("FIFO: behind the queued writer").isFalse();
+        dying.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
+        assertThat(deadWriter.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+        assertThat(reader.isSuccess()).as("the writer's leaving let the reader in, without any unlock").isTrue();
+        assertThat(lock.readers()).isEqualTo(2);
+        assertThat(lock.queueLength()).isZero();
+        lock.unlockRead();
+        lock.unlockRead();
+        assertThat(lock.tryWriteLock()).as("every permit came back").isTrue();
+        lock.unlockWrite();
+    }
+
+    @Test
     void exhaustReading() {
         AsyncReadWriteLock lock = invariants.check(new AsyncReadWriteLock(1024, Integer.MAX_VALUE));
         int held = 0;

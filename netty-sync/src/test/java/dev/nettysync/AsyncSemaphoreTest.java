@@ -967,6 +967,62 @@ class AsyncSemaphoreTest extends ScenarioTest {
     }
 
     @Test
+    void aTimedWaitWhoseExecutorShutsDownWhileQueuedEndsAtOnceAndHoldsNoPlaceNorPermit() {
+        // The shutdown cancels the wait's timer: no timeout will ever end it, so it ends now,
+        // without waiting for a release to reach it, and frees its maxPending slot.
+        io.netty.util.concurrent.DefaultEventExecutor dying = new io.netty.util.concurrent.DefaultEventExecutor();
+        AsyncSemaphore sem = invariants.check(new AsyncSemaphore(0, 1));
+        Future<Void> dead = sem.acquire(dying, 1, TimeUnit.HOURS);
+        assertThat(sem.acquire(IMMEDIATE).cause()).as("its slot is taken while it waits").isInstanceOf(QueueFullException.class);
+        dying.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
+        assertThat(dead.cause()).as("ended by the shutdown, not by a release")
+                .isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                .hasMessageContaining("shut down").hasMessageContaining("timeout of its wait for 1 permit(s) of AsyncSemaphore");
+        assertThat(sem.queueLength()).isZero();
+        Future<Void> next = sem.acquire(IMMEDIATE);
+        assertThat(next.isDone()).as("the maxPending slot is free again: queued, not refused").isFalse();
+        sem.release();
+        assertThat(next.isSuccess()).isTrue();
+        sem.release();
+        assertThat(sem.availablePermits()).as("no permit lost or duplicated").isEqualTo(1);
+    }
+
+    @Test
+    void aTimedHeadWhoseExecutorShutsDownLeavesItsReservedPermitsToTheNextWaiter() {
+        AsyncSemaphore sem = semaphore(1);
+        assertThat(sem.tryAcquire()).isTrue();
+        io.netty.util.concurrent.DefaultEventExecutor dying = new io.netty.util.concurrent.DefaultEventExecutor();
+        Future<Void> dead = sem.acquire(dying, 2, 1, TimeUnit.HOURS);
+        Future<Void> next = sem.acquire(IMMEDIATE);
+        sem.release();
+        assertThat(next.isDone()).as("the free permit is reserved for the head, which wants 2").isFalse();
+        dying.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
+        assertThat(dead.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+        assertThat(next.isSuccess()).as("the head's leaving served the next waiter with the reserved permit").isTrue();
+        assertThat(sem.queueLength()).isZero();
+        sem.release();
+        assertThat(sem.availablePermits()).isEqualTo(1);
+    }
+
+    @Test
+    void aTimedWaitOnAnExecutorShuttingDownEndsAtOnceForItsTimerWouldBeCancelled() throws Exception {
+        EventLoop closing = loops.newLoop();
+        closing.submit(() -> { }).sync();
+        closing.shutdownGracefully(1, 10, SECONDS);     // quiet period: it still runs tasks
+        AsyncSemaphore sem = semaphore(0);
+        Future<Void> f = sem.acquire(closing, 1, TimeUnit.HOURS);
+        assertThat(f.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                .hasMessageContaining("shutting down cancels its timers");
+        assertThat(sem.queueLength()).isZero();
+        Future<Void> untimed = sem.acquire(closing);
+        assertThat(untimed.isDone()).as("an untimed wait has no timer to lose: it queues").isFalse();
+        sem.release();
+        assertThat(untimed.await(5, SECONDS) && untimed.isSuccess()).isTrue();
+        sem.release();
+        assertThat(sem.availablePermits()).isEqualTo(1);
+    }
+
+    @Test
     void aBoundedSemaphoreTakesBackTheGrantOfAWaiterWhoseExecutorShutDownWithoutAnOverRelease() {
         AsyncBoundedSemaphore sem = invariants.check(new AsyncBoundedSemaphore(1));
         assertThat(sem.tryAcquire()).isTrue();

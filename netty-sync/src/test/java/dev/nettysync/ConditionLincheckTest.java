@@ -1,5 +1,6 @@
 package dev.nettysync;
 
+import dev.nettysync.testing.SweptTimersExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
 import org.jetbrains.kotlinx.lincheck.Actor;
@@ -11,6 +12,8 @@ import org.jetbrains.lincheck.datastructures.Validate;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -34,7 +37,10 @@ import java.util.concurrent.atomic.AtomicReference;
  *       resumptions as signals after {@code p}.</li>
  * </ul>
  * Waits complete on {@link ImmediateEventExecutor}, so the listener of a wait that gets the
- * lock back runs inside the unlock that hands it over, on whichever thread unlocked. See
+ * lock back runs inside the unlock that hands it over, on whichever thread unlocked; some are
+ * timed, on an executor that runs inline too and whose timers never fire but are cancelled by
+ * {@code executorCancelsOldestTimer}, as a shutting-down executor cancels them: such a wait
+ * ends (RejectedExecutionException) holding the lock again, as every end does. See
  * {@link SemaphoreLincheckTest} for the harness design.
  */
 public class ConditionLincheckTest extends AbstractLincheckTest {
@@ -47,6 +53,7 @@ public class ConditionLincheckTest extends AbstractLincheckTest {
     private final ConcurrentLinkedQueue<Integer> signalAlls = new ConcurrentLinkedQueue<>();
     private final List<Wait> waits = new ArrayList<>();               // waiter thread only
     private int cancelled;
+    private final SweptTimersExecutor timers = new SweptTimersExecutor();
 
     private static final class Wait {
         final int ticket;                     // when it was queued
@@ -98,13 +105,29 @@ public class ConditionLincheckTest extends AbstractLincheckTest {
 
     @Operation(nonParallelGroup = "waiter")
     public void await() {
+        await0(false);
+    }
+
+    /** A wait with a timeout its executor never fires (see executorCancelsOldestTimer). */
+    @Operation(nonParallelGroup = "waiter")
+    public void awaitTimed() {
+        await0(true);
+    }
+
+    /** What a shutting-down executor does to each of its timers: cancels the oldest one, inline. */
+    @Operation
+    public void executorCancelsOldestTimer() {
+        timers.cancelOldestTimer();
+    }
+
+    private void await0(boolean timed) {
         if (!enter()) {
             return;
         }
         Wait w = new Wait(tickets.getAndIncrement());
         waits.add(w);
         holders.decrementAndGet();            // await releases the lock
-        w.future = cond.await(ImmediateEventExecutor.INSTANCE);
+        w.future = timed ? cond.await(timers, 1, TimeUnit.HOURS) : cond.await(ImmediateEventExecutor.INSTANCE);
         w.future.addListener(f -> {
             held();
             w.resumedAt = tickets.getAndIncrement();
@@ -135,7 +158,8 @@ public class ConditionLincheckTest extends AbstractLincheckTest {
                 }
             } else {
                 check(w.resumedAt >= 0, "wait " + w.ticket + " completed but its listener did not run");
-                check(w.future.isSuccess() || w.future.isCancelled(), "wait failed: " + w.future.cause());
+                check(w.future.isSuccess() || w.future.isCancelled()
+                        || w.future.cause() instanceof RejectedExecutionException, "wait failed: " + w.future.cause());
             }
         }
         check(cond.queueLength() == pending, "queueLength " + cond.queueLength() + " but " + pending + " pending");

@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.concurrent.BrokenBarrierException;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
@@ -68,6 +69,8 @@ class PrimitivesStressTest {
     private boolean dooming;                                          // set before the actors start
     private final ConcurrentLinkedQueue<DoomedExecutors.Tracked<Void>> doomedLocks = new ConcurrentLinkedQueue<>();
     private final ConcurrentLinkedQueue<DoomedExecutors.Tracked<Void>> doomedWaits = new ConcurrentLinkedQueue<>();
+    private final ConcurrentLinkedQueue<DoomedExecutors.Tracked<Void>> doomedEventWaits = new ConcurrentLinkedQueue<>();
+    private static final long HOUR_MICROS = 3_600_000_000L;          // a timeout only a shutdown cuts short
     private static final int DOOM_EVERY = 2_000;
 
     private final AtomicLong eventWakes = new AtomicLong();
@@ -87,7 +90,11 @@ class PrimitivesStressTest {
      * waits on them are queued: a lock handed to a dead waiter goes on, a dead condition waiter
      * passes its signal and the lock on. The lock must end free, both queues empty; a grant
      * whose listener never ran (the residual race of the check) is unlocked by the test and
-     * counted, and must stay below the waits refused.
+     * counted, and must stay below the waits refused. Some lock and condition waits on them, and
+     * an event wait queued just before each shutdown, have a timeout of an hour: only their
+     * executor's shutdown (which cancels their timers) can end them early, and some must have
+     * ended so; no such event wait may still be queued once every executor has terminated, but
+     * for the residual race of a timer armed from another thread, which must stay rare.
      */
     @Test
     void theLockAndItsConditionSurviveExecutorsThatShutDownUnderQueuedWaits() throws Exception {
@@ -108,7 +115,7 @@ class PrimitivesStressTest {
             }
         }
         for (DoomedExecutors.Tracked<Void> t : doomedWaits) {
-            if (t.future.isDone() && !heldNothing(t.future) && t.claim()) {
+            if (t.future.isDone() && !heldNothing(t.future, true) && t.claim()) {
                 orphaned++;                       // ended holding the lock, no listener ran
                 lock.unlock();
             }
@@ -119,9 +126,20 @@ class PrimitivesStressTest {
     private void runAndCheck() throws Exception {
         run.actors(OPS, Actor::new);
         long orphaned = 0;
+        long eventWaitsStuck = 0;
         if (dooming) {
             doomed.shutdownAllAndAwait(Duration.ofSeconds(30));
             orphaned += unlockOrphans();
+            // Every executor has terminated: an event wait with a 1 h timeout still queued now
+            // could only leave by a set (its timer is gone); each must have ended as its executor
+            // shut down, but for the residual race of a timer armed from another thread (WaitQueue).
+            for (DoomedExecutors.Tracked<Void> t : doomedEventWaits) {
+                if (t.cancelIfStillQueued()) {
+                    eventWaitsStuck++;
+                } else if (!t.future.isSuccess() && !(t.future.cause() instanceof java.util.concurrent.RejectedExecutionException)) {
+                    run.fail(t.future.cause());
+                }
+            }
         }
 
         // Quiesce: let timers and hops run out, then check the event, then drain everything.
@@ -167,6 +185,22 @@ class PrimitivesStressTest {
             }
             orphaned += unlockOrphans();
             long refused = 0;
+            long endedByShutdown = 0;
+            for (DoomedExecutors.Tracked<Void> t : doomedEventWaits) {
+                if (t.endedByItsTimersCancellation()) {
+                    endedByShutdown++;
+                }
+            }
+            for (DoomedExecutors.Tracked<Void> t : doomedLocks) {
+                if (t.endedByItsTimersCancellation()) {
+                    endedByShutdown++;
+                }
+            }
+            for (DoomedExecutors.Tracked<Void> t : doomedWaits) {
+                if (t.endedByItsTimersCancellation()) {
+                    endedByShutdown++;
+                }
+            }
             for (DoomedExecutors.Tracked<Void> t : doomedWaits) {
                 assertThat(t.future.isDone()).as("a condition wait on a dead executor ended once signalled"
                         + " (condition queue %d, lock %s)", cond.queueLength(), lock).isTrue();
@@ -180,10 +214,16 @@ class PrimitivesStressTest {
                     refused++;
                 }
             }
-            System.out.printf("PrimitivesStressTest (dooming): %,d lock and %,d condition waits on %,d executors shut"
-                    + " down: %,d refused, %,d orphaned by the residual race%n",
-                    doomedLocks.size(), doomedWaits.size(), doomed.shutdowns(), refused, orphaned);
+            System.out.printf("PrimitivesStressTest (dooming): %,d lock, %,d condition and %,d event waits on %,d"
+                    + " executors shut down: %,d refused, %,d orphaned by the residual race; %,d timed waits ended"
+                    + " by the shutdown, %,d event waits left queued (the residual race of the timer)%n",
+                    doomedLocks.size(), doomedWaits.size(), doomedEventWaits.size(), doomed.shutdowns(), refused,
+                    orphaned, endedByShutdown, eventWaitsStuck);
             assertThat(doomed.shutdowns()).isGreaterThan(10);
+            assertThat(endedByShutdown).as("timed waits ended when their executor cancelled their timers").isPositive();
+            assertThat(eventWaitsStuck).as("timed event waits left queued after their executor terminated (the"
+                    + " residual race of a timer armed from another thread) stay rare")
+                    .isLessThanOrEqualTo(endedByShutdown / 10);
             assertThat(refused).as("waits on shut-down executors were refused and passed on").isPositive();
             assertThat(orphaned).as("grants lost to a shut-down executor (the residual race, see"
                     + " SemaphoreStressTest) stay fewer than the waits refused").isLessThanOrEqualTo(refused);
@@ -220,6 +260,8 @@ class PrimitivesStressTest {
             eventWaitStamps.keySet().removeIf(Future::isDone);
             boolean full = pending.size() >= MAX_PENDING_PER_ACTOR;
             if (dooming && rnd.nextInt(DOOM_EVERY) == 0) {
+                // queued (unless the event is set) just before its executor shuts down
+                doomedEventWaits.add(new DoomedExecutors.Tracked<>(event.await(doomed.current(), 1, TimeUnit.HOURS), 0));
                 doomed.replace();
             } else if (op < 12) {
                 if (!pending.isEmpty()) {
@@ -299,9 +341,10 @@ class PrimitivesStressTest {
             boolean onDoomed = dooming && rnd.nextInt(8) == 0;
             EventExecutor ex = onDoomed ? doomed.current() : run.randomLoop();
             boolean timed = rnd.nextInt(4) == 0;
-            Future<Void> locked = timed ? lock.lock(ex, rnd.nextInt(300), MICROSECONDS) : lock.lock(ex);
+            Future<Void> locked = timed ? lock.lock(ex, rnd.nextInt(300), MICROSECONDS)
+                    : onDoomed && rnd.nextInt(3) == 0 ? lock.lock(ex, HOUR_MICROS, MICROSECONDS) : lock.lock(ex);
             int what = rnd.nextInt(10);
-            int waitTimeout = rnd.nextInt(3) == 0 ? rnd.nextInt(400) : -1;
+            long waitTimeout = rnd.nextInt(3) == 0 ? rnd.nextInt(400) : onDoomed && rnd.nextBoolean() ? HOUR_MICROS : -1;
             trackOn(onDoomed, doomedLocks, locked, true, x -> {
                 if (!x.isSuccess()) {
                     expectCancelOrTimeout(x);
@@ -331,7 +374,9 @@ class PrimitivesStressTest {
                         if (y.isSuccess()) {
                             condResumes.incrementAndGet();
                         } else if (y.cause() instanceof java.util.concurrent.RejectedExecutionException) {
-                            // refused at once: the executor had shut down; the lock was never released
+                            // refused at once (the executor had shut down; the lock was never
+                            // released), or ended as its executor cancelled its timer (it took the
+                            // lock back on its executor, which still ran it)
                         } else {
                             expectCancelOrTimeout(y);
                         }
@@ -365,8 +410,9 @@ class PrimitivesStressTest {
             if (mine && !f.isDone()) {
                 pending.add(f);
             }
+            boolean conditionWait = doomedList == doomedWaits;
             Consumer<Future<?>> once = x -> {
-                if (heldNothing(x)) {
+                if (heldNothing(x, conditionWait)) {
                     return;                        // refused: holds nothing
                 }
                 if (t.claim()) {
@@ -411,13 +457,18 @@ class PrimitivesStressTest {
 
     /**
      * Whether a lock or condition wait on a doomed executor ended holding nothing: refused with a
-     * RejectedExecutionException, except a condition wait refused at once (its executor had shut
-     * down before it could release the lock), whose caller still holds the lock.
+     * RejectedExecutionException, except two condition waits: one refused at once (its executor
+     * had shut down before it could release the lock), whose caller still holds the lock, and one
+     * ended as its executor cancelled its timer, which took the lock back before it completed
+     * (on its executor, which still ran it: had it not, it fails as giveUp() says, holding nothing).
      */
-    private static boolean heldNothing(Future<?> f) {
+    private static boolean heldNothing(Future<?> f, boolean conditionWait) {
         Throwable c = f.cause();
-        return c instanceof java.util.concurrent.RejectedExecutionException
-                && (c.getMessage() == null || !c.getMessage().contains("the wait's relock"));
+        if (!(c instanceof java.util.concurrent.RejectedExecutionException)) {
+            return false;
+        }
+        String m = c.getMessage() == null ? "" : c.getMessage();
+        return !m.contains("the wait's relock") && !(conditionWait && m.contains("cancels its timers"));
     }
 
     private void enter() {

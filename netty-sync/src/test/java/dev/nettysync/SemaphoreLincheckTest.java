@@ -1,5 +1,6 @@
 package dev.nettysync;
 
+import dev.nettysync.testing.SweptTimersExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
 import org.jetbrains.kotlinx.lincheck.paramgen.IntGen;
@@ -9,6 +10,7 @@ import org.jetbrains.lincheck.datastructures.Validate;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -27,6 +29,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * match some sequential order), that exactly
  * the waiters not completed are queued, and that the head waiter is not left waiting while the
  * permits it wants are free.
+ *
+ * <p>Some acquires are timed, on an executor whose timers never fire by themselves; the
+ * {@code executorCancelsOldestTimer} operation cancels one as a shutting-down executor does,
+ * which must end that wait (if still queued) as a timeout would, racing grants and cancels
+ * without losing or duplicating a permit.
  */
 @Param(name = "n", gen = IntGen.class, conf = "1:2")
 public class SemaphoreLincheckTest extends AbstractLincheckTest {
@@ -39,6 +46,7 @@ public class SemaphoreLincheckTest extends AbstractLincheckTest {
     private final List<Future<Void>> acquires = new ArrayList<>();   // waiter thread only
     private final List<Integer> sizes = new ArrayList<>();           // permits of each acquire
     private int cancelled;                                           // acquires[0..cancelled) had cancel called
+    private final SweptTimersExecutor timers = new SweptTimersExecutor();
 
     @Operation
     public boolean tryAcquire(@Param(name = "n") int n) {
@@ -81,6 +89,22 @@ public class SemaphoreLincheckTest extends AbstractLincheckTest {
     public void acquire(@Param(name = "n") int n) {
         acquires.add(sem.acquire(ImmediateEventExecutor.INSTANCE, n));
         sizes.add(n);
+    }
+
+    /** Queues an acquire with a timeout its executor never fires (see executorCancelsOldestTimer). */
+    @Operation(nonParallelGroup = "waiter")
+    public void acquireTimed(@Param(name = "n") int n) {
+        acquires.add(sem.acquire(timers, n, 1, TimeUnit.HOURS));
+        sizes.add(n);
+    }
+
+    /**
+     * What a shutting-down executor does to each of its timers ({@code cancelScheduledTasks}):
+     * cancels the oldest timer not cancelled yet, on this thread, notifying its listener inline.
+     */
+    @Operation
+    public void executorCancelsOldestTimer() {
+        timers.cancelOldestTimer();
     }
 
     /** Cancels the oldest acquire not cancelled yet (granted or not): true if the cancel won. */

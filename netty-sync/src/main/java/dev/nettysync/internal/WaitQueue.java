@@ -98,6 +98,49 @@ import java.util.concurrent.TimeUnit;
  * of our own submitted to the waiter's executor (a refused submission is then seen), at the
  * cost of a deferred completion.
  *
+ * <h2>Timers that die with their executor</h2>
+ * A timed wait's timer runs on the waiter's executor. A Netty executor that shuts down cancels
+ * every scheduled task ({@code AbstractScheduledEventExecutor.cancelScheduledTasks()}, on its
+ * own thread, at each turn of its shutdown loop: through the quiet period of a graceful
+ * shutdown and once more after the move to {@code SHUTDOWN}), so such a timeout never runs,
+ * and the wait would stay queued until a grant or a signal reached it: holding a
+ * {@code maxPending} slot, counted in {@link #size()}, keeping what it reserved (a
+ * multi-permit head's permits) from the waiters behind it; an event, a condition or a barrier
+ * would keep it until its next set, signal or trip. So each waiter is the one listener of its
+ * own timer ({@link Waiter#operationComplete}: no allocation, the promise's single-listener
+ * slot). {@link Waiter#cancelTimer} removes the listener before cancelling, so a cancellation
+ * the listener sees was made by the executor: the wait then ends through {@link Waiter#end},
+ * exactly as a timeout ends it (unlinked, the policy serving whoever can now be served; a
+ * primitive with its own protocol runs it: a condition takes its lock back, the rate limiter
+ * runs its grant pass), failed with a {@link java.util.concurrent.RejectedExecutionException}
+ * ({@link Promises#shutDown}). A wait whose timeout no longer applies (granted, ended, a plain
+ * condition wait already signalled) is left alone.
+ * <p><b>Which thread.</b> Netty notifies a cancelled timer's listeners on the thread that
+ * cancelled it if that is the executor's own (always, for the shutdown's sweep: inline, with
+ * its listener stack-depth bound), else through {@code execute()}. So the wait ends on the
+ * dying executor's thread, which still runs tasks then (state {@code SHUTTING_DOWN}): the
+ * failed wait's own listeners run there, and so does a grant to a next waiter on that
+ * executor. No monitor is held while the listener runs (it takes the queue's monitor only to
+ * unlink, and completes after dropping it).
+ * <p><b>Arming late.</b> A timer armed on an executor already shutting down would be cancelled
+ * by the next sweep, or, armed from inside a sweep (a listener run by it that waits again),
+ * dropped by it uncancelled; so {@link Waiter#startTimer} refuses an executor that
+ * {@code isShuttingDown()} and the wait ends at once, as above. After scheduling, it looks
+ * again: a timer already cancelled (by a sweep that came before the listener was added, whose
+ * notification from this thread a shut-down executor refuses) or an executor already
+ * {@code isShutdown()} (past its last sweep but one, so a timer scheduled from another thread,
+ * whose scheduling task the final pass runs after its sweep, would never run nor be cancelled)
+ * ends the wait at once too ({@link Waiter#end} decides once; a late second call is a no-op).
+ * <p><b>Residual race.</b> A timer scheduled from another thread whose scheduling task is
+ * queued after the last quiet-period pass, when the executor moves to {@code SHUTDOWN} just
+ * after that second look: the final pass runs the task after its sweep, so the timer is
+ * neither run nor cancelled, and the wait stays queued as before this fix until a grant (a
+ * semaphore then refuses it, as above) or a signal. The window is the few instructions
+ * between the scheduling and the second look, against a shutdown the application started;
+ * the stress tests count such waits. Cost: one volatile read ({@code isShuttingDown()}) and
+ * the listener per timed wait; the listener's removal (an uncontended monitor on the timer)
+ * when a grant or a cancel cancels the timer; nothing for untimed waits, and no allocation.
+ *
  * <p>Not thread-safe except as stated: every method marked "monitor" requires the caller to
  * hold it; {@link #size()} may be read by anyone, for monitoring.
  */

@@ -3,6 +3,8 @@ package dev.nettysync.internal;
 import dev.nettysync.WaitTimeoutException;
 import io.netty.util.concurrent.DefaultPromise;
 import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.GenericFutureListener;
 import io.netty.util.concurrent.ScheduledFuture;
 
 import java.util.concurrent.RejectedExecutionException;
@@ -20,8 +22,9 @@ import java.util.concurrent.TimeUnit;
  *                                                  │
  *          ┌───────────────────────────────────────┴──────────────────────────────┐
  *          │ grant, under the monitor: the granter         │ abandon, under the monitor: │
- *          │ unlinks it (the decision)                     │ cancel() or the timer       │
- *          ▼                                               ▼ unlinks it                │
+ *          │ unlinks it (the decision)                     │ cancel(), the timer, or the │
+ *          │                                               │ timer's cancellation by a   │
+ *          ▼                                               ▼ shutdown unlinks it         │
  *       GRANTED ──completed, monitor dropped──▶ SUCCESS     ABANDONED ──▶ CANCELLED
  *          │                                                               or TIMED OUT
  *          └──its executor has shut down, or completed behind the primitive's back:
@@ -46,11 +49,16 @@ import java.util.concurrent.TimeUnit;
  * 48 is the floor of this design: the 32-byte promise plus two links for O(1) unlink, the
  * queue for {@code cancel()} and the timeout.
  *
+ * <p>A timed waiter is also the one listener of its timer ({@link GenericFutureListener},
+ * no field and no allocation: Netty keeps a single listener in the promise's own slot), to end
+ * the wait when its executor cancels the timer as it shuts down; see "Timers that die with
+ * their executor" in {@link WaitQueue}.
+ *
  * <p>Subclasses hold what the primitive needs to know about the wait (a permit count); a
  * primitive whose waits end in a protocol of its own (a condition re-acquires its lock first)
  * overrides {@link #cancel}, {@link #end} and {@link #timeoutNoLongerApplies}.
  */
-public class Waiter<V> extends DefaultPromise<V> {
+public class Waiter<V> extends DefaultPromise<V> implements GenericFutureListener<Future<Object>> {
 
     // Links. While queued: the neighbours in the queue. After leaving it: `next` links the chain
     // of waiters taken out together (to be completed after the monitor is dropped) and `prev` is
@@ -145,11 +153,20 @@ public class Waiter<V> extends DefaultPromise<V> {
      * Arms the timeout: after {@code nanos} on this waiter's own executor, a waiter still queued
      * leaves the queue and fails with a {@link WaitTimeoutException}. Called after enqueueing,
      * without the monitor (see {@link WaitQueue#armTimer}).
+     * <p>The waiter listens to its timer (it is the timer's one listener: no allocation), to
+     * learn that the executor cancelled it as it shut down, in which case nothing will ever end
+     * the wait on time; see "Timers that die with their executor" in {@link WaitQueue}. An
+     * executor already shutting down cancels its timers, so the wait ends at once here.
      */
     final void startTimer(long nanos) {
+        EventExecutor executor = executor();
+        if (executor.isShuttingDown()) {
+            timerLost();
+            return;
+        }
         ScheduledFuture<?> t;
         try {
-            t = executor().schedule(() -> expire(nanos), nanos, TimeUnit.NANOSECONDS);
+            t = executor.schedule(() -> expire(nanos), nanos, TimeUnit.NANOSECONDS);
         } catch (RuntimeException e) {
             // The executor cannot time (ImmediateEventExecutor) or is shutting down: the wait
             // must not stay queued without its timeout, so it ends with that failure.
@@ -157,11 +174,51 @@ public class Waiter<V> extends DefaultPromise<V> {
             return;
         }
         timer = t;
+        listen(t);
         // Whoever ended the wait may have looked for the timer before it was there, so cancel
         // it ourselves if the timeout no longer applies.
         if (timeoutNoLongerApplies()) {
-            cancelQuietly(t);
+            cancelTimer();
+        } else if (t.isCancelled() || executor.isShutdown()) {
+            // Cancelled by the shutdown before the listener was added (its notification, from
+            // this thread, goes through execute(), which a shut-down executor refuses), or
+            // scheduled from this thread through a task the executor may run after its last
+            // sweep of timers: either way no one will run it. end() is idempotent.
+            timerLost();
         }
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private void listen(ScheduledFuture<?> t) {
+        ((Future) t).addListener(this);
+    }
+
+    /**
+     * The timer's listener; not for callers (a waiter is returned as a {@code Future}). A timer
+     * is cancelled by this class only after removing this listener ({@link #cancelTimer}), so a
+     * cancellation seen here was made by the executor, which cancels its timers as it shuts
+     * down (on its own thread, inline: Netty's {@code cancelScheduledTasks}): the timeout will
+     * never run, so the wait ends now, if it is still queued, with a
+     * {@link RejectedExecutionException}. A timer that ran (succeeded) needs nothing.
+     */
+    @Override
+    public final void operationComplete(Future<Object> t) {
+        if (t.isCancelled() && t == timer) {
+            timerLost();
+        }
+    }
+
+    /**
+     * The timeout will never run (its executor cancelled the timer, or is shutting down and
+     * would): the wait ends at once, if it has not already, through {@link #end}, as a timeout
+     * would, so whatever it leaves goes on to the next waiter. Without the monitor.
+     */
+    private void timerLost() {
+        if (timeoutNoLongerApplies()) {
+            return;                   // e.g. a plain condition wait already signalled
+        }
+        end(Promises.shutDown(executor(), "the timeout of its wait for " + describeWait()
+                + " (an executor shutting down cancels its timers, so the wait ended at once)"));
     }
 
     private void expire(long nanos) {
@@ -191,9 +248,19 @@ public class Waiter<V> extends DefaultPromise<V> {
         }
     }
 
-    /** Cancels the timeout, if one was armed. */
+    /**
+     * Cancels the timeout, if one was armed: first removes this waiter from the timer's
+     * listeners, so that our own cancel is not taken for the executor's (and no notification
+     * task is submitted to the timer's executor when it is cancelled from another thread).
+     * Nothing for an untimed wait (one volatile read).
+     */
+    @SuppressWarnings({"unchecked", "rawtypes"})
     public final void cancelTimer() {
-        cancelQuietly(timer);
+        ScheduledFuture<?> t = timer;
+        if (t != null) {
+            ((Future) t).removeListener(this);
+            cancelQuietly(t);
+        }
     }
 
     /**

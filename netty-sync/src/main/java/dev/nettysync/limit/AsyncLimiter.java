@@ -47,7 +47,8 @@ import java.util.function.Supplier;
  *       {@link java.util.concurrent.RejectedExecutionException} when it would be granted, and
  *       serve the next waiter instead, so the capacity is not lost with it (up to a residual
  *       race Netty gives no hook for: see {@link dev.nettysync.AsyncSemaphore}'s "Executors that
- *       shut down"). {@link #all} and {@link KeyedLimiter}, which wait on other limiters, end
+ *       shut down"); a timed wait fails so as soon as its executor shuts down, which cancels its
+ *       timeout, instead of keeping its place until then. {@link #all} and {@link KeyedLimiter}, which wait on other limiters, end
  *       what such a wait holds (the parts already acquired, the key's reference) and fail it the
  *       same way. An implementation that cannot know should say so.</li>
  *   <li><b>Grants are final.</b> Once a wait is granted, {@code cancel()} returns

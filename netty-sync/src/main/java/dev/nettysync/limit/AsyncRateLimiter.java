@@ -71,7 +71,10 @@ import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
  *       on {@link dev.nettysync.AsyncSemaphore} ("Executors that shut down"), and the next
  *       waiters are served; the rate it was admitted at is spent, not given back (a bucket
  *       cannot take back an admission once others may have been admitted after it; the rate
- *       falls short by that one admission, nothing more). The same residual race as there.</li>
+ *       falls short by that one admission, nothing more). The same residual race as there. A
+ *       timed waiter behind the head does not wait to become the head: the shutdown cancels
+ *       its timeout too, and it leaves then, as at its timeout (the waiters behind it move
+ *       earlier).</li>
  * </ul>
  * Requests for more permits than the burst can never be admitted and throw
  * {@link IllegalArgumentException} at once, from every method.
@@ -171,7 +174,11 @@ public final class AsyncRateLimiter implements AsyncLimiter {
      * timer from another thread, once per head, on the waiting path only. Residual race: a
      * timer scheduled from another thread whose scheduling task the executor drops unrun at
      * termination (Netty logs "terminated with non-empty task queue") is neither run nor
-     * cancelled; the next acquire, cancel or timeout then serves the queue.
+     * cancelled; the next acquire, cancel or timeout then serves the queue. A timed waiter
+     * anywhere in the queue is also ended by its timeout timer's cancellation (Waiter's
+     * listener, see WaitQueue "Timers that die with their executor"): end(), so leave() with
+     * a grant pass first, as for a timeout; for a head, whichever of the two listeners comes
+     * first makes it leave, the other finds it gone.
      *
      * Timer latency. A grant made late by d nanoseconds admits at the actual time: if the
      * bucket had slack (tat > now, i.e. d < tau - n·T), tat is unchanged and later waiters keep

@@ -359,6 +359,106 @@ class WaitQueueTest {
     }
 
     @Test
+    void aTimerCancelledByItsExecutorsShutdownEndsTheQueuedWaitAsATimeoutWouldAndNoGrantedOne() {
+        dev.nettysync.testing.SweptTimersExecutor swept = new dev.nettysync.testing.SweptTimersExecutor();
+        Waiter<Integer> granted = queue.armTimer(enqueue(swept), MILLISECONDS.toNanos(50));
+        Waiter<Integer> dead = queue.armTimer(enqueue(swept), MILLISECONDS.toNanos(50));
+        Waiter<Integer> next = enqueue(IMMEDIATE);
+        release(1);
+        assertThat(granted.isSuccess()).isTrue();
+        swept.cancelOldestTimer();                  // granted's: cancelled already by the grant
+        assertThat(granted.isSuccess()).as("a grant is final").isTrue();
+        assertThat(queue.size()).isEqualTo(2);
+        int serveCalls = units.serveCalls;
+        swept.cancelOldestTimer();                  // dead's: as a shutting-down executor does
+        assertThat(dead.cause()).isInstanceOf(RejectedExecutionException.class)
+                .hasMessageContaining("is shut down").hasMessageContaining("the timeout of its wait for toy");
+        assertThat(dead.cancel(false)).as("the end is final").isFalse();
+        assertThat(queue.size()).as("it left the queue").isEqualTo(1);
+        assertThat(units.serveCalls).as("the policy served after it left, as after a timeout").isEqualTo(serveCalls + 1);
+        release(1);
+        assertThat(next.isSuccess()).isTrue();
+        assertThat(units.takenBack).isEmpty();
+    }
+
+    @Test
+    void aTimedWaitOnAnExecutorShuttingDownEndsAtOnceWithoutSchedulingATimerItWouldCancel() {
+        Waiter<Integer> w = queue.armTimer(enqueue(new TimerExecutor(true, false)), MILLISECONDS.toNanos(50));
+        assertThat(w.cause()).isInstanceOf(RejectedExecutionException.class)
+                .hasMessageContaining("cancels its timers");
+        assertThat(queue.size()).isZero();
+    }
+
+    @Test
+    void aTimerCancelledBeforeItsListenerWasAddedEndsTheWaitAtOnce() {
+        // Scheduled from another thread, swept by the shutdown before the waiter listened to it:
+        // the notification of a listener added then goes through execute(), which a shut-down
+        // executor refuses, so the waiter looks for itself.
+        Waiter<Integer> w = queue.armTimer(enqueue(new TimerExecutor(false, true)), MILLISECONDS.toNanos(50));
+        assertThat(w.cause()).isInstanceOf(RejectedExecutionException.class)
+                .hasMessageContaining("the timeout of its wait");
+        assertThat(queue.size()).isZero();
+    }
+
+    /**
+     * An executor that refuses every task: shutting down (it must not be asked to time then), or
+     * returning timers already cancelled, as by a shutdown's sweep.
+     */
+    private static final class TimerExecutor extends dev.nettysync.testing.TestEventExecutor {
+        private final boolean shuttingDown;
+        private final boolean swept;
+
+        TimerExecutor(boolean shuttingDown, boolean swept) {
+            this.shuttingDown = shuttingDown;
+            this.swept = swept;
+        }
+
+        @Override
+        public boolean isShuttingDown() {
+            return shuttingDown;
+        }
+
+        @Override
+        public boolean inEventLoop(Thread thread) {
+            return false;
+        }
+
+        @Override
+        public void execute(Runnable task) {
+            throw new RejectedExecutionException("shut down");
+        }
+
+        @Override
+        public io.netty.util.concurrent.ScheduledFuture<?> schedule(Runnable command, long delay, TimeUnit unit) {
+            if (shuttingDown) {
+                throw new AssertionError("asked to time a wait while shutting down");
+            }
+            SweptTimer t = new SweptTimer(this);
+            if (swept) {
+                t.cancel(false);
+            }
+            return t;
+        }
+    }
+
+    private static final class SweptTimer extends io.netty.util.concurrent.DefaultPromise<Object>
+            implements io.netty.util.concurrent.ScheduledFuture<Object> {
+        SweptTimer(EventExecutor executor) {
+            super(executor);
+        }
+
+        @Override
+        public long getDelay(TimeUnit unit) {
+            return 0;
+        }
+
+        @Override
+        public int compareTo(java.util.concurrent.Delayed o) {
+            return 0;
+        }
+    }
+
+    @Test
     void negativeTimeoutsMeanDoNotWait() {
         assertThat(WaitQueue.toNanos(-5, TimeUnit.SECONDS)).isZero();
         assertThat(WaitQueue.toNanos(2, MILLISECONDS)).isEqualTo(2_000_000);

@@ -71,7 +71,9 @@ class AsyncRateLimiterStressTest {
      * {@value #DOOM_EVERY}), the last one after the run, with waits on them queued. Besides the
      * checks of the other run: the queue drains by itself afterwards (no head left on a dead
      * executor stalls the waiters behind it), every wait on a dead executor ended, and some
-     * were refused with a RejectedExecutionException.
+     * were refused with a RejectedExecutionException. Some of those waits (one queued just before
+     * each shutdown) have a timeout of an hour: some must have ended by their executor cancelling
+     * their timeout, not only as the head.
      */
     @Test
     void theQueueNeverStallsOnAHeadWhoseExecutorShutDown() throws Exception {
@@ -95,19 +97,25 @@ class AsyncRateLimiterStressTest {
             doomed.shutdownAllAndAwait(Duration.ofSeconds(10));
             long rejected = 0;
             long orphaned = 0;
+            long endedByShutdown = 0;
             for (DoomedExecutors.Tracked<Permit> t : doomedWaits) {
                 assertThat(t.future.isDone()).as("a wait on a shut-down executor ended: %s", t.future).isTrue();
                 if (t.future.cause() instanceof java.util.concurrent.RejectedExecutionException) {
                     rejected++;
                 }
+                if (t.endedByItsTimersCancellation()) {
+                    endedByShutdown++;             // a timed wait that was not the head: only its timeout's end saw it
+                }
                 if (t.future.isSuccess() && t.claim()) {
                     orphaned++;                            // a rate spent: nothing to give back
                 }
             }
-            System.out.printf("rate stress (dooming): %d waits on %d executors shut down: %d rejected,"
-                    + " %d granted with no listener run%n", doomedWaits.size(), doomed.shutdowns(), rejected, orphaned);
+            System.out.printf("rate stress (dooming): %d waits on %d executors shut down: %d rejected (%d of them"
+                    + " timed waits ended as their executor cancelled their timeout), %d granted with no listener run%n",
+                    doomedWaits.size(), doomed.shutdowns(), rejected, endedByShutdown, orphaned);
             assertThat(doomed.shutdowns()).as("the test did shut executors down").isGreaterThan(5);
             assertThat(rejected).as("waits on shut-down executors were refused").isPositive();
+            assertThat(endedByShutdown).as("timed waits ended when their executor cancelled their timeouts").isPositive();
         }
 
         // End every wait still queued, then let every completion run.
@@ -165,13 +173,17 @@ class AsyncRateLimiterStressTest {
         ThreadLocalRandom rnd = ThreadLocalRandom.current();
         int n = 1 + rnd.nextInt(3);
         if (dooming && rnd.nextInt(DOOM_EVERY) == 0) {
+            // queued (most often) just before its executor shuts down: a timeout only the shutdown cuts short
+            trackDoomed(limiter.acquire(doomed.current(), n, 1, TimeUnit.HOURS), n);
             doomed.replace();
             return;
         }
         if (dooming && rnd.nextInt(4) == 0) {
             EventExecutor d = doomed.current();
-            trackDoomed(rnd.nextBoolean() ? limiter.acquire(d, n)
-                    : limiter.acquire(d, n, rnd.nextInt(5_000), TimeUnit.MICROSECONDS), n);
+            int kind = rnd.nextInt(3);
+            trackDoomed(kind == 0 ? limiter.acquire(d, n)
+                    : kind == 1 ? limiter.acquire(d, n, rnd.nextInt(5_000), TimeUnit.MICROSECONDS)
+                    : limiter.acquire(d, n, 1, TimeUnit.HOURS), n);
             return;
         }
         switch (rnd.nextInt(6)) {

@@ -104,6 +104,37 @@ class AsyncRateLimiterTest {
         closing.terminationFuture().syncUninterruptibly();
     }
 
+    @Test
+    void aTimedWaiterBehindTheHeadWhoseLoopShutsDownLeavesAndTheWaitersBehindItMoveEarlier() {
+        AsyncRateLimiter l = AsyncRateLimiter.builder(10, Duration.ofSeconds(1)).burst(1).maxPending(3)
+                .ticker(clock).build();
+        checked.add(l);
+        emptyBucket(l);
+        Future<Permit> head = l.acquire(loopB);                                  // due at 100 ms
+        io.netty.util.concurrent.DefaultEventExecutor dying = new io.netty.util.concurrent.DefaultEventExecutor();
+        Future<Permit> dead = l.acquire(dying, 1, 1, java.util.concurrent.TimeUnit.HOURS);   // due at 200 ms
+        Future<Permit> third = l.acquire(loopB);                                 // due at 300 ms
+        assertThat(l.acquire(loopB).cause()).isInstanceOf(QueueFullException.class);
+        dying.shutdownGracefully(0, 0, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+        assertThat(dead.cause()).as("its timeout was cancelled with its loop: it leaves now, reserving nothing")
+                .isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                .hasMessageContaining("shut down");
+        assertThat(l.queueLength()).isEqualTo(2);
+        Future<Permit> fourth = l.acquire(loopB);
+        assertThat(fourth.isDone()).as("its maxPending slot is free again").isFalse();
+        advanceMs(100);
+        runAll();
+        assertThat(head.isSuccess()).isTrue();
+        assertThat(third.isDone()).isFalse();
+        advanceMs(100);
+        runAll();
+        assertThat(third.isSuccess()).as("moved earlier by the permit the dead waiter no longer reserves").isTrue();
+        advanceMs(100);
+        runAll();
+        assertThat(fourth.isSuccess()).isTrue();
+        assertThat(l.queueLength()).isZero();
+    }
+
     // ------------------------------------------------------------ the rate
 
     @Test

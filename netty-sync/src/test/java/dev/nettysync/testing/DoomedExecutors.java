@@ -115,6 +115,25 @@ public final class DoomedExecutors implements AfterEachCallback {
             return claimed.compareAndSet(false, true);
         }
 
+        /**
+         * Whether the wait was ended by its executor's shutdown through its timeout: the
+         * executor cancelled the wait's timer (or was shutting down when it would have been
+         * armed), so the timed wait ended then instead of staying queued.
+         */
+        public boolean endedByItsTimersCancellation() {
+            Throwable c = future.cause();
+            return c instanceof java.util.concurrent.RejectedExecutionException && c.getMessage() != null
+                    && c.getMessage().contains("the timeout of its wait");
+        }
+
+        /**
+         * Settles a wait still queued after its executor terminated: cancels it, and says whether
+         * that succeeded (it was still queued; a wait granted but not yet completed is not).
+         */
+        public boolean cancelIfStillQueued() {
+            return future.cancel(false);
+        }
+
         /** Whether the wait failed with a refusal of its shut-down executor at the grant. */
         public boolean refusedAtGrant() {
             Throwable c = future.cause();
