@@ -1005,6 +1005,68 @@ class AsyncSemaphoreTest extends ScenarioTest {
     }
 
     @Test
+    void aTimedWaiterWhoseExecutorShutsDownWhileItsTimerIsCancelledAtTheGrantPassesItsGrantOn() {
+        // Granting a timed waiter from another thread cancels its timer first, and Netty submits
+        // the timer's removal to the waiter's executor: a whole execute() (a wake-up of that
+        // loop). An executor that moves to SHUTDOWN during it must still be seen, so the check
+        // comes after the timer's cancellation, not before it; else the listener notification
+        // that follows is refused, only logged, and the permit is lost for good.
+        DoomedOnRemoval dying = new DoomedOnRemoval();
+        AsyncSemaphore sem = semaphore(0);
+        Future<Void> doomed = sem.acquire(dying, 1, TimeUnit.HOURS);
+        AtomicInteger notified = new AtomicInteger();
+        doomed.addListener(f -> notified.incrementAndGet());
+        Future<Void> next = sem.acquire(IMMEDIATE);
+        dying.doomOnNextSubmission = true;
+        sem.release();                                  // from this thread: not the waiter's executor
+        assertThat(dying.isShutdown()).as("the timer's removal shut the executor down").isTrue();
+        assertThat(doomed.cause()).as("granted as its executor shut down: refused, not granted to no one")
+                .isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+        assertThat(next.isSuccess()).as("the permit went on to the next waiter").isTrue();
+        assertThat(notified).as("its listener could not run there").hasValue(0);
+        sem.release();
+        assertThat(sem.availablePermits()).as("no permit lost").isEqualTo(1);
+    }
+
+    /**
+     * An executor that shuts down (and terminates) when it is handed a task from another thread
+     * after {@link #doomOnNextSubmission} is set: the timer removal that a grant from another
+     * thread submits, so that the move to SHUTDOWN falls inside the grant's completion (the
+     * task itself is then refused).
+     */
+    private static final class DoomedOnRemoval extends io.netty.util.concurrent.SingleThreadEventExecutor {
+        volatile boolean doomOnNextSubmission;
+
+        DoomedOnRemoval() {
+            super(null, new io.netty.util.concurrent.DefaultThreadFactory("doomed-on-removal"), true);
+        }
+
+        @Override
+        protected void run() {                          // as DefaultEventExecutor's (final) loop
+            do {
+                Runnable task = takeTask();
+                if (task != null) {
+                    runTask(task);
+                    updateLastExecutionTime();
+                }
+            } while (!confirmShutdown());
+        }
+
+        @Override
+        protected void addTask(Runnable task) {        // every submission goes through it, the timer's removal too
+            doom();
+            super.addTask(task);
+        }
+
+        private void doom() {
+            if (doomOnNextSubmission && !inEventLoop()) {
+                doomOnNextSubmission = false;
+                shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
+            }
+        }
+    }
+
+    @Test
     void aTimedWaitOnAnExecutorShuttingDownEndsAtOnceForItsTimerWouldBeCancelled() throws Exception {
         EventLoop closing = loops.newLoop();
         closing.submit(() -> { }).sync();

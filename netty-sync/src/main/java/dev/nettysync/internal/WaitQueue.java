@@ -87,8 +87,10 @@ import java.util.concurrent.TimeUnit;
  * <p><b>Residual race.</b> The executor may move to {@code SHUTDOWN} between that read and
  * Netty's submission of the listener notification; Netty offers no hook to learn that a
  * notification was dropped (its {@code DefaultPromise} only logs), so that grant is still lost.
- * The window is the few instructions of one promise completion (cancelling the waiter's
- * timer, the CAS, the submission), against a shutdown that the application started: a
+ * The window is the few instructions of one promise completion (the CAS, the promise's own
+ * monitor, the submission; the waiter's timer is cancelled before the check, since from
+ * another thread that submits the timer's removal to the same executor, a whole
+ * {@code execute()} that once sat inside the window), against a shutdown that the application started: a
  * graceful shutdown ({@code shutdownGracefully}, state {@code SHUTTING_DOWN}) still accepts
  * and runs tasks during its quiet period, and only the move to {@code SHUTDOWN} after it opens
  * the window. A thread preempted inside it widens it: a stress run on a loaded two-core
@@ -371,12 +373,16 @@ public final class WaitQueue<W extends Waiter<?>> {
             for (Waiter w = chain; w != null; index++) {
                 Waiter next = detachNext(w);
                 Object value = w.grantedValue(index);
+                // The timer first: cancelled from another thread, Netty submits its removal to
+                // the waiter's executor (a whole execute(), a wake-up), which must not sit
+                // between the shut-down check and the completion (see "Residual race").
+                w.cancelTimer();
                 boolean refused;
                 if (policy != null && w.executorShutDown()) {    // the one volatile read per grant
                     w.completeShutDown();
                     refused = true;
                 } else {
-                    refused = !w.completeGranted(value);
+                    refused = !w.trySuccess(value);              // the timer is cancelled above
                 }
                 if (refused) {
                     if (refusedLast == null) {
