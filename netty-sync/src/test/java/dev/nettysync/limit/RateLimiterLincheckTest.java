@@ -1,10 +1,9 @@
 package dev.nettysync.limit;
 
+import dev.nettysync.testing.NeverFiringTimer;
 import dev.nettysync.testing.TestEventExecutor;
 import dev.nettysync.AbstractLincheckTest;
-import io.netty.util.concurrent.DefaultPromise;
 import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.netty.util.concurrent.Ticker;
 import org.jetbrains.kotlinx.lincheck.paramgen.IntGen;
@@ -15,7 +14,6 @@ import org.jetbrains.lincheck.datastructures.Validate;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Delayed;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -148,23 +146,7 @@ public class RateLimiterLincheckTest extends AbstractLincheckTest {
 
         @Override
         public ScheduledFuture<?> schedule(Runnable command, long delay, TimeUnit unit) {
-            return new NeverFiring();
-        }
-    }
-
-    private static final class NeverFiring extends DefaultPromise<Object> implements ScheduledFuture<Object> {
-        NeverFiring() {
-            super(ImmediateEventExecutor.INSTANCE);
-        }
-
-        @Override
-        public long getDelay(TimeUnit unit) {
-            return Long.MAX_VALUE;
-        }
-
-        @Override
-        public int compareTo(Delayed o) {
-            return 0;
+            return new NeverFiringTimer();
         }
     }
 }

@@ -1,11 +1,8 @@
 package dev.nettysync.testing;
 
-import io.netty.util.concurrent.DefaultPromise;
-import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.ScheduledFuture;
 
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.Delayed;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -29,7 +26,7 @@ public final class SweptTimersExecutor extends TestEventExecutor {
 
     @Override
     public ScheduledFuture<?> schedule(Runnable command, long delay, TimeUnit unit) {
-        Timer t = new Timer();
+        NeverFiringTimer t = new NeverFiringTimer();
         scheduled.add(t);
         return t;
     }
@@ -39,22 +36,6 @@ public final class SweptTimersExecutor extends TestEventExecutor {
         ScheduledFuture<?> t = scheduled.poll();
         if (t != null) {
             t.cancel(false);
-        }
-    }
-
-    private static final class Timer extends DefaultPromise<Object> implements ScheduledFuture<Object> {
-        Timer() {
-            super(ImmediateEventExecutor.INSTANCE);
-        }
-
-        @Override
-        public long getDelay(TimeUnit unit) {
-            return Long.MAX_VALUE;
-        }
-
-        @Override
-        public int compareTo(Delayed o) {
-            return 0;
         }
     }
 }
