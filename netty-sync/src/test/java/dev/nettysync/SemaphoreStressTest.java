@@ -149,6 +149,16 @@ class SemaphoreStressTest {
 
     private void runAndCheck() throws Exception {
         run.actors(OPS, Actor::new);
+        if (resizing) {
+            // An untimed wait for 2 permits queued while the limit was at 1 is served only once
+            // the limit grows again: nothing else can bring the permits a plain semaphore has
+            // no bound to refuse it for. The actors have stopped resizing, so grow the limit to
+            // the largest request, as the adaptive limit it stands for would; before this, a
+            // long run (a loaded machine) that ended at 1 kept such a wait for ever.
+            while (limit.get() < 2) {
+                resize(true);
+            }
+        }
         run.awaitUnfinished(Duration.ofSeconds(60), () -> { });
         checkConservation();
     }
