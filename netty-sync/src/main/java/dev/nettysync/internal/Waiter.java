@@ -126,11 +126,11 @@ public class Waiter<V> extends DefaultPromise<V> implements GenericFutureListene
 
     /**
      * Fails a waiter that was granted while its executor had shut down (see
-     * {@link WaitQueue#completeGranted}): the grant goes to the next waiter instead. Call without
-     * the monitor.
+     * {@link WaitQueue#completeGranted}, which has cancelled its timer already): the grant goes
+     * to the next waiter instead. Call without the monitor.
      */
     final void completeShutDown() {
-        completeFailed(Promises.shutDown(executor(), "the listeners of its wait for " + describeWait()
+        tryFailure(Promises.shutDown(executor(), "the listeners of its wait for " + describeWait()
                 + " (the grant went on to the next waiter)"));
     }
 
