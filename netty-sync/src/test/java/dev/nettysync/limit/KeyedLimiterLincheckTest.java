@@ -186,17 +186,17 @@ public class KeyedLimiterLincheckTest extends AbstractLincheckTest {
      */
     @Override
     protected int modelCheckingIterations() {
-        return 5;
+        return 4;
     }
 
     @Override
     protected int modelCheckingInvocations() {
-        return 80;
+        return 60;
     }
 
     @Override
     protected int stressInvocations() {
-        return Integer.getInteger("nettysync.lincheck.stress.invocations", 50);
+        return Integer.getInteger("nettysync.lincheck.stress.invocations", 40);
     }
 
     /** Idle time is zero: any reading of the clock will do, and a frozen one keeps runs deterministic. */
