@@ -179,8 +179,8 @@ public class CompositeLimiterLincheckTest extends AbstractLincheckTest {
 
     /*
      * Small: each invocation runs the walk, two wait queues and Netty's promises under full
-     * instrumentation. This budget found a part not given back by a cancelled walk (put in on
-     * purpose) in its first scenarios.
+     * instrumentation. This budget fails, in both modes, on a walk that does not give back the
+     * parts it holds when a part's wait fails or is cancelled (put in on purpose).
      */
     @Override
     protected int modelCheckingIterations() {
