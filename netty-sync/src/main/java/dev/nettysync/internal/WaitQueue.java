@@ -301,14 +301,13 @@ public final class WaitQueue<W extends Waiter<?>> {
     }
 
     /** Grants up to {@code max} waiters from the head (a batch: an event's set, a barrier's cycle). Monitor. */
-    public int grant(int max) {
+    public void grant(int max) {
         int granted = 0;
         while (granted < max && head != null) {
             if (grantFirst()) {
                 granted++;
             }
         }
-        return granted;
     }
 
     /** Takes {@code w} out of the queue into the chain without granting it (to fail it, or to signal it). Monitor. */
