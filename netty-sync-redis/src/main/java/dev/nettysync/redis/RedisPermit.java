@@ -2,7 +2,9 @@ package dev.nettysync.redis;
 
 import dev.nettysync.limit.AbstractPermit;
 import io.netty.util.concurrent.EventExecutor;
+import dev.nettysync.internal.Waiter;
 import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.GenericFutureListener;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
 
@@ -42,6 +44,7 @@ public final class RedisPermit extends AbstractPermit {
     private final Promise<Void> lease;            // completed once: released, or lost
     private final ScheduledFuture<?> renewal;     // set in the constructor, cancelled by the release;
                                                   // its task holds this permit weakly (see Renewal)
+    private final Renewal renewalTask;            // set in the constructor; also the renewal's listener
     private final Cleaner.Cleanable held;         // uncounts the permits once: by the release,
                                                   // or by the cleaner after a collection
     private volatile long lastRenewedNanos;       // written by renewal replies (Lettuce thread)
@@ -67,10 +70,21 @@ public final class RedisPermit extends AbstractPermit {
         this.lease = executor.newPromise();
         this.lastRenewedNanos = System.nanoTime();
         long period = Math.max(1, semaphore.leaseMillis() / 3);
+        Fleet fleet = semaphore.fleet();
+        if (fleet.schedulerShuttingDown()) {    // it would accept the renewal and cancel it at its next turn
+            throw fleet.schedulerDown("RedisSemaphore " + semaphore.name());
+        }
         Renewal task = new Renewal(this);
-        this.renewal = semaphore.fleet().scheduler()
-                .scheduleAtFixedRate(task, period, period, TimeUnit.MILLISECONDS);
+        this.renewalTask = task;
+        this.renewal = fleet.scheduler().scheduleAtFixedRate(task, period, period, TimeUnit.MILLISECONDS);
         task.self = renewal;
+        listen(renewal, task);
+        if (renewal.isCancelled() || fleet.scheduler().isShutdown()) {
+            // cancelled by a sweep before the listener was added (whose notification a shut-down
+            // executor refuses), or scheduled after the executor's last sweep: it will never run
+            stopRenewal();
+            throw fleet.schedulerDown("RedisSemaphore " + semaphore.name());
+        }
         // registered last: a constructor that throws (the renewal rejected) must not uncount later
         this.held = CLEANER.register(this, new Uncount(semaphore, permits));
         task.held = held;
@@ -158,11 +172,33 @@ public final class RedisPermit extends AbstractPermit {
         lease.tryFailure(e);
     }
 
+    /**
+     * The renewal timer was cancelled, and not by us ({@link #stopRenewal} removes the
+     * listener first): Lettuce's computation executor is shutting down, which cancels every
+     * scheduled task. Nobody will renew the lease, so it expires within a lease: the holder
+     * hears it now, while there is time to stop the work.
+     */
+    private void renewalStopped() {
+        if (isReleased() || lease.isDone()) {
+            return;
+        }
+        lost(new LeaseLostException("lease " + leaseId + " of " + semaphore.name() + " will not be renewed any more"
+                + " (it expires within " + semaphore.leaseMillis() + " ms)",
+                semaphore.fleet().schedulerDown("RedisSemaphore " + semaphore.name())));
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
     private void stopRenewal() {
         ScheduledFuture<?> r = renewal;
         if (r != null) {                        // null only while the constructor runs
-            r.cancel(false);
+            ((Future) r).removeListener(renewalTask);
+            Waiter.cancelQuietly(r);            // a shut-down executor may refuse the removal: moot
         }
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private static void listen(ScheduledFuture<?> timer, Renewal listener) {
+        ((Future) timer).addListener(listener);
     }
 
     /**
@@ -170,13 +206,22 @@ public final class RedisPermit extends AbstractPermit {
      * would keep a forgotten permit reachable, so its lease would be renewed for ever (the
      * fleet would lose the permits for good) and the leak detector would never see it.
      */
-    private static final class Renewal implements Runnable {
+    private static final class Renewal implements Runnable, GenericFutureListener<Future<Object>> {
         private final WeakReference<RedisPermit> permit;
         volatile ScheduledFuture<?> self;        // set once by the constructor, before the first run
         volatile Cleaner.Cleanable held;         // set once by the constructor (null for a moment)
 
         Renewal(RedisPermit permit) {
             this.permit = new WeakReference<>(permit);
+        }
+
+        /** Cancelled, and not by the permit: see {@link RedisPermit#renewalStopped()}. */
+        @Override
+        public void operationComplete(Future<Object> f) {
+            RedisPermit p = permit.get();
+            if (f.isCancelled() && p != null) {
+                p.renewalStopped();
+            }
         }
 
         @Override

@@ -11,6 +11,7 @@ import io.lettuce.core.ScriptOutputType;
 import io.netty.util.concurrent.DefaultPromise;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.GenericFutureListener;
 import io.netty.util.concurrent.ScheduledFuture;
 
 import java.util.ArrayList;
@@ -159,7 +160,8 @@ public final class RedisSemaphore implements AsyncLimiter {
     private long tickets;                       // guarded by lock; the next arrival's ticket
     private boolean headInFlight;               // guarded by lock
     private long notices;                       // guarded by lock; only grows
-    private ScheduledFuture<?> fallback;        // guarded by lock; null when none is armed
+    private ScheduledFuture<?> fallback;        // guarded by lock; the last armed (maybe done), null if none
+    private final GenericFutureListener<Future<Object>> fallbackLost = this::onFallbackLost;   // on every fallback timer
     private long fallbackAtNanos;               // guarded by lock; when `fallback` fires
     private boolean closed;                     // guarded by lock; set once by close()
 
@@ -277,6 +279,15 @@ public final class RedisSemaphore implements AsyncLimiter {
         if (refused != null) {                    // before anything is queued, counted or sent
             return refused;
         }
+        if (fleet.schedulerShuttingDown()) {      // no poll, no renewal: a grant could not be held
+            return executor.newFailedFuture(fleet.schedulerDown("RedisSemaphore " + name));
+        }
+        if (timeoutNanos > 0 && executor.isShuttingDown()) {
+            // it would accept the timer and cancel it at the next turn of its shutdown loop
+            return executor.newFailedFuture(new RejectedExecutionException(executor + " is shutting down: it"
+                    + " cancels its timers, so it could never run the timeout of a wait for RedisSemaphore " + name
+                    + " (nothing was queued or sent)"));
+        }
         Waiter w = new Waiter(executor, permits);
         boolean direct;
         long seq;
@@ -309,9 +320,8 @@ public final class RedisSemaphore implements AsyncLimiter {
             return w;
         }
         if (timeoutNanos > 0) {
-            try {
-                w.timer = executor.schedule(() -> timeOut(w), timeoutNanos, TimeUnit.NANOSECONDS);
-            } catch (RejectedExecutionException e) {   // shut down since the check: undo, then fail
+            RejectedExecutionException e = w.startTimer(timeoutNanos);
+            if (e != null) {                      // shut down since the check: undo, then fail
                 if (direct) {
                     directDone(permits);
                 }
@@ -319,10 +329,13 @@ public final class RedisSemaphore implements AsyncLimiter {
                 return w;
             }
         }
-        if (direct) {
-            attemptDirect(w, seq, timeoutNanos == 0);
-        } else {
+        if (!direct) {
             drive();
+        } else if (w.isClaimed()) {               // ended already (cancelled, or its timer lost): ask nothing
+            directDone(permits);
+            drive();
+        } else {
+            attemptDirect(w, seq, timeoutNanos == 0);
         }
         return w;
     }
@@ -371,6 +384,7 @@ public final class RedisSemaphore implements AsyncLimiter {
     /** A direct call was refused: it queues at its arrival place. */
     private void enqueueRefused(Waiter w, long seq, long hintMillis) {
         boolean now = false;
+        boolean cannotPoll = false;
         Throwable refusal = null;
         synchronized (lock) {
             directInFlight -= w.permits;          // in the same critical section as the insertion
@@ -386,13 +400,15 @@ public final class RedisSemaphore implements AsyncLimiter {
                     if (notices != seq) {
                         now = true;               // a release crossed our refusal
                     } else {
-                        arm(hintMillis);
+                        cannotPoll = !arm(hintMillis);
                     }
                 }
             }
         }
         if (refusal != null) {
             fail(w, refusal);
+        } else if (cannotPoll) {
+            schedulerDown();
         } else if (now) {
             drive();
         }
@@ -405,28 +421,48 @@ public final class RedisSemaphore implements AsyncLimiter {
             return;
         }
         Waiter head = null;
-        long seq;
-        long arrivedBefore;                       // the tickets of the waiters queued when it is sent
+        List<Waiter> dead = null;                 // waiters whose executor shut down: never asked for
+        long seq = 0;
+        long arrivedBefore = 0;                   // the tickets of the waiters queued when it is sent
         synchronized (lock) {
             if (headInFlight || directInFlight > 0 || closed) {
                 return;                           // a reply to come will drive again
             }
             for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
                 Waiter w = it.next();
-                if (!w.isDone()) {
+                if (w.isDone()) {
+                    it.remove();
+                } else if (w.executor().isShutdown()) {
+                    it.remove();
+                    if (dead == null) {
+                        dead = new ArrayList<>();
+                    }
+                    dead.add(w);
+                } else {
                     head = w;
                     break;
                 }
-                it.remove();
             }
-            if (head == null) {
-                return;
+            if (head != null) {
+                headInFlight = true;
+                seq = notices;
+                arrivedBefore = tickets;
             }
-            headInFlight = true;
-            seq = notices;
-            arrivedBefore = tickets;
         }
-        Waiter h = head;
+        if (dead != null) {
+            for (Waiter w : dead) {
+                if (w.claim()) {
+                    refuseShutDown(w, "it left the queue unserved");
+                }
+            }
+        }
+        if (head != null) {
+            attemptHead(head, seq, arrivedBefore);
+        }
+    }
+
+    /** One acquire for the head {@code h}; {@code seq}: notices then, {@code arrivedBefore}: tickets then. */
+    private void attemptHead(Waiter h, long seq, long arrivedBefore) {
         String lease = fleet.newLeaseId();
         sendAcquire(h.permits, lease).whenComplete((reply, error) -> {
             boolean again = false;
@@ -456,12 +492,16 @@ public final class RedisSemaphore implements AsyncLimiter {
                 again = true;
             } else {
                 available.set((Long) reply.get(1));
+                boolean cannotPoll = false;
                 synchronized (lock) {
                     headInFlight = false;
                     again = notices != seq || h.isDone();
                     if (!again) {
-                        arm((Long) reply.get(2));
+                        cannotPoll = !arm((Long) reply.get(2));
                     }
+                }
+                if (cannotPoll) {
+                    schedulerDown();
                 }
             }
             if (again) {
@@ -470,29 +510,85 @@ public final class RedisSemaphore implements AsyncLimiter {
         });
     }
 
-    /** Arms the fallback timer to fire within {@code hintMillis} (if >= 0) and within maxPoll. */
-    private void arm(long hintMillis) {
+    /**
+     * Arms the fallback timer to fire within {@code hintMillis} (if >= 0) and within maxPoll.
+     *
+     * @return {@code false} if it cannot be armed, Lettuce's computation executor shutting down
+     *         (the caller then fails the queue, after the lock: {@link #schedulerDown()})
+     */
+    private boolean arm(long hintMillis) {
         assert Thread.holdsLock(lock);
+        if (fleet.schedulerShuttingDown()) {
+            return false;                         // it would cancel the timer at its next turn
+        }
         long delay = fleet.maxPollNanos();
         if (hintMillis >= 0) {
             delay = Math.min(delay, TimeUnit.MILLISECONDS.toNanos(Math.max(1, hintMillis)));
         }
         long at = System.nanoTime() + delay;
         if (fallback != null && !fallback.isDone() && fallbackAtNanos - at <= 0) {
-            return;                               // an earlier timer is armed already
+            return true;                          // an earlier timer is armed already
         }
-        if (fallback != null) {
-            fallback.cancel(false);
+        ScheduledFuture<?> t;
+        try {
+            t = fleet.scheduler().schedule(this::onFallback, delay, TimeUnit.NANOSECONDS);
+        } catch (RejectedExecutionException e) {
+            return false;
         }
+        cancelFallbackLocked();
+        fallback = t;
         fallbackAtNanos = at;
-        fallback = fleet.scheduler().schedule(this::onFallback, delay, TimeUnit.NANOSECONDS);
+        listen(t, fallbackLost);
+        // cancelled by a sweep before the listener was added (whose notification a shut-down
+        // executor refuses), or scheduled after its last sweep: it will never run
+        return !(t.isCancelled() || fleet.scheduler().isShutdown());
+    }
+
+    /** Cancels the fallback timer, if any, after removing our listener (so it sees only foreign cancels). */
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private void cancelFallbackLocked() {
+        assert Thread.holdsLock(lock);
+        ScheduledFuture<?> f = fallback;
+        if (f != null) {
+            fallback = null;
+            ((Future) f).removeListener(fallbackLost);
+            dev.nettysync.internal.Waiter.cancelQuietly(f);
+        }
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private static void listen(ScheduledFuture<?> timer, GenericFutureListener<Future<Object>> listener) {
+        ((Future) timer).addListener(listener);
     }
 
     private void onFallback() {
+        drive();                                  // `fallback` stays: a done timer, replaced by the next arm()
+    }
+
+    /**
+     * The fallback timer was cancelled, not by us ({@link #cancelFallbackLocked} removes this
+     * listener first): Lettuce's computation executor is shutting down (it cancels every
+     * scheduled task, on its own thread). Nothing would ask Redis again for the queue.
+     */
+    private void onFallbackLost(Future<Object> timer) {
+        if (!timer.isCancelled() || Thread.holdsLock(lock)) {
+            return;                               // it ran; or added by arm() to a timer cancelled already: arm() reports it
+        }
         synchronized (lock) {
+            if (fallback != timer) {
+                return;
+            }
             fallback = null;
         }
-        drive();
+        schedulerDown();
+    }
+
+    /**
+     * Lettuce's computation executor is shutting down: no queued waiter can be polled for, nor
+     * any grant renewed; every queued waiter fails now (their places are free before they hear).
+     */
+    private void schedulerDown() {
+        failAll(fleet.schedulerDown("RedisSemaphore " + name), Long.MAX_VALUE);
     }
 
     /** A release notice (pub/sub, resubscription, or a release by this JVM). */
@@ -515,7 +611,17 @@ public final class RedisSemaphore implements AsyncLimiter {
             abandon(lease, w.permits);
             return;
         }
-        w.cancelTimer();
+        w.cancelTimer();                          // first: from another thread, a task for its executor
+        if (w.executor().isShutdown()) {          // no listener of it could run: the lease would be lost
+            abandon(lease, w.permits);            // released by id; the release notice drives the queue
+            refuseShutDown(w, "the lease granted to it was released, for the next waiter");
+            return;
+        }
+        if (fleet.schedulerShuttingDown()) {      // nobody could renew the lease
+            abandon(lease, w.permits);
+            w.setFailure(fleet.schedulerDown("RedisSemaphore " + name));
+            return;
+        }
         heldHere.addAndGet(w.permits);
         RedisPermit permit;
         try {
@@ -527,6 +633,26 @@ public final class RedisSemaphore implements AsyncLimiter {
             return;
         }
         w.setSuccess(permit);
+    }
+
+    /** Fails a waiter, claimed by the caller, whose executor has shut down (its listeners will never run). */
+    private void refuseShutDown(Waiter w, String what) {
+        w.cancelTimer();
+        w.setFailure(Promises.shutDown(w.executor(), "the completion of its wait for RedisSemaphore " + name
+                + " (" + what + ")"));
+    }
+
+    /**
+     * The waiter's timer was cancelled by its executor, which cancels every scheduled task as it
+     * shuts down: the timeout will never run, so the wait ends now, as a timeout would.
+     */
+    private void timerLost(Waiter w) {
+        if (w.claim()) {
+            remove(w);
+            w.setFailure(Promises.shutDown(w.executor(), "the timeout of its wait for RedisSemaphore " + name
+                    + " (an executor shutting down cancels its timers, so the wait ended at once)"));
+            drive();
+        }
     }
 
     private void timeOut(Waiter w) {
@@ -621,9 +747,8 @@ public final class RedisSemaphore implements AsyncLimiter {
             taken.add(w);
             it.remove();
         }
-        if (waiters.isEmpty() && fallback != null) {
-            fallback.cancel(false);
-            fallback = null;
+        if (waiters.isEmpty()) {
+            cancelFallbackLocked();
         }
         return taken;
     }
@@ -661,14 +786,14 @@ public final class RedisSemaphore implements AsyncLimiter {
      * One wait: the promise the caller gets, and the claim that decides how it ends (grant,
      * cancel, timeout or close), exactly once.
      */
-    private final class Waiter extends DefaultPromise<RedisPermit> {
+    private final class Waiter extends DefaultPromise<RedisPermit> implements GenericFutureListener<Future<Object>> {
         private static final AtomicIntegerFieldUpdater<Waiter> CLAIMED =
                 AtomicIntegerFieldUpdater.newUpdater(Waiter.class, "claimed");
 
         final int permits;
         long ticket;                               // arrival order; written once under the lock
         private volatile int claimed;              // 0 -> 1 once, by CAS: the end is decided
-        volatile ScheduledFuture<?> timer;         // written once by acquire0; null if untimed
+        private volatile ScheduledFuture<?> timer; // written once by startTimer; null if untimed
 
         Waiter(EventExecutor executor, int permits) {
             super(executor);
@@ -679,10 +804,56 @@ public final class RedisSemaphore implements AsyncLimiter {
             return CLAIMED.compareAndSet(this, 0, 1);
         }
 
+        boolean isClaimed() {
+            return claimed != 0;
+        }
+
+        /**
+         * Arms the timeout on the waiter's executor, as the core's waiters do (netty-sync's
+         * WaitQueue, "Timers that die with their executor"): this waiter listens to its timer,
+         * and a cancellation it sees was made by the executor as it shut down ({@link
+         * #cancelTimer} removes the listener first), so the wait then ends at once
+         * ({@link #timerLost}). Called once, after the waiter is queued or its direct call
+         * counted, by the thread that made it.
+         *
+         * @return the executor's refusal (nothing was armed), or {@code null}
+         */
+        RejectedExecutionException startTimer(long nanos) {
+            EventExecutor executor = executor();
+            ScheduledFuture<?> t;
+            try {
+                t = executor.schedule(() -> timeOut(this), nanos, TimeUnit.NANOSECONDS);
+            } catch (RejectedExecutionException e) {
+                return e;
+            }
+            timer = t;
+            listen(t, this);
+            if (isClaimed()) {
+                cancelTimer();                    // ended before the timer was published
+            } else if (t.isCancelled() || executor.isShutdown()) {
+                // cancelled by a sweep before the listener was added (its notification, from
+                // this thread, a shut-down executor refuses), or scheduled from this thread
+                // after the executor's last sweep: no one will run it
+                timerLost(this);
+            }
+            return null;
+        }
+
+        /** The timer's listener: a cancellation not ours is the executor's (it is shutting down). */
+        @Override
+        public void operationComplete(Future<Object> t) {
+            if (t.isCancelled() && t == timer) {
+                timerLost(this);
+            }
+        }
+
+        /** Cancels the timeout, if armed: our listener first, so it only ever sees the executor's cancels. */
+        @SuppressWarnings({"unchecked", "rawtypes"})
         void cancelTimer() {
             ScheduledFuture<?> t = timer;
             if (t != null) {
-                t.cancel(false);
+                ((Future) t).removeListener(this);
+                dev.nettysync.internal.Waiter.cancelQuietly(t);
             }
         }
 

@@ -120,4 +120,29 @@ class RedisPermitTest extends AbstractFleetTest {
             early.closeAsync().toCompletableFuture().get(10, TimeUnit.SECONDS);
         }
     }
+
+    @Test
+    void aHeldPermitLearnsAtOnceThatItsRenewalStoppedWhenLettucesComputationExecutorShutsDown() throws Exception {
+        // Lettuce's computation executor runs the renewals; shutting it down (the client's own
+        // resources shut down before the limiters were closed) cancels them: the lease would
+        // expire in Redis while lease() said nothing
+        io.lettuce.core.RedisClient client = fleet.client();
+        RedisLimiters own = RedisLimiters.builder(client).connect();
+        try {
+            RedisSemaphore s = own.semaphore("renewal-stopped" + System.nanoTime(), 1, Duration.ofSeconds(3));
+            RedisPermit p = s.acquire(loop, 1).get(10, TimeUnit.SECONDS);
+            client.getResources().eventExecutorGroup().shutdownGracefully(0, 0, TimeUnit.SECONDS).sync();
+            assertThat(p.lease().await(1, TimeUnit.SECONDS)).as("lease() reports it within a second, not never").isTrue();
+            assertThat(p.lease().cause()).isInstanceOf(LeaseLostException.class).hasMessageContaining("renew");
+            assertThat(p.release()).isTrue();                 // the release is still sent: the lease is freed now
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (fleet.used(s) != 0 && System.nanoTime() - deadline < 0) {
+                Thread.sleep(20);
+            }
+            assertThat(fleet.used(s)).isZero();
+            assertThat(s.statistics().inUse()).isZero();
+        } finally {
+            own.closeAsync().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        }
+    }
 }

@@ -3,6 +3,7 @@ package dev.nettysync.redis;
 import dev.nettysync.limit.Permit;
 import dev.nettysync.limit.RateLimitedException;
 import dev.nettysync.WaitTimeoutException;
+import dev.nettysync.testing.Poll;
 import io.netty.channel.DefaultEventLoop;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.DefaultPromise;
@@ -305,5 +306,72 @@ class RedisRateLimiterTest extends AbstractFleetTest {
         assertThat(now(login.forKey("alice")).isSuccess()).isFalse();
         assertThat(now(login.forKey("alice:x")).isSuccess()).as("keys may hold colons: another key").isTrue();
         assertThat(now(login).isSuccess()).as("the name-wide limit is apart from its keys").isTrue();
+    }
+
+    // --- executors that shut down under a wait ---------------------------------------------------
+
+    @Test
+    void aReservedWaitWhoseExecutorShutsDownBeforeItsSlotEndsAtOnce() throws Exception {
+        DefaultEventLoop dying = new DefaultEventLoop();
+        RedisRateLimiter r = limiters.rateLimiter(name(), 0.2, 1);           // one per 5 s
+        assertThat(now(r).isSuccess()).isTrue();
+        Future<Permit> reserved = r.acquire(dying);                        // the script reserves ~5 s ahead
+        Poll.assertEventually("the reservation is timed on its executor", Duration.ofSeconds(5),
+                () -> r.statistics().queued() == 1);
+        // the shutdown cancels the task that would complete the wait at its slot
+        dying.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+        assertThat(reserved.await(2, TimeUnit.SECONDS)).as("ended with its timer, not left pending for ever").isTrue();
+        assertThat(reserved.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                .hasMessageContaining("reserved");
+        assertThat(r.statistics().queued()).isZero();
+    }
+
+    @Test
+    void aReservationForAnExecutorShuttingDownFailsAtOnce() throws Exception {
+        DefaultEventLoop quiet = new DefaultEventLoop();
+        quiet.shutdownGracefully(3, 10, TimeUnit.SECONDS);                 // quiet period: still runs tasks
+        try {
+            RedisRateLimiter r = limiters.rateLimiter(name(), 0.2, 1);
+            assertThat(now(r).isSuccess()).isTrue();
+            // untimed: sent; the reply reserves a slot that a task on `quiet` would complete, and
+            // the next turn of its shutdown loop would cancel that task
+            Future<Permit> untimed = r.acquire(quiet);
+            assertThat(untimed.await(2, TimeUnit.SECONDS)).as("failed, not left pending for ever").isTrue();
+            assertThat(untimed.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                    .hasMessageContaining("shutting down");
+            assertThat(r.statistics().queued()).isZero();
+            // timed: its timeout could not be timed either; refused before anything is sent
+            RedisRateLimiter fresh = limiters.rateLimiter(name(), 0.2, 1);
+            Future<Permit> timed = fresh.acquire(quiet, 10, TimeUnit.SECONDS);
+            assertThat(timed.isDone()).as("refused at once").isTrue();
+            assertThat(timed.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                    .hasMessageContaining("shutting down");
+            assertThat(now(fresh).isSuccess()).as("nothing was spent: the burst of 1 is still there").isTrue();
+            // now or never has no timer: a slot free now is admitted
+            RedisRateLimiter third = limiters.rateLimiter(name(), 0.2, 1);
+            Future<Permit> nowOrNever = third.acquire(quiet, 0, TimeUnit.SECONDS);
+            assertThat(nowOrNever.await(5, TimeUnit.SECONDS)).isTrue();
+            assertThat(nowOrNever.isSuccess()).isTrue();
+        } finally {
+            quiet.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void aTimedWaitWhoseExecutorShutsDownWhileTheScriptIsOutEndsAtOnce() throws Exception {
+        DefaultEventLoop dying = new DefaultEventLoop();
+        RedisRateLimiter r = limiters.rateLimiter(name(), 100, 5);
+        fleet.admin().clientPause(1500);                                   // the reply comes late
+        long t0 = System.nanoTime();
+        Future<Permit> timed = r.acquire(dying, 1, 1, TimeUnit.HOURS);
+        dying.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+        // its timeout was cancelled with every other task of the executor: the wait ends now,
+        // as a timeout would, not when the paused server answers
+        assertThat(timed.await(1000, TimeUnit.MILLISECONDS)).as("ended with its timer").isTrue();
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)).isLessThan(1400);
+        assertThat(timed.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                .hasMessageContaining("timeout");
+        assertThat(now(r).isSuccess()).as("the late reply was handled and the limiter serves on").isTrue();
+        assertThat(r.statistics().queued()).isZero();
     }
 }
