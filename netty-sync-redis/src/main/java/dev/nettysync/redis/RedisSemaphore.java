@@ -160,7 +160,8 @@ public final class RedisSemaphore implements AsyncLimiter {
     private long tickets;                       // guarded by lock; the next arrival's ticket
     private boolean headInFlight;               // guarded by lock
     private long notices;                       // guarded by lock; only grows
-    private ScheduledFuture<?> fallback;        // guarded by lock; the last armed (maybe done), null if none
+    private ScheduledFuture<?> fallback;        // guarded by lock; null when none is armed
+    private long fallbacksArmed;                // guarded by lock; numbers the fallback timers (who fired)
     private final GenericFutureListener<Future<Object>> fallbackLost = this::onFallbackLost;   // on every fallback timer
     private long fallbackAtNanos;               // guarded by lock; when `fallback` fires
     private boolean closed;                     // guarded by lock; set once by close()
@@ -529,9 +530,10 @@ public final class RedisSemaphore implements AsyncLimiter {
         if (fallback != null && !fallback.isDone() && fallbackAtNanos - at <= 0) {
             return true;                          // an earlier timer is armed already
         }
+        long n = ++fallbacksArmed;
         ScheduledFuture<?> t;
         try {
-            t = fleet.scheduler().schedule(this::onFallback, delay, TimeUnit.NANOSECONDS);
+            t = fleet.scheduler().schedule(() -> onFallback(n), delay, TimeUnit.NANOSECONDS);
         } catch (RejectedExecutionException e) {
             return false;
         }
@@ -561,8 +563,14 @@ public final class RedisSemaphore implements AsyncLimiter {
         ((Future) timer).addListener(listener);
     }
 
-    private void onFallback() {
-        drive();                                  // `fallback` stays: a done timer, replaced by the next arm()
+    /** The fallback timer number {@code n} fired (a timer replaced meanwhile may still fire: harmless). */
+    private void onFallback(long n) {
+        synchronized (lock) {
+            if (fallbacksArmed == n) {
+                fallback = null;                  // fired: the next refusal arms a new one
+            }
+        }
+        drive();
     }
 
     /**
