@@ -26,7 +26,10 @@ import java.util.concurrent.TimeUnit;
  * acquired for. While Redis is unreachable, renewals are skipped (they count as failed) and a
  * release is handed to Lettuce, which sends it once reconnected; {@link #lease()} then fails
  * with a {@link RedisUnavailableException} after the command timeout. Released against an
- * empty, restarted server, the lease is unknown there and nothing changes.
+ * empty, restarted server, the lease is unknown there and nothing changes. If Lettuce's
+ * computation executor shuts down (the client's resources shut down before
+ * {@link RedisLimiters#close()}), it cancels the renewal: {@link #lease()} fails at once with a
+ * {@link LeaseLostException} (the lease expires within a lease; a release still frees it now).
  *
  * <p>A permit that becomes unreachable without being ended is not renewed any more: its
  * lease expires (the fleet gets the permits back within one lease), it stops counting as held
@@ -61,6 +64,13 @@ public final class RedisPermit extends AbstractPermit {
      * whichever comes first (the timer is prompt, within a third of a lease; the cleaner's thread
      * depends on reference processing). The count does not depend on the timer still running: a renewal stops for good when the lease is lost or the fleet is
      * closed, and a permit forgotten after that must still stop counting.
+     *
+     * The renewal's task is also its listener (it holds the permit weakly, so listening keeps
+     * nothing reachable): stopRenewal removes it before cancelling, so a cancellation it sees
+     * was made by Lettuce's computation executor as it shut down (Netty cancels every
+     * scheduled task then), and the lease is reported lost at once (renewalStopped). A permit
+     * is not made while that executor is shutting down, nor kept if its renewal is found
+     * cancelled right after scheduling: the constructor throws and the grant is released.
      */
 
     RedisPermit(RedisSemaphore semaphore, String leaseId, int permits, EventExecutor executor) {
@@ -108,7 +118,8 @@ public final class RedisPermit extends AbstractPermit {
     /**
      * How the lease ends: succeeds when this permit's release freed its permits in Redis; fails
      * with a {@link LeaseLostException} as soon as a renewal (or the release) finds the lease
-     * gone, or when renewals could not reach Redis for a whole lease; fails with Lettuce's
+     * gone, when renewals could not reach Redis for a whole lease, or as soon as Lettuce's
+     * computation executor stops the renewal by shutting down; fails with Lettuce's
      * exception if the release script could not run (the lease then expires by itself).
      */
     public Future<Void> lease() {

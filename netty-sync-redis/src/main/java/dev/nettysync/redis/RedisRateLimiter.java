@@ -64,10 +64,18 @@ import java.util.function.BiConsumer;
  *       {@link RedisUnavailableException}: at once while the connection is down (nothing is
  *       sent), else when the command timeout expires without a reply. Nothing is held. After
  *       an empty restart every bucket is full again (the keys are gone).</li>
- *   <li><b>An executor already shut down</b> (it would never run the completion) is refused at
- *       once: the future fails with a {@link java.util.concurrent.RejectedExecutionException}
- *       and nothing is sent. If it shuts down while the script call is out, a reserved wait
- *       fails with one too (the slot is spent) and is not counted as queued.</li>
+ *   <li><b>When the caller's executor shuts down.</b> The wait's timeout and a reservation's
+ *       completion are timed by the caller's executor, and Netty cancels every scheduled task
+ *       of an executor that shuts down (a graceful shutdown too, through its quiet period); a
+ *       shut-down executor runs no listener. So the wait fails with a
+ *       {@link java.util.concurrent.RejectedExecutionException}: at once, sending nothing, if
+ *       the executor is already shut down, or, for a timed wait, already shutting down; as soon
+ *       as the executor cancels the timeout while the script call is out (the script may still
+ *       spend a slot); as soon as it cancels a reserved wait's completion, or at the reply if
+ *       it is already shutting down then (the slot is spent); and instead of a permit at the
+ *       grant if it has shut down. Such a wait is not counted as queued. An untimed or
+ *       now-or-never acquire on an executor shutting down is still served if its slot is free
+ *       now.</li>
  *   <li><b>Permits give nothing back.</b> {@link Permit#release()} only ends the handle.</li>
  *   <li><b>No synchronous try:</b> {@link #tryAcquire()} throws; use
  *       {@code acquire(executor, 0, unit)}.</li>
@@ -76,6 +84,24 @@ import java.util.function.BiConsumer;
  * </ul>
  */
 public final class RedisRateLimiter implements AsyncLimiter {
+
+    /*
+     * Implementation notes
+     *
+     * One acquire is one Call: the promise, the timeout timer (if timed) and the script's reply
+     * handler. A reply that reserves a slot ahead schedules a Reservation on the caller's
+     * executor, counted in `waiting` until it runs, is cancelled or is lost (once, by CAS).
+     *
+     * Executors that shut down cancel their scheduled tasks (netty-sync's WaitQueue, "Timers
+     * that die with their executor", whose rules this follows): the Call listens to its timer
+     * and the Reservation to its task. The Call removes its listener before it cancels the
+     * timer at the reply, so a cancellation it sees is the executor's; a Reservation's task is
+     * otherwise cancelled only by the caller's cancel, after which its failure is a no-op.
+     * Neither is scheduled on an executor already shutting down (refused instead), and one
+     * found cancelled, or on an executor already shut down, right after scheduling is lost at
+     * once. grant() reads isShutdown() before completing: no permit goes to a promise whose
+     * listeners cannot run (the same residual race as the semaphore's remains).
+     */
 
     /** The highest rate: one permit per microsecond, the resolution of the script's clock. */
     static final double MAX_RATE = 1e6;
@@ -234,7 +260,7 @@ public final class RedisRateLimiter implements AsyncLimiter {
      * reply. The timer is timed by the caller's executor, and so is a reservation's completion;
      * both die with that executor (Netty cancels every scheduled task of an executor that shuts
      * down), so each is listened to, and a cancellation we did not make ends the wait at once
-     * (see the class notes, and netty-sync's WaitQueue, "Timers that die with their executor").
+     * (see the implementation notes).
      */
     private final class Call implements BiConsumer<List<Object>, Throwable>, GenericFutureListener<Future<Object>> {
         private final EventExecutor executor;

@@ -66,9 +66,31 @@ import java.util.function.Consumer;
  *       {@link WaitTimeoutException}; with a {@link QueueFullException} when
  *       {@code maxPending} waiters are queued in this JVM; with a {@link ClosedException} after
  *       {@link RedisLimiters#close()}; with a {@link java.util.concurrent.RejectedExecutionException}
- *       at once, queueing, counting and sending nothing, when the executor is already shut down
- *       (it could never run the completion, so a lease granted to it would be lost); or with a
+ *       when the executor shuts down (next item); or with a
  *       {@link RedisUnavailableException} when Redis cannot decide (below).</li>
+ *   <li><b>When the caller's executor shuts down.</b> Netty cancels every scheduled task of an
+ *       executor that shuts down (a graceful shutdown too, through its quiet period), so a
+ *       timeout timed there never runs, and a shut-down executor runs no listener, so a lease
+ *       handed to it would be renewed for as long as its future is referenced and the waiters
+ *       behind it would starve. So the wait fails with a
+ *       {@link java.util.concurrent.RejectedExecutionException}, holding nothing: at once,
+ *       queueing, counting and sending nothing, if the executor is already shut down, or, for a
+ *       timed wait, already shutting down; as soon as the executor cancels its timer, for a
+ *       timed wait queued or out (its place is free before it hears, as after a timeout); and,
+ *       for a wait whose executor has shut down, when it reaches the head (it is not asked for)
+ *       or when Redis grants it (the lease is released by id at once, and the next waiter is
+ *       served, as after any release). An untimed wait on an executor that shut down stays
+ *       queued until it reaches the head. Residual race: an executor that moves to shut down
+ *       between that last check and the completion (Netty gives no hook to learn that the
+ *       notification was dropped) loses the grant, whose lease is then renewed until its future
+ *       is collected and expires a lease later; cancel the waits of an event loop before
+ *       shutting it down to be exact.</li>
+ *   <li><b>When Lettuce's computation executor shuts down</b> (the client's resources shut down
+ *       before {@link RedisLimiters#close()}): it times the fallback polls and the lease
+ *       renewals, so no wait can be served safely any more. Acquires fail at once, and the
+ *       queued waiters as soon as their poll is cancelled or cannot be armed, with a
+ *       {@link java.util.concurrent.RejectedExecutionException}; a held permit's
+ *       {@link RedisPermit#lease()} fails at once with a {@link LeaseLostException}.</li>
  *   <li><b>When Redis is unreachable</b> (see {@link RedisLimiters}): an acquire made while the
  *       connection is down fails at once, without sending anything; when the connection drops,
  *       every waiter queued in this JVM fails at once; a call out at that moment fails when
@@ -145,6 +167,26 @@ public final class RedisSemaphore implements AsyncLimiter {
      * Redis could not decide for them; later arrivals get an attempt of their own. No acquire
      * is sent while the connection is down (`fleet.isConnected()`), so an outage does not pile
      * commands into Lettuce's buffer; releases are sent (buffered) all the same.
+     *
+     * Executors that shut down (see netty-sync's WaitQueue, "Executors that shut down" and
+     * "Timers that die with their executor", whose rules this follows; its Waiter is not reused
+     * because this queue is ordered by ticket, with refused direct calls inserted at their
+     * arrival place, and ends waits by a claim instead of an unlink):
+     *   - a timed waiter is the one listener of its timer (Waiter.startTimer); cancelTimer
+     *     removes it before cancelling, so a cancellation it sees is the executor's shutdown
+     *     sweep: timerLost() claims and ends the wait as timeOut() does, with a
+     *     RejectedExecutionException. A timer is not armed on an executor already shutting
+     *     down (acquire0 refuses the wait), and one found cancelled, or on an executor already
+     *     shut down, right after scheduling is lost at once.
+     *   - deliver() cancels the timer first (from another thread that submits a task to the
+     *     waiter's executor), then reads isShutdown(): a grant to a dead executor is released by
+     *     id, its release notice serving the next waiter; drive() drops such waiters instead of
+     *     asking for them.
+     *   - the fallback timer runs on Lettuce's computation executor and has one listener
+     *     (fallbackLost), removed before our own cancels; a cancellation it sees, or a timer
+     *     that cannot be armed, means that executor is shutting down: every queued waiter fails
+     *     (schedulerDown). Each timer is numbered, and only the one armed clears the field when
+     *     it fires.
      */
 
     private final Fleet fleet;
