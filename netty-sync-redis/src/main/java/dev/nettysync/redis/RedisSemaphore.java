@@ -463,6 +463,10 @@ public final class RedisSemaphore implements AsyncLimiter {
             failAll(fleet.notConnected("RedisSemaphore " + name), Long.MAX_VALUE);   // nobody here can be served now
             return;
         }
+        if (fleet.schedulerShuttingDown()) {
+            schedulerDown();                      // a grant could not be renewed: ask for nobody
+            return;
+        }
         Waiter head = null;
         List<Waiter> dead = null;                 // waiters whose executor shut down: never asked for
         long seq = 0;
