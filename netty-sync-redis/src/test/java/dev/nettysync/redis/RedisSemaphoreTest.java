@@ -418,4 +418,36 @@ class RedisSemaphoreTest extends AbstractFleetTest {
             own.closeAsync().toCompletableFuture().get(10, TimeUnit.SECONDS);
         }
     }
+
+    @Test
+    void aClientShutDownBeforeItsLimitersEndsEveryWaitAndTellsEveryHolder() throws Exception {
+        // a client made without resources owns them: its shutdown stops its computation
+        // executor (polls, renewals) and its timer along with its connections
+        io.lettuce.core.RedisClient client = io.lettuce.core.RedisClient.create(io.lettuce.core.RedisURI.create(fleet.server.uri()));
+        RedisLimiters own = RedisLimiters.builder(client).maxPoll(Duration.ofMillis(200)).connect();
+        RedisSemaphore s = own.semaphore(uniqueName(), 1, Duration.ofSeconds(3));
+        try {
+            RedisPermit held = await(s.acquire(loop, 1));
+            Future<RedisPermit> untimed = s.acquire(loop, 1);
+            Future<RedisPermit> timed = s.acquire(loop, 1, 1, TimeUnit.HOURS);
+            Poll.assertEventually("queued: 2", Duration.ofSeconds(5), () -> s.statistics().queued() == 2);
+
+            client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+            for (Future<RedisPermit> f : List.of(untimed, timed)) {
+                assertThat(f.await(3, TimeUnit.SECONDS)).as("a wait ended").isTrue();
+                assertThat(f.isSuccess()).isFalse();
+            }
+            assertThat(held.lease().await(3, TimeUnit.SECONDS)).as("the holder was told, not left to find out").isTrue();
+            assertThat(held.lease().cause()).isInstanceOf(LeaseLostException.class);
+            assertThat(s.statistics().queued()).isZero();
+            Future<RedisPermit> after = s.acquire(loop, 1, 1, TimeUnit.SECONDS);
+            assertThat(after.isDone()).as("refused at once").isTrue();
+            held.release();
+        } finally {
+            own.closeAsync().toCompletableFuture().get(10, TimeUnit.SECONDS);
+            client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+        }
+        // its release could not be sent: nobody renews the lease any more, so it expires
+        Poll.assertEventually("the lease expired", Duration.ofSeconds(10), () -> fleet.used(s) == 0);
+    }
 }
