@@ -2,7 +2,6 @@ package dev.nettysync.redis;
 
 import dev.nettysync.limit.AbstractPermit;
 import io.netty.util.concurrent.EventExecutor;
-import dev.nettysync.internal.Waiter;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.GenericFutureListener;
 import io.netty.util.concurrent.Promise;
@@ -88,10 +87,7 @@ public final class RedisPermit extends AbstractPermit {
         this.renewalTask = task;
         this.renewal = fleet.scheduler().scheduleAtFixedRate(task, period, period, TimeUnit.MILLISECONDS);
         task.self = renewal;
-        listen(renewal, task);
-        if (renewal.isCancelled() || fleet.scheduler().isShutdown()) {
-            // cancelled by a sweep before the listener was added (whose notification a shut-down
-            // executor refuses), or scheduled after the executor's last sweep: it will never run
+        if (Timers.listenLost(renewal, fleet.scheduler(), task)) {   // it will never run
             stopRenewal();
             throw fleet.schedulerDown("RedisSemaphore " + semaphore.name());
         }
@@ -198,18 +194,8 @@ public final class RedisPermit extends AbstractPermit {
                 semaphore.fleet().schedulerDown("RedisSemaphore " + semaphore.name())));
     }
 
-    @SuppressWarnings({"unchecked", "rawtypes"})
     private void stopRenewal() {
-        ScheduledFuture<?> r = renewal;
-        if (r != null) {                        // null only while the constructor runs
-            ((Future) r).removeListener(renewalTask);
-            Waiter.cancelQuietly(r);            // a shut-down executor may refuse the removal: moot
-        }
-    }
-
-    @SuppressWarnings({"unchecked", "rawtypes"})
-    private static void listen(ScheduledFuture<?> timer, Renewal listener) {
-        ((Future) timer).addListener(listener);
+        Timers.cancel(renewal, renewalTask);    // renewal: null only while the constructor runs
     }
 
     /**

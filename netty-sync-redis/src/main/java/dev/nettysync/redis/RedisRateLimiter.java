@@ -286,9 +286,8 @@ public final class RedisRateLimiter implements AsyncLimiter {
                 return false;
             }
             timer = t;
-            listen(t, this);
-            if (t.isCancelled() || executor.isShutdown()) {
-                timerLost();                      // see Waiter.startTimer in the semaphore: it will never run
+            if (Timers.listenLost(t, executor, this)) {
+                timerLost();                      // it will never run
             }
             return true;
         }
@@ -307,13 +306,8 @@ public final class RedisRateLimiter implements AsyncLimiter {
                     + " may still spend a slot)"));
         }
 
-        @SuppressWarnings({"unchecked", "rawtypes"})
         private void cancelTimer() {
-            ScheduledFuture<?> t = timer;
-            if (t != null) {
-                ((Future) t).removeListener(this);   // first: our own cancel is not the executor's
-                Waiter.cancelQuietly(t);
-            }
+            Timers.cancel(timer, this);
         }
 
         /** The script's reply, on a Lettuce thread (or Lettuce's timer, for the command timeout). */
@@ -359,14 +353,14 @@ public final class RedisRateLimiter implements AsyncLimiter {
                 result.tryFailure(e);
                 return;
             }
-            listen(due, r);
+            boolean lost = Timers.listenLost(due, executor, r);
             result.addListener(f -> {
                 if (f.isCancelled()) {
-                    Waiter.cancelQuietly(due);
+                    Waiter.cancelQuietly(due);   // heard as a cancel by the reservation: it uncounts
                 }
             });
-            if (due.isCancelled() || executor.isShutdown()) {
-                r.lost();                         // as in startTimer: it will never run
+            if (lost) {
+                r.lost();                         // it will never run
             }
         }
     }
@@ -412,11 +406,6 @@ public final class RedisRateLimiter implements AsyncLimiter {
             result.tryFailure(Promises.shutDown(executor, "the completion of its wait for " + RedisRateLimiter.this
                     + " at its reserved slot (an executor shutting down cancels its timers; the slot is spent)"));
         }
-    }
-
-    @SuppressWarnings({"unchecked", "rawtypes"})
-    private static void listen(ScheduledFuture<?> timer, GenericFutureListener<Future<Object>> listener) {
-        ((Future) timer).addListener(listener);
     }
 
     /**

@@ -586,27 +586,14 @@ public final class RedisSemaphore implements AsyncLimiter {
         cancelFallbackLocked();
         fallback = t;
         fallbackAtNanos = at;
-        listen(t, fallbackLost);
-        // cancelled by a sweep before the listener was added (whose notification a shut-down
-        // executor refuses), or scheduled after its last sweep: it will never run
-        return !(t.isCancelled() || fleet.scheduler().isShutdown());
+        return !Timers.listenLost(t, fleet.scheduler(), fallbackLost);   // false: it will never run
     }
 
     /** Cancels the fallback timer, if any, after removing our listener (so it sees only foreign cancels). */
-    @SuppressWarnings({"unchecked", "rawtypes"})
     private void cancelFallbackLocked() {
         assert Thread.holdsLock(lock);
-        ScheduledFuture<?> f = fallback;
-        if (f != null) {
-            fallback = null;
-            ((Future) f).removeListener(fallbackLost);
-            dev.nettysync.internal.Waiter.cancelQuietly(f);
-        }
-    }
-
-    @SuppressWarnings({"unchecked", "rawtypes"})
-    private static void listen(ScheduledFuture<?> timer, GenericFutureListener<Future<Object>> listener) {
-        ((Future) timer).addListener(listener);
+        Timers.cancel(fallback, fallbackLost);
+        fallback = null;
     }
 
     /** The fallback timer number {@code n} fired (a timer replaced meanwhile may still fire: harmless). */
@@ -881,14 +868,11 @@ public final class RedisSemaphore implements AsyncLimiter {
                 return e;
             }
             timer = t;
-            listen(t, this);
+            boolean lost = Timers.listenLost(t, executor, this);
             if (isClaimed()) {
                 cancelTimer();                    // ended before the timer was published
-            } else if (t.isCancelled() || executor.isShutdown()) {
-                // cancelled by a sweep before the listener was added (its notification, from
-                // this thread, a shut-down executor refuses), or scheduled from this thread
-                // after the executor's last sweep: no one will run it
-                timerLost(this);
+            } else if (lost) {
+                timerLost(this);                  // no one will run it
             }
             return null;
         }
@@ -902,13 +886,8 @@ public final class RedisSemaphore implements AsyncLimiter {
         }
 
         /** Cancels the timeout, if armed: our listener first, so it only ever sees the executor's cancels. */
-        @SuppressWarnings({"unchecked", "rawtypes"})
         void cancelTimer() {
-            ScheduledFuture<?> t = timer;
-            if (t != null) {
-                ((Future) t).removeListener(this);
-                dev.nettysync.internal.Waiter.cancelQuietly(t);
-            }
+            Timers.cancel(timer, this);
         }
 
         @Override
