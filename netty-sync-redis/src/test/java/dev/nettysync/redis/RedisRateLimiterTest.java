@@ -374,4 +374,37 @@ class RedisRateLimiterTest extends AbstractFleetTest {
         assertThat(now(r).isSuccess()).as("the late reply was handled and the limiter serves on").isTrue();
         assertThat(r.statistics().queued()).isZero();
     }
+
+    @Test
+    void reservationsOnExecutorsThatShutDownAllEndAndNoneStaysCounted() throws Exception {
+        RedisRateLimiter r = limiters.rateLimiter(name(), 50, 1);          // one per 20 ms
+        List<DefaultEventLoop> dying = List.of(new DefaultEventLoop(), new DefaultEventLoop());
+        List<Future<Permit>> onDying = new ArrayList<>();
+        List<Future<Permit>> onLive = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {                                      // reserved up to ~0.8 s ahead
+            if (i % 2 == 0) {
+                onDying.add(r.acquire(dying.get(i % 4 / 2)));
+            } else {
+                onLive.add(i % 3 == 0 ? r.acquire(loop) : r.acquire(loop, 5, TimeUnit.SECONDS));
+            }
+        }
+        Poll.assertEventually("the reservations are timed", Duration.ofSeconds(5), () -> r.statistics().queued() > 20);
+        for (DefaultEventLoop l : dying) {
+            l.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+        int refused = 0;
+        for (Future<Permit> f : onDying) {
+            assertThat(f.await(2, TimeUnit.SECONDS)).as("a reservation on a shut-down executor ended").isTrue();
+            if (f.cause() instanceof java.util.concurrent.RejectedExecutionException) {
+                refused++;
+            } else {
+                assertThat(f.isSuccess()).as("due before the shutdown: %s", f.cause()).isTrue();
+            }
+        }
+        assertThat(refused).as("reservations the shutdown cut short").isPositive();
+        for (Future<Permit> f : onLive) {
+            f.get(5, TimeUnit.SECONDS).release();
+        }
+        assertThat(r.statistics().queued()).as("nothing stays counted as queued").isZero();
+    }
 }
