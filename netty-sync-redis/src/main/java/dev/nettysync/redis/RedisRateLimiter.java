@@ -75,7 +75,8 @@ import java.util.function.BiConsumer;
  *       it is already shutting down then (the slot is spent); and instead of a permit at the
  *       grant if it has shut down. Such a wait is not counted as queued. An untimed or
  *       now-or-never acquire on an executor shutting down is still served if its slot is free
- *       now.</li>
+ *       now. An executor that cannot time ({@code ImmediateEventExecutor}) fails a timed wait
+ *       at once, and a reserved one at the reply, with its exception.</li>
  *   <li><b>Permits give nothing back.</b> {@link Permit#release()} only ends the handle.</li>
  *   <li><b>No synchronous try:</b> {@link #tryAcquire()} throws; use
  *       {@code acquire(executor, 0, unit)}.</li>
@@ -281,7 +282,7 @@ public final class RedisRateLimiter implements AsyncLimiter {
                 t = executor.schedule(() -> {
                     result.tryFailure(new WaitTimeoutException("RedisRateLimiter " + name + ": no answer within the timeout"));
                 }, nanos, TimeUnit.NANOSECONDS);
-            } catch (RejectedExecutionException e) {   // shut down since the check
+            } catch (RuntimeException e) {       // shut down since the check, or cannot time (Immediate...)
                 result.setFailure(e);
                 return false;
             }
@@ -348,8 +349,8 @@ public final class RedisRateLimiter implements AsyncLimiter {
             ScheduledFuture<?> due;
             try {
                 due = executor.schedule(r, micros, TimeUnit.MICROSECONDS);
-            } catch (RejectedExecutionException e) {   // the executor shut down meanwhile
-                r.uncount();
+            } catch (RuntimeException e) {       // shut down meanwhile, or cannot time (Immediate...):
+                r.uncount();                      // thrown here, on a Lettuce thread, it would be lost
                 result.tryFailure(e);
                 return;
             }

@@ -66,7 +66,9 @@ import java.util.function.Consumer;
  *       {@link WaitTimeoutException}; with a {@link QueueFullException} when
  *       {@code maxPending} waiters are queued in this JVM; with a {@link ClosedException} after
  *       {@link RedisLimiters#close()}; with a {@link java.util.concurrent.RejectedExecutionException}
- *       when the executor shuts down (next item); or with a
+ *       when the executor shuts down (next item); at once, holding nothing, with the
+ *       executor's exception if it cannot time a timed wait ({@code ImmediateEventExecutor}'s
+ *       {@code UnsupportedOperationException}); or with a
  *       {@link RedisUnavailableException} when Redis cannot decide (below).</li>
  *   <li><b>When the caller's executor shuts down.</b> Netty cancels every scheduled task of an
  *       executor that shuts down (a graceful shutdown too, through its quiet period), so a
@@ -363,8 +365,8 @@ public final class RedisSemaphore implements AsyncLimiter {
             return w;
         }
         if (timeoutNanos > 0) {
-            RejectedExecutionException e = w.startTimer(timeoutNanos);
-            if (e != null) {                      // shut down since the check: undo, then fail
+            RuntimeException e = w.startTimer(timeoutNanos);
+            if (e != null) {                      // shut down since the check, or cannot time: undo, then fail
                 if (direct) {
                     directDone(permits);
                 }
@@ -857,14 +859,15 @@ public final class RedisSemaphore implements AsyncLimiter {
          * ({@link #timerLost}). Called once, after the waiter is queued or its direct call
          * counted, by the thread that made it.
          *
-         * @return the executor's refusal (nothing was armed), or {@code null}
+         * @return the executor's refusal (shut down, or cannot time: ImmediateEventExecutor
+         *         throws UnsupportedOperationException), with nothing armed; or {@code null}
          */
-        RejectedExecutionException startTimer(long nanos) {
+        RuntimeException startTimer(long nanos) {
             EventExecutor executor = executor();
             ScheduledFuture<?> t;
             try {
                 t = executor.schedule(() -> timeOut(this), nanos, TimeUnit.NANOSECONDS);
-            } catch (RejectedExecutionException e) {
+            } catch (RuntimeException e) {
                 return e;
             }
             timer = t;

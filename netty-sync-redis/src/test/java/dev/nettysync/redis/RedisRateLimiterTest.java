@@ -411,4 +411,20 @@ class RedisRateLimiterTest extends AbstractFleetTest {
         }
         assertThat(r.statistics().queued()).as("nothing stays counted as queued").isZero();
     }
+
+    @Test
+    void aWaitOnAnExecutorThatCannotTimeFailsInsteadOfHanging() throws Exception {
+        // ImmediateEventExecutor has no scheduler: its schedule() throws
+        io.netty.util.concurrent.EventExecutor immediate = io.netty.util.concurrent.ImmediateEventExecutor.INSTANCE;
+        RedisRateLimiter r = limiters.rateLimiter(name(), 5, 1);
+        Future<Permit> timed = r.acquire(immediate, 5, TimeUnit.SECONDS);
+        assertThat(timed.isDone()).as("failed at once, nothing sent").isTrue();
+        assertThat(timed.cause()).isInstanceOf(UnsupportedOperationException.class);
+        assertThat(now(r).isSuccess()).as("nothing was spent").isTrue();
+        // untimed: sent; the reply reserves a slot that the executor cannot time
+        Future<Permit> reserved = r.acquire(immediate);
+        assertThat(reserved.await(5, TimeUnit.SECONDS)).as("failed, not left pending for ever").isTrue();
+        assertThat(reserved.cause()).isInstanceOf(UnsupportedOperationException.class);
+        assertThat(r.statistics().queued()).isZero();
+    }
 }

@@ -450,4 +450,23 @@ class RedisSemaphoreTest extends AbstractFleetTest {
         // its release could not be sent: nobody renews the lease any more, so it expires
         Poll.assertEventually("the lease expired", Duration.ofSeconds(10), () -> fleet.used(s) == 0);
     }
+
+    @Test
+    void aTimedWaitOnAnExecutorThatCannotTimeFailsAndHoldsNothing() throws Exception {
+        // ImmediateEventExecutor has no scheduler: its schedule() throws
+        RedisSemaphore s = limiters.semaphore(uniqueName(), 1, Duration.ofSeconds(10));
+        RedisPermit held = await(s.acquire(loop, 1));
+        Future<RedisPermit> queued = s.acquire(io.netty.util.concurrent.ImmediateEventExecutor.INSTANCE, 1, 5, TimeUnit.SECONDS);
+        assertThat(queued.isDone()).as("failed at once, not thrown with the wait left queued").isTrue();
+        assertThat(queued.cause()).isInstanceOf(UnsupportedOperationException.class);
+        assertThat(s.statistics().queued()).isZero();
+        held.release();
+        await(held.lease());
+        Future<RedisPermit> direct = s.acquire(io.netty.util.concurrent.ImmediateEventExecutor.INSTANCE, 1, 5, TimeUnit.SECONDS);
+        assertThat(direct.isDone()).as("failed at once, nothing sent").isTrue();
+        assertThat(direct.cause()).isInstanceOf(UnsupportedOperationException.class);
+        RedisPermit p = await(s.acquire(loop, 1, 0, TimeUnit.SECONDS));   // nothing was taken
+        p.release();
+        await(p.lease());
+    }
 }
