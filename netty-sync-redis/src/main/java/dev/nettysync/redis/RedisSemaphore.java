@@ -182,8 +182,10 @@ public final class RedisSemaphore implements AsyncLimiter {
      *     shut down, right after scheduling is lost at once.
      *   - deliver() cancels the timer first (from another thread that submits a task to the
      *     waiter's executor), then reads isShutdown(): a grant to a dead executor is released by
-     *     id, its release notice serving the next waiter; drive() drops such waiters instead of
-     *     asking for them.
+     *     id, its release notice serving the next waiter; it reads it again once the permit is
+     *     made (scheduling its renewal, registering it with the cleaner), just before completing,
+     *     and then ends the permit (which releases the lease). drive() drops such waiters
+     *     instead of asking for them.
      *   - the fallback timer runs on Lettuce's computation executor and has one listener
      *     (fallbackLost), removed before our own cancels; a cancellation it sees, or a timer
      *     that cannot be armed, means that executor is shutting down: every queued waiter fails
@@ -673,6 +675,11 @@ public final class RedisSemaphore implements AsyncLimiter {
             heldHere.addAndGet(-w.permits);       // computation executor is shut down; a lease
             abandon(lease, w.permits);            // nobody would renew is not handed out
             w.setFailure(e);
+            return;
+        }
+        if (w.executor().isShutdown()) {          // again, just before completing: the window of the
+            permit.releaseIgnored();              // residual race is the completion alone, not the
+            refuseShutDown(w, "the lease granted to it was released, for the next waiter");   // permit's making
             return;
         }
         w.setSuccess(permit);
