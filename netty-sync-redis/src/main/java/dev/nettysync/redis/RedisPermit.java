@@ -1,5 +1,6 @@
 package dev.nettysync.redis;
 
+import dev.nettysync.internal.Timers;
 import dev.nettysync.limit.AbstractPermit;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;

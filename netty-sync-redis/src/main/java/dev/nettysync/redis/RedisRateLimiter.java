@@ -2,7 +2,7 @@ package dev.nettysync.redis;
 
 import dev.nettysync.WaitTimeoutException;
 import dev.nettysync.internal.Promises;
-import dev.nettysync.internal.Waiter;
+import dev.nettysync.internal.Timers;
 import dev.nettysync.limit.AbstractPermit;
 import dev.nettysync.limit.AsyncLimiter;
 import dev.nettysync.limit.LimiterStatistics;
@@ -357,7 +357,7 @@ public final class RedisRateLimiter implements AsyncLimiter {
             boolean lost = Timers.listenLost(due, executor, r);
             result.addListener(f -> {
                 if (f.isCancelled()) {
-                    Waiter.cancelQuietly(due);   // heard as a cancel by the reservation: it uncounts
+                    Timers.cancelQuietly(due);   // heard as a cancel by the reservation: it uncounts
                 }
             });
             if (lost) {

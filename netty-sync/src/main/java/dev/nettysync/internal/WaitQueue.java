@@ -116,7 +116,8 @@ import java.util.concurrent.TimeUnit;
  * multi-permit head's permits) from the waiters behind it; an event, a condition or a barrier
  * would keep it until its next set, signal or trip. So each waiter is the one listener of its
  * own timer ({@link Waiter#operationComplete}: no allocation, the promise's single-listener
- * slot). {@link Waiter#cancelTimer} removes the listener before cancelling, so a cancellation
+ * slot). {@link Waiter#cancelTimer} removes the listener before cancelling ({@link Timers}, the
+ * protocol every timer of the project keeps, the other modules' too), so a cancellation
  * the listener sees was made by the executor: the wait then ends through {@link Waiter#end},
  * exactly as a timeout ends it (unlinked, the policy serving whoever can now be served; a
  * primitive with its own protocol runs it: a condition takes its lock back, the rate limiter
