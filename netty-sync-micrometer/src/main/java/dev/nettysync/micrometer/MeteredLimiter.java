@@ -17,11 +17,11 @@ import io.micrometer.core.instrument.binder.MeterBinder;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 
+import java.lang.ref.WeakReference;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -48,10 +48,18 @@ import java.util.concurrent.TimeUnit;
  * <p><b>Contract.</b> Everything else is the wrapped limiter's: the same futures are returned (no
  * extra promise), the same permits (not wrapped), so FIFO order, cancellation, timeouts and
  * exactly-once ends are unchanged. Events are recorded by a listener added to each pending
- * acquire future, which runs on the acquire's executor; an acquire that completes at once is
- * recorded inline. Meters may be bound to several registries (each event goes to all); binding
- * again to a registry already bound changes nothing; events before the first {@code bindTo} are
- * not counted. Thread-safe.
+ * acquire future, which runs on the acquire's executor (a wait whose executor has shut down runs
+ * no listener, and is not counted); an acquire that completes at once is recorded inline, with no
+ * listener and nothing allocated by this class. Meters may be bound to several registries (each
+ * event goes to all); binding again to a registry already bound counts each event once there,
+ * with the meters the registry holds then (also after some were removed from it); events before
+ * the first {@code bindTo} are not counted. A registry is held weakly. Thread-safe.
+ *
+ * <p>{@code withPermit} is {@link AsyncLimiter}'s default over this wrapper's {@code acquire}
+ * (so its wait is timed and counted), not the wrapped limiter's own {@code withPermit}. Of the
+ * library's limiters only a {@link dev.nettysync.channel.ChannelLimits#forChannel channel view}
+ * has its own: wrap the limiter, then make the view of the wrapper
+ * ({@code ChannelLimits.forChannel(metered, channel)}), not the other way round.
  *
  * <p><b>One limiter per name and tags.</b> Micrometer hands back the meter already registered
  * under a name and tags, so two {@code MeteredLimiter}s bound under the same name (and the same
@@ -115,7 +123,8 @@ public final class MeteredLimiter implements AsyncLimiter, MeterBinder {
     private final AsyncLimiter delegate;
     private final String name;
     private final Tags tags;
-    private final CopyOnWriteArrayList<Meters> bound = new CopyOnWriteArrayList<>(); // one per registry; written by bindTo (addIfAbsent)
+    private final Object binding = new Object();        // guards the replacement of `bound`
+    private volatile Meters[] bound = new Meters[0];    // one per registry bound; replaced (copy on write) by bindTo under `binding`
 
     /** Wraps {@code delegate}; its meters are tagged {@code limiter=name}. */
     public MeteredLimiter(AsyncLimiter delegate, String name) {
@@ -156,15 +165,25 @@ public final class MeteredLimiter implements AsyncLimiter, MeterBinder {
                     .tags(rt)
                     .register(registry)));
         }
-        wanted.addAll(new LimiterMetrics(delegate, name, tags).gauges(registry));
+        wanted.addAll(new LimiterMetrics(delegate, name, tags).meters(registry));
         List<Meter> meters = MeterClaims.register(registry, wanted);
-        LimiterMetrics.bindLeaks(registry);
         Timer wait = (Timer) meters.get(0);
         Counter[] refused = new Counter[Reason.values().length];
         for (Reason r : Reason.values()) {
             refused[r.ordinal()] = (Counter) meters.get(1 + r.ordinal());
         }
-        bound.addIfAbsent(new Meters(wait, refused));   // bound to this registry already: same meters, once
+        Meters now = new Meters(registry, wait, refused);
+        synchronized (binding) {                // this registry's meters, anew: bound again, it counts each event once
+            List<Meters> next = new ArrayList<>(bound.length + 1);
+            for (Meters m : bound) {
+                MeterRegistry r = m.registry.get();
+                if (r != null && r != registry) {
+                    next.add(m);
+                }
+            }
+            next.add(now);
+            bound = next.toArray(new Meters[0]);
+        }
     }
 
     @Override
@@ -222,24 +241,16 @@ public final class MeteredLimiter implements AsyncLimiter, MeterBinder {
         }
     }
 
-    /** The meters of one registry; equal when they are the same meters (the same registry bound twice). */
+    /** The meters of one registry, which is held weakly (a registry dropped by its owner is not kept alive). */
     private static final class Meters {
+        final WeakReference<MeterRegistry> registry;
         final Timer wait;
         final Counter[] refused;
 
-        Meters(Timer wait, Counter[] refused) {
+        Meters(MeterRegistry registry, Timer wait, Counter[] refused) {
+            this.registry = new WeakReference<>(registry);
             this.wait = wait;
             this.refused = refused;
-        }
-
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof Meters m && m.wait == wait;
-        }
-
-        @Override
-        public int hashCode() {
-            return System.identityHashCode(wait);
         }
     }
 }

@@ -255,6 +255,35 @@ class MeteredLimiterTest {
     }
 
     @Test
+    void boundAgainAfterSomeOfItsMetersWereRemovedEachEventIsCountedOnce() {
+        limiter.bindTo(registry);
+        registry.remove(registry.get(MeteredLimiter.WAIT).tags("limiter", "backend", "zone", "a").timer());
+        limiter.bindTo(registry);                 // a new timer, the same refusal counters
+        Permit a = limiter.tryAcquire();
+        Permit b = limiter.tryAcquire();
+        assertThat(limiter.tryAcquire()).isNull();
+        assertThat(refused("unavailable")).isEqualTo(1);
+        a.release();
+        limiter.acquire(NOW).getNow().release();
+        assertThat(registry.get(MeteredLimiter.WAIT).tags("limiter", "backend", "zone", "a").timer().count()).isEqualTo(1);
+        b.release();
+    }
+
+    @Test
+    void gaugesOfAMeteredLimiterAndOfItsDelegateAreTheSameLimiters() {
+        // the README's "binding the same limiter again (a second LimiterMetrics, or a MeteredLimiter
+        // over it) is allowed", whichever of the two a LimiterMetrics is given
+        limiter.bindTo(registry);
+        new LimiterMetrics(limiter, "backend", Tags.of("zone", "a")).bindTo(registry);
+        new LimiterMetrics(limiter.delegate(), "backend", Tags.of("zone", "a")).bindTo(registry);
+        MeterRegistry other = new SimpleMeterRegistry();
+        new LimiterMetrics(limiter, "backend").bindTo(other);
+        new MeteredLimiter(limiter, "backend").bindTo(other);       // a wrapper of the wrapper: its gauges are the same too
+        assertThat(gauge(LimiterMetrics.LIMIT)).isEqualTo(2);
+        assertThat(other.get(LimiterMetrics.LIMIT).tag("limiter", "backend").gauge().value()).isEqualTo(2);
+    }
+
+    @Test
     void blockHoundGuardsThisModulesTestsToo() throws Exception {
         BlockHoundProbe.assertBlockingIsCaughtOn(loop);
     }
