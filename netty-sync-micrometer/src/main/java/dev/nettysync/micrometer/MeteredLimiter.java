@@ -22,6 +22,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -40,8 +41,8 @@ import java.util.concurrent.TimeUnit;
  *   <tr><td>{@value #REFUSED}</td><td>counter, tag {@code reason}</td><td>acquires that ended
  *       without a permit: {@code queue_full} ({@link QueueFullException}), {@code timeout}
  *       ({@link WaitTimeoutException}), {@code closed} ({@link ClosedException}), {@code rate}
- *       (a rate limiter's refusal: {@link RateLimitedException}), {@code cancelled} (the caller cancelled the wait, e.g. its
- *       channel closed), {@code unavailable} ({@code tryAcquire} returned {@code null}),
+ *       (a rate limiter's refusal: {@link RateLimitedException}), {@code cancelled} (the wait was
+ *       cancelled, e.g. its channel closed, or failed with a {@link CancellationException}), {@code unavailable} ({@code tryAcquire} returned {@code null}),
  *       {@code other} (anything else)</td></tr>
  * </table>
  *
@@ -87,7 +88,7 @@ public final class MeteredLimiter implements AsyncLimiter, MeterBinder {
         CLOSED,
         /** A rate limiter's refusal ({@link RateLimitedException}). */
         RATE,
-        /** The caller cancelled the wait. */
+        /** The wait was cancelled (by its caller, or by a channel's close), or failed with a {@link CancellationException}. */
         CANCELLED,
         /** {@code tryAcquire} returned {@code null}. */
         UNAVAILABLE,
@@ -99,9 +100,14 @@ public final class MeteredLimiter implements AsyncLimiter, MeterBinder {
             return name().toLowerCase(Locale.ROOT);
         }
 
-        /** The reason for an acquire that failed with {@code cause}, or was cancelled if {@code cause} is null. */
+        /**
+         * The reason for an acquire that failed with {@code cause}, or was cancelled if
+         * {@code cause} is null. A {@link CancellationException} is a cancel too: a wait that
+         * was cancelled by someone other than its caller (a part of {@link AsyncLimiter#all}
+         * bound to a channel that closed) fails with one.
+         */
         static Reason of(Throwable cause) {
-            if (cause == null) {
+            if (cause == null || cause instanceof CancellationException) {
                 return CANCELLED;
             }
             if (cause instanceof QueueFullException) {

@@ -284,6 +284,28 @@ class MeteredLimiterTest {
     }
 
     @Test
+    void aWaitThatFailsWithACancellationIsCountedAsCancelled() {
+        // a composite with a part bound to a channel whose client has gone: the part's wait is
+        // cancelled at once, and the composite fails with a CancellationException (it was not
+        // cancelled itself: its caller did not cancel it)
+        limiter.bindTo(registry);
+        io.netty.channel.embedded.EmbeddedChannel client = new io.netty.channel.embedded.EmbeddedChannel();
+        MeteredLimiter composite = new MeteredLimiter(AsyncLimiter.all(
+                AsyncLimiter.of(new AsyncSemaphore(1)),
+                dev.nettysync.channel.ChannelLimits.forChannel(limiter.delegate(), client)), "composite");
+        composite.bindTo(registry);
+        client.close();
+        Future<Permit> refused = composite.acquire(client.eventLoop());
+        assertThat(refused.isCancelled()).isFalse();
+        assertThat(refused.cause()).isInstanceOf(java.util.concurrent.CancellationException.class);
+        assertThat(registry.get(MeteredLimiter.REFUSED).tags("limiter", "composite", "reason", "cancelled").counter().count())
+                .isEqualTo(1);
+        assertThat(registry.get(MeteredLimiter.REFUSED).tags("limiter", "composite", "reason", "other").counter().count())
+                .isZero();
+        assertThat(sem.availablePermits()).isEqualTo(2);
+    }
+
+    @Test
     void blockHoundGuardsThisModulesTestsToo() throws Exception {
         BlockHoundProbe.assertBlockingIsCaughtOn(loop);
     }
