@@ -175,7 +175,8 @@ public final class LimitingHandler extends ChannelDuplexHandler {
          * {@link dev.nettysync.WaitTimeoutException}, {@link dev.nettysync.QueueFullException},
          * {@link dev.nettysync.ClosedException} or a policy's own refusal, such as a rate limit
          * that says when to retry), or the exception the limiter threw ({@link Reason#LIMITER} or
-         * {@link Reason#LIMITER_WAIT}: a limiter that throws refuses the message), else {@code null}.
+         * {@link Reason#LIMITER_WAIT}: a limiter that throws refuses the message; so does one whose
+         * {@code acquire} returns {@code null}, with a {@link NullPointerException}), else {@code null}.
          */
         public Throwable cause() {
             return cause;
@@ -542,9 +543,10 @@ public final class LimitingHandler extends ChannelDuplexHandler {
                 } else {
                     Future<Permit> f;
                     try {
-                        f = timeoutNanos < 0
+                        f = Objects.requireNonNull(timeoutNanos < 0
                                 ? limiter.acquire(ctx.executor())
-                                : limiter.acquire(ctx.executor(), timeoutNanos, TimeUnit.NANOSECONDS);
+                                : limiter.acquire(ctx.executor(), timeoutNanos, TimeUnit.NANOSECONDS),
+                                "the limiter's acquire returned a null future");
                     } catch (Throwable t) {   // a broken limiter: refused, and the next one is tried
                         reject(pending.poll(), Reason.LIMITER_WAIT, t);
                         continue;

@@ -6,6 +6,7 @@ import dev.nettysync.limit.ForwardingLimiter;
 import dev.nettysync.limit.LimiterStatistics;
 import dev.nettysync.limit.Permit;
 import dev.nettysync.limit.RecordingLimiter;
+import dev.nettysync.testing.AnsweringLimiter;
 import dev.nettysync.testing.Poll;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -452,5 +453,25 @@ class LimitingHandlerEdgeTest {
             ch.checkException();
             ch.finishAndReleaseAll();
         }
+    }
+
+    @Test
+    void aLimiterWhoseAcquireReturnsANullFutureRejectsTheMessageAndLosesNothing() {
+        // a user's limiter with a bug, as CompositeLimiterTest and KeyedLimiterTest have it
+        EmbeddedChannel ch = new EmbeddedChannel(LimitingHandler.builder()
+                .limiter(new AnsweringLimiter(executor -> null)).build(), sink);
+        ByteBuf m1 = buf(1);
+        ByteBuf m2 = buf(2);
+        ch.writeInbound(m1, m2);
+        ch.checkException();
+        assertThat(sink.rejected).extracting(LimitingHandler.Rejected::message).containsExactly(m1, m2);
+        assertThat(sink.rejected.get(0).reason()).isEqualTo(LimitingHandler.Reason.LIMITER_WAIT);
+        assertThat(sink.rejected.get(0).cause()).isInstanceOf(NullPointerException.class).hasMessageContaining("null future");
+        assertThat(ch.config().isAutoRead()).as("reading resumed").isTrue();
+        assertThat(ch.pipeline().get(LimitingHandler.class).waitingMessages()).isZero();
+        sink.rejected.forEach(r -> assertThat(r.release()).isTrue());
+        assertThat(m1.refCnt()).isZero();
+        assertThat(m2.refCnt()).isZero();
+        ch.finishAndReleaseAll();
     }
 }
