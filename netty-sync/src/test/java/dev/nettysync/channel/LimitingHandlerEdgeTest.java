@@ -41,6 +41,8 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicReference;
+import io.netty.util.ReferenceCountUtil;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -473,5 +475,59 @@ class LimitingHandlerEdgeTest {
         assertThat(m1.refCnt()).isZero();
         assertThat(m2.refCnt()).isZero();
         ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void whenTheChannelsEventLoopShutsDownEveryPermitWaitAndMessageIsGivenBackOnce() throws Exception {
+        EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        EventLoopGroup child = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        RecordingLimiter limiter = new RecordingLimiter(2, 10);
+        Permit held = limiter.tryAcquire();                      // one of two: the handler gets the other
+        ConcurrentLinkedQueue<ByteBuf> frames = new ConcurrentLinkedQueue<>();
+        ConcurrentLinkedQueue<Object> admitted = new ConcurrentLinkedQueue<>();
+        AtomicReference<LimitingHandler> handler = new AtomicReference<>();
+        try {
+            Channel server = new ServerBootstrap().group(boss, child).channel(NioServerSocketChannel.class)
+                    .childHandler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel ch) {
+                            LimitingHandler h = LimitingHandler.builder().limiter(limiter).build();
+                            handler.set(h);
+                            ch.pipeline().addLast(new LineBasedFrameDecoder(100), new ChannelInboundHandlerAdapter() {
+                                @Override
+                                public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                                    frames.add((ByteBuf) msg);   // every frame the handler is given
+                                    ctx.fireChannelRead(msg);
+                                }
+                            }, h, new ChannelInboundHandlerAdapter() {
+                                @Override
+                                public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                                    admitted.add(msg);          // never answered: its permit stays held
+                                    ReferenceCountUtil.release(msg);
+                                }
+                            });
+                        }
+                    }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+            int port = ((InetSocketAddress) server.localAddress()).getPort();
+            try (Socket socket = new Socket("127.0.0.1", port)) {
+                socket.getOutputStream().write("m1\nm2\nm3\nm4\n".getBytes(StandardCharsets.US_ASCII));
+                socket.getOutputStream().flush();
+                // m1 admitted with the second permit, m2 in the limiter's queue, m3 and m4 behind it
+                Poll.assertEventually("m1 admitted and m2 queued in the limiter", Duration.ofSeconds(10),
+                        () -> admitted.size() == 1 && limiter.semaphore.queueLength() == 1 && frames.size() == 4);
+                assertThat(child.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(10, TimeUnit.SECONDS)).isTrue();
+            }
+            assertThat(limiter.outcomes).as("the admitted message's permit, ended once").containsExactly(Permit.Outcome.IGNORED);
+            assertThat(limiter.semaphore.queueLength()).as("the wait left the queue").isZero();
+            assertThat(frames).as("every frame released").allSatisfy(f -> assertThat(f.refCnt()).isZero());
+            assertThat(handler.get().inFlight()).isZero();
+            assertThat(handler.get().waitingMessages()).isZero();
+            held.release();
+            assertThat(limiter.semaphore.availablePermits()).isEqualTo(2);
+            server.close().sync();
+        } finally {
+            child.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+            boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
     }
 }
