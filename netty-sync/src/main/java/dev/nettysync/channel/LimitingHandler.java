@@ -79,7 +79,9 @@ import java.util.function.Function;
  * <h2>Reading and {@code autoRead}</h2>
  * While messages wait, the handler owns {@code autoRead}: it turns it off (remembering whether
  * it was on) and turns it back on when the backlog is admitted. Turned on by someone else
- * meanwhile, it is turned off again by the next message that has to wait. Turned off by someone
+ * meanwhile, it is turned off again by the next message that has to wait; if it is still on when
+ * the backlog is admitted, the {@code read()} that turning it on issued (held back, as below) is
+ * forwarded then, so reading resumes. Turned off by someone
  * else meanwhile, it is still turned back on when the backlog is admitted: setting
  * {@code autoRead} off while it is already off leaves no trace (Netty's {@code ChannelConfig}
  * fires no event and issues no {@code read()} for it), so the handler cannot tell that change
@@ -325,7 +327,7 @@ public final class LimitingHandler extends ChannelDuplexHandler {
     private int reading;                  // channelRead() calls on the stack
     private int passedLater;              // messages passed on outside a read, not yet followed by a read-complete
     private boolean pausedAutoRead;       // we turned autoRead off
-    private boolean readHeld;             // a read() came while pending was not empty
+    private boolean readHeld;             // a read() came while pending was not empty: forwarded when it empties
     private boolean closed;               // channel inactive or handler removed
 
     private LimitingHandler(Builder b) {
@@ -603,12 +605,18 @@ public final class LimitingHandler extends ChannelDuplexHandler {
     }
 
     private void resumeReading() {
+        boolean held = readHeld;
+        readHeld = false;
         if (pausedAutoRead) {
             pausedAutoRead = false;
-            readHeld = false;
-            ctx.channel().config().setAutoRead(true);   // issues a read
-        } else if (readHeld) {
-            readHeld = false;
+            if (!ctx.channel().config().isAutoRead()) {
+                ctx.channel().config().setAutoRead(true);   // issues a read: the held one is not needed
+                return;
+            }
+            // turned back on by someone else meanwhile: that issued a read, which we held back
+            // (setAutoRead(true) issues none when autoRead is already on), so forward it
+        }
+        if (held) {
             ctx.read();
         }
     }

@@ -230,6 +230,23 @@ class LimitingHandlerEdgeTest {
     }
 
     @Test
+    void autoReadTurnedOnByTheUserWhileReadingIsPausedStillReadsOnceTheBacklogIsAdmitted() {
+        ReadCounter counter = new ReadCounter();
+        EmbeddedChannel ch = new EmbeddedChannel(counter, LimitingHandler.builder().perChannel(1).build(), sink);
+        ch.writeInbound("m1", "m2");
+        assertThat(ch.config().isAutoRead()).isFalse();
+        int before = counter.reads;
+        ch.config().setAutoRead(true);                          // someone else turns it on: its read() is held, m2 waits
+        assertThat(counter.reads).isEqualTo(before);
+        ch.writeOutbound("r1");                                 // m2 admitted: the backlog is empty, no message comes after
+        assertThat(sink.read).containsExactly("m1", "m2");
+        assertThat(ch.config().isAutoRead()).isTrue();
+        assertThat(counter.reads).as("a read reaches the transport (the held one: setAutoRead(true) issues none"
+                + " when autoRead is already on), else a socket channel never reads again").isEqualTo(before + 1);
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
     void autoReadOffByTheUserBeforeThePauseStaysOff() {
         EmbeddedChannel ch = new EmbeddedChannel(LimitingHandler.builder().perChannel(1).build(), sink);
         ch.config().setAutoRead(false);
