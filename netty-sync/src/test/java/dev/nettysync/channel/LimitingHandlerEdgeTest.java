@@ -547,4 +547,50 @@ class LimitingHandlerEdgeTest {
             boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
         }
     }
+
+    @Test
+    void onASocketAutoReadTurnedOnByAnotherPartyWhilePausedLeavesTheConnectionReading() throws Exception {
+        EventLoopGroup loops = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        io.netty.util.concurrent.Promise<Void> gate = loops.next().newPromise();
+        AtomicReference<Channel> accepted = new AtomicReference<>();
+        AtomicReference<LimitingHandler> handler = new AtomicReference<>();
+        try {
+            Channel server = new ServerBootstrap().group(loops).channel(NioServerSocketChannel.class)
+                    .childHandler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel ch) {
+                            accepted.set(ch);
+                            handler.set(LimitingHandler.builder().perChannel(1).build());
+                            ch.pipeline().addLast(new LineBasedFrameDecoder(100),
+                                    new StringDecoder(StandardCharsets.US_ASCII), new StringEncoder(StandardCharsets.US_ASCII),
+                                    handler.get(), new ChannelInboundHandlerAdapter() {
+                                        @Override
+                                        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                                            gate.addListener(g -> ctx.writeAndFlush("answer to " + msg + "\n"));
+                                        }
+                                    });
+                        }
+                    }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+            int port = ((InetSocketAddress) server.localAddress()).getPort();
+            try (Socket socket = new Socket("127.0.0.1", port)) {
+                socket.setSoTimeout(5_000);
+                BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.US_ASCII));
+                socket.getOutputStream().write("m1\nm2\n".getBytes(StandardCharsets.US_ASCII));
+                socket.getOutputStream().flush();
+                Poll.assertEventually("m2 waits behind m1", Duration.ofSeconds(10),
+                        () -> handler.get() != null && handler.get().waitingMessages() == 1);
+                Channel ch = accepted.get();
+                ch.eventLoop().submit(() -> ch.config().setAutoRead(true)).sync();   // another party's flow control
+                ch.eventLoop().submit(() -> gate.setSuccess(null)).sync();           // m1 answered, m2 admitted and answered
+                assertThat(in.readLine()).isEqualTo("answer to m1");
+                assertThat(in.readLine()).isEqualTo("answer to m2");
+                socket.getOutputStream().write("m3\n".getBytes(StandardCharsets.US_ASCII));
+                socket.getOutputStream().flush();
+                assertThat(in.readLine()).as("the connection still reads").isEqualTo("answer to m3");
+            }
+            server.close().sync();
+        } finally {
+            loops.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+    }
 }
