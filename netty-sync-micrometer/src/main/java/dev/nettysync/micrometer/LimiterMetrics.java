@@ -39,7 +39,9 @@ import java.util.function.ToLongFunction;
  * instead of a missing series or a huge number.
  *
  * <p><b>Cost.</b> Each gauge reads one {@code statistics()} snapshot when it is scraped, on the
- * scraping thread: a few volatile reads for the library's limiters, never a wait. The gauges hold
+ * scraping thread (so four per scrape): for a view of a primitive ({@code AsyncLimiter.of}) that
+ * is one short hold of the primitive's monitor, the one its acquires and releases take (no user
+ * code runs under it), for the rate limiter a few volatile reads; never a wait in a queue. The gauges hold
  * the limiter strongly, as long as the registry holds the gauges: a limiter made at run time (one
  * per tenant) is freed once its meters are removed from the registry ({@code registry.remove}),
  * and nothing of it is kept here then. The registry is not kept alive by a binding.
