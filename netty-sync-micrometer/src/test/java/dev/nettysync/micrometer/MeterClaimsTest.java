@@ -172,4 +172,35 @@ class MeterClaimsTest {
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("(chatty)");
     }
+
+    @Test
+    void twoLimitersBoundUnderOneNameAtTheSameTimeOneWinsWhole() throws Exception {
+        java.util.concurrent.ExecutorService threads = java.util.concurrent.Executors.newFixedThreadPool(2);
+        try {
+            for (int i = 0; i < 200; i++) {
+                MeterRegistry r = new SimpleMeterRegistry();
+                java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(2);
+                List<java.util.concurrent.Future<Integer>> results = new ArrayList<>();
+                for (int limit : new int[] {3, 7}) {
+                    results.add(threads.submit(() -> {
+                        MeteredLimiter l = new MeteredLimiter(AsyncLimiter.of(new AsyncSemaphore(limit)), "race");
+                        start.await();
+                        try {
+                            l.bindTo(r);
+                            return limit;
+                        } catch (IllegalArgumentException refused) {
+                            return 0;
+                        }
+                    }));
+                }
+                int a = results.get(0).get(5, TimeUnit.SECONDS);
+                int b = results.get(1).get(5, TimeUnit.SECONDS);
+                assertThat(a == 0 ^ b == 0).as("exactly one binding refused: " + a + ", " + b).isTrue();
+                assertThat(r.get(LimiterMetrics.LIMIT).tag("limiter", "race").gauge().value()).isEqualTo(a + b);
+                assertThat(r.find(MeteredLimiter.WAIT).timers()).hasSize(1);
+            }
+        } finally {
+            threads.shutdownNow();
+        }
+    }
 }
