@@ -22,7 +22,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * {@link LimitingHandler} under random interleavings, on {@link EmbeddedChannel}s sharing one
  * limiter: messages arrive, are answered in order, other holders take and give back the
  * limiter's permits, someone else turns {@code autoRead} on, channels close and handlers are
- * removed. After every step: every message reached the handler behind once, in arrival order (or
+ * removed; in half the runs the limiter cannot decide without I/O ({@code tryAcquire} throws,
+ * as the Redis limiters' does). After every step: every message reached the handler behind once, in arrival order (or
  * still waits, in back-pressure mode), the per-channel bound holds, the limiter's permits are all
  * accounted for, nothing waits while it could be admitted, and reading is on whenever nothing
  * waits. At the end every permit is back and every buffer released once.
@@ -84,7 +85,30 @@ class LimitingHandlerRandomizedTest {
 
     private static void run(Random rnd) {
         AsyncSemaphore sem = new AsyncSemaphore(PERMITS, 1_000);
-        AsyncLimiter limiter = AsyncLimiter.of(sem);
+        AsyncLimiter view = AsyncLimiter.of(sem);
+        // half the runs: a limiter that cannot decide without I/O (tryAcquire throws, as Redis's)
+        AsyncLimiter limiter = rnd.nextBoolean() ? view : new AsyncLimiter() {
+            @Override
+            public io.netty.util.concurrent.Future<Permit> acquire(io.netty.util.concurrent.EventExecutor executor) {
+                return view.acquire(executor);
+            }
+
+            @Override
+            public io.netty.util.concurrent.Future<Permit> acquire(io.netty.util.concurrent.EventExecutor executor,
+                                                                   long timeout, java.util.concurrent.TimeUnit unit) {
+                return view.acquire(executor, timeout, unit);
+            }
+
+            @Override
+            public Permit tryAcquire() {
+                throw new UnsupportedOperationException("cannot answer without a round trip");
+            }
+
+            @Override
+            public dev.nettysync.limit.LimiterStatistics statistics() {
+                return view.statistics();
+            }
+        };
         List<ByteBuf> all = new ArrayList<>();
         List<Conn> conns = new ArrayList<>();
         List<Conn> closed = new ArrayList<>();
@@ -109,7 +133,7 @@ class LimitingHandlerRandomizedTest {
                     c.ch.writeOutbound("answer");
                 }
             } else if (action < 85) {
-                Permit p = limiter.tryAcquire();
+                Permit p = view.tryAcquire();             // another holder of the same permits
                 if (p != null) {
                     foreign.add(p);
                 }
