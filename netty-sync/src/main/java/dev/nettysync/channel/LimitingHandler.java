@@ -122,8 +122,8 @@ public final class LimitingHandler extends ChannelDuplexHandler {
      *
      * State (all confined to ctx.executor()):
      *   pending   messages read but not admitted, in arrival order (back-pressure mode, or a
- *             limiter that decides only through acquire(): then in reject mode too, where the
- *             head is rejected instead of waiting for the channel's own answers)
+     *             limiter that decides only through acquire(): then in reject mode too, where the
+     *             head is rejected instead of waiting for the channel's own answers)
      *   awaiting  permits of admitted messages whose completing write has not been seen yet,
      *             in arrival order; NO_PERMIT stands for "no shared limiter", REJECTED for a
      *             rejected message (its answer ends nothing)
