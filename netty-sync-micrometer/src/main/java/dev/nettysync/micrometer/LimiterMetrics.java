@@ -93,7 +93,9 @@ public final class LimiterMetrics implements MeterBinder {
      * Registers the gauges and the leak counter.
      *
      * @throws IllegalArgumentException if another limiter's meters are bound on {@code registry}
-     *         under the same name and tags (nothing is registered then)
+     *         under the same name and tags (nothing is registered then); a
+     *         registry that throws part-way gets the meters this call registered removed again,
+     *         and its exception is rethrown
      */
     @Override
     public void bindTo(MeterRegistry registry) {

@@ -94,7 +94,9 @@ final class MeterClaims {
     /**
      * Claims every meter of {@code wanted}, then registers them (a meter its owner already holds,
      * live, is handed back instead). If one is held by another owner, nothing is claimed or
-     * registered and an {@link IllegalArgumentException} names it.
+     * registered and an {@link IllegalArgumentException} names it. If the registry throws part-way,
+     * the meters this call registered are removed again, nothing stays claimed, and the exception
+     * is rethrown.
      *
      * @return the meters, in order
      */
@@ -145,7 +147,18 @@ final class MeterClaims {
                 }
             }
         } catch (RuntimeException | Error e) {
+            // the registry failed part-way: what this call registered goes too, or another owner
+            // could claim the name and be handed these meters, mixing both
             drop(claims, taken);
+            for (int i = 0; i < meters.length; i++) {
+                if (taken[i] != null && meters[i] != null) {
+                    try {
+                        registry.remove(meters[i]);
+                    } catch (RuntimeException | Error suppressed) {
+                        e.addSuppressed(suppressed);
+                    }
+                }
+            }
             throw e;
         }
         synchronized (CLAIMS) {

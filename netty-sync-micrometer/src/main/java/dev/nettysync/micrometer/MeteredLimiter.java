@@ -153,7 +153,9 @@ public final class MeteredLimiter implements AsyncLimiter, MeterBinder {
      * Registers the timer, the refusal counters and {@link LimiterMetrics}' gauges.
      *
      * @throws IllegalArgumentException if another limiter's meters are bound on {@code registry}
-     *         under the same name and tags (nothing is registered then); see the class comment
+     *         under the same name and tags (nothing is registered then); see the class comment; a
+     *         registry that throws part-way gets the meters this call registered removed again,
+     *         and its exception is rethrown
      */
     @Override
     public void bindTo(MeterRegistry registry) {

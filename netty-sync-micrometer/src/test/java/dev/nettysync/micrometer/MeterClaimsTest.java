@@ -203,4 +203,29 @@ class MeterClaimsTest {
             threads.shutdownNow();
         }
     }
+
+    @Test
+    void aBindingTheRegistryFailsPartWayLeavesNoMeterBehindForAnotherLimiterToShare() {
+        java.util.concurrent.atomic.AtomicBoolean refuseOnce = new java.util.concurrent.atomic.AtomicBoolean(true);
+        registry.config().meterFilter(new io.micrometer.core.instrument.config.MeterFilter() {
+            @Override
+            public Meter.Id map(Meter.Id id) {
+                if (id.getName().equals(LimiterMetrics.QUEUED) && refuseOnce.getAndSet(false)) {
+                    throw new IllegalStateException("the registry refused " + id.getName());
+                }
+                return id;
+            }
+        });
+        MeteredLimiter first = new MeteredLimiter(AsyncLimiter.of(new AsyncSemaphore(3)), "partial");
+        assertThatThrownBy(() -> first.bindTo(registry)).isInstanceOf(IllegalStateException.class);
+        assertThat(registry.getMeters()).as("what it registered before the failure is removed").isEmpty();
+
+        MeteredLimiter second = new MeteredLimiter(AsyncLimiter.of(new AsyncSemaphore(5)), "partial");
+        second.bindTo(registry);
+        assertThat(registry.get(LimiterMetrics.LIMIT).tag("limiter", "partial").gauge().value())
+                .as("the second limiter's own gauge, not the first one's left behind").isEqualTo(5);
+        first.tryAcquire().release();
+        assertThat(registry.get(MeteredLimiter.REFUSED).tags("limiter", "partial", "reason", "unavailable").counter().count())
+                .as("the first limiter (never bound) counts nothing there").isZero();
+    }
 }
