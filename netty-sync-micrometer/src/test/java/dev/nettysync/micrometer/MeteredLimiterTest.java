@@ -156,6 +156,8 @@ class MeteredLimiterTest {
         assertThat(refused("closed")).isEqualTo(1);
         assertThat(registry.get(MeteredLimiter.REFUSED).tags("limiter", "rated", "reason", "rate").counter().count()).isEqualTo(1);
         assertThat(registry.get(MeteredLimiter.REFUSED).tags("limiter", "odd", "reason", "other").counter().count()).isEqualTo(1);
+        assertThat(registry.get(MeteredLimiter.WAIT).tags("limiter", "backend", "zone", "a").timer().count())
+                .as("a refused, timed-out or cancelled wait is counted once, as a refusal, and not timed").isZero();
         a.release();
         b.release();
     }
