@@ -113,7 +113,10 @@ import java.util.function.Function;
  * context's executor, where every callback, including the limiter's grants, runs. Added with an
  * executor group of its own ({@code pipeline.addLast(group, handler)}), it still ends permits on
  * that executor: a completing write whose promise belongs to another executor (the channel's
- * loop, for {@code channel.write}) has its end handed back to the handler's.
+ * loop, for {@code channel.write}) has its end handed back to the handler's (or, that executor
+ * gone, ended where it completed). Shut such a group down after the channels' loops: Netty
+ * cannot deliver {@code channelInactive} to a handler whose executor has terminated, so the
+ * permits and messages it holds then are never given back.
  */
 public final class LimitingHandler extends ChannelDuplexHandler {
 
