@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -324,6 +325,30 @@ class AsyncConditionTest extends ScenarioTest {
         lock.unlock();
         assertThat(w.isSuccess()).isTrue();
         lock.unlock();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aTimedWaitThatEndsBeforeItsTimeoutLeavesNoTimerScheduled() {
+        // A timer left behind would find nothing to do when it fired, but would keep the wait
+        // reachable from its executor until then (an hour here).
+        EmbeddedChannel ch = new EmbeddedChannel();
+        ch.freezeTime();
+        EventExecutor loop = ch.eventLoop();
+        take();
+        Future<Void> signalled = cond.await(loop, 1, TimeUnit.HOURS);
+        take();
+        cond.signal();
+        lock.unlock();
+        assertThat(signalled.isSuccess()).isTrue();
+        assertThat(ch.runScheduledPendingTasks()).as("no timer left after the signal").isEqualTo(-1);
+
+        Future<Void> cancelled = cond.await(loop, 1, TimeUnit.HOURS);
+        assertThat(cancelled.cancel(false)).isTrue();
+        assertThat(cancelled.isCancelled()).as("the lock was free to take back").isTrue();
+        assertThat(ch.runScheduledPendingTasks()).as("no timer left after the cancel").isEqualTo(-1);
+        lock.unlock();
+        assertThat(lock.isLocked()).isFalse();
         ch.finishAndReleaseAll();
     }
 

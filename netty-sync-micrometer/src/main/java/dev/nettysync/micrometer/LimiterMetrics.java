@@ -39,8 +39,12 @@ import java.util.function.ToLongFunction;
  * instead of a missing series or a huge number.
  *
  * <p><b>Cost.</b> Each gauge reads one {@code statistics()} snapshot when it is scraped, on the
- * scraping thread: a few volatile reads for the library's limiters, never a wait. The gauges hold
- * the limiter strongly (as long as the registry holds the gauges).
+ * scraping thread (so four per scrape): for a view of a primitive ({@code AsyncLimiter.of}) that
+ * is one short hold of the primitive's monitor, the one its acquires and releases take (no user
+ * code runs under it), for the rate limiter a few volatile reads; never a wait in a queue. The gauges hold
+ * the limiter strongly, as long as the registry holds the gauges: a limiter made at run time (one
+ * per tenant) is freed once its meters are removed from the registry ({@code registry.remove}),
+ * and nothing of it is kept here then. The registry is not kept alive by a binding.
  *
  * <p><b>One limiter per name and tags.</b> Micrometer identifies a meter by its name and tags and
  * hands back the meter already registered under them, so two limiters bound under the same name
@@ -49,8 +53,11 @@ import java.util.function.ToLongFunction;
  * registers nothing. Give each limiter a distinct name, or distinct tags (e.g. {@code zone}), as
  * Micrometer's own binders ask. Binding the same limiter again (through another
  * {@code LimiterMetrics}, or a {@link MeteredLimiter} over it) is allowed: same gauges, same
- * values. A name is free again once its meters are removed from the registry. Names are compared
- * as given to the binder, before the registry's meter filters.
+ * values, and nothing registered twice (Micrometer would log that it ignored the second
+ * registration); a {@code MeteredLimiter} given to a {@code LimiterMetrics} counts as the limiter
+ * it wraps (its statistics are that limiter's). The leak counter is registered once per registry
+ * and shared by every binder. A name is free again once its meters are removed from the registry.
+ * Names are compared as given to the binder, before the registry's meter filters.
  *
  * <p>For wait times and refusals by reason, wrap the limiter in a {@link MeteredLimiter}, whose
  * {@code bindTo} registers these gauges too.
@@ -86,35 +93,42 @@ public final class LimiterMetrics implements MeterBinder {
      * Registers the gauges and the leak counter.
      *
      * @throws IllegalArgumentException if another limiter's meters are bound on {@code registry}
-     *         under the same name and tags (nothing is registered then)
+     *         under the same name and tags (nothing is registered then); a
+     *         registry that throws part-way gets the meters this call registered removed again,
+     *         and its exception is rethrown
      */
     @Override
     public void bindTo(MeterRegistry registry) {
-        MeterClaims.register(registry, gauges(registry));
-        bindLeaks(registry);
+        MeterClaims.register(registry, meters(registry));
     }
 
-    /** The gauges to claim, for this binder and {@link MeteredLimiter}'s: owned by the limiter. */
-    List<MeterClaims.Wanted> gauges(MeterRegistry registry) {
+    /**
+     * The gauges and the leak counter to claim, for this binder and {@link MeteredLimiter}'s. The
+     * gauges are owned by the limiter, a {@link MeteredLimiter} standing for the limiter it wraps
+     * (its statistics are that limiter's); the leak counter is one meter per registry shared by
+     * every binder, on purpose (no tags), owned by {@link AbstractPermit}, whose count it reads.
+     */
+    List<MeterClaims.Wanted> meters(MeterRegistry registry) {
         return List.of(
                 gauge(registry, LIMIT, "The limit of the limiter (+Inf when it has none)", LimiterStatistics::limit),
                 gauge(registry, IN_USE, "Permits granted and not yet ended", LimiterStatistics::inUse),
                 gauge(registry, AVAILABLE, "Permits that could be granted now", LimiterStatistics::available),
-                gauge(registry, QUEUED, "Waiters in the limiter's queue", LimiterStatistics::queued));
-    }
-
-    /** The JVM-wide leak counter: one meter shared by every binder, on purpose (no tags, no claim). */
-    static void bindLeaks(MeterRegistry registry) {
-        FunctionCounter.builder(LEAKS, AbstractPermit.class, c -> AbstractPermit.leaksReported())
-                .description("Permits reported leaked (garbage-collected without being ended) in this JVM")
-                .register(registry);
+                gauge(registry, QUEUED, "Waiters in the limiter's queue", LimiterStatistics::queued),
+                new MeterClaims.Wanted(new MeterClaims.Key(LEAKS, Tags.empty()), AbstractPermit.class,
+                        () -> FunctionCounter.builder(LEAKS, AbstractPermit.class, c -> AbstractPermit.leaksReported())
+                                .description("Permits reported leaked (garbage-collected without being ended) in this JVM")
+                                .register(registry)));
     }
 
     private MeterClaims.Wanted gauge(MeterRegistry registry, String name, String description,
                                      ToLongFunction<LimiterStatistics> value) {
         AsyncLimiter l = limiter;
-        return new MeterClaims.Wanted(new MeterClaims.Key(name, tags), l,
-                () -> Gauge.builder(name, l, x -> toDouble(value.applyAsLong(x.statistics())))
+        while (l instanceof MeteredLimiter m) {
+            l = m.delegate();
+        }
+        AsyncLimiter owner = l;
+        return new MeterClaims.Wanted(new MeterClaims.Key(name, tags), owner,
+                () -> Gauge.builder(name, owner, x -> toDouble(value.applyAsLong(x.statistics())))
                         .description(description)
                         .tags(tags)
                         .strongReference(true)

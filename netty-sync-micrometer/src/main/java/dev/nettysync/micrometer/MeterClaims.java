@@ -4,8 +4,9 @@ import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 
-import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.StringJoiner;
@@ -20,11 +21,20 @@ import java.util.function.Supplier;
  *
  * <p>A meter is identified here by its name and the tags given to the binder, before the
  * registry's meter filters (a filter that maps two distinct ids to one is not detected). A claim
- * whose meter is no longer in its registry (removed, {@code clear()}ed) no longer counts.
+ * whose meter is no longer in its registry (removed, {@code clear()}ed) no longer counts, and is
+ * dropped when the registry reports the removal, so that it keeps neither its meter nor its owner
+ * (a limiter) reachable: limiters made and dropped at run time (one per tenant) leak nothing once
+ * their meters are removed. The registry itself is held weakly.
+ *
+ * <p>An owner binding a meter it already holds, live, gets that meter back without registering it
+ * again (Micrometer logs "already registered, the registration will be ignored" for a gauge or a
+ * function counter registered twice).
  *
  * <p>Thread-safe. Claims are checked and taken under one lock, held for map operations and
- * registry look-ups only; meters are registered (which runs the registry's filters and
- * listeners) with nothing held.
+ * registry look-ups only (reads of the registry's concurrent meter map); meters are registered
+ * (which runs the registry's filters and listeners) and owners' {@code toString} (user code) run
+ * with nothing held. The registry calls the removal listener under its own lock, which then takes
+ * this one: nothing here calls into a registry method that locks while holding this one.
  */
 final class MeterClaims {
 
@@ -42,7 +52,7 @@ final class MeterClaims {
     static final class Claim {
         final Key key;
         final Object owner;
-        volatile Meter meter;            // written once, after registration, by the claiming thread
+        Meter meter;                     // written once, after registration, under CLAIMS
 
         Claim(Key key, Object owner) {
             this.key = key;
@@ -53,48 +63,122 @@ final class MeterClaims {
     /** A meter to claim for {@code owner} and how to register it. */
     record Wanted(Key key, Object owner, Supplier<Meter> register) { }
 
-    private static final Map<MeterRegistry, Map<Key, Claim>> CLAIMS = new WeakHashMap<>();  // guarded by itself
+    /** One registry's claims; guarded by CLAIMS. */
+    private static final class Claims {
+        final Map<Key, Claim> byKey = new HashMap<>();
+        final Map<Meter, Claim> byMeter = new IdentityHashMap<>();   // the claims in byKey whose meter is registered
+
+        void put(Claim c) {
+            Claim old = byKey.put(c.key, c);
+            if (old != null && old.meter != null) {
+                byMeter.remove(old.meter, old);
+            }
+        }
+
+        /** The registry removed {@code meter}: its claim no longer holds. */
+        void removed(Meter meter) {
+            synchronized (CLAIMS) {
+                Claim c = byMeter.remove(meter);
+                if (c != null) {
+                    byKey.remove(c.key, c);
+                }
+            }
+        }
+    }
+
+    private static final Map<MeterRegistry, Claims> CLAIMS = new WeakHashMap<>();  // guarded by itself
 
     private MeterClaims() {
     }
 
     /**
-     * Claims every meter of {@code wanted}, then registers them. If one is held by another owner,
-     * nothing is claimed or registered and an {@link IllegalArgumentException} names it.
+     * Claims every meter of {@code wanted}, then registers them (a meter its owner already holds,
+     * live, is handed back instead). If one is held by another owner, nothing is claimed or
+     * registered and an {@link IllegalArgumentException} names it. If the registry throws part-way,
+     * the meters this call registered are removed again, nothing stays claimed, and the exception
+     * is rethrown.
      *
-     * @return the registered meters, in order
+     * @return the meters, in order
      */
     static List<Meter> register(MeterRegistry registry, List<Wanted> wanted) {
-        List<Claim> taken = new ArrayList<>();
+        Meter[] meters = new Meter[wanted.size()];
+        Claim[] taken = new Claim[wanted.size()];
+        Claims claims;
+        Wanted refused = null;
+        Object refusedBy = null;
         synchronized (CLAIMS) {
-            Map<Key, Claim> claims = CLAIMS.computeIfAbsent(registry, r -> new HashMap<>());
+            claims = CLAIMS.get(registry);
+            if (claims == null) {
+                Claims fresh = new Claims();      // the listener holds the claims, never the registry
+                CLAIMS.put(registry, fresh);
+                registry.config().onMeterRemoved(fresh::removed);
+                claims = fresh;
+            }
             for (Wanted w : wanted) {
-                Claim c = claims.get(w.key());
+                Claim c = claims.byKey.get(w.key());
                 if (c != null && c.owner != w.owner() && live(registry, c)) {
-                    throw new IllegalArgumentException("meter " + w.key() + " is already bound on this registry"
-                            + " to another limiter (" + c.owner + "); Micrometer would share one meter between"
-                            + " them and mix their values: give each limiter a distinct name or distinct tags");
+                    refused = w;
+                    refusedBy = c.owner;
+                    break;
                 }
             }
-            for (Wanted w : wanted) {             // anew, also when ours: the meter may be new
-                Claim c = new Claim(w.key(), w.owner());
-                claims.put(w.key(), c);
-                taken.add(c);
+            if (refused == null) {
+                for (int i = 0; i < meters.length; i++) {
+                    Wanted w = wanted.get(i);
+                    Claim c = claims.byKey.get(w.key());
+                    if (c != null && c.owner == w.owner() && c.meter != null && live(registry, c)) {
+                        meters[i] = c.meter;      // ours, registered and live: not registered again
+                    } else {
+                        taken[i] = new Claim(w.key(), w.owner());
+                        claims.put(taken[i]);
+                    }
+                }
             }
         }
-        List<Meter> meters = new ArrayList<>(wanted.size());
+        if (refused != null) {                    // the owner's toString is user code: no lock held
+            throw new IllegalArgumentException("meter " + refused.key() + " is already bound on this registry"
+                    + " to another limiter (" + refusedBy + "); Micrometer would share one meter between"
+                    + " them and mix their values: give each limiter a distinct name or distinct tags");
+        }
         try {
-            for (Wanted w : wanted) {
-                meters.add(w.register().get());
+            for (int i = 0; i < meters.length; i++) {
+                if (taken[i] != null) {
+                    meters[i] = wanted.get(i).register().get();
+                }
             }
         } catch (RuntimeException | Error e) {
-            drop(registry, taken);
+            // the registry failed part-way: what this call registered goes too, or another owner
+            // could claim the name and be handed these meters, mixing both
+            drop(claims, taken);
+            for (int i = 0; i < meters.length; i++) {
+                if (taken[i] != null && meters[i] != null) {
+                    try {
+                        registry.remove(meters[i]);
+                    } catch (RuntimeException | Error suppressed) {
+                        e.addSuppressed(suppressed);
+                    }
+                }
+            }
             throw e;
         }
-        for (int i = 0; i < taken.size(); i++) {
-            taken.get(i).meter = meters.get(i);
+        synchronized (CLAIMS) {
+            for (int i = 0; i < meters.length; i++) {
+                Claim c = taken[i];
+                if (c == null) {
+                    continue;
+                }
+                c.meter = meters[i];
+                if (claims.byKey.get(c.key) != c) {
+                    continue;                     // replaced meanwhile by a binding of its own
+                }
+                if (live(registry, c)) {
+                    claims.byMeter.put(c.meter, c);
+                } else {
+                    claims.byKey.remove(c.key, c);   // removed (or filtered out) before we could watch it
+                }
+            }
         }
-        return meters;
+        return Arrays.asList(meters);
     }
 
     /** Whether a claim still holds: its meter is being registered, or is in the registry. */
@@ -112,12 +196,11 @@ final class MeterClaims {
         return false;
     }
 
-    private static void drop(MeterRegistry registry, List<Claim> taken) {
+    private static void drop(Claims claims, Claim[] taken) {
         synchronized (CLAIMS) {
-            Map<Key, Claim> claims = CLAIMS.get(registry);
-            if (claims != null) {
-                for (Claim c : taken) {
-                    claims.remove(c.key, c);
+            for (Claim c : taken) {
+                if (c != null) {
+                    claims.byKey.remove(c.key, c);
                 }
             }
         }

@@ -17,11 +17,12 @@ import io.micrometer.core.instrument.binder.MeterBinder;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 
+import java.lang.ref.WeakReference;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
-import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -40,18 +41,26 @@ import java.util.concurrent.TimeUnit;
  *   <tr><td>{@value #REFUSED}</td><td>counter, tag {@code reason}</td><td>acquires that ended
  *       without a permit: {@code queue_full} ({@link QueueFullException}), {@code timeout}
  *       ({@link WaitTimeoutException}), {@code closed} ({@link ClosedException}), {@code rate}
- *       (a rate limiter's refusal: {@link RateLimitedException}), {@code cancelled} (the caller cancelled the wait, e.g. its
- *       channel closed), {@code unavailable} ({@code tryAcquire} returned {@code null}),
+ *       (a rate limiter's refusal: {@link RateLimitedException}), {@code cancelled} (the wait was
+ *       cancelled, e.g. its channel closed, or failed with a {@link CancellationException}), {@code unavailable} ({@code tryAcquire} returned {@code null}),
  *       {@code other} (anything else)</td></tr>
  * </table>
  *
  * <p><b>Contract.</b> Everything else is the wrapped limiter's: the same futures are returned (no
  * extra promise), the same permits (not wrapped), so FIFO order, cancellation, timeouts and
  * exactly-once ends are unchanged. Events are recorded by a listener added to each pending
- * acquire future, which runs on the acquire's executor; an acquire that completes at once is
- * recorded inline. Meters may be bound to several registries (each event goes to all); binding
- * again to a registry already bound changes nothing; events before the first {@code bindTo} are
- * not counted. Thread-safe.
+ * acquire future, which runs on the acquire's executor (a wait whose executor has shut down runs
+ * no listener, and is not counted); an acquire that completes at once is recorded inline, with no
+ * listener and nothing allocated by this class. Meters may be bound to several registries (each
+ * event goes to all); binding again to a registry already bound counts each event once there,
+ * with the meters the registry holds then (also after some were removed from it); events before
+ * the first {@code bindTo} are not counted. A registry is held weakly. Thread-safe.
+ *
+ * <p>{@code withPermit} is {@link AsyncLimiter}'s default over this wrapper's {@code acquire}
+ * (so its wait is timed and counted), not the wrapped limiter's own {@code withPermit}. Of the
+ * library's limiters only a {@link dev.nettysync.channel.ChannelLimits#forChannel channel view}
+ * has its own: wrap the limiter, then make the view of the wrapper
+ * ({@code ChannelLimits.forChannel(metered, channel)}), not the other way round.
  *
  * <p><b>One limiter per name and tags.</b> Micrometer hands back the meter already registered
  * under a name and tags, so two {@code MeteredLimiter}s bound under the same name (and the same
@@ -79,7 +88,7 @@ public final class MeteredLimiter implements AsyncLimiter, MeterBinder {
         CLOSED,
         /** A rate limiter's refusal ({@link RateLimitedException}). */
         RATE,
-        /** The caller cancelled the wait. */
+        /** The wait was cancelled (by its caller, or by a channel's close), or failed with a {@link CancellationException}. */
         CANCELLED,
         /** {@code tryAcquire} returned {@code null}. */
         UNAVAILABLE,
@@ -91,9 +100,14 @@ public final class MeteredLimiter implements AsyncLimiter, MeterBinder {
             return name().toLowerCase(Locale.ROOT);
         }
 
-        /** The reason for an acquire that failed with {@code cause}, or was cancelled if {@code cause} is null. */
+        /**
+         * The reason for an acquire that failed with {@code cause}, or was cancelled if
+         * {@code cause} is null. A {@link CancellationException} is a cancel too: a wait that
+         * was cancelled by someone other than its caller (a part of {@link AsyncLimiter#all}
+         * bound to a channel that closed) fails with one.
+         */
         static Reason of(Throwable cause) {
-            if (cause == null) {
+            if (cause == null || cause instanceof CancellationException) {
                 return CANCELLED;
             }
             if (cause instanceof QueueFullException) {
@@ -115,7 +129,8 @@ public final class MeteredLimiter implements AsyncLimiter, MeterBinder {
     private final AsyncLimiter delegate;
     private final String name;
     private final Tags tags;
-    private final CopyOnWriteArrayList<Meters> bound = new CopyOnWriteArrayList<>(); // one per registry; written by bindTo (addIfAbsent)
+    private final Object binding = new Object();        // guards the replacement of `bound`
+    private volatile Meters[] bound = new Meters[0];    // one per registry bound; replaced (copy on write) by bindTo under `binding`
 
     /** Wraps {@code delegate}; its meters are tagged {@code limiter=name}. */
     public MeteredLimiter(AsyncLimiter delegate, String name) {
@@ -138,7 +153,9 @@ public final class MeteredLimiter implements AsyncLimiter, MeterBinder {
      * Registers the timer, the refusal counters and {@link LimiterMetrics}' gauges.
      *
      * @throws IllegalArgumentException if another limiter's meters are bound on {@code registry}
-     *         under the same name and tags (nothing is registered then); see the class comment
+     *         under the same name and tags (nothing is registered then); see the class comment; a
+     *         registry that throws part-way gets the meters this call registered removed again,
+     *         and its exception is rethrown
      */
     @Override
     public void bindTo(MeterRegistry registry) {
@@ -156,15 +173,25 @@ public final class MeteredLimiter implements AsyncLimiter, MeterBinder {
                     .tags(rt)
                     .register(registry)));
         }
-        wanted.addAll(new LimiterMetrics(delegate, name, tags).gauges(registry));
+        wanted.addAll(new LimiterMetrics(delegate, name, tags).meters(registry));
         List<Meter> meters = MeterClaims.register(registry, wanted);
-        LimiterMetrics.bindLeaks(registry);
         Timer wait = (Timer) meters.get(0);
         Counter[] refused = new Counter[Reason.values().length];
         for (Reason r : Reason.values()) {
             refused[r.ordinal()] = (Counter) meters.get(1 + r.ordinal());
         }
-        bound.addIfAbsent(new Meters(wait, refused));   // bound to this registry already: same meters, once
+        Meters now = new Meters(registry, wait, refused);
+        synchronized (binding) {                // this registry's meters, anew: bound again, it counts each event once
+            List<Meters> next = new ArrayList<>(bound.length + 1);
+            for (Meters m : bound) {
+                MeterRegistry r = m.registry.get();
+                if (r != null && r != registry) {
+                    next.add(m);
+                }
+            }
+            next.add(now);
+            bound = next.toArray(new Meters[0]);
+        }
     }
 
     @Override
@@ -222,24 +249,16 @@ public final class MeteredLimiter implements AsyncLimiter, MeterBinder {
         }
     }
 
-    /** The meters of one registry; equal when they are the same meters (the same registry bound twice). */
+    /** The meters of one registry, which is held weakly (a registry dropped by its owner is not kept alive). */
     private static final class Meters {
+        final WeakReference<MeterRegistry> registry;
         final Timer wait;
         final Counter[] refused;
 
-        Meters(Timer wait, Counter[] refused) {
+        Meters(MeterRegistry registry, Timer wait, Counter[] refused) {
+            this.registry = new WeakReference<>(registry);
             this.wait = wait;
             this.refused = refused;
-        }
-
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof Meters m && m.wait == wait;
-        }
-
-        @Override
-        public int hashCode() {
-            return System.identityHashCode(wait);
         }
     }
 }

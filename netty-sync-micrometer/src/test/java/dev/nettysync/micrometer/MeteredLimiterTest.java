@@ -156,6 +156,8 @@ class MeteredLimiterTest {
         assertThat(refused("closed")).isEqualTo(1);
         assertThat(registry.get(MeteredLimiter.REFUSED).tags("limiter", "rated", "reason", "rate").counter().count()).isEqualTo(1);
         assertThat(registry.get(MeteredLimiter.REFUSED).tags("limiter", "odd", "reason", "other").counter().count()).isEqualTo(1);
+        assertThat(registry.get(MeteredLimiter.WAIT).tags("limiter", "backend", "zone", "a").timer().count())
+                .as("a refused, timed-out or cancelled wait is counted once, as a refusal, and not timed").isZero();
         a.release();
         b.release();
     }
@@ -252,6 +254,57 @@ class MeteredLimiterTest {
         registry.clear();
         new LimiterMetrics(AsyncLimiter.of(new AsyncSemaphore(7)), "pool").bindTo(registry);
         assertThat(registry.get(LimiterMetrics.LIMIT).tag("limiter", "pool").gauge().value()).isEqualTo(7);
+    }
+
+    @Test
+    void boundAgainAfterSomeOfItsMetersWereRemovedEachEventIsCountedOnce() {
+        limiter.bindTo(registry);
+        registry.remove(registry.get(MeteredLimiter.WAIT).tags("limiter", "backend", "zone", "a").timer());
+        limiter.bindTo(registry);                 // a new timer, the same refusal counters
+        Permit a = limiter.tryAcquire();
+        Permit b = limiter.tryAcquire();
+        assertThat(limiter.tryAcquire()).isNull();
+        assertThat(refused("unavailable")).isEqualTo(1);
+        a.release();
+        limiter.acquire(NOW).getNow().release();
+        assertThat(registry.get(MeteredLimiter.WAIT).tags("limiter", "backend", "zone", "a").timer().count()).isEqualTo(1);
+        b.release();
+    }
+
+    @Test
+    void gaugesOfAMeteredLimiterAndOfItsDelegateAreTheSameLimiters() {
+        // the README's "binding the same limiter again (a second LimiterMetrics, or a MeteredLimiter
+        // over it) is allowed", whichever of the two a LimiterMetrics is given
+        limiter.bindTo(registry);
+        new LimiterMetrics(limiter, "backend", Tags.of("zone", "a")).bindTo(registry);
+        new LimiterMetrics(limiter.delegate(), "backend", Tags.of("zone", "a")).bindTo(registry);
+        MeterRegistry other = new SimpleMeterRegistry();
+        new LimiterMetrics(limiter, "backend").bindTo(other);
+        new MeteredLimiter(limiter, "backend").bindTo(other);       // a wrapper of the wrapper: its gauges are the same too
+        assertThat(gauge(LimiterMetrics.LIMIT)).isEqualTo(2);
+        assertThat(other.get(LimiterMetrics.LIMIT).tag("limiter", "backend").gauge().value()).isEqualTo(2);
+    }
+
+    @Test
+    void aWaitThatFailsWithACancellationIsCountedAsCancelled() {
+        // a composite with a part bound to a channel whose client has gone: the part's wait is
+        // cancelled at once, and the composite fails with a CancellationException (it was not
+        // cancelled itself: its caller did not cancel it)
+        limiter.bindTo(registry);
+        io.netty.channel.embedded.EmbeddedChannel client = new io.netty.channel.embedded.EmbeddedChannel();
+        MeteredLimiter composite = new MeteredLimiter(AsyncLimiter.all(
+                AsyncLimiter.of(new AsyncSemaphore(1)),
+                dev.nettysync.channel.ChannelLimits.forChannel(limiter.delegate(), client)), "composite");
+        composite.bindTo(registry);
+        client.close();
+        Future<Permit> refused = composite.acquire(client.eventLoop());
+        assertThat(refused.isCancelled()).isFalse();
+        assertThat(refused.cause()).isInstanceOf(java.util.concurrent.CancellationException.class);
+        assertThat(registry.get(MeteredLimiter.REFUSED).tags("limiter", "composite", "reason", "cancelled").counter().count())
+                .isEqualTo(1);
+        assertThat(registry.get(MeteredLimiter.REFUSED).tags("limiter", "composite", "reason", "other").counter().count())
+                .isZero();
+        assertThat(sem.availablePermits()).isEqualTo(2);
     }
 
     @Test

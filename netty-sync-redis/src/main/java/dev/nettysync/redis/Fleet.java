@@ -13,6 +13,7 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -84,6 +85,22 @@ final class Fleet {
 
     EventExecutor scheduler() {
         return scheduler;
+    }
+
+    /**
+     * Whether Lettuce's computation executor, which runs the semaphores' fallback polls and the
+     * lease renewals, is shutting down (the client's resources are being shut down): it cancels
+     * every timer it holds, so no wait can be polled nor any lease renewed any more.
+     */
+    boolean schedulerShuttingDown() {
+        return scheduler.isShuttingDown();
+    }
+
+    /** The refusal of {@code who}'s work once {@link #schedulerShuttingDown()}. */
+    RejectedExecutionException schedulerDown(String who) {
+        return new RejectedExecutionException("Lettuce's computation executor " + scheduler + " is shutting down: it"
+                + " runs the polls and lease renewals of " + who + ", which can no longer wait nor hold a lease"
+                + " (close RedisLimiters before shutting the client's resources down)");
     }
 
     long maxPollNanos() {

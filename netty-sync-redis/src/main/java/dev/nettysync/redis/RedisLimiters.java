@@ -36,7 +36,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * {@code reconnectDelay} backs off exponentially up to 30 s, so after a long outage the limits
  * may come back up to 30 s after Redis does; a capped delay (e.g.
  * {@code Delay.exponential(Duration.ZERO, Duration.ofSeconds(1), 2, TimeUnit.MILLISECONDS)})
- * bounds that.
+ * bounds that. Close this before shutting the client (or its {@code ClientResources}) down:
+ * Lettuce's computation executor times the semaphores' polls and lease renewals, and once it
+ * shuts down the semaphores refuse acquires and fail their waiters with a
+ * {@link java.util.concurrent.RejectedExecutionException}, and held permits' leases are
+ * reported lost ({@link RedisSemaphore}, "When Lettuce's computation executor shuts down").
  *
  * <h2>When Redis is down</h2>
  * While the command connection is down ({@link #isConnected()} is false), every acquire fails at

@@ -1,8 +1,10 @@
 package dev.nettysync.redis;
 
+import dev.nettysync.internal.Timers;
 import dev.nettysync.limit.AbstractPermit;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.GenericFutureListener;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
 
@@ -24,7 +26,10 @@ import java.util.concurrent.TimeUnit;
  * acquired for. While Redis is unreachable, renewals are skipped (they count as failed) and a
  * release is handed to Lettuce, which sends it once reconnected; {@link #lease()} then fails
  * with a {@link RedisUnavailableException} after the command timeout. Released against an
- * empty, restarted server, the lease is unknown there and nothing changes.
+ * empty, restarted server, the lease is unknown there and nothing changes. If Lettuce's
+ * computation executor shuts down (the client's resources shut down before
+ * {@link RedisLimiters#close()}), it cancels the renewal: {@link #lease()} fails at once with a
+ * {@link LeaseLostException} (the lease expires within a lease; a release still frees it now).
  *
  * <p>A permit that becomes unreachable without being ended is not renewed any more: its
  * lease expires (the fleet gets the permits back within one lease), it stops counting as held
@@ -42,6 +47,7 @@ public final class RedisPermit extends AbstractPermit {
     private final Promise<Void> lease;            // completed once: released, or lost
     private final ScheduledFuture<?> renewal;     // set in the constructor, cancelled by the release;
                                                   // its task holds this permit weakly (see Renewal)
+    private final Renewal renewalTask;            // set in the constructor; also the renewal's listener
     private final Cleaner.Cleanable held;         // uncounts the permits once: by the release,
                                                   // or by the cleaner after a collection
     private volatile long lastRenewedNanos;       // written by renewal replies (Lettuce thread)
@@ -58,6 +64,13 @@ public final class RedisPermit extends AbstractPermit {
      * whichever comes first (the timer is prompt, within a third of a lease; the cleaner's thread
      * depends on reference processing). The count does not depend on the timer still running: a renewal stops for good when the lease is lost or the fleet is
      * closed, and a permit forgotten after that must still stop counting.
+     *
+     * The renewal's task is also its listener (it holds the permit weakly, so listening keeps
+     * nothing reachable): stopRenewal removes it before cancelling, so a cancellation it sees
+     * was made by Lettuce's computation executor as it shut down (Netty cancels every
+     * scheduled task then), and the lease is reported lost at once (renewalStopped). A permit
+     * is not made while that executor is shutting down, nor kept if its renewal is found
+     * cancelled right after scheduling: the constructor throws and the grant is released.
      */
 
     RedisPermit(RedisSemaphore semaphore, String leaseId, int permits, EventExecutor executor) {
@@ -67,10 +80,18 @@ public final class RedisPermit extends AbstractPermit {
         this.lease = executor.newPromise();
         this.lastRenewedNanos = System.nanoTime();
         long period = Math.max(1, semaphore.leaseMillis() / 3);
+        Fleet fleet = semaphore.fleet();
+        if (fleet.schedulerShuttingDown()) {    // it would accept the renewal and cancel it at its next turn
+            throw fleet.schedulerDown("RedisSemaphore " + semaphore.name());
+        }
         Renewal task = new Renewal(this);
-        this.renewal = semaphore.fleet().scheduler()
-                .scheduleAtFixedRate(task, period, period, TimeUnit.MILLISECONDS);
+        this.renewalTask = task;
+        this.renewal = fleet.scheduler().scheduleAtFixedRate(task, period, period, TimeUnit.MILLISECONDS);
         task.self = renewal;
+        if (Timers.listenLost(renewal, fleet.scheduler(), task)) {   // it will never run
+            stopRenewal();
+            throw fleet.schedulerDown("RedisSemaphore " + semaphore.name());
+        }
         // registered last: a constructor that throws (the renewal rejected) must not uncount later
         this.held = CLEANER.register(this, new Uncount(semaphore, permits));
         task.held = held;
@@ -94,7 +115,8 @@ public final class RedisPermit extends AbstractPermit {
     /**
      * How the lease ends: succeeds when this permit's release freed its permits in Redis; fails
      * with a {@link LeaseLostException} as soon as a renewal (or the release) finds the lease
-     * gone, or when renewals could not reach Redis for a whole lease; fails with Lettuce's
+     * gone, when renewals could not reach Redis for a whole lease, or as soon as Lettuce's
+     * computation executor stops the renewal by shutting down; fails with Lettuce's
      * exception if the release script could not run (the lease then expires by itself).
      */
     public Future<Void> lease() {
@@ -158,11 +180,23 @@ public final class RedisPermit extends AbstractPermit {
         lease.tryFailure(e);
     }
 
-    private void stopRenewal() {
-        ScheduledFuture<?> r = renewal;
-        if (r != null) {                        // null only while the constructor runs
-            r.cancel(false);
+    /**
+     * The renewal timer was cancelled, and not by us ({@link #stopRenewal} removes the
+     * listener first): Lettuce's computation executor is shutting down, which cancels every
+     * scheduled task. Nobody will renew the lease, so it expires within a lease: the holder
+     * hears it now, while there is time to stop the work.
+     */
+    private void renewalStopped() {
+        if (isReleased() || lease.isDone()) {
+            return;
         }
+        lost(new LeaseLostException("lease " + leaseId + " of " + semaphore.name() + " will not be renewed any more"
+                + " (it expires within " + semaphore.leaseMillis() + " ms)",
+                semaphore.fleet().schedulerDown("RedisSemaphore " + semaphore.name())));
+    }
+
+    private void stopRenewal() {
+        Timers.cancel(renewal, renewalTask);    // renewal: null only while the constructor runs
     }
 
     /**
@@ -170,13 +204,22 @@ public final class RedisPermit extends AbstractPermit {
      * would keep a forgotten permit reachable, so its lease would be renewed for ever (the
      * fleet would lose the permits for good) and the leak detector would never see it.
      */
-    private static final class Renewal implements Runnable {
+    private static final class Renewal implements Runnable, GenericFutureListener<Future<Object>> {
         private final WeakReference<RedisPermit> permit;
         volatile ScheduledFuture<?> self;        // set once by the constructor, before the first run
         volatile Cleaner.Cleanable held;         // set once by the constructor (null for a moment)
 
         Renewal(RedisPermit permit) {
             this.permit = new WeakReference<>(permit);
+        }
+
+        /** Cancelled, and not by the permit: see {@link RedisPermit#renewalStopped()}. */
+        @Override
+        public void operationComplete(Future<Object> f) {
+            RedisPermit p = permit.get();
+            if (f.isCancelled() && p != null) {
+                p.renewalStopped();
+            }
         }
 
         @Override

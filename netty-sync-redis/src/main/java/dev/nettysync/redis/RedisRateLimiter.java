@@ -2,6 +2,7 @@ package dev.nettysync.redis;
 
 import dev.nettysync.WaitTimeoutException;
 import dev.nettysync.internal.Promises;
+import dev.nettysync.internal.Timers;
 import dev.nettysync.limit.AbstractPermit;
 import dev.nettysync.limit.AsyncLimiter;
 import dev.nettysync.limit.LimiterStatistics;
@@ -10,6 +11,7 @@ import dev.nettysync.limit.RateLimitedException;
 import io.lettuce.core.ScriptOutputType;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.GenericFutureListener;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
 
@@ -17,7 +19,9 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BiConsumer;
 
 /**
  * A rate limit shared by a fleet through Redis: on average {@link #permitsPerSecond()}, at most
@@ -60,10 +64,19 @@ import java.util.concurrent.atomic.AtomicInteger;
  *       {@link RedisUnavailableException}: at once while the connection is down (nothing is
  *       sent), else when the command timeout expires without a reply. Nothing is held. After
  *       an empty restart every bucket is full again (the keys are gone).</li>
- *   <li><b>An executor already shut down</b> (it would never run the completion) is refused at
- *       once: the future fails with a {@link java.util.concurrent.RejectedExecutionException}
- *       and nothing is sent. If it shuts down while the script call is out, a reserved wait
- *       fails with one too (the slot is spent) and is not counted as queued.</li>
+ *   <li><b>When the caller's executor shuts down.</b> The wait's timeout and a reservation's
+ *       completion are timed by the caller's executor, and Netty cancels every scheduled task
+ *       of an executor that shuts down (a graceful shutdown too, through its quiet period); a
+ *       shut-down executor runs no listener. So the wait fails with a
+ *       {@link java.util.concurrent.RejectedExecutionException}: at once, sending nothing, if
+ *       the executor is already shut down, or, for a timed wait, already shutting down; as soon
+ *       as the executor cancels the timeout while the script call is out (the script may still
+ *       spend a slot); as soon as it cancels a reserved wait's completion, or at the reply if
+ *       it is already shutting down then (the slot is spent); and instead of a permit at the
+ *       grant if it has shut down. Such a wait is not counted as queued. An untimed or
+ *       now-or-never acquire on an executor shutting down is still served if its slot is free
+ *       now. An executor that cannot time ({@code ImmediateEventExecutor}) fails a timed wait
+ *       at once, and a reserved one at the reply, with its exception.</li>
  *   <li><b>Permits give nothing back.</b> {@link Permit#release()} only ends the handle.</li>
  *   <li><b>No synchronous try:</b> {@link #tryAcquire()} throws; use
  *       {@code acquire(executor, 0, unit)}.</li>
@@ -72,6 +85,24 @@ import java.util.concurrent.atomic.AtomicInteger;
  * </ul>
  */
 public final class RedisRateLimiter implements AsyncLimiter {
+
+    /*
+     * Implementation notes
+     *
+     * One acquire is one Call: the promise, the timeout timer (if timed) and the script's reply
+     * handler. A reply that reserves a slot ahead schedules a Reservation on the caller's
+     * executor, counted in `waiting` until it runs, is cancelled or is lost (once, by CAS).
+     *
+     * Executors that shut down cancel their scheduled tasks (netty-sync's WaitQueue, "Timers
+     * that die with their executor", whose rules this follows): the Call listens to its timer
+     * and the Reservation to its task. The Call removes its listener before it cancels the
+     * timer at the reply, so a cancellation it sees is the executor's; a Reservation's task is
+     * otherwise cancelled only by the caller's cancel, after which its failure is a no-op.
+     * Neither is scheduled on an executor already shutting down (refused instead), and one
+     * found cancelled, or on an executor already shut down, right after scheduling is lost at
+     * once. grant() reads isShutdown() before completing: no permit goes to a promise whose
+     * listeners cannot run (the same residual race as the semaphore's remains).
+     */
 
     /** The highest rate: one permit per microsecond, the resolution of the script's clock. */
     static final double MAX_RATE = 1e6;
@@ -204,68 +235,190 @@ public final class RedisRateLimiter implements AsyncLimiter {
         if (refused != null) {                    // checked before anything is sent or reserved
             return refused;
         }
+        if (timeoutNanos > 0 && executor.isShuttingDown()) {
+            // it would accept the timer and cancel it at the next turn of its shutdown loop
+            return executor.newFailedFuture(new RejectedExecutionException(executor + " is shutting down: it cancels"
+                    + " its timers, so it could never run the timeout of a wait for " + this + " (nothing was sent)"));
+        }
         Promise<Permit> result = executor.newPromise();
         if (!fleet.isConnected()) {               // fails at once, sends nothing
             result.setFailure(fleet.notConnected("RedisRateLimiter " + name + (key == null ? "" : "/" + key)));
             return result;
         }
-        ScheduledFuture<?> timer;
-        try {
-            timer = timeoutNanos > 0
-                    ? executor.schedule(() -> {
-                        result.tryFailure(new WaitTimeoutException("RedisRateLimiter " + name + ": no answer within the timeout"));
-                    }, timeoutNanos, TimeUnit.NANOSECONDS)
-                    : null;
-        } catch (RejectedExecutionException e) {  // shut down since the check: nothing sent yet
-            result.setFailure(e);
-            return result;
+        Call call = new Call(executor, result, permits);
+        if (timeoutNanos > 0 && !call.startTimer(timeoutNanos)) {
+            return result;                        // refused by the executor: nothing sent
         }
         long maxWaitMicros = timeoutNanos < 0 ? Long.MAX_VALUE / 4 : TimeUnit.NANOSECONDS.toMicros(timeoutNanos);
         fleet.<List<Object>>run(Fleet.GCRA, ScriptOutputType.MULTI, keys,
                 intervalMicros, Integer.toString(burst), Integer.toString(permits), Long.toString(maxWaitMicros))
-                .whenComplete((reply, error) -> {
-                    if (timer != null) {
-                        timer.cancel(false);
-                    }
-                    if (error != null) {
-                        result.tryFailure(error);
-                        return;
-                    }
-                    long code = (Long) reply.get(0);
-                    long micros = (Long) reply.get(1);
-                    lastLeft = (Long) reply.get(2);
-                    if (code == 1 && (micros <= 0 || result.isDone())) {
-                        // admitted now; or the caller gave up (cancel, timeout) before the reply:
-                        // the slot is spent either way, and nobody is left to wait for it
-                        grant(result);
-                    } else if (code == 1) {
-                        ScheduledFuture<?> due;
-                        try {
-                            due = executor.schedule(() -> grant(result), micros, TimeUnit.MICROSECONDS);
-                        } catch (RejectedExecutionException e) {   // the executor shut down meanwhile
-                            result.tryFailure(e);
-                            return;
-                        }
-                        waiting.incrementAndGet();
-                        due.addListener(f -> waiting.decrementAndGet());
-                        result.addListener(f -> {
-                            if (f.isCancelled()) {
-                                due.cancel(false);
-                            }
-                        });
-                    } else if (code == 0) {
-                        result.tryFailure(new RateLimitedException("RedisRateLimiter " + name
-                                + (key == null ? "" : "/" + key) + ": rate exceeded",
-                                Math.max(1, TimeUnit.MICROSECONDS.toNanos(micros))));
-                    } else {
-                        result.tryFailure(new IllegalArgumentException("permits: " + permits + " exceed the burst " + burst));
-                    }
-                });
+                .whenComplete(call);
         return result;
     }
 
-    /** Completes {@code result} with a permit; one that nobody can receive is ended (not leaked). */
-    private static void grant(Promise<Permit> result) {
+    /**
+     * One acquire: its promise, its timeout timer (if timed) and the handling of the script's
+     * reply. The timer is timed by the caller's executor, and so is a reservation's completion;
+     * both die with that executor (Netty cancels every scheduled task of an executor that shuts
+     * down), so each is listened to, and a cancellation we did not make ends the wait at once
+     * (see the implementation notes).
+     */
+    private final class Call implements BiConsumer<List<Object>, Throwable>, GenericFutureListener<Future<Object>> {
+        private final EventExecutor executor;
+        private final Promise<Permit> result;
+        private final int permits;
+        private volatile ScheduledFuture<?> timer;   // written once by startTimer; null if untimed
+
+        Call(EventExecutor executor, Promise<Permit> result, int permits) {
+            this.executor = executor;
+            this.result = result;
+            this.permits = permits;
+        }
+
+        /** Arms the timeout; {@code false} if the executor refused it (the promise has failed). */
+        boolean startTimer(long nanos) {
+            ScheduledFuture<?> t;
+            try {
+                t = executor.schedule(() -> {
+                    result.tryFailure(new WaitTimeoutException("RedisRateLimiter " + name + ": no answer within the timeout"));
+                }, nanos, TimeUnit.NANOSECONDS);
+            } catch (RuntimeException e) {       // shut down since the check, or cannot time (Immediate...)
+                result.setFailure(e);
+                return false;
+            }
+            timer = t;
+            if (Timers.listenLost(t, executor, this)) {
+                timerLost();                      // it will never run
+            }
+            return true;
+        }
+
+        /** The timeout timer's listener: a cancellation we did not make is the executor's shutdown. */
+        @Override
+        public void operationComplete(Future<Object> t) {
+            if (t.isCancelled()) {
+                timerLost();
+            }
+        }
+
+        private void timerLost() {
+            result.tryFailure(Promises.shutDown(executor, "the timeout of its wait for " + RedisRateLimiter.this
+                    + " (an executor shutting down cancels its timers, so the wait ended at once; the script"
+                    + " may still spend a slot)"));
+        }
+
+        private void cancelTimer() {
+            Timers.cancel(timer, this);
+        }
+
+        /** The script's reply, on a Lettuce thread (or Lettuce's timer, for the command timeout). */
+        @Override
+        public void accept(List<Object> reply, Throwable error) {
+            cancelTimer();
+            if (error != null) {
+                result.tryFailure(error);
+                return;
+            }
+            long code = (Long) reply.get(0);
+            long micros = (Long) reply.get(1);
+            lastLeft = (Long) reply.get(2);
+            if (code == 1 && (micros <= 0 || result.isDone())) {
+                // admitted now; or the caller gave up (cancel, timeout) before the reply:
+                // the slot is spent either way, and nobody is left to wait for it
+                grant(executor, result);
+            } else if (code == 1) {
+                reserve(micros);
+            } else if (code == 0) {
+                result.tryFailure(new RateLimitedException("RedisRateLimiter " + name
+                        + (key == null ? "" : "/" + key) + ": rate exceeded",
+                        Math.max(1, TimeUnit.MICROSECONDS.toNanos(micros))));
+            } else {
+                result.tryFailure(new IllegalArgumentException("permits: " + permits + " exceed the burst " + burst));
+            }
+        }
+
+        /** The script reserved a slot {@code micros} ahead: the caller's executor completes the wait then. */
+        private void reserve(long micros) {
+            if (executor.isShuttingDown()) {     // it would cancel the task at the next turn of its shutdown loop
+                result.tryFailure(new RejectedExecutionException(executor + " is shutting down: it cancels its timers,"
+                        + " so it could never complete the wait for " + RedisRateLimiter.this + " at the slot reserved "
+                        + micros + " µs ahead (the slot is spent)"));
+                return;
+            }
+            Reservation r = new Reservation(executor, result);
+            ScheduledFuture<?> due;
+            try {
+                due = executor.schedule(r, micros, TimeUnit.MICROSECONDS);
+            } catch (RuntimeException e) {       // shut down meanwhile, or cannot time (Immediate...):
+                r.uncount();                      // thrown here, on a Lettuce thread, it would be lost
+                result.tryFailure(e);
+                return;
+            }
+            boolean lost = Timers.listenLost(due, executor, r);
+            result.addListener(f -> {
+                if (f.isCancelled()) {
+                    Timers.cancelQuietly(due);   // heard as a cancel by the reservation: it uncounts
+                }
+            });
+            if (lost) {
+                r.lost();                         // it will never run
+            }
+        }
+    }
+
+    /**
+     * A reserved wait, counted in {@code waiting} from its scheduling until it is due, cancelled
+     * or lost (once). The task that completes it at its slot, and the listener of that task: a
+     * cancellation is the caller's cancel (the promise is cancelled already) or the executor's
+     * shutdown (the wait fails at once, the slot spent).
+     */
+    private final class Reservation implements Runnable, GenericFutureListener<Future<Object>> {
+        private final EventExecutor executor;
+        private final Promise<Permit> result;
+        private final AtomicBoolean counted = new AtomicBoolean(true);
+
+        Reservation(EventExecutor executor, Promise<Permit> result) {
+            this.executor = executor;
+            this.result = result;
+            waiting.incrementAndGet();
+        }
+
+        void uncount() {
+            if (counted.compareAndSet(true, false)) {
+                waiting.decrementAndGet();
+            }
+        }
+
+        @Override
+        public void run() {
+            uncount();
+            grant(executor, result);
+        }
+
+        @Override
+        public void operationComplete(Future<Object> due) {
+            if (due.isCancelled()) {
+                lost();
+            }
+        }
+
+        void lost() {
+            uncount();
+            result.tryFailure(Promises.shutDown(executor, "the completion of its wait for " + RedisRateLimiter.this
+                    + " at its reserved slot (an executor shutting down cancels its timers; the slot is spent)"));
+        }
+    }
+
+    /**
+     * Completes {@code result} with a permit; one that nobody can receive is ended (not leaked).
+     * A caller whose executor has shut down gets a refusal instead: no listener of it could run.
+     */
+    private void grant(EventExecutor executor, Promise<Permit> result) {
+        if (executor.isShutdown()) {
+            result.tryFailure(Promises.shutDown(executor, "the completion of its wait for " + this
+                    + " (the slot is spent)"));
+            return;
+        }
         RatePermit permit = new RatePermit();
         if (!result.trySuccess(permit)) {
             permit.releaseIgnored();

@@ -4,6 +4,7 @@ import dev.nettysync.ClosedException;
 import dev.nettysync.QueueFullException;
 import dev.nettysync.WaitTimeoutException;
 import dev.nettysync.internal.Promises;
+import dev.nettysync.internal.Timers;
 import dev.nettysync.limit.AsyncLimiter;
 import dev.nettysync.limit.LimiterStatistics;
 import dev.nettysync.limit.Permit;
@@ -11,6 +12,7 @@ import io.lettuce.core.ScriptOutputType;
 import io.netty.util.concurrent.DefaultPromise;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.GenericFutureListener;
 import io.netty.util.concurrent.ScheduledFuture;
 
 import java.util.ArrayList;
@@ -65,9 +67,33 @@ import java.util.function.Consumer;
  *       {@link WaitTimeoutException}; with a {@link QueueFullException} when
  *       {@code maxPending} waiters are queued in this JVM; with a {@link ClosedException} after
  *       {@link RedisLimiters#close()}; with a {@link java.util.concurrent.RejectedExecutionException}
- *       at once, queueing, counting and sending nothing, when the executor is already shut down
- *       (it could never run the completion, so a lease granted to it would be lost); or with a
+ *       when the executor shuts down (next item); at once, holding nothing, with the
+ *       executor's exception if it cannot time a timed wait ({@code ImmediateEventExecutor}'s
+ *       {@code UnsupportedOperationException}); or with a
  *       {@link RedisUnavailableException} when Redis cannot decide (below).</li>
+ *   <li><b>When the caller's executor shuts down.</b> Netty cancels every scheduled task of an
+ *       executor that shuts down (a graceful shutdown too, through its quiet period), so a
+ *       timeout timed there never runs, and a shut-down executor runs no listener, so a lease
+ *       handed to it would be renewed for as long as its future is referenced and the waiters
+ *       behind it would starve. So the wait fails with a
+ *       {@link java.util.concurrent.RejectedExecutionException}, holding nothing: at once,
+ *       queueing, counting and sending nothing, if the executor is already shut down, or, for a
+ *       timed wait, already shutting down; as soon as the executor cancels its timer, for a
+ *       timed wait queued or out (its place is free before it hears, as after a timeout); and,
+ *       for a wait whose executor has shut down, when it reaches the head (it is not asked for)
+ *       or when Redis grants it (the lease is released by id at once, and the next waiter is
+ *       served, as after any release). An untimed wait on an executor that shut down stays
+ *       queued until it reaches the head. Residual race: an executor that moves to shut down
+ *       between that last check and the completion (Netty gives no hook to learn that the
+ *       notification was dropped) loses the grant, whose lease is then renewed until its future
+ *       is collected and expires a lease later; cancel the waits of an event loop before
+ *       shutting it down to be exact.</li>
+ *   <li><b>When Lettuce's computation executor shuts down</b> (the client's resources shut down
+ *       before {@link RedisLimiters#close()}): it times the fallback polls and the lease
+ *       renewals, so no wait can be served safely any more. Acquires fail at once, and the
+ *       queued waiters as soon as their poll is cancelled or cannot be armed, with a
+ *       {@link java.util.concurrent.RejectedExecutionException}; a held permit's
+ *       {@link RedisPermit#lease()} fails at once with a {@link LeaseLostException}.</li>
  *   <li><b>When Redis is unreachable</b> (see {@link RedisLimiters}): an acquire made while the
  *       connection is down fails at once, without sending anything; when the connection drops,
  *       every waiter queued in this JVM fails at once; a call out at that moment fails when
@@ -144,6 +170,28 @@ public final class RedisSemaphore implements AsyncLimiter {
      * Redis could not decide for them; later arrivals get an attempt of their own. No acquire
      * is sent while the connection is down (`fleet.isConnected()`), so an outage does not pile
      * commands into Lettuce's buffer; releases are sent (buffered) all the same.
+     *
+     * Executors that shut down (see netty-sync's WaitQueue, "Executors that shut down" and
+     * "Timers that die with their executor", whose rules this follows; its Waiter is not reused
+     * because this queue is ordered by ticket, with refused direct calls inserted at their
+     * arrival place, and ends waits by a claim instead of an unlink):
+     *   - a timed waiter is the one listener of its timer (Waiter.startTimer); cancelTimer
+     *     removes it before cancelling, so a cancellation it sees is the executor's shutdown
+     *     sweep: timerLost() claims and ends the wait as timeOut() does, with a
+     *     RejectedExecutionException. A timer is not armed on an executor already shutting
+     *     down (acquire0 refuses the wait), and one found cancelled, or on an executor already
+     *     shut down, right after scheduling is lost at once.
+     *   - deliver() cancels the timer first (from another thread that submits a task to the
+     *     waiter's executor), then reads isShutdown(): a grant to a dead executor is released by
+     *     id, its release notice serving the next waiter; it reads it again once the permit is
+     *     made (scheduling its renewal, registering it with the cleaner), just before completing,
+     *     and then ends the permit (which releases the lease). drive() drops such waiters
+     *     instead of asking for them.
+     *   - the fallback timer runs on Lettuce's computation executor and has one listener
+     *     (fallbackLost), removed before our own cancels; a cancellation it sees, or a timer
+     *     that cannot be armed, means that executor is shutting down: every queued waiter fails
+     *     (schedulerDown). Each timer is numbered, and only the one armed clears the field when
+     *     it fires.
      */
 
     private final Fleet fleet;
@@ -160,6 +208,8 @@ public final class RedisSemaphore implements AsyncLimiter {
     private boolean headInFlight;               // guarded by lock
     private long notices;                       // guarded by lock; only grows
     private ScheduledFuture<?> fallback;        // guarded by lock; null when none is armed
+    private long fallbacksArmed;                // guarded by lock; numbers the fallback timers (who fired)
+    private final GenericFutureListener<Future<Object>> fallbackLost = this::onFallbackLost;   // on every fallback timer
     private long fallbackAtNanos;               // guarded by lock; when `fallback` fires
     private boolean closed;                     // guarded by lock; set once by close()
 
@@ -277,6 +327,15 @@ public final class RedisSemaphore implements AsyncLimiter {
         if (refused != null) {                    // before anything is queued, counted or sent
             return refused;
         }
+        if (fleet.schedulerShuttingDown()) {      // no poll, no renewal: a grant could not be held
+            return executor.newFailedFuture(fleet.schedulerDown("RedisSemaphore " + name));
+        }
+        if (timeoutNanos > 0 && executor.isShuttingDown()) {
+            // it would accept the timer and cancel it at the next turn of its shutdown loop
+            return executor.newFailedFuture(new RejectedExecutionException(executor + " is shutting down: it"
+                    + " cancels its timers, so it could never run the timeout of a wait for RedisSemaphore " + name
+                    + " (nothing was queued or sent)"));
+        }
         Waiter w = new Waiter(executor, permits);
         boolean direct;
         long seq;
@@ -309,9 +368,8 @@ public final class RedisSemaphore implements AsyncLimiter {
             return w;
         }
         if (timeoutNanos > 0) {
-            try {
-                w.timer = executor.schedule(() -> timeOut(w), timeoutNanos, TimeUnit.NANOSECONDS);
-            } catch (RejectedExecutionException e) {   // shut down since the check: undo, then fail
+            RuntimeException e = w.startTimer(timeoutNanos);
+            if (e != null) {                      // shut down since the check, or cannot time: undo, then fail
                 if (direct) {
                     directDone(permits);
                 }
@@ -319,10 +377,13 @@ public final class RedisSemaphore implements AsyncLimiter {
                 return w;
             }
         }
-        if (direct) {
-            attemptDirect(w, seq, timeoutNanos == 0);
-        } else {
+        if (!direct) {
             drive();
+        } else if (w.isClaimed()) {               // ended already (cancelled, or its timer lost): ask nothing
+            directDone(permits);
+            drive();
+        } else {
+            attemptDirect(w, seq, timeoutNanos == 0);
         }
         return w;
     }
@@ -371,6 +432,7 @@ public final class RedisSemaphore implements AsyncLimiter {
     /** A direct call was refused: it queues at its arrival place. */
     private void enqueueRefused(Waiter w, long seq, long hintMillis) {
         boolean now = false;
+        boolean cannotPoll = false;
         Throwable refusal = null;
         synchronized (lock) {
             directInFlight -= w.permits;          // in the same critical section as the insertion
@@ -386,13 +448,15 @@ public final class RedisSemaphore implements AsyncLimiter {
                     if (notices != seq) {
                         now = true;               // a release crossed our refusal
                     } else {
-                        arm(hintMillis);
+                        cannotPoll = !arm(hintMillis);
                     }
                 }
             }
         }
         if (refusal != null) {
             fail(w, refusal);
+        } else if (cannotPoll) {
+            schedulerDown();
         } else if (now) {
             drive();
         }
@@ -404,29 +468,53 @@ public final class RedisSemaphore implements AsyncLimiter {
             failAll(fleet.notConnected("RedisSemaphore " + name), Long.MAX_VALUE);   // nobody here can be served now
             return;
         }
+        if (fleet.schedulerShuttingDown()) {
+            schedulerDown();                      // a grant could not be renewed: ask for nobody
+            return;
+        }
         Waiter head = null;
-        long seq;
-        long arrivedBefore;                       // the tickets of the waiters queued when it is sent
+        List<Waiter> dead = null;                 // waiters whose executor shut down: never asked for
+        long seq = 0;
+        long arrivedBefore = 0;                   // the tickets of the waiters queued when it is sent
         synchronized (lock) {
             if (headInFlight || directInFlight > 0 || closed) {
                 return;                           // a reply to come will drive again
             }
             for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
                 Waiter w = it.next();
-                if (!w.isDone()) {
+                if (w.isDone()) {
+                    it.remove();
+                } else if (w.executor().isShutdown()) {
+                    it.remove();
+                    if (dead == null) {
+                        dead = new ArrayList<>();
+                    }
+                    dead.add(w);
+                } else {
                     head = w;
                     break;
                 }
-                it.remove();
             }
-            if (head == null) {
-                return;
+            if (head != null) {
+                headInFlight = true;
+                seq = notices;
+                arrivedBefore = tickets;
             }
-            headInFlight = true;
-            seq = notices;
-            arrivedBefore = tickets;
         }
-        Waiter h = head;
+        if (dead != null) {
+            for (Waiter w : dead) {
+                if (w.claim()) {
+                    refuseShutDown(w, "it left the queue unserved");
+                }
+            }
+        }
+        if (head != null) {
+            attemptHead(head, seq, arrivedBefore);
+        }
+    }
+
+    /** One acquire for the head {@code h}; {@code seq}: notices then, {@code arrivedBefore}: tickets then. */
+    private void attemptHead(Waiter h, long seq, long arrivedBefore) {
         String lease = fleet.newLeaseId();
         sendAcquire(h.permits, lease).whenComplete((reply, error) -> {
             boolean again = false;
@@ -456,12 +544,16 @@ public final class RedisSemaphore implements AsyncLimiter {
                 again = true;
             } else {
                 available.set((Long) reply.get(1));
+                boolean cannotPoll = false;
                 synchronized (lock) {
                     headInFlight = false;
                     again = notices != seq || h.isDone();
                     if (!again) {
-                        arm((Long) reply.get(2));
+                        cannotPoll = !arm((Long) reply.get(2));
                     }
+                }
+                if (cannotPoll) {
+                    schedulerDown();
                 }
             }
             if (again) {
@@ -470,29 +562,79 @@ public final class RedisSemaphore implements AsyncLimiter {
         });
     }
 
-    /** Arms the fallback timer to fire within {@code hintMillis} (if >= 0) and within maxPoll. */
-    private void arm(long hintMillis) {
+    /**
+     * Arms the fallback timer to fire within {@code hintMillis} (if >= 0) and within maxPoll.
+     *
+     * @return {@code false} if it cannot be armed, Lettuce's computation executor shutting down
+     *         (the caller then fails the queue, after the lock: {@link #schedulerDown()})
+     */
+    private boolean arm(long hintMillis) {
         assert Thread.holdsLock(lock);
+        if (fleet.schedulerShuttingDown()) {
+            return false;                         // it would cancel the timer at its next turn
+        }
         long delay = fleet.maxPollNanos();
         if (hintMillis >= 0) {
             delay = Math.min(delay, TimeUnit.MILLISECONDS.toNanos(Math.max(1, hintMillis)));
         }
         long at = System.nanoTime() + delay;
         if (fallback != null && !fallback.isDone() && fallbackAtNanos - at <= 0) {
-            return;                               // an earlier timer is armed already
+            return true;                          // an earlier timer is armed already
         }
-        if (fallback != null) {
-            fallback.cancel(false);
+        long n = ++fallbacksArmed;
+        ScheduledFuture<?> t;
+        try {
+            t = fleet.scheduler().schedule(() -> onFallback(n), delay, TimeUnit.NANOSECONDS);
+        } catch (RejectedExecutionException e) {
+            return false;
         }
+        cancelFallbackLocked();
+        fallback = t;
         fallbackAtNanos = at;
-        fallback = fleet.scheduler().schedule(this::onFallback, delay, TimeUnit.NANOSECONDS);
+        return !Timers.listenLost(t, fleet.scheduler(), fallbackLost);   // false: it will never run
     }
 
-    private void onFallback() {
+    /** Cancels the fallback timer, if any, after removing our listener (so it sees only foreign cancels). */
+    private void cancelFallbackLocked() {
+        assert Thread.holdsLock(lock);
+        Timers.cancel(fallback, fallbackLost);
+        fallback = null;
+    }
+
+    /** The fallback timer number {@code n} fired (a timer replaced meanwhile may still fire: harmless). */
+    private void onFallback(long n) {
         synchronized (lock) {
-            fallback = null;
+            if (fallbacksArmed == n) {
+                fallback = null;                  // fired: the next refusal arms a new one
+            }
         }
         drive();
+    }
+
+    /**
+     * The fallback timer was cancelled, not by us ({@link #cancelFallbackLocked} removes this
+     * listener first): Lettuce's computation executor is shutting down (it cancels every
+     * scheduled task, on its own thread). Nothing would ask Redis again for the queue.
+     */
+    private void onFallbackLost(Future<Object> timer) {
+        if (!timer.isCancelled() || Thread.holdsLock(lock)) {
+            return;                               // it ran; or added by arm() to a timer cancelled already: arm() reports it
+        }
+        synchronized (lock) {
+            if (fallback != timer) {
+                return;
+            }
+            fallback = null;
+        }
+        schedulerDown();
+    }
+
+    /**
+     * Lettuce's computation executor is shutting down: no queued waiter can be polled for, nor
+     * any grant renewed; every queued waiter fails now (their places are free before they hear).
+     */
+    private void schedulerDown() {
+        failAll(fleet.schedulerDown("RedisSemaphore " + name), Long.MAX_VALUE);
     }
 
     /** A release notice (pub/sub, resubscription, or a release by this JVM). */
@@ -515,7 +657,17 @@ public final class RedisSemaphore implements AsyncLimiter {
             abandon(lease, w.permits);
             return;
         }
-        w.cancelTimer();
+        w.cancelTimer();                          // first: from another thread, a task for its executor
+        if (w.executor().isShutdown()) {          // no listener of it could run: the lease would be lost
+            abandon(lease, w.permits);            // released by id; the release notice drives the queue
+            refuseShutDown(w, "the lease granted to it was released, for the next waiter");
+            return;
+        }
+        if (fleet.schedulerShuttingDown()) {      // nobody could renew the lease
+            abandon(lease, w.permits);
+            w.setFailure(fleet.schedulerDown("RedisSemaphore " + name));
+            return;
+        }
         heldHere.addAndGet(w.permits);
         RedisPermit permit;
         try {
@@ -526,7 +678,32 @@ public final class RedisSemaphore implements AsyncLimiter {
             w.setFailure(e);
             return;
         }
+        if (w.executor().isShutdown()) {          // again, just before completing: the window of the
+            permit.releaseIgnored();              // residual race is the completion alone, not the
+            refuseShutDown(w, "the lease granted to it was released, for the next waiter");   // permit's making
+            return;
+        }
         w.setSuccess(permit);
+    }
+
+    /** Fails a waiter, claimed by the caller, whose executor has shut down (its listeners will never run). */
+    private void refuseShutDown(Waiter w, String what) {
+        w.cancelTimer();
+        w.setFailure(Promises.shutDown(w.executor(), "the completion of its wait for RedisSemaphore " + name
+                + " (" + what + ")"));
+    }
+
+    /**
+     * The waiter's timer was cancelled by its executor, which cancels every scheduled task as it
+     * shuts down: the timeout will never run, so the wait ends now, as a timeout would.
+     */
+    private void timerLost(Waiter w) {
+        if (w.claim()) {
+            remove(w);
+            w.setFailure(Promises.shutDown(w.executor(), "the timeout of its wait for RedisSemaphore " + name
+                    + " (an executor shutting down cancels its timers, so the wait ended at once)"));
+            drive();
+        }
     }
 
     private void timeOut(Waiter w) {
@@ -621,9 +798,8 @@ public final class RedisSemaphore implements AsyncLimiter {
             taken.add(w);
             it.remove();
         }
-        if (waiters.isEmpty() && fallback != null) {
-            fallback.cancel(false);
-            fallback = null;
+        if (waiters.isEmpty()) {
+            cancelFallbackLocked();
         }
         return taken;
     }
@@ -661,14 +837,14 @@ public final class RedisSemaphore implements AsyncLimiter {
      * One wait: the promise the caller gets, and the claim that decides how it ends (grant,
      * cancel, timeout or close), exactly once.
      */
-    private final class Waiter extends DefaultPromise<RedisPermit> {
+    private final class Waiter extends DefaultPromise<RedisPermit> implements GenericFutureListener<Future<Object>> {
         private static final AtomicIntegerFieldUpdater<Waiter> CLAIMED =
                 AtomicIntegerFieldUpdater.newUpdater(Waiter.class, "claimed");
 
         final int permits;
         long ticket;                               // arrival order; written once under the lock
         private volatile int claimed;              // 0 -> 1 once, by CAS: the end is decided
-        volatile ScheduledFuture<?> timer;         // written once by acquire0; null if untimed
+        private volatile ScheduledFuture<?> timer; // written once by startTimer; null if untimed
 
         Waiter(EventExecutor executor, int permits) {
             super(executor);
@@ -679,11 +855,50 @@ public final class RedisSemaphore implements AsyncLimiter {
             return CLAIMED.compareAndSet(this, 0, 1);
         }
 
-        void cancelTimer() {
-            ScheduledFuture<?> t = timer;
-            if (t != null) {
-                t.cancel(false);
+        boolean isClaimed() {
+            return claimed != 0;
+        }
+
+        /**
+         * Arms the timeout on the waiter's executor, as the core's waiters do (netty-sync's
+         * WaitQueue, "Timers that die with their executor"): this waiter listens to its timer,
+         * and a cancellation it sees was made by the executor as it shut down ({@link
+         * #cancelTimer} removes the listener first), so the wait then ends at once
+         * ({@link #timerLost}). Called once, after the waiter is queued or its direct call
+         * counted, by the thread that made it.
+         *
+         * @return the executor's refusal (shut down, or cannot time: ImmediateEventExecutor
+         *         throws UnsupportedOperationException), with nothing armed; or {@code null}
+         */
+        RuntimeException startTimer(long nanos) {
+            EventExecutor executor = executor();
+            ScheduledFuture<?> t;
+            try {
+                t = executor.schedule(() -> timeOut(this), nanos, TimeUnit.NANOSECONDS);
+            } catch (RuntimeException e) {
+                return e;
             }
+            timer = t;
+            boolean lost = Timers.listenLost(t, executor, this);
+            if (isClaimed()) {
+                cancelTimer();                    // ended before the timer was published
+            } else if (lost) {
+                timerLost(this);                  // no one will run it
+            }
+            return null;
+        }
+
+        /** The timer's listener: a cancellation not ours is the executor's (it is shutting down). */
+        @Override
+        public void operationComplete(Future<Object> t) {
+            if (t.isCancelled() && t == timer) {
+                timerLost(this);
+            }
+        }
+
+        /** Cancels the timeout, if armed: our listener first, so it only ever sees the executor's cancels. */
+        void cancelTimer() {
+            Timers.cancel(timer, this);
         }
 
         @Override

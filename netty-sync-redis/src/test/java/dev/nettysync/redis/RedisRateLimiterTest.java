@@ -3,6 +3,7 @@ package dev.nettysync.redis;
 import dev.nettysync.limit.Permit;
 import dev.nettysync.limit.RateLimitedException;
 import dev.nettysync.WaitTimeoutException;
+import dev.nettysync.testing.Poll;
 import io.netty.channel.DefaultEventLoop;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.DefaultPromise;
@@ -134,12 +135,16 @@ class RedisRateLimiterTest extends AbstractFleetTest {
         Thread.sleep(50);
         assertThat(onLoop.get()).isTrue();
 
-        // a timeout shorter than the wait: refused at once, with the wait in retryAfter
+        // a timeout shorter than the wait: refused at once, with the wait in retryAfter (a wait
+        // of ~1 s against a 300 ms timeout: the round trip may take a while on a busy machine
+        // without the local timer answering first)
+        RedisRateLimiter slow = limiters.rateLimiter(name(), 1, 1);
+        assertThat(now(slow).isSuccess()).isTrue();
         long t1 = System.nanoTime();
-        Future<Permit> tooShort = r.acquire(loop, 20, TimeUnit.MILLISECONDS);
+        Future<Permit> tooShort = slow.acquire(loop, 300, TimeUnit.MILLISECONDS);
         assertThat(tooShort.await(10, TimeUnit.SECONDS)).isTrue();
         assertThat(tooShort.cause()).isInstanceOf(RateLimitedException.class);
-        assertThat(((RateLimitedException) tooShort.cause()).retryAfter()).isGreaterThan(Duration.ofMillis(20));
+        assertThat(((RateLimitedException) tooShort.cause()).retryAfter()).isGreaterThan(Duration.ofMillis(300));
         assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t1)).isLessThan(5000);
     }
 
@@ -305,5 +310,121 @@ class RedisRateLimiterTest extends AbstractFleetTest {
         assertThat(now(login.forKey("alice")).isSuccess()).isFalse();
         assertThat(now(login.forKey("alice:x")).isSuccess()).as("keys may hold colons: another key").isTrue();
         assertThat(now(login).isSuccess()).as("the name-wide limit is apart from its keys").isTrue();
+    }
+
+    // --- executors that shut down under a wait ---------------------------------------------------
+
+    @Test
+    void aReservedWaitWhoseExecutorShutsDownBeforeItsSlotEndsAtOnce() throws Exception {
+        DefaultEventLoop dying = new DefaultEventLoop();
+        RedisRateLimiter r = limiters.rateLimiter(name(), 0.2, 1);           // one per 5 s
+        assertThat(now(r).isSuccess()).isTrue();
+        Future<Permit> reserved = r.acquire(dying);                        // the script reserves ~5 s ahead
+        Poll.assertEventually("the reservation is timed on its executor", Duration.ofSeconds(5),
+                () -> r.statistics().queued() == 1);
+        // the shutdown cancels the task that would complete the wait at its slot
+        dying.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+        assertThat(reserved.await(2, TimeUnit.SECONDS)).as("ended with its timer, not left pending for ever").isTrue();
+        assertThat(reserved.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                .hasMessageContaining("reserved");
+        assertThat(r.statistics().queued()).isZero();
+    }
+
+    @Test
+    void aReservationForAnExecutorShuttingDownFailsAtOnce() throws Exception {
+        DefaultEventLoop quiet = new DefaultEventLoop();
+        quiet.shutdownGracefully(3, 10, TimeUnit.SECONDS);                 // quiet period: still runs tasks
+        try {
+            RedisRateLimiter r = limiters.rateLimiter(name(), 0.2, 1);
+            assertThat(now(r).isSuccess()).isTrue();
+            // untimed: sent; the reply reserves a slot that a task on `quiet` would complete, and
+            // the next turn of its shutdown loop would cancel that task
+            Future<Permit> untimed = r.acquire(quiet);
+            assertThat(untimed.await(2, TimeUnit.SECONDS)).as("failed, not left pending for ever").isTrue();
+            assertThat(untimed.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                    .hasMessageContaining("shutting down");
+            assertThat(r.statistics().queued()).isZero();
+            // timed: its timeout could not be timed either; refused before anything is sent
+            RedisRateLimiter fresh = limiters.rateLimiter(name(), 0.2, 1);
+            Future<Permit> timed = fresh.acquire(quiet, 10, TimeUnit.SECONDS);
+            assertThat(timed.isDone()).as("refused at once").isTrue();
+            assertThat(timed.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                    .hasMessageContaining("shutting down");
+            assertThat(now(fresh).isSuccess()).as("nothing was spent: the burst of 1 is still there").isTrue();
+            // now or never has no timer: a slot free now is admitted
+            RedisRateLimiter third = limiters.rateLimiter(name(), 0.2, 1);
+            Future<Permit> nowOrNever = third.acquire(quiet, 0, TimeUnit.SECONDS);
+            assertThat(nowOrNever.await(5, TimeUnit.SECONDS)).isTrue();
+            assertThat(nowOrNever.isSuccess()).isTrue();
+        } finally {
+            quiet.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void aTimedWaitWhoseExecutorShutsDownWhileTheScriptIsOutEndsAtOnce() throws Exception {
+        DefaultEventLoop dying = new DefaultEventLoop();
+        RedisRateLimiter r = limiters.rateLimiter(name(), 100, 5);
+        fleet.admin().clientPause(1500);                                   // the reply comes late
+        long t0 = System.nanoTime();
+        Future<Permit> timed = r.acquire(dying, 1, 1, TimeUnit.HOURS);
+        dying.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+        // its timeout was cancelled with every other task of the executor: the wait ends now,
+        // as a timeout would, not when the paused server answers
+        assertThat(timed.await(1000, TimeUnit.MILLISECONDS)).as("ended with its timer").isTrue();
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)).isLessThan(1400);
+        assertThat(timed.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                .hasMessageContaining("timeout");
+        assertThat(now(r).isSuccess()).as("the late reply was handled and the limiter serves on").isTrue();
+        assertThat(r.statistics().queued()).isZero();
+    }
+
+    @Test
+    void reservationsOnExecutorsThatShutDownAllEndAndNoneStaysCounted() throws Exception {
+        RedisRateLimiter r = limiters.rateLimiter(name(), 50, 1);          // one per 20 ms
+        List<DefaultEventLoop> dying = List.of(new DefaultEventLoop(), new DefaultEventLoop());
+        List<Future<Permit>> onDying = new ArrayList<>();
+        List<Future<Permit>> onLive = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {                                      // reserved up to ~0.8 s ahead
+            if (i % 2 == 0) {
+                onDying.add(r.acquire(dying.get(i % 4 / 2)));
+            } else {
+                onLive.add(i % 3 == 0 ? r.acquire(loop) : r.acquire(loop, 5, TimeUnit.SECONDS));
+            }
+        }
+        Poll.assertEventually("the reservations are timed", Duration.ofSeconds(5), () -> r.statistics().queued() > 20);
+        for (DefaultEventLoop l : dying) {
+            l.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+        int refused = 0;
+        for (Future<Permit> f : onDying) {
+            assertThat(f.await(2, TimeUnit.SECONDS)).as("a reservation on a shut-down executor ended").isTrue();
+            if (f.cause() instanceof java.util.concurrent.RejectedExecutionException) {
+                refused++;
+            } else {
+                assertThat(f.isSuccess()).as("due before the shutdown: %s", f.cause()).isTrue();
+            }
+        }
+        assertThat(refused).as("reservations the shutdown cut short").isPositive();
+        for (Future<Permit> f : onLive) {
+            f.get(5, TimeUnit.SECONDS).release();
+        }
+        assertThat(r.statistics().queued()).as("nothing stays counted as queued").isZero();
+    }
+
+    @Test
+    void aWaitOnAnExecutorThatCannotTimeFailsInsteadOfHanging() throws Exception {
+        // ImmediateEventExecutor has no scheduler: its schedule() throws
+        io.netty.util.concurrent.EventExecutor immediate = io.netty.util.concurrent.ImmediateEventExecutor.INSTANCE;
+        RedisRateLimiter r = limiters.rateLimiter(name(), 5, 1);
+        Future<Permit> timed = r.acquire(immediate, 5, TimeUnit.SECONDS);
+        assertThat(timed.isDone()).as("failed at once, nothing sent").isTrue();
+        assertThat(timed.cause()).isInstanceOf(UnsupportedOperationException.class);
+        assertThat(now(r).isSuccess()).as("nothing was spent").isTrue();
+        // untimed: sent; the reply reserves a slot that the executor cannot time
+        Future<Permit> reserved = r.acquire(immediate);
+        assertThat(reserved.await(5, TimeUnit.SECONDS)).as("failed, not left pending for ever").isTrue();
+        assertThat(reserved.cause()).isInstanceOf(UnsupportedOperationException.class);
+        assertThat(r.statistics().queued()).isZero();
     }
 }

@@ -292,4 +292,181 @@ class RedisSemaphoreTest extends AbstractFleetTest {
         await(((RedisPermit) q).lease());
         assertThat(fleet.used(s)).isZero();
     }
+
+    // --- executors that shut down under a wait ---------------------------------------------------
+
+    /** An event loop in a graceful shutdown's quiet period: shutting down, still running tasks. */
+    private static DefaultEventLoop shuttingDown() {
+        DefaultEventLoop l = new DefaultEventLoop();
+        l.shutdownGracefully(3, 10, TimeUnit.SECONDS);
+        assertThat(l.isShuttingDown()).isTrue();
+        assertThat(l.isShutdown()).isFalse();
+        return l;
+    }
+
+    @Test
+    void aTimedWaitWhoseExecutorShutsDownWhileQueuedEndsAtOnceAndFreesItsPlace() throws Exception {
+        RedisSemaphore s = limiters.semaphore(uniqueName(), 1, Duration.ofSeconds(10));
+        RedisPermit held = await(s.acquire(loop, 1));
+        DefaultEventLoop dying = new DefaultEventLoop();
+        Future<RedisPermit> timed = s.acquire(dying, 1, 1, TimeUnit.HOURS);
+        Poll.assertEventually("queued: 1", Duration.ofSeconds(5), () -> s.statistics().queued() == 1);
+
+        // the shutdown cancels every scheduled task of the executor, the wait's timer included:
+        // nothing would ever end the wait but a grant
+        dying.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+        assertThat(timed.await(2, TimeUnit.SECONDS)).as("the wait ended with its timer, not an hour later").isTrue();
+        assertThat(timed.cause()).isInstanceOf(RejectedExecutionException.class).hasMessageContaining("timeout");
+        assertThat(s.statistics().queued()).as("its place is free").isZero();
+
+        Future<RedisPermit> next = s.acquire(loop, 1);
+        held.release();
+        RedisPermit p = await(next);
+        p.release();
+        await(p.lease());
+        assertThat(fleet.used(s)).isZero();
+        assertThat(s.statistics().inUse()).isZero();
+    }
+
+    @Test
+    void aTimedWaitOnAnExecutorAlreadyShuttingDownIsRefusedAtOnceAndSendsNothing() throws Exception {
+        RedisSemaphore s = limiters.semaphore(uniqueName(), 1, Duration.ofSeconds(10));
+        RedisPermit held = await(s.acquire(loop, 1));
+        DefaultEventLoop quiet = shuttingDown();
+        try {
+            // its timer would be accepted, then cancelled by the next turn of the shutdown loop
+            Future<RedisPermit> timed = s.acquire(quiet, 1, 1, TimeUnit.HOURS);
+            assertThat(timed.isDone()).as("refused at once").isTrue();
+            assertThat(timed.cause()).isInstanceOf(RejectedExecutionException.class).hasMessageContaining("shutting down");
+            assertThat(s.statistics().queued()).isZero();
+            // now or never has no timer: the executor still runs tasks, so it is asked for
+            Future<RedisPermit> nowOrNever = s.acquire(quiet, 1, 0, TimeUnit.SECONDS);
+            assertThat(nowOrNever.await(5, TimeUnit.SECONDS)).isTrue();
+            assertThat(nowOrNever.cause()).isInstanceOf(WaitTimeoutException.class);
+        } finally {
+            quiet.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+        }
+        held.release();
+        await(held.lease());
+        assertThat(fleet.used(s)).isZero();
+    }
+
+    @Test
+    void aGrantToAQueuedWaiterWhoseExecutorShutDownGoesOnToTheNextWaiter() throws Exception {
+        RedisSemaphore s = limiters.semaphore(uniqueName(), 1, Duration.ofSeconds(10));
+        RedisPermit held = await(s.acquire(loop, 1));
+        DefaultEventLoop dying = new DefaultEventLoop();
+        Future<RedisPermit> dead = s.acquire(dying, 1);                    // untimed: no timer to lose
+        Future<RedisPermit> next = s.acquire(loop, 1);
+        Poll.assertEventually("queued: 2", Duration.ofSeconds(5), () -> s.statistics().queued() == 2);
+        dying.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+
+        held.release();
+        // the dead waiter's continuation could never run: a permit handed to it would be renewed
+        // for as long as its future is referenced (here: for ever), and the next waiter starved
+        RedisPermit p = await(next);
+        assertThat(dead.isDone()).isTrue();
+        assertThat(dead.cause()).isInstanceOf(RejectedExecutionException.class).hasMessageContaining("shut down");
+        assertThat(fleet.used(s)).isEqualTo(1);
+        assertThat(s.statistics().inUse()).isEqualTo(1);
+        p.release();
+        await(p.lease());
+        assertThat(fleet.used(s)).isZero();
+        assertThat(s.statistics().queued()).isZero();
+    }
+
+    @Test
+    void aLeaseGrantedWhileTheCallersExecutorShutDownIsReleasedNotHandedOut() throws Exception {
+        RedisSemaphore s = limiters.semaphore(uniqueName(), 1, Duration.ofSeconds(10));
+        DefaultEventLoop dying = new DefaultEventLoop();
+        fleet.admin().clientPause(400);                                   // the grant comes after the shutdown
+        Future<RedisPermit> direct = s.acquire(dying, 1);                   // nobody queued: straight to Redis
+        dying.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+        Poll.until(Duration.ofSeconds(5), direct::isDone);
+        assertThat(direct.cause()).as("not a permit nobody can receive").isInstanceOf(RejectedExecutionException.class);
+        Poll.until(Duration.ofSeconds(5), () -> fleet.used(s) == 0);    // released by id, not left to its lease
+        assertThat(s.statistics().inUse()).isZero();
+        RedisPermit p = await(s.acquire(loop, 1, 0, TimeUnit.SECONDS));
+        p.release();
+        await(p.lease());
+    }
+
+    @Test
+    void whenLettucesComputationExecutorShutsDownQueuedWaitersFailInsteadOfWaitingForAPollThatNeverComes() throws Exception {
+        io.lettuce.core.RedisClient client = fleet.client();
+        RedisLimiters own = RedisLimiters.builder(client).maxPoll(Duration.ofMillis(200)).connect();
+        try {
+            RedisSemaphore s = own.semaphore(uniqueName(), 1, Duration.ofSeconds(10));
+            // the permit is held under a lease that expires without a notice (nobody releases
+            // it): only the fallback poll would ever see it free
+            List<Object> r = fleet.admin().eval(Fleet.ACQUIRE.text(), ScriptOutputType.MULTI, s.keys(),
+                    "1", "1", "raw-" + System.nanoTime(), "1000", s.channel());
+            assertThat(r.get(0)).isEqualTo(1L);
+            Future<RedisPermit> waiting = s.acquire(loop, 1);
+            Poll.assertEventually("queued: 1", Duration.ofSeconds(5), () -> s.statistics().queued() == 1);
+            Thread.sleep(50);                                             // its refusal has armed the poll
+
+            client.getResources().eventExecutorGroup().shutdownGracefully(0, 0, TimeUnit.SECONDS).sync();
+            assertThat(waiting.await(3, TimeUnit.SECONDS)).as("the waiter did not wait for ever").isTrue();
+            assertThat(waiting.cause()).isInstanceOf(RejectedExecutionException.class)
+                    .hasMessageContaining("computation executor");
+            assertThat(s.statistics().queued()).isZero();
+            Future<RedisPermit> later = s.acquire(loop, 1, 5, TimeUnit.SECONDS);
+            assertThat(later.isDone()).as("refused at once, nothing sent").isTrue();
+            assertThat(later.cause()).isInstanceOf(RejectedExecutionException.class);
+        } finally {
+            own.closeAsync().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void aClientShutDownBeforeItsLimitersEndsEveryWaitAndTellsEveryHolder() throws Exception {
+        // a client made without resources owns them: its shutdown stops its computation
+        // executor (polls, renewals) and its timer along with its connections
+        io.lettuce.core.RedisClient client = io.lettuce.core.RedisClient.create(io.lettuce.core.RedisURI.create(fleet.server.uri()));
+        RedisLimiters own = RedisLimiters.builder(client).maxPoll(Duration.ofMillis(200)).connect();
+        RedisSemaphore s = own.semaphore(uniqueName(), 1, Duration.ofSeconds(3));
+        try {
+            RedisPermit held = await(s.acquire(loop, 1));
+            Future<RedisPermit> untimed = s.acquire(loop, 1);
+            Future<RedisPermit> timed = s.acquire(loop, 1, 1, TimeUnit.HOURS);
+            Poll.assertEventually("queued: 2", Duration.ofSeconds(5), () -> s.statistics().queued() == 2);
+
+            client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+            for (Future<RedisPermit> f : List.of(untimed, timed)) {
+                assertThat(f.await(3, TimeUnit.SECONDS)).as("a wait ended").isTrue();
+                assertThat(f.isSuccess()).isFalse();
+            }
+            assertThat(held.lease().await(3, TimeUnit.SECONDS)).as("the holder was told, not left to find out").isTrue();
+            assertThat(held.lease().cause()).isInstanceOf(LeaseLostException.class);
+            assertThat(s.statistics().queued()).isZero();
+            Future<RedisPermit> after = s.acquire(loop, 1, 1, TimeUnit.SECONDS);
+            assertThat(after.isDone()).as("refused at once").isTrue();
+            held.release();
+        } finally {
+            own.closeAsync().toCompletableFuture().get(10, TimeUnit.SECONDS);
+            client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+        }
+        // its release could not be sent: nobody renews the lease any more, so it expires
+        Poll.assertEventually("the lease expired", Duration.ofSeconds(10), () -> fleet.used(s) == 0);
+    }
+
+    @Test
+    void aTimedWaitOnAnExecutorThatCannotTimeFailsAndHoldsNothing() throws Exception {
+        // ImmediateEventExecutor has no scheduler: its schedule() throws
+        RedisSemaphore s = limiters.semaphore(uniqueName(), 1, Duration.ofSeconds(10));
+        RedisPermit held = await(s.acquire(loop, 1));
+        Future<RedisPermit> queued = s.acquire(io.netty.util.concurrent.ImmediateEventExecutor.INSTANCE, 1, 5, TimeUnit.SECONDS);
+        assertThat(queued.isDone()).as("failed at once, not thrown with the wait left queued").isTrue();
+        assertThat(queued.cause()).isInstanceOf(UnsupportedOperationException.class);
+        assertThat(s.statistics().queued()).isZero();
+        held.release();
+        await(held.lease());
+        Future<RedisPermit> direct = s.acquire(io.netty.util.concurrent.ImmediateEventExecutor.INSTANCE, 1, 5, TimeUnit.SECONDS);
+        assertThat(direct.isDone()).as("failed at once, nothing sent").isTrue();
+        assertThat(direct.cause()).isInstanceOf(UnsupportedOperationException.class);
+        RedisPermit p = await(s.acquire(loop, 1, 0, TimeUnit.SECONDS));   // nothing was taken
+        p.release();
+        await(p.lease());
+    }
 }

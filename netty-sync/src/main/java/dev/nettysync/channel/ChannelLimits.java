@@ -57,7 +57,10 @@ import java.util.function.Supplier;
  *       loop, where close listeners run.</li>
  *   <li><b>Already closed.</b> {@link #acquire} on a closed channel returns a cancelled future
  *       and does not touch the limiter ({@code tryAcquire} of {@link #forChannel} returns
- *       {@code null}); {@link #bind} to a closed channel ends the permit (ignored) at once.</li>
+ *       {@code null}); {@link #bind} to a closed channel ends the permit (ignored), and
+ *       {@link #cancelOnClose} cancels the wait, at once on the calling thread, not through a
+ *       close listener (which would run later on the channel's loop, or never once that loop has
+ *       shut down).</li>
  * </ul>
  */
 public final class ChannelLimits {
@@ -105,7 +108,13 @@ public final class ChannelLimits {
         Objects.requireNonNull(permit, "permit");
         Objects.requireNonNull(channel, "channel");
         ChannelBoundPermit bound = new ChannelBoundPermit(permit, channel);
-        channel.closeFuture().addListener(bound);   // runs at once (on the loop) if already closed
+        ChannelFuture closed = channel.closeFuture();
+        if (!closed.isDone()) {
+            closed.addListener(bound);
+        }
+        if (closed.isDone()) {   // closed before, or as the listener was added: ended here, once
+            bound.operationComplete(closed);
+        }
         return bound;
     }
 
@@ -122,9 +131,17 @@ public final class ChannelLimits {
         if (wait.isDone()) {
             return wait;
         }
-        ChannelFutureListener onClose = closed -> wait.cancel(false);
-        channel.closeFuture().addListener(onClose);
-        wait.addListener(done -> channel.closeFuture().removeListener(onClose));
+        ChannelFuture closed = channel.closeFuture();
+        if (closed.isDone()) {
+            wait.cancel(false);
+            return wait;
+        }
+        ChannelFutureListener onClose = c -> wait.cancel(false);
+        closed.addListener(onClose);
+        wait.addListener(done -> closed.removeListener(onClose));
+        if (closed.isDone()) {   // closed as the listener was added
+            wait.cancel(false);
+        }
         return wait;
     }
 
@@ -135,6 +152,9 @@ public final class ChannelLimits {
         ChannelAcquire acquire = new ChannelAcquire(channel, wait, executor);
         channel.closeFuture().addListener(acquire.onClose);
         wait.addListener(acquire);
+        if (channel.closeFuture().isDone()) {   // closed as the listener was added
+            acquire.cancel(false);
+        }
         return acquire;
     }
 

@@ -56,6 +56,13 @@ import java.util.function.Function;
  *       ({@code fireUserEventTriggered}), so the protocol handler behind can answer 503 or 429
  *       and keep the connection.</li>
  * </ul>
+ * A shared limiter that cannot decide without I/O (its {@code tryAcquire} throws
+ * {@link UnsupportedOperationException}, as the Redis limiters' does, and so a composite with
+ * such a part) is asked through {@code acquire} instead, from the first such throw on: in
+ * back-pressure mode every message waits for its answer, in reject mode the question is "now or
+ * never" ({@code acquire} with a zero timeout), and its refusal rejects the message
+ * ({@link Reason#LIMITER}). Either way later messages of the channel wait behind the one being
+ * decided (order is kept) and reading pauses meanwhile, in reject mode too.
  * The handler of a {@link Rejected} event owns its message (the event releases it when
  * released itself, so an unhandled one is freed by the pipeline's tail).
  *
@@ -79,7 +86,9 @@ import java.util.function.Function;
  * <h2>Reading and {@code autoRead}</h2>
  * While messages wait, the handler owns {@code autoRead}: it turns it off (remembering whether
  * it was on) and turns it back on when the backlog is admitted. Turned on by someone else
- * meanwhile, it is turned off again by the next message that has to wait. Turned off by someone
+ * meanwhile, it is turned off again by the next message that has to wait; if it is still on when
+ * the backlog is admitted, the {@code read()} that turning it on issued (held back, as below) is
+ * forwarded then, so reading resumes. Turned off by someone
  * else meanwhile, it is still turned back on when the backlog is admitted: setting
  * {@code autoRead} off while it is already off leaves no trace (Netty's {@code ChannelConfig}
  * fires no event and issues no {@code read()} for it), so the handler cannot tell that change
@@ -104,7 +113,10 @@ import java.util.function.Function;
  * context's executor, where every callback, including the limiter's grants, runs. Added with an
  * executor group of its own ({@code pipeline.addLast(group, handler)}), it still ends permits on
  * that executor: a completing write whose promise belongs to another executor (the channel's
- * loop, for {@code channel.write}) has its end handed back to the handler's.
+ * loop, for {@code channel.write}) has its end handed back to the handler's (or, that executor
+ * gone, ended where it completed). Shut such a group down after the channels' loops: Netty
+ * cannot deliver {@code channelInactive} to a handler whose executor has terminated, so the
+ * permits and messages it holds then are never given back.
  */
 public final class LimitingHandler extends ChannelDuplexHandler {
 
@@ -112,7 +124,9 @@ public final class LimitingHandler extends ChannelDuplexHandler {
      * Implementation notes
      *
      * State (all confined to ctx.executor()):
-     *   pending   messages read but not admitted, in arrival order (back-pressure only)
+     *   pending   messages read but not admitted, in arrival order (back-pressure mode, or a
+     *             limiter that decides only through acquire(): then in reject mode too, where the
+     *             head is rejected instead of waiting for the channel's own answers)
      *   awaiting  permits of admitted messages whose completing write has not been seen yet,
      *             in arrival order; NO_PERMIT stands for "no shared limiter", REJECTED for a
      *             rejected message (its answer ends nothing)
@@ -136,7 +150,11 @@ public final class LimitingHandler extends ChannelDuplexHandler {
     public enum Reason {
         /** The channel already had {@code perChannel} messages in flight (reject mode). */
         CHANNEL_LIMIT,
-        /** The shared limiter refused at once ({@code tryAcquire} returned {@code null}). */
+        /**
+         * The shared limiter refused at once: {@code tryAcquire} returned {@code null} (or threw:
+         * see {@link Rejected#cause()}), or, in reject mode, a limiter that cannot decide without
+         * I/O refused its zero-timeout {@code acquire} (the refusal is the cause).
+         */
         LIMITER,
         /** The shared limiter's wait failed: see {@link Rejected#cause()}. */
         LIMITER_WAIT
@@ -171,11 +189,13 @@ public final class LimitingHandler extends ChannelDuplexHandler {
         }
 
         /**
-         * The limiter's failure for {@link Reason#LIMITER_WAIT} (a
+         * The limiter's failure for {@link Reason#LIMITER_WAIT}, or for {@link Reason#LIMITER} when
+         * it answered through {@code acquire} (a
          * {@link dev.nettysync.WaitTimeoutException}, {@link dev.nettysync.QueueFullException},
          * {@link dev.nettysync.ClosedException} or a policy's own refusal, such as a rate limit
          * that says when to retry), or the exception the limiter threw ({@link Reason#LIMITER} or
-         * {@link Reason#LIMITER_WAIT}: a limiter that throws refuses the message), else {@code null}.
+         * {@link Reason#LIMITER_WAIT}: a limiter that throws refuses the message; so does one whose
+         * {@code acquire} returns {@code null}, with a {@link NullPointerException}), else {@code null}.
          */
         public Throwable cause() {
             return cause;
@@ -236,7 +256,10 @@ public final class LimitingHandler extends ChannelDuplexHandler {
             return this;
         }
 
-        /** Reject mode: what cannot be admitted at once is rejected. */
+        /**
+         * Reject mode: what cannot be admitted at once is rejected (a limiter that cannot decide
+         * without I/O is asked with a zero-timeout {@code acquire}; see the class documentation).
+         */
         public Builder reject() {
             this.backPressure = false;
             return this;
@@ -324,8 +347,9 @@ public final class LimitingHandler extends ChannelDuplexHandler {
     private int reading;                  // channelRead() calls on the stack
     private int passedLater;              // messages passed on outside a read, not yet followed by a read-complete
     private boolean pausedAutoRead;       // we turned autoRead off
-    private boolean readHeld;             // a read() came while pending was not empty
+    private boolean readHeld;             // a read() came while pending was not empty: forwarded when it empties
     private boolean closed;               // channel inactive or handler removed
+    private boolean decidesAsync;         // the limiter's tryAcquire threw UnsupportedOperationException: acquire() decides
 
     private LimitingHandler(Builder b) {
         this.perChannel = b.perChannel;
@@ -374,24 +398,26 @@ public final class LimitingHandler extends ChannelDuplexHandler {
         Reason refusal = null;
         if (active >= perChannel) {
             refusal = Reason.CHANNEL_LIMIT;
-        } else if (limiter != null) {
+        } else if (limiter == null) {
+            permit = NO_PERMIT;
+        } else if (!decidesAsync) {
             try {
                 permit = limiter.tryAcquire();
+            } catch (UnsupportedOperationException e) {
+                decidesAsync = true;      // cannot decide without I/O (Redis): its acquire decides, from now on
             } catch (Throwable t) {       // a broken limiter: the message is refused, not lost
                 reject(msg, Reason.LIMITER, t);
                 return;
             }
-            if (permit == null) {
+            if (permit == null && !decidesAsync) {
                 refusal = Reason.LIMITER;
             }
-        } else {
-            permit = NO_PERMIT;
         }
-        if (refusal == null) {
+        if (permit != null) {
             admit(msg, permit);
-        } else if (!backPressure) {
+        } else if (refusal != null && !backPressure) {
             reject(msg, refusal, null);
-        } else {
+        } else {                          // waits, or (reject mode) asks the limiter now-or-never
             pending.add(msg);
             pauseReading();
             drain();
@@ -533,7 +559,14 @@ public final class LimitingHandler extends ChannelDuplexHandler {
 
     /** Admits the head of {@code pending} while it can; a completion or a grant calls drain() again. */
     private void admitPending() {
-        while (!pending.isEmpty() && waiting == null && !closed && active < perChannel) {
+        while (!pending.isEmpty() && waiting == null && !closed) {
+            if (active >= perChannel) {
+                if (backPressure) {
+                    return;                   // waits for its channel's own answers
+                }
+                reject(pending.poll(), Reason.CHANNEL_LIMIT, null);
+                continue;
+            }
             Permit permit = granted;
             granted = null;
             if (permit == null) {
@@ -542,11 +575,14 @@ public final class LimitingHandler extends ChannelDuplexHandler {
                 } else {
                     Future<Permit> f;
                     try {
-                        f = timeoutNanos < 0
+                        f = Objects.requireNonNull(!backPressure
+                                ? limiter.acquire(ctx.executor(), 0, TimeUnit.NANOSECONDS)   // now or never
+                                : timeoutNanos < 0
                                 ? limiter.acquire(ctx.executor())
-                                : limiter.acquire(ctx.executor(), timeoutNanos, TimeUnit.NANOSECONDS);
+                                : limiter.acquire(ctx.executor(), timeoutNanos, TimeUnit.NANOSECONDS),
+                                "the limiter's acquire returned a null future");
                     } catch (Throwable t) {   // a broken limiter: refused, and the next one is tried
-                        reject(pending.poll(), Reason.LIMITER_WAIT, t);
+                        reject(pending.poll(), waitRefused(), t);
                         continue;
                     }
                     if (!f.isDone()) {
@@ -558,7 +594,7 @@ public final class LimitingHandler extends ChannelDuplexHandler {
                         continue;             // it ended as the listener was added: waitEnded() ran here, inline
                     }
                     if (!f.isSuccess()) {
-                        reject(pending.poll(), Reason.LIMITER_WAIT, f.cause());
+                        reject(pending.poll(), waitRefused(), f.cause());
                         continue;
                     }
                     permit = f.getNow();
@@ -579,11 +615,16 @@ public final class LimitingHandler extends ChannelDuplexHandler {
         if (f.isSuccess()) {
             granted = (Permit) f.getNow();
         } else if (!f.isCancelled()) {
-            reject(pending.poll(), Reason.LIMITER_WAIT, f.cause());
+            reject(pending.poll(), waitRefused(), f.cause());
         } else {                         // cancelled by someone else: treat as a refusal
-            reject(pending.poll(), Reason.LIMITER_WAIT, new CancellationException("the wait was cancelled"));
+            reject(pending.poll(), waitRefused(), new CancellationException("the wait was cancelled"));
         }
         drain();
+    }
+
+    /** Why the limiter's acquire refused: a wait that failed, or (reject mode) its now-or-never answer. */
+    private Reason waitRefused() {
+        return backPressure ? Reason.LIMITER_WAIT : Reason.LIMITER;
     }
 
     /** Its response will complete nothing: a marker keeps responses matched to messages. */
@@ -601,12 +642,18 @@ public final class LimitingHandler extends ChannelDuplexHandler {
     }
 
     private void resumeReading() {
+        boolean held = readHeld;
+        readHeld = false;
         if (pausedAutoRead) {
             pausedAutoRead = false;
-            readHeld = false;
-            ctx.channel().config().setAutoRead(true);   // issues a read
-        } else if (readHeld) {
-            readHeld = false;
+            if (!ctx.channel().config().isAutoRead()) {
+                ctx.channel().config().setAutoRead(true);   // issues a read: the held one is not needed
+                return;
+            }
+            // turned back on by someone else meanwhile: that issued a read, which we held back
+            // (setAutoRead(true) issues none when autoRead is already on), so forward it
+        }
+        if (held) {
             ctx.read();
         }
     }

@@ -93,12 +93,18 @@ import java.util.concurrent.TimeUnit;
  * {@code execute()} that once sat inside the window), against a shutdown that the application started: a
  * graceful shutdown ({@code shutdownGracefully}, state {@code SHUTTING_DOWN}) still accepts
  * and runs tasks during its quiet period, and only the move to {@code SHUTDOWN} after it opens
- * the window. A thread preempted inside it widens it: a stress run on a loaded two-core
- * machine lost 3 grants among ~165 executors shut down under queued waits (and passed 10 on),
- * where other runs lost none. Stop waiting on an event loop before shutting it down (cancel
- * its waits) to be exact. Closing the window would take completing such a grant from a task
- * of our own submitted to the waiter's executor (a refused submission is then seen), at the
- * cost of a deferred completion.
+ * the window. A thread preempted inside it widens it: before the timer was cancelled ahead of
+ * the check, a stress run on a loaded two-core machine lost 3 grants among ~165 executors shut
+ * down under queued waits (and passed 10 on); with the timer first, the same runs lost none.
+ * Stop waiting on an event loop before shutting it down (cancel its waits) to be exact.
+ * <p>Completing such a grant from a task of our own, submitted to the waiter's executor, would
+ * narrow the window but not close it, so it is not done (it would also defer every
+ * cross-executor completion by one hop): Netty's {@code execute()} refuses a task if the
+ * executor has shut down, else adds it, and if it has shut down meanwhile rejects it only if
+ * it can take it back out of its task queue. The queue of every I/O event loop is a JCTools MPSC queue, whose {@code remove} is
+ * unsupported, so a task added just after the loop's final pass is neither run nor rejected:
+ * Netty drops it at termination with a warning ("An event executor terminated with non-empty
+ * task queue"). That is the same window as the notification's, inside Netty.
  *
  * <h2>Timers that die with their executor</h2>
  * A timed wait's timer runs on the waiter's executor. A Netty executor that shuts down cancels
@@ -110,7 +116,8 @@ import java.util.concurrent.TimeUnit;
  * multi-permit head's permits) from the waiters behind it; an event, a condition or a barrier
  * would keep it until its next set, signal or trip. So each waiter is the one listener of its
  * own timer ({@link Waiter#operationComplete}: no allocation, the promise's single-listener
- * slot). {@link Waiter#cancelTimer} removes the listener before cancelling, so a cancellation
+ * slot). {@link Waiter#cancelTimer} removes the listener before cancelling ({@link Timers}, the
+ * protocol every timer of the project keeps, the other modules' too), so a cancellation
  * the listener sees was made by the executor: the wait then ends through {@link Waiter#end},
  * exactly as a timeout ends it (unlinked, the policy serving whoever can now be served; a
  * primitive with its own protocol runs it: a condition takes its lock back, the rate limiter
@@ -295,14 +302,13 @@ public final class WaitQueue<W extends Waiter<?>> {
     }
 
     /** Grants up to {@code max} waiters from the head (a batch: an event's set, a barrier's cycle). Monitor. */
-    public int grant(int max) {
+    public void grant(int max) {
         int granted = 0;
         while (granted < max && head != null) {
             if (grantFirst()) {
                 granted++;
             }
         }
-        return granted;
     }
 
     /** Takes {@code w} out of the queue into the chain without granting it (to fail it, or to signal it). Monitor. */

@@ -174,23 +174,14 @@ public class Waiter<V> extends DefaultPromise<V> implements GenericFutureListene
             return;
         }
         timer = t;
-        listen(t);
+        boolean lost = Timers.listenLost(t, executor, this);
         // Whoever ended the wait may have looked for the timer before it was there, so cancel
         // it ourselves if the timeout no longer applies.
         if (timeoutNoLongerApplies()) {
             cancelTimer();
-        } else if (t.isCancelled() || executor.isShutdown()) {
-            // Cancelled by the shutdown before the listener was added (its notification, from
-            // this thread, goes through execute(), which a shut-down executor refuses), or
-            // scheduled from this thread through a task the executor may run after its last
-            // sweep of timers: either way no one will run it. end() is idempotent.
-            timerLost();
+        } else if (lost) {
+            timerLost();              // no one will run it (see Timers.listenLost); end() is idempotent
         }
-    }
-
-    @SuppressWarnings({"unchecked", "rawtypes"})
-    private void listen(ScheduledFuture<?> t) {
-        ((Future) t).addListener(this);
     }
 
     /**
@@ -249,37 +240,12 @@ public class Waiter<V> extends DefaultPromise<V> implements GenericFutureListene
     }
 
     /**
-     * Cancels the timeout, if one was armed: first removes this waiter from the timer's
-     * listeners, so that our own cancel is not taken for the executor's (and no notification
-     * task is submitted to the timer's executor when it is cancelled from another thread).
+     * Cancels the timeout, if one was armed, after removing this waiter from the timer's
+     * listeners ({@link Timers#cancel}), so that our own cancel is not taken for the executor's.
      * Nothing for an untimed wait (one volatile read).
      */
-    @SuppressWarnings({"unchecked", "rawtypes"})
     public final void cancelTimer() {
-        ScheduledFuture<?> t = timer;
-        if (t != null) {
-            ((Future) t).removeListener(this);
-            cancelQuietly(t);
-        }
-    }
-
-    /**
-     * Cancels {@code timer} (if not {@code null}), ignoring the refusal of an executor that has
-     * shut down: Netty's {@code ScheduledFutureTask.cancel()}, called from another thread,
-     * submits the timer's removal to its executor, which throws a
-     * {@link RejectedExecutionException} once shut down (for a timer it did not cancel itself,
-     * e.g. one whose scheduling task it ran after its last sweep of scheduled tasks). Such a
-     * timer never runs anyway; the throw must not stop the completion that cancels it.
-     */
-    public static void cancelQuietly(ScheduledFuture<?> timer) {
-        if (timer == null) {
-            return;
-        }
-        try {
-            timer.cancel(false);
-        } catch (RejectedExecutionException shutDown) {
-            // moot: see above
-        }
+        Timers.cancel(timer, this);
     }
 
     static String formatNanos(long nanos) {

@@ -3,6 +3,7 @@ package dev.nettysync.limit;
 import dev.nettysync.QueueFullException;
 import dev.nettysync.WaitTimeoutException;
 import dev.nettysync.internal.Checks;
+import dev.nettysync.internal.Timers;
 import dev.nettysync.internal.WaitQueue;
 import dev.nettysync.internal.Waiter;
 import io.netty.util.concurrent.EventExecutor;
@@ -876,7 +877,7 @@ public final class AsyncRateLimiter implements AsyncLimiter {
                 limiter.onHeadTimerCancelled(this);
             }
             if (timeoutNoLongerApplies()) {
-                Waiter.cancelQuietly(t);  // it left before the timer was published
+                Timers.cancelQuietly(t);  // it left before the timer was published
             }
         }
 
@@ -890,7 +891,7 @@ public final class AsyncRateLimiter implements AsyncLimiter {
         }
 
         void cancelHeadTimer() {
-            Waiter.cancelQuietly(headTimer);
+            Timers.cancelQuietly(headTimer);
         }
     }
 

@@ -198,6 +198,34 @@ class ChannelLimitsTest {
         assertThat(limiter.semaphore.availablePermits()).isEqualTo(1);
     }
 
+    @Test
+    void aChannelClosedOnALoopThatHasShutDownStillEndsABoundPermitAndCancelsABoundWaitAtOnce() throws Exception {
+        io.netty.channel.EventLoopGroup group = new io.netty.channel.MultiThreadIoEventLoopGroup(1,
+                io.netty.channel.nio.NioIoHandler.newFactory());
+        io.netty.channel.Channel closed = new io.netty.channel.socket.nio.NioSocketChannel();
+        try {
+            group.register(closed).sync();
+            closed.close().sync();
+            RecordingLimiter limiter = new RecordingLimiter(2, 10);
+            // from this thread, not the channel's loop: not "later, on the loop", but at once
+            assertThat(ChannelLimits.bind(limiter.tryAcquire(), closed).isReleased()).isTrue();
+            assertThat(limiter.outcomes).containsExactly(Permit.Outcome.IGNORED);
+
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();   // nothing will ever run there again
+            Permit late = ChannelLimits.bind(limiter.tryAcquire(), closed);
+            assertThat(late.isReleased()).as("ended here, not by a close listener the dead loop cannot run").isTrue();
+            assertThat(limiter.outcomes).containsExactly(Permit.Outcome.IGNORED, Permit.Outcome.IGNORED);
+            assertThat(limiter.semaphore.availablePermits()).isEqualTo(2);
+
+            AsyncSemaphore sem = new AsyncSemaphore(0);
+            Future<Void> raw = ChannelLimits.cancelOnClose(sem.acquire(io.netty.util.concurrent.ImmediateEventExecutor.INSTANCE), closed);
+            assertThat(raw.isCancelled()).isTrue();
+            assertThat(sem.queueLength()).as("the slot is not kept for a client long gone").isZero();
+        } finally {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+    }
+
     /** Listeners on a Netty promise, read from its fields (tests only: no public API has it). */
     static int listenerCount(Future<?> future) throws Exception {
         Field single = DefaultPromise.class.getDeclaredField("listener");

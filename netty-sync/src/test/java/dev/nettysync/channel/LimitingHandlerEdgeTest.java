@@ -6,6 +6,7 @@ import dev.nettysync.limit.ForwardingLimiter;
 import dev.nettysync.limit.LimiterStatistics;
 import dev.nettysync.limit.Permit;
 import dev.nettysync.limit.RecordingLimiter;
+import dev.nettysync.testing.AnsweringLimiter;
 import dev.nettysync.testing.Poll;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -40,6 +41,8 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicReference;
+import io.netty.util.ReferenceCountUtil;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -223,6 +226,23 @@ class LimitingHandlerEdgeTest {
         ch.writeOutbound("r2");
         assertThat(sink.read).containsExactly("m1", "m2", "m3");
         assertThat(ch.config().isAutoRead()).isTrue();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void autoReadTurnedOnByTheUserWhileReadingIsPausedStillReadsOnceTheBacklogIsAdmitted() {
+        ReadCounter counter = new ReadCounter();
+        EmbeddedChannel ch = new EmbeddedChannel(counter, LimitingHandler.builder().perChannel(1).build(), sink);
+        ch.writeInbound("m1", "m2");
+        assertThat(ch.config().isAutoRead()).isFalse();
+        int before = counter.reads;
+        ch.config().setAutoRead(true);                          // someone else turns it on: its read() is held, m2 waits
+        assertThat(counter.reads).isEqualTo(before);
+        ch.writeOutbound("r1");                                 // m2 admitted: the backlog is empty, no message comes after
+        assertThat(sink.read).containsExactly("m1", "m2");
+        assertThat(ch.config().isAutoRead()).isTrue();
+        assertThat(counter.reads).as("a read reaches the transport (the held one: setAutoRead(true) issues none"
+                + " when autoRead is already on), else a socket channel never reads again").isEqualTo(before + 1);
         ch.finishAndReleaseAll();
     }
 
@@ -451,6 +471,126 @@ class LimitingHandlerEdgeTest {
             assertThat(m2.refCnt()).isZero();
             ch.checkException();
             ch.finishAndReleaseAll();
+        }
+    }
+
+    @Test
+    void aLimiterWhoseAcquireReturnsANullFutureRejectsTheMessageAndLosesNothing() {
+        // a user's limiter with a bug, as CompositeLimiterTest and KeyedLimiterTest have it
+        EmbeddedChannel ch = new EmbeddedChannel(LimitingHandler.builder()
+                .limiter(new AnsweringLimiter(executor -> null)).build(), sink);
+        ByteBuf m1 = buf(1);
+        ByteBuf m2 = buf(2);
+        ch.writeInbound(m1, m2);
+        ch.checkException();
+        assertThat(sink.rejected).extracting(LimitingHandler.Rejected::message).containsExactly(m1, m2);
+        assertThat(sink.rejected.get(0).reason()).isEqualTo(LimitingHandler.Reason.LIMITER_WAIT);
+        assertThat(sink.rejected.get(0).cause()).isInstanceOf(NullPointerException.class).hasMessageContaining("null future");
+        assertThat(ch.config().isAutoRead()).as("reading resumed").isTrue();
+        assertThat(ch.pipeline().get(LimitingHandler.class).waitingMessages()).isZero();
+        sink.rejected.forEach(r -> assertThat(r.release()).isTrue());
+        assertThat(m1.refCnt()).isZero();
+        assertThat(m2.refCnt()).isZero();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void whenTheChannelsEventLoopShutsDownEveryPermitWaitAndMessageIsGivenBackOnce() throws Exception {
+        EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        EventLoopGroup child = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        RecordingLimiter limiter = new RecordingLimiter(2, 10);
+        Permit held = limiter.tryAcquire();                      // one of two: the handler gets the other
+        ConcurrentLinkedQueue<ByteBuf> frames = new ConcurrentLinkedQueue<>();
+        ConcurrentLinkedQueue<Object> admitted = new ConcurrentLinkedQueue<>();
+        AtomicReference<LimitingHandler> handler = new AtomicReference<>();
+        try {
+            Channel server = new ServerBootstrap().group(boss, child).channel(NioServerSocketChannel.class)
+                    .childHandler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel ch) {
+                            LimitingHandler h = LimitingHandler.builder().limiter(limiter).build();
+                            handler.set(h);
+                            ch.pipeline().addLast(new LineBasedFrameDecoder(100), new ChannelInboundHandlerAdapter() {
+                                @Override
+                                public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                                    frames.add((ByteBuf) msg);   // every frame the handler is given
+                                    ctx.fireChannelRead(msg);
+                                }
+                            }, h, new ChannelInboundHandlerAdapter() {
+                                @Override
+                                public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                                    admitted.add(msg);          // never answered: its permit stays held
+                                    ReferenceCountUtil.release(msg);
+                                }
+                            });
+                        }
+                    }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+            int port = ((InetSocketAddress) server.localAddress()).getPort();
+            try (Socket socket = new Socket("127.0.0.1", port)) {
+                socket.getOutputStream().write("m1\nm2\nm3\nm4\n".getBytes(StandardCharsets.US_ASCII));
+                socket.getOutputStream().flush();
+                // m1 admitted with the second permit, m2 in the limiter's queue, m3 and m4 behind it
+                Poll.assertEventually("m1 admitted and m2 queued in the limiter", Duration.ofSeconds(10),
+                        () -> admitted.size() == 1 && limiter.semaphore.queueLength() == 1 && frames.size() == 4);
+                assertThat(child.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(10, TimeUnit.SECONDS)).isTrue();
+            }
+            assertThat(limiter.outcomes).as("the admitted message's permit, ended once").containsExactly(Permit.Outcome.IGNORED);
+            assertThat(limiter.semaphore.queueLength()).as("the wait left the queue").isZero();
+            assertThat(frames).as("every frame released").allSatisfy(f -> assertThat(f.refCnt()).isZero());
+            assertThat(handler.get().inFlight()).isZero();
+            assertThat(handler.get().waitingMessages()).isZero();
+            held.release();
+            assertThat(limiter.semaphore.availablePermits()).isEqualTo(2);
+            server.close().sync();
+        } finally {
+            child.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+            boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+    }
+
+    @Test
+    void onASocketAutoReadTurnedOnByAnotherPartyWhilePausedLeavesTheConnectionReading() throws Exception {
+        EventLoopGroup loops = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        io.netty.util.concurrent.Promise<Void> gate = loops.next().newPromise();
+        AtomicReference<Channel> accepted = new AtomicReference<>();
+        AtomicReference<LimitingHandler> handler = new AtomicReference<>();
+        try {
+            Channel server = new ServerBootstrap().group(loops).channel(NioServerSocketChannel.class)
+                    .childHandler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel ch) {
+                            accepted.set(ch);
+                            handler.set(LimitingHandler.builder().perChannel(1).build());
+                            ch.pipeline().addLast(new LineBasedFrameDecoder(100),
+                                    new StringDecoder(StandardCharsets.US_ASCII), new StringEncoder(StandardCharsets.US_ASCII),
+                                    handler.get(), new ChannelInboundHandlerAdapter() {
+                                        @Override
+                                        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                                            gate.addListener(g -> ctx.writeAndFlush("answer to " + msg + "\n"));
+                                        }
+                                    });
+                        }
+                    }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+            int port = ((InetSocketAddress) server.localAddress()).getPort();
+            try (Socket socket = new Socket("127.0.0.1", port)) {
+                socket.setSoTimeout(5_000);
+                BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.US_ASCII));
+                socket.getOutputStream().write("m1\nm2\n".getBytes(StandardCharsets.US_ASCII));
+                socket.getOutputStream().flush();
+                Poll.assertEventually("m2 waits behind m1", Duration.ofSeconds(10),
+                        () -> handler.get() != null && handler.get().waitingMessages() == 1);
+                Channel ch = accepted.get();
+                ch.eventLoop().submit(() -> ch.config().setAutoRead(true)).sync();   // another party's flow control
+                ch.eventLoop().submit(() -> gate.setSuccess(null)).sync();           // m1 answered, m2 admitted and answered
+                assertThat(in.readLine()).isEqualTo("answer to m1");
+                assertThat(in.readLine()).isEqualTo("answer to m2");
+                socket.getOutputStream().write("m3\n".getBytes(StandardCharsets.US_ASCII));
+                socket.getOutputStream().flush();
+                assertThat(in.readLine()).as("the connection still reads").isEqualTo("answer to m3");
+            }
+            server.close().sync();
+        } finally {
+            loops.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
         }
     }
 }

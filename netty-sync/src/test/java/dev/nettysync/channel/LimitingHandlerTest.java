@@ -333,4 +333,88 @@ class LimitingHandlerTest {
         assertThat(permits.statistics().inUse()).isZero();
         ch.finishAndReleaseAll();
     }
+
+    /**
+     * A limiter that, like the Redis ones (or a composite with a Redis part), cannot decide without
+     * I/O: {@code tryAcquire} throws {@link UnsupportedOperationException}; its acquires are a
+     * semaphore's, answered on a later task of the caller's executor (the round trip).
+     */
+    private static AsyncLimiter decidesOnlyAsynchronously(AsyncSemaphore sem) {
+        AsyncLimiter view = AsyncLimiter.of(sem);
+        return new AsyncLimiter() {
+            @Override
+            public Future<Permit> acquire(io.netty.util.concurrent.EventExecutor executor) {
+                return later(executor, () -> view.acquire(executor));
+            }
+
+            @Override
+            public Future<Permit> acquire(io.netty.util.concurrent.EventExecutor executor, long timeout, TimeUnit unit) {
+                return later(executor, () -> view.acquire(executor, timeout, unit));
+            }
+
+            private Future<Permit> later(io.netty.util.concurrent.EventExecutor executor,
+                                         java.util.function.Supplier<Future<Permit>> wait) {
+                Promise<Permit> p = executor.newPromise();
+                executor.execute(() -> wait.get().addListener(f -> {
+                    if (f.isSuccess()) {
+                        if (!p.trySuccess((Permit) f.getNow())) {
+                            ((Permit) f.getNow()).releaseIgnored();
+                        }
+                    } else {
+                        p.tryFailure(f.cause());
+                    }
+                }));
+                return p;
+            }
+
+            @Override
+            public Permit tryAcquire() {
+                throw new UnsupportedOperationException("cannot answer without a round trip");
+            }
+
+            @Override
+            public dev.nettysync.limit.LimiterStatistics statistics() {
+                return view.statistics();
+            }
+        };
+    }
+
+    @Test
+    void aLimiterThatCannotDecideAtOnceIsWaitedForInBackPressureMode() {
+        AsyncSemaphore sem = new AsyncSemaphore(1);
+        EmbeddedChannel ch = channel(LimitingHandler.builder().limiter(decidesOnlyAsynchronously(sem)));
+        ch.writeInbound("m1", "m2");
+        ch.runPendingTasks();                                   // the round trips
+        assertThat(sink.rejected).as("not refused for lacking tryAcquire").isEmpty();
+        assertThat(sink.read).containsExactly("m1");
+        assertThat(ch.config().isAutoRead()).isFalse();
+        ch.writeOutbound("r1");
+        ch.runPendingTasks();
+        assertThat(sink.read).containsExactly("m1", "m2");
+        ch.writeOutbound("r2");
+        assertThat(ch.config().isAutoRead()).isTrue();
+        assertThat(sem.availablePermits()).isEqualTo(1);
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aLimiterThatCannotDecideAtOnceIsAskedNowOrNeverInRejectMode() {
+        AsyncSemaphore sem = new AsyncSemaphore(1);
+        EmbeddedChannel ch = channel(LimitingHandler.builder().limiter(decidesOnlyAsynchronously(sem)).reject());
+        ch.writeInbound("m1", "m2");
+        ch.runPendingTasks();
+        assertThat(sink.read).containsExactly("m1");
+        assertThat(sink.rejected).extracting(LimitingHandler.Rejected::message).containsExactly("m2");
+        assertThat(sink.rejected.get(0).reason()).isEqualTo(LimitingHandler.Reason.LIMITER);
+        assertThat(sink.rejected.get(0).cause()).as("the limiter's own refusal").isInstanceOf(WaitTimeoutException.class);
+        assertThat(sem.queueLength()).as("reject mode does not queue in the limiter").isZero();
+        ch.writeOutbound("r1", "503 for m2");
+        ch.writeInbound("m3");
+        ch.runPendingTasks();
+        assertThat(sink.read).containsExactly("m1", "m3");
+        assertThat(ch.config().isAutoRead()).isTrue();
+        ch.writeOutbound("r3");
+        assertThat(sem.availablePermits()).isEqualTo(1);
+        ch.finishAndReleaseAll();
+    }
 }

@@ -345,9 +345,24 @@ class WaitQueueTest {
         release(1);
         ch.runPendingTasks();
         assertThat(w.isSuccess()).isTrue();
+        assertThat(ch.runScheduledPendingTasks()).as("no timer left scheduled").isEqualTo(-1);
         ch.advanceTimeBy(1, TimeUnit.SECONDS);
         ch.runScheduledPendingTasks();
         assertThat(w.isSuccess()).as("the timer found nothing to do").isTrue();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aCancelCancelsTheTimerSoALongTimeoutHoldsNothing() {
+        // A timer that stayed scheduled would find nothing to do when it fired, but would keep
+        // the waiter (and what it references) reachable from its executor until then.
+        EmbeddedChannel ch = new EmbeddedChannel();
+        ch.freezeTime();
+        Waiter<Integer> w = queue.armTimer(enqueue(ch.eventLoop()), TimeUnit.HOURS.toNanos(1));
+        assertThat(ch.runScheduledPendingTasks()).as("the timer is scheduled").isPositive();
+        assertThat(w.cancel(false)).isTrue();
+        assertThat(ch.runScheduledPendingTasks()).as("no timer left scheduled").isEqualTo(-1);
+        assertThat(queue.size()).isZero();
         ch.finishAndReleaseAll();
     }
 
