@@ -189,7 +189,7 @@ public class CompositeLimiterLincheckTest extends AbstractLincheckTest {
 
     @Override
     protected int modelCheckingInvocations() {
-        return 50;
+        return 40;
     }
 
     @Override

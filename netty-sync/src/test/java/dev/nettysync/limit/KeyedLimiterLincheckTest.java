@@ -197,7 +197,7 @@ public class KeyedLimiterLincheckTest extends AbstractLincheckTest {
 
     @Override
     protected int modelCheckingInvocations() {
-        return 60;
+        return 40;
     }
 
     @Override
