@@ -117,7 +117,7 @@ public abstract class AbstractLincheckTest {
     }
 
     /** For validations: fails if {@code primitive}'s internal invariants are broken (see {@link Invariants}). */
-    static void checkInvariants(Object primitive) {
+    protected static void checkInvariants(Object primitive) {
         String broken = Invariants.brokenInvariant(primitive);
         check(broken == null, primitive + ": " + broken);
     }

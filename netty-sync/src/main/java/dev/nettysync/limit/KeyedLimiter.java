@@ -54,11 +54,15 @@ import java.util.function.Function;
  *       who want a schedule.</li>
  *   <li><b>At most {@code maxKeys} live keys.</b> A new key beyond the cap evicts the
  *       approximately least recently used key at rest (CLOCK with one second chance; the idle
- *       time is not required then, since evicting a key at rest loses nothing), giving up after
- *       {@value #MAX_SCAN} keys that were not recently used but are in use or not at rest. If none of them can be evicted (all in use or not at rest), the
+ *       time is not required then, since evicting a key at rest loses nothing), giving up once
+ *       it has examined each live key (at most {@value #MAX_SCAN} of them) that was not recently
+ *       used but is in use or not at rest. If none of them can be evicted (all in use or not at rest), the
  *       new key is <b>refused</b>: {@code acquire} fails with a {@link QueueFullException} and
  *       {@code tryAcquire} returns {@code null}. We refuse rather than evict a key in use, since
- *       that would hand out a second, fresh limit for it.</li>
+ *       that would hand out a second, fresh limit for it. Under contention the search is
+ *       approximate too: a key that another thread's sweep is examining at that moment is not
+ *       seen, so a new key may be refused although that key could have made room (a later try
+ *       finds it).</li>
  *   <li><b>A limiter that cannot say</b> whether it is at rest (its {@code statistics()}
  *       throws, or returns {@code null}) is treated as not at rest: its key is kept and still
  *       counts toward {@code maxKeys}, the failure is logged once per key, and the key is
@@ -124,10 +128,17 @@ public final class KeyedLimiter<K> {
      * win the putIfAbsent, and leave only when a sweep polls them as evicted). Sweeping polls an
      * entry from the head and either evicts it or offers it back at the tail: a CLOCK hand.
      * Second chance: an entry whose generation changed since the hand last saw it is passed over
-     * once when looking for a victim at the cap.
+     * once when looking for a victim at the cap. The search for a victim gives up once it has
+     * failed on as many entries as there are other live keys (at most MAX_SCAN): going round a
+     * small hand again would only ask the same limiters' statistics again.
      *
      * Count. `live` counts entries in the map; a creation reserves a slot first and, over the
-     * cap, must evict one before it may proceed (or gives the slot back and refuses).
+     * cap, must evict one before it may proceed (or gives the slot back and refuses). Entries a
+     * sweep holds out of the hand while it examines them (polled, not yet offered back or
+     * evicted) are invisible to that search, and an eviction frees its slot only after its CAS
+     * and the map removal: a creation racing either may be refused at the cap although a slot
+     * was, or was about to be, free. A new entry is at rest until its creator enters it, so a
+     * sweep may evict it first; the creator then starts over (a second factory call).
      *
      * Waits. The key's limiter is asked with a ContinuationExecutor over the caller's executor,
      * so the KeyedWait's listener on the inner future (which exits the entry) runs even once the
@@ -136,7 +147,7 @@ public final class KeyedLimiter<K> {
      * CompositeLimiter); refused there, it is ended at once, which exits the entry.
      */
 
-    /** At the cap, at most this many keys are examined for a victim before refusing. */
+    /** At the cap, at most this many keys (and at most each live key once) are examined for a victim before refusing. */
     public static final int MAX_SCAN = 64;
 
     private static final InternalLogger logger = InternalLoggerFactory.getInstance(KeyedLimiter.class);
@@ -408,13 +419,17 @@ public final class KeyedLimiter<K> {
 
     /**
      * At the cap: evicts one key at rest, approximately the least recently used. Passing over a
-     * recently used key clears its mark (paid for by the enter that set it); at most
-     * {@link #MAX_SCAN} unmarked keys that cannot be evicted are examined before giving up.
+     * recently used key clears its mark (paid for by the enter that set it); unmarked keys that
+     * cannot be evicted are examined until each live key was, at most {@link #MAX_SCAN}, before
+     * giving up. (Not MAX_SCAN whatever the number of keys: with few keys, all in use, a refusal
+     * would go round the same keys, asking their limiters' statistics, dozens of times.)
      */
     private boolean evictOneForRoom() {
         int failed = 0;
-        int budget = 2 * live.get() + MAX_SCAN;     // every mark cleared once, then MAX_SCAN more
-        while (failed < MAX_SCAN && budget-- > 0) {
+        int n = live.get();
+        int scan = Math.min(MAX_SCAN, Math.max(1, n - 1));   // the live keys but the one being made
+        int budget = 2 * n + scan;                  // every mark cleared once, then each key once
+        while (failed < scan && budget-- > 0) {
             Entry<K> e = hand.poll();
             if (e == null) {
                 return false;

@@ -246,6 +246,28 @@ class KeyedLimiterTest {
     }
 
     @Test
+    void atTheCapARefusalExaminesEachLiveKeyOnceNotTheSameKeyOverAndOver() {
+        AtomicInteger asked = new AtomicInteger();
+        KeyedLimiter<String> perClient = KeyedLimiter.<String>builder(k -> new ForwardingLimiter(new SemaphoreLimiter(1)) {
+            @Override
+            protected Permit map(Permit inner) {
+                return inner;
+            }
+
+            @Override
+            public LimiterStatistics statistics() {
+                asked.incrementAndGet();
+                return new LimiterStatistics(1, 0, 0, 0);          // never at rest
+            }
+        }).maxKeys(1).idleTime(Duration.ofHours(1)).ticker(clock).build();
+        perClient.tryAcquire("a").release();
+        assertThat(perClient.tryAcquire("b")).as("a is not at rest: b refused").isNull();
+        assertThat(asked.get()).as("the one live key was asked once, not %d times", KeyedLimiter.MAX_SCAN)
+                .isEqualTo(1);
+        assertThat(perClient.liveKeys()).isEqualTo(1);
+    }
+
+    @Test
     void aNewKeyAtTheCapIsRefusedNotFailedWhenAnotherKeysStatisticsThrow() {
         KeyedLimiter<String> perClient = KeyedLimiter.<String>builder(k -> new BrokenStatistics())
                 .maxKeys(1).idleTime(Duration.ofHours(1)).ticker(clock).build();

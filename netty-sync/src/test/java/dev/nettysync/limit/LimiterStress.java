@@ -67,7 +67,10 @@ abstract class LimiterStress {
                     } catch (Throwable t) {
                         failure.compareAndSet(null, t);
                     }
-                    if (left.get() > 0) {
+                    if (left.get() > 0 && !loop.isShuttingDown()) {
+                        // Not once the test gave up (a lost permit leaves steps waiting for room
+                        // for ever): a task re-submitting itself would keep the loop from ever
+                        // terminating, and the shutdown after the test would hang, not fail.
                         loop.execute(this);
                     } else {
                         done.countDown();

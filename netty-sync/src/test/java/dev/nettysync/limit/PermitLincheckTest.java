@@ -2,13 +2,12 @@ package dev.nettysync.limit;
 
 import dev.nettysync.AbstractLincheckTest;
 import dev.nettysync.AsyncBoundedSemaphore;
-import io.netty.util.ResourceLeakDetector;
+import dev.nettysync.testing.NoLeakTracking;
 import org.jetbrains.kotlinx.lincheck.paramgen.IntGen;
 import org.jetbrains.lincheck.datastructures.Operation;
 import org.jetbrains.lincheck.datastructures.Param;
 import org.jetbrains.lincheck.datastructures.Validate;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * Lincheck for the permit handle's exactly-once end: threads race {@code release},
@@ -19,24 +18,12 @@ import org.junit.jupiter.api.BeforeAll;
  * semaphores are bounded, so a second give-back would throw and show up as an exception in the
  * history. After every scenario each semaphore holds exactly what the permits' states say.
  *
- * <p>Leak tracking is off here: Lincheck makes {@code System.identityHashCode} deterministic, which
- * trips an assertion in Netty's tracker (it compares the hash at track and at close). The
- * tracker is tested in {@link AbstractPermitLeakTest}.
+ * <p>Leak tracking is off here ({@link NoLeakTracking}: Lincheck and Netty's tracker do not mix);
+ * the tracker is tested in {@link AbstractPermitLeakTest}.
  */
 @Param(name = "k", gen = IntGen.class, conf = "0:2")
+@ExtendWith(NoLeakTracking.class)
 public class PermitLincheckTest extends AbstractLincheckTest {
-    private static ResourceLeakDetector.Level level;
-
-    @BeforeAll
-    static void noLeakTracking() {
-        level = ResourceLeakDetector.getLevel();
-        ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.DISABLED);
-    }
-
-    @AfterAll
-    static void restoreLeakTracking() {
-        ResourceLeakDetector.setLevel(level);
-    }
 
     private final AsyncBoundedSemaphore sem = new AsyncBoundedSemaphore(3);
     private final AsyncBoundedSemaphore first = new AsyncBoundedSemaphore(1);
