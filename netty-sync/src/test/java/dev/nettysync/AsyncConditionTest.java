@@ -343,6 +343,15 @@ class AsyncConditionTest extends ScenarioTest {
         assertThat(signalled.isSuccess()).isTrue();
         assertThat(ch.runScheduledPendingTasks()).as("no timer left after the signal").isEqualTo(-1);
 
+        AtomicBoolean ready = new AtomicBoolean();      // a predicate wait keeps its timer until satisfied
+        Future<Void> satisfied = cond.awaitUntil(loop, ready::get, 1, TimeUnit.HOURS);
+        take();
+        ready.set(true);
+        cond.signal();
+        lock.unlock();
+        assertThat(satisfied.isSuccess()).isTrue();
+        assertThat(ch.runScheduledPendingTasks()).as("no timer left once the predicate held").isEqualTo(-1);
+
         Future<Void> cancelled = cond.await(loop, 1, TimeUnit.HOURS);
         assertThat(cancelled.cancel(false)).isTrue();
         assertThat(cancelled.isCancelled()).as("the lock was free to take back").isTrue();

@@ -115,7 +115,7 @@ public class ConditionLincheckTest extends AbstractLincheckTest {
     }
 
     /** What a shutting-down executor does to each of its timers: cancels the oldest one, inline. */
-    @Operation
+    @Operation(nonParallelGroup = "sweeper")   // an executor sweeps its timers on its one thread
     public void executorCancelsOldestTimer() {
         timers.cancelOldestTimer();
     }

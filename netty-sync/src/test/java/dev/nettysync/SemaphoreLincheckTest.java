@@ -102,7 +102,7 @@ public class SemaphoreLincheckTest extends AbstractLincheckTest {
      * What a shutting-down executor does to each of its timers ({@code cancelScheduledTasks}):
      * cancels the oldest timer not cancelled yet, on this thread, notifying its listener inline.
      */
-    @Operation
+    @Operation(nonParallelGroup = "sweeper")   // an executor sweeps its timers on its one thread
     public void executorCancelsOldestTimer() {
         timers.cancelOldestTimer();
     }
