@@ -4,16 +4,14 @@ import dev.nettysync.AsyncSemaphore;
 import dev.nettysync.limit.AsyncLimiter;
 import dev.nettysync.limit.Permit;
 import dev.nettysync.testing.AllocationMeter;
+import dev.nettysync.testing.ClassEventLoop;
+import dev.nettysync.testing.NoLeakTracking;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import io.netty.channel.DefaultEventLoop;
-import io.netty.channel.EventLoop;
-import io.netty.util.ResourceLeakDetector;
 import io.netty.util.concurrent.Future;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
-import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -23,25 +21,13 @@ import static org.assertj.core.api.Assertions.assertThat;
  * with a percentile histogram (Micrometer's recording allocates nothing either) and into two
  * registries. Leak detection is off while a figure is taken (it samples permits at random).
  */
+@ExtendWith(NoLeakTracking.class)
 class MeteredLimiterAllocationTest {
 
     private static final int OPS = 10_000;
 
-    private ResourceLeakDetector.Level leakLevel;
-    private EventLoop loop;
-
-    @BeforeEach
-    void setUp() {
-        leakLevel = ResourceLeakDetector.getLevel();
-        ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.DISABLED);
-        loop = new DefaultEventLoop();
-    }
-
-    @AfterEach
-    void tearDown() {
-        ResourceLeakDetector.setLevel(leakLevel);
-        loop.shutdownGracefully(0, 1, SECONDS).syncUninterruptibly();
-    }
+    @RegisterExtension
+    static final ClassEventLoop loop = new ClassEventLoop();
 
     @Test
     void anUncontendedMeteredAcquireAllocatesOnlyThePermit() {

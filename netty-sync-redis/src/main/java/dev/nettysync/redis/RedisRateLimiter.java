@@ -17,7 +17,6 @@ import io.netty.util.concurrent.ScheduledFuture;
 
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -237,8 +236,8 @@ public final class RedisRateLimiter implements AsyncLimiter {
         }
         if (timeoutNanos > 0 && executor.isShuttingDown()) {
             // it would accept the timer and cancel it at the next turn of its shutdown loop
-            return executor.newFailedFuture(new RejectedExecutionException(executor + " is shutting down: it cancels"
-                    + " its timers, so it could never run the timeout of a wait for " + this + " (nothing was sent)"));
+            return executor.newFailedFuture(Promises.shuttingDown(executor,
+                    "run the timeout of a wait for " + this + " (nothing was sent)"));
         }
         Promise<Permit> result = executor.newPromise();
         if (!fleet.isConnected()) {               // fails at once, sends nothing
@@ -340,9 +339,8 @@ public final class RedisRateLimiter implements AsyncLimiter {
         /** The script reserved a slot {@code micros} ahead: the caller's executor completes the wait then. */
         private void reserve(long micros) {
             if (executor.isShuttingDown()) {     // it would cancel the task at the next turn of its shutdown loop
-                result.tryFailure(new RejectedExecutionException(executor + " is shutting down: it cancels its timers,"
-                        + " so it could never complete the wait for " + RedisRateLimiter.this + " at the slot reserved "
-                        + micros + " µs ahead (the slot is spent)"));
+                result.tryFailure(Promises.shuttingDown(executor, "complete the wait for " + RedisRateLimiter.this
+                        + " at the slot reserved " + micros + " µs ahead (the slot is spent)"));
                 return;
             }
             Reservation r = new Reservation(executor, result);

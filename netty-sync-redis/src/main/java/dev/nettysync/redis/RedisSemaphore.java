@@ -332,9 +332,8 @@ public final class RedisSemaphore implements AsyncLimiter {
         }
         if (timeoutNanos > 0 && executor.isShuttingDown()) {
             // it would accept the timer and cancel it at the next turn of its shutdown loop
-            return executor.newFailedFuture(new RejectedExecutionException(executor + " is shutting down: it"
-                    + " cancels its timers, so it could never run the timeout of a wait for RedisSemaphore " + name
-                    + " (nothing was queued or sent)"));
+            return executor.newFailedFuture(Promises.shuttingDown(executor,
+                    "run the timeout of a wait for RedisSemaphore " + name + " (nothing was queued or sent)"));
         }
         Waiter w = new Waiter(executor, permits);
         boolean direct;
@@ -698,20 +697,12 @@ public final class RedisSemaphore implements AsyncLimiter {
      * shuts down: the timeout will never run, so the wait ends now, as a timeout would.
      */
     private void timerLost(Waiter w) {
-        if (w.claim()) {
-            remove(w);
-            w.setFailure(Promises.shutDown(w.executor(), "the timeout of its wait for RedisSemaphore " + name
-                    + " (an executor shutting down cancels its timers, so the wait ended at once)"));
-            drive();
-        }
+        fail(w, Promises.shutDown(w.executor(), "the timeout of its wait for RedisSemaphore " + name
+                + " (an executor shutting down cancels its timers, so the wait ended at once)"));
     }
 
     private void timeOut(Waiter w) {
-        if (w.claim()) {
-            remove(w);                            // the place is free before the caller hears
-            w.setFailure(new WaitTimeoutException("RedisSemaphore " + name + ": no permit within the timeout"));
-            drive();
-        }
+        fail(w, new WaitTimeoutException("RedisSemaphore " + name + ": no permit within the timeout"));
     }
 
     private void fail(Waiter w, Throwable cause) {

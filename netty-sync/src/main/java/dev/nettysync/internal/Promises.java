@@ -39,6 +39,16 @@ public final class Promises {
         return executor.newFailedFuture(shutDown(executor, what));
     }
 
+    /**
+     * The refusal of an executor already shutting down to time something: it would accept the
+     * timer and cancel it at the next turn of its shutdown loop. "{executor} is shutting down: it
+     * cancels its timers, so it could never {what}".
+     */
+    public static RejectedExecutionException shuttingDown(EventExecutor executor, String what) {
+        return new RejectedExecutionException(executor + " is shutting down: it cancels its timers, so it could never "
+                + what);
+    }
+
     /** The refusal of a shut-down executor: "{executor} is shut down: it could never run {what}". */
     public static RejectedExecutionException shutDown(EventExecutor executor, String what) {
         return new RejectedExecutionException(executor + " is shut down: it could never run " + what);

@@ -3,6 +3,7 @@ package dev.nettysync.limit;
 import dev.nettysync.QueueFullException;
 import dev.nettysync.WaitTimeoutException;
 import dev.nettysync.internal.Checks;
+import dev.nettysync.internal.Promises;
 import dev.nettysync.internal.Timers;
 import dev.nettysync.internal.WaitQueue;
 import dev.nettysync.internal.Waiter;
@@ -882,8 +883,7 @@ public final class AsyncRateLimiter implements AsyncLimiter {
         }
 
         RejectedExecutionException cannotBeTimed() {
-            return new RejectedExecutionException(executor() + " is shutting down: it cancels its timers, so it"
-                    + " could never admit the wait for " + describeWait() + " at its time");
+            return Promises.shuttingDown(executor(), "admit the wait for " + describeWait() + " at its time");
         }
 
         EventExecutor waiterExecutor() {

@@ -3,18 +3,16 @@ package dev.nettysync.limit;
 import dev.nettysync.AsyncSemaphore;
 import dev.nettysync.testing.AllocationMeter;
 import dev.nettysync.testing.AllocationMeter.Round;
-import io.netty.channel.DefaultEventLoop;
-import io.netty.channel.EventLoop;
-import io.netty.util.ResourceLeakDetector;
+import dev.nettysync.testing.ClassEventLoop;
+import dev.nettysync.testing.NoLeakTracking;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.time.Duration;
 
-import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -28,25 +26,13 @@ import static org.assertj.core.api.Assertions.assertThat;
  * permit in 128, chosen at random, which would make the count random too. The figures are
  * therefore those of the permit itself; a sampled permit costs its tracker on top.
  */
+@ExtendWith(NoLeakTracking.class)
 class LimiterAllocationTest {
 
     static final int OPS = 10_000;
 
-    private ResourceLeakDetector.Level leakLevel;
-    private EventLoop loop;
-
-    @BeforeEach
-    void setUp() {
-        leakLevel = ResourceLeakDetector.getLevel();
-        ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.DISABLED);
-        loop = new DefaultEventLoop();
-    }
-
-    @AfterEach
-    void tearDown() {
-        ResourceLeakDetector.setLevel(leakLevel);
-        loop.shutdownGracefully(0, 1, SECONDS).syncUninterruptibly();
-    }
+    @RegisterExtension
+    static final ClassEventLoop loop = new ClassEventLoop();
 
     // ---------------------------------------------------------------- a primitive's view
 

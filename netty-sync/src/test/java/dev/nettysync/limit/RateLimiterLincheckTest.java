@@ -1,10 +1,8 @@
 package dev.nettysync.limit;
 
-import dev.nettysync.testing.NeverFiringTimer;
-import dev.nettysync.testing.TestEventExecutor;
 import dev.nettysync.AbstractLincheckTest;
+import dev.nettysync.testing.SweptTimersExecutor;
 import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.ScheduledFuture;
 import io.netty.util.concurrent.Ticker;
 import org.jetbrains.kotlinx.lincheck.paramgen.IntGen;
 import org.jetbrains.lincheck.datastructures.Operation;
@@ -38,6 +36,7 @@ public class RateLimiterLincheckTest extends AbstractLincheckTest {
     private final AtomicLong time = new AtomicLong();
     private final AsyncRateLimiter limiter = AsyncRateLimiter.builder(1, Duration.ofNanos(T))
             .burst(BURST).ticker(new CounterTicker(time)).build();
+    private final SweptTimersExecutor timers = new SweptTimersExecutor();   // inline; its timers never fire (tick() plays them)
     private final AtomicLong admittedByTry = new AtomicLong();
     private final List<Future<Permit>> acquires = new ArrayList<>();   // waiter thread only
     private final List<Integer> sizes = new ArrayList<>();
@@ -65,7 +64,7 @@ public class RateLimiterLincheckTest extends AbstractLincheckTest {
 
     @Operation(nonParallelGroup = "waiter")
     public void acquire(@Param(name = "n") int n) {
-        acquires.add(limiter.acquire(NeverFiringExecutor.INSTANCE, n));
+        acquires.add(limiter.acquire(timers, n));
         sizes.add(n);
     }
 
@@ -127,26 +126,6 @@ public class RateLimiterLincheckTest extends AbstractLincheckTest {
         @Override
         public void sleep(long delay, TimeUnit unit) {
             throw new UnsupportedOperationException();
-        }
-    }
-
-    /** Runs tasks inline, always "in its loop"; a scheduled timer never fires (tick() plays it). */
-    static final class NeverFiringExecutor extends TestEventExecutor {
-        static final NeverFiringExecutor INSTANCE = new NeverFiringExecutor();
-
-        @Override
-        public boolean inEventLoop(Thread thread) {
-            return true;
-        }
-
-        @Override
-        public void execute(Runnable task) {
-            task.run();
-        }
-
-        @Override
-        public ScheduledFuture<?> schedule(Runnable command, long delay, TimeUnit unit) {
-            return new NeverFiringTimer();
         }
     }
 }

@@ -6,11 +6,12 @@ import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
- * Turns Netty's leak tracking off for a test class and restores the level after it, for the
+ * Turns Netty's leak tracking off for a test class and restores the level after it. For the
  * Lincheck classes whose operations make permits: Lincheck makes
  * {@code System.identityHashCode} deterministic, which trips an assertion in Netty's tracker (it
- * compares the hash at track and at close). The tracker itself is tested elsewhere
- * ({@code AbstractPermitLeakTest}).
+ * compares the hash at track and at close). For the allocation guards: the tracker samples one
+ * permit in 128 at random, which would make their byte counts random too. The tracker itself is
+ * tested elsewhere ({@code AbstractPermitLeakTest}).
  * <pre>{@code
  * @ExtendWith(NoLeakTracking.class)
  * public class KeyedLimiterLincheckTest extends AbstractLincheckTest { ... }
