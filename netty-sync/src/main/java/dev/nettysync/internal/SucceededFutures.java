@@ -10,38 +10,18 @@ import io.netty.util.concurrent.Future;
  * be handed to any number of callers, as Netty's own {@code AbstractChannel} does with its
  * {@code newSucceededFuture()}.
  *
- * <p>The cache is a small direct-mapped table indexed by the executor's identity hash. Slots are
- * written racily; that is benign because a slot holds an immutable {@link Entry} (final fields,
- * so a reader sees it fully constructed or not at all) and a miss just allocates. Executors that
- * collide evict each other; a shut-down executor may stay referenced by one slot until evicted,
- * which bounds the "leak" to {@value #SLOTS} small objects.
+ * <p>One per executor as far as an {@link ExecutorCache} keeps it: a rare miss allocates one more
+ * succeeded future, which is as good as the cached one.
  */
 public final class SucceededFutures {
-    private static final int SLOTS = 64;
-    private static final Entry[] CACHE = new Entry[SLOTS];
+    private static final ExecutorCache<Future<Void>> CACHE =
+            new ExecutorCache<>(executor -> executor.newSucceededFuture(null));
 
     private SucceededFutures() {
     }
 
     /** An already-succeeded {@code Future<Void>} whose listeners run on {@code executor}. */
     public static Future<Void> of(EventExecutor executor) {
-        int i = System.identityHashCode(executor) & (SLOTS - 1);
-        Entry e = CACHE[i];
-        if (e != null && e.executor == executor) {
-            return e.future;
-        }
-        Future<Void> f = executor.newSucceededFuture(null);
-        CACHE[i] = new Entry(executor, f);
-        return f;
-    }
-
-    private static final class Entry {
-        final EventExecutor executor;
-        final Future<Void> future;
-
-        Entry(EventExecutor executor, Future<Void> future) {
-            this.executor = executor;
-            this.future = future;
-        }
+        return CACHE.get(executor);
     }
 }

@@ -1,5 +1,6 @@
 package dev.nettysync.limit;
 
+import dev.nettysync.internal.ExecutorCache;
 import io.netty.util.concurrent.AbstractEventExecutor;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.EventExecutorGroup;
@@ -36,14 +37,10 @@ import java.util.concurrent.TimeUnit;
  * {@link #of}, serves every wait on its executor.
  */
 final class ContinuationExecutor extends AbstractEventExecutor {
-    // One instance per executor, as far as a small direct-mapped table keeps it (indexed by the
-    // executor's identity hash, as internal.SucceededFutures is): the instances are immutable,
-    // so one may serve every wait on its executor, and a stable identity keeps the primitives'
-    // shared succeeded future for it cached instead of allocating one (and evicting the
-    // executor's own) on every acquire. Slots are written racily; a reader sees a whole
-    // instance (final field) or another, and a miss only allocates.
-    private static final int SLOTS = 64;
-    private static final ContinuationExecutor[] CACHE = new ContinuationExecutor[SLOTS];
+    // One instance per executor as far as the cache keeps it: the instances are immutable, so
+    // one may serve every wait on its executor, and a stable identity keeps the primitives'
+    // shared succeeded future for it cached instead of allocating one on every acquire.
+    private static final ExecutorCache<ContinuationExecutor> CACHE = new ExecutorCache<>(ContinuationExecutor::new);
 
     private final EventExecutor delegate;
 
@@ -53,14 +50,7 @@ final class ContinuationExecutor extends AbstractEventExecutor {
 
     /** The continuation executor of {@code executor}. */
     static ContinuationExecutor of(EventExecutor executor) {
-        int i = System.identityHashCode(executor) & (SLOTS - 1);
-        ContinuationExecutor c = CACHE[i];
-        if (c != null && c.delegate == executor) {
-            return c;
-        }
-        c = new ContinuationExecutor(executor);
-        CACHE[i] = c;
-        return c;
+        return CACHE.get(executor);
     }
 
     /**

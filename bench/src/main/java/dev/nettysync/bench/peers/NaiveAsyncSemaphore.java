@@ -12,8 +12,8 @@ import java.util.ArrayDeque;
  * Promises are completed outside the lock (so it is not a straw man), and a waiter cancelled
  * through its promise is skipped when a release reaches it (trySuccess fails, the permit goes on).
  * An acquire that finds a free permit returns a cached succeeded future of the caller's executor
- * (one small direct-mapped cache, as netty-sync does), so neither side of the uncontended rows
- * pays an allocation the other avoids.
+ * (a small table with two candidate slots per executor, as netty-sync's cache has), so neither
+ * side of the uncontended rows pays an allocation the other avoids.
  *
  * <p>{@link #cancel(Promise)} is the straightforward way to take a waiter out of an
  * {@code ArrayDeque}: {@code removeFirstOccurrence}, which is O(queue length). That is the point
@@ -24,7 +24,8 @@ import java.util.ArrayDeque;
  */
 public final class NaiveAsyncSemaphore {
 
-    private static final int CACHE_SLOTS = 64;
+    private static final int CACHE_SLOTS = 256;
+    private static final int MASK = CACHE_SLOTS - 1;
 
     private int permits;                                          // guarded by this
     private final ArrayDeque<Promise<Void>> waiters = new ArrayDeque<>(); // guarded by this
@@ -62,11 +63,17 @@ public final class NaiveAsyncSemaphore {
      * holds an immutable entry with final fields, so a racing reader sees it whole or not at all.
      */
     private Future<Void> succeeded(EventExecutor executor) {
-        int i = System.identityHashCode(executor) & (CACHE_SLOTS - 1);
-        Succeeded s = succeeded[i];
+        int hash = System.identityHashCode(executor);
+        int first = hash & MASK;
+        Succeeded s = succeeded[first];
+        if (s != null && s.executor == executor) {
+            return s.future;
+        }
+        int second = (hash >>> 8) & MASK;                // the next byte of the hash: a second chance
+        s = succeeded[second];
         if (s == null || s.executor != executor) {
             s = new Succeeded(executor, executor.newSucceededFuture(null));
-            succeeded[i] = s;
+            succeeded[succeeded[first] == null ? first : second] = s;
         }
         return s.future;
     }

@@ -26,9 +26,17 @@ class BenchmarksSmokeTest {
         UncontendedBenchmark b = new UncontendedBenchmark();
         b.impl = impl;
         Trial.run(b::setUp, b::tearDown, () -> {
-            for (int i = 0; i < 1000; i++) {
-                assertThat(b.tryAcquireRelease()).isTrue();
-                assertThat(b.acquireRelease()).isNotNull();
+            UncontendedBenchmark.ManyLoops many = new UncontendedBenchmark.ManyLoops();
+            many.loopCount = 16;
+            many.start();
+            try {
+                for (int i = 0; i < 1000; i++) {
+                    assertThat(b.tryAcquireRelease()).isTrue();
+                    assertThat(b.acquireRelease()).isNotNull();
+                    assertThat(b.acquireReleaseManyLoops(many)).isNotNull();
+                }
+            } finally {
+                many.stop();
             }
         });
     }
