@@ -76,10 +76,10 @@ class AsyncSemaphoreTest extends ScenarioTest {
     @Test
     void eachExecutorGetsItsOwnSharedSucceededFuture() throws Exception {
         // One shared succeeded future per executor (internal.SucceededFutures), also after
-        // another executor shut down. The cache is a 64-slot table indexed by identity hash, so
-        // two executors may share a slot (1 in 64) and evict each other: only back-to-back
-        // acquires for one executor are sure to share (asserting it across executors failed
-        // once in CI, when two loops collided).
+        // another executor shut down. The cache (internal.ExecutorCache) is shared by every
+        // executor the test JVM makes, and three of them may compete for the same two slots:
+        // only back-to-back acquires for one executor are sure to share (ExecutorCacheTest
+        // checks that two executors with the same first slot keep their own).
         AsyncSemaphore sem = semaphore(8);
         EventLoop first = loops.newLoop();
         EventLoop second = loops.newLoop();

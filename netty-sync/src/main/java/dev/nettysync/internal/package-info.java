@@ -4,7 +4,8 @@
  * {@code dev.nettysync.limit.AsyncRateLimiter} (its monitor, granting, completion outside the
  * monitor, cancellation and timeouts); {@link dev.nettysync.internal.Waiter}, the queue node
  * that is also the promise handed to the caller; and small helpers the limiters and the
- * channel bindings use (argument checks, a wait mapped to another type, promise utilities).
+ * channel bindings use (argument checks, a wait mapped to another type, promise utilities, a
+ * per-executor cache of shared values, the timer protocol).
  *
  * <p><b>Not API.</b> Nothing in this package is covered by compatibility promises; it is public
  * only so that the public packages and the project's own modules ({@code netty-sync-*}, released
