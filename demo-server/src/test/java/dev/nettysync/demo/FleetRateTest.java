@@ -193,4 +193,36 @@ class FleetRateTest {
         assertThat(config(redis, "--fleet-rate=100", "--fleet-burst=7").effectiveFleetBurst()).isEqualTo(7);
         assertThat(config(redis, "--fleet-rate=100").fleetLimit).as("the rate alone needs no fleet limit").isZero();
     }
+
+    @Test
+    void aRequestExpecting100TakesOneFleetTokenBeforeIts100AndOverTheRateGets429Instead(RedisServer redis)
+            throws Exception {
+        // A rate of one per 100 s: no token comes back during the test, so every one is counted.
+        ControlledBackend backend = new ControlledBackend();
+        a = start(backend, null, "--redis=" + redis.uri(), "--fleet-rate=0.01", "--fleet-burst=2");
+        awaitTrue("database ready", () -> a.dbReady().isSet());
+        try (RawClient c = new RawClient(a)) {
+            assertThat(c.send("GET /api/items/e HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+                    + "Expect: 100-continue\r\n\r\n").readHead()).isEqualTo("HTTP/1.1 100 Continue\r\n\r\n");
+            c.send("hi");
+            awaitTrue("request e calls the backend", () -> backend.open.size() == 1);
+            assertThat(backend.answerOne()).isTrue();
+            assertThat(status(c.readResponse())).isEqualTo(200);
+
+            c.send("GET /api/items/f HTTP/1.1\r\nHost: x\r\n\r\n");   // the second token: e took one, not two
+            awaitTrue("request f calls the backend", () -> backend.open.size() == 1);
+            assertThat(backend.answerOne()).isTrue();
+            assertThat(status(c.readResponse())).isEqualTo(200);
+        }
+        try (RawClient c = new RawClient(a)) {
+            String r = c.send("GET /api/items/g HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                    + "Expect: 100-continue\r\n\r\n").readResponse();          // its body is never sent
+            assertThat(r).as("the 429, not 100").startsWith("HTTP/1.1 429").containsIgnoringCase("connection: close")
+                    .containsIgnoringCase("retry-after: ").containsIgnoringCase("ratelimit-policy: \"fleet\"")
+                    .contains("too many requests across the fleet");
+            assertThat(c.readUntilClosed()).as("nothing more, then the connection closes").isEmpty();
+        }
+        assertThat(a.metrics().registry().get("demo.http.interim.responses").counter().count()).isEqualTo(1);
+        assertThat(backend.calls.get()).isEqualTo(2);
+    }
 }
