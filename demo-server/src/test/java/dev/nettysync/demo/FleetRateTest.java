@@ -10,6 +10,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import picocli.CommandLine;
 
+import java.net.SocketTimeoutException;
 import java.net.http.HttpResponse;
 import java.util.ArrayList;
 import java.util.List;
@@ -224,5 +225,38 @@ class FleetRateTest {
         }
         assertThat(a.metrics().registry().get("demo.http.interim.responses").counter().count()).isEqualTo(1);
         assertThat(backend.calls.get()).isEqualTo(2);
+    }
+
+    @Test
+    void aHeadWaitsForTheFleetsDecisionBeforeIts100AndOneWhoseClientLeavesMeanwhileEndsAs499(RedisServer redis)
+            throws Exception {
+        ControlledBackend backend = new ControlledBackend();
+        a = start(backend, null, "--redis=" + redis.uri(), "--fleet-rate=100", "--fleet-burst=100");
+        awaitTrue("database ready", () -> a.dbReady().isSet());
+        String head = "GET /api/items/p HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n";
+        RedisClient admin = RedisClient.create(redis.uri());
+        try (StatefulRedisConnection<String, String> pauser = admin.connect();
+             RawClient waiting = new RawClient(a)) {
+            assertThat(pauser.sync().clientPause(1_500)).isEqualTo("OK");     // the fleet's script waits (under its 2 s timeout)
+            try (RawClient leaving = new RawClient(a)) {
+                leaving.send(head);
+                waiting.send(head);
+                waiting.socket.setSoTimeout(200);
+                assertThatThrownBy(() -> waiting.socket.getInputStream().read())
+                        .as("no 100 before the fleet rate decided").isInstanceOf(SocketTimeoutException.class);
+                waiting.socket.setSoTimeout((int) PATIENCE.toMillis());
+            }                                                                // leaves during the fleet's wait
+            awaitTrue("the head whose client left ends as 499", () -> requestCount(a, "/api/items/{id}", 499) == 1);
+
+            assertThat(waiting.readHead()).as("once the fleet decided").isEqualTo("HTTP/1.1 100 Continue\r\n\r\n");
+            waiting.send("hi");
+            awaitTrue("request p calls the backend", () -> backend.open.size() == 1);
+            assertThat(backend.answerOne()).isTrue();
+            assertThat(status(waiting.readResponse())).isEqualTo(200);
+        } finally {
+            admin.shutdown();
+        }
+        assertThat(a.context().drain().activeRequests()).as("nothing left in flight").isZero();
+        assertThat(backend.calls.get()).isEqualTo(1);
     }
 }
