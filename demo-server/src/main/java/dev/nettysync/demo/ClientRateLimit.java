@@ -3,6 +3,7 @@ package dev.nettysync.demo;
 import dev.nettysync.QueueFullException;
 import dev.nettysync.limit.AsyncRateLimiter;
 import dev.nettysync.limit.KeyedLimiter;
+import dev.nettysync.limit.LimiterStatistics;
 import dev.nettysync.limit.Permit;
 import dev.nettysync.limit.RateLimitedException;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -21,7 +22,9 @@ import java.util.concurrent.TimeUnit;
 /**
  * The per-client rate ({@code --per-client-rate R --per-client-burst B}): one
  * {@link AsyncRateLimiter} per client in a {@link KeyedLimiter}, checked when a request for an
- * item arrives, before the backend's admission. The client is the peer's IP address, or with
+ * item arrives, before the backend's admission (one expecting {@code 100 Continue}: at its
+ * head's turn, before the {@code 100}, and not again once its body is in: see
+ * {@link GatewayHandler}). The client is the peer's IP address, or with
  * {@code --trust-forwarded-for} the first address of {@code X-Forwarded-For} (only behind a proxy
  * that sets it: a client can write any value there). A key is always a parsed IP address in
  * canonical form, at most 39 characters: an {@code X-Forwarded-For} that does not start with one
@@ -237,6 +240,11 @@ final class ClientRateLimit {
         long window = Math.max(1, (burst + rate - 1) / rate);
         headers.set("RateLimit-Policy", "\"" + POLICY + "\";q=" + burst + ";w=" + window);
         headers.set("RateLimit", "\"" + POLICY + "\";r=0;t=" + refusal.retryAfterSeconds());
+    }
+
+    /** The rate limiter statistics of {@code client} now (its tokens left: {@code available}), for tests. */
+    LimiterStatistics statistics(String client) {
+        return perClient.statistics(client);
     }
 
     /** Live clients now, for tests. */

@@ -20,8 +20,10 @@ import java.util.concurrent.TimeUnit;
  * requests for items in any window of length {@code t}.
  *
  * <h2>Where it sits</h2>
- * Checked when a request for an item arrives, after the per-client rate and before the local
- * admission ({@link Admission#enter}) and the fleet concurrency limit ({@link FleetAdmission}):
+ * Checked when a request for an item arrives (one expecting {@code 100 Continue}: at its head's
+ * turn, before the {@code 100}, and not again once its body is in: see {@link GatewayHandler}),
+ * after the per-client rate and before the local admission ({@link Admission#enter}) and the
+ * fleet concurrency limit ({@link FleetAdmission}):
  * <ol>
  *   <li>per-client rate (local, no I/O): over it, 429, and the fleet's budget is not spent on a
  *       client that is over its own rate;</li>

@@ -95,9 +95,21 @@ import java.util.function.Consumer;
  * request while the server drains, while the database is not ready in {@code reject} mode, or
  * when the admission policy is full: {@link Admission#refusalNow()}) is answered its 503 instead
  * of the {@code 100}, with {@code Connection: close}: its body is never read, and the connection
- * closes by a lingering close, as after a 413. Refusals about the request itself (404, 405, a
- * bad id) and the rates (which a check would spend) come after the body, as without
- * {@code Expect}.
+ * closes by a lingering close, as after a 413.
+ *
+ * <p>The rates are taken at the head's turn too, before the {@code 100}, in the same order as
+ * without {@code Expect} (after the 503s above, which spend nothing): the per-client rate, then
+ * the fleet's (one Redis round trip, during which the head's turn waits as a request would: in
+ * flight for the drain, 499 if its client leaves). Over either, the head is answered its 429
+ * with {@code Retry-After} instead of the {@code 100} and the connection closes as above: a
+ * client over its rate is not invited to send a body only to have it refused. Admitted, the
+ * request keeps what it spent: once its body is in, it goes straight to the admission policy
+ * without asking the rates again, so a request spends one token of each rate whichever way it
+ * comes. A token taken at the head is spent whether or not the body then arrives (the client
+ * may leave, or the body be too large), as a token taken without {@code Expect} is spent
+ * whatever a later step answers. Refusals about the request itself (404, 405, a bad id, a bad
+ * {@code X-Forwarded-For}) come after the body, as without {@code Expect}: such a head takes no
+ * rate.
  *
  * <h2>End of the connection, or of the handler</h2>
  * When the channel closes or the handler is removed from the pipeline (whichever comes first;
@@ -134,6 +146,7 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
     private boolean closeAfterResponse;      // set by DRAIN; loop only
     private boolean lingering;               // output shut, discarding input until close; loop only
     private boolean gone;                    // channelInactive or handlerRemoved ran: nothing more is taken up; loop only
+    private boolean takingUp;                // takeUpPending's loop runs; loop only
     // The current request; all loop only.
     private boolean busy;                    // between start and its response written
     private boolean answered;                // its response was produced (or its client left)
@@ -147,6 +160,8 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
     private Admission.Ticket ticket;         // its place in the admission policy, or null
     private Future<?> backendCall;           // the running backend call, or null
     private String client;                   // the per-client rate's key of the request, or null
+    private boolean ratesTaken;              // its rates were admitted at its head, before its 100
+    private HttpRequest rateAdmittedHead;    // a head sent its 100 with its rates taken, until its request starts; loop only
     private HttpStatusException badClient;   // why the request has no usable key (bad X-Forwarded-For), or null
 
     GatewayHandler(GatewayContext gw, ConnectionDeadlineHandler deadline) {
@@ -279,20 +294,62 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
      * The turn of a request expecting {@code 100 Continue}: every earlier request is answered.
      * Sends the {@code 100} (the request itself is started once its body is in), or, if the
      * server would refuse the request now whatever its body, answers that instead, closing the
-     * connection: the body is never read.
+     * connection: the body is never read. An item request takes its rate admission here, before
+     * the {@code 100} (per-client, then fleet: one Redis round trip, during which the head's turn
+     * waits like a request), and its request reuses it once its body is in.
      */
     private void continueOrRefuse(HttpRequest head) {
-        Throwable refusal = refusalBeforeBody(head);
-        if (refusal == null) {
-            gw.metrics().recordInterimResponse(HttpResponseStatus.CONTINUE.code());
-            ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE,
-                    Unpooled.EMPTY_BUFFER)).addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
+        if (!itemHead(head)) {
+            sendContinue();                // answered after its body, as without Expect
             return;
         }
+        Throwable refusal = refusalBeforeBody();
+        if (refusal == null) {
+            refusal = clientRateBeforeBody(head);
+        }
+        if (refusal != null) {
+            begin();
+            route = Route.ITEM;
+            refuseBeforeBody(refusal);
+            return;
+        }
+        if (gw.fleetRate() == null) {
+            continueAdmitted(head);
+            return;
+        }
+        // The fleet's rate decides in one Redis round trip: the head's turn waits as a request
+        // does (counted in flight; a client that leaves meanwhile cancels it and ends as 499).
         begin();
         route = Route.ITEM;
-        bodyUnread = true;                 // keepAlive stays false: "Connection: close"
-        fail(refusal);
+        stage = Stage.RATE;
+        await(gw.fleetRate().admit(ctx.executor()), admitted -> {
+            Throwable refused = !admitted.isSuccess() ? admitted.cause()
+                    : gw.drain().isDraining() ? HttpStatusException.shuttingDown() : null;
+            if (refused != null) {
+                refuseBeforeBody(refused);
+                return;
+            }
+            busy = false;                  // not yet a request: it starts once its body is in
+            stage = Stage.NONE;
+            gw.drain().requestEnded();
+            deadline.responseDone();       // waiting for the body: the read deadline again
+            continueAdmitted(head);
+            if (!takingUp) {               // (decided at once inside takeUpPending: its loop goes on)
+                takeUpPending();
+            }
+        }, null);
+    }
+
+    /**
+     * Whether {@code head} is that of an item request that its head alone may refuse (a valid
+     * {@code GET} or {@code HEAD} of an item): any other is answered after its body, as without
+     * {@code Expect}.
+     */
+    private static boolean itemHead(HttpRequest head) {
+        String path = targetPath(head.uri());
+        return path != null && path.startsWith(ITEMS_PREFIX) && validId(path.substring(ITEMS_PREFIX.length()))
+                && (HttpMethod.GET.equals(head.method()) || HttpMethod.HEAD.equals(head.method()))
+                && head.protocolVersion().majorVersion() == 1 && hostProblem(head.headers(), false) == null;
     }
 
     /**
@@ -300,13 +357,7 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
      * anything (503: draining, database not ready in {@code reject} mode, admission full or
      * closed), or null: see the class notes.
      */
-    private Throwable refusalBeforeBody(HttpRequest head) {
-        String path = targetPath(head.uri());
-        if (path == null || !path.startsWith(ITEMS_PREFIX) || !validId(path.substring(ITEMS_PREFIX.length()))
-                || !HttpMethod.GET.equals(head.method()) && !HttpMethod.HEAD.equals(head.method())
-                || head.protocolVersion().majorVersion() != 1 || hostProblem(head.headers(), false) != null) {
-            return null;                   // answered after its body, as without Expect
-        }
+    private Throwable refusalBeforeBody() {
         if (gw.drain().isDraining()) {
             return HttpStatusException.shuttingDown();
         }
@@ -314,6 +365,43 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
             return HttpStatusException.databaseNotReady();
         }
         return gw.admission().refusalNow();
+    }
+
+    /**
+     * The per-client rate of an item request's head: spends the client's token (then null), or
+     * the refusal (429). A head without a usable key (a bad {@code X-Forwarded-For}) spends
+     * nothing here: its request is answered 400 after its body, as without {@code Expect}.
+     */
+    private Throwable clientRateBeforeBody(HttpRequest head) {
+        ClientRateLimit perClient = gw.perClient();
+        if (perClient == null) {
+            return null;
+        }
+        String key;
+        try {
+            key = perClient.clientOf(ctx.channel().remoteAddress(), head.headers());
+        } catch (HttpStatusException e) {
+            return null;
+        }
+        return perClient.admit(key, ctx.executor());
+    }
+
+    /** The head's refusal, answered with {@code Connection: close} instead of its {@code 100}. */
+    private void refuseBeforeBody(Throwable refusal) {
+        bodyUnread = true;                 // keepAlive stays false: "Connection: close"
+        fail(refusal);
+    }
+
+    /** The rates admitted {@code head}'s request: its {@code 100}, and the admission kept for its request. */
+    private void continueAdmitted(HttpRequest head) {
+        rateAdmittedHead = head;
+        sendContinue();
+    }
+
+    private void sendContinue() {
+        gw.metrics().recordInterimResponse(HttpResponseStatus.CONTINUE.code());
+        ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE,
+                Unpooled.EMPTY_BUFFER)).addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
     }
 
     /** The state of a request that starts being answered. */
@@ -332,6 +420,11 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
 
     private void start(Object msg) {
         begin();
+        // The rates its head took before its 100, if this is that request (it shares the head's
+        // headers); any other message ends that admission unused (it was spent, as documented).
+        ratesTaken = rateAdmittedHead != null && msg instanceof FullHttpRequest r
+                && r.headers() == rateAdmittedHead.headers();
+        rateAdmittedHead = null;
         if (msg instanceof GatewaySignal signal) {
             bodyUnread = signal == GatewaySignal.BODY_TOO_LARGE;   // its client may still be sending it
             fail(switch (signal) {
@@ -447,6 +540,10 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         }
         if (badClient != null) {               // X-Forwarded-For is not an address: 400, no key kept
             fail(badClient);
+            return;
+        }
+        if (ratesTaken) {                      // spent at its head, before its 100: not again
+            enter(id);
             return;
         }
         if (client != null) {                  // the client's rate first: 429 before the backend's 503
@@ -709,12 +806,24 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         }
         busy = false;
         deadline.responseDone();
-        // Heads expecting 100 are taken up in a row (each sends its 100 and is done) until a
-        // request is being answered or nothing waits.
-        Object next;
-        while (!busy && (next = pending.poll()) != null) {
-            resumeReadingIfDrained();
-            takeUp(next);
+        takeUpPending();
+    }
+
+    /**
+     * Takes up what waits, in order: heads expecting 100 are taken up in a row (each sends its
+     * 100 and is done, unless its fleet rate must be asked) until a request is being answered or
+     * nothing waits.
+     */
+    private void takeUpPending() {
+        takingUp = true;
+        try {
+            Object next;
+            while (!busy && (next = pending.poll()) != null) {
+                resumeReadingIfDrained();
+                takeUp(next);
+            }
+        } finally {
+            takingUp = false;
         }
         resumeReadingIfDrained();
     }

@@ -11,7 +11,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * what the server writes is seen: the {@code 100 Continue} of a request goes out only once every
  * earlier request is answered (an interim response belongs to the request being answered, RFC
  * 9110 §15.2, RFC 9112 §9.3), a client that waits for it before sending its body gets it, and a
- * request refused whatever its body gets its final status instead, its body never read.
+ * request refused whatever its body gets its final status instead, its body never read: a 503
+ * (overload, database not ready), or a 429 over the client's rate, which is taken at the head
+ * (once: an admitted request spends one token). The fleet rate's case: {@code FleetRateTest}.
  */
 class ExpectContinueTest {
 
@@ -131,5 +133,47 @@ class ExpectContinueTest {
             assertThat(c.readUntilClosed()).isEmpty();
         }
         assertThat(continuesSent()).isZero();
+    }
+
+    @Test
+    void aClientOverItsRateGets429InsteadOf100AndItsBodyIsNeverAwaited() throws Exception {
+        server = start(backend, null, "--per-client-rate=1", "--per-client-burst=1");
+        awaitTrue("database ready", () -> server.dbReady().isSet());
+        try (RawClient first = new RawClient(server); RawClient c = new RawClient(server)) {
+            first.send(ITEM_A);                         // takes the client's only token
+            awaitTrue("request a calls the backend", () -> backend.open.size() == 1);
+            assertThat(backend.answerOne()).isTrue();
+            assertThat(status(first.readResponse())).isEqualTo(200);
+
+            c.send(expecting("b", 5));                  // same client (127.0.0.1); its body is never sent
+            String r = c.readResponse();
+            assertThat(r).as("the 429, not 100").startsWith("HTTP/1.1 429").containsIgnoringCase("connection: close")
+                    .containsIgnoringCase("retry-after: 1").containsIgnoringCase("ratelimit-policy: \"per-client\"")
+                    .contains("too many requests from this client");
+            assertThat(c.readUntilClosed()).as("nothing more, then the connection closes").isEmpty();
+        }
+        assertThat(continuesSent()).isZero();
+        assertThat(backend.calls.get()).as("no backend call for the refused request").isEqualTo(1);
+        assertThat(requestCount(server, "/api/items/{id}", 429)).isEqualTo(1);
+    }
+
+    @Test
+    void anAdmittedClientGets100Then200AndSpendsExactlyOneToken() throws Exception {
+        int burst = 100;                                // the rate (1/s) refills one token a second
+        server = start(backend, null, "--per-client-rate=1", "--per-client-burst=" + burst);
+        awaitTrue("database ready", () -> server.dbReady().isSet());
+        long started = System.nanoTime();
+        try (RawClient c = new RawClient(server)) {
+            assertThat(c.send(expecting("b", 2)).readHead()).isEqualTo("HTTP/1.1 100 Continue\r\n\r\n");
+            c.send("hi");
+            awaitTrue("request b calls the backend", () -> backend.open.size() == 1);
+            assertThat(backend.answerOne()).isTrue();
+            assertThat(status(c.readResponse())).isEqualTo(200);
+        }
+        long available = server.context().perClient().statistics("127.0.0.1").available();
+        long refilled = (System.nanoTime() - started) / 1_000_000_000L;   // whole seconds since: at most that many back
+        assertThat(available).as("one token spent at the head, not again with the body (%d s refilled)", refilled)
+                .isBetween(burst - 1L, burst - 1L + refilled);
+        assertThat(continuesSent()).isEqualTo(1);
     }
 }

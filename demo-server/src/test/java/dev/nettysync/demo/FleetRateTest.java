@@ -10,6 +10,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import picocli.CommandLine;
 
+import java.net.SocketTimeoutException;
 import java.net.http.HttpResponse;
 import java.util.ArrayList;
 import java.util.List;
@@ -192,5 +193,70 @@ class FleetRateTest {
         assertThat(config(redis, "--fleet-rate=0.2").effectiveFleetBurst()).isEqualTo(1);
         assertThat(config(redis, "--fleet-rate=100", "--fleet-burst=7").effectiveFleetBurst()).isEqualTo(7);
         assertThat(config(redis, "--fleet-rate=100").fleetLimit).as("the rate alone needs no fleet limit").isZero();
+    }
+
+    @Test
+    void aRequestExpecting100TakesOneFleetTokenBeforeIts100AndOverTheRateGets429Instead(RedisServer redis)
+            throws Exception {
+        // A rate of one per 100 s: no token comes back during the test, so every one is counted.
+        ControlledBackend backend = new ControlledBackend();
+        a = start(backend, null, "--redis=" + redis.uri(), "--fleet-rate=0.01", "--fleet-burst=2");
+        awaitTrue("database ready", () -> a.dbReady().isSet());
+        try (RawClient c = new RawClient(a)) {
+            assertThat(c.send("GET /api/items/e HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+                    + "Expect: 100-continue\r\n\r\n").readHead()).isEqualTo("HTTP/1.1 100 Continue\r\n\r\n");
+            c.send("hi");
+            awaitTrue("request e calls the backend", () -> backend.open.size() == 1);
+            assertThat(backend.answerOne()).isTrue();
+            assertThat(status(c.readResponse())).isEqualTo(200);
+
+            c.send("GET /api/items/f HTTP/1.1\r\nHost: x\r\n\r\n");   // the second token: e took one, not two
+            awaitTrue("request f calls the backend", () -> backend.open.size() == 1);
+            assertThat(backend.answerOne()).isTrue();
+            assertThat(status(c.readResponse())).isEqualTo(200);
+        }
+        try (RawClient c = new RawClient(a)) {
+            String r = c.send("GET /api/items/g HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                    + "Expect: 100-continue\r\n\r\n").readResponse();          // its body is never sent
+            assertThat(r).as("the 429, not 100").startsWith("HTTP/1.1 429").containsIgnoringCase("connection: close")
+                    .containsIgnoringCase("retry-after: ").containsIgnoringCase("ratelimit-policy: \"fleet\"")
+                    .contains("too many requests across the fleet");
+            assertThat(c.readUntilClosed()).as("nothing more, then the connection closes").isEmpty();
+        }
+        assertThat(a.metrics().registry().get("demo.http.interim.responses").counter().count()).isEqualTo(1);
+        assertThat(backend.calls.get()).isEqualTo(2);
+    }
+
+    @Test
+    void aHeadWaitsForTheFleetsDecisionBeforeIts100AndOneWhoseClientLeavesMeanwhileEndsAs499(RedisServer redis)
+            throws Exception {
+        ControlledBackend backend = new ControlledBackend();
+        a = start(backend, null, "--redis=" + redis.uri(), "--fleet-rate=100", "--fleet-burst=100");
+        awaitTrue("database ready", () -> a.dbReady().isSet());
+        String head = "GET /api/items/p HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n";
+        RedisClient admin = RedisClient.create(redis.uri());
+        try (StatefulRedisConnection<String, String> pauser = admin.connect();
+             RawClient waiting = new RawClient(a)) {
+            assertThat(pauser.sync().clientPause(1_500)).isEqualTo("OK");     // the fleet's script waits (under its 2 s timeout)
+            try (RawClient leaving = new RawClient(a)) {
+                leaving.send(head);
+                waiting.send(head);
+                waiting.socket.setSoTimeout(200);
+                assertThatThrownBy(() -> waiting.socket.getInputStream().read())
+                        .as("no 100 before the fleet rate decided").isInstanceOf(SocketTimeoutException.class);
+                waiting.socket.setSoTimeout((int) PATIENCE.toMillis());
+            }                                                                // leaves during the fleet's wait
+            awaitTrue("the head whose client left ends as 499", () -> requestCount(a, "/api/items/{id}", 499) == 1);
+
+            assertThat(waiting.readHead()).as("once the fleet decided").isEqualTo("HTTP/1.1 100 Continue\r\n\r\n");
+            waiting.send("hi");
+            awaitTrue("request p calls the backend", () -> backend.open.size() == 1);
+            assertThat(backend.answerOne()).isTrue();
+            assertThat(status(waiting.readResponse())).isEqualTo(200);
+        } finally {
+            admin.shutdown();
+        }
+        assertThat(a.context().drain().activeRequests()).as("nothing left in flight").isZero();
+        assertThat(backend.calls.get()).isEqualTo(1);
     }
 }

@@ -1,6 +1,8 @@
 package dev.nettysync.demo;
 
 import dev.nettysync.AsyncEvent;
+import dev.nettysync.limit.AsyncRateLimiter;
+import dev.nettysync.limit.KeyedLimiter;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.buffer.Unpooled;
@@ -13,11 +15,14 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.concurrent.MockTicker;
+import io.netty.util.concurrent.Ticker;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -252,6 +257,70 @@ class GatewayHandlerTest {
         assertThat(metrics.registry().get("demo.http.interim.responses").counter().count()).isZero();
         assertThat(backend.calls).hasValue(0);
         assertThat(ch.isActive()).as("closed after the 503").isFalse();
+    }
+
+    /**
+     * A per-client rate of {@code burst} tokens on a clock that never moves (no refill), and the
+     * handler on a fresh channel with it: the tokens a request spends are counted exactly.
+     */
+    private ClientRateLimit frozenPerClientRate(int burst) {
+        MockTicker frozen = Ticker.newMockTicker();
+        ClientRateLimit perClient = new ClientRateLimit(KeyedLimiter.<String>builder(k -> AsyncRateLimiter
+                .builder(1, Duration.ofSeconds(1)).burst(burst).ticker(frozen).build()).build(), 1, burst, false);
+        ch.finishAndReleaseAll();
+        DemoConfig config = TestSupport.config();
+        context = new GatewayContext(context.dbReady(), context.beforeReady(), context.readyWaitTimeout(),
+                context.admission(), context.backend(), context.drain(), metrics, context.errors(), perClient, null);
+        ConnectionDeadlineHandler deadline = new ConnectionDeadlineHandler(TimeUnit.SECONDS.toNanos(60),
+                TimeUnit.SECONDS.toNanos(60), metrics);
+        ch = new EmbeddedChannel(deadline, GatewayServer.newCodec(config, deadline), new GatewayAggregator(config.maxBody),
+                new GatewayHandler(context, deadline, READ_AHEAD, MAX_PIPELINED));
+        return perClient;
+    }
+
+    private static final String EXPECTING_ITEM =
+            "GET /api/items/e HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n";
+
+    @Test
+    void aRequestExpecting100SpendsItsClientsTokenBeforeThe100AndNotAgainWithItsBody() {
+        ClientRateLimit perClient = frozenPerClientRate(3);
+        String client = "embedded";                 // an EmbeddedChannel's peer, as clientOf keys it
+        receive(EXPECTING_ITEM);
+        assertThat(statusLines()).containsExactly("HTTP/1.1 100 Continue");
+        assertThat(perClient.statistics(client).available()).as("the token is taken before the 100").isEqualTo(2);
+
+        receive("hi");
+        assertThat(backend.answerOne()).isTrue();
+        runTasks();
+        assertThat(statusLines()).containsExactly("HTTP/1.1 200 OK");
+        assertThat(perClient.statistics(client).available()).as("one token for the request, not two").isEqualTo(2);
+
+        receive("GET /api/items/f HTTP/1.1\r\nHost: x\r\n\r\n");   // without Expect: one token too
+        assertThat(backend.answerOne()).isTrue();
+        runTasks();
+        assertThat(statusLines()).containsExactly("HTTP/1.1 200 OK");
+        assertThat(perClient.statistics(client).available()).isEqualTo(1);
+        assertThat(ch.isActive()).isTrue();
+    }
+
+    @Test
+    void aRequestExpecting100OverItsClientsRateIsAnswered429InsteadOfThe100AndItsBodyIsNotAwaited() {
+        ClientRateLimit perClient = frozenPerClientRate(1);
+        receive("GET /api/items/f HTTP/1.1\r\nHost: x\r\n\r\n");
+        assertThat(backend.answerOne()).isTrue();
+        runTasks();
+        assertThat(statusLines()).containsExactly("HTTP/1.1 200 OK");
+
+        receive(EXPECTING_ITEM);
+        runTasks();
+        String out = output();
+        assertThat(statusLines(out)).containsExactly("HTTP/1.1 429 Too Many Requests");
+        assertThat(out).containsIgnoringCase("connection: close").containsIgnoringCase("retry-after: ")
+                .containsIgnoringCase("ratelimit-policy: \"per-client\"").endsWith("too many requests from this client\n");
+        assertThat(metrics.registry().get("demo.http.interim.responses").counter().count()).isZero();
+        assertThat(backend.calls).as("only the first request called the backend").hasValue(1);
+        assertThat(perClient.statistics("embedded").available()).isZero();
+        assertThat(ch.isActive()).as("closed after the 429: the body is never awaited").isFalse();
     }
 
     @Test

@@ -69,8 +69,11 @@ import java.util.function.Function;
  *       evicted as usual once its statistics answer again. Nothing else is affected: acquires
  *       on other keys neither fail nor lose a slot.</li>
  *   <li><b>Thread-safe, lock-free</b>; the factory and the limiters' {@code statistics()} are
- *       called with nothing held. Under contention the factory may be called twice for one key;
- *       the limiter that loses the race is dropped unused.</li>
+ *       called with nothing held. A new key is in use by the call that made it from the moment
+ *       it is published, so it is never evicted before that call has asked its limiter: the
+ *       factory is called once per new key, except when two threads make the same key at the
+ *       same time (the limiter that loses the race is dropped unused) or a new key is refused
+ *       at the cap (its limiter is dropped unused).</li>
  *   <li><b>Executors that shut down.</b> A wait whose executor shuts down while it is queued
  *       is refused by the key's limiter as that limiter refuses it (the library's limiters fail
  *       it with a {@link java.util.concurrent.RejectedExecutionException} and serve the next
@@ -112,10 +115,21 @@ public final class KeyedLimiter<K> {
      *
      * Entry state. One word per entry:
      *     EVICTED (-1)  or  [0][generation: 31 bits][refs: 32 bits]
-     * refs counts pending waits and held permits taken through the entry; the generation is
-     * bumped by every enter. enter() CASes refs+1 unless EVICTED (then the caller removes the
-     * entry from the map and retries: a fresh entry is created). exit() CASes refs-1 after
-     * writing lastUsed.
+     * refs counts the enters not yet exited: each is a caller on its way to the key's limiter, a
+     * pending wait, or a held permit taken through the entry (a refused or failed ask exits at
+     * once); the generation is bumped by every enter. enter() CASes refs+1 unless EVICTED (then
+     * the caller removes the entry from the map and retries: a fresh entry is created). exit()
+     * CASes refs-1 after writing lastUsed. Invariants: refs >= 0; refs == 0 only once every
+     * enter so far has exited (so every permit taken through it has ended); EVICTED is final.
+     *
+     * Creation. A new entry is born entered by its creator: state = [generation 1][refs 1]
+     * before putIfAbsent publishes it, the creator's own enter, which it exits like any other
+     * (after its ask). So a sweep that finds it in the map or the hand reads refs >= 1 until its
+     * creator has asked its limiter and the answer ended: a new key is never evicted before its
+     * first use, and the factory is called once per creation (twice for one key only when two
+     * threads race to create it and one putIfAbsent loses: the loser drops its limiter unused
+     * and enters the winner's entry, which may by then have been evicted after use: it retries).
+     * The generation 1 also gives the new key its second chance when the hand first meets it.
      *
      * Eviction. An evictor reads the word s (refs == 0), then asks the limiter's statistics
      * whether it is at rest, then CASes s -> EVICTED. If anyone entered meanwhile, refs or the
@@ -137,8 +151,8 @@ public final class KeyedLimiter<K> {
      * sweep holds out of the hand while it examines them (polled, not yet offered back or
      * evicted) are invisible to that search, and an eviction frees its slot only after its CAS
      * and the map removal: a creation racing either may be refused at the cap although a slot
-     * was, or was about to be, free. A new entry is at rest until its creator enters it, so a
-     * sweep may evict it first; the creator then starts over (a second factory call).
+     * was, or was about to be, free. A new entry is not at rest to a sweep (refs 1, see
+     * Creation), so a creation never evicts another creation's key before its first use.
      *
      * Waits. The key's limiter is asked with a ContinuationExecutor over the caller's executor,
      * so the KeyedWait's listener on the inner future (which exits the entry) runs even once the
@@ -375,9 +389,20 @@ public final class KeyedLimiter<K> {
         for (;;) {
             Entry<K> e = map.get(key);
             if (e == null) {
-                e = create(key);
-                if (e == null) {
-                    return null;
+                AsyncLimiter limiter = Objects.requireNonNull(factory.apply(key), "factory returned null");
+                if (!reserveSlot()) {
+                    e = map.get(key);               // refused; someone else may have made it meanwhile
+                    if (e == null) {
+                        return null;
+                    }
+                } else {
+                    Entry<K> made = new Entry<>(key, limiter, ticker.nanoTime());   // entered: refs 1
+                    e = map.putIfAbsent(key, made);
+                    if (e == null) {
+                        hand.offer(made);
+                        return made;                // no sweep can evict it before its creator's exit
+                    }
+                    live.decrementAndGet();         // beaten to it: enter theirs, drop ours unused
                 }
             }
             if (e.enter()) {
@@ -387,21 +412,17 @@ public final class KeyedLimiter<K> {
         }
     }
 
-    private Entry<K> create(K key) {
-        AsyncLimiter limiter = Objects.requireNonNull(factory.apply(key), "factory returned null");
+    /**
+     * Reserves a slot under {@code maxKeys} for a new key (evicting a key at rest at the cap) and
+     * moves the hand two keys; {@code false} if the cap is reached with no key to evict.
+     */
+    private boolean reserveSlot() {
         if (live.incrementAndGet() > maxKeys && !evictOneForRoom()) {
             live.decrementAndGet();
-            return map.get(key);                    // someone else may have made it meanwhile
+            return false;
         }
         sweep(2);
-        Entry<K> e = new Entry<>(key, limiter, ticker.nanoTime());
-        Entry<K> prior = map.putIfAbsent(key, e);
-        if (prior != null) {
-            live.decrementAndGet();
-            return prior;
-        }
-        hand.offer(e);
-        return e;
+        return true;
     }
 
     /** Moves the hand {@code steps} keys, evicting idle keys at rest. */
@@ -527,15 +548,17 @@ public final class KeyedLimiter<K> {
     static final class Entry<K> {
         final K key;
         final AsyncLimiter limiter;
-        volatile long state;            // see the notes: CAS by enter/exit/evict
+        volatile long state;            // see the notes: set by the creator before publication, then CAS by enter/exit/evict
         volatile long lastUsed;         // ticker time of the last exit (or creation)
         volatile long seenGeneration;   // the generation the hand saw last (second chance)
         volatile boolean statisticsFailed; // set by a sweep when statistics() threw (logged once)
 
+        /** A new entry, entered by its creator: generation 1, refs 1 (see the notes: Creation). */
         Entry(K key, AsyncLimiter limiter, long now) {
             this.key = key;
             this.limiter = limiter;
             this.lastUsed = now;
+            this.state = GEN_ONE | 1;
         }
 
         @SuppressWarnings("unchecked")

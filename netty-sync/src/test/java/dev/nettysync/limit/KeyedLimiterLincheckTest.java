@@ -4,13 +4,16 @@ import dev.nettysync.AbstractLincheckTest;
 import dev.nettysync.AsyncBoundedSemaphore;
 import dev.nettysync.testing.NoLeakTracking;
 import dev.nettysync.testing.SweptTimersExecutor;
+import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.Ticker;
 import org.jetbrains.kotlinx.lincheck.paramgen.IntGen;
+import org.jetbrains.lincheck.Lincheck;
 import org.jetbrains.lincheck.datastructures.Operation;
 import org.jetbrains.lincheck.datastructures.Param;
 import org.jetbrains.lincheck.datastructures.Validate;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.time.Duration;
@@ -18,6 +21,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
@@ -37,6 +41,7 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  *   <li>each key's reference count is its holder plus its pending waits, its limiter's
  *       statistics say the same, nobody waits on a key whose permit is free, and the live keys
  *       are those in the map, within the cap;</li>
+ *   <li>no key's limiter is examined for eviction before its creator asked it for a permit;</li>
  *   <li>once the test cancels what is pending and ends what is held: every key is evicted by a
  *       sweep, and every semaphore the factory made has its permit back and nobody queued (the
  *       semaphores are bounded: a permit given back twice throws, which fails the history).</li>
@@ -44,10 +49,13 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * The operations return nothing: what is checked is the validation above, not the order of
  * the results. A refusal at the cap is not linearizable, and this test found so: a sweep
  * ({@code evictIdle}, or a new key's two steps of the hand) takes a key out of the hand while it
- * examines it, and a new key that looks for a victim meanwhile finds none and is refused, even
- * its own entry, evicted at rest by such a sweep between its creation and its first enter
- * (the cap is approximate by contract: the class comment says so). Every other result follows
- * from the refusals (a {@code release} ends what a {@code tryAcquire} got).
+ * examines it, and a new key that looks for a victim meanwhile finds none and is refused (the
+ * cap is approximate by contract: the class comment says so). Every other result follows from
+ * the refusals (a {@code release} ends what a {@code tryAcquire} got). It also found a new key's
+ * entry evicted at rest by a sweep between its creation and its creator's first enter (a second
+ * factory call for the key, or the key refused); entries are now created entered, and
+ * {@link Watched} fails any scenario where a sweep examines a key's limiter before its creator
+ * asked it; {@link #aNewKeyCannotBeEvictedBeforeItsCreatorHasAskedIt} checks that race alone.
  */
 @Param(name = "k", gen = IntGen.class, conf = "0:1")
 @ExtendWith(NoLeakTracking.class)
@@ -55,10 +63,11 @@ public class KeyedLimiterLincheckTest extends AbstractLincheckTest {
     private static final int KEYS = 2;
 
     private final ConcurrentLinkedQueue<AsyncBoundedSemaphore> made = new ConcurrentLinkedQueue<>();
+    private final AtomicReference<String> examinedUnasked = new AtomicReference<>();
     private final KeyedLimiter<Integer> keyed = KeyedLimiter.<Integer>builder(key -> {
         AsyncBoundedSemaphore s = new AsyncBoundedSemaphore(1);
         made.add(s);
-        return AsyncLimiter.of(s);
+        return new Watched(key, AsyncLimiter.of(s));
     }).maxKeys(1).idleTime(Duration.ZERO).ticker(new FrozenTicker()).build();
     private final AtomicReferenceArray<Permit> holder = new AtomicReferenceArray<>(KEYS);
     private final AtomicReference<String> secondHolder = new AtomicReference<>();
@@ -160,10 +169,13 @@ public class KeyedLimiterLincheckTest extends AbstractLincheckTest {
                         + pending[k] + " pending");
             }
             check(pending[k] == 0 || held == 1, "key " + k + " has " + pending[k] + " waiting while its permit is free");
-            LimiterStatistics s = keyed.statistics(k);
-            check(s.inUse() == held && s.queued() == pending[k], "key " + k + ": " + s + " for " + held + " held, "
-                    + pending[k] + " pending");
+            if (refs >= 0) {                        // (a gone key's statistics would come from a fresh limiter)
+                LimiterStatistics s = keyed.statistics(k);
+                check(s.inUse() == held && s.queued() == pending[k], "key " + k + ": " + s + " for " + held
+                        + " held, " + pending[k] + " pending");
+            }
         }
+        check(examinedUnasked.get() == null, String.valueOf(examinedUnasked.get()));
         check(keyed.liveKeys() == live && live <= 1, keyed + " with " + live + " key(s) in the map");
 
         // Quiescence: nothing pending, nothing held; then every key goes and every permit is back.
@@ -181,6 +193,37 @@ public class KeyedLimiterLincheckTest extends AbstractLincheckTest {
             checkInvariants(s);
             check(s.availablePermits() == 1 && s.queueLength() == 0, "a key's semaphore ended as " + s);
         }
+    }
+
+    /**
+     * The race a new key's creation has with a sweep, model-checked on its own (every interleaving,
+     * not a sleep): one thread makes key 0 and asks it for a permit, another makes key 1 under a cap
+     * of one live key, so it must evict key 0 if that is at rest. Key 0's entry is published entered
+     * by its creator (reference count 1), so the sweep cannot take it between its creation and its
+     * creator's acquire: the factory is called once for key 0 and once for key 1, and key 1 is
+     * refused while key 0's permit is held or the other way round.
+     */
+    @Test
+    void aNewKeyCannotBeEvictedBeforeItsCreatorHasAskedIt() {
+        Lincheck.runConcurrentTest(2_000, () -> {
+            AtomicIntegerArray factoryCalls = new AtomicIntegerArray(KEYS);
+            KeyedLimiter<Integer> keyed = KeyedLimiter.<Integer>builder(key -> {
+                factoryCalls.incrementAndGet(key);
+                return AsyncLimiter.of(new AsyncBoundedSemaphore(1));
+            }).maxKeys(1).idleTime(Duration.ZERO).ticker(new FrozenTicker()).build();
+            Permit[] got = new Permit[KEYS];
+            Thread other = new Thread(() -> got[1] = keyed.tryAcquire(1));
+            other.start();
+            got[0] = keyed.tryAcquire(0);
+            try {
+                other.join();
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+            check(factoryCalls.get(0) == 1 && factoryCalls.get(1) <= 1,
+                    "factory calls per key " + factoryCalls + ": a new key was evicted before its creator asked it");
+            check(got[0] != null || got[1] != null, "both keys refused");
+        });
     }
 
     /*
@@ -203,6 +246,49 @@ public class KeyedLimiterLincheckTest extends AbstractLincheckTest {
     @Override
     protected int stressInvocations() {
         return Integer.getInteger("nettysync.lincheck.stress.invocations", 40);
+    }
+
+    /**
+     * A key's limiter that notes a sweep asking whether it is at rest before anyone asked it for
+     * a permit: only a key evicted between its creation and its creator's acquire is examined so
+     * (a new entry is entered by its creator until that acquire has ended).
+     */
+    private final class Watched implements AsyncLimiter {
+        private final int key;
+        private final AsyncLimiter inner;
+        private volatile boolean asked;
+
+        Watched(int key, AsyncLimiter inner) {
+            this.key = key;
+            this.inner = inner;
+        }
+
+        @Override
+        public Future<Permit> acquire(EventExecutor executor) {
+            asked = true;
+            return inner.acquire(executor);
+        }
+
+        @Override
+        public Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
+            asked = true;
+            return inner.acquire(executor, timeout, unit);
+        }
+
+        @Override
+        public Permit tryAcquire() {
+            asked = true;
+            return inner.tryAcquire();
+        }
+
+        @Override
+        public LimiterStatistics statistics() {
+            if (!asked) {
+                examinedUnasked.compareAndSet(null, "key " + key + "'s new limiter was examined for eviction"
+                        + " before its creator asked it for a permit");
+            }
+            return inner.statistics();
+        }
     }
 
     /** Idle time is zero: any reading of the clock will do, and a frozen one keeps runs deterministic. */

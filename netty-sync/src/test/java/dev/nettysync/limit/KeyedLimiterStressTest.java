@@ -11,6 +11,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.time.Duration;
 import java.util.Queue;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
@@ -334,6 +336,39 @@ class KeyedLimiterStressTest {
             used = Math.min(used, rt.totalMemory() - rt.freeMemory());
         }
         return used;
+    }
+
+    /**
+     * New keys only, under a cap of {@value #CAP} with no idle time, racing sweeps: every new key
+     * evicts another one at rest, and the plain threads also sweep everything. A key's entry is
+     * published entered by its creator, so no sweep can evict it before its creator has asked its
+     * limiter: the factory is called once per key, never twice (a second call is a key evicted
+     * before first use, its creator starting over), and each key's creator is answered.
+     */
+    @Test
+    void aNewKeyIsNeverEvictedBeforeItsCreatorAskedItsLimiter() throws Exception {
+        Set<Integer> made = ConcurrentHashMap.newKeySet();
+        KeyedLimiter<Integer> keyed = KeyedLimiter.<Integer>builder(k -> {
+            if (!made.add(k)) {
+                run.fail("the factory was called twice for new key " + k + ": evicted before its creator asked it");
+            }
+            return new SemaphoreLimiter(1);
+        }).maxKeys(CAP).idleTime(Duration.ZERO).build();
+        AtomicInteger nextKey = new AtomicInteger();
+        AtomicLong admitted = new AtomicLong();
+        race(loop -> {
+            if (!loop.inEventLoop() && ThreadLocalRandom.current().nextInt(4) == 0) {
+                keyed.evictIdle();
+                return;
+            }
+            Permit p = keyed.tryAcquire(nextKey.incrementAndGet());
+            if (p != null) {
+                admitted.incrementAndGet();
+                p.release();
+            }
+        });
+        assertThat(made).as("one factory call per new key").hasSize(nextKey.get());
+        assertThat(admitted.get()).as("new keys admitted (the others refused at the cap)").isPositive();
     }
 
     private void enter(AtomicInteger holders, int key, AtomicLong admitted) {
