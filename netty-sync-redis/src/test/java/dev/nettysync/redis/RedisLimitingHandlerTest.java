@@ -82,7 +82,7 @@ class RedisLimitingHandlerTest extends AbstractFleetTest {
     @Test
     void backPressurePausesReadingWhileTheFleetIsFullAndResumesInOrderWhenAPermitIsFreed() throws Exception {
         RedisSemaphore sem = limiters.semaphore("lh-bp-" + System.nanoTime(), 2, LEASE);
-        Server server = new Server(() -> LimitingHandler.builder().limiter(sem).backPressure().build());
+        Server server = backPressureServer(sem);
         Client a = server.connect();
         Client b = server.connect();
         Channel sa = server.serverSide(a);
@@ -136,10 +136,8 @@ class RedisLimitingHandlerTest extends AbstractFleetTest {
         Client b = server.connect();
         Client c = server.connect();
 
-        a.send("a0");
-        Poll.assertEventually("a0 admitted", WAIT, () -> app.received.contains("a0"));
-        b.send("b0");
-        Poll.assertEventually("b0 admitted", WAIT, () -> app.received.contains("b0"));
+        sendAdmitted(a, "a0");
+        sendAdmitted(b, "b0");
 
         c.send("c0", "c1");                              // the fleet is full: each asked now or never, refused
         String refusal = "rejected %s " + LimitingHandler.Reason.LIMITER + ' ' + WaitTimeoutException.class.getSimpleName();
@@ -162,18 +160,27 @@ class RedisLimitingHandlerTest extends AbstractFleetTest {
 
     // ---------------------------------------------------------------- channel closed while waiting
 
-    @Test
-    void aChannelClosedWhileItsMessageIsQueuedForAPermitTakesNothing() throws Exception {
-        RedisSemaphore sem = limiters.semaphore("lh-closed-queued-" + System.nanoTime(), 1, LEASE);
-        Server server = new Server(() -> LimitingHandler.builder().limiter(sem).backPressure().build());
+    /** One permit, held by a's a0; b's b0 waiting for it in the semaphore's queue; sb: b's server end. */
+    private record OneWaiting(RedisSemaphore sem, Server server, Client a, Client b, Channel sb) { }
+
+    private OneWaiting oneHeldOneWaiting(String name) throws Exception {
+        RedisSemaphore sem = limiters.semaphore(name + System.nanoTime(), 1, LEASE);
+        Server server = backPressureServer(sem);
         Client a = server.connect();
         Client b = server.connect();
         Channel sb = server.serverSide(b);
+        sendAdmitted(a, "a0");
+        sendQueued(b, "b0", sem);
+        return new OneWaiting(sem, server, a, b, sb);
+    }
 
-        a.send("a0");
-        Poll.assertEventually("a0 admitted", WAIT, () -> app.received.contains("a0"));
-        b.send("b0");
-        Poll.assertEventually("b0 waits in the semaphore's queue", WAIT, () -> sem.statistics().queued() == 1);
+    @Test
+    void aChannelClosedWhileItsMessageIsQueuedForAPermitTakesNothing() throws Exception {
+        OneWaiting w = oneHeldOneWaiting("lh-closed-queued-");
+        RedisSemaphore sem = w.sem();
+        Client a = w.a();
+        Client b = w.b();
+        Channel sb = w.sb();
         sb.close();                                      // the server closes it (a shutdown, an idle timeout)
         assertThat(sb.closeFuture().await(WAIT.toMillis())).isTrue();
         Poll.assertEventually("b0's wait left the queue", WAIT, () -> sem.statistics().queued() == 0);
@@ -182,9 +189,8 @@ class RedisLimitingHandlerTest extends AbstractFleetTest {
         app.answer("a0");
         assertThat(a.read(1)).containsExactly("ok a0");
         awaitAllBack(sem);
-        Client d = server.connect();                     // the permit is free for the next one
-        d.send("d0");
-        Poll.assertEventually("d0 admitted", WAIT, () -> app.received.contains("d0"));
+        Client d = w.server().connect();                 // the permit is free for the next one
+        sendAdmitted(d, "d0");
         app.answer("d0");
         assertThat(d.read(1)).containsExactly("ok d0");
         assertThat(app.received).containsExactly("a0", "d0");
@@ -197,7 +203,7 @@ class RedisLimitingHandlerTest extends AbstractFleetTest {
         // grant then finds the wait cancelled and is released by id, not left to expire
         RedisLimiters patient = fleet.limiters(Duration.ofMillis(500), Duration.ofSeconds(20));
         RedisSemaphore sem = patient.semaphore("lh-closed-out-" + System.nanoTime(), 1, LEASE);
-        Server server = new Server(() -> LimitingHandler.builder().limiter(sem).backPressure().build());
+        Server server = backPressureServer(sem);
         Client b = server.connect();
         Channel sb = server.serverSide(b);
         Queue<String> notices = new ConcurrentLinkedQueue<>();
@@ -233,23 +239,14 @@ class RedisLimitingHandlerTest extends AbstractFleetTest {
             throws Exception {
         // NIO learns of a peer's close by reading, and reading is paused while b0 waits: the
         // server notices when b0 is admitted and reading resumes (LimitingHandler documents it)
-        RedisSemaphore sem = limiters.semaphore("lh-peer-gone-" + System.nanoTime(), 1, LEASE);
-        Server server = new Server(() -> LimitingHandler.builder().limiter(sem).backPressure().build());
-        Client a = server.connect();
-        Client b = server.connect();
-        Channel sb = server.serverSide(b);
-
-        a.send("a0");
-        Poll.assertEventually("a0 admitted", WAIT, () -> app.received.contains("a0"));
-        b.send("b0");
-        Poll.assertEventually("b0 waits in the semaphore's queue", WAIT, () -> sem.statistics().queued() == 1);
-        b.close();
+        OneWaiting w = oneHeldOneWaiting("lh-peer-gone-");
+        w.b().close();
         app.answer("a0");
-        assertThat(a.read(1)).containsExactly("ok a0");
+        assertThat(w.a().read(1)).containsExactly("ok a0");
         Poll.assertEventually("b0 admitted, for a client gone", WAIT, () -> app.received.contains("b0"));
         app.answer("b0");
-        assertThat(sb.closeFuture().await(WAIT.toMillis())).as("the close noticed once reading resumed").isTrue();
-        awaitAllBack(sem);
+        assertThat(w.sb().closeFuture().await(WAIT.toMillis())).as("the close noticed once reading resumed").isTrue();
+        awaitAllBack(w.sem());
     }
 
     // ---------------------------------------------------------------- two servers, one fleet
@@ -259,8 +256,8 @@ class RedisLimitingHandlerTest extends AbstractFleetTest {
         String name = "lh-fleet-" + System.nanoTime();
         RedisSemaphore s1 = limiters.semaphore(name, 3, LEASE);
         RedisSemaphore s2 = fleet.limiters().semaphore(name, 3, LEASE);   // another replica: its own client
-        Server one = new Server(() -> LimitingHandler.builder().limiter(s1).backPressure().build());
-        Server two = new Server(() -> LimitingHandler.builder().limiter(s2).backPressure().build());
+        Server one = backPressureServer(s1);
+        Server two = backPressureServer(s2);
 
         Client a = one.connect();
         Client b = two.connect();
@@ -321,6 +318,22 @@ class RedisLimitingHandlerTest extends AbstractFleetTest {
     }
 
     // ---------------------------------------------------------------- support
+
+    private Server backPressureServer(RedisSemaphore sem) {
+        return new Server(() -> LimitingHandler.builder().limiter(sem).backPressure().build());
+    }
+
+    /** Sends one message and waits until the application has it (admitted). */
+    private void sendAdmitted(Client c, String line) throws Exception {
+        c.send(line);
+        Poll.assertEventually(line + " admitted", WAIT, () -> app.received.contains(line));
+    }
+
+    /** Sends one message while nobody else waits and waits until it is queued on {@code sem}. */
+    private static void sendQueued(Client c, String line, RedisSemaphore sem) throws Exception {
+        c.send(line);
+        Poll.assertEventually(line + " waits in the semaphore's queue", WAIT, () -> sem.statistics().queued() == 1);
+    }
 
     /** Every permit back: Redis counts no lease, this JVM holds and queues nothing. */
     private void awaitAllBack(RedisSemaphore sem) throws InterruptedException {
