@@ -26,6 +26,13 @@ import java.util.function.Supplier;
  * (a limiter) reachable: limiters made and dropped at run time (one per tenant) leak nothing once
  * their meters are removed. The registry itself is held weakly.
  *
+ * <p>A registry may refuse a meter without throwing: Prometheus' registry, for a name already
+ * used by a meter of another type, or by another name that maps to the same Prometheus name,
+ * reports it to its registration-failure listeners (and logs it once), creates the meter and never
+ * exports it. A claim listens for that on its registry, on the registering thread (the listener is
+ * called there, inside the registration), and treats it like a registration that threw: the
+ * binding's meters are removed and the call fails.
+ *
  * <p>An owner binding a meter it already holds, live, gets that meter back without registering it
  * again (Micrometer logs "already registered, the registration will be ignored" for a gauge or a
  * function counter registered twice).
@@ -68,6 +75,17 @@ final class MeterClaims {
         final Map<Key, Claim> byKey = new HashMap<>();
         final Map<Meter, Claim> byMeter = new IdentityHashMap<>();   // the claims in byKey whose meter is registered
 
+        /**
+         * The registry refused a meter (its registration-failure listener, called on the
+         * registering thread): recorded if this thread is registering a binding's meters here.
+         */
+        void refused(Meter.Id id, String reason) {
+            Registering r = REGISTERING.get();
+            if (r != null && r.claims == this && r.refusal == null) {
+                r.refusal = reason != null ? reason : "no reason given, for " + id;
+            }
+        }
+
         void put(Claim c) {
             Claim old = byKey.put(c.key, c);
             if (old != null && old.meter != null) {
@@ -88,6 +106,18 @@ final class MeterClaims {
 
     private static final Map<MeterRegistry, Claims> CLAIMS = new WeakHashMap<>();  // guarded by itself
 
+    /** A binding registering its meters on this thread, and the first refusal the registry reported. */
+    private static final class Registering {
+        final Claims claims;
+        String refusal;                  // this thread only
+
+        Registering(Claims claims) {
+            this.claims = claims;
+        }
+    }
+
+    private static final ThreadLocal<Registering> REGISTERING = new ThreadLocal<>();   // set around the registrations
+
     private MeterClaims() {
     }
 
@@ -96,7 +126,10 @@ final class MeterClaims {
      * live, is handed back instead). If one is held by another owner, nothing is claimed or
      * registered and an {@link IllegalArgumentException} names it. If the registry throws part-way,
      * the meters this call registered are removed again, nothing stays claimed, and the exception
-     * is rethrown.
+     * is rethrown. A meter the registry refuses without throwing (it reports the refusal to its
+     * registration-failure listeners and does not export the meter, as Prometheus' registry does
+     * for a name already used by another type) fails the call the same way, with an
+     * {@link IllegalArgumentException} naming the meter and the registry's reason.
      *
      * @return the meters, in order
      */
@@ -112,6 +145,7 @@ final class MeterClaims {
                 Claims fresh = new Claims();      // the listener holds the claims, never the registry
                 CLAIMS.put(registry, fresh);
                 registry.config().onMeterRemoved(fresh::removed);
+                registry.config().onMeterRegistrationFailed(fresh::refused);
                 claims = fresh;
             }
             for (Wanted w : wanted) {
@@ -140,10 +174,16 @@ final class MeterClaims {
                     + " to another limiter (" + refusedBy + "); Micrometer would share one meter between"
                     + " them and mix their values: give each limiter a distinct name or distinct tags");
         }
+        Registering registering = new Registering(claims);
+        REGISTERING.set(registering);
         try {
             for (int i = 0; i < meters.length; i++) {
                 if (taken[i] != null) {
                     meters[i] = wanted.get(i).register().get();
+                    if (registering.refusal != null) {   // the registry made the meter but will not export it
+                        throw new IllegalArgumentException("the registry refused meter " + wanted.get(i).key()
+                                + " (" + registering.refusal + "); nothing of this binding stays registered");
+                    }
                 }
             }
         } catch (RuntimeException | Error e) {
@@ -160,6 +200,8 @@ final class MeterClaims {
                 }
             }
             throw e;
+        } finally {
+            REGISTERING.remove();
         }
         synchronized (CLAIMS) {
             for (int i = 0; i < meters.length; i++) {

@@ -70,31 +70,39 @@ public final class RedisPermit extends AbstractPermit {
      * was made by Lettuce's computation executor as it shut down (Netty cancels every
      * scheduled task then), and the lease is reported lost at once (renewalStopped). A permit
      * is not made while that executor is shutting down, nor kept if its renewal is found
-     * cancelled right after scheduling: the constructor throws and the grant is released.
+     * cancelled right after scheduling: the constructor throws and the grant is released. Leak
+     * tracking starts in AbstractPermit's constructor, before this one can throw: a failing
+     * constructor closes it (abandonConstruction), or the collection of a permit nobody ever
+     * held would be reported as a leak.
      */
 
     RedisPermit(RedisSemaphore semaphore, String leaseId, int permits, EventExecutor executor) {
         this.semaphore = semaphore;
         this.leaseId = leaseId;
         this.permits = permits;
-        this.lease = executor.newPromise();
-        this.lastRenewedNanos = System.nanoTime();
-        long period = Math.max(1, semaphore.leaseMillis() / 3);
-        Fleet fleet = semaphore.fleet();
-        if (fleet.schedulerShuttingDown()) {    // it would accept the renewal and cancel it at its next turn
-            throw fleet.schedulerDown("RedisSemaphore " + semaphore.name());
+        try {
+            this.lease = executor.newPromise();
+            this.lastRenewedNanos = System.nanoTime();
+            long period = Math.max(1, semaphore.leaseMillis() / 3);
+            Fleet fleet = semaphore.fleet();
+            if (fleet.schedulerShuttingDown()) {    // it would accept the renewal and cancel it at its next turn
+                throw fleet.schedulerDown("RedisSemaphore " + semaphore.name());
+            }
+            Renewal task = new Renewal(this);
+            this.renewalTask = task;
+            this.renewal = fleet.scheduler().scheduleAtFixedRate(task, period, period, TimeUnit.MILLISECONDS);
+            task.self = renewal;
+            if (Timers.listenLost(renewal, fleet.scheduler(), task)) {   // it will never run
+                stopRenewal();
+                throw fleet.schedulerDown("RedisSemaphore " + semaphore.name());
+            }
+            // registered last: a constructor that throws (the renewal rejected) must not uncount later
+            this.held = CLEANER.register(this, new Uncount(semaphore, permits));
+            task.held = held;
+        } catch (RuntimeException | Error e) {
+            abandonConstruction();              // never handed out: its collection is no leak
+            throw e;
         }
-        Renewal task = new Renewal(this);
-        this.renewalTask = task;
-        this.renewal = fleet.scheduler().scheduleAtFixedRate(task, period, period, TimeUnit.MILLISECONDS);
-        task.self = renewal;
-        if (Timers.listenLost(renewal, fleet.scheduler(), task)) {   // it will never run
-            stopRenewal();
-            throw fleet.schedulerDown("RedisSemaphore " + semaphore.name());
-        }
-        // registered last: a constructor that throws (the renewal rejected) must not uncount later
-        this.held = CLEANER.register(this, new Uncount(semaphore, permits));
-        task.held = held;
     }
 
     /** The lease id: random, unique, known to this holder only (it is the proof of ownership). */

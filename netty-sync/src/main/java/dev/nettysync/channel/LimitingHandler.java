@@ -96,6 +96,11 @@ import java.util.function.Function;
  * To read by hand, turn {@code autoRead} off before the handler pauses (it then never touches
  * {@code autoRead}), and its explicit {@code read()} calls are held back and forwarded as
  * described above.
+ * While reading is paused, a transport that learns of the peer's close by reading (NIO) does
+ * not see a client go away: its waiting messages are admitted in their turn, and the close is
+ * noticed when reading resumes (the permits still held then end with {@code releaseIgnored}).
+ * A timed wait ({@link Builder#backPressure(long, TimeUnit)}) bounds how long such a channel
+ * holds a place in the limiter's queue.
  *
  * <h2>A completion function that throws</h2>
  * The write it was called for fails with that exception and its message is released; it

@@ -37,6 +37,19 @@ public abstract class AbstractPermit implements Permit {
         return LEAKS.track(permit);
     }
 
+    /**
+     * For a subclass whose constructor fails after this one ran (tracking starts here): the
+     * permit was never handed out, so nobody will end it. Marks it ended without running
+     * {@link #onEnd(Outcome)} (a later release call returns {@code false}) and closes its leak
+     * tracking, so that its collection is not reported as a leak. Call it on the constructor's
+     * failure path, before throwing.
+     */
+    protected final void abandonConstruction() {
+        if (ENDED.compareAndSet(this, 0, 1) && leak != null) {
+            leak.close(this);
+        }
+    }
+
     /** Gives back what the permit holds; runs once, for the first release call. */
     protected abstract void onEnd(Outcome outcome);
 

@@ -101,4 +101,52 @@ class AbstractPermitLeakTest {
             }
         }
     }
+
+    /** A permit whose subclass constructor fails once tracking has started: it closes the tracker first. */
+    private static final class FailsToConstruct extends AbstractPermit {
+        FailsToConstruct(boolean fail) {
+            abandonConstruction();
+            if (fail) {
+                throw new IllegalStateException("the resource behind the permit could not be taken");
+            }
+        }
+
+        @Override
+        protected void onEnd(Outcome outcome) {
+            throw new AssertionError("an abandoned permit is never ended");
+        }
+    }
+
+    @Test
+    void aPermitAbandonedByItsFailingConstructorIsNotReportedAndCannotBeEnded() throws Exception {
+        FailsToConstruct abandoned = new FailsToConstruct(false);
+        assertThat(abandoned.isReleased()).isTrue();
+        assertThat(abandoned.release()).as("onEnd never runs").isFalse();
+
+        AsyncSemaphore sem = new AsyncSemaphore(100);
+        AsyncLimiter limiter = AsyncLimiter.of(sem);
+        long before = AbstractPermit.leaksReported();
+        for (int i = 0; i < 3; i++) {
+            try {
+                new FailsToConstruct(true);
+            } catch (IllegalStateException expected) {
+                // never handed out
+            }
+        }
+        acquireAndDrop(limiter);                          // a real leak, the control
+
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        while (AbstractPermit.leaksReported() == before && System.nanoTime() < deadline) {
+            System.gc();
+            Thread.sleep(10);
+            limiter.tryAcquire().release();
+        }
+        for (int i = 0; i < 5; i++) {                     // what was collected with the control is reported by now
+            System.gc();
+            limiter.tryAcquire().release();
+        }
+        assertThat(AbstractPermit.leaksReported()).as("the control leak only").isEqualTo(before + 1);
+        assertThat(logged).hasSize(1);
+        assertThat(logged.get(0)).contains("acquireAndDrop").doesNotContain("FailsToConstruct");
+    }
 }
