@@ -72,12 +72,6 @@ public class AdaptiveLimiterLincheckTest extends AbstractLimiterLincheckTest {
         endHeld(end);
     }
 
-    /** Cancels the oldest wait not cancelled yet (granted or not). */
-    @Operation
-    public void cancelOldest() {
-        cancelOldestWait();
-    }
-
     @Override
     protected void checkScenario(int pending) {
         check(mostHeldAtOnce() <= MAX_LIMIT, mostHeldAtOnce() + " permits held at once, above " + MAX_LIMIT);

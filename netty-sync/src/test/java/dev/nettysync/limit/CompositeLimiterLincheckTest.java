@@ -13,8 +13,11 @@ import org.jetbrains.lincheck.datastructures.Operation;
  * scaffold is {@link AbstractLimiterLincheckTest}'s).
  *
  * <p>Every history must match a sequential one (of {@code tryAcquire} and {@code release}; see
- * {@link #cancelOldest} for why a cancel's outcome is not a result), and after every scenario
- * the validation checks: never two composite permits held at once (b has one permit); the
+ * {@link #cancelOldest} for why a cancel's outcome is not a result: here, besides, the composite
+ * is granted when its last part's grant reaches the walk, later than that part's own grant, and
+ * a cancel in between wins and gives the part back, as documented, while a timer sweep in
+ * between finds the part's timer already removed; no sequential order has both), and after
+ * every scenario the validation checks: never two composite permits held at once (b has one permit); the
  * composite's statistics count its held permit and its pending waits; the parts count what is
  * held; nobody waits while what it waits for is free (with a wait pending, the composite permit
  * is held and {@code a} is exhausted: a wait holding {@code a} waits only while {@code b} is
@@ -49,18 +52,6 @@ public class CompositeLimiterLincheckTest extends AbstractLimiterLincheckTest {
     @Operation(nonParallelGroup = WAITER)
     public boolean release() {
         return endHeld(Permit::release);
-    }
-
-    /**
-     * Cancels the oldest composite wait not cancelled yet (granted or not). Its outcome is not a
-     * result: the composite is granted when its last part's grant reaches the walk, later than
-     * that part's own grant, and a cancel in between wins and gives the part back (as
-     * documented); a timer sweep in between finds the part's timer already removed, and no
-     * sequential order has both. The validation checks what such a cancel leaves.
-     */
-    @Operation
-    public void cancelOldest() {
-        cancelOldestWait();
     }
 
     @Override

@@ -13,12 +13,13 @@ import java.util.concurrent.CancellationException;
  * thread (the {@code waiter} group) that queues untimed and timed waits and ends the permits
  * held (the scaffold is {@link AbstractLimiterLincheckTest}'s).
  *
- * <p>Every history must match a sequential one, and after every scenario the validation checks:
- * the semaphore's free permit is there exactly when no backed permit is held (an unbacked one,
- * admitted on a failure, holds nothing); nobody waits while it is free; a cancel that won left
- * nothing granted; and, once the test cancels what is pending and ends what is held, the permit
- * is back and nobody queued (bounded: a permit given back twice throws, which fails the
- * history).
+ * <p>Every history must match a sequential one (of {@code tryAcquire}; a cancel's outcome is
+ * checked against its own wait, see {@link #cancelOldest}), and after every scenario the
+ * validation checks: the semaphore's free permit is there exactly when no backed permit is held
+ * (an unbacked one, admitted on a failure, holds nothing); nobody waits while it is free; a
+ * cancel that won left nothing granted; and, once the test cancels what is pending and ends what
+ * is held, the permit is back and nobody queued (bounded: a permit given back twice throws,
+ * which fails the history).
  */
 public class FailOpenLimiterLincheckTest extends AbstractLimiterLincheckTest {
     private final AsyncBoundedSemaphore sem = new AsyncBoundedSemaphore(1);
@@ -41,17 +42,21 @@ public class FailOpenLimiterLincheckTest extends AbstractLimiterLincheckTest {
         endHeld(Permit::release);
     }
 
+    /** Yes: a {@code tryAcquire}'s result shows which waits a cancel took out. */
+    @Override
+    protected boolean cancelsPickAtomically() {
+        return true;
+    }
+
     /**
-     * Cancels the oldest wait not cancelled yet (granted or not): true if the cancel won.
-     * Synchronized: its result is compared, so among cancels, taking the oldest wait and
-     * cancelling it must be one step. Without it, one cancel can take the oldest wait, another
-     * find none left, an end grant the taken wait and only then the first cancel it (and lose):
-     * no sequential order has both the second cancel before the end and the first one after it
-     * (model checking found this history). Cancels still race grants, ends and sweeps.
+     * Backed permits first: ending one frees the semaphore, which a later {@code tryAcquire}'s
+     * result shows, and an unbacked permit admitted on a timer sweep can join the pile after a
+     * backed one granted later by an end on another thread (model checking found that history
+     * when the oldest went first).
      */
-    @Operation
-    public synchronized boolean cancelOldest() {
-        return cancelOldestWait();
+    @Override
+    protected boolean endsFirst(Permit p) {
+        return !(p instanceof FailOpenLimiter.UnbackedPermit);
     }
 
     @Override
