@@ -1,16 +1,21 @@
 package dev.nettysync.internal;
 
 import dev.nettysync.WaitTimeoutException;
+import dev.nettysync.testing.NeverFiringTimer;
+import dev.nettysync.testing.SweptTimersExecutor;
+import dev.nettysync.testing.TestEventExecutor;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.util.concurrent.DefaultEventExecutor;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.ImmediateEventExecutor;
+import io.netty.util.concurrent.ScheduledFuture;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 
 import static java.util.concurrent.TimeUnit.MILLISECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -225,7 +230,7 @@ class WaitQueueTest {
         // Netty's ScheduledFutureTask.cancel() from another thread submits its removal to the
         // executor, which throws once it has shut down (a timer it never cancelled itself: one
         // whose scheduling task it ran after its last cancelScheduledTasks()).
-        ShutDownTimers executor = new ShutDownTimers();
+        RefusingExecutor executor = new RefusingExecutor(false, ThrowingTimer::new);
         Waiter<Integer> a = queue.armTimer(enqueue(executor), MILLISECONDS.toNanos(50));
         Waiter<Integer> b = queue.armTimer(enqueue(executor), MILLISECONDS.toNanos(50));
         Waiter<Integer> c = enqueue(IMMEDIATE);
@@ -237,33 +242,8 @@ class WaitQueueTest {
         assertThat(units.takenBack).containsExactly(a, b);
     }
 
-    /** An executor whose timers throw on cancel once it has shut down, as Netty's do then. */
-    private static final class ShutDownTimers extends dev.nettysync.testing.TestEventExecutor {
-        volatile boolean shutDown;
-
-        @Override
-        public boolean isShutdown() {
-            return shutDown;
-        }
-
-        @Override
-        public boolean inEventLoop(Thread thread) {
-            return false;
-        }
-
-        @Override
-        public void execute(Runnable task) {
-            throw new RejectedExecutionException("shut down");
-        }
-
-        @Override
-        public io.netty.util.concurrent.ScheduledFuture<?> schedule(Runnable command, long delay, TimeUnit unit) {
-            return new ThrowingTimer(this);
-        }
-    }
-
-    private static final class ThrowingTimer extends io.netty.util.concurrent.DefaultPromise<Object>
-            implements io.netty.util.concurrent.ScheduledFuture<Object> {
+    /** A dying executor's timer: it throws on cancel, as Netty's do once their executor has shut down. */
+    private static final class ThrowingTimer extends NeverFiringTimer {
         ThrowingTimer(EventExecutor executor) {
             super(executor);
         }
@@ -271,16 +251,6 @@ class WaitQueueTest {
         @Override
         public boolean cancel(boolean mayInterruptIfRunning) {
             throw new RejectedExecutionException("event executor terminated");
-        }
-
-        @Override
-        public long getDelay(TimeUnit unit) {
-            return 0;
-        }
-
-        @Override
-        public int compareTo(java.util.concurrent.Delayed o) {
-            return 0;
         }
     }
 
@@ -375,7 +345,7 @@ class WaitQueueTest {
 
     @Test
     void aTimerCancelledByItsExecutorsShutdownEndsTheQueuedWaitAsATimeoutWouldAndNoGrantedOne() {
-        dev.nettysync.testing.SweptTimersExecutor swept = new dev.nettysync.testing.SweptTimersExecutor();
+        SweptTimersExecutor swept = new SweptTimersExecutor();
         Waiter<Integer> granted = queue.armTimer(enqueue(swept), MILLISECONDS.toNanos(50));
         Waiter<Integer> dead = queue.armTimer(enqueue(swept), MILLISECONDS.toNanos(50));
         Waiter<Integer> next = enqueue(IMMEDIATE);
@@ -398,7 +368,10 @@ class WaitQueueTest {
 
     @Test
     void aTimedWaitOnAnExecutorShuttingDownEndsAtOnceWithoutSchedulingATimerItWouldCancel() {
-        Waiter<Integer> w = queue.armTimer(enqueue(new TimerExecutor(true, false)), MILLISECONDS.toNanos(50));
+        RefusingExecutor shuttingDown = new RefusingExecutor(true, executor -> {
+            throw new AssertionError("asked to time a wait while shutting down");
+        });
+        Waiter<Integer> w = queue.armTimer(enqueue(shuttingDown), MILLISECONDS.toNanos(50));
         assertThat(w.cause()).isInstanceOf(RejectedExecutionException.class)
                 .hasMessageContaining("cancels its timers");
         assertThat(queue.size()).isZero();
@@ -409,28 +382,40 @@ class WaitQueueTest {
         // Scheduled from another thread, swept by the shutdown before the waiter listened to it:
         // the notification of a listener added then goes through execute(), which a shut-down
         // executor refuses, so the waiter looks for itself.
-        Waiter<Integer> w = queue.armTimer(enqueue(new TimerExecutor(false, true)), MILLISECONDS.toNanos(50));
+        RefusingExecutor swept = new RefusingExecutor(false, executor -> {
+            NeverFiringTimer t = new NeverFiringTimer(executor);
+            t.cancel(false);
+            return t;
+        });
+        Waiter<Integer> w = queue.armTimer(enqueue(swept), MILLISECONDS.toNanos(50));
         assertThat(w.cause()).isInstanceOf(RejectedExecutionException.class)
                 .hasMessageContaining("the timeout of its wait");
         assertThat(queue.size()).isZero();
     }
 
     /**
-     * An executor that refuses every task: shutting down (it must not be asked to time then), or
-     * returning timers already cancelled, as by a shutdown's sweep.
+     * An executor that refuses every task, as one that is shutting down or has shut down does:
+     * it says it is shutting down if built so, and shut down once the test sets {@link #shutDown};
+     * its timers are what {@code timers} makes (never due: the test plays the rest).
      */
-    private static final class TimerExecutor extends dev.nettysync.testing.TestEventExecutor {
+    private static final class RefusingExecutor extends TestEventExecutor {
         private final boolean shuttingDown;
-        private final boolean swept;
+        private final Function<EventExecutor, ScheduledFuture<?>> timers;
+        volatile boolean shutDown;                   // written by the test
 
-        TimerExecutor(boolean shuttingDown, boolean swept) {
+        RefusingExecutor(boolean shuttingDown, Function<EventExecutor, ScheduledFuture<?>> timers) {
             this.shuttingDown = shuttingDown;
-            this.swept = swept;
+            this.timers = timers;
         }
 
         @Override
         public boolean isShuttingDown() {
             return shuttingDown;
+        }
+
+        @Override
+        public boolean isShutdown() {
+            return shutDown;
         }
 
         @Override
@@ -444,32 +429,8 @@ class WaitQueueTest {
         }
 
         @Override
-        public io.netty.util.concurrent.ScheduledFuture<?> schedule(Runnable command, long delay, TimeUnit unit) {
-            if (shuttingDown) {
-                throw new AssertionError("asked to time a wait while shutting down");
-            }
-            SweptTimer t = new SweptTimer(this);
-            if (swept) {
-                t.cancel(false);
-            }
-            return t;
-        }
-    }
-
-    private static final class SweptTimer extends io.netty.util.concurrent.DefaultPromise<Object>
-            implements io.netty.util.concurrent.ScheduledFuture<Object> {
-        SweptTimer(EventExecutor executor) {
-            super(executor);
-        }
-
-        @Override
-        public long getDelay(TimeUnit unit) {
-            return 0;
-        }
-
-        @Override
-        public int compareTo(java.util.concurrent.Delayed o) {
-            return 0;
+        public ScheduledFuture<?> schedule(Runnable command, long delay, TimeUnit unit) {
+            return timers.apply(this);
         }
     }
 

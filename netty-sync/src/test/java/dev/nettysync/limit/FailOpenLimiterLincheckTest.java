@@ -1,21 +1,9 @@
 package dev.nettysync.limit;
 
-import dev.nettysync.AbstractLincheckTest;
 import dev.nettysync.AsyncBoundedSemaphore;
-import dev.nettysync.testing.NoLeakTracking;
-import dev.nettysync.testing.SweptTimersExecutor;
-import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.ImmediateEventExecutor;
 import org.jetbrains.lincheck.datastructures.Operation;
-import org.jetbrains.lincheck.datastructures.Validate;
-import org.junit.jupiter.api.extension.ExtendWith;
 
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Queue;
 import java.util.concurrent.CancellationException;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Lincheck for {@link AsyncLimiter#failOpen}: over a one-permit bounded semaphore, admitting on
@@ -23,110 +11,69 @@ import java.util.concurrent.TimeUnit;
  * that the inner wait's failure, its grant and the caller's cancel race. Threads race
  * {@code tryAcquire}, cancels of the oldest wait and the executor's sweep of timers against one
  * thread (the {@code waiter} group) that queues untimed and timed waits and ends the permits
- * held (granted ones go to a shared pile).
+ * held (the scaffold is {@link AbstractLimiterLincheckTest}'s).
  *
- * <p>Every history must match a sequential one, and after every scenario
- * {@link #onlyBackedPermitsHoldTheSemaphore} checks: the semaphore's free permit is there
- * exactly when no backed permit is held (an unbacked one, admitted on a failure, holds
- * nothing); nobody waits while it is free; a cancel that won left nothing granted; and, once the
- * test cancels what is pending and ends what is held, the permit is back and nobody queued
- * (bounded: a permit given back twice throws, which fails the history).
+ * <p>Every history must match a sequential one (of {@code tryAcquire}; a cancel's outcome is
+ * checked against its own wait, see {@link #cancelOldest}), and after every scenario the
+ * validation checks: the semaphore's free permit is there exactly when no backed permit is held
+ * (an unbacked one, admitted on a failure, holds nothing); nobody waits while it is free; a
+ * cancel that won left nothing granted; and, once the test cancels what is pending and ends what
+ * is held, the permit is back and nobody queued (bounded: a permit given back twice throws,
+ * which fails the history).
  */
-@ExtendWith(NoLeakTracking.class)
-public class FailOpenLimiterLincheckTest extends AbstractLincheckTest {
+public class FailOpenLimiterLincheckTest extends AbstractLimiterLincheckTest {
     private final AsyncBoundedSemaphore sem = new AsyncBoundedSemaphore(1);
     private final AsyncLimiter limiter = AsyncLimiter.failOpen(AsyncLimiter.of(sem),
             cause -> !(cause instanceof CancellationException));
-    private final Queue<Permit> held = new ConcurrentLinkedQueue<>();       // granted, not ended by the test
-    private final SweptTimersExecutor timers = new SweptTimersExecutor();
-    private final List<Future<Permit>> acquires = new ArrayList<>();        // waiter thread only
-    private final Queue<Future<Permit>> toCancel = new ConcurrentLinkedQueue<>();   // waits cancelOldest has not taken yet
+
+    @Override
+    protected AsyncLimiter limiter() {
+        return limiter;
+    }
 
     @Operation
     public boolean tryAcquire() {
-        Permit p = limiter.tryAcquire();
-        if (p == null) {
-            return false;
-        }
-        held.add(p);
+        return hold(limiter.tryAcquire());
+    }
+
+    /** Ends a permit held, if any. */
+    @Operation(nonParallelGroup = WAITER)
+    public void release() {
+        endHeld(Permit::release);
+    }
+
+    /** Yes: a {@code tryAcquire}'s result shows which waits a cancel took out. */
+    @Override
+    protected boolean cancelsPickAtomically() {
         return true;
     }
 
-    /** Ends a permit held, if any; a permit that refuses its first end fails the run. */
-    @Operation(nonParallelGroup = "waiter")
-    public void release() {
-        Permit p = held.poll();
-        if (p != null && !p.release()) {
-            throw new IllegalStateException(p + " refused its first end");
-        }
-    }
-
-    @Operation(nonParallelGroup = "waiter")
-    public void acquire() {
-        follow(limiter.acquire(ImmediateEventExecutor.INSTANCE));
-    }
-
-    /** A timed wait whose timer never fires by itself (see executorCancelsOldestTimer). */
-    @Operation(nonParallelGroup = "waiter")
-    public void acquireTimed() {
-        follow(limiter.acquire(timers, 1, TimeUnit.HOURS));
-    }
-
     /**
-     * What a shutting-down executor does to each of its timers: cancels the oldest, inline (the
-     * wait fails). On one thread (the {@code sweeper} group): two sweeps are not one step (the
-     * second can find no timer left while the first has not yet ended the wait it took), which no
-     * sequential order explains; a sweep still races grants, cancels and the waiter.
+     * Backed permits first: ending one frees the semaphore, which a later {@code tryAcquire}'s
+     * result shows, and an unbacked permit admitted on a timer sweep can join the pile after a
+     * backed one granted later by an end on another thread (model checking found that history
+     * when the oldest went first).
      */
-    @Operation(nonParallelGroup = "sweeper")
-    public void executorCancelsOldestTimer() {
-        timers.cancelOldestTimer();
+    @Override
+    protected boolean endsFirst(Permit p) {
+        return !(p instanceof FailOpenLimiter.UnbackedPermit);
     }
 
-    /** Cancels the oldest wait not cancelled yet (granted or not): true if the cancel won. */
-    @Operation
-    public boolean cancelOldest() {
-        Future<Permit> f = toCancel.poll();
-        return f != null && f.cancel(false);
-    }
-
-    private void follow(Future<Permit> f) {
-        acquires.add(f);
-        toCancel.add(f);
-        f.addListener(done -> {
-            if (done.isSuccess()) {
-                held.add((Permit) done.getNow());
-            }
-        });
-    }
-
-    @Validate
-    public void onlyBackedPermitsHoldTheSemaphore() {
+    @Override
+    protected void checkScenario(int pending) {
         checkInvariants(sem);
         int backed = 0;
-        for (Permit p : held) {
+        for (Permit p : heldPermits()) {
             backed += p instanceof FailOpenLimiter.UnbackedPermit ? 0 : 1;
         }
-        int pending = 0;
-        for (Future<Permit> f : acquires) {
-            if (!f.isDone()) {
-                pending++;
-            } else if (f.isCancelled()) {
-                check(f.getNow() == null, "a cancelled wait carries " + f.getNow());
-            }
-        }
         check(backed <= 1 && sem.availablePermits() == 1 - backed,
-                sem + " with " + backed + " backed permit(s) held of " + held);
+                sem + " with " + backed + " backed permit(s) held of " + heldPermits());
         check(sem.queueLength() == pending, sem + " for " + pending + " pending");
         check(pending == 0 || sem.availablePermits() == 0, pending + " waiting while " + sem + " is free");
+    }
 
-        // Quiescence: nothing pending, nothing held; then the permit is back.
-        for (Future<Permit> f : acquires) {
-            f.cancel(false);
-        }
-        for (Permit p; (p = held.poll()) != null; ) {
-            check(p.release(), p + " refused its first end");
-        }
+    @Override
+    protected void checkQuiescent() {
         check(sem.availablePermits() == 1 && sem.queueLength() == 0, "after quiescence " + sem);
     }
 
@@ -139,10 +86,5 @@ public class FailOpenLimiterLincheckTest extends AbstractLincheckTest {
     @Override
     protected int modelCheckingInvocations() {
         return 50;
-    }
-
-    @Override
-    protected int stressInvocations() {
-        return Integer.getInteger("nettysync.lincheck.stress.invocations", 40);
     }
 }

@@ -1,6 +1,7 @@
 package dev.nettysync.testing;
 
 import io.netty.util.concurrent.DefaultPromise;
+import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.ScheduledFuture;
 
@@ -10,12 +11,21 @@ import java.util.concurrent.TimeUnit;
 /**
  * The timer a test executor hands out when its timers must never fire on their own: a plain
  * promise (cancellable, listeners notified inline on the cancelling thread) that is never due.
- * A test plays what a timer would do itself (a grant pass, a shutdown's sweep).
+ * A test plays what a timer would do itself (a grant pass, a shutdown's sweep). Not final: a
+ * test may make one whose {@code cancel} misbehaves, as a dying executor's timer does.
  */
-public final class NeverFiringTimer extends DefaultPromise<Object> implements ScheduledFuture<Object> {
+public class NeverFiringTimer extends DefaultPromise<Object> implements ScheduledFuture<Object> {
 
     public NeverFiringTimer() {
-        super(ImmediateEventExecutor.INSTANCE);
+        this(ImmediateEventExecutor.INSTANCE);
+    }
+
+    /**
+     * A timer whose listeners are notified on {@code executor}: inline when it is done on that
+     * executor's thread, else through its {@code execute} (which a shut-down executor refuses).
+     */
+    public NeverFiringTimer(EventExecutor executor) {
+        super(executor);
     }
 
     @Override
