@@ -72,7 +72,7 @@ public final class ExecutorCache<V> {
     // Apart from get() so that the hit in the first slot compiles to a small body.
     private V secondChoiceOrMake(EventExecutor executor, int hash) {
         int first = firstSlot(hash);
-        int second = firstSlot(hash >>> SECOND_CHOICE_SHIFT);
+        int second = secondSlot(hash);
         Entry<V> e = slots[second];
         if (e != null && e.executor == executor) {
             return e.value;
@@ -86,6 +86,10 @@ public final class ExecutorCache<V> {
         return hash & MASK;
     }
 
+    private static int secondSlot(int hash) {
+        return (hash >>> SECOND_CHOICE_SHIFT) & MASK;
+    }
+
     /** Whether a miss may take this slot without evicting a live executor's entry. */
     private static boolean reusable(Entry<?> e) {
         return e == null || e.executor.isShutdown();
@@ -94,7 +98,7 @@ public final class ExecutorCache<V> {
     /** The slots {@code executor} may occupy, first choice first (for tests). */
     static int[] candidateSlots(EventExecutor executor) {
         int hash = System.identityHashCode(executor);
-        return new int[] {firstSlot(hash), firstSlot(hash >>> SECOND_CHOICE_SHIFT)};
+        return new int[] {firstSlot(hash), secondSlot(hash)};
     }
 
     private static final class Entry<V> {

@@ -47,6 +47,15 @@ class ExecutorCacheTest {
     }
 
     @Test
+    void theTwoCandidateSlotsAreTheLowTwoBytesOfTheIdentityHash() {
+        for (int i = 0; i < 1000; i++) {
+            EventExecutor e = new DefaultEventExecutor();
+            int hash = System.identityHashCode(e);
+            assertThat(ExecutorCache.candidateSlots(e)).containsExactly(hash & 0xff, (hash >>> 8) & 0xff);
+        }
+    }
+
+    @Test
     void twoExecutorsWithTheSameFirstSlotAreBothKept() {
         EventExecutor[] pair = sameFirstSlotDifferentSecond();
         Value a = cache.get(pair[0]);
@@ -57,6 +66,23 @@ class ExecutorCacheTest {
         }
         assertThat(made.get(pair[0])).hasValue(1);
         assertThat(made.get(pair[1])).hasValue(1);
+    }
+
+    @Test
+    void threeExecutorsWithTheSameFirstSlotAndOwnSecondSlotsAreAllKept() {
+        EventExecutor[] three = sameFirstSlotDifferentSecond(3);
+        Value[] values = new Value[three.length];
+        for (int i = 0; i < three.length; i++) {
+            values[i] = cache.get(three[i]);
+        }
+        for (int round = 0; round < 10; round++) {
+            for (int i = 0; i < three.length; i++) {
+                assertThat(cache.get(three[i])).isSameAs(values[i]);
+            }
+        }
+        for (EventExecutor e : three) {
+            assertThat(made.get(e)).hasValue(1);
+        }
     }
 
     @Test
@@ -115,18 +141,29 @@ class ExecutorCacheTest {
 
     /** Two fresh executors whose first-choice slots are equal and whose second choices differ. */
     private static EventExecutor[] sameFirstSlotDifferentSecond() {
-        Map<Integer, EventExecutor> byFirstSlot = new HashMap<>();
-        for (int i = 0; i < 100_000; i++) {
+        return sameFirstSlotDifferentSecond(2);
+    }
+
+    /**
+     * {@code n} fresh executors with one first-choice slot and {@code n} different second
+     * choices, none of them that first slot.
+     */
+    private static EventExecutor[] sameFirstSlotDifferentSecond(int n) {
+        Map<Integer, List<EventExecutor>> byFirstSlot = new HashMap<>();
+        for (int i = 0; i < 1_000_000; i++) {
             EventExecutor e = new DefaultEventExecutor();
             int[] slots = ExecutorCache.candidateSlots(e);
             if (slots[0] == slots[1]) {
                 continue;
             }
-            EventExecutor other = byFirstSlot.putIfAbsent(slots[0], e);
-            if (other != null && ExecutorCache.candidateSlots(other)[1] != slots[1]) {
-                return new EventExecutor[] {other, e};
+            List<EventExecutor> group = byFirstSlot.computeIfAbsent(slots[0], k -> new ArrayList<>());
+            if (group.stream().noneMatch(other -> ExecutorCache.candidateSlots(other)[1] == slots[1])) {
+                group.add(e);
+                if (group.size() == n) {
+                    return group.toArray(new EventExecutor[0]);
+                }
             }
         }
-        throw new AssertionError("no two executors in 100,000 share a first slot");
+        throw new AssertionError("no " + n + " executors in 1,000,000 share a first slot");
     }
 }
