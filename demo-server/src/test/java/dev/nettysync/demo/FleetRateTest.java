@@ -259,4 +259,32 @@ class FleetRateTest {
         assertThat(a.context().drain().activeRequests()).as("nothing left in flight").isZero();
         assertThat(backend.calls.get()).isEqualTo(1);
     }
+
+    @Test
+    void aDrainThatStartsWhileAHeadWaitsForTheFleetAnswersIt503InsteadOfA100(RedisServer redis) throws Exception {
+        ControlledBackend backend = new ControlledBackend();
+        a = start(backend, null, "--redis=" + redis.uri(), "--fleet-rate=100", "--fleet-burst=100",
+                "--drain-timeout=30s");
+        awaitTrue("database ready", () -> a.dbReady().isSet());
+        RedisClient admin = RedisClient.create(redis.uri());
+        try (StatefulRedisConnection<String, String> pauser = admin.connect();
+             RawClient waiting = new RawClient(a)) {
+            assertThat(pauser.sync().clientPause(1_500)).isEqualTo("OK");     // the fleet's script waits (under its 2 s timeout)
+            waiting.send("GET /api/items/p HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n");
+            waiting.socket.setSoTimeout(200);
+            assertThatThrownBy(() -> waiting.socket.getInputStream().read())
+                    .as("no 100 before the fleet rate decided").isInstanceOf(SocketTimeoutException.class);
+            waiting.socket.setSoTimeout((int) PATIENCE.toMillis());
+
+            io.netty.util.concurrent.Future<Void> terminated = a.shutdown();     // during the fleet's wait
+
+            String response = waiting.readResponse();
+            assertThat(status(response)).as("the head's final answer, once the fleet decided").isEqualTo(503);
+            assertThat(response).containsIgnoringCase("connection: close").doesNotContain("100 Continue");
+            assertThat(terminated.await(PATIENCE.toMillis())).as("stopped after the head was answered").isTrue();
+        } finally {
+            admin.shutdown();
+        }
+        assertThat(backend.calls.get()).as("the body was never invited, the backend never called").isZero();
+    }
 }
