@@ -393,6 +393,16 @@ public final class BenchReport {
                                 : new Measured(ns.bytesPerOp(), fmt(ns.bytesPerOp()) + " B/op");
                     });
         }
+        // The same acquire for several loops in turn: every loop's succeeded future stays cached
+        for (String n : distinct(rows, "UncontendedBenchmark", "loopCount")) {
+            goal(w, rows, cols, "P1 acquireRelease for " + n + " loops in turn: allocation", "0 B/op", x -> x < 1.0,
+                    (rs, v) -> {
+                        Row ns = find(rs, "UncontendedBenchmark", "acquireReleaseManyLoops", REFERENCE, v,
+                                Map.of("loopCount", n), "");
+                        return ns == null || ns.bytesPerOp() == null ? null
+                                : new Measured(ns.bytesPerOp(), fmt(ns.bytesPerOp()) + " B/op");
+                    });
+        }
         // Same-loop handoff
         for (String n : distinct(rows, "SameLoopHandoffBenchmark", "waiters")) {
             goal(w, rows, cols, "same-loop handoff, " + n + " waiters: netty-sync / best peer", "≤ 0.9×", x -> x <= 0.9,
