@@ -323,8 +323,7 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         route = Route.ITEM;
         stage = Stage.RATE;
         await(gw.fleetRate().admit(ctx.executor()), admitted -> {
-            Throwable refused = !admitted.isSuccess() ? admitted.cause()
-                    : gw.drain().isDraining() ? HttpStatusException.shuttingDown() : null;
+            Throwable refused = fleetRefusal(admitted);
             if (refused != null) {
                 refuseBeforeBody(refused);
                 return;
@@ -384,6 +383,15 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
             return null;
         }
         return perClient.admit(key, ctx.executor());
+    }
+
+    /**
+     * The fleet rate's answer, once its Redis round trip is done: null if admitted, else why not
+     * (its refusal, or 503 if the server began draining during the round trip).
+     */
+    private Throwable fleetRefusal(Future<?> admitted) {
+        return !admitted.isSuccess() ? admitted.cause()
+                : gw.drain().isDraining() ? HttpStatusException.shuttingDown() : null;
     }
 
     /** The head's refusal, answered with {@code Connection: close} instead of its {@code 100}. */
@@ -556,10 +564,9 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         if (gw.fleetRate() != null) {          // then the fleet's rate (one Redis round trip, holding nothing)
             stage = Stage.RATE;
             await(gw.fleetRate().admit(ctx.executor()), admitted -> {
-                if (!admitted.isSuccess()) {
-                    fail(admitted.cause());
-                } else if (gw.drain().isDraining()) {
-                    fail(HttpStatusException.shuttingDown());
+                Throwable refused = fleetRefusal(admitted);
+                if (refused != null) {
+                    fail(refused);
                 } else {
                     enter(id);
                 }

@@ -93,7 +93,7 @@ public final class LimiterMetrics implements MeterBinder {
      * Registers the gauges and the leak counter.
      *
      * @throws IllegalArgumentException if another limiter's meters are bound on {@code registry}
-     *         under the same name and tags (nothing is registered then;), or if the registry
+     *         under the same name and tags (nothing is registered then), or if the registry
      *         refuses one of the meters without throwing (Prometheus' registry, for a name held by
      *         a meter of another type or by another name with the same Prometheus name): the
      *         meters this call registered are removed again. A registry that throws part-way gets

@@ -156,8 +156,9 @@ public final class MeteredLimiter implements AsyncLimiter, MeterBinder {
      *         under the same name and tags (nothing is registered then; see the class comment),
      *         or if the registry refuses one of the meters without throwing (Prometheus'
      *         registry, for a name held by a meter of another type or by another name with the
-     *         same Prometheus name): the meters this call registered are removed again. A registry that throws part-way gets
-     *         the meters this call registered removed again, and its exception is rethrown.
+     *         same Prometheus name): the meters this call registered are removed again. A
+     *         registry that throws part-way gets the meters this call registered removed again,
+     *         and its exception is rethrown.
      */
     @Override
     public void bindTo(MeterRegistry registry) {

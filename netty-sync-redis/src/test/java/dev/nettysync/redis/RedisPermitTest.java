@@ -119,11 +119,8 @@ class RedisPermitTest extends AbstractFleetTest {
             assertThat(f.await(10, TimeUnit.SECONDS)).as("the wait ends").isTrue();
             assertThat(f.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
             assertThat(s.statistics().inUse()).isZero();
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-            while (fleet.used(s) != 0 && System.nanoTime() - deadline < 0) {
-                Thread.sleep(20);
-            }
-            assertThat(fleet.used(s)).as("the lease was given back, not left to expire").isZero();
+            Poll.assertEventually("the lease was given back, not left to expire", Duration.ofSeconds(5),
+                    () -> fleet.used(s) == 0);
         } finally {
             early.closeAsync().toCompletableFuture().get(10, TimeUnit.SECONDS);
         }
@@ -143,11 +140,7 @@ class RedisPermitTest extends AbstractFleetTest {
             assertThat(p.lease().await(1, TimeUnit.SECONDS)).as("lease() reports it within a second, not never").isTrue();
             assertThat(p.lease().cause()).isInstanceOf(LeaseLostException.class).hasMessageContaining("renew");
             assertThat(p.release()).isTrue();                 // the release is still sent: the lease is freed now
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-            while (fleet.used(s) != 0 && System.nanoTime() - deadline < 0) {
-                Thread.sleep(20);
-            }
-            assertThat(fleet.used(s)).isZero();
+            Poll.assertEventually("the lease is freed in Redis", Duration.ofSeconds(5), () -> fleet.used(s) == 0);
             assertThat(s.statistics().inUse()).isZero();
         } finally {
             own.closeAsync().toCompletableFuture().get(10, TimeUnit.SECONDS);

@@ -4,6 +4,7 @@ import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 import dev.nettysync.testing.DoomedExecutors;
+import dev.nettysync.testing.Poll;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -155,10 +156,7 @@ class RedisSemaphoreFleetStressTest {
         RedisPermit all = replicas.get(2).acquire(fleet.loops.next(), N, 10, TimeUnit.SECONDS).get(20, TimeUnit.SECONDS);
         all.release();
         all.lease().get(10, TimeUnit.SECONDS);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (doomedWaits.stream().anyMatch(d -> !d.t().future.isDone()) && System.nanoTime() - deadline < 0) {
-            Thread.sleep(10);
-        }
+        Poll.until(Duration.ofSeconds(10), () -> doomedWaits.stream().allMatch(d -> d.t().future.isDone()));
         settleOrphans();
         long endedByTimerLoss = 0;
         long refused = 0;
