@@ -1,5 +1,6 @@
 package dev.nettysync;
 
+import dev.nettysync.testing.FullQueueExecutor;
 import dev.nettysync.testing.ManualExecutor;
 import io.netty.channel.EventLoop;
 import io.netty.channel.embedded.EmbeddedChannel;
@@ -892,6 +893,30 @@ class AsyncConditionTest extends ScenarioTest {
         lock.unlock();
         assertThat(lock.isLocked()).isFalse();
         assertThat(cond.queueLength()).isZero();
+    }
+
+    @Test
+    void aWaiterWhoseExecutorRefusesItsResumptionWithAnyExceptionPassesTheSignalAndTheLockOn() throws Exception {
+        // Not shut down, but its full task queue's rejection policy throws an
+        // IllegalStateException when the relocked waiter hops to it. Before, only a
+        // RejectedExecutionException was caught there: the lock stayed with a waiter that never
+        // completed, and the signal was lost with it.
+        try (FullQueueExecutor busy = new FullQueueExecutor()) {
+            take();
+            Future<Void> stuck = cond.await(busy.executor());
+            take();
+            Future<Void> next = cond.await(IMMEDIATE);
+            busy.fill();
+            take();
+            cond.signal();                      // reaches the stuck waiter first (FIFO)
+            lock.unlock();                      // hands it the lock; its hop is refused
+            assertThat(stuck.cause()).as("it could not run with the lock: failed, holding nothing")
+                    .isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                    .hasMessageContaining("refused").hasRootCauseInstanceOf(IllegalStateException.class);
+            assertThat(next.isSuccess()).as("the signal went on to the next waiter, with the lock").isTrue();
+            lock.unlock();
+            assertThat(lock.isLocked()).as("the lock is not lost to the refusing executor").isFalse();
+        }
     }
 
     @Test

@@ -1,5 +1,6 @@
 package dev.nettysync;
 
+import dev.nettysync.testing.FullQueueExecutor;
 import dev.nettysync.testing.ManualExecutor;
 import io.netty.channel.DefaultEventLoop;
 import io.netty.channel.EventLoop;
@@ -1104,42 +1105,19 @@ class AsyncSemaphoreTest extends ScenarioTest {
 
     @Test
     void aTimerWhoseCancelIsRefusedByAFullTaskQueueStopsNoGrant() throws Exception {
-        // A real executor with a bounded task queue and a rejection policy of its own: cancelled
-        // from another thread, a timer submits its removal, which the full queue hands to the
-        // policy. Before, its exception left the grant chain half done (both permits counted
-        // as handed out, neither waiter completed: lost for ever) and release() threw.
-        CountDownLatch started = new CountDownLatch(1);
-        CountDownLatch unblock = new CountDownLatch(1);
-        io.netty.util.concurrent.DefaultEventExecutor busy = new io.netty.util.concurrent.DefaultEventExecutor(
-                null, (ThreadFactory) r -> new Thread(r, "bounded-queue"),    // plain: it may block, for the test
-                16, (task, executor) -> {
-                    throw new IllegalStateException("task queue of " + executor + " full");
-                });
-        try {
+        // Cancelled from another thread, a timer submits its removal, which a full queue hands
+        // to the executor's rejection policy. Before, its exception left the grant chain half
+        // done (both permits counted as handed out, neither waiter completed: lost for ever)
+        // and release() threw.
+        try (FullQueueExecutor busy = new FullQueueExecutor()) {
             AsyncSemaphore sem = semaphore(0);
-            Future<Void> timed = sem.acquire(busy, 1, TimeUnit.HOURS);
+            Future<Void> timed = sem.acquire(busy.executor(), 1, TimeUnit.HOURS);
             Future<Void> next = sem.acquire(IMMEDIATE);
-            busy.execute(() -> {
-                started.countDown();
-                try {
-                    unblock.await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            });
-            assertThat(started.await(10, SECONDS)).isTrue();
-            for (int i = 0; i < 16; i++) {
-                busy.execute(() -> { });
-            }
-            assertThatThrownBy(() -> busy.execute(() -> { })).as("the queue is full")
-                    .isInstanceOf(IllegalStateException.class);
+            busy.fill();
             sem.release(2);
             assertThat(timed.isSuccess()).isTrue();
             assertThat(next.isSuccess()).isTrue();
             assertThat(sem.statistics()).isEqualTo(new AsyncSemaphore.Statistics(0, 2, 0, false));
-        } finally {
-            unblock.countDown();
-            busy.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
         }
     }
 
