@@ -36,7 +36,10 @@ import java.util.concurrent.TimeUnit;
  *       it, so {@link #waiting()} can briefly exceed {@code parties - 1}. If the action throws,
  *       the barrier breaks: the cycle's waiters (and the last party) fail with
  *       {@link BrokenBarrierException} whose cause is the exception, and so do parties that
- *       already arrived for the next cycle.</li>
+ *       already arrived for the next cycle. An action that calls {@link #abort()} or
+ *       {@link #reset()} instead fails only the parties of the next cycle (and, for
+ *       {@code abort}, those to come): the cycle that tripped was decided before the action
+ *       ran and completes successfully ({@code CyclicBarrier} fails its parties then).</li>
  *   <li><b>Cancellation and timeout leave, they do not break.</b> A waiter that is cancelled
  *       or times out leaves the barrier and the count of waiting parties drops by one, as in
  *       asyncio; the others keep waiting for a full set. {@code CyclicBarrier} breaks the

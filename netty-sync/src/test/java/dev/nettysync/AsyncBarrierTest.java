@@ -321,6 +321,27 @@ class AsyncBarrierTest extends ScenarioTest {
     }
 
     @Test
+    void anAbortOrResetFromTheActionLeavesTheTrippedCycleAloneOnlyThrowingBreaksIt() {
+        // CyclicBarrier fails the waiting parties of a cycle whose command calls reset(), and
+        // asyncio's parties, resuming later, see an abort made meanwhile. Here the trip is
+        // decided before the action runs (its parties were granted), so the action can break
+        // the barrier for later cycles, not undo this one: to fail the cycle, it throws.
+        AsyncBarrier[] holder = new AsyncBarrier[1];
+        AtomicReference<Future<Integer>> next = new AtomicReference<>();
+        holder[0] = new AsyncBarrier(2, () -> {
+            next.set(holder[0].await(IMMEDIATE));        // a party of the next cycle
+            holder[0].abort();
+        });
+        invariants.check(holder[0]);
+        Future<Integer> a = holder[0].await(IMMEDIATE);
+        Future<Integer> b = holder[0].await(IMMEDIATE);
+        assertThat(a.getNow()).isZero();
+        assertThat(b.getNow()).isEqualTo(1);
+        assertThat(next.get().cause()).isInstanceOf(BrokenBarrierException.class);
+        assertThat(holder[0].isBroken()).isTrue();
+    }
+
+    @Test
     void onePartyTripsOnEveryAwaitWithIndexZero() {
         AtomicInteger actions = new AtomicInteger();
         AsyncBarrier barrier = new AsyncBarrier(1, actions::incrementAndGet);
