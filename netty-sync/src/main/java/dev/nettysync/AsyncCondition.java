@@ -127,7 +127,8 @@ public final class AsyncCondition {
      * once (requestEnd), so no signal is lost (CPython gh-112202), and the waiter then finishes
      * with its end once it holds the lock. ST_ENDING and ST_DONE refuse further ends. A plain
      * await's timer is cancelled by the signal; if the signal came before the timer was
-     * published, startTimer() cancels it (see ConditionWaiter.timeoutNoLongerApplies). A timer
+     * published, startTimer() cancels it (see ConditionWaiter.timeoutNoLongerApplies); if the
+     * timer was already running, its end is refused (requestEnd, under the monitor). A timer
      * that its executor cancels as it shuts down ends the wait as its timeout would, through
      * end() and requestEnd() (see WaitQueue, "Timers that die with their executor"), on the
      * executor's thread; the relock then completes there, or gives up as below.
@@ -365,7 +366,7 @@ public final class AsyncCondition {
      */
     private void expireAtOnce(ConditionWaiter w) {
         if (!w.isDone()) {
-            requestEnd(w, new WaitTimeoutException("no wait allowed (timeout <= 0) for " + w.describeWait()));
+            requestEnd(w, new WaitTimeoutException("no wait allowed (timeout <= 0) for " + w.describeWait()), true);
         }
     }
 
@@ -532,11 +533,15 @@ public final class AsyncCondition {
 
     /**
      * Cancel or timeout ({@code reason}: CANCELLED or the exception): records the end; a queued
-     * waiter leaves and re-acquires the lock, one holding a signal passes it on.
+     * waiter leaves and re-acquires the lock, one holding a signal passes it on. The end of a
+     * timeout ({@code timeout}: it expired, its timer could not be armed or was lost with its
+     * executor) is refused by a plain await already signalled, whose timeout no longer applies:
+     * decided here, under the monitor, since a timer may have started running before the
+     * signal's cancel reached it (the cancel then fails).
      *
      * @return whether the request was accepted (the wait had not ended yet)
      */
-    private boolean requestEnd(ConditionWaiter w, Object reason) {
+    private boolean requestEnd(ConditionWaiter w, Object reason, boolean timeout) {
         ConditionWaiter passTo = null;
         boolean relock = false;
         synchronized (queue) {
@@ -548,6 +553,9 @@ public final class AsyncCondition {
                     break;
                 case ST_SIGNALLED:
                 case ST_WOKEN:
+                    if (timeout && w.predicate == null) {
+                        return false;               // signalled: its timeout no longer applies
+                    }
                     passTo = passSignalOnLocked();
                     break;
                 case ST_HOLDING:
@@ -593,12 +601,12 @@ public final class AsyncCondition {
 
         @Override
         public boolean cancel(boolean mayInterruptIfRunning) {
-            return !isDone() && owner.requestEnd(this, CANCELLED);
+            return !isDone() && owner.requestEnd(this, CANCELLED, false);
         }
 
         @Override
         protected void end(Throwable cause) {
-            owner.requestEnd(this, cause);
+            owner.requestEnd(this, cause, true);
         }
 
         /**

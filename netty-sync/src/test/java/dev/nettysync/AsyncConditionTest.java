@@ -313,6 +313,64 @@ class AsyncConditionTest extends ScenarioTest {
     }
 
     @Test
+    void aTimerAlreadyRunningWhenTheSignalComesDoesNotEndTheSignalledWait() {
+        // On a real loop the timer can start running (too late for the signal's cancel, which
+        // then fails) while another thread signals; its end() then comes after the signal. The
+        // timeout of a plain await no longer applies once it is signalled: before, that late
+        // end was accepted, the wait failed with a WaitTimeoutException though it had been
+        // signalled, and its signal went on to the next waiter.
+        LateTimers late = new LateTimers();
+        take();
+        Future<Void> w = cond.await(late, 1, TimeUnit.HOURS);
+        take();
+        Future<Void> next = cond.await(IMMEDIATE);
+        take();
+        cond.signal();                                  // reaches w; its timer could not be cancelled
+        late.fire();                                    // the timer's task, already under way, ends
+        lock.unlock();
+        assertThat(w.isSuccess()).as("signalled: its timeout no longer applies").isTrue();
+        assertThat(cond.queueLength()).as("the signal was not passed on").isEqualTo(1);
+        assertThat(next.isDone()).isFalse();
+        cond.signal();
+        lock.unlock();
+        assertThat(next.isSuccess()).isTrue();
+        lock.unlock();
+    }
+
+    /**
+     * Runs tasks inline; its timers never fire on their own and cannot be cancelled, as a Netty
+     * timer whose task has started (cancel returns false): {@link #fire} runs the last one.
+     */
+    private static final class LateTimers extends dev.nettysync.testing.TestEventExecutor {
+        private Runnable timer;
+
+        @Override
+        public boolean inEventLoop(Thread thread) {
+            return true;
+        }
+
+        @Override
+        public void execute(Runnable task) {
+            task.run();
+        }
+
+        @Override
+        public io.netty.util.concurrent.ScheduledFuture<?> schedule(Runnable command, long delay, TimeUnit unit) {
+            timer = command;
+            return new dev.nettysync.testing.NeverFiringTimer() {
+                @Override
+                public boolean cancel(boolean mayInterruptIfRunning) {
+                    return false;                       // running already
+                }
+            };
+        }
+
+        void fire() {
+            timer.run();
+        }
+    }
+
+    @Test
     void aWaitSignalledInTimeIsNotTimedOutLater() {
         EmbeddedChannel ch = new EmbeddedChannel();
         ch.freezeTime();
