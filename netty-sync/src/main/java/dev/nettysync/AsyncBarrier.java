@@ -84,6 +84,7 @@ public final class AsyncBarrier {
     private final WaitQueue<Party> queue = new WaitQueue<>(this, null);   // its monitor is the lock
     private volatile boolean broken;                                    // written under the monitor
     private boolean tripping;          // guarded by the monitor: a trip (action, completions) is under way
+    private boolean noWaitQueued;      // guarded by the monitor: a zero-timeout arrival queued behind that trip
 
     /**
      * A barrier for {@code parties} parties, without action.
@@ -191,7 +192,15 @@ public final class AsyncBarrier {
                     return executor.newFailedFuture(new WaitTimeoutException(
                             "no wait allowed and " + this + " is not complete"));
                 }
-                w = new Party(executor, queue);
+                if (timeoutNanos == 0) {
+                    // It completes a cycle, but must wait for the trip under way: if a party of
+                    // its cycle leaves meanwhile, the end of that trip fails it rather than let
+                    // it wait (tripQueuedCycles).
+                    w = new NoWaitParty(executor, queue);
+                    noWaitQueued = true;
+                } else {
+                    w = new Party(executor, queue);
+                }
                 queue.enqueue(w);
                 cycle = null;
             } else {
@@ -250,15 +259,38 @@ public final class AsyncBarrier {
     private void tripQueuedCycles() {
         for (;;) {
             Party cycle;
+            Party noWait = null;
             synchronized (queue) {
                 if (broken || queue.size() < parties) {
                     tripping = false;
-                    return;
+                    if (noWaitQueued) {
+                        noWaitQueued = false;
+                        noWait = takeOutNoWaitLocked();
+                    }
+                    cycle = null;
+                } else {
+                    cycle = takeCycleLocked(parties);
                 }
-                cycle = takeCycleLocked(parties);
+            }
+            if (cycle == null) {
+                WaitQueue.failAll(noWait, new WaitTimeoutException("no wait allowed and " + this
+                        + " is not complete (a party of the cycle this arrival completed left before it tripped)"));
+                return;
             }
             trip(cycle);
         }
+    }
+
+    /** Takes the zero-timeout arrivals left in the queue out of it, as a chain. Monitor. */
+    private Party takeOutNoWaitLocked() {
+        for (Party w = queue.peekFirst(); w != null; ) {
+            Party next = queue.nextOf(w);
+            if (w instanceof NoWaitParty) {
+                queue.takeOut(w);
+            }
+            w = next;
+        }
+        return queue.takeChain();
     }
 
     private BrokenBarrierException brokenBy(Throwable actionFailure) {
@@ -297,7 +329,7 @@ public final class AsyncBarrier {
     }
 
     /** A waiting party; granted with its arrival index within the cycle. */
-    private static final class Party extends Waiter<Integer> {
+    private static class Party extends Waiter<Integer> {
         Party(EventExecutor executor, WaitQueue<Party> queue) {
             super(executor, queue);
         }
@@ -305,6 +337,13 @@ public final class AsyncBarrier {
         @Override
         protected Integer grantedValue(int index) {
             return index;
+        }
+    }
+
+    /** A zero-timeout arrival that completed a cycle while a trip was under way (see await0). */
+    private static final class NoWaitParty extends Party {
+        NoWaitParty(EventExecutor executor, WaitQueue<Party> queue) {
+            super(executor, queue);
         }
     }
 }

@@ -249,6 +249,29 @@ class AsyncBarrierTest extends ScenarioTest {
     }
 
     @Test
+    void aZeroTimeoutArrivalDeferredByATripUnderWayFailsIfItsCycleLosesAPartyMeanwhile() {
+        // An arrival that completes a cycle while the previous trip is under way queues, to be
+        // tripped by the thread finishing that trip. With a zero timeout it must still never
+        // wait: before, a party of its cycle that left meanwhile left it queued for ever.
+        AsyncBarrier[] holder = new AsyncBarrier[1];
+        AtomicReference<Future<Integer>> noWait = new AtomicReference<>();
+        AtomicInteger trips = new AtomicInteger();
+        holder[0] = new AsyncBarrier(2, () -> {
+            if (trips.incrementAndGet() == 1) {
+                Future<Integer> first = holder[0].await(IMMEDIATE);          // the next cycle
+                noWait.set(holder[0].await(IMMEDIATE, 0, SECONDS));          // completes it: deferred
+                first.cancel(false);                                        // the cycle loses a party
+            }
+        });
+        invariants.check(holder[0]);
+        holder[0].await(IMMEDIATE);
+        assertThat(holder[0].await(IMMEDIATE).getNow()).isEqualTo(1);
+        assertThat(noWait.get().cause()).isInstanceOf(WaitTimeoutException.class)
+                .hasMessageContaining("no wait allowed");
+        assertThat(holder[0].waiting()).isZero();
+    }
+
+    @Test
     void onceTrippedACancelBeforeTheListenerRanLoses() {
         ManualExecutor partyLoop = new ManualExecutor();
         AsyncBarrier barrier = new AsyncBarrier(2);
