@@ -119,7 +119,13 @@ public final class AsyncBarrier {
         return await0(Objects.requireNonNull(executor, "executor"), -1);
     }
 
-    /** As {@link #await(EventExecutor)}; after {@code timeout} the party leaves with a {@link WaitTimeoutException}. */
+    /**
+     * As {@link #await(EventExecutor)}; after {@code timeout} the party leaves with a
+     * {@link WaitTimeoutException}. A timeout of zero or less never waits for other parties: it
+     * trips the barrier if this is the last party, else fails at once. (A last party that
+     * arrives while the previous cycle's trip is under way waits for that trip, and fails then
+     * if a party of its cycle has left meanwhile.)
+     */
     public Future<Integer> await(EventExecutor executor, long timeout, TimeUnit unit) {
         return await0(Objects.requireNonNull(executor, "executor"), WaitQueue.toNanos(timeout, unit));
     }
