@@ -36,7 +36,10 @@ import java.util.concurrent.TimeUnit;
  *       it, so {@link #waiting()} can briefly exceed {@code parties - 1}. If the action throws,
  *       the barrier breaks: the cycle's waiters (and the last party) fail with
  *       {@link BrokenBarrierException} whose cause is the exception, and so do parties that
- *       already arrived for the next cycle.</li>
+ *       already arrived for the next cycle. An action that calls {@link #abort()} or
+ *       {@link #reset()} instead fails only the parties of the next cycle (and, for
+ *       {@code abort}, those to come): the cycle that tripped was decided before the action
+ *       ran and completes successfully ({@code CyclicBarrier} fails its parties then).</li>
  *   <li><b>Cancellation and timeout leave, they do not break.</b> A waiter that is cancelled
  *       or times out leaves the barrier and the count of waiting parties drops by one, as in
  *       asyncio; the others keep waiting for a full set. {@code CyclicBarrier} breaks the
@@ -81,6 +84,7 @@ public final class AsyncBarrier {
     private final WaitQueue<Party> queue = new WaitQueue<>(this, null);   // its monitor is the lock
     private volatile boolean broken;                                    // written under the monitor
     private boolean tripping;          // guarded by the monitor: a trip (action, completions) is under way
+    private boolean noWaitQueued;      // guarded by the monitor: a zero-timeout arrival queued behind that trip
 
     /**
      * A barrier for {@code parties} parties, without action.
@@ -115,7 +119,13 @@ public final class AsyncBarrier {
         return await0(Objects.requireNonNull(executor, "executor"), -1);
     }
 
-    /** As {@link #await(EventExecutor)}; after {@code timeout} the party leaves with a {@link WaitTimeoutException}. */
+    /**
+     * As {@link #await(EventExecutor)}; after {@code timeout} the party leaves with a
+     * {@link WaitTimeoutException}. A timeout of zero or less never waits for other parties: it
+     * trips the barrier if this is the last party, else fails at once. (A last party that
+     * arrives while the previous cycle's trip is under way waits for that trip, and fails then
+     * if a party of its cycle has left meanwhile.)
+     */
     public Future<Integer> await(EventExecutor executor, long timeout, TimeUnit unit) {
         return await0(Objects.requireNonNull(executor, "executor"), WaitQueue.toNanos(timeout, unit));
     }
@@ -188,7 +198,15 @@ public final class AsyncBarrier {
                     return executor.newFailedFuture(new WaitTimeoutException(
                             "no wait allowed and " + this + " is not complete"));
                 }
-                w = new Party(executor, queue);
+                if (timeoutNanos == 0) {
+                    // It completes a cycle, but must wait for the trip under way: if a party of
+                    // its cycle leaves meanwhile, the end of that trip fails it rather than let
+                    // it wait (tripQueuedCycles).
+                    w = new NoWaitParty(executor, queue);
+                    noWaitQueued = true;
+                } else {
+                    w = new Party(executor, queue);
+                }
                 queue.enqueue(w);
                 cycle = null;
             } else {
@@ -247,15 +265,38 @@ public final class AsyncBarrier {
     private void tripQueuedCycles() {
         for (;;) {
             Party cycle;
+            Party noWait = null;
             synchronized (queue) {
                 if (broken || queue.size() < parties) {
                     tripping = false;
-                    return;
+                    if (noWaitQueued) {
+                        noWaitQueued = false;
+                        noWait = takeOutNoWaitLocked();
+                    }
+                    cycle = null;
+                } else {
+                    cycle = takeCycleLocked(parties);
                 }
-                cycle = takeCycleLocked(parties);
+            }
+            if (cycle == null) {
+                WaitQueue.failAll(noWait, new WaitTimeoutException("no wait allowed and " + this
+                        + " is not complete (a party of the cycle this arrival completed left before it tripped)"));
+                return;
             }
             trip(cycle);
         }
+    }
+
+    /** Takes the zero-timeout arrivals left in the queue out of it, as a chain. Monitor. */
+    private Party takeOutNoWaitLocked() {
+        for (Party w = queue.peekFirst(); w != null; ) {
+            Party next = queue.nextOf(w);
+            if (w instanceof NoWaitParty) {
+                queue.takeOut(w);
+            }
+            w = next;
+        }
+        return queue.takeChain();
     }
 
     private BrokenBarrierException brokenBy(Throwable actionFailure) {
@@ -294,7 +335,7 @@ public final class AsyncBarrier {
     }
 
     /** A waiting party; granted with its arrival index within the cycle. */
-    private static final class Party extends Waiter<Integer> {
+    private static class Party extends Waiter<Integer> {
         Party(EventExecutor executor, WaitQueue<Party> queue) {
             super(executor, queue);
         }
@@ -302,6 +343,13 @@ public final class AsyncBarrier {
         @Override
         protected Integer grantedValue(int index) {
             return index;
+        }
+    }
+
+    /** A zero-timeout arrival that completed a cycle while a trip was under way (see await0). */
+    private static final class NoWaitParty extends Party {
+        NoWaitParty(EventExecutor executor, WaitQueue<Party> queue) {
+            super(executor, queue);
         }
     }
 }

@@ -79,7 +79,10 @@ import java.util.function.Supplier;
  * executor that accepts that task and then terminates without running it (Netty drains the
  * tasks of a graceful shutdown, so only a task that slips in after the last drain) keeps the
  * lock; Netty gives no hook for it. Cancel the waits of an event loop before shutting it down
- * to be exact.
+ * to be exact. An executor that refuses that task though it has not shut down (its bounded task
+ * queue is full: the {@code RejectedExecutionException} of Netty's default policy, or whatever
+ * a policy of its own throws) is treated the same way: the wait fails, without the lock, with a
+ * {@link RejectedExecutionException} caused by the refusal.
  * <p>A <em>timed</em> wait does not wait for a signal: its executor cancels its timeout as it
  * shuts down, and the wait ends then as at its timeout (it leaves the condition, passing on any
  * signal it holds, and takes the lock back first), failing with a
@@ -124,7 +127,8 @@ public final class AsyncCondition {
      * once (requestEnd), so no signal is lost (CPython gh-112202), and the waiter then finishes
      * with its end once it holds the lock. ST_ENDING and ST_DONE refuse further ends. A plain
      * await's timer is cancelled by the signal; if the signal came before the timer was
-     * published, startTimer() cancels it (see ConditionWaiter.timeoutNoLongerApplies). A timer
+     * published, startTimer() cancels it (see ConditionWaiter.timeoutNoLongerApplies); if the
+     * timer was already running, its end is refused (requestEnd, under the monitor). A timer
      * that its executor cancels as it shuts down ends the wait as its timeout would, through
      * end() and requestEnd() (see WaitQueue, "Timers that die with their executor"), on the
      * executor's thread; the relock then completes there, or gives up as below.
@@ -190,7 +194,10 @@ public final class AsyncCondition {
      * Waits until {@code predicate} returns {@code true} (asyncio's {@code wait_for}): evaluates
      * it first, and again after every signal, always on {@code executor} with the lock held. The
      * future succeeds, with the lock held, once it returns {@code true}; if it throws, the future
-     * fails with that exception, the lock still held.
+     * fails with that exception, the lock still held. Called from another thread than
+     * {@code executor}'s, the first look is a task submitted to it; if {@code execute} refuses
+     * that task (its task queue is full, or it shut down after the check above), its exception
+     * is thrown here and nothing has changed: the lock is still the caller's.
      *
      * @throws IllegalStateException if the lock is not held
      */
@@ -359,7 +366,7 @@ public final class AsyncCondition {
      */
     private void expireAtOnce(ConditionWaiter w) {
         if (!w.isDone()) {
-            requestEnd(w, new WaitTimeoutException("no wait allowed (timeout <= 0) for " + w.describeWait()));
+            requestEnd(w, new WaitTimeoutException("no wait allowed (timeout <= 0) for " + w.describeWait()), true);
         }
     }
 
@@ -446,18 +453,22 @@ public final class AsyncCondition {
         }
         try {
             executor.execute(() -> afterLockHeld(w));
-        } catch (RejectedExecutionException shutDown) {
-            giveUp(w, shutDown);
+        } catch (RuntimeException refused) {
+            // Shut down, or (not shut down) a full task queue whose rejection policy may throw
+            // anything, or an executor of the application's own: either way it will not run w.
+            giveUp(w, refused);
         }
     }
 
     /**
-     * {@code w} holds the lock again but its executor has shut down and will never run it: the
-     * signal it holds (if any) goes to the next waiter, the lock is unlocked, and {@code w}
-     * fails with a {@link RejectedExecutionException}, holding nothing. A loop, not recursion,
-     * over waiters that give up one after the other (Netty bounds the inline notifications).
+     * {@code w} holds the lock again but its executor refused the task that resumes it (it has
+     * shut down, or its task queue is full) and will never run it: the signal it holds (if any)
+     * goes to the next waiter, the lock is unlocked, and {@code w} fails with a
+     * {@link RejectedExecutionException} whose cause is the refusal, holding nothing. A loop,
+     * not recursion, over waiters that give up one after the other (Netty bounds the inline
+     * notifications).
      */
-    private void giveUp(ConditionWaiter w, RejectedExecutionException cause) {
+    private void giveUp(ConditionWaiter w, RuntimeException cause) {
         ConditionWaiter passTo;
         synchronized (queue) {
             // ST_SIGNALLED: it holds a signal. ST_ENDING: a cancel or timeout passed it on already.
@@ -465,8 +476,10 @@ public final class AsyncCondition {
             w.state = ST_DONE;
         }
         lock.unlock();
-        RejectedExecutionException failure = Promises.shutDown(w.waiterExecutor(),
-                "the end of its wait for " + w.describeWait() + " (the lock and any signal went on)");
+        EventExecutor executor = w.waiterExecutor();
+        String what = "the end of its wait for " + w.describeWait() + " (the lock and any signal went on)";
+        RejectedExecutionException failure = executor.isShutdown() ? Promises.shutDown(executor, what)
+                : new RejectedExecutionException(executor + " refused the task that would run " + what);
         failure.initCause(cause);
         w.completeFailed(failure);
         if (passTo != null) {
@@ -520,11 +533,15 @@ public final class AsyncCondition {
 
     /**
      * Cancel or timeout ({@code reason}: CANCELLED or the exception): records the end; a queued
-     * waiter leaves and re-acquires the lock, one holding a signal passes it on.
+     * waiter leaves and re-acquires the lock, one holding a signal passes it on. The end of a
+     * timeout ({@code timeout}: it expired, its timer could not be armed or was lost with its
+     * executor) is refused by a plain await already signalled, whose timeout no longer applies:
+     * decided here, under the monitor, since a timer may have started running before the
+     * signal's cancel reached it (the cancel then fails).
      *
      * @return whether the request was accepted (the wait had not ended yet)
      */
-    private boolean requestEnd(ConditionWaiter w, Object reason) {
+    private boolean requestEnd(ConditionWaiter w, Object reason, boolean timeout) {
         ConditionWaiter passTo = null;
         boolean relock = false;
         synchronized (queue) {
@@ -536,6 +553,9 @@ public final class AsyncCondition {
                     break;
                 case ST_SIGNALLED:
                 case ST_WOKEN:
+                    if (timeout && w.predicate == null) {
+                        return false;               // signalled: its timeout no longer applies
+                    }
                     passTo = passSignalOnLocked();
                     break;
                 case ST_HOLDING:
@@ -581,12 +601,12 @@ public final class AsyncCondition {
 
         @Override
         public boolean cancel(boolean mayInterruptIfRunning) {
-            return !isDone() && owner.requestEnd(this, CANCELLED);
+            return !isDone() && owner.requestEnd(this, CANCELLED, false);
         }
 
         @Override
         protected void end(Throwable cause) {
-            owner.requestEnd(this, cause);
+            owner.requestEnd(this, cause, true);
         }
 
         /**

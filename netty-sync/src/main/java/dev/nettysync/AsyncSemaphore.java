@@ -128,6 +128,13 @@ import java.util.function.Supplier;
  *       returns are the same as ever. {@link #withPermit(EventExecutor, Supplier) withPermit},
  *       whose action would never run, checks first and refuses a shut-down executor before
  *       taking anything.</li>
+ *   <li><b>An executor that refuses tasks while it runs</b> (a bounded task queue that is
+ *       full, Netty's {@code maxPendingTasks}) drops a listener notification as a shut-down one
+ *       does, but does not look shut down, so nothing above catches it: a grant whose
+ *       notification it refuses reaches no listener and its permits are lost, as is the action
+ *       (and so the release) of a {@code withPermit} whose notification it refuses. Do not
+ *       bound the task queue of an executor that waits here. (Its refusal to cancel a timer is
+ *       harmless: the timer finds nothing to do when it runs.)</li>
  * </ul>
  *
  * <h2>Where the next holder's listeners run</h2>

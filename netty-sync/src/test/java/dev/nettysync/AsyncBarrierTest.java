@@ -249,6 +249,29 @@ class AsyncBarrierTest extends ScenarioTest {
     }
 
     @Test
+    void aZeroTimeoutArrivalDeferredByATripUnderWayFailsIfItsCycleLosesAPartyMeanwhile() {
+        // An arrival that completes a cycle while the previous trip is under way queues, to be
+        // tripped by the thread finishing that trip. With a zero timeout it must still never
+        // wait: before, a party of its cycle that left meanwhile left it queued for ever.
+        AsyncBarrier[] holder = new AsyncBarrier[1];
+        AtomicReference<Future<Integer>> noWait = new AtomicReference<>();
+        AtomicInteger trips = new AtomicInteger();
+        holder[0] = new AsyncBarrier(2, () -> {
+            if (trips.incrementAndGet() == 1) {
+                Future<Integer> first = holder[0].await(IMMEDIATE);          // the next cycle
+                noWait.set(holder[0].await(IMMEDIATE, 0, SECONDS));          // completes it: deferred
+                first.cancel(false);                                        // the cycle loses a party
+            }
+        });
+        invariants.check(holder[0]);
+        holder[0].await(IMMEDIATE);
+        assertThat(holder[0].await(IMMEDIATE).getNow()).isEqualTo(1);
+        assertThat(noWait.get().cause()).isInstanceOf(WaitTimeoutException.class)
+                .hasMessageContaining("no wait allowed");
+        assertThat(holder[0].waiting()).isZero();
+    }
+
+    @Test
     void onceTrippedACancelBeforeTheListenerRanLoses() {
         ManualExecutor partyLoop = new ManualExecutor();
         AsyncBarrier barrier = new AsyncBarrier(2);
@@ -318,6 +341,27 @@ class AsyncBarrierTest extends ScenarioTest {
         holder[0].await(IMMEDIATE);
         assertThat(early.get().cause()).isInstanceOf(BrokenBarrierException.class);
         assertThat(holder[0].waiting()).isZero();
+    }
+
+    @Test
+    void anAbortOrResetFromTheActionLeavesTheTrippedCycleAloneOnlyThrowingBreaksIt() {
+        // CyclicBarrier fails the waiting parties of a cycle whose command calls reset(), and
+        // asyncio's parties, resuming later, see an abort made meanwhile. Here the trip is
+        // decided before the action runs (its parties were granted), so the action can break
+        // the barrier for later cycles, not undo this one: to fail the cycle, it throws.
+        AsyncBarrier[] holder = new AsyncBarrier[1];
+        AtomicReference<Future<Integer>> next = new AtomicReference<>();
+        holder[0] = new AsyncBarrier(2, () -> {
+            next.set(holder[0].await(IMMEDIATE));        // a party of the next cycle
+            holder[0].abort();
+        });
+        invariants.check(holder[0]);
+        Future<Integer> a = holder[0].await(IMMEDIATE);
+        Future<Integer> b = holder[0].await(IMMEDIATE);
+        assertThat(a.getNow()).isZero();
+        assertThat(b.getNow()).isEqualTo(1);
+        assertThat(next.get().cause()).isInstanceOf(BrokenBarrierException.class);
+        assertThat(holder[0].isBroken()).isTrue();
     }
 
     @Test

@@ -1,5 +1,6 @@
 package dev.nettysync;
 
+import dev.nettysync.testing.FullQueueExecutor;
 import dev.nettysync.testing.ManualExecutor;
 import io.netty.channel.EventLoop;
 import io.netty.channel.embedded.EmbeddedChannel;
@@ -309,6 +310,64 @@ class AsyncConditionTest extends ScenarioTest {
         lock.unlock();
         assertThat(lock.isLocked()).isFalse();
         ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aTimerAlreadyRunningWhenTheSignalComesDoesNotEndTheSignalledWait() {
+        // On a real loop the timer can start running (too late for the signal's cancel, which
+        // then fails) while another thread signals; its end() then comes after the signal. The
+        // timeout of a plain await no longer applies once it is signalled: before, that late
+        // end was accepted, the wait failed with a WaitTimeoutException though it had been
+        // signalled, and its signal went on to the next waiter.
+        LateTimers late = new LateTimers();
+        take();
+        Future<Void> w = cond.await(late, 1, TimeUnit.HOURS);
+        take();
+        Future<Void> next = cond.await(IMMEDIATE);
+        take();
+        cond.signal();                                  // reaches w; its timer could not be cancelled
+        late.fire();                                    // the timer's task, already under way, ends
+        lock.unlock();
+        assertThat(w.isSuccess()).as("signalled: its timeout no longer applies").isTrue();
+        assertThat(cond.queueLength()).as("the signal was not passed on").isEqualTo(1);
+        assertThat(next.isDone()).isFalse();
+        cond.signal();
+        lock.unlock();
+        assertThat(next.isSuccess()).isTrue();
+        lock.unlock();
+    }
+
+    /**
+     * Runs tasks inline; its timers never fire on their own and cannot be cancelled, as a Netty
+     * timer whose task has started (cancel returns false): {@link #fire} runs the last one.
+     */
+    private static final class LateTimers extends dev.nettysync.testing.TestEventExecutor {
+        private Runnable timer;
+
+        @Override
+        public boolean inEventLoop(Thread thread) {
+            return true;
+        }
+
+        @Override
+        public void execute(Runnable task) {
+            task.run();
+        }
+
+        @Override
+        public io.netty.util.concurrent.ScheduledFuture<?> schedule(Runnable command, long delay, TimeUnit unit) {
+            timer = command;
+            return new dev.nettysync.testing.NeverFiringTimer() {
+                @Override
+                public boolean cancel(boolean mayInterruptIfRunning) {
+                    return false;                       // running already
+                }
+            };
+        }
+
+        void fire() {
+            timer.run();
+        }
     }
 
     @Test
@@ -892,6 +951,30 @@ class AsyncConditionTest extends ScenarioTest {
         lock.unlock();
         assertThat(lock.isLocked()).isFalse();
         assertThat(cond.queueLength()).isZero();
+    }
+
+    @Test
+    void aWaiterWhoseExecutorRefusesItsResumptionWithAnyExceptionPassesTheSignalAndTheLockOn() throws Exception {
+        // Not shut down, but its full task queue's rejection policy throws an
+        // IllegalStateException when the relocked waiter hops to it. Before, only a
+        // RejectedExecutionException was caught there: the lock stayed with a waiter that never
+        // completed, and the signal was lost with it.
+        try (FullQueueExecutor busy = new FullQueueExecutor()) {
+            take();
+            Future<Void> stuck = cond.await(busy.executor());
+            take();
+            Future<Void> next = cond.await(IMMEDIATE);
+            busy.fill();
+            take();
+            cond.signal();                      // reaches the stuck waiter first (FIFO)
+            lock.unlock();                      // hands it the lock; its hop is refused
+            assertThat(stuck.cause()).as("it could not run with the lock: failed, holding nothing")
+                    .isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                    .hasMessageContaining("refused").hasRootCauseInstanceOf(IllegalStateException.class);
+            assertThat(next.isSuccess()).as("the signal went on to the next waiter, with the lock").isTrue();
+            lock.unlock();
+            assertThat(lock.isLocked()).as("the lock is not lost to the refusing executor").isFalse();
+        }
     }
 
     @Test

@@ -1,5 +1,6 @@
 package dev.nettysync;
 
+import dev.nettysync.testing.FullQueueExecutor;
 import dev.nettysync.testing.ManualExecutor;
 import io.netty.channel.DefaultEventLoop;
 import io.netty.channel.EventLoop;
@@ -1100,6 +1101,24 @@ class AsyncSemaphoreTest extends ScenarioTest {
         assertThat(sem.availablePermits()).as("taken back to the bound, not above it").isEqualTo(1);
         assertThat(sem.statistics().held()).isZero();
         assertThatThrownBy(sem::release).as("still bounded").isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void aTimerWhoseCancelIsRefusedByAFullTaskQueueStopsNoGrant() throws Exception {
+        // Cancelled from another thread, a timer submits its removal, which a full queue hands
+        // to the executor's rejection policy. Before, its exception left the grant chain half
+        // done (both permits counted as handed out, neither waiter completed: lost for ever)
+        // and release() threw.
+        try (FullQueueExecutor busy = new FullQueueExecutor()) {
+            AsyncSemaphore sem = semaphore(0);
+            Future<Void> timed = sem.acquire(busy.executor(), 1, TimeUnit.HOURS);
+            Future<Void> next = sem.acquire(IMMEDIATE);
+            busy.fill();
+            sem.release(2);
+            assertThat(timed.isSuccess()).isTrue();
+            assertThat(next.isSuccess()).isTrue();
+            assertThat(sem.statistics()).isEqualTo(new AsyncSemaphore.Statistics(0, 2, 0, false));
+        }
     }
 
     @Test

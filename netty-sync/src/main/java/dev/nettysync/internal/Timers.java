@@ -4,6 +4,8 @@ import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.GenericFutureListener;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.netty.util.internal.logging.InternalLogger;
+import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import java.util.concurrent.RejectedExecutionException;
 
@@ -21,6 +23,8 @@ import java.util.concurrent.RejectedExecutionException;
  * <p>Stateless; each timer is armed by one thread, and may be cancelled from any.
  */
 public final class Timers {
+
+    private static final InternalLogger logger = InternalLoggerFactory.getInstance(Timers.class);
 
     private Timers() {
     }
@@ -55,12 +59,17 @@ public final class Timers {
     }
 
     /**
-     * Cancels {@code timer} (if not {@code null}), ignoring the refusal of an executor that has
-     * shut down: Netty's {@code ScheduledFutureTask.cancel()}, called from another thread,
-     * submits the timer's removal to its executor, which throws a
-     * {@link RejectedExecutionException} once shut down (for a timer it did not cancel itself,
-     * e.g. one whose scheduling task it ran after its last sweep of scheduled tasks). Such a
-     * timer never runs anyway; the throw must not stop the completion that cancels it.
+     * Cancels {@code timer} (if not {@code null}), and never throws: the callers cancel a timer
+     * in the middle of completing waits (a chain of grants, a signal's wake-ups, a cancel that
+     * has already unlinked its waiter), and a throw would leave what follows undone, permits
+     * handed out to waiters that never complete. Netty's {@code ScheduledFutureTask.cancel()},
+     * called from another thread, submits the timer's removal to its executor, which refuses it
+     * with a {@link RejectedExecutionException} once shut down (a timer it did not cancel itself,
+     * e.g. one whose scheduling task it ran after its last sweep of scheduled tasks): such a
+     * timer never runs anyway, so that is ignored. A full bounded task queue hands the removal to
+     * the executor's {@code RejectedExecutionHandler}, which may throw anything, as may an
+     * executor of the application's own: that is logged. The timer is cancelled all the same
+     * (the promise is marked first) or, if not, finds nothing to do when it runs.
      */
     public static void cancelQuietly(ScheduledFuture<?> timer) {
         if (timer == null) {
@@ -70,6 +79,8 @@ public final class Timers {
             timer.cancel(false);
         } catch (RejectedExecutionException shutDown) {
             // moot: see above
+        } catch (RuntimeException e) {
+            logger.warn("Failed to cancel the timer {}; ignored, as it no longer applies", timer, e);
         }
     }
 }

@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
+import java.util.function.Supplier;
 
 import static java.util.concurrent.TimeUnit.MILLISECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -242,15 +243,43 @@ class WaitQueueTest {
         assertThat(units.takenBack).containsExactly(a, b);
     }
 
-    /** A dying executor's timer: it throws on cancel, as Netty's do once their executor has shut down. */
+    @Test
+    void aTimerWhoseCancelThrowsAnythingElseStopsNeitherTheChainNorTheCaller() {
+        // Netty's cancel from another thread submits the timer's removal; a full task queue
+        // hands it to the executor's RejectedExecutionHandler, which may throw what it likes
+        // (AsyncSemaphoreTest plays that on a real executor). Before: the exception left
+        // completeGranted mid-chain, a, b and c unlinked, their units counted as given and never
+        // completed, the releaser and the cancel thrown at; d left the queue, never cancelled.
+        RefusingExecutor running = new RefusingExecutor(false,
+                executor -> new ThrowingTimer(executor, () -> new IllegalStateException("task queue full")));
+        Waiter<Integer> a = queue.armTimer(enqueue(running), MILLISECONDS.toNanos(50));
+        Waiter<Integer> b = queue.armTimer(enqueue(running), MILLISECONDS.toNanos(50));
+        Waiter<Integer> c = enqueue(IMMEDIATE);
+        Waiter<Integer> d = queue.armTimer(enqueue(running), MILLISECONDS.toNanos(50));
+        release(3);
+        assertThat(List.of(a.getNow(), b.getNow(), c.getNow())).containsExactly(0, 1, 2);
+        assertThat(d.cancel(false)).isTrue();
+        assertThat(d.isCancelled()).isTrue();
+        assertThat(queue.size()).isZero();
+        assertThat(units.takenBack).isEmpty();
+    }
+
+    /** A timer that throws on cancel: as Netty's do once their executor has shut down, by default. */
     private static final class ThrowingTimer extends NeverFiringTimer {
+        private final Supplier<RuntimeException> thrown;
+
         ThrowingTimer(EventExecutor executor) {
+            this(executor, () -> new RejectedExecutionException("event executor terminated"));
+        }
+
+        ThrowingTimer(EventExecutor executor, Supplier<RuntimeException> thrown) {
             super(executor);
+            this.thrown = thrown;
         }
 
         @Override
         public boolean cancel(boolean mayInterruptIfRunning) {
-            throw new RejectedExecutionException("event executor terminated");
+            throw thrown.get();
         }
     }
 
