@@ -26,24 +26,29 @@ import java.util.function.Supplier;
  * AsyncLock lock = changed.lock();
  *
  * // consumer, on ctx.executor(): the predicate runs there, with the lock held
- * lock.lock(ex).addListener(locked -> changed.awaitUntil(ex, () -> !queue.isEmpty()).addListener(w -> {
- *     try {
- *         if (w.isSuccess()) ctx.writeAndFlush(queue.poll());          // still holding the lock
- *     } finally {
- *         lock.unlock();                                                 // held however w ended
- *     }
- * }));
+ * lock.lock(ex).addListener(locked -> {
+ *     if (!locked.isSuccess()) return;           // not held (closed, queue full): nothing to unlock
+ *     changed.awaitUntil(ex, () -> !queue.isEmpty()).addListener(w -> {
+ *         try {
+ *             if (w.isSuccess()) ctx.writeAndFlush(queue.poll());      // still holding the lock
+ *         } finally {
+ *             lock.unlock();                                             // held however w ended
+ *         }
+ *     });
+ * });
  *
  * // producer, anywhere:
  * lock.withLock(executor, () -> { queue.add(item); changed.signal(); return executor.newSucceededFuture(null); });
  * }</pre>
  *
  * <h2>What the caller holds</h2>
- * {@code await}, {@code awaitUntil} and {@code signal*} must be called while the lock is held,
- * else they throw {@link IllegalStateException} (the lock has no owner thread, so "held" means
- * "locked", as in asyncio). {@code await} releases the lock, waits for a signal, and
- * re-acquires the lock (FIFO, behind whoever queued for it first) <b>before</b> its future
- * completes. This holds for every way the wait can end:
+ * {@code await}, {@code awaitUntil}, {@code awaitValue} and {@code signal*} must be called
+ * while the lock is held, else they throw {@link IllegalStateException} (the lock has no owner
+ * thread, so "held" means "locked", by anyone, as in asyncio: the check cannot tell the caller's
+ * hold from another task's, so test that the {@code lock} future succeeded before waiting, as
+ * above). {@code await} releases the lock, waits for a signal, and re-acquires the lock (FIFO,
+ * behind whoever queued for it first) <b>before</b> its future completes. This holds for every
+ * way the wait can end:
  * <ul>
  *   <li>success: signalled (or, for {@code awaitUntil}, the predicate returned {@code true});</li>
  *   <li>failure with {@link WaitTimeoutException} (timed variants);</li>

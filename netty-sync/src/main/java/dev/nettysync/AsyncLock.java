@@ -29,7 +29,10 @@ import java.util.function.Supplier;
  *   <li><b>Non-reentrant and ownerless.</b> Like asyncio's lock (and unlike
  *       {@code ReentrantLock}), there is no owner thread: code on an event loop hops between
  *       tasks, so "the holder" is a logical task, not a thread. Locking again while holding it
- *       waits forever (or until a timeout); {@code unlock()} may be called from any thread.</li>
+ *       waits forever (or until a timeout); {@code unlock()} may be called from any thread, and
+ *       nothing stops it from unlocking a hold that is another task's: unlock only after your
+ *       own {@code lock} future succeeded (a wait can fail: closed, queue full, timeout), or let
+ *       {@code withLock} do it.</li>
  *   <li><b>Cancellation and timeouts</b> behave as on {@link AsyncSemaphore}: a cancelled or
  *       timed-out waiter leaves the queue at once and holds nothing. A handoff is final: once
  *       {@code unlock()} has handed the lock to a waiter, a {@code cancel} of its future returns

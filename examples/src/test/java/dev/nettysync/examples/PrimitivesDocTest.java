@@ -214,7 +214,10 @@ class PrimitivesDocTest {
         w.addListener(f -> order.add("rendered " + sharedState));
         assertThat(done(w).getNow()).isEqualTo("ok");
         Future<Void> l = lock.lock(ex);
-        l.addListener(f -> { try { order.add("mutated"); } finally { lock.unlock(); } });
+        l.addListener(f -> {
+            if (!f.isSuccess()) return;                               // not held (closed, queue full...): nothing to unlock
+            try { order.add("mutated"); } finally { lock.unlock(); }
+        });
         done(l);
         done(ex.submit(() -> null));                             // l's listener (queued before) has unlocked
         assertThat(order).containsExactly("rendered updated;", "mutated");
@@ -260,14 +263,17 @@ class PrimitivesDocTest {
 
         // consumer: the predicate runs on ex with the lock held
         Future<Void> locked0 = lock.lock(ex);
-        locked0.addListener(locked -> nonEmpty.awaitUntil(ex, () -> !queue.isEmpty()).addListener(w -> {
-            try {
-                heldInListener.set(lock.isLocked());
-                if (w.isSuccess()) written.add(queue.poll());      // still holding the lock
-            } finally {
-                lock.unlock();                                     // held however the wait ended
-            }
-        }));
+        locked0.addListener(locked -> {
+            if (!locked.isSuccess()) return;                          // not held: no wait, nothing to unlock
+            nonEmpty.awaitUntil(ex, () -> !queue.isEmpty()).addListener(w -> {
+                try {
+                    heldInListener.set(lock.isLocked());
+                    if (w.isSuccess()) written.add(queue.poll());    // still holding the lock
+                } finally {
+                    lock.unlock();                                        // held however the wait ended
+                }
+            });
+        });
         done(locked0);
 
         // producer, on any thread or loop
@@ -284,11 +290,50 @@ class PrimitivesDocTest {
         assertThat(lock.isLocked()).isFalse();
     }
 
+    /**
+     * The lock and condition snippets when the lock future fails: the lock is ownerless, so a
+     * listener that went on regardless would mutate without holding and unlock another task's
+     * hold (the condition's "held" check passes: the lock is locked, by that other task).
+     */
+    @Test
+    void theLockAndConditionSnippetsTouchNothingWhenTheirLockFutureFails() {
+        AsyncCondition nonEmpty = new AsyncCondition();
+        AsyncLock lock = nonEmpty.lock();
+        Queue<String> queue = new ArrayDeque<>(List.of("item"));
+        List<String> order = new CopyOnWriteArrayList<>();
+        assertThat(lock.tryLock()).as("another task holds the lock").isTrue();
+        Future<Void> l = lock.lock(ex);
+        l.addListener(f -> {
+            if (!f.isSuccess()) return;                               // not held (closed, queue full...): nothing to unlock
+            try { order.add("mutated"); } finally { lock.unlock(); }
+        });
+        Future<Void> locked0 = lock.lock(ex);
+        locked0.addListener(locked -> {
+            if (!locked.isSuccess()) return;                          // not held: no wait, nothing to unlock
+            nonEmpty.awaitUntil(ex, () -> !queue.isEmpty()).addListener(w -> {
+                try {
+                    if (w.isSuccess()) order.add("wrote " + queue.poll());    // still holding the lock
+                } finally {
+                    lock.unlock();                                        // held however the wait ended
+                }
+            });
+        });
+        lock.close();                                             // both waits fail
+        assertThat(done(l).cause()).isInstanceOf(ClosedException.class);
+        assertThat(done(locked0).cause()).isInstanceOf(ClosedException.class);
+        done(ex.submit(() -> null));                              // their listeners have run
+        assertThat(order).isEmpty();
+        assertThat(queue).containsExactly("item");
+        assertThat(lock.isLocked()).as("the other task's hold is untouched").isTrue();
+        lock.unlock();
+    }
+
     @Test
     void conditionCallsWithoutTheLockThrowIllegalState() {
         AsyncCondition cond = new AsyncCondition();
         assertThatThrownBy(() -> cond.await(ex)).isInstanceOf(IllegalStateException.class);
         assertThatThrownBy(() -> cond.awaitUntil(ex, () -> true)).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> cond.awaitValue(ex, () -> "v")).isInstanceOf(IllegalStateException.class);
         assertThatThrownBy(cond::signal).isInstanceOf(IllegalStateException.class);
         assertThatThrownBy(cond::signalAll).isInstanceOf(IllegalStateException.class);
     }
