@@ -35,8 +35,9 @@ import java.util.concurrent.TimeUnit;
  *       the previous trip is still under way trips right after it, in the thread that ran
  *       it, so {@link #waiting()} can briefly exceed {@code parties - 1}. If the action throws,
  *       the barrier breaks: the cycle's waiters (and the last party) fail with
- *       {@link BrokenBarrierException} whose cause is the exception, and so do parties that
- *       already arrived for the next cycle. An action that calls {@link #abort()} or
+ *       {@link BrokenBarrierException} whose cause is the exception, and parties that already
+ *       arrived for the next cycle fail with one that says the action broke the barrier
+ *       (without that cause). An action that calls {@link #abort()} or
  *       {@link #reset()} instead fails only the parties of the next cycle (and, for
  *       {@code abort}, those to come): the cycle that tripped was decided before the action
  *       ran and completes successfully ({@code CyclicBarrier} fails its parties then).</li>

@@ -26,6 +26,11 @@ import java.util.Locale;
  * }</pre>
  * {@code withPermit} releases the permit exactly once when the call's future completes, however
  * it completes, as leaving {@code async with} does.
+ *
+ * <p>The tasks alternate between two event loops, which run at the same time, so which three go
+ * first is not always 0, 1 and 2 as in asyncio: the semaphore is FIFO in the order the tasks
+ * call it, and loop-2 may reach task 3 before loop-1 reaches task 2. Never more than three run
+ * at once, whatever the order.
  */
 public final class RateLimitedApiCalls {
 

@@ -4,15 +4,22 @@ import dev.nettysync.AsyncBarrier;
 import dev.nettysync.AsyncCondition;
 import dev.nettysync.AsyncLock;
 import dev.nettysync.AsyncSemaphore;
+import dev.nettysync.WaitTimeoutException;
+import dev.nettysync.limit.AsyncLimiter;
 import dev.nettysync.examples.support.ExampleLoops;
 import dev.nettysync.examples.support.Futures;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.Promise;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BrokenBarrierException;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -238,5 +245,111 @@ class FromAsyncioDocTest {
         assertThat(stoppable.isCancelled()).isTrue();
         done(a.submit(() -> null));
         assertThat(sem.availablePermits()).isEqualTo(1);
+    }
+
+    /** The Lock table: a timed withLock through the lock's limiter view. */
+    @Test
+    void aTimedWithLockThroughTheLimiterViewTimesOutWithoutRunningTheBody() {
+        AsyncLock lock = new AsyncLock();
+        List<String> ran = new CopyOnWriteArrayList<>();
+        assertThat(lock.tryLock()).isTrue();                          // held by someone else
+        Future<String> refused = AsyncLimiter.of(lock).withPermit(a, 50, MILLISECONDS, () -> {
+            ran.add("body");
+            return a.newSucceededFuture("done");
+        });
+        assertThat(done(refused).cause()).isInstanceOf(WaitTimeoutException.class);
+        assertThat(ran).isEmpty();
+        lock.unlock();
+        Future<String> admitted = AsyncLimiter.of(lock).withPermit(a, 1, SECONDS, () -> {
+            ran.add("body, locked: " + lock.isLocked());
+            return a.newSucceededFuture("done");
+        });
+        assertThat(done(admitted).getNow()).isEqualTo("done");
+        assertThat(ran).containsExactly("body, locked: true");
+        assertThat(lock.isLocked()).as("unlocked exactly once").isFalse();
+    }
+
+    /** The Condition table: locked(), awaitValue (wait_for with its result), a timed awaitUntil. */
+    @Test
+    void theConditionTableRowsDoWhatTheySay() {
+        AsyncCondition cond = new AsyncCondition();
+        Map<String, String> cache = new HashMap<>();                 // guarded by cond.lock()
+        String key = "k";
+        assertThat(cond.lock().isLocked()).isFalse();                // cond.locked()
+        Future<String> value = cond.lock().withLock(a, () -> cond.awaitValue(a, () -> cache.get(key)));
+        done(cond.lock().withLock(b, () -> {
+            cache.put("other", "not this one");
+            cond.signalAll();
+            return b.newSucceededFuture(null);
+        }));
+        assertThat(value.isDone()).as("null is \"not yet\"").isFalse();
+        done(cond.lock().withLock(b, () -> {
+            cache.put(key, "v");
+            cond.signalAll();
+            return b.newSucceededFuture(null);
+        }));
+        assertThat(done(value).getNow()).isEqualTo("v");
+
+        AtomicInteger looks = new AtomicInteger();
+        Future<Void> timed = cond.lock().withLock(a, () -> cond.awaitUntil(a, () -> looks.incrementAndGet() > 2, 100, MILLISECONDS));
+        done(cond.lock().withLock(b, () -> {                           // one signal: a second look, still false
+            cond.signalAll();
+            return b.newSucceededFuture(null);
+        }));
+        assertThat(done(timed).cause()).isInstanceOf(WaitTimeoutException.class);
+        assertThat(looks.get()).isEqualTo(2);
+        assertThat(cond.lock().isLocked()).as("the timed-out wait held the lock; withLock unlocked it").isFalse();
+    }
+
+    /** The Barrier table: reset() fails the waiters with java.util.concurrent.BrokenBarrierException. */
+    @Test
+    void aResetBarriersWaitersFailWithBrokenBarrierException() {
+        AsyncBarrier barrier = new AsyncBarrier(2);
+        Future<Integer> waiting = barrier.await(a);
+        barrier.reset();
+        assertThat(done(waiting).cause()).isInstanceOf(BrokenBarrierException.class);
+    }
+
+    /** Timeouts: a cancel scheduled around a whole block ends it cancelled, and the timer is dropped if the block ends first. */
+    @Test
+    void aTimeoutAroundAWholeBlockCancelsItAndIsDroppedIfTheBlockEndsFirst() {
+        EventExecutor ex = a;
+        Promise<String> work = ex.newPromise();                          // a block that never ends by itself
+        Future<?> timer = ex.schedule(() -> work.cancel(false), 50, MILLISECONDS);   // the page: 5 s
+        work.addListener(f -> timer.cancel(false));
+        assertThat(done(work).isCancelled()).isTrue();
+        assertThat(work.cause()).isInstanceOf(CancellationException.class);
+
+        Promise<String> quick = ex.newPromise();
+        Future<?> timer2 = ex.schedule(() -> quick.cancel(false), 5, SECONDS);
+        quick.addListener(f -> timer2.cancel(false));
+        quick.setSuccess("done");
+        assertThat(done(timer2).isCancelled()).as("the timer is dropped").isTrue();
+    }
+
+    /**
+     * The Cancellation table: a cancel that loses to a grant returns false while the future may
+     * not be complete yet, so isSuccess() at that instant says nothing; a listener releases.
+     * release(2) grants two waiters under the semaphore's monitor and completes them in order:
+     * the first one's listener cancels the second in that window.
+     */
+    @Test
+    void aCancelThatLosesToAGrantMayComeBeforeTheFutureCompletesSoAListenerReleases() {
+        AsyncSemaphore sem = new AsyncSemaphore(0);
+        EventExecutor immediate = ImmediateEventExecutor.INSTANCE;
+        Future<Void> first = sem.acquire(immediate);
+        Future<Void> f = sem.acquire(immediate);
+        AtomicReference<String> atCancel = new AtomicReference<>();
+        first.addListener(x -> {
+            if (!f.cancel(false)) {
+                atCancel.set("cancel false, isSuccess " + f.isSuccess());
+                f.addListener(g -> { if (g.isSuccess()) sem.release(); });
+            }
+        });
+        sem.release(2);
+        assertThat(atCancel.get()).isEqualTo("cancel false, isSuccess false");
+        assertThat(f.isSuccess()).isTrue();
+        sem.release();                                                    // first's holder
+        assertThat(sem.availablePermits()).as("both permits back: the listener released f's").isEqualTo(2);
     }
 }
