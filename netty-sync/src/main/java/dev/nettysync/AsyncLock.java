@@ -1,5 +1,6 @@
 package dev.nettysync;
 
+import dev.nettysync.internal.WaitQueue;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 
@@ -135,6 +136,26 @@ public final class AsyncLock {
      */
     public <T> Future<T> withLock(EventExecutor executor, Function<? super Future<T>, ? extends Future<T>> action) {
         return permit.holding(executor, 1, action, this::unlock);
+    }
+
+    /**
+     * As {@link #withLock(EventExecutor, Supplier)}, but gives up waiting for the lock after
+     * {@code timeout}: the returned future then fails with a {@link WaitTimeoutException} and the
+     * action never runs. The timeout bounds the wait in the queue only, not the action (see
+     * {@link AsyncSemaphore#withPermit(EventExecutor, long, TimeUnit, Supplier)}).
+     */
+    public <T> Future<T> withLock(EventExecutor executor, long timeout, TimeUnit unit,
+                                  Supplier<? extends Future<T>> action) {
+        return withLock(executor, timeout, unit, AsyncSemaphore.asFunction(action));
+    }
+
+    /**
+     * As {@link #withLock(EventExecutor, long, TimeUnit, Supplier)}, the action receiving the
+     * caller's future as in {@link #withLock(EventExecutor, Function)}.
+     */
+    public <T> Future<T> withLock(EventExecutor executor, long timeout, TimeUnit unit,
+                                  Function<? super Future<T>, ? extends Future<T>> action) {
+        return permit.holding(executor, 1, WaitQueue.toNanos(timeout, unit), action, this::unlock);
     }
 
     /**

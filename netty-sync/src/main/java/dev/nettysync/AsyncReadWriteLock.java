@@ -1,5 +1,6 @@
 package dev.nettysync;
 
+import dev.nettysync.internal.WaitQueue;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 
@@ -210,6 +211,22 @@ public final class AsyncReadWriteLock {
         return permits.holding(executor, 1, action, this::unlockRead);
     }
 
+    /**
+     * As {@link #withRead(EventExecutor, Supplier)}, but gives up waiting for the read lock after
+     * {@code timeout}: the returned future then fails with a {@link WaitTimeoutException} and the
+     * action never runs. The timeout bounds the wait only, not the action.
+     */
+    public <T> Future<T> withRead(EventExecutor executor, long timeout, TimeUnit unit,
+                                  Supplier<? extends Future<T>> action) {
+        return withRead(executor, timeout, unit, AsyncSemaphore.asFunction(action));
+    }
+
+    /** As {@link #withRead(EventExecutor, long, TimeUnit, Supplier)}, the action receiving the caller's future. */
+    public <T> Future<T> withRead(EventExecutor executor, long timeout, TimeUnit unit,
+                                  Function<? super Future<T>, ? extends Future<T>> action) {
+        return permits.holding(executor, 1, WaitQueue.toNanos(timeout, unit), action, this::unlockRead);
+    }
+
     // ---------------------------------------------------------------- writing
 
     /** Takes the write lock if nobody holds the lock or waits for it. */
@@ -274,6 +291,23 @@ public final class AsyncReadWriteLock {
      */
     public <T> Future<T> withWrite(EventExecutor executor, Function<? super Future<T>, ? extends Future<T>> action) {
         return permits.holding(executor, maxReaders, action, this::unlockWrite);
+    }
+
+    /**
+     * As {@link #withWrite(EventExecutor, Supplier)}, but gives up waiting for the write lock
+     * after {@code timeout}: the returned future then fails with a {@link WaitTimeoutException}
+     * and the action never runs (the readers queued behind the writer that gave up are let in
+     * if the lock allows). The timeout bounds the wait only, not the action.
+     */
+    public <T> Future<T> withWrite(EventExecutor executor, long timeout, TimeUnit unit,
+                                   Supplier<? extends Future<T>> action) {
+        return withWrite(executor, timeout, unit, AsyncSemaphore.asFunction(action));
+    }
+
+    /** As {@link #withWrite(EventExecutor, long, TimeUnit, Supplier)}, the action receiving the caller's future. */
+    public <T> Future<T> withWrite(EventExecutor executor, long timeout, TimeUnit unit,
+                                   Function<? super Future<T>, ? extends Future<T>> action) {
+        return permits.holding(executor, maxReaders, WaitQueue.toNanos(timeout, unit), action, this::unlockWrite);
     }
 
     // ---------------------------------------------------------------- closing and monitoring

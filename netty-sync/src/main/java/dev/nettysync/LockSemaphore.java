@@ -4,6 +4,7 @@ import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 
 import java.util.Objects;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
 /**
@@ -23,6 +24,9 @@ import java.util.function.Function;
  * {@link #granted} hook to record who holds.
  */
 class LockSemaphore extends AsyncSemaphore {
+
+    /** The timeout of a hold whose wait is not bounded. */
+    static final long UNTIMED = -1;
 
     private final Object lock;              // the lock built on this semaphore, named in messages; final
 
@@ -59,9 +63,24 @@ class LockSemaphore extends AsyncSemaphore {
      */
     final <T> Future<T> holding(EventExecutor executor, int n,
                                 Function<? super Future<T>, ? extends Future<T>> action, Runnable unlock) {
+        return holding(executor, n, UNTIMED, action, unlock);
+    }
+
+    /**
+     * As {@link #holding(EventExecutor, int, Function, Runnable)}, giving up the wait for the
+     * permits after {@code timeoutNanos} ({@link #UNTIMED}: never) with a
+     * {@link WaitTimeoutException}; the action then never runs.
+     */
+    final <T> Future<T> holding(EventExecutor executor, int n, long timeoutNanos,
+                                Function<? super Future<T>, ? extends Future<T>> action, Runnable unlock) {
         Objects.requireNonNull(action, "action");
         Future<T> refused = refuseIfShutDown(executor);
-        return refused != null ? refused : runHolding(acquire(executor, n), executor, action, unlock);
+        if (refused != null) {
+            return refused;
+        }
+        Future<Void> acquired = timeoutNanos == UNTIMED ? acquire(executor, n)
+                : acquire(executor, n, timeoutNanos, TimeUnit.NANOSECONDS);
+        return runHolding(acquired, executor, action, unlock);
     }
 
     @Override

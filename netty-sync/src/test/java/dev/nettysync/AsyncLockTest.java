@@ -1,5 +1,6 @@
 package dev.nettysync;
 
+import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import org.junit.jupiter.api.Test;
@@ -9,6 +10,7 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 
+import static java.util.concurrent.TimeUnit.MILLISECONDS;
 import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -179,6 +181,45 @@ class AsyncLockTest extends ScenarioTest {
         assertThat(second.getNow()).isEqualTo("second");
         assertThat(mostInside.get()).as("two holders never overlapped").isEqualTo(1);
         assertThat(lock.isLocked()).isFalse();
+    }
+
+    @Test
+    void aTimedWithLockGivesUpWaitingWithoutRunningTheActionAndOtherwiseUnlocksOnce() {
+        EmbeddedChannel ch = new EmbeddedChannel();
+        ch.freezeTime();
+        AsyncLock lock = invariants.check(new AsyncLock());
+        assertThat(lock.tryLock()).isTrue();
+        AtomicInteger runs = new AtomicInteger();
+        Future<String> late = lock.withLock(ch.eventLoop(), 50, MILLISECONDS, () -> {
+            runs.incrementAndGet();
+            return ch.eventLoop().newSucceededFuture("late");
+        });
+        Promise<String> work = ch.eventLoop().newPromise();
+        Future<String> inTime = lock.withLock(ch.eventLoop(), 1, SECONDS, (Future<String> caller) -> {
+            runs.incrementAndGet();
+            return work;
+        });
+        ch.advanceTimeBy(50, MILLISECONDS);
+        ch.runScheduledPendingTasks();
+        ch.runPendingTasks();
+        assertThat(late.cause()).isInstanceOf(WaitTimeoutException.class);
+        assertThat(runs.get()).as("the timed-out action never ran").isZero();
+        assertThat(lock.queueLength()).as("only the second one waits").isEqualTo(1);
+
+        lock.unlock();                                     // the lock goes to the one still waiting
+        ch.runPendingTasks();
+        assertThat(runs.get()).isEqualTo(1);
+        assertThat(lock.isLocked()).as("held while its action runs").isTrue();
+        ch.advanceTimeBy(1, SECONDS);                      // its timeout no longer applies
+        ch.runScheduledPendingTasks();
+        work.setSuccess("done");
+        ch.runPendingTasks();
+        assertThat(inTime.getNow()).isEqualTo("done");
+        assertThat(lock.isLocked()).as("unlocked exactly once, by the action's end").isFalse();
+        assertThat(lock.withLock(IMMEDIATE, 0, SECONDS, () -> IMMEDIATE.newSucceededFuture(7)).getNow())
+                .as("a free lock is taken even with no wait allowed").isEqualTo(7);
+        assertThat(lock.isLocked()).isFalse();
+        ch.finishAndReleaseAll();
     }
 
     @Test

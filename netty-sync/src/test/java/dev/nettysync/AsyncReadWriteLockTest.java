@@ -1,6 +1,7 @@
 package dev.nettysync;
 
 import io.netty.channel.EventLoop;
+import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
@@ -445,6 +446,49 @@ class AsyncReadWriteLockTest extends ScenarioTest {
         assertThat(lock.queueLength()).isZero();
         lock.unlockWrite();
         assertThat(lock.readers()).isZero();
+    }
+
+    @Test
+    void timedWithReadAndWithWriteGiveUpWaitingWithoutRunningTheActionAndLetTheQueueBehindIn() {
+        EmbeddedChannel ch = new EmbeddedChannel();
+        ch.freezeTime();
+        AsyncReadWriteLock lock = newLock();
+        AtomicInteger runs = new AtomicInteger();
+        assertThat(lock.tryReadLock()).isTrue();
+        Future<String> writer = lock.withWrite(ch.eventLoop(), 50, MILLISECONDS, () -> {
+            runs.incrementAndGet();
+            return ch.eventLoop().newSucceededFuture("w");
+        });
+        Future<String> reader = lock.withRead(ch.eventLoop(), 1, SECONDS, (Future<String> caller) -> {
+            runs.incrementAndGet();
+            return ch.eventLoop().newSucceededFuture("r");
+        });
+        assertThat(reader.isDone()).as("FIFO: behind the queued writer").isFalse();
+        ch.advanceTimeBy(50, MILLISECONDS);
+        ch.runScheduledPendingTasks();
+        ch.runPendingTasks();
+        assertThat(writer.cause()).isInstanceOf(WaitTimeoutException.class);
+        assertThat(reader.getNow()).as("the reader behind the writer that gave up got in").isEqualTo("r");
+        assertThat(runs.get()).as("only the reader's action ran").isEqualTo(1);
+        assertThat(lock.readers()).as("its read lock ended with its action").isEqualTo(1);
+
+        assertThat(lock.tryWriteLock()).isFalse();
+        lock.unlockRead();
+        assertThat(lock.tryWriteLock()).isTrue();
+        Future<String> timedRead = lock.withRead(ch.eventLoop(), 10, MILLISECONDS, () -> {
+            runs.incrementAndGet();
+            return ch.eventLoop().newSucceededFuture("never");
+        });
+        ch.advanceTimeBy(10, MILLISECONDS);
+        ch.runScheduledPendingTasks();
+        ch.runPendingTasks();
+        assertThat(timedRead.cause()).isInstanceOf(WaitTimeoutException.class);
+        assertThat(runs.get()).isEqualTo(1);
+        lock.unlockWrite();
+        assertThat(lock.withWrite(IMMEDIATE, 1, SECONDS, () -> IMMEDIATE.newSucceededFuture(3)).getNow()).isEqualTo(3);
+        assertThat(lock.isWriteLocked()).isFalse();
+        assertThat(lock.queueLength()).isZero();
+        ch.finishAndReleaseAll();
     }
 
     @Test

@@ -247,20 +247,20 @@ class FromAsyncioDocTest {
         assertThat(sem.availablePermits()).isEqualTo(1);
     }
 
-    /** The Lock table: a timed withLock through the lock's limiter view. */
+    /** The Lock table: a timed withLock. */
     @Test
-    void aTimedWithLockThroughTheLimiterViewTimesOutWithoutRunningTheBody() {
+    void aTimedWithLockTimesOutWithoutRunningTheBody() {
         AsyncLock lock = new AsyncLock();
         List<String> ran = new CopyOnWriteArrayList<>();
         assertThat(lock.tryLock()).isTrue();                          // held by someone else
-        Future<String> refused = AsyncLimiter.of(lock).withPermit(a, 50, MILLISECONDS, () -> {
+        Future<String> refused = lock.withLock(a, 50, MILLISECONDS, () -> {
             ran.add("body");
             return a.newSucceededFuture("done");
         });
         assertThat(done(refused).cause()).isInstanceOf(WaitTimeoutException.class);
         assertThat(ran).isEmpty();
         lock.unlock();
-        Future<String> admitted = AsyncLimiter.of(lock).withPermit(a, 1, SECONDS, () -> {
+        Future<String> admitted = lock.withLock(a, 1, SECONDS, () -> {
             ran.add("body, locked: " + lock.isLocked());
             return a.newSucceededFuture("done");
         });
