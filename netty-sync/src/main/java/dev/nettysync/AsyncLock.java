@@ -85,7 +85,7 @@ public final class AsyncLock {
         permit = new LockSemaphore(this, 1, maxPending);
     }
 
-    /** Takes the lock if it is free and nobody is queued. */
+    /** Takes the lock if it is free and nobody is queued; {@code false} otherwise, and once the lock is closed. */
     public boolean tryLock() {
         return permit.tryAcquire();
     }

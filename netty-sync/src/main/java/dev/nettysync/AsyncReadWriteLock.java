@@ -18,8 +18,11 @@ import java.util.function.Supplier;
  * AsyncReadWriteLock routes = new AsyncReadWriteLock();          // shared by all event loops
  *
  * routes.withRead(ctx.executor(), () -> ctx.executor().newSucceededFuture(table.lookup(path)))
- *       .addListener(f -> forward(ctx, f.getNow()));
- * routes.withWrite(refresher, () -> reload().addListener(t -> table = t.getNow()));
+ *       .addListener(f -> {
+ *           if (f.isSuccess()) forward(ctx, f.getNow());
+ *           else ctx.fireExceptionCaught(f.cause());   // the lock closed, or too many queued
+ *       });
+ * routes.withWrite(refresher, () -> reload().addListener(t -> { if (t.isSuccess()) table = t.getNow(); }));
  * }</pre>
  *
  * <h2>Semantics</h2>
@@ -160,7 +163,7 @@ public final class AsyncReadWriteLock {
 
     // ---------------------------------------------------------------- reading
 
-    /** Takes a read lock if no writer holds or waits and fewer than maxReaders read. */
+    /** Takes a read lock if no writer holds or waits and fewer than maxReaders read; never once closed. */
     public boolean tryReadLock() {
         return permits.tryAcquire(1);
     }
@@ -229,7 +232,7 @@ public final class AsyncReadWriteLock {
 
     // ---------------------------------------------------------------- writing
 
-    /** Takes the write lock if nobody holds the lock or waits for it. */
+    /** Takes the write lock if nobody holds the lock or waits for it; never once closed. */
     public boolean tryWriteLock() {
         return permits.tryAcquire(maxReaders);          // granted() records the writer
     }
