@@ -126,6 +126,9 @@ public final class RedisPermit extends AbstractPermit {
      * gone, when renewals could not reach Redis for a whole lease, or as soon as Lettuce's
      * computation executor stops the renewal by shutting down; fails with Lettuce's
      * exception if the release script could not run (the lease then expires by itself).
+     * A release whose reply was lost and that Lettuce sent again after reconnecting (it does,
+     * by default) finds the lease gone on its second run: the permits were freed once, and this
+     * fails with a {@link LeaseLostException} all the same.
      */
     public Future<Void> lease() {
         return lease;

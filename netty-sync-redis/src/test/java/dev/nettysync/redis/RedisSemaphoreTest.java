@@ -221,6 +221,40 @@ class RedisSemaphoreTest extends AbstractFleetTest {
         assertThat(fleet.used(s)).isZero();
     }
 
+    @Test
+    void anAcquireWhoseReplyIsLostAndThatLettuceSendsAgainHoldsOneLeaseNotTwo(RedisServer server) throws Exception {
+        // Lettuce is at-least-once: a command out when its connection drops is sent again once it
+        // has reconnected. If the server ran the acquire and only the reply was lost, the second
+        // run meets the lease the first one granted, under this call's own id (random, never
+        // reused). It used to be answered as a refusal when that lease took the last permit
+        // (limit 1: the call then queued behind its own lease for a whole lease, 30 s here), or
+        // as an id clash, after which the call asked again under a new id (limit 2: two leases
+        // for one permit, the first held by nobody and never renewed).
+        try (ReplyCuttingProxy proxy = new ReplyCuttingProxy(server)) {
+            RedisLimiters viaProxy = fleet.limiters(fleet.client(proxy.uri()), Duration.ofMillis(500), Duration.ofSeconds(5));
+            for (int limit = 1; limit <= 2; limit++) {
+                RedisSemaphore s = viaProxy.semaphore(uniqueName(), limit, Duration.ofSeconds(30));
+                RedisPermit warm = await(s.acquire(loop, 1));   // the script is cached: the next call is one EVALSHA
+                warm.release();
+                await(warm.lease());
+                int free = limit;                // then the next call goes straight to Redis
+                Poll.assertEventually("the hint has heard the release", Duration.ofSeconds(5),
+                        () -> s.statistics().available() == free);
+
+                int cuts = proxy.cuts();
+                proxy.cutNextScriptReply();
+                RedisPermit p = s.acquire(loop, 1).get(5, TimeUnit.SECONDS);
+                assertThat(proxy.cuts()).as("the reply of the first run was lost").isEqualTo(cuts + 1);
+                assertThat(fleet.leases(s)).as("limit %d: one lease for one permit", limit).isEqualTo(1);
+                assertThat(fleet.used(s)).isEqualTo(1);
+                p.release();
+                assertThat(await(p.lease())).isNull();
+                assertThat(fleet.used(s)).as("nothing left held by nobody").isZero();
+                await(s.acquire(loop, limit, 0, TimeUnit.SECONDS)).release();
+            }
+        }
+    }
+
     private List<Object> rawAcquire(RedisSemaphore s, int permits, String lease) {
         return fleet.admin().eval(Fleet.ACQUIRE.text(), ScriptOutputType.MULTI, s.keys(),
                 Integer.toString(s.limit()), Integer.toString(permits), lease,
