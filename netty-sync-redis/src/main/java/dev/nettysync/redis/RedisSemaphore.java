@@ -130,9 +130,10 @@ public final class RedisSemaphore implements AsyncLimiter {
      * Implementation notes
      *
      * Redis state (hash tag {name}, see semaphore-common.lua): a ZSET of lease id -> expiry, a
-     * HASH of lease id -> permits, and the sum of those permits. Every script first reaps the
-     * expired leases (server TIME) and publishes what that freed, so expiry needs no timer in
-     * Redis and no client clock.
+     * HASH of lease id -> permits, and the sum of those permits. Every script first repairs a
+     * torn set (one key evicted or deleted alone: the sum rebuilt, or the leases forgotten), then
+     * reaps the expired leases (server TIME) and publishes what that freed, so expiry needs no
+     * timer in Redis and no client clock.
      *
      * Local state, under `lock` (held for O(1) steps, never while completing a promise or
      * sending a command):

@@ -5,6 +5,7 @@
 -- A lease id is made for one call and never reused, so a live lease under it was granted to this
 -- very call by an earlier run whose reply was lost (Lettuce sends a command again after a
 -- reconnection): that run is answered again, as granted, and nothing more is taken.
+repair(ARGV[5])
 local now = now_ms()
 local freed = reap(now)
 if freed > 0 then

@@ -284,6 +284,56 @@ class RedisSemaphoreTest extends AbstractFleetTest {
     }
 
     @Test
+    void aLostCountIsRebuiltFromTheLeasesInsteadOfAdmittingTheLimitAgain() throws Exception {
+        // One of the three keys alone can go: a maxmemory policy evicts keys one by one (they
+        // carry a TTL, so volatile-* policies too), or an operator deletes one. The count alone
+        // gone used to read as 0 with both permits held: the limit was admitted a second time,
+        // and each later release drove the count below zero, admitting more, for as long as
+        // leases stayed live.
+        RedisSemaphore s = limiters.semaphore(uniqueName(), 2, Duration.ofSeconds(10));
+        RedisPermit a = await(s.acquire(loop, 1));
+        RedisPermit b = await(s.acquire(loop, 1));
+        fleet.admin().del(s.keys()[2]);
+        Future<RedisPermit> third = s.acquire(loop, 1, 0, TimeUnit.SECONDS);
+        assertThat(third.await(5, TimeUnit.SECONDS)).isTrue();
+        assertThat(third.cause()).as("two held of two: refused").isInstanceOf(WaitTimeoutException.class);
+        assertThat(a.lease().isDone()).as("the holders keep their leases").isFalse();
+        a.release();
+        b.release();
+        assertThat(await(a.lease())).isNull();
+        assertThat(await(b.lease())).isNull();
+        assertThat(fleet.used(s)).isZero();
+        RedisPermit both = await(s.acquire(loop, 2, 0, TimeUnit.SECONDS));
+        Future<RedisPermit> over = s.acquire(loop, 1, 0, TimeUnit.SECONDS);
+        assertThat(over.await(5, TimeUnit.SECONDS)).isTrue();
+        assertThat(over.cause()).as("exactly 2 afterwards").isInstanceOf(WaitTimeoutException.class);
+        both.release();
+    }
+
+    @Test
+    void leasesWhosePermitsAreLostAreForgottenAsAfterARestartInsteadOfShrinkingTheLimit() throws Exception {
+        // The hash of permits per lease gone: those leases' permits are unknown. It used to stay
+        // counted for ever after their release (which found no permits to give back), shrinking
+        // the limit for as long as the fleet kept a lease live; now those leases are forgotten
+        // as a restart forgets them (their holders hear it from the renewal), and the count
+        // starts again from the leases granted afterwards.
+        RedisSemaphore s = limiters.semaphore(uniqueName(), 2, Duration.ofMillis(900));
+        RedisPermit a = await(s.acquire(loop, 1));
+        fleet.admin().del(s.keys()[1]);
+        RedisPermit b = await(s.acquire(loop, 1, 0, TimeUnit.SECONDS));
+        assertThat(a.lease().await(5, TimeUnit.SECONDS)).isTrue();
+        assertThat(a.lease().cause()).as("a's lease is gone, and a hears it").isInstanceOf(LeaseLostException.class);
+        a.release();
+        RedisPermit c = await(s.acquire(loop, 1, 0, TimeUnit.SECONDS));   // b and c: the whole limit
+        assertThat(fleet.used(s)).isEqualTo(2);
+        assertThat(b.lease().isDone()).isFalse();
+        b.release();
+        c.release();
+        await(c.lease());
+        assertThat(fleet.used(s)).isZero();
+    }
+
+    @Test
     void aDeadHoldersPermitsReturnWithinLeasePlusOneSecond() throws Exception {
         String name = uniqueName();
         RedisLimiters dying = fleet.limiters();
