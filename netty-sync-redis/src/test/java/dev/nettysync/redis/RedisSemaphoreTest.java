@@ -179,6 +179,14 @@ class RedisSemaphoreTest extends AbstractFleetTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("lease");
         assertThatThrownBy(() -> limiters.semaphore(null, 1)).isInstanceOf(NullPointerException.class)
                 .hasMessageContaining("name");
+        // the name is the keys' hash tag: empty, or with a '}' (which ends the tag where it
+        // stands: "}x" makes the tag empty too), Redis Cluster would hash each key whole and put
+        // the three keys of one script in different slots (CROSSSLOT on every call)
+        for (String bad : new String[] {"", "}x", "a}b"}) {
+            assertThatThrownBy(() -> limiters.semaphore(bad, 1)).as("name '%s'", bad)
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'" + bad + "'");
+        }
+        assertThat(limiters.semaphore("tenant{42", 1).keys()).allMatch(k -> k.contains("{tenant{42}:"));
     }
 
     @Test
