@@ -181,7 +181,9 @@ public final class RedisLimiters implements AutoCloseable {
     /**
      * Stops the limiters: local waiters fail with a {@link dev.nettysync.ClosedException}, lease
      * renewal stops and both connections close. Held permits are <em>not</em> released: their
-     * leases expire (like those of a replica that died). Non-blocking.
+     * leases expire (like those of a replica that died), and each one's
+     * {@link RedisPermit#lease()} fails with a {@link LeaseLostException} at its next renewal
+     * time, within a third of a lease, so that work still running can stop. Non-blocking.
      */
     @Override
     public void close() {
