@@ -116,9 +116,9 @@ public final class RedisLimiters implements AutoCloseable {
      * Every replica must use the same {@code permits} for a name: the limit travels with each
      * request and is not stored in Redis.
      *
-     * @throws IllegalArgumentException if {@code name} is empty or contains {@code '}'} (the name
-     *                                  is the hash tag of the semaphore's three keys, which one
-     *                                  script touches together: an empty tag, or one a {@code '}'}
+     * @throws IllegalArgumentException if {@code name} is empty or contains a closing brace (the
+     *                                  name is the hash tag of the semaphore's three keys, which
+     *                                  one script touches together: an empty tag, or one a brace
      *                                  cuts short, would put them in different Redis Cluster
      *                                  slots), {@code permits < 1}, the lease is under 100 ms or
      *                                  over 2<sup>60</sup> ns (36 years), or {@code name} is in
