@@ -59,6 +59,14 @@ import java.util.function.ToLongFunction;
  * and shared by every binder. A name is free again once its meters are removed from the registry.
  * Names are compared as given to the binder, before the registry's meter filters.
  *
+ * <p><b>Meters registered by others.</b> A meter the registry already holds under one of these
+ * names and tags, registered by someone else (the application; or a
+ * {@code CompositeMeterRegistry} this registry is a member of, which registers each of its meters
+ * in every member) is refused as well, and left registered; so is binding to a composite whose
+ * member holds such a meter. Bind a limiter to a composite or to its members, not both. (A
+ * member added to the composite later is not checked.) The leak counter is the exception: found
+ * in the registry, it is taken as it is.
+ *
  * <p>For wait times and refusals by reason, wrap the limiter in a {@link MeteredLimiter}, whose
  * {@code bindTo} registers these gauges too.
  */
@@ -119,7 +127,7 @@ public final class LimiterMetrics implements MeterBinder {
                 new MeterClaims.Wanted(new MeterClaims.Key(LEAKS, Tags.empty()), AbstractPermit.class,
                         () -> FunctionCounter.builder(LEAKS, AbstractPermit.class, c -> AbstractPermit.leaksReported())
                                 .description("Permits reported leaked (garbage-collected without being ended) in this JVM")
-                                .register(registry)));
+                                .register(registry), true));
     }
 
     private MeterClaims.Wanted gauge(MeterRegistry registry, String name, String description,

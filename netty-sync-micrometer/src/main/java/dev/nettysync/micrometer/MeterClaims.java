@@ -3,12 +3,15 @@ package dev.nettysync.micrometer;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
 
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.StringJoiner;
 import java.util.WeakHashMap;
 import java.util.function.Supplier;
@@ -32,6 +35,14 @@ import java.util.function.Supplier;
  * exports it. A claim listens for that on its registry, on the registering thread (the listener is
  * called there, inside the registration), and treats it like a registration that threw: the
  * binding's meters are removed and the call fails.
+ *
+ * <p>A meter the registry hands back instead of making (it held one under that id already,
+ * registered by the application, or by a composite registry this one is a member of) is not the
+ * binding's: the call fails as above, and that meter stays. It is seen before registering when
+ * the id matches exactly, else by identity against the registry's meters of that name just
+ * before (an id a meter filter changed). Binding to a composite whose member holds a meter of
+ * the binding's ids is refused too: the composite would feed it. A shared meter (the leak
+ * counter) found in the registry is taken as it is.
  *
  * <p>An owner binding a meter it already holds, live, gets that meter back without registering it
  * again (Micrometer logs "already registered, the registration will be ignored" for a gauge or a
@@ -67,8 +78,16 @@ final class MeterClaims {
         }
     }
 
-    /** A meter to claim for {@code owner} and how to register it. */
-    record Wanted(Key key, Object owner, Supplier<Meter> register) { }
+    /**
+     * A meter to claim for {@code owner} and how to register it; {@code shared}: a meter the
+     * registry holds already under this key may be taken as it is (the leak counter, one per
+     * registry for every binder, whoever registered it).
+     */
+    record Wanted(Key key, Object owner, Supplier<Meter> register, boolean shared) {
+        Wanted(Key key, Object owner, Supplier<Meter> register) {
+            this(key, owner, register, false);
+        }
+    }
 
     /** One registry's claims; guarded by CLAIMS. */
     private static final class Claims {
@@ -118,6 +137,9 @@ final class MeterClaims {
 
     private static final ThreadLocal<Registering> REGISTERING = new ThreadLocal<>();   // set around the registrations
 
+    /** Who holds a meter found on a member of a composite being bound (a refusal's marker). */
+    private static final Object IN_MEMBER = new Object();
+
     private MeterClaims() {
     }
 
@@ -136,6 +158,7 @@ final class MeterClaims {
     static List<Meter> register(MeterRegistry registry, List<Wanted> wanted) {
         Meter[] meters = new Meter[wanted.size()];
         Claim[] taken = new Claim[wanted.size()];
+        boolean[] adopted = new boolean[wanted.size()];   // a shared meter found in the registry, not registered here
         Claims claims;
         Wanted refused = null;
         Object refusedBy = null;
@@ -155,6 +178,12 @@ final class MeterClaims {
                     refusedBy = c.owner;
                     break;
                 }
+                if (!w.shared() && (c == null || !live(registry, c)) && registry instanceof CompositeMeterRegistry composite
+                        && inMember(composite, w.key())) {
+                    refused = w;                  // the composite would register into that meter
+                    refusedBy = IN_MEMBER;
+                    break;
+                }
             }
             if (refused == null) {
                 for (int i = 0; i < meters.length; i++) {
@@ -169,6 +198,11 @@ final class MeterClaims {
                 }
             }
         }
+        if (refusedBy == IN_MEMBER) {
+            throw new IllegalArgumentException("meter " + refused.key() + " is already registered on a member of this"
+                    + " composite registry; the composite would feed that meter too, mixing this binding's values"
+                    + " into it (or counting them twice): bind a limiter to the composite or to its members, not both");
+        }
         if (refused != null) {                    // the owner's toString is user code: no lock held
             throw new IllegalArgumentException("meter " + refused.key() + " is already bound on this registry"
                     + " to another limiter (" + refusedBy + "); Micrometer would share one meter between"
@@ -179,9 +213,24 @@ final class MeterClaims {
         try {
             for (int i = 0; i < meters.length; i++) {
                 if (taken[i] != null) {
-                    meters[i] = wanted.get(i).register().get();
+                    Wanted w = wanted.get(i);
+                    Meter there = exact(registry, w.key());
+                    if (there != null && w.shared()) {   // taken as it is (registering it again would log a warning)
+                        meters[i] = there;
+                        adopted[i] = true;        // never removed by a rollback: others count on it
+                        continue;
+                    }
+                    if (there != null) {
+                        throw foreign(w.key());
+                    }
+                    Set<Meter> before = named(registry, w.key().name());   // for ids a meter filter changes
+                    Meter m = w.register().get();
+                    if (before.contains(m)) {     // handed back, not made: not ours to count into, nor to remove
+                        throw foreign(w.key());
+                    }
+                    meters[i] = m;
                     if (registering.refusal != null) {   // the registry made the meter but will not export it
-                        throw new IllegalArgumentException("the registry refused meter " + wanted.get(i).key()
+                        throw new IllegalArgumentException("the registry refused meter " + w.key()
                                 + " (" + registering.refusal + "); nothing of this binding stays registered");
                     }
                 }
@@ -191,7 +240,7 @@ final class MeterClaims {
             // could claim the name and be handed these meters, mixing both
             drop(claims, taken);
             for (int i = 0; i < meters.length; i++) {
-                if (taken[i] != null && meters[i] != null) {
+                if (taken[i] != null && meters[i] != null && !adopted[i]) {
                     try {
                         registry.remove(meters[i]);
                     } catch (RuntimeException | Error suppressed) {
@@ -232,6 +281,44 @@ final class MeterClaims {
         Meter.Id id = m.getId();
         for (Meter r : registry.find(id.getName()).tags(id.getTags()).meters()) {
             if (r == m) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The refusal of a meter the registry holds already, registered by someone else than this module's binders. */
+    private static IllegalArgumentException foreign(Key key) {
+        return new IllegalArgumentException("meter " + key + " is already in this registry, not registered by this"
+                + " binding (by the application, or by a composite registry this one is a member of); Micrometer"
+                + " would share it and mix their values: give the limiter a distinct name or distinct tags, and"
+                + " bind a limiter to a composite or to its members, not both");
+    }
+
+    /** The meters named {@code name} in {@code registry} now, by identity (a read of its meter map). */
+    private static Set<Meter> named(MeterRegistry registry, String name) {
+        Set<Meter> found = Collections.newSetFromMap(new IdentityHashMap<>());
+        found.addAll(registry.find(name).meters());
+        return found;
+    }
+
+    /** The meter of exactly {@code key} (its name and all of its tags, no more) in {@code registry}, or null. */
+    private static Meter exact(MeterRegistry registry, Key key) {
+        for (Meter m : registry.find(key.name()).tags(key.tags()).meters()) {
+            if (Tags.of(m.getId().getTags()).equals(key.tags())) {
+                return m;
+            }
+        }
+        return null;
+    }
+
+    /** Whether a member of {@code composite} (or of a composite among them) holds a meter of exactly {@code key}. */
+    private static boolean inMember(CompositeMeterRegistry composite, Key key) {
+        for (MeterRegistry member : composite.getRegistries()) {
+            if (exact(member, key) != null) {
+                return true;
+            }
+            if (member instanceof CompositeMeterRegistry inner && inMember(inner, key)) {
                 return true;
             }
         }

@@ -68,7 +68,10 @@ import java.util.concurrent.TimeUnit;
  * silently. {@link #bindTo} refuses that with an {@link IllegalArgumentException} naming the
  * meter, and registers nothing: give each a distinct name, or distinct tags, as Micrometer's own
  * binders ask. This holds even for two wrappers of one limiter (their events would still mix);
- * the same {@code MeteredLimiter} bound twice is fine. See {@link LimiterMetrics} for the
+ * the same {@code MeteredLimiter} bound twice is fine. A meter under that name and those tags
+ * that the binding did not register (the application's, or one a composite registry put in this
+ * member) is refused the same way: bind to a composite or to its members, not both (bound to
+ * both, each event would count twice in the member). See {@link LimiterMetrics} for the
  * details.
  */
 public final class MeteredLimiter implements AsyncLimiter, MeterBinder {

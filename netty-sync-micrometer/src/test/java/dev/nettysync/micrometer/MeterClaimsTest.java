@@ -4,8 +4,10 @@ import dev.nettysync.AsyncSemaphore;
 import dev.nettysync.limit.AsyncLimiter;
 import dev.nettysync.limit.LimiterStatistics;
 import dev.nettysync.limit.Permit;
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
@@ -227,5 +229,71 @@ class MeterClaimsTest {
         first.tryAcquire().release();
         assertThat(registry.get(MeteredLimiter.REFUSED).tags("limiter", "partial", "reason", "unavailable").counter().count())
                 .as("the first limiter (never bound) counts nothing there").isZero();
+    }
+
+    // --- meters this module did not register: a composite's, the application's ---------------
+
+    private static double unavailable(MeterRegistry r, String limiter) {
+        return r.get(MeteredLimiter.REFUSED).tags("limiter", limiter, "reason", "unavailable").counter().count();
+    }
+
+    @Test
+    void aLimiterBoundThroughACompositeAndToItsMemberIsRefusedThereRatherThanCountedTwice() {
+        // A composite registers its meters in each member: bound to both, the limiter used to
+        // count each event twice in the member, once through the composite and once directly
+        CompositeMeterRegistry composite = new CompositeMeterRegistry();
+        composite.add(registry);
+        MeteredLimiter backend = new MeteredLimiter(AsyncLimiter.of(new AsyncSemaphore(0)), "backend");
+        backend.bindTo(composite);
+        assertThatThrownBy(() -> backend.bindTo(registry)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining(MeteredLimiter.WAIT + "{limiter=backend}")
+                .hasMessageContaining("not registered by this binding");
+        assertThat(backend.tryAcquire()).isNull();
+        assertThat(unavailable(registry, "backend")).as("once, through the composite").isEqualTo(1);
+        composite.getMeters().forEach(composite::remove);   // removed from the members too
+        assertThat(registry.getMeters()).isEmpty();
+        backend.bindTo(composite);                          // so it may be bound again
+        assertThat(backend.tryAcquire()).isNull();
+        assertThat(unavailable(registry, "backend")).isEqualTo(1);
+
+        // the other way round: bound to the member first, then to the composite
+        SimpleMeterRegistry member = new SimpleMeterRegistry();
+        CompositeMeterRegistry later = new CompositeMeterRegistry();
+        later.add(member);
+        MeteredLimiter other = new MeteredLimiter(AsyncLimiter.of(new AsyncSemaphore(0)), "other");
+        other.bindTo(member);
+        assertThatThrownBy(() -> other.bindTo(later)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("a member of this composite");
+        assertThat(later.getMeters()).as("nothing of the refused binding stays").isEmpty();
+        assertThat(other.tryAcquire()).isNull();
+        assertThat(unavailable(member, "other")).isEqualTo(1);
+    }
+
+    @Test
+    void anotherLimiterUnderTheSameNameOnAMemberOfACompositeIsRefusedAndADistinctOneIsNot() {
+        CompositeMeterRegistry composite = new CompositeMeterRegistry();
+        composite.add(registry);
+        new LimiterMetrics(AsyncLimiter.of(new AsyncSemaphore(3)), "pool").bindTo(composite);
+        // used to be accepted, its gauges showing the first limiter (3) instead of its own (5)
+        assertThatThrownBy(() -> new LimiterMetrics(AsyncLimiter.of(new AsyncSemaphore(5)), "pool").bindTo(registry))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(LimiterMetrics.LIMIT + "{limiter=pool}");
+        assertThat(registry.get(LimiterMetrics.LIMIT).tag("limiter", "pool").gauge().value()).isEqualTo(3);
+        // a distinct name is fine, although the composite put the shared leak counter there
+        new LimiterMetrics(AsyncLimiter.of(new AsyncSemaphore(5)), "other").bindTo(registry);
+        assertThat(registry.get(LimiterMetrics.LIMIT).tag("limiter", "other").gauge().value()).isEqualTo(5);
+        assertThat(registry.find(LimiterMetrics.LEAKS).functionCounters()).hasSize(1);
+    }
+
+    @Test
+    void aMeterTheApplicationRegisteredUnderALimitersNameIsRefusedAndKept() {
+        Counter app = Counter.builder(MeteredLimiter.REFUSED).tags("limiter", "backend", "reason", "unavailable")
+                .register(registry);
+        MeteredLimiter backend = new MeteredLimiter(AsyncLimiter.of(new AsyncSemaphore(0)), "backend");
+        assertThatThrownBy(() -> backend.bindTo(registry)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("reason=unavailable");
+        assertThat(registry.getMeters()).as("the application's counter stays, nothing of the binding does")
+                .containsExactly(app);
+        assertThat(backend.tryAcquire()).isNull();
+        assertThat(app.count()).as("the limiter's refusals never reach the application's counter").isZero();
     }
 }

@@ -116,13 +116,21 @@ public final class RedisLimiters implements AutoCloseable {
      * Every replica must use the same {@code permits} for a name: the limit travels with each
      * request and is not stored in Redis.
      *
-     * @throws IllegalArgumentException if {@code permits < 1}, the lease is under 100 ms or over
-     *                                  2<sup>60</sup> ns (36 years), or {@code name} is in use
-     *                                  with another limit or lease
+     * @throws IllegalArgumentException if {@code name} is empty or contains a closing brace (the
+     *                                  name is the hash tag of the semaphore's three keys, which
+     *                                  one script touches together: an empty tag, or one a brace
+     *                                  cuts short, would put them in different Redis Cluster
+     *                                  slots), {@code permits < 1}, the lease is under 100 ms or
+     *                                  over 2<sup>60</sup> ns (36 years), or {@code name} is in
+     *                                  use with another limit or lease
      */
     public RedisSemaphore semaphore(String name, int permits, Duration lease) {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(lease, "lease");
+        if (name.isEmpty() || name.indexOf('}') >= 0) {
+            throw new IllegalArgumentException("semaphore name: '" + name + "' (non-empty, without '}': it is the"
+                    + " hash tag {name} of the semaphore's keys, which must share one cluster slot)");
+        }
         if (permits < 1) {
             throw new IllegalArgumentException("permits: " + permits + " (expected >= 1)");
         }
@@ -173,7 +181,9 @@ public final class RedisLimiters implements AutoCloseable {
     /**
      * Stops the limiters: local waiters fail with a {@link dev.nettysync.ClosedException}, lease
      * renewal stops and both connections close. Held permits are <em>not</em> released: their
-     * leases expire (like those of a replica that died). Non-blocking.
+     * leases expire (like those of a replica that died), and each one's
+     * {@link RedisPermit#lease()} fails with a {@link LeaseLostException} at its next renewal
+     * time, within a third of a lease, so that work still running can stop. Non-blocking.
      */
     @Override
     public void close() {

@@ -123,9 +123,14 @@ public final class RedisPermit extends AbstractPermit {
     /**
      * How the lease ends: succeeds when this permit's release freed its permits in Redis; fails
      * with a {@link LeaseLostException} as soon as a renewal (or the release) finds the lease
-     * gone, when renewals could not reach Redis for a whole lease, or as soon as Lettuce's
-     * computation executor stops the renewal by shutting down; fails with Lettuce's
+     * gone, when renewals could not reach Redis for a whole lease, at the first renewal after
+     * {@link RedisLimiters#close()} (within a third of a lease: the lease is not renewed any
+     * more), or as soon as Lettuce's computation executor stops the renewal by shutting down;
+     * fails with Lettuce's
      * exception if the release script could not run (the lease then expires by itself).
+     * A release whose reply was lost and that Lettuce sent again after reconnecting (it does,
+     * by default) finds the lease gone on its second run: the permits were freed once, and this
+     * fails with a {@link LeaseLostException} all the same.
      */
     public Future<Void> lease() {
         return lease;
@@ -153,9 +158,10 @@ public final class RedisPermit extends AbstractPermit {
             stopRenewal();
             return;
         }
-        if (semaphore.fleet().closed()) {
-            stopRenewal();                     // a closed client is a dead holder: let it expire
-            return;
+        if (semaphore.fleet().closed()) {      // a closed client is a dead holder: the lease expires;
+            lost(new LeaseLostException("lease " + leaseId + " of " + semaphore.name() + " will not be renewed"
+                    + " any more: its RedisLimiters closed (it expires within " + semaphore.leaseMillis() + " ms)"));
+            return;                            // a holder still working hears it now, as renewalStopped()
         }
         if (!semaphore.fleet().isConnected()) {   // not sent (Lettuce would only buffer it): a failed renewal
             renewFailed(semaphore.fleet().notConnected("renewal of lease " + leaseId));

@@ -130,9 +130,10 @@ public final class RedisSemaphore implements AsyncLimiter {
      * Implementation notes
      *
      * Redis state (hash tag {name}, see semaphore-common.lua): a ZSET of lease id -> expiry, a
-     * HASH of lease id -> permits, and the sum of those permits. Every script first reaps the
-     * expired leases (server TIME) and publishes what that freed, so expiry needs no timer in
-     * Redis and no client clock.
+     * HASH of lease id -> permits, and the sum of those permits. Every script first repairs a
+     * torn set (one key evicted or deleted alone: the sum rebuilt, or the leases forgotten), then
+     * reaps the expired leases (server TIME) and publishes what that freed, so expiry needs no
+     * timer in Redis and no client clock.
      *
      * Local state, under `lock` (held for O(1) steps, never while completing a promise or
      * sending a command):
@@ -169,7 +170,10 @@ public final class RedisSemaphore implements AsyncLimiter {
      * or every waiter queued when the head attempt was sent (tickets below `arrivedBefore`):
      * Redis could not decide for them; later arrivals get an attempt of their own. No acquire
      * is sent while the connection is down (`fleet.isConnected()`), so an outage does not pile
-     * commands into Lettuce's buffer; releases are sent (buffered) all the same.
+     * commands into Lettuce's buffer; releases are sent (buffered) all the same. The same
+     * re-sending runs an acquire twice when only its reply was lost: each call has its own lease
+     * id, so the script answers a second run that finds that id live as granted, taking nothing
+     * more (semaphore-acquire.lua), and the reply that does arrive is the call's one outcome.
      *
      * Executors that shut down (see netty-sync's WaitQueue, "Executors that shut down" and
      * "Timers that die with their executor", whose rules this follows; its Waiter is not reused
@@ -407,8 +411,6 @@ public final class RedisSemaphore implements AsyncLimiter {
                 directDone(w.permits);
                 deliver(w, lease, reply);
                 drive();
-            } else if (code < 0) {               // lease id clash: ask again with another id
-                attemptDirect(w, seq, nowOrNever);
             } else {
                 available.set((Long) reply.get(1));
                 if (nowOrNever) {
@@ -535,11 +537,6 @@ public final class RedisSemaphore implements AsyncLimiter {
                     waiters.remove(h);
                 }
                 deliver(h, lease, reply);
-                again = true;
-            } else if (code < 0) {
-                synchronized (lock) {
-                    headInFlight = false;
-                }
                 again = true;
             } else {
                 available.set((Long) reply.get(1));

@@ -2,7 +2,10 @@
 --          ARGV[4] lease ms, ARGV[5] release channel
 -- returns {1, available after, lease expiry ms}   granted
 --         {0, available, ms until the nearest lease expiry or -1}   refused
---         {-1, 0, 0}   the lease id is already in use (never granted twice)
+-- A lease id is made for one call and never reused, so a live lease under it was granted to this
+-- very call by an earlier run whose reply was lost (Lettuce sends a command again after a
+-- reconnection): that run is answered again, as granted, and nothing more is taken.
+repair(ARGV[5])
 local now = now_ms()
 local freed = reap(now)
 if freed > 0 then
@@ -11,11 +14,16 @@ end
 local limit = tonumber(ARGV[1])
 local want = tonumber(ARGV[2])
 local inuse = used()
+local mine = redis.call('ZSCORE', KEYS[1], ARGV[3])
+if mine then
+  if freed > 0 then
+    tidy()
+  end
+  return {1, limit - inuse, tonumber(mine)}
+end
 if inuse + want <= limit then
   local expiry = now + tonumber(ARGV[4])
-  if redis.call('ZADD', KEYS[1], 'NX', expiry, ARGV[3]) == 0 then
-    return {-1, 0, 0}
-  end
+  redis.call('ZADD', KEYS[1], expiry, ARGV[3])
   redis.call('HSET', KEYS[2], ARGV[3], want)
   inuse = redis.call('INCRBY', KEYS[3], want)
   tidy()

@@ -10,6 +10,34 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- The three keys live and die together: every grant writes all three, and tidy() deletes them
+-- together. One can still go alone (a maxmemory policy evicts keys one by one, and these carry a
+-- TTL; or a DEL). Each script repairs a torn set first, before it reads anything: a lost count is
+-- rebuilt from the permits per lease; with the leases or the permits per lease gone, every lease
+-- of the name is forgotten, as an empty restart forgets them (their holders hear it from the next
+-- renewal), and `channel` is told, so that waiters ask again.
+local function repair(channel)
+  local present = redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3])
+  if present == 0 or present == 3 then
+    return
+  end
+  if present == 2 and redis.call('EXISTS', KEYS[3]) == 0 then
+    local sum = 0
+    local held = redis.call('HVALS', KEYS[2])
+    for i = 1, #held do
+      sum = sum + tonumber(held[i])
+    end
+    redis.call('SET', KEYS[3], sum)
+    local ttl = redis.call('PTTL', KEYS[1])
+    if ttl > 0 then
+      redis.call('PEXPIRE', KEYS[3], ttl)
+    end
+    return
+  end
+  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+  redis.call('PUBLISH', channel, 0)
+end
+
 -- Removes every lease whose expiry is <= now; returns the permits it freed.
 local function reap(now)
   local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)

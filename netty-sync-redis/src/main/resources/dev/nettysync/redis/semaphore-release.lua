@@ -1,6 +1,7 @@
 -- release: ARGV[1] lease id, ARGV[2] release channel
 -- returns 1 released; 0 unknown lease (never granted, released before, or reaped);
 --        -1 the lease had expired (its permits were freed by expiry, not by this call)
+repair(ARGV[2])
 local now = now_ms()
 local expiry = redis.call('ZSCORE', KEYS[1], ARGV[1])
 local freed = reap(now)

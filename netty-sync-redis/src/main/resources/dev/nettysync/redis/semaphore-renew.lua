@@ -1,5 +1,6 @@
 -- renew: ARGV[1] lease id, ARGV[2] lease ms, ARGV[3] release channel
 -- returns {1, new expiry ms} renewed; {0, 0} the lease is gone (expired, released or unknown)
+repair(ARGV[3])
 local now = now_ms()
 local expiry = redis.call('ZSCORE', KEYS[1], ARGV[1])
 local freed = reap(now)

@@ -93,6 +93,22 @@ class RedisPermitTest extends AbstractFleetTest {
     }
 
     @Test
+    void aHolderHearsThatItsLeaseWillLapseWhenItsRedisLimitersCloseUnderIt() throws Exception {
+        // close() stops the renewals (a closed client is a dead holder: its leases expire), but a
+        // holder in this JVM may still be working. It used to hear nothing: lease() never
+        // completed, although the lease lapses within a lease and another replica may then take
+        // the permit; "cannot renew for a whole lease" was never reported either
+        RedisLimiters closing = fleet.limiters();
+        RedisSemaphore s = closing.semaphore("closed-under" + System.nanoTime(), 1, Duration.ofMillis(600));
+        RedisPermit p = s.acquire(loop, 1).get(10, TimeUnit.SECONDS);
+        closing.closeAsync().toCompletableFuture().get(5, TimeUnit.SECONDS);
+        assertThat(p.lease().await(3, TimeUnit.SECONDS)).as("the holder hears it").isTrue();
+        assertThat(p.lease().cause()).isInstanceOf(LeaseLostException.class).hasMessageContaining("closed");
+        assertThat(p.release()).isTrue();
+        assertThat(s.statistics().inUse()).isZero();
+    }
+
+    @Test
     void aPermitReleasedAfterItsLeaseWasLostStopsCountingOnce() throws Exception {
         RedisSemaphore s = limiters.semaphore("lost-released" + System.nanoTime(), 2, Duration.ofMillis(300));
         RedisPermit p = acquireLoseAndForget(s).get();

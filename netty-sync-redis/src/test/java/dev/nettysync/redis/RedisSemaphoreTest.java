@@ -179,6 +179,14 @@ class RedisSemaphoreTest extends AbstractFleetTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("lease");
         assertThatThrownBy(() -> limiters.semaphore(null, 1)).isInstanceOf(NullPointerException.class)
                 .hasMessageContaining("name");
+        // the name is the keys' hash tag: empty, or with a '}' (which ends the tag where it
+        // stands: "}x" makes the tag empty too), Redis Cluster would hash each key whole and put
+        // the three keys of one script in different slots (CROSSSLOT on every call)
+        for (String bad : new String[] {"", "}x", "a}b"}) {
+            assertThatThrownBy(() -> limiters.semaphore(bad, 1)).as("name '%s'", bad)
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'" + bad + "'");
+        }
+        assertThat(limiters.semaphore("tenant{42", 1).keys()).allMatch(k -> k.contains("{tenant{42}:"));
     }
 
     @Test
@@ -221,6 +229,40 @@ class RedisSemaphoreTest extends AbstractFleetTest {
         assertThat(fleet.used(s)).isZero();
     }
 
+    @Test
+    void anAcquireWhoseReplyIsLostAndThatLettuceSendsAgainHoldsOneLeaseNotTwo(RedisServer server) throws Exception {
+        // Lettuce is at-least-once: a command out when its connection drops is sent again once it
+        // has reconnected. If the server ran the acquire and only the reply was lost, the second
+        // run meets the lease the first one granted, under this call's own id (random, never
+        // reused). It used to be answered as a refusal when that lease took the last permit
+        // (limit 1: the call then queued behind its own lease for a whole lease, 30 s here), or
+        // as an id clash, after which the call asked again under a new id (limit 2: two leases
+        // for one permit, the first held by nobody and never renewed).
+        try (ReplyCuttingProxy proxy = new ReplyCuttingProxy(server)) {
+            RedisLimiters viaProxy = fleet.limiters(fleet.client(proxy.uri()), Duration.ofMillis(500), Duration.ofSeconds(5));
+            for (int limit = 1; limit <= 2; limit++) {
+                RedisSemaphore s = viaProxy.semaphore(uniqueName(), limit, Duration.ofSeconds(30));
+                RedisPermit warm = await(s.acquire(loop, 1));   // the script is cached: the next call is one EVALSHA
+                warm.release();
+                await(warm.lease());
+                int free = limit;                // then the next call goes straight to Redis
+                Poll.assertEventually("the hint has heard the release", Duration.ofSeconds(5),
+                        () -> s.statistics().available() == free);
+
+                int cuts = proxy.cuts();
+                proxy.cutNextScriptReply();
+                RedisPermit p = s.acquire(loop, 1).get(5, TimeUnit.SECONDS);
+                assertThat(proxy.cuts()).as("the reply of the first run was lost").isEqualTo(cuts + 1);
+                assertThat(fleet.leases(s)).as("limit %d: one lease for one permit", limit).isEqualTo(1);
+                assertThat(fleet.used(s)).isEqualTo(1);
+                p.release();
+                assertThat(await(p.lease())).isNull();
+                assertThat(fleet.used(s)).as("nothing left held by nobody").isZero();
+                await(s.acquire(loop, limit, 0, TimeUnit.SECONDS)).release();
+            }
+        }
+    }
+
     private List<Object> rawAcquire(RedisSemaphore s, int permits, String lease) {
         return fleet.admin().eval(Fleet.ACQUIRE.text(), ScriptOutputType.MULTI, s.keys(),
                 Integer.toString(s.limit()), Integer.toString(permits), lease,
@@ -246,6 +288,56 @@ class RedisSemaphoreTest extends AbstractFleetTest {
         assertThat(p.lease().await(5, TimeUnit.SECONDS)).isTrue();
         assertThat(p.lease().cause()).isInstanceOf(LeaseLostException.class);
         assertThat(p.release()).isTrue();      // ending the handle still works, and frees nothing
+        assertThat(fleet.used(s)).isZero();
+    }
+
+    @Test
+    void aLostCountIsRebuiltFromTheLeasesInsteadOfAdmittingTheLimitAgain() throws Exception {
+        // One of the three keys alone can go: a maxmemory policy evicts keys one by one (they
+        // carry a TTL, so volatile-* policies too), or an operator deletes one. The count alone
+        // gone used to read as 0 with both permits held: the limit was admitted a second time,
+        // and each later release drove the count below zero, admitting more, for as long as
+        // leases stayed live.
+        RedisSemaphore s = limiters.semaphore(uniqueName(), 2, Duration.ofSeconds(10));
+        RedisPermit a = await(s.acquire(loop, 1));
+        RedisPermit b = await(s.acquire(loop, 1));
+        fleet.admin().del(s.keys()[2]);
+        Future<RedisPermit> third = s.acquire(loop, 1, 0, TimeUnit.SECONDS);
+        assertThat(third.await(5, TimeUnit.SECONDS)).isTrue();
+        assertThat(third.cause()).as("two held of two: refused").isInstanceOf(WaitTimeoutException.class);
+        assertThat(a.lease().isDone()).as("the holders keep their leases").isFalse();
+        a.release();
+        b.release();
+        assertThat(await(a.lease())).isNull();
+        assertThat(await(b.lease())).isNull();
+        assertThat(fleet.used(s)).isZero();
+        RedisPermit both = await(s.acquire(loop, 2, 0, TimeUnit.SECONDS));
+        Future<RedisPermit> over = s.acquire(loop, 1, 0, TimeUnit.SECONDS);
+        assertThat(over.await(5, TimeUnit.SECONDS)).isTrue();
+        assertThat(over.cause()).as("exactly 2 afterwards").isInstanceOf(WaitTimeoutException.class);
+        both.release();
+    }
+
+    @Test
+    void leasesWhosePermitsAreLostAreForgottenAsAfterARestartInsteadOfShrinkingTheLimit() throws Exception {
+        // The hash of permits per lease gone: those leases' permits are unknown. It used to stay
+        // counted for ever after their release (which found no permits to give back), shrinking
+        // the limit for as long as the fleet kept a lease live; now those leases are forgotten
+        // as a restart forgets them (their holders hear it from the renewal), and the count
+        // starts again from the leases granted afterwards.
+        RedisSemaphore s = limiters.semaphore(uniqueName(), 2, Duration.ofMillis(900));
+        RedisPermit a = await(s.acquire(loop, 1));
+        fleet.admin().del(s.keys()[1]);
+        RedisPermit b = await(s.acquire(loop, 1, 0, TimeUnit.SECONDS));
+        assertThat(a.lease().await(5, TimeUnit.SECONDS)).isTrue();
+        assertThat(a.lease().cause()).as("a's lease is gone, and a hears it").isInstanceOf(LeaseLostException.class);
+        a.release();
+        RedisPermit c = await(s.acquire(loop, 1, 0, TimeUnit.SECONDS));   // b and c: the whole limit
+        assertThat(fleet.used(s)).isEqualTo(2);
+        assertThat(b.lease().isDone()).isFalse();
+        b.release();
+        c.release();
+        await(c.lease());
         assertThat(fleet.used(s)).isZero();
     }
 

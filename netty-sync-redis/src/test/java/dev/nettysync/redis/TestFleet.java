@@ -36,20 +36,30 @@ final class TestFleet implements AutoCloseable {
 
     /** A new client (its own connections and threads), as another replica would have. */
     RedisClient client() {
+        return client(server.uri());
+    }
+
+    /** A new client of {@code uri} (a proxy in front of the server), configured as {@link #client()}. */
+    RedisClient client(String uri) {
         ClientResources r = ClientResources.builder()
                 .ioThreadPoolSize(2)
                 .computationThreadPoolSize(1)
                 .reconnectDelay(Delay.constant(Duration.ofMillis(50)))
                 .build();
         resources.add(r);
-        RedisClient c = RedisClient.create(r, RedisURI.create(server.uri()));
+        RedisClient c = RedisClient.create(r, RedisURI.create(uri));
         clients.add(c);
         return c;
     }
 
     /** Limiters on a new client. */
     RedisLimiters limiters(Duration maxPoll, Duration commandTimeout) {
-        RedisLimiters l = RedisLimiters.builder(client()).maxPoll(maxPoll).commandTimeout(commandTimeout).connect();
+        return limiters(client(), maxPoll, commandTimeout);
+    }
+
+    /** Limiters on {@code client}, closed with the fleet. */
+    RedisLimiters limiters(RedisClient client, Duration maxPoll, Duration commandTimeout) {
+        RedisLimiters l = RedisLimiters.builder(client).maxPoll(maxPoll).commandTimeout(commandTimeout).connect();
         limiters.add(l);
         return l;
     }
