@@ -70,10 +70,13 @@ import java.util.function.Function;
  *       on other keys neither fail nor lose a slot.</li>
  *   <li><b>Thread-safe, lock-free</b>; the factory and the limiters' {@code statistics()} are
  *       called with nothing held. A new key is in use by the call that made it from the moment
- *       it is published, so it is never evicted before that call has asked its limiter: the
- *       factory is called once per new key, except when two threads make the same key at the
- *       same time (the limiter that loses the race is dropped unused) or a new key is refused
- *       at the cap (its limiter is dropped unused).</li>
+ *       it is published, so it is never evicted before that call has asked its limiter. The
+ *       factory is called once per new key, after the key's slot under {@code maxKeys} is
+ *       reserved (a new key refused at the cap never calls it), except when two threads make
+ *       the same key at the same time (the limiter that loses the race is dropped unused). If
+ *       the factory throws or returns {@code null}, the call fails with that exception and the
+ *       slot is given back (a key evicted to make room for it stays evicted: it was at
+ *       rest).</li>
  *   <li><b>Executors that shut down.</b> A wait whose executor shuts down while it is queued
  *       is refused by the key's limiter as that limiter refuses it (the library's limiters fail
  *       it with a {@link java.util.concurrent.RejectedExecutionException} and serve the next
@@ -147,7 +150,8 @@ public final class KeyedLimiter<K> {
      * small hand again would only ask the same limiters' statistics again.
      *
      * Count. `live` counts entries in the map; a creation reserves a slot first and, over the
-     * cap, must evict one before it may proceed (or gives the slot back and refuses). Entries a
+     * cap, must evict one before it may proceed (or gives the slot back and refuses); only then
+     * does it call the factory (and gives the slot back if that, or the map, throws). Entries a
      * sweep holds out of the hand while it examines them (polled, not yet offered back or
      * evicted) are invisible to that search, and an eviction frees its slot only after its CAS
      * and the map removal: a creation racing either may be refused at the cap although a slot
@@ -389,15 +393,21 @@ public final class KeyedLimiter<K> {
         for (;;) {
             Entry<K> e = map.get(key);
             if (e == null) {
-                AsyncLimiter limiter = Objects.requireNonNull(factory.apply(key), "factory returned null");
-                if (!reserveSlot()) {
+                if (!reserveSlot()) {               // before the factory: a refused key costs no limiter
                     e = map.get(key);               // refused; someone else may have made it meanwhile
                     if (e == null) {
                         return null;
                     }
                 } else {
-                    Entry<K> made = new Entry<>(key, limiter, ticker.nanoTime());   // entered: refs 1
-                    e = map.putIfAbsent(key, made);
+                    Entry<K> made;
+                    try {
+                        AsyncLimiter limiter = Objects.requireNonNull(factory.apply(key), "factory returned null");
+                        made = new Entry<>(key, limiter, ticker.nanoTime());   // entered: refs 1
+                        e = map.putIfAbsent(key, made);
+                    } catch (RuntimeException | Error t) {   // the factory, or the key's hashCode/equals
+                        live.decrementAndGet();     // the slot was never used
+                        throw t;
+                    }
                     if (e == null) {
                         hand.offer(made);
                         return made;                // no sweep can evict it before its creator's exit

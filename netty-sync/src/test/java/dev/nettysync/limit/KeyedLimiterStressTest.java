@@ -344,8 +344,9 @@ class KeyedLimiterStressTest {
      * New keys only, under a cap of {@value #CAP} with no idle time, racing sweeps: every new key
      * evicts another one at rest, and the plain threads also sweep everything. A key's entry is
      * published entered by its creator, so no sweep can evict it before its creator has asked its
-     * limiter: the factory is called once per key, never twice (a second call is a key evicted
-     * before first use, its creator starting over), and each key's creator is answered.
+     * limiter: the factory is called once per key admitted, never twice (a second call is a key
+     * evicted before first use, its creator starting over), never for a key refused at the cap
+     * (its slot is reserved first), and each key's creator is answered.
      */
     @Test
     void aNewKeyIsNeverEvictedBeforeItsCreatorAskedItsLimiter() throws Exception {
@@ -363,13 +364,16 @@ class KeyedLimiterStressTest {
                 keyed.evictIdle();
                 return;
             }
-            Permit p = keyed.tryAcquire(nextKey.incrementAndGet());
+            int key = nextKey.incrementAndGet();
+            Permit p = keyed.tryAcquire(key);
             if (p != null) {
                 admitted.incrementAndGet();
                 p.release();
+            } else if (made.contains(key)) {
+                run.fail("new key " + key + " was refused at the cap after the factory made its limiter");
             }
         });
-        assertThat(made).as("one factory call per new key").hasSize(nextKey.get());
+        assertThat(made).as("one factory call per new key admitted, none per key refused").hasSize((int) admitted.get());
         assertThat(admitted.get()).as("new keys admitted (the others refused at the cap)").isPositive();
     }
 

@@ -280,6 +280,49 @@ class KeyedLimiterTest {
     }
 
     @Test
+    void aNewKeyRefusedAtTheCapNeverCallsTheFactory() {
+        KeyedLimiter<String> perClient = semaphores(1, 1, Duration.ofHours(1));
+        Permit a = perClient.tryAcquire("a");
+        assertThat(created.get()).isEqualTo(1);
+        assertThat(perClient.tryAcquire("b")).as("a is in use: b refused").isNull();
+        assertThat(perClient.acquire("b", loop).cause()).isInstanceOf(QueueFullException.class);
+        assertThat(perClient.acquire("c", loop, 1, SECONDS).cause()).isInstanceOf(QueueFullException.class);
+        assertThat(created.get()).as("no limiter made for a key refused at the cap (the factory may be costly)")
+                .isEqualTo(1);
+        a.release();
+        assertThat(perClient.tryAcquire("b")).isNotNull();
+        assertThat(created.get()).isEqualTo(2);
+    }
+
+    @Test
+    void aFactoryOrAKeyThatThrowsWhileAKeyIsMadeGivesItsSlotBack() {
+        AtomicInteger failures = new AtomicInteger(1);
+        KeyedLimiter<Object> perClient = KeyedLimiter.builder(k -> {
+            if (failures.getAndDecrement() > 0) {
+                throw new IllegalStateException("factory failed on purpose");
+            }
+            return new SemaphoreLimiter(1);
+        }).maxKeys(1).idleTime(Duration.ofHours(1)).ticker(clock).build();
+        assertThatThrownBy(() -> perClient.tryAcquire("a")).hasMessageContaining("on purpose");
+        assertThat(perClient.liveKeys()).isZero();
+
+        Object flaky = new Object() {                  // a key whose hashCode works once, then throws
+            private final AtomicInteger calls = new AtomicInteger();
+
+            @Override
+            public int hashCode() {
+                if (calls.incrementAndGet() > 1) {
+                    throw new IllegalStateException("hashCode failed on purpose");
+                }
+                return 42;
+            }
+        };
+        assertThatThrownBy(() -> perClient.tryAcquire(flaky)).hasMessageContaining("on purpose");
+        assertThat(perClient.liveKeys()).as("no slot kept by a key that was never made").isZero();
+        assertThat(perClient.tryAcquire("b")).as("the only slot is free").isNotNull();
+    }
+
+    @Test
     void aKeysLimiterThatReturnsANullFutureIsNamedAndTheKeyIsLetGo() {
         KeyedLimiter<String> perClient = KeyedLimiter.<String>builder(k -> new AnsweringLimiter(executor -> null))
                 .maxKeys(10).idleTime(Duration.ZERO).ticker(clock).build();
