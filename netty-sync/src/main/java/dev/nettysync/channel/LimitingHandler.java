@@ -106,6 +106,13 @@ import java.util.function.Function;
  * The write it was called for fails with that exception and its message is released; it
  * completes no admitted message (the next completing write does).
  *
+ * <h2>A permit whose end throws</h2>
+ * (A user's limiter, a composite one of whose parts throws, a lock's view whose lock was
+ * unlocked through the raw API.) Its message still counts as answered, so the next one may be
+ * admitted; on close or removal every other permit is still ended and every message still
+ * released or passed on. The exception is then fired as {@code exceptionCaught} from this
+ * handler (on close, before {@code channelInactive}), the later ones suppressed in the first.
+ *
  * <h2>Messages passed on later</h2>
  * A message admitted (or rejected) later than it was read, when an earlier response completes
  * or the shared limiter grants, reaches the handlers behind outside the channel's read. So,
@@ -511,11 +518,31 @@ public final class LimitingHandler extends ChannelDuplexHandler {
         if (permit == REJECTED) {
             return;
         }
-        endPermit(permit, outcome);
+        Throwable failure = endReporting(permit, outcome, null);
         if (!closed) {
-            active--;
+            active--;                         // its message is answered, even if its end threw
             drain();
         }
+        if (failure != null) {
+            ctx.fireExceptionCaught(failure);
+        }
+    }
+
+    /**
+     * Ends {@code permit}, catching what its end throws (a limiter's permit is user code; a
+     * composite's rethrows what a part threw after ending the others): returns {@code failure},
+     * or the new one if it was {@code null} (else the new one is added to it as suppressed).
+     */
+    private static Throwable endReporting(Permit permit, Permit.Outcome outcome, Throwable failure) {
+        try {
+            endPermit(permit, outcome);
+        } catch (Throwable t) {
+            if (failure == null) {
+                return t;
+            }
+            failure.addSuppressed(t);
+        }
+        return failure;
     }
 
     /** Ends the limiter's permit (thread-safe: touches no state of the handler). */
@@ -674,13 +701,14 @@ public final class LimitingHandler extends ChannelDuplexHandler {
         if (w != null) {
             w.cancel(false);              // frees the queue slot; a grant that won is ended in waitEnded
         }
+        Throwable failure = null;         // an end that threw: reported once everything is given back
         if (granted != null) {
-            granted.releaseIgnored();
+            failure = endReporting(granted, Permit.Outcome.IGNORED, null);
             granted = null;
         }
         Permit p;
         while ((p = awaiting.poll()) != null) {
-            p.releaseIgnored();
+            failure = endReporting(p, Permit.Outcome.IGNORED, failure);
         }
         active = 0;
         // messages passed on outside a read (now, or earlier in the drain() this may interrupt)
@@ -699,6 +727,9 @@ public final class LimitingHandler extends ChannelDuplexHandler {
         }
         if (passOnPending) {
             resumeReading();              // our pause undone, or the read we held back forwarded
+        }
+        if (failure != null) {
+            ctx.fireExceptionCaught(failure);
         }
     }
 }

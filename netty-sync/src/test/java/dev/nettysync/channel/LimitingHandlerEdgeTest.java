@@ -474,6 +474,96 @@ class LimitingHandlerEdgeTest {
         }
     }
 
+    /**
+     * A semaphore's view whose permits end their raw permit and then throw, as a composite permit
+     * does when one of its parts throws (it ends the others first), or a lock's view whose lock
+     * was unlocked through the raw API meanwhile.
+     */
+    private static AsyncLimiter permitsThatThrowOnEnd(AsyncSemaphore semaphore) {
+        return new ForwardingLimiter(AsyncLimiter.of(semaphore)) {
+            @Override
+            protected Permit map(Permit inner) {
+                return new Permit() {
+                    @Override
+                    public boolean release() {
+                        inner.release();
+                        throw new IllegalStateException("a part's end broke");
+                    }
+
+                    @Override
+                    public boolean releaseDropped() {
+                        return release();
+                    }
+
+                    @Override
+                    public boolean releaseIgnored() {
+                        return release();
+                    }
+
+                    @Override
+                    public boolean isReleased() {
+                        return inner.isReleased();
+                    }
+                };
+            }
+        };
+    }
+
+    @Test
+    void aPermitWhoseEndThrowsStillLetsTheNextMessageOfTheChannelIn() {
+        AsyncSemaphore semaphore = new AsyncSemaphore(10);
+        EmbeddedChannel ch = new EmbeddedChannel(LimitingHandler.builder().perChannel(1)
+                .limiter(permitsThatThrowOnEnd(semaphore)).build(), sink);
+        LimitingHandler h = ch.pipeline().get(LimitingHandler.class);
+        ch.writeInbound("m1", "m2");
+        assertThat(sink.read).containsExactly("m1");
+
+        assertThatThrownBy(() -> ch.writeOutbound("r1"))    // ends m1's permit, which throws
+                .as("fired down the pipeline (EmbeddedChannel rethrows what reaches its tail)")
+                .hasMessage("a part's end broke");
+
+        assertThat(sink.read).as("m1 was answered: m2 is admitted").containsExactly("m1", "m2");
+        assertThat(h.inFlight()).isEqualTo(1);
+        assertThat(ch.config().isAutoRead()).isTrue();
+        assertThatThrownBy(() -> ch.writeOutbound("r2")).hasMessage("a part's end broke");
+        assertThat(h.inFlight()).isZero();
+        assertThat(semaphore.availablePermits()).isEqualTo(10);
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aPermitWhoseEndThrowsOnCloseStillReleasesEverythingAndTheCloseReachesTheHandlersBehind() {
+        AsyncSemaphore semaphore = new AsyncSemaphore(2);
+        List<Object> behind = new ArrayList<>();
+        EmbeddedChannel ch = new EmbeddedChannel(LimitingHandler.builder()
+                .limiter(permitsThatThrowOnEnd(semaphore)).build(), sink, new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelInactive(ChannelHandlerContext ctx) {
+                        behind.add("inactive");
+                    }
+
+                    @Override
+                    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                        behind.add(cause.getMessage());
+                    }
+                });
+        ByteBuf m1 = buf(1);
+        ByteBuf m2 = buf(2);
+        ByteBuf m3 = buf(3);
+        ch.writeInbound(m1, m2, m3);                         // m1 and m2 admitted, m3 waits
+        assertThat(sink.read).containsExactly(m1, m2);
+        assertThat(semaphore.queueLength()).isEqualTo(1);
+
+        ch.close();                                          // m1's permit throws as it ends
+
+        assertThat(semaphore.availablePermits()).as("m2's permit ended too").isEqualTo(2);
+        assertThat(semaphore.queueLength()).isZero();
+        assertThat(m3.refCnt()).as("the message not admitted was released").isZero();
+        assertThat(behind).as("the failure is reported and the close still reaches the handlers behind")
+                .contains("a part's end broke", "inactive");
+        sink.read.forEach(ReferenceCountUtil::release);
+    }
+
     @Test
     void aLimiterWhoseAcquireReturnsANullFutureRejectsTheMessageAndLosesNothing() {
         // a user's limiter with a bug, as CompositeLimiterTest and KeyedLimiterTest have it
