@@ -163,12 +163,16 @@ public interface AsyncLimiter {
      *   <li><b>Giving back.</b> When a later limiter refuses (queue full, closed, a rate), times
      *       out or the composite wait is cancelled, the permits already held are ended with
      *       {@link Permit#releaseIgnored()}, in reverse order, before the composite future
-     *       completes; the composite fails with that limiter's exception.</li>
+     *       completes; the composite fails with that limiter's exception. A held permit whose
+     *       end throws is logged and the others are still ended ({@code tryAcquire} still
+     *       returns {@code null}).</li>
      *   <li><b>Timeout.</b> The timed {@code acquire} sets one deadline for the whole wait: each
      *       limiter gets the time left; once it is spent, later limiters must admit at once.</li>
      *   <li><b>Permit.</b> The composite permit holds one permit of each limiter; ending it ends
      *       them in reverse order with the same outcome ({@code release}, {@code releaseDropped}
-     *       or {@code releaseIgnored}), so each learns how the work went.</li>
+     *       or {@code releaseIgnored}), so each learns how the work went. If a part's end throws,
+     *       the others are still ended, then the first exception is thrown (the later ones
+     *       suppressed in it).</li>
      *   <li><b>Cancellation.</b> {@code cancel()} on a pending composite future wins unless the
      *       composite has been granted; a part granted meanwhile is given back.
      *       {@code tryAcquire} takes each limiter's {@code tryAcquire} in order and gives back
@@ -274,6 +278,11 @@ public interface AsyncLimiter {
      * never runs. If {@code executor} has already shut down, which could never run the action nor
      * end the permit, the returned future fails with a
      * {@link java.util.concurrent.RejectedExecutionException} and nothing is acquired.
+     *
+     * <p>A permit whose end throws is reported as try-with-resources reports {@code close()}:
+     * the returned future fails with that exception if the action succeeded, and with the
+     * action's own failure, that exception suppressed in it, if the action failed or threw (a
+     * cancelled action's future stays cancelled; the exception is logged).
      *
      * @throws NullPointerException if {@code executor} or {@code action} is {@code null}
      *                              (nothing is acquired then)

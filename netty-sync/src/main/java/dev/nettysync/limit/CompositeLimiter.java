@@ -3,6 +3,8 @@ package dev.nettysync.limit;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.GenericFutureListener;
+import io.netty.util.internal.logging.InternalLogger;
+import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import java.util.Arrays;
 import java.util.List;
@@ -49,6 +51,8 @@ final class CompositeLimiter implements AsyncLimiter {
      * RejectedExecutionException. No step runs user code under a monitor: the composite has
      * none, and a part completes its futures (so runs the step) outside its own.
      */
+
+    private static final InternalLogger logger = InternalLoggerFactory.getInstance(CompositeLimiter.class);
 
     private final AsyncLimiter[] parts;
     private final LongAdder inUse = new LongAdder();     // composite permits not yet ended; any thread
@@ -180,13 +184,21 @@ final class CompositeLimiter implements AsyncLimiter {
         return new CompositePermit(this, held);
     }
 
-    /** Ends the first {@code count} held permits, last first, as ignored (the work never ran). */
+    /**
+     * Ends the first {@code count} held permits, last first, as ignored (the work never ran). Never
+     * throws: a permit whose end throws (a part's code) is logged and the others are still ended,
+     * since a throw here would leave them held and the composite wait never completed.
+     */
     private static void giveBack(Permit[] held, int count) {
         for (int i = count - 1; i >= 0; i--) {
             Permit p = held[i];
             held[i] = null;
             if (p != null) {
-                p.releaseIgnored();
+                try {
+                    p.releaseIgnored();
+                } catch (RuntimeException | Error e) {
+                    logger.warn("giving back {} threw; the other parts are given back anyway", p, e);
+                }
             }
         }
     }

@@ -4,6 +4,8 @@ import dev.nettysync.internal.Promises;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
+import io.netty.util.internal.logging.InternalLogger;
+import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import java.util.Objects;
 import java.util.concurrent.RejectedExecutionException;
@@ -12,6 +14,8 @@ import java.util.function.Supplier;
 
 /** The body of {@link AsyncLimiter#withPermit}: one place for every limiter. */
 final class Permits {
+
+    private static final InternalLogger logger = InternalLoggerFactory.getInstance(Permits.class);
 
     private Permits() {
     }
@@ -55,29 +59,57 @@ final class Permits {
             try {
                 running = Objects.requireNonNull(action.get(), "action returned a null future");
             } catch (Throwable t) {
-                permit.release();
+                Throwable endFailure = endCatching(permit, Permit.Outcome.SUCCESS);
+                if (endFailure != null) {
+                    t.addSuppressed(endFailure);
+                }
                 result.tryFailure(t);
                 return;
             }
             // The action's own future decides when the permit ends; cancelling `result` does not
             // touch it (the action's code may still be running).
             running.addListener(done -> {
-                end(permit, done);          // before completing, so result's listeners can re-acquire
-                Promises.propagate(done, result);
+                // Ended before completing, so result's listeners can re-acquire. An end that
+                // throws is reported as try-with-resources reports close(): as the failure of
+                // an action that succeeded, suppressed in the failure of one that failed.
+                Throwable endFailure = endCatching(permit, outcome(done));
+                if (endFailure == null) {
+                    Promises.propagate(done, result);
+                } else if (done.isSuccess()) {
+                    result.tryFailure(endFailure);
+                } else if (done.isCancelled()) {
+                    logger.warn("ending {} after its action was cancelled threw", permit, endFailure);
+                    result.cancel(false);
+                } else {
+                    if (done.cause() != endFailure) {
+                        done.cause().addSuppressed(endFailure);
+                    }
+                    result.tryFailure(done.cause());
+                }
             });
         });
         return result;
     }
 
-    private static void end(Permit permit, Future<?> done) {
+    /** How the permit of an action whose future completed as {@code done} ends (see withPermit). */
+    private static Permit.Outcome outcome(Future<?> done) {
         if (done.isSuccess()) {
-            permit.release();
+            return Permit.Outcome.SUCCESS;
         } else if (done.isCancelled()) {
-            permit.releaseIgnored();
+            return Permit.Outcome.IGNORED;
         } else if (done.cause() instanceof TimeoutException || done.cause() instanceof RejectedExecutionException) {
-            permit.releaseDropped();
-        } else {
-            permit.release();
+            return Permit.Outcome.DROPPED;
+        }
+        return Permit.Outcome.SUCCESS;
+    }
+
+    /** Ends {@code permit} with {@code outcome}; returns what its end threw, else {@code null}. */
+    private static Throwable endCatching(Permit permit, Permit.Outcome outcome) {
+        try {
+            end(permit, outcome);
+            return null;
+        } catch (Throwable t) {
+            return t;
         }
     }
 

@@ -474,46 +474,11 @@ class LimitingHandlerEdgeTest {
         }
     }
 
-    /**
-     * A semaphore's view whose permits end their raw permit and then throw, as a composite permit
-     * does when one of its parts throws (it ends the others first), or a lock's view whose lock
-     * was unlocked through the raw API meanwhile.
-     */
-    private static AsyncLimiter permitsThatThrowOnEnd(AsyncSemaphore semaphore) {
-        return new ForwardingLimiter(AsyncLimiter.of(semaphore)) {
-            @Override
-            protected Permit map(Permit inner) {
-                return new Permit() {
-                    @Override
-                    public boolean release() {
-                        inner.release();
-                        throw new IllegalStateException("a part's end broke");
-                    }
-
-                    @Override
-                    public boolean releaseDropped() {
-                        return release();
-                    }
-
-                    @Override
-                    public boolean releaseIgnored() {
-                        return release();
-                    }
-
-                    @Override
-                    public boolean isReleased() {
-                        return inner.isReleased();
-                    }
-                };
-            }
-        };
-    }
-
     @Test
     void aPermitWhoseEndThrowsStillLetsTheNextMessageOfTheChannelIn() {
         AsyncSemaphore semaphore = new AsyncSemaphore(10);
         EmbeddedChannel ch = new EmbeddedChannel(LimitingHandler.builder().perChannel(1)
-                .limiter(permitsThatThrowOnEnd(semaphore)).build(), sink);
+                .limiter(ForwardingLimiter.endingThenThrowing(semaphore, "a part's end broke")).build(), sink);
         LimitingHandler h = ch.pipeline().get(LimitingHandler.class);
         ch.writeInbound("m1", "m2");
         assertThat(sink.read).containsExactly("m1");
@@ -536,7 +501,7 @@ class LimitingHandlerEdgeTest {
         AsyncSemaphore semaphore = new AsyncSemaphore(2);
         List<Object> behind = new ArrayList<>();
         EmbeddedChannel ch = new EmbeddedChannel(LimitingHandler.builder()
-                .limiter(permitsThatThrowOnEnd(semaphore)).build(), sink, new ChannelInboundHandlerAdapter() {
+                .limiter(ForwardingLimiter.endingThenThrowing(semaphore, "a part's end broke")).build(), sink, new ChannelInboundHandlerAdapter() {
                     @Override
                     public void channelInactive(ChannelHandlerContext ctx) {
                         behind.add("inactive");

@@ -95,6 +95,27 @@ class CompositeLimiterTest {
     }
 
     @Test
+    void aPartWhosePermitThrowsWhenGivenBackNeitherStrandsTheOtherPartsNorTheWait() {
+        AsyncSemaphore x = new AsyncSemaphore(1, 10);
+        AsyncLimiter throwing = ForwardingLimiter.endingThenThrowing(x, "end broke on purpose");
+        RecordingLimiter full = new RecordingLimiter("full", new AsyncSemaphore(0, 0), log);
+        assertThat(AsyncLimiter.all(a, throwing, full).tryAcquire()).as("refused, not thrown").isNull();
+        assertThat(AsyncLimiter.all(a, throwing, full).acquire(NOW).cause()).isInstanceOf(QueueFullException.class);
+        assertThat(log).containsExactly("a+", "a-IGNORED", "a+", "a-IGNORED");
+        log.clear();
+
+        Permit heldC = c.tryAcquire();
+        Future<Permit> f = AsyncLimiter.all(a, throwing, c).acquire(NOW);
+        assertThat(f.isDone()).isFalse();
+        c.semaphore.close();
+        assertThat(f.cause()).as("the wait fails with the part's refusal").isInstanceOf(ClosedException.class);
+        assertThat(log).containsExactly("c+", "a+", "a-IGNORED");
+        assertThat(a.semaphore.availablePermits()).isEqualTo(1);
+        assertThat(x.availablePermits()).isEqualTo(1);
+        heldC.release();
+    }
+
+    @Test
     void cancellingTheWaitLeavesTheQueueAndGivesBack() {
         Permit heldB = b.tryAcquire();
         Future<Permit> f = all.acquire(NOW);

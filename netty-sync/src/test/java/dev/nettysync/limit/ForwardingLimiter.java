@@ -1,5 +1,6 @@
 package dev.nettysync.limit;
 
+import dev.nettysync.AsyncSemaphore;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
@@ -17,6 +18,26 @@ public abstract class ForwardingLimiter implements AsyncLimiter {
 
     protected ForwardingLimiter(AsyncLimiter delegate) {
         this.delegate = delegate;
+    }
+
+    /**
+     * A view of {@code semaphore} whose permits give their raw permit back and then throw an
+     * {@link IllegalStateException} with {@code message}, as a user's limiter may, or a composite
+     * permit one of whose parts threw (it ends the others first).
+     */
+    public static AsyncLimiter endingThenThrowing(AsyncSemaphore semaphore, String message) {
+        return new ForwardingLimiter(AsyncLimiter.of(semaphore)) {
+            @Override
+            protected Permit map(Permit inner) {
+                return new AbstractPermit() {
+                    @Override
+                    protected void onEnd(Outcome outcome) {
+                        Permits.end(inner, outcome);
+                        throw new IllegalStateException(message);
+                    }
+                };
+            }
+        };
     }
 
     /** The permit handed out for {@code inner}, one of the delegate's; called once per grant. */

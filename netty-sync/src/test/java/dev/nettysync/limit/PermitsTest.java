@@ -68,6 +68,45 @@ class PermitsTest {
         assertThat(perClient.availablePermits()).isEqualTo(1);
     }
 
+    /** A limiter that admits at once with permits whose end throws, counting the ends. */
+    private static AsyncLimiter permitsThatThrowOnEnd(AtomicInteger ends) {
+        return new AnsweringLimiter(executor -> executor.newSucceededFuture(new AbstractPermit() {
+            @Override
+            protected void onEnd(Outcome outcome) {
+                ends.incrementAndGet();
+                throw new IllegalStateException("end broke on purpose");
+            }
+        }));
+    }
+
+    @Test
+    void aPermitWhoseEndThrowsStillCompletesTheReturnedFutureAsTryWithResourcesWould() {
+        AtomicInteger ends = new AtomicInteger();
+        AsyncLimiter limiter = permitsThatThrowOnEnd(ends);
+
+        Future<String> succeeded = limiter.withPermit(NOW, () -> NOW.newSucceededFuture("ran"));
+        assertThat(succeeded.cause()).as("the action succeeded: the end's exception is the outcome")
+                .isInstanceOf(IllegalStateException.class).hasMessage("end broke on purpose");
+
+        Exception actionFailure = new Exception("the action failed");
+        Future<String> failed = limiter.withPermit(NOW, () -> NOW.newFailedFuture(actionFailure));
+        assertThat(failed.cause()).as("the action's failure, the end's suppressed in it").isSameAs(actionFailure);
+        assertThat(actionFailure.getSuppressed()).extracting(Throwable::getMessage).containsExactly("end broke on purpose");
+
+        RuntimeException thrown = new RuntimeException("the action threw");
+        Future<String> threw = limiter.withPermit(NOW, () -> {
+            throw thrown;
+        });
+        assertThat(threw.cause()).isSameAs(thrown);
+        assertThat(thrown.getSuppressed()).extracting(Throwable::getMessage).containsExactly("end broke on purpose");
+
+        Promise<String> running = NOW.newPromise();
+        Future<String> cancelled = limiter.withPermit(NOW, () -> running);
+        running.cancel(false);
+        assertThat(cancelled.isCancelled()).isTrue();
+        assertThat(ends).as("every permit ended once").hasValue(4);
+    }
+
     @Test
     void aNullActionIsRefusedBeforeAnythingIsAcquired() {
         AsyncSemaphore semaphore = new AsyncSemaphore(1, 10);
