@@ -217,9 +217,13 @@ public interface AsyncLimiter {
      *       {@code true} only if that wait ended holding nothing, and {@code false} once it has
      *       granted (the caller then gets the permit), as for {@code limiter} itself.</li>
      *   <li>{@code tryAcquire} is {@code limiter}'s; an exception it throws that
-     *       {@code admitWhen} accepts admits with an unbacked permit too.</li>
-     *   <li>If the predicate throws, the acquire fails with that exception (the original
-     *       cause suppressed in it).</li>
+     *       {@code admitWhen} accepts admits with an unbacked permit too. An exception
+     *       {@code limiter}'s {@code acquire} throws instead of returning a future (a misuse,
+     *       such as a bad argument: an answer comes as a failed future) is not an answer and
+     *       propagates unchanged, as does a {@code null} future (a
+     *       {@link NullPointerException} naming {@code limiter}).</li>
+     *   <li>If the predicate throws, the acquire (or {@code tryAcquire}) fails with that
+     *       exception (the original cause suppressed in it).</li>
      * </ul>
      *
      * @throws NullPointerException if an argument is {@code null}

@@ -49,7 +49,14 @@ final class FailOpenLimiter implements AsyncLimiter {
         try {
             return limiter.tryAcquire();
         } catch (RuntimeException e) {
-            if (admitWhen.test(e)) {
+            boolean admit;
+            try {
+                admit = admitWhen.test(e);
+            } catch (RuntimeException | Error broken) {   // as for acquire: the cause suppressed in it
+                broken.addSuppressed(e);
+                throw broken;
+            }
+            if (admit) {
                 return new UnbackedPermit();
             }
             throw e;
@@ -67,6 +74,9 @@ final class FailOpenLimiter implements AsyncLimiter {
     }
 
     private Future<Permit> open(EventExecutor executor, Future<Permit> inner) {
+        if (inner == null) {                    // the limiter's bug: named, as AsyncLimiter.all names it
+            throw new NullPointerException(limiter + ".acquire returned a null future");
+        }
         if (inner.isSuccess()) {
             return inner;                       // granted at once: the limiter's own permit
         }

@@ -159,7 +159,7 @@ class FailOpenLimiterTest {
     }
 
     @Test
-    void aThrowingPredicateFailsTheAcquireWithTheCauseSuppressed() {
+    void aThrowingPredicateFailsTheAcquireOrTryAcquireWithTheCauseSuppressed() {
         ScriptedLimiter inner = new ScriptedLimiter();
         IllegalStateException broken = new IllegalStateException("predicate broke");
         AsyncLimiter open = AsyncLimiter.failOpen(inner, cause -> {
@@ -178,6 +178,20 @@ class FailOpenLimiterTest {
         });
         inner.next(NOW).setFailure(new Unreachable());
         assertThat(open2.acquire(NOW).cause()).as("already failed when asked").isSameAs(broken2);
+
+        Unreachable thrown = new Unreachable();
+        inner.tryAcquireThrows = thrown;
+        assertThatThrownBy(open::tryAcquire).as("tryAcquire too").isSameAs(broken);
+        assertThat(broken.getSuppressed()).containsExactly(first, thrown);
+    }
+
+    @Test
+    void aLimiterWhoseAcquireReturnsANullFutureIsNamedNotAdmitted() {
+        AsyncLimiter open = AsyncLimiter.failOpen(new dev.nettysync.testing.AnsweringLimiter(executor -> null), c -> true);
+        assertThatThrownBy(() -> open.acquire(NOW)).isInstanceOf(NullPointerException.class)
+                .hasMessageContaining("returned a null future");
+        assertThatThrownBy(() -> open.acquire(NOW, 1, TimeUnit.SECONDS)).isInstanceOf(NullPointerException.class)
+                .hasMessageContaining("returned a null future");
     }
 
     @Test
