@@ -242,7 +242,10 @@ public final class AsyncRateLimiter implements AsyncLimiter {
      * A limiter admitting {@code permitsPerSecond} permits per second with bursts of up to
      * {@code burst}, starting full; waiters are not bounded in number.
      *
-     * @throws IllegalArgumentException if either is less than 1 or the rate exceeds 10<sup>9</sup>/s
+     * @throws IllegalArgumentException if either is less than 1, or the rate is above
+     *         2·10<sup>9</sup>/s, whose interval rounds to less than 1 ns (up to that, the interval
+     *         rounds to 1 ns: rates between 10<sup>9</sup>/s and 2·10<sup>9</sup>/s are admitted at
+     *         10<sup>9</sup>/s; see "Precision")
      */
     public static AsyncRateLimiter perSecond(long permitsPerSecond, int burst) {
         return builder(permitsPerSecond, Duration.ofSeconds(1)).burst(burst).build();

@@ -62,7 +62,8 @@ import java.util.function.Function;
  *       that would hand out a second, fresh limit for it. Under contention the search is
  *       approximate too: a key that another thread's sweep is examining at that moment is not
  *       seen, so a new key may be refused although that key could have made room (a later try
- *       finds it).</li>
+ *       finds it); and a new key holds its slot while the factory makes its limiter, so at the
+ *       cap a slow factory may have another new key refused meanwhile.</li>
  *   <li><b>A limiter that cannot say</b> whether it is at rest (its {@code statistics()}
  *       throws, or returns {@code null}) is treated as not at rest: its key is kept and still
  *       counts toward {@code maxKeys}, the failure is logged once per key, and the key is
@@ -77,6 +78,14 @@ import java.util.function.Function;
  *       the factory throws or returns {@code null}, the call fails with that exception and the
  *       slot is given back (a key evicted to make room for it stays evicted: it was at
  *       rest).</li>
+ *   <li><b>Keys are map keys</b> (a {@link ConcurrentHashMap}'s): not {@code null}, with
+ *       {@code equals} and {@code hashCode} consistent and unchanged while the key is live. A
+ *       key whose {@code hashCode} or {@code equals} throws as it is looked up or made fails
+ *       that call with the exception, holding nothing (no slot under {@code maxKeys}). A key
+ *       mutated while live cannot be found, nor removed once evicted: its entry stays in the
+ *       map, beyond {@code maxKeys}. The factory may return one limiter for
+ *       several keys (they then share its limit; none is evicted while the limiter is in use
+ *       through another).</li>
  *   <li><b>Executors that shut down.</b> A wait whose executor shuts down while it is queued
  *       is refused by the key's limiter as that limiter refuses it (the library's limiters fail
  *       it with a {@link java.util.concurrent.RejectedExecutionException} and serve the next
