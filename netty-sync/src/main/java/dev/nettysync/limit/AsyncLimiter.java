@@ -190,7 +190,11 @@ public interface AsyncLimiter {
      * </ul>
      *
      * @throws IllegalArgumentException if no limiter is given, or one is given twice (the same
-     *         instance: it would hold a permit while waiting for a second, for ever if it has one)
+     *         instance, or two views of one primitive from {@link #of(AsyncSemaphore)} and its
+     *         siblings: it would hold a permit while waiting for a second, for ever if it has
+     *         one; two views of one lock, read and write, would wait for each other). Other
+     *         wrappers of one limiter (two {@code KeyedLimiter.forKey} views of one key) are not
+     *         recognised: give each limiter once.
      * @throws NullPointerException if a limiter is {@code null}
      */
     static AsyncLimiter all(AsyncLimiter... limiters) {

@@ -72,6 +72,11 @@ final class CompositeLimiter implements AsyncLimiter {
                     throw new IllegalArgumentException("limiters[" + i + "] is limiters[" + j + "] (" + parts[i]
                             + "): a limiter given twice waits for itself once it has no second permit");
                 }
+                if (PrimitiveLimiter.sharePrimitive(parts[j], parts[i])) {   // the same, through two views
+                    throw new IllegalArgumentException("limiters[" + i + "] and limiters[" + j + "] are views of one"
+                            + " primitive (" + parts[i] + ", " + parts[j] + "): the composite would wait for"
+                            + " itself once that has no second permit");
+                }
             }
         }
         this.parts = parts.clone();

@@ -187,6 +187,11 @@ final class PrimitiveLimiter implements AsyncLimiter {
         releaseRaw.run();
     }
 
+    /** Whether {@code a} and {@code b} are views of one primitive (for {@link CompositeLimiter}). */
+    static boolean sharePrimitive(AsyncLimiter a, AsyncLimiter b) {
+        return a instanceof PrimitiveLimiter pa && b instanceof PrimitiveLimiter pb && pa.primitive == pb.primitive;
+    }
+
     @Override
     public String toString() {
         return "AsyncLimiter." + factory + '(' + primitive + ')';

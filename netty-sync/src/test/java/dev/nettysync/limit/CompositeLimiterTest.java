@@ -221,6 +221,21 @@ class CompositeLimiterTest {
         assertThat(AsyncLimiter.all(a, b).acquire(NOW).isSuccess()).as("distinct limiters are fine").isTrue();
     }
 
+    @Test
+    void twoViewsOfOnePrimitiveAreRefusedSinceTheyWouldWaitForEachOther() {
+        // all(of(s), of(s)) on a one-permit semaphore held its permit while queuing for a second
+        // one, for ever; a read view then a write view of one lock waited for its own read lock
+        AsyncSemaphore s = new AsyncSemaphore(1);
+        assertThatThrownBy(() -> AsyncLimiter.all(AsyncLimiter.of(s), a, AsyncLimiter.of(s)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("limiters[2] and limiters[0] are views of one primitive");
+        dev.nettysync.AsyncReadWriteLock rw = new dev.nettysync.AsyncReadWriteLock();
+        assertThatThrownBy(() -> AsyncLimiter.all(AsyncLimiter.ofRead(rw), AsyncLimiter.ofWrite(rw)))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThat(AsyncLimiter.all(AsyncLimiter.of(s), AsyncLimiter.of(new AsyncSemaphore(1))).acquire(NOW).isSuccess())
+                .as("views of distinct primitives are fine").isTrue();
+    }
+
     // ------------------------------------------------------------ executors that shut down
 
     @Test
