@@ -167,7 +167,9 @@ public interface AsyncLimiter {
      *       end throws is logged and the others are still ended ({@code tryAcquire} still
      *       returns {@code null}).</li>
      *   <li><b>Timeout.</b> The timed {@code acquire} sets one deadline for the whole wait: each
-     *       limiter gets the time left; once it is spent, later limiters must admit at once.</li>
+     *       limiter gets the time left; once it is spent, later limiters must admit at once.
+     *       Time is read from the executor's {@link EventExecutor#ticker() ticker}, the clock its
+     *       timers, and so the limiters' timeouts, run on.</li>
      *   <li><b>Permit.</b> The composite permit holds one permit of each limiter; ending it ends
      *       them in reverse order with the same outcome ({@code release}, {@code releaseDropped}
      *       or {@code releaseIgnored}), so each learns how the work went. If a part's end throws,

@@ -41,6 +41,7 @@ final class CompositeLimiter implements AsyncLimiter {
      *
      * Timeout. One deadline for the whole walk: each part gets the time left (zero or less:
      * "only if it admits at once"), so the composite never waits longer than asked in total.
+     * Time is the caller's executor's ticker, the clock its timers (so the parts' timeouts) run on.
      *
      * Executors that shut down. A part's wait on an executor that shut down is refused by the
      * part when it would grant it (it sees the ContinuationExecutor as shut down); its listener
@@ -99,7 +100,7 @@ final class CompositeLimiter implements AsyncLimiter {
         Objects.requireNonNull(unit, "unit");
         long nanos = Math.max(0, unit.toNanos(timeout));
         return walk(executor, ContinuationExecutor.of(executor), new Permit[parts.length], true,
-                System.nanoTime() + nanos);
+                executor.ticker().nanoTime() + nanos);
     }
 
     @Override
@@ -147,11 +148,12 @@ final class CompositeLimiter implements AsyncLimiter {
 
     /**
      * Asks part {@code i} on {@code executor} (the caller's, as a ContinuationExecutor); {@code
-     * deadline} is a System.nanoTime() value, used if {@code timed}.
+     * deadline} is a time of the executor's ticker (the clock the parts' timeouts run on), used if
+     * {@code timed}.
      */
     private Future<Permit> acquirePart(ContinuationExecutor executor, int i, boolean timed, long deadline) {
         Future<Permit> f = timed
-                ? parts[i].acquire(executor, Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)
+                ? parts[i].acquire(executor, Math.max(0, deadline - executor.ticker().nanoTime()), TimeUnit.NANOSECONDS)
                 : parts[i].acquire(executor);
         if (f == null) {                          // a part's bug: fail like a throwing part, giving back
             throw new NullPointerException(parts[i] + ".acquire returned a null future");

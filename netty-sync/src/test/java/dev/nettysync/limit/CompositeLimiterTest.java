@@ -148,6 +148,27 @@ class CompositeLimiterTest {
     }
 
     @Test
+    void theDeadlineIsKeptOnTheExecutorsClockAsThePartsTimeoutsAre() {
+        io.netty.util.concurrent.MockTicker clock = io.netty.util.concurrent.Ticker.newMockTicker();
+        ManualScheduledExecutor manual = new ManualScheduledExecutor(clock);
+        Permit heldA = a.tryAcquire();
+        Permit heldB = b.tryAcquire();
+        Future<Permit> f = AsyncLimiter.all(a, b).acquire(manual, 300, TimeUnit.MILLISECONDS);
+
+        clock.advance(200, TimeUnit.MILLISECONDS);
+        heldA.release();                                     // a granted at 200 ms: 100 ms are left for b
+        manual.runPending();
+        assertThat(f.isDone()).isFalse();
+        clock.advance(150, TimeUnit.MILLISECONDS);           // 350 ms on the executor's clock
+        manual.runPending();
+
+        assertThat(f.cause()).as("the whole wait is bounded by 300 ms of the clock its timers run on")
+                .isInstanceOf(WaitTimeoutException.class);
+        heldB.release();
+        assertAllFull();
+    }
+
+    @Test
     void aSpentDeadlineStillAdmitsWhatIsFreeAtOnce() throws Exception {
         Future<Permit> f = all.acquire(loop, 0, TimeUnit.NANOSECONDS);
         assertThat(f.await(5, TimeUnit.SECONDS)).isTrue();
