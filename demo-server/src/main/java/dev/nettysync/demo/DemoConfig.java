@@ -292,6 +292,7 @@ public final class DemoConfig {
         requireAtLeast(cl, "--max-queue", maxQueue, 0, "");
         requireIn(cl, "--per-client-rate", perClientRate, 0, 1_000_000_000L, " per second");
         requireAtLeast(cl, "--per-client-burst", perClientBurst, 0, " (0 = the rate)");
+        requireThat(cl, perClientBurst == 0 || perClientRate > 0, "--per-client-burst needs --per-client-rate");
         if (perClientRate > 0) {
             // Each client's limiter is built at its first request, on an event loop: a rate and
             // burst it refuses must be refused here, not there.
@@ -341,6 +342,9 @@ public final class DemoConfig {
                     "--redis must be a redis://host:port URI, was " + redis);
             requireAccepted(cl, () -> RedisURI.create(redis),   // what GatewayServer connects with
                     "--redis must be a redis://host:port URI, was " + redis + ": ");
+            // Lettuce reads port 0 as "no port" and connects to 6379: another Redis than the one named.
+            requireThat(cl, java.net.URI.create(redis).getPort() != 0,
+                    "--redis must be a redis://host:port URI with PORT in 1..65535, was " + redis);
         }
         requireThat(cl, fleetLease.toMillis() >= 100, "--fleet-lease must be >= 100ms, was " + fleetLease);
         requireThat(cl, redis != null || fleetWhenDown == FleetWhenDown.CLOSED,
