@@ -407,6 +407,11 @@ public final class DemoConfig {
         throw new IllegalArgumentException("expected fixed, adaptive or adaptive:ALGORITHM");
     }
 
+    /** The per-client rate's burst: {@code --per-client-burst}, or the rate for 0. */
+    int effectivePerClientBurst() {
+        return perClientBurst > 0 ? perClientBurst : (int) Math.min(Integer.MAX_VALUE, perClientRate);
+    }
+
     /** The fleet rate's burst: {@code --fleet-burst}, or the rate rounded up (at least 1) for 0. */
     int effectiveFleetBurst() {
         return fleetBurst > 0 ? fleetBurst : (int) Math.max(1, Math.min(Integer.MAX_VALUE, Math.ceil(fleetRate)));
@@ -504,6 +509,9 @@ public final class DemoConfig {
                         : Integer.toString(maxConcurrent))
                 + ", max-queue=" + maxQueue
                 + ", max-queue-wait=" + DurationConverter.format(maxQueueWait)
+                + (perClientRate == 0 ? "" : ", per-client-rate=" + perClientRate + "/s (burst " + effectivePerClientBurst()
+                        + ", max-keys " + perClientMaxKeys + ", client from "
+                        + (trustForwardedFor ? "X-Forwarded-For" : "the peer address") + ")")
                 + ", max-connections=" + effectiveMaxConnections() + (maxConnections == 0 ? " (from the open-file limit)" : "")
                 + ", drain-timeout=" + DurationConverter.format(drainTimeout)
                 + ", idle-timeout=" + DurationConverter.format(idleTimeout)

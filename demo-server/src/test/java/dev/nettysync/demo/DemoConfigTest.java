@@ -171,6 +171,17 @@ class DemoConfigTest {
     }
 
     @Test
+    void theStartupSummaryShowsThePerClientRateWhenItIsOn() {
+        // Before: the listening line named every admission setting but this one, so nothing in the
+        // log said whether a per-client limit was in effect.
+        assertThat(DemoConfig.parse("--per-client-rate=5", "--per-client-burst=7", "--trust-forwarded-for").summary())
+                .contains(", per-client-rate=5/s (burst 7, max-keys 100000, client from X-Forwarded-For),");
+        assertThat(DemoConfig.parse("--per-client-rate=5").summary())
+                .contains(", per-client-rate=5/s (burst 5, max-keys 100000, client from the peer address),");
+        assertThat(DemoConfig.parse().summary()).doesNotContain("per-client");
+    }
+
+    @Test
     void aPerClientBurstWithoutAPerClientRateIsABadFlag() {
         // Before: accepted and ignored (no per-client limit at all), while --fleet-burst without
         // --fleet-rate was refused.
