@@ -412,6 +412,26 @@ public final class DemoConfig {
         return perClientBurst > 0 ? perClientBurst : (int) Math.min(Integer.MAX_VALUE, perClientRate);
     }
 
+    /** The longest command timeout of the fleet limiters, and the shortest. */
+    static final Duration REDIS_COMMAND_TIMEOUT_MAX = Duration.ofSeconds(2);
+    static final Duration REDIS_COMMAND_TIMEOUT_MIN = Duration.ofMillis(50);
+
+    /**
+     * The fleet limiters' command timeout: 2 s, or with {@code --fleet-limit} half of
+     * {@code --max-queue-wait} if that is less (at least 50 ms). A Redis that stops answering
+     * without closing the connection is known only by this timeout; it must come before the end
+     * of a fleet permit's wait, which would otherwise end first as a plain wait timeout (503
+     * "waited too long"), and {@code --fleet-when-down=open} would never admit.
+     */
+    Duration redisCommandTimeout() {
+        if (fleetLimit == 0 || maxQueueWait.isZero()) {
+            return REDIS_COMMAND_TIMEOUT_MAX;       // no timed fleet wait to come first
+        }
+        Duration half = maxQueueWait.dividedBy(2);
+        return half.compareTo(REDIS_COMMAND_TIMEOUT_MAX) > 0 ? REDIS_COMMAND_TIMEOUT_MAX
+                : half.compareTo(REDIS_COMMAND_TIMEOUT_MIN) < 0 ? REDIS_COMMAND_TIMEOUT_MIN : half;
+    }
+
     /** The fleet rate's burst: {@code --fleet-burst}, or the rate rounded up (at least 1) for 0. */
     int effectiveFleetBurst() {
         return fleetBurst > 0 ? fleetBurst : (int) Math.max(1, Math.min(Integer.MAX_VALUE, Math.ceil(fleetRate)));

@@ -182,6 +182,21 @@ class DemoConfigTest {
     }
 
     @Test
+    void theRedisCommandTimeoutComesBeforeTheEndOfAFleetPermitsWait() {
+        String redis = "--redis=redis://127.0.0.1:6379";
+        assertThat(DemoConfig.parse(redis, "--fleet-limit=1").redisCommandTimeout()).as("default wait 1s")
+                .isEqualTo(Duration.ofMillis(500));
+        assertThat(DemoConfig.parse(redis, "--fleet-limit=1", "--max-queue-wait=20s").redisCommandTimeout())
+                .isEqualTo(Duration.ofSeconds(2));
+        assertThat(DemoConfig.parse(redis, "--fleet-limit=1", "--max-queue-wait=60ms").redisCommandTimeout())
+                .isEqualTo(Duration.ofMillis(50));
+        assertThat(DemoConfig.parse(redis, "--fleet-limit=1", "--max-queue-wait=0").redisCommandTimeout())
+                .as("now or never: no timed wait").isEqualTo(Duration.ofSeconds(2));
+        assertThat(DemoConfig.parse(redis, "--fleet-rate=10").redisCommandTimeout()).as("no fleet permit to wait for")
+                .isEqualTo(Duration.ofSeconds(2));
+    }
+
+    @Test
     void aPerClientBurstWithoutAPerClientRateIsABadFlag() {
         // Before: accepted and ignored (no per-client limit at all), while --fleet-burst without
         // --fleet-rate was refused.
