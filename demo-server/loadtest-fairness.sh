@@ -27,6 +27,7 @@
 #   START_SERVER        1: start the shaded jar on URL's port and stop it afterwards [0]
 #   SERVER_ARGS         extra flags for the started server
 #   JAR                 [demo-server/target/demo-server.jar]
+#   READY_WAIT          seconds to wait for /readyz before giving up [30]
 # Numbers taken on a machine shared with other work are noise; run it on a quiet one.
 # Exit statuses: 0 fair; 1 not (the FAIL lines say why), or the started server exited (its log is
 # shown); 2 a missing tool or jar, an argument, (START_SERVER=1) the port already in use, or a
@@ -52,6 +53,11 @@ GREEDY_CONNECTIONS="${GREEDY_CONNECTIONS:-8}"
 START_SERVER="${START_SERVER:-0}"
 SERVER_ARGS="${SERVER_ARGS:-}"
 JAR="${JAR:-$here/target/demo-server.jar}"
+READY_WAIT="${READY_WAIT:-30}"
+if ! [[ "$READY_WAIT" =~ ^[1-9][0-9]{0,5}$ ]]; then
+  echo "loadtest-fairness.sh: READY_WAIT must be a whole number of seconds (1..999999), was '$READY_WAIT'" >&2
+  exit 2
+fi
 
 for tool in wrk curl awk; do
   if ! command -v "$tool" >/dev/null 2>&1; then
@@ -95,26 +101,32 @@ if [ "$START_SERVER" = "1" ]; then
   java -jar "$JAR" --host=127.0.0.1 --port="$port" --db-ready-delay=0 --trust-forwarded-for \
     --per-client-rate="$RATE" --per-client-burst="$BURST" $SERVER_ARGS >"$work/server.log" 2>&1 &
   server_pid=$!
-  for _ in $(seq 1 100); do
-    if ! kill -0 "$server_pid" 2>/dev/null; then
-      echo "loadtest-fairness.sh: demo-server exited; its log:" >&2
-      tail -n 20 "$work/server.log" >&2
-      server_pid=""
-      exit 1
-    fi
-    if curl -fs "$base/readyz" >/dev/null 2>&1; then break; fi
-    sleep 0.1
-  done
 fi
-curl -fs "$base/readyz" >/dev/null || { echo "loadtest-fairness.sh: $base is not ready" >&2; exit 2; }
+ready_by=$((SECONDS + READY_WAIT))
+# each check bounded: a server may accept and never answer
+until curl -fs --max-time 2 "$base/readyz" >/dev/null 2>&1; do
+  if [ -n "$server_pid" ] && ! kill -0 "$server_pid" 2>/dev/null; then
+    echo "loadtest-fairness.sh: demo-server exited; its log:" >&2
+    tail -n 20 "$work/server.log" >&2
+    server_pid=""
+    exit 1
+  fi
+  if [ "$SECONDS" -ge "$ready_by" ]; then
+    echo "loadtest-fairness.sh: $base/readyz is not 200 after $READY_WAIT s" >&2
+    exit 2
+  fi
+  sleep 0.1
+done
 
 interval="$(awk -v r="$RATE" 'BEGIN { printf "%.4f", 2 / r }')"
 
 polite() {   # $1: client number, $2: output file
   trap - INT TERM EXIT   # a client subshell just stops: the script's own traps clean up
-  local end=$((SECONDS + DURATION))
+  local end=$((SECONDS + DURATION)) line
   while [ "$SECONDS" -lt "$end" ]; do
-    curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -H "X-Forwarded-For: 10.1.0.$1" "$URL" >>"$2" || echo "000 0" >>"$2"
+    # one line per request: curl writes "000 <time>" itself when it fails (refused, reset, timed out)
+    line="$(curl -s --max-time 10 -o /dev/null -w '%{http_code} %{time_total}' -H "X-Forwarded-For: 10.1.0.$1" "$URL")" || true
+    echo "${line:-000 0}" >>"$2"
     sleep "$interval"
   done
 }

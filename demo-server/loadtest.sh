@@ -16,6 +16,8 @@
 #   START_SERVER   1: start the shaded jar on URL's port and stop it afterwards [0]
 #   SERVER_ARGS    extra flags for the started server, e.g. "--max-concurrent=32 --backend-latency=5ms"
 #   JAR            [demo-server/target/demo-server.jar]
+#   READY_WAIT     seconds to wait for /readyz before giving up [30]; raise it with a later
+#                  database, e.g. SERVER_ARGS="--db-ready-delay=45s"
 #
 # Prints wrk's summary (requests/s, latency percentiles, responses per status), then the
 # limiter's figures from /metrics: the limit, the peak of concurrent backend calls since the
@@ -43,6 +45,11 @@ THREADS="${THREADS:-2}"
 START_SERVER="${START_SERVER:-0}"
 SERVER_ARGS="${SERVER_ARGS:-}"
 JAR="${JAR:-$here/target/demo-server.jar}"
+READY_WAIT="${READY_WAIT:-30}"
+if ! [[ "$READY_WAIT" =~ ^[1-9][0-9]{0,5}$ ]]; then
+  echo "loadtest.sh: READY_WAIT must be a whole number of seconds (1..999999), was '$READY_WAIT'" >&2
+  exit 2
+fi
 
 for tool in wrk curl; do
   if ! command -v "$tool" >/dev/null 2>&1; then
@@ -98,20 +105,22 @@ server_exited() {   # true if this script started the server and it is gone; sho
 }
 
 metric() {   # metric NAME_WITH_LABELS: its value in /metrics, as an integer, or +Inf (empty if absent)
-  curl -fsS "$base/metrics" | awk -v m="$1" '$1 == m { if ($2 == "+Inf") print "+Inf"; else printf "%d\n", $2 }'
+  curl -fsS --max-time 10 "$base/metrics" | awk -v m="$1" '$1 == m { if ($2 == "+Inf") print "+Inf"; else printf "%d\n", $2 }'
 }
 
+ready() {   # /readyz answers 200 (each check bounded: a server may accept and never answer)
+  [ "$(curl -s --max-time 2 -o /dev/null -w '%{http_code}' "$base/readyz" || true)" = "200" ]
+}
 echo "waiting for $base/readyz ..."
-for _ in $(seq 1 150); do
+ready_by=$((SECONDS + READY_WAIT))
+until ready; do
   if server_exited; then exit 1; fi
-  if [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz" || true)" = "200" ]; then break; fi
+  if [ "$SECONDS" -ge "$ready_by" ]; then
+    echo "loadtest.sh: $base/readyz is not 200 after $READY_WAIT s" >&2
+    exit 1
+  fi
   sleep 0.2
 done
-if server_exited; then exit 1; fi
-if [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz" || true)" != "200" ]; then
-  echo "loadtest.sh: $base/readyz is not 200 after 30 s" >&2
-  exit 1
-fi
 if [ -n "$server_pid" ]; then
   grep -m1 "listening on" "$log" 2>/dev/null | sed 's/^.* - /server: /' || true
 fi

@@ -67,9 +67,8 @@ final class ClientRateLimit {
         if (config.perClientRate == 0) {
             return null;
         }
-        int burst = config.perClientBurst > 0 ? config.perClientBurst
-                : (int) Math.min(Integer.MAX_VALUE, config.perClientRate);
-        return new ClientRateLimit(config.perClientRate, burst, config.perClientMaxKeys, config.trustForwardedFor);
+        return new ClientRateLimit(config.perClientRate, config.effectivePerClientBurst(), config.perClientMaxKeys,
+                config.trustForwardedFor);
     }
 
     /**

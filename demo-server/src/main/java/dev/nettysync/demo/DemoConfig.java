@@ -292,6 +292,7 @@ public final class DemoConfig {
         requireAtLeast(cl, "--max-queue", maxQueue, 0, "");
         requireIn(cl, "--per-client-rate", perClientRate, 0, 1_000_000_000L, " per second");
         requireAtLeast(cl, "--per-client-burst", perClientBurst, 0, " (0 = the rate)");
+        requireThat(cl, perClientBurst == 0 || perClientRate > 0, "--per-client-burst needs --per-client-rate");
         if (perClientRate > 0) {
             // Each client's limiter is built at its first request, on an event loop: a rate and
             // burst it refuses must be refused here, not there.
@@ -341,6 +342,9 @@ public final class DemoConfig {
                     "--redis must be a redis://host:port URI, was " + redis);
             requireAccepted(cl, () -> RedisURI.create(redis),   // what GatewayServer connects with
                     "--redis must be a redis://host:port URI, was " + redis + ": ");
+            // Lettuce reads port 0 as "no port" and connects to 6379: another Redis than the one named.
+            requireThat(cl, java.net.URI.create(redis).getPort() != 0,
+                    "--redis must be a redis://host:port URI with PORT in 1..65535, was " + redis);
         }
         requireThat(cl, fleetLease.toMillis() >= 100, "--fleet-lease must be >= 100ms, was " + fleetLease);
         requireThat(cl, redis != null || fleetWhenDown == FleetWhenDown.CLOSED,
@@ -401,6 +405,31 @@ public final class DemoConfig {
             return AdaptiveAlgorithm.parse(l.substring("adaptive:".length()));
         }
         throw new IllegalArgumentException("expected fixed, adaptive or adaptive:ALGORITHM");
+    }
+
+    /** The per-client rate's burst: {@code --per-client-burst}, or the rate for 0. */
+    int effectivePerClientBurst() {
+        return perClientBurst > 0 ? perClientBurst : (int) Math.min(Integer.MAX_VALUE, perClientRate);
+    }
+
+    /** The longest command timeout of the fleet limiters, and the shortest. */
+    static final Duration REDIS_COMMAND_TIMEOUT_MAX = Duration.ofSeconds(2);
+    static final Duration REDIS_COMMAND_TIMEOUT_MIN = Duration.ofMillis(50);
+
+    /**
+     * The fleet limiters' command timeout: 2 s, or with {@code --fleet-limit} half of
+     * {@code --max-queue-wait} if that is less (at least 50 ms). A Redis that stops answering
+     * without closing the connection is known only by this timeout; it must come before the end
+     * of a fleet permit's wait, which would otherwise end first as a plain wait timeout (503
+     * "waited too long"), and {@code --fleet-when-down=open} would never admit.
+     */
+    Duration redisCommandTimeout() {
+        if (fleetLimit == 0 || maxQueueWait.isZero()) {
+            return REDIS_COMMAND_TIMEOUT_MAX;       // no timed fleet wait to come first
+        }
+        Duration half = maxQueueWait.dividedBy(2);
+        return half.compareTo(REDIS_COMMAND_TIMEOUT_MAX) > 0 ? REDIS_COMMAND_TIMEOUT_MAX
+                : half.compareTo(REDIS_COMMAND_TIMEOUT_MIN) < 0 ? REDIS_COMMAND_TIMEOUT_MIN : half;
     }
 
     /** The fleet rate's burst: {@code --fleet-burst}, or the rate rounded up (at least 1) for 0. */
@@ -500,6 +529,9 @@ public final class DemoConfig {
                         : Integer.toString(maxConcurrent))
                 + ", max-queue=" + maxQueue
                 + ", max-queue-wait=" + DurationConverter.format(maxQueueWait)
+                + (perClientRate == 0 ? "" : ", per-client-rate=" + perClientRate + "/s (burst " + effectivePerClientBurst()
+                        + ", max-keys " + perClientMaxKeys + ", client from "
+                        + (trustForwardedFor ? "X-Forwarded-For" : "the peer address") + ")")
                 + ", max-connections=" + effectiveMaxConnections() + (maxConnections == 0 ? " (from the open-file limit)" : "")
                 + ", drain-timeout=" + DurationConverter.format(drainTimeout)
                 + ", idle-timeout=" + DurationConverter.format(idleTimeout)

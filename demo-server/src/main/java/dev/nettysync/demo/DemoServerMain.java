@@ -5,9 +5,13 @@ import io.netty.util.internal.logging.InternalLoggerFactory;
 import picocli.CommandLine;
 
 import java.io.PrintWriter;
+import java.lang.reflect.Field;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.LogManager;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * {@code java -jar demo-server.jar [flags]}: parses the flags (see {@code --help}), starts the
@@ -48,7 +52,7 @@ public final class DemoServerMain {
             config.validate(cl);
         } catch (CommandLine.ParameterException e) {
             PrintWriter err = new PrintWriter(System.err, true);
-            err.println("demo-server: " + e.getMessage());
+            err.println("demo-server: " + withEnvironmentSources(e.getMessage(), args, System.getenv()));
             err.println("Try --help.");
             System.exit(2);
             return;
@@ -79,6 +83,51 @@ public final class DemoServerMain {
             }
         }, "demo-server-shutdown"));
         server.terminationFuture().awaitUninterruptibly();
+    }
+
+    private static final Pattern ENV_DEFAULT = Pattern.compile("\\$\\{env:(DEMO_[A-Z0-9_]+)");
+
+    /**
+     * {@code message} about a bad flag, followed by the {@code DEMO_*} variables its value came
+     * from: each flag it names that is not on the command line and whose variable is set, as
+     * "(set by DEMO_PORT in the environment)". Variables are named, never their values (one may
+     * hold a password: {@code DEMO_REDIS}).
+     */
+    static String withEnvironmentSources(String message, String[] args, Map<String, String> env) {
+        StringBuilder sources = new StringBuilder();
+        for (Field field : DemoConfig.class.getFields()) {
+            CommandLine.Option option = field.getAnnotation(CommandLine.Option.class);
+            if (option == null) {
+                continue;
+            }
+            String flag = option.names()[option.names().length - 1];
+            Matcher variable = ENV_DEFAULT.matcher(option.defaultValue());   // as declared, before interpolation
+            if (variable.find() && env.containsKey(variable.group(1)) && names(message, flag) && !given(args, flag)) {
+                sources.append(sources.length() == 0 ? " (set by " : ", ").append(variable.group(1));
+            }
+        }
+        return sources.length() == 0 ? message : message + sources + " in the environment)";
+    }
+
+    /** Whether {@code message} names {@code flag} itself, not a longer flag it begins ({@code --upstream-pool-size}). */
+    private static boolean names(String message, String flag) {
+        for (int i = message.indexOf(flag); i >= 0; i = message.indexOf(flag, i + 1)) {
+            int end = i + flag.length();
+            if (end == message.length() || message.charAt(end) != '-' && !Character.isLetterOrDigit(message.charAt(end))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Whether {@code flag} is on the command line ({@code --flag=v} or {@code --flag v}). */
+    private static boolean given(String[] args, String flag) {
+        for (String arg : args) {
+            if (arg.equals(flag) || arg.startsWith(flag + "=")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

@@ -21,7 +21,9 @@ import java.util.function.Supplier;
  * {@code --max-queue-wait} fails with {@code WaitTimeoutException} (503, like a local one).
  *
  * <p>When Redis cannot decide ({@link FleetOutage}, {@code --fleet-when-down}): the fleet wait
- * fails at once while the connection is down, else within the limiters' command timeout (2 s).
+ * fails at once while the connection is down, else within the limiters' command timeout
+ * ({@link DemoConfig#redisCommandTimeout()}: shorter than the wait, so that the outage, not the
+ * wait's own timeout, decides).
  * Closed (default): the request fails with the limiter's {@link io.lettuce.core.RedisException}, answered 503
  * "fleet limit unavailable: Redis unreachable"; its local permit is given back. Open: the call
  * runs under its local permit only ({@link AsyncLimiter#failOpen}).

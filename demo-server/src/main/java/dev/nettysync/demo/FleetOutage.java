@@ -8,7 +8,8 @@ import java.util.Objects;
 /**
  * What the fleet-wide limits ({@code --fleet-limit}, {@code --fleet-rate}) do with a request
  * when Redis cannot decide ({@code --fleet-when-down}): the connection is down, no reply came
- * within the limiters' command timeout (2 s), or Redis answered an error. Any
+ * within the limiters' command timeout ({@link DemoConfig#redisCommandTimeout()}, at most 2 s), or
+ * Redis answered an error. Any
  * {@link RedisException} from a fleet limiter is such a failure (the
  * {@link dev.nettysync.redis.RedisUnavailableException} of an unreachable Redis is one).
  * <ul>

@@ -44,7 +44,8 @@ import java.util.concurrent.TimeUnit;
  *       on the executor passed in (the request's event loop).</li>
  *   <li><b>When Redis cannot decide</b> ({@link FleetOutage}, {@code --fleet-when-down}): the
  *       connection is down (the limiter fails at once), no reply within the limiters' command
- *       timeout (2 s), or a Redis error. Closed (default): the future fails with the limiter's
+ *       timeout (at most 2 s: {@link DemoConfig#redisCommandTimeout()}), or a Redis error.
+ *       Closed (default): the future fails with the limiter's
  *       {@link io.lettuce.core.RedisException}, answered 503 "fleet limit unavailable: Redis
  *       unreachable" ({@code Retry-After: --retry-after}). Open: the request is admitted without
  *       the fleet rate.</li>

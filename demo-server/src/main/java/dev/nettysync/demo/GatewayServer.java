@@ -145,7 +145,7 @@ public final class GatewayServer {
                     .build();
             this.redisClient = RedisClient.create(redisResources, RedisURI.create(config.redis));
             try {
-                this.fleet = RedisLimiters.builder(redisClient).connect();
+                this.fleet = RedisLimiters.builder(redisClient).commandTimeout(config.redisCommandTimeout()).connect();
             } catch (RuntimeException e) {
                 shutdownRedis(null);
                 throw new ServerStartException("cannot connect to --redis " + config.redis + ": " + e.getMessage(), e);
@@ -153,7 +153,8 @@ public final class GatewayServer {
             FleetOutage outage = new FleetOutage(config.fleetWhenDown, metrics);
             metrics.flag("demo.fleet.redis.connected", "1 while the fleet limits' connection to Redis is up",
                     fleet::isConnected);
-            logger.info("fleet limits: when Redis is unreachable, {}", config.fleetWhenDown == DemoConfig.FleetWhenDown.OPEN
+            logger.info("fleet limits: when Redis is unreachable or gives no reply within {}, {}",
+                    DurationConverter.format(config.redisCommandTimeout()), config.fleetWhenDown == DemoConfig.FleetWhenDown.OPEN
                     ? "admit without them (--fleet-when-down=open)" : "refuse with 503 (--fleet-when-down=closed)");
             if (config.fleetLimit > 0) {
                 admission = new FleetAdmission(limiter,

@@ -18,6 +18,7 @@ import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
@@ -40,7 +41,8 @@ import java.util.concurrent.ConcurrentMap;
  * call never hops threads. Each pool holds at most {@code poolSize} connections and queues
  * further acquires (the gateway's limiter normally keeps calls well below that).
  *
- * <p>A call ends in one of these ways: the upstream's response (any status: the gateway maps it);
+ * <p>A call ends in one of these ways: the upstream's final response (any status: the gateway
+ * maps it; interim {@code 1xx} responses before it, such as {@code 103 Early Hints}, are skipped);
  * a failure (connect refused, connection closed before a response, malformed response: the
  * gateway answers 502); or a cancel by the gateway (client gone, backend timeout), which closes
  * the connection, since the response still due on it could not be told apart from the next
@@ -201,10 +203,13 @@ public final class UpstreamHttpBackend implements Backend {
                 lease.fail(new IOException("malformed upstream response", msg.decoderResult().cause()));
                 return;
             }
+            int status = msg.status().code();
+            if (msg.status().codeClass() == HttpStatusClass.INFORMATIONAL && status != 101) {
+                return;                    // 100, 103 Early Hints: interim (RFC 9110 §15.2), the final answer follows
+            }
             String type = msg.headers().get(HttpHeaderNames.CONTENT_TYPE, "application/octet-stream");
-            BackendResponse response = new BackendResponse(msg.status().code(),
-                    ByteBufUtil.getBytes(msg.content()), type);
-            lease.succeed(response, HttpUtil.isKeepAlive(msg));
+            BackendResponse response = new BackendResponse(status, ByteBufUtil.getBytes(msg.content()), type);
+            lease.succeed(response, HttpUtil.isKeepAlive(msg) && status != 101);   // 101: no longer HTTP
         }
 
         @Override

@@ -159,6 +159,55 @@ class DemoConfigTest {
     }
 
     @Test
+    void aRedisPortOfZeroIsABadFlagNotTheDefaultPort() {
+        // Before: accepted, and Lettuce took port 0 for "no port": the instance connected to
+        // 127.0.0.1:6379, another Redis than the one named (or failed naming 6379).
+        assertThatThrownBy(() -> DemoConfig.parse("--redis=redis://127.0.0.1:0", "--fleet-limit=1"))
+                .isInstanceOf(CommandLine.ParameterException.class)
+                .hasMessageContaining("--redis").hasMessageContaining("1..65535");
+        assertThat(DemoConfig.parse("--redis=redis://127.0.0.1", "--fleet-limit=1").redis)
+                .as("no port: Redis's own 6379, as every redis:// URI").isEqualTo("redis://127.0.0.1");
+        assertThat(DemoConfig.parse("--redis=redis://127.0.0.1:1", "--fleet-limit=1").redis).isEqualTo("redis://127.0.0.1:1");
+    }
+
+    @Test
+    void theStartupSummaryShowsThePerClientRateWhenItIsOn() {
+        // Before: the listening line named every admission setting but this one, so nothing in the
+        // log said whether a per-client limit was in effect.
+        assertThat(DemoConfig.parse("--per-client-rate=5", "--per-client-burst=7", "--trust-forwarded-for").summary())
+                .contains(", per-client-rate=5/s (burst 7, max-keys 100000, client from X-Forwarded-For),");
+        assertThat(DemoConfig.parse("--per-client-rate=5").summary())
+                .contains(", per-client-rate=5/s (burst 5, max-keys 100000, client from the peer address),");
+        assertThat(DemoConfig.parse().summary()).doesNotContain("per-client");
+    }
+
+    @Test
+    void theRedisCommandTimeoutComesBeforeTheEndOfAFleetPermitsWait() {
+        String redis = "--redis=redis://127.0.0.1:6379";
+        assertThat(DemoConfig.parse(redis, "--fleet-limit=1").redisCommandTimeout()).as("default wait 1s")
+                .isEqualTo(Duration.ofMillis(500));
+        assertThat(DemoConfig.parse(redis, "--fleet-limit=1", "--max-queue-wait=20s").redisCommandTimeout())
+                .isEqualTo(Duration.ofSeconds(2));
+        assertThat(DemoConfig.parse(redis, "--fleet-limit=1", "--max-queue-wait=60ms").redisCommandTimeout())
+                .isEqualTo(Duration.ofMillis(50));
+        assertThat(DemoConfig.parse(redis, "--fleet-limit=1", "--max-queue-wait=0").redisCommandTimeout())
+                .as("now or never: no timed wait").isEqualTo(Duration.ofSeconds(2));
+        assertThat(DemoConfig.parse(redis, "--fleet-rate=10").redisCommandTimeout()).as("no fleet permit to wait for")
+                .isEqualTo(Duration.ofSeconds(2));
+    }
+
+    @Test
+    void aPerClientBurstWithoutAPerClientRateIsABadFlag() {
+        // Before: accepted and ignored (no per-client limit at all), while --fleet-burst without
+        // --fleet-rate was refused.
+        assertThatThrownBy(() -> DemoConfig.parse("--per-client-burst=50"))
+                .isInstanceOf(CommandLine.ParameterException.class)
+                .hasMessageContaining("--per-client-burst needs --per-client-rate");
+        assertThat(DemoConfig.parse("--per-client-rate=5", "--per-client-burst=50").perClientBurst).isEqualTo(50);
+        assertThat(DemoConfig.parse("--per-client-burst=0").perClientBurst).as("0 = the rate: nothing to refuse").isZero();
+    }
+
+    @Test
     void aCapacityScheduleWithABadTimeIsRefusedAsABadFlag() {
         // Before: "soon:4" was accepted (the unparsable time became a null step), and the first
         // backend call failed with a NullPointerException: every request for an item got 502.

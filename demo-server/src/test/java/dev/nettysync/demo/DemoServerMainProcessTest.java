@@ -123,7 +123,26 @@ class DemoServerMainProcessTest {
     @Test
     void aFleetRateFromTheEnvironmentWithoutRedisExits2NamingTheFlag() throws Exception {
         launch(java.util.Map.of("DEMO_FLEET_RATE", "10"), "--host=127.0.0.1", "--port=0");
-        assertRefusedAsABadFlag("--fleet-rate needs --redis");
+        assertRefusedAsABadFlag("--fleet-rate needs --redis", "(set by DEMO_FLEET_RATE in the environment)");
+    }
+
+    /**
+     * A bad value that came from a {@code DEMO_*} variable names that variable too: the flag
+     * alone sends the operator looking for a flag that is on no command line. Before, the
+     * message named only the flag ({@code --port}, {@code --max-queue}).
+     */
+    @Test
+    void aBadValueFromTheEnvironmentNamesItsVariable() throws Exception {
+        launch(java.util.Map.of("DEMO_PORT", "eighty"), "--host=127.0.0.1");
+        assertRefusedAsABadFlag("'--port'", "'eighty'", "(set by DEMO_PORT in the environment)");
+    }
+
+    @Test
+    void aValueRefusedByTheChecksNamesItsVariableUnlessTheFlagIsOnTheCommandLine() throws Exception {
+        launch(java.util.Map.of("DEMO_MAX_QUEUE", "-5", "DEMO_PORT", "-1"), "--host=127.0.0.1", "--port", "0");
+        assertRefusedAsABadFlag("--max-queue must be >= 0", "(set by DEMO_MAX_QUEUE in the environment)");
+        assertThat(ownLines().get(0)).as("--port is on the command line: not from the environment")
+                .doesNotContain("DEMO_PORT");
     }
 
     @Test

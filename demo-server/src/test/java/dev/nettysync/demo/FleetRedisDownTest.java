@@ -205,6 +205,42 @@ class FleetRedisDownTest {
         assertThat(second.get(PATIENCE.toSeconds(), TimeUnit.SECONDS).statusCode()).isEqualTo(200);
     }
 
+    /**
+     * A Redis that stops answering without closing the connection (a silent network, here
+     * {@code CLIENT PAUSE}) while a request waits for its fleet permit, with the default
+     * {@code --max-queue-wait} of 1 s. Redis cannot decide, so {@code --fleet-when-down} decides:
+     * open admits under the local limit, closed answers "fleet limit unavailable". Before, the
+     * limiters' 2 s command timeout came after the 1 s wait, which ended first as a plain wait
+     * timeout: 503 "waited too long for the backend" in both modes, so open never admitted and
+     * nothing was counted as Redis unavailable.
+     */
+    @Test
+    void aRedisThatStopsAnsweringIsAnOutageWithinTheDefaultFleetWait() throws Exception {
+        for (DemoConfig.FleetWhenDown mode : DemoConfig.FleetWhenDown.values()) {
+            String tag = mode.name().toLowerCase(java.util.Locale.ROOT);
+            a = start("--redis=" + redis.uri(), "--fleet-limit=2", "--fleet-when-down=" + tag);
+            awaitTrue("database ready", () -> a.dbReady().isSet());
+            assertThat(get(a, "/api/items/before").statusCode()).as(tag).isEqualTo(200);
+            RedisClient admin = RedisClient.create(redis.uri());
+            try (StatefulRedisConnection<String, String> pauser = admin.connect()) {
+                assertThat(pauser.sync().clientPause(3_000)).isEqualTo("OK");
+                HttpResponse<String> r = get(a, "/api/items/silent");
+                if (mode == DemoConfig.FleetWhenDown.OPEN) {
+                    assertThat(r.statusCode()).as("%s: %s", tag, r.body()).isEqualTo(200);
+                } else {
+                    assertUnavailable(r);
+                }
+                assertThat(metric(a, "demo_fleet_unavailable_total{decision=\"" + (mode == DemoConfig.FleetWhenDown.OPEN
+                        ? "admitted" : "refused") + "\",limit=\"concurrency\"}")).as(tag).isEqualTo(1.0);
+            } finally {
+                admin.shutdown();
+            }
+            stop(a);
+            a = null;
+            Thread.sleep(3_000);               // the pause ends before the next mode's server asks
+        }
+    }
+
     @Test
     void fleetWhenDownIsValidated() {
         String redisFlag = "--redis=redis://127.0.0.1:6379";

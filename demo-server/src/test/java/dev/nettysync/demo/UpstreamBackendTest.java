@@ -7,9 +7,11 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.net.Socket;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -18,6 +20,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static dev.nettysync.demo.TestSupport.*;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -127,6 +130,68 @@ class UpstreamBackendTest {
         assertThat(next.body()).contains("after");
         assertThat(upstreamClientPorts).as("a fresh connection after the abandoned one").hasSize(2);
         assertThat(metric(server, "demo_backend_calls_seconds_count{outcome=\"timeout\"}")).isEqualTo(1.0);
+    }
+
+    /**
+     * RFC 9110 §15.2: a client must parse any number of interim responses before the final one,
+     * expected or not. An upstream that sends {@code 103 Early Hints} (or an unasked
+     * {@code 100 Continue}) before its {@code 200} is answered with that 200, and the pooled
+     * connection stays in step for the next call.
+     */
+    @Test
+    void interimResponsesFromTheUpstreamAreSkipped() throws Exception {
+        AtomicInteger accepted = new AtomicInteger();
+        try (ServerSocket raw = new ServerSocket(0, 8, java.net.InetAddress.getLoopbackAddress())) {
+            upstreamThreads.execute(() -> serveWithInterimResponses(raw, accepted));
+            server = start("--upstream=http://127.0.0.1:" + raw.getLocalPort(), "--io-threads=1");
+            for (String id : List.of("hints", "continue", "both")) {
+                HttpResponse<String> r = get(server, "/api/items/" + id);
+                assertThat(r.statusCode()).as(id).isEqualTo(200);
+                assertThat(r.body()).as(id).isEqualTo("{\"id\":\"" + id + "\"}");
+            }
+            assertThat(accepted).as("upstream connections: the first one reused").hasValue(1);
+            assertThat(metric(server, "demo_backend_calls_seconds_count{outcome=\"ok\"}")).isEqualTo(3.0);
+        }
+    }
+
+    /** On an upstream thread: answers each request of each connection with interim responses, then 200. */
+    private static void serveWithInterimResponses(ServerSocket raw, AtomicInteger accepted) {
+        while (!raw.isClosed()) {
+            try (Socket s = raw.accept()) {
+                accepted.incrementAndGet();
+                InputStream in = s.getInputStream();
+                OutputStream out = s.getOutputStream();
+                String head;
+                while ((head = readHead(in)) != null) {
+                    String id = head.substring(head.indexOf("/items/") + "/items/".length(), head.indexOf(" HTTP/"));
+                    String interim = switch (id) {
+                        case "hints" -> "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n";
+                        case "continue" -> "HTTP/1.1 100 Continue\r\n\r\n";
+                        default -> "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\n\r\n"
+                                + "HTTP/1.1 103 Early Hints\r\n\r\n";
+                    };
+                    String body = "{\"id\":\"" + id + "\"}";
+                    out.write((interim + "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                            + body.length() + "\r\n\r\n" + body).getBytes(StandardCharsets.US_ASCII));
+                    out.flush();
+                }
+            } catch (IOException e) {
+                // closed by the test, or the gateway closed the connection: accept the next one
+            }
+        }
+    }
+
+    /** The request head up to its blank line (the gateway's GET has no body), or null at end of stream. */
+    private static String readHead(InputStream in) throws IOException {
+        StringBuilder head = new StringBuilder();
+        int b;
+        while ((b = in.read()) != -1) {
+            head.append((char) b);
+            if (head.length() >= 4 && head.lastIndexOf("\r\n\r\n") == head.length() - 4) {
+                return head.toString();
+            }
+        }
+        return null;
     }
 
     @Test
