@@ -123,6 +123,8 @@ public final class RedisLimiters implements AutoCloseable {
      *                                  slots), {@code permits < 1}, the lease is under 100 ms or
      *                                  over 2<sup>60</sup> ns (36 years), or {@code name} is in
      *                                  use with another limit or lease
+     * @throws IllegalStateException    if these limiters are closed (also when the close comes
+     *                                  while this call makes the semaphore: it is closed too)
      */
     public RedisSemaphore semaphore(String name, int permits, Duration lease) {
         Objects.requireNonNull(name, "name");
@@ -144,6 +146,12 @@ public final class RedisLimiters implements AutoCloseable {
             pubSub.async().subscribe(created.channel());
             return created;
         });
+        if (closed) {
+            // closeAsync() sets `closed`, then closes the semaphores it finds; one published
+            // after it looked was missed, so its maker, who sees `closed` now, closes it.
+            s.close();
+            checkOpen();
+        }
         if (s.limit() != permits || s.leaseMillis() != lease.toMillis()) {
             throw new IllegalArgumentException("semaphore " + name + " exists with " + s.limit()
                     + " permits and a " + s.leaseMillis() + " ms lease, not " + permits + " and " + lease.toMillis());

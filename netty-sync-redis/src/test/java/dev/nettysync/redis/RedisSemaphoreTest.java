@@ -512,6 +512,46 @@ class RedisSemaphoreTest extends AbstractFleetTest {
     }
 
     @Test
+    void aSemaphoreMadeWhileItsLimitersCloseIsClosedToo() throws Exception {
+        // semaphore() racing closeAsync(): one made after the close looked at the semaphores
+        // (but whose maker saw the limiters open) used to stay open, its acquires failing as
+        // "not connected" instead of closed.
+        io.lettuce.core.RedisClient client = fleet.client();
+        int raced = 0;
+        for (int round = 0; round < 40; round++) {
+            RedisLimiters own = fleet.limiters(client, Duration.ofMillis(500), Duration.ofSeconds(2));
+            List<RedisSemaphore> made = new CopyOnWriteArrayList<>();
+            java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
+            String prefix = uniqueName();
+            Thread maker = new Thread(() -> {
+                for (int i = 0; ; i++) {
+                    try {
+                        made.add(own.semaphore(prefix + "-" + i, 1));
+                    } catch (IllegalStateException closed) {
+                        return;                                  // "RedisLimiters closed"
+                    }
+                    if (i == 20) {
+                        started.countDown();
+                    }
+                }
+            });
+            maker.start();
+            assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+            own.close();
+            maker.join(10_000);
+            assertThat(maker.isAlive()).isFalse();
+            for (RedisSemaphore s : made) {
+                Future<RedisPermit> f = s.acquire(loop, 1, 1, TimeUnit.SECONDS);
+                assertThat(f.await(5, TimeUnit.SECONDS)).isTrue();
+                assertThat(f.cause()).as("%s, made by %s before it closed", s, own)
+                        .isInstanceOf(dev.nettysync.ClosedException.class);
+            }
+            raced += made.size();
+        }
+        assertThat(raced).as("semaphores were made up to the close").isPositive();
+    }
+
+    @Test
     void aClientShutDownBeforeItsLimitersEndsEveryWaitAndTellsEveryHolder() throws Exception {
         // a client made without resources owns them: its shutdown stops its computation
         // executor (polls, renewals) and its timer along with its connections
