@@ -661,7 +661,12 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         }
         Backend.BackendResponse r = call.getNow();
         if (r.status() >= 200 && r.status() < 300) {
-            respond(Responses.of(ctx.alloc(), HttpResponseStatus.OK, r.body(), r.contentType(), keepAlive()));
+            // The backend's own 2xx, as a proxy passes it: 201 stays 201, and 204 or 205 keep
+            // their meaning, without content (RFC 9110 §15.3.5, §15.3.6), instead of a 200 with
+            // an empty body of some type.
+            HttpResponseStatus status = HttpResponseStatus.valueOf(r.status());
+            respond(Responses.isContentless(status) ? Responses.contentless(status, keepAlive())
+                    : Responses.of(ctx.alloc(), status, r.body(), r.contentType(), keepAlive()));
         } else if (r.status() == 404) {
             respondText(HttpResponseStatus.NOT_FOUND, "no such item");
         } else {
