@@ -71,7 +71,8 @@ public final class DemoConfig {
     public Transport transport;
 
     @Option(names = "--db-ready-delay", defaultValue = "${env:DEMO_DB_READY_DELAY:-2s}",
-            description = "Simulated database: becomes ready after this delay (env DEMO_DB_READY_DELAY).")
+            description = "Simulated database: becomes ready after this delay, counted from when the server "
+                    + "listens (env DEMO_DB_READY_DELAY).")
     public Duration dbReadyDelay;
 
     @Option(names = "--db-probe", defaultValue = "${env:DEMO_DB_PROBE}", paramLabel = "HOST:PORT",
@@ -126,8 +127,8 @@ public final class DemoConfig {
     public Duration backendTimeout;
 
     @Option(names = "--max-concurrent", defaultValue = "${env:DEMO_MAX_CONCURRENT:-16}",
-            description = "Most backend calls at once (the semaphore's permits); 0 means no limit "
-                    + "(env DEMO_MAX_CONCURRENT).")
+            description = "Most backend calls at once (the semaphore's permits); 0 means no limit, as does "
+                    + "2147483647, the semaphore's maximum (env DEMO_MAX_CONCURRENT).")
     public int maxConcurrent;
 
     @Option(names = "--limit", defaultValue = "${env:DEMO_LIMIT:-fixed}", paramLabel = "fixed|adaptive[:ALG]",

@@ -345,7 +345,7 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
      * {@code Expect}.
      */
     private static boolean itemHead(HttpRequest head) {
-        String path = targetPath(head.uri());
+        String path = normalized(targetPath(head.uri()));
         return path != null && path.startsWith(ITEMS_PREFIX) && validId(path.substring(ITEMS_PREFIX.length()))
                 && (HttpMethod.GET.equals(head.method()) || HttpMethod.HEAD.equals(head.method()))
                 && head.protocolVersion().majorVersion() == 1 && hostProblem(head.headers(), false) == null;
@@ -454,6 +454,8 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
     private void serve(FullHttpRequest request) {
         DecoderResult result = request.decoderResult();
         if (!result.isSuccess()) {
+            // Refused by the codec from its head (a transfer coding): its body may still be coming.
+            bodyUnread = result.cause() instanceof HttpStatusException;
             fail(HttpErrors.decodingFailure(result.cause()));   // the decoder discards the rest of the stream
             return;
         }
@@ -492,6 +494,11 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         String path = targetPath(uri);
         if (path == null) {
             fail(HttpStatusException.badRequest("request target must be a /path or an http:// URI"));
+            return;
+        }
+        path = normalized(path);
+        if (path == null) {
+            respondText(HttpResponseStatus.BAD_REQUEST, "malformed percent-encoding in the path (% must be followed by two hex digits)");
             return;
         }
         if (path.startsWith(ITEMS_PREFIX) && path.length() > ITEMS_PREFIX.length()) {
@@ -654,7 +661,12 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
         }
         Backend.BackendResponse r = call.getNow();
         if (r.status() >= 200 && r.status() < 300) {
-            respond(Responses.of(ctx.alloc(), HttpResponseStatus.OK, r.body(), r.contentType(), keepAlive()));
+            // The backend's own 2xx, as a proxy passes it: 201 stays 201, and 204 or 205 keep
+            // their meaning, without content (RFC 9110 §15.3.5, §15.3.6), instead of a 200 with
+            // an empty body of some type.
+            HttpResponseStatus status = HttpResponseStatus.valueOf(r.status());
+            respond(Responses.isContentless(status) ? Responses.contentless(status, keepAlive())
+                    : Responses.of(ctx.alloc(), status, r.body(), r.contentType(), keepAlive()));
         } else if (r.status() == 404) {
             respondText(HttpResponseStatus.NOT_FOUND, "no such item");
         } else {
@@ -951,6 +963,47 @@ final class GatewayHandler extends ChannelInboundHandlerAdapter {
             }
         }
         return rest.substring(0, end);
+    }
+
+    /**
+     * {@code path} with every percent-encoded unreserved character decoded ({@code %34%32} is
+     * {@code 42}, {@code %41} is {@code A}: RFC 3986 §2.3 and §6.2.2.2 make them equivalent,
+     * as nginx does before it matches a location); any other percent-encoding ({@code %2F}, an
+     * encoded slash, is data, not a separator; {@code %20}) is left as it is, so a route never
+     * sees it as anything but {@code %}, which no item id allows. Null if a {@code %} is not
+     * followed by two hex digits (an invalid URI, RFC 3986 §2.1), or if {@code path} is null.
+     */
+    static String normalized(String path) {
+        if (path == null || path.indexOf('%') < 0) {
+            return path;
+        }
+        StringBuilder b = new StringBuilder(path.length());
+        for (int i = 0; i < path.length(); i++) {
+            char c = path.charAt(i);
+            if (c != '%') {
+                b.append(c);
+                continue;
+            }
+            int hi = i + 2 < path.length() ? hex(path.charAt(i + 1)) : -1;
+            int lo = hi >= 0 ? hex(path.charAt(i + 2)) : -1;
+            if (lo < 0) {
+                return null;
+            }
+            char decoded = (char) (hi << 4 | lo);
+            if (decoded >= 'a' && decoded <= 'z' || decoded >= 'A' && decoded <= 'Z' || decoded >= '0' && decoded <= '9'
+                    || "-._~".indexOf(decoded) >= 0) {
+                b.append(decoded);
+            } else {
+                b.append(path, i, i + 3);
+            }
+            i += 2;
+        }
+        return b.toString();
+    }
+
+    /** The value of an ASCII hex digit, else -1 (not {@code Character.digit}: it takes other scripts' digits). */
+    private static int hex(char c) {
+        return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
     }
 
     /**

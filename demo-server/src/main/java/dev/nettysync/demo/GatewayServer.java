@@ -260,7 +260,7 @@ public final class GatewayServer {
         return new GatewayCodec(new HttpDecoderConfig()
                 .setMaxInitialLineLength(config.maxInitialLine)
                 .setMaxHeaderSize(config.maxHeaderSize)
-                .setValidateHeaders(true), deadline);
+                .setValidateHeaders(true), config.maxBody, deadline);
     }
 
     /** The bound port. */

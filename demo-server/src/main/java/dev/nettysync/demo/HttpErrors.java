@@ -17,7 +17,7 @@ import io.netty.handler.codec.http.TooLongHttpLineException;
  *
  * <table>
  *   <caption>failure → answer</caption>
- *   <tr><td>{@link HttpStatusException}</td><td>its own status and reason (400, 413, 417, 505, 503)</td></tr>
+ *   <tr><td>{@link HttpStatusException}</td><td>its own status and reason (400, 413, 417, 501, 505, 503)</td></tr>
  *   <tr><td>{@link TooLongHttpLineException} / {@link TooLongHttpHeaderException}</td><td>414 / 431, close</td></tr>
  *   <tr><td>{@link FleetRateLimit.Refused}</td><td>429 "too many requests across the fleet", {@code Retry-After} from the limiter</td></tr>
  *   <tr><td>{@link RateLimitedException}</td><td>429 "too many requests from this client", {@code Retry-After} from the limiter</td></tr>
@@ -111,11 +111,13 @@ final class HttpErrors {
 
     /**
      * The failure to answer for a request the HTTP decoder could not decode: its cause if it is a
-     * size limit (414, 431), else a plain 400. The decoder discards the rest of the stream, so
-     * every such answer closes the connection.
+     * size limit (414, 431) or the codec's own refusal (an {@link HttpStatusException}: a transfer
+     * coding, 400 or 501), else a plain 400. The decoder discards the rest of the stream, so every
+     * such answer closes the connection.
      */
     static Throwable decodingFailure(Throwable decoderCause) {
-        if (decoderCause instanceof TooLongHttpLineException || decoderCause instanceof TooLongHttpHeaderException) {
+        if (decoderCause instanceof TooLongHttpLineException || decoderCause instanceof TooLongHttpHeaderException
+                || decoderCause instanceof HttpStatusException) {
             return decoderCause;
         }
         return HttpStatusException.badRequest("malformed request");

@@ -2,6 +2,7 @@ package dev.nettysync.demo;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -28,6 +29,26 @@ final class Responses {
         response.headers()
                 .set(HttpHeaderNames.CONTENT_TYPE, contentType)
                 .setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
+        if (!keepAlive) {
+            response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        }
+        return response;
+    }
+
+    /** Whether {@code status} is a success that carries no content: 204 or 205 (RFC 9110 §15.3.5, §15.3.6). */
+    static boolean isContentless(HttpResponseStatus status) {
+        return status.code() == HttpResponseStatus.NO_CONTENT.code() || status.code() == HttpResponseStatus.RESET_CONTENT.code();
+    }
+
+    /**
+     * A 204 or 205 response: no content and no {@code Content-Type}; {@code Content-Length: 0}
+     * for a 205, none for a 204 (RFC 9110 §8.6 forbids it there).
+     */
+    static FullHttpResponse contentless(HttpResponseStatus status, boolean keepAlive) {
+        FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.EMPTY_BUFFER);
+        if (status.code() == HttpResponseStatus.RESET_CONTENT.code()) {
+            response.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, 0);
+        }
         if (!keepAlive) {
             response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         }

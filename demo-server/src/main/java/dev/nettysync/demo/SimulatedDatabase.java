@@ -9,7 +9,9 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A simulated database that becomes ready after a fixed delay, like asyncio's {@code Event}
- * example: a timer on one event loop sets the event. A delay of 0 is ready at once.
+ * example: a timer on one event loop sets the event. A delay of 0 is ready at once. The
+ * {@link GatewayServer} calls {@link #start} once its port is bound, so the delay counts from
+ * when the server listens, not from the JVM's start.
  */
 public final class SimulatedDatabase implements DbReadiness {
 

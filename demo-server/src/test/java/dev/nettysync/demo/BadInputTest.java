@@ -98,6 +98,47 @@ class BadInputTest {
     }
 
     @Test
+    void aChunkDeclaredLargerThanTheLimitIs413AtOnceNot408AfterTheReadTimeout() throws Exception {
+        // As nginx: the chunk-size line says enough. The client sends 2 bytes of a 2 GiB chunk
+        // and stalls; before, nothing happened until the read timeout: 408 (and a size past
+        // Netty's int, 2 GiB or more, was a 400 "malformed request").
+        for (String size : new String[] {"7fffffff", "80000000", "0000000000000000000000000003e9"}) {
+            alongsideHealthy(() -> {
+                try (RawClient c = new RawClient(server)) {
+                    String r = c.send("POST /api/items/1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                            + size + "\r\nzz").readUntilClosed();
+                    assertThat(status(r)).as(size + ": " + r).isEqualTo(413);
+                    assertThat(r).containsIgnoringCase("connection: close");
+                }
+            });
+        }
+    }
+
+    @Test
+    void chunkSizesAddUpAgainstTheLimit() throws Exception {
+        // 600 bytes sent, then a second chunk of 600 declared: 1,200 > 1,000, refused on its size line.
+        alongsideHealthy(() -> {
+            try (RawClient c = new RawClient(server)) {
+                String r = c.send("POST /api/items/1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        + "258\r\n" + "z".repeat(600) + "\r\n258;ext=1\r\nzz").readUntilClosed();
+                assertThat(status(r)).as(r).isEqualTo(413);
+            }
+        });
+    }
+
+    @Test
+    void aChunkedBodyOfExactlyTheLimitIsReadAndTheNextRequestServed() throws Exception {
+        try (RawClient c = new RawClient(server)) {
+            c.send("GET /api/items/1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    + "1f4;name=value\r\n" + "a".repeat(500) + "\r\n1F4\r\n" + "0".repeat(500) + "\r\n"
+                    + "0\r\nX-Trailer: t\r\n\r\n"
+                    + "GET /api/items/2 HTTP/1.1\r\nHost: x\r\n\r\n");
+            assertThat(c.readResponse()).startsWith("HTTP/1.1 200").contains("\"id\":\"1\"");
+            assertThat(c.readResponse()).startsWith("HTTP/1.1 200").contains("\"id\":\"2\"");
+        }
+    }
+
+    @Test
     void unknownPathIs404AndKeepsTheConnection() throws Exception {
         alongsideHealthy(() -> {
             try (RawClient c = new RawClient(server)) {

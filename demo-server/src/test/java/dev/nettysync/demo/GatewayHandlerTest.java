@@ -97,6 +97,30 @@ class GatewayHandlerTest {
         return "GET /livez HTTP/1.1\r\nHost: x\r\n\r\n".repeat(n);
     }
 
+    /** {@code text} in pieces of {@code size} bytes, each its own read. */
+    private void receiveInPieces(String text, int size) {
+        for (int i = 0; i < text.length(); i += size) {
+            receive(text.substring(i, Math.min(text.length(), i + size)));
+        }
+    }
+
+    @Test
+    void declaredChunkSizesAreFollowedAcrossReadsOfAnySize() {
+        // The default --max-body, 65536, in two chunks (with an extension and trailers), in
+        // reads of 1 to 7 bytes: read to its end and answered, the next request too.
+        String half = "x".repeat(32768);
+        String body = "8000;name=value\r\n" + half + "\r\n8000\r\n" + half + "\r\n0\r\nX-T: t\r\n\r\n";
+        for (int piece = 1; piece <= 7; piece += 6) {
+            receiveInPieces("GET /livez HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + body + livez(1), piece);
+            assertThat(statusLines()).as("reads of %d bytes", piece).containsExactly("HTTP/1.1 200 OK", "HTTP/1.1 200 OK");
+        }
+        // One byte more, declared on the second chunk's size line: 413 before any of its data, then close.
+        receiveInPieces("GET /livez HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n8000\r\n" + half
+                + "\r\n8001\r\n", 1);
+        runTasks();
+        assertThat(statusLines()).containsExactly("HTTP/1.1 413 Request Entity Too Large");
+    }
+
     @Test
     void pipeliningPausesReadingAtTheReadAheadAndResumesOnceAnswered() {
         receive("GET /api/items/slow HTTP/1.1\r\nHost: x\r\n\r\n" + livez(READ_AHEAD + 1));

@@ -65,6 +65,48 @@ class HttpSemanticsTest {
     }
 
     @Test
+    void aTransferCodingOtherThanChunkedIs501AndCloses() throws Exception {
+        // RFC 9112 §6.1, as nginx: a coding the server does not implement. Before, Netty's
+        // decoder read "gzip, chunked" as chunked and the request was served.
+        for (String te : new String[] {"Transfer-Encoding: gzip, chunked", "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked"}) {
+            String r = exchangeAndClose(server, "GET /api/items/1 HTTP/1.1\r\nHost: x\r\n" + te + "\r\n\r\n"
+                    + "5\r\nhello\r\n0\r\n\r\nGET /api/items/smuggled HTTP/1.1\r\nHost: x\r\n\r\n");
+            assertThat(status(r)).as(te + ": " + r).isEqualTo(501);
+            assertThat(r).containsIgnoringCase("connection: close").contains("only the chunked transfer coding")
+                    .doesNotContain("smuggled");
+        }
+    }
+
+    @Test
+    void aTransferEncodingThatDoesNotEndInChunkedIs400AndCloses() throws Exception {
+        // RFC 9112 §6.3: the body's length cannot be determined.
+        for (String te : new String[] {"chunked, gzip", "gzip", "chunked, chunked"}) {
+            String r = exchangeAndClose(server, "GET /api/items/1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + te
+                    + "\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET /api/items/smuggled HTTP/1.1\r\nHost: x\r\n\r\n");
+            assertThat(status(r)).as(te + ": " + r).isEqualTo(400);
+            assertThat(r).containsIgnoringCase("connection: close").doesNotContain("smuggled");
+        }
+    }
+
+    @Test
+    void percentEncodedUnreservedCharactersInThePathAreDecoded() throws Exception {
+        // RFC 3986 §6.2.2.2: %34%32 is 42. An encoded slash or a character no id allows stays 400,
+        // a malformed escape is 400 too; the connection is kept.
+        try (RawClient c = new RawClient(server)) {
+            String r = c.send("GET /api/items/%34%32 HTTP/1.1\r\nHost: x\r\n\r\n").readResponse();
+            assertThat(status(r)).as(r).isEqualTo(200);
+            assertThat(r).contains("{\"id\":\"42\"");
+            assertThat(status(c.send("GET /%61pi/items/%4b-%5F HTTP/1.1\r\nHost: x\r\n\r\n").readResponse())).isEqualTo(200);
+            assertThat(status(c.send("GET /%6Civez HTTP/1.1\r\nHost: x\r\n\r\n").readResponse())).isEqualTo(200);
+            for (String id : new String[] {"4%2F2", "4%2f2", "%2E", "4%202", "%E2%82%AC", "%4", "%zz", "4%"}) {
+                String bad = c.send("GET /api/items/" + id + " HTTP/1.1\r\nHost: x\r\n\r\n").readResponse();
+                assertThat(status(bad)).as(id + ": " + bad).isEqualTo(400);
+            }
+            assertThat(status(c.send("GET /livez HTTP/1.1\r\nHost: x\r\n\r\n").readResponse())).isEqualTo(200);
+        }
+    }
+
+    @Test
     void otherMethodsAre405AllowingGetAndHead() throws Exception {
         try (RawClient c = new RawClient(server)) {
             String r = c.send("PUT /livez HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").readResponse();

@@ -218,4 +218,13 @@ class LimiterTest {
                 .contains("\ndemo_limiter_admitted_max +Inf\n")
                 .doesNotContain("2.147483647E9");
     }
+
+    @Test
+    void theSemaphoresMaximumIsNoLimitToo() throws Exception {
+        // 2147483647 is the semaphore's maximum, which netty-sync reports as no limit: a limit no
+        // server reaches (each call holds a connection, and connections are capped far below).
+        server = start("--max-concurrent=2147483647");
+        assertThat(server.limiter().isUnlimited()).isTrue();
+        assertThat(get(server, "/metrics").body()).contains("\nnettysync_limiter_limit{limiter=\"backend\"} +Inf\n");
+    }
 }

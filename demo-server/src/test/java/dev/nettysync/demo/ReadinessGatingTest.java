@@ -1,14 +1,21 @@
 package dev.nettysync.demo;
 
+import dev.nettysync.AsyncEvent;
 import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.net.http.HttpResponse;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import static dev.nettysync.demo.TestSupport.*;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -29,6 +36,41 @@ class ReadinessGatingTest {
     @AfterEach
     void tearDown() {
         stop(server);
+    }
+
+    @Test
+    void theSimulatedDatabasesDelayCountsFromTheListen() throws Exception {
+        // Its timer starts once the port accepts connections (GatewayServer.bind), so a short
+        // --db-ready-delay is never spent before a client can ask /readyz.
+        int port;
+        try (ServerSocket probe = new ServerSocket(0)) {
+            port = probe.getLocalPort();
+        }
+        SimulatedDatabase simulated = new SimulatedDatabase(Duration.ofSeconds(1));
+        AtomicBoolean listeningAtStart = new AtomicBoolean();
+        DbReadiness readiness = new DbReadiness() {
+            @Override
+            public void start(EventLoopGroup loops, AsyncEvent dbReady) {   // on the starting (test) thread
+                try (Socket s = new Socket("127.0.0.1", port)) {
+                    listeningAtStart.set(true);
+                } catch (IOException e) {
+                    listeningAtStart.set(false);
+                }
+                simulated.start(loops, dbReady);
+            }
+
+            @Override
+            public void stop() {
+                simulated.stop();
+            }
+
+            @Override
+            public String describe() {
+                return simulated.describe();
+            }
+        };
+        server = start(null, readiness, "--port=" + port);
+        assertThat(listeningAtStart).as("the port accepted connections when the delay began").isTrue();
     }
 
     @Test

@@ -57,6 +57,12 @@ class UpstreamBackendTest {
                 status = 500;
                 body = "upstream broke";
             }
+            case "created" -> status = 201;
+            case "empty" -> {
+                exchange.sendResponseHeaders(204, -1);
+                exchange.close();
+                return;
+            }
             case "slow" -> {
                 try {
                     Thread.sleep(3_000);
@@ -96,6 +102,22 @@ class UpstreamBackendTest {
         }
         // Ten calls in sequence from one client connection (one event loop): one pooled connection.
         assertThat(upstreamClientPorts).as("upstream connections used").hasSize(1);
+    }
+
+    @Test
+    void theUpstreamsSuccessStatusIsPassedThrough() throws Exception {
+        // Before, every 2xx became a 200: a 204 a 200 with an empty application/octet-stream body.
+        server = start(upstreamUrl());
+        try (RawClient c = new RawClient(server)) {
+            String empty = c.send("GET /api/items/empty HTTP/1.1\r\nHost: x\r\n\r\n").readHead();
+            assertThat(status(empty)).as(empty).isEqualTo(204);
+            assertThat(empty.toLowerCase()).doesNotContain("content-type").doesNotContain("content-length");
+            String created = c.send("GET /api/items/created HTTP/1.1\r\nHost: x\r\n\r\n").readResponse();
+            assertThat(status(created)).as(created).isEqualTo(201);
+            assertThat(created).endsWith("{\"id\":\"created\",\"source\":\"upstream\"}");
+            // Nothing of a body after the 204: the next answer on the connection starts right after it.
+            assertThat(c.send("GET /livez HTTP/1.1\r\nHost: x\r\n\r\n").readResponse()).startsWith("HTTP/1.1 200");
+        }
     }
 
     @Test
