@@ -67,6 +67,11 @@ import java.util.function.Supplier;
  *       share (a read, or the whole write lock) goes on to the requests behind it. A timed
  *       request fails so as soon as its executor shuts down (which cancels its timeout), and
  *       leaves the queue as a timeout would: a writer that leaves lets the readers behind it in.</li>
+ *   <li><b>Monitoring.</b> {@link #statistics()} gives the readers holding, whether the write
+ *       lock is held, the queued requests and whether the lock is closed, read together under
+ *       the semaphore's monitor: exact for every grant made to a queued request, and lagging
+ *       only by a lock or unlock call in progress on another thread (see there).
+ *       {@link #isWriteLocked()}, {@link #readers()} and {@link #queueLength()} read one each.</li>
  * </ul>
  *
  * <h2>Memory consistency effects</h2>
@@ -108,6 +113,10 @@ public final class AsyncReadWriteLock {
      * has not run yet only makes the lock look less held than it is, which can refuse a
      * misusing unlock but never a legal one. A write is recognised by its permit count:
      * readers take 1 and maxReaders >= 2.
+     *
+     * Statistics. statistics() reads `holders` under the semaphore's monitor, with the queue: a
+     * queued request's grant and its granted() run in one critical section, so the two agree;
+     * the fast path's grant and the unlocks touch `holders` outside the monitor and may lag.
      */
 
     /** tokio's MAX_READS: more readers than any server has connections, and writers still fit. */
@@ -318,6 +327,40 @@ public final class AsyncReadWriteLock {
     /** Fails every queued request and every later lock with a {@link ClosedException}; holders may still unlock. */
     public void close() {
         permits.close();
+    }
+
+    /**
+     * A snapshot of the lock (trio's {@code statistics()}), for monitoring; O(1). The readers
+     * holding, whether the write lock is held, the queued requests and whether the lock is closed
+     * are read together under the semaphore's monitor, where every grant to a queued request is
+     * recorded (its holder counted as it leaves the queue), so those agree at one instant: a
+     * writer waiting behind two readers is {@code (2, false, 1, false)}, never a moment in which
+     * a granted request is neither queued nor counted.
+     *
+     * <p>What may lag, as in {@link #isWriteLocked()}: a call in progress on another thread, and
+     * only towards "less held" (never a grant its caller has seen). An uncontended lock
+     * ({@code tryReadLock}, or a lock with nobody queued) takes its permits a moment before it
+     * counts its holder; an unlock or {@link #downgrade()} counts first and gives back its
+     * permits after. So a snapshot of a free lock with requests waiting is one of those calls
+     * in progress (an unlock about to serve them). Making them exact would put the monitor on
+     * the uncontended path.
+     */
+    public Statistics statistics() {
+        return permits.statistics(s -> {
+            int h = holders.get();
+            return new Statistics(Math.max(0, h), h == WRITER, s.waiters(), s.closed());
+        });
+    }
+
+    /**
+     * A snapshot of an {@link AsyncReadWriteLock}; see {@link AsyncReadWriteLock#statistics()}.
+     *
+     * @param readers     the read locks held (0 while the write lock is)
+     * @param writeLocked whether the write lock is held
+     * @param waiters     the requests queued, reads and writes
+     * @param closed      whether {@code close()} was called
+     */
+    public record Statistics(int readers, boolean writeLocked, int waiters, boolean closed) {
     }
 
     /**

@@ -946,6 +946,18 @@ public class AsyncSemaphore {
     void granted(int n) {
     }
 
+    /**
+     * {@link #statistics()} and what {@code view} makes of it with a lock's own bookkeeping, at one
+     * instant: {@code view} runs under the internal monitor, where every grant to a queued waiter
+     * has had its {@link #granted} call or not begun. For AsyncReadWriteLock; {@code view} must be
+     * quick and call no user code.
+     */
+    final <T> T statistics(Function<? super Statistics, ? extends T> view) {
+        synchronized (queue) {
+            return view.apply(statistics());
+        }
+    }
+
     IllegalStateException overRelease(int n, int available) {
         return new IllegalStateException("release(" + n + ") would raise the available permits of "
                 + this + " from " + available + " above its maximum of " + bound());

@@ -518,4 +518,79 @@ class AsyncReadWriteLockTest extends ScenarioTest {
         lock.unlockWrite();
         assertThat(lock.readLock(IMMEDIATE).cause()).isInstanceOf(ClosedException.class);
     }
+
+    // ------------------------------------------------------------ statistics
+
+    private static AsyncReadWriteLock.Statistics stats(int readers, boolean writeLocked, int waiters, boolean closed) {
+        return new AsyncReadWriteLock.Statistics(readers, writeLocked, waiters, closed);
+    }
+
+    @Test
+    void statisticsFollowReadersAWriterWaitingBehindThemADowngradeAndClose() {
+        AsyncReadWriteLock lock = newLock();
+        assertThat(lock.statistics()).isEqualTo(stats(0, false, 0, false));
+        assertThat(lock.tryReadLock()).isTrue();
+        assertThat(lock.readLock(IMMEDIATE).isSuccess()).isTrue();
+        assertThat(lock.statistics()).isEqualTo(stats(2, false, 0, false));
+
+        Future<Void> writer = lock.writeLock(IMMEDIATE);
+        Future<Void> laterReader = lock.readLock(IMMEDIATE);
+        assertThat(lock.statistics()).as("a writer waits behind two readers, a reader behind it")
+                .isEqualTo(stats(2, false, 2, false));
+        lock.unlockRead();
+        assertThat(lock.statistics()).isEqualTo(stats(1, false, 2, false));
+        lock.unlockRead();
+        assertThat(writer.isSuccess()).isTrue();
+        assertThat(lock.statistics()).isEqualTo(stats(0, true, 1, false));
+        lock.downgrade();
+        assertThat(laterReader.isSuccess()).isTrue();
+        assertThat(lock.statistics()).as("the downgraded writer and the reader it let in")
+                .isEqualTo(stats(2, false, 0, false));
+        lock.unlockRead();
+        lock.unlockRead();
+
+        assertThat(lock.tryWriteLock()).isTrue();
+        Future<Void> queuedReader = lock.readLock(IMMEDIATE);
+        Future<Void> queuedWriter = lock.writeLock(IMMEDIATE);
+        assertThat(lock.statistics()).isEqualTo(stats(0, true, 2, false));
+        assertThat(queuedReader.cancel(false)).isTrue();
+        assertThat(lock.statistics()).as("a cancelled request leaves the queue at once").isEqualTo(stats(0, true, 1, false));
+        lock.close();
+        assertThat(queuedWriter.cause()).isInstanceOf(ClosedException.class);
+        assertThat(lock.statistics()).as("closed: the queue failed, the writer still holds")
+                .isEqualTo(stats(0, true, 0, true));
+        lock.unlockWrite();
+        assertThat(lock.statistics()).isEqualTo(stats(0, false, 0, true));
+    }
+
+    /**
+     * The snapshot is taken under the semaphore's monitor, where a queued reader leaves the queue
+     * and is counted as a holder in one step: while a writer's unlock on another thread lets 8
+     * queued readers in, every snapshot counts each of them once, as queued or as reading.
+     */
+    @Test
+    void statisticsCountEachQueuedReaderOnceWhileAnUnlockOnAnotherThreadLetsThemIn() throws Exception {
+        EventLoop loop = loops.newLoop();
+        AsyncReadWriteLock lock = newLock();
+        int readers = 8;
+        for (int round = 0; round < 2_000; round++) {
+            assertThat(lock.tryWriteLock()).isTrue();
+            for (int i = 0; i < readers; i++) {
+                lock.readLock(IMMEDIATE);
+            }
+            Future<?> unlocked = loop.submit(lock::unlockWrite);
+            AsyncReadWriteLock.Statistics s;
+            do {
+                s = lock.statistics();
+                if (s.readers() + s.waiters() != readers || (s.writeLocked() && s.waiters() != readers)) {
+                    throw new AssertionError("round " + round + ": " + s + " does not account for the "
+                            + readers + " readers once each");
+                }
+            } while (s.readers() < readers);
+            unlocked.sync();
+            for (int i = 0; i < readers; i++) {
+                lock.unlockRead();
+            }
+        }
+    }
 }

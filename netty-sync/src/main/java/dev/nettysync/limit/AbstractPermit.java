@@ -14,6 +14,15 @@ import java.util.concurrent.atomic.LongAdder;
  * and its siblings are their own succeeded future, so they cannot extend it and keep the same
  * end-once flag and leak tracker themselves; a rate limiter's permits hold nothing and are not
  * tracked.)
+ *
+ * <p>A permit that holds other permits ({@link KeyedLimiter}'s holds its key's,
+ * {@link AsyncLimiter#all}'s one per part) is reported alone when it leaks, as Netty tracks only
+ * the outer leak-aware buffer of a wrapped one: once the outer permit is tracked, the permits it
+ * holds are not tracked any more, so one leak is one report (and one count in
+ * {@link #leaksReported()}), the outer permit's, with the place the application acquired it. A
+ * held permit stays tracked while its wrapper is not sampled (at the SIMPLE and ADVANCED
+ * levels), so that a leak of that wrapper can still be reported, as its held permit's; a
+ * permit that a limiter hands out directly is tracked as any other.
  */
 public abstract class AbstractPermit implements Permit {
 
@@ -35,6 +44,35 @@ public abstract class AbstractPermit implements Permit {
      */
     static ResourceLeakTracker<Permit> trackLeak(Permit permit) {
         return LEAKS.track(permit);
+    }
+
+    /**
+     * For the end of the constructor of a permit of this package that holds others (a keyed
+     * permit its key's, a composite its parts', named by {@link #untrackHeld}): if this permit is
+     * tracked, those it holds, and what they hold, are no longer tracked, so that a leak of this
+     * permit is reported once, as this permit (see the class comment). Nothing to do, and nothing
+     * done, when this permit is not tracked (leak detection off, or not sampled).
+     */
+    final void takeOverLeakTracking() {
+        if (leak != null) {
+            untrackHeld();
+        }
+    }
+
+    /** Stops the leak tracking of {@code permit} and of what it holds, if it is this package's. */
+    static void untrack(Permit permit) {
+        if (permit instanceof AbstractPermit p) {
+            if (p.leak != null) {
+                p.leak.close(p);                 // idempotent: its own end closes it again, a no-op
+            }
+            p.untrackHeld();
+        } else if (permit instanceof PrimitiveLimiter.PrimitivePermit p) {
+            p.untrack();
+        }
+    }
+
+    /** For a permit that holds others: {@link #untrack} each of them. Does nothing by default. */
+    void untrackHeld() {
     }
 
     /**

@@ -319,6 +319,14 @@ final class CompositeLimiter implements AsyncLimiter {
         CompositePermit(CompositeLimiter owner, Permit[] held) {
             this.owner = owner;
             this.held = held;
+            takeOverLeakTracking();                 // a leak is reported once, as this permit
+        }
+
+        @Override
+        void untrackHeld() {
+            for (Permit p : held) {
+                untrack(p);
+            }
         }
 
         @Override

@@ -613,6 +613,12 @@ public final class KeyedLimiter<K> {
             this.owner = owner;
             this.entry = entry;
             this.inner = inner;
+            takeOverLeakTracking();                 // a leak is reported once, as this permit
+        }
+
+        @Override
+        void untrackHeld() {
+            untrack(inner);
         }
 
         @Override

@@ -205,7 +205,7 @@ final class PrimitiveLimiter implements AsyncLimiter {
      * flag and the sampled leak tracker. A primitive learns nothing from the outcome: every
      * ending is {@code release()}.
      */
-    private static final class PrimitivePermit extends CompleteFuture<Permit> implements OutcomeBlindPermit {
+    static final class PrimitivePermit extends CompleteFuture<Permit> implements OutcomeBlindPermit {
         private static final AtomicIntegerFieldUpdater<PrimitivePermit> ENDED =
                 AtomicIntegerFieldUpdater.newUpdater(PrimitivePermit.class, "ended");
 
@@ -222,6 +222,13 @@ final class PrimitiveLimiter implements AsyncLimiter {
         @Override
         public boolean isReleased() {
             return ended != 0;
+        }
+
+        /** Held by another permit, which is tracked in its place: see {@link AbstractPermit#untrack}. */
+        void untrack() {
+            if (leak != null) {
+                leak.close(this);           // idempotent: release() closes it again, a no-op
+            }
         }
 
         @Override

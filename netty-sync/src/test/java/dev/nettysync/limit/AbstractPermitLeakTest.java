@@ -72,12 +72,7 @@ class AbstractPermitLeakTest {
         acquireAndEnd(limiter);                           // ended: must never be reported
         acquireAndDrop(limiter);                          // the leak
 
-        long deadline = System.nanoTime() + 20_000_000_000L;
-        while (AbstractPermit.leaksReported() == before && System.nanoTime() < deadline) {
-            System.gc();
-            Thread.sleep(10);
-            limiter.tryAcquire().release();               // tracking a new permit polls the detector's queue
-        }
+        awaitReports(before, limiter);
         assertThat(AbstractPermit.leaksReported()).as("leaks reported").isEqualTo(before + 1);
         assertThat(logged).as("one LEAK record").hasSize(1);
         String report = logged.get(0);
@@ -85,6 +80,93 @@ class AbstractPermitLeakTest {
                 .as("the acquire site").contains("acquireAndDrop")
                 .doesNotContain("acquireAndEnd");
         assertThat(sem.availablePermits()).as("a leaked permit is lost, as a leaked buffer is").isEqualTo(99);
+    }
+
+    /**
+     * Waits until a leak is reported, then collects and polls a few more times, so that every
+     * permit that became unreachable with it (the parts of a wrapper) has been reported too if it
+     * ever will be. {@code probe} tracks new permits: tracking is what polls the detector's queue.
+     */
+    private static void awaitReports(long before, AsyncLimiter probe) throws InterruptedException {
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        while (AbstractPermit.leaksReported() == before && System.nanoTime() < deadline) {
+            System.gc();
+            Thread.sleep(10);
+            probe.tryAcquire().release();
+        }
+        for (int i = 0; i < 5; i++) {
+            System.gc();
+            Thread.sleep(10);
+            probe.tryAcquire().release();
+        }
+    }
+
+    @Test
+    void aLeakedKeyedPermitIsReportedOnceAsTheKeyedPermitNotAlsoAsTheInnerOne() throws Exception {
+        AsyncSemaphore sem = new AsyncSemaphore(100);
+        KeyedLimiter<String> perKey = KeyedLimiter.builder((String k) -> AsyncLimiter.of(sem)).build();
+        AsyncLimiter probe = AsyncLimiter.of(new AsyncSemaphore(1));
+        long before = AbstractPermit.leaksReported();
+
+        dropKeyedPermit(perKey);
+
+        awaitReports(before, probe);
+        assertThat(AbstractPermit.leaksReported()).as("one leak, one report").isEqualTo(before + 1);
+        assertThat(logged).as("one LEAK record").hasSize(1);
+        assertThat(logged.get(0)).as("the keyed permit's, the one the application held")
+                .contains("dropKeyedPermit").contains("KeyedPermit");
+        assertThat(perKey.refs("k")).as("a leaked permit pins its key").isEqualTo(1);
+    }
+
+    @Test
+    void aLeakedCompositePermitOverAKeyIsReportedOnceAsTheCompositePermit() throws Exception {
+        AsyncSemaphore global = new AsyncSemaphore(100);
+        KeyedLimiter<String> perKey = KeyedLimiter.builder((String k) -> AsyncLimiter.of(new AsyncSemaphore(4))).build();
+        AsyncLimiter both = AsyncLimiter.all(perKey.forKey("k"), AsyncLimiter.of(global));
+        AsyncLimiter probe = AsyncLimiter.of(new AsyncSemaphore(1));
+        long before = AbstractPermit.leaksReported();
+
+        dropCompositePermit(both);
+
+        awaitReports(before, probe);
+        assertThat(AbstractPermit.leaksReported())
+                .as("one leak, one report (not also the keyed permit, its inner permit and the global permit)")
+                .isEqualTo(before + 1);
+        assertThat(logged).as("one LEAK record").hasSize(1);
+        assertThat(logged.get(0)).as("the composite permit's")
+                .contains("dropCompositePermit").contains("CompositeLimiter.newPermit");
+        assertThat(global.availablePermits()).as("still held: a leak is not given back").isEqualTo(99);
+    }
+
+    @Test
+    void aPartLeakedByItselfIsStillReportedAfterItsWrappersHaveEnded() throws Exception {
+        AsyncSemaphore sem = new AsyncSemaphore(100);
+        AsyncLimiter part = AsyncLimiter.of(sem);
+        AsyncLimiter both = AsyncLimiter.all(part, AsyncLimiter.of(new AsyncSemaphore(100)));
+        AsyncLimiter probe = AsyncLimiter.of(new AsyncSemaphore(1));
+        for (int i = 0; i < 10; i++) {                    // wrapped and ended: never reported
+            both.tryAcquire().release();
+        }
+        long before = AbstractPermit.leaksReported();
+
+        dropPartPermit(part);
+
+        awaitReports(before, probe);
+        assertThat(AbstractPermit.leaksReported()).as("the part handed out directly").isEqualTo(before + 1);
+        assertThat(logged).hasSize(1);
+        assertThat(logged.get(0)).contains("dropPartPermit");
+    }
+
+    private static void dropKeyedPermit(KeyedLimiter<String> perKey) {
+        assertThat(perKey.tryAcquire("k")).isNotNull();
+    }
+
+    private static void dropCompositePermit(AsyncLimiter limiter) {
+        assertThat(limiter.tryAcquire()).isNotNull();
+    }
+
+    private static void dropPartPermit(AsyncLimiter limiter) {
+        assertThat(limiter.tryAcquire()).isNotNull();
     }
 
     private static void acquireAndDrop(AsyncLimiter limiter) {
@@ -135,16 +217,7 @@ class AbstractPermitLeakTest {
         }
         acquireAndDrop(limiter);                          // a real leak, the control
 
-        long deadline = System.nanoTime() + 20_000_000_000L;
-        while (AbstractPermit.leaksReported() == before && System.nanoTime() < deadline) {
-            System.gc();
-            Thread.sleep(10);
-            limiter.tryAcquire().release();
-        }
-        for (int i = 0; i < 5; i++) {                     // what was collected with the control is reported by now
-            System.gc();
-            limiter.tryAcquire().release();
-        }
+        awaitReports(before, limiter);                    // and what was collected with the control
         assertThat(AbstractPermit.leaksReported()).as("the control leak only").isEqualTo(before + 1);
         assertThat(logged).hasSize(1);
         assertThat(logged.get(0)).contains("acquireAndDrop").doesNotContain("FailsToConstruct");
