@@ -38,6 +38,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 class KeyedLimiterStressTest {
     private static final Duration RUN = Duration.ofMillis(1_500);
     private static final int MAX_ROUNDS = 4;
+    /**
+     * Evictions that show the mutex race reached its eviction paths often. Not more: here keys
+     * are seldom at rest, and the more the JIT speeds the steps up the fewer fall idle (quiet
+     * machine, per round of one run: 70 evictions, then 31, 18, 18 more while admissions grew
+     * 36k, 67k, 116k, 118k; a clean-clone CI run had 65 in four rounds).
+     */
+    private static final int RACED_EVICTIONS = 20;
     private static final int KEYS = 8;
     private static final int CAP = 4;
 
@@ -187,7 +194,7 @@ class KeyedLimiterStressTest {
                     f.cancel(false);
                 }
             }
-        }, () -> mutexPerKey.evictions() > 100 && admitted.get() > 100);
+        }, () -> mutexPerKey.evictions() >= RACED_EVICTIONS && admitted.get() > 100);
         assertThat(mutexPerKey.liveKeys()).isLessThanOrEqualTo(CAP);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         for (int k = 0; k < KEYS; k++) {
@@ -196,7 +203,7 @@ class KeyedLimiterStressTest {
             }
             assertThat(mutexPerKey.refs(k)).as("key %d: every permit and wait let it go", k).isIn(-1L, 0L);
         }
-        assertThat(mutexPerKey.evictions()).as("eviction really raced").isGreaterThan(100);
+        assertThat(mutexPerKey.evictions()).as("eviction really raced").isGreaterThanOrEqualTo(RACED_EVICTIONS);
         assertThat(admitted.get()).isGreaterThan(100);
         System.out.printf("keyed mutex race: %d admissions, %d evictions%n", admitted.get(), mutexPerKey.evictions());
     }
