@@ -341,18 +341,8 @@ class AsyncConditionTest extends ScenarioTest {
      * Runs tasks inline; its timers never fire on their own and cannot be cancelled, as a Netty
      * timer whose task has started (cancel returns false): {@link #fire} runs the last one.
      */
-    private static final class LateTimers extends dev.nettysync.testing.TestEventExecutor {
+    private static final class LateTimers extends dev.nettysync.testing.InlineExecutor {
         private Runnable timer;
-
-        @Override
-        public boolean inEventLoop(Thread thread) {
-            return true;
-        }
-
-        @Override
-        public void execute(Runnable task) {
-            task.run();
-        }
 
         @Override
         public io.netty.util.concurrent.ScheduledFuture<?> schedule(Runnable command, long delay, TimeUnit unit) {

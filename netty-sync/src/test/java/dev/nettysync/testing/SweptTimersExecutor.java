@@ -11,18 +11,8 @@ import java.util.concurrent.TimeUnit;
  * them what a Netty executor's shutdown does to each ({@code cancelScheduledTasks}): cancels it,
  * its listeners notified inline on the calling thread. Thread-safe.
  */
-public final class SweptTimersExecutor extends TestEventExecutor {
+public final class SweptTimersExecutor extends InlineExecutor {
     private final ConcurrentLinkedQueue<ScheduledFuture<?>> scheduled = new ConcurrentLinkedQueue<>();
-
-    @Override
-    public boolean inEventLoop(Thread thread) {
-        return true;
-    }
-
-    @Override
-    public void execute(Runnable task) {
-        task.run();
-    }
 
     @Override
     public ScheduledFuture<?> schedule(Runnable command, long delay, TimeUnit unit) {
