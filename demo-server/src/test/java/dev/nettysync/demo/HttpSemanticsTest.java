@@ -58,10 +58,9 @@ class HttpSemanticsTest {
     void chunkedWithAContentLengthIs400AndCloses() throws Exception {
         // RFC 9112 §6.3: both framings at once may be an attempt at request smuggling. The
         // request "hidden" after the chunked body is never answered.
-        String r = exchangeAndClose(server, "POST /livez HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-                + "Content-Length: 40\r\n\r\n0\r\n\r\nGET /api/items/smuggled HTTP/1.1\r\nHost: x\r\n\r\n");
-        assertThat(status(r)).as(r).isEqualTo(400);
-        assertThat(r).containsIgnoringCase("connection: close").doesNotContain("smuggled").doesNotContain("HTTP/1.1 200");
+        String r = refusedAndClosed("POST /livez HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                + "Content-Length: 40\r\n\r\n0\r\n\r\n", 400);
+        assertThat(r).doesNotContain("HTTP/1.1 200");
     }
 
     @Test
@@ -69,11 +68,8 @@ class HttpSemanticsTest {
         // RFC 9112 §6.1, as nginx: a coding the server does not implement. Before, Netty's
         // decoder read "gzip, chunked" as chunked and the request was served.
         for (String te : new String[] {"Transfer-Encoding: gzip, chunked", "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked"}) {
-            String r = exchangeAndClose(server, "GET /api/items/1 HTTP/1.1\r\nHost: x\r\n" + te + "\r\n\r\n"
-                    + "5\r\nhello\r\n0\r\n\r\nGET /api/items/smuggled HTTP/1.1\r\nHost: x\r\n\r\n");
-            assertThat(status(r)).as(te + ": " + r).isEqualTo(501);
-            assertThat(r).containsIgnoringCase("connection: close").contains("only the chunked transfer coding")
-                    .doesNotContain("smuggled");
+            String r = refusedAndClosed("GET /api/items/1 HTTP/1.1\r\nHost: x\r\n" + te + "\r\n\r\n" + HELLO_CHUNKED, 501);
+            assertThat(r).contains("only the chunked transfer coding");
         }
     }
 
@@ -81,10 +77,8 @@ class HttpSemanticsTest {
     void aTransferEncodingThatDoesNotEndInChunkedIs400AndCloses() throws Exception {
         // RFC 9112 §6.3: the body's length cannot be determined.
         for (String te : new String[] {"chunked, gzip", "gzip", "chunked, chunked"}) {
-            String r = exchangeAndClose(server, "GET /api/items/1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + te
-                    + "\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET /api/items/smuggled HTTP/1.1\r\nHost: x\r\n\r\n");
-            assertThat(status(r)).as(te + ": " + r).isEqualTo(400);
-            assertThat(r).containsIgnoringCase("connection: close").doesNotContain("smuggled");
+            refusedAndClosed("GET /api/items/1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + te + "\r\n\r\n"
+                    + HELLO_CHUNKED, 400);
         }
     }
 
@@ -93,10 +87,23 @@ class HttpSemanticsTest {
         // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 request means faulty framing (a 1.0
         // intermediary may have passed a chunked body on without decoding it): the server must
         // close after answering; nginx answers 400. Netty's decoder refuses it already; pinned.
-        String r = exchangeAndClose(server, "GET /api/items/1 HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                + "5\r\nhello\r\n0\r\n\r\nGET /api/items/smuggled HTTP/1.0\r\nHost: x\r\n\r\n");
-        assertThat(status(r)).as(r).isEqualTo(400);
+        refusedAndClosed("GET /api/items/1 HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + HELLO_CHUNKED, 400);
+    }
+
+    /** A chunked body of one chunk, "hello". */
+    private static final String HELLO_CHUNKED = "5\r\nhello\r\n0\r\n\r\n";
+
+    /**
+     * Sends {@code request} (head and body) with a second request right behind it, as a
+     * smuggling attempt would, and checks the answer: {@code status}, {@code Connection: close},
+     * and the second request never answered. Returns the answer.
+     */
+    private String refusedAndClosed(String request, int status) throws Exception {
+        String r = exchangeAndClose(server, request + "GET /api/items/smuggled HTTP/1.1\r\nHost: x\r\n\r\n");
+        assertThat(status(r)).as(request + " -> " + r).isEqualTo(status);
         assertThat(r).containsIgnoringCase("connection: close").doesNotContain("smuggled");
+        return r;
     }
 
     @Test
