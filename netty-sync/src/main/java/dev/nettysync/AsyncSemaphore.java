@@ -282,6 +282,9 @@ public class AsyncSemaphore {
 
     private static final VarHandle STATE = VarHandles.field(MethodHandles.lookup(), "state", long.class);
 
+    /** The timeout of a wait without a bound. */
+    static final long UNTIMED = -1;
+
     @SuppressWarnings("unused") // accessed through STATE
     private volatile long state;                 // see the notes: CAS while no flag, else monitor
     private final WaitQueue<PermitWaiter> queue = new WaitQueue<>(this, new Serving()); // its monitor is the lock
@@ -360,12 +363,12 @@ public class AsyncSemaphore {
      *         the ways it can end
      */
     public Future<Void> acquire(EventExecutor executor) {
-        return acquire0(checkExecutor(executor), 1, -1, false);
+        return acquire0(checkExecutor(executor), 1, UNTIMED, false);
     }
 
     /** As {@link #acquire(EventExecutor)}, for {@code permits} permits at once. */
     public Future<Void> acquire(EventExecutor executor, int permits) {
-        return acquire0(checkExecutor(executor), checkPermits(permits), -1, false);
+        return acquire0(checkExecutor(executor), checkPermits(permits), UNTIMED, false);
     }
 
     /**
@@ -385,7 +388,15 @@ public class AsyncSemaphore {
 
     /** As {@link #acquire(EventExecutor, long, TimeUnit)}, for {@code permits} permits at once. */
     public Future<Void> acquire(EventExecutor executor, int permits, long timeout, TimeUnit unit) {
-        return acquire0(checkExecutor(executor), checkPermits(permits), WaitQueue.toNanos(timeout, unit), false);
+        return acquireNanos(executor, permits, WaitQueue.toNanos(timeout, unit));
+    }
+
+    /**
+     * {@code permits} permits, waiting at most {@code timeoutNanos} (>= 0), or without a bound
+     * if {@link #UNTIMED}: the timed and untimed acquire in one, for the locks built on this.
+     */
+    final Future<Void> acquireNanos(EventExecutor executor, int permits, long timeoutNanos) {
+        return acquire0(checkExecutor(executor), checkPermits(permits), timeoutNanos, false);
     }
 
     /**
@@ -475,7 +486,7 @@ public class AsyncSemaphore {
      * released to wait (AsyncLock.relock), so that its caller always holds the lock again.
      */
     final Future<Void> acquireOwed(EventExecutor executor) {
-        return acquire0(executor, 1, -1, true);
+        return acquire0(executor, 1, UNTIMED, true);
     }
 
     private Future<Void> acquire0(EventExecutor executor, int n, long timeoutNanos, boolean owed) {

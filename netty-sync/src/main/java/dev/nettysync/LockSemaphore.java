@@ -4,7 +4,6 @@ import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 
 import java.util.Objects;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
 /**
@@ -24,9 +23,6 @@ import java.util.function.Function;
  * {@link #granted} hook to record who holds.
  */
 class LockSemaphore extends AsyncSemaphore {
-
-    /** The timeout of a hold whose wait is not bounded. */
-    static final long UNTIMED = -1;
 
     private final Object lock;              // the lock built on this semaphore, named in messages; final
 
@@ -78,9 +74,7 @@ class LockSemaphore extends AsyncSemaphore {
         if (refused != null) {
             return refused;
         }
-        Future<Void> acquired = timeoutNanos == UNTIMED ? acquire(executor, n)
-                : acquire(executor, n, timeoutNanos, TimeUnit.NANOSECONDS);
-        return runHolding(acquired, executor, action, unlock);
+        return runHolding(acquireNanos(executor, n, timeoutNanos), executor, action, unlock);
     }
 
     @Override
