@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -149,6 +150,82 @@ class RedisRateLimiterTest extends AbstractFleetTest {
         assertThat(admitted.get()).as("admitted in %.2f s (%d refused)", seconds, refused.get())
                 .isGreaterThanOrEqualTo((long) (20 * 1.5));
         assertThat(refused.get()).isPositive();
+    }
+
+    /**
+     * Randomized: two replicas, two loops each, for 1.5 s, ask now-or-never, timed (up to 300 ms)
+     * and untimed, and cancel one wait in four after a random delay. Every wait ends; no more than
+     * {@code burst + rate × t} are admitted over the run (cancelled and timed-out reservations are
+     * spent, never given twice); every permit ends once; nothing stays counted as queued.
+     */
+    @Test
+    void underRandomWaitsCancelsAndTimeoutsTheRateHoldsAndNothingStaysQueued() throws Exception {
+        int rate = 50;
+        int burst = 5;
+        RedisRateLimiter first = limiters.rateLimiter(name(), rate, burst);
+        List<RedisRateLimiter> shared = List.of(first, fleet.limiters().rateLimiter(first.name(), rate, burst));   // two replicas
+        AtomicLong admitted = new AtomicLong();
+        AtomicLong cancelsWon = new AtomicLong();
+        AtomicLong notAdmitted = new AtomicLong();   // refused, timed out
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        List<Future<Permit>> waits = new CopyOnWriteArrayList<>();
+        long t0 = System.nanoTime();
+        long deadline = t0 + TimeUnit.MILLISECONDS.toNanos(1500);
+        CountDownLatch drivers = new CountDownLatch(4);
+        for (RedisRateLimiter r : shared) {
+            for (int i = 0; i < 2; i++) {
+                EventLoop l = fleet.loops.next();
+                l.execute(new Runnable() {
+                    @Override
+                    public void run() {
+                        if (System.nanoTime() > deadline) {
+                            drivers.countDown();
+                            return;
+                        }
+                        ThreadLocalRandom rnd = ThreadLocalRandom.current();
+                        int kind = rnd.nextInt(6);
+                        Future<Permit> f = kind < 3 ? r.acquire(l, 0, TimeUnit.SECONDS)
+                                : kind < 5 ? r.acquire(l, rnd.nextInt(1, 300), TimeUnit.MILLISECONDS)
+                                : r.acquire(l);
+                        waits.add(f);
+                        if (rnd.nextInt(4) == 0) {
+                            l.schedule(() -> {
+                                if (f.cancel(false)) {
+                                    cancelsWon.incrementAndGet();
+                                }
+                            }, rnd.nextInt(100), TimeUnit.MILLISECONDS);
+                        }
+                        f.addListener(done -> {
+                            if (done.isSuccess()) {
+                                admitted.incrementAndGet();
+                                Permit p = f.getNow();
+                                if (!p.release() || p.release() || p.releaseIgnored()) {
+                                    failure.compareAndSet(null, new AssertionError(p + " did not end exactly once"));
+                                }
+                            } else if (!done.isCancelled()) {
+                                notAdmitted.incrementAndGet();
+                                if (!(done.cause() instanceof RateLimitedException || done.cause() instanceof WaitTimeoutException)) {
+                                    failure.compareAndSet(null, done.cause());
+                                }
+                            }
+                        });
+                        l.schedule(this, 20, TimeUnit.MILLISECONDS);
+                    }
+                });
+            }
+        }
+        assertThat(drivers.await(20, TimeUnit.SECONDS)).isTrue();
+        for (Future<Permit> f : waits) {
+            assertThat(f.await(20, TimeUnit.SECONDS)).as("every wait ends: %s", f).isTrue();
+        }
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        assertThat(failure.get()).isNull();
+        assertThat(admitted.get()).as("admitted in %.2f s", seconds).isLessThanOrEqualTo((long) Math.floor(burst + rate * seconds));
+        assertThat(admitted.get()).as("the rate was used").isGreaterThanOrEqualTo(rate);
+        assertThat(cancelsWon.get()).as("cancels that won").isPositive();
+        assertThat(notAdmitted.get()).as("refusals and timeouts").isPositive();
+        Poll.assertEventually("nothing counted as queued", Duration.ofSeconds(5), () ->
+                shared.stream().allMatch(r -> r.statistics().queued() == 0));
     }
 
     @Test
