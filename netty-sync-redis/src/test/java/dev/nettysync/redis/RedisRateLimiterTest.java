@@ -1,11 +1,14 @@
 package dev.nettysync.redis;
 
+import dev.nettysync.channel.ChannelLimits;
+import dev.nettysync.limit.AsyncLimiter;
 import dev.nettysync.limit.Permit;
 import dev.nettysync.limit.RateLimitedException;
 import dev.nettysync.WaitTimeoutException;
 import dev.nettysync.testing.Poll;
 import io.netty.channel.DefaultEventLoop;
 import io.netty.channel.EventLoop;
+import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.util.ResourceLeakDetector;
 import io.netty.util.concurrent.DefaultPromise;
 import io.netty.util.concurrent.Future;
@@ -226,6 +229,27 @@ class RedisRateLimiterTest extends AbstractFleetTest {
         assertThat(notAdmitted.get()).as("refusals and timeouts").isPositive();
         Poll.assertEventually("nothing counted as queued", Duration.ofSeconds(5), () ->
                 shared.stream().allMatch(r -> r.statistics().queued() == 0));
+    }
+
+    @Test
+    void aReservedWaitBoundToAChannelThatClosesIsCancelledAndABoundPermitEndsOnce() throws Exception {
+        RedisRateLimiter r = limiters.rateLimiter(name(), 0.2, 1);       // one per 5 s
+        EmbeddedChannel client = new EmbeddedChannel();
+        AsyncLimiter bound = ChannelLimits.forChannel(r, client);
+        Future<Permit> admitted = bound.acquire(loop, 0, TimeUnit.SECONDS);
+        assertThat(admitted.await(10, TimeUnit.SECONDS)).isTrue();
+        Permit held = admitted.getNow();
+        Future<Permit> reserved = bound.acquire(loop);                   // the next slot, 5 s ahead
+        Poll.assertEventually("the slot reserved", Duration.ofSeconds(5), () -> r.statistics().queued() == 1);
+
+        client.close();                                                  // the client went away
+        assertThat(reserved.isCancelled()).as("the bound wait is cancelled at the close").isTrue();
+        Poll.assertEventually("no longer counted as queued (its task is cancelled on its loop)", Duration.ofSeconds(2),
+                () -> r.statistics().queued() == 0);
+        assertThat(held.isReleased()).as("the bound permit ended at the close").isTrue();
+        assertThat(held.release()).as("once").isFalse();
+        assertThat(now(r).cause()).as("the reserved slot is spent, as documented")
+                .isInstanceOf(RateLimitedException.class);
     }
 
     @Test
