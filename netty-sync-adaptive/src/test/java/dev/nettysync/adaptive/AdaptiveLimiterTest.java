@@ -6,9 +6,11 @@ import com.netflix.concurrency.limits.limit.VegasLimit;
 import dev.nettysync.ClosedException;
 import dev.nettysync.QueueFullException;
 import dev.nettysync.WaitTimeoutException;
+import dev.nettysync.channel.ChannelLimits;
 import dev.nettysync.limit.LimiterStatistics;
 import dev.nettysync.limit.Permit;
 import io.netty.channel.EventLoop;
+import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.util.concurrent.EventExecutor;
@@ -332,6 +334,27 @@ class AdaptiveLimiterTest {
         assertThat(limiter.statistics().queued()).isZero();
         holder.release();
         assertThat(algorithm.samples()).hasSize(1);
+        assertThat(limiter.statistics()).isEqualTo(new LimiterStatistics(1, 0, 1, 0));
+    }
+
+    @Test
+    void aClientThatGoesAwayFreesItsPlaceOrItsPermitThroughTheChannelAndFeedsNoSample() {
+        ScriptedLimit algorithm = new ScriptedLimit(1);
+        AdaptiveLimiter limiter = limiter(algorithm, 10);
+        EmbeddedChannel gone = new EmbeddedChannel();
+        Permit bound = ChannelLimits.acquire(limiter, gone).getNow();
+        EmbeddedChannel waiting = new EmbeddedChannel();
+        Future<Permit> queued = ChannelLimits.acquire(limiter, waiting);
+        assertThat(limiter.statistics().queued()).isEqualTo(1);
+
+        waiting.close();                         // left while queued: its place is free at once
+        assertThat(queued.isCancelled()).isTrue();
+        assertThat(limiter.statistics().queued()).isZero();
+        clock.addAndGet(5_000);
+        gone.close();                            // left while holding: ended ignored, once
+        assertThat(bound.isReleased()).isTrue();
+        assertThat(bound.release()).as("the holder's own end comes second").isFalse();
+        assertThat(algorithm.samples()).as("a client going away says nothing about the backend").isEmpty();
         assertThat(limiter.statistics()).isEqualTo(new LimiterStatistics(1, 0, 1, 0));
     }
 

@@ -3,7 +3,6 @@ package dev.nettysync.redis;
 import dev.nettysync.WaitTimeoutException;
 import dev.nettysync.internal.Promises;
 import dev.nettysync.internal.Timers;
-import dev.nettysync.limit.AbstractPermit;
 import dev.nettysync.limit.AsyncLimiter;
 import dev.nettysync.limit.LimiterStatistics;
 import dev.nettysync.limit.Permit;
@@ -20,6 +19,7 @@ import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.function.BiConsumer;
 
 /**
@@ -57,7 +57,7 @@ import java.util.function.BiConsumer;
  *       admitted and abandoned). A timed wait whose script reply does not come within the
  *       timeout fails with a {@link dev.nettysync.WaitTimeoutException} (the script may still
  *       run and spend a slot). A permit the script admits for a wait that was already cancelled
- *       or timed out is ended at once: it is not counted as queued, nor reported leaked. A Redis error fails the
+ *       or timed out is ended at once and not counted as queued. A Redis error fails the
  *       wait with Lettuce's exception (nothing is held).</li>
  *   <li><b>When Redis is unreachable</b> (see {@link RedisLimiters}): an acquire fails with a
  *       {@link RedisUnavailableException}: at once while the connection is down (nothing is
@@ -76,7 +76,13 @@ import java.util.function.BiConsumer;
  *       now-or-never acquire on an executor shutting down is still served if its slot is free
  *       now. An executor that cannot time ({@code ImmediateEventExecutor}) fails a timed wait
  *       at once, and a reserved one at the reply, with its exception.</li>
- *   <li><b>Permits give nothing back.</b> {@link Permit#release()} only ends the handle.</li>
+ *   <li><b>Permits give nothing back.</b> {@link Permit#release()} only ends the handle (once:
+ *       every later end returns {@code false}). They are not tracked for leaks, as
+ *       {@code AsyncRateLimiter}'s are not: dropping one loses nothing.</li>
+ *   <li><b>Memory.</b> No queue of its own: a wait the script answers at once holds nothing
+ *       after the reply; a reserved wait is one scheduled task on the caller's executor until its
+ *       slot. How far ahead slots are reserved is bounded only by the wait's timeout (an untimed
+ *       acquire reserves whatever slot comes next), so bound the waits with a timeout.</li>
  *   <li><b>No synchronous try:</b> {@link #tryAcquire()} throws; use
  *       {@code acquire(executor, 0, unit)}.</li>
  *   <li><b>Threads.</b> Thread-safe, never blocking; completions run on the caller's
@@ -423,10 +429,34 @@ public final class RedisRateLimiter implements AsyncLimiter {
         }
     }
 
-    /** A rate permit: nothing to give back. */
-    private static final class RatePermit extends AbstractPermit {
+    /**
+     * A rate permit: nothing to give back, so ending it only marks it ended (once), and it is not
+     * tracked for leaks, as {@code AsyncRateLimiter}'s are not: dropping it loses nothing.
+     */
+    private static final class RatePermit implements Permit {
+        private static final AtomicIntegerFieldUpdater<RatePermit> ENDED =
+                AtomicIntegerFieldUpdater.newUpdater(RatePermit.class, "ended");
+
+        private volatile int ended;                   // 0 -> 1 once, by CAS
+
         @Override
-        protected void onEnd(Outcome outcome) {
+        public boolean release() {
+            return ENDED.compareAndSet(this, 0, 1);
+        }
+
+        @Override
+        public boolean releaseDropped() {
+            return release();
+        }
+
+        @Override
+        public boolean releaseIgnored() {
+            return release();
+        }
+
+        @Override
+        public boolean isReleased() {
+            return ended != 0;
         }
     }
 }

@@ -1,11 +1,13 @@
 package dev.nettysync.redis;
 
 import dev.nettysync.WaitTimeoutException;
+import dev.nettysync.channel.ChannelLimits;
 import dev.nettysync.limit.Permit;
 import dev.nettysync.testing.Poll;
 import io.lettuce.core.ScriptOutputType;
 import io.netty.channel.DefaultEventLoop;
 import io.netty.channel.EventLoop;
+import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 
@@ -144,6 +146,26 @@ class RedisSemaphoreTest extends AbstractFleetTest {
         await(((RedisPermit) last).lease());     // the release script has run
         assertThat(fleet.used(s)).isZero();
         assertThat(s.statistics().queued()).isZero();
+    }
+
+    @Test
+    void aClientThatGoesAwayThroughItsChannelFreesItsPlaceOrItsLease() throws Exception {
+        RedisSemaphore s = limiters.semaphore(uniqueName(), 1, Duration.ofSeconds(10));
+        EmbeddedChannel holder = new EmbeddedChannel();
+        Permit held = await(ChannelLimits.forChannel(s, holder).acquire(loop));
+        EmbeddedChannel queued = new EmbeddedChannel();
+        Future<Permit> wait = ChannelLimits.forChannel(s, queued).acquire(loop);
+        assertThat(s.statistics().queued()).isEqualTo(1);
+
+        queued.close();                                     // left while queued
+        assertThat(wait.isCancelled()).isTrue();
+        assertThat(s.statistics().queued()).as("its place freed at once").isZero();
+        holder.close();                                     // left while holding
+        assertThat(held.isReleased()).as("the bound permit ended at the close").isTrue();
+        assertThat(held.release()).as("once").isFalse();
+        Poll.assertEventually("the lease is freed in Redis", Duration.ofSeconds(5), () -> fleet.used(s) == 0);
+        assertThat(s.statistics().inUse()).isZero();
+        await(s.acquire(loop, 1, TimeUnit.SECONDS)).release();   // the permit is there for the next client
     }
 
     @Test

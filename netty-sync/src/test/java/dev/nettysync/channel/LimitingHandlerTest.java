@@ -3,7 +3,9 @@ package dev.nettysync.channel;
 import dev.nettysync.AsyncSemaphore;
 import dev.nettysync.WaitTimeoutException;
 import dev.nettysync.limit.AsyncLimiter;
+import dev.nettysync.limit.AsyncRateLimiter;
 import dev.nettysync.limit.Permit;
+import dev.nettysync.limit.RateLimitedException;
 import dev.nettysync.limit.RecordingLimiter;
 import dev.nettysync.testing.AnsweringLimiter;
 import io.netty.buffer.ByteBuf;
@@ -15,9 +17,12 @@ import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.DefaultPromise;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.GenericFutureListener;
+import io.netty.util.concurrent.MockTicker;
 import io.netty.util.concurrent.Promise;
+import io.netty.util.concurrent.Ticker;
 import org.junit.jupiter.api.Test;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -95,6 +100,28 @@ class LimitingHandlerTest {
         assertThat(ch2.config().isAutoRead()).isTrue();
         assertThat(limiter.outcomes).containsExactly(Permit.Outcome.SUCCESS, Permit.Outcome.SUCCESS, Permit.Outcome.SUCCESS);
         assertThat(limiter.semaphore.availablePermits()).isEqualTo(1);
+    }
+
+    @Test
+    void aRateThatCannotAdmitWithinTheWaitRejectsAtOnceSayingWhenItCould() {
+        MockTicker clock = Ticker.newMockTicker();
+        AsyncRateLimiter rate = AsyncRateLimiter.builder(10, Duration.ofSeconds(1)).ticker(clock).build();   // one per 100 ms
+        EmbeddedChannel ch = channel(LimitingHandler.builder().limiter(rate).backPressure(50, TimeUnit.MILLISECONDS));
+        ch.writeInbound("m1", "m2", "m3");
+        assertThat(sink.read).containsExactly("m1");
+        assertThat(sink.rejected).as("waiting 50 ms could not help: refused now, not at the timeout").hasSize(2);
+        for (LimitingHandler.Rejected r : sink.rejected) {
+            assertThat(r.reason()).isEqualTo(LimitingHandler.Reason.LIMITER_WAIT);
+            assertThat(r.cause()).isInstanceOf(RateLimitedException.class);
+            assertThat(((RateLimitedException) r.cause()).retryAfterNanos())
+                    .as("for a 429's Retry-After").isEqualTo(TimeUnit.MILLISECONDS.toNanos(100));
+        }
+        assertThat(rate.queueLength()).isZero();
+        ch.writeOutbound("r1", "503", "503");
+        clock.advance(100, TimeUnit.MILLISECONDS);
+        ch.writeInbound("m4");
+        assertThat(sink.read).as("the refusals spent nothing").containsExactly("m1", "m4");
+        ch.finishAndReleaseAll();
     }
 
     @Test

@@ -17,9 +17,10 @@ import static org.assertj.core.api.Assertions.assertThat;
  * Randomized stress of {@link AsyncLimiter#all}: two event loops acquire (waiting, timed,
  * {@code tryAcquire}) through composites of overlapping parts, all in one order (a two-permit
  * semaphore {@code A}, a lock {@code B}, a one-permit semaphore {@code C}: {@code all(A, B, C)},
- * {@code all(A, C)}, {@code all(B, C)}, a nested {@code all(all(A, B), C)}) and through {@code B}
- * and {@code C} alone, so that composite walks queue on a later part while holding earlier
- * ones; waits are cancelled and time out, permits are held for a random while and ended with a
+ * {@code all(A, C)}, {@code all(B, C)}, a nested {@code all(all(A, B), C)}, {@code all(A,
+ * failOpen(B))}) and through {@code B}, {@code C} and {@code failOpen(C)} alone (a fail-open view
+ * that admits nothing on its own: its waits, cancels and timeouts are its limiter's), so that
+ * composite walks queue on a later part while holding earlier ones; waits are cancelled and time out, permits are held for a random while and ended with a
  * random outcome, some twice (see {@link LimiterStress}). Each holder checks on entry that no
  * part has more holders than permits.
  *
@@ -43,7 +44,9 @@ class CompositeLimiterStressTest extends LimiterStress {
             new Use(AsyncLimiter.all(b, c), false, true, true),
             new Use(AsyncLimiter.all(AsyncLimiter.all(a, b), c), true, true, true),
             new Use(b, false, true, false),
-            new Use(c, false, false, true));
+            new Use(c, false, false, true),
+            new Use(AsyncLimiter.failOpen(c, cause -> false), false, false, true),
+            new Use(AsyncLimiter.all(a, AsyncLimiter.failOpen(b, cause -> false)), true, true, false));
 
     private final AtomicInteger inA = new AtomicInteger();
     private final AtomicInteger inB = new AtomicInteger();
