@@ -19,7 +19,6 @@ import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.function.BiConsumer;
 
 /**
@@ -423,40 +422,9 @@ public final class RedisRateLimiter implements AsyncLimiter {
                     + " (the slot is spent)"));
             return;
         }
-        RatePermit permit = new RatePermit();
+        Permit permit = Permit.holdingNothing();          // not tracked: dropping it loses nothing
         if (!result.trySuccess(permit)) {
             permit.releaseIgnored();
-        }
-    }
-
-    /**
-     * A rate permit: nothing to give back, so ending it only marks it ended (once), and it is not
-     * tracked for leaks, as {@code AsyncRateLimiter}'s are not: dropping it loses nothing.
-     */
-    private static final class RatePermit implements Permit {
-        private static final AtomicIntegerFieldUpdater<RatePermit> ENDED =
-                AtomicIntegerFieldUpdater.newUpdater(RatePermit.class, "ended");
-
-        private volatile int ended;                   // 0 -> 1 once, by CAS
-
-        @Override
-        public boolean release() {
-            return ENDED.compareAndSet(this, 0, 1);
-        }
-
-        @Override
-        public boolean releaseDropped() {
-            return release();
-        }
-
-        @Override
-        public boolean releaseIgnored() {
-            return release();
-        }
-
-        @Override
-        public boolean isReleased() {
-            return ended != 0;
         }
     }
 }

@@ -18,7 +18,6 @@ import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 
 /**
  * A rate limit with bursts: at most {@code burst + rate × t} permits are admitted in any window
@@ -898,13 +897,9 @@ public final class AsyncRateLimiter implements AsyncLimiter {
         }
     }
 
-    /** A permit that gives nothing back: ending it only marks it ended, exactly once. */
-    static final class RatePermit implements OutcomeBlindPermit {
-        private static final AtomicIntegerFieldUpdater<RatePermit> ENDED =
-                AtomicIntegerFieldUpdater.newUpdater(RatePermit.class, "ended");
-
+    /** A permit that gives nothing back ({@link EmptyPermit}), with its time of admission. */
+    static final class RatePermit extends EmptyPermit {
         private final long admittedAt;                // the limiter's time of the admission
-        private volatile int ended;                   // 0 -> 1 once, by CAS
 
         RatePermit(long admittedAt) {
             this.admittedAt = admittedAt;
@@ -913,16 +908,6 @@ public final class AsyncRateLimiter implements AsyncLimiter {
         /** When it was admitted, in nanoseconds since the limiter's creation. For tests. */
         long admittedAt() {
             return admittedAt;
-        }
-
-        @Override
-        public boolean release() {
-            return ENDED.compareAndSet(this, 0, 1);
-        }
-
-        @Override
-        public boolean isReleased() {
-            return ended != 0;
         }
     }
 }

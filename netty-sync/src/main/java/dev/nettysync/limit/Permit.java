@@ -64,6 +64,16 @@ public interface Permit extends AutoCloseable {
     /** Whether the permit has been ended, by any of the release methods. */
     boolean isReleased();
 
+    /**
+     * A new permit that holds nothing: ending it only marks it ended (the first end returns
+     * {@code true}, every later one {@code false}), and it is not tracked for leaks, since
+     * dropping it loses nothing. For a limiter whose admissions give nothing back, as a rate
+     * limiter's do; this library's rate limiters hand out such permits.
+     */
+    static Permit holdingNothing() {
+        return new EmptyPermit();
+    }
+
     /** Same as {@link #release()}, so that a permit works in try-with-resources. */
     @Override
     default void close() {

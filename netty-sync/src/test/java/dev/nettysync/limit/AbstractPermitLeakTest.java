@@ -157,6 +157,29 @@ class AbstractPermitLeakTest {
         assertThat(logged.get(0)).contains("dropPartPermit");
     }
 
+    @Test
+    void permitsThatHoldNothingAreNotTracked() throws Exception {
+        AsyncLimiter tracked = AsyncLimiter.of(new AsyncSemaphore(100));
+        AsyncLimiter probe = AsyncLimiter.of(new AsyncSemaphore(1));
+        long before = AbstractPermit.leaksReported();
+
+        dropPermitsHoldingNothing();                      // a rate limiter's, Permit.holdingNothing()'s
+        acquireAndDrop(tracked);                          // the one leak, so that the wait ends
+
+        awaitReports(before, probe);
+        assertThat(AbstractPermit.leaksReported()).as("only the semaphore's permit").isEqualTo(before + 1);
+        assertThat(logged).hasSize(1);
+        assertThat(logged.get(0)).contains("acquireAndDrop");
+    }
+
+    private static void dropPermitsHoldingNothing() {
+        AsyncRateLimiter rate = AsyncRateLimiter.builder(1000, java.time.Duration.ofSeconds(1)).burst(100).build();
+        for (int i = 0; i < 10; i++) {
+            assertThat(rate.tryAcquire()).isNotNull();
+            assertThat(Permit.holdingNothing()).isNotNull();
+        }
+    }
+
     private static void dropKeyedPermit(KeyedLimiter<String> perKey) {
         assertThat(perKey.tryAcquire("k")).isNotNull();
     }
