@@ -165,7 +165,12 @@ public final class LimitingHandler extends ChannelDuplexHandler {
         /**
          * The shared limiter refused at once: {@code tryAcquire} returned {@code null} (or threw:
          * see {@link Rejected#cause()}), or, in reject mode, a limiter that cannot decide without
-         * I/O refused its zero-timeout {@code acquire} (the refusal is the cause).
+         * I/O refused its zero-timeout {@code acquire} (the refusal is the cause). A
+         * {@code null} from {@code tryAcquire} carries no cause (a refusal allocates nothing), so
+         * it says no {@code retryAfter}: for a 429's {@code Retry-After}, ask the rate limiter
+         * ({@link dev.nettysync.limit.AsyncRateLimiter#retryAfterNanos(int)}) in the event's
+         * handler, or use back-pressure mode, whose failed wait carries the rate's
+         * {@link dev.nettysync.limit.RateLimitedException}.
          */
         LIMITER,
         /** The shared limiter's wait failed: see {@link Rejected#cause()}. */
