@@ -6,14 +6,13 @@ import dev.nettysync.AsyncSemaphore;
 import dev.nettysync.ClosedException;
 import dev.nettysync.QueueFullException;
 import dev.nettysync.WaitTimeoutException;
+import dev.nettysync.internal.MappedWait;
 import dev.nettysync.limit.AbstractPermit;
 import dev.nettysync.limit.AsyncLimiter;
 import dev.nettysync.limit.LimiterStatistics;
 import dev.nettysync.limit.Permit;
-import io.netty.util.concurrent.DefaultPromise;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.GenericFutureListener;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
@@ -72,6 +71,11 @@ import java.util.function.LongSupplier;
  *       object.</li>
  *   <li><b>Refusals.</b> {@link QueueFullException} (queue full), {@link WaitTimeoutException}
  *       (timed wait expired), {@link ClosedException} (after {@link #close()}).</li>
+ *   <li><b>Executors that shut down</b> (as {@link AsyncSemaphore}'s queue, whose section of
+ *       that name says more): a timed wait fails with a
+ *       {@link java.util.concurrent.RejectedExecutionException} as its executor shuts down; an
+ *       untimed one holds nothing once its turn comes, its permit going on to the next waiter,
+ *       but its future is never completed, since none of its listeners could run.</li>
  *   <li><b>One algorithm per limiter.</b> The {@code Limit} instance is this limiter's: its
  *       change listener cannot be removed, and samples from another user would move this
  *       limit.</li>
@@ -356,41 +360,22 @@ public final class AdaptiveLimiter implements AsyncLimiter {
 
     /**
      * The caller's future for a queued wait: completes with a permit when the semaphore grants.
-     * Cancelling it cancels the semaphore wait, and succeeds only if that did.
+     * Cancelling it cancels the semaphore wait, and succeeds only if that did (see
+     * {@link MappedWait}); a permit it cannot take is ended with no sample.
      */
-    private final class PermitPromise extends DefaultPromise<Permit> implements GenericFutureListener<Future<Void>> {
-        private final Future<Void> wait;
-
+    private final class PermitPromise extends MappedWait<Void, Permit> {
         PermitPromise(EventExecutor executor, Future<Void> wait) {
-            super(executor);
-            this.wait = wait;
+            super(executor, wait);
         }
 
         @Override
-        public boolean cancel(boolean mayInterruptIfRunning) {
-            if (!wait.cancel(false)) {
-                return false;            // granted, failed or timed out: the wait decides
-            }
-            cancelOwn();                 // now, so isCancelled() holds when cancel returns
-            return true;
-        }
-
-        private void cancelOwn() {
-            super.cancel(false);
+        protected Permit map(Void granted) {
+            return newPermit();
         }
 
         @Override
-        public void operationComplete(Future<Void> f) {
-            if (f.isSuccess()) {
-                AdaptivePermit permit = newPermit();
-                if (!trySuccess(permit)) {
-                    permit.releaseIgnored();     // completed behind our back: give it back, no sample
-                }
-            } else if (f.isCancelled()) {
-                cancelOwn();
-            } else {
-                tryFailure(f.cause());
-            }
+        protected void discard(Permit permit) {
+            permit.releaseIgnored();     // completed behind our back: give it back, no sample
         }
     }
 

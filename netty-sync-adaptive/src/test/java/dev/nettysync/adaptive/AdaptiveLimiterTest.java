@@ -13,6 +13,7 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
+import io.netty.util.concurrent.DefaultEventExecutor;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
@@ -24,6 +25,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
@@ -506,5 +508,38 @@ class AdaptiveLimiterTest {
         assertThatThrownBy(() -> AdaptiveLimiter.builder().sampleWindow(Duration.ofSeconds(Long.MAX_VALUE)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("sampleWindow");
         assertThat(AdaptiveLimiter.builder().sampleWindow(Duration.ofDays(365)).build().currentLimit()).isEqualTo(20);
+    }
+
+    // ---------------------------------------------------------------- executors that shut down
+
+    @Test
+    void anUntimedWaitWhoseExecutorShutDownHandsItsPermitOnHoldingNothing() {
+        AdaptiveLimiter limiter = limiter(new ScriptedLimit(1), 10);
+        Permit held = limiter.tryAcquire();
+        DefaultEventExecutor dying = new DefaultEventExecutor();
+        Future<Permit> onDying = limiter.acquire(dying);
+        Future<Permit> next = limiter.acquire(NOW);
+        dying.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+
+        held.release();                          // its turn: the dead executor's wait is refused
+
+        granted(next).release();                 // and the permit goes on to the next waiter
+        assertThat(onDying.isDone()).as("never completed: none of its listeners could run").isFalse();
+        assertThat(limiter.statistics().queued()).isZero();
+    }
+
+    @Test
+    void aTimedWaitEndsAsItsExecutorShutsDown() {
+        AdaptiveLimiter limiter = limiter(new ScriptedLimit(1), 10);
+        Permit held = limiter.tryAcquire();
+        DefaultEventExecutor dying = new DefaultEventExecutor();
+        Future<Permit> onDying = limiter.acquire(dying, 1, TimeUnit.HOURS);
+
+        dying.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+
+        assertThat(onDying.isDone()).as("ended by the shutdown's cancel of its timer").isTrue();
+        assertThat(onDying.cause()).isInstanceOf(RejectedExecutionException.class);
+        assertThat(limiter.statistics().queued()).isZero();
+        held.release();
     }
 }
