@@ -47,7 +47,11 @@ import java.util.function.Function;
  *       Meanwhile the handler stops reading: it turns {@code autoRead} off (and holds back
  *       explicit {@code read()} calls) until the channel's backlog is admitted, so a
  *       pipelining client is slowed down by TCP, not refused. The wait for the shared limiter
- *       is its FIFO wait, optionally timed ({@link Builder#backPressure(long, TimeUnit)}); a
+ *       is its FIFO wait, optionally timed ({@link Builder#backPressure(long, TimeUnit)}). What
+ *       it holds back meanwhile is what the channel had already read when reading paused: the
+ *       messages decoded from the read in progress (one buffer of the channel's
+ *       {@code RecvByteBufAllocator}; Netty's read loop stops once {@code autoRead} is off),
+ *       which the handler does not bound itself (a decoder before it bounds each message); a
  *       message whose wait fails (timeout, queue full, limiter closed) is rejected as below and
  *       the next one is tried. The per-channel wait is not timed: it ends when the channel's
  *       own earlier messages complete.</li>

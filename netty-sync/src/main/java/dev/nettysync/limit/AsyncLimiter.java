@@ -230,6 +230,9 @@ public interface AsyncLimiter {
      *       {@link NullPointerException} naming {@code limiter}).</li>
      *   <li>If the predicate throws, the acquire (or {@code tryAcquire}) fails with that
      *       exception (the original cause suppressed in it).</li>
+     *   <li>The permit admitted without {@code limiter} holds nothing but is tracked for leaks
+     *       like {@code limiter}'s own: dropping it unreleased is the bug that leaks a real
+     *       permit (a lease) once {@code limiter} decides again, so it is reported as one.</li>
      * </ul>
      *
      * @throws NullPointerException if an argument is {@code null}
