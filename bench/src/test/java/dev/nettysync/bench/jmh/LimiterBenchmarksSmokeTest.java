@@ -9,7 +9,7 @@ import java.util.concurrent.TimeUnit;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Runs the rate and keyed limiter benchmarks' bodies a few times outside JMH: every peer admits
+ * Runs the rate, keyed and adaptive limiter benchmarks' bodies a few times outside JMH: every peer admits
  * in the {@code admit} scenario and refuses in the {@code refuse} one (so each measures what it
  * says), and keyed acquire + release never refuses nor evicts (10^6 keys: KeyedLimiterStressTest
  * in netty-sync drives that size; here it would cost ~30 s of set-up).
@@ -47,5 +47,20 @@ class LimiterBenchmarksSmokeTest {
             assertThat(b.acquireRelease()).isTrue();
         }
         assertThat(b.liveKeys()).isEqualTo(impl.equals("keyed") ? keys : 0);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"nettysync", "netflix"})
+    void adaptiveLimiter(String impl) {
+        AdaptiveLimiterBenchmark b = new AdaptiveLimiterBenchmark();
+        b.impl = impl;
+        b.setUp();
+        assertThat(b.limit()).isEqualTo(AdaptiveLimiterBenchmark.INITIAL_LIMIT);
+        for (int i = 0; i < 20_000; i++) {
+            assertThat(b.tryAcquireRelease()).as("%s call %d", impl, i).isTrue();
+            assertThat(b.tryAcquireReleaseContended()).isTrue();
+        }
+        assertThat(b.inUse()).as("every admission ended").isZero();
+        assertThat(b.limit()).as("still an adaptive limit within its bounds").isBetween(1, AdaptiveLimiterBenchmark.MAX_LIMIT);
     }
 }
