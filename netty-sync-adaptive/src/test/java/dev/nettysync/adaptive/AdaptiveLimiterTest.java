@@ -3,6 +3,7 @@ package dev.nettysync.adaptive;
 import dev.nettysync.testing.ManualExecutor;
 import com.netflix.concurrency.limits.Limit;
 import com.netflix.concurrency.limits.limit.VegasLimit;
+import com.netflix.concurrency.limits.limit.WindowedLimit;
 import dev.nettysync.ClosedException;
 import dev.nettysync.QueueFullException;
 import dev.nettysync.WaitTimeoutException;
@@ -29,6 +30,10 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -153,6 +158,44 @@ class AdaptiveLimiterTest {
         assertThat(limiter.tryAcquire()).as("the permit came back").isNotNull().satisfies(Permit::release);
     }
 
+    @Test
+    void aThrowingAlgorithmIsLoggedInFullOnceThenAtDebugLevel() {
+        Logger log = Logger.getLogger(AdaptiveLimiter.class.getName());
+        Level saved = log.getLevel();
+        List<LogRecord> records = new ArrayList<>();
+        Handler capture = new Handler() {
+            @Override
+            public void publish(LogRecord r) {
+                records.add(r);
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        log.setLevel(Level.ALL);
+        log.setUseParentHandlers(false);         // captured, not printed
+        log.addHandler(capture);
+        try {
+            AdaptiveLimiter limiter = limiter(new ScriptedLimit(1).onEachSample(l -> {
+                throw new IllegalStateException("broken algorithm (expected by the test)");
+            }), 10);
+            for (int i = 0; i < 3; i++) {
+                limiter.tryAcquire().release();
+            }
+        } finally {
+            log.removeHandler(capture);
+            log.setUseParentHandlers(true);
+            log.setLevel(saved);
+        }
+        assertThat(records).extracting(LogRecord::getLevel).containsExactly(Level.WARNING, Level.FINE, Level.FINE);
+        assertThat(records).allSatisfy(r -> assertThat(r.getThrown()).hasMessageContaining("broken algorithm"));
+    }
+
     // ---------------------------------------------------------------- resizing
 
     @Test
@@ -196,6 +239,11 @@ class AdaptiveLimiterTest {
         holder.release();
         granted(waiter).release();
         granted(next).release();
+
+        algorithm.set(5);                        // and the timed acquire applies it too
+        Future<Permit> timed = limiter.acquire(NOW, 1, TimeUnit.SECONDS);
+        assertThat(limiter.currentLimit()).isEqualTo(5);
+        granted(timed).release();
     }
 
     @Test
@@ -383,6 +431,7 @@ class AdaptiveLimiterTest {
         Permit holder = limiter.tryAcquire();
         Future<Permit> waiter = limiter.acquire(loop);
         assertThat(waiter.cancel(false)).isTrue();
+        assertThat(waiter.isCancelled()).as("at once, before its executor ran anything").isTrue();
         loop.runPending();
         holder.release();
         loop.runPending();
@@ -439,6 +488,7 @@ class AdaptiveLimiterTest {
         AdaptiveLimiter limiter = limiter(algorithm, 10);
         Permit holder = limiter.tryAcquire();
         Future<Permit> waiter = limiter.acquire(NOW);
+        assertThat(limiter.isClosed()).isFalse();
         limiter.close();
         assertThat(limiter.isClosed()).isTrue();
         assertThat(waiter.cause()).isInstanceOf(ClosedException.class);
@@ -484,7 +534,7 @@ class AdaptiveLimiterTest {
         assertThatThrownBy(() -> AdaptiveLimiter.builder().maxPending(-1))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("was -1");
         assertThatThrownBy(() -> AdaptiveLimiter.builder().minLimit(10).maxLimit(5).build())
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("minLimit 10 > maxLimit 5");
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("minLimit 10 > maxLimit 5");
         assertThatThrownBy(() -> AdaptiveLimiter.builder().initialLimit(500).maxLimit(200).build())
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("initialLimit 500");
         assertThatThrownBy(() -> AdaptiveLimiter.builder().sampleWindow(Duration.ofMillis(50)))
@@ -501,6 +551,52 @@ class AdaptiveLimiterTest {
         assertThatThrownBy(() -> AdaptiveLimiter.builder().initialLimit(500).build())
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("initialLimit 500 outside [minLimit 1 (the default), maxLimit 200 (the default)]");
+    }
+
+    @Test
+    void everyBoundIsInclusive() {
+        AdaptiveLimiter fixed = AdaptiveLimiter.builder().initialLimit(1).minLimit(1).maxLimit(1).maxPending(0).build();
+        Permit only = fixed.tryAcquire();
+        assertThat(fixed.acquire(NOW).cause()).as("maxPending 0: never waits").isInstanceOf(QueueFullException.class);
+        only.release();
+        assertThat(AdaptiveLimiter.builder().minLimit(5).maxLimit(5).build().currentLimit()).isEqualTo(5);
+        assertThat(AdaptiveLimiter.builder().initialLimit(5).minLimit(5).maxLimit(9).build().currentLimit()).isEqualTo(5);
+        assertThat(AdaptiveLimiter.builder().initialLimit(9).minLimit(5).maxLimit(9).build().currentLimit()).isEqualTo(9);
+        assertThat(AdaptiveLimiter.builder().sampleWindow(Duration.ofMillis(100)).build().currentLimit()).isEqualTo(20);
+        assertThat(AdaptiveLimiter.builder().sampleWindow(Duration.ofNanos(Long.MAX_VALUE)).build().currentLimit()).isEqualTo(20);
+    }
+
+    @Test
+    void theAlgorithmIsTheCallersLimitOrAWindowAroundIt() {
+        ScriptedLimit algorithm = new ScriptedLimit(3);
+        assertThat(limiter(algorithm, 10).algorithm()).isSameAs(algorithm);
+        assertThat(AdaptiveLimiter.builder().limit(new ScriptedLimit(3)).build().algorithm()).isInstanceOf(WindowedLimit.class);
+    }
+
+    @Test
+    void aLimitThatMovesWhileBuildRegistersItsListenerIsNotLost() {
+        // stands for a sample on another thread landing between the limiter's construction and
+        // the registration of its change listener
+        Limit movesAsItIsWatched = new Limit() {
+            private int limit = 4;
+
+            @Override
+            public int getLimit() {
+                return limit;
+            }
+
+            @Override
+            public void notifyOnChange(Consumer<Integer> consumer) {
+                limit = 9;
+            }
+
+            @Override
+            public void onSample(long startTime, long rtt, int inflight, boolean didDrop) {
+            }
+        };
+        AdaptiveLimiter limiter = limiter(movesAsItIsWatched, 10);
+        limiter.tryAcquire().release();
+        assertThat(limiter.currentLimit()).isEqualTo(9);
     }
 
     @Test

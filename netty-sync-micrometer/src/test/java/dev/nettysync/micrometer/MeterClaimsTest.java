@@ -231,6 +231,38 @@ class MeterClaimsTest {
                 .as("the first limiter (never bound) counts nothing there").isZero();
     }
 
+    @Test
+    void aRegistryThatAlsoFailsToRemoveTheMetersOfAFailedBindingRethrowsItsFirstFailureWithTheOthersInIt() {
+        MeterRegistry failing = new SimpleMeterRegistry() {
+            @Override
+            public Meter remove(Meter meter) {
+                throw new IllegalStateException("cannot remove " + meter.getId().getName());
+            }
+        };
+        failing.config().meterFilter(new io.micrometer.core.instrument.config.MeterFilter() {
+            @Override
+            public Meter.Id map(Meter.Id id) {
+                if (id.getName().equals(LimiterMetrics.QUEUED)) {
+                    throw new IllegalStateException("the registry refused " + id.getName());
+                }
+                return id;
+            }
+        });
+        assertThatThrownBy(() -> new LimiterMetrics(AsyncLimiter.of(new AsyncSemaphore(3)), "stuck").bindTo(failing))
+                .hasMessage("the registry refused " + LimiterMetrics.QUEUED)
+                .satisfies(e -> assertThat(e.getSuppressed()).extracting(Throwable::getMessage).containsExactly(
+                        "cannot remove " + LimiterMetrics.LIMIT, "cannot remove " + LimiterMetrics.IN_USE,
+                        "cannot remove " + LimiterMetrics.AVAILABLE));
+    }
+
+    @Test
+    void aNameWhoseMetersAFilterDeniesHoldsNoClaimSoAnotherLimiterMayUseIt() {
+        registry.config().meterFilter(io.micrometer.core.instrument.config.MeterFilter.denyNameStartsWith("nettysync.limiter"));
+        new LimiterMetrics(AsyncLimiter.of(new AsyncSemaphore(3)), "muted").bindTo(registry);
+        new LimiterMetrics(AsyncLimiter.of(new AsyncSemaphore(5)), "muted").bindTo(registry);   // nothing exported to mix
+        assertThat(registry.find(LimiterMetrics.LIMIT).meters()).isEmpty();
+    }
+
     // --- meters this module did not register: a composite's, the application's ---------------
 
     private static double unavailable(MeterRegistry r, String limiter) {
@@ -282,6 +314,31 @@ class MeterClaimsTest {
         new LimiterMetrics(AsyncLimiter.of(new AsyncSemaphore(5)), "other").bindTo(registry);
         assertThat(registry.get(LimiterMetrics.LIMIT).tag("limiter", "other").gauge().value()).isEqualTo(5);
         assertThat(registry.find(LimiterMetrics.LEAKS).functionCounters()).hasSize(1);
+    }
+
+    @Test
+    void theSameLimiterBoundToACompositeAgainGetsItsOwnMetersBackThoughTheMemberHoldsThem() {
+        CompositeMeterRegistry composite = new CompositeMeterRegistry();
+        composite.add(registry);
+        LimiterMetrics pool = new LimiterMetrics(AsyncLimiter.of(new AsyncSemaphore(3)), "pool");
+        pool.bindTo(composite);
+        pool.bindTo(composite);                              // the member holds what the composite put there
+        assertThat(registry.find(LimiterMetrics.LIMIT).gauges()).singleElement()
+                .satisfies(g -> assertThat(g.value()).isEqualTo(3));
+    }
+
+    @Test
+    void aLimiterUnderTheSameNameOnAMemberOfACompositeInsideTheCompositeIsRefusedToo() {
+        new LimiterMetrics(AsyncLimiter.of(new AsyncSemaphore(3)), "pool").bindTo(registry);
+        CompositeMeterRegistry inner = new CompositeMeterRegistry();
+        inner.add(registry);
+        CompositeMeterRegistry outer = new CompositeMeterRegistry();
+        outer.add(inner);
+        assertThatThrownBy(() -> new LimiterMetrics(AsyncLimiter.of(new AsyncSemaphore(5)), "pool").bindTo(outer))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("a member of this composite");
+        assertThat(registry.get(LimiterMetrics.LIMIT).tag("limiter", "pool").gauge().value()).isEqualTo(3);
+        new LimiterMetrics(AsyncLimiter.of(new AsyncSemaphore(5)), "other").bindTo(outer);
+        assertThat(registry.get(LimiterMetrics.LIMIT).tag("limiter", "other").gauge().value()).isEqualTo(5);
     }
 
     @Test

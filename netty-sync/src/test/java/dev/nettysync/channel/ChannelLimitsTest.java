@@ -3,6 +3,7 @@ package dev.nettysync.channel;
 import dev.nettysync.AsyncSemaphore;
 import dev.nettysync.WaitTimeoutException;
 import dev.nettysync.limit.AsyncLimiter;
+import dev.nettysync.limit.LimiterStatistics;
 import dev.nettysync.limit.Permit;
 import dev.nettysync.limit.RecordingLimiter;
 import io.netty.channel.embedded.EmbeddedChannel;
@@ -11,7 +12,12 @@ import io.netty.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 
 import java.lang.reflect.Field;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -149,6 +155,73 @@ class ChannelLimitsTest {
         ChannelLimits.acquire(limiter, channel).getNow().releaseIgnored();
         ChannelLimits.acquire(limiter, channel).getNow().close();
         assertThat(limiter.outcomes).containsExactly(Permit.Outcome.DROPPED, Permit.Outcome.IGNORED, Permit.Outcome.SUCCESS);
+    }
+
+    /** A user's permit that guards nothing: records every end call and says each one ended it. */
+    private static final class CountingPermit implements Permit {
+        final List<Permit.Outcome> ends = new ArrayList<>();
+
+        @Override
+        public boolean release() {
+            return ends.add(Permit.Outcome.SUCCESS);
+        }
+
+        @Override
+        public boolean releaseDropped() {
+            return ends.add(Permit.Outcome.DROPPED);
+        }
+
+        @Override
+        public boolean releaseIgnored() {
+            return ends.add(Permit.Outcome.IGNORED);
+        }
+
+        @Override
+        public boolean isReleased() {
+            return !ends.isEmpty();
+        }
+    }
+
+    @Test
+    void aBoundPermitEndsEvenAnUnguardedPermitExactlyOnceAndOnlyItsFirstEndReturnsTrue() {
+        Map<Permit.Outcome, Predicate<Permit>> firstEnds = new EnumMap<>(Map.of(
+                Permit.Outcome.SUCCESS, Permit::release,
+                Permit.Outcome.DROPPED, Permit::releaseDropped,
+                Permit.Outcome.IGNORED, Permit::releaseIgnored));
+        firstEnds.forEach((outcome, end) -> {
+            EmbeddedChannel ch = new EmbeddedChannel();
+            CountingPermit inner = new CountingPermit();
+            Permit bound = ChannelLimits.bind(inner, ch);
+            assertThat(bound.isReleased()).as("held").isFalse();
+            assertThat(end.test(bound)).as("first end, " + outcome).isTrue();
+            assertThat(bound.isReleased()).isTrue();
+            assertThat(bound.release()).isFalse();
+            assertThat(bound.releaseDropped()).isFalse();
+            assertThat(bound.releaseIgnored()).isFalse();
+            ch.close();
+            assertThat(inner.ends).as("ended once, by the first call").containsExactly(outcome);
+        });
+    }
+
+    @Test
+    void aWaitAlreadyDoneIsReturnedAsItIsWithNoCloseListener() throws Exception {
+        Future<Void> done = channel.eventLoop().newSucceededFuture(null);
+        int before = listenerCount(channel.closeFuture());
+        assertThat(ChannelLimits.cancelOnClose(done, channel)).isSameAs(done);
+        assertThat(listenerCount(channel.closeFuture())).isEqualTo(before);
+    }
+
+    @Test
+    void theChannelsViewTryAcquireBindsItsPermitAndItsStatisticsAreTheLimiters() {
+        RecordingLimiter limiter = new RecordingLimiter(1, 10);
+        AsyncLimiter view = ChannelLimits.forChannel(limiter, channel);
+        Permit p = view.tryAcquire();
+        assertThat(p).isNotNull();
+        assertThat(view.tryAcquire()).as("none left").isNull();
+        assertThat(view.statistics()).isEqualTo(limiter.statistics()).isEqualTo(new LimiterStatistics(1, 1, 0, 0));
+        channel.close();
+        assertThat(p.isReleased()).as("ended by the close").isTrue();
+        assertThat(limiter.outcomes).containsExactly(Permit.Outcome.IGNORED);
     }
 
     @Test

@@ -8,8 +8,11 @@ import dev.nettysync.limit.Permit;
 import dev.nettysync.limit.RateLimitedException;
 import dev.nettysync.limit.RecordingLimiter;
 import dev.nettysync.testing.AnsweringLimiter;
+import dev.nettysync.testing.ManualExecutor;
+import dev.nettysync.testing.TestEventExecutor;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.embedded.EmbeddedChannel;
@@ -25,6 +28,8 @@ import org.junit.jupiter.api.Test;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -33,14 +38,21 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /** {@link LimitingHandler} on {@link EmbeddedChannel}s: admission, order, reading, ending, closing. */
 class LimitingHandlerTest {
 
-    /** Collects what gets past the limiter: messages and Rejected events. */
+    /** Collects what gets past the limiter: messages, Rejected events, and counts read-completes. */
     static final class Sink extends ChannelInboundHandlerAdapter {
         final List<Object> read = new ArrayList<>();
         final List<LimitingHandler.Rejected> rejected = new ArrayList<>();
+        int readCompletes;
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             read.add(msg);
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            readCompletes++;
+            ctx.fireChannelReadComplete();
         }
 
         @Override
@@ -194,6 +206,7 @@ class LimitingHandlerTest {
         ch.writeInbound(m);
         assertThat(sink.rejected).hasSize(1);
         assertThat(sink.rejected.get(0).reason()).isEqualTo(LimitingHandler.Reason.LIMITER);
+        assertThat(sink.rejected.get(0).cause()).as("tryAcquire refused: no exception, no acquire asked").isNull();
         assertThat(limiter.semaphore.queueLength()).as("reject mode does not queue").isZero();
         assertThat(sink.rejected.get(0).release()).as("the event owns the message").isTrue();
         assertThat(m.refCnt()).isZero();
@@ -443,5 +456,142 @@ class LimitingHandlerTest {
         ch.writeOutbound("r3");
         assertThat(sem.availablePermits()).isEqualTo(1);
         ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aZeroTimeoutRejectsAtOnceWhatTheLimiterCannotGrantInsteadOfWaiting() {
+        RecordingLimiter limiter = new RecordingLimiter(1, 10);
+        Permit held = limiter.tryAcquire();
+        EmbeddedChannel ch = channel(LimitingHandler.builder().limiter(limiter).backPressure(0, TimeUnit.SECONDS));
+        ch.writeInbound("m1");
+        assertThat(sink.rejected).extracting(LimitingHandler.Rejected::message).containsExactly("m1");
+        assertThat(sink.rejected.get(0).reason()).isEqualTo(LimitingHandler.Reason.LIMITER_WAIT);
+        assertThat(sink.rejected.get(0).cause()).isInstanceOf(WaitTimeoutException.class);
+        assertThat(limiter.semaphore.queueLength()).as("no wait left in the limiter's queue").isZero();
+        assertThat(ch.config().isAutoRead()).isTrue();
+        held.release();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aWaitCancelledByAnotherPartyRejectsItsMessageAndTheNextOneWaits() {
+        List<Promise<Permit>> waits = new ArrayList<>();
+        EmbeddedChannel ch = channel(LimitingHandler.builder().limiter(new AnsweringLimiter(executor -> {
+            Promise<Permit> p = executor.newPromise();
+            waits.add(p);
+            return p;
+        })));
+        ch.writeInbound("m1", "m2");
+        assertThat(waits).as("m1 waits, m2 behind it").hasSize(1);
+
+        waits.get(0).cancel(false);                    // not by the handler: the limiter's, say
+        assertThat(sink.rejected).extracting(LimitingHandler.Rejected::message).containsExactly("m1");
+        assertThat(sink.rejected.get(0).reason()).isEqualTo(LimitingHandler.Reason.LIMITER_WAIT);
+        assertThat(sink.rejected.get(0).cause()).isInstanceOf(CancellationException.class);
+        assertThat(waits).as("m2's wait started").hasSize(2);
+        assertThat(ch.pipeline().get(LimitingHandler.class).waitingMessages()).isEqualTo(1);
+
+        ch.close();
+        assertThat(waits.get(1).isCancelled()).as("the close cancels m2's wait").isTrue();
+        assertThat(sink.read).isEmpty();
+    }
+
+    @Test
+    void aGrantWhoseListenerHasNotRunWhenTheChannelClosesIsGivenBack() {
+        RecordingLimiter permits = new RecordingLimiter(1, 10);
+        ManualExecutor grants = new ManualExecutor();           // where the wait's listener runs: later
+        Promise<Permit> wait = new DefaultPromise<>(grants);
+        EmbeddedChannel ch = channel(LimitingHandler.builder().limiter(new AnsweringLimiter(executor -> wait)));
+        ch.writeInbound("m1");
+        wait.setSuccess(permits.tryAcquire());                 // granted; its listener is still queued
+        ch.close();                                            // the close comes first: too late to cancel
+        assertThat(permits.outcomes).as("not ended before the handler hears of the grant").isEmpty();
+
+        grants.runPending();
+        assertThat(permits.outcomes).as("the grant reaches a closed handler: given back").containsExactly(Permit.Outcome.IGNORED);
+        assertThat(permits.semaphore.availablePermits()).isEqualTo(1);
+        assertThat(sink.read).isEmpty();
+    }
+
+    @Test
+    void inRejectModeAMessageQueuedBehindALimiterDecisionIsRejectedIfItsChannelIsFullThen() {
+        AsyncSemaphore sem = new AsyncSemaphore(5);
+        EmbeddedChannel ch = channel(LimitingHandler.builder().perChannel(1).limiter(decidesOnlyAsynchronously(sem)).reject());
+        ch.writeInbound("m1", "m2");                            // m2 waits behind m1's round trip
+        ch.runPendingTasks();
+        assertThat(sink.read).containsExactly("m1");
+        assertThat(sink.rejected).extracting(LimitingHandler.Rejected::message).containsExactly("m2");
+        assertThat(sink.rejected.get(0).reason()).isEqualTo(LimitingHandler.Reason.CHANNEL_LIMIT);
+        assertThat(sem.availablePermits()).as("the limiter was not asked for m2").isEqualTo(4);
+        assertThat(ch.config().isAutoRead()).isTrue();
+        ch.writeOutbound("r1", "503 for m2");
+        assertThat(sem.availablePermits()).isEqualTo(5);
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void removedFromALivePipelineItFollowsWhatItPassesOnWithOneReadCompleteAndAddsNoneOtherwise() {
+        EmbeddedChannel ch = channel(LimitingHandler.builder().perChannel(1));
+        ch.writeInbound("m1", "m2", "m3");
+        int before = sink.readCompletes;
+        ch.pipeline().remove(LimitingHandler.class);
+        assertThat(sink.read).containsExactly("m1", "m2", "m3");
+        assertThat(sink.readCompletes - before).as("m2 and m3, passed on outside a read").isEqualTo(1);
+        ch.finishAndReleaseAll();
+
+        Sink idle = new Sink();
+        EmbeddedChannel quiet = new EmbeddedChannel(LimitingHandler.builder().perChannel(1).build(), idle);
+        quiet.writeInbound("m1");
+        quiet.writeOutbound("r1");
+        int settled = idle.readCompletes;
+        quiet.pipeline().remove(LimitingHandler.class);
+        assertThat(idle.readCompletes).as("nothing passed on: no read-complete").isEqualTo(settled);
+        quiet.finishAndReleaseAll();
+    }
+
+    /** A handler's own executor: runs tasks inline until it is {@link #gone}, then refuses them. */
+    private static final class EndingExecutor extends TestEventExecutor {
+        boolean gone;
+
+        @Override
+        public boolean inEventLoop(Thread thread) {
+            return !gone;
+        }
+
+        @Override
+        public void execute(Runnable task) {
+            if (gone) {
+                throw new RejectedExecutionException("terminated");
+            }
+            task.run();
+        }
+
+        @Override
+        public boolean isShutdown() {
+            return gone;
+        }
+
+        @Override
+        public boolean isTerminated() {
+            return gone;
+        }
+    }
+
+    @Test
+    void onAnExecutorOfItsOwnThatIsGoneAPermitIsEndedWhereItsWriteCompleted() {
+        RecordingLimiter limiter = new RecordingLimiter(1, 10);
+        EndingExecutor own = new EndingExecutor();
+        ChannelDuplexHandler front = new ChannelDuplexHandler();   // on the channel's loop, as a codec would be
+        EmbeddedChannel ch = new EmbeddedChannel(front);
+        ch.pipeline().addLast(own, LimitingHandler.builder().limiter(limiter).build());
+        ch.pipeline().addLast(sink);
+        ch.writeInbound("m1");
+        assertThat(sink.read).containsExactly("m1");
+        ch.write("r1");                                         // through the handler; not flushed yet
+        own.gone = true;
+        ch.pipeline().context(front).flush();                   // the write completes on the channel's loop
+        assertThat(limiter.outcomes).as("ended there, as the handler's executor refuses the end")
+                .containsExactly(Permit.Outcome.IGNORED);
+        assertThat(limiter.semaphore.availablePermits()).isEqualTo(1);
     }
 }

@@ -1,6 +1,7 @@
 package dev.nettysync.limit;
 
 import dev.nettysync.AsyncSemaphore;
+import dev.nettysync.testing.LeakReports;
 import io.netty.util.ResourceLeakDetector;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 import io.netty.util.internal.logging.JdkLoggerFactory;
@@ -72,7 +73,7 @@ class AbstractPermitLeakTest {
         acquireAndEnd(limiter);                           // ended: must never be reported
         acquireAndDrop(limiter);                          // the leak
 
-        awaitReports(before, limiter);
+        LeakReports.await(before, limiter);
         assertThat(AbstractPermit.leaksReported()).as("leaks reported").isEqualTo(before + 1);
         assertThat(logged).as("one LEAK record").hasSize(1);
         String report = logged.get(0);
@@ -80,25 +81,6 @@ class AbstractPermitLeakTest {
                 .as("the acquire site").contains("acquireAndDrop")
                 .doesNotContain("acquireAndEnd");
         assertThat(sem.availablePermits()).as("a leaked permit is lost, as a leaked buffer is").isEqualTo(99);
-    }
-
-    /**
-     * Waits until a leak is reported, then collects and polls a few more times, so that every
-     * permit that became unreachable with it (the parts of a wrapper) has been reported too if it
-     * ever will be. {@code probe} tracks new permits: tracking is what polls the detector's queue.
-     */
-    private static void awaitReports(long before, AsyncLimiter probe) throws InterruptedException {
-        long deadline = System.nanoTime() + 20_000_000_000L;
-        while (AbstractPermit.leaksReported() == before && System.nanoTime() < deadline) {
-            System.gc();
-            Thread.sleep(10);
-            probe.tryAcquire().release();
-        }
-        for (int i = 0; i < 5; i++) {
-            System.gc();
-            Thread.sleep(10);
-            probe.tryAcquire().release();
-        }
     }
 
     @Test
@@ -110,7 +92,7 @@ class AbstractPermitLeakTest {
 
         dropKeyedPermit(perKey);
 
-        awaitReports(before, probe);
+        LeakReports.await(before, probe);
         assertThat(AbstractPermit.leaksReported()).as("one leak, one report").isEqualTo(before + 1);
         assertThat(logged).as("one LEAK record").hasSize(1);
         assertThat(logged.get(0)).as("the keyed permit's, the one the application held")
@@ -128,7 +110,7 @@ class AbstractPermitLeakTest {
 
         dropCompositePermit(both);
 
-        awaitReports(before, probe);
+        LeakReports.await(before, probe);
         assertThat(AbstractPermit.leaksReported())
                 .as("one leak, one report (not also the keyed permit, its inner permit and the global permit)")
                 .isEqualTo(before + 1);
@@ -151,7 +133,7 @@ class AbstractPermitLeakTest {
 
         dropPartPermit(part);
 
-        awaitReports(before, probe);
+        LeakReports.await(before, probe);
         assertThat(AbstractPermit.leaksReported()).as("the part handed out directly").isEqualTo(before + 1);
         assertThat(logged).hasSize(1);
         assertThat(logged.get(0)).contains("dropPartPermit");
@@ -240,7 +222,7 @@ class AbstractPermitLeakTest {
         }
         acquireAndDrop(limiter);                          // a real leak, the control
 
-        awaitReports(before, limiter);                    // and what was collected with the control
+        LeakReports.await(before, limiter);                    // and what was collected with the control
         assertThat(AbstractPermit.leaksReported()).as("the control leak only").isEqualTo(before + 1);
         assertThat(logged).hasSize(1);
         assertThat(logged.get(0)).contains("acquireAndDrop").doesNotContain("FailsToConstruct");
