@@ -1,6 +1,7 @@
 package dev.nettysync.redis;
 
 import dev.nettysync.limit.Permit;
+import dev.nettysync.testing.LeakReports;
 import dev.nettysync.testing.Poll;
 import io.netty.util.ResourceLeakDetector;
 import io.netty.util.concurrent.Future;

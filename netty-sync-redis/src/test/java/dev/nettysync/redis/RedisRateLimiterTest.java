@@ -5,6 +5,7 @@ import dev.nettysync.limit.AsyncLimiter;
 import dev.nettysync.limit.Permit;
 import dev.nettysync.limit.RateLimitedException;
 import dev.nettysync.WaitTimeoutException;
+import dev.nettysync.testing.LeakReports;
 import dev.nettysync.testing.Poll;
 import io.netty.channel.DefaultEventLoop;
 import io.netty.channel.EventLoop;

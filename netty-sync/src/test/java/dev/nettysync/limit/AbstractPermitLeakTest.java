@@ -148,7 +148,7 @@ class AbstractPermitLeakTest {
         dropPermitsHoldingNothing();                      // a rate limiter's, Permit.holdingNothing()'s
         acquireAndDrop(tracked);                          // the one leak, so that the wait ends
 
-        awaitReports(before, probe);
+        LeakReports.await(before, probe);
         assertThat(AbstractPermit.leaksReported()).as("only the semaphore's permit").isEqualTo(before + 1);
         assertThat(logged).hasSize(1);
         assertThat(logged.get(0)).contains("acquireAndDrop");

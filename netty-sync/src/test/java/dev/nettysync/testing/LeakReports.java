@@ -3,10 +3,13 @@ package dev.nettysync.testing;
 import dev.nettysync.limit.AbstractPermit;
 import dev.nettysync.limit.AsyncLimiter;
 
+import java.time.Duration;
+
 /**
  * Waiting, on a test thread, for Netty's leak detector to report permits dropped without being
  * ended ({@link AbstractPermit#leaksReported()}): it reports them only when the garbage collector
- * has cleared them and a new permit is tracked, so this collects and tracks until it does.
+ * has cleared them and a new permit is tracked, so this collects and tracks until it does. The
+ * test sets the level (PARANOID, so that every permit is tracked).
  */
 public final class LeakReports {
 
@@ -31,5 +34,52 @@ public final class LeakReports {
             Thread.sleep(10);
             probe.tryAcquire().release();
         }
+    }
+
+    /** The count of leaks reported, once what earlier tests dropped has been reported. */
+    public static long settled() throws InterruptedException {
+        long count;
+        do {
+            count = AbstractPermit.leaksReported();
+            collectAndReport();
+            Thread.sleep(50);
+        } while (AbstractPermit.leaksReported() != count);
+        return count;
+    }
+
+    /**
+     * Drops a control leak, waits until it is reported, collects a few more times (whatever
+     * became unreachable before it is reported by then) and returns the reports since
+     * {@code before} other than the control's: so that "not reported" is seen, not assumed.
+     */
+    public static long besidesAControlLeak(long before) throws InterruptedException {
+        leakOne();
+        Poll.assertEventually("the control leak reported", Duration.ofSeconds(20), () -> {
+            collectAndReport();
+            return AbstractPermit.leaksReported() > before;
+        });
+        for (int i = 0; i < 5; i++) {
+            collectAndReport();
+        }
+        return AbstractPermit.leaksReported() - before - 1;
+    }
+
+    /** Drops a tracked permit without an end (a creation trace of its own, so it is reported). */
+    private static void leakOne() {
+        new AbstractPermit() {
+            @Override
+            protected void onEnd(Outcome outcome) {
+            }
+        };
+    }
+
+    /** A collection, then a new tracked permit: Netty reports what was collected when it tracks the next one. */
+    private static void collectAndReport() {
+        System.gc();
+        new AbstractPermit() {
+            @Override
+            protected void onEnd(Outcome outcome) {
+            }
+        }.release();
     }
 }
