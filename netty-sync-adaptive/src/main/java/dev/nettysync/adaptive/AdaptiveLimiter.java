@@ -502,8 +502,7 @@ public final class AdaptiveLimiter implements AsyncLimiter {
         public AdaptiveLimiter build() {
             if (minLimit > maxLimit) {
                 throw new IllegalArgumentException("minLimit " + minLimit + " > maxLimit " + maxLimit
-                        + (maxLimitSet ? "" : " (the default): set maxLimit too")
-                        + (minLimitSet ? "" : " (minLimit is the default)"));
+                        + (maxLimitSet ? "" : " (the default): set maxLimit too"));   // minLimit was set: its default, 1, fits any maxLimit
             }
             Limit algorithm;
             if (limit != null) {
