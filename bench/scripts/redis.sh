@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Fleet semaphore vs Redisson on one redis-server: commands per uncontended acquire+release
-# (INFO commandstats) and acquire+release pairs/s with p50/p99, same run, same server.
+# netty-sync's fleet limiters vs Redisson on one redis-server, same run, same server.
+#   BENCH=semaphore (default): RedisSemaphore vs RPermitExpirableSemaphore: commands per
+#     uncontended acquire+release (INFO commandstats), pairs/s with p50/p99.
+#   BENCH=rate: RedisRateLimiter vs RRateLimiter: commands per admission, admissions/s with
+#     p50/p99 under a limit that does not bind, then admitted/s against a binding rate.
 #
-#   bench/scripts/redis.sh [extra RedisSemaphoreBench flags, e.g. --seconds=30 --concurrency=128]
+#   bench/scripts/redis.sh [extra flags of the bench class, e.g. --seconds=30 --concurrency=128]
+#   BENCH=rate bench/scripts/redis.sh [extra RedisRateLimiterBench flags, e.g. --binding-rate=5000]
 #
 # Starts its own redis-server (--save '' --appendonly no) on a free port unless REDIS_URI is
 # set (never point it at a Redis that serves anything: the tool calls CONFIG RESETSTAT).
-# Writes $OUT/{machine.txt,redis.md}.
-#   OUT [bench/results/redis-<UTC time>]
+# Writes $OUT/{machine.txt,redis.md} (BENCH=rate: redis-rate.md); --help of a class:
+#   java -cp bench/target/benchmarks.jar dev.nettysync.bench.redis.RedisRateLimiterBench --help
+#   BENCH [semaphore]   OUT [bench/results/redis-<UTC time>, BENCH=rate: redis-rate-<UTC time>]
 #   REDIS_PORT [6390]   REDIS_CPUS [0] (taskset for redis-server when available)
 # Needs redis-server and redis-cli (Debian/Ubuntu: apt-get install redis-server) and
 #   mvn -B -ntp -pl netty-sync,netty-sync-redis,bench -am package -DskipTests
@@ -15,8 +20,14 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 script_help "$@"
 
+BENCH="${BENCH:-semaphore}"
+case "$BENCH" in
+  semaphore) class=RedisSemaphoreBench; report=redis.md; prefix=redis ;;
+  rate) class=RedisRateLimiterBench; report=redis-rate.md; prefix=redis-rate ;;
+  *) echo "error: BENCH=$BENCH: expected semaphore or rate" >&2; exit 2 ;;
+esac
 need_jar "$BENCH_JAR" "-pl netty-sync,netty-sync-redis,bench -am"
-OUT="${OUT:-$REPO_ROOT/bench/results/redis-$(date -u +%Y%m%dT%H%M%SZ)}"
+OUT="${OUT:-$REPO_ROOT/bench/results/$prefix-$(date -u +%Y%m%dT%H%M%SZ)}"
 need_cmd redis-cli "Install it (Debian/Ubuntu: apt-get install redis-server, or redis-tools for the client alone)."
 mkdir -p "$OUT"
 
@@ -38,6 +49,6 @@ fi
 
 machine_info "$OUT/machine.txt"
 echo "redis: $REDIS_URI $(redis-cli -u "$REDIS_URI" info server 2>/dev/null | grep -m1 redis_version || true)" >> "$OUT/machine.txt"
-"$JAVA" -cp "$BENCH_JAR" dev.nettysync.bench.redis.RedisSemaphoreBench --redis="$REDIS_URI" "$@" \
-  | tee "$OUT/redis.md"
+"$JAVA" -cp "$BENCH_JAR" "dev.nettysync.bench.redis.$class" --redis="$REDIS_URI" "$@" \
+  | tee "$OUT/$report"
 echo "results: $OUT"

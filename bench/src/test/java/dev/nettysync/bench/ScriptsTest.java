@@ -1,5 +1,6 @@
 package dev.nettysync.bench;
 
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -9,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -19,7 +21,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * The bench scripts' own command line, which a user tries before anything else: {@code --help}
  * prints the script's usage and every setting it reads, and a script whose settings are all
  * environment variables refuses an argument at once (it used to ignore it and start a run of
- * minutes). Nothing is measured or started here; each case takes a fraction of a second.
+ * minutes), and {@code redis.sh} refuses a {@code BENCH} it does not have. Nothing is measured
+ * or started here; each case takes a fraction of a second.
  */
 class ScriptsTest {
 
@@ -52,12 +55,27 @@ class ScriptsTest {
         assertThat(r.stdout).isEmpty();
     }
 
+    @Test
+    void redisRefusesABenchItDoesNotHaveBeforeStartingAnything() throws Exception {
+        Result r = run(Map.of("BENCH", "ratelimiter"), "redis.sh");
+        assertThat(r.status).as(r.toString()).isEqualTo(2);
+        assertThat(r.stderr).contains("BENCH=ratelimiter: expected semaphore or rate");
+        assertThat(r.stdout).isEmpty();
+    }
+
     record Result(int status, String stdout, String stderr) { }
 
     private static Result run(String script, String... args) throws IOException, InterruptedException {
+        return run(Map.of(), script, args);
+    }
+
+    private static Result run(Map<String, String> env, String script, String... args)
+            throws IOException, InterruptedException {
         List<String> command = new ArrayList<>(List.of("bash", "scripts/" + script));
         command.addAll(List.of(args));
-        Process p = new ProcessBuilder(command).start();
+        ProcessBuilder builder = new ProcessBuilder(command);
+        builder.environment().putAll(env);
+        Process p = builder.start();
         p.getOutputStream().close();
         if (!p.waitFor(20, TimeUnit.SECONDS)) {
             p.destroyForcibly().waitFor();
