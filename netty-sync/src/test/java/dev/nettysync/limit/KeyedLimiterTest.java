@@ -401,6 +401,46 @@ class KeyedLimiterTest {
         assertThat(perClient.evictIdle()).isEqualTo(1);
     }
 
+    /** A key equal to every other Sweeping key; its equals runs {@code duringLookup} once (a lookup's side effect). */
+    private static final class Sweeping {
+        Runnable duringLookup = () -> { };
+
+        @Override
+        public boolean equals(Object o) {
+            Runnable r = duringLookup;
+            duringLookup = () -> { };
+            r.run();
+            return o instanceof Sweeping;
+        }
+
+        @Override
+        public int hashCode() {
+            return 1;
+        }
+    }
+
+    @Test
+    void aKeyEvictedBetweenItsLookupAndItsEnterIsMadeAgainNotUsedEvicted() {
+        // Deterministically, what a sweep on another thread can do: the entry found is evicted
+        // before the caller enters it (here by a sweep the key's own equals runs mid-lookup).
+        KeyedLimiter<Sweeping> perClient = KeyedLimiter.<Sweeping>builder(k -> {
+            created.incrementAndGet();
+            return new SemaphoreLimiter(1);
+        }).maxKeys(10).idleTime(Duration.ZERO).ticker(clock).build();
+        perClient.tryAcquire(new Sweeping()).release();
+        Sweeping again = new Sweeping();
+        again.duringLookup = () -> assertThat(perClient.evictIdle()).isEqualTo(1);
+
+        Permit p = perClient.tryAcquire(again);
+
+        assertThat(p).isNotNull();
+        assertThat(created.get()).as("a fresh limiter for the key").isEqualTo(2);
+        assertThat(perClient.isLive(again)).isTrue();
+        assertThat(perClient.refs(again)).as("the permit is counted on the live entry").isEqualTo(1);
+        p.release();
+        assertThat(perClient.refs(again)).isZero();
+    }
+
     // ------------------------------------------------------------ executors that shut down
 
     @Test
