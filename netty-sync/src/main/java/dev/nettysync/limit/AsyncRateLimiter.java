@@ -145,20 +145,20 @@ public final class AsyncRateLimiter implements AsyncLimiter {
      * spent: nothing is taken back; giving back n·T to tat later would overdraw the bucket if
      * admissions clamped at `now` came in between).
      *
-     * Timers. Only the head's reserved time matters until it is granted, and it cannot change
-     * while it is the head (tat changes only by admissions, which cannot happen while QUEUED
-     * except by granting the head). So one timer is armed, on the head's own executor, for the
-     * head's due time. Invariant at the end of every critical section: queue non-empty =>
-     * armedFor == head. armIfNeeded (under the monitor) names the head in armedFor and toArm;
-     * every path that ends a critical section (acquire, the head timer, cancel, timeout, and the
-     * queue's completion, which may call the policy) then calls armPending, which takes toArm
-     * under the monitor and schedules the timer after dropping it: whoever takes it schedules
-     * it, and a head that left meanwhile is no longer in toArm. The timer runs a grant pass and
-     * arms for the new head. A timer that fires for a waiter that is no longer the head only
-     * runs a harmless pass; one that fires early re-arms. One published after its waiter left is
-     * cancelled by the thread that published it (it rechecks, under the monitor, that the waiter
-     * is still queued); a granted waiter drops its own timer when it is completed (grantedValue),
-     * a cancelled or timed-out one when it leaves. A waiter whose executor cannot schedule (an
+     * Timers. Only the head's reserved time matters until it is granted, and it cannot change while
+     * it is the head (tat changes only by admissions, which cannot happen while QUEUED except by
+     * granting the head). So one timer is armed, on the head's own executor, for the head's due
+     * time. Invariant at the end of every critical section: armedFor == head (null once the queue
+     * is empty, so no finished waiter is kept). armIfNeeded (under the monitor) names the head in
+     * armedFor and toArm; every path that ends a critical section (acquire, the head timer, cancel,
+     * timeout, and the queue's completion, which may call the policy) then calls armPending, which
+     * takes toArm under the monitor and schedules the timer after dropping it: whoever takes it
+     * schedules it, and a head that left meanwhile is no longer in toArm. The timer runs a grant
+     * pass and arms for the new head. A timer that fires for a waiter that is no longer the head
+     * only runs a harmless pass; one that fires early re-arms. One published after its waiter left
+     * is cancelled by the thread that published it (it rechecks, under the monitor, that the waiter
+     * is still queued); a granted waiter drops its own timer when it is completed (grantedValue), a
+     * cancelled or timed-out one when it leaves. A waiter whose executor cannot schedule (an
      * ImmediateEventExecutor, or one shutting down: armHeadTimer refuses it, since a shutdown
      * cancels every scheduled task) ends with that failure and the next head is armed, in
      * armPending's loop rather than by recursion.
@@ -769,8 +769,9 @@ public final class AsyncRateLimiter implements AsyncLimiter {
                 return "queue of " + n + " waiters / " + sum + " permits, but size " + queue.size()
                         + " / " + queuedPermits;
             }
-            if (head != null && armedFor != head) {
-                return "queued head without a timer: armedFor " + armedFor;
+            if (armedFor != head) {
+                return (head != null ? "queued head without a timer" : "nobody queued, but a timer's waiter kept")
+                        + ": armedFor " + armedFor;
             }
             if ((s >>> 1) > now + tolerance) {
                 return "bucket overdrawn: tat " + (s >>> 1) + " > now " + now + " + tau " + tolerance;

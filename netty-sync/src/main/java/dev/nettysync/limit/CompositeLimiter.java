@@ -7,7 +7,6 @@ import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import java.util.Arrays;
-import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.TimeUnit;
@@ -81,11 +80,6 @@ final class CompositeLimiter implements AsyncLimiter {
             }
         }
         this.parts = parts.clone();
-    }
-
-    /** The parts, in acquisition order. */
-    List<AsyncLimiter> parts() {
-        return List.of(parts);
     }
 
     @Override

@@ -113,17 +113,13 @@ final class Permits {
         }
     }
 
-    /** Ends {@code permit} with {@code outcome}; whether this call ended it. */
-    static boolean end(Permit permit, Permit.Outcome outcome) {
+    /** Ends {@code permit} with {@code outcome} (a no-op if it has ended). */
+    static void end(Permit permit, Permit.Outcome outcome) {
         switch (outcome) {
-            case SUCCESS:
-                return permit.release();
-            case DROPPED:
-                return permit.releaseDropped();
-            case IGNORED:
-                return permit.releaseIgnored();
-            default:
-                throw new IllegalArgumentException("unknown outcome " + outcome);
+            case SUCCESS -> permit.release();
+            case DROPPED -> permit.releaseDropped();
+            case IGNORED -> permit.releaseIgnored();
+            default -> throw new IllegalArgumentException("unknown outcome " + outcome);
         }
     }
 

@@ -121,6 +121,60 @@ class AbstractPermitLeakTest {
     }
 
     @Test
+    void aLeakedCompositeOverAKeyedPermitThatWasNotSampledIsReportedOnceNotAlsoAsTheKeysInnerPermit() throws Exception {
+        // At SIMPLE and ADVANCED a keyed permit may go unsampled while the composite holding it is
+        // sampled: the composite then takes the tracking over from the key's own (inner) permit.
+        // The levels are switched as the parts are acquired to get exactly that, deterministically.
+        AsyncSemaphore global = new AsyncSemaphore(100);
+        KeyedLimiter<String> perKey = KeyedLimiter.builder((String k) -> new ForwardingLimiter(AsyncLimiter.of(new AsyncSemaphore(4))) {
+            @Override
+            protected Permit map(Permit inner) {                         // inner: sampled
+                ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.DISABLED);
+                return inner;                                           // the keyed permit: not sampled
+            }
+        }).build();
+        AsyncLimiter globalView = new ForwardingLimiter(AsyncLimiter.of(global)) {
+            @Override
+            protected Permit map(Permit inner) {
+                ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.PARANOID);
+                return inner;                                           // the composite: sampled
+            }
+        };
+        AsyncLimiter both = AsyncLimiter.all(perKey.forKey("k"), globalView);
+        AsyncLimiter probe = AsyncLimiter.of(new AsyncSemaphore(1));
+        long before = AbstractPermit.leaksReported();
+
+        dropCompositePermit(both);
+
+        awaitReports(before, probe);
+        assertThat(AbstractPermit.leaksReported()).as("one leak, one report (not also the key's inner permit)")
+                .isEqualTo(before + 1);
+        assertThat(logged).hasSize(1);
+        assertThat(logged.get(0)).contains("dropCompositePermit").contains("CompositeLimiter.newPermit");
+    }
+
+    @Test
+    void anAccessRecordedWithTouchIsInTheLeakReport() throws Exception {
+        AsyncLimiter probe = AsyncLimiter.of(new AsyncSemaphore(1));
+        long before = AbstractPermit.leaksReported();
+
+        dropTouchedPermit();
+
+        awaitReports(before, probe);
+        assertThat(logged).hasSize(1);
+        assertThat(logged.get(0)).contains("dropTouchedPermit").contains("request 42 handed to the backend");
+    }
+
+    private static void dropTouchedPermit() {
+        AbstractPermit permit = new AbstractPermit() {
+            @Override
+            protected void onEnd(Outcome outcome) {
+            }
+        };
+        permit.touch("request 42 handed to the backend");
+    }
+
+    @Test
     void aPartLeakedByItselfIsStillReportedAfterItsWrappersHaveEnded() throws Exception {
         AsyncSemaphore sem = new AsyncSemaphore(100);
         AsyncLimiter part = AsyncLimiter.of(sem);

@@ -160,6 +160,51 @@ class AsyncRateLimiterTest {
     }
 
     @Test
+    void retryAfterSaysWhenAnAdmissionCouldBeMadeAndTakesNothing() {
+        AsyncRateLimiter l = limiter(10, 3);
+        assertThat(l.burst()).isEqualTo(3);
+        assertThat(l.retryAfterNanos(3)).as("a full bucket: now").isZero();
+        assertThat(l.tryAcquire(3)).as("and asking took nothing").isNotNull();
+        assertThat(l.retryAfterNanos(1)).isEqualTo(100 * MS);
+        assertThat(l.retryAfterNanos(2)).isEqualTo(200 * MS);
+        advanceMs(30);
+        assertThat(l.retryAfterNanos(1)).isEqualTo(70 * MS);
+        assertThat(l.retryAfterNanos(1)).as("asking again: nothing was reserved").isEqualTo(70 * MS);
+
+        Future<Permit> queued = l.acquire(loopA, 2);                 // due at 200 ms
+        assertThat(l.retryAfterNanos(1)).as("behind the queued 2: 300 ms from the start").isEqualTo(270 * MS);
+        assertThat(l.tryAcquireNanos(1)).as("what a refused tryAcquire says").isEqualTo(270 * MS);
+        advanceMs(170);
+        runAll();
+        assertThat(queued.isSuccess()).isTrue();
+        assertThat(l.retryAfterNanos(1)).as("the queue is gone: only the bucket").isEqualTo(100 * MS);
+    }
+
+    @Test
+    void timesAreCountedFromTheLimitersCreationWhateverTheClockReadThen() {
+        clock.advance(1L << 62, java.util.concurrent.TimeUnit.NANOSECONDS);   // nanoTime's origin is arbitrary
+        AsyncRateLimiter l = limiter(10, 2);
+        advanceMs(5);
+        Permit p = l.tryAcquire();
+        assertThat(p).as("a new limiter's bucket is full").isNotNull();
+        assertThat(((AsyncRateLimiter.RatePermit) p).admittedAt()).as("5 ms after its creation").isEqualTo(5 * MS);
+        assertThat(l.tryAcquire()).isNotNull();
+        assertThat(l.tryAcquire()).isNull();
+    }
+
+    @Test
+    void aTimedWaitWithinItsTimeoutQueuesLongAfterTheLimitersCreationAsAtIt() {
+        AsyncRateLimiter l = limiter(10, 1);
+        advanceMs(3_600_000);
+        emptyBucket(l);
+        Future<Permit> f = l.acquire(loopA, 1, 100, MILLISECONDS);  // due in exactly 100 ms
+        assertThat(f.isDone()).as("queued, not refused").isFalse();
+        advanceMs(100);
+        runAll();
+        assertThat(f.isSuccess()).isTrue();
+    }
+
+    @Test
     void requestsLargerThanTheBurstFailAtOnceEverywhere() {
         AsyncRateLimiter l = limiter(10, 3);
         assertThatThrownBy(() -> l.tryAcquire(4)).isInstanceOf(IllegalArgumentException.class)
@@ -178,6 +223,10 @@ class AsyncRateLimiterTest {
                 .hasMessageContaining("more than one per nanosecond");
         assertThatThrownBy(() -> AsyncRateLimiter.builder(1, Duration.ofDays(365 * 30)).burst(100).build())
                 .hasMessageContaining("2^60");
+        Duration twoTo60 = Duration.ofNanos(1L << 60);
+        assertThat(AsyncRateLimiter.builder(1, twoTo60).build().intervalNanos()).as("burst x interval = 2^60: the most")
+                .isEqualTo(1L << 60);
+        assertThatThrownBy(() -> AsyncRateLimiter.builder(1, twoTo60).burst(2).build()).hasMessageContaining("2^60");
     }
 
     @Test
@@ -248,8 +297,9 @@ class AsyncRateLimiterTest {
     @Test
     void anIdleLimiterArmsNoTimerAndAnImmediateAdmissionNeedsNone() {
         AsyncRateLimiter l = limiter(10, 2);
-        Future<Permit> f = l.acquire(loopA);
+        Future<Permit> f = l.acquire(loopA);                         // at the limiter's first instant
         assertThat(f.isSuccess()).isTrue();
+        assertThat(l.statistics().available()).as("it took one permit, not two").isEqualTo(1);
         runAll();
         assertThat(loopA.hasTimers()).isFalse();
     }
@@ -326,6 +376,18 @@ class AsyncRateLimiterTest {
     }
 
     @Test
+    void cancellingTheWaiterBehindAHeadWhoseTimeHasComeGrantsTheHead() {
+        AsyncRateLimiter l = limiter(10, 1);
+        emptyBucket(l);
+        Future<Permit> head = l.acquire(loopA);                      // due at 100 ms, its timer on A
+        Future<Permit> behind = l.acquire(loopB);                    // due at 200 ms
+        advanceMs(100);                                              // A's timer is due but has not run
+        assertThat(behind.cancel(false)).isTrue();
+        assertThat(head.isSuccess()).as("the cancel's grant pass served the head").isTrue();
+        assertThat(l.brokenInvariant()).as("and kept nothing of it").isNull();
+    }
+
+    @Test
     void aGrantIsFinalEvenBeforeItsListenersRan() {
         AsyncRateLimiter l = limiter(10, 1);
         emptyBucket(l);
@@ -339,6 +401,53 @@ class AsyncRateLimiterTest {
         loopA.runPending();
         assertThat(ran).containsExactly(true);
         assertThat(w2.isDone()).isFalse();
+    }
+
+    @Test
+    void aWaiterGrantedInThePassOfTheOneAheadCannotBeCancelledByThatOnesListener() {
+        AsyncRateLimiter l = limiter(10, 2);
+        emptyBucket(l);                                              // tat = 200 ms
+        Future<Permit> w1 = l.acquire(loopA);                        // due 100 ms
+        Future<Permit> w2 = l.acquire(loopA);                        // due 200 ms
+        List<Boolean> cancelled = new ArrayList<>();
+        w1.addListener(f -> cancelled.add(w2.cancel(false)));        // w2 is granted, not yet completed
+        advanceMs(250);
+        loopA.runPending();                                          // the late timer grants both in one pass
+        assertThat(cancelled).as("the grant is the decision: the cancel loses").containsExactly(false);
+        assertThat(w2.isSuccess()).isTrue();
+        assertThat(l.tatNanos()).isEqualTo(450 * MS);
+    }
+
+    @Test
+    void aHeadGrantedByAnotherPassDropsItsTimer() {
+        MockTicker behind = Ticker.newMockTicker();                  // the loop's clock stands still
+        ManualScheduledExecutor loopC = new ManualScheduledExecutor(behind);
+        AsyncRateLimiter l = limiter(10, 2);
+        emptyBucket(l);
+        Future<Permit> head = l.acquire(loopC);                      // due at 100 ms: a timer on loopC
+        advanceMs(100);
+        Future<Permit> next = l.acquire(loopA);                      // its pass grants the head
+        loopC.runPending();
+        assertThat(head.isSuccess()).isTrue();
+        assertThat(loopC.hasTimers()).as("the head's timer was cancelled, not left to run for nothing").isFalse();
+        assertThat(next.isDone()).isFalse();
+    }
+
+    @Test
+    void aHeadTimerThatFiresEarlyIsArmedAgain() {
+        MockTicker ahead = Ticker.newMockTicker();                   // the loop's clock, not the limiter's
+        ManualScheduledExecutor loopC = new ManualScheduledExecutor(ahead);
+        AsyncRateLimiter l = limiter(10, 1);
+        emptyBucket(l);
+        Future<Permit> w = l.acquire(loopC);                         // due at 100 ms: a timer in 100 ms
+        ahead.advance(100, MILLISECONDS);
+        loopC.runPending();                                          // fires at 0 ms of the limiter's clock
+        assertThat(w.isDone()).isFalse();
+        assertThat(loopC.hasTimers()).as("armed again for the time still left").isTrue();
+        advanceMs(100);
+        ahead.advance(100, MILLISECONDS);
+        loopC.runPending();
+        assertThat(w.isSuccess()).isTrue();
     }
 
     @Test

@@ -116,6 +116,19 @@ class CompositeLimiterTest {
     }
 
     @Test
+    void whenSeveralPartsThrowAsTheyEndTheFirstIsThrownWithTheOthersSuppressed() {
+        AsyncSemaphore x = new AsyncSemaphore(1);
+        AsyncSemaphore y = new AsyncSemaphore(1);
+        Permit p = AsyncLimiter.all(ForwardingLimiter.endingThenThrowing(x, "x broke"), a,
+                ForwardingLimiter.endingThenThrowing(y, "y broke")).tryAcquire();
+        assertThatThrownBy(p::release).as("the parts end last first: y, a, x")
+                .hasMessage("y broke")
+                .satisfies(e -> assertThat(e.getSuppressed()).extracting(Throwable::getMessage).containsExactly("x broke"));
+        assertThat(x.availablePermits() + y.availablePermits()).as("every part ended").isEqualTo(2);
+        assertAllFull();
+    }
+
+    @Test
     void cancellingTheWaitLeavesTheQueueAndGivesBack() {
         Permit heldB = b.tryAcquire();
         Future<Permit> f = all.acquire(NOW);
@@ -192,6 +205,60 @@ class CompositeLimiterTest {
         Permit p = all.tryAcquire();
         assertThat(p).isNotNull();
         p.close();
+        assertAllFull();
+    }
+
+    @Test
+    void aPartWhoseTryAcquireThrowsGivesBackWhatWasTakenAndThrows() {
+        AsyncLimiter remote = new ForwardingLimiter(AsyncLimiter.of(new AsyncSemaphore(1))) {
+            @Override
+            protected Permit map(Permit inner) {
+                return inner;
+            }
+
+            @Override
+            public Permit tryAcquire() {
+                throw new UnsupportedOperationException("cannot decide without a round trip");
+            }
+        };
+        assertThatThrownBy(() -> AsyncLimiter.all(a, remote).tryAcquire())
+                .isInstanceOf(UnsupportedOperationException.class);
+        assertThat(log).containsExactly("a+", "a-IGNORED");
+        assertAllFull();
+    }
+
+    @Test
+    void aLaterPartThatRefusesAtOnceAfterTheWalkWaitedFailsTheWaitWithItsRefusal() {
+        Permit heldA = a.tryAcquire();
+        AsyncLimiter tight = AsyncLimiter.all(a, new RecordingLimiter("full", new AsyncSemaphore(0, 0), log));
+        Future<Permit> f = tight.acquire(NOW);
+        assertThat(tight.statistics().queued()).isEqualTo(1);
+
+        heldA.release();                                     // a is granted; `full` refuses at once
+
+        assertThat(f.cause()).isInstanceOf(QueueFullException.class);
+        assertThat(log).containsExactly("a+", "a-SUCCESS", "a+", "a-IGNORED");
+        assertThat(tight.statistics().queued()).as("no longer waiting").isZero();
+        assertAllFull();
+    }
+
+    @Test
+    void aPartsWaitCancelledBySomeoneElseCancelsTheWaitAndGivesBack() {
+        List<io.netty.util.concurrent.Promise<Permit>> pending = new ArrayList<>();
+        AsyncLimiter bound = new AnsweringLimiter(executor -> {   // e.g. a wait bound to a channel
+            io.netty.util.concurrent.Promise<Permit> p = executor.newPromise();
+            pending.add(p);
+            return p;
+        });
+        AsyncLimiter both = AsyncLimiter.all(a, bound);
+        Future<Permit> f = both.acquire(NOW);
+        assertThat(both.statistics().queued()).isEqualTo(1);
+
+        pending.get(0).cancel(false);                        // its channel closed
+
+        assertThat(f.isCancelled()).isTrue();
+        assertThat(log).containsExactly("a+", "a-IGNORED");
+        assertThat(both.statistics().queued()).as("no longer waiting").isZero();
         assertAllFull();
     }
 

@@ -98,8 +98,8 @@ class KeyedLimiterTest {
         clock.advance(2, SECONDS);
         for (int i = 0; i < 5; i++) {
             perClient.tryAcquire("new" + i).release();
+            assertThat(perClient.evictions()).as("each new key moves the hand two keys").isEqualTo(2L * (i + 1));
         }
-        assertThat(perClient.evictions()).as("each new key moves the hand two keys").isEqualTo(10);
         assertThat(perClient.liveKeys()).isEqualTo(5);
     }
 
@@ -138,8 +138,56 @@ class KeyedLimiterTest {
         assertThat(perClient.tryAcquire("e")).as("all three in use: refused").isNull();
         assertThat(perClient.liveKeys()).isEqualTo(3);
         a.release();
-        assertThat(perClient.tryAcquire("e")).isNotNull();
+        perClient.tryAcquire("e").release();
         assertThat(perClient.isLive("a")).isFalse();
+    }
+
+    @Test
+    void atTheCapAKeyAtRestIsFoundBehindRecentlyUsedKeysInUse() {
+        KeyedLimiter<String> perClient = semaphores(1, 3, Duration.ofHours(1));
+        Permit a = perClient.tryAcquire("a");                      // held
+        Permit b = perClient.tryAcquire("b");                      // held
+        perClient.tryAcquire("c").release();                       // at rest, last in the hand
+        // the search passes over a, b, c once each (recently used), then tries a, b, c
+        assertThat(perClient.tryAcquire("d")).as("c evicted for d").isNotNull();
+        assertThat(perClient.isLive("c")).isFalse();
+        assertThat(perClient.liveKeys()).isEqualTo(3);
+        a.release();
+        b.release();
+    }
+
+    @Test
+    void atTheCapAKeyUsedSinceTheHandLastSawItGetsASecondChance() {
+        KeyedLimiter<String> perClient = semaphores(1, 3, Duration.ofHours(1));
+        for (String k : List.of("a", "b", "c")) {
+            perClient.tryAcquire(k).release();
+        }
+        perClient.tryAcquire("d").release();                       // the hand saw a, b, c, evicted a
+        assertThat(perClient.isLive("a")).isFalse();
+        perClient.tryAcquire("b").release();                       // b used again since
+
+        perClient.tryAcquire("e").release();
+        assertThat(perClient.isLive("b")).as("passed over once").isTrue();
+        assertThat(perClient.isLive("c")).as("not used since it was seen: evicted").isFalse();
+
+        perClient.tryAcquire("b").release();                       // and again
+        perClient.tryAcquire("f").release();
+        assertThat(perClient.isLive("b")).as("a second chance each time it is used").isTrue();
+        assertThat(perClient.isLive("d")).isFalse();
+    }
+
+    @Test
+    void aKeyedWaitCancelledOnItsOwnLoopSaysSoAndLetsTheKeyGo() {
+        KeyedLimiter<String> perClient = semaphores(1, 10, Duration.ZERO);
+        Permit held = perClient.tryAcquire("a");
+        Future<Permit> w = perClient.acquire("a", loop);
+        List<Boolean> cancelled = new ArrayList<>();
+        loop.execute(() -> cancelled.add(w.cancel(false)));      // as a handler would, on its channel's loop
+        loop.runPending();
+        assertThat(cancelled).as("the cancel won").containsExactly(true);
+        assertThat(w.isCancelled()).isTrue();
+        assertThat(perClient.refs("a")).as("only the held permit").isEqualTo(1);
+        held.release();
     }
 
     @Test
@@ -333,6 +381,64 @@ class KeyedLimiterTest {
         assertThat(perClient.evictIdle()).isEqualTo(1);
         assertThatThrownBy(() -> perClient.statistics(null)).isInstanceOf(NullPointerException.class)
                 .hasMessageContaining("key");
+    }
+
+    @Test
+    void aKeysLimiterWhoseTryAcquireThrowsLetsTheKeyGo() {
+        KeyedLimiter<String> perClient = KeyedLimiter.<String>builder(k -> new ForwardingLimiter(new SemaphoreLimiter(1)) {
+            @Override
+            protected Permit map(Permit inner) {
+                return inner;
+            }
+
+            @Override
+            public Permit tryAcquire() {                           // a limiter that cannot decide locally
+                throw new UnsupportedOperationException("cannot decide without a round trip");
+            }
+        }).maxKeys(10).idleTime(Duration.ZERO).ticker(clock).build();
+        assertThatThrownBy(() -> perClient.tryAcquire("a")).isInstanceOf(UnsupportedOperationException.class);
+        assertThat(perClient.refs("a")).as("nothing pins the key").isZero();
+        assertThat(perClient.evictIdle()).isEqualTo(1);
+    }
+
+    /** A key equal to every other Sweeping key; its equals runs {@code duringLookup} once (a lookup's side effect). */
+    private static final class Sweeping {
+        Runnable duringLookup = () -> { };
+
+        @Override
+        public boolean equals(Object o) {
+            Runnable r = duringLookup;
+            duringLookup = () -> { };
+            r.run();
+            return o instanceof Sweeping;
+        }
+
+        @Override
+        public int hashCode() {
+            return 1;
+        }
+    }
+
+    @Test
+    void aKeyEvictedBetweenItsLookupAndItsEnterIsMadeAgainNotUsedEvicted() {
+        // Deterministically, what a sweep on another thread can do: the entry found is evicted
+        // before the caller enters it (here by a sweep the key's own equals runs mid-lookup).
+        KeyedLimiter<Sweeping> perClient = KeyedLimiter.<Sweeping>builder(k -> {
+            created.incrementAndGet();
+            return new SemaphoreLimiter(1);
+        }).maxKeys(10).idleTime(Duration.ZERO).ticker(clock).build();
+        perClient.tryAcquire(new Sweeping()).release();
+        Sweeping again = new Sweeping();
+        again.duringLookup = () -> assertThat(perClient.evictIdle()).isEqualTo(1);
+
+        Permit p = perClient.tryAcquire(again);
+
+        assertThat(p).isNotNull();
+        assertThat(created.get()).as("a fresh limiter for the key").isEqualTo(2);
+        assertThat(perClient.isLive(again)).isTrue();
+        assertThat(perClient.refs(again)).as("the permit is counted on the live entry").isEqualTo(1);
+        p.release();
+        assertThat(perClient.refs(again)).isZero();
     }
 
     // ------------------------------------------------------------ executors that shut down

@@ -1,6 +1,7 @@
 package dev.nettysync.limit;
 
 import dev.nettysync.AsyncSemaphore;
+import dev.nettysync.QueueFullException;
 import dev.nettysync.channel.ChannelLimits;
 import dev.nettysync.testing.AnsweringLimiter;
 import io.netty.channel.embedded.EmbeddedChannel;
@@ -10,7 +11,10 @@ import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.Promise;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -20,6 +24,14 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class PermitsTest {
     private static final EventExecutor NOW = ImmediateEventExecutor.INSTANCE;
 
+    /** {@code limiter.withPermit} of an action that counts its runs in {@code ran} and succeeds. */
+    private static Future<String> counted(AsyncLimiter limiter, AtomicInteger ran) {
+        return limiter.withPermit(NOW, () -> {
+            ran.incrementAndGet();
+            return NOW.newSucceededFuture("ran");
+        });
+    }
+
     @Test
     void aWaitCancelledByTheLimiterCancelsTheReturnedFuture() {
         // A limiter whose one wait is a promise the test ends, as a limiter that cancels its own waits would.
@@ -27,16 +39,62 @@ class PermitsTest {
         AsyncLimiter limiter = new AnsweringLimiter(executor -> wait,
                 () -> new LimiterStatistics(1, 0, 0, wait.isDone() ? 0 : 1));
         AtomicInteger ran = new AtomicInteger();
-        Future<String> result = limiter.withPermit(NOW, () -> {
-            ran.incrementAndGet();
-            return NOW.newSucceededFuture("ran");
-        });
+        Future<String> result = counted(limiter, ran);
         assertThat(result.isDone()).isFalse();
 
         wait.cancel(false);             // not by the caller: e.g. a bound wait whose channel closed
 
         assertThat(result.isCancelled()).as("the caller's future ends").isTrue();
         assertThat(ran).hasValue(0);
+    }
+
+    @Test
+    void thePermitEndsAsTheActionsFutureEnded() {
+        RecordingLimiter limiter = new RecordingLimiter(1, 1);
+        Promise<String> cancelled = NOW.newPromise();
+        Future<String> ok = limiter.withPermit(NOW, () -> NOW.newSucceededFuture("ok"));
+        Future<String> slow = limiter.withPermit(NOW, () -> NOW.newFailedFuture(new TimeoutException("backend slow")));
+        Future<String> busy = limiter.withPermit(NOW, () -> NOW.newFailedFuture(new RejectedExecutionException("busy")));
+        Future<String> broke = limiter.withPermit(NOW, () -> NOW.newFailedFuture(new IOException("says nothing of load")));
+        Future<String> gone = limiter.withPermit(NOW, () -> cancelled);
+        cancelled.cancel(false);
+
+        assertThat(limiter.outcomes).as("success, overload, overload, not overload, never finished")
+                .containsExactly(Permit.Outcome.SUCCESS, Permit.Outcome.DROPPED, Permit.Outcome.DROPPED,
+                        Permit.Outcome.SUCCESS, Permit.Outcome.IGNORED);
+        assertThat(ok.getNow()).isEqualTo("ok");
+        assertThat(slow.cause()).isInstanceOf(TimeoutException.class);
+        assertThat(busy.cause()).isInstanceOf(RejectedExecutionException.class);
+        assertThat(broke.cause()).isInstanceOf(IOException.class);
+        assertThat(gone.isCancelled()).isTrue();
+        assertThat(limiter.semaphore.availablePermits()).isEqualTo(1);
+    }
+
+    @Test
+    void cancellingTheReturnedFutureWhileItWaitsLeavesTheQueue() {
+        RecordingLimiter limiter = new RecordingLimiter(1, 1);
+        Permit held = limiter.tryAcquire();
+        AtomicInteger ran = new AtomicInteger();
+        Future<String> result = counted(limiter, ran);
+        assertThat(limiter.semaphore.queueLength()).isEqualTo(1);
+
+        assertThat(result.cancel(false)).isTrue();
+
+        assertThat(limiter.semaphore.queueLength()).as("left the queue at once").isZero();
+        held.release();
+        assertThat(ran).hasValue(0);
+        assertThat(limiter.semaphore.availablePermits()).as("the permit went to nobody").isEqualTo(1);
+    }
+
+    @Test
+    void aWaitThatFailsFailsTheReturnedFutureWithItsCause() {
+        RecordingLimiter limiter = new RecordingLimiter(1, 0);
+        Permit held = limiter.tryAcquire();
+        AtomicInteger ran = new AtomicInteger();
+        Future<String> result = counted(limiter, ran);
+        assertThat(result.cause()).as("failed, not cancelled").isInstanceOf(QueueFullException.class);
+        assertThat(ran).hasValue(0);
+        held.release();
     }
 
     @Test

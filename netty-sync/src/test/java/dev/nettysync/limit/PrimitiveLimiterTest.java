@@ -67,6 +67,10 @@ class PrimitiveLimiterTest {
         assertThat(p.isReleased()).isTrue();
         assertThat(sem.availablePermits()).as("a double release cannot inflate the limit").isEqualTo(2);
         assertThat(limiter.statistics()).isEqualTo(new LimiterStatistics(2, 0, 2, 0));
+
+        assertThat(limiter.tryAcquire().releaseDropped()).isTrue();
+        assertThat(limiter.tryAcquire().releaseIgnored()).isTrue();
+        assertThat(sem.availablePermits()).as("every ending gives the permit back").isEqualTo(2);
     }
 
     @Test
