@@ -624,12 +624,7 @@ public final class KeyedLimiter<K> {
         @Override
         protected void onEnd(Outcome outcome) {
             try {
-                switch (outcome) {
-                    case SUCCESS -> inner.release();
-                    case DROPPED -> inner.releaseDropped();
-                    case IGNORED -> inner.releaseIgnored();
-                    default -> throw new IllegalStateException(String.valueOf(outcome));
-                }
+                Permits.end(inner, outcome);
             } finally {
                 owner.exit(entry);
             }

@@ -146,7 +146,7 @@ class AbstractPermitLeakTest {
 
         dropCompositePermit(both);
 
-        awaitReports(before, probe);
+        LeakReports.await(before, probe);
         assertThat(AbstractPermit.leaksReported()).as("one leak, one report (not also the key's inner permit)")
                 .isEqualTo(before + 1);
         assertThat(logged).hasSize(1);
@@ -160,7 +160,7 @@ class AbstractPermitLeakTest {
 
         dropTouchedPermit();
 
-        awaitReports(before, probe);
+        LeakReports.await(before, probe);
         assertThat(logged).hasSize(1);
         assertThat(logged.get(0)).contains("dropTouchedPermit").contains("request 42 handed to the backend");
     }
