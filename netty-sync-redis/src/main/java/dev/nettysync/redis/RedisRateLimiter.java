@@ -129,8 +129,8 @@ public final class RedisRateLimiter implements AsyncLimiter {
             throw new IllegalArgumentException("permitsPerSecond: " + permitsPerSecond + " (expected > 0, finite)");
         }
         if (permitsPerSecond > MAX_RATE) {
-            // the script keeps time in microseconds, in doubles: a shorter interval is lost in the
-            // rounding of the server's clock (~1.8e15 us), and every request would be admitted
+            // the script keeps time in the server's microseconds: a shorter interval is finer than
+            // its clock
             throw new IllegalArgumentException("permitsPerSecond: " + permitsPerSecond
                     + " (expected at most " + (long) MAX_RATE + ": one per microsecond)");
         }
