@@ -120,7 +120,8 @@ public final class AdaptiveLimiter implements AsyncLimiter {
      * and a waiter's listener may end a permit and call applyLimit again: it only increments
      * `wip`, and the drainer's loop takes its change.
      *
-     * Order at the end of a permit: sample, then applyLimit(), then give the permit back. If the
+     * Order at the end of a permit: sample, then applyLimit() (skipped when nobody is applying
+     * and the size is the target: see applyLimitIfNeeded), then give the permit back. If the
      * sample shrank the limit, the permit coming back pays the reduction instead of being handed
      * to the next waiter (unless another thread is draining at that moment: then the reduction
      * lands a moment later and is paid by a later release; held permits are never revoked).
@@ -176,7 +177,7 @@ public final class AdaptiveLimiter implements AsyncLimiter {
     @Override
     public Future<Permit> acquire(EventExecutor executor) {
         Objects.requireNonNull(executor, "executor");
-        applyLimitIfChanged();
+        applyLimitIfNeeded();
         return adapt(executor, semaphore.acquire(executor));
     }
 
@@ -184,13 +185,13 @@ public final class AdaptiveLimiter implements AsyncLimiter {
     public Future<Permit> acquire(EventExecutor executor, long timeout, TimeUnit unit) {
         Objects.requireNonNull(executor, "executor");
         Objects.requireNonNull(unit, "unit");
-        applyLimitIfChanged();
+        applyLimitIfNeeded();
         return adapt(executor, semaphore.acquire(executor, timeout, unit));
     }
 
     @Override
     public Permit tryAcquire() {
-        applyLimitIfChanged();
+        applyLimitIfNeeded();
         return semaphore.tryAcquire() ? newPermit() : null;
     }
 
@@ -251,8 +252,15 @@ public final class AdaptiveLimiter implements AsyncLimiter {
         target = clamp(newLimit);
     }
 
-    private void applyLimitIfChanged() {
-        if (applied != target) {
+    /**
+     * {@link #applyLimit()} unless there is nothing to apply: nobody is applying ({@code wip} 0)
+     * and the semaphore's size is the target. A thread that has just written {@code target} (in
+     * a sample) and then finds both so can stop: a drainer that starts later reads the new
+     * target, and one that has finished wrote {@code applied} before this read. Saves the two
+     * atomic updates of {@code wip} on every permit's end while the limit holds still.
+     */
+    private void applyLimitIfNeeded() {
+        if (wip != 0 || applied != target) {
             applyLimit();
         }
     }
@@ -300,7 +308,7 @@ public final class AdaptiveLimiter implements AsyncLimiter {
                 case IGNORED -> { }
                 default -> throw new AssertionError(outcome);
             }
-            applyLimit();
+            applyLimitIfNeeded();
         } finally {
             semaphore.release();
         }
