@@ -172,7 +172,7 @@ class MeteredLimiterTest {
             ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.PARANOID);
             try {
                 dropAPermit();
-                LeakReports.await(0, AsyncLimiter.of(new AsyncSemaphore(1)));
+                LeakReports.await(0);
             } finally {
                 ResourceLeakDetector.setLevel(level);
             }

@@ -1,7 +1,6 @@
 package dev.nettysync.testing;
 
 import dev.nettysync.limit.AbstractPermit;
-import dev.nettysync.limit.AsyncLimiter;
 
 import java.time.Duration;
 
@@ -19,20 +18,19 @@ public final class LeakReports {
     /**
      * Waits (up to 20 s) until more than {@code before} leaks are reported, then collects and polls
      * a few more times, so that every permit that became unreachable with it (the parts of a
-     * wrapper) has been reported too if it ever will be. {@code probe} tracks new permits:
-     * tracking is what polls the detector's queue.
+     * wrapper) has been reported too if it ever will be.
      */
-    public static void await(long before, AsyncLimiter probe) throws InterruptedException {
+    public static void await(long before) throws InterruptedException {
         long deadline = System.nanoTime() + 20_000_000_000L;
         while (AbstractPermit.leaksReported() == before && System.nanoTime() < deadline) {
             System.gc();
             Thread.sleep(10);
-            probe.tryAcquire().release();
+            trackOne();
         }
         for (int i = 0; i < 5; i++) {
             System.gc();
             Thread.sleep(10);
-            probe.tryAcquire().release();
+            trackOne();
         }
     }
 
@@ -76,6 +74,11 @@ public final class LeakReports {
     /** A collection, then a new tracked permit: Netty reports what was collected when it tracks the next one. */
     private static void collectAndReport() {
         System.gc();
+        trackOne();
+    }
+
+    /** Tracks a new permit, ended at once: tracking is what polls the detector's queue. */
+    private static void trackOne() {
         new AbstractPermit() {
             @Override
             protected void onEnd(Outcome outcome) {
