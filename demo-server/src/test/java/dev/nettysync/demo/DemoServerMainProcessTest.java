@@ -48,8 +48,13 @@ class DemoServerMainProcessTest {
     private void launch(java.util.Map<String, String> env, String... args) throws IOException {
         List<String> command = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"),
-                "-Xshare:auto", DemoServerMain.class.getName()));
+                "-cp", System.getProperty("java.class.path"), "-Xshare:auto"));
+        if (Runtime.version().feature() >= 24) {
+            // what the jar's manifest (Enable-Native-Access) does for java -jar: without it, Netty's
+            // epoll library makes Java 24+ print a JNI warning block (JEP 472) to stderr
+            command.add("--enable-native-access=ALL-UNNAMED");
+        }
+        command.add(DemoServerMain.class.getName());
         command.addAll(List.of(args));
         stderrFile = Files.createTempFile("demo-server-stderr", ".txt");
         ProcessBuilder pb = new ProcessBuilder(command).redirectOutput(ProcessBuilder.Redirect.DISCARD)
