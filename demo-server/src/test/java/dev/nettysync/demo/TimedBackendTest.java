@@ -9,6 +9,7 @@ import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -72,5 +73,53 @@ class TimedBackendTest {
         assertThat(call.isCancelled()).isTrue();
         assertThat(delegate.cancelled()).isEqualTo(1);
         assertThat(metrics.scrape()).contains("demo_backend_calls_seconds_count{outcome=\"cancelled\"} 1\n");
+    }
+
+    @Test
+    void anAnswerIsPassedOnAndItsTimerCancelled() {
+        TestSupport.ControlledBackend delegate = new TestSupport.ControlledBackend();
+        Future<Backend.BackendResponse> call = new TimedBackend(delegate, Duration.ofSeconds(30), metrics)
+                .fetch("1", loop);
+        assertThat(ch.runScheduledPendingTasks()).as("the timeout is armed").isPositive();
+        assertThat(delegate.answerOne()).isTrue();
+        ch.runPendingTasks();
+
+        assertThat(call.isSuccess()).isTrue();
+        assertThat(call.getNow().status()).isEqualTo(200);
+        // Left armed, the timer would keep the call (and its answer) reachable from the loop for
+        // the whole --backend-timeout, for every call.
+        assertThat(ch.runScheduledPendingTasks()).as("no timer left on the loop").isEqualTo(-1);
+        assertThat(metrics.scrape()).contains("demo_backend_calls_seconds_count{outcome=\"ok\"} 1\n");
+    }
+
+    @Test
+    void aCallPastItsTimeoutFailsWithBackendTimeoutAndTheDelegatesCallIsCancelled() {
+        ch.freezeTime();
+        TestSupport.ControlledBackend delegate = new TestSupport.ControlledBackend();
+        Future<Backend.BackendResponse> call = new TimedBackend(delegate, Duration.ofMillis(500), metrics)
+                .fetch("1", loop);
+        ch.advanceTimeBy(499, TimeUnit.MILLISECONDS);
+        ch.runScheduledPendingTasks();
+        assertThat(call.isDone()).as("499 ms: still waiting").isFalse();
+
+        ch.advanceTimeBy(1, TimeUnit.MILLISECONDS);
+        ch.runScheduledPendingTasks();
+        ch.runPendingTasks();
+        assertThat(call.cause()).isInstanceOf(BackendTimeoutException.class);
+        assertThat(delegate.cancelled()).as("the abandoned call is cancelled (it frees its connection)").isEqualTo(1);
+        assertThat(metrics.scrape()).contains("demo_backend_calls_seconds_count{outcome=\"timeout\"} 1\n");
+    }
+
+    @Test
+    void aDelegatesFailureIsPassedOnAsItIs() {
+        TestSupport.ControlledBackend delegate = new TestSupport.ControlledBackend();
+        Future<Backend.BackendResponse> call = new TimedBackend(delegate, Duration.ofSeconds(30), metrics)
+                .fetch("1", loop);
+        IOException refused = new IOException("connection refused");
+        delegate.open.poll().setFailure(refused);
+        ch.runPendingTasks();
+
+        assertThat(call.cause()).isSameAs(refused);
+        assertThat(metrics.scrape()).contains("demo_backend_calls_seconds_count{outcome=\"error\"} 1\n");
     }
 }
