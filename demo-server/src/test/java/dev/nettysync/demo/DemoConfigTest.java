@@ -1,5 +1,6 @@
 package dev.nettysync.demo;
 
+import dev.nettysync.adaptive.AdaptiveAlgorithm;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
@@ -132,6 +133,30 @@ class DemoConfigTest {
         accepted(redis, "--fleet-limit=1", "--fleet-when-down=open");
         refused("--fleet-when-down=open needs --redis (it is what the fleet limits do when Redis is down)",
                 "--fleet-when-down=open");
+    }
+
+    @Test
+    void aDatabaseProbeIsHostColonPortWithThePortIn1To65535() {
+        DemoConfig c = DemoConfig.parse("--db-probe=db.internal:5432");
+        assertThat(c.dbProbeAddress(DemoConfig.newCommandLine(c))).containsExactly("db.internal", "5432");
+        c = DemoConfig.parse("--db-probe=[::1]:65535");
+        assertThat(c.dbProbeAddress(DemoConfig.newCommandLine(c))).containsExactly("::1", "65535");
+        c = DemoConfig.parse("--db-probe=h:1");
+        assertThat(c.dbProbeAddress(DemoConfig.newCommandLine(c))).containsExactly("h", "1");
+        for (String bad : new String[] {"db:0", "db:65536", ":5432", "db", "db:", "db:x"}) {
+            refused("--db-probe must be HOST:PORT with PORT in 1..65535, was '" + bad + "'", "--db-probe=" + bad);
+        }
+    }
+
+    @Test
+    void theAdaptiveLimitsMaximumIsMaxConcurrentOr1000ForNoLimit() {
+        assertThat(DemoConfig.parse("--limit=adaptive", "--max-concurrent=0").adaptiveMaxLimit()).isEqualTo(1000);
+        assertThat(DemoConfig.parse("--limit=adaptive", "--max-concurrent=7").adaptiveMaxLimit()).isEqualTo(7);
+        assertThat(DemoConfig.parse("--limit=adaptive").adaptiveAlgorithm()).isEqualTo(AdaptiveAlgorithm.VEGAS);
+        assertThat(DemoConfig.parse("--limit= Adaptive:AIMD ").adaptiveAlgorithm()).isEqualTo(AdaptiveAlgorithm.AIMD);
+        assertThat(DemoConfig.parse("--limit=fixed").adaptiveAlgorithm()).isNull();
+        refused("--limit must be fixed or adaptive[:vegas|gradient2|aimd], was 'adaptivex': "
+                + "expected fixed, adaptive or adaptive:ALGORITHM", "--limit=adaptivex");
     }
 
     @Test
