@@ -30,6 +30,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * The handler on an {@link EmbeddedChannel} (codec, aggregator, handler; a backend the test
@@ -545,5 +546,52 @@ class GatewayHandlerTest {
         assertThat(GatewayHandler.printable("/ok-path_1")).isEqualTo("/ok-path_1");
         assertThat(GatewayHandler.printable("/a b\u0000\u001b\u00c3\u00a9")).isEqualTo("/a%20b%00%1B%C3%A9");
         assertThat(GatewayHandler.printable("x".repeat(500))).hasSize(203).endsWith("...");
+    }
+
+    /** The characters just inside and just outside each class each helper accepts. */
+    @Test
+    void theParsingHelpersAreExactAtEveryCharacterClassBoundary() {
+        for (String ok : new String[] {"a", "z", "A", "Z", "0", "9", "-", "%", "h.example:80"}) {
+            assertThat(GatewayHandler.hostProblem(headers(ok), false)).as("Host '%s'", ok).isNull();
+        }
+        for (String bad : new String[] {"`", "{", "@", "/", "\"", "<"}) {
+            assertThat(GatewayHandler.hostProblem(headers(bad), false)).as("Host '%s'", bad).isEqualTo("invalid Host header");
+        }
+
+        assertThat(GatewayHandler.validId("x".repeat(64))).isTrue();
+        assertThat(GatewayHandler.validId("az-AZ_09")).isTrue();
+        for (String bad : new String[] {"`", "{", "@", "[", "/", ":", "."}) {
+            assertThat(GatewayHandler.validId(bad)).as("id '%s'", bad).isFalse();
+        }
+
+        // Unreserved characters are decoded, at each end of each range; anything else stays encoded.
+        assertThat(GatewayHandler.normalized("/%61%7A%41%5A%30%39%2D")).isEqualTo("/azAZ09-");
+        assertThat(GatewayHandler.normalized("/%60%7B%40%5B%2F%3A%0A")).isEqualTo("/%60%7B%40%5B%2F%3A%0A");
+        // Hex digits, either case, at each end of each range; a '%' without two of them is malformed.
+        assertThat(GatewayHandler.normalized("/%6a%6A%6f%6F%3f")).isEqualTo("/jjoo%3f");
+        for (String bad : new String[] {"/%", "/x%4", "/%4/", "/%4:", "/%4`", "/%4g", "/%4@", "/%4G", "/%/4", "/%:4"}) {
+            assertThat(GatewayHandler.normalized(bad)).as("'%s'", bad).isNull();
+        }
+
+        assertThat(GatewayHandler.printable("!~")).isEqualTo("!~");
+        assertThat(GatewayHandler.printable(" \u007f")).isEqualTo("%20%7F");
+        // Cut at 200 characters even when an escape crosses the bound.
+        assertThat(GatewayHandler.printable("a".repeat(199) + "\u0001")).isEqualTo("a".repeat(199) + "%...");
+    }
+
+    @Test
+    void theReadAheadIsAtLeastOneAndAtMostTheBound() {
+        new GatewayHandler(context, null, 1, 1);
+        assertThatThrownBy(() -> new GatewayHandler(context, null, 0, 1))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("need 1 <= readAhead <= maxPipelined, got 0, 1");
+        assertThatThrownBy(() -> new GatewayHandler(context, null, 2, 1))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("need 1 <= readAhead <= maxPipelined, got 2, 1");
+    }
+
+    @Test
+    void theItemsPrefixAloneIsNoItem404() {
+        receive("GET /api/items/ HTTP/1.1\r\nHost: x\r\n\r\n");
+        runTasks();
+        assertThat(statusLines()).containsExactly("HTTP/1.1 404 Not Found");
     }
 }
