@@ -594,4 +594,70 @@ class GatewayHandlerTest {
         runTasks();
         assertThat(statusLines()).containsExactly("HTTP/1.1 404 Not Found");
     }
+
+    private static String items(int from, int n) {
+        StringBuilder b = new StringBuilder();
+        for (int i = from; i < from + n; i++) {
+            b.append("GET /api/items/").append(i).append(" HTTP/1.1\r\nHost: x\r\n\r\n");
+        }
+        return b.toString();
+    }
+
+    @Test
+    void readingPausesWhenExactlyReadAheadRequestsWaitAndResumesAtHalfOfThem() {
+        receive(items(0, 1 + READ_AHEAD - 1));
+        assertThat(ch.config().isAutoRead()).as("%d wait: reading goes on", READ_AHEAD - 1).isTrue();
+        receive(items(READ_AHEAD, 1));
+        assertThat(ch.config().isAutoRead()).as("%d wait: paused", READ_AHEAD).isFalse();
+
+        assertThat(backend.answerOne()).isTrue();
+        runTasks();
+        assertThat(ch.config().isAutoRead()).as("%d wait: still paused", READ_AHEAD - 1).isFalse();
+        assertThat(backend.answerOne()).isTrue();
+        runTasks();
+        assertThat(ch.config().isAutoRead()).as("%d wait: resumed", READ_AHEAD / 2).isTrue();
+        while (backend.answerOne()) {
+            runTasks();
+        }
+        assertThat(statusLines()).hasSize(1 + READ_AHEAD).allMatch(l -> l.startsWith("HTTP/1.1 200"));
+    }
+
+    @Test
+    void aBackendsOwn2xxIsPassedOnAnd3xxOr1xxIs502() {
+        int[][] cases = {{201, 201}, {299, 299}, {300, 502}, {199, 502}, {404, 404}, {500, 502}};
+        for (int[] c : cases) {
+            receive(items(c[0], 1));
+            backend.open.poll().trySuccess(new Backend.BackendResponse(c[0], SimulatedBackend.body("x"), "application/json"));
+            runTasks();
+            assertThat(statusLines()).as("backend %d", c[0]).singleElement().asString().startsWith("HTTP/1.1 " + c[1] + " ");
+        }
+    }
+
+    @Test
+    void aRequestsLatencyIsCountedFromItsStart() {
+        receive(livez(1));
+        runTasks();
+        Matcher m = Pattern.compile("demo_http_requests_seconds_sum\\{route=\"/livez\",status=\"200\"\\} ([0-9.E-]+)")
+                .matcher(metrics.scrape());
+        assertThat(m.find()).as(metrics.scrape()).isTrue();
+        assertThat(Double.parseDouble(m.group(1))).as("seconds").isBetween(0.0, 60.0);
+    }
+
+    @Test
+    void aTargetThatIsNeitherAPathNorAnHttpUriIs400() {
+        receive("GET * HTTP/1.1\r\nHost: x\r\n\r\n");
+        runTasks();
+        assertThat(output()).startsWith("HTTP/1.1 400 Bad Request").endsWith("\r\n\r\nrequest target must be a /path or an http:// URI\n");
+    }
+
+    @Test
+    void anItemRequestWhileTheServerDrainsIs503AndCloses() {
+        context.drain().startDraining();
+        receive(items(1, 1));
+        runTasks();
+        String out = output();
+        assertThat(out).startsWith("HTTP/1.1 503 Service Unavailable").containsIgnoringCase("connection: close")
+                .endsWith("\r\n\r\nserver is shutting down\n");
+        assertThat(backend.calls.get()).isZero();
+    }
 }
