@@ -634,11 +634,15 @@ class GatewayHandlerTest {
     }
 
     @Test
-    void aRequestsLatencyIsCountedFromItsStart() {
+    void aRequestsLatenciesAreCountedFromItsStart() {
         receive(livez(1));
         runTasks();
         Matcher m = Pattern.compile("demo_http_requests_seconds_sum\\{route=\"/livez\",status=\"200\"\\} ([0-9.E-]+)")
                 .matcher(metrics.scrape());
+        assertThat(m.find()).as(metrics.scrape()).isTrue();
+        assertThat(Double.parseDouble(m.group(1))).as("seconds").isBetween(0.0, 60.0);
+        // And until its answer was flushed.
+        m = Pattern.compile("demo_response_latency_seconds_sum\\{status=\"200\"\\} ([0-9.E-]+)").matcher(metrics.scrape());
         assertThat(m.find()).as(metrics.scrape()).isTrue();
         assertThat(Double.parseDouble(m.group(1))).as("seconds").isBetween(0.0, 60.0);
     }
