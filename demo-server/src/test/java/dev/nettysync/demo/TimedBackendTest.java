@@ -10,6 +10,8 @@ import org.junit.jupiter.api.Test;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -90,6 +92,27 @@ class TimedBackendTest {
         // the whole --backend-timeout, for every call.
         assertThat(ch.runScheduledPendingTasks()).as("no timer left on the loop").isEqualTo(-1);
         assertThat(metrics.scrape()).contains("demo_backend_calls_seconds_count{outcome=\"ok\"} 1\n");
+        Matcher m = Pattern.compile("demo_backend_calls_seconds_sum\\{outcome=\"ok\"\\} ([0-9.E-]+)").matcher(metrics.scrape());
+        assertThat(m.find()).isTrue();
+        assertThat(Double.parseDouble(m.group(1))).as("the call's seconds, from its start").isBetween(0.0, 60.0);
+    }
+
+    @Test
+    void closingClosesTheDelegate() {
+        java.util.concurrent.atomic.AtomicInteger closed = new java.util.concurrent.atomic.AtomicInteger();
+        Backend delegate = new Backend() {
+            @Override
+            public Future<BackendResponse> fetch(String id, EventLoop l) {
+                throw new AssertionError("not called");
+            }
+
+            @Override
+            public void close() {
+                closed.incrementAndGet();
+            }
+        };
+        new TimedBackend(delegate, Duration.ofSeconds(30), metrics).close();
+        assertThat(closed.get()).isEqualTo(1);
     }
 
     @Test
