@@ -664,4 +664,28 @@ class GatewayHandlerTest {
                 .endsWith("\r\n\r\nserver is shutting down\n");
         assertThat(backend.calls.get()).isZero();
     }
+
+    @Test
+    void theDrainAnswersARequestWaitingForTheDatabase503AndItsWaitLeavesTheEvent() {
+        ch.finishAndReleaseAll();
+        AsyncEvent notReady = new AsyncEvent();
+        DemoConfig config = TestSupport.config();
+        context = new GatewayContext(notReady, DemoConfig.BeforeReady.WAIT, Duration.ofHours(1), context.admission(),
+                context.backend(), context.drain(), metrics, context.errors(), null, null);
+        ConnectionDeadlineHandler deadline = new ConnectionDeadlineHandler(TimeUnit.SECONDS.toNanos(60),
+                TimeUnit.SECONDS.toNanos(60), metrics);
+        ch = new EmbeddedChannel(deadline, GatewayServer.newCodec(config, deadline), new GatewayAggregator(config.maxBody),
+                new GatewayHandler(context, deadline, READ_AHEAD, MAX_PIPELINED));
+        receive(items(1, 1));
+        runTasks();
+        assertThat(notReady.queueLength()).as("waiting for the database").isEqualTo(1);
+
+        context.drain().startDraining();
+        ch.pipeline().fireUserEventTriggered(GatewaySignal.DRAIN);
+        runTasks();
+        assertThat(output()).startsWith("HTTP/1.1 503 Service Unavailable").endsWith("\r\n\r\nserver is shutting down\n");
+        // Left there, the wait would hold the request until --ready-wait-timeout (an hour here).
+        assertThat(notReady.queueLength()).as("its wait left the event").isZero();
+        assertThat(backend.calls.get()).isZero();
+    }
 }
