@@ -128,7 +128,7 @@ final class ClientRateLimit {
         } else {
             int colon = element.indexOf(':');
             if (colon >= 0 && element.indexOf(':', colon + 1) < 0) {     // one colon: a.b.c.d:port
-                if (!portOrNothing(element, colon) || colon + 1 == element.length()) {
+                if (!portOrNothing(element, colon)) {
                     return null;
                 }
                 ip = element.substring(0, colon);
@@ -150,10 +150,10 @@ final class ClientRateLimit {
         if (from == s.length()) {
             return true;
         }
-        if (s.charAt(from) != ':' || s.length() - from - 1 < 1 || s.length() - from - 1 > 5) {
+        if (s.charAt(from) != ':' || s.length() - from - 1 > 5) {
             return false;
         }
-        int port = 0;
+        int port = 0;                      // no digit after the ':': 0, refused below
         for (int i = from + 1; i < s.length(); i++) {
             char c = s.charAt(i);
             if (c < '0' || c > '9') {

@@ -85,6 +85,46 @@ class ClientRateLimitTest {
     }
 
     @Test
+    void aForwardedPortIsOneToFiveDigitsIn1To65535() throws Exception {
+        for (String ok : new String[] {"10.0.0.1:1", "10.0.0.1:9", "10.0.0.1:65535", "[2001:db8::1]:1",
+                "[2001:db8::1]:65535"}) {
+            assertThat(trusting.clientOf(PEER, xff(ok))).as("'%s'", ok).isIn("10.0.0.1", "2001:db8::1");
+        }
+        for (String bad : new String[] {"10.0.0.1:0", "10.0.0.1:65536", "10.0.0.1:000080", "10.0.0.1:8a",
+                "[2001:db8::1]:0", "[2001:db8::1]:65536", "[2001:db8::1]:", "[2001:db8::1]443", "[2001:db8::1]:44x"}) {
+            assertThatThrownBy(() -> trusting.clientOf(PEER, xff(bad))).as("'%s'", bad)
+                    .isInstanceOf(HttpStatusException.class);
+        }
+    }
+
+    @Test
+    void aRefusedElementIsEchoedAsPrintableAsciiAtMost40Characters() {
+        assertThatThrownBy(() -> trusting.clientOf(PEER, xff("caf\u00e9\tname \u007f~")))
+                .hasMessageEndingWith("was 'caf??name ?~'");
+        assertThatThrownBy(() -> trusting.clientOf(PEER, xff("h".repeat(40))))
+                .hasMessageEndingWith("was '" + "h".repeat(40) + "'");
+        assertThatThrownBy(() -> trusting.clientOf(PEER, xff("h".repeat(41))))
+                .hasMessageEndingWith("was '" + "h".repeat(40) + "...'");
+    }
+
+    @Test
+    void aNewClientPastMaxKeysWhileNoneIsAtRestIs503() {
+        ClientRateLimit oneClient = new ClientRateLimit(1, 1, 1, false);
+        assertThat(oneClient.admit("10.0.0.1", ImmediateEventExecutor.INSTANCE)).isNull();
+        assertThat(oneClient.admit("10.0.0.2", ImmediateEventExecutor.INSTANCE))
+                .isInstanceOf(HttpStatusException.class).hasMessage("too many clients tracked by the rate limit")
+                .satisfies(e -> assertThat(((HttpStatusException) e).status().code()).isEqualTo(503));
+    }
+
+    @Test
+    void theRateLimitHeadersGiveTheBurstAndTheSecondsItTakesToRefill() {
+        HttpHeaders h = new DefaultHttpHeaders();
+        new ClientRateLimit(5, 12, 10, false).addHeaders(h, new RateLimitedException("over", 1_500_000_000L));
+        assertThat(h.get("RateLimit-Policy")).isEqualTo("\"per-client\";q=12;w=3");
+        assertThat(h.get("RateLimit")).isEqualTo("\"per-client\";r=0;t=2");
+    }
+
+    @Test
     void aReasonNeverEchoesAnOverlongValue() {
         assertThatThrownBy(() -> trusting.clientOf(PEER, xff("y".repeat(8000))))
                 .satisfies(e -> assertThat(e.getMessage()).hasSizeLessThan(200));

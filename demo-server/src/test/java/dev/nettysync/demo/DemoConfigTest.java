@@ -1,5 +1,6 @@
 package dev.nettysync.demo;
 
+import dev.nettysync.adaptive.AdaptiveAlgorithm;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
@@ -65,6 +66,97 @@ class DemoConfigTest {
                 .isInstanceOf(CommandLine.ParameterException.class)
                 .hasMessageContaining("--max-body must be in 0..67108864");
         assertThatThrownBy(() -> DemoConfig.parse("--max-body=2147483647")).hasMessageContaining("--max-body");
+    }
+
+    /** {@code args} parse; one flag at its bound. */
+    private static void accepted(String... args) {
+        DemoConfig.parse(args);
+    }
+
+    /** {@code args} are refused as a bad flag whose message says {@code message}. */
+    private static void refused(String message, String... args) {
+        assertThatThrownBy(() -> DemoConfig.parse(args)).as(String.join(" ", args))
+                .isInstanceOf(CommandLine.ParameterException.class).hasMessage(message);
+    }
+
+    @Test
+    void everyBoundIsItsOwnFlagsAcceptedAtItAndRefusedPastItNamingFlagAndValue() {
+        accepted("--port=0");
+        accepted("--port=65535");
+        refused("--port must be in 0..65535, was -1", "--port=-1");
+        refused("--port must be in 0..65535, was 65536", "--port=65536");
+        accepted("--io-threads=0");
+        accepted("--io-threads=1024");
+        refused("--io-threads must be in 0..1024, was -1", "--io-threads=-1");
+        refused("--io-threads must be in 0..1024, was 1025", "--io-threads=1025");
+        accepted("--max-connections=0");
+        refused("--max-connections must be >= 0 (0 = from the open-file limit), was -1", "--max-connections=-1");
+        accepted("--max-queue=0");
+        refused("--max-queue must be >= 0, was -1", "--max-queue=-1");
+        accepted("--per-client-rate=1000000000");
+        refused("--per-client-rate must be in 0..1000000000 per second, was 1000000001", "--per-client-rate=1000000001");
+        refused("--per-client-rate must be in 0..1000000000 per second, was -1", "--per-client-rate=-1");
+        refused("--per-client-burst must be >= 0 (0 = the rate), was -1", "--per-client-rate=1", "--per-client-burst=-1");
+        accepted("--per-client-max-keys=1");
+        refused("--per-client-max-keys must be >= 1, was 0", "--per-client-max-keys=0");
+        accepted("--retry-after=0");
+        accepted("--retry-after=86400");
+        refused("--retry-after must be in 0..86400 seconds, was -1", "--retry-after=-1");
+        refused("--retry-after must be in 0..86400 seconds, was 86401", "--retry-after=86401");
+        accepted("--upstream-pool-size=1");
+        accepted("--upstream-pool-size=10000");
+        refused("--upstream-pool-size must be in 1..10000, was 0", "--upstream-pool-size=0");
+        refused("--upstream-pool-size must be in 1..10000, was 10001", "--upstream-pool-size=10001");
+        accepted("--max-initial-line=64");
+        refused("--max-initial-line must be >= 64, was 63", "--max-initial-line=63");
+        accepted("--max-header-size=256");
+        refused("--max-header-size must be >= 256, was 255", "--max-header-size=255");
+        accepted("--max-body=0");
+        refused("--max-body must be in 0..67108864 bytes (64 MiB: a body is held whole in memory until its request "
+                + "is answered), was -1", "--max-body=-1");
+        for (String flag : new String[] {"--idle-timeout", "--request-read-timeout", "--backend-timeout",
+                "--db-probe-interval", "--db-probe-connect-timeout"}) {
+            accepted(flag + "=1ms");
+            refused(flag + " must be > 0, was PT0S", flag + "=0");
+        }
+        accepted("--backend-capacity=0");
+        refused("--backend-capacity must be >= 0 (0 = unlimited), was -1", "--backend-capacity=-1");
+        accepted("--fleet-limit=0");
+        refused("--fleet-limit must be >= 0 (0 = off), was -1", "--fleet-limit=-1");
+        accepted("--fleet-lease=100ms");
+        refused("--fleet-lease must be >= 100ms, was PT0.099S", "--fleet-lease=99ms");
+        String redis = "--redis=redis://127.0.0.1:6379";
+        accepted(redis, "--fleet-rate=1", "--fleet-burst=1000000000");
+        refused("--fleet-burst must be in 0..1000000000 (0 = the rate), was 1000000001",
+                redis, "--fleet-rate=1", "--fleet-burst=1000000001");
+        refused("--fleet-burst must be in 0..1000000000 (0 = the rate), was -1", redis, "--fleet-rate=1", "--fleet-burst=-1");
+        accepted(redis, "--fleet-limit=1", "--fleet-when-down=open");
+        refused("--fleet-when-down=open needs --redis (it is what the fleet limits do when Redis is down)",
+                "--fleet-when-down=open");
+    }
+
+    @Test
+    void aDatabaseProbeIsHostColonPortWithThePortIn1To65535() {
+        DemoConfig c = DemoConfig.parse("--db-probe=db.internal:5432");
+        assertThat(c.dbProbeAddress(DemoConfig.newCommandLine(c))).containsExactly("db.internal", "5432");
+        c = DemoConfig.parse("--db-probe=[::1]:65535");
+        assertThat(c.dbProbeAddress(DemoConfig.newCommandLine(c))).containsExactly("::1", "65535");
+        c = DemoConfig.parse("--db-probe=h:1");
+        assertThat(c.dbProbeAddress(DemoConfig.newCommandLine(c))).containsExactly("h", "1");
+        for (String bad : new String[] {"db:0", "db:65536", ":5432", "db", "db:", "db:x"}) {
+            refused("--db-probe must be HOST:PORT with PORT in 1..65535, was '" + bad + "'", "--db-probe=" + bad);
+        }
+    }
+
+    @Test
+    void theAdaptiveLimitsMaximumIsMaxConcurrentOr1000ForNoLimit() {
+        assertThat(DemoConfig.parse("--limit=adaptive", "--max-concurrent=0").adaptiveMaxLimit()).isEqualTo(1000);
+        assertThat(DemoConfig.parse("--limit=adaptive", "--max-concurrent=7").adaptiveMaxLimit()).isEqualTo(7);
+        assertThat(DemoConfig.parse("--limit=adaptive").adaptiveAlgorithm()).isEqualTo(AdaptiveAlgorithm.VEGAS);
+        assertThat(DemoConfig.parse("--limit= Adaptive:AIMD ").adaptiveAlgorithm()).isEqualTo(AdaptiveAlgorithm.AIMD);
+        assertThat(DemoConfig.parse("--limit=fixed").adaptiveAlgorithm()).isNull();
+        refused("--limit must be fixed or adaptive[:vegas|gradient2|aimd], was 'adaptivex': "
+                + "expected fixed, adaptive or adaptive:ALGORITHM", "--limit=adaptivex");
     }
 
     @Test

@@ -6,6 +6,7 @@ import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import picocli.CommandLine;
@@ -56,6 +57,7 @@ class FleetRateTest {
     }
 
     @Test
+    @Tag("load")   // six clients for 2 s: left out of the mutation run (demo-server/pom.xml)
     void twoInstancesTogetherAdmitAtMostTheFleetRatePlusTheBurst(RedisServer redis) throws Exception {
         double rate = 20;
         int burst = 10;

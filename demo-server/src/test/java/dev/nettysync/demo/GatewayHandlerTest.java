@@ -30,6 +30,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * The handler on an {@link EmbeddedChannel} (codec, aggregator, handler; a backend the test
@@ -545,5 +546,146 @@ class GatewayHandlerTest {
         assertThat(GatewayHandler.printable("/ok-path_1")).isEqualTo("/ok-path_1");
         assertThat(GatewayHandler.printable("/a b\u0000\u001b\u00c3\u00a9")).isEqualTo("/a%20b%00%1B%C3%A9");
         assertThat(GatewayHandler.printable("x".repeat(500))).hasSize(203).endsWith("...");
+    }
+
+    /** The characters just inside and just outside each class each helper accepts. */
+    @Test
+    void theParsingHelpersAreExactAtEveryCharacterClassBoundary() {
+        for (String ok : new String[] {"a", "z", "A", "Z", "0", "9", "-", "%", "h.example:80"}) {
+            assertThat(GatewayHandler.hostProblem(headers(ok), false)).as("Host '%s'", ok).isNull();
+        }
+        for (String bad : new String[] {"`", "{", "@", "/", "\"", "<"}) {
+            assertThat(GatewayHandler.hostProblem(headers(bad), false)).as("Host '%s'", bad).isEqualTo("invalid Host header");
+        }
+
+        assertThat(GatewayHandler.validId("x".repeat(64))).isTrue();
+        assertThat(GatewayHandler.validId("az-AZ_09")).isTrue();
+        for (String bad : new String[] {"`", "{", "@", "[", "/", ":", "."}) {
+            assertThat(GatewayHandler.validId(bad)).as("id '%s'", bad).isFalse();
+        }
+
+        // Unreserved characters are decoded, at each end of each range; anything else stays encoded.
+        assertThat(GatewayHandler.normalized("/%61%7A%41%5A%30%39%2D")).isEqualTo("/azAZ09-");
+        assertThat(GatewayHandler.normalized("/%60%7B%40%5B%2F%3A%0A")).isEqualTo("/%60%7B%40%5B%2F%3A%0A");
+        // Hex digits, either case, at each end of each range; a '%' without two of them is malformed.
+        assertThat(GatewayHandler.normalized("/%6a%6A%6f%6F%3f")).isEqualTo("/jjoo%3f");
+        for (String bad : new String[] {"/%", "/x%4", "/%4/", "/%4:", "/%4`", "/%4g", "/%4@", "/%4G", "/%/4", "/%:4"}) {
+            assertThat(GatewayHandler.normalized(bad)).as("'%s'", bad).isNull();
+        }
+
+        assertThat(GatewayHandler.printable("!~")).isEqualTo("!~");
+        assertThat(GatewayHandler.printable(" \u007f")).isEqualTo("%20%7F");
+        // Cut at 200 characters even when an escape crosses the bound.
+        assertThat(GatewayHandler.printable("a".repeat(199) + "\u0001")).isEqualTo("a".repeat(199) + "%...");
+    }
+
+    @Test
+    void theReadAheadIsAtLeastOneAndAtMostTheBound() {
+        new GatewayHandler(context, null, 1, 1);
+        assertThatThrownBy(() -> new GatewayHandler(context, null, 0, 1))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("need 1 <= readAhead <= maxPipelined, got 0, 1");
+        assertThatThrownBy(() -> new GatewayHandler(context, null, 2, 1))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("need 1 <= readAhead <= maxPipelined, got 2, 1");
+    }
+
+    @Test
+    void theItemsPrefixAloneIsNoItem404() {
+        receive("GET /api/items/ HTTP/1.1\r\nHost: x\r\n\r\n");
+        runTasks();
+        assertThat(statusLines()).containsExactly("HTTP/1.1 404 Not Found");
+    }
+
+    private static String items(int from, int n) {
+        StringBuilder b = new StringBuilder();
+        for (int i = from; i < from + n; i++) {
+            b.append("GET /api/items/").append(i).append(" HTTP/1.1\r\nHost: x\r\n\r\n");
+        }
+        return b.toString();
+    }
+
+    @Test
+    void readingPausesWhenExactlyReadAheadRequestsWaitAndResumesAtHalfOfThem() {
+        receive(items(0, 1 + READ_AHEAD - 1));
+        assertThat(ch.config().isAutoRead()).as("%d wait: reading goes on", READ_AHEAD - 1).isTrue();
+        receive(items(READ_AHEAD, 1));
+        assertThat(ch.config().isAutoRead()).as("%d wait: paused", READ_AHEAD).isFalse();
+
+        assertThat(backend.answerOne()).isTrue();
+        runTasks();
+        assertThat(ch.config().isAutoRead()).as("%d wait: still paused", READ_AHEAD - 1).isFalse();
+        assertThat(backend.answerOne()).isTrue();
+        runTasks();
+        assertThat(ch.config().isAutoRead()).as("%d wait: resumed", READ_AHEAD / 2).isTrue();
+        while (backend.answerOne()) {
+            runTasks();
+        }
+        assertThat(statusLines()).hasSize(1 + READ_AHEAD).allMatch(l -> l.startsWith("HTTP/1.1 200"));
+    }
+
+    @Test
+    void aBackendsOwn2xxIsPassedOnAnd3xxOr1xxIs502() {
+        int[][] cases = {{201, 201}, {299, 299}, {300, 502}, {199, 502}, {404, 404}, {500, 502}};
+        for (int[] c : cases) {
+            receive(items(c[0], 1));
+            backend.open.poll().trySuccess(new Backend.BackendResponse(c[0], SimulatedBackend.body("x"), "application/json"));
+            runTasks();
+            assertThat(statusLines()).as("backend %d", c[0]).singleElement().asString().startsWith("HTTP/1.1 " + c[1] + " ");
+        }
+    }
+
+    @Test
+    void aRequestsLatenciesAreCountedFromItsStart() {
+        receive(livez(1));
+        runTasks();
+        Matcher m = Pattern.compile("demo_http_requests_seconds_sum\\{route=\"/livez\",status=\"200\"\\} ([0-9.E-]+)")
+                .matcher(metrics.scrape());
+        assertThat(m.find()).as(metrics.scrape()).isTrue();
+        assertThat(Double.parseDouble(m.group(1))).as("seconds").isBetween(0.0, 60.0);
+        // And until its answer was flushed.
+        m = Pattern.compile("demo_response_latency_seconds_sum\\{status=\"200\"\\} ([0-9.E-]+)").matcher(metrics.scrape());
+        assertThat(m.find()).as(metrics.scrape()).isTrue();
+        assertThat(Double.parseDouble(m.group(1))).as("seconds").isBetween(0.0, 60.0);
+    }
+
+    @Test
+    void aTargetThatIsNeitherAPathNorAnHttpUriIs400() {
+        receive("GET * HTTP/1.1\r\nHost: x\r\n\r\n");
+        runTasks();
+        assertThat(output()).startsWith("HTTP/1.1 400 Bad Request").endsWith("\r\n\r\nrequest target must be a /path or an http:// URI\n");
+    }
+
+    @Test
+    void anItemRequestWhileTheServerDrainsIs503AndCloses() {
+        context.drain().startDraining();
+        receive(items(1, 1));
+        runTasks();
+        String out = output();
+        assertThat(out).startsWith("HTTP/1.1 503 Service Unavailable").containsIgnoringCase("connection: close")
+                .endsWith("\r\n\r\nserver is shutting down\n");
+        assertThat(backend.calls.get()).isZero();
+    }
+
+    @Test
+    void theDrainAnswersARequestWaitingForTheDatabase503AndItsWaitLeavesTheEvent() {
+        ch.finishAndReleaseAll();
+        AsyncEvent notReady = new AsyncEvent();
+        DemoConfig config = TestSupport.config();
+        context = new GatewayContext(notReady, DemoConfig.BeforeReady.WAIT, Duration.ofHours(1), context.admission(),
+                context.backend(), context.drain(), metrics, context.errors(), null, null);
+        ConnectionDeadlineHandler deadline = new ConnectionDeadlineHandler(TimeUnit.SECONDS.toNanos(60),
+                TimeUnit.SECONDS.toNanos(60), metrics);
+        ch = new EmbeddedChannel(deadline, GatewayServer.newCodec(config, deadline), new GatewayAggregator(config.maxBody),
+                new GatewayHandler(context, deadline, READ_AHEAD, MAX_PIPELINED));
+        receive(items(1, 1));
+        runTasks();
+        assertThat(notReady.queueLength()).as("waiting for the database").isEqualTo(1);
+
+        context.drain().startDraining();
+        ch.pipeline().fireUserEventTriggered(GatewaySignal.DRAIN);
+        runTasks();
+        assertThat(output()).startsWith("HTTP/1.1 503 Service Unavailable").endsWith("\r\n\r\nserver is shutting down\n");
+        // Left there, the wait would hold the request until --ready-wait-timeout (an hour here).
+        assertThat(notReady.queueLength()).as("its wait left the event").isZero();
+        assertThat(backend.calls.get()).isZero();
     }
 }

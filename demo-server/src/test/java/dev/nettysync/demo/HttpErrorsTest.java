@@ -3,14 +3,17 @@ package dev.nettysync.demo;
 import dev.nettysync.ClosedException;
 import dev.nettysync.QueueFullException;
 import dev.nettysync.WaitTimeoutException;
+import dev.nettysync.limit.RateLimitedException;
 import dev.nettysync.redis.RedisUnavailableException;
 import io.lettuce.core.RedisCommandExecutionException;
+import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -45,6 +48,22 @@ class HttpErrorsTest {
     }
 
     @Test
+    void aRateRefusalIs429WithTheLimitersRetryAfterRoundedUpAndAtMostADayKeepingTheConnection() {
+        assertThat(answer(new RateLimitedException("over", TimeUnit.MILLISECONDS.toNanos(1_500))))
+                .isEqualTo("429 too many requests from this client retry-after=2");
+        assertThat(answer(new FleetRateLimit.Refused(TimeUnit.SECONDS.toNanos(3))))
+                .isEqualTo("429 too many requests across the fleet retry-after=3");
+        // A limiter's estimate past a day (a very low rate) is sent as a day, not as an int that
+        // wrapped (Long.MAX_VALUE ns is 9,223,372,037 s).
+        assertThat(answer(new RateLimitedException("over", Long.MAX_VALUE)))
+                .isEqualTo("429 too many requests from this client retry-after=86400");
+        assertThat(answer(new FleetRateLimit.Refused(Long.MAX_VALUE)))
+                .isEqualTo("429 too many requests across the fleet retry-after=86400");
+        assertThat(answer(new RateLimitedException("over", TimeUnit.DAYS.toNanos(1))))
+                .isEqualTo("429 too many requests from this client retry-after=86400");
+    }
+
+    @Test
     void decodingFailuresKeepTheirSizeLimitElse400() {
         assertThat(answer(HttpErrors.decodingFailure(new TooLongHttpLineException("x"))))
                 .isEqualTo("414 request line longer than 1024 bytes close");
@@ -52,5 +71,8 @@ class HttpErrorsTest {
                 .isEqualTo("431 headers larger than 2048 bytes close");
         assertThat(answer(HttpErrors.decodingFailure(new IllegalArgumentException("bad header"))))
                 .isEqualTo("400 malformed request close");
+        // The codec's own refusal of a head (a transfer coding it does not know) keeps its status.
+        assertThat(answer(HttpErrors.decodingFailure(new HttpStatusException(HttpResponseStatus.NOT_IMPLEMENTED,
+                "transfer coding gzip not supported", true)))).isEqualTo("501 transfer coding gzip not supported close");
     }
 }

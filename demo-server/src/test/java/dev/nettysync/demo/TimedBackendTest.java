@@ -9,6 +9,9 @@ import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -72,5 +75,74 @@ class TimedBackendTest {
         assertThat(call.isCancelled()).isTrue();
         assertThat(delegate.cancelled()).isEqualTo(1);
         assertThat(metrics.scrape()).contains("demo_backend_calls_seconds_count{outcome=\"cancelled\"} 1\n");
+    }
+
+    @Test
+    void anAnswerIsPassedOnAndItsTimerCancelled() {
+        TestSupport.ControlledBackend delegate = new TestSupport.ControlledBackend();
+        Future<Backend.BackendResponse> call = new TimedBackend(delegate, Duration.ofSeconds(30), metrics)
+                .fetch("1", loop);
+        assertThat(ch.runScheduledPendingTasks()).as("the timeout is armed").isPositive();
+        assertThat(delegate.answerOne()).isTrue();
+        ch.runPendingTasks();
+
+        assertThat(call.isSuccess()).isTrue();
+        assertThat(call.getNow().status()).isEqualTo(200);
+        // Left armed, the timer would keep the call (and its answer) reachable from the loop for
+        // the whole --backend-timeout, for every call.
+        assertThat(ch.runScheduledPendingTasks()).as("no timer left on the loop").isEqualTo(-1);
+        assertThat(metrics.scrape()).contains("demo_backend_calls_seconds_count{outcome=\"ok\"} 1\n");
+        Matcher m = Pattern.compile("demo_backend_calls_seconds_sum\\{outcome=\"ok\"\\} ([0-9.E-]+)").matcher(metrics.scrape());
+        assertThat(m.find()).isTrue();
+        assertThat(Double.parseDouble(m.group(1))).as("the call's seconds, from its start").isBetween(0.0, 60.0);
+    }
+
+    @Test
+    void closingClosesTheDelegate() {
+        java.util.concurrent.atomic.AtomicInteger closed = new java.util.concurrent.atomic.AtomicInteger();
+        Backend delegate = new Backend() {
+            @Override
+            public Future<BackendResponse> fetch(String id, EventLoop l) {
+                throw new AssertionError("not called");
+            }
+
+            @Override
+            public void close() {
+                closed.incrementAndGet();
+            }
+        };
+        new TimedBackend(delegate, Duration.ofSeconds(30), metrics).close();
+        assertThat(closed.get()).isEqualTo(1);
+    }
+
+    @Test
+    void aCallPastItsTimeoutFailsWithBackendTimeoutAndTheDelegatesCallIsCancelled() {
+        ch.freezeTime();
+        TestSupport.ControlledBackend delegate = new TestSupport.ControlledBackend();
+        Future<Backend.BackendResponse> call = new TimedBackend(delegate, Duration.ofMillis(500), metrics)
+                .fetch("1", loop);
+        ch.advanceTimeBy(499, TimeUnit.MILLISECONDS);
+        ch.runScheduledPendingTasks();
+        assertThat(call.isDone()).as("499 ms: still waiting").isFalse();
+
+        ch.advanceTimeBy(1, TimeUnit.MILLISECONDS);
+        ch.runScheduledPendingTasks();
+        ch.runPendingTasks();
+        assertThat(call.cause()).isInstanceOf(BackendTimeoutException.class);
+        assertThat(delegate.cancelled()).as("the abandoned call is cancelled (it frees its connection)").isEqualTo(1);
+        assertThat(metrics.scrape()).contains("demo_backend_calls_seconds_count{outcome=\"timeout\"} 1\n");
+    }
+
+    @Test
+    void aDelegatesFailureIsPassedOnAsItIs() {
+        TestSupport.ControlledBackend delegate = new TestSupport.ControlledBackend();
+        Future<Backend.BackendResponse> call = new TimedBackend(delegate, Duration.ofSeconds(30), metrics)
+                .fetch("1", loop);
+        IOException refused = new IOException("connection refused");
+        delegate.open.poll().setFailure(refused);
+        ch.runPendingTasks();
+
+        assertThat(call.cause()).isSameAs(refused);
+        assertThat(metrics.scrape()).contains("demo_backend_calls_seconds_count{outcome=\"error\"} 1\n");
     }
 }
