@@ -455,8 +455,8 @@ class RedisSemaphoreTest extends AbstractFleetTest {
     @Test
     void aDeadHoldersPermitsReturnWhileAnotherHolderKeepsItsLease() throws Exception {
         String name = uniqueName();
-        RedisSemaphore s = limiters.semaphore(name, 2, Duration.ofSeconds(1));
-        RedisPermit live = await(s.acquire(loop, 1));                       // renewed all along
+        RedisSemaphore s = limiters.semaphore(name, 2, Duration.ofSeconds(10));
+        RedisPermit live = await(s.acquire(loop, 1));                       // held all along
         RedisLimiters dying = fleet.limiters();
         await(dying.semaphore(name, 2, Duration.ofSeconds(1)).acquire(loop, 1));
         dying.closeAsync().toCompletableFuture().get(5, TimeUnit.SECONDS);  // dies holding one
