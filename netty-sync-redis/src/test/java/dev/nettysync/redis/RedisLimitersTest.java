@@ -41,6 +41,19 @@ class RedisLimitersTest extends AbstractFleetTest {
             l.close();
         }
         assertThat(l.isClosed()).isTrue();
+        assertThatThrownBy(() -> l.rateLimiter("after-close", 1, 1)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("closed");
+        assertThatThrownBy(() -> l.semaphore("after-close", 1)).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void aGrantedWaitCannotBeCancelled() throws Exception {
+        RedisSemaphore s = limiters.semaphore("granted-" + System.nanoTime(), 1, Duration.ofSeconds(10));
+        Future<RedisPermit> f = s.acquire(loop, 1);
+        RedisPermit p = f.get(10, java.util.concurrent.TimeUnit.SECONDS);
+        assertThat(f.cancel(false)).as("granted already").isFalse();
+        assertThat(f.isCancelled()).isFalse();
+        p.release();
     }
 
     @Test
