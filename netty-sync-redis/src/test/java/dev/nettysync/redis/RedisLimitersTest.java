@@ -47,12 +47,17 @@ class RedisLimitersTest extends AbstractFleetTest {
     }
 
     @Test
-    void aGrantedWaitCannotBeCancelled() throws Exception {
+    void aGrantedWaitCannotBeCancelledAndItsPermitSaysWhatItHolds() throws Exception {
         RedisSemaphore s = limiters.semaphore("granted-" + System.nanoTime(), 1, Duration.ofSeconds(10));
         Future<RedisPermit> f = s.acquire(loop, 1);
         RedisPermit p = f.get(10, java.util.concurrent.TimeUnit.SECONDS);
         assertThat(f.cancel(false)).as("granted already").isFalse();
         assertThat(f.isCancelled()).isFalse();
+        assertThat(p.semaphore()).isSameAs(s);
+        assertThat(p.permits()).isOne();
+        assertThat(p.leaseId()).as("this instance's id heads the lease id").startsWith(limiters.instanceId() + "-");
+        assertThat(fleet.leases(s)).isOne();
+        assertThat(fleet.admin().zscore(s.keys()[0], p.leaseId())).as("the lease id is the one in Redis").isNotNull();
         p.release();
     }
 
