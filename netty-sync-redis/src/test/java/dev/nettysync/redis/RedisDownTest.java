@@ -45,6 +45,28 @@ class RedisDownTest {
         return TimeUnit.NANOSECONDS.toMillis(loop.submit(System::nanoTime).get(5, TimeUnit.SECONDS) - t0);
     }
 
+    /**
+     * A holder cut off from Redis for a whole lease (its renewals skipped, as failed) hears that
+     * its lease is lost, after that lease and not before: someone else may hold the permit now.
+     */
+    @Test
+    void aHolderCutOffFromRedisForAWholeLeaseHearsItsLeaseIsLost(RedisServer server) throws Exception {
+        this.server = server;
+        try (TestFleet fleet = new TestFleet(server, 1)) {
+            RedisSemaphore s = fleet.limiters(Duration.ofMillis(300), COMMAND_TIMEOUT)
+                    .semaphore("cut-off-" + System.nanoTime(), 1, Duration.ofMillis(1500));
+            RedisPermit p = s.acquire(fleet.loops.next(), 1).get(10, TimeUnit.SECONDS);
+            server.stop();
+            long stopped = System.nanoTime();
+            assertThat(p.lease().await(10, TimeUnit.SECONDS)).as("the lease's end is heard").isTrue();
+            long heard = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - stopped);
+            assertThat(p.lease().cause()).isInstanceOf(LeaseLostException.class).hasMessageContaining("for a whole lease");
+            assertThat(heard).as("not before the lease, from the last renewal (at most a third of it before the stop)")
+                    .isGreaterThanOrEqualTo(1500 - 500 - 50);
+            p.release();
+        }
+    }
+
     @Test
     void aSemaphoreFailsPromptlyWhileRedisIsDownAndServesAgainAfterAnEmptyRestart(RedisServer server) throws Exception {
         this.server = server;

@@ -28,6 +28,7 @@ import java.util.concurrent.atomic.AtomicReference;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** GCRA on a real server: bursts, refusals with retryAfter, window edges, reservations, keys. */
 class RedisRateLimiterTest extends AbstractFleetTest {
@@ -58,6 +59,56 @@ class RedisRateLimiterTest extends AbstractFleetTest {
     }
 
     /**
+     * An admission of n permits spends n intervals of the bucket, and the statistics say what is
+     * left, after an admission and after a refusal (which spends nothing).
+     */
+    @Test
+    void aMultiPermitAdmissionSpendsItsPermitsAndARefusalSpendsNothing() throws Exception {
+        RedisRateLimiter r = limiters.rateLimiter(name(), 0.1, 5);     // one per 10 s, bursts of 5
+        Future<Permit> three = r.acquire(loop, 3, 0, TimeUnit.SECONDS);
+        assertThat(three.await(10, TimeUnit.SECONDS) && three.isSuccess()).as("3 of 5: %s", three.cause()).isTrue();
+        assertThat(r.statistics().available()).as("left after 3 of 5").isEqualTo(2);
+        Future<Permit> again = r.acquire(loop, 3, 0, TimeUnit.SECONDS);
+        assertThat(again.await(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(again.cause()).as("3 more of the 2 left").isInstanceOf(RateLimitedException.class);
+        assertThat(r.statistics().available()).as("left after a refusal").isEqualTo(2);
+        Future<Permit> two = r.acquire(loop, 2, 0, TimeUnit.SECONDS);
+        assertThat(two.await(10, TimeUnit.SECONDS) && two.isSuccess()).as("the 2 left: %s", two.cause()).isTrue();
+        assertThat(r.statistics().available()).isZero();
+        assertThat(now(r).cause()).as("all 5 spent").isInstanceOf(RateLimitedException.class);
+    }
+
+    /**
+     * A key written by an earlier version holds the arrival time whole; it is still read: a time
+     * ahead is a debt (refused, with the wait it implies), one long past a full bucket, not more.
+     */
+    @Test
+    void aTimeWrittenWholeByAnEarlierVersionIsStillRead() throws Exception {
+        RedisRateLimiter ahead = limiters.rateLimiter(name(), 1, 1);         // one per second
+        long now = serverMicros();
+        fleet.admin().set(rateKey(ahead), Long.toString(now + 5_000_000));   // 5 s of debt
+        Future<Permit> refused = now(ahead);
+        assertThat(refused.cause()).as("5 s of debt").isInstanceOf(RateLimitedException.class);
+        assertThat(((RateLimitedException) refused.cause()).retryAfter())
+                .isBetween(Duration.ofMillis(4000), Duration.ofMillis(5000));
+
+        RedisRateLimiter past = limiters.rateLimiter(name(), 1, 2);
+        fleet.admin().set(rateKey(past), Long.toString(now - 60_000_000));  // a minute ago
+        assertThat(now(past).isSuccess()).isTrue();
+        assertThat(now(past).isSuccess()).isTrue();
+        assertThat(now(past).cause()).as("a full bucket of 2, no credit for the minute").isInstanceOf(RateLimitedException.class);
+    }
+
+    private long serverMicros() {
+        return micros(fleet.admin().time());
+    }
+
+    /** The Redis key of a name-wide limit (the default prefix). */
+    private static String rateKey(RedisRateLimiter r) {
+        return "nsync:rate:{" + r.name() + "}";
+    }
+
+    /**
      * A rate whose interval is not a whole number of microseconds (40.5 us: 24,691/s) keeps it.
      * The server's clock, in microseconds since 1970, is a double with a quarter-microsecond
      * step, so a time stored rounded to the microsecond (as the script once did) lost up to half
@@ -82,7 +133,30 @@ class RedisRateLimiterTest extends AbstractFleetTest {
         assertThat(admitted).as("admitted in %.3f s of the server's clock (bound %.0f)", seconds, bound)
                 .isLessThanOrEqualTo((long) bound)
                 .as("the burst at least").isGreaterThanOrEqualTo(burst);
-        assertThat(asks - admitted).as("some refused: the rate bound").isPositive();
+        // Only a fleet that asks faster than the rate reaches the bound; on a busy machine (PIT, other
+        // builds) all 100,000 may be admitted, and then the test has checked nothing: say so, do not fail.
+        assumeTrue(asks - admitted > 0, String.format("asked slower than the rate (all %d admitted in %.3f s):"
+                + " the bound was not reached", asks, seconds));
+    }
+
+    /**
+     * What the key holds, as the script's header says: the server's time of the last admission,
+     * whole, and the debt, with the interval's fraction. (The test above sees a lost fraction only
+     * on a machine that asks faster than the rate, and not at all for 40.5 us once the debt is
+     * rounded: its halves round to even, up and down in turn. This one sees it anywhere.)
+     */
+    @Test
+    void theKeyHoldsTheServersTimeAndTheDebtWithItsFraction() throws Exception {
+        double rate = 1e6 / 2_000_000.4;                               // 2 s and 0.4 us: the key lives 2 s
+        RedisRateLimiter r = limiters.rateLimiter(name(), rate, 10);
+        long before = serverMicros();
+        assertThat(now(r).isSuccess()).isTrue();
+        long after = serverMicros();
+        String[] stored = fleet.admin().get(rateKey(r)).split(" ");
+        assertThat(stored).hasSize(2);
+        assertThat(Long.parseLong(stored[0])).as("the time of the admission").isBetween(before, after);
+        assertThat(Double.parseDouble(stored[1])).as("the debt of one admission: one interval, fraction kept")
+                .isEqualTo(1e6 / rate);
     }
 
     /** Asks {@code r} now-or-never {@code asks} times, 1,000 in flight at once; the count admitted. */
@@ -149,6 +223,9 @@ class RedisRateLimiterTest extends AbstractFleetTest {
         java.util.List<Object> reply = fleet.admin().eval(Fleet.GCRA.text(), io.lettuce.core.ScriptOutputType.MULTI,
                 new String[] {"nsync:rate:{direct}"}, "1000", "3", "4", Long.toString(Long.MAX_VALUE / 4));
         assertThat(reply.get(0)).isEqualTo(-2L);
+        reply = fleet.admin().eval(Fleet.GCRA.text(), io.lettuce.core.ScriptOutputType.MULTI,
+                new String[] {"nsync:rate:{direct}"}, "1000", "3", "0", "0");
+        assertThat(reply.get(0)).as("nor zero permits").isEqualTo(-2L);
         assertThat(fleet.admin().exists("nsync:rate:{direct}")).isZero();
         // nothing was consumed: the whole burst is still there
         assertThat(r.acquire(loop, 3, 0, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS)).isNotNull();

@@ -182,6 +182,26 @@ class RedisSemaphoreTest extends AbstractFleetTest {
                 .hasMessageContaining("acquire(executor, 0, unit)");
     }
 
+    /**
+     * A refusal reports the permits still free fleet-wide ({@code available}), not zero; a lease
+     * of two permits gives two back.
+     */
+    @Test
+    void aRefusalReportsThePermitsStillFree() throws Exception {
+        String name = uniqueName();
+        RedisPermit other = await(fleet.limiters().semaphore(name, 3, Duration.ofSeconds(10)).acquire(loop, 2));
+        RedisSemaphore s = limiters.semaphore(name, 3, Duration.ofSeconds(10));
+        Future<RedisPermit> two = s.acquire(loop, 2, 0, TimeUnit.SECONDS);
+        assertThat(two.await(5, TimeUnit.SECONDS)).isTrue();
+        assertThat(two.cause()).as("2 of the 1 free").isInstanceOf(WaitTimeoutException.class);
+        assertThat(s.statistics().available()).isEqualTo(1);
+        RedisPermit one = await(s.acquire(loop, 1, 0, TimeUnit.SECONDS));
+        other.release();
+        assertThat(await(other.lease())).isNull();
+        assertThat(fleet.used(s)).as("the release of a 2-permit lease frees 2").isEqualTo(1);
+        one.release();
+    }
+
     @Test
     void badArgumentsAreRefusedClearly() {
         RedisSemaphore s = limiters.semaphore(uniqueName(), 2, Duration.ofSeconds(10));
@@ -248,6 +268,12 @@ class RedisSemaphoreTest extends AbstractFleetTest {
                 .as("no inflation: 2 held, a third refused").isTrue();
         c.release();
         await(c.lease());                        // the release script has run
+
+        // a release that comes first after the expiry (before any script reaped it) says so
+        String late = "raw-late-" + System.nanoTime();
+        assertThat(rawAcquire(s, 1, late).get(0)).isEqualTo(1L);
+        Thread.sleep(600);
+        assertThat(s.sendRelease(late).toCompletableFuture().get()).as("expired, not unknown").isEqualTo(-1L);
         assertThat(fleet.used(s)).isZero();
     }
 
@@ -276,6 +302,7 @@ class RedisSemaphoreTest extends AbstractFleetTest {
                 RedisPermit p = s.acquire(loop, 1).get(5, TimeUnit.SECONDS);
                 assertThat(proxy.cuts()).as("the reply of the first run was lost").isEqualTo(cuts + 1);
                 assertThat(fleet.leases(s)).as("limit %d: one lease for one permit", limit).isEqualTo(1);
+                assertThat(s.statistics().available()).as("the second run's answer: one taken").isEqualTo(limit - 1);
                 assertThat(fleet.used(s)).isEqualTo(1);
                 p.release();
                 assertThat(await(p.lease())).isNull();
@@ -313,31 +340,69 @@ class RedisSemaphoreTest extends AbstractFleetTest {
         assertThat(fleet.used(s)).isZero();
     }
 
+    /**
+     * The three keys of a name carry one expiry, a minute past the last lease's
+     * (semaphore-common.lua, tidy): set by the grant, moved by every renewal, so they never go
+     * before a live lease and an idle name's keys go together; the last release deletes them.
+     */
+    @Test
+    void theKeysExpireTogetherAMinutePastTheLastLeaseAndGoWithTheLastRelease() throws Exception {
+        RedisSemaphore slow = limiters.semaphore(uniqueName(), 2, Duration.ofSeconds(30));   // renewed in 10 s
+        RedisPermit p = await(slow.acquire(loop, 1));
+        List<Long> granted = expiries(slow, p.leaseId());
+        assertThat(granted.subList(1, 4)).as("after the grant: keys' expiry, lease %d", granted.get(0))
+                .containsOnly(granted.get(0) + 60_000);
+        p.release();
+        assertThat(await(p.lease())).isNull();
+        assertThat(fleet.admin().exists(slow.keys())).as("the last release deletes the keys").isZero();
+
+        RedisSemaphore s = limiters.semaphore(uniqueName(), 2, Duration.ofMillis(600));      // renewed every 200 ms
+        RedisPermit q = await(s.acquire(loop, 1));
+        long first = expiries(s, q.leaseId()).get(0);
+        Poll.assertEventually("the lease renewed", Duration.ofSeconds(5), () -> expiries(s, q.leaseId()).get(0) > first);
+        List<Long> renewed = expiries(s, q.leaseId());
+        assertThat(renewed.subList(1, 4)).as("after a renewal: keys' expiry, lease %d", renewed.get(0))
+                .containsOnly(renewed.get(0) + 60_000);
+        q.release();
+        await(q.lease());
+    }
+
+    /** {lease's expiry, the three keys' expiries} in server ms, read at one instant (one script). */
+    private List<Long> expiries(RedisSemaphore s, String lease) {
+        return fleet.admin().eval("return {tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or '-1'),"
+                + " redis.call('PEXPIRETIME', KEYS[1]), redis.call('PEXPIRETIME', KEYS[2]),"
+                + " redis.call('PEXPIRETIME', KEYS[3])}", ScriptOutputType.MULTI, s.keys(), lease);
+    }
+
     @Test
     void aLostCountIsRebuiltFromTheLeasesInsteadOfAdmittingTheLimitAgain() throws Exception {
         // One of the three keys alone can go: a maxmemory policy evicts keys one by one (they
         // carry a TTL, so volatile-* policies too), or an operator deletes one. The count alone
         // gone used to read as 0 with both permits held: the limit was admitted a second time,
         // and each later release drove the count below zero, admitting more, for as long as
-        // leases stayed live.
-        RedisSemaphore s = limiters.semaphore(uniqueName(), 2, Duration.ofSeconds(10));
+        // leases stayed live. The count is the sum of the permits per lease, not the leases: b
+        // holds two under one.
+        RedisSemaphore s = limiters.semaphore(uniqueName(), 3, Duration.ofSeconds(10));
         RedisPermit a = await(s.acquire(loop, 1));
-        RedisPermit b = await(s.acquire(loop, 1));
+        RedisPermit b = await(s.acquire(loop, 2));
         fleet.admin().del(s.keys()[2]);
         Future<RedisPermit> third = s.acquire(loop, 1, 0, TimeUnit.SECONDS);
         assertThat(third.await(5, TimeUnit.SECONDS)).isTrue();
-        assertThat(third.cause()).as("two held of two: refused").isInstanceOf(WaitTimeoutException.class);
+        assertThat(third.cause()).as("three held of three: refused").isInstanceOf(WaitTimeoutException.class);
+        List<Long> expiries = expiries(s, a.leaseId());
+        assertThat(expiries.get(3)).as("the rebuilt count expires with the leases (PTTL, then PEXPIRE: a ms may pass)")
+                .isBetween(expiries.get(1), expiries.get(1) + 2);
         assertThat(a.lease().isDone()).as("the holders keep their leases").isFalse();
         a.release();
         b.release();
         assertThat(await(a.lease())).isNull();
         assertThat(await(b.lease())).isNull();
         assertThat(fleet.used(s)).isZero();
-        RedisPermit both = await(s.acquire(loop, 2, 0, TimeUnit.SECONDS));
+        RedisPermit all = await(s.acquire(loop, 3, 0, TimeUnit.SECONDS));
         Future<RedisPermit> over = s.acquire(loop, 1, 0, TimeUnit.SECONDS);
         assertThat(over.await(5, TimeUnit.SECONDS)).isTrue();
-        assertThat(over.cause()).as("exactly 2 afterwards").isInstanceOf(WaitTimeoutException.class);
-        both.release();
+        assertThat(over.cause()).as("exactly 3 afterwards").isInstanceOf(WaitTimeoutException.class);
+        all.release();
     }
 
     @Test
@@ -371,7 +436,8 @@ class RedisSemaphoreTest extends AbstractFleetTest {
         await(ds.acquire(loop, 2));
         dying.closeAsync().toCompletableFuture().get(5, TimeUnit.SECONDS);   // dies holding both
 
-        RedisSemaphore s = limiters.semaphore(name, 2, Duration.ofSeconds(1));
+        // a minute between polls: the waiter asks again at the expiry its refusal reported
+        RedisSemaphore s = fleet.limiters(Duration.ofSeconds(60), Duration.ofSeconds(2)).semaphore(name, 2, Duration.ofSeconds(1));
         long t0 = System.nanoTime();
         RedisPermit p = await(s.acquire(loop, 2));
         long waited = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
@@ -379,6 +445,57 @@ class RedisSemaphoreTest extends AbstractFleetTest {
         p.release();
         await(p.lease());                        // the release script has run
         assertThat(fleet.used(s)).isZero();
+    }
+
+    /**
+     * A dead holder's lease is reaped while another lease lives: its permits come back to the
+     * count, and its entry leaves the permits per lease (a count rebuilt later must not add it),
+     * as a released lease's entry does.
+     */
+    @Test
+    void aDeadHoldersPermitsReturnWhileAnotherHolderKeepsItsLease() throws Exception {
+        String name = uniqueName();
+        RedisSemaphore s = limiters.semaphore(name, 2, Duration.ofSeconds(10));
+        RedisPermit live = await(s.acquire(loop, 1));                       // held all along
+        RedisLimiters dying = fleet.limiters();
+        await(dying.semaphore(name, 2, Duration.ofSeconds(1)).acquire(loop, 1));
+        dying.closeAsync().toCompletableFuture().get(5, TimeUnit.SECONDS);  // dies holding one
+        Thread.sleep(1300);                                                 // its lease has lapsed
+        RedisPermit back = await(s.acquire(loop, 1, 0, TimeUnit.SECONDS));
+        assertThat(fleet.leases(s)).isEqualTo(2);
+        assertThat(fleet.admin().hlen(s.keys()[1])).as("permits per lease: the live ones only").isEqualTo(2);
+        assertThat(fleet.used(s)).isEqualTo(2);
+        back.release();
+        assertThat(await(back.lease())).isNull();
+        assertThat(fleet.leases(s)).isEqualTo(1);
+        assertThat(fleet.admin().hlen(s.keys()[1])).as("and a released one leaves them too").isEqualTo(1);
+        live.release();
+        await(live.lease());
+        assertThat(fleet.used(s)).isZero();
+    }
+
+    /**
+     * Leases forgotten by a repair (their permits per lease lost) free the limit at once: the
+     * script that repairs tells the name's channel, so a waiter in another replica asks again
+     * now, not at its poll (a minute here) nor at the lost lease's expiry.
+     */
+    @Test
+    void aWaiterHearsAtOnceWhenARepairForgetsTheLeasesAheadOfIt() throws Exception {
+        String name = uniqueName();
+        RedisSemaphore s = limiters.semaphore(name, 1, Duration.ofSeconds(60));
+        RedisPermit held = await(s.acquire(loop, 1));
+        RedisSemaphore other = fleet.limiters(Duration.ofSeconds(60), Duration.ofSeconds(2)).semaphore(name, 1, Duration.ofSeconds(60));
+        Future<RedisPermit> waiting = other.acquire(loop, 1);
+        Poll.assertEventually("queued", Duration.ofSeconds(5), () -> other.statistics().queued() == 1);
+        Thread.sleep(200);                                                  // its refusal is in, the poll armed
+        assertThat(waiting.isDone()).isFalse();
+        fleet.admin().del(s.keys()[1]);                                     // the permits per lease lost
+        Object unknown = fleet.admin().eval(Fleet.RELEASE.text(), ScriptOutputType.INTEGER, s.keys(),
+                "no-such-lease", s.channel());                              // the next script of any replica repairs
+        assertThat(unknown).isEqualTo(0L);
+        RedisPermit p = waiting.get(5, TimeUnit.SECONDS);
+        p.release();
+        held.release();
     }
 
     @Test
