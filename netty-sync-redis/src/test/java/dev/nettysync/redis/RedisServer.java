@@ -30,7 +30,7 @@ public final class RedisServer implements AutoCloseable {
     private final String binary;
     private final int port;
     private final Path log;
-    private Process process;                 // test thread only
+    private volatile Process process;        // written by the test thread; read by the exit hook too
 
     private RedisServer(String binary, int port) throws IOException {
         this.binary = binary;
@@ -42,6 +42,14 @@ public final class RedisServer implements AutoCloseable {
     public static RedisServer start() throws IOException, InterruptedException {
         RedisServer s = new RedisServer(findBinary(), freePort());
         s.startProcess();
+        // A test JVM that exits without closing it (a run cut short, PIT ending a timed-out JVM with
+        // SIGTERM) must not leave the server running; SIGKILL still would: nothing runs then.
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            Process p = s.process;
+            if (p != null) {
+                p.destroyForcibly();
+            }
+        }, "redis-server-" + s.port + "-exit"));
         return s;
     }
 
