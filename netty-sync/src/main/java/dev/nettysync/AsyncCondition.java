@@ -55,7 +55,8 @@ import java.util.function.Supplier;
  *   <li>cancellation, and failure with whatever the predicate threw;</li>
  *   <li>failure with {@link RejectedExecutionException}, at once and with
  *       the lock never released, if the executor has already shut down (it could never run
- *       the relock);</li>
+ *       the relock), or, for a predicate wait asked from another thread, refuses the task of
+ *       its first look at the predicate;</li>
  * </ul>
  * in each of these, without exception, the caller holds the lock again when the future
  * completes and must unlock it (the one exception: an executor that shuts down while its
@@ -347,12 +348,20 @@ public final class AsyncCondition {
         } else if (executor.inEventLoop()) {
             afterLockHeld(w);                    // evaluate the predicate first, lock held
         } else {
-            executor.execute(() -> {
-                afterLockHeld(w);
-                if (timeoutNanos == 0) {         // after the first look, as on the executor
-                    expireAtOnce(w);
-                }
-            });
+            try {
+                executor.execute(() -> {
+                    afterLockHeld(w);
+                    if (timeoutNanos == 0) {     // after the first look, as on the executor
+                        expireAtOnce(w);
+                    }
+                });
+            } catch (RuntimeException refusal) {
+                // Shut down since the check above, or a full task queue whose rejection policy may
+                // throw anything: the first look will never run. Nothing is taken yet: refused as
+                // above, and the caller keeps the lock.
+                return executor.newFailedFuture(refusal instanceof RejectedExecutionException
+                        ? refusal : new RejectedExecutionException(executor + " refused the wait's first look", refusal));
+            }
             queue.armTimer(w, timeoutNanos);
             return (Future<T>) w;
         }

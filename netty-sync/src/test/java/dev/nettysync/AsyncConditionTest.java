@@ -968,6 +968,27 @@ class AsyncConditionTest extends ScenarioTest {
     }
 
     @Test
+    void aPredicateWaitFromAnotherThreadWhoseExecutorRefusesItsFirstLookIsRefusedWithNothingChanged() throws Exception {
+        // awaitUntil from a thread that is not the executor's hands its first look at the predicate
+        // to the executor. An executor that refuses that task (it shut down after the wait's own
+        // check, the race the stress test met in CI, or its task queue is full, as here) used to
+        // make awaitUntil throw the refusal: the wait now fails as a shut-down executor's does,
+        // queues nothing and leaves the caller holding the lock.
+        try (FullQueueExecutor busy = new FullQueueExecutor()) {
+            busy.fill();
+            take();
+            Future<Void> refused = cond.awaitUntil(busy.executor(), () -> true);
+            assertThat(refused.cause()).as("failed, not thrown")
+                    .isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                    .hasRootCauseInstanceOf(IllegalStateException.class);
+            assertThat(cond.queueLength()).as("nothing queued").isZero();
+            assertThat(lock.isLocked()).as("the caller keeps the lock").isTrue();
+            lock.unlock();
+            assertThat(lock.isLocked()).isFalse();
+        }
+    }
+
+    @Test
     void aTimedWaiterWhoseExecutorShutsDownEndsAtOnceAndItsEndRunsThereIfTheLockIsFree() {
         // The shutdown cancels its timer on the executor's thread, which still runs tasks then:
         // the wait leaves, takes the lock back there (it is free) and fails holding it, as
