@@ -358,9 +358,13 @@ public final class AsyncCondition {
             } catch (RuntimeException refusal) {
                 // Shut down since the check above, or a full task queue whose rejection policy may
                 // throw anything: the first look will never run. Nothing is taken yet: refused as
-                // above, and the caller keeps the lock.
-                return executor.newFailedFuture(refusal instanceof RejectedExecutionException
-                        ? refusal : new RejectedExecutionException(executor + " refused the wait's first look", refusal));
+                // above (with the same message when it has shut down, the executor's own refusal as
+                // the cause), and the caller keeps the lock.
+                RejectedExecutionException failure = executor.isShutdown()
+                        ? Promises.shutDown(executor, "the wait's relock")
+                        : new RejectedExecutionException(executor + " refused the wait's first look");
+                failure.initCause(refusal);
+                return executor.newFailedFuture(failure);
             }
             queue.armTimer(w, timeoutNanos);
             return (Future<T>) w;

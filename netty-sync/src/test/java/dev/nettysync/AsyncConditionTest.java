@@ -989,6 +989,34 @@ class AsyncConditionTest extends ScenarioTest {
     }
 
     @Test
+    void aPredicateWaitFromAnotherThreadWhoseExecutorShutsDownAsItIsAskedIsRefusedAsIfShutDownBefore() {
+        // The race of the test above with a real shutdown: the executor passes the wait's own
+        // check, then shuts down before it is handed the first look. The failure says what a wait
+        // on an executor already shut down says (callers and the stress test's oracle tell a wait
+        // refused with the lock still held by that message), with Netty's refusal as its cause.
+        java.util.concurrent.atomic.AtomicBoolean raced = new java.util.concurrent.atomic.AtomicBoolean();
+        io.netty.channel.DefaultEventLoop dying = new io.netty.channel.DefaultEventLoop() {   // DefaultEventExecutor is final
+            @Override
+            public void execute(Runnable task) {
+                if (raced.compareAndSet(false, true)) {
+                    shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();   // after await0's check
+                }
+                super.execute(task);
+            }
+        };
+        take();
+        Future<Void> refused = cond.awaitUntil(dying, () -> true);
+        assertThat(raced).as("the executor was asked, after the check").isTrue();
+        assertThat(refused.cause()).as("failed, not thrown")
+                .isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                .hasMessageContaining("is shut down: it could never run the wait's relock")
+                .hasCauseInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+        assertThat(cond.queueLength()).as("nothing queued").isZero();
+        assertThat(lock.isLocked()).as("the caller keeps the lock").isTrue();
+        lock.unlock();
+    }
+
+    @Test
     void aTimedWaiterWhoseExecutorShutsDownEndsAtOnceAndItsEndRunsThereIfTheLockIsFree() {
         // The shutdown cancels its timer on the executor's thread, which still runs tasks then:
         // the wait leaves, takes the lock back there (it is free) and fails holding it, as

@@ -168,7 +168,9 @@ class PrimitivesStressTest {
                 cancels.get(), timeouts.get(), broken.get());
 
         run.assertNoFailure();
-        assertThat(run.unfinished()).as("every future completed").isZero();
+        assertThat(run.unfinished()).as("every future completed (lock %s with %d queued, condition queue %d,"
+                + " event queue %d, barrier waiting %d)", lock, lock.queueLength(), cond.queueLength(),
+                event.queueLength(), barrier.waiting()).isZero();
         if (dooming) {
             // A condition wait on a doomed executor is not one of the run's futures, and a lock
             // grant's listener may have queued it after the drain's last signal (its timer, on
@@ -458,7 +460,9 @@ class PrimitivesStressTest {
     /**
      * Whether a lock or condition wait on a doomed executor ended holding nothing: refused with a
      * RejectedExecutionException, except two condition waits: one refused at once (its executor
-     * had shut down before it could release the lock), whose caller still holds the lock, and one
+     * had shut down before it could release the lock, or before it was handed the first look of
+     * a predicate wait asked from another thread; both say "the wait's relock"), whose caller
+     * still holds the lock, and one
      * ended as its executor cancelled its timer, which took the lock back before it completed
      * (on its executor, which still ran it: had it not, it fails as giveUp() says, holding nothing).
      */
