@@ -274,6 +274,30 @@ class DemoConfigTest {
     }
 
     @Test
+    void theStartupSummaryNamesEachSettingAsTheServerUsesIt() {
+        assertThat(DemoConfig.parse("--max-connections=50").summary()).isEqualTo("transport=auto, "
+                + "db=simulated, ready after 2s, before-ready=wait (max 5s), backend=simulated, latency 20ms, "
+                + "backend-timeout=2s, limit=fixed, max-concurrent=16, max-queue=256, max-queue-wait=1s, "
+                + "max-connections=50, drain-timeout=10s, idle-timeout=60s, request-read-timeout=10s");
+        assertThat(DemoConfig.parse("--transport=nio", "--db-probe=localhost:5432", "--db-probe-interval=250ms",
+                "--before-ready=reject", "--upstream=http://127.0.0.1:9000", "--upstream-pool-size=8",
+                "--backend-timeout=3s", "--limit=adaptive", "--max-concurrent=0", "--max-queue=5", "--max-queue-wait=0",
+                "--max-connections=100", "--drain-timeout=1500ms", "--idle-timeout=2s",
+                "--request-read-timeout=500ms").summary()).isEqualTo("transport=nio, "
+                + "db=tcp-probe localhost:5432 every 250ms, before-ready=reject, "
+                + "backend=upstream http://127.0.0.1:9000 (pool 8/loop), backend-timeout=3s, limit=adaptive, "
+                + "max-concurrent=1000, max-queue=5, max-queue-wait=0s, max-connections=100, drain-timeout=1500ms, "
+                + "idle-timeout=2s, request-read-timeout=500ms");
+        DemoConfig derived = DemoConfig.parse("--max-concurrent=0", "--backend-capacity=4",
+                "--backend-capacity-schedule=20s:16", "--io-threads=2");
+        assertThat(derived.summary())
+                .contains(", backend=simulated, latency 20ms, capacity 4, then 20s:16, ")
+                .contains(", max-concurrent=unlimited, ")
+                .contains(", max-connections=" + DemoConfig.defaultMaxConnections(DemoConfig.openFileLimit(), 0)
+                        + " (from the open-file limit), ");
+    }
+
+    @Test
     void theRedisCommandTimeoutComesBeforeTheEndOfAFleetPermitsWait() {
         String redis = "--redis=redis://127.0.0.1:6379";
         assertThat(DemoConfig.parse(redis, "--fleet-limit=1").redisCommandTimeout()).as("default wait 1s")
