@@ -191,6 +191,14 @@ class DemoConfigTest {
     }
 
     @Test
+    void aTlsRedisAndAnUpstreamOnEitherEndOfThePortRangeAreAccepted() {
+        assertThat(DemoConfig.parse("--redis=rediss://127.0.0.1:6380", "--fleet-limit=1").redis)
+                .isEqualTo("rediss://127.0.0.1:6380");
+        assertThat(DemoConfig.parse("--upstream=http://127.0.0.1:1").upstream.getPort()).isEqualTo(1);
+        assertThat(DemoConfig.parse("--upstream=http://127.0.0.1:65535").upstream.getPort()).isEqualTo(65535);
+    }
+
+    @Test
     void anEmptyHostAndAnUpstreamWithPartsTheBackendWouldDropAreRefused() {
         // Before: --host= bound the loopback address and logged "listening on http://:PORT";
         // an --upstream query, fragment or user info was accepted and silently dropped (the
@@ -233,6 +241,8 @@ class DemoConfigTest {
         }
         assertThat(DemoConfig.parse(redis, "--fleet-rate=0.0000116").fleetRate).as("one a day, about").isEqualTo(0.0000116);
         assertThat(DemoConfig.parse(redis, "--fleet-rate=1000000").fleetRate).isEqualTo(1_000_000d);
+        assertThat(DemoConfig.parse(redis, "--fleet-rate=" + DemoConfig.MIN_FLEET_RATE).fleetRate).as("exactly one a day")
+                .isEqualTo(DemoConfig.MIN_FLEET_RATE);
         assertThat(DemoConfig.parse(redis, "--fleet-rate=0.5").effectiveFleetBurst()).isEqualTo(1);
         assertThat(DemoConfig.parse(redis, "--fleet-limit=1", "--fleet-rate=0").fleetRate).as("0 = off").isZero();
         // burst x interval is how far the TAT can run ahead: at one a day, 2e9 would take the key's
