@@ -194,6 +194,10 @@ class DemoConfigTest {
     void aTlsRedisAndAnUpstreamOnEitherEndOfThePortRangeAreAccepted() {
         assertThat(DemoConfig.parse("--redis=rediss://127.0.0.1:6380", "--fleet-limit=1").redis)
                 .isEqualTo("rediss://127.0.0.1:6380");
+        // Lettuce takes a Sentinel URI too, and would ask the Sentinel for a master: not what the flag says.
+        assertThatThrownBy(() -> DemoConfig.parse("--redis=redis-sentinel://127.0.0.1:26379#m", "--fleet-limit=1"))
+                .isInstanceOf(CommandLine.ParameterException.class)
+                .hasMessage("--redis must be a redis://host:port URI, was redis-sentinel://127.0.0.1:26379#m");
         assertThat(DemoConfig.parse("--upstream=http://127.0.0.1:1").upstream.getPort()).isEqualTo(1);
         assertThat(DemoConfig.parse("--upstream=http://127.0.0.1:65535").upstream.getPort()).isEqualTo(65535);
     }
@@ -256,6 +260,11 @@ class DemoConfigTest {
         assertThatThrownBy(() -> DemoConfig.parse(redis, "--fleet-rate=0.0000116", "--fleet-burst=14000"))
                 .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("2^60 ns");
         assertThat(DemoConfig.parse(redis, "--fleet-rate=0.0000116", "--fleet-burst=13000").fleetBurst).isEqualTo(13_000);
+        // exactly 2^60 ns: 16384 requests, one every 2^46 ns (the rate is exact in a double)
+        String exact = "--fleet-rate=" + 1e9 / 0x1p46;
+        assertThat(DemoConfig.parse(redis, exact, "--fleet-burst=16384").fleetBurst).as("at the bound").isEqualTo(16_384);
+        assertThatThrownBy(() -> DemoConfig.parse(redis, exact, "--fleet-burst=16385"))
+                .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("2^60 ns");
         assertThat(DemoConfig.parse(redis, "--fleet-rate=1000000", "--fleet-burst=1000000000").fleetBurst)
                 .isEqualTo(1_000_000_000);
     }
