@@ -112,14 +112,6 @@ final class FleetRateLimit {
         headers.set("RateLimit", "\"" + POLICY + "\";r=0;t=" + refusal.retryAfterSeconds());
     }
 
-    double permitsPerSecond() {
-        return limiter.permitsPerSecond();
-    }
-
-    int burst() {
-        return limiter.burst();
-    }
-
     /** Over the fleet's rate: 429 "too many requests across the fleet". No stack trace. */
     static final class Refused extends RateLimitedException {
         private static final long serialVersionUID = 1L;

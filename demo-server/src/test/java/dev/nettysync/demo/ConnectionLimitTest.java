@@ -57,11 +57,18 @@ class ConnectionLimitTest {
         assertThat(DemoConfig.defaultMaxConnections(1L << 40, 0)).isEqualTo(Integer.MAX_VALUE);
 
         long fdLimit = DemoConfig.openFileLimit();
+        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+                instanceof com.sun.management.UnixOperatingSystemMXBean unix) {
+            assertThat(fdLimit).as("a Unix JVM tells its limit").isEqualTo(unix.getMaxFileDescriptorCount()).isPositive();
+        }
         DemoConfig auto = DemoConfig.parse("--io-threads=2");
         assertThat(auto.maxConnections).isZero();
         assertThat(auto.effectiveMaxConnections()).isEqualTo(DemoConfig.defaultMaxConnections(fdLimit, 0));
         DemoConfig upstream = DemoConfig.parse("--io-threads=2", "--upstream=http://127.0.0.1:9", "--upstream-pool-size=8");
         assertThat(upstream.effectiveMaxConnections()).isEqualTo(DemoConfig.defaultMaxConnections(fdLimit, 16));
+        DemoConfig defaultLoops = DemoConfig.parse("--upstream=http://127.0.0.1:9", "--upstream-pool-size=8");
+        assertThat(defaultLoops.effectiveMaxConnections()).as("Netty's default loops: 2 x cores")
+                .isEqualTo(DemoConfig.defaultMaxConnections(fdLimit, 8L * 2 * Runtime.getRuntime().availableProcessors()));
         assertThat(DemoConfig.parse("--max-connections=5").effectiveMaxConnections()).isEqualTo(5);
     }
 }

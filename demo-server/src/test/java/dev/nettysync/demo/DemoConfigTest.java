@@ -191,6 +191,18 @@ class DemoConfigTest {
     }
 
     @Test
+    void aTlsRedisAndAnUpstreamOnEitherEndOfThePortRangeAreAccepted() {
+        assertThat(DemoConfig.parse("--redis=rediss://127.0.0.1:6380", "--fleet-limit=1").redis)
+                .isEqualTo("rediss://127.0.0.1:6380");
+        // Lettuce takes a Sentinel URI too, and would ask the Sentinel for a master: not what the flag says.
+        assertThatThrownBy(() -> DemoConfig.parse("--redis=redis-sentinel://127.0.0.1:26379#m", "--fleet-limit=1"))
+                .isInstanceOf(CommandLine.ParameterException.class)
+                .hasMessage("--redis must be a redis://host:port URI, was redis-sentinel://127.0.0.1:26379#m");
+        assertThat(DemoConfig.parse("--upstream=http://127.0.0.1:1").upstream.getPort()).isEqualTo(1);
+        assertThat(DemoConfig.parse("--upstream=http://127.0.0.1:65535").upstream.getPort()).isEqualTo(65535);
+    }
+
+    @Test
     void anEmptyHostAndAnUpstreamWithPartsTheBackendWouldDropAreRefused() {
         // Before: --host= bound the loopback address and logged "listening on http://:PORT";
         // an --upstream query, fragment or user info was accepted and silently dropped (the
@@ -233,6 +245,8 @@ class DemoConfigTest {
         }
         assertThat(DemoConfig.parse(redis, "--fleet-rate=0.0000116").fleetRate).as("one a day, about").isEqualTo(0.0000116);
         assertThat(DemoConfig.parse(redis, "--fleet-rate=1000000").fleetRate).isEqualTo(1_000_000d);
+        assertThat(DemoConfig.parse(redis, "--fleet-rate=" + DemoConfig.MIN_FLEET_RATE).fleetRate).as("exactly one a day")
+                .isEqualTo(DemoConfig.MIN_FLEET_RATE);
         assertThat(DemoConfig.parse(redis, "--fleet-rate=0.5").effectiveFleetBurst()).isEqualTo(1);
         assertThat(DemoConfig.parse(redis, "--fleet-limit=1", "--fleet-rate=0").fleetRate).as("0 = off").isZero();
         // burst x interval is how far the TAT can run ahead: at one a day, 2e9 would take the key's
@@ -246,6 +260,11 @@ class DemoConfigTest {
         assertThatThrownBy(() -> DemoConfig.parse(redis, "--fleet-rate=0.0000116", "--fleet-burst=14000"))
                 .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("2^60 ns");
         assertThat(DemoConfig.parse(redis, "--fleet-rate=0.0000116", "--fleet-burst=13000").fleetBurst).isEqualTo(13_000);
+        // exactly 2^60 ns: 16384 requests, one every 2^46 ns (the rate is exact in a double)
+        String exact = "--fleet-rate=" + 1e9 / 0x1p46;
+        assertThat(DemoConfig.parse(redis, exact, "--fleet-burst=16384").fleetBurst).as("at the bound").isEqualTo(16_384);
+        assertThatThrownBy(() -> DemoConfig.parse(redis, exact, "--fleet-burst=16385"))
+                .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("2^60 ns");
         assertThat(DemoConfig.parse(redis, "--fleet-rate=1000000", "--fleet-burst=1000000000").fleetBurst)
                 .isEqualTo(1_000_000_000);
     }
@@ -271,6 +290,30 @@ class DemoConfigTest {
         assertThat(DemoConfig.parse("--per-client-rate=5").summary())
                 .contains(", per-client-rate=5/s (burst 5, max-keys 100000, client from the peer address),");
         assertThat(DemoConfig.parse().summary()).doesNotContain("per-client");
+    }
+
+    @Test
+    void theStartupSummaryNamesEachSettingAsTheServerUsesIt() {
+        assertThat(DemoConfig.parse("--max-connections=50").summary()).isEqualTo("transport=auto, "
+                + "db=simulated, ready after 2s, before-ready=wait (max 5s), backend=simulated, latency 20ms, "
+                + "backend-timeout=2s, limit=fixed, max-concurrent=16, max-queue=256, max-queue-wait=1s, "
+                + "max-connections=50, drain-timeout=10s, idle-timeout=60s, request-read-timeout=10s");
+        assertThat(DemoConfig.parse("--transport=nio", "--db-probe=localhost:5432", "--db-probe-interval=250ms",
+                "--before-ready=reject", "--upstream=http://127.0.0.1:9000", "--upstream-pool-size=8",
+                "--backend-timeout=3s", "--limit=adaptive", "--max-concurrent=0", "--max-queue=5", "--max-queue-wait=0",
+                "--max-connections=100", "--drain-timeout=1500ms", "--idle-timeout=2s",
+                "--request-read-timeout=500ms").summary()).isEqualTo("transport=nio, "
+                + "db=tcp-probe localhost:5432 every 250ms, before-ready=reject, "
+                + "backend=upstream http://127.0.0.1:9000 (pool 8/loop), backend-timeout=3s, limit=adaptive, "
+                + "max-concurrent=1000, max-queue=5, max-queue-wait=0s, max-connections=100, drain-timeout=1500ms, "
+                + "idle-timeout=2s, request-read-timeout=500ms");
+        DemoConfig derived = DemoConfig.parse("--max-concurrent=0", "--backend-capacity=4",
+                "--backend-capacity-schedule=20s:16", "--io-threads=2");
+        assertThat(derived.summary())
+                .contains(", backend=simulated, latency 20ms, capacity 4, then 20s:16, ")
+                .contains(", max-concurrent=unlimited, ")
+                .contains(", max-connections=" + DemoConfig.defaultMaxConnections(DemoConfig.openFileLimit(), 0)
+                        + " (from the open-file limit), ");
     }
 
     @Test

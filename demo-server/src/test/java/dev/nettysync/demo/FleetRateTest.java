@@ -147,6 +147,8 @@ class FleetRateTest {
         String retryAfter = second.headers().firstValue("retry-after").orElse("<none>");
         assertThat(retryAfter).matches("[1-5]");
         assertThat(second.headers().firstValue("ratelimit")).hasValue("\"fleet\";r=0;t=" + retryAfter);
+        // a quota of 1 per the 5 s the bucket takes to refill (burst / rate)
+        assertThat(second.headers().firstValue("ratelimit-policy")).hasValue("\"fleet\";q=1;w=5");
         long refusedAt = System.nanoTime();
 
         assertThat(backend.answerOne()).isTrue();
