@@ -1,7 +1,6 @@
 package dev.nettysync.redis;
 
 import dev.nettysync.testing.Poll;
-import io.lettuce.core.ScriptOutputType;
 import io.netty.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -24,26 +23,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 class LostNoticeTest {
 
     private static final Duration MAX_POLL = Duration.ofMillis(500);
-
-    /** Takes all permits under leases no RedisPermit knows of (no renewal, released by hand). */
-    private static List<String> takeAll(TestFleet fleet, RedisSemaphore s, long leaseMillis) {
-        List<String> leases = new ArrayList<>();
-        for (int i = 0; i < s.limit(); i++) {
-            String id = "holder-" + i + "-" + System.nanoTime();
-            List<Object> r = fleet.admin().eval(Fleet.ACQUIRE.text(), ScriptOutputType.MULTI, s.keys(),
-                    Integer.toString(s.limit()), "1", id, Long.toString(leaseMillis), s.channel());
-            assertThat(r.get(0)).isEqualTo(1L);
-            leases.add(id);
-        }
-        return leases;
-    }
-
-    private static void releaseQuietly(TestFleet fleet, RedisSemaphore s, List<String> leases, String channel) {
-        for (String id : leases) {
-            Object r = fleet.admin().eval(Fleet.RELEASE.text(), ScriptOutputType.INTEGER, s.keys(), id, channel);
-            assertThat(r).isEqualTo(1L);
-        }
-    }
 
     /** Waiters on two replicas: single and multi-permit, queued behind each other. */
     private static List<Future<RedisPermit>> queueWaiters(TestFleet fleet, RedisSemaphore b, RedisSemaphore c)
@@ -90,9 +69,9 @@ class LostNoticeTest {
             String name = "silent-" + System.nanoTime();
             RedisSemaphore b = fleet.limiters(MAX_POLL, Duration.ofSeconds(2)).semaphore(name, 3, Duration.ofSeconds(30));
             RedisSemaphore c = fleet.limiters(MAX_POLL, Duration.ofSeconds(2)).semaphore(name, 3, Duration.ofSeconds(30));
-            List<String> held = takeAll(fleet, b, 30_000);
+            List<String> held = fleet.takeAll(b, 30_000);
             List<Future<RedisPermit>> waits = queueWaiters(fleet, b, c);
-            releaseQuietly(fleet, b, held, "nobody-listens-here");   // the notice is lost
+            fleet.release(b, held, "nobody-listens-here");   // the notice is lost
             assertAllComplete(waits, 15_000);
             assertThat(fleet.used(b)).isZero();
         }
@@ -104,11 +83,11 @@ class LostNoticeTest {
             String name = "killed-" + System.nanoTime();
             RedisSemaphore b = fleet.limiters(MAX_POLL, Duration.ofSeconds(2)).semaphore(name, 3, Duration.ofSeconds(30));
             RedisSemaphore c = fleet.limiters(MAX_POLL, Duration.ofSeconds(2)).semaphore(name, 3, Duration.ofSeconds(30));
-            List<String> held = takeAll(fleet, b, 30_000);
+            List<String> held = fleet.takeAll(b, 30_000);
             List<Future<RedisPermit>> waits = queueWaiters(fleet, b, c);
             Long killed = fleet.admin().clientKill(io.lettuce.core.KillArgs.Builder.typePubsub());
             assertThat(killed).as("pub/sub connections killed").isGreaterThanOrEqualTo(2L);
-            releaseQuietly(fleet, b, held, b.channel());             // published while nobody is subscribed
+            fleet.release(b, held, b.channel());             // published while nobody is subscribed
             assertAllComplete(waits, 15_000);
             assertThat(fleet.used(b)).isZero();
         }
@@ -149,9 +128,9 @@ class LostNoticeTest {
             // After the restart, both replicas are subscribed again: a release on the new server
             // wakes the waiters queued there, multi-permit ones included.
             Poll.until(Duration.ofSeconds(10), () -> la.isConnected() && lb.isConnected() && lc.isConnected());
-            List<String> held = takeAll(fleet, b, 30_000);
+            List<String> held = fleet.takeAll(b, 30_000);
             List<Future<RedisPermit>> after = queueWaiters(fleet, b, c);
-            releaseQuietly(fleet, b, held, b.channel());
+            fleet.release(b, held, b.channel());
             assertAllComplete(after, 15_000);
             holder.release();                                     // unknown to the new server: no change
             assertThat(fleet.used(b)).isZero();

@@ -89,6 +89,37 @@ final class TestFleet implements AutoCloseable {
         return admin().zcard(s.keys()[0]);
     }
 
+    /**
+     * Takes all of {@code s}'s permits under leases of {@code leaseMillis} that no RedisPermit
+     * knows of (nobody renews them; {@link #release} ends them); returns their ids.
+     */
+    List<String> takeAll(RedisSemaphore s, long leaseMillis) {
+        List<String> leases = new ArrayList<>();
+        for (int i = 0; i < s.limit(); i++) {
+            String id = "holder-" + i + "-" + System.nanoTime();
+            List<Object> r = admin().eval(Fleet.ACQUIRE.text(), io.lettuce.core.ScriptOutputType.MULTI, s.keys(),
+                    Integer.toString(s.limit()), "1", id, Long.toString(leaseMillis), s.channel());
+            if (!Long.valueOf(1).equals(r.get(0))) {
+                throw new IllegalStateException("lease " + id + " of " + s + " refused: " + r);
+            }
+            leases.add(id);
+        }
+        return leases;
+    }
+
+    /**
+     * Releases leases taken by {@link #takeAll}, publishing the freed permits on {@code channel}:
+     * {@code s.channel()} to wake waiters, any other to lose the notice.
+     */
+    void release(RedisSemaphore s, List<String> leases, String channel) {
+        for (String id : leases) {
+            Object r = admin().eval(Fleet.RELEASE.text(), io.lettuce.core.ScriptOutputType.INTEGER, s.keys(), id, channel);
+            if (!Long.valueOf(1).equals(r)) {
+                throw new IllegalStateException("lease " + id + " of " + s + " not released: " + r);
+            }
+        }
+    }
+
     @Override
     public void close() throws Exception {
         for (RedisLimiters l : limiters) {
