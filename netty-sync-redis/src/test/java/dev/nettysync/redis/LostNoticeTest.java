@@ -77,6 +77,34 @@ class LostNoticeTest {
         }
     }
 
+    /**
+     * Without notices, a waiter is asked for again at the nearest lease expiry its last refusal
+     * reported (within maxPoll). A later refusal that reports a nearer one moves the poll
+     * earlier: here the 30 s lease ahead of the waiter is released unheard and a lease of 1 s
+     * takes its place; the notice of a third party makes the head ask, and its refusal must
+     * bring the poll from 30 s down to that second.
+     */
+    @Test
+    void aRefusalThatReportsANearerExpiryMovesThePollEarlier(RedisServer server) throws Exception {
+        try (TestFleet fleet = new TestFleet(server, 1)) {
+            RedisSemaphore s = fleet.limiters(Duration.ofSeconds(60), Duration.ofSeconds(2))
+                    .semaphore("nearer-" + System.nanoTime(), 1, Duration.ofSeconds(30));
+            List<String> first = fleet.takeAll(s, 30_000);
+            Future<RedisPermit> waiting = s.acquire(fleet.loops.next(), 1);   // refused: the poll in 30 s
+            Poll.assertEventually("queued", Duration.ofSeconds(5), () -> s.statistics().queued() == 1);
+            fleet.release(s, first, "nobody-listens-here");
+            fleet.takeAll(s, 1_000);                                          // expires in 1 s, unheard
+            long t0 = System.nanoTime();
+            fleet.admin().publish(s.channel(), "0");                          // the head asks: refused, 1 s
+            RedisPermit p = waiting.get(10, TimeUnit.SECONDS);
+            assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0))
+                    .as("asked again at the nearer expiry, not at the first one 30 s away").isLessThan(5_000);
+            p.release();
+            assertThat(p.lease().get(10, TimeUnit.SECONDS)).isNull();
+            assertThat(fleet.used(s)).isZero();
+        }
+    }
+
     @Test
     void killedSubscriptionsDelayButNeverStrandWaiters(RedisServer server) throws Exception {
         try (TestFleet fleet = new TestFleet(server, 2)) {
