@@ -4,6 +4,7 @@ import dev.nettysync.WaitTimeoutException;
 import dev.nettysync.testing.Poll;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisCommandExecutionException;
+import io.lettuce.core.RedisLoadingException;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
 import io.lettuce.core.codec.StringCodec;
@@ -15,10 +16,13 @@ import io.netty.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Queue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -220,6 +224,62 @@ class RedisFailureModesTest {
                 caller.close();
             }
         }
+    }
+
+    /**
+     * A server loading its dataset answers {@code LOADING}: Redis cannot decide now, so a call
+     * fails as unavailable ({@link RedisUnavailableException}, Lettuce's
+     * {@link RedisLoadingException} as its cause), not as an answer of the server; once loaded,
+     * it is served. The load is a {@code DEBUG RELOAD} of 40,000 keys slowed to 50 us a key, on a
+     * server of the test's own that allows debug commands from local clients.
+     */
+    @Test
+    void aServerLoadingItsDatasetIsUnavailableNotAnAnswer() throws Exception {
+        Path dir = Files.createTempDirectory("redis-loading-");
+        try (RedisServer loading = RedisServer.start(List.of("--enable-debug-command", "local", "--dir", dir.toString()));
+             TestFleet fleet = new TestFleet(loading, 1)) {
+            RedisSemaphore s = fleet.limiters(Duration.ofSeconds(60), Duration.ofSeconds(10))
+                    .semaphore("loading-" + System.nanoTime(), 1, Duration.ofSeconds(10));
+            RedisCommands<String, String> admin = fleet.admin();
+            assertThat(admin.configSet("key-load-delay", "50")).isEqualTo("OK");
+            assertThat(admin.configSet("loading-process-events-interval-bytes", "1024")).isEqualTo("OK");  // serve clients while loading
+            assertThat(debug(admin, "POPULATE", 40_000)).isEqualTo("OK");
+            RedisCommands<String, String> reloader = fleet.client().connect().sync();   // blocked until loaded
+            CompletableFuture<String> reload = CompletableFuture.supplyAsync(() -> debug(reloader, "RELOAD"));
+            Poll.assertEventually("the server is loading", Duration.ofSeconds(10),
+                    () -> admin.info("persistence").contains("loading:1"));
+
+            Future<RedisPermit> f = s.acquire(fleet.loops.next(), 1);
+            assertThat(f.await(5, TimeUnit.SECONDS)).isTrue();
+            assertThat(f.cause()).isInstanceOf(RedisUnavailableException.class)
+                    .hasCauseInstanceOf(RedisLoadingException.class);
+            assertThat(admin.info("persistence")).as("failed while loading").contains("loading:1");
+
+            assertThat(reload.get(60, TimeUnit.SECONDS)).isEqualTo("OK");
+            RedisPermit p = s.acquire(fleet.loops.next(), 1, 5, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS);
+            p.release();
+            assertThat(p.lease().get(10, TimeUnit.SECONDS)).isNull();
+        } finally {
+            try (var files = Files.list(dir)) {
+                for (Path f : files.toList()) {
+                    Files.delete(f);
+                }
+            }
+            Files.delete(dir);
+        }
+    }
+
+    /** {@code DEBUG <args>}: the server must allow it ({@code --enable-debug-command local}). */
+    private static String debug(RedisCommands<String, String> admin, Object... args) {
+        CommandArgs<String, String> a = new CommandArgs<>(StringCodec.UTF8);
+        for (Object arg : args) {
+            if (arg instanceof Integer n) {
+                a.add(n);
+            } else {
+                a.add((String) arg);
+            }
+        }
+        return admin.dispatch(CommandType.DEBUG, new StatusOutput<>(StringCodec.UTF8), a);
     }
 
     /** {@code maxmemory} of 1 byte (every write that grows memory is refused with OOM), or none. */
