@@ -1,6 +1,8 @@
 package dev.nettysync.redis;
 
 import dev.nettysync.testing.Poll;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -103,6 +105,82 @@ class LostNoticeTest {
             assertThat(p.lease().get(10, TimeUnit.SECONDS)).isNull();
             assertThat(fleet.used(s)).isZero();
         }
+    }
+
+    /**
+     * A refusal that crossed a release asks again at once instead of sleeping until its poll:
+     * the call is held in the server (CLIENT PAUSE WRITE) with the permit taken, a release that
+     * nobody hears is held behind it, and something happens while it is out. Three such things:
+     * a notice reaches a direct call (the pub/sub connection is killed: its resubscription counts
+     * as one); the head's own wait is cancelled (the next waiter must ask); a notice reaches the
+     * head's attempt. Each time the refused or next waiter is granted at once, not a minute later.
+     */
+    @Test
+    void aRefusalThatCrossedANoticeOrACancelAsksAgainAtOnce(RedisServer server) throws Exception {
+        try (TestFleet fleet = new TestFleet(server, 1);
+             StatefulRedisConnection<String, String> other = fleet.client().connect()) {
+            EventLoop loop = fleet.loops.next();
+            RedisSemaphore s = fleet.limiters(Duration.ofSeconds(60), Duration.ofSeconds(10))
+                    .semaphore("crossed-" + System.nanoTime(), 1, Duration.ofSeconds(30));
+
+            // a direct call, refused while a notice came
+            List<String> held = fleet.takeAll(s, 60_000);
+            fleet.pauseWrites();
+            Future<RedisPermit> direct = s.acquire(loop, 1);                 // nobody queued: straight to Redis
+            heldBehind(fleet, other, s, held, 1);
+            renotify(fleet, s);
+            fleet.unpause();
+            RedisPermit a = direct.get(10, TimeUnit.SECONDS);
+            a.release();
+            assertThat(a.lease().get(10, TimeUnit.SECONDS)).isNull();
+
+            // the head's attempt refused after its wait was cancelled: the next waiter asks
+            held = fleet.takeAll(s, 60_000);
+            Future<RedisPermit> head = s.acquire(loop, 1);                   // refused straight away, queued
+            Poll.assertEventually("queued: 1", Duration.ofSeconds(5), () -> s.statistics().queued() == 1);
+            fleet.pauseWrites();
+            Future<RedisPermit> next = s.acquire(loop, 1);                   // queues, and sends the head's attempt
+            heldBehind(fleet, other, s, held, 1);
+            assertThat(head.cancel(false)).isTrue();
+            fleet.unpause();
+            RedisPermit b = next.get(10, TimeUnit.SECONDS);
+
+            // the head's attempt refused while a notice came
+            b.release();
+            assertThat(b.lease().get(10, TimeUnit.SECONDS)).isNull();
+            held = fleet.takeAll(s, 60_000);
+            Future<RedisPermit> asking = s.acquire(loop, 1);                 // refused straight away, queued
+            Poll.assertEventually("queued: 1", Duration.ofSeconds(5), () -> s.statistics().queued() == 1);
+            fleet.pauseWrites();
+            Future<RedisPermit> behind = s.acquire(loop, 1);                 // sends the attempt of the one asking
+            heldBehind(fleet, other, s, held, 1);
+            renotify(fleet, s);
+            fleet.unpause();
+            asking.get(10, TimeUnit.SECONDS).release();
+            behind.get(10, TimeUnit.SECONDS).release();
+        }
+    }
+
+    /**
+     * Waits until {@code held} calls are held by the pause (the semaphore's), then releases the
+     * raw leases {@code leases} from {@code other}, unheard: held behind them, it runs after them.
+     */
+    private static void heldBehind(TestFleet fleet, StatefulRedisConnection<String, String> other, RedisSemaphore s,
+                                   List<String> leases, int held) throws InterruptedException {
+        Poll.assertEventually("the semaphore's call is held", Duration.ofSeconds(5), () -> fleet.blockedClients() == held);
+        for (String id : leases) {
+            other.async().eval(Fleet.RELEASE.text(), io.lettuce.core.ScriptOutputType.INTEGER, s.keys(), id, "nobody-listens-here");
+        }
+        Poll.assertEventually("the release is held behind it", Duration.ofSeconds(5),
+                () -> fleet.blockedClients() == held + 1);
+    }
+
+    /** Kills the pub/sub connections; each one's resubscription is a notice for its semaphores. */
+    private static void renotify(TestFleet fleet, RedisSemaphore s) throws InterruptedException {
+        fleet.admin().clientKill(io.lettuce.core.KillArgs.Builder.typePubsub());
+        Poll.assertEventually("resubscribed", Duration.ofSeconds(5),
+                () -> fleet.admin().pubsubNumsub(s.channel()).get(s.channel()) == 1L);
+        Thread.sleep(200);                                                   // its confirmation heard
     }
 
     @Test

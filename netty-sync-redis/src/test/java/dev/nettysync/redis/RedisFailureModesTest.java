@@ -193,13 +193,13 @@ class RedisFailureModesTest {
                 Poll.assertEventually("queued: 1", Duration.ofSeconds(5), () -> s.statistics().queued() == 1);
                 outOfMemory(admin, true);
                 fleet.release(s, raw.subList(0, 1), "nobody-listens-here");   // one permit free, unheard of
-                pauseWrites(admin);
+                fleet.pauseWrites();
                 Future<RedisPermit> second = s.acquire(loop, 1);              // queued: the head's attempt goes out
                 Poll.assertEventually("the head's attempt is held in the server", Duration.ofSeconds(5),
-                        () -> blockedClients(admin) == 1);
+                        () -> fleet.blockedClients() == 1);
                 Future<RedisPermit> later = s.acquire(loop, 2);               // arrives while it is out
                 assertThat(s.statistics().queued()).isEqualTo(3);
-                unpause(admin);
+                fleet.unpause();
 
                 for (Future<RedisPermit> f : List.of(head, second)) {
                     assertThat(f.await(5, TimeUnit.SECONDS)).isTrue();
@@ -219,7 +219,7 @@ class RedisFailureModesTest {
                 assertThat(p.lease().get(10, TimeUnit.SECONDS)).isNull();
                 assertThat(fleet.used(s)).isZero();
             } finally {
-                unpause(admin);
+                fleet.unpause();
                 outOfMemory(admin, false);
                 caller.close();
             }
@@ -287,24 +287,4 @@ class RedisFailureModesTest {
         assertThat(admin.configSet("maxmemory", on ? "1" : "0")).isEqualTo("OK");
     }
 
-    /** {@code CLIENT PAUSE 10000 WRITE}: scripts are held, reads and admin commands answered. */
-    private static void pauseWrites(RedisCommands<String, String> admin) {
-        assertThat(admin.dispatch(CommandType.CLIENT, new StatusOutput<>(StringCodec.UTF8),
-                new CommandArgs<>(StringCodec.UTF8).add("PAUSE").add(10_000).add("WRITE"))).isEqualTo("OK");
-    }
-
-    private static void unpause(RedisCommands<String, String> admin) {
-        admin.dispatch(CommandType.CLIENT, new StatusOutput<>(StringCodec.UTF8),
-                new CommandArgs<>(StringCodec.UTF8).add("UNPAUSE"));
-    }
-
-    /** Clients whose command the server holds (a pause's postponed clients count here). */
-    private static long blockedClients(RedisCommands<String, String> admin) {
-        for (String line : admin.info("clients").split("\r?\n")) {
-            if (line.startsWith("blocked_clients:")) {
-                return Long.parseLong(line.substring("blocked_clients:".length()).trim());
-            }
-        }
-        throw new IllegalStateException("no blocked_clients in INFO clients");
-    }
 }

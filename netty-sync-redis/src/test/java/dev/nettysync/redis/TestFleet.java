@@ -4,7 +4,11 @@ import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.codec.StringCodec;
 import io.lettuce.core.resource.ClientResources;
+import io.lettuce.core.output.StatusOutput;
+import io.lettuce.core.protocol.CommandArgs;
+import io.lettuce.core.protocol.CommandType;
 import io.lettuce.core.resource.Delay;
 import io.netty.channel.DefaultEventLoopGroup;
 import io.netty.channel.EventLoopGroup;
@@ -118,6 +122,34 @@ final class TestFleet implements AutoCloseable {
                 throw new IllegalStateException("lease " + id + " of " + s + " not released: " + r);
             }
         }
+    }
+
+    /**
+     * {@code CLIENT PAUSE 10000 WRITE}: the server holds every script call (and {@code PUBLISH})
+     * until {@link #unpause()}, then runs them in the order they came; reads and admin commands
+     * are answered meanwhile.
+     */
+    void pauseWrites() {
+        String ok = admin().dispatch(CommandType.CLIENT, new StatusOutput<>(StringCodec.UTF8),
+                new CommandArgs<>(StringCodec.UTF8).add("PAUSE").add(10_000).add("WRITE"));
+        if (!"OK".equals(ok)) {
+            throw new IllegalStateException("CLIENT PAUSE: " + ok);
+        }
+    }
+
+    void unpause() {
+        admin().dispatch(CommandType.CLIENT, new StatusOutput<>(StringCodec.UTF8),
+                new CommandArgs<>(StringCodec.UTF8).add("UNPAUSE"));
+    }
+
+    /** Clients whose command the server holds: a pause's held clients count here. */
+    long blockedClients() {
+        for (String line : admin().info("clients").split("\\r?\\n")) {
+            if (line.startsWith("blocked_clients:")) {
+                return Long.parseLong(line.substring("blocked_clients:".length()).trim());
+            }
+        }
+        throw new IllegalStateException("no blocked_clients in INFO clients");
     }
 
     @Override
