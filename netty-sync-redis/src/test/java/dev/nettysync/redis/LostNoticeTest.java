@@ -180,7 +180,7 @@ class LostNoticeTest {
         fleet.admin().clientKill(io.lettuce.core.KillArgs.Builder.typePubsub());
         Poll.assertEventually("resubscribed", Duration.ofSeconds(5),
                 () -> fleet.admin().pubsubNumsub(s.channel()).get(s.channel()) == 1L);
-        Thread.sleep(200);                                                   // its confirmation heard
+        Thread.sleep(500);                                                   // its confirmation heard
     }
 
     @Test
