@@ -379,13 +379,14 @@ class RedisLimitingHandlerTest extends AbstractFleetTest {
                 public void channelRead(ChannelHandlerContext ctx, Object msg) {
                     String line = (String) msg;
                     checkLoop(ctx, "channelRead " + line);
-                    received.add(line);
                     maxInFlight.accumulateAndGet(inFlight.incrementAndGet(), Math::max);
                     if (autoAnswer) {
                         ctx.executor().schedule(() -> answer(ctx, line), 2, TimeUnit.MILLISECONDS);
                     } else {
                         held.put(line, ctx);
                     }
+                    // last: a test that sees the line received may answer it at once (held first)
+                    received.add(line);
                 }
 
                 @Override
