@@ -168,15 +168,14 @@ final class Fleet {
      * {@code error} as the limiters report it: an answer of the server (a script error,
      * {@code OOM}, {@code READONLY}) as it is; anything else (the connection failed, closed,
      * or rejected the command while disconnected; the dataset is loading) as unavailable.
+     * {@code error} is Lettuce's own exception: {@link Script#run} passes it on unwrapped, and
+     * Lettuce completes its futures with it as it is.
      */
     private static Throwable unavailable(Script script, Throwable error) {
-        Throwable e = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
-                ? error.getCause() : error;
-        if (e instanceof RedisUnavailableException
-                || (e instanceof RedisCommandExecutionException && !(e instanceof RedisLoadingException))) {
-            return e;
+        if (error instanceof RedisCommandExecutionException && !(error instanceof RedisLoadingException)) {
+            return error;
         }
-        return new RedisUnavailableException("Redis unreachable: " + script.name() + " failed: " + e, e);
+        return new RedisUnavailableException("Redis unreachable: " + script.name() + " failed: " + error, error);
     }
 
     private io.netty.util.Timer timer() {

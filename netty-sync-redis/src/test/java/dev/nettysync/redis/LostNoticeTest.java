@@ -1,7 +1,8 @@
 package dev.nettysync.redis;
 
 import dev.nettysync.testing.Poll;
-import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -24,26 +25,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 class LostNoticeTest {
 
     private static final Duration MAX_POLL = Duration.ofMillis(500);
-
-    /** Takes all permits under leases no RedisPermit knows of (no renewal, released by hand). */
-    private static List<String> takeAll(TestFleet fleet, RedisSemaphore s, long leaseMillis) {
-        List<String> leases = new ArrayList<>();
-        for (int i = 0; i < s.limit(); i++) {
-            String id = "holder-" + i + "-" + System.nanoTime();
-            List<Object> r = fleet.admin().eval(Fleet.ACQUIRE.text(), ScriptOutputType.MULTI, s.keys(),
-                    Integer.toString(s.limit()), "1", id, Long.toString(leaseMillis), s.channel());
-            assertThat(r.get(0)).isEqualTo(1L);
-            leases.add(id);
-        }
-        return leases;
-    }
-
-    private static void releaseQuietly(TestFleet fleet, RedisSemaphore s, List<String> leases, String channel) {
-        for (String id : leases) {
-            Object r = fleet.admin().eval(Fleet.RELEASE.text(), ScriptOutputType.INTEGER, s.keys(), id, channel);
-            assertThat(r).isEqualTo(1L);
-        }
-    }
 
     /** Waiters on two replicas: single and multi-permit, queued behind each other. */
     private static List<Future<RedisPermit>> queueWaiters(TestFleet fleet, RedisSemaphore b, RedisSemaphore c)
@@ -90,12 +71,116 @@ class LostNoticeTest {
             String name = "silent-" + System.nanoTime();
             RedisSemaphore b = fleet.limiters(MAX_POLL, Duration.ofSeconds(2)).semaphore(name, 3, Duration.ofSeconds(30));
             RedisSemaphore c = fleet.limiters(MAX_POLL, Duration.ofSeconds(2)).semaphore(name, 3, Duration.ofSeconds(30));
-            List<String> held = takeAll(fleet, b, 30_000);
+            List<String> held = fleet.takeAll(b, 30_000);
             List<Future<RedisPermit>> waits = queueWaiters(fleet, b, c);
-            releaseQuietly(fleet, b, held, "nobody-listens-here");   // the notice is lost
+            fleet.release(b, held, "nobody-listens-here");   // the notice is lost
             assertAllComplete(waits, 15_000);
             assertThat(fleet.used(b)).isZero();
         }
+    }
+
+    /**
+     * Without notices, a waiter is asked for again at the nearest lease expiry its last refusal
+     * reported (within maxPoll). A later refusal that reports a nearer one moves the poll
+     * earlier: here the 30 s lease ahead of the waiter is released unheard and a lease of 1 s
+     * takes its place; the notice of a third party makes the head ask, and its refusal must
+     * bring the poll from 30 s down to that second.
+     */
+    @Test
+    void aRefusalThatReportsANearerExpiryMovesThePollEarlier(RedisServer server) throws Exception {
+        try (TestFleet fleet = new TestFleet(server, 1)) {
+            RedisSemaphore s = fleet.limiters(Duration.ofSeconds(60), Duration.ofSeconds(2))
+                    .semaphore("nearer-" + System.nanoTime(), 1, Duration.ofSeconds(30));
+            List<String> first = fleet.takeAll(s, 30_000);
+            Future<RedisPermit> waiting = s.acquire(fleet.loops.next(), 1);   // refused: the poll in 30 s
+            Poll.assertEventually("queued", Duration.ofSeconds(5), () -> s.statistics().queued() == 1);
+            fleet.release(s, first, "nobody-listens-here");
+            fleet.takeAll(s, 1_000);                                          // expires in 1 s, unheard
+            long t0 = System.nanoTime();
+            fleet.admin().publish(s.channel(), "0");                          // the head asks: refused, 1 s
+            RedisPermit p = waiting.get(10, TimeUnit.SECONDS);
+            assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0))
+                    .as("asked again at the nearer expiry, not at the first one 30 s away").isLessThan(5_000);
+            p.release();
+            assertThat(p.lease().get(10, TimeUnit.SECONDS)).isNull();
+            assertThat(fleet.used(s)).isZero();
+        }
+    }
+
+    /**
+     * A refusal that crossed a release asks again at once instead of sleeping until its poll:
+     * the call is held in the server (CLIENT PAUSE WRITE) with the permit taken, a release that
+     * nobody hears is held behind it, and something happens while it is out. Three such things:
+     * a notice reaches a direct call (the pub/sub connection is killed: its resubscription counts
+     * as one); the head's own wait is cancelled (the next waiter must ask); a notice reaches the
+     * head's attempt. Each time the refused or next waiter is granted at once, not a minute later.
+     */
+    @Test
+    void aRefusalThatCrossedANoticeOrACancelAsksAgainAtOnce(RedisServer server) throws Exception {
+        try (TestFleet fleet = new TestFleet(server, 1);
+             StatefulRedisConnection<String, String> other = fleet.client().connect()) {
+            EventLoop loop = fleet.loops.next();
+            RedisSemaphore s = fleet.limiters(Duration.ofSeconds(60), Duration.ofSeconds(10))
+                    .semaphore("crossed-" + System.nanoTime(), 1, Duration.ofSeconds(30));
+
+            // a direct call, refused while a notice came
+            List<String> held = fleet.takeAll(s, 60_000);
+            fleet.pauseWrites();
+            Future<RedisPermit> direct = s.acquire(loop, 1);                 // nobody queued: straight to Redis
+            heldBehind(fleet, other, s, held, 1);
+            renotify(fleet, s);
+            fleet.unpause();
+            RedisPermit a = direct.get(10, TimeUnit.SECONDS);
+            a.release();
+            assertThat(a.lease().get(10, TimeUnit.SECONDS)).isNull();
+
+            // the head's attempt refused after its wait was cancelled: the next waiter asks
+            held = fleet.takeAll(s, 60_000);
+            Future<RedisPermit> head = s.acquire(loop, 1);                   // refused straight away, queued
+            Poll.assertEventually("queued: 1", Duration.ofSeconds(5), () -> s.statistics().queued() == 1);
+            fleet.pauseWrites();
+            Future<RedisPermit> next = s.acquire(loop, 1);                   // queues, and sends the head's attempt
+            heldBehind(fleet, other, s, held, 1);
+            assertThat(head.cancel(false)).isTrue();
+            fleet.unpause();
+            RedisPermit b = next.get(10, TimeUnit.SECONDS);
+
+            // the head's attempt refused while a notice came
+            b.release();
+            assertThat(b.lease().get(10, TimeUnit.SECONDS)).isNull();
+            held = fleet.takeAll(s, 60_000);
+            Future<RedisPermit> asking = s.acquire(loop, 1);                 // refused straight away, queued
+            Poll.assertEventually("queued: 1", Duration.ofSeconds(5), () -> s.statistics().queued() == 1);
+            fleet.pauseWrites();
+            Future<RedisPermit> behind = s.acquire(loop, 1);                 // sends the attempt of the one asking
+            heldBehind(fleet, other, s, held, 1);
+            renotify(fleet, s);
+            fleet.unpause();
+            asking.get(10, TimeUnit.SECONDS).release();
+            behind.get(10, TimeUnit.SECONDS).release();
+        }
+    }
+
+    /**
+     * Waits until {@code held} calls are held by the pause (the semaphore's), then releases the
+     * raw leases {@code leases} from {@code other}, unheard: held behind them, it runs after them.
+     */
+    private static void heldBehind(TestFleet fleet, StatefulRedisConnection<String, String> other, RedisSemaphore s,
+                                   List<String> leases, int held) throws InterruptedException {
+        Poll.assertEventually("the semaphore's call is held", Duration.ofSeconds(5), () -> fleet.blockedClients() == held);
+        for (String id : leases) {
+            other.async().eval(Fleet.RELEASE.text(), io.lettuce.core.ScriptOutputType.INTEGER, s.keys(), id, "nobody-listens-here");
+        }
+        Poll.assertEventually("the release is held behind it", Duration.ofSeconds(5),
+                () -> fleet.blockedClients() == held + 1);
+    }
+
+    /** Kills the pub/sub connections; each one's resubscription is a notice for its semaphores. */
+    private static void renotify(TestFleet fleet, RedisSemaphore s) throws InterruptedException {
+        fleet.admin().clientKill(io.lettuce.core.KillArgs.Builder.typePubsub());
+        Poll.assertEventually("resubscribed", Duration.ofSeconds(5),
+                () -> fleet.admin().pubsubNumsub(s.channel()).get(s.channel()) == 1L);
+        Thread.sleep(500);                                                   // its confirmation heard
     }
 
     @Test
@@ -104,11 +189,11 @@ class LostNoticeTest {
             String name = "killed-" + System.nanoTime();
             RedisSemaphore b = fleet.limiters(MAX_POLL, Duration.ofSeconds(2)).semaphore(name, 3, Duration.ofSeconds(30));
             RedisSemaphore c = fleet.limiters(MAX_POLL, Duration.ofSeconds(2)).semaphore(name, 3, Duration.ofSeconds(30));
-            List<String> held = takeAll(fleet, b, 30_000);
+            List<String> held = fleet.takeAll(b, 30_000);
             List<Future<RedisPermit>> waits = queueWaiters(fleet, b, c);
             Long killed = fleet.admin().clientKill(io.lettuce.core.KillArgs.Builder.typePubsub());
             assertThat(killed).as("pub/sub connections killed").isGreaterThanOrEqualTo(2L);
-            releaseQuietly(fleet, b, held, b.channel());             // published while nobody is subscribed
+            fleet.release(b, held, b.channel());             // published while nobody is subscribed
             assertAllComplete(waits, 15_000);
             assertThat(fleet.used(b)).isZero();
         }
@@ -149,9 +234,9 @@ class LostNoticeTest {
             // After the restart, both replicas are subscribed again: a release on the new server
             // wakes the waiters queued there, multi-permit ones included.
             Poll.until(Duration.ofSeconds(10), () -> la.isConnected() && lb.isConnected() && lc.isConnected());
-            List<String> held = takeAll(fleet, b, 30_000);
+            List<String> held = fleet.takeAll(b, 30_000);
             List<Future<RedisPermit>> after = queueWaiters(fleet, b, c);
-            releaseQuietly(fleet, b, held, b.channel());
+            fleet.release(b, held, b.channel());
             assertAllComplete(after, 15_000);
             holder.release();                                     // unknown to the new server: no change
             assertThat(fleet.used(b)).isZero();

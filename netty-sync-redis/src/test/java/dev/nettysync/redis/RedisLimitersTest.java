@@ -89,4 +89,33 @@ class RedisLimitersTest extends AbstractFleetTest {
             assertThat(s.sha()).as(s.name()).isEqualTo(fleet.admin().scriptLoad(s.text()));
         }
     }
+
+    /**
+     * connect() opens the command connection, then the pub/sub one; when the second is refused,
+     * the first is closed before the refusal is thrown: nothing is left open. The server is told
+     * to take one more client only ({@code maxclients}).
+     */
+    @Test
+    void aConnectWhosePubSubConnectionIsRefusedLeavesNoConnectionOpen() throws Exception {
+        io.lettuce.core.RedisClient client = fleet.client();
+        long before = clients();
+        String max = fleet.admin().configGet("maxclients").get("maxclients");
+        assertThat(fleet.admin().configSet("maxclients", Long.toString(before + 1))).isEqualTo("OK");
+        try {
+            assertThatThrownBy(() -> RedisLimiters.builder(client).connect())
+                    .isInstanceOf(io.lettuce.core.RedisConnectionException.class);
+        } finally {
+            fleet.admin().configSet("maxclients", max);
+        }
+        dev.nettysync.testing.Poll.assertEventually("the command connection was closed too", Duration.ofSeconds(5),
+                () -> clients() == before);
+        Thread.sleep(200);
+        assertThat(clients()).as("and stays closed").isEqualTo(before);
+        RedisLimiters.builder(client).connect().close();   // the same client connects once there is room
+    }
+
+    /** Clients connected to the server, as it counts them. */
+    private long clients() {
+        return fleet.admin().clientList().lines().count();
+    }
 }

@@ -227,6 +227,8 @@ class RedisLimitingHandlerTest extends AbstractFleetTest {
             // the pause ends: Redis grants the lease (nobody holds one), the semaphore gives it back
             Poll.assertEventually("the late lease released (its release notice)", WAIT, () -> notices.contains("1"));
             Poll.assertEventually("the fleet's count back to 0", WAIT, () -> fleet.used(sem) == 0 && fleet.leases(sem) == 0);
+            // the grant's reply said 0 free; the release's reply (1: freed) says the permit is free again
+            Poll.assertEventually("counted free here again", WAIT, () -> sem.statistics().available() == 1);
             assertThat(app.received).as("b0 was never admitted").isEmpty();
             assertThat(sem.statistics().inUse()).isZero();
         } finally {
@@ -377,13 +379,14 @@ class RedisLimitingHandlerTest extends AbstractFleetTest {
                 public void channelRead(ChannelHandlerContext ctx, Object msg) {
                     String line = (String) msg;
                     checkLoop(ctx, "channelRead " + line);
-                    received.add(line);
                     maxInFlight.accumulateAndGet(inFlight.incrementAndGet(), Math::max);
                     if (autoAnswer) {
                         ctx.executor().schedule(() -> answer(ctx, line), 2, TimeUnit.MILLISECONDS);
                     } else {
                         held.put(line, ctx);
                     }
+                    // last: a test that sees the line received may answer it at once (held first)
+                    received.add(line);
                 }
 
                 @Override

@@ -744,4 +744,42 @@ class RedisSemaphoreTest extends AbstractFleetTest {
         p.release();
         await(p.lease());
     }
+
+    /**
+     * A timed wait arms its timeout on the caller's executor; once the wait has ended, however it
+     * ended, that timer is gone: granted straight away or from the queue, cancelled, or ended by
+     * close(). A timer left there would hold the wait until it fires (an hour here), and a
+     * granted wait holds its permit: dropped by its holder, it could not be collected, and its
+     * lease would be renewed for that hour.
+     */
+    @Test
+    void aTimedWaitLeavesNoTimerOnItsExecutorHoweverItEnds() throws Exception {
+        TimerLoop caller = new TimerLoop();
+        try {
+            RedisLimiters closing = fleet.limiters();
+            RedisSemaphore s = closing.semaphore(uniqueName(), 1, Duration.ofSeconds(10));
+            RedisPermit direct = await(s.acquire(caller, 1, 1, TimeUnit.HOURS));
+            assertThat(caller.holdsATimer()).as("granted straight away").isFalse();
+
+            Future<RedisPermit> queued = s.acquire(caller, 1, 1, TimeUnit.HOURS);
+            Future<RedisPermit> cancelled = s.acquire(caller, 1, 1, TimeUnit.HOURS);
+            Poll.assertEventually("queued: 2", Duration.ofSeconds(5), () -> s.statistics().queued() == 2);
+            assertThat(caller.holdsATimer()).as("two waits are timed").isTrue();
+            assertThat(cancelled.cancel(false)).isTrue();
+            direct.release();
+            RedisPermit fromQueue = await(queued);
+            assertThat(caller.holdsATimer()).as("granted from the queue, the other wait cancelled").isFalse();
+
+            Future<RedisPermit> atClose = s.acquire(caller, 1, 1, TimeUnit.HOURS);
+            Poll.assertEventually("queued: 1", Duration.ofSeconds(5), () -> s.statistics().queued() == 1);
+            assertThat(caller.holdsATimer()).isTrue();
+            closing.closeAsync().toCompletableFuture().get(10, TimeUnit.SECONDS);
+            assertThat(atClose.await(5, TimeUnit.SECONDS)).isTrue();
+            assertThat(atClose.cause()).isInstanceOf(dev.nettysync.ClosedException.class);
+            assertThat(caller.holdsATimer()).as("ended by close()").isFalse();
+            fromQueue.release();
+        } finally {
+            caller.close();
+        }
+    }
 }

@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -30,17 +31,27 @@ public final class RedisServer implements AutoCloseable {
     private final String binary;
     private final int port;
     private final Path log;
+    private final List<String> options;      // more redis-server options, after ours
     private volatile Process process;        // written by the test thread; read by the exit hook too
 
-    private RedisServer(String binary, int port) throws IOException {
+    private RedisServer(String binary, int port, List<String> options) throws IOException {
         this.binary = binary;
         this.port = port;
         this.log = Files.createTempFile("redis-" + port + "-", ".log");
+        this.options = List.copyOf(options);
     }
 
     /** Starts a server on a free port and waits until it answers PING. */
     public static RedisServer start() throws IOException, InterruptedException {
-        RedisServer s = new RedisServer(findBinary(), freePort());
+        return start(List.of());
+    }
+
+    /**
+     * As {@link #start()}, with more {@code redis-server} options (e.g. {@code --enable-debug-command
+     * local}); they come after ours, so they may override them.
+     */
+    public static RedisServer start(List<String> options) throws IOException, InterruptedException {
+        RedisServer s = new RedisServer(findBinary(), freePort(), options);
         s.startProcess();
         // A test JVM that exits without closing it (a run cut short, PIT ending a timed-out JVM with
         // SIGTERM) must not leave the server running; SIGKILL still would: nothing runs then.
@@ -108,8 +119,10 @@ public final class RedisServer implements AutoCloseable {
     }
 
     private void startProcess() throws IOException, InterruptedException {
-        ProcessBuilder pb = new ProcessBuilder(List.of(binary, "--port", Integer.toString(port),
-                "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no"))
+        List<String> command = new ArrayList<>(List.of(binary, "--port", Integer.toString(port),
+                "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no"));
+        command.addAll(options);
+        ProcessBuilder pb = new ProcessBuilder(command)
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         process = pb.start();

@@ -4,7 +4,11 @@ import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.codec.StringCodec;
 import io.lettuce.core.resource.ClientResources;
+import io.lettuce.core.output.StatusOutput;
+import io.lettuce.core.protocol.CommandArgs;
+import io.lettuce.core.protocol.CommandType;
 import io.lettuce.core.resource.Delay;
 import io.netty.channel.DefaultEventLoopGroup;
 import io.netty.channel.EventLoopGroup;
@@ -87,6 +91,65 @@ final class TestFleet implements AutoCloseable {
     /** Leases live in Redis. */
     long leases(RedisSemaphore s) {
         return admin().zcard(s.keys()[0]);
+    }
+
+    /**
+     * Takes all of {@code s}'s permits under leases of {@code leaseMillis} that no RedisPermit
+     * knows of (nobody renews them; {@link #release} ends them); returns their ids.
+     */
+    List<String> takeAll(RedisSemaphore s, long leaseMillis) {
+        List<String> leases = new ArrayList<>();
+        for (int i = 0; i < s.limit(); i++) {
+            String id = "holder-" + i + "-" + System.nanoTime();
+            List<Object> r = admin().eval(Fleet.ACQUIRE.text(), io.lettuce.core.ScriptOutputType.MULTI, s.keys(),
+                    Integer.toString(s.limit()), "1", id, Long.toString(leaseMillis), s.channel());
+            if (!Long.valueOf(1).equals(r.get(0))) {
+                throw new IllegalStateException("lease " + id + " of " + s + " refused: " + r);
+            }
+            leases.add(id);
+        }
+        return leases;
+    }
+
+    /**
+     * Releases leases taken by {@link #takeAll}, publishing the freed permits on {@code channel}:
+     * {@code s.channel()} to wake waiters, any other to lose the notice.
+     */
+    void release(RedisSemaphore s, List<String> leases, String channel) {
+        for (String id : leases) {
+            Object r = admin().eval(Fleet.RELEASE.text(), io.lettuce.core.ScriptOutputType.INTEGER, s.keys(), id, channel);
+            if (!Long.valueOf(1).equals(r)) {
+                throw new IllegalStateException("lease " + id + " of " + s + " not released: " + r);
+            }
+        }
+    }
+
+    /**
+     * {@code CLIENT PAUSE 10000 WRITE}: the server holds every script call (and {@code PUBLISH})
+     * until {@link #unpause()}, then runs them in the order they came; reads and admin commands
+     * are answered meanwhile.
+     */
+    void pauseWrites() {
+        String ok = admin().dispatch(CommandType.CLIENT, new StatusOutput<>(StringCodec.UTF8),
+                new CommandArgs<>(StringCodec.UTF8).add("PAUSE").add(10_000).add("WRITE"));
+        if (!"OK".equals(ok)) {
+            throw new IllegalStateException("CLIENT PAUSE: " + ok);
+        }
+    }
+
+    void unpause() {
+        admin().dispatch(CommandType.CLIENT, new StatusOutput<>(StringCodec.UTF8),
+                new CommandArgs<>(StringCodec.UTF8).add("UNPAUSE"));
+    }
+
+    /** Clients whose command the server holds: a pause's held clients count here. */
+    long blockedClients() {
+        for (String line : admin().info("clients").split("\\r?\\n")) {
+            if (line.startsWith("blocked_clients:")) {
+                return Long.parseLong(line.substring("blocked_clients:".length()).trim());
+            }
+        }
+        throw new IllegalStateException("no blocked_clients in INFO clients");
     }
 
     @Override
