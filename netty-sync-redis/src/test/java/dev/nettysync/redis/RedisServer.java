@@ -13,6 +13,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -27,6 +30,22 @@ import java.util.concurrent.TimeUnit;
  * and clients are refused.
  */
 public final class RedisServer implements AutoCloseable {
+
+    /**
+     * Where servers are started from, on Linux with {@code setpriv --pdeathsig KILL} (util-linux)
+     * in front of the binary: the kernel then kills the server when the thread that started it
+     * ends, so also when its JVM is killed or halted, which no Java code outlives (PIT's time-outs
+     * left a server running per timed-out JVM: 55 in two runs). That thread must live as long as
+     * the JVM, not as long as whichever test thread restarts a server: hence one thread, which
+     * never ends (a daemon, so it does not keep the JVM alive). Elsewhere, or without
+     * {@code setpriv}, servers start without it and only the exit hook stops them.
+     */
+    private static final ExecutorService LAUNCHER = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "redis-server-launcher");
+        t.setDaemon(true);
+        return t;
+    });
+    private static final List<String> DIES_WITH_THE_JVM = diesWithTheJvm();
 
     private final String binary;
     private final int port;
@@ -53,8 +72,9 @@ public final class RedisServer implements AutoCloseable {
     public static RedisServer start(List<String> options) throws IOException, InterruptedException {
         RedisServer s = new RedisServer(findBinary(), freePort(), options);
         s.startProcess();
-        // A test JVM that exits without closing it (a run cut short, PIT ending a timed-out JVM with
-        // SIGTERM) must not leave the server running; SIGKILL still would: nothing runs then.
+        // A test JVM that exits without closing it (a run cut short, PIT ending a timed-out JVM)
+        // must not leave the server running. This hook covers an exit and SIGTERM; a JVM killed
+        // (SIGKILL) or halted (PIT's minions, Runtime.halt) runs nothing, which LAUNCHER covers.
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             Process p = s.process;
             if (p != null) {
@@ -94,6 +114,11 @@ public final class RedisServer implements AutoCloseable {
         startProcess();
     }
 
+    /** The server's process id, while it runs (tests of this class). */
+    long pid() {
+        return process.pid();
+    }
+
     /** Whether the process is running (started and not stopped). */
     public boolean isRunning() {
         return process != null && process.isAlive();
@@ -119,13 +144,18 @@ public final class RedisServer implements AutoCloseable {
     }
 
     private void startProcess() throws IOException, InterruptedException {
-        List<String> command = new ArrayList<>(List.of(binary, "--port", Integer.toString(port),
+        List<String> command = new ArrayList<>(DIES_WITH_THE_JVM);
+        command.addAll(List.of(binary, "--port", Integer.toString(port),
                 "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no"));
         command.addAll(options);
         ProcessBuilder pb = new ProcessBuilder(command)
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
-        process = pb.start();
+        try {
+            process = LAUNCHER.submit(pb::start).get();
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+        }
         long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
         while (System.nanoTime() < deadline) {
             if (!process.isAlive()) {
@@ -175,6 +205,20 @@ public final class RedisServer implements AutoCloseable {
         }
         throw new IllegalStateException("redis-server not found on PATH. These tests run a real Redis:"
                 + " install it (Debian/Ubuntu: apt-get install redis-server) or pass -Dredis.server=/path/to/redis-server");
+    }
+
+    /** {@code setpriv --pdeathsig KILL} where the OS has it (see {@link #LAUNCHER}), else nothing. */
+    private static List<String> diesWithTheJvm() {
+        if (!System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).contains("linux")) {
+            return List.of();
+        }
+        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(File.pathSeparator)) {
+            File f = new File(dir, "setpriv");
+            if (f.canExecute()) {
+                return List.of(f.getPath(), "--pdeathsig", "KILL");
+            }
+        }
+        return List.of();
     }
 
     private static int freePort() throws IOException {
