@@ -602,8 +602,8 @@ class RedisRateLimiterTest extends AbstractFleetTest {
             RedisRateLimiter other = limiters.rateLimiter(n, 100, 1);        // its own statistics
             List<Future<Permit>> ahead = new ArrayList<>();
             long left = 0;                                                  // ms to the end of the reservations
-            while (left <= 1_150) {
-                // reserve 0.5 s more at a time until the reservations end 1.15 s ahead, however
+            while (left <= 2_650) {
+                // reserve 0.5 s more at a time until the reservations end 2.65 s ahead, however
                 // long the answers take (150 in one go ended only 764 ms ahead at load 50)
                 assertThat(ahead).as("reservations made").hasSizeLessThan(1_000);
                 for (int i = 0; i < 50; i++) {
@@ -616,10 +616,11 @@ class RedisRateLimiterTest extends AbstractFleetTest {
             fleet.admin().clientPause(pause);
             // the timer fires first; the script runs when the pause ends and reserves the slot
             // ~350 ms later, within the timeout it was told the caller would wait. The timeout
-            // lies halfway between the two, at least 200 ms from each (pause > 800): the timer
+            // lies halfway between the two, at least 975 ms from each (pause > 2,300): the timer
             // must fire before the pause ends however late this thread makes the call after
-            // the pause began (with the timeout 20 ms short of the pause, a test thread 20 ms
-            // late at load 50 let the reply come first and the wait succeed).
+            // the pause began, or the loop runs the timer (with the timeout 20 ms short of the
+            // pause, and then 225 ms, a test thread late at load 50 to 68 let the reply come
+            // first, which cancels the timer, and the wait succeeded).
             long timeout = (pause + 350) / 2;
             Future<Permit> timed = other.acquire(rec, timeout, TimeUnit.MILLISECONDS);
             assertThat(timed.await(10, TimeUnit.SECONDS)).isTrue();
