@@ -168,9 +168,8 @@ class PrimitivesStressTest {
                 cancels.get(), timeouts.get(), broken.get());
 
         run.assertNoFailure();
-        assertThat(run.unfinished()).as("every future completed (lock %s with %d queued, condition queue %d,"
-                + " event queue %d, barrier waiting %d)", lock, lock.queueLength(), cond.queueLength(),
-                event.queueLength(), barrier.waiting()).isZero();
+        assertThat(run.unfinished()).as("every future completed (lock %s, %d on the condition, %d on the event,"
+                + " %d at the barrier)", lock, cond.queueLength(), event.queueLength(), barrier.waiting()).isZero();
         if (dooming) {
             // A condition wait on a doomed executor is not one of the run's futures, and a lock
             // grant's listener may have queued it after the drain's last signal (its timer, on

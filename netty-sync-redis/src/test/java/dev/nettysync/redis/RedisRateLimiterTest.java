@@ -7,6 +7,7 @@ import dev.nettysync.limit.RateLimitedException;
 import dev.nettysync.WaitTimeoutException;
 import dev.nettysync.testing.LeakReports;
 import dev.nettysync.testing.Poll;
+import io.lettuce.core.api.StatefulRedisConnection;
 import io.netty.channel.DefaultEventLoop;
 import io.netty.channel.EventLoop;
 import io.netty.channel.embedded.EmbeddedChannel;
@@ -18,7 +19,11 @@ import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
 import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadLocalRandom;
@@ -117,13 +122,18 @@ class RedisRateLimiterTest extends AbstractFleetTest {
      * the limiter must stay within burst + rate x the server's own time around them. The rate is
      * low enough that a client on a busy machine still asks faster than it (at load 8 this test
      * asked 12,500/s), so the bound is reached, not just asserted: some asks must be refused.
+     * The limiters' command timeout is as long as the test waits for an answer (30 s): a thousand
+     * scripts in flight took longer than the default 2 s at load 30 to 50 on two cores, and an
+     * unanswered command is the failure detector's business (RedisFailureModesTest), not this
+     * test's; every answer must still be an admission or a refusal.
      */
     @Test
     void aFractionalIntervalIsKeptSoManyAdmissionsStayWithinTheRate() throws Exception {
         double rate = 1e6 / 150.5;
         int burst = 2_000;                                             // 0.3 s of the rate at once
-        RedisRateLimiter r = limiters.rateLimiter(name(), rate, burst);
-        askInBatches(limiters.rateLimiter(name(), rate, burst), 0);    // warm-up (another key): script loaded, code compiled
+        RedisLimiters patient = fleet.limiters(Duration.ofMillis(500), Duration.ofSeconds(30));
+        RedisRateLimiter r = patient.rateLimiter(name(), rate, burst);
+        askInBatches(patient.rateLimiter(name(), rate, burst), 0);     // warm-up (another key): script loaded, code compiled
         List<String> before = fleet.admin().time();
         long[] asked = askInBatches(r, micros(before) + 6_000_000);
         List<String> after = fleet.admin().time();
@@ -145,7 +155,7 @@ class RedisRateLimiterTest extends AbstractFleetTest {
      * {@code untilMicros} (at least 10 batches); returns {asked, admitted}.
      */
     private long[] askInBatches(RedisRateLimiter r, long untilMicros) throws InterruptedException {
-        int batch = 1_000;                       // more in flight at once would outlast the command timeout
+        int batch = 1_000;                       // more in flight at once would outlast the default command timeout on a quiet machine
         long asked = 0;
         long admitted = 0;
         for (int round = 0; round < 10 || micros(fleet.admin().time()) < untilMicros; round++) {
@@ -239,14 +249,32 @@ class RedisRateLimiterTest extends AbstractFleetTest {
         assertThatThrownBy(r::tryAcquire).isInstanceOf(UnsupportedOperationException.class);
     }
 
+    /**
+     * Refused before the edge, with the same edge; one permit just past it, not two. The last
+     * check needs its ask answered within one interval of the edge: a test thread or server
+     * stalled longer than that (a sleep of 30 ms that took over a second, at load 50) rightly
+     * gets a second permit. Such an attempt says nothing either way and is made again on a new
+     * key, up to 5 times; one must be on time.
+     */
     @Test
     void theWindowEdgeIsExact() throws Exception {
+        for (int attempt = 1; !windowEdgeIsExact(); attempt++) {
+            assertThat(attempt).as("attempts whose last ask came more than an interval after the edge").isLessThan(5);
+        }
+    }
+
+    /** {@code false} if the last ask was answered too late to tell one permit per interval from a new burst. */
+    private boolean windowEdgeIsExact() throws Exception {
         RedisRateLimiter r = limiters.rateLimiter(name(), 1, 2);       // one per second, bursts of 2
+        long start = System.nanoTime();
         assertThat(now(r).isSuccess()).isTrue();
         assertThat(now(r).isSuccess()).isTrue();
         long t0 = System.nanoTime();
         Duration first = ((RateLimitedException) now(r).cause()).retryAfter();
-        assertThat(first).isBetween(Duration.ofMillis(800), Duration.ofMillis(1000));
+        // a second from the first admission, which ran at most this long before the refusal
+        // (a fixed 200 ms was once allowed; at load 50 the three asks took 517 ms)
+        long asked = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        assertThat(first).isBetween(Duration.ofMillis(1_000 - asked - 5), Duration.ofMillis(1000));
         Thread.sleep(300);
         Future<Permit> early = now(r);                                  // before the edge: refused,
         assertThat(early.cause()).isInstanceOf(RateLimitedException.class);
@@ -256,7 +284,15 @@ class RedisRateLimiterTest extends AbstractFleetTest {
                 .isBetween(first.toMillis() - elapsed - 50, first.toMillis() - 250);
         Thread.sleep(second.toMillis() + 30);
         assertThat(now(r).isSuccess()).as("just past the edge").isTrue();
-        assertThat(now(r).isSuccess()).as("one permit per interval, not a new burst").isFalse();
+        Future<Permit> next = now(r);
+        // The edge is at least first after t0 (the ask that returned first was sent after t0),
+        // the next permit one interval later, and the ask ran before its answer came (5 ms for
+        // retryAfter's rounding): answered before that, it ran before the next permit.
+        if (System.nanoTime() - t0 >= first.toNanos() + TimeUnit.MILLISECONDS.toNanos(1_000 - 5)) {
+            return false;
+        }
+        assertThat(next.isSuccess()).as("one permit per interval, not a new burst").isFalse();
+        return true;
     }
 
     @Test
@@ -298,11 +334,24 @@ class RedisRateLimiterTest extends AbstractFleetTest {
      * and untimed, and cancel one wait in four after a random delay. Every wait ends; no more than
      * {@code burst + rate × t} are admitted over the run (cancelled and timed-out reservations are
      * spent, never given twice); every permit ends once; nothing stays counted as queued.
+     *
+     * <p>At least {@code rate} (a second's worth in 1.5 s) must be admitted, so that the bound
+     * above is reached, not just asserted. A bucket holds at most {@code burst}: while the server
+     * gets no ask for longer than {@code burst - 1} intervals (80 ms), it loses the excess, as any
+     * correct limiter must. So that lower bound gives up, at the rate, what two probes saw beyond
+     * that slack: the gaps between two asks of the drivers (their loops stalled) and the gaps in
+     * the server's own clock between two answers to a probe asking its TIME every millisecond
+     * (the server, or its clients, stalled). On a quiet machine both are 0 and nothing is given
+     * up; the two can overlap (a machine so busy that everything stalled), so the excuse may be
+     * more than what was lost then. Without it, at load 45 on two cores, 2 runs in 6 failed
+     * (163 asks instead of about 270, 48 admitted). The upper bound gives up nothing.
      */
     @Test
     void underRandomWaitsCancelsAndTimeoutsTheRateHoldsAndNothingStaysQueued() throws Exception {
         int rate = 50;
         int burst = 5;
+        long slackNanos = TimeUnit.SECONDS.toNanos(burst - 1) / rate;
+        Queue<Long> askedAt = new ConcurrentLinkedQueue<>();   // System.nanoTime() of each ask
         RedisRateLimiter first = limiters.rateLimiter(name(), rate, burst);
         List<RedisRateLimiter> shared = List.of(first, fleet.limiters().rateLimiter(first.name(), rate, burst));   // two replicas
         AtomicLong admitted = new AtomicLong();
@@ -310,6 +359,7 @@ class RedisRateLimiterTest extends AbstractFleetTest {
         AtomicLong notAdmitted = new AtomicLong();   // refused, timed out
         AtomicReference<Throwable> failure = new AtomicReference<>();
         List<Future<Permit>> waits = new CopyOnWriteArrayList<>();
+        ServerStallProbe serverProbe = new ServerStallProbe(fleet.client().connect(), slackNanos);
         long t0 = System.nanoTime();
         long deadline = t0 + TimeUnit.MILLISECONDS.toNanos(1500);
         CountDownLatch drivers = new CountDownLatch(4);
@@ -325,6 +375,7 @@ class RedisRateLimiterTest extends AbstractFleetTest {
                         }
                         ThreadLocalRandom rnd = ThreadLocalRandom.current();
                         int kind = rnd.nextInt(6);
+                        askedAt.add(System.nanoTime());
                         Future<Permit> f = kind < 3 ? r.acquire(l, 0, TimeUnit.SECONDS)
                                 : kind < 5 ? r.acquire(l, rnd.nextInt(1, 300), TimeUnit.MILLISECONDS)
                                 : r.acquire(l);
@@ -356,17 +407,86 @@ class RedisRateLimiterTest extends AbstractFleetTest {
             }
         }
         assertThat(drivers.await(20, TimeUnit.SECONDS)).isTrue();
+        long serverStalled = serverProbe.stop();
+        long asksStalled = beyondSlack(askedAt, t0, deadline, slackNanos);
+        long excused = (asksStalled + serverStalled) * rate / TimeUnit.SECONDS.toNanos(1);
         for (Future<Permit> f : waits) {
             assertThat(f.await(20, TimeUnit.SECONDS)).as("every wait ends: %s", f).isTrue();
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
+        System.out.printf("redis rate, random waits: %d asked, %d admitted, %d refused or timed out, %d cancels won,"
+                        + " in %.2f s; stalled beyond the slack: asks %d ms, server %d ms, excusing %d%n",
+                waits.size(), admitted.get(), notAdmitted.get(), cancelsWon.get(), seconds,
+                asksStalled / 1_000_000, serverStalled / 1_000_000, excused);
         assertThat(failure.get()).isNull();
         assertThat(admitted.get()).as("admitted in %.2f s", seconds).isLessThanOrEqualTo((long) Math.floor(burst + rate * seconds));
-        assertThat(admitted.get()).as("the rate was used").isGreaterThanOrEqualTo(rate);
+        assertThat(admitted.get()).as("the rate was used (%d asked, %d refused or timed out, %d cancels won, in %.2f s;"
+                        + " %d excused for the stalls)", waits.size(), notAdmitted.get(), cancelsWon.get(), seconds, excused)
+                .isGreaterThanOrEqualTo(rate - excused);
         assertThat(cancelsWon.get()).as("cancels that won").isPositive();
         assertThat(notAdmitted.get()).as("refusals and timeouts").isPositive();
         Poll.assertEventually("nothing counted as queued", Duration.ofSeconds(5), () ->
                 shared.stream().allMatch(r -> r.statistics().queued() == 0));
+    }
+
+    /**
+     * The nanoseconds by which the gaps between {@code t0}, the times in {@code at} and
+     * {@code end}, in order, exceeded {@code slack}, summed.
+     */
+    private static long beyondSlack(Collection<Long> at, long t0, long end, long slack) {
+        List<Long> times = new ArrayList<>(at);
+        times.add(t0);
+        times.add(end);
+        Collections.sort(times);
+        long beyond = 0;
+        for (int i = 1; i < times.size(); i++) {
+            beyond += Math.max(0, times.get(i) - times.get(i - 1) - slack);
+        }
+        return beyond;
+    }
+
+    /**
+     * Asks the server its TIME every millisecond, on a thread of its own, on {@code connection},
+     * and sums what the server's clock moved between two answers beyond {@code slack}: a time
+     * in which the server ran no command (or this probe, and likely every other client, was
+     * starved). Closes the connection when stopped.
+     */
+    private static final class ServerStallProbe {
+        private final StatefulRedisConnection<String, String> connection;
+        private final Thread thread;
+        private volatile boolean stopped;
+        private long beyondSlack;                 // written by the probe's thread, read after its join
+        private Throwable failure;                // likewise
+
+        ServerStallProbe(StatefulRedisConnection<String, String> connection, long slack) {
+            this.connection = connection;
+            thread = new Thread(() -> {
+                try {
+                    long last = 0;
+                    while (!stopped) {
+                        long now = micros(connection.sync().time()) * 1_000;
+                        if (last != 0) {
+                            beyondSlack += Math.max(0, now - last - slack);
+                        }
+                        last = now;
+                        Thread.sleep(1);
+                    }
+                } catch (Throwable t) {
+                    failure = t;
+                }
+            }, "server-stall-probe");
+            thread.start();
+        }
+
+        /** Stops the probe; the nanoseconds the server's clock moved beyond the slack between two answers. */
+        long stop() throws InterruptedException {
+            stopped = true;
+            thread.join(10_000);
+            assertThat(thread.isAlive()).as("the probe stopped").isFalse();
+            connection.close();
+            assertThat(failure).as("the probe's failure").isNull();
+            return beyondSlack;
+        }
     }
 
     @Test
@@ -481,17 +601,28 @@ class RedisRateLimiterTest extends AbstractFleetTest {
             RedisRateLimiter r = limiters.rateLimiter(n, 100, 1);            // one per 10 ms
             RedisRateLimiter other = limiters.rateLimiter(n, 100, 1);        // its own statistics
             List<Future<Permit>> ahead = new ArrayList<>();
-            for (int i = 0; i < 150; i++) {
-                ahead.add(r.acquire(loop));                                 // reserves 1.5 s ahead
+            long left = 0;                                                  // ms to the end of the reservations
+            while (left <= 2_650) {
+                // reserve 0.5 s more at a time until the reservations end 2.65 s ahead, however
+                // long the answers take (150 in one go ended only 764 ms ahead at load 50)
+                assertThat(ahead).as("reservations made").hasSizeLessThan(1_000);
+                for (int i = 0; i < 50; i++) {
+                    ahead.add(r.acquire(loop));
+                }
+                assertThat(now(r).isSuccess()).isFalse();                     // all were answered
+                left = fleet.admin().pttl("nsync:rate:{" + n + "}");
             }
-            assertThat(now(r).isSuccess()).isFalse();                         // all were answered
-            long left = fleet.admin().pttl("nsync:rate:{" + n + "}");       // ms to the end of the reservations
-            assertThat(left).isGreaterThan(800);
             long pause = left - 350;
             fleet.admin().clientPause(pause);
             // the timer fires first; the script runs when the pause ends and reserves the slot
-            // ~350 ms later, within the timeout it was told the caller would wait
-            Future<Permit> timed = other.acquire(rec, pause - 20, TimeUnit.MILLISECONDS);
+            // ~350 ms later, within the timeout it was told the caller would wait. The timeout
+            // lies halfway between the two, at least 975 ms from each (pause > 2,300): the timer
+            // must fire before the pause ends however late this thread makes the call after
+            // the pause began, or the loop runs the timer (with the timeout 20 ms short of the
+            // pause, and then 225 ms, a test thread late at load 50 to 68 let the reply come
+            // first, which cancels the timer, and the wait succeeded).
+            long timeout = (pause + 350) / 2;
+            Future<Permit> timed = other.acquire(rec, timeout, TimeUnit.MILLISECONDS);
             assertThat(timed.await(10, TimeUnit.SECONDS)).isTrue();
             assertThat(timed.cause()).isInstanceOf(WaitTimeoutException.class);
             assertThat(now(other).isSuccess()).isFalse();                     // the reply was handled

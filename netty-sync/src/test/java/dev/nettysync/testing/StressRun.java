@@ -13,6 +13,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
@@ -50,6 +51,7 @@ public final class StressRun implements AfterEachCallback {
     private final AtomicReference<Throwable> failure = new AtomicReference<>();   // first wins, any thread
     private final AtomicLong unfinished = new AtomicLong();   // begin()/end() from any thread
     private volatile long startedAt;                          // written by the test thread as a driver starts
+    private final LongAdder stepsRun = new LongAdder();       // actors add each slice they ran, the test thread reads
 
     /** The two event loops. */
     public List<EventLoop> loops() {
@@ -120,7 +122,9 @@ public final class StressRun implements AfterEachCallback {
 
     /**
      * Runs {@code ops} steps in all: one actor, made by {@code actors}, on each loop and on each
-     * plain thread, each running a quarter of them; asserts all finished within 3 minutes.
+     * plain thread, each running a quarter of them; asserts all finished, failing once no actor
+     * has run a step for 30 s. (A fixed 3 minutes cut short a run that was still going: the
+     * dooming PrimitivesStressTest with 5,000,000 operations at load 60 on two cores.)
      */
     public void actors(long ops, Supplier<? extends Actor> actors) throws InterruptedException {
         long perActor = ops / (loops.size() + THREADS);
@@ -136,7 +140,18 @@ public final class StressRun implements AfterEachCallback {
             a.init(this, perActor, done);
             new Thread(a::runOnThread, "stress-thread-" + i).start();
         }
-        assertThat(done.await(3, TimeUnit.MINUTES)).as("actors finished").isTrue();
+        long lastSteps = -1;
+        long lastProgress = System.nanoTime();
+        while (!done.await(1, TimeUnit.SECONDS)) {
+            long steps = stepsRun.sum();
+            if (steps != lastSteps) {
+                lastSteps = steps;
+                lastProgress = System.nanoTime();
+            }
+            assertThat(System.nanoTime() - lastProgress)
+                    .as("actors finished, or ran a step in the last 30 s (%d of %d run)", steps, actorOps(ops))
+                    .isLessThan(SECONDS.toNanos(30));
+        }
     }
 
     /** How many steps {@link #actors} runs for {@code ops}: what divides evenly among the actors. */
@@ -244,6 +259,7 @@ public final class StressRun implements AfterEachCallback {
                 run.fail(t);
                 opsLeft = 0;
             }
+            run.stepsRun.add(ACTOR_SLICE);
             if (opsLeft > 0) {
                 loop.execute(() -> runOnLoop(loop));
             } else {
@@ -255,6 +271,9 @@ public final class StressRun implements AfterEachCallback {
             try {
                 for (; opsLeft > 0; opsLeft--) {
                     step();
+                    if ((opsLeft & (ACTOR_SLICE - 1)) == 0) {
+                        run.stepsRun.add(ACTOR_SLICE);
+                    }
                 }
             } catch (Throwable t) {
                 run.fail(t);
