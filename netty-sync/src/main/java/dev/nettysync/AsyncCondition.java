@@ -360,11 +360,7 @@ public final class AsyncCondition {
                 // throw anything: the first look will never run. Nothing is taken yet: refused as
                 // above (with the same message when it has shut down, the executor's own refusal as
                 // the cause), and the caller keeps the lock.
-                RejectedExecutionException failure = executor.isShutdown()
-                        ? Promises.shutDown(executor, "the wait's relock")
-                        : new RejectedExecutionException(executor + " refused the wait's first look");
-                failure.initCause(refusal);
-                return executor.newFailedFuture(failure);
+                return executor.newFailedFuture(Promises.refused(executor, "the wait's relock", refusal));
             }
             queue.armTimer(w, timeoutNanos);
             return (Future<T>) w;
@@ -494,12 +490,8 @@ public final class AsyncCondition {
             w.state = ST_DONE;
         }
         lock.unlock();
-        EventExecutor executor = w.waiterExecutor();
-        String what = "the end of its wait for " + w.describeWait() + " (the lock and any signal went on)";
-        RejectedExecutionException failure = executor.isShutdown() ? Promises.shutDown(executor, what)
-                : new RejectedExecutionException(executor + " refused the task that would run " + what);
-        failure.initCause(cause);
-        w.completeFailed(failure);
+        w.completeFailed(Promises.refused(w.waiterExecutor(),
+                "the end of its wait for " + w.describeWait() + " (the lock and any signal went on)", cause));
         if (passTo != null) {
             wake(passTo);
         }

@@ -49,6 +49,18 @@ public final class Promises {
                 + what);
     }
 
+    /**
+     * The failure of a wait whose executor refused the task that would run {@code what}, caused by
+     * that refusal: {@link #shutDown}'s if the executor has shut down, else "{executor} refused the
+     * task that would run {what}" (a full task queue, whatever its rejection policy threw).
+     */
+    public static RejectedExecutionException refused(EventExecutor executor, String what, Throwable refusal) {
+        RejectedExecutionException failure = executor.isShutdown() ? shutDown(executor, what)
+                : new RejectedExecutionException(executor + " refused the task that would run " + what);
+        failure.initCause(refusal);
+        return failure;
+    }
+
     /** The refusal of a shut-down executor: "{executor} is shut down: it could never run {what}". */
     public static RejectedExecutionException shutDown(EventExecutor executor, String what) {
         return new RejectedExecutionException(executor + " is shut down: it could never run " + what);
