@@ -1,5 +1,6 @@
 package dev.nettysync.limit;
 
+import dev.nettysync.testing.StressRun;
 import io.netty.channel.DefaultEventLoop;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.Future;
@@ -81,23 +82,11 @@ abstract class LimiterStress {
                 }
             });
         }
-        // A lost permit stops every step for ever (no room); a slow machine or a large
-        // -Dnettysync.stress.ops only slows them (500,000 operations took 110 s at load 40 on two
-        // cores, and more than 120 s on JDK 25: a fixed bound cut such runs short). So the run
-        // fails once no operation ran for 30 s, however long it has taken so far.
-        long lastLeft = Long.MAX_VALUE;
-        long lastProgress = System.nanoTime();
-        while (!done.await(1, SECONDS)) {
-            long leftNow = lefts.stream().mapToLong(l -> Math.max(0, l.get())).sum();
-            if (leftNow < lastLeft) {
-                lastLeft = leftNow;
-                lastProgress = System.nanoTime();
-            }
-            assertThat(System.nanoTime() - lastProgress)
-                    .as("both loops finished their operations, or ran one in the last 30 s (%d left, %d waits and"
-                            + " holds outstanding of at most %d)", leftNow, outstanding.get(), MAX_OUTSTANDING)
-                    .isLessThan(SECONDS.toNanos(30));
-        }
+        // A lost permit stops every step for ever (no room); 500,000 operations took 110 s at load
+        // 40 on two cores, and more than 120 s on JDK 25, so no fixed bound.
+        StressRun.awaitWhileProgressing(done, () -> lefts.stream().mapToLong(l -> Math.max(0, l.get())).sum(),
+                left -> "both loops finished their operations, or ran one in the last 30 s (" + left + " left, "
+                        + outstanding.get() + " waits and holds outstanding of at most " + MAX_OUTSTANDING + ")");
         long deadline = System.nanoTime() + SECONDS.toNanos(10);   // one deadline for all: a lost permit fails fast
         for (Future<Permit> w : waits) {
             assertThat(w.await(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS))

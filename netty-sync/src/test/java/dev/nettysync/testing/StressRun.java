@@ -16,6 +16,8 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
+import java.util.function.LongFunction;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
 import static java.util.concurrent.TimeUnit.SECONDS;
@@ -140,17 +142,27 @@ public final class StressRun implements AfterEachCallback {
             a.init(this, perActor, done);
             new Thread(a::runOnThread, "stress-thread-" + i).start();
         }
-        long lastSteps = -1;
-        long lastProgress = System.nanoTime();
+        awaitWhileProgressing(done, stepsRun::sum,
+                steps -> "actors finished, or ran a step in the last 30 s (" + steps + " of " + actorOps(ops) + " run)");
+    }
+
+    /**
+     * Waits for {@code done}, failing once {@code progress} has not changed for 30 s, however long
+     * the run has taken so far: a lost permit or wake-up stops a stress run for ever, a slow
+     * machine or a large {@code -Dnettysync.stress.ops} only slows it (a fixed bound cut such runs
+     * short). {@code failure} describes the stall from the last progress read.
+     */
+    public static void awaitWhileProgressing(CountDownLatch done, LongSupplier progress,
+                                             LongFunction<String> failure) throws InterruptedException {
+        long last = progress.getAsLong();
+        long lastChange = System.nanoTime();
         while (!done.await(1, TimeUnit.SECONDS)) {
-            long steps = stepsRun.sum();
-            if (steps != lastSteps) {
-                lastSteps = steps;
-                lastProgress = System.nanoTime();
+            long now = progress.getAsLong();
+            if (now != last) {
+                last = now;
+                lastChange = System.nanoTime();
             }
-            assertThat(System.nanoTime() - lastProgress)
-                    .as("actors finished, or ran a step in the last 30 s (%d of %d run)", steps, actorOps(ops))
-                    .isLessThan(SECONDS.toNanos(30));
+            assertThat(System.nanoTime() - lastChange).as(failure.apply(now)).isLessThan(SECONDS.toNanos(30));
         }
     }
 
