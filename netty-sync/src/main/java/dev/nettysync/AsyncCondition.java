@@ -29,10 +29,11 @@ import java.util.function.Supplier;
  * lock.lock(ex).addListener(locked -> {
  *     if (!locked.isSuccess()) return;           // not held (closed, queue full): nothing to unlock
  *     changed.awaitUntil(ex, () -> !queue.isEmpty()).addListener(w -> {
+ *         if (w.cause() instanceof LockGivenUpException) return;       // the one end without the lock
  *         try {
  *             if (w.isSuccess()) ctx.writeAndFlush(queue.poll());      // still holding the lock
  *         } finally {
- *             lock.unlock();                                             // held however w ended
+ *             lock.unlock();                                             // held however else w ended
  *         }
  *     });
  * });
@@ -58,10 +59,13 @@ import java.util.function.Supplier;
  *       the relock), or, for a predicate wait asked from another thread, refuses the task of
  *       its first look at the predicate;</li>
  * </ul>
- * in each of these, without exception, the caller holds the lock again when the future
- * completes and must unlock it (the one exception: an executor that shuts down while its
- * wait is queued, below); so {@code withLock(executor, () -> condition.await(executor))}
- * always unlocks correctly. To keep that promise the lock is taken back as a debt: neither
+ * in each of these the caller holds the lock again when the future
+ * completes and must unlock it. The one exception has a type of its own: a wait whose
+ * executor refuses to resume it once it has let the lock go (it shut down while the wait was
+ * queued, or its task queue is full: below) gives the lock up and fails with a
+ * {@link LockGivenUpException}, and its caller must <em>not</em> unlock. So
+ * {@code withLock(executor, () -> condition.await(executor))} always unlocks correctly: it
+ * does not unlock after that exception. To keep that promise the lock is taken back as a debt: neither
  * {@link AsyncLock#close()} nor the lock's {@code maxPending} bound refuses a waiter taking back
  * the lock it released to wait (a closed lock still hands itself to them in FIFO order).
  *
@@ -80,15 +84,18 @@ import java.util.function.Supplier;
  * Its waiter can never run again, so it must not keep the lock nor a signal: when a signal
  * reaches it, or it is cancelled, it takes the lock back in its turn as any waiter does, finds
  * that its executor refuses the task that would resume it, and then unlocks, passes the signal
- * on to the next waiter, and fails with a {@link RejectedExecutionException} <em>without</em>
- * the lock (nobody is there to unlock it; no listener of it runs anyway). Residual race: an
+ * on to the next waiter, and fails with a {@link LockGivenUpException} (a
+ * {@link RejectedExecutionException}) <em>without</em> the lock (nobody is there to unlock it;
+ * no listener of it runs anyway). Residual race: an
  * executor that accepts that task and then terminates without running it (Netty drains the
  * tasks of a graceful shutdown, so only a task that slips in after the last drain) keeps the
  * lock; Netty gives no hook for it. Cancel the waits of an event loop before shutting it down
  * to be exact. An executor that refuses that task though it has not shut down (its bounded task
  * queue is full: the {@code RejectedExecutionException} of Netty's default policy, or whatever
  * a policy of its own throws) is treated the same way: the wait fails, without the lock, with a
- * {@link RejectedExecutionException} caused by the refusal.
+ * {@link LockGivenUpException} caused by the refusal. Its listeners may run later (the queue
+ * has room again), so they must test for that type before they unlock: an unlock then would
+ * release the lock of whoever holds it next.
  * <p>A <em>timed</em> wait does not wait for a signal: its executor cancels its timeout as it
  * shuts down, and the wait ends then as at its timeout (it leaves the condition, passing on any
  * signal it holds, and takes the lock back first), failing with a
@@ -490,8 +497,8 @@ public final class AsyncCondition {
             w.state = ST_DONE;
         }
         lock.unlock();
-        w.completeFailed(Promises.refused(w.waiterExecutor(),
-                "the end of its wait for " + w.describeWait() + " (the lock and any signal went on)", cause));
+        w.completeFailed(new LockGivenUpException(lock, Promises.refusedMessage(w.waiterExecutor(),
+                "the end of its wait for " + w.describeWait() + " (the lock and any signal went on)"), cause));
         if (passTo != null) {
             wake(passTo);
         }

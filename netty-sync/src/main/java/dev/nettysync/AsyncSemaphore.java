@@ -1020,8 +1020,9 @@ public class AsyncSemaphore {
             running.addListener(done -> {
                 // Before completing, so the result's listeners can re-acquire. A release that
                 // throws (the action unlocked or downgraded itself) fails the result rather than
-                // leaving it pending for ever.
-                Throwable misuse = releaseOrCause(release);
+                // leaving it pending for ever. An action that ended by giving the hold up (a
+                // condition wait of this lock whose executor refused to resume it) holds nothing.
+                Throwable misuse = gaveUpHold(done.cause()) ? null : releaseOrCause(release);
                 if (misuse != null) {
                     result.tryFailure(misuse);
                 } else {
@@ -1030,6 +1031,15 @@ public class AsyncSemaphore {
             });
         });
         return result;
+    }
+
+    /**
+     * Whether an action that failed with {@code cause} gave up the hold a with-block took for it,
+     * so that there is nothing to release: a lock's {@link LockGivenUpException}. A semaphore's
+     * holds are never given up that way.
+     */
+    boolean gaveUpHold(Throwable cause) {
+        return false;
     }
 
     private static Throwable releaseOrCause(Runnable release) {

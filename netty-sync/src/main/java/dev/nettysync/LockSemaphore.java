@@ -52,6 +52,16 @@ class LockSemaphore extends AsyncSemaphore {
     }
 
     /**
+     * A condition wait of this lock that gave the lock up ({@link LockGivenUpException}) ended
+     * holding nothing, so {@code withLock} around it must not unlock: the lock may be the next
+     * holder's already.
+     */
+    @Override
+    boolean gaveUpHold(Throwable cause) {
+        return cause instanceof LockGivenUpException givenUp && givenUp.lock() == lock;
+    }
+
+    /**
      * Takes {@code n} permits on {@code executor}, runs {@code action} there, and calls
      * {@code unlock} exactly once when the action's own future completes; the contract of
      * {@link AsyncSemaphore#withPermit(EventExecutor, Function)}, with the lock's unlock (which

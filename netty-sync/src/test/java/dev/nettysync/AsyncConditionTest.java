@@ -916,7 +916,7 @@ class AsyncConditionTest extends ScenarioTest {
         cond.signal();                      // reaches the dead waiter first (FIFO)
         lock.unlock();
         assertThat(dead.cause()).as("it could never run with the lock: failed, holding nothing")
-                .isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                .isInstanceOf(LockGivenUpException.class)
                 .hasMessageContaining("shut down");
         assertThat(next.isSuccess()).as("the signal went on to the next waiter, with the lock").isTrue();
         assertThat(lock.isLocked()).isTrue();
@@ -935,7 +935,7 @@ class AsyncConditionTest extends ScenarioTest {
         cond.signal();                      // the dead-to-be waiter queues for the lock, alive
         dying.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
         lock.unlock();
-        assertThat(dead.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+        assertThat(dead.cause()).isInstanceOf(LockGivenUpException.class);
         assertThat(next.isSuccess()).as("no signal lost: it went on to the next waiter").isTrue();
         assertThat(lock.isLocked()).isTrue();
         lock.unlock();
@@ -959,11 +959,50 @@ class AsyncConditionTest extends ScenarioTest {
             cond.signal();                      // reaches the stuck waiter first (FIFO)
             lock.unlock();                      // hands it the lock; its hop is refused
             assertThat(stuck.cause()).as("it could not run with the lock: failed, holding nothing")
-                    .isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                    .isInstanceOf(LockGivenUpException.class)
                     .hasMessageContaining("refused").hasRootCauseInstanceOf(IllegalStateException.class);
             assertThat(next.isSuccess()).as("the signal went on to the next waiter, with the lock").isTrue();
             lock.unlock();
             assertThat(lock.isLocked()).as("the lock is not lost to the refusing executor").isFalse();
+        }
+    }
+
+    @Test
+    void withLockAroundAWaitThatGaveTheLockUpDoesNotUnlockTheNextHolder() throws Exception {
+        // The executor refuses one task, the waiter's resumption (a full queue for an instant),
+        // and then accepts the notification of the failure: withLock's listener runs. The wait
+        // gave the lock up (to the holder queued behind its relock), so withLock must not unlock
+        // again: it used to, releasing that holder's lock, and two parties could hold it.
+        AtomicBoolean refuseOnce = new AtomicBoolean();
+        io.netty.channel.DefaultEventLoop busy = new io.netty.channel.DefaultEventLoop() {
+            @Override
+            public void execute(Runnable task) {
+                if (refuseOnce.compareAndSet(true, false)) {
+                    throw new java.util.concurrent.RejectedExecutionException("full, this once");
+                }
+                super.execute(task);
+            }
+        };
+        try {
+            Future<Void> held = lock.withLock(busy, () -> cond.await(busy));
+            dev.nettysync.testing.Poll.assertEventually("the action waits on the condition", java.time.Duration.ofSeconds(10),
+                    () -> cond.queueLength() == 1 && !lock.isLocked());
+            take();
+            cond.signal();                                   // its relock queues first
+            Future<Void> next = lock.lock(IMMEDIATE);        // then the next holder
+            refuseOnce.set(true);
+            lock.unlock();                                   // the relock is refused; the lock goes on
+            assertThat(next.isSuccess()).as("the next holder got the lock").isTrue();
+            assertThat(held.await(10, SECONDS)).as("withLock's future completed").isTrue();
+            assertThat(lock.isLocked()).as("the next holder still holds the lock").isTrue();
+            assertThat(held.cause()).as("the wait's failure, typed: it gave the lock up")
+                    .isInstanceOf(LockGivenUpException.class)
+                    .hasRootCauseMessage("full, this once");
+            assertThat(((LockGivenUpException) held.cause()).lock()).isSameAs(lock);
+            lock.unlock();
+            assertThat(lock.isLocked()).isFalse();
+        } finally {
+            busy.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
         }
     }
 
@@ -979,7 +1018,7 @@ class AsyncConditionTest extends ScenarioTest {
             take();
             Future<Void> refused = cond.awaitUntil(busy.executor(), () -> true);
             assertThat(refused.cause()).as("failed, not thrown")
-                    .isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                    .isInstanceOf(java.util.concurrent.RejectedExecutionException.class).isNotInstanceOf(LockGivenUpException.class)
                     .hasRootCauseInstanceOf(IllegalStateException.class);
             assertThat(cond.queueLength()).as("nothing queued").isZero();
             assertThat(lock.isLocked()).as("the caller keeps the lock").isTrue();
@@ -1008,7 +1047,7 @@ class AsyncConditionTest extends ScenarioTest {
         Future<Void> refused = cond.awaitUntil(dying, () -> true);
         assertThat(raced).as("the executor was asked, after the check").isTrue();
         assertThat(refused.cause()).as("failed, not thrown")
-                .isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                .isInstanceOf(java.util.concurrent.RejectedExecutionException.class).isNotInstanceOf(LockGivenUpException.class)
                 .hasMessageContaining("is shut down: it could never run the wait's relock")
                 .hasCauseInstanceOf(java.util.concurrent.RejectedExecutionException.class);
         assertThat(cond.queueLength()).as("nothing queued").isZero();
@@ -1030,7 +1069,7 @@ class AsyncConditionTest extends ScenarioTest {
             unlocked.set(true);
         });
         dying.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
-        assertThat(dead.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+        assertThat(dead.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class).isNotInstanceOf(LockGivenUpException.class)
                 .hasMessageContaining("shut down");
         assertThat(unlocked).as("its listener ran, holding the lock").isTrue();
         assertThat(cond.queueLength()).isZero();
@@ -1047,7 +1086,7 @@ class AsyncConditionTest extends ScenarioTest {
         assertThat(cond.queueLength()).as("left the condition at once").isZero();
         Future<Void> next = cond.await(IMMEDIATE);   // releases the lock: the dead waiter takes it back
         assertThat(dead.cause()).as("it could never run with the lock: failed, holding nothing")
-                .isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+                .isInstanceOf(LockGivenUpException.class)
                 .hasMessageContaining("shut down");
         assertThat(lock.isLocked()).as("not kept by the dead waiter").isFalse();
         take();
@@ -1065,10 +1104,10 @@ class AsyncConditionTest extends ScenarioTest {
         dead.shutdownGracefully(0, 0, SECONDS).syncUninterruptibly();
         take();
         Future<Void> plain = cond.await(dead);
-        assertThat(plain.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class)
+        assertThat(plain.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class).isNotInstanceOf(LockGivenUpException.class)
                 .hasMessageContaining("shut down");
         Future<Object> value = cond.awaitValue(dead, () -> null);
-        assertThat(value.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+        assertThat(value.cause()).isInstanceOf(java.util.concurrent.RejectedExecutionException.class).isNotInstanceOf(LockGivenUpException.class);
         assertThat(cond.queueLength()).isZero();
         assertThat(lock.isLocked()).as("still the caller's, as on any failed await").isTrue();
         cond.signal();                      // a wait queued on the dead executor would now be owed the lock

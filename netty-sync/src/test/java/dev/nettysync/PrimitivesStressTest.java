@@ -457,21 +457,15 @@ class PrimitivesStressTest {
     }
 
     /**
-     * Whether a lock or condition wait on a doomed executor ended holding nothing: refused with a
-     * RejectedExecutionException, except two condition waits: one refused at once (its executor
-     * had shut down before it could release the lock, or before it was handed the first look of
-     * a predicate wait asked from another thread; both say "the wait's relock"), whose caller
-     * still holds the lock, and one
-     * ended as its executor cancelled its timer, which took the lock back before it completed
-     * (on its executor, which still ran it: had it not, it fails as giveUp() says, holding nothing).
+     * Whether a lock or condition wait on a doomed executor ended holding nothing, by the
+     * contract's types: a lock wait refused with a RejectedExecutionException holds nothing; a
+     * condition wait holds nothing only if it gave the lock up (LockGivenUpException). Its other
+     * refusals (at once, before it let the lock go; or ended as its executor cancelled its timer,
+     * taking the lock back on that executor, which still ran it) leave the caller holding it.
      */
     private static boolean heldNothing(Future<?> f, boolean conditionWait) {
         Throwable c = f.cause();
-        if (!(c instanceof java.util.concurrent.RejectedExecutionException)) {
-            return false;
-        }
-        String m = c.getMessage() == null ? "" : c.getMessage();
-        return !m.contains("the wait's relock") && !(conditionWait && m.contains("cancels its timers"));
+        return conditionWait ? c instanceof LockGivenUpException : c instanceof java.util.concurrent.RejectedExecutionException;
     }
 
     private void enter() {

@@ -55,14 +55,21 @@ public final class Promises {
      * task that would run {what}" (a full task queue, whatever its rejection policy threw).
      */
     public static RejectedExecutionException refused(EventExecutor executor, String what, Throwable refusal) {
-        RejectedExecutionException failure = executor.isShutdown() ? shutDown(executor, what)
-                : new RejectedExecutionException(executor + " refused the task that would run " + what);
-        failure.initCause(refusal);
-        return failure;
+        return new RejectedExecutionException(refusedMessage(executor, what), refusal);
+    }
+
+    /** {@link #refused}'s message, for a failure of a type of its own. */
+    public static String refusedMessage(EventExecutor executor, String what) {
+        return executor.isShutdown() ? shutDownMessage(executor, what)
+                : executor + " refused the task that would run " + what;
     }
 
     /** The refusal of a shut-down executor: "{executor} is shut down: it could never run {what}". */
     public static RejectedExecutionException shutDown(EventExecutor executor, String what) {
-        return new RejectedExecutionException(executor + " is shut down: it could never run " + what);
+        return new RejectedExecutionException(shutDownMessage(executor, what));
+    }
+
+    private static String shutDownMessage(EventExecutor executor, String what) {
+        return executor + " is shut down: it could never run " + what;
     }
 }

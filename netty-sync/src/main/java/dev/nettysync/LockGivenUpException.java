@@ -1,0 +1,39 @@
+package dev.nettysync;
+
+import java.util.Objects;
+import java.util.concurrent.RejectedExecutionException;
+
+/**
+ * An {@link AsyncCondition} wait ended <em>without</em> the lock: its executor refused the task
+ * that would resume it with the lock (it has shut down, or its task queue is full), so the wait
+ * gave the lock and any signal it held to the next waiters rather than keep them where no code
+ * of its caller could run. This is the one way a condition wait ends with the caller not
+ * holding the lock: every other end, failures included, re-acquires it first, so a listener
+ * unlocks unless the wait failed with this exception:
+ * <pre>{@code
+ * condition.await(ex).addListener(w -> {
+ *     if (w.cause() instanceof LockGivenUpException) return;   // not held: do not unlock
+ *     try { ... } finally { lock.unlock(); }
+ * });
+ * }</pre>
+ * {@code withLock(ex, () -> condition.await(ex))} knows it and does not unlock then. A wait
+ * refused at once, before it let the lock go (its executor already shut down), fails with a
+ * plain {@link RejectedExecutionException} and the caller still holds the lock.
+ *
+ * <p>The cause is the executor's refusal.
+ */
+public final class LockGivenUpException extends RejectedExecutionException {
+    private static final long serialVersionUID = 1L;
+
+    private final transient AsyncLock lock;
+
+    LockGivenUpException(AsyncLock lock, String message, Throwable refusal) {
+        super(message, refusal);
+        this.lock = Objects.requireNonNull(lock, "lock");
+    }
+
+    /** The lock the wait gave up (the condition's), which its caller does not hold. */
+    public AsyncLock lock() {
+        return lock;
+    }
+}
