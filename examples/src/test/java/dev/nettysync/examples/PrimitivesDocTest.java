@@ -8,6 +8,7 @@ import dev.nettysync.AsyncLock;
 import dev.nettysync.AsyncReadWriteLock;
 import dev.nettysync.AsyncSemaphore;
 import dev.nettysync.ClosedException;
+import dev.nettysync.LockGivenUpException;
 import dev.nettysync.QueueFullException;
 import dev.nettysync.WaitTimeoutException;
 import dev.nettysync.examples.support.ExampleLoops;
@@ -266,11 +267,12 @@ class PrimitivesDocTest {
         locked0.addListener(locked -> {
             if (!locked.isSuccess()) return;                          // not held: no wait, nothing to unlock
             nonEmpty.awaitUntil(ex, () -> !queue.isEmpty()).addListener(w -> {
+                if (w.cause() instanceof LockGivenUpException) return;    // the one end without the lock
                 try {
                     heldInListener.set(lock.isLocked());
                     if (w.isSuccess()) written.add(queue.poll());    // still holding the lock
                 } finally {
-                    lock.unlock();                                        // held however the wait ended
+                    lock.unlock();                                        // held however else the wait ended
                 }
             });
         });
@@ -311,10 +313,11 @@ class PrimitivesDocTest {
         locked0.addListener(locked -> {
             if (!locked.isSuccess()) return;                          // not held: no wait, nothing to unlock
             nonEmpty.awaitUntil(ex, () -> !queue.isEmpty()).addListener(w -> {
+                if (w.cause() instanceof LockGivenUpException) return;    // the one end without the lock
                 try {
                     if (w.isSuccess()) order.add("wrote " + queue.poll());    // still holding the lock
                 } finally {
-                    lock.unlock();                                        // held however the wait ended
+                    lock.unlock();                                        // held however else the wait ended
                 }
             });
         });
