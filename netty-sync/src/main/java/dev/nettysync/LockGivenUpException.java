@@ -25,15 +25,18 @@ import java.util.concurrent.RejectedExecutionException;
 public final class LockGivenUpException extends RejectedExecutionException {
     private static final long serialVersionUID = 1L;
 
-    private final transient AsyncLock lock;
+    // The lock given up, for withLock's test "given up by a wait of my own lock" (a with-block of
+    // another lock around it still unlocks). Typed Object so that this class, below the lock,
+    // does not depend on it.
+    private final transient Object lock;
 
-    LockGivenUpException(AsyncLock lock, String message, Throwable refusal) {
+    LockGivenUpException(Object lock, String message, Throwable refusal) {
         super(message, refusal);
         this.lock = Objects.requireNonNull(lock, "lock");
     }
 
-    /** The lock the wait gave up (the condition's), which its caller does not hold. */
-    public AsyncLock lock() {
-        return lock;
+    /** Whether the lock given up is {@code lock}. */
+    boolean gaveUp(Object lock) {
+        return this.lock == lock;
     }
 }

@@ -58,7 +58,7 @@ class LockSemaphore extends AsyncSemaphore {
      */
     @Override
     boolean gaveUpHold(Throwable cause) {
-        return cause instanceof LockGivenUpException givenUp && givenUp.lock() == lock;
+        return cause instanceof LockGivenUpException givenUp && givenUp.gaveUp(lock);
     }
 
     /**

@@ -972,7 +972,8 @@ class AsyncConditionTest extends ScenarioTest {
         // The executor refuses one task, the waiter's resumption (a full queue for an instant),
         // and then accepts the notification of the failure: withLock's listener runs. The wait
         // gave the lock up (to the holder queued behind its relock), so withLock must not unlock
-        // again: it used to, releasing that holder's lock, and two parties could hold it.
+        // again: it used to, releasing that holder's lock, and two parties could hold it. A
+        // with-block of another lock around it must still unlock that one.
         AtomicBoolean refuseOnce = new AtomicBoolean();
         io.netty.channel.DefaultEventLoop busy = new io.netty.channel.DefaultEventLoop() {
             @Override
@@ -984,7 +985,8 @@ class AsyncConditionTest extends ScenarioTest {
             }
         };
         try {
-            Future<Void> held = lock.withLock(busy, () -> cond.await(busy));
+            AsyncLock outer = new AsyncLock();               // a with-block of another lock around it
+            Future<Void> held = outer.withLock(busy, () -> lock.withLock(busy, () -> cond.await(busy)));
             dev.nettysync.testing.Poll.assertEventually("the action waits on the condition", java.time.Duration.ofSeconds(10),
                     () -> cond.queueLength() == 1 && !lock.isLocked());
             take();
@@ -998,7 +1000,8 @@ class AsyncConditionTest extends ScenarioTest {
             assertThat(held.cause()).as("the wait's failure, typed: it gave the lock up")
                     .isInstanceOf(LockGivenUpException.class)
                     .hasRootCauseMessage("full, this once");
-            assertThat(((LockGivenUpException) held.cause()).lock()).isSameAs(lock);
+            assertThat(((LockGivenUpException) held.cause()).gaveUp(lock)).as("names this lock").isTrue();
+            assertThat(outer.isLocked()).as("the other lock's with-block still unlocked it").isFalse();
             lock.unlock();
             assertThat(lock.isLocked()).isFalse();
         } finally {
