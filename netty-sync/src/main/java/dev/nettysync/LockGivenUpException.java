@@ -16,7 +16,8 @@ import java.util.concurrent.RejectedExecutionException;
  *     try { ... } finally { lock.unlock(); }
  * });
  * }</pre>
- * {@code withLock(ex, () -> condition.await(ex))} knows it and does not unlock then. A wait
+ * {@code withLock(ex, () -> condition.await(ex))} knows it and does not unlock then (a limiter
+ * view of the lock, {@code AsyncLimiter.of(lock)}, does not: its permits always unlock). A wait
  * refused at once, before it let the lock go (its executor already shut down), fails with a
  * plain {@link RejectedExecutionException} and the caller still holds the lock.
  *

@@ -110,6 +110,11 @@ public interface AsyncLimiter {
      * A view of {@code lock} as a limiter of one: a permit is the lock, unlocked exactly once
      * when the permit ends. Everything else is as for {@link #of(AsyncSemaphore)}; statistics are
      * a limit of 1, in use 1 while locked (by anyone), and the lock's queue length.
+     * <p>A permit ends by unlocking whatever its holder did meanwhile: do not wait on an
+     * {@link dev.nettysync.AsyncCondition} of the lock under this view's {@code withPermit} (nor
+     * under {@link #all}), since a condition wait that gives the lock up
+     * ({@link dev.nettysync.LockGivenUpException}) leaves nothing to unlock and the permit would
+     * release the next holder's lock. {@link AsyncLock#withLock} knows that exception; use it.
      */
     static AsyncLimiter of(AsyncLock lock) {
         return PrimitiveLimiter.of(lock);
