@@ -59,13 +59,13 @@ import java.util.function.Supplier;
  *       the relock), or, for a predicate wait asked from another thread, refuses the task of
  *       its first look at the predicate;</li>
  * </ul>
- * in each of these the caller holds the lock again when the future
- * completes and must unlock it. The one exception has a type of its own: a wait whose
- * executor refuses to resume it once it has let the lock go (it shut down while the wait was
- * queued, or its task queue is full: below) gives the lock up and fails with a
- * {@link LockGivenUpException}, and its caller must <em>not</em> unlock. So
- * {@code withLock(executor, () -> condition.await(executor))} always unlocks correctly: it
- * does not unlock after that exception. To keep that promise the lock is taken back as a debt: neither
+ * in each of these the caller holds the lock again when the future completes and must unlock
+ * it. The one exception has a type of its own: a wait whose executor refuses to resume it once
+ * it has let the lock go (it shut down while the wait was queued, or its task queue is full:
+ * below) gives the lock up and fails with a {@link LockGivenUpException}, and its caller must
+ * <em>not</em> unlock. So {@code withLock(executor, () -> condition.await(executor))} always
+ * unlocks correctly: it does not unlock after that exception. To keep that promise the lock is
+ * taken back as a debt: neither
  * {@link AsyncLock#close()} nor the lock's {@code maxPending} bound refuses a waiter taking back
  * the lock it released to wait (a closed lock still hands itself to them in FIFO order).
  *
@@ -86,8 +86,7 @@ import java.util.function.Supplier;
  * that its executor refuses the task that would resume it, and then unlocks, passes the signal
  * on to the next waiter, and fails with a {@link LockGivenUpException} (a
  * {@link RejectedExecutionException}) <em>without</em> the lock (nobody is there to unlock it;
- * no listener of it runs anyway). Residual race: an
- * executor that accepts that task and then terminates without running it (Netty drains the
+ * no listener of it runs anyway). Residual race: an executor that accepts that task and then terminates without running it (Netty drains the
  * tasks of a graceful shutdown, so only a task that slips in after the last drain) keeps the
  * lock; Netty gives no hook for it. Cancel the waits of an event loop before shutting it down
  * to be exact. An executor that refuses that task though it has not shut down (its bounded task
