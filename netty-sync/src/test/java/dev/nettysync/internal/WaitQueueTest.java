@@ -103,6 +103,63 @@ class WaitQueueTest {
     }
 
     @Test
+    void randomEnqueuesGrantsCancelsAndTakeOutsKeepTheQueueEqualToAModelList() {
+        // Every way of leaving at every position (the only waiter, the head, the tail, one in
+        // the middle), an empty queue filled again, and batches, against a plain list: after each
+        // step the queue walked from its head, its size, each waiter's membership and the order
+        // of what was granted must match the model.
+        java.util.Random random = new java.util.Random(20261128);
+        List<Waiter<Integer>> model = new ArrayList<>();
+        List<Waiter<Integer>> granted = new ArrayList<>();
+        List<Waiter<Integer>> expectedGranted = new ArrayList<>();
+        for (int step = 0; step < 20_000; step++) {
+            int op = random.nextInt(10);
+            if (op < 4 || model.isEmpty()) {
+                Waiter<Integer> w = enqueue(IMMEDIATE);
+                w.addListener(f -> {
+                    if (f.isSuccess()) {
+                        granted.add(w);
+                    }
+                });
+                model.add(w);
+            } else if (op < 7) {                                   // cancel anywhere
+                Waiter<Integer> w = model.remove(random.nextInt(model.size()));
+                assertThat(w.cancel(false)).isTrue();
+            } else if (op < 9) {                                   // grant a batch from the head
+                int n = 1 + random.nextInt(Math.min(3, model.size()));
+                for (int i = 0; i < n; i++) {
+                    expectedGranted.add(model.remove(0));
+                }
+                release(n);
+            } else {                                               // take one out and fail it
+                Waiter<Integer> w = model.remove(random.nextInt(model.size()));
+                Waiter<Integer> chain;
+                synchronized (queue) {
+                    queue.takeOut(w);
+                    chain = queue.takeChain();
+                }
+                assertThat(chain).isSameAs(w);
+                assertThat(WaitQueue.peekNext(chain)).as("a chain of one").isNull();
+                WaitQueue.failAll(chain, new IllegalStateException("taken out"));
+            }
+            synchronized (queue) {
+                List<Waiter<Integer>> walked = new ArrayList<>();
+                for (Waiter<Integer> w = queue.peekFirst(); w != null; w = queue.nextOf(w)) {
+                    walked.add(w);
+                    assertThat(walked.size()).as("the walk ends").isLessThanOrEqualTo(model.size());
+                }
+                assertThat(walked).as("step %d", step).isEqualTo(model);
+                assertThat(queue.isEmpty()).isEqualTo(model.isEmpty());
+                for (Waiter<Integer> w : model) {
+                    assertThat(queue.contains(w)).isTrue();
+                }
+            }
+            assertThat(queue.size()).isEqualTo(model.size());
+        }
+        assertThat(granted).as("granted in FIFO order").isEqualTo(expectedGranted);
+    }
+
+    @Test
     void aGrantedChainIsCompletedInFifoOrderOutsideTheMonitorWithItsIndexes() {
         Waiter<Integer> a = enqueue(IMMEDIATE);
         Waiter<Integer> b = enqueue(IMMEDIATE);
