@@ -182,8 +182,7 @@ public final class WaitQueue<W extends Waiter<?>> {
 
     private Waiter<?> head;                   // monitor
     private Waiter<?> tail;                   // monitor
-    private Waiter<?> chainHead;              // monitor: waiters taken out, not yet handed to takeChain()
-    private Waiter<?> chainTail;              // monitor
+    private Waiter<?> chainTop;               // monitor: waiters taken out, not yet handed to takeChain(), last first
     private int size;                         // written under the monitor (plain), read by anyone (opaque, through SIZE)
 
     /**
@@ -332,12 +331,21 @@ public final class WaitQueue<W extends Waiter<?>> {
      * {@code null}, and starts a new one. Monitor. Complete it after dropping the monitor with
      * {@link #completeGranted}, {@link #failAll}, or walk it with {@link #detachNext}.
      */
-    @SuppressWarnings("unchecked")
+    @SuppressWarnings({"unchecked", "rawtypes"})
     public W takeChain() {
-        W first = (W) chainHead;
-        chainHead = null;
-        chainTail = null;
-        return first;
+        Waiter top = chainTop;
+        if (top == null) {
+            return null;
+        }
+        chainTop = null;
+        Waiter first = null;                  // reversed, so the chain is FIFO again
+        while (top != null) {
+            Waiter below = top.next;
+            top.next = first;
+            first = top;
+            top = below;
+        }
+        return (W) first;
     }
 
     /** The waiter after {@code w} in a chain from {@link #takeChain()}, leaving it hooked. */
@@ -472,12 +480,8 @@ public final class WaitQueue<W extends Waiter<?>> {
 
     @SuppressWarnings({"unchecked", "rawtypes"})
     private void addToChain(Waiter<?> w) {
-        if (chainTail == null) {
-            chainHead = w;
-        } else {
-            ((Waiter) chainTail).next = w;
-        }
-        chainTail = w;
+        ((Waiter) w).next = chainTop;
+        chainTop = w;
     }
 
     @SuppressWarnings({"unchecked", "rawtypes"})
