@@ -180,8 +180,7 @@ public final class WaitQueue<W extends Waiter<?>> {
     private final Object owner;               // the primitive, for messages
     private final Policy<W> policy;           // null: a waiter leaving affects nobody
 
-    private Waiter<?> head;                   // monitor
-    private Waiter<?> tail;                   // monitor
+    private Waiter<?> tail;                   // monitor: the newest waiter; tail.next is the head (a ring, see "Links")
     private Waiter<?> chainTop;               // monitor: waiters taken out, not yet handed to takeChain(), last first
     private int size;                         // written under the monitor (plain), read by anyone (opaque, through SIZE)
 
@@ -214,25 +213,25 @@ public final class WaitQueue<W extends Waiter<?>> {
 
     /** Monitor. */
     public boolean isEmpty() {
-        return head == null;
+        return tail == null;
     }
 
     /** The longest-waiting waiter, or {@code null}. Monitor. */
     @SuppressWarnings("unchecked")
     public W peekFirst() {
-        return (W) head;
+        return tail == null ? null : (W) tail.next;
     }
 
     /** The waiter queued after {@code w}, or {@code null}; {@code w} must be queued. Monitor. */
     @SuppressWarnings("unchecked")
     public W nextOf(W w) {
         assert contains(w) : "not queued";
-        return (W) w.next;
+        return w == tail ? null : (W) w.next;
     }
 
     /** Whether {@code w} is queued here now. Monitor. */
     public boolean contains(Waiter<?> w) {
-        return w.queue == this && (w.prev != null || head == w);
+        return w.queue == this && w.prev != null;
     }
 
     /** Whether {@code w} has left this queue (or was never in it); takes the monitor. */
@@ -249,11 +248,16 @@ public final class WaitQueue<W extends Waiter<?>> {
     public void enqueue(W w) {
         assert w.queue == this && !contains(w) && w.next == null : "not a fresh waiter of this queue";
         Waiter raw = w;
-        raw.prev = tail;
-        if (tail == null) {
-            head = raw;
+        Waiter last = tail;
+        if (last == null) {
+            raw.prev = raw;
+            raw.next = raw;
         } else {
-            ((Waiter) tail).next = raw;
+            Waiter first = last.next;
+            raw.prev = last;
+            raw.next = first;
+            last.next = raw;
+            first.prev = raw;
         }
         tail = raw;
         size++;
@@ -291,7 +295,7 @@ public final class WaitQueue<W extends Waiter<?>> {
      *         should look at the new head
      */
     public boolean grantFirst() {
-        Waiter<?> w = head;
+        Waiter<?> w = peekFirst();
         unlink(w);
         if (w.isDone()) {
             return false;
@@ -303,7 +307,7 @@ public final class WaitQueue<W extends Waiter<?>> {
     /** Grants up to {@code max} waiters from the head (a batch: an event's set, a barrier's cycle). Monitor. */
     public void grant(int max) {
         int granted = 0;
-        while (granted < max && head != null) {
+        while (granted < max && tail != null) {
             if (grantFirst()) {
                 granted++;
             }
@@ -319,8 +323,8 @@ public final class WaitQueue<W extends Waiter<?>> {
 
     /** Takes up to {@code max} waiters from the head into the chain without granting them. Monitor. */
     public void takeOut(int max) {
-        for (int taken = 0; taken < max && head != null; taken++) {
-            Waiter<?> w = head;
+        for (int taken = 0; taken < max && tail != null; taken++) {
+            Waiter<?> w = peekFirst();
             unlink(w);
             addToChain(w);
         }
@@ -487,17 +491,16 @@ public final class WaitQueue<W extends Waiter<?>> {
     @SuppressWarnings({"unchecked", "rawtypes"})
     private void unlink(Waiter<?> w) {
         Waiter raw = w;
-        Waiter prev = raw.prev;
         Waiter next = raw.next;
-        if (prev == null) {
-            head = next;
+        if (next == raw) {
+            tail = null;                      // it was the only one
         } else {
+            Waiter prev = raw.prev;
             prev.next = next;
-        }
-        if (next == null) {
-            tail = prev;
-        } else {
             next.prev = prev;
+            if (raw == tail) {
+                tail = prev;
+            }
         }
         raw.prev = null;
         raw.next = null;
