@@ -60,6 +60,20 @@ import java.util.concurrent.TimeUnit;
  * queue itself and completes the chain as above. {@code remove} is the same single decision as
  * every other way of leaving: it succeeds once, and not after a grant.
  *
+ * <h2>Links</h2>
+ * The waiters form a ring through their {@code prev}/{@code next} fields: the queue object
+ * holds only the newest waiter ({@code tail}), whose {@code next} is the oldest (the head), and
+ * a lone waiter links to itself; a waiter is queued exactly when its {@code prev} is non-null
+ * (leaving nulls both links). Waiters taken out under the monitor are pushed on a stack through
+ * {@code next} ({@code chainTop}) and reversed into FIFO order by {@link #takeChain()}. So a
+ * handoff writes two references into the queue object (the tail at an enqueue, the stack at a
+ * grant) where a list with head and tail fields wrote four (head, tail, and the chain's head and
+ * tail); the other stores land in waiters next to the one that moves, which in a short queue
+ * are young. Measured under G1 (bench/README, "The wait queue as a ring"): a
+ * {@code releaseAndRequeue} with 10^6 waiters queued (all of them, and the queue, in the old
+ * generation) went from 66.4 to 57.3 ns; the rows with 10 or 16 waiters did not move beyond
+ * their noise.
+ *
  * <h2>Grants are final</h2>
  * Leaving the queue happens exactly once, under the monitor, and is the decision: granted
  * ({@link #grantFirst()} unlinks the head), abandoned (cancel, timeout) or taken out (close,

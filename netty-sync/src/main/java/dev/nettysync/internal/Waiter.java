@@ -60,10 +60,12 @@ import java.util.concurrent.TimeUnit;
  */
 public class Waiter<V> extends DefaultPromise<V> implements GenericFutureListener<Future<Object>> {
 
-    // Links. While queued: the neighbours in the queue. After leaving it: `next` links the chain
-    // of waiters taken out together (to be completed after the monitor is dropped) and `prev` is
-    // null. Read and written only by a thread that holds the queue's monitor, or, for `next` of
-    // a taken chain, by the one thread walking that chain.
+    // Links. While queued: the neighbours in the queue's ring (the oldest's prev is the newest,
+    // the newest's next the oldest, a lone waiter links to itself; see "Links" in WaitQueue), so
+    // `prev != null` means queued. After leaving it: `next` links the chain of waiters taken out
+    // together (to be completed after the monitor is dropped) and `prev` is null. Read and
+    // written only by a thread that holds the queue's monitor, or, for `next` of a taken chain,
+    // by the one thread walking that chain.
     Waiter<V> prev;
     Waiter<V> next;
 
