@@ -321,7 +321,7 @@ public final class WaitQueue<W extends Waiter<?>> {
     /** Grants up to {@code max} waiters from the head (a batch: an event's set, a barrier's cycle). Monitor. */
     public void grant(int max) {
         int granted = 0;
-        while (granted < max && tail != null) {
+        while (granted < max && !isEmpty()) {
             if (grantFirst()) {
                 granted++;
             }
@@ -337,7 +337,7 @@ public final class WaitQueue<W extends Waiter<?>> {
 
     /** Takes up to {@code max} waiters from the head into the chain without granting them. Monitor. */
     public void takeOut(int max) {
-        for (int taken = 0; taken < max && tail != null; taken++) {
+        for (int taken = 0; taken < max && !isEmpty(); taken++) {
             Waiter<?> w = peekFirst();
             unlink(w);
             addToChain(w);
@@ -352,9 +352,6 @@ public final class WaitQueue<W extends Waiter<?>> {
     @SuppressWarnings({"unchecked", "rawtypes"})
     public W takeChain() {
         Waiter top = chainTop;
-        if (top == null) {
-            return null;
-        }
         chainTop = null;
         Waiter first = null;                  // reversed, so the chain is FIFO again
         while (top != null) {
