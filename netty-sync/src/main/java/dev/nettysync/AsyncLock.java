@@ -118,6 +118,17 @@ public final class AsyncLock {
     }
 
     /**
+     * Whether a wait that failed with {@code cause} was a condition wait of this lock that gave
+     * the lock up (a {@link LockGivenUpException} naming this lock): its caller does not hold the
+     * lock, which may be the next holder's already, and must not unlock it. {@code withLock} and
+     * the {@code withPermit} of this lock's limiter view ({@code AsyncLimiter.of(lock)}) ask it
+     * before they unlock; so can a listener that unlocks by hand after waits on several locks.
+     */
+    public boolean isGivenUpBy(Throwable cause) {
+        return permit.gaveUpHold(cause);
+    }
+
+    /**
      * Takes the lock, runs {@code action} on {@code executor}, and unlocks exactly once when the
      * action's own future completes in any way (or the action throws). Cancelling the returned
      * future while the action runs does not unlock early. The action must not unlock the lock

@@ -16,10 +16,12 @@ import java.util.concurrent.RejectedExecutionException;
  *     try { ... } finally { lock.unlock(); }
  * });
  * }</pre>
- * {@code withLock(ex, () -> condition.await(ex))} knows it and does not unlock then (a limiter
- * view of the lock, {@code AsyncLimiter.of(lock)}, does not: its permits always unlock). A wait
- * refused at once, before it let the lock go (its executor already shut down), fails with a
- * plain {@link RejectedExecutionException} and the caller still holds the lock.
+ * {@code withLock(ex, () -> condition.await(ex))} knows it and does not unlock then, nor does
+ * {@code withPermit} of a limiter view of the lock ({@code AsyncLimiter.of(lock)}, also as a part
+ * of a composite). {@code lock.isGivenUpBy(cause)} tells whether a failure gave up a given
+ * lock, for a listener that may see waits of several locks fail. A wait refused at once, before
+ * it let the lock go (its executor already shut down), fails with a plain
+ * {@link RejectedExecutionException} and the caller still holds the lock.
  *
  * <p>The cause is the executor's refusal.
  */

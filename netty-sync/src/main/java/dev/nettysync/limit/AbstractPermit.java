@@ -3,6 +3,7 @@ package dev.nettysync.limit;
 import io.netty.util.ResourceLeakDetector;
 import io.netty.util.ResourceLeakTracker;
 
+import java.util.Objects;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -112,14 +113,41 @@ public abstract class AbstractPermit implements Permit {
     }
 
     private boolean end(Outcome outcome) {
+        return end(outcome, null);
+    }
+
+    /**
+     * withPermit's end of a permit whose action failed with {@code cause} (see
+     * {@link Permits#endAfter}): as the release for {@code outcome}, except that a permit that
+     * holds others passes {@code cause} on to them ({@link #onEndAfter}), so that a held lock
+     * permit whose hold the action gave up is not unlocked.
+     */
+    final boolean endAfter(Outcome outcome, Throwable cause) {
+        return end(outcome, Objects.requireNonNull(cause, "cause"));
+    }
+
+    private boolean end(Outcome outcome, Throwable cause) {
         if (!ENDED.compareAndSet(this, 0, 1)) {
             return false;
         }
         if (leak != null) {
             leak.close(this);
         }
-        onEnd(outcome);
+        if (cause == null) {
+            onEnd(outcome);
+        } else {
+            onEndAfter(outcome, cause);
+        }
         return true;
+    }
+
+    /**
+     * {@link #onEnd(Outcome)} for an end by {@link #endAfter}, which knows the action's failure:
+     * a permit of this package that holds others overrides it to end them with
+     * {@link Permits#endAfter}. By default, {@code onEnd(outcome)}.
+     */
+    void onEndAfter(Outcome outcome, Throwable cause) {
+        onEnd(outcome);
     }
 
     /** Records an access for leak reports at the ADVANCED and PARANOID levels. */

@@ -110,11 +110,13 @@ public interface AsyncLimiter {
      * A view of {@code lock} as a limiter of one: a permit is the lock, unlocked exactly once
      * when the permit ends. Everything else is as for {@link #of(AsyncSemaphore)}; statistics are
      * a limit of 1, in use 1 while locked (by anyone), and the lock's queue length.
-     * <p>A permit ends by unlocking whatever its holder did meanwhile: do not wait on an
-     * {@link dev.nettysync.AsyncCondition} of the lock under this view's {@code withPermit} (nor
-     * under {@link #all}), since a condition wait that gives the lock up
-     * ({@link dev.nettysync.LockGivenUpException}) leaves nothing to unlock and the permit would
-     * release the next holder's lock. {@link AsyncLock#withLock} knows that exception; use it.
+     * <p>An {@link dev.nettysync.AsyncCondition} wait of the lock may run under this view's
+     * {@code withPermit}, as under {@link AsyncLock#withLock}: if it gives the lock up
+     * ({@link dev.nettysync.LockGivenUpException}, its executor refused to resume it), the
+     * permit ends holding nothing, without unlocking the lock, which may be the next holder's
+     * already. This holds when the permit is a part of {@link #all}, of a {@link KeyedLimiter}'s
+     * key or of {@link #failOpen}. A permit ended by hand unlocks: check
+     * {@link AsyncLock#isGivenUpBy(Throwable)} before.
      */
     static AsyncLimiter of(AsyncLock lock) {
         return PrimitiveLimiter.of(lock);

@@ -325,11 +325,17 @@ final class CompositeLimiter implements AsyncLimiter {
 
         @Override
         protected void onEnd(Outcome outcome) {
+            onEndAfter(outcome, null);
+        }
+
+        /** Ends the parts, each after the action's failure {@code cause} ({@code null}: none). */
+        @Override
+        void onEndAfter(Outcome outcome, Throwable cause) {
             owner.inUse.decrement();
             Throwable failure = null;
             for (int i = held.length - 1; i >= 0; i--) {
                 try {
-                    Permits.end(held[i], outcome);
+                    Permits.endAfter(held[i], outcome, cause);
                 } catch (RuntimeException | Error e) {   // end the others anyway, then report
                     if (failure == null) {
                         failure = e;

@@ -623,8 +623,14 @@ public final class KeyedLimiter<K> {
 
         @Override
         protected void onEnd(Outcome outcome) {
+            onEndAfter(outcome, null);
+        }
+
+        /** Ends the inner permit after the action's failure {@code cause} ({@code null}: none). */
+        @Override
+        void onEndAfter(Outcome outcome, Throwable cause) {
             try {
-                Permits.end(inner, outcome);
+                Permits.endAfter(inner, outcome, cause);
             } finally {
                 owner.exit(entry);
             }

@@ -1,5 +1,6 @@
 package dev.nettysync.limit;
 
+import dev.nettysync.LockGivenUpException;
 import dev.nettysync.internal.Promises;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
@@ -59,7 +60,7 @@ final class Permits {
             try {
                 running = Objects.requireNonNull(action.get(), "action returned a null future");
             } catch (Throwable t) {
-                Throwable endFailure = endCatching(permit, Permit.Outcome.SUCCESS);
+                Throwable endFailure = endCatching(permit, Permit.Outcome.SUCCESS, null);
                 if (endFailure != null) {
                     t.addSuppressed(endFailure);
                 }
@@ -72,7 +73,7 @@ final class Permits {
                 // Ended before completing, so result's listeners can re-acquire. An end that
                 // throws is reported as try-with-resources reports close(): as the failure of
                 // an action that succeeded, suppressed in the failure of one that failed.
-                Throwable endFailure = endCatching(permit, outcome(done));
+                Throwable endFailure = endCatching(permit, outcome(done), done.cause());
                 if (endFailure == null) {
                     Promises.propagate(done, result);
                 } else if (done.isSuccess()) {
@@ -103,13 +104,36 @@ final class Permits {
         return Permit.Outcome.SUCCESS;
     }
 
-    /** Ends {@code permit} with {@code outcome}; returns what its end threw, else {@code null}. */
-    private static Throwable endCatching(Permit permit, Permit.Outcome outcome) {
+    /**
+     * Ends {@code permit} with {@code outcome} after an action that failed with {@code cause}
+     * ({@code null} if it did not); returns what its end threw, else {@code null}.
+     */
+    private static Throwable endCatching(Permit permit, Permit.Outcome outcome, Throwable cause) {
         try {
-            end(permit, outcome);
+            endAfter(permit, outcome, cause);
             return null;
         } catch (Throwable t) {
             return t;
+        }
+    }
+
+    /**
+     * Ends {@code permit} with {@code outcome}, after the action it admitted failed with
+     * {@code cause} ({@code null}: it did not fail). The one failure that changes how:
+     * a {@link LockGivenUpException}, the condition wait of a lock that let the lock go. A
+     * permit of that lock ({@code AsyncLimiter.of(lock)}, alone or held by a composite or keyed
+     * permit) then ends without unlocking, since the lock may be the next holder's already; the
+     * other permits end as usual. Permits of other packages end as usual.
+     */
+    static void endAfter(Permit permit, Permit.Outcome outcome, Throwable cause) {
+        if (!(cause instanceof LockGivenUpException)) {
+            end(permit, outcome);
+        } else if (permit instanceof PrimitiveLimiter.PrimitivePermit p) {
+            p.endAfter(cause);
+        } else if (permit instanceof AbstractPermit p) {
+            p.endAfter(outcome, cause);
+        } else {
+            end(permit, outcome);
         }
     }
 

@@ -15,6 +15,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.function.BooleanSupplier;
 import java.util.function.Function;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 
 /**
@@ -54,6 +55,10 @@ final class PrimitiveLimiter implements AsyncLimiter {
      *
      * Each permit gives back exactly one raw permit (the permit's CAS on `ended`), so a double
      * release of a permit is a no-op while a double raw release() still inflates the semaphore.
+     * One exception: a lock's permit whose withPermit action was a condition wait of the lock
+     * that gave the lock up (LockGivenUpException) holds nothing any more, so withPermit ends it
+     * without unlocking (endAfter; the lock itself answers whether the failure names it), as
+     * withLock does. An unlock then would release the next holder's lock.
      *
      * Cost of an uncontended acquire + release over the raw one: one object (the permit, with
      * Netty's leak sampling, SIMPLE by default: one permit in 128 is tracked) and the permit's
@@ -69,6 +74,7 @@ final class PrimitiveLimiter implements AsyncLimiter {
     private final Function<EventExecutor, Future<Void>> acquireRaw;
     private final TimedWait acquireRawTimed;
     private final Runnable releaseRaw;                            // gives back one raw permit
+    private final Predicate<Throwable> givenUpBy;                 // an action's failure that gave the raw permit up
     private final Supplier<LimiterStatistics> statistics;         // from the primitive's own state
 
     /** A primitive's timed wait, e.g. {@code semaphore::acquire}. */
@@ -79,20 +85,25 @@ final class PrimitiveLimiter implements AsyncLimiter {
 
     private PrimitiveLimiter(String factory, Object primitive, BooleanSupplier tryAcquireRaw,
                              Function<EventExecutor, Future<Void>> acquireRaw, TimedWait acquireRawTimed,
-                             Runnable releaseRaw, Supplier<LimiterStatistics> statistics) {
+                             Runnable releaseRaw, Predicate<Throwable> givenUpBy,
+                             Supplier<LimiterStatistics> statistics) {
         this.factory = factory;
         this.primitive = primitive;
         this.tryAcquireRaw = tryAcquireRaw;
         this.acquireRaw = acquireRaw;
         this.acquireRawTimed = acquireRawTimed;
         this.releaseRaw = releaseRaw;
+        this.givenUpBy = givenUpBy;
         this.statistics = statistics;
     }
+
+    /** The primitives whose holds no action can give up (only a lock's condition wait can). */
+    private static final Predicate<Throwable> NEVER_GIVEN_UP = cause -> false;
 
     /** {@link AsyncLimiter#of(AsyncSemaphore)}. */
     static AsyncLimiter of(AsyncSemaphore s) {
         Objects.requireNonNull(s, "semaphore");
-        return new PrimitiveLimiter("of", s, s::tryAcquire, s::acquire, s::acquire, s::release,
+        return new PrimitiveLimiter("of", s, s::tryAcquire, s::acquire, s::acquire, s::release, NEVER_GIVEN_UP,
                 () -> statistics(s.statistics()));
     }
 
@@ -113,7 +124,7 @@ final class PrimitiveLimiter implements AsyncLimiter {
     /** {@link AsyncLimiter#of(AsyncLock)}. */
     static AsyncLimiter of(AsyncLock l) {
         Objects.requireNonNull(l, "lock");
-        return new PrimitiveLimiter("of", l, l::tryLock, l::lock, l::lock, l::unlock,
+        return new PrimitiveLimiter("of", l, l::tryLock, l::lock, l::lock, l::unlock, l::isGivenUpBy,
                 () -> ofOne(l.isLocked(), !l.isLocked(), l.queueLength()));
     }
 
@@ -121,7 +132,7 @@ final class PrimitiveLimiter implements AsyncLimiter {
     static AsyncLimiter ofRead(AsyncReadWriteLock rw) {
         Objects.requireNonNull(rw, "lock");
         return new PrimitiveLimiter("ofRead", rw, rw::tryReadLock, rw::readLock, rw::readLock, rw::unlockRead,
-                () -> {
+                NEVER_GIVEN_UP, () -> {
                     int readers = rw.readers();
                     long available = rw.isWriteLocked() ? 0 : Math.max(0, rw.maxReaders() - readers);
                     return new LimiterStatistics(rw.maxReaders(), readers, available, rw.queueLength());
@@ -132,7 +143,7 @@ final class PrimitiveLimiter implements AsyncLimiter {
     static AsyncLimiter ofWrite(AsyncReadWriteLock rw) {
         Objects.requireNonNull(rw, "lock");
         return new PrimitiveLimiter("ofWrite", rw, rw::tryWriteLock, rw::writeLock, rw::writeLock, rw::unlockWrite,
-                () -> ofOne(rw.isWriteLocked(), !rw.isWriteLocked() && rw.readers() == 0, rw.queueLength()));
+                NEVER_GIVEN_UP, () -> ofOne(rw.isWriteLocked(), !rw.isWriteLocked() && rw.readers() == 0, rw.queueLength()));
     }
 
     /** The statistics of a limit of one. */
@@ -233,13 +244,31 @@ final class PrimitiveLimiter implements AsyncLimiter {
 
         @Override
         public boolean release() {          // and so releaseDropped(), releaseIgnored()
+            if (!markEnded()) {
+                return false;
+            }
+            owner.end();
+            return true;
+        }
+
+        /**
+         * withPermit's end after its action failed with {@code cause}: as {@link #release()},
+         * unless that failure gave the raw permit up (a condition wait of this view's lock that
+         * let the lock go, {@link dev.nettysync.LockGivenUpException}); then the permit ends
+         * holding nothing, and the lock, which may be the next holder's, is not unlocked.
+         */
+        boolean endAfter(Throwable cause) {
+            return owner.givenUpBy.test(cause) ? markEnded() : release();
+        }
+
+        /** The end-once decision: {@code true} for the first end only, which closes the leak tracker. */
+        private boolean markEnded() {
             if (!ENDED.compareAndSet(this, 0, 1)) {
                 return false;
             }
             if (leak != null) {
                 leak.close(this);
             }
-            owner.end();
             return true;
         }
 

@@ -1,21 +1,32 @@
 package dev.nettysync.limit;
 
+import dev.nettysync.AsyncCondition;
+import dev.nettysync.AsyncLock;
 import dev.nettysync.AsyncSemaphore;
+import dev.nettysync.LockGivenUpException;
 import dev.nettysync.QueueFullException;
 import dev.nettysync.channel.ChannelLimits;
 import dev.nettysync.testing.AnsweringLimiter;
+import dev.nettysync.testing.Poll;
+import io.netty.channel.DefaultEventLoop;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.Promise;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import java.io.IOException;
+import java.time.Duration;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -30,6 +41,84 @@ class PermitsTest {
             ran.incrementAndGet();
             return NOW.newSucceededFuture("ran");
         });
+    }
+
+    /** A limiter built around {@code lock}, whose other parts are {@code sem} and {@code otherLock}. */
+    @FunctionalInterface
+    interface AroundALock {
+        AsyncLimiter build(AsyncLock lock, AsyncSemaphore sem, AsyncLock otherLock);
+    }
+
+    /**
+     * The ways this package holds a lock's permit: alone, in a composite on either side, by key,
+     * fail-open, and beside a permit of another lock (which the failure does not name).
+     */
+    static Stream<Arguments> viewsOfALock() {
+        return Stream.of(
+                Arguments.of("of(lock)", (AroundALock) (lock, sem, other) -> AsyncLimiter.of(lock)),
+                Arguments.of("all(of(lock), of(sem))", (AroundALock)
+                        (lock, sem, other) -> AsyncLimiter.all(AsyncLimiter.of(lock), AsyncLimiter.of(sem))),
+                Arguments.of("all(of(sem), of(other lock), of(lock))", (AroundALock)
+                        (lock, sem, other) -> AsyncLimiter.all(AsyncLimiter.of(sem), AsyncLimiter.of(other), AsyncLimiter.of(lock))),
+                Arguments.of("all(keyed forKey, of(sem))", (AroundALock)
+                        (lock, sem, other) -> AsyncLimiter.all(
+                                KeyedLimiter.<String>builder(key -> AsyncLimiter.of(lock)).build().forKey("k"),
+                                AsyncLimiter.of(sem))),
+                Arguments.of("failOpen(of(lock))", (AroundALock)
+                        (lock, sem, other) -> AsyncLimiter.failOpen(AsyncLimiter.of(lock), cause -> false)));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("viewsOfALock")
+    void aConditionWaitThatGaveTheLockUpEndsTheLocksPermitWithoutUnlockingTheNextHolder(String view, AroundALock around)
+            throws Exception {
+        // AsyncConditionTest's withLock case, through a limiter view of the lock. The executor
+        // refuses one task, the waiter's resumption (its queue full for an instant), then accepts
+        // the notification of the failure, so withPermit's end runs. The wait gave the lock up to
+        // the holder queued behind its relock: the lock's permit must end without unlocking (it
+        // used to unlock, releasing that holder's lock), and every other part still gives back,
+        // another lock's permit included.
+        AtomicBoolean refuseOnce = new AtomicBoolean();
+        DefaultEventLoop busy = new DefaultEventLoop() {
+            @Override
+            public void execute(Runnable task) {
+                if (refuseOnce.compareAndSet(true, false)) {
+                    throw new RejectedExecutionException("full, this once");
+                }
+                super.execute(task);
+            }
+        };
+        try {
+            AsyncLock lock = new AsyncLock();
+            AsyncLock otherLock = new AsyncLock();
+            AsyncCondition cond = new AsyncCondition(lock);
+            AsyncSemaphore sem = new AsyncSemaphore(1);
+            AsyncLimiter limiter = around.build(lock, sem, otherLock);
+            Future<Void> held = limiter.withPermit(busy, () -> cond.await(busy));
+            Poll.assertEventually("the action waits on the condition", Duration.ofSeconds(10),
+                    () -> cond.queueLength() == 1 && !lock.isLocked());
+            assertThat(lock.tryLock()).isTrue();
+            cond.signal();                                   // its relock queues first
+            Future<Void> next = lock.lock(NOW);              // then the next holder
+            refuseOnce.set(true);
+            lock.unlock();                                   // the relock is refused; the lock goes on
+            assertThat(next.isSuccess()).as("the next holder got the lock").isTrue();
+            assertThat(held.await(10, TimeUnit.SECONDS)).as("withPermit's future completed").isTrue();
+            assertThat(held.cause()).as("the wait's failure").isInstanceOf(LockGivenUpException.class);
+            assertThat(lock.isGivenUpBy(held.cause())).as("names this lock").isTrue();
+            assertThat(otherLock.isGivenUpBy(held.cause())).as("not the other").isFalse();
+            assertThat(lock.isLocked()).as("the next holder still holds the lock").isTrue();
+            assertThat(sem.availablePermits()).as("a semaphore part was given back").isEqualTo(1);
+            assertThat(otherLock.isLocked()).as("another lock's part was unlocked").isFalse();
+            lock.unlock();
+            assertThat(lock.isLocked()).isFalse();
+            Permit again = limiter.tryAcquire();
+            assertThat(again).as("the view admits again: nothing lost, nothing held twice").isNotNull();
+            assertThat(again.release()).isTrue();
+            assertThat(lock.isLocked()).isFalse();
+        } finally {
+            busy.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+        }
     }
 
     @Test
