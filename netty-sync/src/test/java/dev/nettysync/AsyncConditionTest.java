@@ -1000,7 +1000,10 @@ class AsyncConditionTest extends ScenarioTest {
             assertThat(held.cause()).as("the wait's failure, typed: it gave the lock up")
                     .isInstanceOf(LockGivenUpException.class)
                     .hasRootCauseMessage("full, this once");
-            assertThat(((LockGivenUpException) held.cause()).gaveUp(lock)).as("names this lock").isTrue();
+            assertThat(lock.isGivenUpBy(held.cause())).as("names this lock").isTrue();
+            assertThat(outer.isGivenUpBy(held.cause())).as("not the other").isFalse();
+            assertThat(lock.isGivenUpBy(held.cause().getCause())).as("the refusal itself gave nothing up").isFalse();
+            assertThat(lock.isGivenUpBy(null)).isFalse();
             assertThat(outer.isLocked()).as("the other lock's with-block still unlocked it").isFalse();
             lock.unlock();
             assertThat(lock.isLocked()).isFalse();
