@@ -202,6 +202,52 @@ class RedisSemaphoreTest extends AbstractFleetTest {
         one.release();
     }
 
+    /**
+     * The queued head's refusals keep {@code available} current too, not only a direct call's:
+     * after a release elsewhere, the head asks again, is refused (it wants 3, 2 are free), and
+     * the statistics say 2.
+     */
+    @Test
+    void aQueuedHeadsRefusalReportsThePermitsStillFree() throws Exception {
+        String name = uniqueName();
+        RedisSemaphore otherSide = fleet.limiters().semaphore(name, 3, Duration.ofSeconds(10));
+        Permit p1 = await(otherSide.acquire(loop));
+        Permit p2 = await(otherSide.acquire(loop));
+        RedisSemaphore s = limiters.semaphore(name, 3, Duration.ofSeconds(10));
+        Future<RedisPermit> three = s.acquire(loop, 3);                 // refused at once: queued
+        Poll.assertEventually("queued, 1 free", Duration.ofSeconds(5),
+                () -> s.statistics().queued() == 1 && s.statistics().available() == 1);
+        p1.release();                                                   // the notice makes the head ask again
+        Poll.assertEventually("the head's refusal reports 2 free", Duration.ofSeconds(5),
+                () -> s.statistics().available() == 2);
+        assertThat(three.isDone()).isFalse();
+        p2.release();
+        await(three).release();
+    }
+
+    /**
+     * Cancelling a queued head that wants more than is free lets the waiter behind it ask at
+     * once: it is served within seconds, not at the next poll (60 s here) nor at the lease's
+     * expiry (30 s).
+     */
+    @Test
+    void cancellingAQueuedHeadLetsTheWaiterBehindItAskAtOnce() throws Exception {
+        RedisSemaphore s = fleet.limiters(Duration.ofSeconds(60), Duration.ofSeconds(10))
+                .semaphore(uniqueName(), 2, Duration.ofSeconds(30));
+        Permit held = await(s.acquire(loop));                           // 1 of 2 held
+        Future<RedisPermit> both = s.acquire(loop, 2);                  // refused: 1 free; queued
+        Poll.assertEventually("the pair queued", Duration.ofSeconds(5), () -> s.statistics().queued() == 1);
+        Future<Permit> one = s.acquire(loop);                           // FIFO: behind the pair
+        Poll.assertEventually("both queued", Duration.ofSeconds(5), () -> s.statistics().queued() == 2);
+        Thread.sleep(200);
+        assertThat(one.isDone()).as("waits behind the head, though 1 is free").isFalse();
+        assertThat(both.cancel(false)).isTrue();
+        Permit served = await(one);                                     // within 10 s
+        assertThat(s.statistics().queued()).isZero();
+        served.release();
+        held.release();
+    }
+
     @Test
     void badArgumentsAreRefusedClearly() {
         RedisSemaphore s = limiters.semaphore(uniqueName(), 2, Duration.ofSeconds(10));
