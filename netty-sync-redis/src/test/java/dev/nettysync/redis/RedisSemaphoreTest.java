@@ -792,6 +792,24 @@ class RedisSemaphoreTest extends AbstractFleetTest {
     }
 
     /**
+     * The same refusal on the direct path: nobody queued and the permit free as last heard (a
+     * new semaphore), so the wait counts as a direct call in flight before its timer fails. That
+     * count is given back: a later acquire is asked for at once, not left behind a call that was
+     * never sent (it waited for ever).
+     */
+    @Test
+    void aDirectTimedWaitThatCannotTimeLeavesNoCallInFlight() throws Exception {
+        RedisSemaphore s = limiters.semaphore(uniqueName(), 1, Duration.ofSeconds(10));
+        Future<RedisPermit> refused = s.acquire(io.netty.util.concurrent.ImmediateEventExecutor.INSTANCE, 1, 5, TimeUnit.SECONDS);
+        assertThat(refused.isDone()).isTrue();
+        assertThat(refused.cause()).isInstanceOf(UnsupportedOperationException.class);
+        RedisPermit p = await(s.acquire(loop, 1));
+        p.release();
+        await(p.lease());
+        assertThat(fleet.used(s)).isZero();
+    }
+
+    /**
      * A timed wait arms its timeout on the caller's executor; once the wait has ended, however it
      * ended, that timer is gone: granted straight away or from the queue, cancelled, or ended by
      * close(). A timer left there would hold the wait until it fires (an hour here), and a
