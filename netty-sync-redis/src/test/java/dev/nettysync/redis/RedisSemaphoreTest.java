@@ -696,6 +696,33 @@ class RedisSemaphoreTest extends AbstractFleetTest {
         }
     }
 
+    /**
+     * A grant whose reply arrives after Lettuce's computation executor has shut down (nobody could
+     * renew its lease) is not handed out: the waiter fails, and the lease is released at once
+     * rather than left to expire.
+     */
+    @Test
+    void aGrantArrivingAfterLettucesComputationExecutorShutDownIsReleasedNotHandedOut() throws Exception {
+        io.lettuce.core.RedisClient client = fleet.client();
+        RedisLimiters own = RedisLimiters.builder(client).connect();
+        try {
+            RedisSemaphore s = own.semaphore(uniqueName(), 1, Duration.ofSeconds(30));
+            fleet.pauseWrites();
+            Future<RedisPermit> asked = s.acquire(loop, 1);               // a direct call, held by the pause
+            Poll.assertEventually("the call is held", Duration.ofSeconds(5), () -> fleet.blockedClients() == 1);
+            client.getResources().eventExecutorGroup().shutdownGracefully(0, 0, TimeUnit.SECONDS).sync();
+            fleet.unpause();                                             // granted: the reply comes now
+            assertThat(asked.await(5, TimeUnit.SECONDS)).isTrue();
+            assertThat(asked.cause()).isInstanceOf(RejectedExecutionException.class)
+                    .hasMessageContaining("computation executor");
+            Poll.assertEventually("the lease released, not left to expire in 30 s", Duration.ofSeconds(5),
+                    () -> fleet.used(s) == 0 && fleet.leases(s) == 0);
+        } finally {
+            fleet.unpause();
+            own.closeAsync().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        }
+    }
+
     @Test
     void aSemaphoreMadeWhileItsLimitersCloseIsClosedToo() throws Exception {
         // semaphore() racing closeAsync(): one made after the close looked at the semaphores
