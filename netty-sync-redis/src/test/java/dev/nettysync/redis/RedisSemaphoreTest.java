@@ -697,6 +697,37 @@ class RedisSemaphoreTest extends AbstractFleetTest {
     }
 
     /**
+     * The head's attempt sent by the fallback poll (so no poll is armed meanwhile) is refused
+     * after Lettuce's computation executor has shut down: no poll can be armed for the queue any
+     * more, so its waiters fail at once instead of waiting for ever.
+     */
+    @Test
+    void aHeadRefusedAfterLettucesComputationExecutorShutDownFailsTheQueueAtOnce() throws Exception {
+        io.lettuce.core.RedisClient client = fleet.client();
+        RedisLimiters own = RedisLimiters.builder(client).maxPoll(Duration.ofMillis(200)).connect();
+        try {
+            RedisSemaphore s = own.semaphore(uniqueName(), 1, Duration.ofSeconds(10));
+            List<Object> r = fleet.admin().eval(Fleet.ACQUIRE.text(), ScriptOutputType.MULTI, s.keys(),
+                    "1", "1", "raw-" + System.nanoTime(), "60000", s.channel());   // held a minute, unheard
+            assertThat(r.get(0)).isEqualTo(1L);
+            Future<RedisPermit> waiting = s.acquire(loop, 1);
+            Poll.assertEventually("queued: 1", Duration.ofSeconds(5), () -> s.statistics().queued() == 1);
+            fleet.pauseWrites();
+            Poll.assertEventually("the poll's attempt is held", Duration.ofSeconds(5), () -> fleet.blockedClients() == 1);
+            client.getResources().eventExecutorGroup().shutdownGracefully(0, 0, TimeUnit.SECONDS).sync();
+            assertThat(waiting.isDone()).as("no poll was armed to be lost").isFalse();
+            fleet.unpause();                                             // refused: the permit is held
+            assertThat(waiting.await(5, TimeUnit.SECONDS)).as("the waiter did not wait for ever").isTrue();
+            assertThat(waiting.cause()).isInstanceOf(RejectedExecutionException.class)
+                    .hasMessageContaining("computation executor");
+            assertThat(s.statistics().queued()).isZero();
+        } finally {
+            fleet.unpause();
+            own.closeAsync().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /**
      * A grant whose reply arrives after Lettuce's computation executor has shut down (nobody could
      * renew its lease) is not handed out: the waiter fails, and the lease is released at once
      * rather than left to expire.
