@@ -698,9 +698,11 @@ class RedisRateLimiterTest extends AbstractFleetTest {
     @Test
     void aNameWithAColonIsRefusedSinceItsKeysCouldBeAnotherLimitersKeys() throws Exception {
         // "login" for key "alice" and the name-wide "login:alice" were one Redis key: one bucket
-        assertThatThrownBy(() -> limiters.rateLimiter("login:alice", 1, 1))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("name")
-                .hasMessageContaining("':'");
+        for (String bad : new String[] {"login:alice", ":alice", "login:"}) {     // wherever the colon stands
+            assertThatThrownBy(() -> limiters.rateLimiter(bad, 1, 1)).as("name '%s'", bad)
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("name")
+                    .hasMessageContaining("':'");
+        }
         assertThatThrownBy(() -> limiters.rateLimiter("", 1, 1))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("name");
         String n = name();
