@@ -203,6 +203,37 @@ class RedisSemaphoreTest extends AbstractFleetTest {
     }
 
     /**
+     * A direct call refused after others queued behind it (while it was out) joins the queue at
+     * its arrival place only if the queue has room: with {@code maxPending} 1 and one waiter
+     * queued meanwhile, it fails with a {@link dev.nettysync.QueueFullException}, not queued
+     * beyond the bound nor left pending.
+     */
+    @Test
+    void aRefusedDirectCallThatFindsTheQueueFullFailsWithQueueFull() throws Exception {
+        RedisLimiters own = RedisLimiters.builder(fleet.client()).maxPending(1).connect();
+        try {
+            RedisSemaphore s = own.semaphore(uniqueName(), 1, Duration.ofSeconds(10));
+            List<Object> r = fleet.admin().eval(Fleet.ACQUIRE.text(), ScriptOutputType.MULTI, s.keys(),
+                    "1", "1", "raw-" + System.nanoTime(), "60000", s.channel());   // the permit, held elsewhere
+            assertThat(r.get(0)).isEqualTo(1L);
+            fleet.pauseWrites();
+            Future<RedisPermit> direct = s.acquire(loop, 1);              // asks Redis straight away: held
+            Poll.assertEventually("the call is held", Duration.ofSeconds(5), () -> fleet.blockedClients() == 1);
+            Future<RedisPermit> queued = s.acquire(loop, 1);              // a call is out: it queues
+            assertThat(s.statistics().queued()).isEqualTo(1);
+            fleet.unpause();                                             // the direct call is refused
+            assertThat(direct.await(5, TimeUnit.SECONDS)).as("not left pending").isTrue();
+            assertThat(direct.cause()).isInstanceOf(dev.nettysync.QueueFullException.class);
+            assertThat(s.statistics().queued()).as("the bound holds").isEqualTo(1);
+            assertThat(queued.isDone()).isFalse();
+            assertThat(queued.cancel(false)).isTrue();
+        } finally {
+            fleet.unpause();
+            own.closeAsync().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /**
      * The queued head's refusals keep {@code available} current too, not only a direct call's:
      * after a release elsewhere, the head asks again, is refused (it wants 3, 2 are free), and
      * the statistics say 2.
