@@ -10,6 +10,8 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -213,9 +215,7 @@ class RedisSemaphoreTest extends AbstractFleetTest {
         RedisLimiters own = RedisLimiters.builder(fleet.client()).maxPending(1).connect();
         try {
             RedisSemaphore s = own.semaphore(uniqueName(), 1, Duration.ofSeconds(10));
-            List<Object> r = fleet.admin().eval(Fleet.ACQUIRE.text(), ScriptOutputType.MULTI, s.keys(),
-                    "1", "1", "raw-" + System.nanoTime(), "60000", s.channel());   // the permit, held elsewhere
-            assertThat(r.get(0)).isEqualTo(1L);
+            takeElsewhere(s, 60_000);                                    // the permit, held elsewhere
             fleet.pauseWrites();
             Future<RedisPermit> direct = s.acquire(loop, 1);              // asks Redis straight away: held
             Poll.assertEventually("the call is held", Duration.ofSeconds(5), () -> fleet.blockedClients() == 1);
@@ -390,9 +390,14 @@ class RedisSemaphoreTest extends AbstractFleetTest {
     }
 
     private List<Object> rawAcquire(RedisSemaphore s, int permits, String lease) {
+        return rawAcquire(s, permits, lease, s.leaseMillis());
+    }
+
+    /** The acquire script called as another replica would, unheard by {@code s}. */
+    private List<Object> rawAcquire(RedisSemaphore s, int permits, String lease, long leaseMillis) {
         return fleet.admin().eval(Fleet.ACQUIRE.text(), ScriptOutputType.MULTI, s.keys(),
                 Integer.toString(s.limit()), Integer.toString(permits), lease,
-                Long.toString(s.leaseMillis()), s.channel());
+                Long.toString(leaseMillis), s.channel());
     }
 
     @Test
@@ -707,9 +712,7 @@ class RedisSemaphoreTest extends AbstractFleetTest {
             RedisSemaphore s = own.semaphore(uniqueName(), 1, Duration.ofSeconds(10));
             // the permit is held under a lease that expires without a notice (nobody releases
             // it): only the fallback poll would ever see it free
-            List<Object> r = fleet.admin().eval(Fleet.ACQUIRE.text(), ScriptOutputType.MULTI, s.keys(),
-                    "1", "1", "raw-" + System.nanoTime(), "1000", s.channel());
-            assertThat(r.get(0)).isEqualTo(1L);
+            takeElsewhere(s, 1000);
             Future<RedisPermit> waiting = s.acquire(loop, 1);
             Poll.assertEventually("queued: 1", Duration.ofSeconds(5), () -> s.statistics().queued() == 1);
             Thread.sleep(50);                                             // its refusal has armed the poll
@@ -728,34 +731,47 @@ class RedisSemaphoreTest extends AbstractFleetTest {
     }
 
     /**
-     * The head's attempt sent by the fallback poll (so no poll is armed meanwhile) is refused
-     * after Lettuce's computation executor has shut down: no poll can be armed for the queue any
-     * more, so its waiters fail at once instead of waiting for ever.
+     * A call refused after Lettuce's computation executor has shut down, when no poll is armed
+     * (so none can be lost and report it): the head's attempt sent by the fallback poll, or a call
+     * sent straight to Redis. No poll can be armed for it any more, so it fails at once instead
+     * of waiting for ever.
      */
-    @Test
-    void aHeadRefusedAfterLettucesComputationExecutorShutDownFailsTheQueueAtOnce() throws Exception {
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"the head's attempt, sent by the poll", "a direct call"})
+    void aCallRefusedAfterLettucesComputationExecutorShutDownFailsAtOnce(String which) throws Exception {
+        boolean head = which.startsWith("the head");
         io.lettuce.core.RedisClient client = fleet.client();
-        RedisLimiters own = RedisLimiters.builder(client).maxPoll(Duration.ofMillis(200)).connect();
+        RedisLimiters own = RedisLimiters.builder(client).maxPoll(Duration.ofMillis(head ? 200 : 60_000)).connect();
         try {
             RedisSemaphore s = own.semaphore(uniqueName(), 1, Duration.ofSeconds(10));
-            List<Object> r = fleet.admin().eval(Fleet.ACQUIRE.text(), ScriptOutputType.MULTI, s.keys(),
-                    "1", "1", "raw-" + System.nanoTime(), "60000", s.channel());   // held a minute, unheard
-            assertThat(r.get(0)).isEqualTo(1L);
-            Future<RedisPermit> waiting = s.acquire(loop, 1);
-            Poll.assertEventually("queued: 1", Duration.ofSeconds(5), () -> s.statistics().queued() == 1);
+            takeElsewhere(s, 60_000);
+            Future<RedisPermit> asked = null;
+            if (head) {
+                asked = s.acquire(loop, 1);                              // refused at once: queued, a poll armed
+                Poll.assertEventually("queued: 1", Duration.ofSeconds(5), () -> s.statistics().queued() == 1);
+            }
             fleet.pauseWrites();
-            Poll.assertEventually("the poll's attempt is held", Duration.ofSeconds(5), () -> fleet.blockedClients() == 1);
+            if (!head) {
+                asked = s.acquire(loop, 1);                              // asks Redis straight away
+            }
+            Poll.assertEventually("the call is held", Duration.ofSeconds(5), () -> fleet.blockedClients() == 1);
             client.getResources().eventExecutorGroup().shutdownGracefully(0, 0, TimeUnit.SECONDS).sync();
-            assertThat(waiting.isDone()).as("no poll was armed to be lost").isFalse();
+            assertThat(asked.isDone()).as("no poll was armed to be lost").isFalse();
             fleet.unpause();                                             // refused: the permit is held
-            assertThat(waiting.await(5, TimeUnit.SECONDS)).as("the waiter did not wait for ever").isTrue();
-            assertThat(waiting.cause()).isInstanceOf(RejectedExecutionException.class)
+            assertThat(asked.await(5, TimeUnit.SECONDS)).as("it did not wait for ever").isTrue();
+            assertThat(asked.cause()).isInstanceOf(RejectedExecutionException.class)
                     .hasMessageContaining("computation executor");
             assertThat(s.statistics().queued()).isZero();
         } finally {
             fleet.unpause();
             own.closeAsync().toCompletableFuture().get(10, TimeUnit.SECONDS);
         }
+    }
+
+    /** Takes the one permit of {@code s} (a limit of 1) under a raw lease of {@code leaseMillis}, unheard. */
+    private void takeElsewhere(RedisSemaphore s, long leaseMillis) {
+        List<Object> r = rawAcquire(s, 1, "raw-" + System.nanoTime(), leaseMillis);
+        assertThat(r.get(0)).as("taken").isEqualTo(1L);
     }
 
     /**
