@@ -140,6 +140,45 @@ class RedisFailureModesTest {
     }
 
     /**
+     * The head's attempt that gets no reply within the command timeout (held by
+     * {@code CLIENT PAUSE WRITE}) may still run later and take a lease: its lease is released by
+     * id behind it, so the permit is not held by nobody until the lease expires (30 s here). The
+     * server runs the held attempt after the pause, when the permit taken elsewhere has expired:
+     * it grants, and the release sent after it gives the permit back.
+     */
+    @Test
+    void aHeadsAttemptWithoutAReplyHasItsLeaseReleasedBehindIt(RedisServer server) throws Exception {
+        try (TestFleet fleet = new TestFleet(server, 1)) {
+            RedisLimiters limiters = fleet.limiters(Duration.ofMillis(200), Duration.ofMillis(300));
+            RedisSemaphore s = limiters.semaphore("head-noreply-" + System.nanoTime(), 1, Duration.ofSeconds(30));
+            EventLoop loop = fleet.loops.next();
+            long takenAt = System.nanoTime();
+            List<Object> r = fleet.admin().eval(Fleet.ACQUIRE.text(), io.lettuce.core.ScriptOutputType.MULTI, s.keys(),
+                    "1", "1", "raw-" + System.nanoTime(), "1000", s.channel());   // elsewhere, for 1 s, unheard
+            assertThat(r.get(0)).isEqualTo(1L);
+            Future<RedisPermit> waiting = s.acquire(loop, 1);             // refused: queued, polling every 200 ms
+            Poll.assertEventually("queued: 1", Duration.ofSeconds(5), () -> s.statistics().queued() == 1);
+            fleet.pauseWrites();
+            try {
+                Poll.assertEventually("the poll's attempt is held", Duration.ofSeconds(5), () -> fleet.blockedClients() == 1);
+                assertThat(waiting.await(5, TimeUnit.SECONDS)).isTrue();
+                assertThat(waiting.cause()).isInstanceOf(RedisUnavailableException.class)
+                        .hasMessageContaining("no reply within 300 ms");
+                long expired = takenAt + TimeUnit.MILLISECONDS.toNanos(1200) - System.nanoTime();
+                if (expired > 0) {
+                    Thread.sleep(TimeUnit.NANOSECONDS.toMillis(expired) + 1);   // the raw lease has expired
+                }
+            } finally {
+                fleet.unpause();                                          // the held attempt grants, then the release
+            }
+            Poll.assertEventually("the attempt's lease released by id, not held by nobody for 30 s",
+                    Duration.ofSeconds(5), () -> fleet.used(s) == 0 && fleet.leases(s) == 0);
+            RedisPermit p = s.acquire(loop, 1, 5, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS);
+            p.release();
+        }
+    }
+
+    /**
      * An error the server answers (here OOM: {@code maxmemory} reached under the default
      * {@code noeviction}, so the grant's first write is refused) is Redis deciding, not Redis
      * unreachable: a call sent straight to Redis fails with Lettuce's exception as it is, leaves no
