@@ -215,7 +215,7 @@ class RedisSemaphoreTest extends AbstractFleetTest {
         RedisLimiters own = RedisLimiters.builder(fleet.client()).maxPending(1).connect();
         try {
             RedisSemaphore s = own.semaphore(uniqueName(), 1, Duration.ofSeconds(10));
-            takeElsewhere(s, 60_000);                                    // the permit, held elsewhere
+            fleet.takeAll(s, 60_000);                                    // the permit, held elsewhere
             fleet.pauseWrites();
             Future<RedisPermit> direct = s.acquire(loop, 1);              // asks Redis straight away: held
             Poll.assertEventually("the call is held", Duration.ofSeconds(5), () -> fleet.blockedClients() == 1);
@@ -390,14 +390,9 @@ class RedisSemaphoreTest extends AbstractFleetTest {
     }
 
     private List<Object> rawAcquire(RedisSemaphore s, int permits, String lease) {
-        return rawAcquire(s, permits, lease, s.leaseMillis());
-    }
-
-    /** The acquire script called as another replica would, unheard by {@code s}. */
-    private List<Object> rawAcquire(RedisSemaphore s, int permits, String lease, long leaseMillis) {
         return fleet.admin().eval(Fleet.ACQUIRE.text(), ScriptOutputType.MULTI, s.keys(),
                 Integer.toString(s.limit()), Integer.toString(permits), lease,
-                Long.toString(leaseMillis), s.channel());
+                Long.toString(s.leaseMillis()), s.channel());
     }
 
     @Test
@@ -712,7 +707,7 @@ class RedisSemaphoreTest extends AbstractFleetTest {
             RedisSemaphore s = own.semaphore(uniqueName(), 1, Duration.ofSeconds(10));
             // the permit is held under a lease that expires without a notice (nobody releases
             // it): only the fallback poll would ever see it free
-            takeElsewhere(s, 1000);
+            fleet.takeAll(s, 1000);
             Future<RedisPermit> waiting = s.acquire(loop, 1);
             Poll.assertEventually("queued: 1", Duration.ofSeconds(5), () -> s.statistics().queued() == 1);
             Thread.sleep(50);                                             // its refusal has armed the poll
@@ -744,7 +739,7 @@ class RedisSemaphoreTest extends AbstractFleetTest {
         RedisLimiters own = RedisLimiters.builder(client).maxPoll(Duration.ofMillis(head ? 200 : 60_000)).connect();
         try {
             RedisSemaphore s = own.semaphore(uniqueName(), 1, Duration.ofSeconds(10));
-            takeElsewhere(s, 60_000);
+            fleet.takeAll(s, 60_000);
             Future<RedisPermit> asked = null;
             if (head) {
                 asked = s.acquire(loop, 1);                              // refused at once: queued, a poll armed
@@ -766,12 +761,6 @@ class RedisSemaphoreTest extends AbstractFleetTest {
             fleet.unpause();
             own.closeAsync().toCompletableFuture().get(10, TimeUnit.SECONDS);
         }
-    }
-
-    /** Takes the one permit of {@code s} (a limit of 1) under a raw lease of {@code leaseMillis}, unheard. */
-    private void takeElsewhere(RedisSemaphore s, long leaseMillis) {
-        List<Object> r = rawAcquire(s, 1, "raw-" + System.nanoTime(), leaseMillis);
-        assertThat(r.get(0)).as("taken").isEqualTo(1L);
     }
 
     /**
