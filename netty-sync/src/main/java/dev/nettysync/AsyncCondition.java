@@ -88,8 +88,8 @@ import java.util.function.Supplier;
  * {@link RejectedExecutionException}) <em>without</em> the lock (nobody is there to unlock it;
  * no listener of it runs anyway). Residual race: an executor that accepts that task and then
  * terminates without running it (Netty drains the tasks of a graceful shutdown, so only a task
- * that slips in after the last drain) keeps the lock; Netty gives no hook for it. Cancel the waits of an event loop before shutting it down
- * to be exact. An executor that refuses that task though it has not shut down (its bounded task
+ * that slips in after the last drain) keeps the lock; Netty gives no hook for it. Cancel the
+ * waits of an event loop before shutting it down to be exact. An executor that refuses that task though it has not shut down (its bounded task
  * queue is full: the {@code RejectedExecutionException} of Netty's default policy, or whatever
  * a policy of its own throws) is treated the same way: the wait fails, without the lock, with a
  * {@link LockGivenUpException} caused by the refusal. Its listeners may run later (the queue
