@@ -72,7 +72,7 @@ public abstract class AbstractPermit implements Permit {
         }
     }
 
-    /** For a permit that holds others: {@link #untrack} each of them. Does nothing by default. */
+    /** For a {@code HoldingPermit}: {@link #untrack} each permit it holds. Nothing by default. */
     void untrackHeld() {
     }
 
@@ -143,8 +143,8 @@ public abstract class AbstractPermit implements Permit {
 
     /**
      * {@link #onEnd(Outcome)} for an end by {@link #endAfter}, which knows the action's failure:
-     * a permit of this package that holds others overrides it to end them with
-     * {@link Permits#endAfter}. By default, {@code onEnd(outcome)}.
+     * a {@code HoldingPermit} ends the permits it holds with {@link Permits#endAfter} (and its
+     * {@code onEnd} comes here too). By default, {@code onEnd(outcome)}.
      */
     void onEndAfter(Outcome outcome, Throwable cause) {
         onEnd(outcome);

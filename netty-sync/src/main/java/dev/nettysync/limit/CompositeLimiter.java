@@ -306,7 +306,7 @@ final class CompositeLimiter implements AsyncLimiter {
     }
 
     /** Holds one permit of each part; ends them in reverse order with the same outcome. */
-    private static final class CompositePermit extends AbstractPermit {
+    private static final class CompositePermit extends HoldingPermit {
         private final CompositeLimiter owner;
         private final Permit[] held;
 
@@ -323,12 +323,7 @@ final class CompositeLimiter implements AsyncLimiter {
             }
         }
 
-        @Override
-        protected void onEnd(Outcome outcome) {
-            onEndAfter(outcome, null);
-        }
-
-        /** Ends the parts, each after the action's failure {@code cause} ({@code null}: none). */
+        /** Ends the parts in reverse order; a part that throws does not keep the others held. */
         @Override
         void onEndAfter(Outcome outcome, Throwable cause) {
             owner.inUse.decrement();

@@ -604,7 +604,7 @@ public final class KeyedLimiter<K> {
     }
 
     /** A permit of a key: ends the inner permit, then lets the key go. */
-    private static final class KeyedPermit<K> extends AbstractPermit {
+    private static final class KeyedPermit<K> extends HoldingPermit {
         private final KeyedLimiter<K> owner;
         private final Entry<K> entry;
         private final Permit inner;
@@ -621,12 +621,6 @@ public final class KeyedLimiter<K> {
             untrack(inner);
         }
 
-        @Override
-        protected void onEnd(Outcome outcome) {
-            onEndAfter(outcome, null);
-        }
-
-        /** Ends the inner permit after the action's failure {@code cause} ({@code null}: none). */
         @Override
         void onEndAfter(Outcome outcome, Throwable cause) {
             try {
