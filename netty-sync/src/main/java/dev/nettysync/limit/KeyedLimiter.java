@@ -15,6 +15,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLongFieldUpdater;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
@@ -66,9 +67,11 @@ import java.util.function.Function;
  *       cap a slow factory may have another new key refused meanwhile.</li>
  *   <li><b>A limiter that cannot say</b> whether it is at rest (its {@code statistics()}
  *       throws, or returns {@code null}) is treated as not at rest: its key is kept and still
- *       counts toward {@code maxKeys}, the failure is logged once per key, and the key is
- *       evicted as usual once its statistics answer again. Nothing else is affected: acquires
- *       on other keys neither fail nor lose a slot.</li>
+ *       counts toward {@code maxKeys}, and the key is evicted as usual once its statistics
+ *       answer again. A failure is logged once while its key lives: the keyed limiter's first at
+ *       WARN, with its stack trace, every other key's at DEBUG (a limiter type that fails for
+ *       one key usually fails for thousands). Nothing else is affected: acquires on other keys
+ *       neither fail nor lose a slot.</li>
  *   <li><b>Thread-safe, lock-free</b>; the factory and the limiters' {@code statistics()} are
  *       called with nothing held. A new key is in use by the call that made it from the moment
  *       it is published, so it is never evicted before that call has asked its limiter. The
@@ -183,6 +186,7 @@ public final class KeyedLimiter<K> {
     private final ConcurrentLinkedQueue<Entry<K>> hand = new ConcurrentLinkedQueue<>();
     private final AtomicInteger live = new AtomicInteger();      // entries in the map
     private final LongAdder evictions = new LongAdder();
+    private final AtomicBoolean statisticsFailureWarned = new AtomicBoolean();   // the first failure is a WARN, once
     private final Function<? super K, ? extends AsyncLimiter> factory;
     private final int maxKeys;
     private final long idleNanos;
@@ -513,17 +517,25 @@ public final class KeyedLimiter<K> {
 
     /**
      * Whether {@code e}'s limiter says it is at rest. A limiter whose {@code statistics()} throws
-     * cannot say so: its key is kept (evicting it might double a limit), the failure is logged once
-     * per key, and the sweep goes on with the other keys.
+     * cannot say so: its key is kept (evicting it might double a limit), and the sweep goes on
+     * with the other keys. The failure is logged once per key while the key lives: the first of
+     * this keyed limiter at WARN, with its stack trace, the others at DEBUG, since a limiter
+     * type that fails for one key usually fails for all of them (thousands of client IPs).
      */
-    private static boolean atRest(Entry<?> e) {
+    private boolean atRest(Entry<?> e) {
         LimiterStatistics s;
         try {
             s = e.limiter.statistics();
         } catch (RuntimeException | Error t) {   // user code: must not lose the key's place or slot
             if (!e.statisticsFailed) {
                 e.statisticsFailed = true;
-                logger.warn("statistics() of the limiter of key {} threw; the key is kept until it answers", e.key, t);
+                if (statisticsFailureWarned.compareAndSet(false, true)) {
+                    logger.warn("statistics() of the limiter of key {} threw; the key is kept until it answers"
+                            + " (this keyed limiter logs the failures of its other keys at DEBUG)", e.key, t);
+                } else {
+                    logger.debug("statistics() of the limiter of key {} threw; the key is kept until it answers",
+                            e.key, t);
+                }
             }
             return false;
         }

@@ -251,9 +251,10 @@ class KeyedLimiterStressTest {
             holders[i] = new AtomicInteger();
         }
         AtomicLong admitted = new AtomicLong();
-        // KeyedLimiter logs the failures (once per key). java.util.logging sets up its root
-        // handlers on the first record, under a lock that two loops may contend for (BlockHound
-        // would report the park, a one-time start-up cost, not the limiter's): set them up now.
+        // KeyedLimiter logs the first failure at WARN (the others at DEBUG). java.util.logging
+        // sets up its root handlers on the first record, under a lock that two loops may contend
+        // for (BlockHound would report the park, a one-time start-up cost, not the limiter's):
+        // set them up now.
         java.util.logging.Logger.getLogger("").getHandlers();
         race(exec -> {
             ThreadLocalRandom rnd = ThreadLocalRandom.current();

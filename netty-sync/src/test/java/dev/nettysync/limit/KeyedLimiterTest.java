@@ -12,7 +12,12 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 
 import static java.util.concurrent.TimeUnit.MILLISECONDS;
 import static java.util.concurrent.TimeUnit.SECONDS;
@@ -291,6 +296,56 @@ class KeyedLimiterTest {
         assertThat(c).as("no slot was lost").isNotNull();
         assertThat(d).isNotNull();
         assertThat(perClient.liveKeys()).isEqualTo(2);
+    }
+
+    @Test
+    void failingStatisticsAreLoggedOnceAtWarnPerKeyedLimiterAndAtDebugForEveryOtherKey() {
+        Logger log = Logger.getLogger(KeyedLimiter.class.getName());
+        Level level = log.getLevel();
+        List<LogRecord> records = new CopyOnWriteArrayList<>();
+        Handler capture = new Handler() {
+            @Override
+            public void publish(LogRecord record) {
+                records.add(record);
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        log.setLevel(Level.FINE);                      // DEBUG, through SLF4J or Netty's JDK logger
+        log.addHandler(capture);
+        try {
+            KeyedLimiter<String> perClient = KeyedLimiter.<String>builder(k -> new BrokenStatistics())
+                    .maxKeys(10).idleTime(Duration.ZERO).ticker(clock).build();
+            for (String key : List.of("a", "b", "c")) {
+                perClient.tryAcquire(key).release();
+            }
+            assertThat(perClient.evictIdle()).isZero();
+            assertThat(perClient.evictIdle()).as("a second sweep logs nothing again").isZero();
+
+            assertThat(records).extracting(LogRecord::getLevel)
+                    .as("one WARN for the keyed limiter, then DEBUG for each other key, once each")
+                    .containsExactly(Level.WARNING, Level.FINE, Level.FINE);
+            assertThat(records).allSatisfy(r -> assertThat(r.getThrown()).hasMessage("statistics broken on purpose"));
+            assertThat(records.get(0).getMessage()).contains("logs the failures of its other keys at DEBUG");
+            assertThat(records).extracting(r -> r.getMessage().replaceAll(".*of key (\\w+) threw.*", "$1"))
+                    .as("each key named once").containsExactlyInAnyOrder("a", "b", "c");
+
+            KeyedLimiter<String> another = KeyedLimiter.<String>builder(k -> new BrokenStatistics())
+                    .maxKeys(10).idleTime(Duration.ZERO).ticker(clock).build();
+            another.tryAcquire("a").release();
+            another.evictIdle();
+            assertThat(records).extracting(LogRecord::getLevel).as("another keyed limiter warns once too")
+                    .containsExactly(Level.WARNING, Level.FINE, Level.FINE, Level.WARNING);
+        } finally {
+            log.removeHandler(capture);
+            log.setLevel(level);
+        }
     }
 
     @Test
