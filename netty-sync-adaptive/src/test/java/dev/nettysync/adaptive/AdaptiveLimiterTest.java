@@ -1,5 +1,6 @@
 package dev.nettysync.adaptive;
 
+import dev.nettysync.testing.LogCapture;
 import dev.nettysync.testing.ManualExecutor;
 import com.netflix.concurrency.limits.Limit;
 import com.netflix.concurrency.limits.limit.VegasLimit;
@@ -30,10 +31,8 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
-import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -160,37 +159,15 @@ class AdaptiveLimiterTest {
 
     @Test
     void aThrowingAlgorithmIsLoggedInFullOnceThenAtDebugLevel() {
-        Logger log = Logger.getLogger(AdaptiveLimiter.class.getName());
-        Level saved = log.getLevel();
-        List<LogRecord> records = new ArrayList<>();
-        Handler capture = new Handler() {
-            @Override
-            public void publish(LogRecord r) {
-                records.add(r);
-            }
-
-            @Override
-            public void flush() {
-            }
-
-            @Override
-            public void close() {
-            }
-        };
-        log.setLevel(Level.ALL);
-        log.setUseParentHandlers(false);         // captured, not printed
-        log.addHandler(capture);
-        try {
+        List<LogRecord> records;
+        try (LogCapture log = LogCapture.of(AdaptiveLimiter.class)) {
+            records = log.records();
             AdaptiveLimiter limiter = limiter(new ScriptedLimit(1).onEachSample(l -> {
                 throw new IllegalStateException("broken algorithm (expected by the test)");
             }), 10);
             for (int i = 0; i < 3; i++) {
                 limiter.tryAcquire().release();
             }
-        } finally {
-            log.removeHandler(capture);
-            log.setUseParentHandlers(true);
-            log.setLevel(saved);
         }
         assertThat(records).extracting(LogRecord::getLevel).containsExactly(Level.WARNING, Level.FINE, Level.FINE);
         assertThat(records).allSatisfy(r -> assertThat(r.getThrown()).hasMessageContaining("broken algorithm"));

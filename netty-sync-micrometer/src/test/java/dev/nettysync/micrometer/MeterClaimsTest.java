@@ -4,6 +4,7 @@ import dev.nettysync.AsyncSemaphore;
 import dev.nettysync.limit.AsyncLimiter;
 import dev.nettysync.limit.LimiterStatistics;
 import dev.nettysync.limit.Permit;
+import dev.nettysync.testing.LogCapture;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -18,10 +19,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.logging.Handler;
-import java.util.logging.Level;
 import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -87,46 +85,19 @@ class MeterClaimsTest {
         return new WeakReference<>(temporary);
     }
 
-    /** Records what Micrometer logs about meters registered twice (a WARN once per JVM, then DEBUG). */
-    private static final class DoubleRegistrations extends Handler implements AutoCloseable {
-        private final Logger logger = Logger.getLogger(MeterRegistry.class.getName());
-        private final Level saved = logger.getLevel();
-        final List<String> messages = new ArrayList<>();
-
-        DoubleRegistrations() {
-            logger.setLevel(Level.ALL);
-            logger.addHandler(this);
-        }
-
-        @Override
-        public synchronized void publish(LogRecord record) {
-            if (record.getMessage() != null && record.getMessage().contains("already registered")) {
-                messages.add(record.getMessage());
-            }
-        }
-
-        @Override
-        public void flush() {
-        }
-
-        @Override
-        public void close() {
-            logger.removeHandler(this);
-            logger.setLevel(saved);
-        }
-    }
-
     @Test
     void bindingSeveralLimitersOrOneLimiterAgainLogsNoDoubleRegistration() {
         AsyncLimiter pool = AsyncLimiter.of(new AsyncSemaphore(3));
-        try (DoubleRegistrations log = new DoubleRegistrations()) {
+        try (LogCapture log = LogCapture.of(MeterRegistry.class)) {   // a WARN once per JVM, then DEBUG
             new LimiterMetrics(pool, "pool").bindTo(registry);
             new LimiterMetrics(pool, "pool").bindTo(registry);                 // the same limiter again
             MeteredLimiter backend = new MeteredLimiter(AsyncLimiter.of(new AsyncSemaphore(2)), "backend");
             backend.bindTo(registry);                                           // a second limiter: the leak counter again
             backend.bindTo(registry);
             new MeteredLimiter(pool, "pool").bindTo(registry);                 // gauges of a limiter already bound
-            assertThat(log.messages).as("Micrometer's 'already registered, the registration will be ignored'").isEmpty();
+            assertThat(log.records()).extracting(LogRecord::getMessage)
+                    .filteredOn(m -> m != null && m.contains("already registered"))
+                    .as("Micrometer's 'already registered, the registration will be ignored'").isEmpty();
         }
         assertThat(registry.find(LimiterMetrics.LEAKS).functionCounters()).hasSize(1);
     }

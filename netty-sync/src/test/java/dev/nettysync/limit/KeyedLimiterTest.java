@@ -2,6 +2,7 @@ package dev.nettysync.limit;
 
 import dev.nettysync.QueueFullException;
 import dev.nettysync.testing.AnsweringLimiter;
+import dev.nettysync.testing.LogCapture;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.MockTicker;
 import io.netty.util.concurrent.Ticker;
@@ -12,12 +13,9 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 
 import static java.util.concurrent.TimeUnit.MILLISECONDS;
 import static java.util.concurrent.TimeUnit.SECONDS;
@@ -300,26 +298,8 @@ class KeyedLimiterTest {
 
     @Test
     void failingStatisticsAreLoggedOnceAtWarnPerKeyedLimiterAndAtDebugForEveryOtherKey() {
-        Logger log = Logger.getLogger(KeyedLimiter.class.getName());
-        Level level = log.getLevel();
-        List<LogRecord> records = new CopyOnWriteArrayList<>();
-        Handler capture = new Handler() {
-            @Override
-            public void publish(LogRecord record) {
-                records.add(record);
-            }
-
-            @Override
-            public void flush() {
-            }
-
-            @Override
-            public void close() {
-            }
-        };
-        log.setLevel(Level.FINE);                      // DEBUG, through SLF4J or Netty's JDK logger
-        log.addHandler(capture);
-        try {
+        try (LogCapture log = LogCapture.of(KeyedLimiter.class)) {
+            List<LogRecord> records = log.records();
             KeyedLimiter<String> perClient = KeyedLimiter.<String>builder(k -> new BrokenStatistics())
                     .maxKeys(10).idleTime(Duration.ZERO).ticker(clock).build();
             for (String key : List.of("a", "b", "c")) {
@@ -342,9 +322,6 @@ class KeyedLimiterTest {
             another.evictIdle();
             assertThat(records).extracting(LogRecord::getLevel).as("another keyed limiter warns once too")
                     .containsExactly(Level.WARNING, Level.FINE, Level.FINE, Level.WARNING);
-        } finally {
-            log.removeHandler(capture);
-            log.setLevel(level);
         }
     }
 

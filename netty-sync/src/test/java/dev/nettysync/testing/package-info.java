@@ -4,7 +4,8 @@
  * extension that fails a test during which an event loop blocked, test executors, one event loop
  * per test class ({@link dev.nettysync.testing.ClassEventLoop}), polling for what other threads
  * do ({@link dev.nettysync.testing.Poll}), a limiter a
- * test scripts ({@link dev.nettysync.testing.AnsweringLimiter}), and
+ * test scripts ({@link dev.nettysync.testing.AnsweringLimiter}), what a class logs
+ * ({@link dev.nettysync.testing.LogCapture}), and
  * {@link dev.nettysync.testing.StressRun}, the loops, threads and bookkeeping of a randomized
  * stress test.
  */
