@@ -122,8 +122,8 @@ public abstract class AbstractPermit implements Permit {
      * holds others passes {@code cause} on to them ({@link #onEndAfter}), so that a held lock
      * permit whose hold the action gave up is not unlocked.
      */
-    final boolean endAfter(Outcome outcome, Throwable cause) {
-        return end(outcome, Objects.requireNonNull(cause, "cause"));
+    final void endAfter(Outcome outcome, Throwable cause) {
+        end(outcome, Objects.requireNonNull(cause, "cause"));
     }
 
     private boolean end(Outcome outcome, Throwable cause) {

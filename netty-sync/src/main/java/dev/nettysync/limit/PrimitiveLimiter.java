@@ -257,8 +257,12 @@ final class PrimitiveLimiter implements AsyncLimiter {
          * let the lock go, {@link dev.nettysync.LockGivenUpException}); then the permit ends
          * holding nothing, and the lock, which may be the next holder's, is not unlocked.
          */
-        boolean endAfter(Throwable cause) {
-            return owner.givenUpBy.test(cause) ? markEnded() : release();
+        void endAfter(Throwable cause) {
+            if (owner.givenUpBy.test(cause)) {
+                markEnded();
+            } else {
+                release();
+            }
         }
 
         /** The end-once decision: {@code true} for the first end only, which closes the leak tracker. */

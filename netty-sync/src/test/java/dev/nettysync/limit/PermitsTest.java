@@ -21,6 +21,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 import java.io.IOException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -65,7 +66,42 @@ class PermitsTest {
                                 KeyedLimiter.<String>builder(key -> AsyncLimiter.of(lock)).build().forKey("k"),
                                 AsyncLimiter.of(sem))),
                 Arguments.of("failOpen(of(lock))", (AroundALock)
-                        (lock, sem, other) -> AsyncLimiter.failOpen(AsyncLimiter.of(lock), cause -> false)));
+                        (lock, sem, other) -> AsyncLimiter.failOpen(AsyncLimiter.of(lock), cause -> false)),
+                // Parts the failure does not concern, which must end as usual: a permit of a
+                // subclass of AbstractPermit that holds nothing, and one of another package.
+                Arguments.of("all(of(lock), permits extending AbstractPermit)", (AroundALock)
+                        (lock, sem, other) -> AsyncLimiter.all(AsyncLimiter.of(lock),
+                                new RecordingLimiter("sem", sem, new ArrayList<>()))),
+                Arguments.of("all(of(lock), permits of another package)", (AroundALock)
+                        (lock, sem, other) -> AsyncLimiter.all(AsyncLimiter.of(lock), new ForwardingLimiter(AsyncLimiter.of(sem)) {
+                            @Override
+                            protected Permit map(Permit inner) {
+                                return new ForeignPermit(inner);
+                            }
+                        })));
+    }
+
+    /** A permit that implements {@link Permit} itself, as a user's limiter may: forwards to {@code inner}. */
+    private record ForeignPermit(Permit inner) implements Permit {
+        @Override
+        public boolean release() {
+            return inner.release();
+        }
+
+        @Override
+        public boolean releaseDropped() {
+            return inner.releaseDropped();
+        }
+
+        @Override
+        public boolean releaseIgnored() {
+            return inner.releaseIgnored();
+        }
+
+        @Override
+        public boolean isReleased() {
+            return inner.isReleased();
+        }
     }
 
     @ParameterizedTest(name = "{0}")
