@@ -7,6 +7,7 @@ import dev.nettysync.LockGivenUpException;
 import dev.nettysync.QueueFullException;
 import dev.nettysync.channel.ChannelLimits;
 import dev.nettysync.testing.AnsweringLimiter;
+import dev.nettysync.testing.LogCapture;
 import dev.nettysync.testing.Poll;
 import io.netty.channel.DefaultEventLoop;
 import io.netty.channel.embedded.EmbeddedChannel;
@@ -27,6 +28,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.logging.Level;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -283,10 +285,18 @@ class PermitsTest {
         assertThat(threw.cause()).isSameAs(thrown);
         assertThat(thrown.getSuppressed()).extracting(Throwable::getMessage).containsExactly("end broke on purpose");
 
-        Promise<String> running = NOW.newPromise();
-        Future<String> cancelled = limiter.withPermit(NOW, () -> running);
-        running.cancel(false);
-        assertThat(cancelled.isCancelled()).isTrue();
+        try (LogCapture log = LogCapture.of(Permits.class)) {
+            Promise<String> running = NOW.newPromise();
+            Future<String> cancelled = limiter.withPermit(NOW, () -> running);
+            running.cancel(false);
+            assertThat(cancelled.isCancelled()).isTrue();
+            assertThat(log.records()).as("a cancellation has no cause to carry the end's failure: it is logged")
+                    .singleElement().satisfies(r -> {
+                        assertThat(r.getLevel()).isEqualTo(Level.WARNING);
+                        assertThat(r.getMessage()).contains("after its action was cancelled threw");
+                        assertThat(r.getThrown()).hasMessage("end broke on purpose");
+                    });
+        }
         assertThat(ends).as("every permit ended once").hasValue(4);
     }
 
