@@ -6,17 +6,19 @@ import dev.nettysync.QueueFullException;
 import dev.nettysync.WaitTimeoutException;
 import dev.nettysync.testing.AnsweringLimiter;
 import dev.nettysync.testing.ClassEventLoop;
+import dev.nettysync.testing.LogCapture;
 import dev.nettysync.testing.Poll;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
-import java.time.Duration;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.extension.RegisterExtension;
+import java.util.logging.Level;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -99,8 +101,15 @@ class CompositeLimiterTest {
         AsyncSemaphore x = new AsyncSemaphore(1, 10);
         AsyncLimiter throwing = ForwardingLimiter.endingThenThrowing(x, "end broke on purpose");
         RecordingLimiter full = new RecordingLimiter("full", new AsyncSemaphore(0, 0), log);
-        assertThat(AsyncLimiter.all(a, throwing, full).tryAcquire()).as("refused, not thrown").isNull();
-        assertThat(AsyncLimiter.all(a, throwing, full).acquire(NOW).cause()).isInstanceOf(QueueFullException.class);
+        try (LogCapture warnings = LogCapture.of(CompositeLimiter.class)) {
+            assertThat(AsyncLimiter.all(a, throwing, full).tryAcquire()).as("refused, not thrown").isNull();
+            assertThat(AsyncLimiter.all(a, throwing, full).acquire(NOW).cause()).isInstanceOf(QueueFullException.class);
+            assertThat(warnings.records()).as("each give-back that threw is logged: nothing else reports it")
+                    .hasSize(2).allSatisfy(r -> {
+                        assertThat(r.getLevel()).isEqualTo(Level.WARNING);
+                        assertThat(r.getThrown()).hasMessage("end broke on purpose");
+                    });
+        }
         assertThat(log).containsExactly("a+", "a-IGNORED", "a+", "a-IGNORED");
         log.clear();
 
