@@ -378,6 +378,27 @@ class AsyncConditionTest extends ScenarioTest {
     }
 
     @Test
+    void aWaitSignalledBeforeItsTimerWasArmedLeavesNoTimerScheduled() {
+        // await() queues the waiter, then unlocks, and arms the timer last. The unlock hands the
+        // lock to the next holder, whose listener (inline here) signals at once and keeps the
+        // lock: the plain wait's timeout no longer applies before its timer exists, so the
+        // signal found nothing to cancel. Left armed, the timer would keep the wait reachable
+        // from its executor for as long as the relock waits, up to the timeout (an hour).
+        EmbeddedChannel ch = new EmbeddedChannel();
+        ch.freezeTime();
+        take();
+        lock.lock(IMMEDIATE).addListener(f -> cond.signal());
+        Future<Void> w = cond.await(ch.eventLoop(), 1, TimeUnit.HOURS);
+        assertThat(w.isDone()).as("signalled, waiting for the lock").isFalse();
+        assertThat(ch.runScheduledPendingTasks()).as("its timer, armed after the signal, was cancelled").isEqualTo(-1);
+        lock.unlock();                                   // the holder that signalled
+        assertThat(w.isSuccess()).isTrue();
+        lock.unlock();
+        assertThat(lock.isLocked()).isFalse();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
     void aTimedWaitThatEndsBeforeItsTimeoutLeavesNoTimerScheduled() {
         // A timer left behind would find nothing to do when it fired, but would keep the wait
         // reachable from its executor until then (an hour here).
@@ -388,6 +409,8 @@ class AsyncConditionTest extends ScenarioTest {
         Future<Void> signalled = cond.await(loop, 1, TimeUnit.HOURS);
         take();
         cond.signal();
+        assertThat(ch.runScheduledPendingTasks())
+                .as("the signal cancels a plain wait's timer at once, though the lock is still held").isEqualTo(-1);
         lock.unlock();
         assertThat(signalled.isSuccess()).isTrue();
         assertThat(ch.runScheduledPendingTasks()).as("no timer left after the signal").isEqualTo(-1);
