@@ -50,6 +50,20 @@ class PrimitiveLimiterTest {
     }
 
     @Test
+    void aGrantToAWaitCompletedBehindTheLimitersBackIsGivenBack() {
+        AsyncSemaphore sem = new AsyncSemaphore(1);
+        AsyncLimiter limiter = AsyncLimiter.of(sem);
+        Permit held = limiter.tryAcquire();
+        Future<Permit> wait = limiter.acquire(NOW);
+        assertThat(((io.netty.util.concurrent.Promise<Permit>) wait).tryFailure(new IllegalStateException("a caller who cast it")))
+                .isTrue();
+        held.release();                                  // the semaphore grants the queued raw wait
+        assertThat(wait.cause()).hasMessage("a caller who cast it");
+        assertThat(sem.availablePermits()).as("the permit nobody can hold went back").isEqualTo(1);
+        assertThat(limiter.statistics().inUse()).isZero();
+    }
+
+    @Test
     void aPermitGivesBackExactlyOneSemaphorePermitHoweverOftenItIsReleased() {
         AsyncSemaphore sem = new AsyncSemaphore(2);
         AsyncLimiter limiter = AsyncLimiter.of(sem);
