@@ -506,6 +506,31 @@ class AsyncConditionTest extends ScenarioTest {
     }
 
     @Test
+    void everyWaiterASignalReachesIsSignalledNotOnlyTheFirst() {
+        // signalAll() takes the waiters out as a chain and marks each signalled. The second one's
+        // cancel, before it has the lock back, must find it signalled (its signal goes on, none
+        // queued now) and end it cancelled once it holds the lock again, not treat it as queued.
+        take();
+        Future<Void> first = cond.await(IMMEDIATE);
+        take();
+        Future<Void> second = cond.await(IMMEDIATE);
+        take();
+        cond.signalAll();
+        assertThat(cond.queueLength()).isZero();
+        assertThat(second.cancel(false)).as("accepted: it ends once it has the lock back").isTrue();
+        assertThat(second.isDone()).isFalse();
+
+        lock.unlock();
+        assertThat(first.isSuccess()).as("first back with the lock").isTrue();
+        assertThat(second.isDone()).isFalse();
+        lock.unlock();
+        assertThat(second.isCancelled()).as("cancelled, holding the lock again").isTrue();
+        assertThat(lock.isLocked()).isTrue();
+        lock.unlock();
+        assertThat(lock.isLocked()).isFalse();
+    }
+
+    @Test
     void cancelWhileWaitingWithTheLockContestedCompletesOnlyOnceTheLockIsBack() {
         // test_wait_cancel_contested
         take();

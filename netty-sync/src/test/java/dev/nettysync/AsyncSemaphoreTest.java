@@ -127,6 +127,9 @@ class AsyncSemaphoreTest extends ScenarioTest {
         assertThatThrownBy(() -> sem.acquire(null)).isInstanceOf(NullPointerException.class)
                 .hasMessageContaining("executor");
         assertThat(sem.availablePermits()).isEqualTo(1);
+        assertThat(new AsyncSemaphore(1, 0).maxPending()).as("as given, 0 included").isZero();
+        assertThat(new AsyncSemaphore(1, 7).maxPending()).isEqualTo(7);
+        assertThat(new AsyncSemaphore(1).maxPending()).as("unbounded by default").isEqualTo(Integer.MAX_VALUE);
     }
 
     // ------------------------------------------------------------ FIFO
