@@ -23,6 +23,7 @@ class MappedWaitTest {
 
     private final Promise<Integer> source = NOW.newPromise();
     private final List<String> discarded = new CopyOnWriteArrayList<>();
+    private final List<String> calls = new CopyOnWriteArrayList<>();
 
     /** Maps the source's {@code n} to {@code "permit n"}; gives values back into {@link #discarded}. */
     private final class Wait extends MappedWait<Integer, String> {
@@ -39,7 +40,13 @@ class MappedWaitTest {
         }
 
         @Override
+        protected void sourceDone() {
+            calls.add("sourceDone, done=" + isDone());
+        }
+
+        @Override
         protected String map(Integer granted) {
+            calls.add("map");
             return "permit " + granted;
         }
 
@@ -93,19 +100,8 @@ class MappedWaitTest {
         assertThat(source.isCancelled()).as("the source left its queue").isTrue();
 
         Promise<Integer> grantedSource = NOW.newPromise();
-        MappedWait<Integer, String> granted = new MappedWait<>(NOW, grantedSource) {
-            @Override
-            protected String map(Integer value) {
-                return "permit " + value;
-            }
-
-            @Override
-            protected void discard(String value) {
-                discarded.add(value);
-            }
-        };
         grantedSource.setUncancellable();                 // granted: the source's grant is final
-        grantedSource.addListener(granted);
+        Wait granted = new Wait(grantedSource, cause -> null);
         assertThat(granted.cancel(false)).as("the grant stands").isFalse();
         grantedSource.setSuccess(3);
         assertThat(granted.getNow()).isEqualTo("permit 3");
@@ -147,28 +143,10 @@ class MappedWaitTest {
     }
 
     @Test
-    void sourceDoneRunsFirstHoweverTheSourceCompleted() {
-        List<String> order = new CopyOnWriteArrayList<>();
-        MappedWait<Integer, String> w = new MappedWait<>(NOW, source) {
-            @Override
-            protected void sourceDone() {
-                order.add("sourceDone, done=" + isDone());
-            }
-
-            @Override
-            protected String map(Integer value) {
-                order.add("map");
-                return "permit " + value;
-            }
-
-            @Override
-            protected void discard(String value) {
-                discarded.add(value);
-            }
-        };
-        source.addListener(w);
+    void sourceDoneRunsFirst() {
+        Wait w = plain();
         source.setSuccess(1);
-        assertThat(order).containsExactly("sourceDone, done=false", "map");
+        assertThat(calls).containsExactly("sourceDone, done=false", "map");
         assertThat(w.getNow()).isEqualTo("permit 1");
     }
 
