@@ -39,7 +39,8 @@ public final class BlockHoundProbe {
      * Sleeps on {@code loop} and asserts that the sleep failed with {@link BlockingOperationError}
      * and was recorded (the only blocking call recorded since the last drain).
      *
-     * @return the recorded call ({@code "<method> on <thread name>"}), for further checks
+     * @return the recorded call ({@code "<method> on <thread name>"}, then the caller's frames),
+     *         for further checks
      */
     public static String assertBlockingIsCaughtOn(EventExecutor loop) throws InterruptedException {
         Future<?> f = loop.submit(() -> {
@@ -49,7 +50,8 @@ public final class BlockHoundProbe {
         assertThat(f.await(30, TimeUnit.SECONDS)).as("the sleeping task ended").isTrue();
         assertThat(f.cause()).isInstanceOf(BlockingOperationError.class);
         List<String> recorded = BlockHoundSessionListener.drainBlockingCalls();
-        assertThat(recorded).singleElement().asString().contains("sleep");
+        assertThat(recorded).singleElement().asString().contains("sleep")
+                .as("the record names who blocked").contains("at " + BlockHoundProbe.class.getName());
         return recorded.get(0);
     }
 }

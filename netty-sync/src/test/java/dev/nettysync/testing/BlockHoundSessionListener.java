@@ -44,10 +44,33 @@ public final class BlockHoundSessionListener implements LauncherSessionListener 
                 // PrimitivesStressTest on JDK 25, once in about 10 runs: 'terminated' false).
                 .allowBlockingCallsInside("io.netty.util.concurrent.SingleThreadEventExecutor", "drainTasks")
                 .blockingMethodCallback(method -> {
-                    blockingCalls.add(method + " on " + Thread.currentThread().getName());
+                    blockingCalls.add(method + " on " + Thread.currentThread().getName() + where());
                     throw new BlockingOperationError(method);
                 }));
     }
+
+    /**
+     * The caller's frames below BlockHound's own, {@value #FRAMES} at most, one per line: the
+     * report of a red run must say who blocked, since the error itself may be swallowed.
+     */
+    private static String where() {
+        StringBuilder sb = new StringBuilder();
+        int shown = 0;
+        for (StackTraceElement frame : new Throwable().getStackTrace()) {
+            String c = frame.getClassName();
+            if (c.startsWith("reactor.blockhound.") || c.equals(BlockHoundSessionListener.class.getName())
+                    || c.startsWith(BlockHoundSessionListener.class.getName() + "$")) {
+                continue;
+            }
+            sb.append("\n\tat ").append(frame);
+            if (++shown == FRAMES) {
+                break;
+            }
+        }
+        return sb.toString();
+    }
+
+    private static final int FRAMES = 16;
 
     /** Takes the blocking calls recorded since the last call. */
     public static List<String> drainBlockingCalls() {
