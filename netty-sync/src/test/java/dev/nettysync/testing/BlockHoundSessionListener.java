@@ -25,6 +25,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 public final class BlockHoundSessionListener implements LauncherSessionListener {
 
     private static final ConcurrentLinkedQueue<String> blockingCalls = new ConcurrentLinkedQueue<>();
+    private static final int FRAMES = 16;          // of the caller, in each record
 
     @Override
     public void launcherSessionOpened(LauncherSession session) {
@@ -69,8 +70,6 @@ public final class BlockHoundSessionListener implements LauncherSessionListener 
         }
         return sb.toString();
     }
-
-    private static final int FRAMES = 16;
 
     /** Takes the blocking calls recorded since the last call. */
     public static List<String> drainBlockingCalls() {
