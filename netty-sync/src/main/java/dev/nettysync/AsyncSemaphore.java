@@ -643,7 +643,9 @@ public class AsyncSemaphore {
         int available = available(s) + n;
         growTotalLocked(available);                       // before the word, which fast paths read first
         PermitWaiter head;
-        while ((head = queue.peekFirst()) != null && head.permits() <= available) {
+        // A head completed behind our back (its future cast to Promise) holds nothing and must
+        // not block those behind it, however many permits it asked for: grantFirst takes it out.
+        while ((head = queue.peekFirst()) != null && (head.permits() <= available || head.isDone())) {
             if (queue.grantFirst()) {
                 available -= head.permits();
                 granted(head.permits());

@@ -114,6 +114,24 @@ class AsyncSemaphoreTest extends ScenarioTest {
     }
 
     @Test
+    void aWaitCompletedBehindTheSemaphoresBackHoldsNothingAndBlocksNobody() {
+        // A caller who casts the returned future to Promise and completes it: the wait left
+        // with nothing, even as the head of the queue asking for more than is free.
+        AsyncSemaphore sem = semaphore(1);
+        assertThat(sem.tryAcquire()).isTrue();
+        Future<Void> forgedPair = sem.acquire(IMMEDIATE, 2);
+        Future<Void> behind = sem.acquire(IMMEDIATE);
+        assertThat(((io.netty.util.concurrent.Promise<Void>) forgedPair).tryFailure(new IllegalStateException("forged")))
+                .isTrue();
+        sem.release();
+        assertThat(behind.isSuccess()).as("the free permit goes past the dead head").isTrue();
+        assertThat(sem.queueLength()).isZero();
+        sem.release();
+        assertThat(sem.availablePermits()).as("nothing held by the forged wait").isEqualTo(1);
+        assertThat(sem.brokenInvariant()).isNull();
+    }
+
+    @Test
     void badArgumentsAreRefusedWithAMessageNamingTheValue() {
         assertThatThrownBy(() -> new AsyncSemaphore(-1)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("-1");
