@@ -3,6 +3,7 @@ package dev.nettysync;
 import dev.nettysync.testing.DoomedExecutors;
 import dev.nettysync.testing.StressRun;
 import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -27,7 +28,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * future completed, every permit came back, and the queue is empty. The second run also resizes
  * the semaphore live ({@code reducePermits(1)} and {@code release()} growing it back, the limit
  * kept within 1..{@value #MAX_LIMIT}) and checks conservation: available + held == initial +
- * grown - reduced, with in-use never above the largest limit.
+ * grown - reduced, with in-use never above the largest limit. The third completes some pending
+ * waits behind the semaphore's back (their futures cast to {@code Promise}) instead of
+ * cancelling them, and the fourth shuts down the executors of queued waits.
  *
  * <p>Size: {@code -Dnettysync.stress.ops=N} operations in all (default 10^6, as in CI); run
  * {@code mvn -pl netty-sync verify -Dnettysync.stress.ops=10000000 -Dtest=SemaphoreStressTest}
@@ -57,6 +60,8 @@ class SemaphoreStressTest {
     private final AtomicLong cancels = new AtomicLong();
     private final AtomicLong timeouts = new AtomicLong();
     private final AtomicLong tries = new AtomicLong();
+    private final AtomicLong forged = new AtomicLong();
+    private boolean forging;                                      // set before the actors start
 
     @Test
     void permitsAreConservedUnderRandomAcquireCancelTimeoutAndRelease() throws Exception {
@@ -69,6 +74,19 @@ class SemaphoreStressTest {
         runAndCheck();
         assertThat(reduced.get()).as("the test did shrink the limit").isPositive();
         assertThat(grown.get()).as("the test did grow the limit").isPositive();
+    }
+
+    /**
+     * Some pending waits are completed behind the semaphore's back (their future cast to
+     * {@code Promise} and failed), as a caller may: a queued one must then leave with nothing
+     * when a grant reaches it, and one already granted but not yet completed must give its grant
+     * back, so the permits are still conserved and nobody waits behind a dead wait for ever.
+     */
+    @Test
+    void permitsAreConservedWhenWaitsAreCompletedBehindTheSemaphoresBack() throws Exception {
+        forging = true;
+        runAndCheck();
+        assertThat(forged.get()).as("the test did complete waits behind the semaphore's back").isPositive();
     }
 
     /**
@@ -146,6 +164,7 @@ class SemaphoreStressTest {
     }
 
     private static final int DOOM_EVERY = 2_000;
+    private static final IllegalStateException FORGED = new IllegalStateException("completed behind the semaphore's back");
 
     private void runAndCheck() throws Exception {
         run.actors(OPS, Actor::new);
@@ -167,9 +186,10 @@ class SemaphoreStressTest {
         long ops = run.actorOps(OPS);
         long millis = run.elapsedMillis();
         System.out.printf("SemaphoreStressTest: %,d ops in %,d ms (%,.0f ops/s): %,d grants, %,d tries ok,"
-                        + " %,d cancels won, %,d timeouts, max in use %d of %d; resizes -%,d +%,d%n",
+                        + " %,d cancels won, %,d timeouts, %,d completed behind its back, max in use %d of %d;"
+                        + " resizes -%,d +%,d%n",
                 ops, millis, ops * 1000.0 / Math.max(1, millis),
-                grants.get(), tries.get(), cancels.get(), timeouts.get(), maxInUse.get(), maxLimit(),
+                grants.get(), tries.get(), cancels.get(), timeouts.get(), forged.get(), maxInUse.get(), maxLimit(),
                 reduced.get(), grown.get());
 
         run.assertNoFailure();
@@ -199,7 +219,12 @@ class SemaphoreStressTest {
                 backOff();                 // so the loops can run granted listeners
             } else if (op >= 70 && op < 85) {
                 if (!pending.isEmpty()) {
-                    pending.remove(rnd.nextInt(pending.size())).cancel(false);
+                    Future<Void> f = pending.remove(rnd.nextInt(pending.size()));
+                    if (forging && rnd.nextInt(3) == 0) {
+                        ((Promise<Void>) f).tryFailure(FORGED);   // a caller who cast it
+                    } else {
+                        f.cancel(false);
+                    }
                 }
             } else if (dooming && rnd.nextInt(DOOM_EVERY) == 0) {
                 // queued (most often) just before its executor shuts down: an untimed one is then
@@ -274,6 +299,8 @@ class SemaphoreStressTest {
                     cancels.incrementAndGet();
                 } else if (x.cause() instanceof WaitTimeoutException) {
                     timeouts.incrementAndGet();
+                } else if (x.cause() == FORGED) {
+                    forged.incrementAndGet();      // holds nothing
                 } else {
                     run.fail(x.cause());
                 }
