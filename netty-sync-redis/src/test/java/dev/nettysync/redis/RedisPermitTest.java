@@ -129,7 +129,7 @@ class RedisPermitTest extends AbstractFleetTest {
         io.lettuce.core.RedisClient client = fleet.client();
         RedisLimiters early = RedisLimiters.builder(client).connect();
         try {
-            client.getResources().eventExecutorGroup().shutdownGracefully(0, 0, TimeUnit.SECONDS).sync();
+            TestFleet.shutDownComputationExecutor(client);
             RedisSemaphore s = early.semaphore("no-renewal" + System.nanoTime(), 1, Duration.ofSeconds(5));
             Future<Permit> f = s.acquire(loop, 5, TimeUnit.SECONDS);
             assertThat(f.await(10, TimeUnit.SECONDS)).as("the wait ends").isTrue();
@@ -138,7 +138,7 @@ class RedisPermitTest extends AbstractFleetTest {
             Poll.assertEventually("the lease was given back, not left to expire", Duration.ofSeconds(5),
                     () -> fleet.used(s) == 0);
         } finally {
-            early.closeAsync().toCompletableFuture().get(10, TimeUnit.SECONDS);
+            TestFleet.close(early);
         }
     }
 
@@ -152,14 +152,14 @@ class RedisPermitTest extends AbstractFleetTest {
         try {
             RedisSemaphore s = own.semaphore("renewal-stopped" + System.nanoTime(), 1, Duration.ofSeconds(3));
             RedisPermit p = s.acquire(loop, 1).get(10, TimeUnit.SECONDS);
-            client.getResources().eventExecutorGroup().shutdownGracefully(0, 0, TimeUnit.SECONDS).sync();
+            TestFleet.shutDownComputationExecutor(client);
             assertThat(p.lease().await(1, TimeUnit.SECONDS)).as("lease() reports it within a second, not never").isTrue();
             assertThat(p.lease().cause()).isInstanceOf(LeaseLostException.class).hasMessageContaining("renew");
             assertThat(p.release()).isTrue();                 // the release is still sent: the lease is freed now
             Poll.assertEventually("the lease is freed in Redis", Duration.ofSeconds(5), () -> fleet.used(s) == 0);
             assertThat(s.statistics().inUse()).isZero();
         } finally {
-            own.closeAsync().toCompletableFuture().get(10, TimeUnit.SECONDS);
+            TestFleet.close(own);
         }
     }
 
@@ -173,7 +173,7 @@ class RedisPermitTest extends AbstractFleetTest {
         ResourceLeakDetector.Level level = ResourceLeakDetector.getLevel();
         try {
             RedisSemaphore s = early.semaphore("never-handed-out" + System.nanoTime(), 1, Duration.ofSeconds(5));
-            client.getResources().eventExecutorGroup().shutdownGracefully(0, 0, TimeUnit.SECONDS).sync();
+            TestFleet.shutDownComputationExecutor(client);
             ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.PARANOID);   // every permit tracked
             long before = LeakReports.settled();
             assertThatThrownBy(() -> new RedisPermit(s, "never-handed-out", 1, loop))
@@ -181,7 +181,7 @@ class RedisPermitTest extends AbstractFleetTest {
             assertThat(LeakReports.besidesAControlLeak(before)).as("reports besides the control leak").isZero();
         } finally {
             ResourceLeakDetector.setLevel(level);
-            early.closeAsync().toCompletableFuture().get(10, TimeUnit.SECONDS);
+            TestFleet.close(early);
         }
     }
 }

@@ -229,7 +229,7 @@ class RedisSemaphoreTest extends AbstractFleetTest {
             assertThat(queued.cancel(false)).isTrue();
         } finally {
             fleet.unpause();
-            own.closeAsync().toCompletableFuture().get(10, TimeUnit.SECONDS);
+            TestFleet.close(own);
         }
     }
 
@@ -712,7 +712,7 @@ class RedisSemaphoreTest extends AbstractFleetTest {
             Poll.assertEventually("queued: 1", Duration.ofSeconds(5), () -> s.statistics().queued() == 1);
             Thread.sleep(50);                                             // its refusal has armed the poll
 
-            client.getResources().eventExecutorGroup().shutdownGracefully(0, 0, TimeUnit.SECONDS).sync();
+            TestFleet.shutDownComputationExecutor(client);
             assertThat(waiting.await(3, TimeUnit.SECONDS)).as("the waiter did not wait for ever").isTrue();
             assertThat(waiting.cause()).isInstanceOf(RejectedExecutionException.class)
                     .hasMessageContaining("computation executor");
@@ -721,7 +721,7 @@ class RedisSemaphoreTest extends AbstractFleetTest {
             assertThat(later.isDone()).as("refused at once, nothing sent").isTrue();
             assertThat(later.cause()).isInstanceOf(RejectedExecutionException.class);
         } finally {
-            own.closeAsync().toCompletableFuture().get(10, TimeUnit.SECONDS);
+            TestFleet.close(own);
         }
     }
 
@@ -750,7 +750,7 @@ class RedisSemaphoreTest extends AbstractFleetTest {
                 asked = s.acquire(loop, 1);                              // asks Redis straight away
             }
             Poll.assertEventually("the call is held", Duration.ofSeconds(5), () -> fleet.blockedClients() == 1);
-            client.getResources().eventExecutorGroup().shutdownGracefully(0, 0, TimeUnit.SECONDS).sync();
+            TestFleet.shutDownComputationExecutor(client);
             assertThat(asked.isDone()).as("no poll was armed to be lost").isFalse();
             fleet.unpause();                                             // refused: the permit is held
             assertThat(asked.await(5, TimeUnit.SECONDS)).as("it did not wait for ever").isTrue();
@@ -759,7 +759,7 @@ class RedisSemaphoreTest extends AbstractFleetTest {
             assertThat(s.statistics().queued()).isZero();
         } finally {
             fleet.unpause();
-            own.closeAsync().toCompletableFuture().get(10, TimeUnit.SECONDS);
+            TestFleet.close(own);
         }
     }
 
@@ -777,7 +777,7 @@ class RedisSemaphoreTest extends AbstractFleetTest {
             fleet.pauseWrites();
             Future<RedisPermit> asked = s.acquire(loop, 1);               // a direct call, held by the pause
             Poll.assertEventually("the call is held", Duration.ofSeconds(5), () -> fleet.blockedClients() == 1);
-            client.getResources().eventExecutorGroup().shutdownGracefully(0, 0, TimeUnit.SECONDS).sync();
+            TestFleet.shutDownComputationExecutor(client);
             fleet.unpause();                                             // granted: the reply comes now
             assertThat(asked.await(5, TimeUnit.SECONDS)).isTrue();
             assertThat(asked.cause()).isInstanceOf(RejectedExecutionException.class)
@@ -786,7 +786,7 @@ class RedisSemaphoreTest extends AbstractFleetTest {
                     () -> fleet.used(s) == 0 && fleet.leases(s) == 0);
         } finally {
             fleet.unpause();
-            own.closeAsync().toCompletableFuture().get(10, TimeUnit.SECONDS);
+            TestFleet.close(own);
         }
     }
 
@@ -855,7 +855,7 @@ class RedisSemaphoreTest extends AbstractFleetTest {
             assertThat(after.isDone()).as("refused at once").isTrue();
             held.release();
         } finally {
-            own.closeAsync().toCompletableFuture().get(10, TimeUnit.SECONDS);
+            TestFleet.close(own);
             client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
         }
         // its release could not be sent: nobody renews the lease any more, so it expires
@@ -931,7 +931,7 @@ class RedisSemaphoreTest extends AbstractFleetTest {
             Future<RedisPermit> atClose = s.acquire(caller, 1, 1, TimeUnit.HOURS);
             Poll.assertEventually("queued: 1", Duration.ofSeconds(5), () -> s.statistics().queued() == 1);
             assertThat(caller.holdsATimer()).isTrue();
-            closing.closeAsync().toCompletableFuture().get(10, TimeUnit.SECONDS);
+            TestFleet.close(closing);
             assertThat(atClose.await(5, TimeUnit.SECONDS)).isTrue();
             assertThat(atClose.cause()).isInstanceOf(dev.nettysync.ClosedException.class);
             assertThat(caller.holdsATimer()).as("ended by close()").isFalse();

@@ -152,10 +152,23 @@ final class TestFleet implements AutoCloseable {
         throw new IllegalStateException("no blocked_clients in INFO clients");
     }
 
+    /**
+     * Shuts Lettuce's computation executor of {@code client} down (it runs the renewals, polls
+     * and timers), as an application whose client resources shut down before its limiters.
+     */
+    static void shutDownComputationExecutor(RedisClient client) throws InterruptedException {
+        client.getResources().eventExecutorGroup().shutdownGracefully(0, 0, TimeUnit.SECONDS).sync();
+    }
+
+    /** Closes limiters, waiting for them at most 10 s: for those a test made for itself. */
+    static void close(RedisLimiters limiters) throws Exception {
+        limiters.closeAsync().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
+
     @Override
     public void close() throws Exception {
         for (RedisLimiters l : limiters) {
-            l.closeAsync().toCompletableFuture().get(10, TimeUnit.SECONDS);
+            close(l);
         }
         if (adminConnection != null) {
             adminConnection.close();
